@@ -1,0 +1,88 @@
+// Engine throughput: customer transitions per second on the bundled B2B scenario, plus the pieces
+// of the hot path (random streams, dwell sampling, next-stage choice).
+#include <benchmark/benchmark.h>
+
+#include <boost/random/exponential_distribution.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "lcsim/lcsim.hpp"
+
+namespace {
+
+lcsim::Model load(const std::string& relative) {
+  return lcsim::compile(lcsim::load_scenario(std::string(LCSIM_SOURCE_DIR) + "/" + relative));
+}
+
+/// One replication of the B2B baseline on one thread; items = stage transitions.
+void BM_Engine_B2bReplication(benchmark::State& state) {
+  const lcsim::Model model = load("scenarios/b2b_saas/baseline.yaml");
+  const lcsim::Engine engine(model);
+  double transitions = 0.0;
+  int rep = 0;
+  for (auto _ : state) {
+    const auto result = engine.simulate(rep++);
+    transitions += result.metrics[lcsim::kTransitions];
+    benchmark::DoNotOptimize(result.occupancy.data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(transitions));
+  state.counters["transitions_per_s"] = benchmark::Counter(transitions, benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_Engine_B2bReplication)->Unit(benchmark::kMillisecond);
+
+/// Same, each variant, to see what touchpoints cost.
+void BM_Engine_B2bVariant(benchmark::State& state, const char* file) {
+  const lcsim::Model model = load(file);
+  const lcsim::Engine engine(model);
+  double transitions = 0.0;
+  int rep = 0;
+  for (auto _ : state) {
+    const auto result = engine.simulate(rep++);
+    transitions += result.metrics[lcsim::kTransitions];
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(transitions));
+}
+BENCHMARK_CAPTURE(BM_Engine_B2bVariant, webinar, "scenarios/b2b_saas/webinar_for_mqls.yaml")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Engine_B2bVariant, loyalty, "scenarios/b2b_saas/loyalty_programme.yaml")
+    ->Unit(benchmark::kMillisecond);
+
+/// Seeding a stream and drawing one word: the per-customer set-up cost.
+void BM_Stream_SeedAndDraw(benchmark::State& state) {
+  std::uint64_t customer = 0;
+  for (auto _ : state) {
+    lcsim::Stream s(42, 0, customer++, lcsim::Purpose::kDwell);
+    benchmark::DoNotOptimize(s());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Stream_SeedAndDraw);
+
+void BM_Stream_Draw(benchmark::State& state) {
+  lcsim::Stream s(42, 0, 0, lcsim::Purpose::kDwell);
+  for (auto _ : state) benchmark::DoNotOptimize(s());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Stream_Draw);
+
+/// Dwell sampling through the hazard clock, per family.
+void BM_Dwell_Sample(benchmark::State& state, lcsim::Dwell dwell) {
+  lcsim::Stream s(42, 0, 0, lcsim::Purpose::kDwell);
+  boost::random::exponential_distribution<double> exp1(1.0);
+  for (auto _ : state) benchmark::DoNotOptimize(dwell.inverse_cumulative_hazard(exp1(s)));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK_CAPTURE(BM_Dwell_Sample, exponential, lcsim::Dwell::exponential(7.0));
+BENCHMARK_CAPTURE(BM_Dwell_Sample, weibull, lcsim::Dwell::weibull(1.5, 10.0));
+BENCHMARK_CAPTURE(BM_Dwell_Sample, lognormal, lcsim::Dwell::lognormal(1.5, 0.8));
+BENCHMARK_CAPTURE(BM_Dwell_Sample, gamma, lcsim::Dwell::gamma(2.0, 6.0));
+
+void BM_AliasTable_Sample(benchmark::State& state) {
+  const lcsim::AliasTable table({0.4, 0.15, 0.25, 0.2});
+  lcsim::Stream s(42, 0, 0, lcsim::Purpose::kNext);
+  for (auto _ : state) benchmark::DoNotOptimize(table.sample(s()));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_AliasTable_Sample);
+
+}  // namespace

@@ -1,0 +1,36 @@
+/// @file engine.hpp
+/// The simulation engine: one replication of a Model, single-threaded, no I/O.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "lcsim/engine/replication_result.hpp"
+#include "lcsim/model/model.hpp"
+
+namespace lcsim {
+
+/// Optional controls of a simulation; all pointers may be null.
+struct SimulationControl {
+  bool events = false;                             ///< keep the per-customer event log
+  const std::atomic<bool>* cancel = nullptr;       ///< polled every few thousand customers
+  std::atomic<std::int64_t>* progress = nullptr;   ///< incremented by customers finished
+  std::uint64_t seed_override = 0;                 ///< used instead of model.seed when has_seed
+  bool has_seed = false;
+};
+
+/// Advances each customer on its own through its stages (hazard clock, touchpoints, money) until
+/// the horizon or an absorbing stage. A result is a pure function of (model, seed, replication).
+class Engine {
+ public:
+  explicit Engine(const Model& model) : model_(model) {}
+
+  /// @param replication 0-based replication index (selects the random streams)
+  /// @throws Cancelled when control.cancel became true
+  [[nodiscard]] ReplicationResult simulate(int replication, const SimulationControl& control = {}) const;
+
+ private:
+  const Model& model_;
+};
+
+}  // namespace lcsim

@@ -1,0 +1,36 @@
+/// @file study.hpp
+/// A study: one HDF5 file of runs. Layout: docs/format.md.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "lcsim/run/run.hpp"
+
+namespace lcsim {
+
+/// Format version written into every study (attribute format_version = [major, minor]).
+inline constexpr int kStudyFormatMajor = 1;
+inline constexpr int kStudyFormatMinor = 0;
+
+/// Static functions over a study file; each call opens and closes the file, so no handle outlives it.
+class Study {
+ public:
+  /// Adds `run` as /runs/<name>. Atomic: the study is written to a temporary file beside it and
+  /// renamed over it, under an exclusive lock, so a killed writer leaves the previous study intact and
+  /// concurrent writers do not lose each other's runs. Creates the file if needed.
+  /// @throws InputError if a run of that name exists or the name is not a valid run name
+  /// @throws IoError on filesystem or HDF5 failure
+  /// @throws InternalError if the Run is inconsistent (array sizes); nothing is written then
+  static void append(const std::string& path, const Run& run, const std::string& name);
+
+  /// Names of the complete runs, sorted. @throws IoError (missing file, not an lcsim study,
+  /// unsupported major format version)
+  [[nodiscard]] static std::vector<std::string> list_runs(const std::string& path);
+
+  /// Reads a run back, equal to what was appended (info.name is the name it is stored under).
+  /// @throws InputError for an unknown name, IoError
+  [[nodiscard]] static Run read_run(const std::string& path, const std::string& name);
+};
+
+}  // namespace lcsim

@@ -1,0 +1,32 @@
+/// @file alias_table.hpp
+/// Walker/Vose alias table: O(1) sampling from a discrete distribution with one 64-bit draw.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace lcsim {
+
+class AliasTable {
+ public:
+  AliasTable() = default;
+  /// @param weights non-negative, positive sum (need not be normalised)
+  /// @throws std::invalid_argument on an empty, negative or all-zero vector
+  explicit AliasTable(const std::vector<double>& weights);
+
+  /// Index drawn with probability weights[i] / sum, from one uniform 64-bit word.
+  [[nodiscard]] std::uint32_t sample(std::uint64_t bits) const noexcept {
+    const auto n = static_cast<std::uint64_t>(threshold_.size());
+    const auto i = static_cast<std::uint32_t>(((bits >> 32U) * n) >> 32U);
+    const auto frac = static_cast<std::uint32_t>(bits);
+    return frac < threshold_[i] ? i : alias_[i];
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return threshold_.size(); }
+  [[nodiscard]] bool empty() const noexcept { return threshold_.empty(); }
+
+ private:
+  std::vector<std::uint64_t> threshold_;  // P(keep i) * 2^32, in [0, 2^32]
+  std::vector<std::uint32_t> alias_;
+};
+
+}  // namespace lcsim

@@ -1,0 +1,164 @@
+/// @file scenario.hpp
+/// A scenario as the user wrote it: plain structs with names, no logic and no validation.
+/// `compile()` (model/compile.hpp) validates a Scenario and turns it into a Model.
+/// The YAML schema is documented field by field in docs/scenario.md.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace lcsim {
+
+/// Line numbers of the keys of one YAML mapping (key -> 1-based line); `line` is the mapping's own.
+struct Where {
+  int line = 0;
+  std::map<std::string, int> keys;
+  /// Line of `key` when it was written, else the mapping's line.
+  [[nodiscard]] int of(const std::string& key) const {
+    auto it = keys.find(key);
+    return it == keys.end() ? line : it->second;
+  }
+};
+
+/// A dwell distribution as written: a family and the parameters the analyst gave
+/// (mean, median, sd, shape, scale, rate, mu, sigma, days), or observed values for "empirical".
+struct DwellSpec {
+  std::string dist = "exponential";
+  std::map<std::string, double> params;
+  std::vector<double> values;
+  Where where;
+};
+
+/// Probabilities over next stages, in the order written.
+struct NextSpec {
+  std::vector<std::pair<std::string, double>> probs;
+  Where where;
+};
+
+struct StageSpec {
+  std::string name;
+  bool absorbing = false;
+  std::optional<DwellSpec> dwell;
+  std::optional<NextSpec> next;
+  double revenue_per_month = 0.0;
+  Where where;
+};
+
+/// A segment's override of one stage; unset fields keep the stage's values.
+struct StageOverride {
+  std::string stage;
+  std::optional<DwellSpec> dwell;
+  std::optional<NextSpec> next;
+  std::optional<double> revenue_per_month;
+  Where where;
+};
+
+struct SegmentSpec {
+  std::string name;
+  double share = 0.0;
+  std::vector<StageOverride> stages;
+  Where where;
+};
+
+/// Customers present at day 0. An empty segment means "drawn by segment shares".
+struct InitialCohort {
+  std::string stage;
+  std::string segment;
+  std::int64_t count = 0;
+  Where where;
+};
+
+/// A Poisson stream of new customers. `rate_per_day` is the mean rate over a week; the optional
+/// weekly profile (Monday first, day 0 is a Monday) gives relative weights per weekday.
+struct ArrivalStream {
+  double rate_per_day = 0.0;
+  std::string stage;
+  std::string segment;
+  std::vector<double> weekly_profile;
+  Where where;
+};
+
+struct ArrivalsSpec {
+  std::vector<InitialCohort> initial;
+  std::vector<ArrivalStream> streams;
+  Where where;
+};
+
+/// A one-off value booked when a customer moves `from` -> `to` (empty `from`: from any stage).
+struct OneOffValue {
+  std::string from;
+  std::string to;
+  double value = 0.0;
+  Where where;
+};
+
+struct MoneySpec {
+  double discount_rate = 0.0;  ///< annual
+  std::vector<OneOffValue> one_off;
+  Where where;
+};
+
+/// When a touchpoint contacts customers. After entry: at listed days after entering a target stage
+/// and/or every `every` days starting `start` days after entry (start defaults to every).
+/// Calendar: at listed days and/or every `every` days from day `start` (default 0).
+struct ScheduleSpec {
+  std::vector<double> after_entry_days;
+  std::optional<double> after_entry_every;
+  std::optional<double> after_entry_start;
+  std::vector<double> calendar_days;
+  std::optional<double> calendar_every;
+  std::optional<double> calendar_start;
+  Where where;
+  Where after_entry_where;
+  Where calendar_where;
+};
+
+/// What a landed contact does: an immediate move with a probability, and/or, for `window` days
+/// while the customer stays in the stage, a hazard factor and replacement next-probabilities.
+struct EffectSpec {
+  std::string move_to;
+  double move_probability = 0.0;
+  double window = 0.0;
+  double hazard_factor = 1.0;
+  std::optional<NextSpec> next;
+  Where where;
+};
+
+struct TouchpointSpec {
+  std::string name;
+  std::vector<std::string> stages;
+  std::vector<std::string> segments;  ///< empty: every segment
+  ScheduleSpec schedule;
+  double reach = 1.0;
+  double cost = 0.0;  ///< per contact
+  EffectSpec effect;
+  Where where;
+};
+
+/// Everything one YAML scenario file says.
+struct Scenario {
+  std::string file = "<string>";  ///< where it came from, for messages
+  std::string source;             ///< the YAML text as read (recorded with every run)
+  std::string name;
+  std::string description;
+  double horizon = 0.0;       ///< days
+  double report_every = 0.0;  ///< days between occupancy reports
+  std::uint64_t seed = 1;
+  int replications = 10;
+  std::string won;  ///< the stage that counts as a conversion
+  /// Stages whose customers have already converted (arrivals there are not conversions);
+  /// empty: `won` and every stage reachable from it.
+  std::vector<std::string> converted_stages;
+  std::vector<StageSpec> stages;
+  std::vector<SegmentSpec> segments;
+  ArrivalsSpec arrivals;
+  MoneySpec money;
+  std::vector<TouchpointSpec> touchpoints;
+  Where where;
+};
+
+}  // namespace lcsim

@@ -1,0 +1,75 @@
+/// @file run.hpp
+/// A run: R replications of a Model in parallel threads, with a summary over replications.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "lcsim/engine/replication_result.hpp"
+#include "lcsim/model/model.hpp"
+
+namespace lcsim {
+
+/// Mean, standard deviation and 95% CI (Student t over replications) of one metric.
+/// NaN replications (e.g. time to convert with no conversion) are left out; n counts the others.
+struct SummaryRow {
+  std::string metric;
+  double mean = 0.0;
+  double std = 0.0;
+  double ci_low = 0.0;
+  double ci_high = 0.0;
+  std::int64_t n = 0;
+};
+
+/// Provenance and labels of a run.
+struct RunInfo {
+  std::string name;
+  std::string scenario_name;
+  std::string scenario_text;
+  std::string scenario_file;
+  std::uint64_t seed = 0;
+  int replications = 0;
+  std::string lcsim_version;
+  std::string boost_version;
+  std::string created;  ///< UTC, ISO 8601
+  std::vector<std::string> stage_names;
+  std::vector<std::string> segment_names;
+  std::vector<std::string> touchpoint_names;
+  std::vector<std::string> metric_names;
+  std::vector<std::string> cause_names;  ///< "exit", "arrival", "touchpoint:<name>", ...
+  std::vector<double> report_times;
+  std::string won;
+};
+
+struct Run {
+  RunInfo info;
+  std::vector<ReplicationResult> replications;  ///< in replication order
+  std::vector<SummaryRow> summary;               ///< one row per metric, in metric order
+  bool has_events = false;
+};
+
+struct RunOptions {
+  int replications = 0;        ///< 0: the scenario's
+  std::uint64_t seed = 0;
+  bool has_seed = false;       ///< use `seed` instead of the scenario's
+  int threads = 0;             ///< 0: all cores
+  bool events = false;
+  std::string name;            ///< run name; empty: the scenario's name
+  const std::atomic<bool>* cancel = nullptr;
+  /// Called from the calling thread about 10 times a second with (customers done, replications done).
+  std::function<void(std::int64_t, int)> on_progress;
+};
+
+/// Runs the replications, each on one thread, reduced in replication order: the result is the same
+/// bit for bit at any thread count.
+/// @throws Cancelled if options.cancel became true; no partial Run is returned
+[[nodiscard]] Run simulate(const Model& model, const RunOptions& options = {});
+
+/// Summary rows over replications (mean, sd, 95% t interval), in metric order.
+[[nodiscard]] std::vector<SummaryRow> summarize(const std::vector<std::string>& metric_names,
+                                                const std::vector<ReplicationResult>& reps);
+
+}  // namespace lcsim

@@ -1,0 +1,721 @@
+#include "lcsim/io/study.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <span>
+#include <unordered_map>
+#include <utility>
+
+#include "hdf5/handle.hpp"
+#include "lcsim/core/error.hpp"
+#include "lcsim/core/version.hpp"
+
+namespace lcsim {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kFiletype = "lcsim-study";
+/// Rows per chunk of the events table (26 bytes a row: about 1.7 MB before compression).
+constexpr hsize_t kEventChunkRows = 65536;
+/// Rows staged in memory per H5Dwrite/H5Dread of the events table: whole chunks at a time.
+constexpr hsize_t kEventBlockRows = 16 * kEventChunkRows;
+/// Columns of the touchpoints dataset, in order.
+const std::vector<std::string> kTouchpointColumns = {"contacts", "reached", "moves", "cost"};
+
+// ---- names and messages ----------------------------------------------------------------------------
+
+bool valid_run_name(const std::string& name) {
+  if (name.empty() || name.front() == '.') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
+  });
+}
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += ", ";
+    out += item;
+  }
+  return out;
+}
+
+std::string shape_text(const std::vector<hsize_t>& dims) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    if (i > 0) s += ", ";
+    s += std::to_string(dims[i]);
+  }
+  return s + "]";
+}
+
+// ---- files, locks, durability --------------------------------------------------------------------
+
+/// Exclusive flock on a lock file beside the study, held for the object's life. The file is kept:
+/// removing it would let two writers lock two different inodes. The kernel releases the lock when the
+/// process dies, so a killed writer leaves no stale lock.
+class LockFile {
+ public:
+  explicit LockFile(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd_ < 0) throw IoError(path + ": cannot open lock file: " + errno_text(errno));
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd_);
+      throw IoError(path + ": cannot lock: " + errno_text(err));
+    }
+  }
+  LockFile(const LockFile&) = delete;
+  LockFile& operator=(const LockFile&) = delete;
+  ~LockFile() {
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+/// A temporary file name beside the study; the file (if any) is removed unless committed.
+class TempFile {
+ public:
+  explicit TempFile(std::string path) : path_(std::move(path)) {}
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  ~TempFile() {
+    if (!committed_) {
+      std::error_code ec;
+      fs::remove(path_, ec);
+    }
+  }
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+  /// Atomically replaces `target` with this file.
+  void commit_to(const std::string& target) {
+    if (::rename(path_.c_str(), target.c_str()) != 0) {
+      throw IoError(target + ": cannot rename " + path_ + " over it: " + errno_text(errno));
+    }
+    committed_ = true;
+  }
+
+ private:
+  std::string path_;
+  bool committed_ = false;
+};
+
+std::string temp_prefix(const std::string& target) { return target + ".tmp-"; }
+
+std::string temp_name(const std::string& target) {
+  std::random_device device;
+  const std::uint64_t r = (static_cast<std::uint64_t>(device()) << 32) ^ device();
+  std::array<char, 17> hex{};
+  std::snprintf(hex.data(), hex.size(), "%016llx", static_cast<unsigned long long>(r));
+  return temp_prefix(target) + std::to_string(::getpid()) + "-" + hex.data();
+}
+
+std::string parent_dir(const std::string& path) {
+  const fs::path parent = fs::path(path).parent_path();
+  return parent.empty() ? std::string(".") : parent.string();
+}
+
+/// Removes temporary files of writers that died. Only called under the lock: every writer creates its
+/// temporary file while holding it, so any temporary file seen then is stale.
+void remove_stale_temps(const std::string& target) {
+  const std::string prefix = fs::path(temp_prefix(target)).filename().string();
+  std::error_code ec;
+  for (fs::directory_iterator it(parent_dir(target), ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string file = it->path().filename().string();
+    if (file.compare(0, prefix.size(), prefix) == 0) {
+      std::error_code ignored;
+      fs::remove(it->path(), ignored);
+    }
+  }
+}
+
+void fsync_path(const std::string& path, bool directory) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0));
+  if (fd < 0) throw IoError(path + ": cannot open for fsync: " + errno_text(errno));
+  if (::fsync(fd) != 0) {
+    const int err = errno;
+    ::close(fd);
+    // Some filesystems cannot fsync a directory; the rename is still atomic there.
+    if (directory && (err == EINVAL || err == ENOTSUP)) return;
+    throw IoError(path + ": fsync failed: " + errno_text(err));
+  }
+  ::close(fd);
+}
+
+/// The file a write goes to: a symlinked study is replaced at its target, not the link.
+std::string resolve_target(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_symlink(path, ec)) {
+    const fs::path real = fs::canonical(path, ec);
+    if (!ec) return real.string();
+  }
+  return path;
+}
+
+// ---- opening and checking a study ----------------------------------------------------------------
+
+struct FormatVersion {
+  int major = 0;
+  int minor = 0;
+};
+
+FormatVersion check_study(const hdf5::File& file, const std::string& path) {
+  const std::string not_study = path + ": not an lcsim study";
+  if (!hdf5::has_attr(file, "filetype")) throw IoError(not_study + " (no root attribute 'filetype')");
+  std::string filetype;
+  try {
+    filetype = hdf5::read_string_attr(file, "filetype");
+  } catch (const IoError&) {
+    throw IoError(not_study + " (root attribute 'filetype' is not a string)");
+  }
+  if (filetype != kFiletype) {
+    throw IoError(not_study + " (filetype is '" + filetype + "', expected '" + kFiletype + "')");
+  }
+  if (!hdf5::has_attr(file, "format_version")) {
+    throw IoError(path + ": lcsim study without a format_version attribute");
+  }
+  const std::vector<int> version = hdf5::read_ints_attr(file, "format_version");
+  if (version.empty()) throw IoError(path + ": empty format_version attribute");
+  const FormatVersion found{version[0], version.size() > 1 ? version[1] : 0};
+  if (found.major != kStudyFormatMajor) {
+    throw IoError(path + ": study format version " + std::to_string(found.major) + "." +
+                  std::to_string(found.minor) + " is not supported; this lcsim (" + kVersion +
+                  ") reads study format version " + std::to_string(kStudyFormatMajor) + ".x");
+  }
+  return found;
+}
+
+/// Opens an existing study read-only (or read-write) and checks that it is one this lcsim reads.
+hdf5::File open_study(const std::string& path, const std::string& shown, bool writable,
+                      FormatVersion* version = nullptr) {
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (ec || !fs::exists(status)) throw IoError(shown + ": no such study file");
+  if (fs::is_directory(status)) throw IoError(shown + ": is a directory, not a study file");
+  if (::access(path.c_str(), R_OK) != 0) throw IoError(shown + ": cannot read: " + errno_text(errno));
+  hdf5::File file;
+  try {
+    file = hdf5::open_file(path, writable);
+  } catch (const IoError&) {
+    if (!hdf5::has_hdf5_signature(path)) throw IoError(shown + ": not an HDF5 file, so not an lcsim study");
+    throw;
+  }
+  const FormatVersion found = check_study(file, shown);
+  if (version != nullptr) *version = found;
+  return file;
+}
+
+/// True if runs/<name> is a group whose `complete` attribute is 1.
+bool run_complete(const hdf5::Object& runs, const std::string& name) {
+  if (!hdf5::is_group(runs, name)) return false;
+  hdf5::Group group = hdf5::open_group(runs, name);
+  if (!hdf5::has_attr(group, "complete")) return false;
+  try {
+    return hdf5::read_int_attr(group, "complete") == 1;
+  } catch (const IoError&) {
+    return false;
+  }
+}
+
+std::vector<std::string> complete_runs(const hdf5::File& file) {
+  std::vector<std::string> names;
+  if (!hdf5::is_group(file, "runs")) return names;
+  hdf5::Group runs = hdf5::open_group(file, "runs");
+  for (auto& name : hdf5::link_names(runs)) {
+    if (run_complete(runs, name)) names.push_back(std::move(name));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// ---- writing a run -------------------------------------------------------------------------------
+
+/// Dimensions of a run: R replications, T report times, S stages, K touchpoints, M metrics.
+struct Shape {
+  std::size_t reps = 0;
+  std::size_t reports = 0;
+  std::size_t stages = 0;
+  std::size_t touchpoints = 0;
+  std::size_t metrics = 0;
+};
+
+Shape run_shape(const Run& run) {
+  Shape shape;
+  shape.reps = run.replications.size();
+  shape.metrics = run.info.metric_names.size();
+  if (run.replications.empty()) {
+    shape.reports = run.info.report_times.size();
+    shape.stages = run.info.stage_names.size();
+    shape.touchpoints = run.info.touchpoint_names.size();
+    return shape;
+  }
+  const ReplicationResult& first = run.replications.front();
+  if (first.num_stages < 0 || first.num_reports < 0) {
+    throw InternalError("Study::append: negative num_stages or num_reports");
+  }
+  shape.stages = static_cast<std::size_t>(first.num_stages);
+  shape.reports = static_cast<std::size_t>(first.num_reports);
+  shape.touchpoints = first.touchpoints.size();
+  for (std::size_t r = 0; r < run.replications.size(); ++r) {
+    const ReplicationResult& rep = run.replications[r];
+    const auto bad = [&](const std::string& what) {
+      return InternalError("Study::append: replication " + std::to_string(r) + ": " + what);
+    };
+    if (static_cast<std::size_t>(rep.num_stages) != shape.stages ||
+        static_cast<std::size_t>(rep.num_reports) != shape.reports) {
+      throw bad("num_stages/num_reports differ from replication 0");
+    }
+    if (rep.occupancy.size() != shape.reports * shape.stages) throw bad("occupancy is not [T * S]");
+    if (rep.transitions.size() != shape.stages * shape.stages) throw bad("transitions is not [S * S]");
+    if (rep.reached.size() != shape.stages) throw bad("reached is not [S]");
+    if (rep.touchpoints.size() != shape.touchpoints) throw bad("touchpoint count differs");
+    if (rep.metrics.size() != shape.metrics) throw bad("metrics do not match metric_names");
+    for (const Event& e : rep.events) {
+      if (e.replication != rep.replication) throw bad("an event belongs to another replication");
+    }
+  }
+  return shape;
+}
+
+template <class T>
+void put(std::byte* row, std::size_t offset, const T& value) {
+  std::memcpy(row + offset, &value, sizeof(T));
+}
+
+template <class T>
+T get(const std::byte* row, std::size_t offset) {
+  T value;
+  std::memcpy(&value, row + offset, sizeof(T));
+  return value;
+}
+
+hdf5::CompoundLayout metrics_layout(const std::vector<std::string>& metric_names) {
+  hdf5::CompoundLayout layout;
+  layout.add("replication", hdf5::FieldType::kInt32);
+  for (const auto& name : metric_names) layout.add(name, hdf5::FieldType::kFloat64);
+  return layout;
+}
+
+hdf5::CompoundLayout summary_layout() {
+  hdf5::CompoundLayout layout;
+  layout.add("metric", hdf5::FieldType::kString);
+  layout.add("mean", hdf5::FieldType::kFloat64);
+  layout.add("std", hdf5::FieldType::kFloat64);
+  layout.add("ci_low", hdf5::FieldType::kFloat64);
+  layout.add("ci_high", hdf5::FieldType::kFloat64);
+  layout.add("n", hdf5::FieldType::kInt64);
+  return layout;
+}
+
+/// Event rows: replication int32, customer int64, time float64, from/to/cause int16 (26 bytes).
+struct EventLayout {
+  hdf5::CompoundLayout layout;
+  std::size_t replication, customer, time, from, to, cause;
+
+  EventLayout()
+      : replication(layout.add("replication", hdf5::FieldType::kInt32)),
+        customer(layout.add("customer", hdf5::FieldType::kInt64)),
+        time(layout.add("time", hdf5::FieldType::kFloat64)),
+        from(layout.add("from", hdf5::FieldType::kInt16)),
+        to(layout.add("to", hdf5::FieldType::kInt16)),
+        cause(layout.add("cause", hdf5::FieldType::kInt16)) {}
+};
+
+void write_events(const hdf5::Group& group, const Run& run) {
+  const EventLayout ev;
+  const std::size_t row_size = ev.layout.row_size();
+  hsize_t total = 0;
+  for (const auto& rep : run.replications) total += rep.events.size();
+  const hsize_t chunk_rows = std::clamp<hsize_t>(total, 1, kEventChunkRows);
+  hdf5::Dataset table = hdf5::create_table(group, "events", ev.layout, total, chunk_rows, true);
+  if (total == 0) return;
+
+  std::vector<std::byte> block(static_cast<std::size_t>(std::min(total, kEventBlockRows)) * row_size);
+  hsize_t filled = 0;
+  hsize_t written = 0;
+  for (const auto& rep : run.replications) {
+    for (const Event& e : rep.events) {
+      std::byte* row = block.data() + filled * row_size;
+      put(row, ev.replication, e.replication);
+      put(row, ev.customer, e.customer);
+      put(row, ev.time, e.time);
+      put(row, ev.from, e.from);
+      put(row, ev.to, e.to);
+      put(row, ev.cause, e.cause);
+      if (++filled == kEventBlockRows) {
+        hdf5::write_rows(table, ev.layout, written, filled, block.data());
+        written += filled;
+        filled = 0;
+      }
+    }
+  }
+  hdf5::write_rows(table, ev.layout, written, filled, block.data());
+}
+
+void write_run(const hdf5::Object& runs, const std::string& name, const Run& run,
+               const Shape& shape) {
+  const RunInfo& info = run.info;
+  hdf5::Group group = hdf5::create_group(runs, name);
+
+  hdf5::write_string_attr(group, "scenario", info.scenario_text);
+  hdf5::write_string_attr(group, "scenario_name", info.scenario_name);
+  hdf5::write_string_attr(group, "scenario_file", info.scenario_file);
+  hdf5::write_uint64_attr(group, "seed", info.seed);
+  hdf5::write_int_attr(group, "replications", info.replications);
+  hdf5::write_string_attr(group, "lcsim_version", info.lcsim_version);
+  hdf5::write_string_attr(group, "boost_version", info.boost_version);
+  hdf5::write_string_attr(group, "created", info.created);
+  hdf5::write_string_attr(group, "won", info.won);
+  hdf5::write_strings_attr(group, "stage_names", info.stage_names);
+  hdf5::write_strings_attr(group, "segment_names", info.segment_names);
+  hdf5::write_strings_attr(group, "touchpoint_names", info.touchpoint_names);
+  hdf5::write_strings_attr(group, "metric_names", info.metric_names);
+  hdf5::write_strings_attr(group, "cause_names", info.cause_names);
+  hdf5::write_doubles_attr(group, "report_times", info.report_times);
+  hdf5::write_int_attr(group, "has_events", run.has_events ? 1 : 0);
+
+  const hsize_t R = shape.reps, T = shape.reports, S = shape.stages, K = shape.touchpoints;
+  {
+    std::vector<std::int64_t> data;
+    data.reserve(R * T * S);
+    for (const auto& rep : run.replications) {
+      data.insert(data.end(), rep.occupancy.begin(), rep.occupancy.end());
+    }
+    const std::array<hsize_t, 3> dims{R, T, S};
+    hdf5::write_array(group, "occupancy", std::span<const std::int64_t>(data), dims);
+  }
+  {
+    std::vector<std::int64_t> data;
+    data.reserve(R * S * S);
+    for (const auto& rep : run.replications) {
+      data.insert(data.end(), rep.transitions.begin(), rep.transitions.end());
+    }
+    const std::array<hsize_t, 3> dims{R, S, S};
+    hdf5::write_array(group, "transitions", std::span<const std::int64_t>(data), dims);
+  }
+  {
+    std::vector<std::int64_t> data;
+    data.reserve(R * S);
+    for (const auto& rep : run.replications) data.insert(data.end(), rep.reached.begin(), rep.reached.end());
+    const std::array<hsize_t, 2> dims{R, S};
+    hdf5::write_array(group, "reached", std::span<const std::int64_t>(data), dims);
+  }
+  {
+    std::vector<double> data;
+    data.reserve(R * K * 4);
+    for (const auto& rep : run.replications) {
+      for (const TouchpointTally& t : rep.touchpoints) {
+        data.insert(data.end(), {t.contacts, t.reached, t.moves, t.cost});
+      }
+    }
+    const std::array<hsize_t, 3> dims{R, K, 4};
+    hdf5::Dataset touchpoints =
+        hdf5::write_array(group, "touchpoints", std::span<const double>(data), dims);
+    hdf5::write_strings_attr(touchpoints, "columns", kTouchpointColumns);
+  }
+  {
+    const hdf5::CompoundLayout layout = metrics_layout(info.metric_names);
+    const std::size_t row_size = layout.row_size();
+    std::vector<std::byte> rows(R * row_size);
+    for (std::size_t r = 0; r < R; ++r) {
+      const ReplicationResult& rep = run.replications[r];
+      std::byte* row = rows.data() + r * row_size;
+      put(row, layout.offset(0), static_cast<std::int32_t>(rep.replication));
+      for (std::size_t m = 0; m < shape.metrics; ++m) put(row, layout.offset(1 + m), rep.metrics[m]);
+    }
+    hdf5::write_table(group, "metrics", layout, R, rows.data());
+  }
+  {
+    const hdf5::CompoundLayout layout = summary_layout();
+    const std::size_t row_size = layout.row_size();
+    std::vector<std::byte> rows(run.summary.size() * row_size);
+    for (std::size_t i = 0; i < run.summary.size(); ++i) {
+      const SummaryRow& s = run.summary[i];
+      std::byte* row = rows.data() + i * row_size;
+      put(row, layout.offset(0), s.metric.c_str());
+      put(row, layout.offset(1), s.mean);
+      put(row, layout.offset(2), s.std);
+      put(row, layout.offset(3), s.ci_low);
+      put(row, layout.offset(4), s.ci_high);
+      put(row, layout.offset(5), s.n);
+    }
+    hdf5::write_table(group, "summary", layout, run.summary.size(), rows.data());
+  }
+  if (run.has_events) write_events(group, run);
+
+  // Last: a reader takes a run as complete only once this is set.
+  hdf5::write_int_attr(group, "complete", 1);
+}
+
+void write_root(const hdf5::File& file) {
+  hdf5::write_string_attr(file, "filetype", kFiletype);
+  const std::array<int, 2> version{kStudyFormatMajor, kStudyFormatMinor};
+  hdf5::write_ints_attr(file, "format_version", version);
+}
+
+// ---- reading a run -------------------------------------------------------------------------------
+
+hdf5::Dataset open_shaped(const hdf5::Group& group, const std::string& name,
+                          const std::vector<hsize_t>& expected) {
+  hdf5::Dataset dataset = hdf5::open_dataset(group, name);
+  const std::vector<hsize_t> dims = hdf5::dataset_shape(dataset);
+  if (dims != expected) {
+    throw IoError(dataset.where() + ": expected shape " + shape_text(expected) + ", got " +
+                  shape_text(dims));
+  }
+  return dataset;
+}
+
+void read_events(const hdf5::Group& group, Run& run) {
+  const EventLayout ev;
+  const std::size_t row_size = ev.layout.row_size();
+  hdf5::Dataset table = hdf5::open_dataset(group, "events");
+  const hsize_t total = hdf5::num_rows(table);
+
+  std::unordered_map<std::int32_t, std::size_t> index;
+  for (std::size_t r = 0; r < run.replications.size(); ++r) {
+    if (!index.emplace(run.replications[r].replication, r).second) {
+      throw IoError(table.where() + ": replication " +
+                    std::to_string(run.replications[r].replication) + " appears twice in metrics");
+    }
+  }
+  std::vector<std::byte> block(static_cast<std::size_t>(std::min(total, kEventBlockRows)) * row_size);
+  std::int32_t last_id = 0;
+  std::vector<Event>* last = nullptr;
+  for (hsize_t first = 0; first < total; first += kEventBlockRows) {
+    const hsize_t count = std::min(kEventBlockRows, total - first);
+    hdf5::read_rows(table, ev.layout, first, count, block.data());
+    for (hsize_t i = 0; i < count; ++i) {
+      const std::byte* row = block.data() + i * row_size;
+      Event e;
+      e.replication = get<std::int32_t>(row, ev.replication);
+      e.customer = get<std::int64_t>(row, ev.customer);
+      e.time = get<double>(row, ev.time);
+      e.from = get<std::int16_t>(row, ev.from);
+      e.to = get<std::int16_t>(row, ev.to);
+      e.cause = get<std::int16_t>(row, ev.cause);
+      if (last == nullptr || e.replication != last_id) {
+        const auto it = index.find(e.replication);
+        if (it == index.end()) {
+          throw IoError(table.where() + ": row " + std::to_string(first + i) + " names replication " +
+                        std::to_string(e.replication) + ", which the run does not have");
+        }
+        last_id = e.replication;
+        last = &run.replications[it->second].events;
+      }
+      last->push_back(e);
+    }
+  }
+}
+
+Run read_run_group(const hdf5::Group& group, const std::string& name) {
+  Run run;
+  RunInfo& info = run.info;
+  info.name = name;
+  info.scenario_text = hdf5::read_string_attr(group, "scenario");
+  info.scenario_name = hdf5::read_string_attr(group, "scenario_name");
+  info.scenario_file = hdf5::read_string_attr(group, "scenario_file");
+  info.seed = hdf5::read_uint64_attr(group, "seed");
+  info.replications = hdf5::read_int_attr(group, "replications");
+  info.lcsim_version = hdf5::read_string_attr(group, "lcsim_version");
+  info.boost_version = hdf5::read_string_attr(group, "boost_version");
+  info.created = hdf5::read_string_attr(group, "created");
+  info.won = hdf5::read_string_attr(group, "won");
+  info.stage_names = hdf5::read_strings_attr(group, "stage_names");
+  info.segment_names = hdf5::read_strings_attr(group, "segment_names");
+  info.touchpoint_names = hdf5::read_strings_attr(group, "touchpoint_names");
+  info.metric_names = hdf5::read_strings_attr(group, "metric_names");
+  info.cause_names = hdf5::read_strings_attr(group, "cause_names");
+  info.report_times = hdf5::read_doubles_attr(group, "report_times");
+  run.has_events = hdf5::read_int_attr(group, "has_events") != 0;
+
+  hdf5::Dataset occupancy_set = hdf5::open_dataset(group, "occupancy");
+  const std::vector<hsize_t> occupancy_dims = hdf5::dataset_shape(occupancy_set);
+  if (occupancy_dims.size() != 3) {
+    throw IoError(occupancy_set.where() + ": expected shape [R, T, S], got " +
+                  shape_text(occupancy_dims));
+  }
+  const hsize_t R = occupancy_dims[0], T = occupancy_dims[1], S = occupancy_dims[2];
+  hdf5::Dataset transitions_set = open_shaped(group, "transitions", {R, S, S});
+  hdf5::Dataset reached_set = open_shaped(group, "reached", {R, S});
+  hdf5::Dataset touchpoints_set = hdf5::open_dataset(group, "touchpoints");
+  const std::vector<hsize_t> touchpoint_dims = hdf5::dataset_shape(touchpoints_set);
+  if (touchpoint_dims.size() != 3 || touchpoint_dims[0] != R || touchpoint_dims[2] != 4) {
+    throw IoError(touchpoints_set.where() + ": expected shape [" + std::to_string(R) + ", K, 4], got " +
+                  shape_text(touchpoint_dims));
+  }
+  const hsize_t K = touchpoint_dims[1];
+  const std::size_t M = info.metric_names.size();
+
+  const std::vector<std::int64_t> occupancy = hdf5::read_int64_array(occupancy_set);
+  const std::vector<std::int64_t> transitions = hdf5::read_int64_array(transitions_set);
+  const std::vector<std::int64_t> reached = hdf5::read_int64_array(reached_set);
+  const std::vector<double> touchpoints = hdf5::read_double_array(touchpoints_set);
+
+  const hdf5::CompoundLayout layout = metrics_layout(info.metric_names);
+  hdf5::Dataset metrics_set = hdf5::open_dataset(group, "metrics");
+  if (hdf5::num_rows(metrics_set) != R) {
+    throw IoError(metrics_set.where() + ": expected " + std::to_string(R) + " rows, got " +
+                  std::to_string(hdf5::num_rows(metrics_set)));
+  }
+  std::vector<std::byte> metric_rows(R * layout.row_size());
+  hdf5::read_rows(metrics_set, layout, 0, R, metric_rows.data());
+
+  run.replications.resize(R);
+  for (std::size_t r = 0; r < R; ++r) {
+    ReplicationResult& rep = run.replications[r];
+    const std::byte* row = metric_rows.data() + r * layout.row_size();
+    rep.replication = get<std::int32_t>(row, layout.offset(0));
+    rep.num_stages = static_cast<int>(S);
+    rep.num_reports = static_cast<int>(T);
+    rep.occupancy.assign(occupancy.begin() + static_cast<std::ptrdiff_t>(r * T * S),
+                         occupancy.begin() + static_cast<std::ptrdiff_t>((r + 1) * T * S));
+    rep.transitions.assign(transitions.begin() + static_cast<std::ptrdiff_t>(r * S * S),
+                           transitions.begin() + static_cast<std::ptrdiff_t>((r + 1) * S * S));
+    rep.reached.assign(reached.begin() + static_cast<std::ptrdiff_t>(r * S),
+                       reached.begin() + static_cast<std::ptrdiff_t>((r + 1) * S));
+    rep.touchpoints.resize(K);
+    for (std::size_t k = 0; k < K; ++k) {
+      const double* t = touchpoints.data() + (r * K + k) * 4;
+      rep.touchpoints[k] = TouchpointTally{t[0], t[1], t[2], t[3]};
+    }
+    rep.metrics.resize(M);
+    for (std::size_t m = 0; m < M; ++m) rep.metrics[m] = get<double>(row, layout.offset(1 + m));
+  }
+
+  {
+    const hdf5::CompoundLayout summary = summary_layout();
+    hdf5::Dataset summary_set = hdf5::open_dataset(group, "summary");
+    const hsize_t rows = hdf5::num_rows(summary_set);
+    std::vector<std::byte> data(rows * summary.row_size());
+    hdf5::read_rows(summary_set, summary, 0, rows, data.data());
+    run.summary.resize(rows);
+    for (std::size_t i = 0; i < rows; ++i) {
+      const std::byte* row = data.data() + i * summary.row_size();
+      SummaryRow& s = run.summary[i];
+      const char* metric = get<const char*>(row, summary.offset(0));
+      s.metric = metric == nullptr ? "" : metric;
+      s.mean = get<double>(row, summary.offset(1));
+      s.std = get<double>(row, summary.offset(2));
+      s.ci_low = get<double>(row, summary.offset(3));
+      s.ci_high = get<double>(row, summary.offset(4));
+      s.n = get<std::int64_t>(row, summary.offset(5));
+    }
+    hdf5::reclaim_strings(summary_set, summary, rows, data.data());
+  }
+
+  if (run.has_events) read_events(group, run);
+  return run;
+}
+
+}  // namespace
+
+// ---- Study -------------------------------------------------------------------------------------------
+
+void Study::append(const std::string& path, const Run& run, const std::string& name) {
+  if (!valid_run_name(name)) {
+    throw InputError(path, 0, "name",
+                     expected_got("a run name of letters, digits, '_', '.' and '-' not starting "
+                                  "with '.'",
+                                  "'" + name + "'"));
+  }
+  const Shape shape = run_shape(run);  // before touching any file: InternalError if inconsistent
+  hdf5::init();
+  const std::string target = resolve_target(path);
+  LockFile lock(target + ".lock");
+  remove_stale_temps(target);
+
+  std::error_code ec;
+  const bool exists = fs::exists(target, ec);
+  if (ec) throw IoError(path + ": cannot look at the study file: " + ec.message());
+  bool replace_incomplete = false;
+  FormatVersion version;
+  if (exists) {
+    hdf5::File file = open_study(target, path, false, &version);
+    if (hdf5::is_group(file, "runs")) {
+      hdf5::Group runs = hdf5::open_group(file, "runs");
+      if (hdf5::link_exists(runs, name)) {
+        if (run_complete(runs, name)) {
+          throw InputError(path, 0, "name", "run '" + name + "' already exists in " + path);
+        }
+        replace_incomplete = true;  // left by a tool other than lcsim: write it anew
+      }
+    }
+  }
+
+  try {
+    TempFile temp(temp_name(target));
+    {
+      hdf5::File file;
+      if (exists) {
+        fs::copy_file(target, temp.path());
+        file = hdf5::open_file(temp.path(), true);
+        if (version.minor < kStudyFormatMinor) {
+          hdf5::remove_attr(file, "format_version");
+          const std::array<int, 2> ours{kStudyFormatMajor, kStudyFormatMinor};
+          hdf5::write_ints_attr(file, "format_version", ours);
+        }
+      } else {
+        file = hdf5::create_file(temp.path());
+        write_root(file);
+      }
+      hdf5::Group runs = hdf5::link_exists(file, "runs") ? hdf5::open_group(file, "runs")
+                                                          : hdf5::create_group(file, "runs");
+      if (replace_incomplete) hdf5::remove_link(runs, name);
+      write_run(runs, name, run, shape);
+      runs.close();
+      file.close();
+    }
+    fsync_path(temp.path(), false);
+    temp.commit_to(target);
+    fsync_path(parent_dir(target), true);
+  } catch (const fs::filesystem_error& e) {
+    throw IoError("cannot append run '" + name + "' to " + path + ": " + e.what());
+  } catch (const IoError& e) {
+    throw IoError("cannot append run '" + name + "' to " + path + ": " + e.what());
+  }
+}
+
+std::vector<std::string> Study::list_runs(const std::string& path) {
+  hdf5::init();
+  hdf5::File file = open_study(path, path, false);
+  return complete_runs(file);
+}
+
+Run Study::read_run(const std::string& path, const std::string& name) {
+  hdf5::init();
+  hdf5::File file = open_study(path, path, false);
+  const bool found = valid_run_name(name) && hdf5::is_group(file, "runs") && [&] {
+    hdf5::Group runs = hdf5::open_group(file, "runs");
+    return run_complete(runs, name);
+  }();
+  if (!found) {
+    const std::vector<std::string> names = complete_runs(file);
+    throw InputError(path, 0, "name",
+                     "no run '" + name + "' in " + path + "; available runs: " +
+                         (names.empty() ? std::string("(none)") : join(names)));
+  }
+  hdf5::Group runs = hdf5::open_group(file, "runs");
+  hdf5::Group group = hdf5::open_group(runs, name);
+  return read_run_group(group, name);
+}
+
+}  // namespace lcsim

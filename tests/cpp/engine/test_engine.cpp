@@ -1,0 +1,178 @@
+// Arrivals, segments, money, cancellation and purity of Engine::simulate.
+#include "lcsim/engine/engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "lcsim/core/error.hpp"
+#include "support/builders.hpp"
+#include "support/stats.hpp"
+
+namespace lcsim {
+namespace {
+
+TEST(EngineTest, poisson_arrivals_follow_rate_and_weekly_profile) {
+  const Model model = test::model_from_yaml(R"(
+name: arrivals
+horizon: 700
+report_every: 7
+won: done
+stages:
+  new: {absorbing: true}
+  done: {absorbing: true}
+arrivals:
+  streams:
+    - {stage: new, rate_per_day: 20, weekly_profile: [2, 2, 2, 2, 2, 0.5, 0.5]}
+)");
+  SimulationControl control;
+  control.events = true;
+  const ReplicationResult res = Engine(model).simulate(0, control);
+  // Total: Poisson with mean 20 * 700.
+  const double n = res.metrics[kCustomers];
+  EXPECT_NEAR(n, 14000.0, 4 * std::sqrt(14000.0));
+  std::vector<double> by_day(7, 0.0);
+  for (const Event& e : res.events) by_day[static_cast<std::size_t>(std::fmod(std::floor(e.time), 7.0))] += 1.0;
+  std::vector<double> expected;
+  for (double w : {2.0, 2.0, 2.0, 2.0, 2.0, 0.5, 0.5}) expected.push_back(n * w / 11.0);
+  EXPECT_GT(test::chi_square_pvalue(by_day, expected), 1e-4);
+  // Occupancy at day 350 ~ arrivals before it.
+  const auto k = static_cast<std::size_t>(50);
+  EXPECT_NEAR(static_cast<double>(res.occupancy[k * 2]), 7000.0, 4 * std::sqrt(7000.0));
+}
+
+TEST(EngineTest, segments_take_their_shares_and_overrides) {
+  const Model model = test::model_from_yaml(R"(
+name: seg
+horizon: 1000
+report_every: 100
+won: won
+stages:
+  lead: {dwell: {mean: 1}, next: {lost: 1}}
+  won: {absorbing: true}
+  lost: {absorbing: true}
+segments:
+  icp: {share: 0.3, stages: {lead: {next: {won: 1}}}}
+  rest: {share: 0.7}
+arrivals: {initial: [{stage: lead, count: 20000}, {stage: lead, count: 1000, segment: icp}]}
+)");
+  const ReplicationResult res = Engine(model).simulate(0);
+  const double drawn = res.metrics[kConversions] - 1000.0;
+  EXPECT_NEAR(drawn / 20000.0, 0.3, 4 * std::sqrt(0.21 / 20000.0));
+}
+
+TEST(EngineTest, money_matches_closed_form) {
+  const Model model = test::model_from_yaml(R"(
+name: money
+horizon: 365.25
+report_every: 30
+won: customer
+stages:
+  trial: {dwell: {dist: fixed, days: 100}, next: {customer: 1}}
+  customer: {absorbing: true, revenue_per_month: 100}
+arrivals: {initial: [{stage: trial, count: 10}]}
+money:
+  discount_rate: 0.1
+  one_off: [{from: trial, to: customer, value: 500}]
+)");
+  const ReplicationResult res = Engine(model).simulate(0);
+  const double rate = 100.0 / kDaysPerMonth;
+  const double days = 365.25 - 100.0;
+  EXPECT_NEAR(res.metrics[kRevenue], 10 * (rate * days + 500.0), 1e-6);
+  const double d = std::log(1.1) / 365.25;
+  const double disc = 10 * (rate * (std::exp(-d * 100.0) - std::exp(-d * 365.25)) / d + 500.0 * std::exp(-d * 100.0));
+  EXPECT_NEAR(res.metrics[kDiscountedRevenue], disc, 1e-6);
+  EXPECT_EQ(res.metrics[kConversions], 10.0);
+  EXPECT_DOUBLE_EQ(res.metrics[kTimeToConvertMean], 100.0);
+  EXPECT_DOUBLE_EQ(res.metrics[kTimeToConvertMedian], 100.0);
+  EXPECT_NEAR(res.metrics[kValuePerConversion], disc / 10.0, 1e-6);
+  EXPECT_TRUE(std::isnan(res.metrics[kCostPerConversion]) || res.metrics[kCostPerConversion] == 0.0);
+}
+
+TEST(EngineTest, is_a_pure_function_of_model_seed_and_replication) {
+  const Model model = test::model_from_yaml(R"(
+name: pure
+horizon: 200
+report_every: 10
+won: b
+stages:
+  a: {dwell: {dist: lognormal, median: 5, sigma: 1}, next: {b: 0.3, a: 0.2, lost: 0.5}}
+  b: {absorbing: true}
+  lost: {absorbing: true}
+arrivals:
+  initial: [{stage: a, count: 500}]
+  streams: [{stage: a, rate_per_day: 3}]
+)");
+  const Engine engine(model);
+  const ReplicationResult r1 = engine.simulate(4);
+  const ReplicationResult r2 = engine.simulate(4);
+  const ReplicationResult r3 = engine.simulate(5);
+  EXPECT_EQ(r1.occupancy, r2.occupancy);
+  EXPECT_EQ(r1.transitions, r2.transitions);
+  EXPECT_EQ(0, std::memcmp(r1.metrics.data(), r2.metrics.data(), r1.metrics.size() * sizeof(double)));
+  EXPECT_NE(r1.transitions, r3.transitions);
+}
+
+TEST(EngineTest, cancel_flag_stops_with_cancelled) {
+  const Model model = test::model_from_yaml(R"(
+name: long
+horizon: 100
+report_every: 10
+won: b
+stages:
+  a: {dwell: {mean: 5}, next: {b: 1}}
+  b: {absorbing: true}
+arrivals: {initial: [{stage: a, count: 100000}]}
+)");
+  std::atomic<bool> cancel{true};
+  SimulationControl control;
+  control.cancel = &cancel;
+  EXPECT_THROW((void)Engine(model).simulate(0, control), Cancelled);
+}
+
+TEST(EngineTest, customers_still_in_a_stage_at_the_horizon_are_not_counted_as_moves) {
+  const Model model = test::model_from_yaml(R"(
+name: horizon
+horizon: 10
+report_every: 5
+won: b
+stages:
+  a: {dwell: {dist: fixed, days: 20}, next: {b: 1}}
+  b: {absorbing: true}
+arrivals: {initial: [{stage: a, count: 7}]}
+)");
+  const ReplicationResult res = Engine(model).simulate(0);
+  EXPECT_EQ(res.metrics[kTransitions], 0.0);
+  EXPECT_EQ(res.occupancy, (std::vector<std::int64_t>{7, 0, 7, 0, 7, 0}));
+  EXPECT_TRUE(std::isnan(res.metrics[kTimeToConvertMean]));
+}
+
+}  // namespace
+}  // namespace lcsim
+
+namespace lcsim {
+namespace {
+
+TEST(EngineTest, customers_arriving_already_converted_are_not_conversions) {
+  // 100 start in `loyal` (reachable from won, so already converted) and may move back to
+  // `customer`; 50 leads convert. Only the leads count.
+  const Model model = test::model_from_yaml(R"(
+name: converted
+horizon: 1000
+report_every: 100
+won: customer
+stages:
+  lead: {dwell: {mean: 1}, next: {customer: 1}}
+  customer: {dwell: {mean: 5}, next: {loyal: 1}}
+  loyal: {dwell: {mean: 5}, next: {customer: 0.5, churned: 0.5}}
+  churned: {absorbing: true}
+arrivals: {initial: [{stage: lead, count: 50}, {stage: loyal, count: 100}]}
+)");
+  const ReplicationResult res = Engine(model).simulate(0);
+  EXPECT_EQ(res.metrics[kConversions], 50.0);
+  EXPECT_GT(res.transitions[static_cast<std::size_t>(2 * 4 + 1)], 50);  // loyal -> customer moves happened
+}
+
+}  // namespace
+}  // namespace lcsim

@@ -1,0 +1,831 @@
+/// Tests of lcsim::Study: round trips, layout, errors, atomicity (killed writer), concurrent writers.
+#include "lcsim/io/study.hpp"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <bit>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "io/hdf5/handle.hpp"
+#include "lcsim/core/error.hpp"
+
+namespace lcsim {
+namespace {
+
+namespace fs = std::filesystem;
+
+// ---- fixtures and helpers --------------------------------------------------------------------------
+
+/// A fresh directory under the system temp directory, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    static std::atomic<int> counter{0};
+    const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    path_ = fs::temp_directory_path() /
+            ("lcsim-test-study-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
+             std::to_string(now));
+    fs::create_directories(path_);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  [[nodiscard]] std::string file(const std::string& name) const { return (path_ / name).string(); }
+  [[nodiscard]] const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+/// Deterministic pseudo-random numbers (splitmix64).
+class Numbers {
+ public:
+  explicit Numbers(std::uint64_t seed) : state_(seed) {}
+  std::uint64_t next() {
+    std::uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  std::int64_t below(std::int64_t n) { return static_cast<std::int64_t>(next() % static_cast<std::uint64_t>(n)); }
+  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+
+ private:
+  std::uint64_t state_;
+};
+
+struct RunSpec {
+  int reps = 3;
+  int stages = 4;
+  int reports = 5;
+  int touchpoints = 2;
+  bool events = true;
+  std::int64_t events_per_rep = 40;
+  std::uint64_t seed = 1;
+};
+
+/// A hand-made Run of the given shape with deterministic, varied values: NaN metrics, non-dense
+/// replication numbers, UTF-8 and empty strings, dotted metric names.
+lcsim::Run make_run(const std::string& name, const RunSpec& spec) {
+  Numbers rng(spec.seed);
+  lcsim::Run run;
+  RunInfo& info = run.info;
+  info.name = name;
+  info.scenario_name = "scenario " + name;
+  info.scenario_text = "name: " + name + "\nstages:\n  - lead   # Ünïcødé ✓\n  - won\n";
+  info.scenario_file = "scenarios/" + name + ".yaml";
+  info.seed = 0xFEDCBA9876543210ULL ^ spec.seed;
+  info.replications = spec.reps;
+  info.lcsim_version = "0.1.0";
+  info.boost_version = "1.74.0";
+  info.created = "2024-05-01T12:34:56Z";
+  for (int s = 0; s < spec.stages; ++s) info.stage_names.push_back("stage" + std::to_string(s));
+  info.won = spec.stages > 0 ? info.stage_names.back() : "";
+  info.segment_names = {"smb", "enterprise", ""};
+  for (int k = 0; k < spec.touchpoints; ++k) info.touchpoint_names.push_back("tp" + std::to_string(k));
+  info.metric_names = {"customers", "conversions", "conversion_rate", "time_to_convert.mean",
+                       "time_to_convert.median"};
+  for (const auto& s : info.stage_names) info.metric_names.push_back("dropoff." + s);
+  info.cause_names = {"exit", "arrival"};
+  for (const auto& t : info.touchpoint_names) info.cause_names.push_back("touchpoint:" + t);
+  for (int t = 0; t < spec.reports; ++t) info.report_times.push_back(7.5 * t);
+
+  const auto S = static_cast<std::size_t>(spec.stages);
+  const auto T = static_cast<std::size_t>(spec.reports);
+  for (int r = 0; r < spec.reps; ++r) {
+    ReplicationResult rep;
+    rep.replication = 100 + 3 * r;
+    rep.num_stages = spec.stages;
+    rep.num_reports = spec.reports;
+    for (std::size_t i = 0; i < T * S; ++i) rep.occupancy.push_back(rng.below(1'000'000) - 10);
+    for (std::size_t i = 0; i < S * S; ++i) {
+      rep.transitions.push_back(static_cast<std::int64_t>(rng.next() >> 3));
+    }
+    for (std::size_t i = 0; i < S; ++i) rep.reached.push_back(rng.below(1'000'000));
+    for (int k = 0; k < spec.touchpoints; ++k) {
+      rep.touchpoints.push_back(TouchpointTally{rng.uniform() * 100, rng.uniform() * 50,
+                                                rng.uniform() * 10, rng.uniform() * 1e6});
+    }
+    for (std::size_t m = 0; m < info.metric_names.size(); ++m) {
+      rep.metrics.push_back((m + r) % 3 == 0 ? std::numeric_limits<double>::quiet_NaN()
+                                             : rng.uniform() * 1e3 - 100);
+    }
+    if (spec.events) {
+      rep.events.reserve(static_cast<std::size_t>(spec.events_per_rep));
+      double time = 0.0;
+      for (std::int64_t e = 0; e < spec.events_per_rep; ++e) {
+        Event ev;
+        ev.replication = rep.replication;
+        ev.customer = e / 3 + (std::int64_t{1} << 40);
+        time += rng.uniform();
+        ev.time = time;
+        ev.from = static_cast<std::int16_t>(e % 3 == 0 ? -1 : rng.below(std::max(spec.stages, 1)));
+        ev.to = static_cast<std::int16_t>(rng.below(std::max(spec.stages, 1)));
+        ev.cause = static_cast<std::int16_t>(e % 3 == 0 ? std::int64_t{kCauseArrival}
+                                                         : rng.below(2 + spec.touchpoints));
+        rep.events.push_back(ev);
+      }
+    }
+    run.replications.push_back(std::move(rep));
+  }
+  for (std::size_t m = 0; m < info.metric_names.size(); ++m) {
+    SummaryRow row;
+    row.metric = info.metric_names[m];
+    row.mean = m == 3 ? std::numeric_limits<double>::quiet_NaN() : rng.uniform();
+    row.std = rng.uniform();
+    row.ci_low = row.mean - 1.0;
+    row.ci_high = row.mean + 1.0;
+    row.n = static_cast<std::int64_t>(m == 3 ? 0 : spec.reps);
+    run.summary.push_back(row);
+  }
+  run.has_events = spec.events;
+  return run;
+}
+
+/// Same value: equal bits, or both NaN.
+bool same(double a, double b) {
+  return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b) ||
+         (std::isnan(a) && std::isnan(b));
+}
+
+bool same(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (!same(a[i], b[i])) return false;
+  }
+  return true;
+}
+
+/// Everything in two runs is equal (NaN equals NaN); the message names the first difference.
+::testing::AssertionResult same_run(const lcsim::Run& a, const lcsim::Run& b) {
+  auto fail = [](const std::string& what) { return ::testing::AssertionFailure() << what << " differs"; };
+  const RunInfo& x = a.info;
+  const RunInfo& y = b.info;
+  if (x.name != y.name) return fail("info.name ('" + x.name + "' vs '" + y.name + "')");
+  if (x.scenario_name != y.scenario_name) return fail("info.scenario_name");
+  if (x.scenario_text != y.scenario_text) return fail("info.scenario_text");
+  if (x.scenario_file != y.scenario_file) return fail("info.scenario_file");
+  if (x.seed != y.seed) return fail("info.seed");
+  if (x.replications != y.replications) return fail("info.replications");
+  if (x.lcsim_version != y.lcsim_version) return fail("info.lcsim_version");
+  if (x.boost_version != y.boost_version) return fail("info.boost_version");
+  if (x.created != y.created) return fail("info.created");
+  if (x.stage_names != y.stage_names) return fail("info.stage_names");
+  if (x.segment_names != y.segment_names) return fail("info.segment_names");
+  if (x.touchpoint_names != y.touchpoint_names) return fail("info.touchpoint_names");
+  if (x.metric_names != y.metric_names) return fail("info.metric_names");
+  if (x.cause_names != y.cause_names) return fail("info.cause_names");
+  if (!same(x.report_times, y.report_times)) return fail("info.report_times");
+  if (x.won != y.won) return fail("info.won");
+  if (a.has_events != b.has_events) return fail("has_events");
+  if (a.replications.size() != b.replications.size()) return fail("number of replications");
+  for (std::size_t r = 0; r < a.replications.size(); ++r) {
+    const ReplicationResult& p = a.replications[r];
+    const ReplicationResult& q = b.replications[r];
+    const std::string at = "replication[" + std::to_string(r) + "].";
+    if (p.replication != q.replication) return fail(at + "replication");
+    if (p.num_stages != q.num_stages) return fail(at + "num_stages");
+    if (p.num_reports != q.num_reports) return fail(at + "num_reports");
+    if (p.occupancy != q.occupancy) return fail(at + "occupancy");
+    if (p.transitions != q.transitions) return fail(at + "transitions");
+    if (p.reached != q.reached) return fail(at + "reached");
+    if (p.touchpoints.size() != q.touchpoints.size()) return fail(at + "touchpoints.size()");
+    for (std::size_t k = 0; k < p.touchpoints.size(); ++k) {
+      const TouchpointTally& s = p.touchpoints[k];
+      const TouchpointTally& t = q.touchpoints[k];
+      if (!same(s.contacts, t.contacts) || !same(s.reached, t.reached) || !same(s.moves, t.moves) ||
+          !same(s.cost, t.cost)) {
+        return fail(at + "touchpoints[" + std::to_string(k) + "]");
+      }
+    }
+    if (!same(p.metrics, q.metrics)) return fail(at + "metrics");
+    if (p.events.size() != q.events.size()) {
+      return fail(at + "events.size() (" + std::to_string(p.events.size()) + " vs " +
+                  std::to_string(q.events.size()) + ")");
+    }
+    for (std::size_t e = 0; e < p.events.size(); ++e) {
+      const Event& s = p.events[e];
+      const Event& t = q.events[e];
+      if (s.replication != t.replication || s.customer != t.customer || !same(s.time, t.time) ||
+          s.from != t.from || s.to != t.to || s.cause != t.cause) {
+        return fail(at + "events[" + std::to_string(e) + "]");
+      }
+    }
+  }
+  if (a.summary.size() != b.summary.size()) return fail("summary.size()");
+  for (std::size_t i = 0; i < a.summary.size(); ++i) {
+    const SummaryRow& s = a.summary[i];
+    const SummaryRow& t = b.summary[i];
+    if (s.metric != t.metric || !same(s.mean, t.mean) || !same(s.std, t.std) ||
+        !same(s.ci_low, t.ci_low) || !same(s.ci_high, t.ci_high) || s.n != t.n) {
+      return fail("summary[" + std::to_string(i) + "]");
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+std::vector<std::string> temp_files(const TempDir& dir) {
+  std::vector<std::string> found;
+  for (const auto& entry : fs::directory_iterator(dir.path())) {
+    const std::string name = entry.path().filename().string();
+    if (name.find(".tmp-") != std::string::npos) found.push_back(name);
+  }
+  return found;
+}
+
+/// Writes an HDF5 file with the given root attributes (filetype empty: none), as another tool might.
+void write_fake_study(const std::string& path, const std::string& filetype,
+                      const std::vector<int>& version) {
+  hdf5::init();
+  hdf5::File file = hdf5::create_file(path);
+  if (!filetype.empty()) hdf5::write_string_attr(file, "filetype", filetype);
+  if (!version.empty()) hdf5::write_ints_attr(file, "format_version", version);
+  hdf5::Group runs = hdf5::create_group(file, "runs");
+  runs.close();
+  file.close();
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+template <class F>
+std::string io_error_message(F&& f) {
+  try {
+    f();
+  } catch (const IoError& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("unexpected exception: ") + e.what();
+  }
+  return "no exception";
+}
+
+std::vector<std::string> compound_members(const hdf5::Dataset& dataset) {
+  hdf5::Datatype type(H5Dget_type(dataset.id()), dataset.where());
+  std::vector<std::string> names;
+  const int n = H5Tget_nmembers(type.id());
+  for (int i = 0; i < n; ++i) {
+    char* name = H5Tget_member_name(type.id(), static_cast<unsigned>(i));
+    names.emplace_back(name);
+    H5free_memory(name);
+  }
+  return names;
+}
+
+// ---- round trips ---------------------------------------------------------------------------------
+
+TEST(StudyTest, RoundTripWithEvents) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  const lcsim::Run run = make_run("base", {});
+  Study::append(path, run, "base");
+  EXPECT_EQ(Study::list_runs(path), std::vector<std::string>{"base"});
+  EXPECT_TRUE(same_run(Study::read_run(path, "base"), run));
+  EXPECT_TRUE(temp_files(dir).empty());
+  EXPECT_TRUE(fs::exists(path + ".lock"));
+}
+
+TEST(StudyTest, RoundTripWithoutEvents) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  RunSpec spec;
+  spec.events = false;
+  const lcsim::Run run = make_run("plain", spec);
+  Study::append(path, run, "plain");
+  const lcsim::Run back = Study::read_run(path, "plain");
+  EXPECT_FALSE(back.has_events);
+  EXPECT_TRUE(same_run(back, run));
+}
+
+TEST(StudyTest, RoundTripLargeCompressedDatasets) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  RunSpec spec;
+  spec.reps = 24;
+  spec.stages = 12;
+  spec.reports = 61;  // occupancy 24 * 61 * 12 > 4096: chunked
+  spec.touchpoints = 50;
+  spec.events_per_rep = 70'000;  // 1.68 M events: several chunks and staging blocks
+  spec.seed = 7;
+  const lcsim::Run run = make_run("big", spec);
+  Study::append(path, run, "big");
+  EXPECT_TRUE(same_run(Study::read_run(path, "big"), run));
+}
+
+TEST(StudyTest, RunNameComesFromTheStudy) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  const lcsim::Run run = make_run("original", {});
+  Study::append(path, run, "renamed");
+  const lcsim::Run back = Study::read_run(path, "renamed");
+  EXPECT_EQ(back.info.name, "renamed");
+  lcsim::Run expected = run;
+  expected.info.name = "renamed";
+  EXPECT_TRUE(same_run(back, expected));
+}
+
+TEST(StudyTest, ZeroTouchpoints) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  RunSpec spec;
+  spec.touchpoints = 0;
+  const lcsim::Run run = make_run("no_tp", spec);
+  Study::append(path, run, "no_tp");
+  const lcsim::Run back = Study::read_run(path, "no_tp");
+  ASSERT_EQ(back.replications.size(), 3u);
+  EXPECT_TRUE(back.replications[0].touchpoints.empty());
+  EXPECT_TRUE(same_run(back, run));
+}
+
+TEST(StudyTest, EmptyEventLog) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  RunSpec spec;
+  spec.events_per_rep = 0;
+  const lcsim::Run run = make_run("quiet", spec);
+  ASSERT_TRUE(run.has_events);
+  Study::append(path, run, "quiet");
+  const lcsim::Run back = Study::read_run(path, "quiet");
+  EXPECT_TRUE(back.has_events);
+  EXPECT_TRUE(same_run(back, run));
+}
+
+TEST(StudyTest, DegenerateShapes) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  RunSpec no_reports;
+  no_reports.reports = 0;
+  RunSpec one;
+  one.reps = 1;
+  one.stages = 1;
+  one.reports = 1;
+  one.touchpoints = 1;
+  one.events_per_rep = 1;
+  RunSpec no_stages;
+  no_stages.stages = 0;
+  no_stages.events = false;
+  const lcsim::Run a = make_run("no_reports", no_reports);
+  const lcsim::Run b = make_run("one", one);
+  const lcsim::Run c = make_run("no_stages", no_stages);
+  Study::append(path, a, "no_reports");
+  Study::append(path, b, "one");
+  Study::append(path, c, "no_stages");
+  EXPECT_TRUE(same_run(Study::read_run(path, "no_reports"), a));
+  EXPECT_TRUE(same_run(Study::read_run(path, "one"), b));
+  EXPECT_TRUE(same_run(Study::read_run(path, "no_stages"), c));
+}
+
+TEST(StudyTest, SecondAppendLeavesFirstRunIdentical) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  const lcsim::Run first = make_run("first", {});
+  Study::append(path, first, "first");
+  const lcsim::Run before = Study::read_run(path, "first");
+  RunSpec spec;
+  spec.seed = 99;
+  spec.reps = 5;
+  const lcsim::Run second = make_run("second", spec);
+  Study::append(path, second, "second");
+  EXPECT_EQ(Study::list_runs(path), (std::vector<std::string>{"first", "second"}));
+  EXPECT_TRUE(same_run(Study::read_run(path, "first"), before));
+  EXPECT_TRUE(same_run(Study::read_run(path, "second"), second));
+}
+
+TEST(StudyTest, ListRunsIsSorted) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  RunSpec spec;
+  spec.events = false;
+  for (const char* name : {"zeta", "Alpha", "beta-2", "beta_1", "v1.0"}) {
+    Study::append(path, make_run(name, spec), name);
+  }
+  EXPECT_EQ(Study::list_runs(path),
+            (std::vector<std::string>{"Alpha", "beta-2", "beta_1", "v1.0", "zeta"}));
+}
+
+// ---- layout (docs/format.md) ---------------------------------------------------------------------
+
+TEST(StudyTest, LayoutMatchesTheFormatDocument) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  RunSpec spec;
+  spec.reps = 2;
+  spec.stages = 3;
+  spec.reports = 4;
+  spec.touchpoints = 2;
+  spec.events_per_rep = 5;
+  const lcsim::Run run = make_run("base", spec);
+  Study::append(path, run, "base");
+
+  hdf5::init();
+  hdf5::File file = hdf5::open_file(path, false);
+  EXPECT_EQ(hdf5::read_string_attr(file, "filetype"), "lcsim-study");
+  EXPECT_EQ(hdf5::read_ints_attr(file, "format_version"),
+            (std::vector<int>{kStudyFormatMajor, kStudyFormatMinor}));
+  hdf5::Group group = hdf5::open_group(hdf5::open_group(file, "runs"), "base");
+  EXPECT_EQ(hdf5::read_int_attr(group, "complete"), 1);
+  EXPECT_EQ(hdf5::read_int_attr(group, "has_events"), 1);
+  EXPECT_EQ(hdf5::read_uint64_attr(group, "seed"), run.info.seed);
+  EXPECT_EQ(hdf5::read_int_attr(group, "replications"), 2);
+  EXPECT_EQ(hdf5::read_string_attr(group, "scenario"), run.info.scenario_text);
+  EXPECT_EQ(hdf5::read_strings_attr(group, "metric_names"), run.info.metric_names);
+  for (const char* attr : {"scenario_name", "scenario_file", "lcsim_version", "boost_version",
+                           "created", "won", "stage_names", "segment_names", "touchpoint_names",
+                           "cause_names", "report_times"}) {
+    EXPECT_TRUE(hdf5::has_attr(group, attr)) << attr;
+  }
+  using Dims = std::vector<hsize_t>;
+  EXPECT_EQ(hdf5::dataset_shape(hdf5::open_dataset(group, "occupancy")), (Dims{2, 4, 3}));
+  EXPECT_EQ(hdf5::dataset_shape(hdf5::open_dataset(group, "transitions")), (Dims{2, 3, 3}));
+  hdf5::Dataset touchpoints = hdf5::open_dataset(group, "touchpoints");
+  EXPECT_EQ(hdf5::dataset_shape(touchpoints), (Dims{2, 2, 4}));
+  EXPECT_EQ(hdf5::read_strings_attr(touchpoints, "columns"),
+            (std::vector<std::string>{"contacts", "reached", "moves", "cost"}));
+
+  hdf5::Dataset metrics = hdf5::open_dataset(group, "metrics");
+  EXPECT_EQ(hdf5::dataset_shape(metrics), (Dims{2}));
+  std::vector<std::string> expected_fields{"replication"};
+  expected_fields.insert(expected_fields.end(), run.info.metric_names.begin(),
+                         run.info.metric_names.end());
+  EXPECT_EQ(compound_members(metrics), expected_fields);
+  EXPECT_EQ(compound_members(hdf5::open_dataset(group, "summary")),
+            (std::vector<std::string>{"metric", "mean", "std", "ci_low", "ci_high", "n"}));
+
+  hdf5::Dataset events = hdf5::open_dataset(group, "events");
+  EXPECT_EQ(hdf5::dataset_shape(events), (Dims{10}));
+  EXPECT_EQ(compound_members(events),
+            (std::vector<std::string>{"replication", "customer", "time", "from", "to", "cause"}));
+  hdf5::PropList dcpl(H5Dget_create_plist(events.id()), events.where());
+  EXPECT_EQ(H5Pget_layout(dcpl.id()), H5D_CHUNKED);
+  EXPECT_EQ(H5Pget_nfilters(dcpl.id()), 2);  // shuffle + deflate
+}
+
+TEST(StudyTest, LargeDatasetsAreChunkedAndCompressed) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  RunSpec spec;
+  spec.reps = 10;
+  spec.stages = 10;
+  spec.reports = 100;  // occupancy 10 000 elements
+  spec.events = false;
+  Study::append(path, make_run("big", spec), "big");
+  hdf5::init();
+  hdf5::File file = hdf5::open_file(path, false);
+  hdf5::Group group = hdf5::open_group(hdf5::open_group(file, "runs"), "big");
+  hdf5::Dataset occupancy = hdf5::open_dataset(group, "occupancy");
+  hdf5::PropList big(H5Dget_create_plist(occupancy.id()), occupancy.where());
+  EXPECT_EQ(H5Pget_layout(big.id()), H5D_CHUNKED);
+  EXPECT_EQ(H5Pget_nfilters(big.id()), 2);
+  hdf5::Dataset transitions = hdf5::open_dataset(group, "transitions");  // 1000 elements
+  hdf5::PropList small(H5Dget_create_plist(transitions.id()), transitions.where());
+  EXPECT_EQ(H5Pget_layout(small.id()), H5D_CONTIGUOUS);
+}
+
+TEST(StudyTest, ChunkShapeStaysNearOneMebibyte) {
+  const std::vector<hsize_t> small{4, 10, 10};
+  EXPECT_TRUE(hdf5::chunk_shape(small, 8).empty());
+  const std::vector<hsize_t> big{1000, 365, 20};
+  const std::vector<hsize_t> chunk = hdf5::chunk_shape(big, 8);
+  ASSERT_EQ(chunk.size(), 3u);
+  EXPECT_LE(chunk[0] * chunk[1] * chunk[2] * 8, hsize_t{1} << 20);
+  EXPECT_EQ(chunk[1], 365u);
+  EXPECT_EQ(chunk[2], 20u);
+  const std::vector<hsize_t> wide{2, 1'000'000};
+  const std::vector<hsize_t> wide_chunk = hdf5::chunk_shape(wide, 8);
+  EXPECT_EQ(wide_chunk[0], 1u);
+  EXPECT_LE(wide_chunk[1] * 8, hsize_t{1} << 20);
+}
+
+// ---- errors --------------------------------------------------------------------------------------
+
+TEST(StudyTest, DuplicateNameIsAnInputError) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  const lcsim::Run run = make_run("base", {});
+  Study::append(path, run, "base");
+  const std::string before = read_bytes(path);
+  try {
+    Study::append(path, run, "base");
+    FAIL() << "no exception";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.file(), path);
+    EXPECT_EQ(e.field(), "name");
+    EXPECT_NE(std::string(e.what()).find("run 'base' already exists in " + path), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(read_bytes(path), before);
+  EXPECT_TRUE(temp_files(dir).empty());
+}
+
+TEST(StudyTest, BadNameIsAnInputError) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  const lcsim::Run run = make_run("base", {});
+  for (const std::string name : {"", ".hidden", "a/b", "a b", "caf\xc3\xa9", "x:y", "..", "tab\t"}) {
+    try {
+      Study::append(path, run, name);
+      FAIL() << "no exception for '" << name << "'";
+    } catch (const InputError& e) {
+      EXPECT_EQ(e.file(), path);
+      EXPECT_EQ(e.line(), 0);
+      EXPECT_EQ(e.field(), "name");
+    }
+  }
+  EXPECT_FALSE(fs::exists(path));
+  for (const std::string name : {"a", "A-1", "v1.0", "x_", "-x", "9"}) {
+    EXPECT_NO_THROW(Study::append(path, run, name)) << name;
+  }
+  EXPECT_EQ(Study::list_runs(path).size(), 6u);
+}
+
+TEST(StudyTest, UnknownRunIsAnInputErrorNamingTheRuns) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  RunSpec spec;
+  spec.events = false;
+  Study::append(path, make_run("a", spec), "a");
+  Study::append(path, make_run("b", spec), "b");
+  try {
+    static_cast<void>(Study::read_run(path, "c"));
+    FAIL() << "no exception";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.field(), "name");
+    const std::string message = e.what();
+    EXPECT_NE(message.find("'c'"), std::string::npos) << message;
+    EXPECT_NE(message.find("a, b"), std::string::npos) << message;
+  }
+  EXPECT_THROW(static_cast<void>(Study::read_run(path, "../a")), InputError);
+}
+
+TEST(StudyTest, MissingFileIsAnIoError) {
+  TempDir dir;
+  const std::string path = dir.file("missing.h5");
+  const std::string list = io_error_message([&] { static_cast<void>(Study::list_runs(path)); });
+  EXPECT_NE(list.find(path), std::string::npos) << list;
+  EXPECT_NE(list.find("no such"), std::string::npos) << list;
+  const std::string read = io_error_message([&] { static_cast<void>(Study::read_run(path, "x")); });
+  EXPECT_NE(read.find(path), std::string::npos) << read;
+  EXPECT_NE(io_error_message([&] { static_cast<void>(Study::list_runs(dir.path().string())); })
+                .find("directory"),
+            std::string::npos);
+}
+
+TEST(StudyTest, NonHdf5FileIsAnIoError) {
+  TempDir dir;
+  const std::string path = dir.file("notes.h5");
+  { std::ofstream(path) << "just some text, not HDF5\n"; }
+  const std::string message = io_error_message([&] { static_cast<void>(Study::list_runs(path)); });
+  EXPECT_NE(message.find(path), std::string::npos) << message;
+  EXPECT_NE(message.find("not an HDF5 file"), std::string::npos) << message;
+  const std::string before = read_bytes(path);
+  EXPECT_THROW(Study::append(path, make_run("a", {}), "a"), IoError);
+  EXPECT_EQ(read_bytes(path), before);
+  EXPECT_TRUE(temp_files(dir).empty());
+}
+
+TEST(StudyTest, TruncatedStudyIsAnIoError) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  RunSpec spec;
+  spec.events_per_rep = 20'000;
+  Study::append(path, make_run("a", spec), "a");
+  fs::resize_file(path, fs::file_size(path) / 2);
+  EXPECT_THROW(
+      {
+        static_cast<void>(Study::list_runs(path));
+        static_cast<void>(Study::read_run(path, "a"));
+      },
+      IoError);
+}
+
+TEST(StudyTest, WrongFiletypeIsAnIoError) {
+  TempDir dir;
+  const std::string other = dir.file("other.h5");
+  write_fake_study(other, "something-else", {1, 0});
+  std::string message = io_error_message([&] { static_cast<void>(Study::list_runs(other)); });
+  EXPECT_NE(message.find("not an lcsim study"), std::string::npos) << message;
+  EXPECT_NE(message.find("something-else"), std::string::npos) << message;
+  EXPECT_THROW(Study::append(other, make_run("a", {}), "a"), IoError);
+
+  const std::string bare = dir.file("bare.h5");
+  write_fake_study(bare, "", {});
+  message = io_error_message([&] { static_cast<void>(Study::list_runs(bare)); });
+  EXPECT_NE(message.find("not an lcsim study"), std::string::npos) << message;
+  EXPECT_THROW(static_cast<void>(Study::read_run(bare, "a")), IoError);
+}
+
+TEST(StudyTest, FutureMajorVersionIsAnIoError) {
+  TempDir dir;
+  const std::string path = dir.file("future.h5");
+  write_fake_study(path, "lcsim-study", {kStudyFormatMajor + 1, 3});
+  const std::string found = std::to_string(kStudyFormatMajor + 1) + ".3";
+  const std::string ours = std::to_string(kStudyFormatMajor) + ".x";
+  const std::string message = io_error_message([&] { static_cast<void>(Study::list_runs(path)); });
+  EXPECT_NE(message.find(found), std::string::npos) << message;
+  EXPECT_NE(message.find(ours), std::string::npos) << message;
+  EXPECT_THROW(static_cast<void>(Study::read_run(path, "a")), IoError);
+  const std::string before = read_bytes(path);
+  EXPECT_THROW(Study::append(path, make_run("a", {}), "a"), IoError);
+  EXPECT_EQ(read_bytes(path), before);
+}
+
+TEST(StudyTest, NewerMinorVersionIsRead) {
+  TempDir dir;
+  const std::string path = dir.file("newer.h5");
+  write_fake_study(path, "lcsim-study", {kStudyFormatMajor, kStudyFormatMinor + 5});
+  EXPECT_TRUE(Study::list_runs(path).empty());
+  RunSpec spec;
+  spec.events = false;
+  const lcsim::Run run = make_run("a", spec);
+  Study::append(path, run, "a");
+  EXPECT_TRUE(same_run(Study::read_run(path, "a"), run));
+  hdf5::File file = hdf5::open_file(path, false);
+  EXPECT_EQ(hdf5::read_ints_attr(file, "format_version"),
+            (std::vector<int>{kStudyFormatMajor, kStudyFormatMinor + 5}));
+}
+
+TEST(StudyTest, IncompleteRunIsInvisibleAndReplaceable) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  RunSpec spec;
+  spec.events = false;
+  const lcsim::Run a = make_run("a", spec);
+  Study::append(path, a, "a");
+  {
+    // What a writer that does not use lcsim's copy-and-rename could leave behind.
+    hdf5::init();
+    hdf5::File file = hdf5::open_file(path, true);
+    hdf5::Group runs = hdf5::open_group(file, "runs");
+    hdf5::Group partial = hdf5::create_group(runs, "partial");
+    hdf5::write_string_attr(partial, "scenario", "half");
+    partial.close();
+    runs.close();
+    file.close();
+  }
+  EXPECT_EQ(Study::list_runs(path), std::vector<std::string>{"a"});
+  EXPECT_THROW(static_cast<void>(Study::read_run(path, "partial")), InputError);
+  const lcsim::Run partial = make_run("partial", spec);
+  Study::append(path, partial, "partial");
+  EXPECT_EQ(Study::list_runs(path), (std::vector<std::string>{"a", "partial"}));
+  EXPECT_TRUE(same_run(Study::read_run(path, "partial"), partial));
+  EXPECT_TRUE(same_run(Study::read_run(path, "a"), a));
+}
+
+TEST(StudyTest, InconsistentRunIsRejectedWithoutTouchingTheStudy) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  Study::append(path, make_run("a", {}), "a");
+  const std::string before = read_bytes(path);
+  lcsim::Run bad = make_run("bad", {});
+  bad.replications[1].occupancy.pop_back();
+  EXPECT_THROW(Study::append(path, bad, "bad"), InternalError);
+  EXPECT_EQ(read_bytes(path), before);
+  EXPECT_TRUE(temp_files(dir).empty());
+  EXPECT_EQ(Study::list_runs(path), std::vector<std::string>{"a"});
+}
+
+// ---- atomicity and concurrency -------------------------------------------------------------------
+
+/// Forks a child that appends `run` as `name` and exits 0 on success, 1 on failure.
+pid_t fork_append(const std::string& path, const lcsim::Run& run, const std::string& name) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    int code = 0;
+    try {
+      Study::append(path, run, name);
+    } catch (...) {
+      code = 1;
+    }
+    ::_exit(code);
+  }
+  return pid;
+}
+
+TEST(StudyTest, KilledWriterLeavesTheStudyIntact) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  RunSpec small;
+  small.events_per_rep = 1000;
+  const lcsim::Run a = make_run("a", small);
+  small.seed = 2;
+  const lcsim::Run b = make_run("b", small);
+  Study::append(path, a, "a");
+  Study::append(path, b, "b");
+
+  RunSpec huge;
+  huge.reps = 4;
+  huge.events_per_rep = 1'500'000;  // 6 M events: writing takes well over 100 ms
+  huge.seed = 3;
+  const lcsim::Run big = make_run("big", huge);  // built before fork: the child only writes
+
+  const pid_t child = fork_append(path, big, "big");
+  ASSERT_GT(child, 0);
+  bool seen = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!seen && std::chrono::steady_clock::now() < deadline) {
+    seen = !temp_files(dir).empty();
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  // Let it get well into writing the run before killing it.
+  if (seen) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(seen) << "the writer's temporary file never appeared";
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the writer finished before it was killed";
+  EXPECT_FALSE(temp_files(dir).empty()) << "a killed writer leaves its temporary file";
+
+  EXPECT_EQ(Study::list_runs(path), (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(same_run(Study::read_run(path, "a"), a));
+  EXPECT_TRUE(same_run(Study::read_run(path, "b"), b));
+
+  // The kernel released the dead writer's lock; its temporary file is cleaned up.
+  small.seed = 4;
+  const lcsim::Run c = make_run("c", small);
+  Study::append(path, c, "c");
+  EXPECT_EQ(Study::list_runs(path), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_TRUE(same_run(Study::read_run(path, "c"), c));
+  EXPECT_TRUE(same_run(Study::read_run(path, "a"), a));
+  EXPECT_TRUE(temp_files(dir).empty());
+}
+
+TEST(StudyTest, ConcurrentProcessesBothLand) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  RunSpec spec;
+  spec.events = false;
+  const lcsim::Run base = make_run("base", spec);
+  Study::append(path, base, "base");
+
+  RunSpec busy;
+  busy.events_per_rep = 200'000;
+  busy.seed = 11;
+  const lcsim::Run x = make_run("x", busy);
+  busy.seed = 12;
+  const lcsim::Run y = make_run("y", busy);
+  const pid_t px = fork_append(path, x, "x");
+  const pid_t py = fork_append(path, y, "y");
+  ASSERT_GT(px, 0);
+  ASSERT_GT(py, 0);
+  int sx = 0;
+  int sy = 0;
+  ASSERT_EQ(::waitpid(px, &sx, 0), px);
+  ASSERT_EQ(::waitpid(py, &sy, 0), py);
+  ASSERT_TRUE(WIFEXITED(sx) && WEXITSTATUS(sx) == 0);
+  ASSERT_TRUE(WIFEXITED(sy) && WEXITSTATUS(sy) == 0);
+
+  EXPECT_EQ(Study::list_runs(path), (std::vector<std::string>{"base", "x", "y"}));
+  EXPECT_TRUE(same_run(Study::read_run(path, "base"), base));
+  EXPECT_TRUE(same_run(Study::read_run(path, "x"), x));
+  EXPECT_TRUE(same_run(Study::read_run(path, "y"), y));
+  EXPECT_TRUE(temp_files(dir).empty());
+}
+
+TEST(StudyTest, ConcurrentThreadsAllLand) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  RunSpec spec;
+  spec.events_per_rep = 5000;
+  std::vector<lcsim::Run> runs;
+  for (int i = 0; i < 4; ++i) {
+    spec.seed = 20 + static_cast<std::uint64_t>(i);
+    std::string name = "t";  // not "t" + ...: GCC 12 gives a false -Wrestrict warning there
+    name += std::to_string(i);
+    runs.push_back(make_run(name, spec));
+  }
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (const lcsim::Run& run : runs) {
+    threads.emplace_back([&path, &run, &failures] {
+      try {
+        Study::append(path, run, run.info.name);
+      } catch (...) {
+        ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(Study::list_runs(path), (std::vector<std::string>{"t0", "t1", "t2", "t3"}));
+  for (const lcsim::Run& run : runs) EXPECT_TRUE(same_run(Study::read_run(path, run.info.name), run));
+}
+
+}  // namespace
+}  // namespace lcsim

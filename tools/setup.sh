@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a Debian 12 machine (run as root): installs the Debian packages lcsim needs,
+# makes the virtual environment .venv with lcsim and its test extras pip-installed (this builds the
+# C++ core and installs the `lcsim` command into .venv/bin), and builds the C++ tests and benches in
+# build/. Quick when nothing changed: each step is skipped when its inputs did not change.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+debian_packages=(
+  build-essential cmake ninja-build ccache pkg-config git
+  python3 python3-venv python3-dev
+  libeigen3-dev libboost-dev libhdf5-dev libyaml-cpp-dev librandom123-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
+)
+missing=()
+for p in "${debian_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+python="${LCSIM_PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  "$python" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+fi
+
+# Fingerprint of everything that goes into the build: reinstall only when it changed.
+fingerprint="$(cd "$root" && find CMakeLists.txt pyproject.toml include src python tests/CMakeLists.txt benches \
+  -type f \( -name '*.txt' -o -name '*.toml' -o -name '*.hpp' -o -name '*.cpp' -o -name '*.in' -o -name '*.py' -o -name '*.pyi' \) \
+  -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
+stamp=.venv/.lcsim-installed
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$fingerprint" ]; then
+  echo "setup: pip-installing lcsim[test] into .venv (builds the C++ core)"
+  .venv/bin/python -m pip install -q ".[test]"
+  echo "$fingerprint" > "$stamp"
+fi
+
+echo "setup: building C++ tests and benches in build/"
+if [ ! -f build/CMakeCache.txt ]; then
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DLCSIM_BUILD_TESTS=ON -DLCSIM_BUILD_BENCHES=ON >/dev/null
+fi
+cmake --build build -j"$(nproc)" | sed -n '/^\[[0-9]*\/[0-9]*\]/!p'
