@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a Debian 12 machine (run as root): installs the Debian packages lcsim needs,
 # makes the virtual environment .venv with lcsim and its test extras pip-installed (this builds the
-# C++ core and installs the `lcsim` command into .venv/bin), and builds the C++ tests and benches in
-# build/. Quick when nothing changed: each step is skipped when its inputs did not change.
+# C++ core and the Python module, and installs the `lcsim` command into .venv/bin), and builds the
+# C++ tests and benches in build/. Quick when nothing changed: each step is skipped when its inputs did not change.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -36,10 +36,17 @@ fingerprint="$(cd "$root" && find CMakeLists.txt pyproject.toml include src pyth
   -type f \( -name '*.txt' -o -name '*.toml' -o -name '*.hpp' -o -name '*.cpp' -o -name '*.in' -o -name '*.py' -o -name '*.pyi' \) \
   -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
 stamp=.venv/.lcsim-installed
+# One HDF5 library per process: h5py is built from source against the system HDF5 that lcsim's core
+# links (h5py wheels bundle a second HDF5). See README, "HDF5 and h5py".
+export HDF5_DIR="/usr/lib/$(gcc -print-multiarch)/hdf5/serial"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$fingerprint" ]; then
-  echo "setup: pip-installing lcsim[test] into .venv (builds the C++ core)"
-  .venv/bin/python -m pip install -q ".[test]"
+  echo "setup: pip-installing lcsim[test,notebook] into .venv (builds the C++ core; h5py from source)"
+  PIP_NO_BINARY=h5py .venv/bin/python -m pip install -q ".[test,notebook]"
   echo "$fingerprint" > "$stamp"
+fi
+if ! .venv/bin/python -c 'import sys, h5py, lcsim; sys.exit(h5py.version.hdf5_version != lcsim.hdf5_version())' 2>/dev/null; then
+  echo "setup: rebuilding h5py against the system HDF5"
+  .venv/bin/python -m pip install -q --no-binary h5py --force-reinstall --no-deps "h5py>=3.9,<4"
 fi
 
 echo "setup: building C++ tests and benches in build/"

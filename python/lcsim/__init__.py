@@ -1,8 +1,70 @@
 """lcsim: discrete-event simulation of customer lifecycles for what-if analysis.
 
-The simulation core is C++; this package installs it together with the ``lcsim`` command line
-program (see ``lcsim --help``). Notebook-level Python bindings build on the same core.
+>>> import lcsim
+>>> base = lcsim.Scenario.load("scenarios/b2b_saas/baseline.yaml")
+>>> run = lcsim.simulate(base, replications=20)
+>>> run.summary()                     # metric, mean, std, ci_low, ci_high, n
+>>> run.save("study.h5", "baseline"); lcsim.open("study.h5")["baseline"] == run
+True
+
+The simulation core is C++ (``lcsim._core``); this package adds pandas/xarray views, plots
+(:mod:`lcsim.plot`) and scenario editing. The ``lcsim`` command line program is installed with it.
 """
 
-__version__ = "0.1.0"
-__all__ = ["__version__"]
+from __future__ import annotations
+
+import sys
+import warnings
+
+from . import _core
+from .errors import Problem, ScenarioError, StudyError
+from .results import Run, Study, open, simulate
+from .scenario import Scenario
+
+__version__ = _core.__version__
+
+__all__ = [
+    "Problem",
+    "Run",
+    "Scenario",
+    "ScenarioError",
+    "Study",
+    "StudyError",
+    "__version__",
+    "hdf5_version",
+    "open",
+    "plot",
+    "simulate",
+]
+
+
+def hdf5_version() -> str:
+    """Version of the HDF5 library the core reads and writes studies with."""
+    return _core.hdf5_version()
+
+
+def _warn_if_two_hdf5_libraries() -> None:
+    """h5py wheels bundle their own HDF5; two HDF5 libraries in one process can corrupt files."""
+    h5py = sys.modules.get("h5py")
+    if h5py is None:
+        return
+    theirs = getattr(getattr(h5py, "version", None), "hdf5_version", None)
+    if theirs and theirs != hdf5_version():
+        warnings.warn(
+            f"h5py uses HDF5 {theirs} but lcsim uses {hdf5_version()}: two HDF5 libraries in one process. "
+            "Build h5py against the system HDF5: HDF5_DIR=/usr/lib/x86_64-linux-gnu/hdf5/serial "
+            "pip install --no-binary h5py h5py",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+
+
+_warn_if_two_hdf5_libraries()
+
+
+def __getattr__(name):  # lazy: matplotlib is imported only when plots are used
+    if name == "plot":
+        import importlib
+
+        return importlib.import_module(".plot", __name__)
+    raise AttributeError(f"module 'lcsim' has no attribute {name!r}")

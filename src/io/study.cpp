@@ -1,5 +1,7 @@
 #include "lcsim/io/study.hpp"
 
+#include "lcsim/run/run_arrays.hpp"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -20,6 +22,7 @@
 #include "hdf5/handle.hpp"
 #include "lcsim/core/error.hpp"
 #include "lcsim/core/version.hpp"
+#include "lcsim/run/run_arrays.hpp"
 
 namespace lcsim {
 namespace {
@@ -393,44 +396,17 @@ void write_run(const hdf5::Object& runs, const std::string& name, const Run& run
   hdf5::write_int_attr(group, "has_events", run.has_events ? 1 : 0);
 
   const hsize_t R = shape.reps, T = shape.reports, S = shape.stages, K = shape.touchpoints;
-  {
-    std::vector<std::int64_t> data;
-    data.reserve(R * T * S);
-    for (const auto& rep : run.replications) {
-      data.insert(data.end(), rep.occupancy.begin(), rep.occupancy.end());
-    }
-    const std::array<hsize_t, 3> dims{R, T, S};
-    hdf5::write_array(group, "occupancy", std::span<const std::int64_t>(data), dims);
-  }
-  {
-    std::vector<std::int64_t> data;
-    data.reserve(R * S * S);
-    for (const auto& rep : run.replications) {
-      data.insert(data.end(), rep.transitions.begin(), rep.transitions.end());
-    }
-    const std::array<hsize_t, 3> dims{R, S, S};
-    hdf5::write_array(group, "transitions", std::span<const std::int64_t>(data), dims);
-  }
-  {
-    std::vector<std::int64_t> data;
-    data.reserve(R * S);
-    for (const auto& rep : run.replications) data.insert(data.end(), rep.reached.begin(), rep.reached.end());
-    const std::array<hsize_t, 2> dims{R, S};
-    hdf5::write_array(group, "reached", std::span<const std::int64_t>(data), dims);
-  }
-  {
-    std::vector<double> data;
-    data.reserve(R * K * 4);
-    for (const auto& rep : run.replications) {
-      for (const TouchpointTally& t : rep.touchpoints) {
-        data.insert(data.end(), {t.contacts, t.reached, t.moves, t.cost});
-      }
-    }
-    const std::array<hsize_t, 3> dims{R, K, 4};
-    hdf5::Dataset touchpoints =
-        hdf5::write_array(group, "touchpoints", std::span<const double>(data), dims);
-    hdf5::write_strings_attr(touchpoints, "columns", kTouchpointColumns);
-  }
+  const RunArrays arrays = pack(run);
+  hdf5::write_array(group, "occupancy", std::span<const std::int64_t>(arrays.occupancy),
+                    std::array<hsize_t, 3>{R, T, S});
+  hdf5::write_array(group, "transitions", std::span<const std::int64_t>(arrays.transitions),
+                    std::array<hsize_t, 3>{R, S, S});
+  hdf5::write_array(group, "reached", std::span<const std::int64_t>(arrays.reached),
+                    std::array<hsize_t, 2>{R, S});
+  const hdf5::Dataset touchpoints =
+      hdf5::write_array(group, "touchpoints", std::span<const double>(arrays.touchpoint_tallies),
+                        std::array<hsize_t, 3>{R, K, 4});
+  hdf5::write_strings_attr(touchpoints, "columns", kTouchpointColumns);
   {
     const hdf5::CompoundLayout layout = metrics_layout(info.metric_names);
     const std::size_t row_size = layout.row_size();
@@ -646,28 +622,27 @@ void Study::append(const std::string& path, const Run& run, const std::string& n
   std::error_code ec;
   const bool exists = fs::exists(target, ec);
   if (ec) throw IoError(path + ": cannot look at the study file: " + ec.message());
-  bool replace_incomplete = false;
-  FormatVersion version;
-  if (exists) {
-    hdf5::File file = open_study(target, path, false, &version);
-    if (hdf5::is_group(file, "runs")) {
-      hdf5::Group runs = hdf5::open_group(file, "runs");
-      if (hdf5::link_exists(runs, name)) {
-        if (run_complete(runs, name)) {
-          throw InputError(path, 0, "name", "run '" + name + "' already exists in " + path);
-        }
-        replace_incomplete = true;  // left by a tool other than lcsim: write it anew
-      }
-    }
-  }
 
   try {
     TempFile temp(temp_name(target));
     {
+      // The study itself is never opened here: it is copied and the copy is checked and extended,
+      // so a reader holding the study open (h5py, another lcsim) is never in the way.
       hdf5::File file;
+      bool replace_incomplete = false;
       if (exists) {
         fs::copy_file(target, temp.path());
-        file = hdf5::open_file(temp.path(), true);
+        FormatVersion version;
+        file = open_study(temp.path(), path, true, &version);
+        if (hdf5::is_group(file, "runs")) {
+          hdf5::Group existing = hdf5::open_group(file, "runs");
+          if (hdf5::link_exists(existing, name)) {
+            if (run_complete(existing, name)) {
+              throw InputError(path, 0, "name", "run '" + name + "' already exists in " + path);
+            }
+            replace_incomplete = true;  // left by a tool other than lcsim: write it anew
+          }
+        }
         if (version.minor < kStudyFormatMinor) {
           hdf5::remove_attr(file, "format_version");
           const std::array<int, 2> ours{kStudyFormatMajor, kStudyFormatMinor};
@@ -716,6 +691,14 @@ Run Study::read_run(const std::string& path, const std::string& name) {
   hdf5::Group runs = hdf5::open_group(file, "runs");
   hdf5::Group group = hdf5::open_group(runs, name);
   return read_run_group(group, name);
+}
+
+std::string Study::hdf5_version() {
+  unsigned major = 0;
+  unsigned minor = 0;
+  unsigned release = 0;
+  H5get_libversion(&major, &minor, &release);
+  return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release);
 }
 
 }  // namespace lcsim

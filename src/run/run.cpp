@@ -134,13 +134,20 @@ Run simulate(const Model& model, const RunOptions& options) {
   std::vector<std::thread> pool;
   pool.reserve(static_cast<std::size_t>(threads));
   for (int i = 0; i < threads; ++i) pool.emplace_back(worker);
-  // The calling thread watches: user cancellation and progress reports.
-  while (done.load() < reps && !stop.load()) {
-    if (options.cancel != nullptr && options.cancel->load()) stop = true;
-    if (options.on_progress) options.on_progress(progress.load(), done.load());
-    std::unique_lock<std::mutex> lock(mutex);
-    wake.wait_for(lock, std::chrono::milliseconds(100),
-                  [&] { return done.load() >= reps || stop.load(); });
+  // The calling thread watches: user cancellation and progress reports. Whatever happens here,
+  // the workers are stopped and joined before leaving.
+  try {
+    while (done.load() < reps && !stop.load()) {
+      if (options.cancel != nullptr && options.cancel->load()) stop = true;
+      if (options.on_progress) options.on_progress(progress.load(), done.load());
+      std::unique_lock<std::mutex> lock(mutex);
+      wake.wait_for(lock, std::chrono::milliseconds(100),
+                    [&] { return done.load() >= reps || stop.load(); });
+    }
+  } catch (...) {
+    stop = true;
+    for (auto& t : pool) t.join();
+    throw;
   }
   for (auto& t : pool) t.join();
   if (failure) std::rethrow_exception(failure);

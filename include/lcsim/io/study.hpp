@@ -31,6 +31,10 @@ class Study {
   /// Reads a run back, equal to what was appended (info.name is the name it is stored under).
   /// @throws InputError for an unknown name, IoError
   [[nodiscard]] static Run read_run(const std::string& path, const std::string& name);
+
+  /// Version of the HDF5 library lcsim is linked with, "major.minor.release" (to check that a
+  /// process has only one HDF5: h5py must be built against the same library).
+  [[nodiscard]] static std::string hdf5_version();
 };
 
 }  // namespace lcsim

@@ -58,11 +58,9 @@ PropList study_file_access(const std::string& where) {
         where);
   // H5Fclose closes every object still open in the file, so the file is really closed afterwards.
   check(H5Pset_fclose_degree(fapl.id(), H5F_CLOSE_STRONG), "H5Pset_fclose_degree", where);
-#if H5_VERSION_GE(1, 10, 7)
-  // Our own flock on "<path>.lock" plus copy-and-rename make writes atomic; HDF5's lock on the file
-  // itself would only make us fail while a reader (h5py, HDFView) holds the study open.
-  check(H5Pset_file_locking(fapl.id(), false, true), "H5Pset_file_locking", where);
-#endif
+  // HDF5's own file locking stays at the library default (HDF5_USE_FILE_LOCKING decides): a study
+  // is only ever opened read-only or as a private temporary copy, so locks never get in the way, and
+  // matching h5py's default lets one process hold a study open in both.
   return fapl;
 }
 
@@ -233,12 +231,6 @@ std::pair<Dataspace, Dataspace> row_selection(const Dataset& table, hsize_t firs
 void init() {
   static std::once_flag once;
   std::call_once(once, [] {
-#if !H5_VERSION_GE(1, 10, 7)
-    // No H5Pset_file_locking before 1.10.7: the environment variable is the only switch, read when a
-    // file is opened. Our flock + copy-and-rename already make writes atomic, and HDF5's own lock
-    // would make a write fail while a reader such as h5py holds the study open.
-    setenv("HDF5_USE_FILE_LOCKING", "FALSE", 0);
-#endif
     H5open();
   });
   thread_local bool quiet = false;

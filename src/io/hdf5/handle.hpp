@@ -133,9 +133,9 @@ using PropList = Handle<detail::PropListCloser>;
 // ---- files ---------------------------------------------------------------------------------------
 
 /// Creates a new HDF5 file; fails if `path` exists. Studies are written in the HDF5 1.8+ object format
-/// (dense attribute storage, so large attributes fit), without HDF5's own file locking.
+/// (dense attribute storage, so large attributes fit).
 [[nodiscard]] File create_file(const std::string& path);
-/// Opens an existing HDF5 file read-only or read-write, without HDF5's own file locking.
+/// Opens an existing HDF5 file read-only or read-write.
 [[nodiscard]] File open_file(const std::string& path, bool writable);
 /// True if the file at `path` starts with the HDF5 signature (a user block is not looked for).
 [[nodiscard]] bool has_hdf5_signature(const std::string& path);

@@ -1,0 +1,46 @@
+/// @file run_arrays.hpp
+/// A run's per-replication results packed into contiguous, replication-major arrays: the shape in
+/// which they are stored (HDF5) and handed to numpy.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "lcsim/run/run.hpp"
+
+namespace lcsim {
+
+/// Arrays with replication as the leading axis; R = replications, T = report times, S = stages,
+/// K = touchpoints, M = metrics.
+struct RunArrays {
+  std::size_t replications = 0;
+  std::size_t reports = 0;
+  std::size_t stages = 0;
+  std::size_t touchpoints = 0;
+  std::size_t metrics = 0;
+  std::vector<std::int32_t> replication;   ///< [R] replication numbers
+  std::vector<std::int64_t> occupancy;     ///< [R, T, S]
+  std::vector<std::int64_t> transitions;   ///< [R, S, S]
+  std::vector<std::int64_t> reached;       ///< [R, S]
+  std::vector<double> touchpoint_tallies;  ///< [R, K, 4]: contacts, reached, moves, cost
+  std::vector<double> metric_values;       ///< [R, M]
+};
+
+/// The event log as columns, in replication order.
+struct EventColumns {
+  std::vector<std::int32_t> replication;
+  std::vector<std::int64_t> customer;
+  std::vector<double> time;
+  std::vector<std::int16_t> from;
+  std::vector<std::int16_t> to;
+  std::vector<std::int16_t> cause;
+};
+
+/// Packs the replications of `run`. @throws InternalError if replications disagree in shape
+[[nodiscard]] RunArrays pack(const Run& run);
+
+/// Packs the event logs of every replication.
+[[nodiscard]] EventColumns event_columns(const Run& run);
+
+}  // namespace lcsim

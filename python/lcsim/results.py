@@ -1,0 +1,282 @@
+"""Runs and studies: simulate, look at results as pandas/xarray, save to and load from HDF5."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterator, Optional, Union
+
+import numpy as np
+import pandas as pd
+
+from . import _core
+from .scenario import Scenario
+
+__all__ = ["Run", "Study", "open", "simulate"]
+
+_TOUCHPOINT_COLUMNS = ["contacts", "reached", "moves", "cost"]
+
+
+def simulate(
+    scenario: Union[Scenario, str, os.PathLike],
+    replications: Optional[int] = None,
+    seed: Optional[int] = None,
+    threads: Optional[int] = None,
+    events: bool = False,
+    name: Optional[str] = None,
+    progress: Optional[Callable[[int, int], None]] = None,
+) -> "Run":
+    """Simulates a scenario for R replications in parallel threads.
+
+    Parameters
+    ----------
+    scenario : Scenario or path to a YAML file
+    replications, seed : int, optional
+        Default to the scenario's.
+    threads : int, optional
+        Default: all cores. Results are identical bit for bit at any thread count.
+    events : bool
+        Keep the per-customer event log (:meth:`Run.events`).
+    name : str, optional
+        Run name (default: the scenario's name).
+    progress : callable(customers_done, replications_done), optional
+        Called about ten times a second.
+
+    The GIL is released while simulating; Ctrl-C (KeyboardInterrupt) stops within a second and
+    returns nothing.
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = Scenario.load(scenario)
+    core = _core.simulate(
+        scenario._model,
+        replications=0 if replications is None else _positive("replications", replications),
+        seed=seed,
+        threads=0 if threads is None else _positive("threads", threads),
+        events=events,
+        name=name or "",
+        progress=progress,
+    )
+    return Run(core)
+
+
+def _positive(what: str, value: int) -> int:
+    if int(value) != value or value < 1:
+        from .errors import ScenarioError
+
+        raise ScenarioError(f"{what}: expected an integer >= 1, got {value!r}", [("<arguments>", 0, what, f"expected an integer >= 1, got {value!r}")])
+    return int(value)
+
+
+class Run:
+    """Results of R replications of one scenario.
+
+    Arrays are replication-major numpy arrays owned by the C++ results (no copy beyond packing);
+    the table methods return tidy pandas DataFrames.
+    """
+
+    def __init__(self, core_run):
+        self._run = core_run
+        self._arrays = None
+
+    # ---- labels and provenance -------------------------------------------------------------
+    @property
+    def info(self):
+        """Provenance: name, scenario_text, seed, replications, lcsim_version, created, ..."""
+        return self._run.info
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def scenario(self) -> Scenario:
+        """The scenario this run simulated (from the recorded YAML text)."""
+        return Scenario.from_yaml(self.info.scenario_text, self.info.scenario_file or "<run>")
+
+    @property
+    def stages(self) -> list[str]:
+        return list(self.info.stage_names)
+
+    @property
+    def touchpoint_names(self) -> list[str]:
+        return list(self.info.touchpoint_names)
+
+    @property
+    def metric_names(self) -> list[str]:
+        return list(self.info.metric_names)
+
+    @property
+    def report_times(self) -> np.ndarray:
+        return np.asarray(self.info.report_times)
+
+    @property
+    def replications(self) -> int:
+        return self.info.replications
+
+    @property
+    def has_events(self) -> bool:
+        return self._run.has_events
+
+    @property
+    def arrays(self) -> dict:
+        """numpy arrays: replication [R], occupancy [R,T,S], transitions [R,S,S], reached [R,S],
+        touchpoints [R,K,4] (contacts, reached, moves, cost), metrics [R,M]."""
+        if self._arrays is None:
+            self._arrays = self._run.arrays()
+        return self._arrays
+
+    # ---- tables ----------------------------------------------------------------------------
+    def summary(self) -> pd.DataFrame:
+        """One row per metric: metric, mean, std, ci_low, ci_high (95%, Student t), n."""
+        return pd.DataFrame(self._run.summary())
+
+    def metrics(self) -> pd.DataFrame:
+        """One row per replication, one column per metric."""
+        df = pd.DataFrame(self.arrays["metrics"], columns=self.metric_names)
+        df.insert(0, "replication", self.arrays["replication"])
+        return df
+
+    def occupancy(self, as_xarray: bool = False):
+        """Customers per stage at each report time.
+
+        Returns a long DataFrame (replication, day, stage, count), or with ``as_xarray=True`` an
+        ``xarray.DataArray`` with dims (replication, day, stage).
+        """
+        occ = self.arrays["occupancy"]
+        if as_xarray:
+            import xarray as xr
+
+            return xr.DataArray(
+                occ,
+                dims=("replication", "day", "stage"),
+                coords={"replication": self.arrays["replication"], "day": self.report_times, "stage": self.stages},
+                name="occupancy",
+            )
+        r, t, s = occ.shape
+        return pd.DataFrame(
+            {
+                "replication": np.repeat(self.arrays["replication"], t * s),
+                "day": np.tile(np.repeat(self.report_times, s), r),
+                "stage": pd.Categorical(np.tile(self.stages, r * t), categories=self.stages),
+                "count": occ.reshape(-1),
+            }
+        )
+
+    def transitions(self) -> pd.DataFrame:
+        """Moves between stages per replication (long: replication, from, to, count)."""
+        tr = self.arrays["transitions"]
+        r, s, _ = tr.shape
+        cats = self.stages
+        return pd.DataFrame(
+            {
+                "replication": np.repeat(self.arrays["replication"], s * s),
+                "from": pd.Categorical(np.tile(np.repeat(cats, s), r), categories=cats),
+                "to": pd.Categorical(np.tile(cats, r * s), categories=cats),
+                "count": tr.reshape(-1),
+            }
+        )
+
+    def reached(self) -> pd.DataFrame:
+        """Customers who were in each stage at least once (long: replication, stage, customers)."""
+        re = self.arrays["reached"]
+        r, s = re.shape
+        return pd.DataFrame(
+            {
+                "replication": np.repeat(self.arrays["replication"], s),
+                "stage": pd.Categorical(np.tile(self.stages, r), categories=self.stages),
+                "customers": re.reshape(-1),
+            }
+        )
+
+    def touchpoints(self) -> pd.DataFrame:
+        """Per replication and touchpoint: contacts, reached, moves, cost."""
+        tp = self.arrays["touchpoints"]
+        r, k, _ = tp.shape
+        df = pd.DataFrame(tp.reshape(r * k, 4), columns=_TOUCHPOINT_COLUMNS)
+        df.insert(0, "touchpoint", pd.Categorical(np.tile(self.touchpoint_names, r), categories=self.touchpoint_names))
+        df.insert(0, "replication", np.repeat(self.arrays["replication"], k))
+        return df
+
+    def events(self) -> pd.DataFrame:
+        """The event log: replication, customer, time, from, to, cause (arrivals have from = NaN)."""
+        if not self.has_events:
+            raise ValueError(f"run '{self.name}' has no event log: simulate(..., events=True)")
+        cols = self._run.events()
+        stages = np.asarray(self.stages + [None], dtype=object)
+        causes = list(self.info.cause_names)
+        return pd.DataFrame(
+            {
+                "replication": cols["replication"],
+                "customer": cols["customer"],
+                "time": cols["time"],
+                "from": pd.Categorical(stages[cols["from"]], categories=self.stages),
+                "to": pd.Categorical(stages[cols["to"]], categories=self.stages),
+                "cause": pd.Categorical(np.asarray(causes, dtype=object)[cols["cause"]], categories=causes),
+            }
+        )
+
+    # ---- storage ---------------------------------------------------------------------------
+    def save(self, path, name: Optional[str] = None) -> None:
+        """Adds this run to the study at ``path`` (created if needed) as ``/runs/<name>``.
+
+        The write is atomic: an interrupted save leaves the study as it was.
+        """
+        _core.study_append(str(path), self._run, name or self.name)
+
+    # ---- comparison ------------------------------------------------------------------------
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Run):
+            return NotImplemented
+        a, b = self.info, other.info
+        fields = ("name", "scenario_text", "seed", "replications", "lcsim_version", "created", "stage_names",
+                  "segment_names", "touchpoint_names", "metric_names", "cause_names", "report_times", "won")
+        if any(getattr(a, f) != getattr(b, f) for f in fields) or self.has_events != other.has_events:
+            return False
+        for key, value in self.arrays.items():
+            if value.shape != other.arrays[key].shape or value.tobytes() != other.arrays[key].tobytes():
+                return False
+        if not self.summary().equals(other.summary()):
+            return False
+        if self.has_events:
+            mine, theirs = self._run.events(), other._run.events()
+            return all(mine[k].tobytes() == theirs[k].tobytes() for k in mine)
+        return True
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"Run({self.name!r}, replications={self.replications}, stages={len(self.stages)})"
+
+
+class Study:
+    """An HDF5 study file of runs (layout: docs/format.md). Runs load identical to what was saved."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.runs()  # fail early on a missing file or a file that is not a study
+
+    def runs(self) -> list[str]:
+        """Names of the complete runs, sorted."""
+        return list(_core.study_runs(str(self.path)))
+
+    def __getitem__(self, name: str) -> Run:
+        return Run(_core.study_read(str(self.path), name))
+
+    load = __getitem__
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.runs()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.runs())
+
+    def __len__(self) -> int:
+        return len(self.runs())
+
+    def __repr__(self) -> str:
+        return f"Study({str(self.path)!r}, runs={self.runs()})"
+
+
+def open(path) -> Study:  # noqa: A001 - lcsim.open mirrors h5py.File / xarray.open_dataset
+    """Opens a study file for reading (:class:`lcsim.StudyError` if it is not one)."""
+    return Study(path)

@@ -1,0 +1,188 @@
+"""Scenarios: load, build from dicts, change, and write back as YAML."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from . import _core
+from .errors import Problem, ScenarioError
+
+__all__ = ["Scenario"]
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 floats (``1e-05`` is a number, as lcsim's parser reads it)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+class Scenario:
+    """A validated scenario (see docs/scenario.md for the YAML schema).
+
+    Build one with :meth:`load`, :meth:`from_yaml` or :meth:`from_dict`; invalid input raises
+    :class:`lcsim.ScenarioError` with the same messages as ``lcsim validate``. Scenarios are
+    immutable: :meth:`with_changes` returns a new, validated one.
+    """
+
+    def __init__(self, text: str, file: str = "<string>"):
+        self._text = text
+        self._file = file
+        self._model = _core.compile_yaml(text, file)
+        self.warnings = [Problem(*p) for p in _core.check_yaml(text, file) if p[4]]
+
+    # ---- construction ----------------------------------------------------------------------
+    @classmethod
+    def load(cls, path) -> "Scenario":
+        """Reads a YAML scenario file."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise ScenarioError(f"{path}: cannot read file: {e.strerror}", [(str(path), 0, "", "cannot read file")]) from e
+        return cls(text, str(path))
+
+    @classmethod
+    def from_yaml(cls, text: str, file: str = "<string>") -> "Scenario":
+        """Parses YAML text; ``file`` names it in messages."""
+        return cls(text, file)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], file: str = "<dict>") -> "Scenario":
+        """Builds a scenario from nested dicts and lists shaped like the YAML."""
+        return cls(yaml.safe_dump(_plain(data), sort_keys=False), file)
+
+    # ---- views -----------------------------------------------------------------------------
+    def to_yaml(self) -> str:
+        """The scenario in lcsim's canonical YAML (comments dropped, every field explicit)."""
+        return _core.canonical_yaml(self._text, self._file)
+
+    def to_dict(self) -> dict:
+        """The scenario as nested dicts and lists (from :meth:`to_yaml`)."""
+        return yaml.load(self.to_yaml(), Loader=_Loader)
+
+    @property
+    def text(self) -> str:
+        """The YAML text this scenario was made from (recorded with every run)."""
+        return self._text
+
+    @property
+    def file(self) -> str:
+        return self._file
+
+    @property
+    def name(self) -> str:
+        return self._model.name
+
+    @property
+    def stages(self) -> list[str]:
+        return list(self._model.stage_names)
+
+    @property
+    def segments(self) -> list[str]:
+        return list(self._model.segment_names)
+
+    @property
+    def touchpoints(self) -> list[str]:
+        return list(self._model.touchpoint_names)
+
+    @property
+    def replications(self) -> int:
+        return self._model.replications
+
+    @property
+    def seed(self) -> int:
+        return self._model.seed
+
+    # ---- what-if ---------------------------------------------------------------------------
+    def with_changes(self, changes: Mapping[str, Any]) -> "Scenario":
+        """A new scenario with values replaced at dotted paths, validated.
+
+        Paths address any field: ``"touchpoints.webinar.reach"``, ``"stages.sql.next.customer"``,
+        ``"segments.icp.share"``, ``"arrivals.streams.0.rate_per_day"`` (list items by index).
+        A value of ``None`` removes the field. An unknown path raises :class:`ScenarioError` listing
+        the closest existing paths.
+
+        >>> variant = base.with_changes({"touchpoints.webinar.reach": 0.3})
+        """
+        data = self.to_dict()
+        for path, value in changes.items():
+            _set_path(data, path, copy.deepcopy(value))
+        return Scenario.from_dict(data, file=f"{self._file} (with changes)")
+
+    def __repr__(self) -> str:
+        return f"Scenario({self.name!r}, stages={len(self.stages)}, touchpoints={len(self.touchpoints)})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Scenario) and self.to_yaml() == other.to_yaml()
+
+    __hash__ = None
+
+
+def _plain(value):
+    """Mappings and sequences as plain dicts and lists (numpy scalars as Python numbers)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        return value.item()
+    return value
+
+
+def _paths(node, prefix=""):
+    """Every dotted path in a nested structure."""
+    out = []
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, child in items:
+        path = f"{prefix}{key}"
+        out.append(path)
+        out.extend(_paths(child, path + "."))
+    return out
+
+
+def _set_path(data: dict, path: str, value) -> None:
+    parts = path.split(".")
+    node = data
+    for depth, key in enumerate(parts):
+        last = depth == len(parts) - 1
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                _unknown(data, path, ".".join(parts[: depth + 1]))
+            key = int(key)
+        elif not isinstance(node, dict) or (key not in node and not last):
+            _unknown(data, path, ".".join(parts[: depth + 1]))
+        if last:
+            if value is None:
+                if isinstance(node, dict):
+                    node.pop(key, None)
+                else:
+                    del node[key]
+            else:
+                node[key] = value
+            return
+        node = node[key]
+
+
+def _unknown(data, path, prefix):
+    close = difflib.get_close_matches(path, _paths(data), n=5, cutoff=0.6)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    message = f"unknown path '{path}' ('{prefix}' does not exist){hint}"
+    raise ScenarioError(f"<changes>: {path}: {message}", [("<changes>", 0, path, message)])

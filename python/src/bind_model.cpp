@@ -1,0 +1,51 @@
+#include <pybind11/stl.h>
+
+#include <memory>
+
+#include "bindings.hpp"
+#include "lcsim/io/scenario_yaml.hpp"
+#include "lcsim/model/compile.hpp"
+
+namespace py = pybind11;
+
+namespace lcsim::python {
+namespace {
+
+/// Errors and warnings of a YAML scenario as (file, line, field, message, warning) tuples.
+py::list check_yaml(const std::string& text, const std::string& file) {
+  std::vector<Problem> problems;
+  try {
+    problems = check(parse_scenario(text, file));
+  } catch (const InputError& e) {
+    problems = e.problems();
+  }
+  py::list out;
+  for (const auto& p : problems) out.append(py::make_tuple(p.file, p.line, p.field, p.message, p.warning));
+  return out;
+}
+
+}  // namespace
+
+void bind_model(py::module_& m) {
+  m.def("check_yaml", &check_yaml, py::arg("text"), py::arg("file") = "<string>",
+        "Every problem of a YAML scenario as (file, line, field, message, warning) tuples.");
+  m.def(
+      "canonical_yaml", [](const std::string& text, const std::string& file) { return to_yaml(parse_scenario(text, file)); },
+      py::arg("text"), py::arg("file") = "<string>", "The scenario re-emitted in lcsim's canonical YAML form.");
+
+  py::class_<Model, std::shared_ptr<Model>>(m, "Model", "A compiled, validated scenario (see lcsim.Scenario).")
+      .def_readonly("name", &Model::name)
+      .def_readonly("stage_names", &Model::stage_names)
+      .def_readonly("segment_names", &Model::segment_names)
+      .def_readonly("touchpoint_names", &Model::touchpoint_names)
+      .def_readonly("report_times", &Model::report_times)
+      .def_readonly("horizon", &Model::horizon)
+      .def_readonly("seed", &Model::seed)
+      .def_readonly("replications", &Model::replications);
+  m.def(
+      "compile_yaml",
+      [](const std::string& text, const std::string& file) { return std::make_shared<Model>(compile(parse_scenario(text, file))); },
+      py::arg("text"), py::arg("file") = "<string>", "Parses and compiles a scenario; raises lcsim.ScenarioError.");
+}
+
+}  // namespace lcsim::python
