@@ -51,7 +51,7 @@ BENCHMARK_CAPTURE(BM_Engine_B2bVariant, loyalty, "scenarios/b2b_saas/loyalty_pro
 void BM_Stream_SeedAndDraw(benchmark::State& state) {
   std::uint64_t customer = 0;
   for (auto _ : state) {
-    lcsim::Stream s(42, 0, customer++, lcsim::Purpose::kDwell);
+    lcsim::Stream s(42, 0, customer++, lcsim::Purpose::kPath);
     benchmark::DoNotOptimize(s());
   }
   state.SetItemsProcessed(state.iterations());
@@ -59,7 +59,7 @@ void BM_Stream_SeedAndDraw(benchmark::State& state) {
 BENCHMARK(BM_Stream_SeedAndDraw);
 
 void BM_Stream_Draw(benchmark::State& state) {
-  lcsim::Stream s(42, 0, 0, lcsim::Purpose::kDwell);
+  lcsim::Stream s(42, 0, 0, lcsim::Purpose::kPath);
   for (auto _ : state) benchmark::DoNotOptimize(s());
   state.SetItemsProcessed(state.iterations());
 }
@@ -67,7 +67,7 @@ BENCHMARK(BM_Stream_Draw);
 
 /// Dwell sampling through the hazard clock, per family.
 void BM_Dwell_Sample(benchmark::State& state, lcsim::Dwell dwell) {
-  lcsim::Stream s(42, 0, 0, lcsim::Purpose::kDwell);
+  lcsim::Stream s(42, 0, 0, lcsim::Purpose::kPath);
   boost::random::exponential_distribution<double> exp1(1.0);
   for (auto _ : state) benchmark::DoNotOptimize(dwell.inverse_cumulative_hazard(exp1(s)));
   state.SetItemsProcessed(state.iterations());
@@ -79,7 +79,7 @@ BENCHMARK_CAPTURE(BM_Dwell_Sample, gamma, lcsim::Dwell::gamma(2.0, 6.0));
 
 void BM_AliasTable_Sample(benchmark::State& state) {
   const lcsim::AliasTable table({0.4, 0.15, 0.25, 0.2});
-  lcsim::Stream s(42, 0, 0, lcsim::Purpose::kNext);
+  lcsim::Stream s(42, 0, 0, lcsim::Purpose::kPath);
   for (auto _ : state) benchmark::DoNotOptimize(table.sample(s()));
   state.SetItemsProcessed(state.iterations());
 }

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# The main job: the bundled B2B SaaS what-if study. Runs the baseline and its four variants
-# (same seed, so common random numbers pair them) into one new HDF5 study under results/ and
-# prints each summary. Extra arguments go to every `lcsim run` (e.g. --replications 50).
+# The main job: the bundled B2B SaaS what-if study. Compares the baseline with its four variants
+# (webinar for MQLs, faster follow-up, re-engagement campaign, loyalty programme) on paired
+# replications with common random numbers, prints each variant's verdict, deltas with 95% CIs and
+# who changed, and stores runs and comparison in a new HDF5 study under results/.
+# Extra arguments go to `lcsim compare` (e.g. --replications 50 or --precision 0.02).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash tools/setup.sh
 mkdir -p results
 study="results/b2b_saas-$(date -u +%Y%m%d-%H%M%S).h5"
-for scenario in baseline webinar_for_mqls faster_follow_up reengagement_campaign loyalty_programme; do
-  echo
-  echo "== $scenario =="
-  .venv/bin/lcsim run "scenarios/b2b_saas/$scenario.yaml" --out "$study" --name "$scenario" "$@"
-done
+dir=scenarios/b2b_saas
+.venv/bin/lcsim compare "$dir/baseline.yaml" "$dir/webinar_for_mqls.yaml" "$dir/faster_follow_up.yaml" \
+  "$dir/reengagement_campaign.yaml" "$dir/loyalty_programme.yaml" --out "$study" --name b2b_whatif "$@"
 echo
-echo "study written to $study (runs: baseline, webinar_for_mqls, faster_follow_up, reengagement_campaign, loyalty_programme)"
+echo "study written to $study: comparison 'b2b_whatif' and its runs b2b_whatif.base, b2b_whatif.v1 .. v4"
+echo "read it with: .venv/bin/python -c \"import lcsim; print(lcsim.open('$study').comparison('b2b_whatif').deltas())\""

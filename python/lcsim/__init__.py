@@ -4,7 +4,7 @@
 >>> base = lcsim.Scenario.load("scenarios/b2b_saas/baseline.yaml")
 >>> run = lcsim.simulate(base, replications=20)
 >>> run.summary()                     # metric, mean, std, ci_low, ci_high, n
->>> run.save("study.h5", "baseline"); lcsim.open("study.h5")["baseline"] == run
+>>> run.save("study.h5"); lcsim.open("study.h5")[run.name] == run
 True
 
 The simulation core is C++ (``lcsim._core``); this package adds pandas/xarray views, plots
@@ -17,24 +17,33 @@ import sys
 import warnings
 
 from . import _core
+from .analysis import Analysis, analyze
 from .errors import Problem, ScenarioError, StudyError
 from .results import Run, Study, open, simulate
 from .scenario import Scenario
+from .sweep import Sweep, sweep
+from .whatif import Comparison, compare
 
 __version__ = _core.__version__
 
 __all__ = [
+    "Analysis",
+    "Comparison",
     "Problem",
     "Run",
     "Scenario",
     "ScenarioError",
     "Study",
     "StudyError",
+    "Sweep",
     "__version__",
+    "analyze",
+    "compare",
     "hdf5_version",
     "open",
     "plot",
     "simulate",
+    "sweep",
 ]
 
 

@@ -10,6 +10,9 @@ Student-t intervals of the mean (or min-max ranges where asked).
 >>> lcsim.plot.funnel(run)
 >>> lcsim.plot.occupancy(run, stages=["lead", "mql", "sql"], band="range")
 >>> lcsim.plot.flows(run)
+>>> lcsim.plot.compare(lcsim.compare(base, variant))          # paired deltas with 95% CIs
+>>> lcsim.plot.sweep(sw, x="touchpoints.webinar.reach", metric="conversions")
+>>> lcsim.plot.sensitivity(lcsim.analyze(base))              # tornado of elasticities
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import to_rgb
 from matplotlib.transforms import offset_copy
 
-__all__ = ["flows", "funnel", "occupancy"]
+__all__ = ["compare", "flows", "funnel", "occupancy", "sensitivity", "sweep"]
 
 _LEVEL = 0.95
 # Destinations that are drop-off (absorbing, not the won stage) get these, in order.
@@ -138,9 +141,10 @@ def _errors(mean, low, high) -> np.ndarray:
     return np.nan_to_num(np.vstack([mean - low, high - mean]), nan=0.0)
 
 
-def _title(what: str, run) -> str:
+def _title(what: str, run, detail: str = "") -> str:
+    """Two short lines: what and which run; replications and what the bands are."""
     r = run.replications
-    return f"{what}: {run.name} ({r} replication{'s' if r != 1 else ''})"
+    return f"{what}: {run.name}\n{r} replication{'s' if r != 1 else ''}{detail}"
 
 
 # ---- plots ---------------------------------------------------------------------------------
@@ -197,8 +201,8 @@ def funnel(run, ax: Optional[Axes] = None, log: Optional[bool] = None) -> Axes:
     ax.set_xticks(x, names, rotation=30, ha="right", rotation_mode="anchor")
     ax.set_xlabel("stage")
     ax.set_ylabel("customers per replication" + (" (log scale)" if log else ""))
-    ax.set_title(_title("Funnel", run) + ", 95% CI")
-    ax.legend(loc="upper right")
+    ax.set_title(_title("Funnel", run, ", 95% CI"))
+    ax.legend(loc="best")
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
     return ax
@@ -247,9 +251,10 @@ def occupancy(run, stages: Optional[Sequence[str]] = None, ax: Optional[Axes] = 
             ax.fill_between(days, low[:, j], high[:, j], color=colour, alpha=0.2, lw=0, label="_nolegend_")
     ax.set_xlabel("day")
     ax.set_ylabel("customers in stage")
-    shade = {"ci": ", bands: 95% CI of the mean", "range": ", bands: min-max over replications"}.get(band, "")
-    ax.set_title(_title("Customers per stage", run) + shade)
-    ax.set_xlim(days[0], days[-1]) if len(days) > 1 else None
+    shade = {"ci": ", bands: 95% CI of the mean", "range": ", bands: min to max"}.get(band, "")
+    ax.set_title(_title("Customers per stage", run, shade))
+    if len(days) > 1:
+        ax.set_xlim(days[0], days[-1])
     ax.set_ylim(bottom=0)
     ax.legend(title="stage", loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.grid(alpha=0.3)
@@ -324,7 +329,7 @@ def flows(run, ax: Optional[Axes] = None) -> Axes:
 
 
 def _count(v: float) -> str:
-    """Short count label: 46.1k, 974, 9.6."""
+    """Short count label: 46k, 5.7k, 974, 41.6."""
     if not np.isfinite(v):
         return ""
     if abs(v) >= 10000:
@@ -334,3 +339,354 @@ def _count(v: float) -> str:
     if abs(v) >= 100:
         return f"{v:.0f}"
     return f"{v:.3g}"
+
+
+# ---- what-if comparisons and sweeps ---------------------------------------------------------
+_COMPARE_METRICS = ["conversions", "conversion_rate", "revenue", "touchpoint_cost", "net_value"]
+
+
+def _variant_colours(n: int) -> list:
+    colours = plt.get_cmap("tab10").colors
+    return [colours[j % len(colours)] for j in range(n)]
+
+
+def _engineering(axis, values) -> None:
+    """Ticks such as 20k or 13.5M (instead of 20000, or an offset "1e7") for large values."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size and np.abs(values).max() >= 1e4:
+        from matplotlib.ticker import EngFormatter
+
+        axis.set_major_formatter(EngFormatter(sep=""))
+
+
+def _short(v: float, sign: bool = False) -> str:
+    """A number for a label: 3 significant digits (whole numbers up to 9999), k/M/G from 10 000 on:
+    1.25M, -85k, 1234, 428, 68.8, 0.0123."""
+    if not np.isfinite(v):
+        return "n/a"
+    plus = "+" if sign and v > 0 else ""
+    if abs(v) >= 1e4:
+        v = float(f"{v:.3g}")  # round first: 999 999 is 1M, not 1000k
+        for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+            if abs(v) >= factor:
+                return f"{plus}{v / factor:.3g}{suffix}"
+    return f"{plus}{v:.0f}" if abs(v) >= 100 else f"{plus}{v:.3g}"
+
+
+def _signed(v: float, percent: bool = False) -> str:
+    if not np.isfinite(v):
+        return "n/a"
+    return f"{v:+.1%}" if percent else _short(v, sign=True)
+
+
+def _variant_handles(variants, colours) -> list:
+    """Legend entries: a filled dot with a bar per variant (whatever the dots in the plot look like)."""
+    from matplotlib.lines import Line2D
+
+    return [Line2D([], [], color=c, marker="o", markerfacecolor=c, lw=1.6, label=v) for v, c in zip(variants, colours)]
+
+
+def compare(cmp, metrics: Optional[Sequence[str]] = None, relative: bool = False, ax=None):
+    """What each variant changes against the base: paired differences with 95% intervals.
+
+    Draws, for each metric and variant, the mean paired difference over replications (variant minus
+    base, same seed and replication numbers: common random numbers) as a dot with its 95% Student-t
+    interval as a horizontal error bar, a dashed line at zero, and the value and interval as text
+    right of the plot. A filled dot means the interval excludes zero; a hollow one that it does not.
+
+    The metrics have their own units (customers, a rate, money), so by default each metric gets its
+    own small row (its own x scale), one line per variant. With ``relative=True`` the lifts
+    ((variant - base) / base mean, with their intervals) share one percent axis instead, grouped by
+    metric: better for seeing at a glance which metric moves most, though a metric that moves a lot
+    (the cost of a new touchpoint, say) squeezes the others, which is why differences are the default.
+    A lift is undefined (shown as "n/a") where the base mean is zero.
+
+    Parameters
+    ----------
+    cmp : lcsim.Comparison, or a DataFrame like ``Comparison.deltas()``
+    metrics : sequence of str, optional
+        Default: conversions, conversion_rate, revenue, touchpoint_cost, net_value (those present).
+    relative : bool
+        Lifts in percent on one axis instead of differences in each metric's units.
+    ax : matplotlib.axes.Axes, or a sequence of them (one per metric), optional
+        Draw here; default: a new figure.
+
+    Returns
+    -------
+    numpy.ndarray of matplotlib.axes.Axes (one per metric), or with ``relative=True`` one Axes.
+        Each has one error-bar series per variant, labelled with the variant's run name.
+    """
+    import pandas as pd
+
+    deltas = (cmp.deltas() if hasattr(cmp, "deltas") else pd.DataFrame(cmp)).reset_index(drop=True)
+    available = list(dict.fromkeys(deltas["metric"]))
+    if metrics is None:
+        metrics = [m for m in _COMPARE_METRICS if m in available] or available[:5]
+    else:
+        metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+        unknown = [m for m in metrics if m not in available]
+        if unknown or not metrics:
+            raise ValueError(f"unknown metric(s) {unknown}; the comparison has {available}")
+    variants = _variant_labels(deltas)
+    colours = _variant_colours(len(variants))
+    rows = deltas.assign(variant=deltas["_label"]).set_index(["variant", "metric"])
+    base = getattr(getattr(cmp, "base", None), "name", None)
+    reps = getattr(cmp, "replications", None)
+    if reps is None and "n" in deltas:
+        reps = int(deltas["n"].max())
+    against = f" vs {base}" if base else ""
+    detail = f"{reps} paired replications, 95% CI" if reps else "95% CI"
+    if relative:
+        return _compare_lifts(rows, metrics, variants, colours, ax, f"Lift{against}\n{detail}")
+    return _compare_deltas(rows, metrics, variants, colours, ax, f"Paired differences{against}\n{detail}")
+
+
+def _variant_labels(deltas) -> list:
+    """Adds a ``_label`` column naming each variant's block of rows uniquely (variants whose runs
+    share a name become 'name #1', 'name #2', ...); returns the labels in order."""
+    block, blocks, seen, previous = [], [], set(), None
+    for variant, metric in zip(deltas["variant"], deltas["metric"]):
+        if not blocks or variant != previous or metric in seen:  # a new variant's rows start
+            blocks.append(variant)
+            seen = set()
+        seen.add(metric)
+        previous = variant
+        block.append(len(blocks) - 1)
+    counts = {name: blocks.count(name) for name in blocks}
+    numbers: dict = {}
+    labels = []
+    for name in blocks:
+        numbers[name] = numbers.get(name, 0) + 1
+        labels.append(f"{name} #{numbers[name]}" if counts[name] > 1 else str(name))
+    deltas["_label"] = [labels[b] for b in block]
+    return labels
+
+
+def _compare_deltas(rows, metrics, variants, colours, ax, title):
+    from matplotlib.ticker import MaxNLocator
+
+    nv, nm = len(variants), len(metrics)
+    if ax is None:
+        fig, grid = plt.subplots(nm, 1, figsize=(9, 0.9 + nm * (0.75 + 0.3 * nv)), layout="constrained", squeeze=False)
+        axes = grid[:, 0]
+        fig.suptitle(title)
+    else:
+        axes = np.atleast_1d(np.asarray(ax, dtype=object))
+        if len(axes) != nm:
+            raise ValueError(f"ax: {nm} metrics need {nm} Axes (one row each), got {len(axes)}; or pass relative=True")
+    for k, (metric, a) in enumerate(zip(metrics, axes)):
+        extremes = [0.0]
+        for j, variant in enumerate(variants):
+            if (variant, metric) not in rows.index:
+                continue
+            r = rows.loc[(variant, metric)]
+            d, lo, hi = float(r["delta"]), float(r["ci_low"]), float(r["ci_high"])
+            significant = np.isfinite(lo) and (lo > 0 or hi < 0)
+            a.errorbar([d], [j], xerr=_errors(np.array([d]), np.array([lo]), np.array([hi])), fmt="o", color=colours[j],
+                       markerfacecolor=colours[j] if significant else "white", markersize=7, capsize=4, lw=1.6,
+                       label=variant)
+            a.text(1.01, j, f"{_signed(d)} [{_signed(lo)}, {_signed(hi)}]", transform=a.get_yaxis_transform(),
+                   ha="left", va="center", fontsize=8)
+            extremes += [v for v in (d, lo, hi) if np.isfinite(v)]
+        a.axvline(0, color="#333333", lw=0.9, ls="--", zorder=0)
+        _engineering(a.xaxis, extremes)
+        span = (max(extremes) - min(extremes)) or 1.0
+        a.set_xlim(min(extremes) - 0.08 * span, max(extremes) + 0.08 * span)
+        a.set_yticks(range(nv), variants)
+        a.set_ylim(nv - 0.5, -0.5)
+        base_mean = rows.xs(metric, level="metric")["base_mean"].iloc[0] if "base_mean" in rows else np.nan
+        a.xaxis.set_major_locator(MaxNLocator(nbins=6))
+        a.set_title(f"{metric}" + (f" (base mean {_short(base_mean)})" if np.isfinite(base_mean) else ""), fontsize=10)
+        a.set_xlabel(f"\u0394 {metric} (variant \u2212 base)", fontsize=9)
+        a.set_ylabel("variant", fontsize=9)
+        a.grid(axis="x", alpha=0.3)
+        a.set_axisbelow(True)
+        if ax is not None and k == 0:
+            a.set_title(f"{title.splitlines()[0]}: {a.get_title()}", fontsize=10)
+    last = axes[-1]
+    below = offset_copy(last.transAxes, fig=last.figure, y=-34, units="points")
+    last.legend(handles=_variant_handles(variants, colours), title="variant (filled dot: 95% CI excludes 0)",
+                loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                bbox_transform=below, ncol=min(nv, 3), frameon=False, fontsize=8, title_fontsize=8)
+    return axes
+
+
+def _compare_lifts(rows, metrics, variants, colours, ax, title):
+    nv, nm = len(variants), len(metrics)
+    ax = _axes(ax, (9, 1.4 + nm * (0.3 + 0.25 * nv)))
+    step = 0.7 / nv
+    extremes = [0.0]
+    for j, variant in enumerate(variants):
+        ys, ds, los, his = [], [], [], []
+        for i, metric in enumerate(metrics):
+            y = i + (j - (nv - 1) / 2) * step
+            r = rows.loc[(variant, metric)] if (variant, metric) in rows.index else None
+            lift = float(r["lift"]) if r is not None else np.nan
+            lo = float(r["lift_ci_low"]) if r is not None else np.nan
+            hi = float(r["lift_ci_high"]) if r is not None else np.nan
+            ax.text(1.01, y, f"{_signed(lift, True)} [{_signed(lo, True)}, {_signed(hi, True)}]" if np.isfinite(lift) else "n/a",
+                    transform=ax.get_yaxis_transform(), ha="left", va="center", fontsize=7)
+            if np.isfinite(lift):
+                ys.append(y)
+                ds.append(100 * lift)
+                los.append(100 * lo)
+                his.append(100 * hi)
+                extremes += [v for v in (100 * lift, 100 * lo, 100 * hi) if np.isfinite(v)]
+        ys, ds, los, his = (np.array(v, dtype=float) for v in (ys, ds, los, his))
+        container = ax.errorbar(ds, ys, xerr=_errors(ds, los, his) if len(ds) else None, fmt="o", color=colours[j],
+                                markersize=6, capsize=3, lw=1.4, label=variant)
+        hollow = ~((los > 0) | (his < 0))
+        if hollow.any():
+            ax.plot(ds[hollow], ys[hollow], "o", color="white", markersize=3.5, zorder=container.lines[0].get_zorder() + 1,
+                    label="_nolegend_")
+    ax.axvline(0, color="#333333", lw=0.9, ls="--", zorder=0)
+    span = (max(extremes) - min(extremes)) or 1.0
+    ax.set_xlim(min(extremes) - 0.08 * span, max(extremes) + 0.08 * span)
+    ax.set_yticks(range(nm), metrics)
+    ax.set_ylim(nm - 0.5, -0.5)
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:+.0f}%" if v else "0%"))
+    ax.set_xlabel("lift: (variant \u2212 base) / base mean")
+    ax.set_ylabel("metric")
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_axisbelow(True)
+    below = offset_copy(ax.transAxes, fig=ax.figure, y=-34, units="points")
+    ax.legend(handles=_variant_handles(variants, colours), title="variant (filled dot: 95% CI excludes 0)",
+              loc="upper center", bbox_to_anchor=(0.5, 0.0),
+              bbox_transform=below, ncol=min(nv, 3), frameon=False, fontsize=8, title_fontsize=8)
+    return ax
+
+
+def sweep(sw, x: str, metric: str = "conversions", hue: Optional[str] = None, ax: Optional[Axes] = None) -> Axes:
+    """A metric across a sweep: its mean per point against one parameter, with 95% intervals.
+
+    One line per value of the ``hue`` parameter (or a single line), through the points' means over
+    replications sorted by ``x``, with a shaded 95% Student-t interval of the mean. When parameters
+    other than ``x`` and ``hue`` also vary between the points (a Latin hypercube, or a grid with a
+    third parameter), neighbouring points differ in more than ``x`` and a line would mislead: the
+    points are then drawn as dots with vertical error bars, unconnected, and the title says so.
+    A non-numeric ``x`` (lists, names) is spaced evenly in point order.
+
+    The bands are each point's own interval. Sweep points share their random numbers (the same seed
+    and replications), so the *differences* between points are far more precise than overlapping
+    bands suggest; for the paired difference between two settings use :func:`lcsim.compare`.
+
+    Parameters
+    ----------
+    sw : lcsim.Sweep, or a DataFrame like ``Sweep.results()``
+    x : str
+        The parameter path on the horizontal axis.
+    metric : str
+        One of the runs' metrics (``Sweep.results()["metric"]``).
+    hue : str, optional
+        Another parameter path: one line (colour) per value.
+    ax : matplotlib.axes.Axes, optional
+        Draw here; default: a new figure.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One line (or error-bar series) per hue value, labelled with the value (``"mean"`` without
+        ``hue``), and one band per line.
+    """
+    import pandas as pd
+
+    res = sw.results() if hasattr(sw, "results") else pd.DataFrame(sw)
+    stats = {"point", "metric", "mean", "std", "ci_low", "ci_high", "n"}
+    params = list(getattr(sw, "parameters", [c for c in res.columns if c not in stats]))
+    for what, name in (("x", x), ("hue", hue)):
+        if name is not None and name not in params:
+            raise ValueError(f"{what}={name!r} is not a parameter of this sweep; it has {params}")
+    if hue is not None and hue == x:
+        raise ValueError("hue must be another parameter than x")
+    known = list(dict.fromkeys(res["metric"]))
+    if metric not in known:
+        raise ValueError(f"unknown metric {metric!r}; the sweep has {known}")
+    d = res[res["metric"] == metric].copy()
+    others = [p for p in params if p not in (x, hue)]
+    varying = [p for p in others if d[p].map(repr).nunique() > 1]
+
+    numeric = pd.to_numeric(d[x], errors="coerce")
+    if numeric.notna().all() and not d[x].map(lambda v: isinstance(v, bool)).any():
+        d["_x"] = numeric.astype(float)
+        ticks = None
+    else:  # categorical: positions in order of first appearance
+        keys = list(dict.fromkeys(d[x].map(repr)))
+        d["_x"] = d[x].map(repr).map({k: i for i, k in enumerate(keys)}).astype(float)
+        ticks = (list(range(len(keys))), [str(v) for v in dict(zip(d[x].map(repr), d[x])).values()])
+
+    if hue is None:
+        groups = [(None, "mean", d)]
+    else:
+        d["_hue"] = d[hue].map(repr)
+        firsts = d.drop_duplicates("_hue")
+        order = list(firsts[hue]) if not pd.to_numeric(firsts[hue], errors="coerce").notna().all() else sorted(firsts[hue])
+        groups = [(v, str(v), d[d["_hue"] == repr(v)]) for v in order]
+
+    ax = _axes(ax, (9, 4.8))
+    colours = plt.get_cmap("tab10").colors if len(groups) <= 10 else plt.get_cmap("viridis")(np.linspace(0, 1, len(groups)))
+    for j, (_, label, g) in enumerate(groups):
+        g = g.sort_values("_x", kind="stable")
+        xs, mean = g["_x"].to_numpy(float), g["mean"].to_numpy(float)
+        low, high = g["ci_low"].to_numpy(float), g["ci_high"].to_numpy(float)
+        colour = colours[j % len(colours)]
+        if varying:
+            ax.errorbar(xs, mean, yerr=_errors(mean, low, high), fmt="o", color=colour, capsize=3, label=label)
+        else:
+            ax.plot(xs, mean, "o-", color=colour, lw=1.6, markersize=5, label=label)
+            ax.fill_between(xs, low, high, color=colour, alpha=0.2, lw=0, label="_nolegend_")
+    if ticks is not None:
+        ax.set_xticks(*ticks)
+    _engineering(ax.yaxis, np.concatenate([d["mean"].to_numpy(float), d["ci_high"].to_numpy(float)]))
+    ax.set_xlabel(x)
+    ax.set_ylabel(f"{metric} (mean per replication)")
+    n = int(d["n"].max()) if "n" in d and len(d) else 0
+    design = getattr(sw, "design", None)
+    what = f"{design.replace('_', ' ')} sweep, " if design else ""
+    shade = "error bars" if varying else "bands"
+    title = f"{metric} vs {x}\n{what}{n} replication{'s' if n != 1 else ''} per point, {shade}: 95% CI of the mean"
+    if varying:
+        title += f"\n(not joined by lines: {', '.join(varying)} also {'vary' if len(varying) > 1 else 'varies'})"
+    ax.set_title(title)
+    if hue is None:
+        ax.legend(loc="best")
+    else:
+        ax.legend(title=hue, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+# ---- sensitivity ----------------------------------------------------------------------------
+def sensitivity(analysis, top: int = 12, ax: Optional[Axes] = None) -> Axes:
+    """Tornado chart of elasticities from :func:`lcsim.analyze`: where nurture effort moves the needle.
+
+    One row per parameter (the ``top`` largest by |elasticity of conversion|, then of time to
+    convert), with two bars: the elasticity of the conversion probability and of the expected time
+    to convert (a 1% increase of the parameter changes the quantity by that many percent).
+
+    Parameters
+    ----------
+    analysis : lcsim.Analysis
+    top : int
+        Number of parameters shown.
+    ax : matplotlib Axes, optional
+    """
+    table = analysis.sensitivity.sort_values("rank").head(top)
+    ax = _axes(ax, (8, 0.45 * max(len(table), 4) + 1.5))
+    y = np.arange(len(table))[::-1]
+    height = 0.38
+    conversion = table["elasticity_conversion"].to_numpy(dtype=float)
+    time = table["elasticity_time"].to_numpy(dtype=float)
+    ax.barh(y + height / 2, np.nan_to_num(conversion), height, color="#1f77b4",
+            label="elasticity of P(convert)")
+    ax.barh(y - height / 2, np.nan_to_num(time), height, color="#bcbd22",
+            label="elasticity of days to convert")
+    ax.axvline(0.0, color="black", linewidth=0.8)
+    ax.set_yticks(y)
+    ax.set_yticklabels(list(table["parameter"]))
+    ax.set_xlabel("elasticity (% change of the quantity per 1% change of the parameter)")
+    ax.set_ylabel("parameter")
+    ax.set_title(f"Sensitivity of conversion, closed form\n{analysis.description}")
+    ax.legend(loc="lower right")
+    return ax

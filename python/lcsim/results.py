@@ -78,6 +78,9 @@ class Run:
         self._run = core_run
         self._arrays = None
 
+    def __reduce__(self):  # picklable (Dask): the C++ run pickles as its arrays
+        return (Run, (self._run,))
+
     # ---- labels and provenance -------------------------------------------------------------
     @property
     def info(self):
@@ -273,8 +276,28 @@ class Study:
     def __len__(self) -> int:
         return len(self.runs())
 
+    def comparisons(self) -> list[str]:
+        """Names of the comparisons (``/comparisons``), sorted."""
+        return list(_core.study_comparisons(str(self.path)))
+
+    def comparison(self, name: str):
+        """A stored comparison, as :class:`lcsim.Comparison`."""
+        from .whatif import Comparison
+
+        return Comparison(_core.study_read_comparison(str(self.path), name))
+
+    def sweeps(self) -> list[str]:
+        """Names of the sweeps (``/sweeps``), sorted."""
+        return list(_core.study_sweeps(str(self.path)))
+
+    def sweep(self, name: str):
+        """A stored sweep, as :class:`lcsim.Sweep`."""
+        from .sweep import Sweep
+
+        return Sweep.load(self.path, name)
+
     def __repr__(self) -> str:
-        return f"Study({str(self.path)!r}, runs={self.runs()})"
+        return f"Study({str(self.path)!r}, runs={self.runs()}, comparisons={self.comparisons()}, sweeps={self.sweeps()})"
 
 
 def open(path) -> Study:  # noqa: A001 - lcsim.open mirrors h5py.File / xarray.open_dataset

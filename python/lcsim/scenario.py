@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import copy
-import difflib
+import json
+import math
 import re
 from pathlib import Path
 from typing import Any, Mapping
@@ -117,15 +117,19 @@ class Scenario:
 
         Paths address any field: ``"touchpoints.webinar.reach"``, ``"stages.sql.next.customer"``,
         ``"segments.icp.share"``, ``"arrivals.streams.0.rate_per_day"`` (list items by index).
-        A value of ``None`` removes the field. An unknown path raises :class:`ScenarioError` listing
-        the closest existing paths.
+        ``"arrivals.initial[0].count"`` also works. A value of ``None`` removes the field; a new key
+        may be added under an existing mapping (a misspelt one is caught by validation). An unknown
+        path raises :class:`ScenarioError` listing the closest existing paths. The changes are made
+        on the scenario's YAML text, in order (comments are not kept).
 
         >>> variant = base.with_changes({"touchpoints.webinar.reach": 0.3})
         """
-        data = self.to_dict()
-        for path, value in changes.items():
-            _set_path(data, path, copy.deepcopy(value))
-        return Scenario.from_dict(data, file=f"{self._file} (with changes)")
+        pairs = [(str(path), _yaml_value(value)) for path, value in changes.items()]
+        text = _core.apply_changes(self._text, pairs, self._file)
+        return Scenario.from_yaml(text, file=f"{self._file} (with changes)")
+
+    def __reduce__(self):  # picklable (for Dask workers): rebuilt and re-validated from its text
+        return (Scenario, (self._text, self._file))
 
     def __repr__(self) -> str:
         return f"Scenario({self.name!r}, stages={len(self.stages)}, touchpoints={len(self.touchpoints)})"
@@ -147,42 +151,16 @@ def _plain(value):
     return value
 
 
-def _paths(node, prefix=""):
-    """Every dotted path in a nested structure."""
-    out = []
-    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
-    for key, child in items:
-        path = f"{prefix}{key}"
-        out.append(path)
-        out.extend(_paths(child, path + "."))
-    return out
-
-
-def _set_path(data: dict, path: str, value) -> None:
-    parts = path.split(".")
-    node = data
-    for depth, key in enumerate(parts):
-        last = depth == len(parts) - 1
-        if isinstance(node, list):
-            if not key.isdigit() or int(key) >= len(node):
-                _unknown(data, path, ".".join(parts[: depth + 1]))
-            key = int(key)
-        elif not isinstance(node, dict) or (key not in node and not last):
-            _unknown(data, path, ".".join(parts[: depth + 1]))
-        if last:
-            if value is None:
-                if isinstance(node, dict):
-                    node.pop(key, None)
-                else:
-                    del node[key]
-            else:
-                node[key] = value
-            return
-        node = node[key]
-
-
-def _unknown(data, path, prefix):
-    close = difflib.get_close_matches(path, _paths(data), n=5, cutoff=0.6)
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    message = f"unknown path '{path}' ('{prefix}' does not exist){hint}"
-    raise ScenarioError(f"<changes>: {path}: {message}", [("<changes>", 0, path, message)])
+def _yaml_value(value) -> str:
+    """A Python value as YAML text for _core.apply_changes (None: "null", which removes the field)."""
+    value = _plain(value)
+    if value is None:
+        return "null"
+    if isinstance(value, float):  # JSON would write NaN / Infinity, which YAML reads as strings
+        if math.isnan(value):
+            return ".nan"
+        if math.isinf(value):
+            return ".inf" if value > 0 else "-.inf"
+    if isinstance(value, (dict, list)):
+        return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=float("inf")).strip()
+    return json.dumps(value)

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "bindings.hpp"
+#include "lcsim/io/scenario_changes.hpp"
 #include "lcsim/io/scenario_yaml.hpp"
 #include "lcsim/model/compile.hpp"
 
@@ -32,6 +33,9 @@ void bind_model(py::module_& m) {
   m.def(
       "canonical_yaml", [](const std::string& text, const std::string& file) { return to_yaml(parse_scenario(text, file)); },
       py::arg("text"), py::arg("file") = "<string>", "The scenario re-emitted in lcsim's canonical YAML form.");
+  m.def("apply_changes", &apply_changes, py::arg("text"), py::arg("changes"), py::arg("file") = "<string>",
+        "YAML text with (dotted path, YAML value text) changes applied in order; a null value removes the field. "
+        "Raises lcsim.ScenarioError for an unknown path (listing close matches) or a value that is not YAML.");
 
   py::class_<Model, std::shared_ptr<Model>>(m, "Model", "A compiled, validated scenario (see lcsim.Scenario).")
       .def_readonly("name", &Model::name)

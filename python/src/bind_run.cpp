@@ -2,11 +2,13 @@
 #include <pybind11/stl.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 
 #include "bindings.hpp"
 #include "lcsim/core/error.hpp"
+#include "lcsim/run/compare.hpp"
 #include "lcsim/run/run.hpp"
 #include "lcsim/run/run_arrays.hpp"
 #include "numpy_owner.hpp"
@@ -20,22 +22,14 @@ using Shape = std::vector<py::ssize_t>;
 
 py::ssize_t ssize(std::size_t n) { return static_cast<py::ssize_t>(n); }
 
-/// Simulates with the GIL released. Every 100 ms the calling thread takes the GIL back briefly to
-/// check for Ctrl-C and to call `progress(customers, replications_done)`; either raising stops the
-/// workers within a fraction of a second and the exception propagates, with no Run returned.
-std::shared_ptr<Run> simulate_py(const Model& model, int replications, std::optional<std::uint64_t> seed,
-                                 int threads, bool events, const std::string& name, const py::object& progress) {
+/// Runs `work(cancel, on_progress)` with the GIL released. Every 100 ms the calling thread takes
+/// the GIL back briefly to check for Ctrl-C and to call `progress(customers, replications_done)`;
+/// either raising stops the workers within a fraction of a second and the exception propagates.
+template <class Work>
+auto interruptible(const py::object& progress, Work&& work) {
   std::atomic<bool> cancel{false};
   std::unique_ptr<py::error_already_set> python_error;
-  RunOptions options;
-  options.replications = replications;
-  options.has_seed = seed.has_value();
-  options.seed = seed.value_or(0);
-  options.threads = threads;
-  options.events = events;
-  options.name = name;
-  options.cancel = &cancel;
-  options.on_progress = [&](std::int64_t customers, int done) noexcept {
+  const std::function<void(std::int64_t, int)> on_progress = [&](std::int64_t customers, int done) noexcept {
     const py::gil_scoped_acquire gil;
     try {
       if (PyErr_CheckSignals() != 0) throw py::error_already_set();
@@ -45,17 +39,57 @@ std::shared_ptr<Run> simulate_py(const Model& model, int replications, std::opti
       cancel = true;
     }
   };
-  std::shared_ptr<Run> run;
+  decltype(work(&cancel, on_progress)) result;
   {
     const py::gil_scoped_release release;
     try {
-      run = std::make_shared<Run>(simulate(model, options));
+      result = work(&cancel, on_progress);
     } catch (const Cancelled&) {
       if (!python_error) throw;
     }
   }
   if (python_error) throw *python_error;
-  return run;
+  return result;
+}
+
+std::shared_ptr<Run> simulate_py(const Model& model, int replications, std::optional<std::uint64_t> seed,
+                                 int threads, bool events, const std::string& name, const py::object& progress,
+                                 int first_replication) {
+  RunOptions options;
+  options.replications = replications;
+  options.first_replication = first_replication;
+  options.has_seed = seed.has_value();
+  options.seed = seed.value_or(0);
+  options.threads = threads;
+  options.events = events;
+  options.name = name;
+  return interruptible(progress, [&](const std::atomic<bool>* cancel, const auto& on_progress) {
+    options.cancel = cancel;
+    options.on_progress = on_progress;
+    return std::make_shared<Run>(simulate(model, options));
+  });
+}
+
+std::shared_ptr<Comparison> compare_py(const Model& base, const std::vector<std::shared_ptr<Model>>& variants,
+                                       CompareOptions options, std::optional<std::uint64_t> seed,
+                                       const py::object& progress) {
+  std::vector<const Model*> pointers;
+  for (const auto& v : variants) pointers.push_back(v.get());
+  options.has_seed = seed.has_value();
+  options.seed = seed.value_or(0);
+  return interruptible(progress, [&](const std::atomic<bool>* cancel, const auto& on_progress) {
+    options.cancel = cancel;
+    options.on_progress = on_progress;
+    return std::make_shared<Comparison>(compare(base, pointers, options));
+  });
+}
+
+/// Column `name` of a dict of numpy arrays as a std::vector (one copy).
+template <class T>
+std::vector<T> column(const py::dict& d, const char* name) {
+  const auto a = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(d[name]);
+  if (!a) throw py::value_error(std::string("column ") + name + " is not an array");
+  return {a.data(), a.data() + a.size()};
 }
 
 py::dict arrays_of(const Run& run) {
@@ -109,6 +143,102 @@ py::dict summary_of(const Run& run) {
   return out;
 }
 
+RunArrays arrays_from(const py::dict& d, const RunInfo& info) {
+  RunArrays a;
+  a.replication = column<std::int32_t>(d, "replication");
+  a.occupancy = column<std::int64_t>(d, "occupancy");
+  a.transitions = column<std::int64_t>(d, "transitions");
+  a.reached = column<std::int64_t>(d, "reached");
+  a.touchpoint_tallies = column<double>(d, "touchpoints");
+  a.metric_values = column<double>(d, "metrics");
+  a.replications = a.replication.size();
+  a.stages = info.stage_names.size();
+  a.reports = info.report_times.size();
+  a.touchpoints = info.touchpoint_names.size();
+  a.metrics = info.metric_names.size();
+  return a;
+}
+
+std::shared_ptr<Run> run_from_state(const py::tuple& state) {
+  if (state.size() != 3) throw py::value_error("bad Run state");
+  const auto info = state[0].cast<RunInfo>();
+  const RunArrays a = arrays_from(state[1].cast<py::dict>(), info);
+  if (state[2].is_none()) return std::make_shared<Run>(unpack(info, a, nullptr));
+  const auto e = state[2].cast<py::dict>();
+  const EventColumns events{column<std::int32_t>(e, "replication"), column<std::int64_t>(e, "customer"),
+                            column<double>(e, "time"),         column<std::int16_t>(e, "from"),
+                            column<std::int16_t>(e, "to"),        column<std::int16_t>(e, "cause")};
+  return std::make_shared<Run>(unpack(info, a, &events));
+}
+
+py::tuple info_state(const RunInfo& i) {
+  return py::make_tuple(i.name, i.scenario_name, i.scenario_text, i.scenario_file, i.seed, i.replications,
+                        i.lcsim_version, i.boost_version, i.created, i.stage_names, i.segment_names,
+                        i.touchpoint_names, i.metric_names, i.cause_names, i.report_times, i.won);
+}
+
+RunInfo info_from_state(const py::tuple& t) {
+  if (t.size() != 16) throw py::value_error("bad RunInfo state");
+  RunInfo i;
+  i.name = t[0].cast<std::string>();
+  i.scenario_name = t[1].cast<std::string>();
+  i.scenario_text = t[2].cast<std::string>();
+  i.scenario_file = t[3].cast<std::string>();
+  i.seed = t[4].cast<std::uint64_t>();
+  i.replications = t[5].cast<int>();
+  i.lcsim_version = t[6].cast<std::string>();
+  i.boost_version = t[7].cast<std::string>();
+  i.created = t[8].cast<std::string>();
+  i.stage_names = t[9].cast<std::vector<std::string>>();
+  i.segment_names = t[10].cast<std::vector<std::string>>();
+  i.touchpoint_names = t[11].cast<std::vector<std::string>>();
+  i.metric_names = t[12].cast<std::vector<std::string>>();
+  i.cause_names = t[13].cast<std::vector<std::string>>();
+  i.report_times = t[14].cast<std::vector<double>>();
+  i.won = t[15].cast<std::string>();
+  return i;
+}
+
+py::dict deltas_of(const VariantComparison& v) {
+  py::list metric;
+  std::vector<std::vector<double>> cols(11);
+  std::vector<std::int64_t> n;
+  for (const auto& d : v.deltas) {
+    metric.append(d.metric);
+    const double values[] = {d.base_mean, d.variant_mean, d.delta, d.delta_std, d.ci_low, d.ci_high,
+                             d.lift, d.lift_ci_low, d.lift_ci_high, d.variance_reduction};
+    for (std::size_t c = 0; c < 10; ++c) cols[c].push_back(values[c]);
+    n.push_back(d.n);
+  }
+  const char* names[] = {"base_mean", "variant_mean", "delta", "delta_std", "ci_low", "ci_high",
+                         "lift", "lift_ci_low", "lift_ci_high", "variance_reduction"};
+  const Shape shape{ssize(v.deltas.size())};
+  py::dict out;
+  out["metric"] = metric;
+  for (std::size_t c = 0; c < 10; ++c) out[names[c]] = to_numpy(std::move(cols[c]), shape);
+  out["n"] = to_numpy(std::move(n), shape);
+  return out;
+}
+
+py::dict changes_of(const VariantComparison& v) {
+  py::list segment;
+  py::list reached_in;
+  std::vector<std::vector<std::int64_t>> cols(5);
+  for (const auto& c : v.changes) {
+    segment.append(c.segment);
+    reached_in.append(c.reached_in.empty() ? py::object(py::none()) : py::object(py::str(c.reached_in)));
+    const std::int64_t values[] = {c.customers, c.converted_base, c.converted_variant, c.gained, c.lost};
+    for (std::size_t i = 0; i < 5; ++i) cols[i].push_back(values[i]);
+  }
+  const char* names[] = {"customers", "converted_base", "converted_variant", "gained", "lost"};
+  const Shape shape{ssize(v.changes.size())};
+  py::dict out;
+  out["segment"] = segment;
+  out["reached_in"] = reached_in;
+  for (std::size_t i = 0; i < 5; ++i) out[names[i]] = to_numpy(std::move(cols[i]), shape);
+  return out;
+}
+
 }  // namespace
 
 void bind_run(py::module_& m) {
@@ -128,17 +258,65 @@ void bind_run(py::module_& m) {
       .def_readonly("metric_names", &RunInfo::metric_names)
       .def_readonly("cause_names", &RunInfo::cause_names)
       .def_readonly("report_times", &RunInfo::report_times)
-      .def_readonly("won", &RunInfo::won);
+      .def_readonly("won", &RunInfo::won)
+      .def(py::pickle(&info_state, &info_from_state));
 
   py::class_<Run, std::shared_ptr<Run>>(m, "Run", "Results of R replications (see lcsim.Run).")
       .def_readonly("info", &Run::info)
       .def_readonly("has_events", &Run::has_events)
       .def("arrays", &arrays_of, "Replication-major numpy arrays (no copy beyond packing).")
       .def("events", &events_of, "The event log as numpy columns.")
-      .def("summary", &summary_of, "Summary columns: metric, mean, std, ci_low, ci_high, n.");
+      .def("summary", &summary_of, "Summary columns: metric, mean, std, ci_low, ci_high, n.")
+      .def(py::pickle(
+          [](const Run& r) {
+            return py::make_tuple(r.info, arrays_of(r), r.has_events ? py::object(events_of(r)) : py::object(py::none()));
+          },
+          &run_from_state));
+
+  m.def("join_batches", &join_batches, py::arg("batches"), py::call_guard<py::gil_scoped_release>(),
+        "Joins replication batches of one scenario and seed into one Run.");
+
+  py::class_<VariantComparison>(m, "VariantComparison", "One variant against the base (see lcsim.Comparison).")
+      .def_property_readonly("run", [](const VariantComparison& v) { return std::make_shared<Run>(v.run); })
+      .def_readonly("changed_touchpoints", &VariantComparison::changed_touchpoints)
+      .def_readonly("verdict", &VariantComparison::verdict)
+      .def("deltas", &deltas_of, "Delta columns per metric.")
+      .def("changes", &changes_of, "Who-changed columns.");
+
+  py::class_<Comparison, std::shared_ptr<Comparison>>(m, "Comparison", "A paired comparison (see lcsim.Comparison).")
+      .def_property_readonly("base", [](const Comparison& c) { return std::make_shared<Run>(c.base); })
+      .def_readonly("variants", &Comparison::variants)
+      .def_readonly("replications", &Comparison::replications)
+      .def_readonly("precision", &Comparison::precision)
+      .def_readonly("precision_met", &Comparison::precision_met)
+      .def_readonly("precision_metrics", &Comparison::precision_metrics);
+
+  m.def(
+      "compare",
+      [](const Model& base, const std::vector<std::shared_ptr<Model>>& variants, int replications, double precision,
+         std::vector<std::string> precision_metrics, bool precision_on_delta, int batch, int max_replications,
+         std::optional<std::uint64_t> seed, int threads, bool independent, bool who_changed, const py::object& progress) {
+        CompareOptions o;
+        o.replications = replications;
+        o.precision = precision;
+        o.precision_metrics = std::move(precision_metrics);
+        o.precision_on_delta = precision_on_delta;
+        o.batch = batch;
+        o.max_replications = max_replications;
+        o.threads = threads;
+        o.measure_independent = independent;
+        o.who_changed = who_changed;
+        return compare_py(base, variants, o, seed, progress);
+      },
+      py::arg("base"), py::arg("variants"), py::arg("replications") = 0, py::arg("precision") = 0.0,
+      py::arg("precision_metrics") = std::vector<std::string>{"conversions"}, py::arg("precision_on_delta") = true,
+      py::arg("batch") = 10, py::arg("max_replications") = 1000, py::arg("seed") = py::none(), py::arg("threads") = 0,
+      py::arg("independent") = true, py::arg("who_changed") = true, py::arg("progress") = py::none(),
+      "Paired comparison with common random numbers; GIL released, Ctrl-C stops it.");
 
   m.def("simulate", &simulate_py, py::arg("model"), py::arg("replications") = 0, py::arg("seed") = py::none(),
         py::arg("threads") = 0, py::arg("events") = false, py::arg("name") = "", py::arg("progress") = py::none(),
+        py::arg("first_replication") = 0,
         "Simulates R replications in parallel threads with the GIL released; Ctrl-C stops it.");
 }
 

@@ -9,5 +9,6 @@ void register_exceptions(pybind11::module_& m);
 void bind_model(pybind11::module_& m);
 void bind_run(pybind11::module_& m);
 void bind_io(pybind11::module_& m);
+void bind_analysis(pybind11::module_& m);
 
 }  // namespace lcsim::python

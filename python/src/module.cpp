@@ -12,4 +12,5 @@ PYBIND11_MODULE(_core, m) {
   lcsim::python::bind_model(m);
   lcsim::python::bind_run(m);
   lcsim::python::bind_io(m);
+  lcsim::python::bind_analysis(m);
 }

@@ -1,6 +1,5 @@
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <iostream>
 
 #include "commands.hpp"
@@ -11,9 +10,6 @@
 
 namespace lcsim::cli {
 namespace {
-
-std::atomic<bool> g_interrupted{false};
-extern "C" void on_sigint(int /*signal*/) { g_interrupted = true; }
 
 struct RunArgs {
   std::string scenario;
@@ -35,17 +31,18 @@ void run_command(const RunArgs& a, CLI::App* cmd) {
   options.threads = a.threads;
   options.events = a.events;
   options.name = a.name;
-  options.cancel = &g_interrupted;
+  options.cancel = &interrupted();
   const int reps = a.replications > 0 ? a.replications : model.replications;
   Progress progress("simulating " + model.name, reps);
   options.on_progress = [&progress](std::int64_t customers, int done) { progress.update(customers, done); };
 
-  std::signal(SIGINT, on_sigint);
   const auto start = std::chrono::steady_clock::now();
-  Run run = simulate(model, options);
+  Run run = [&] {
+    const SigintGuard guard;
+    return simulate(model, options);
+  }();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   progress.finish();
-  std::signal(SIGINT, SIG_DFL);
 
   if (!a.out.empty()) Study::append(a.out, run, run.info.name);
   if (a.json) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -13,6 +14,31 @@ namespace lcsim::cli {
 void add_validate(CLI::App& app, int& exit_code);
 /// Adds `run` to the app.
 void add_run(CLI::App& app, int& exit_code);
+/// Adds `analyze` to the app.
+void add_analyze(CLI::App& app, int& exit_code);
+
+/// Adds `compare` to the app.
+void add_compare(CLI::App& app, int& exit_code);
+/// Adds `sweep` to the app.
+void add_sweep(CLI::App& app, int& exit_code);
+
+/// Readable number: thousands separators for large values, a few decimals for small ones; NaN "n/a".
+std::string num(double x);
+/// `s` padded with spaces to `width` (on the left when `right`).
+std::string pad(const std::string& s, std::size_t width, bool right = false);
+/// A JSON number, or null for NaN and infinities.
+nlohmann::json number_or_null(double x);
+
+/// The flag Ctrl-C sets while a SigintGuard is alive (the library polls it and stops).
+const std::atomic<bool>& interrupted();
+/// Routes SIGINT to interrupted() for its lifetime.
+class SigintGuard {
+ public:
+  SigintGuard();
+  ~SigintGuard();
+  SigintGuard(const SigintGuard&) = delete;
+  SigintGuard& operator=(const SigintGuard&) = delete;
+};
 
 /// The run as JSON: info, summary rows (NaN as null) and the funnel by stage.
 nlohmann::json run_to_json(const Run& run, double seconds);

@@ -15,6 +15,9 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   lcsim::cli::add_validate(app, exit_code);
   lcsim::cli::add_run(app, exit_code);
+  lcsim::cli::add_analyze(app, exit_code);
+  lcsim::cli::add_compare(app, exit_code);
+  lcsim::cli::add_sweep(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

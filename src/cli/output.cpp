@@ -1,6 +1,8 @@
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -10,7 +12,20 @@
 namespace lcsim::cli {
 namespace {
 
-/// Readable number: thousands separators for large values, a few decimals for small ones.
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_sigint(int /*signal*/) { g_interrupted = true; }
+
+}  // namespace
+
+const std::atomic<bool>& interrupted() { return g_interrupted; }
+
+SigintGuard::SigintGuard() {
+  g_interrupted = false;
+  std::signal(SIGINT, on_sigint);
+}
+
+SigintGuard::~SigintGuard() { std::signal(SIGINT, SIG_DFL); }
+
 std::string num(double x) {
   if (std::isnan(x)) return "n/a";
   char buf[64];
@@ -30,11 +45,13 @@ std::string num(double x) {
 
 nlohmann::json number_or_null(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(); }
 
-std::string pad(const std::string& s, std::size_t width, bool right = false) {
+std::string pad(const std::string& s, std::size_t width, bool right) {
   if (s.size() >= width) return s;
   const std::string fill(width - s.size(), ' ');
   return right ? fill + s : s + fill;
 }
+
+namespace {
 
 /// Per-stage means over replications: customers reaching the stage, drop-off, count at the horizon.
 struct FunnelRow {
@@ -148,7 +165,13 @@ Progress::Progress(std::string label, int total)
 void Progress::update(std::int64_t customers, int done) {
   if (!enabled_) return;
   constexpr int kWidth = 30;
-  const int filled = total_ > 0 ? done * kWidth / total_ : 0;
+  if (total_ <= 0) {
+    std::fprintf(stderr, "\r%s: %d replications, %s customers", label_.c_str(), done,
+                 num(static_cast<double>(customers)).c_str());
+    std::fflush(stderr);
+    return;
+  }
+  const int filled = done * kWidth / total_;
   std::fprintf(stderr, "\r%s [%s%s] %d/%d replications, %s customers", label_.c_str(),
                std::string(static_cast<std::size_t>(filled), '#').c_str(),
                std::string(static_cast<std::size_t>(kWidth - filled), '.').c_str(), done, total_,

@@ -36,7 +36,8 @@ class Replication {
         rep_(static_cast<std::uint64_t>(replication)),
         control_(c),
         s_count_(model.num_stages()),
-        t_count_(static_cast<int>(model.report_times.size())) {
+        t_count_(static_cast<int>(model.report_times.size())),
+        inv_report_every_(1.0 / model.report_every) {
     result_.replication = replication;
     result_.num_stages = s_count_;
     result_.num_reports = t_count_;
@@ -48,6 +49,7 @@ class Replication {
     dropoff_.assign(static_cast<std::size_t>(s_count_), 0.0);
     tp_streams_.resize(model.touchpoints.size());
     tp_stream_owner_.assign(model.touchpoints.size(), ~std::uint64_t{0});
+    if (c.outcomes != nullptr) *c.outcomes = CustomerOutcomes{model.num_touchpoints(), {}, {}, {}, {}};
   }
 
   ReplicationResult run() {
@@ -74,27 +76,37 @@ class Replication {
       t += gap(rng);
       if (t >= m_.horizon) break;
       const auto weekday = static_cast<std::size_t>(static_cast<std::uint64_t>(t) % 7U);
-      if (rng.uniform() * p.max_rate < p.weekday_rate[weekday]) customer(base | k++, p.stage, p.segment, t);
+      const double rate = p.weekday_rate[weekday];  // thinning; no draw needed at the peak rate
+      if (rate >= p.max_rate || rng.uniform() * p.max_rate < rate) customer(base | k++, p.stage, p.segment, t);
     }
   }
 
   // ---- one customer --------------------------------------------------------------------------
   void customer(std::uint64_t key, StageId stage, SegmentId segment, double t) {
     if ((++customers_ & kCancelPollMask) == 0) poll();
+    path_rng_ = Stream(seed_, rep_, key, Purpose::kPath);
     if (segment < 0) {
-      segment = m_.num_segments() == 1 ? 0
-                                       : static_cast<SegmentId>(m_.segment_choice.sample(
-                                             Stream(seed_, rep_, key, Purpose::kSegment)()));
+      segment = m_.num_segments() == 1 ? 0 : static_cast<SegmentId>(m_.segment_choice.sample(path_rng_()));
     }
     key_ = key;
     segment_ = segment;
     first_seen_ = t;
     converted_ = m_.converted[static_cast<std::size_t>(stage)] != 0;
-    dwell_rng_ = Stream(seed_, rep_, key, Purpose::kDwell);
-    next_rng_ = Stream(seed_, rep_, key, Purpose::kNext);
+    CustomerOutcomes* out = control_.outcomes;
+    if (out != nullptr) {
+      out->customer.push_back(key);
+      out->segment.push_back(segment);
+      out->first_reach.insert(out->first_reach.end(), m_.touchpoints.size(), std::int16_t{-1});
+    }
     log(t, -1, stage, kCauseArrival);
+    const bool was_converted = converted_;
+    k_from_ = report_index(t);
+    advance(stage, t);
+    if (out != nullptr) out->converted.push_back(converted_ && !was_converted ? 1 : 0);
+  }
 
-    StageId s = stage;
+  /// Moves the customer from stage s at time t until an absorbing stage or the horizon.
+  void advance(StageId s, double t) {
     for (;;) {
       visit(s);
       if (m_.absorbing[static_cast<std::size_t>(s)] != 0U) {
@@ -129,20 +141,20 @@ class Replication {
   /// A stage visit without touchpoints: one exit draw, one next draw.
   Visit plain_visit(StageId s, double entry) {
     const StageRule& r = m_.rule(segment_, s);
-    const double exit = entry + r.dwell.inverse_cumulative_hazard(exp1_(dwell_rng_));
+    const double exit = entry + r.dwell.inverse_cumulative_hazard(exp1_(path_rng_));
     if (exit >= m_.horizon) {
       stay(s, entry, m_.horizon, true);
       return {};
     }
     stay(s, entry, exit, false);
-    return {r.next_stages[r.next.sample(next_rng_())], exit, kCauseExit};
+    return {r.next_stages[r.next.sample(path_rng_())], exit, kCauseExit};
   }
 
   /// A stage visit with touchpoints: a small local event loop over the customer's own events
   /// (exit, contacts, window ends); the hazard clock is re-aimed whenever the factor changes.
   Visit touched_visit(StageId s, double entry, std::uint32_t first, std::uint32_t last) {
     const StageRule& r = m_.rule(segment_, s);
-    const double target = exp1_(dwell_rng_);  // exit when the accumulated hazard reaches this
+    const double target = exp1_(path_rng_);  // exit when the accumulated hazard reaches this
     double consumed = 0.0;                     // factor-weighted hazard up to d_mark
     double d_mark = 0.0;                       // dwell time of the last factor change
     double h_mark = 0.0;                       // H(d_mark)
@@ -217,6 +229,11 @@ class Replication {
       Stream& rng = tp_stream(sl.tp);
       if (!(rng.uniform() < tp.reach)) continue;
       tally.reached += 1.0;
+      if (control_.outcomes != nullptr) {
+        auto& first_reach = control_.outcomes->first_reach[control_.outcomes->first_reach.size() -
+                                                           m_.touchpoints.size() + static_cast<std::size_t>(sl.tp)];
+        if (first_reach < 0) first_reach = static_cast<std::int16_t>(s);
+      }
       if (tp.move_to >= 0 && rng.uniform() < tp.move_probability) {
         tally.moves += 1.0;
         stay(s, entry, when, false);
@@ -239,9 +256,9 @@ class Replication {
         latest = &sl;
       }
     }
-    if (latest == nullptr) return r.next_stages[r.next.sample(next_rng_())];
+    if (latest == nullptr) return r.next_stages[r.next.sample(path_rng_())];
     const Touchpoint& tp = m_.touchpoints[static_cast<std::size_t>(latest->tp)];
-    return tp.next_override_stages[tp.next_override.sample(next_rng_())];
+    return tp.next_override_stages[tp.next_override.sample(path_rng_())];
   }
 
   Stream& tp_stream(TouchpointId id) {
@@ -260,7 +277,7 @@ class Replication {
 
   /// First report index k with report_times[k] >= t (T if none).
   [[nodiscard]] int report_index(double t) const {
-    auto k = static_cast<int>(std::ceil(t / m_.report_every));
+    auto k = static_cast<int>(std::ceil(t * inv_report_every_));
     k = std::clamp(k, 0, t_count_);
     while (k < t_count_ && m_.report_times[static_cast<std::size_t>(k)] < t) ++k;
     while (k > 0 && m_.report_times[static_cast<std::size_t>(k - 1)] >= t) --k;
@@ -268,9 +285,11 @@ class Replication {
   }
 
   /// The customer was in stage s over [from, to); `to_horizon` means still there at the horizon.
+  /// Stays of a customer are contiguous, so `from`'s report index is the previous stay's end.
   void stay(StageId s, double from, double to, bool to_horizon) {
-    const int k0 = report_index(from);
+    const int k0 = k_from_;
     const int k1 = to_horizon ? t_count_ : report_index(to);
+    k_from_ = k1;
     if (k1 > k0) {
       occupancy_diff_[static_cast<std::size_t>(k0 * s_count_ + s)] += 1;
       occupancy_diff_[static_cast<std::size_t>(k1 * s_count_ + s)] -= 1;
@@ -376,6 +395,7 @@ class Replication {
   const SimulationControl& control_;
   int s_count_;
   int t_count_;
+  double inv_report_every_;
   ReplicationResult result_;
 
   boost::random::exponential_distribution<double> exp1_{1.0};
@@ -397,10 +417,10 @@ class Replication {
   // the customer being advanced
   std::uint64_t key_ = 0;
   SegmentId segment_ = 0;
+  int k_from_ = 0;  // report index of the start of the current stay
   double first_seen_ = 0.0;
   bool converted_ = false;
-  Stream dwell_rng_;
-  Stream next_rng_;
+  Stream path_rng_;  // segment, then E and next choice of each visit
 };
 
 }  // namespace

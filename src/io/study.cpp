@@ -14,6 +14,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <limits>
 #include <random>
 #include <span>
 #include <unordered_map>
@@ -39,12 +41,48 @@ const std::vector<std::string> kTouchpointColumns = {"contacts", "reached", "mov
 
 // ---- names and messages ----------------------------------------------------------------------------
 
-bool valid_run_name(const std::string& name) {
+/// What a study keeps under one top-level group, one member per name: runs, comparisons, sweeps.
+struct Kind {
+  const char* group;  ///< the top-level group, also the plural in messages: "runs"
+  const char* noun;   ///< "run"
+};
+constexpr Kind kRuns{"runs", "run"};
+constexpr Kind kComparisons{"comparisons", "comparison"};
+constexpr Kind kSweeps{"sweeps", "sweep"};
+
+/// Runs, comparisons and sweeps share one naming rule: [A-Za-z0-9_.-]+, not starting with '.'.
+bool valid_name(const std::string& name) {
   if (name.empty() || name.front() == '.') return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
            c == '.' || c == '-';
   });
+}
+
+void require_valid_name(const std::string& path, const Kind& kind, const std::string& name) {
+  if (!valid_name(name)) {
+    throw InputError(path, 0, "name",
+                     expected_got(std::string("a ") + kind.noun +
+                                      " name of letters, digits, '_', '.' and '-' not starting "
+                                      "with '.'",
+                                  "'" + name + "'"));
+  }
+}
+
+/// Names of the runs a comparison is stored with: <name>.base, then <name>.v1, <name>.v2, ...
+std::string comparison_base_run(const std::string& name) { return name + ".base"; }
+std::string comparison_variant_run(const std::string& name, std::size_t k) {
+  return name + ".v" + std::to_string(k + 1);
+}
+/// Subgroup of /comparisons/<name> for variant k: v1, v2, ...
+std::string variant_group(std::size_t k) {
+  std::string group = "v";  // not "v" + ...: GCC 12 gives a false -Wrestrict warning there
+  group += std::to_string(k + 1);
+  return group;
+}
+/// Name of the run of point i of a sweep: <name>.p0, <name>.p1, ...
+std::string sweep_point_run(const std::string& name, std::size_t i) {
+  return name + ".p" + std::to_string(i);
 }
 
 std::string errno_text(int err) { return std::strerror(err); }
@@ -226,10 +264,16 @@ hdf5::File open_study(const std::string& path, const std::string& shown, bool wr
   return file;
 }
 
-/// True if runs/<name> is a group whose `complete` attribute is 1.
-bool run_complete(const hdf5::Object& runs, const std::string& name) {
-  if (!hdf5::is_group(runs, name)) return false;
-  hdf5::Group group = hdf5::open_group(runs, name);
+/// Opens the study at `path` read-only for one of the reading entry points, and checks it.
+hdf5::File open_for_reading(const std::string& path) {
+  hdf5::init();
+  return open_study(path, path, false);
+}
+
+/// True if parent/<name> is a group whose `complete` attribute is 1.
+bool is_complete(const hdf5::Object& parent, const std::string& name) {
+  if (!hdf5::is_group(parent, name)) return false;
+  hdf5::Group group = hdf5::open_group(parent, name);
   if (!hdf5::has_attr(group, "complete")) return false;
   try {
     return hdf5::read_int_attr(group, "complete") == 1;
@@ -238,15 +282,57 @@ bool run_complete(const hdf5::Object& runs, const std::string& name) {
   }
 }
 
-std::vector<std::string> complete_runs(const hdf5::File& file) {
+/// Names of the complete members of the `kind` group, sorted (none when the group is missing).
+std::vector<std::string> complete_names(const hdf5::File& file, const Kind& kind) {
   std::vector<std::string> names;
-  if (!hdf5::is_group(file, "runs")) return names;
-  hdf5::Group runs = hdf5::open_group(file, "runs");
-  for (auto& name : hdf5::link_names(runs)) {
-    if (run_complete(runs, name)) names.push_back(std::move(name));
+  if (!hdf5::is_group(file, kind.group)) return names;
+  hdf5::Group group = hdf5::open_group(file, kind.group);
+  for (auto& name : hdf5::link_names(group)) {
+    if (is_complete(group, name)) names.push_back(std::move(name));
   }
   std::sort(names.begin(), names.end());
   return names;
+}
+
+/// Opens the complete member `name` of the `kind` group. @throws InputError naming the available ones
+hdf5::Group open_complete(const hdf5::File& file, const std::string& path, const Kind& kind,
+                          const std::string& name) {
+  const bool found = valid_name(name) && hdf5::is_group(file, kind.group) &&
+                     is_complete(hdf5::open_group(file, kind.group), name);
+  if (!found) {
+    const std::vector<std::string> names = complete_names(file, kind);
+    throw InputError(path, 0, "name",
+                     std::string("no ") + kind.noun + " '" + name + "' in " + path + "; available " +
+                         kind.group + ": " + (names.empty() ? std::string("(none)") : join(names)));
+  }
+  return hdf5::open_group(hdf5::open_group(file, kind.group), name);
+}
+
+/// The run a comparison or sweep refers to. A missing one is an IoError: the study is damaged, since
+/// lcsim writes a comparison or sweep and its runs in one atomic append.
+hdf5::Group open_referenced_run(const hdf5::File& file, const hdf5::Group& owner,
+                                const std::string& run) {
+  if (!valid_name(run) || !hdf5::is_group(file, kRuns.group) ||
+      !is_complete(hdf5::open_group(file, kRuns.group), run)) {
+    throw IoError(owner.where() + ": refers to run '" + run + "', which the study does not have");
+  }
+  return hdf5::open_group(hdf5::open_group(file, kRuns.group), run);
+}
+
+/// The top-level group of `kind`, created if the study has none yet.
+hdf5::Group require_group(const hdf5::File& file, const Kind& kind) {
+  return hdf5::link_exists(file, kind.group) ? hdf5::open_group(file, kind.group)
+                                              : hdf5::create_group(file, kind.group);
+}
+
+/// Makes `name` free in `parent` for a new member: a complete member of that name is an InputError
+/// with message `taken`; an incomplete one (left by a tool other than lcsim) is removed, to be
+/// written anew.
+void claim(const hdf5::Group& parent, const std::string& name, const std::string& path,
+           const std::string& taken) {
+  if (!hdf5::link_exists(parent, name)) return;
+  if (is_complete(parent, name)) throw InputError(path, 0, "name", taken);
+  hdf5::remove_link(parent, name);
 }
 
 // ---- writing a run -------------------------------------------------------------------------------
@@ -260,7 +346,9 @@ struct Shape {
   std::size_t metrics = 0;
 };
 
-Shape run_shape(const Run& run) {
+/// Checks that the arrays of `run` agree in shape. @param context starts the InternalError message
+/// ("Study::append", "Study::append_sweep: run 's.p3'")
+Shape run_shape(const Run& run, const std::string& context) {
   Shape shape;
   shape.reps = run.replications.size();
   shape.metrics = run.info.metric_names.size();
@@ -272,7 +360,7 @@ Shape run_shape(const Run& run) {
   }
   const ReplicationResult& first = run.replications.front();
   if (first.num_stages < 0 || first.num_reports < 0) {
-    throw InternalError("Study::append: negative num_stages or num_reports");
+    throw InternalError(context + ": negative num_stages or num_reports");
   }
   shape.stages = static_cast<std::size_t>(first.num_stages);
   shape.reports = static_cast<std::size_t>(first.num_reports);
@@ -280,7 +368,7 @@ Shape run_shape(const Run& run) {
   for (std::size_t r = 0; r < run.replications.size(); ++r) {
     const ReplicationResult& rep = run.replications[r];
     const auto bad = [&](const std::string& what) {
-      return InternalError("Study::append: replication " + std::to_string(r) + ": " + what);
+      return InternalError(context + ": replication " + std::to_string(r) + ": " + what);
     };
     if (static_cast<std::size_t>(rep.num_stages) != shape.stages ||
         static_cast<std::size_t>(rep.num_reports) != shape.reports) {
@@ -578,42 +666,300 @@ Run read_run_group(const hdf5::Group& group, const std::string& name) {
   }
 
   {
-    const hdf5::CompoundLayout summary = summary_layout();
-    hdf5::Dataset summary_set = hdf5::open_dataset(group, "summary");
-    const hsize_t rows = hdf5::num_rows(summary_set);
-    std::vector<std::byte> data(rows * summary.row_size());
-    hdf5::read_rows(summary_set, summary, 0, rows, data.data());
-    run.summary.resize(rows);
-    for (std::size_t i = 0; i < rows; ++i) {
-      const std::byte* row = data.data() + i * summary.row_size();
+    const hdf5::TableRows rows(hdf5::open_dataset(group, "summary"), summary_layout());
+    run.summary.resize(rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) {
       SummaryRow& s = run.summary[i];
-      const char* metric = get<const char*>(row, summary.offset(0));
-      s.metric = metric == nullptr ? "" : metric;
-      s.mean = get<double>(row, summary.offset(1));
-      s.std = get<double>(row, summary.offset(2));
-      s.ci_low = get<double>(row, summary.offset(3));
-      s.ci_high = get<double>(row, summary.offset(4));
-      s.n = get<std::int64_t>(row, summary.offset(5));
+      s.metric = rows.string(i, 0);
+      s.mean = rows.get<double>(i, 1);
+      s.std = rows.get<double>(i, 2);
+      s.ci_low = rows.get<double>(i, 3);
+      s.ci_high = rows.get<double>(i, 4);
+      s.n = rows.get<std::int64_t>(i, 5);
     }
-    hdf5::reclaim_strings(summary_set, summary, rows, data.data());
   }
 
   if (run.has_events) read_events(group, run);
   return run;
 }
 
-}  // namespace
+// ---- comparisons ---------------------------------------------------------------------------------
 
-// ---- Study -------------------------------------------------------------------------------------------
-
-void Study::append(const std::string& path, const Run& run, const std::string& name) {
-  if (!valid_run_name(name)) {
-    throw InputError(path, 0, "name",
-                     expected_got("a run name of letters, digits, '_', '.' and '-' not starting "
-                                  "with '.'",
-                                  "'" + name + "'"));
+hdf5::CompoundLayout deltas_layout() {
+  hdf5::CompoundLayout layout;
+  layout.add("metric", hdf5::FieldType::kString);
+  for (const char* field : {"base_mean", "variant_mean", "delta", "delta_std", "ci_low", "ci_high",
+                            "lift", "lift_ci_low", "lift_ci_high", "variance_reduction"}) {
+    layout.add(field, hdf5::FieldType::kFloat64);
   }
-  const Shape shape = run_shape(run);  // before touching any file: InternalError if inconsistent
+  layout.add("n", hdf5::FieldType::kInt64);
+  return layout;
+}
+
+hdf5::CompoundLayout changes_layout() {
+  hdf5::CompoundLayout layout;
+  layout.add("segment", hdf5::FieldType::kString);
+  layout.add("reached_in", hdf5::FieldType::kString);
+  for (const char* field : {"customers", "converted_base", "converted_variant", "gained", "lost"}) {
+    layout.add(field, hdf5::FieldType::kInt64);
+  }
+  return layout;
+}
+
+void write_deltas(const hdf5::Group& group, const std::vector<DeltaRow>& deltas) {
+  const hdf5::CompoundLayout layout = deltas_layout();
+  const std::size_t row_size = layout.row_size();
+  std::vector<std::byte> rows(deltas.size() * row_size);
+  for (std::size_t i = 0; i < deltas.size(); ++i) {
+    const DeltaRow& d = deltas[i];
+    std::byte* row = rows.data() + i * row_size;
+    put(row, layout.offset(0), d.metric.c_str());
+    const std::array<double, 10> values{d.base_mean, d.variant_mean, d.delta,       d.delta_std,
+                                        d.ci_low,    d.ci_high,      d.lift,        d.lift_ci_low,
+                                        d.lift_ci_high, d.variance_reduction};
+    for (std::size_t f = 0; f < values.size(); ++f) put(row, layout.offset(1 + f), values[f]);
+    put(row, layout.offset(11), d.n);
+  }
+  hdf5::write_table(group, "deltas", layout, deltas.size(), rows.data());
+}
+
+std::vector<DeltaRow> read_deltas(const hdf5::Group& group) {
+  const hdf5::TableRows rows(hdf5::open_dataset(group, "deltas"), deltas_layout());
+  std::vector<DeltaRow> deltas(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    DeltaRow& d = deltas[i];
+    d.metric = rows.string(i, 0);
+    d.base_mean = rows.get<double>(i, 1);
+    d.variant_mean = rows.get<double>(i, 2);
+    d.delta = rows.get<double>(i, 3);
+    d.delta_std = rows.get<double>(i, 4);
+    d.ci_low = rows.get<double>(i, 5);
+    d.ci_high = rows.get<double>(i, 6);
+    d.lift = rows.get<double>(i, 7);
+    d.lift_ci_low = rows.get<double>(i, 8);
+    d.lift_ci_high = rows.get<double>(i, 9);
+    d.variance_reduction = rows.get<double>(i, 10);
+    d.n = rows.get<std::int64_t>(i, 11);
+  }
+  return deltas;
+}
+
+void write_changes(const hdf5::Group& group, const std::vector<ChangeRow>& changes) {
+  const hdf5::CompoundLayout layout = changes_layout();
+  const std::size_t row_size = layout.row_size();
+  std::vector<std::byte> rows(changes.size() * row_size);
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    const ChangeRow& c = changes[i];
+    std::byte* row = rows.data() + i * row_size;
+    put(row, layout.offset(0), c.segment.c_str());
+    put(row, layout.offset(1), c.reached_in.c_str());
+    const std::array<std::int64_t, 5> counts{c.customers, c.converted_base, c.converted_variant,
+                                             c.gained, c.lost};
+    for (std::size_t f = 0; f < counts.size(); ++f) put(row, layout.offset(2 + f), counts[f]);
+  }
+  hdf5::write_table(group, "changes", layout, changes.size(), rows.data());
+}
+
+std::vector<ChangeRow> read_changes(const hdf5::Group& group) {
+  const hdf5::TableRows rows(hdf5::open_dataset(group, "changes"), changes_layout());
+  std::vector<ChangeRow> changes(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    ChangeRow& c = changes[i];
+    c.segment = rows.string(i, 0);
+    c.reached_in = rows.string(i, 1);
+    c.customers = rows.get<std::int64_t>(i, 2);
+    c.converted_base = rows.get<std::int64_t>(i, 3);
+    c.converted_variant = rows.get<std::int64_t>(i, 4);
+    c.gained = rows.get<std::int64_t>(i, 5);
+    c.lost = rows.get<std::int64_t>(i, 6);
+  }
+  return changes;
+}
+
+/// Writes the runs of a comparison and /comparisons/<name> into an open study, after checking that
+/// none of those names is taken. `shapes` are the runs' shapes: base first, then the variants.
+void write_comparison(const hdf5::File& file, const std::string& path, const std::string& name,
+                      const Comparison& comparison, const std::vector<Shape>& shapes) {
+  hdf5::Group comparisons = require_group(file, kComparisons);
+  claim(comparisons, name, path, "comparison '" + name + "' already exists in " + path);
+  const std::string base_run = comparison_base_run(name);
+  std::vector<std::string> variant_runs;
+  for (std::size_t k = 0; k < comparison.variants.size(); ++k) {
+    variant_runs.push_back(comparison_variant_run(name, k));
+  }
+  hdf5::Group runs = require_group(file, kRuns);
+  const auto claim_run = [&](const std::string& run) {
+    claim(runs, run, path,
+          "comparison '" + name + "' needs run '" + run + "', which already exists in " + path);
+  };
+  claim_run(base_run);
+  for (const std::string& run : variant_runs) claim_run(run);
+
+  write_run(runs, base_run, comparison.base, shapes.at(0));
+  for (std::size_t k = 0; k < comparison.variants.size(); ++k) {
+    write_run(runs, variant_runs[k], comparison.variants[k].run, shapes.at(k + 1));
+  }
+
+  hdf5::Group group = hdf5::create_group(comparisons, name);
+  hdf5::write_int_attr(group, "replications", comparison.replications);
+  hdf5::write_double_attr(group, "precision", comparison.precision);
+  hdf5::write_int_attr(group, "precision_met", comparison.precision_met ? 1 : 0);
+  hdf5::write_strings_attr(group, "precision_metrics", comparison.precision_metrics);
+  hdf5::write_string_attr(group, "base_run", base_run);
+  hdf5::write_strings_attr(group, "variant_runs", variant_runs);
+  for (std::size_t k = 0; k < comparison.variants.size(); ++k) {
+    const VariantComparison& variant = comparison.variants[k];
+    hdf5::Group sub = hdf5::create_group(group, variant_group(k));
+    hdf5::write_string_attr(sub, "run", variant_runs[k]);
+    hdf5::write_string_attr(sub, "verdict", variant.verdict);
+    hdf5::write_strings_attr(sub, "changed_touchpoints", variant.changed_touchpoints);
+    write_deltas(sub, variant.deltas);
+    write_changes(sub, variant.changes);
+  }
+  // Last: a reader takes a comparison as complete only once this is set.
+  hdf5::write_int_attr(group, "complete", 1);
+}
+
+Comparison read_comparison_group(const hdf5::File& file, const hdf5::Group& group) {
+  Comparison comparison;
+  comparison.replications = hdf5::read_int_attr(group, "replications");
+  comparison.precision = hdf5::read_double_attr(group, "precision");
+  comparison.precision_met = hdf5::read_int_attr(group, "precision_met") != 0;
+  comparison.precision_metrics = hdf5::read_strings_attr(group, "precision_metrics");
+  const std::string base_run = hdf5::read_string_attr(group, "base_run");
+  comparison.base = read_run_group(open_referenced_run(file, group, base_run), base_run);
+  const std::vector<std::string> variant_runs = hdf5::read_strings_attr(group, "variant_runs");
+  comparison.variants.resize(variant_runs.size());
+  for (std::size_t k = 0; k < variant_runs.size(); ++k) {
+    VariantComparison& variant = comparison.variants[k];
+    const hdf5::Group sub = hdf5::open_group(group, variant_group(k));
+    const std::string run = hdf5::read_string_attr(sub, "run");
+    if (run != variant_runs[k]) {
+      throw IoError(sub.where() + ": run '" + run + "' differs from variant_runs[" +
+                    std::to_string(k) + "] '" + variant_runs[k] + "'");
+    }
+    variant.run = read_run_group(open_referenced_run(file, sub, run), run);
+    variant.verdict = hdf5::read_string_attr(sub, "verdict");
+    variant.changed_touchpoints = hdf5::read_strings_attr(sub, "changed_touchpoints");
+    variant.deltas = read_deltas(sub);
+    variant.changes = read_changes(sub);
+  }
+  return comparison;
+}
+
+// ---- sweeps --------------------------------------------------------------------------------------
+
+/// The `points` table: the point number, then one string field (the value's JSON text) per parameter.
+hdf5::CompoundLayout points_layout(const std::vector<std::string>& parameters) {
+  hdf5::CompoundLayout layout;
+  layout.add("point", hdf5::FieldType::kInt32);
+  for (const auto& parameter : parameters) layout.add(parameter, hdf5::FieldType::kString);
+  return layout;
+}
+
+/// Parameters become field names of `points`: they must be non-empty, distinct and not "point".
+void check_sweep(const std::string& path, const Sweep& sweep) {
+  for (std::size_t j = 0; j < sweep.parameters.size(); ++j) {
+    const std::string& parameter = sweep.parameters[j];
+    const auto bad = [&](const std::string& why) {
+      return InputError(path, 0, "parameters",
+                        "sweep parameter " + std::to_string(j) + " ('" + parameter + "') " + why);
+    };
+    if (parameter.empty()) throw bad("is empty");
+    if (parameter == "point") throw bad("is named like the point-number field 'point'");
+    if (std::find(sweep.parameters.begin(), sweep.parameters.begin() + static_cast<std::ptrdiff_t>(j),
+                  parameter) != sweep.parameters.begin() + static_cast<std::ptrdiff_t>(j)) {
+      throw bad("appears twice");
+    }
+  }
+  if (sweep.points.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+    throw InputError(path, 0, "points", "a sweep has at most 2^31 - 1 points");
+  }
+  for (std::size_t i = 0; i < sweep.points.size(); ++i) {
+    if (sweep.points[i].values.size() != sweep.parameters.size()) {
+      throw InputError(path, 0, "points",
+                       "point " + std::to_string(i) + " has " +
+                           std::to_string(sweep.points[i].values.size()) + " values for " +
+                           std::to_string(sweep.parameters.size()) + " parameters");
+    }
+  }
+}
+
+/// Writes the runs of a sweep and /sweeps/<name> into an open study, after checking that none of
+/// those names is taken. `shapes` are the points' run shapes.
+void write_sweep(const hdf5::File& file, const std::string& path, const std::string& name,
+                 const Sweep& sweep, const std::vector<Shape>& shapes) {
+  hdf5::Group sweeps = require_group(file, kSweeps);
+  claim(sweeps, name, path, "sweep '" + name + "' already exists in " + path);
+  std::vector<std::string> point_runs;
+  for (std::size_t i = 0; i < sweep.points.size(); ++i) point_runs.push_back(sweep_point_run(name, i));
+  hdf5::Group runs = require_group(file, kRuns);
+  for (const std::string& run : point_runs) {
+    claim(runs, run, path,
+          "sweep '" + name + "' needs run '" + run + "', which already exists in " + path);
+  }
+
+  for (std::size_t i = 0; i < sweep.points.size(); ++i) {
+    write_run(runs, point_runs[i], sweep.points[i].run, shapes.at(i));
+  }
+
+  hdf5::Group group = hdf5::create_group(sweeps, name);
+  hdf5::write_string_attr(group, "design", sweep.design);
+  hdf5::write_strings_attr(group, "parameters", sweep.parameters);
+  hdf5::write_strings_attr(group, "runs", point_runs);
+  {
+    const hdf5::CompoundLayout layout = points_layout(sweep.parameters);
+    const std::size_t row_size = layout.row_size();
+    std::vector<std::byte> rows(sweep.points.size() * row_size);
+    for (std::size_t i = 0; i < sweep.points.size(); ++i) {
+      std::byte* row = rows.data() + i * row_size;
+      put(row, layout.offset(0), static_cast<std::int32_t>(i));
+      const std::vector<std::string>& values = sweep.points[i].values;
+      for (std::size_t j = 0; j < values.size(); ++j) put(row, layout.offset(1 + j), values[j].c_str());
+    }
+    hdf5::write_table(group, "points", layout, sweep.points.size(), rows.data());
+  }
+  // Last: a reader takes a sweep as complete only once this is set.
+  hdf5::write_int_attr(group, "complete", 1);
+}
+
+Sweep read_sweep_group(const hdf5::File& file, const hdf5::Group& group) {
+  Sweep sweep;
+  sweep.design = hdf5::read_string_attr(group, "design");
+  sweep.parameters = hdf5::read_strings_attr(group, "parameters");
+  const std::vector<std::string> point_runs = hdf5::read_strings_attr(group, "runs");
+  const hdf5::TableRows rows(hdf5::open_dataset(group, "points"), points_layout(sweep.parameters));
+  if (rows.size() != point_runs.size()) {
+    throw IoError(group.where() + ": " + std::to_string(point_runs.size()) + " runs but " +
+                  std::to_string(rows.size()) + " rows in points");
+  }
+  sweep.points.resize(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto point = rows.get<std::int32_t>(i, 0);
+    if (point != static_cast<std::int32_t>(i)) {
+      throw IoError(group.where() + "/points: row " + std::to_string(i) + " is point " +
+                    std::to_string(point));
+    }
+    SweepPoint& p = sweep.points[i];
+    p.values.reserve(sweep.parameters.size());
+    for (std::size_t j = 0; j < sweep.parameters.size(); ++j) p.values.push_back(rows.string(i, 1 + j));
+    p.run = read_run_group(open_referenced_run(file, group, point_runs[i]), point_runs[i]);
+  }
+  return sweep;
+}
+
+// ---- the append transaction ------------------------------------------------------------------------
+
+/// Adds to the study at `path` in one atomic step; the only code that writes a study (docs/format.md,
+/// "Atomicity and concurrency"). Checks `name`, takes the lock, removes stale temporary files, copies
+/// the study to a temporary file beside it (or creates a new study there), opens and checks the copy,
+/// calls `write` on it, then closes, fsyncs and renames the copy over the study and fsyncs the
+/// directory. `write` first checks that the names it needs are free (InputError) and then writes;
+/// whatever it throws, the temporary file is removed and the study is left as it was. IoErrors and
+/// filesystem errors come out as "cannot append <kind> '<name>' to <path>: ...".
+void append_atomically(const std::string& path, const Kind& kind, const std::string& name,
+                       const std::function<void(const hdf5::File&)>& write) {
+  require_valid_name(path, kind, name);
   hdf5::init();
   const std::string target = resolve_target(path);
   LockFile lock(target + ".lock");
@@ -623,26 +969,20 @@ void Study::append(const std::string& path, const Run& run, const std::string& n
   const bool exists = fs::exists(target, ec);
   if (ec) throw IoError(path + ": cannot look at the study file: " + ec.message());
 
+  const auto wrapped = [&](const char* what) {
+    return IoError(std::string("cannot append ") + kind.noun + " '" + name + "' to " + path + ": " +
+                   what);
+  };
   try {
     TempFile temp(temp_name(target));
     {
       // The study itself is never opened here: it is copied and the copy is checked and extended,
       // so a reader holding the study open (h5py, another lcsim) is never in the way.
       hdf5::File file;
-      bool replace_incomplete = false;
       if (exists) {
         fs::copy_file(target, temp.path());
         FormatVersion version;
         file = open_study(temp.path(), path, true, &version);
-        if (hdf5::is_group(file, "runs")) {
-          hdf5::Group existing = hdf5::open_group(file, "runs");
-          if (hdf5::link_exists(existing, name)) {
-            if (run_complete(existing, name)) {
-              throw InputError(path, 0, "name", "run '" + name + "' already exists in " + path);
-            }
-            replace_incomplete = true;  // left by a tool other than lcsim: write it anew
-          }
-        }
         if (version.minor < kStudyFormatMinor) {
           hdf5::remove_attr(file, "format_version");
           const std::array<int, 2> ours{kStudyFormatMajor, kStudyFormatMinor};
@@ -652,45 +992,83 @@ void Study::append(const std::string& path, const Run& run, const std::string& n
         file = hdf5::create_file(temp.path());
         write_root(file);
       }
-      hdf5::Group runs = hdf5::link_exists(file, "runs") ? hdf5::open_group(file, "runs")
-                                                          : hdf5::create_group(file, "runs");
-      if (replace_incomplete) hdf5::remove_link(runs, name);
-      write_run(runs, name, run, shape);
-      runs.close();
+      write(file);
       file.close();
     }
     fsync_path(temp.path(), false);
     temp.commit_to(target);
     fsync_path(parent_dir(target), true);
   } catch (const fs::filesystem_error& e) {
-    throw IoError("cannot append run '" + name + "' to " + path + ": " + e.what());
+    throw wrapped(e.what());
   } catch (const IoError& e) {
-    throw IoError("cannot append run '" + name + "' to " + path + ": " + e.what());
+    throw wrapped(e.what());
   }
+}
+
+}  // namespace
+
+// ---- Study -------------------------------------------------------------------------------------------
+
+void Study::append(const std::string& path, const Run& run, const std::string& name) {
+  const Shape shape = run_shape(run, "Study::append");  // before touching any file
+  append_atomically(path, kRuns, name, [&](const hdf5::File& file) {
+    const hdf5::Group runs = require_group(file, kRuns);
+    claim(runs, name, path, "run '" + name + "' already exists in " + path);
+    write_run(runs, name, run, shape);
+  });
 }
 
 std::vector<std::string> Study::list_runs(const std::string& path) {
-  hdf5::init();
-  hdf5::File file = open_study(path, path, false);
-  return complete_runs(file);
+  const hdf5::File file = open_for_reading(path);
+  return complete_names(file, kRuns);
 }
 
 Run Study::read_run(const std::string& path, const std::string& name) {
-  hdf5::init();
-  hdf5::File file = open_study(path, path, false);
-  const bool found = valid_run_name(name) && hdf5::is_group(file, "runs") && [&] {
-    hdf5::Group runs = hdf5::open_group(file, "runs");
-    return run_complete(runs, name);
-  }();
-  if (!found) {
-    const std::vector<std::string> names = complete_runs(file);
-    throw InputError(path, 0, "name",
-                     "no run '" + name + "' in " + path + "; available runs: " +
-                         (names.empty() ? std::string("(none)") : join(names)));
+  const hdf5::File file = open_for_reading(path);
+  return read_run_group(open_complete(file, path, kRuns, name), name);
+}
+
+void Study::append_comparison(const std::string& path, const Comparison& comparison,
+                              const std::string& name) {
+  std::vector<Shape> shapes{run_shape(comparison.base, "Study::append_comparison: base run")};
+  for (std::size_t k = 0; k < comparison.variants.size(); ++k) {
+    shapes.push_back(run_shape(comparison.variants[k].run,
+                               "Study::append_comparison: variant " + std::to_string(k + 1) + " run"));
   }
-  hdf5::Group runs = hdf5::open_group(file, "runs");
-  hdf5::Group group = hdf5::open_group(runs, name);
-  return read_run_group(group, name);
+  append_atomically(path, kComparisons, name, [&](const hdf5::File& file) {
+    write_comparison(file, path, name, comparison, shapes);
+  });
+}
+
+std::vector<std::string> Study::list_comparisons(const std::string& path) {
+  const hdf5::File file = open_for_reading(path);
+  return complete_names(file, kComparisons);
+}
+
+Comparison Study::read_comparison(const std::string& path, const std::string& name) {
+  const hdf5::File file = open_for_reading(path);
+  return read_comparison_group(file, open_complete(file, path, kComparisons, name));
+}
+
+void Study::append_sweep(const std::string& path, const Sweep& sweep, const std::string& name) {
+  check_sweep(path, sweep);
+  std::vector<Shape> shapes;
+  for (std::size_t i = 0; i < sweep.points.size(); ++i) {
+    shapes.push_back(run_shape(sweep.points[i].run, "Study::append_sweep: point " + std::to_string(i) + " run"));
+  }
+  append_atomically(path, kSweeps, name, [&](const hdf5::File& file) {
+    write_sweep(file, path, name, sweep, shapes);
+  });
+}
+
+std::vector<std::string> Study::list_sweeps(const std::string& path) {
+  const hdf5::File file = open_for_reading(path);
+  return complete_names(file, kSweeps);
+}
+
+Sweep Study::read_sweep(const std::string& path, const std::string& name) {
+  const hdf5::File file = open_for_reading(path);
+  return read_sweep_group(file, open_complete(file, path, kSweeps, name));
 }
 
 std::string Study::hdf5_version() {

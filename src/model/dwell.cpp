@@ -145,7 +145,7 @@ double Dwell::cumulative_hazard(double d) const {
   return 0.0;
 }
 
-double Dwell::inverse_cumulative_hazard(double h) const {
+double Dwell::inverse_cumulative_hazard_general(double h) const {
   if (!(h > 0.0)) return family_ == DwellFamily::kFixed ? a_ : 0.0;
   switch (family_) {
     case DwellFamily::kExponential: return a_ * h;

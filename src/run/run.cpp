@@ -2,18 +2,14 @@
 
 #include <algorithm>
 #include <boost/math/distributions/students_t.hpp>
-#include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <ctime>
-#include <exception>
 #include <limits>
-#include <mutex>
-#include <thread>
 
 #include "lcsim/core/error.hpp"
 #include "lcsim/core/version.hpp"
 #include "lcsim/engine/engine.hpp"
+#include "parallel.hpp"
 
 namespace lcsim {
 namespace {
@@ -29,9 +25,9 @@ std::string utc_now() {
   return buf;
 }
 
-RunInfo make_info(const Model& model, const RunOptions& options, std::uint64_t seed, int reps) {
+RunInfo make_info(const Model& model, const std::string& name, std::uint64_t seed, int reps) {
   RunInfo info;
-  info.name = options.name.empty() ? model.name : options.name;
+  info.name = name.empty() ? model.name : name;
   info.scenario_name = model.name;
   info.scenario_text = model.scenario_text;
   info.scenario_file = model.scenario_file;
@@ -96,70 +92,47 @@ std::vector<SummaryRow> summarize(const std::vector<std::string>& metric_names,
 Run simulate(const Model& model, const RunOptions& options) {
   const int reps = options.replications > 0 ? options.replications : model.replications;
   const std::uint64_t seed = options.has_seed ? options.seed : model.seed;
-  int threads = options.threads > 0 ? options.threads
-                                    : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
-  threads = std::min(threads, reps);
-
-  std::vector<ReplicationResult> results(static_cast<std::size_t>(reps));
-  std::atomic<int> next{0};
-  std::atomic<int> done{0};
-  std::atomic<bool> stop{false};
-  std::atomic<std::int64_t> progress{0};
-  std::exception_ptr failure;
-  std::mutex mutex;  // guards failure; with `wake` lets the watcher sleep until something happens
-  std::condition_variable wake;
-
-  SimulationControl control;
-  control.events = options.events;
-  control.cancel = &stop;
-  control.progress = &progress;
-  control.seed_override = seed;
-  control.has_seed = true;
   const Engine engine(model);
+  std::vector<ReplicationResult> results(static_cast<std::size_t>(reps));
+  detail::parallel_for(reps, options.threads, options.cancel, options.on_progress,
+                       [&](int i, const detail::TaskControl& task) {
+                         SimulationControl control;
+                         control.events = options.events;
+                         control.cancel = task.stop;
+                         control.progress = task.progress;
+                         control.seed_override = seed;
+                         control.has_seed = true;
+                         results[static_cast<std::size_t>(i)] = engine.simulate(options.first_replication + i, control);
+                       });
+  return assemble_run(model, options.name, seed, std::move(results), options.events);
+}
 
-  auto worker = [&] {
-    for (int r = next++; r < reps && !stop.load(); r = next++) {
-      try {
-        results[static_cast<std::size_t>(r)] = engine.simulate(r, control);
-        ++done;
-      } catch (...) {
-        const std::lock_guard<std::mutex> lock(mutex);
-        if (!failure) failure = std::current_exception();
-        stop = true;
-      }
-      wake.notify_all();
-    }
-  };
-
-  std::vector<std::thread> pool;
-  pool.reserve(static_cast<std::size_t>(threads));
-  for (int i = 0; i < threads; ++i) pool.emplace_back(worker);
-  // The calling thread watches: user cancellation and progress reports. Whatever happens here,
-  // the workers are stopped and joined before leaving.
-  try {
-    while (done.load() < reps && !stop.load()) {
-      if (options.cancel != nullptr && options.cancel->load()) stop = true;
-      if (options.on_progress) options.on_progress(progress.load(), done.load());
-      std::unique_lock<std::mutex> lock(mutex);
-      wake.wait_for(lock, std::chrono::milliseconds(100),
-                    [&] { return done.load() >= reps || stop.load(); });
-    }
-  } catch (...) {
-    stop = true;
-    for (auto& t : pool) t.join();
-    throw;
-  }
-  for (auto& t : pool) t.join();
-  if (failure) std::rethrow_exception(failure);
-  if (done.load() < reps) throw Cancelled();
-  if (options.on_progress) options.on_progress(progress.load(), done.load());
-
+Run assemble_run(const Model& model, const std::string& name, std::uint64_t seed,
+                 std::vector<ReplicationResult> replications, bool has_events) {
   Run run;
-  run.info = make_info(model, options, seed, reps);
-  run.has_events = options.events;
-  run.replications = std::move(results);
+  run.info = make_info(model, name, seed, static_cast<int>(replications.size()));
+  run.has_events = has_events;
+  run.replications = std::move(replications);
   run.summary = summarize(run.info.metric_names, run.replications);
   return run;
+}
+
+Run join_batches(std::vector<Run> batches) {
+  if (batches.empty()) throw InternalError("join_batches: no batches");
+  Run out = std::move(batches.front());
+  for (std::size_t b = 1; b < batches.size(); ++b) {
+    Run& next = batches[b];
+    if (next.info.scenario_text != out.info.scenario_text || next.info.seed != out.info.seed ||
+        next.info.metric_names != out.info.metric_names || next.has_events != out.has_events) {
+      throw InternalError("join_batches: batches of different scenarios, seeds or event logging");
+    }
+    for (auto& rep : next.replications) out.replications.push_back(std::move(rep));
+  }
+  std::stable_sort(out.replications.begin(), out.replications.end(),
+                   [](const ReplicationResult& a, const ReplicationResult& b) { return a.replication < b.replication; });
+  out.info.replications = static_cast<int>(out.replications.size());
+  out.summary = summarize(out.info.metric_names, out.replications);
+  return out;
 }
 
 }  // namespace lcsim

@@ -1,6 +1,7 @@
 #include "lcsim/run/run_arrays.hpp"
 
 #include <string>
+#include <type_traits>
 
 #include "lcsim/core/error.hpp"
 
@@ -60,6 +61,56 @@ EventColumns event_columns(const Run& run) {
     }
   }
   return c;
+}
+
+Run unpack(RunInfo info, const RunArrays& a, const EventColumns* events) {
+  const std::size_t r_count = a.replications;
+  const std::size_t t = a.reports;
+  const std::size_t s = a.stages;
+  const std::size_t k = a.touchpoints;
+  const std::size_t m = a.metrics;
+  if (a.replication.size() != r_count || a.occupancy.size() != r_count * t * s ||
+      a.transitions.size() != r_count * s * s || a.reached.size() != r_count * s ||
+      a.touchpoint_tallies.size() != r_count * k * 4 || a.metric_values.size() != r_count * m ||
+      s != info.stage_names.size() || t != info.report_times.size() || k != info.touchpoint_names.size() ||
+      m != info.metric_names.size()) {
+    throw InternalError("unpack: array sizes do not match the run's shape");
+  }
+  auto slice = [](const auto& v, std::size_t i, std::size_t n) {
+    using T = typename std::decay_t<decltype(v)>::value_type;
+    return std::vector<T>(v.begin() + static_cast<std::ptrdiff_t>(i * n), v.begin() + static_cast<std::ptrdiff_t>((i + 1) * n));
+  };
+  Run run;
+  run.info = std::move(info);
+  run.info.replications = static_cast<int>(r_count);
+  run.replications.resize(r_count);
+  for (std::size_t i = 0; i < r_count; ++i) {
+    ReplicationResult& rep = run.replications[i];
+    rep.replication = a.replication[i];
+    rep.num_stages = static_cast<int>(s);
+    rep.num_reports = static_cast<int>(t);
+    rep.occupancy = slice(a.occupancy, i, t * s);
+    rep.transitions = slice(a.transitions, i, s * s);
+    rep.reached = slice(a.reached, i, s);
+    rep.metrics = slice(a.metric_values, i, m);
+    for (std::size_t j = 0; j < k; ++j) {
+      const double* x = a.touchpoint_tallies.data() + (i * k + j) * 4;
+      rep.touchpoints.push_back(TouchpointTally{x[0], x[1], x[2], x[3]});
+    }
+  }
+  run.has_events = events != nullptr;
+  if (events != nullptr) {
+    std::size_t i = 0;
+    for (std::size_t e = 0; e < events->time.size(); ++e) {
+      // events come in replication order: advance to the replication of this row
+      while (i < r_count && run.replications[i].replication != events->replication[e]) ++i;
+      if (i == r_count) throw InternalError("unpack: an event belongs to no replication of the run");
+      run.replications[i].events.push_back(Event{events->replication[e], events->customer[e], events->time[e],
+                                                 events->from[e], events->to[e], events->cause[e]});
+    }
+  }
+  run.summary = summarize(run.info.metric_names, run.replications);
+  return run;
 }
 
 }  // namespace lcsim

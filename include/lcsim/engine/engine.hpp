@@ -17,6 +17,7 @@ struct SimulationControl {
   std::atomic<std::int64_t>* progress = nullptr;   ///< incremented by customers finished
   std::uint64_t seed_override = 0;                 ///< used instead of model.seed when has_seed
   bool has_seed = false;
+  CustomerOutcomes* outcomes = nullptr;            ///< filled with one entry per customer when set
 };
 
 /// Advances each customer on its own through its stages (hazard clock, touchpoints, money) until

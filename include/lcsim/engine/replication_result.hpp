@@ -54,6 +54,16 @@ enum Metric : int {
   kNumFixedMetrics
 };
 
+/// Per-customer outcomes of one replication, in the engine's customer order (increasing customer
+/// key), asked for by paired comparisons to find who changed outcome between two arms.
+struct CustomerOutcomes {
+  int touchpoints = 0;                     ///< K
+  std::vector<std::uint64_t> customer;     ///< customer keys
+  std::vector<std::int32_t> segment;
+  std::vector<std::uint8_t> converted;     ///< entered won during the horizon (not already converted)
+  std::vector<std::int16_t> first_reach;   ///< [n * K] stage where touchpoint k first reached them; -1 never
+};
+
 struct ReplicationResult {
   int replication = 0;
   int num_stages = 0;

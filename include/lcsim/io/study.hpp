@@ -5,13 +5,15 @@
 #include <string>
 #include <vector>
 
+#include "lcsim/run/compare.hpp"
 #include "lcsim/run/run.hpp"
+#include "lcsim/run/sweep.hpp"
 
 namespace lcsim {
 
 /// Format version written into every study (attribute format_version = [major, minor]).
 inline constexpr int kStudyFormatMajor = 1;
-inline constexpr int kStudyFormatMinor = 0;
+inline constexpr int kStudyFormatMinor = 1;  // 1.1: /comparisons and /sweeps
 
 /// Static functions over a study file; each call opens and closes the file, so no handle outlives it.
 class Study {
@@ -31,6 +33,22 @@ class Study {
   /// Reads a run back, equal to what was appended (info.name is the name it is stored under).
   /// @throws InputError for an unknown name, IoError
   [[nodiscard]] static Run read_run(const std::string& path, const std::string& name);
+
+  /// Adds a comparison in one atomic append: the base run as /runs/<name>.base, variant k as
+  /// /runs/<name>.v<k+1>, and /comparisons/<name> with the deltas, who-changed tables, verdicts and
+  /// options (layout: docs/format.md).
+  /// @throws InputError if a comparison or one of its run names exists, or the name is invalid
+  static void append_comparison(const std::string& path, const Comparison& comparison, const std::string& name);
+  [[nodiscard]] static std::vector<std::string> list_comparisons(const std::string& path);
+  /// Reads a comparison back (runs included), equal to what was appended except run info.name,
+  /// which is the stored run name. @throws InputError for an unknown name
+  [[nodiscard]] static Comparison read_comparison(const std::string& path, const std::string& name);
+
+  /// Adds a sweep in one atomic append: point i's run as /runs/<name>.p<i>, and /sweeps/<name> with
+  /// the design, the parameter paths and a table of the points' values.
+  static void append_sweep(const std::string& path, const Sweep& sweep, const std::string& name);
+  [[nodiscard]] static std::vector<std::string> list_sweeps(const std::string& path);
+  [[nodiscard]] static Sweep read_sweep(const std::string& path, const std::string& name);
 
   /// Version of the HDF5 library lcsim is linked with, "major.minor.release" (to check that a
   /// process has only one HDF5: h5py must be built against the same library).

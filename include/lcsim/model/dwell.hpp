@@ -43,13 +43,17 @@ class Dwell {
   /// Cumulative hazard H(d) = -log S(d); +inf where S(d) = 0.
   [[nodiscard]] double cumulative_hazard(double d) const;
   /// Smallest d with H(d) >= h. Exponential and Weibull in closed form, others via quantiles.
-  [[nodiscard]] double inverse_cumulative_hazard(double h) const;
+  [[nodiscard]] double inverse_cumulative_hazard(double h) const {
+    return family_ == DwellFamily::kExponential && h > 0.0 ? a_ * h : inverse_cumulative_hazard_general(h);
+  }
   /// P(dwell <= d).
   [[nodiscard]] double cdf(double d) const;
   [[nodiscard]] double mean() const;
   [[nodiscard]] double median() const;
 
  private:
+  [[nodiscard]] double inverse_cumulative_hazard_general(double h) const;
+
   DwellFamily family_ = DwellFamily::kExponential;
   double a_ = 1.0;
   double b_ = 0.0;

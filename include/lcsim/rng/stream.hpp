@@ -13,9 +13,10 @@ namespace lcsim {
 
 /// What a stream is used for; with the customer it selects an independent stream.
 enum class Purpose : std::uint32_t {
-  kSegment = 1,     ///< the customer's segment
-  kDwell = 2,       ///< E ~ Exp(1) of each stage visit (the hazard clock)
-  kNext = 3,        ///< next-stage choices
+  /// The customer's own path: its segment (when drawn by shares), then for each stage visit
+  /// E ~ Exp(1) (the hazard clock) and the next-stage choice, in that order. One stream, so a
+  /// customer's first visits usually cost a single Philox block.
+  kPath = 1,
   kArrival = 4,     ///< arrival times of one arrival stream
   kTouchpoint = 5,  ///< one touchpoint's reach and move draws (sub = hash of its name)
 };

@@ -53,6 +53,7 @@ struct Run {
 
 struct RunOptions {
   int replications = 0;        ///< 0: the scenario's
+  int first_replication = 0;   ///< replication numbers first_replication, +1, ... (for batches)
   std::uint64_t seed = 0;
   bool has_seed = false;       ///< use `seed` instead of the scenario's
   int threads = 0;             ///< 0: all cores
@@ -67,6 +68,16 @@ struct RunOptions {
 /// bit for bit at any thread count.
 /// @throws Cancelled if options.cancel became true; no partial Run is returned
 [[nodiscard]] Run simulate(const Model& model, const RunOptions& options = {});
+
+/// A Run of `model` from replication results already simulated (with `seed`), with its summary.
+/// @param name run name; empty: the model's name
+[[nodiscard]] Run assemble_run(const Model& model, const std::string& name, std::uint64_t seed,
+                               std::vector<ReplicationResult> replications, bool has_events);
+
+/// Joins replication batches of one model and seed (e.g. simulated on several machines) into one
+/// Run, replications in replication-number order, summary recomputed; equal to simulating them
+/// together. @throws InternalError if the batches disagree on model, seed or event logging
+[[nodiscard]] Run join_batches(std::vector<Run> batches);
 
 /// Summary rows over replications (mean, sd, 95% t interval), in metric order.
 [[nodiscard]] std::vector<SummaryRow> summarize(const std::vector<std::string>& metric_names,

@@ -43,4 +43,10 @@ struct EventColumns {
 /// Packs the event logs of every replication.
 [[nodiscard]] EventColumns event_columns(const Run& run);
 
+/// The inverse of pack() and event_columns(): a Run with `info`, its replications rebuilt from the
+/// arrays (events distributed by their replication number) and the summary recomputed. Used to join
+/// replication batches simulated elsewhere (Dask workers) into one Run.
+/// @throws InternalError if the arrays do not match the sizes in `arrays` and `info`
+[[nodiscard]] Run unpack(RunInfo info, const RunArrays& arrays, const EventColumns* events);
+
 }  // namespace lcsim

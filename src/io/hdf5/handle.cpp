@@ -609,4 +609,36 @@ void reclaim_strings(const Dataset& table, const CompoundLayout& layout, hsize_t
   check(H5Dvlen_reclaim(type.id(), space.id(), H5P_DEFAULT, data), "H5Dvlen_reclaim", table.where());
 }
 
+TableRows::TableRows(const Dataset& table, CompoundLayout layout)
+    : where_(table.where()), layout_(std::move(layout)) {
+  const hsize_t rows = num_rows(table);
+  data_.resize(static_cast<std::size_t>(rows) * layout_.row_size());
+  read_rows(table, layout_, 0, rows, data_.data());
+  count_ = rows;  // set only once HDF5 has filled the rows: the destructor frees their strings
+}
+
+TableRows::~TableRows() {
+  if (count_ == 0 || !layout_.has_strings()) return;
+  try {
+    const std::array<hsize_t, 1> dims{count_};
+    Dataspace space = simple_space(dims, where_);
+    Datatype type = layout_.memory_type(where_);
+    static_cast<void>(H5Dvlen_reclaim(type.id(), space.id(), H5P_DEFAULT, data_.data()));
+  } catch (...) {
+    // Nothing to do in a destructor: at worst the strings leak.
+  }
+}
+
+const std::byte* TableRows::at(std::size_t row, std::size_t field) const {
+  if (row >= size()) {
+    throw IoError(where_ + ": row " + std::to_string(row) + " of " + std::to_string(size()));
+  }
+  return data_.data() + row * layout_.row_size() + layout_.offset(field);
+}
+
+std::string TableRows::string(std::size_t row, std::size_t field) const {
+  const char* s = get<const char*>(row, field);
+  return s == nullptr ? std::string() : std::string(s);
+}
+
 }  // namespace lcsim::hdf5

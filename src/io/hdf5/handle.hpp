@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <utility>
@@ -267,5 +268,35 @@ void read_rows(const Dataset& table, const CompoundLayout& layout, hsize_t first
                void* data);
 /// Frees the strings read_rows() allocated in `count` packed rows.
 void reclaim_strings(const Dataset& table, const CompoundLayout& layout, hsize_t count, void* data);
+
+/// A whole table read into packed rows. Owns the strings HDF5 allocated for them: they are freed when
+/// the object dies, so a reader that throws half way through the rows leaks nothing.
+class TableRows {
+ public:
+  /// Reads every row of `table` (fields matched by name, see CompoundLayout).
+  TableRows(const Dataset& table, CompoundLayout layout);
+  TableRows(const TableRows&) = delete;
+  TableRows& operator=(const TableRows&) = delete;
+  ~TableRows();
+
+  [[nodiscard]] std::size_t size() const noexcept { return static_cast<std::size_t>(count_); }
+  /// Field `field` of row `row` (a numeric field, of the type its FieldType is read as).
+  template <class T>
+  [[nodiscard]] T get(std::size_t row, std::size_t field) const {
+    T value;
+    std::memcpy(&value, at(row, field), sizeof(T));
+    return value;
+  }
+  /// String field `field` of row `row` ("" for a null string).
+  [[nodiscard]] std::string string(std::size_t row, std::size_t field) const;
+
+ private:
+  [[nodiscard]] const std::byte* at(std::size_t row, std::size_t field) const;
+
+  std::string where_;
+  CompoundLayout layout_;
+  hsize_t count_ = 0;
+  std::vector<std::byte> data_;
+};
 
 }  // namespace lcsim::hdf5

@@ -209,14 +209,14 @@ TEST(CommonRandomNumbersTest, adding_a_touchpoint_for_one_segment_leaves_the_oth
   const Model variant_model = webinar_model("0.25", extra);
   const ReplicationResult base = Engine(base_model).simulate(1, control);
   const ReplicationResult variant = Engine(variant_model).simulate(1, control);
-  // The segment of each customer, drawn the way the engine does, from its own segment stream.
+  // The segment of each customer, drawn the way the engine does: the first word of its path stream.
   const auto bp = paths_of(base);
   const auto vp = paths_of(variant);
   std::size_t rest = 0;
   std::size_t icp_changed = 0;
   for (const auto& [id, path] : bp) {
     const auto key = static_cast<std::uint64_t>(id);
-    const auto segment = base_model.segment_choice.sample(Stream(base_model.seed, 1, key, Purpose::kSegment)());
+    const auto segment = base_model.segment_choice.sample(Stream(base_model.seed, 1, key, Purpose::kPath)());
     if (segment == 1) {
       ++rest;
       EXPECT_TRUE(same_path(path, vp.at(id))) << "customer " << id << " of segment rest changed";

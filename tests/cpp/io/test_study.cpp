@@ -1,4 +1,5 @@
-/// Tests of lcsim::Study: round trips, layout, errors, atomicity (killed writer), concurrent writers.
+/// Tests of lcsim::Study: round trips of runs, comparisons and sweeps, layout, errors, atomicity
+/// (killed writer), concurrent writers.
 #include "lcsim/io/study.hpp"
 
 #include <gtest/gtest.h>
@@ -701,6 +702,455 @@ TEST(StudyTest, InconsistentRunIsRejectedWithoutTouchingTheStudy) {
   EXPECT_EQ(Study::list_runs(path), std::vector<std::string>{"a"});
 }
 
+// ---- comparisons and sweeps ------------------------------------------------------------------------
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+RunSpec small_spec(std::uint64_t seed) {
+  RunSpec spec;
+  spec.events_per_rep = 30;
+  spec.seed = seed;
+  return spec;
+}
+
+DeltaRow delta_row(const std::string& metric, double x) {
+  DeltaRow d;
+  d.metric = metric;
+  d.base_mean = x;
+  d.variant_mean = x + 1.5;
+  d.delta = 1.5;
+  d.delta_std = 0.25 * x;
+  d.ci_low = 1.25;
+  d.ci_high = 1.75;
+  d.lift = 1.5 / x;
+  d.lift_ci_low = 1.25 / x;
+  d.lift_ci_high = 1.75 / x;
+  d.variance_reduction = 3.0 + x;
+  d.n = 3;
+  return d;
+}
+
+/// A hand-made comparison of a base and two variants (runs named as in no study), with NaN, inf and
+/// -0.0 in the deltas, who-changed rows for variant 1 (UTF-8, "" = not reached) and none for variant 2.
+Comparison make_comparison(std::uint64_t seed = 1) {
+  Comparison c;
+  c.base = make_run("base-arm", small_spec(seed));
+  c.replications = 3;
+  c.precision = 0.05;
+  c.precision_met = false;
+  c.precision_metrics = {"conversions", "cost.total"};
+  for (int k = 0; k < 2; ++k) {
+    VariantComparison v;
+    v.run = make_run("variant-arm-" + std::to_string(k), small_spec(seed + 10 + static_cast<std::uint64_t>(k)));
+    v.changed_touchpoints = k == 0 ? std::vector<std::string>{"tp0", "webinar ✓"} : std::vector<std::string>{};
+    v.deltas = {delta_row("customers", 100.0 + k), delta_row("conversions", 12.5),
+                delta_row("time_to_convert.mean", 3.0)};
+    v.deltas[1].variance_reduction = kInf;  // paired differences that do not vary
+    v.deltas[2].variance_reduction = kNaN;  // not measured
+    v.deltas[2].lift = -kInf;
+    v.deltas[2].ci_low = -0.0;
+    v.deltas[0].n = std::int64_t{1} << 40;
+    if (k == 0) {
+      v.changes = {{"smb", "", 1000, 40, 45, 7, 2},
+                   {"smb", "lead", 250, 10, 19, 9, 0},
+                   {"entreprise é", "mql", std::int64_t{1} << 36, 0, 0, 0, 0}};
+    }
+    v.verdict = "variant " + std::to_string(k + 1) + ": +5.0 conversions per 1,000 customers (95% CI 1.2 to 8.8)";
+    c.variants.push_back(std::move(v));
+  }
+  return c;
+}
+
+/// `c` as read_comparison returns it from a comparison stored as `name`: runs carry their stored names.
+Comparison stored_comparison(Comparison c, const std::string& name) {
+  c.base.info.name = name + ".base";
+  for (std::size_t k = 0; k < c.variants.size(); ++k) {
+    c.variants[k].run.info.name = name + ".v" + std::to_string(k + 1);
+  }
+  return c;
+}
+
+::testing::AssertionResult same_comparison(const Comparison& a, const Comparison& b) {
+  auto fail = [](const std::string& what) { return ::testing::AssertionFailure() << what << " differs"; };
+  if (a.replications != b.replications) return fail("replications");
+  if (!same(a.precision, b.precision)) return fail("precision");
+  if (a.precision_met != b.precision_met) return fail("precision_met");
+  if (a.precision_metrics != b.precision_metrics) return fail("precision_metrics");
+  if (auto r = same_run(a.base, b.base); !r) return fail(std::string("base: ") + r.message());
+  if (a.variants.size() != b.variants.size()) return fail("number of variants");
+  for (std::size_t k = 0; k < a.variants.size(); ++k) {
+    const VariantComparison& v = a.variants[k];
+    const VariantComparison& w = b.variants[k];
+    const std::string at = "variants[" + std::to_string(k) + "].";
+    if (auto r = same_run(v.run, w.run); !r) return fail(at + "run: " + r.message());
+    if (v.changed_touchpoints != w.changed_touchpoints) return fail(at + "changed_touchpoints");
+    if (v.verdict != w.verdict) return fail(at + "verdict");
+    if (v.deltas.size() != w.deltas.size()) return fail(at + "deltas.size()");
+    for (std::size_t i = 0; i < v.deltas.size(); ++i) {
+      const DeltaRow& p = v.deltas[i];
+      const DeltaRow& q = w.deltas[i];
+      if (p.metric != q.metric || !same(p.base_mean, q.base_mean) || !same(p.variant_mean, q.variant_mean) ||
+          !same(p.delta, q.delta) || !same(p.delta_std, q.delta_std) || !same(p.ci_low, q.ci_low) ||
+          !same(p.ci_high, q.ci_high) || !same(p.lift, q.lift) || !same(p.lift_ci_low, q.lift_ci_low) ||
+          !same(p.lift_ci_high, q.lift_ci_high) || !same(p.variance_reduction, q.variance_reduction) ||
+          p.n != q.n) {
+        return fail(at + "deltas[" + std::to_string(i) + "]");
+      }
+    }
+    if (v.changes.size() != w.changes.size()) return fail(at + "changes.size()");
+    for (std::size_t i = 0; i < v.changes.size(); ++i) {
+      const ChangeRow& p = v.changes[i];
+      const ChangeRow& q = w.changes[i];
+      if (p.segment != q.segment || p.reached_in != q.reached_in || p.customers != q.customers ||
+          p.converted_base != q.converted_base || p.converted_variant != q.converted_variant ||
+          p.gained != q.gained || p.lost != q.lost) {
+        return fail(at + "changes[" + std::to_string(i) + "]");
+      }
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+/// A hand-made sweep: 3 points of 2 parameters, values as JSON text (numbers, lists, UTF-8 strings).
+Sweep make_sweep(std::uint64_t seed = 30) {
+  Sweep s;
+  s.design = "grid";
+  s.parameters = {"touchpoints.email.cost", "arrivals.rate"};
+  const std::vector<std::vector<std::string>> values = {
+      {"0.2", "[1, 3]"}, {"0.5", "\"fast ✓\""}, {"1e-09", "{\"weekday\": [1, 2, 3]}"}};
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    SweepPoint p;
+    p.values = values[i];
+    RunSpec spec = small_spec(seed + i);
+    spec.events = i != 1;
+    p.run = make_run("point" + std::to_string(i), spec);
+    s.points.push_back(std::move(p));
+  }
+  return s;
+}
+
+Sweep stored_sweep(Sweep s, const std::string& name) {
+  for (std::size_t i = 0; i < s.points.size(); ++i) s.points[i].run.info.name = name + ".p" + std::to_string(i);
+  return s;
+}
+
+::testing::AssertionResult same_sweep(const Sweep& a, const Sweep& b) {
+  auto fail = [](const std::string& what) { return ::testing::AssertionFailure() << what << " differs"; };
+  if (a.design != b.design) return fail("design");
+  if (a.parameters != b.parameters) return fail("parameters");
+  if (a.points.size() != b.points.size()) return fail("number of points");
+  for (std::size_t i = 0; i < a.points.size(); ++i) {
+    const std::string at = "points[" + std::to_string(i) + "].";
+    if (a.points[i].values != b.points[i].values) return fail(at + "values");
+    if (auto r = same_run(a.points[i].run, b.points[i].run); !r) return fail(at + "run: " + r.message());
+  }
+  return ::testing::AssertionSuccess();
+}
+
+/// Runs `f`, which must throw an InputError about field `field`; returns its message.
+template <class F>
+std::string input_error_message(F&& f, const std::string& field = "name") {
+  try {
+    f();
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.field(), field);
+    EXPECT_EQ(e.line(), 0);
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("unexpected exception: ") + e.what();
+  }
+  return "no exception";
+}
+
+TEST(StudyRecordsTest, ComparisonRoundTrip) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  const Comparison c = make_comparison();
+  Study::append_comparison(path, c, "email");
+  EXPECT_EQ(Study::list_comparisons(path), std::vector<std::string>{"email"});
+  EXPECT_TRUE(Study::list_sweeps(path).empty());
+  const Comparison back = Study::read_comparison(path, "email");
+  EXPECT_TRUE(same_comparison(back, stored_comparison(c, "email")));
+  ASSERT_EQ(back.variants.size(), 2u);
+  EXPECT_TRUE(back.variants[1].changes.empty());
+  EXPECT_TRUE(std::isinf(back.variants[0].deltas[1].variance_reduction));
+  EXPECT_TRUE(std::isnan(back.variants[0].deltas[2].variance_reduction));
+  EXPECT_TRUE(temp_files(dir).empty());
+
+  // The runs are ordinary runs too.
+  EXPECT_EQ(Study::list_runs(path), (std::vector<std::string>{"email.base", "email.v1", "email.v2"}));
+  lcsim::Run v2 = c.variants[1].run;
+  v2.info.name = "email.v2";
+  EXPECT_TRUE(same_run(Study::read_run(path, "email.v2"), v2));
+}
+
+TEST(StudyRecordsTest, ComparisonWithoutVariants) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  Comparison c = make_comparison();
+  c.variants.clear();
+  c.precision_metrics.clear();
+  c.precision_met = true;
+  Study::append_comparison(path, c, "alone");
+  EXPECT_EQ(Study::list_runs(path), std::vector<std::string>{"alone.base"});
+  EXPECT_TRUE(same_comparison(Study::read_comparison(path, "alone"), stored_comparison(c, "alone")));
+}
+
+TEST(StudyRecordsTest, ComparisonLayoutMatchesTheFormatDocument) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  const Comparison c = make_comparison();
+  Study::append_comparison(path, c, "cmp");
+
+  hdf5::init();
+  hdf5::File file = hdf5::open_file(path, false);
+  hdf5::Group group = hdf5::open_group(hdf5::open_group(file, "comparisons"), "cmp");
+  EXPECT_EQ(hdf5::read_int_attr(group, "complete"), 1);
+  EXPECT_EQ(hdf5::read_int_attr(group, "replications"), 3);
+  EXPECT_EQ(hdf5::read_double_attr(group, "precision"), 0.05);
+  EXPECT_EQ(hdf5::read_int_attr(group, "precision_met"), 0);
+  EXPECT_EQ(hdf5::read_strings_attr(group, "precision_metrics"), c.precision_metrics);
+  EXPECT_EQ(hdf5::read_string_attr(group, "base_run"), "cmp.base");
+  EXPECT_EQ(hdf5::read_strings_attr(group, "variant_runs"), (std::vector<std::string>{"cmp.v1", "cmp.v2"}));
+  EXPECT_EQ(hdf5::link_names(group), (std::vector<std::string>{"v1", "v2"}));
+  hdf5::Group v1 = hdf5::open_group(group, "v1");
+  EXPECT_EQ(hdf5::read_string_attr(v1, "run"), "cmp.v1");
+  EXPECT_EQ(hdf5::read_string_attr(v1, "verdict"), c.variants[0].verdict);
+  EXPECT_EQ(hdf5::read_strings_attr(v1, "changed_touchpoints"), c.variants[0].changed_touchpoints);
+  EXPECT_EQ(compound_members(hdf5::open_dataset(v1, "deltas")),
+            (std::vector<std::string>{"metric", "base_mean", "variant_mean", "delta", "delta_std", "ci_low",
+                                      "ci_high", "lift", "lift_ci_low", "lift_ci_high", "variance_reduction",
+                                      "n"}));
+  EXPECT_EQ(hdf5::num_rows(hdf5::open_dataset(v1, "deltas")), 3u);
+  EXPECT_EQ(compound_members(hdf5::open_dataset(v1, "changes")),
+            (std::vector<std::string>{"segment", "reached_in", "customers", "converted_base",
+                                      "converted_variant", "gained", "lost"}));
+  EXPECT_EQ(hdf5::num_rows(hdf5::open_dataset(v1, "changes")), 3u);
+  hdf5::Group v2 = hdf5::open_group(group, "v2");
+  EXPECT_TRUE(hdf5::read_strings_attr(v2, "changed_touchpoints").empty());
+  EXPECT_EQ(hdf5::num_rows(hdf5::open_dataset(v2, "changes")), 0u);
+  EXPECT_FALSE(hdf5::link_exists(file, "sweeps"));
+}
+
+TEST(StudyRecordsTest, SweepRoundTripAndLayout) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  const Sweep s = make_sweep();
+  Study::append_sweep(path, s, "cost-grid");
+  EXPECT_EQ(Study::list_sweeps(path), std::vector<std::string>{"cost-grid"});
+  EXPECT_TRUE(Study::list_comparisons(path).empty());
+  EXPECT_TRUE(same_sweep(Study::read_sweep(path, "cost-grid"), stored_sweep(s, "cost-grid")));
+  EXPECT_EQ(Study::list_runs(path),
+            (std::vector<std::string>{"cost-grid.p0", "cost-grid.p1", "cost-grid.p2"}));
+  lcsim::Run p1 = s.points[1].run;
+  p1.info.name = "cost-grid.p1";
+  EXPECT_TRUE(same_run(Study::read_run(path, "cost-grid.p1"), p1));
+
+  hdf5::init();
+  hdf5::File file = hdf5::open_file(path, false);
+  hdf5::Group group = hdf5::open_group(hdf5::open_group(file, "sweeps"), "cost-grid");
+  EXPECT_EQ(hdf5::read_int_attr(group, "complete"), 1);
+  EXPECT_EQ(hdf5::read_string_attr(group, "design"), "grid");
+  EXPECT_EQ(hdf5::read_strings_attr(group, "parameters"), s.parameters);
+  EXPECT_EQ(hdf5::read_strings_attr(group, "runs"),
+            (std::vector<std::string>{"cost-grid.p0", "cost-grid.p1", "cost-grid.p2"}));
+  hdf5::Dataset points = hdf5::open_dataset(group, "points");
+  EXPECT_EQ(compound_members(points),
+            (std::vector<std::string>{"point", "touchpoints.email.cost", "arrivals.rate"}));
+  EXPECT_EQ(hdf5::num_rows(points), 3u);
+  EXPECT_FALSE(hdf5::link_exists(file, "comparisons"));
+}
+
+TEST(StudyRecordsTest, EmptySweep) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  Sweep s;
+  s.design = "points";
+  Study::append_sweep(path, s, "nothing");
+  EXPECT_EQ(Study::list_sweeps(path), std::vector<std::string>{"nothing"});
+  EXPECT_TRUE(Study::list_runs(path).empty());
+  EXPECT_TRUE(same_sweep(Study::read_sweep(path, "nothing"), s));
+}
+
+TEST(StudyRecordsTest, ListsAreSortedAndSeparate) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  Comparison c = make_comparison();
+  c.variants.resize(1);
+  for (const char* name : {"zeta", "Alpha", "mid"}) Study::append_comparison(path, c, name);
+  Sweep s = make_sweep();
+  s.points.resize(1);
+  for (const char* name : {"s2", "s1"}) Study::append_sweep(path, s, name);
+  // A comparison and a sweep may share a name: their runs differ (.base/.v1 and .p0).
+  Study::append_sweep(path, s, "mid");
+  EXPECT_EQ(Study::list_comparisons(path), (std::vector<std::string>{"Alpha", "mid", "zeta"}));
+  EXPECT_EQ(Study::list_sweeps(path), (std::vector<std::string>{"mid", "s1", "s2"}));
+  EXPECT_EQ(Study::list_runs(path).size(), 3u * 2u + 3u);
+}
+
+TEST(StudyRecordsTest, DuplicateNamesAreInputErrorsAndLeaveTheFileAlone) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  const Comparison c = make_comparison();
+  const Sweep s = make_sweep();
+  Study::append_comparison(path, c, "cmp");
+  Study::append_sweep(path, s, "sw");
+  const std::string before = read_bytes(path);
+
+  std::string message = input_error_message([&] { Study::append_comparison(path, c, "cmp"); });
+  EXPECT_NE(message.find("comparison 'cmp' already exists in " + path), std::string::npos) << message;
+  message = input_error_message([&] { Study::append_sweep(path, s, "sw"); });
+  EXPECT_NE(message.find("sweep 'sw' already exists in " + path), std::string::npos) << message;
+
+  EXPECT_EQ(read_bytes(path), before);
+  EXPECT_TRUE(temp_files(dir).empty());
+}
+
+TEST(StudyRecordsTest, RunNameClashIsAnInputErrorAndLeavesTheFileAlone) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  RunSpec spec;
+  spec.events = false;
+  Study::append(path, make_run("x", spec), "cmp.v2");
+  Study::append(path, make_run("y", spec), "sw.p2");
+  const std::string before = read_bytes(path);
+
+  std::string message = input_error_message([&] { Study::append_comparison(path, make_comparison(), "cmp"); });
+  EXPECT_NE(message.find("'cmp.v2'"), std::string::npos) << message;
+  EXPECT_NE(message.find("already exists"), std::string::npos) << message;
+  message = input_error_message([&] { Study::append_sweep(path, make_sweep(), "sw"); });
+  EXPECT_NE(message.find("'sw.p2'"), std::string::npos) << message;
+  EXPECT_EQ(read_bytes(path), before);
+
+  // The other way round: a run named like a comparison's run.
+  Study::append_comparison(path, make_comparison(), "other");
+  const std::string after = read_bytes(path);
+  message = input_error_message([&] { Study::append(path, make_run("z", spec), "other.base"); });
+  EXPECT_NE(message.find("run 'other.base' already exists"), std::string::npos) << message;
+  EXPECT_EQ(read_bytes(path), after);
+
+  EXPECT_TRUE(temp_files(dir).empty());
+  EXPECT_EQ(Study::list_comparisons(path), std::vector<std::string>{"other"});
+  EXPECT_TRUE(Study::list_sweeps(path).empty());
+  // Nothing of the refused appends reached the study.
+  EXPECT_EQ(Study::list_runs(path),
+            (std::vector<std::string>{"cmp.v2", "other.base", "other.v1", "other.v2", "sw.p2"}));
+}
+
+TEST(StudyRecordsTest, BadNamesAreInputErrors) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  const Comparison c = make_comparison();
+  const Sweep s = make_sweep();
+  for (const std::string name : {"", ".hidden", "a/b", "a b", "caf\xc3\xa9"}) {
+    EXPECT_NE(input_error_message([&] { Study::append_comparison(path, c, name); }).find("comparison name"),
+              std::string::npos)
+        << name;
+    EXPECT_NE(input_error_message([&] { Study::append_sweep(path, s, name); }).find("sweep name"),
+              std::string::npos)
+        << name;
+  }
+  EXPECT_FALSE(fs::exists(path));
+}
+
+TEST(StudyRecordsTest, BadSweepParametersAreInputErrors) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  Study::append(path, make_run("a", {}), "a");
+  const std::string before = read_bytes(path);
+  Sweep twice = make_sweep();
+  twice.parameters[1] = twice.parameters[0];
+  EXPECT_NE(input_error_message([&] { Study::append_sweep(path, twice, "s"); }, "parameters").find("twice"),
+            std::string::npos);
+  Sweep point = make_sweep();
+  point.parameters[0] = "point";
+  EXPECT_NE(input_error_message([&] { Study::append_sweep(path, point, "s"); }, "parameters"), "no exception");
+  Sweep ragged = make_sweep();
+  ragged.points[2].values.pop_back();
+  EXPECT_NE(input_error_message([&] { Study::append_sweep(path, ragged, "s"); }, "points").find("point 2"),
+            std::string::npos);
+  EXPECT_EQ(read_bytes(path), before);
+}
+
+TEST(StudyRecordsTest, InconsistentVariantRunIsRejectedWithoutTouchingTheStudy) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  Study::append(path, make_run("a", {}), "a");
+  const std::string before = read_bytes(path);
+  Comparison c = make_comparison();
+  c.variants[1].run.replications[0].reached.pop_back();
+  EXPECT_THROW(Study::append_comparison(path, c, "cmp"), InternalError);
+  EXPECT_EQ(read_bytes(path), before);
+  EXPECT_TRUE(temp_files(dir).empty());
+}
+
+TEST(StudyRecordsTest, UnknownNamesAreInputErrorsNamingTheAvailableOnes) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  Study::append(path, make_run("a", {}), "a");
+  std::string message = input_error_message([&] { static_cast<void>(Study::read_comparison(path, "c")); });
+  EXPECT_NE(message.find("no comparison 'c'"), std::string::npos) << message;
+  EXPECT_NE(message.find("available comparisons: (none)"), std::string::npos) << message;
+  Study::append_comparison(path, make_comparison(), "c1");
+  Study::append_comparison(path, make_comparison(), "c2");
+  Study::append_sweep(path, make_sweep(), "s1");
+  message = input_error_message([&] { static_cast<void>(Study::read_comparison(path, "c")); });
+  EXPECT_NE(message.find("available comparisons: c1, c2"), std::string::npos) << message;
+  message = input_error_message([&] { static_cast<void>(Study::read_sweep(path, "c1")); });
+  EXPECT_NE(message.find("no sweep 'c1'"), std::string::npos) << message;
+  EXPECT_NE(message.find("available sweeps: s1"), std::string::npos) << message;
+  // A comparison's run is not a comparison.
+  EXPECT_THROW(static_cast<void>(Study::read_comparison(path, "c1.base")), InputError);
+  EXPECT_THROW(static_cast<void>(Study::list_comparisons(dir.file("missing.h5"))), IoError);
+}
+
+TEST(StudyRecordsTest, RunsComparisonsAndSweepsSurviveLaterAppends) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  const lcsim::Run a = make_run("a", small_spec(50));
+  const Comparison c = make_comparison(60);
+  const Sweep s = make_sweep(70);
+  Study::append(path, a, "a");
+  Study::append_comparison(path, c, "cmp");
+  Study::append_sweep(path, s, "sw");
+  const lcsim::Run b = make_run("b", small_spec(80));
+  Study::append(path, b, "b");
+  const Comparison c2 = make_comparison(90);
+  Study::append_comparison(path, c2, "cmp2");
+
+  EXPECT_EQ(Study::list_runs(path).size(), 2u + 3u + 3u + 3u);
+  EXPECT_TRUE(same_run(Study::read_run(path, "a"), a));
+  EXPECT_TRUE(same_run(Study::read_run(path, "b"), b));
+  EXPECT_EQ(Study::list_comparisons(path), (std::vector<std::string>{"cmp", "cmp2"}));
+  EXPECT_TRUE(same_comparison(Study::read_comparison(path, "cmp"), stored_comparison(c, "cmp")));
+  EXPECT_TRUE(same_comparison(Study::read_comparison(path, "cmp2"), stored_comparison(c2, "cmp2")));
+  EXPECT_EQ(Study::list_sweeps(path), std::vector<std::string>{"sw"});
+  EXPECT_TRUE(same_sweep(Study::read_sweep(path, "sw"), stored_sweep(s, "sw")));
+}
+
+TEST(StudyRecordsTest, IncompleteComparisonIsInvisibleAndReplaceable) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  Study::append(path, make_run("a", {}), "a");
+  {
+    // What a writer that does not use lcsim's copy-and-rename could leave behind.
+    hdf5::init();
+    hdf5::File file = hdf5::open_file(path, true);
+    hdf5::Group comparisons = hdf5::create_group(file, "comparisons");
+    hdf5::Group partial = hdf5::create_group(comparisons, "cmp");
+    hdf5::write_int_attr(partial, "replications", 3);
+    partial.close();
+    comparisons.close();
+    file.close();
+  }
+  EXPECT_TRUE(Study::list_comparisons(path).empty());
+  EXPECT_THROW(static_cast<void>(Study::read_comparison(path, "cmp")), InputError);
+  const Comparison c = make_comparison();
+  Study::append_comparison(path, c, "cmp");
+  EXPECT_TRUE(same_comparison(Study::read_comparison(path, "cmp"), stored_comparison(c, "cmp")));
+}
+
 // ---- atomicity and concurrency -------------------------------------------------------------------
 
 /// Forks a child that appends `run` as `name` and exits 0 on success, 1 on failure.
@@ -763,6 +1213,65 @@ TEST(StudyTest, KilledWriterLeavesTheStudyIntact) {
   EXPECT_EQ(Study::list_runs(path), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_TRUE(same_run(Study::read_run(path, "c"), c));
   EXPECT_TRUE(same_run(Study::read_run(path, "a"), a));
+  EXPECT_TRUE(temp_files(dir).empty());
+}
+
+TEST(StudyRecordsTest, KilledComparisonWriterLeavesTheStudyIntact) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  const lcsim::Run a = make_run("a", small_spec(5));
+  const Comparison earlier = make_comparison(6);
+  const Sweep sweep = make_sweep(7);
+  Study::append(path, a, "a");
+  Study::append_comparison(path, earlier, "earlier");
+  Study::append_sweep(path, sweep, "sw");
+  const std::string before = read_bytes(path);
+
+  Comparison big = make_comparison(8);
+  RunSpec huge;
+  huge.reps = 4;
+  huge.events_per_rep = 1'500'000;  // 6 M events per arm: writing takes well over 100 ms
+  huge.seed = 9;
+  big.base = make_run("big-base", huge);
+  huge.seed = 10;
+  big.variants[0].run = make_run("big-v1", huge);  // built before fork: the child only writes
+
+  const pid_t child = ::fork();
+  if (child == 0) {
+    int code = 0;
+    try {
+      Study::append_comparison(path, big, "big");
+    } catch (...) {
+      code = 1;
+    }
+    ::_exit(code);
+  }
+  ASSERT_GT(child, 0);
+  bool seen = false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!seen && std::chrono::steady_clock::now() < deadline) {
+    seen = !temp_files(dir).empty();
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (seen) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(seen) << "the writer's temporary file never appeared";
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the writer finished before it was killed";
+
+  EXPECT_EQ(read_bytes(path), before);
+  EXPECT_EQ(Study::list_comparisons(path), std::vector<std::string>{"earlier"});
+  EXPECT_TRUE(same_comparison(Study::read_comparison(path, "earlier"), stored_comparison(earlier, "earlier")));
+  EXPECT_TRUE(same_sweep(Study::read_sweep(path, "sw"), stored_sweep(sweep, "sw")));
+  EXPECT_TRUE(same_run(Study::read_run(path, "a"), a));
+  EXPECT_EQ(Study::list_runs(path).size(), 1u + 3u + 3u);
+
+  // The next writer gets the lock, removes the dead writer's temporary file, and lands.
+  const Comparison next = make_comparison(11);
+  Study::append_comparison(path, next, "big");
+  EXPECT_EQ(Study::list_comparisons(path), (std::vector<std::string>{"big", "earlier"}));
+  EXPECT_TRUE(same_comparison(Study::read_comparison(path, "big"), stored_comparison(next, "big")));
   EXPECT_TRUE(temp_files(dir).empty());
 }
 

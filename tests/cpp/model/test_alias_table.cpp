@@ -14,7 +14,7 @@ TEST(AliasTableTest, frequencies_match_weights_by_chi_square) {
   const std::vector<double> w = {0.30, 0.10, 0.45, 0.15};
   const AliasTable table(w);
   std::vector<double> counts(w.size(), 0.0);
-  Stream rng(7, 0, 0, Purpose::kNext);
+  Stream rng(7, 0, 0, Purpose::kPath);
   const int n = 200000;
   for (int i = 0; i < n; ++i) counts[table.sample(rng())] += 1.0;
   std::vector<double> expected;
@@ -24,7 +24,7 @@ TEST(AliasTableTest, frequencies_match_weights_by_chi_square) {
 
 TEST(AliasTableTest, never_returns_zero_weight_entries) {
   const AliasTable table({0.0, 1.0, 0.0});
-  Stream rng(1, 0, 0, Purpose::kNext);
+  Stream rng(1, 0, 0, Purpose::kPath);
   for (int i = 0; i < 10000; ++i) EXPECT_EQ(table.sample(rng()), 1U);
   // extreme words
   EXPECT_EQ(table.sample(0), 1U);

@@ -17,7 +17,7 @@ namespace {
 
 /// Dwells sampled the way the engine does: E ~ Exp(1), d = H^{-1}(E).
 std::vector<double> sample(const Dwell& dwell, int n, std::uint64_t seed = 11) {
-  Stream rng(seed, 0, 0, Purpose::kDwell);
+  Stream rng(seed, 0, 0, Purpose::kPath);
   boost::random::exponential_distribution<double> exp1(1.0);
   std::vector<double> out;
   out.reserve(static_cast<std::size_t>(n));

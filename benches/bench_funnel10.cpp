@@ -1,0 +1,42 @@
+// Whole-run benches of the reference workload funnel-10 (benches/funnel10/*.yaml, 10^6 customers,
+// one replication, one thread) through the public API, as a user calls it:
+// lcsim::compile(lcsim::load_scenario(...)) once, then lcsim::Engine(model).simulate(r) timed.
+// The peers (benches/peers/) and the raw limit (bench_raw_limit.cpp) run the same workload;
+// benches/run.sh turns the medians into the ratios of benches/README.md.
+#include <benchmark/benchmark.h>
+
+#include <string>
+
+#include "lcsim/lcsim.hpp"
+
+namespace {
+
+void BM_Engine_Funnel10_Run(benchmark::State& state, const char* file) {
+  const lcsim::Model model = lcsim::compile(lcsim::load_scenario(std::string(LCSIM_SOURCE_DIR) + "/" + file));
+  const lcsim::Engine engine(model);
+  std::int64_t customers = 0;
+  for (const auto& group : model.initial) customers += group.count;
+  double transitions = 0.0;
+  double last = 0.0;
+  int rep = 0;
+  for (auto _ : state) {
+    const auto result = engine.simulate(rep++);
+    last = result.metrics[lcsim::kTransitions];
+    transitions += last;
+    benchmark::DoNotOptimize(result.occupancy.data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(transitions));
+  state.counters["transitions_per_s"] = benchmark::Counter(transitions, benchmark::Counter::kIsRate);
+  state.counters["transitions"] = last;
+  state.counters["customers"] = static_cast<double>(customers);
+}
+
+void BM_Engine_Funnel10(benchmark::State& state) { BM_Engine_Funnel10_Run(state, "benches/funnel10/funnel10.yaml"); }
+BENCHMARK(BM_Engine_Funnel10)->Unit(benchmark::kMillisecond);
+
+void BM_Engine_Funnel10Webinar(benchmark::State& state) {
+  BM_Engine_Funnel10_Run(state, "benches/funnel10/funnel10_webinar.yaml");
+}
+BENCHMARK(BM_Engine_Funnel10Webinar)->Unit(benchmark::kMillisecond);
+
+}  // namespace

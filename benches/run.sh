@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# The performance comparison of benches/README.md in one command: builds the benches and the CLI in
+# Release (plain CMake + Ninja, in build-bench/), runs the Google benchmarks, the numpy and SimPy peers,
+# the 10^7-customer memory run and the 1-vs-2-thread run, and prints the table of ratios with the
+# medians behind them. Raw results (JSON) are kept in build-bench/bench-results/.
+#
+#   benches/run.sh            # the full run (about 5 minutes on the 2-core reference machine)
+#   benches/run.sh --quick    # smoke run: 1 repetition, small peers, small memory run (not for figures)
+#   benches/run.sh --table    # only print the table again from the last run's results
+#
+# Environment: BUILD (default build-bench), PYTHON (default .venv/bin/python, needs numpy and simpy),
+# LCSIM_BENCH_CLOCK=cpu compares CPU time instead of wall time (for a busy machine; the thread
+# scaling is always wall time). Run it on a quiet machine: the figures are medians, not miracles.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build-bench}
+PY=${PYTHON:-$ROOT/.venv/bin/python}
+CLOCK=${LCSIM_BENCH_CLOCK:-wall}
+OUT=$BUILD/bench-results
+
+QUICK=0
+TABLE_ONLY=0
+for arg in "$@"; do
+  case $arg in
+    --quick) QUICK=1 ;;
+    --table) TABLE_ONLY=1 ;;
+    -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
+if ((QUICK)); then
+  REPS=1 NP_REPEAT=1 SIMPY_N=20000 SIMPY_REPEAT=1 MEM_N=1000000 THREAD_RUNS=1 MIN_TIME=0.05
+else
+  REPS=5 NP_REPEAT=3 SIMPY_N=100000 SIMPY_REPEAT=3 MEM_N=10000000 THREAD_RUNS=3 MIN_TIME=0.5
+fi
+
+say() { printf '\n== %s\n' "$*" >&2; }
+
+# Runs everything and leaves the raw results in $OUT.
+measure() {
+  [[ -x $PY ]] || { echo "run.sh: no Python at $PY (set PYTHON=...)" >&2; exit 2; }
+  "$PY" -c 'import numpy, simpy' 2>/dev/null ||
+    { echo "run.sh: $PY lacks numpy or simpy: $PY -m pip install numpy 'simpy>=4,<5'" >&2; exit 2; }
+  [[ -x /usr/bin/time ]] || { echo "run.sh: /usr/bin/time is missing (apt-get install time)" >&2; exit 2; }
+
+  say "build ($BUILD, Release)"
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLCSIM_BUILD_TESTS=OFF \
+    -DLCSIM_BUILD_BENCHES=ON -DLCSIM_BUILD_PYTHON=OFF >/dev/null
+  cmake --build "$BUILD" --target lcsim_benches lcsim-cli
+  mkdir -p "$OUT"
+  rm -f "$OUT"/*.json "$OUT"/*.txt "$OUT"/*.yaml
+  echo "$QUICK" >"$OUT/quick"; echo "$SIMPY_N" >"$OUT/simpy_n"; echo "$MEM_N" >"$OUT/mem_n"
+  CLI=$BUILD/lcsim
+  BENCH=$BUILD/benches/lcsim_benches
+  # single thread everywhere unless said (numpy does not thread these operations; this makes sure)
+  export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+
+  say "Google benchmarks ($REPS repetitions)"
+  "$BENCH" --benchmark_repetitions="$REPS" --benchmark_min_time="$MIN_TIME" \
+    --benchmark_format=json --benchmark_out="$OUT/gbench.json" --benchmark_out_format=json >/dev/null
+  echo "ok: $OUT/gbench.json" >&2
+
+  say "numpy peer, 10^6 customers (median of $NP_REPEAT)"
+  "$PY" "$ROOT/benches/peers/numpy_funnel.py" --n 1e6 --repeat "$NP_REPEAT" >"$OUT/numpy.json"
+  "$PY" "$ROOT/benches/peers/numpy_funnel.py" --n 1e6 --repeat "$NP_REPEAT" --webinar >"$OUT/numpy_webinar.json"
+
+  say "SimPy peer, $SIMPY_N customers (median of $SIMPY_REPEAT; compared per transition)"
+  "$PY" "$ROOT/benches/peers/simpy_funnel.py" --n "$SIMPY_N" --repeat "$SIMPY_REPEAT" >"$OUT/simpy.json"
+  "$PY" "$ROOT/benches/peers/simpy_funnel.py" --n "$SIMPY_N" --repeat "$SIMPY_REPEAT" --webinar >"$OUT/simpy_webinar.json"
+
+  say "memory: $MEM_N customers, 2 years, event log off (lcsim run, /usr/bin/time -v)"
+  sed "s/count: 1000000}/count: $MEM_N}/" "$ROOT/benches/funnel10/funnel10.yaml" >"$OUT/funnel10_memory.yaml"
+  grep -q "count: $MEM_N}" "$OUT/funnel10_memory.yaml" ||
+    { echo "run.sh: could not set the count in $OUT/funnel10_memory.yaml" >&2; exit 1; }
+  /usr/bin/time -v "$CLI" run "$OUT/funnel10_memory.yaml" --threads 1 --replications 1 --json \
+    >"$OUT/memory_run.json" 2>"$OUT/memory_time.txt"
+
+  say "threads: 4 replications of funnel-10 on 1 and 2 threads ($THREAD_RUNS runs each)"
+  for ((i = 0; i < THREAD_RUNS; i++)); do
+    for t in 1 2; do
+      "$PY" - "$CLI" "$ROOT/benches/funnel10/funnel10.yaml" "$t" >"$OUT/threads_${t}_$i.json" <<'EOF'
+import json, subprocess, sys, time
+cli, scenario, threads = sys.argv[1:]
+start = time.perf_counter()
+out = subprocess.run([cli, "run", scenario, "--replications", "4", "--threads", threads, "--json"],
+                     check=True, capture_output=True, text=True).stdout
+wall = time.perf_counter() - start
+j = json.loads(out)
+print(json.dumps({"threads": int(threads), "process_seconds": wall, "seconds": j["run"]["seconds"], "json": j}))
+EOF
+    done
+  done
+}
+
+if ((TABLE_ONLY)); then
+  [[ -f $OUT/gbench.json ]] || { echo "run.sh: no results in $OUT yet" >&2; exit 2; }
+  QUICK=$(cat "$OUT/quick") SIMPY_N=$(cat "$OUT/simpy_n") MEM_N=$(cat "$OUT/mem_n")
+else
+  measure
+fi
+
+say "table"
+"$PY" - "$OUT" "$CLOCK" "$QUICK" "$SIMPY_N" "$MEM_N" <<'EOF'
+import glob, json, os, platform, re, statistics, sys, time
+out, clock, quick, simpy_n, mem_n = sys.argv[1], sys.argv[2], sys.argv[3] == "1", int(sys.argv[4]), int(sys.argv[5])
+cpu = clock == "cpu"
+load = lambda name: json.load(open(os.path.join(out, name)))
+
+# ---- Google benchmark medians (seconds per iteration, transitions per second) ----------------------
+g = load("gbench.json")
+def runs(name):
+    return [b for b in g["benchmarks"] if b.get("run_name", b["name"]) == name and b.get("run_type", "iteration") == "iteration"]
+def gmedian(name, field=None):
+    rs = runs(name)
+    if not rs:
+        sys.exit(f"run.sh: benchmark {name} is missing from gbench.json")
+    scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[rs[0]["time_unit"]]
+    if field is None:
+        return statistics.median(r["cpu_time" if cpu else "real_time"] * scale for r in rs)
+    if field == "rate":  # items per second on the chosen clock
+        return statistics.median(r["items_per_second"] * (r["cpu_time"] / r["real_time"] if not cpu else 1.0) for r in rs)
+    return statistics.median(r[field] for r in rs)
+
+eng, eng_w = gmedian("BM_Engine_Funnel10"), gmedian("BM_Engine_Funnel10Webinar")
+eng_tr, eng_w_tr = gmedian("BM_Engine_Funnel10", "transitions"), gmedian("BM_Engine_Funnel10Webinar", "transitions")
+raw = gmedian("BM_RawLimit_Funnel10/customers:1000000")
+raw_same = gmedian("BM_RawLimit_Funnel10/customers:1000000", "matches_engine")
+b2b_rate = gmedian("BM_Engine_B2bReplication", "rate")
+
+def peer(name):
+    j = load(name)
+    return (j["cpu_seconds"] if cpu else j["seconds"]), j["transitions"], j["n"]
+np_s, np_tr, _ = peer("numpy.json")
+np_w_s, np_w_tr, _ = peer("numpy_webinar.json")
+sp_s, sp_tr, sp_n = peer("simpy.json")
+sp_w_s, sp_w_tr, _ = peer("simpy_webinar.json")
+
+# ---- memory -------------------------------------------------------------------------------------
+tv = open(os.path.join(out, "memory_time.txt")).read()
+rss_mb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", tv).group(1)) / 1024.0
+mem_run = load("memory_run.json")
+
+# ---- threads ------------------------------------------------------------------------------------
+def strip(j):  # everything but the clock: created, seconds, rates
+    j = json.loads(json.dumps(j))
+    for k in ("created", "seconds", "transitions_per_second"):
+        j["run"].pop(k, None)
+    return j
+th = {1: [], 2: []}
+for f in sorted(glob.glob(os.path.join(out, "threads_*_*.json"))):
+    j = json.load(open(f))
+    th[j["threads"]].append(j)
+t1 = statistics.median(x["seconds"] for x in th[1])
+t2 = statistics.median(x["seconds"] for x in th[2])
+ref = strip(th[1][0]["json"])
+identical = all(strip(x["json"]) == ref for x in th[1] + th[2])
+
+# ---- the table ----------------------------------------------------------------------------------
+def count(n):
+    e = len(str(n)) - 1
+    return f"10^{e}" if n == 10 ** e else f"{n:,}"
+def ms(s): return f"{s * 1e3:,.0f} ms" if s < 10 else f"{s:,.1f} s"
+def rate(r): return f"{r / 1e6:,.2f} M tr/s" if r >= 1e5 else f"{r / 1e3:,.1f} k tr/s"
+def ok(b): return "pass" if b else "**FAIL**"
+rows = []
+def row(workload, ours, theirs, ratio, target, passed):
+    rows.append((workload, ours, theirs, ratio, target, ok(passed)))
+
+r = np_s / eng
+row("funnel-10, 10^6 customers: lcsim vs numpy peer", ms(eng), ms(np_s), f"{r:.2f}x", ">= 3x", r >= 3)
+r = np_w_s / eng_w
+row("+webinar, 10^6: lcsim vs numpy peer", ms(eng_w), ms(np_w_s), f"{r:.2f}x", ">= 3x", r >= 3)
+ours_rate, sp_rate = eng_tr / eng, sp_tr / sp_s
+r = ours_rate / sp_rate
+row(f"funnel-10: lcsim (10^6) vs SimPy peer (at {count(sp_n)}, per transition)", rate(ours_rate), rate(sp_rate), f"{r:,.0f}x", ">= 300x", r >= 300)
+ours_w_rate, sp_w_rate = eng_w_tr / eng_w, sp_w_tr / sp_w_s
+r = ours_w_rate / sp_w_rate
+row(f"+webinar: lcsim (10^6) vs SimPy peer (at {count(sp_n)}, per transition)", rate(ours_w_rate), rate(sp_w_rate), f"{r:,.0f}x", ">= 300x", r >= 300)
+r = eng / raw
+row("engine overhead: lcsim vs raw limit loop, funnel-10 10^6" + ("" if raw_same == 1 else " (raw loop != engine result!)"),
+    ms(eng), ms(raw), f"{r:.2f}x", "<= 2x", r <= 2)
+r = eng_w / eng
+row("webinar cost: funnel-10 +webinar vs funnel-10 (lcsim)", ms(eng_w), ms(eng), f"{r:.2f}x", "<= 1.5x", r <= 1.5)
+row(f"memory: {count(mem_n)} customers, 2 years, event log off (peak RSS, lcsim run)", f"{rss_mb:,.0f} MB", "-", "-", "<= 300 MB", rss_mb <= 300)
+r = t1 / t2
+row("threads: 4 replications, 1 -> 2 threads (lcsim run; results identical: " + ("yes" if identical else "NO") + ")",
+    ms(t2) + " (2 thr)", ms(t1) + " (1 thr)", f"{r:.2f}x", ">= 1.8x, identical", r >= 1.8 and identical)
+row("bundled B2B scenario (baseline, 1 replication, 1 thread)", rate(b2b_rate), "-", "-", ">= 10 M tr/s", b2b_rate >= 10e6)
+
+ctx = g.get("context", {})
+print()
+print(f"lcsim performance comparison, measured {ctx.get('date', '?')} on {ctx.get('host_name', platform.node())}: "
+      f"{ctx.get('num_cpus', '?')} CPUs at {ctx.get('mhz_per_cpu', '?')} MHz, {platform.platform()}, "
+      f"load average at start {', '.join(f'{x:.2f}' for x in ctx.get('load_avg', []))}; clock: {'CPU' if cpu else 'wall'} time"
+      + ("; QUICK SMOKE RUN, not figures" if quick else ""))
+print()
+print("| workload | lcsim (median) | peer / reference (median) | ratio | target | result |")
+print("|---|---|---|---|---|---|")
+for rw in rows:
+    print("| " + " | ".join(rw) + " |")
+print()
+print(f"Single thread unless said; medians of {len(runs('BM_Engine_Funnel10'))} Google-benchmark repetitions "
+      f"(simulate() only), of the peers' repeats (simulation only, perf_counter) and of {len(th[1])} thread runs "
+      f"(the CLI's simulation seconds). The SimPy peer runs at {sp_n:,} customers because 10^6 takes too long; its "
+      "rate per transition is compared with lcsim's at 10^6 customers. Transitions at 10^6: lcsim "
+      f"{eng_tr:,.0f} / {eng_w_tr:,.0f} (+webinar), numpy {np_tr:,} / {np_w_tr:,}. Raw limit reproduces the engine's "
+      f"result: {'yes' if raw_same == 1 else 'NO'}. Memory run: {mem_run['run']['seconds']:.1f} s simulating. "
+      f"Raw results: {out}/.")
+EOF
