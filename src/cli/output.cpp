@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "commands.hpp"
+#include "lcsim/core/format.hpp"
 
 namespace lcsim::cli {
 namespace {
@@ -30,15 +31,7 @@ std::string num(double x) {
   if (std::isnan(x)) return "n/a";
   char buf[64];
   const double ax = std::fabs(x);
-  if (ax >= 1000.0) {
-    std::snprintf(buf, sizeof buf, "%.0f", x);
-    std::string s(buf);
-    const std::size_t start = s[0] == '-' ? 1 : 0;
-    for (auto i = static_cast<std::ptrdiff_t>(s.size()) - 3; i > static_cast<std::ptrdiff_t>(start); i -= 3) {
-      s.insert(static_cast<std::size_t>(i), ",");
-    }
-    return s;
-  }
+  if (ax >= 1000.0) return (x < 0 ? "-" : "") + group_thousands(x);
   std::snprintf(buf, sizeof buf, ax >= 1.0 || ax == 0.0 ? "%.2f" : "%.4f", x);
   return buf;
 }

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "lcsim/core/error.hpp"
+#include "lcsim/core/format.hpp"
 #include "lcsim/engine/engine.hpp"
 #include "parallel.hpp"
 
@@ -142,11 +143,7 @@ std::string signed_number(double x, int decimals) {
   return buf;
 }
 
-std::string money(double x) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%s$%.0f", x < 0 ? "-" : "+", std::fabs(x));
-  return buf;
-}
+std::string money(double x) { return std::string(x < 0 ? "-$" : "+$") + group_thousands(x); }
 
 }  // namespace
 
@@ -238,9 +235,7 @@ std::string verdict(const std::string& name, const std::vector<DeltaRow>& deltas
   }
   if (cost != nullptr && !std::isnan(cost->delta)) out += "; touchpoint cost " + money(cost->delta);
   if (conv != nullptr && cost != nullptr && conv->delta > 0.0 && cost->delta > 0.0) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "$%.0f", cost->delta / conv->delta);
-    out += std::string("; cost per extra conversion ") + buf;
+    out += "; cost per extra conversion $" + group_thousands(cost->delta / conv->delta);
   }
   if (net != nullptr && !std::isnan(net->delta)) {
     out += "; net value " + money(net->delta);

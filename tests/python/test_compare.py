@@ -106,15 +106,17 @@ def test_comparison_saved_and_read_back(cmp, tmp_path):
 
 def test_cli_compare_text_json_and_study(lcsim_cli, tmp_path):
     base, webinar, faster = (B2B / f for f in ("baseline.yaml", "webinar_for_mqls.yaml", "faster_follow_up.yaml"))
-    res = lcsim_cli("compare", base, webinar, faster, "--replications", "4", "--json")
+    res = lcsim_cli("compare", base, webinar, faster, "--replications", "8", "--json")
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
-    assert data["replications"] == 4
+    assert data["replications"] == 8
     assert [v["name"] for v in data["variants"]] == ["b2b_saas_webinar_for_mqls", "b2b_saas_faster_follow_up"]
     assert data["variants"][0]["changed_touchpoints"] == ["webinar"]
     assert data["variants"][1]["changed_touchpoints"] == ["first_call"]
     conv = next(d for d in data["variants"][0]["deltas"] if d["metric"] == "conversions")
     assert conv["delta"] > 0
+    # Common random numbers on the bundled webinar variant: measured, and large.
+    assert conv["variance_reduction"] > 2.0
     text = lcsim_cli("compare", base, webinar, "--replications", "3", "--out", tmp_path / "s.h5", "--name", "w")
     assert text.returncode == 0, text.stderr
     assert "conversions per 1,000 customers" in text.stdout and "who changed" in text.stdout
