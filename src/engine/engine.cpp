@@ -37,7 +37,8 @@ class Replication {
         control_(c),
         s_count_(model.num_stages()),
         t_count_(static_cast<int>(model.report_times.size())),
-        inv_report_every_(1.0 / model.report_every) {
+        inv_report_every_(1.0 / model.report_every),
+        has_one_off_(std::any_of(model.one_off.begin(), model.one_off.end(), [](double v) { return v != 0.0; })) {
     result_.replication = replication;
     result_.num_stages = s_count_;
     result_.num_reports = t_count_;
@@ -277,8 +278,9 @@ class Replication {
 
   /// First report index k with report_times[k] >= t (T if none).
   [[nodiscard]] int report_index(double t) const {
-    auto k = static_cast<int>(std::ceil(t * inv_report_every_));
-    k = std::clamp(k, 0, t_count_);
+    // floor(t / step) by truncation (t >= 0), then exact correction against the report times
+    const double guess = t * inv_report_every_;
+    int k = guess < static_cast<double>(t_count_) ? static_cast<int>(guess) : t_count_;
     while (k < t_count_ && m_.report_times[static_cast<std::size_t>(k)] < t) ++k;
     while (k > 0 && m_.report_times[static_cast<std::size_t>(k - 1)] >= t) --k;
     return k;
@@ -308,7 +310,7 @@ class Replication {
     const auto ts = static_cast<std::size_t>(to);
     result_.transitions[fs * static_cast<std::size_t>(s_count_) + ts] += 1;
     if (m_.absorbing[ts] != 0U && to != m_.won) dropoff_[fs] += 1.0;
-    const double value = m_.one_off[fs * static_cast<std::size_t>(s_count_) + ts];
+    const double value = has_one_off_ ? m_.one_off[fs * static_cast<std::size_t>(s_count_) + ts] : 0.0;
     if (value != 0.0) {
       revenue_ += value;
       discounted_revenue_ += value * discount(t);
@@ -396,6 +398,7 @@ class Replication {
   int s_count_;
   int t_count_;
   double inv_report_every_;
+  bool has_one_off_;
   ReplicationResult result_;
 
   boost::random::exponential_distribution<double> exp1_{1.0};
