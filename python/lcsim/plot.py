@@ -18,7 +18,6 @@ Student-t intervals of the mean (or min-max ranges where asked).
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
 from typing import Optional, Sequence
 
 import matplotlib.pyplot as plt
@@ -27,9 +26,10 @@ from matplotlib.axes import Axes
 from matplotlib.colors import to_rgb
 from matplotlib.transforms import offset_copy
 
+from . import _core
+
 __all__ = ["compare", "flows", "funnel", "occupancy", "sensitivity", "sweep"]
 
-_LEVEL = 0.95
 # Destinations that are drop-off (absorbing, not the won stage) get these, in order.
 _DROPOFF_COLOURS = ["#c0392b", "#7f7f7f", "#e8827a", "#b0b0b0", "#8e1b10", "#4d4d4d"]
 # The won stage stands out in green; everything else: blues, purples, olives (no reds, oranges, greys, greens).
@@ -41,47 +41,6 @@ _OTHER_COLOURS = [
 
 
 # ---- shared aggregation over replications -------------------------------------------------
-def _t_quantile(level: float, df: int) -> float:
-    """The two-sided Student-t critical value: P(|T| < q) = level for T ~ t(df).
-
-    Exact for integer ``df`` (Abramowitz & Stegun 26.7.3-4, inverted by bisection); the normal
-    quantile for very large ``df``. NaN when ``df < 1``.
-    """
-    if df < 1:
-        return math.nan
-    if df > 20000:
-        return NormalDist().inv_cdf(0.5 + level / 2)
-
-    def coverage(t: float) -> float:
-        theta = math.atan(t / math.sqrt(df))
-        s, c = math.sin(theta), math.cos(theta)
-        c2 = c * c
-        if df % 2:  # odd
-            total, term = 0.0, c
-            for k in range(1, (df - 1) // 2 + 1):
-                total += term
-                term *= c2 * (2 * k) / (2 * k + 1)
-            return 2 / math.pi * (theta + s * total) if df > 1 else 2 * theta / math.pi
-        total, term = 0.0, 1.0
-        for k in range(1, df // 2 + 1):
-            total += term
-            term *= c2 * (2 * k - 1) / (2 * k)
-        return s * total
-
-    lo, hi = 0.0, 2.0
-    while coverage(hi) < level:
-        hi *= 2
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if coverage(mid) < level:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-12 * hi:
-            break
-    return (lo + hi) / 2
-
-
 def _across_replications(values, band: Optional[str] = "ci"):
     """Mean over replications (axis 0) and a band around it.
 
@@ -104,7 +63,7 @@ def _across_replications(values, band: Optional[str] = "ci"):
         if n < 2:
             half = np.full_like(mean, np.nan)
         else:
-            half = _t_quantile(_LEVEL, n - 1) * values.std(axis=0, ddof=1) / math.sqrt(n)
+            half = _core.t95_factor(n) * values.std(axis=0, ddof=1) / math.sqrt(n)
         return mean, mean - half, mean + half
     if band == "range":
         return mean, values.min(axis=0), values.max(axis=0)

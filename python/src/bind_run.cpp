@@ -273,6 +273,9 @@ void bind_run(py::module_& m) {
           },
           &run_from_state));
 
+  m.def("t95_factor", &t95_factor, py::arg("n"),
+        "Student-t factor of a 95% CI of a mean of n values (NaN when n < 2).");
+
   m.def("join_batches", &join_batches, py::arg("batches"), py::call_guard<py::gil_scoped_release>(),
         "Joins replication batches of one scenario and seed into one Run.");
 

@@ -285,39 +285,8 @@ Model point_model(const std::string& base_text, const std::string& base_file, co
   }
 }
 
-/// Study names: letters, digits, '_', '.', '-', not starting with '.' (as Study checks them).
-bool valid_name(const std::string& name) {
-  if (name.empty() || name.front() == '.') return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-           c == '-';
-  });
-}
-
+/// Point i's run name in the study (Study::append_sweep stores point i as <name>.p<i>).
 std::string point_run(const std::string& name, std::size_t i) { return name + ".p" + std::to_string(i); }
-
-/// Before simulating: the names the sweep needs must be valid and free in the study (append_sweep
-/// checks again, under its lock).
-void check_study(const std::string& out, const std::string& name, std::size_t points) {
-  if (!valid_name(name)) {
-    throw InputError(out, 0, "name",
-                     expected_got("a sweep name of letters, digits, '_', '.' and '-' not starting with '.'",
-                                  "'" + name + "'"));
-  }
-  std::error_code ec;
-  if (!std::filesystem::exists(out, ec)) return;
-  const auto sweeps = Study::list_sweeps(out);
-  if (std::find(sweeps.begin(), sweeps.end(), name) != sweeps.end()) {
-    throw InputError(out, 0, "name", "sweep '" + name + "' already exists in " + out + " (choose another --name)");
-  }
-  const auto runs = Study::list_runs(out);
-  for (std::size_t i = 0; i < points; ++i) {
-    if (std::find(runs.begin(), runs.end(), point_run(name, i)) != runs.end()) {
-      throw InputError(out, 0, "name",
-                       "sweep '" + name + "' needs run '" + point_run(name, i) + "', which already exists in " + out);
-    }
-  }
-}
 
 nlohmann::json value_json(const std::string& text) {
   auto j = nlohmann::json::parse(text, nullptr, false);
@@ -416,7 +385,7 @@ void sweep_command(const SweepArgs& a, CLI::App* cmd) {
   const Design d = !a.points.empty() ? (ends_with_json(a.points) ? json_design(a.points) : csv_design(a.points))
                                      : grid_design(a.sets);
   const std::string base_text = read_file(a.scenario);
-  if (!a.out.empty()) check_study(a.out, a.name, d.yaml.size());
+  if (!a.out.empty()) Study::check_sweep_names(a.out, a.name, d.yaml.size());
 
   // Every point is checked before any is simulated.
   std::vector<Model> models;

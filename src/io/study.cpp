@@ -887,17 +887,22 @@ void check_sweep(const std::string& path, const Sweep& sweep) {
 
 /// Writes the runs of a sweep and /sweeps/<name> into an open study, after checking that none of
 /// those names is taken. `shapes` are the points' run shapes.
+std::string sweep_taken(const std::string& path, const std::string& name) {
+  return "sweep '" + name + "' already exists in " + path;
+}
+
+std::string sweep_run_taken(const std::string& path, const std::string& name, const std::string& run) {
+  return "sweep '" + name + "' needs run '" + run + "', which already exists in " + path;
+}
+
 void write_sweep(const hdf5::File& file, const std::string& path, const std::string& name,
                  const Sweep& sweep, const std::vector<Shape>& shapes) {
   hdf5::Group sweeps = require_group(file, kSweeps);
-  claim(sweeps, name, path, "sweep '" + name + "' already exists in " + path);
+  claim(sweeps, name, path, sweep_taken(path, name));
   std::vector<std::string> point_runs;
   for (std::size_t i = 0; i < sweep.points.size(); ++i) point_runs.push_back(sweep_point_run(name, i));
   hdf5::Group runs = require_group(file, kRuns);
-  for (const std::string& run : point_runs) {
-    claim(runs, run, path,
-          "sweep '" + name + "' needs run '" + run + "', which already exists in " + path);
-  }
+  for (const std::string& run : point_runs) claim(runs, run, path, sweep_run_taken(path, name, run));
 
   for (std::size_t i = 0; i < sweep.points.size(); ++i) {
     write_run(runs, point_runs[i], sweep.points[i].run, shapes.at(i));
@@ -1064,6 +1069,24 @@ void Study::append_sweep(const std::string& path, const Sweep& sweep, const std:
 std::vector<std::string> Study::list_sweeps(const std::string& path) {
   const hdf5::File file = open_for_reading(path);
   return complete_names(file, kSweeps);
+}
+
+void Study::check_sweep_names(const std::string& path, const std::string& name, std::size_t points) {
+  require_valid_name(path, kSweeps, name);
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return;
+  hdf5::init();
+  const hdf5::File file = open_for_reading(path);
+  auto complete_in = [&](const Kind& kind, const std::string& member) {
+    if (!hdf5::is_group(file, kind.group)) return false;
+    const hdf5::Group group = hdf5::open_group(file, kind.group);
+    return hdf5::link_exists(group, member) && is_complete(group, member);
+  };
+  if (complete_in(kSweeps, name)) throw InputError(path, 0, "name", sweep_taken(path, name));
+  for (std::size_t i = 0; i < points; ++i) {
+    const std::string run = sweep_point_run(name, i);
+    if (complete_in(kRuns, run)) throw InputError(path, 0, "name", sweep_run_taken(path, name, run));
+  }
 }
 
 Sweep Study::read_sweep(const std::string& path, const std::string& name) {

@@ -1,7 +1,6 @@
 #include "lcsim/run/compare.hpp"
 
 #include <algorithm>
-#include <boost/math/distributions/students_t.hpp>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -21,11 +20,6 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 /// Seed of the independent-streams arm used to measure the variance reduction.
 constexpr std::uint64_t kIndependentSalt = 0x9E3779B97F4A7C15ULL;
 
-double t95(std::int64_t n) {
-  if (n < 2) return kNaN;
-  return boost::math::quantile(boost::math::complement(boost::math::students_t(static_cast<double>(n - 1)), 0.025));
-}
-
 std::size_t index_of(const std::vector<std::string>& names, const std::string& name) {
   const auto it = std::find(names.begin(), names.end(), name);
   return it == names.end() ? names.size() : static_cast<std::size_t>(it - names.begin());
@@ -39,12 +33,11 @@ double variance(const std::vector<double>& x, double mean) {
 }
 
 bool same_touchpoint(const Touchpoint& a, const Touchpoint& b, const Model& ma, const Model& mb) {
-  auto names = [](const Model& m, const std::vector<std::uint8_t>& flags, const std::vector<std::string>& all) {
+  auto names = [](const std::vector<std::uint8_t>& flags, const std::vector<std::string>& all) {
     std::vector<std::string> out;
     for (std::size_t i = 0; i < flags.size(); ++i) {
       if (flags[i] != 0) out.push_back(all[i]);
     }
-    (void)m;
     return out;
   };
   auto stage_name = [](const Model& m, StageId s) { return s < 0 ? std::string() : m.stage_names[static_cast<std::size_t>(s)]; };
@@ -55,8 +48,8 @@ bool same_touchpoint(const Touchpoint& a, const Touchpoint& b, const Model& ma, 
   };
   const Schedule& x = a.schedule;
   const Schedule& y = b.schedule;
-  return names(ma, a.targets_stage, ma.stage_names) == names(mb, b.targets_stage, mb.stage_names) &&
-         names(ma, a.targets_segment, ma.segment_names) == names(mb, b.targets_segment, mb.segment_names) &&
+  return names(a.targets_stage, ma.stage_names) == names(b.targets_stage, mb.stage_names) &&
+         names(a.targets_segment, ma.segment_names) == names(b.targets_segment, mb.segment_names) &&
          x.after_entry_days == y.after_entry_days && x.after_entry_every == y.after_entry_every &&
          x.after_entry_start == y.after_entry_start && x.calendar_days == y.calendar_days &&
          x.calendar_every == y.calendar_every && x.calendar_start == y.calendar_start && a.reach == b.reach &&
@@ -186,7 +179,7 @@ std::vector<DeltaRow> paired_deltas(const Run& base, const Run& variant, const R
     row.delta = mean(d);
     const double var_d = variance(d, row.delta);
     row.delta_std = std::sqrt(var_d);
-    const double half = t95(row.n) * std::sqrt(var_d / n);
+    const double half = t95_factor(row.n) * std::sqrt(var_d / n);
     row.ci_low = row.delta - half;
     row.ci_high = row.delta + half;
     // Lift = delta / base mean; delta method with the covariance of the paired means.
@@ -198,7 +191,7 @@ std::vector<DeltaRow> paired_deltas(const Run& base, const Run& variant, const R
       const double var_b = variance(b, row.base_mean);
       const double var_lift =
           (var_d - 2.0 * row.lift * cov + row.lift * row.lift * var_b) / (n * row.base_mean * row.base_mean);
-      const double lift_half = t95(row.n) * std::sqrt(std::max(0.0, var_lift));
+      const double lift_half = t95_factor(row.n) * std::sqrt(std::max(0.0, var_lift));
       row.lift_ci_low = row.lift - lift_half;
       row.lift_ci_high = row.lift + lift_half;
     } else {
@@ -320,28 +313,33 @@ Comparison compare(const Model& base, const std::vector<const Model*>& variants,
   out.precision = options.precision;
   out.precision_metrics = options.precision > 0.0 ? options.precision_metrics : std::vector<std::string>{};
   simulate_batch(0, first_count);
-  while (options.precision > 0.0) {
+  // Is the precision target met for every precision metric (of every variant)?
+  auto precise = [&] {
     const Run b = base_run();
-    bool met = true;
+    std::vector<Run> vs;
+    for (std::size_t v = 0; v < v_count; ++v) vs.push_back(runs_of(v));
+    auto half = [](const SummaryRow& s) { return (s.ci_high - s.ci_low) / 2.0; };
     for (const auto& metric : options.precision_metrics) {
       const std::size_t m = index_of(b.info.metric_names, metric);
-      const double level = std::fabs(b.summary[m].mean);
-      if (options.precision_on_delta) {
-        for (std::size_t v = 0; v < v_count; ++v) {
-          for (const auto& row : paired_deltas(b, runs_of(v))) {
-            if (row.metric == metric && !(t95(row.n) * row.delta_std / std::sqrt(static_cast<double>(row.n)) <= options.precision * level)) met = false;
+      const double level = options.precision * std::fabs(b.summary[m].mean);
+      if (!options.precision_on_delta && !(half(b.summary[m]) <= level)) return false;
+      for (const Run& vr : vs) {
+        if (options.precision_on_delta) {
+          for (const auto& row : paired_deltas(b, vr)) {
+            if (row.metric == metric && !((row.ci_high - row.ci_low) / 2.0 <= level)) return false;
           }
-        }
-      } else {
-        auto half = [](const SummaryRow& s) { return (s.ci_high - s.ci_low) / 2.0; };
-        if (!(half(b.summary[m]) <= options.precision * level)) met = false;
-        for (std::size_t v = 0; v < v_count; ++v) {
-          const Run vr = runs_of(v);
+        } else {
           const std::size_t mv = index_of(vr.info.metric_names, metric);
-          if (mv < vr.summary.size() && !(half(vr.summary[mv]) <= options.precision * std::fabs(vr.summary[mv].mean))) met = false;
+          if (mv < vr.summary.size() && !(half(vr.summary[mv]) <= options.precision * std::fabs(vr.summary[mv].mean))) {
+            return false;
+          }
         }
       }
     }
+    return true;
+  };
+  while (options.precision > 0.0) {
+    const bool met = precise();
     if (met) break;
     const int have = static_cast<int>(paired.size());
     if (have >= options.max_replications) {

@@ -49,6 +49,12 @@ RunInfo make_info(const Model& model, const std::string& name, std::uint64_t see
 
 }  // namespace
 
+double t95_factor(std::int64_t n) {
+  if (n < 2) return kNaN;
+  const boost::math::students_t t(static_cast<double>(n - 1));
+  return boost::math::quantile(boost::math::complement(t, 0.025));
+}
+
 std::vector<SummaryRow> summarize(const std::vector<std::string>& metric_names,
                                   const std::vector<ReplicationResult>& reps) {
   std::vector<SummaryRow> rows;
@@ -79,8 +85,7 @@ std::vector<SummaryRow> summarize(const std::vector<std::string>& metric_names,
       row.std = row.ci_low = row.ci_high = kNaN;
     } else {
       row.std = std::sqrt(ss / (n - 1.0));
-      const boost::math::students_t t(n - 1.0);
-      const double half = boost::math::quantile(boost::math::complement(t, 0.025)) * row.std / std::sqrt(n);
+      const double half = t95_factor(row.n) * row.std / std::sqrt(n);
       row.ci_low = row.mean - half;
       row.ci_high = row.mean + half;
     }

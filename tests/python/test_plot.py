@@ -1,6 +1,7 @@
 """lcsim.plot: each plot draws what the run says, with a title, axis labels and a legend."""
 
 import colorsys
+import math
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import to_rgb  # noqa: E402
@@ -111,10 +113,11 @@ def test_aggregation_matches_summary(run):
     np.testing.assert_array_equal(high, values.max(axis=0))
 
 
-def test_t_quantiles():
+def test_t95_factor_is_the_student_t_quantile():
     known = {1: 12.706204736, 2: 4.302652730, 5: 2.570581836, 9: 2.262157163, 30: 2.042272456, 120: 1.979930405}
     for df, q in known.items():
-        assert lcsim.plot._t_quantile(0.95, df) == pytest.approx(q, rel=1e-8)
+        assert lcsim._core.t95_factor(df + 1) == pytest.approx(q, rel=1e-8)
+    assert math.isnan(lcsim._core.t95_factor(1))
 
 
 def test_occupancy_lines_are_the_mean_per_stage(run):

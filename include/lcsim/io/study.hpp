@@ -48,6 +48,11 @@ class Study {
   /// the design, the parameter paths and a table of the points' values.
   static void append_sweep(const std::string& path, const Sweep& sweep, const std::string& name);
   [[nodiscard]] static std::vector<std::string> list_sweeps(const std::string& path);
+  /// Checks, without writing, that append_sweep(path, a sweep of `points` points, name) would find
+  /// its names valid and free, so a caller can fail before simulating (append_sweep checks again
+  /// under its lock). A missing study passes.
+  /// @throws InputError with the same messages as append_sweep; IoError for a file that is no study
+  static void check_sweep_names(const std::string& path, const std::string& name, std::size_t points);
   [[nodiscard]] static Sweep read_sweep(const std::string& path, const std::string& name);
 
   /// Version of the HDF5 library lcsim is linked with, "major.minor.release" (to check that a

@@ -79,6 +79,10 @@ struct RunOptions {
 /// together. @throws InternalError if the batches disagree on model, seed or event logging
 [[nodiscard]] Run join_batches(std::vector<Run> batches);
 
+/// The Student-t factor of a 95% confidence interval of a mean of n values (the 0.975 quantile of
+/// t with n - 1 degrees of freedom, Boost.Math); NaN when n < 2. Half-width = factor * sd / sqrt(n).
+[[nodiscard]] double t95_factor(std::int64_t n);
+
 /// Summary rows over replications (mean, sd, 95% t interval), in metric order.
 [[nodiscard]] std::vector<SummaryRow> summarize(const std::vector<std::string>& metric_names,
                                                 const std::vector<ReplicationResult>& reps);

@@ -1038,6 +1038,25 @@ TEST(StudyRecordsTest, RunNameClashIsAnInputErrorAndLeavesTheFileAlone) {
             (std::vector<std::string>{"cmp.v2", "other.base", "other.v1", "other.v2", "sw.p2"}));
 }
 
+TEST(StudyRecordsTest, SweepNamesAreCheckedBeforeWritingWithAppendsMessages) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  EXPECT_NO_THROW(Study::check_sweep_names(path, "sw", 3));  // no study yet
+  EXPECT_NE(input_error_message([&] { Study::check_sweep_names(path, ".hidden", 3); }).find("sweep name"),
+            std::string::npos);
+  RunSpec spec;
+  spec.events = false;
+  Study::append(path, make_run("y", spec), "other.p2");
+  Study::append_sweep(path, make_sweep(), "sw");
+  const std::string before = read_bytes(path);
+  EXPECT_NE(input_error_message([&] { Study::check_sweep_names(path, "sw", 1); }).find("sweep 'sw' already exists in " + path),
+            std::string::npos);
+  EXPECT_NE(input_error_message([&] { Study::check_sweep_names(path, "other", 3); }).find("needs run 'other.p2'"),
+            std::string::npos);
+  EXPECT_NO_THROW(Study::check_sweep_names(path, "other", 2));  // other.p0, other.p1 are free
+  EXPECT_EQ(read_bytes(path), before);
+}
+
 TEST(StudyRecordsTest, BadNamesAreInputErrors) {
   TempDir dir;
   const std::string path = dir.file("study.h5");
