@@ -2,6 +2,7 @@
 // of the hot path (random streams, dwell sampling, next-stage choice).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <boost/random/exponential_distribution.hpp>
 #include <fstream>
 #include <sstream>
@@ -46,6 +47,45 @@ BENCHMARK_CAPTURE(BM_Engine_B2bVariant, webinar, "scenarios/b2b_saas/webinar_for
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Engine_B2bVariant, loyalty, "scenarios/b2b_saas/loyalty_programme.yaml")
     ->Unit(benchmark::kMillisecond);
+
+/// The sales-team scenario (issue 7) with its team, and the same scenario without one: `sql` then
+/// has a plain exponential dwell of the hand-off + service mean and the team's outcome as its next
+/// (no queue, no decay). Items = stage transitions; the ratio of the two rates is what a team costs
+/// (target: within 2x).
+lcsim::Model sales_team(bool with_team) {
+  lcsim::Scenario scenario =
+      lcsim::load_scenario(std::string(LCSIM_SOURCE_DIR) + "/scenarios/sales_team/baseline.yaml");
+  if (with_team) return lcsim::compile(scenario);
+  const lcsim::Model team = lcsim::compile(scenario);
+  for (std::size_t r = 0; r < scenario.resources.size(); ++r) {
+    const lcsim::Resource& res = team.resources[r];
+    const double mean = res.service.mean() + (res.has_handoff ? res.handoff.mean() : 0.0);
+    for (auto& stage : scenario.stages) {
+      const auto& serves = scenario.resources[r].serves;
+      if (std::find(serves.begin(), serves.end(), stage.name) == serves.end()) continue;
+      stage.dwell = lcsim::DwellSpec{};
+      stage.dwell->params["mean"] = mean;
+      if (scenario.resources[r].outcome) stage.next = scenario.resources[r].outcome;
+    }
+  }
+  scenario.resources.clear();
+  return lcsim::compile(scenario);
+}
+
+void BM_Engine_SalesTeam(benchmark::State& state, bool with_team) {
+  const lcsim::Model model = sales_team(with_team);
+  const lcsim::Engine engine(model);
+  double transitions = 0.0;
+  int rep = 0;
+  for (auto _ : state) {
+    const auto result = engine.simulate(rep++);
+    transitions += result.metrics[lcsim::kTransitions];
+    benchmark::DoNotOptimize(result.occupancy.data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(transitions));
+}
+BENCHMARK_CAPTURE(BM_Engine_SalesTeam, with_team, true)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Engine_SalesTeam, without_team, false)->Unit(benchmark::kMillisecond);
 
 /// Seeding a stream and drawing one word: the per-customer set-up cost.
 void BM_Stream_SeedAndDraw(benchmark::State& state) {

@@ -127,6 +127,8 @@ eng_tr, eng_w_tr = gmedian("BM_Engine_Funnel10", "transitions"), gmedian("BM_Eng
 raw = gmedian("BM_RawLimit_Funnel10/customers:1000000")
 raw_same = gmedian("BM_RawLimit_Funnel10/customers:1000000", "matches_engine")
 b2b_rate = gmedian("BM_Engine_B2bReplication", "rate")
+team_rate = gmedian("BM_Engine_SalesTeam/with_team", "rate")
+no_team_rate = gmedian("BM_Engine_SalesTeam/without_team", "rate")
 
 def peer(name):
     j = load(name)
@@ -187,6 +189,9 @@ r = t1 / t2
 row("threads: 4 replications, 1 -> 2 threads (lcsim run; results identical: " + ("yes" if identical else "NO") + ")",
     ms(t2) + " (2 thr)", ms(t1) + " (1 thr)", f"{r:.2f}x", ">= 1.8x, identical", r >= 1.8 and identical)
 row("bundled B2B scenario (baseline, 1 replication, 1 thread)", rate(b2b_rate), "-", "-", ">= 10 M tr/s", b2b_rate >= 10e6)
+r = no_team_rate / team_rate
+row("sales team: sales_team baseline vs the same without its team (throughput)", rate(team_rate), rate(no_team_rate),
+    f"{r:.2f}x", "<= 2x", r <= 2)
 
 ctx = g.get("context", {})
 print()

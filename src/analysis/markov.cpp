@@ -468,6 +468,19 @@ MarkovAnalysis analyze_mix(const Model& model, const std::vector<StartWeight>& m
       "Markov part only: touchpoints (" +
       (model.touchpoint_names.empty() ? std::string("none in this scenario") : join(model.touchpoint_names)) +
       ") and resource capacity are left out; each stage uses its own dwell and next-probabilities");
+  if (!model.resource_names.empty()) {
+    std::vector<std::string> served;
+    for (StageId i = 0; i < s_count; ++i) {
+      if (!model.served_by.empty() && model.served_by[at(i)] >= 0) served.push_back(model.stage_names[at(i)]);
+    }
+    out.notes.push_back("served stages (" + join(served) + ", teams: " + join(model.resource_names) +
+                        ") enter with the hand-off + service mean and the outcome at zero wait: queueing, "
+                        "giving up and wait decay are left out, so the closed form is what ample staff would give");
+  }
+  if (!model.referral_names.empty()) {
+    out.notes.push_back("referrals (" + join(model.referral_names) +
+                        ") bring in new customers and are left out: these figures are per customer who arrives");
+  }
   std::vector<std::string> non_exponential;
   for (StageId i = 0; i < s_count; ++i) {
     if (model.absorbing[at(i)] != 0) continue;

@@ -6,8 +6,11 @@
 #include <limits>
 #include <vector>
 
+#include <queue>
+
 #include "lcsim/core/error.hpp"
 #include "lcsim/rng/stream.hpp"
+#include "resource_queue.hpp"
 
 namespace lcsim {
 namespace {
@@ -16,6 +19,70 @@ constexpr double kNever = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr std::uint64_t kCancelPollMask = 1023;  // poll the cancel flag every 1024 customers
 constexpr unsigned kStreamShift = 40;             // arrival customers: (stream + 1) << 40 | k
+constexpr std::uint64_t kReferralKeyBit = std::uint64_t{1} << 63U;  // referred customers' keys
+
+/// splitmix64's finaliser: a bijective 64-bit mix.
+constexpr std::uint64_t mix64(std::uint64_t x) noexcept {
+  x = (x ^ (x >> 30U)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27U)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31U);
+}
+
+/// Exp(1) by inversion: exactly one word per draw, so a request's draws stay aligned across variants.
+double exp1_inverse(Stream& rng) noexcept { return -std::log1p(-rng.uniform()); }
+
+/// The customer being advanced. Saved in its Request while it waits for a resource.
+struct Customer {
+  std::uint64_t key = 0;
+  std::uint64_t serial = 0;          // new for every stretch of independent advance (visit marks, streams)
+  SegmentId segment = 0;
+  std::uint64_t epoch = 0;           // services and abandonments so far: selects fresh streams after each
+  std::uint64_t referrals_made = 0;  // numbers the customer's referrals (their keys)
+  std::size_t out_index = 0;         // position in CustomerOutcomes
+  double first_seen = 0.0;
+  bool converted = false;
+};
+
+/// A customer made by a referral, waiting to be advanced once the current customer is done.
+struct Pending {
+  std::uint64_t key = 0;
+  StageId stage = 0;
+  SegmentId segment = -1;
+  double time = 0.0;
+  std::int16_t cause = kCauseArrival;
+};
+
+enum class RequestState : std::uint8_t { kFree, kHandoff, kWaiting, kInService };
+
+/// A customer in a served stage: its saved state and its draws for this request, all made when it
+/// entered the stage (one kResource stream per request), so they never depend on the queue.
+struct Request {
+  Customer who;
+  StageId stage = 0;
+  int resource = 0;
+  int cls = 0;
+  double entry = 0.0;
+  double join = 0.0;
+  double start = 0.0;
+  double service = 0.0;
+  double patience = kNever;
+  std::uint64_t outcome_word = 0;
+  double decay_u = 0.0;
+  RequestState state = RequestState::kFree;
+  std::uint32_t gen = 0;  // bumped when the slot is freed: stale queue entries and events are skipped
+};
+
+enum class QueueEventKind : std::uint8_t { kJoin, kAbandon, kServiceEnd, kStaff };
+
+/// An event of the one global, time-ordered queue: only coupled events (resources) go through it.
+struct QueueEvent {
+  double time = 0.0;
+  std::uint64_t seq = 0;  // insertion order breaks ties: deterministic
+  std::uint32_t id = 0;   // request id, or resource index for kStaff
+  std::uint32_t gen = 0;  // request generation, or staffing index for kStaff
+  QueueEventKind kind = QueueEventKind::kJoin;
+  bool operator>(const QueueEvent& o) const noexcept { return time != o.time ? time > o.time : seq > o.seq; }
+};
 
 /// A touchpoint that can contact the customer in its current stage: the next contact on each
 /// schedule and the customer's window, if one is running.
@@ -38,7 +105,11 @@ class Replication {
         s_count_(model.num_stages()),
         t_count_(static_cast<int>(model.report_times.size())),
         inv_report_every_(1.0 / model.report_every),
-        has_one_off_(std::any_of(model.one_off.begin(), model.one_off.end(), [](double v) { return v != 0.0; })) {
+        has_one_off_(std::any_of(model.one_off.begin(), model.one_off.end(), [](double v) { return v != 0.0; })),
+        has_resources_(!model.resources.empty()),
+        has_referrals_(!model.referrals.empty()),
+        causes_{model.num_touchpoints(), model.num_resources(), static_cast<int>(model.referrals.size())},
+        visit_words_(static_cast<std::size_t>((s_count_ + 63) / 64)) {
     result_.replication = replication;
     result_.num_stages = s_count_;
     result_.num_reports = t_count_;
@@ -50,6 +121,8 @@ class Replication {
     dropoff_.assign(static_cast<std::size_t>(s_count_), 0.0);
     tp_streams_.resize(model.touchpoints.size());
     tp_stream_owner_.assign(model.touchpoints.size(), ~std::uint64_t{0});
+    ref_streams_.resize(model.referrals.size());
+    ref_stream_owner_.assign(model.referrals.size(), ~std::uint64_t{0});
     if (c.outcomes != nullptr) *c.outcomes = CustomerOutcomes{model.num_touchpoints(), {}, {}, {}, {}};
   }
 
@@ -59,6 +132,7 @@ class Replication {
       for (std::int64_t i = 0; i < group.count; ++i) customer(index++, group.stage, group.segment, 0.0);
     }
     for (std::size_t a = 0; a < m_.arrivals.size(); ++a) arrivals(a);
+    if (has_resources_) serve();
     flush_progress();
     return finish();
   }
@@ -83,27 +157,51 @@ class Replication {
   }
 
   // ---- one customer --------------------------------------------------------------------------
+  /// A new customer, then every customer its referrals brought in (depth first).
   void customer(std::uint64_t key, StageId stage, SegmentId segment, double t) {
+    new_customer(key, stage, segment, t, kCauseArrival);
+    drain();
+  }
+
+  void drain() {
+    while (!pending_.empty()) {
+      const Pending p = pending_.back();
+      pending_.pop_back();
+      new_customer(p.key, p.stage, p.segment, p.time, p.cause);
+    }
+  }
+
+  void new_customer(std::uint64_t key, StageId stage, SegmentId segment, double t, std::int16_t cause) {
+    if (static_cast<std::int64_t>(customers_) >= m_.max_customers) too_many_customers(t);
     if ((++customers_ & kCancelPollMask) == 0) poll();
     path_rng_ = Stream(seed_, rep_, key, Purpose::kPath);
     if (segment < 0) {
       segment = m_.num_segments() == 1 ? 0 : static_cast<SegmentId>(m_.segment_choice.sample(path_rng_()));
     }
-    key_ = key;
-    segment_ = segment;
-    first_seen_ = t;
-    converted_ = m_.converted[static_cast<std::size_t>(stage)] != 0;
+    cur_ = Customer{};
+    cur_.key = key;
+    cur_.serial = ++serial_;
+    cur_.segment = segment;
+    cur_.first_seen = t;
+    cur_.converted = m_.converted[static_cast<std::size_t>(stage)] != 0;
     CustomerOutcomes* out = control_.outcomes;
     if (out != nullptr) {
+      cur_.out_index = out->customer.size();
       out->customer.push_back(key);
       out->segment.push_back(segment);
+      out->converted.push_back(0);
       out->first_reach.insert(out->first_reach.end(), m_.touchpoints.size(), std::int16_t{-1});
     }
-    log(t, -1, stage, kCauseArrival);
-    const bool was_converted = converted_;
+    log(t, -1, stage, cause);
     k_from_ = report_index(t);
     advance(stage, t);
-    if (out != nullptr) out->converted.push_back(converted_ && !was_converted ? 1 : 0);
+  }
+
+  [[noreturn]] void too_many_customers(double t) const {
+    throw InputError(m_.scenario_file.empty() ? "<scenario>" : m_.scenario_file, 0, "max_customers",
+                     "replication " + std::to_string(rep_) + " would simulate more than " +
+                         std::to_string(m_.max_customers) + " customers (day " + std::to_string(t) +
+                         "): referrals outgrow the funnel; lower referrals' rate_per_day or raise max_customers");
   }
 
   /// Moves the customer from stage s at time t until an absorbing stage or the horizon.
@@ -114,8 +212,12 @@ class Replication {
         stay(s, t, m_.horizon, true);
         return;
       }
-      const std::uint32_t first = m_.tp_offsets[static_cast<std::size_t>(segment_ * s_count_ + s)];
-      const std::uint32_t last = m_.tp_offsets[static_cast<std::size_t>(segment_ * s_count_ + s + 1)];
+      if (has_resources_ && m_.served_by[static_cast<std::size_t>(s)] >= 0) {
+        request(s, t, m_.served_by[static_cast<std::size_t>(s)]);
+        return;  // a coupling point: the global queue takes the customer from here
+      }
+      const std::uint32_t first = m_.tp_offsets[static_cast<std::size_t>(cur_.segment * s_count_ + s)];
+      const std::uint32_t last = m_.tp_offsets[static_cast<std::size_t>(cur_.segment * s_count_ + s + 1)];
       const Visit v = first == last ? plain_visit(s, t) : touched_visit(s, t, first, last);
       if (v.to < 0) return;  // still in s at the horizon
       move(s, v.to, v.time, v.cause);
@@ -124,11 +226,11 @@ class Replication {
     }
   }
 
-  /// Counts the customer in `reached` on its first visit of s (visited_ holds the customer serial).
+  /// Counts the customer in `reached` on its first visit of s (visited_ holds the customer's serial).
   void visit(StageId s) {
     auto& mark = visited_[static_cast<std::size_t>(s)];
-    if (mark != customers_) {
-      mark = customers_;
+    if (mark != cur_.serial) {
+      mark = cur_.serial;
       ++result_.reached[static_cast<std::size_t>(s)];
     }
   }
@@ -141,7 +243,7 @@ class Replication {
 
   /// A stage visit without touchpoints: one exit draw, one next draw.
   Visit plain_visit(StageId s, double entry) {
-    const StageRule& r = m_.rule(segment_, s);
+    const StageRule& r = m_.rule(cur_.segment, s);
     const double exit = entry + r.dwell.inverse_cumulative_hazard(exp1_(path_rng_));
     if (exit >= m_.horizon) {
       stay(s, entry, m_.horizon, true);
@@ -154,7 +256,7 @@ class Replication {
   /// A stage visit with touchpoints: a small local event loop over the customer's own events
   /// (exit, contacts, window ends); the hazard clock is re-aimed whenever the factor changes.
   Visit touched_visit(StageId s, double entry, std::uint32_t first, std::uint32_t last) {
-    const StageRule& r = m_.rule(segment_, s);
+    const StageRule& r = m_.rule(cur_.segment, s);
     const double target = exp1_(path_rng_);  // exit when the accumulated hazard reaches this
     double consumed = 0.0;                     // factor-weighted hazard up to d_mark
     double d_mark = 0.0;                       // dwell time of the last factor change
@@ -230,9 +332,13 @@ class Replication {
       Stream& rng = tp_stream(sl.tp);
       if (!(rng.uniform() < tp.reach)) continue;
       tally.reached += 1.0;
+      if (control_.contacts) {
+        result_.contacts.push_back(Contact{static_cast<std::int32_t>(rep_), static_cast<std::int64_t>(cur_.key), when,
+                                           static_cast<std::int16_t>(sl.tp), static_cast<std::int16_t>(s)});
+      }
       if (control_.outcomes != nullptr) {
-        auto& first_reach = control_.outcomes->first_reach[control_.outcomes->first_reach.size() -
-                                                           m_.touchpoints.size() + static_cast<std::size_t>(sl.tp)];
+        auto& first_reach =
+            control_.outcomes->first_reach[cur_.out_index * m_.touchpoints.size() + static_cast<std::size_t>(sl.tp)];
         if (first_reach < 0) first_reach = static_cast<std::int16_t>(s);
       }
       if (tp.move_to >= 0 && rng.uniform() < tp.move_probability) {
@@ -264,11 +370,253 @@ class Replication {
 
   Stream& tp_stream(TouchpointId id) {
     const auto i = static_cast<std::size_t>(id);
-    if (tp_stream_owner_[i] != customers_) {
-      tp_streams_[i] = Stream(seed_, rep_, key_, Purpose::kTouchpoint, m_.touchpoints[i].stream_key);
-      tp_stream_owner_[i] = customers_;
+    if (tp_stream_owner_[i] != cur_.serial) {
+      tp_streams_[i] = Stream(seed_, rep_, cur_.key, Purpose::kTouchpoint, m_.touchpoints[i].stream_key, cur_.epoch);
+      tp_stream_owner_[i] = cur_.serial;
     }
     return tp_streams_[i];
+  }
+
+  Stream& referral_stream(std::uint32_t j) {
+    if (ref_stream_owner_[j] != cur_.serial) {
+      ref_streams_[j] = Stream(seed_, rep_, cur_.key, Purpose::kReferral, m_.referrals[j].stream_key, cur_.epoch);
+      ref_stream_owner_[j] = cur_.serial;
+    }
+    return ref_streams_[j];
+  }
+
+  // ---- referrals -----------------------------------------------------------------------------
+  /// The customer was in stage s over [from, to): each referral from s is a Poisson process there.
+  void refer(StageId s, double from, double to) {
+    const auto first = m_.referral_offsets[static_cast<std::size_t>(s)];
+    const auto last = m_.referral_offsets[static_cast<std::size_t>(s) + 1];
+    for (auto i = first; i < last; ++i) {
+      const std::uint32_t j = m_.referrals_for[i];
+      const Referral& ref = m_.referrals[j];
+      if (!(ref.rate_per_day > 0.0) || !(to > from)) continue;
+      Stream& rng = referral_stream(j);
+      for (double t = from;;) {
+        t += exp1_inverse(rng) / ref.rate_per_day;
+        if (t >= to) break;
+        if (static_cast<std::int64_t>(customers_ + pending_.size()) >= m_.max_customers) too_many_customers(t);
+        const std::uint64_t n = cur_.referrals_made++;
+        const std::uint64_t key = kReferralKeyBit | (mix64(cur_.key ^ mix64(n + 0x9e3779b97f4a7c15ULL)) >> 1U);
+        pending_.push_back(Pending{key, ref.to, ref.segment, t, causes_.referral(static_cast<int>(j))});
+        ++referrals_;
+      }
+    }
+  }
+
+  // ---- resources -----------------------------------------------------------------------------
+  /// The customer entered stage s, served by resource r, at time t: it draws everything this
+  /// request needs, then waits for the hand-off to end (a Join event of the global queue).
+  void request(StageId s, double t, int r) {
+    const Resource& res = m_.resources[static_cast<std::size_t>(r)];
+    Stream rng(seed_, rep_, cur_.key, Purpose::kResource, res.stream_key, cur_.epoch);
+    // Always the same draws in the same order, used or not: variants that add a hand-off or
+    // patience leave the other draws of every customer as they were.
+    const double e_handoff = exp1_inverse(rng);
+    const double e_patience = exp1_inverse(rng);
+    const double e_service = exp1_inverse(rng);
+    const std::uint64_t outcome_word = rng();
+    const double decay_u = rng.uniform();
+
+    const double join = t + (res.has_handoff ? res.handoff.inverse_cumulative_hazard(e_handoff) : 0.0);
+    if (join >= m_.horizon) {  // still in the hand-off at the horizon
+      stay(s, t, m_.horizon, true);
+      return;
+    }
+    const std::uint32_t id = allocate_request();
+    Request& q = requests_[id];
+    q.who = cur_;
+    q.stage = s;
+    q.resource = r;
+    q.cls = res.segment_class[static_cast<std::size_t>(cur_.segment)];
+    q.entry = t;
+    q.join = join;
+    q.service = res.service.inverse_cumulative_hazard(e_service);
+    q.patience = res.has_patience ? res.patience.inverse_cumulative_hazard(e_patience) : kNever;
+    q.outcome_word = outcome_word;
+    q.decay_u = decay_u;
+    q.state = RequestState::kHandoff;
+    std::uint64_t* bits = &visit_bits_[static_cast<std::size_t>(id) * visit_words_];
+    std::fill(bits, bits + visit_words_, 0);
+    for (int v = 0; v < s_count_; ++v) {
+      if (visited_[static_cast<std::size_t>(v)] == cur_.serial) bits[v / 64] |= std::uint64_t{1} << (v % 64);
+    }
+    push(join, QueueEventKind::kJoin, id, q.gen);
+  }
+
+  std::uint32_t allocate_request() {
+    if (!free_requests_.empty()) {
+      const std::uint32_t id = free_requests_.back();
+      free_requests_.pop_back();
+      return id;
+    }
+    requests_.emplace_back();
+    visit_bits_.resize(requests_.size() * visit_words_);
+    return static_cast<std::uint32_t>(requests_.size() - 1);
+  }
+
+  void free_request(std::uint32_t id) {
+    Request& q = requests_[id];
+    q.state = RequestState::kFree;
+    ++q.gen;
+    free_requests_.push_back(id);
+  }
+
+  void push(double time, QueueEventKind kind, std::uint32_t id, std::uint32_t gen) {
+    events_.push(QueueEvent{time, ++event_seq_, id, gen, kind});
+  }
+
+  /// The coupled part of the replication: every queue event in time order, each customer going
+  /// back to advancing on its own after its service or when it gives up.
+  void serve() {
+    queues_.reserve(m_.resources.size());
+    for (std::size_t r = 0; r < m_.resources.size(); ++r) {
+      const Resource& res = m_.resources[r];
+      queues_.emplace_back(res, t_count_, m_.discount_per_day);
+      if (res.staffing_times.size() > 1 && res.staffing_times[1] < m_.horizon) {
+        push(res.staffing_times[1], QueueEventKind::kStaff, static_cast<std::uint32_t>(r), 1);
+      }
+    }
+    const auto q_count = static_cast<std::size_t>(m_.num_resources());
+    result_.queue_length.assign(static_cast<std::size_t>(t_count_) * q_count, 0);
+    std::uint64_t handled = 0;
+    while (!events_.empty()) {
+      const QueueEvent e = events_.top();
+      events_.pop();
+      if ((++handled & kCancelPollMask) == 0) poll();
+      record_queues(e.time);
+      switch (e.kind) {
+        case QueueEventKind::kJoin: join(e.id, e.time); break;
+        case QueueEventKind::kAbandon: abandon(e.id, e.gen, e.time); break;
+        case QueueEventKind::kServiceEnd: service_end(e.id, e.time); break;
+        case QueueEventKind::kStaff: staff(e.id, e.gen, e.time); break;
+      }
+    }
+    record_queues(kNever);
+    // Customers still waiting or in service at the horizon stay in their served stage.
+    for (std::uint32_t id = 0; id < requests_.size(); ++id) {
+      if (requests_[id].state == RequestState::kFree) continue;
+      const Request q = requests_[id];
+      restore(id);
+      free_request(id);
+      k_from_ = report_index(q.entry);
+      stay(q.stage, q.entry, m_.horizon, true);
+      drain();  // referrals made in a served stage
+    }
+    for (auto& rq : queues_) rq.advance_clock(m_.horizon);
+  }
+
+  /// Queue lengths at every report time before `t` (the state after all events at or before it).
+  void record_queues(double t) {
+    const auto q_count = queues_.size();
+    while (next_report_ < t_count_ && m_.report_times[static_cast<std::size_t>(next_report_)] < t) {
+      for (std::size_t r = 0; r < q_count; ++r) {
+        result_.queue_length[static_cast<std::size_t>(next_report_) * q_count + r] = queues_[r].waiting();
+      }
+      ++next_report_;
+    }
+  }
+
+  void join(std::uint32_t id, double t) {
+    Request& q = requests_[id];
+    detail::ResourceQueue& rq = queues_[static_cast<std::size_t>(q.resource)];
+    if (rq.server_free()) {
+      rq.count_join(false, true);
+      start_service(id, t);
+      return;
+    }
+    rq.count_join(true, false);
+    q.state = RequestState::kWaiting;
+    rq.enqueue(t, q.cls, {id, q.gen});
+    if (q.patience < kNever && t + q.patience < m_.horizon) push(t + q.patience, QueueEventKind::kAbandon, id, q.gen);
+  }
+
+  void start_service(std::uint32_t id, double t) {
+    Request& q = requests_[id];
+    q.state = RequestState::kInService;
+    q.start = t;
+    queues_[static_cast<std::size_t>(q.resource)].start_service(t, t - q.join, report_index(t));
+    const double end = t + q.service;
+    if (end < m_.horizon) push(end, QueueEventKind::kServiceEnd, id, q.gen);
+  }
+
+  void abandon(std::uint32_t id, std::uint32_t gen, double t) {
+    const Request& q = requests_[id];
+    if (q.gen != gen || q.state != RequestState::kWaiting) return;  // served before its patience ran out
+    detail::ResourceQueue& rq = queues_[static_cast<std::size_t>(q.resource)];
+    rq.leave_queue(t, t - q.join);
+    rq.count_abandon();
+    const Resource& res = m_.resources[static_cast<std::size_t>(q.resource)];
+    resume(id, t, res.abandon_to, causes_.abandon(q.resource));
+  }
+
+  void service_end(std::uint32_t id, double t) {
+    const Request& q = requests_[id];
+    const int r = q.resource;
+    queues_[static_cast<std::size_t>(r)].end_service(t);
+    const Resource& res = m_.resources[static_cast<std::size_t>(r)];
+    StageId to = 0;
+    if (res.has_outcome) {
+      to = res.outcome_stages[res.outcome.sample(q.outcome_word)];
+    } else {
+      const StageRule& rule = m_.rule(q.who.segment, q.stage);
+      to = rule.next_stages[rule.next.sample(q.outcome_word)];
+    }
+    // The chance of the decaying outcome halves every half-life of waiting.
+    if (to == res.decay_stage && !(q.decay_u < std::exp(-res.decay_per_day * (q.start - q.join)))) to = res.decay_to;
+    try_start(r, t);
+    resume(id, t, to, causes_.service(r));
+  }
+
+  void staff(std::uint32_t r, std::uint32_t index, double t) {
+    const Resource& res = m_.resources[r];
+    queues_[r].set_level(t, res.staffing_levels[index]);
+    if (index + 1 < res.staffing_times.size() && res.staffing_times[index + 1] < m_.horizon) {
+      push(res.staffing_times[index + 1], QueueEventKind::kStaff, r, index + 1);
+    }
+    try_start(static_cast<int>(r), t);
+  }
+
+  /// Free servers of resource r take waiting customers: highest class first, FIFO within.
+  void try_start(int r, double t) {
+    detail::ResourceQueue& rq = queues_[static_cast<std::size_t>(r)];
+    auto live = [this](detail::QueueEntry e) {
+      const Request& q = requests_[e.first];
+      return q.gen == e.second && q.state == RequestState::kWaiting;
+    };
+    detail::QueueEntry e;
+    while (rq.server_free() && rq.pop(e, live)) {
+      rq.leave_queue(t, t - requests_[e.first].join);
+      start_service(e.first, t);
+    }
+  }
+
+  /// Makes the customer of request `id` the current one again (its state and visit marks).
+  void restore(std::uint32_t id) {
+    cur_ = requests_[id].who;
+    cur_.serial = ++serial_;
+    const std::uint64_t* bits = &visit_bits_[static_cast<std::size_t>(id) * visit_words_];
+    for (int v = 0; v < s_count_; ++v) {
+      if ((bits[v / 64] >> (v % 64)) & 1U) visited_[static_cast<std::size_t>(v)] = cur_.serial;
+    }
+  }
+
+  /// The customer of request `id` leaves its served stage for `to` at time t and advances on its
+  /// own again, with fresh streams (next epoch).
+  void resume(std::uint32_t id, double t, StageId to, std::int16_t cause) {
+    const Request q = requests_[id];
+    restore(id);
+    free_request(id);
+    k_from_ = report_index(q.entry);
+    stay(q.stage, q.entry, t, false);
+    move(q.stage, to, t, cause);
+    ++cur_.epoch;
+    path_rng_ = Stream(seed_, rep_, cur_.key, Purpose::kPath, 0, cur_.epoch);
+    advance(to, t);
+    drain();
   }
 
   // ---- accounting ----------------------------------------------------------------------------
@@ -296,7 +644,8 @@ class Replication {
       occupancy_diff_[static_cast<std::size_t>(k0 * s_count_ + s)] += 1;
       occupancy_diff_[static_cast<std::size_t>(k1 * s_count_ + s)] -= 1;
     }
-    const double rate = m_.rule(segment_, s).revenue_per_day;
+    if (has_referrals_) refer(s, from, to);
+    const double rate = m_.rule(cur_.segment, s).revenue_per_day;
     if (rate > 0.0 && to > from) {
       revenue_ += rate * (to - from);
       const double d = m_.discount_per_day;
@@ -315,16 +664,17 @@ class Replication {
       revenue_ += value;
       discounted_revenue_ += value * discount(t);
     }
-    if (to == m_.won && !converted_) {
-      converted_ = true;
-      time_to_convert_.push_back(t - first_seen_);
+    if (to == m_.won && !cur_.converted) {
+      cur_.converted = true;
+      time_to_convert_.push_back(t - cur_.first_seen);
+      if (control_.outcomes != nullptr) control_.outcomes->converted[cur_.out_index] = 1;
     }
     log(t, from, to, cause);
   }
 
   void log(double t, StageId from, StageId to, std::int16_t cause) {
     if (!control_.events) return;
-    result_.events.push_back(Event{static_cast<std::int32_t>(rep_), static_cast<std::int64_t>(key_), t,
+    result_.events.push_back(Event{static_cast<std::int32_t>(rep_), static_cast<std::int64_t>(cur_.key), t,
                                    static_cast<std::int16_t>(from), static_cast<std::int16_t>(to), cause});
   }
 
@@ -353,11 +703,26 @@ class Replication {
     }
     std::int64_t moves = 0;
     for (auto c : result_.transitions) moves += c;
+    const int q_count = m_.num_resources();
+    result_.num_resources = q_count;
+    result_.queue_wait.assign(static_cast<std::size_t>(t_count_ * q_count), kNaN);
+    if (result_.queue_length.empty()) result_.queue_length.assign(static_cast<std::size_t>(t_count_ * q_count), 0);
+    std::vector<double> resource_metrics;
+    for (int r = 0; r < q_count; ++r) {
+      detail::ResourceQueue& rq = queues_[static_cast<std::size_t>(r)];
+      cost_ += rq.staff_cost();
+      discounted_cost_ += rq.discounted_staff_cost();
+      const auto values = rq.metrics(m_.horizon);
+      resource_metrics.insert(resource_metrics.end(), values.begin(), values.end());
+      for (int k = 0; k < t_count_; ++k) result_.queue_wait[static_cast<std::size_t>(k * q_count + r)] = rq.period_wait(k);
+    }
+    if (control_.outcomes != nullptr) sort_outcomes(*control_.outcomes);
 
     const auto customers = static_cast<double>(customers_);
     const auto conversions = static_cast<double>(time_to_convert_.size());
     auto& mt = result_.metrics;
     mt.assign(static_cast<std::size_t>(kNumFixedMetrics + s_count_), 0.0);
+    mt.insert(mt.end(), resource_metrics.begin(), resource_metrics.end());
     mt[kCustomers] = customers;
     mt[kConversions] = conversions;
     mt[kConversionRate] = customers > 0 ? conversions / customers : kNaN;
@@ -377,8 +742,32 @@ class Replication {
     mt[kValuePerConversion] = conversions > 0 ? mt[kNetValue] / conversions : kNaN;
     mt[kCostPerConversion] = conversions > 0 ? cost_ / conversions : kNaN;
     mt[kTransitions] = static_cast<double>(moves);
+    mt[kReferrals] = static_cast<double>(referrals_);
     for (int s = 0; s < s_count_; ++s) mt[static_cast<std::size_t>(kNumFixedMetrics + s)] = dropoff_[static_cast<std::size_t>(s)];
     return std::move(result_);
+  }
+
+  /// Referred customers are keyed by a hash: restore the increasing-key order comparisons rely on.
+  static void sort_outcomes(CustomerOutcomes& out) {
+    if (std::is_sorted(out.customer.begin(), out.customer.end())) return;
+    const std::size_t n = out.customer.size();
+    const auto k = static_cast<std::size_t>(out.touchpoints);
+    std::vector<std::size_t> order(n);
+    for (std::size_t i = 0; i < n; ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return out.customer[a] < out.customer[b]; });
+    CustomerOutcomes sorted{out.touchpoints, {}, {}, {}, {}};
+    sorted.customer.reserve(n);
+    sorted.segment.reserve(n);
+    sorted.converted.reserve(n);
+    sorted.first_reach.reserve(n * k);
+    for (std::size_t i : order) {
+      sorted.customer.push_back(out.customer[i]);
+      sorted.segment.push_back(out.segment[i]);
+      sorted.converted.push_back(out.converted[i]);
+      sorted.first_reach.insert(sorted.first_reach.end(), out.first_reach.begin() + static_cast<std::ptrdiff_t>(i * k),
+                                out.first_reach.begin() + static_cast<std::ptrdiff_t>((i + 1) * k));
+    }
+    out = std::move(sorted);
   }
 
   static double median(std::vector<double>& x) {
@@ -399,6 +788,10 @@ class Replication {
   int t_count_;
   double inv_report_every_;
   bool has_one_off_;
+  bool has_resources_;
+  bool has_referrals_;
+  CauseIds causes_;
+  std::size_t visit_words_;  // 64-bit words of a saved visit set
   ReplicationResult result_;
 
   boost::random::exponential_distribution<double> exp1_{1.0};
@@ -409,6 +802,20 @@ class Replication {
   std::vector<Stream> tp_streams_;
   std::vector<std::uint64_t> tp_stream_owner_;
   std::vector<std::uint64_t> visited_;  // [S] serial of the last customer who visited the stage
+  std::vector<Stream> ref_streams_;
+  std::vector<std::uint64_t> ref_stream_owner_;
+  std::vector<Pending> pending_;        // referred customers not yet advanced (a stack)
+  std::uint64_t referrals_ = 0;
+  std::uint64_t serial_ = 0;
+
+  // resources: requests (customers in served stages), the global queue, one state per resource
+  std::vector<Request> requests_;
+  std::vector<std::uint64_t> visit_bits_;  // [requests * visit_words_] the saved visit sets
+  std::vector<std::uint32_t> free_requests_;
+  std::priority_queue<QueueEvent, std::vector<QueueEvent>, std::greater<>> events_;
+  std::uint64_t event_seq_ = 0;
+  std::vector<detail::ResourceQueue> queues_;
+  int next_report_ = 0;
   double revenue_ = 0.0;
   double cost_ = 0.0;
   double discounted_revenue_ = 0.0;
@@ -418,11 +825,8 @@ class Replication {
   std::uint64_t window_counter_ = 0;
 
   // the customer being advanced
-  std::uint64_t key_ = 0;
-  SegmentId segment_ = 0;
+  Customer cur_;
   int k_from_ = 0;  // report index of the start of the current stay
-  double first_seen_ = 0.0;
-  bool converted_ = false;
   Stream path_rng_;  // segment, then E and next choice of each visit
 };
 

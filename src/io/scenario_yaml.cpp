@@ -27,8 +27,9 @@ namespace {
 
 using Keys = std::vector<std::string_view>;
 
-const Keys kTopKeys = {"arrivals", "converted_stages", "description", "horizon", "money",
-                       "name", "replications", "report_every", "seed",
+const Keys kTopKeys = {"arrivals",  "converted_stages", "description", "horizon",
+                       "max_customers", "money", "name", "referrals",
+                       "replications", "report_every", "resources", "seed",
                        "segments", "stages", "touchpoints", "won"};
 const Keys kStageKeys = {"absorbing", "dwell", "next", "revenue_per_month"};
 const Keys kOverrideKeys = {"dwell", "next", "revenue_per_month"};
@@ -47,6 +48,13 @@ const Keys kScheduleKeys = {"after_entry", "calendar"};
 const Keys kTimesKeys = {"days", "every", "start"};
 const Keys kEffectKeys = {"hazard_factor", "move", "next", "window"};
 const Keys kMoveKeys = {"probability", "to"};
+const Keys kResourceKeys = {"abandon_to", "changes",  "cost_per_server_day", "discipline",
+                            "handoff",    "outcome",  "patience",            "priority",
+                            "servers",    "serves",   "service",             "weekdays"};
+const Keys kChangeKeys = {"day", "servers"};
+const Keys kOutcomeKeys = {"decay", "next"};
+const Keys kDecayKeys = {"half_life", "stage", "to"};
+const Keys kReferralKeys = {"from", "rate_per_day", "segment", "to"};
 
 // ---- small text helpers ------------------------------------------------------------------------
 
@@ -260,6 +268,9 @@ class Parser {
            std::vector<double>& out);
   void get(const MapView& view, std::string_view key, const std::string& prefix,
            std::vector<std::string>& out);
+  void get(const MapView& view, std::string_view key, const std::string& prefix,
+           std::vector<int>& out);
+  std::optional<int> integer(const YAML::Node& node, int line, const std::string& field);
 
   std::optional<DwellSpec> dwell(const Entry& entry, const std::string& field);
   std::optional<NextSpec> next(const Entry& entry, const std::string& field);
@@ -270,6 +281,9 @@ class Parser {
   void touchpoints(const Entry& entry, Scenario& scenario);
   void schedule(const Entry& entry, const std::string& field, ScheduleSpec& out);
   void effect(const Entry& entry, const std::string& field, EffectSpec& out);
+  void resources(const Entry& entry, Scenario& scenario);
+  void outcome(const Entry& entry, const std::string& field, ResourceSpec& out);
+  void referrals(const Entry& entry, Scenario& scenario);
 
   std::string file_;
   std::vector<Problem> problems_;
@@ -389,18 +403,21 @@ void Parser::get(const MapView& view, std::string_view key, const std::string& p
   }
 }
 
+std::optional<int> Parser::integer(const YAML::Node& node, int line, const std::string& field) {
+  if (node.IsScalar() && !is_string_scalar(node)) {
+    const auto value = to_int64(node.Scalar());
+    if (value && *value >= std::numeric_limits<int>::min() &&
+        *value <= std::numeric_limits<int>::max()) {
+      return static_cast<int>(*value);
+    }
+  }
+  add(line, field, expected_got("an integer", describe(node)));
+  return std::nullopt;
+}
+
 void Parser::get(const MapView& view, std::string_view key, const std::string& prefix, int& out) {
   if (const Entry* entry = view.find(key)) {
-    const YAML::Node& node = entry->value;
-    if (node.IsScalar() && !is_string_scalar(node)) {
-      const auto value = to_int64(node.Scalar());
-      if (value && *value >= std::numeric_limits<int>::min() &&
-          *value <= std::numeric_limits<int>::max()) {
-        out = static_cast<int>(*value);
-        return;
-      }
-    }
-    add(entry->line, child(prefix, key), expected_got("an integer", describe(node)));
+    if (auto value = integer(entry->value, entry->line, child(prefix, key))) out = *value;
   }
 }
 
@@ -446,6 +463,20 @@ void Parser::get(const MapView& view, std::string_view key, const std::string& p
   }
 }
 
+void Parser::get(const MapView& view, std::string_view key, const std::string& prefix,
+                 std::vector<int>& out) {
+  const Entry* entry = view.find(key);
+  const std::string field = child(prefix, key);
+  if (entry == nullptr || !sequence(*entry, field)) return;
+  out.clear();
+  for (std::size_t i = 0; i < entry->value.size(); ++i) {
+    const YAML::Node node = entry->value[i];
+    if (auto value = integer(node, line_of(node, entry->line), item(field, i))) {
+      out.push_back(*value);
+    }
+  }
+}
+
 void Parser::parse(const YAML::Node& root, Scenario& scenario) {
   const auto top = map(root, line_of(root, 1), "", &kTopKeys);
   if (!top) return;
@@ -464,6 +495,9 @@ void Parser::parse(const YAML::Node& root, Scenario& scenario) {
   if (const Entry* entry = top->find("arrivals")) arrivals(*entry, scenario);
   if (const Entry* entry = top->find("money")) money(*entry, scenario);
   if (const Entry* entry = top->find("touchpoints")) touchpoints(*entry, scenario);
+  if (const Entry* entry = top->find("resources")) resources(*entry, scenario);
+  if (const Entry* entry = top->find("referrals")) referrals(*entry, scenario);
+  get(*top, "max_customers", "", scenario.max_customers);
 }
 
 std::optional<DwellSpec> Parser::dwell(const Entry& entry, const std::string& field) {
@@ -682,6 +716,99 @@ void Parser::effect(const Entry& entry, const std::string& field, EffectSpec& ou
   if (const Entry* e = view->find("next")) out.next = next(*e, child(field, "next"));
 }
 
+void Parser::resources(const Entry& entry, Scenario& scenario) {
+  const auto view = named_map(entry, "resources");
+  if (!view) return;
+  for (const auto& resource_entry : view->entries) {
+    const std::string field = child("resources", resource_entry.key);
+    const auto resource_view = map(resource_entry, field, kResourceKeys);
+    if (!resource_view) continue;
+    ResourceSpec resource;
+    resource.name = resource_entry.key;
+    resource.where = resource_view->where;
+    require(*resource_view, {"serves", "service"}, field);
+    if (resource_view->find("servers") != nullptr) {
+      int servers = 0;
+      get(*resource_view, "servers", field, servers);
+      resource.servers = servers;
+    }
+    get(*resource_view, "weekdays", field, resource.weekdays);
+    const Entry* changes = resource_view->find("changes");
+    const std::string changes_field = child(field, "changes");
+    if (changes != nullptr && sequence(*changes, changes_field)) {
+      for (std::size_t i = 0; i < changes->value.size(); ++i) {
+        const YAML::Node node = changes->value[i];
+        const std::string change_field = item(changes_field, i);
+        const auto change_view =
+            map(node, line_of(node, changes->line), change_field, &kChangeKeys);
+        if (!change_view) continue;
+        StaffingChange change;
+        change.where = change_view->where;
+        require(*change_view, {"day", "servers"}, change_field);
+        get(*change_view, "day", change_field, change.day);
+        get(*change_view, "servers", change_field, change.servers);
+        resource.changes.push_back(std::move(change));
+      }
+    }
+    get(*resource_view, "serves", field, resource.serves);
+    if (const Entry* e = resource_view->find("handoff")) {
+      resource.handoff = dwell(*e, child(field, "handoff"));
+    }
+    if (const Entry* e = resource_view->find("service")) {
+      resource.service = dwell(*e, child(field, "service"));
+    }
+    get(*resource_view, "discipline", field, resource.discipline);
+    get(*resource_view, "priority", field, resource.priority);
+    if (const Entry* e = resource_view->find("patience")) {
+      resource.patience = dwell(*e, child(field, "patience"));
+    }
+    get(*resource_view, "abandon_to", field, resource.abandon_to);
+    if (const Entry* e = resource_view->find("outcome")) {
+      outcome(*e, child(field, "outcome"), resource);
+    }
+    get(*resource_view, "cost_per_server_day", field, resource.cost_per_server_day);
+    scenario.resources.push_back(std::move(resource));
+  }
+}
+
+void Parser::outcome(const Entry& entry, const std::string& field, ResourceSpec& out) {
+  const auto view = map(entry, field, kOutcomeKeys);
+  if (!view) return;
+  out.outcome_where = view->where;
+  if (const Entry* e = view->find("next")) out.outcome = next(*e, child(field, "next"));
+  if (const Entry* e = view->find("decay")) {
+    const std::string sub = child(field, "decay");
+    if (const auto decay_view = map(*e, sub, kDecayKeys)) {
+      DecaySpec decay;
+      decay.where = decay_view->where;
+      require(*decay_view, {"stage", "half_life", "to"}, sub);
+      get(*decay_view, "stage", sub, decay.stage);
+      get(*decay_view, "half_life", sub, decay.half_life);
+      get(*decay_view, "to", sub, decay.to);
+      out.decay = std::move(decay);
+    }
+  }
+}
+
+void Parser::referrals(const Entry& entry, Scenario& scenario) {
+  const auto view = named_map(entry, "referrals");
+  if (!view) return;
+  for (const auto& referral_entry : view->entries) {
+    const std::string field = child("referrals", referral_entry.key);
+    const auto referral_view = map(referral_entry, field, kReferralKeys);
+    if (!referral_view) continue;
+    ReferralSpec referral;
+    referral.name = referral_entry.key;
+    referral.where = referral_view->where;
+    require(*referral_view, {"from", "rate_per_day", "to"}, field);
+    get(*referral_view, "from", field, referral.from);
+    get(*referral_view, "rate_per_day", field, referral.rate_per_day);
+    get(*referral_view, "to", field, referral.to);
+    get(*referral_view, "segment", field, referral.segment);
+    scenario.referrals.push_back(std::move(referral));
+  }
+}
+
 // ---- writing -----------------------------------------------------------------------------------
 
 /// Shortest text that reads back to exactly `value`.
@@ -836,6 +963,58 @@ void write_touchpoint(std::ostringstream& out, const TouchpointSpec& tp) {
   }
 }
 
+std::string flow_ints(const std::vector<int>& values) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += std::to_string(values[i]);
+  }
+  return out + "]";
+}
+
+void write_resource(std::ostringstream& out, const ResourceSpec& resource) {
+  out << "  " << quote(resource.name) << ":\n";
+  if (resource.servers) out << "    servers: " << *resource.servers << "\n";
+  if (!resource.weekdays.empty()) out << "    weekdays: " << flow_ints(resource.weekdays) << "\n";
+  if (!resource.changes.empty()) {
+    out << "    changes:\n";
+    for (const auto& change : resource.changes) {
+      out << "      - " << flow_map({"day: " + format_number(change.day),
+                                    "servers: " + std::to_string(change.servers)})
+          << "\n";
+    }
+  }
+  out << "    serves: " << flow_strings(resource.serves) << "\n";
+  if (resource.handoff) out << "    handoff: " << flow_dwell(*resource.handoff) << "\n";
+  if (resource.service) out << "    service: " << flow_dwell(*resource.service) << "\n";
+  out << "    discipline: " << quote(resource.discipline) << "\n";
+  if (!resource.priority.empty()) {
+    out << "    priority: " << flow_strings(resource.priority) << "\n";
+  }
+  if (resource.patience) out << "    patience: " << flow_dwell(*resource.patience) << "\n";
+  if (!resource.abandon_to.empty()) out << "    abandon_to: " << quote(resource.abandon_to) << "\n";
+  if (resource.outcome || resource.decay) {
+    out << "    outcome:\n";
+    if (resource.outcome) out << "      next: " << flow_next(*resource.outcome) << "\n";
+    if (resource.decay) {
+      const DecaySpec& decay = *resource.decay;
+      out << "      decay: "
+          << flow_map({"stage: " + quote(decay.stage),
+                       "half_life: " + format_number(decay.half_life), "to: " + quote(decay.to)})
+          << "\n";
+    }
+  }
+  out << "    cost_per_server_day: " << format_number(resource.cost_per_server_day) << "\n";
+}
+
+void write_referral(std::ostringstream& out, const ReferralSpec& referral) {
+  std::vector<std::string> parts{"from: " + quote(referral.from),
+                                 "rate_per_day: " + format_number(referral.rate_per_day),
+                                 "to: " + quote(referral.to)};
+  if (!referral.segment.empty()) parts.push_back("segment: " + quote(referral.segment));
+  out << "  " << quote(referral.name) << ": " << flow_map(parts) << "\n";
+}
+
 std::string read_text(const std::string& path, bool& ok) {
   ok = false;
   std::error_code error;
@@ -958,6 +1137,17 @@ std::string to_yaml(const Scenario& scenario) {
   if (!scenario.touchpoints.empty()) {
     out << "touchpoints:\n";
     for (const auto& tp : scenario.touchpoints) write_touchpoint(out, tp);
+  }
+  if (!scenario.resources.empty()) {
+    out << "resources:\n";
+    for (const auto& resource : scenario.resources) write_resource(out, resource);
+  }
+  if (!scenario.referrals.empty()) {
+    out << "referrals:\n";
+    for (const auto& referral : scenario.referrals) write_referral(out, referral);
+  }
+  if (scenario.max_customers != Scenario().max_customers) {
+    out << "max_customers: " << scenario.max_customers << "\n";
   }
   return out.str();
 }

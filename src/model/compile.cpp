@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -20,6 +21,10 @@ namespace {
 constexpr double kSumTolerance = 1e-9;
 /// Most occupancy reports a run may ask for (horizon / report_every).
 constexpr double kMaxReports = 1e7;
+/// Longest horizon (days) over which a weekday staffing calendar is expanded.
+constexpr double kMaxWeekdayHorizon = 1e7;
+/// Most resources a scenario may declare (Model::served_by holds int16 indices).
+constexpr std::size_t kMaxResources = 32767;
 
 // ---- names and numbers in messages -------------------------------------------------------------
 
@@ -230,6 +235,9 @@ class Checker {
       stages_.emplace(stage.name, &stage);  // the first of duplicates (reported) wins
     }
     for (const auto& segment : s_.segments) segment_names_.push_back(segment.name);
+    for (const auto& resource : s_.resources) {
+      for (const auto& name : resource.serves) served_.emplace(name, &resource);  // first wins
+    }
   }
 
   std::vector<Problem> run() {
@@ -239,6 +247,8 @@ class Checker {
     const bool arrivals_ok = check_arrivals();
     check_money();
     check_touchpoints();
+    check_resources();
+    check_referrals();
     if (arrivals_ok) check_reachability();
     return std::move(problems_);
   }
@@ -254,6 +264,11 @@ class Checker {
   [[nodiscard]] const StageSpec* stage(const std::string& name) const {
     const auto it = stages_.find(name);
     return it == stages_.end() ? nullptr : it->second;
+  }
+  /// The resource serving a stage (the first one listing it), or nullptr.
+  [[nodiscard]] const ResourceSpec* served(const std::string& name) const {
+    const auto it = served_.find(name);
+    return it == served_.end() ? nullptr : it->second;
   }
   [[nodiscard]] bool has_segment(const std::string& name) const {
     return std::find(segment_names_.begin(), segment_names_.end(), name) != segment_names_.end();
@@ -380,6 +395,10 @@ class Checker {
       error(w.of("replications"), "replications",
             expected_got("an integer >= 1", std::to_string(s_.replications)));
     }
+    if (s_.max_customers < 1) {
+      error(w.of("max_customers"), "max_customers",
+            expected_got("an integer >= 1", std::to_string(s_.max_customers)));
+    }
     check_stage_name(s_.won, w.of("won"), "won");
     if (!s_.converted_stages.empty()) {
       const int line = w.of("converted_stages");
@@ -405,6 +424,23 @@ class Checker {
         if (st.next) {
           error(st.where.of("next"), child(field, "next"),
                 "absorbing stage cannot have outgoing moves");
+        }
+      } else if (const ResourceSpec* team = served(st.name)) {
+        // The team's hand-off, wait and service replace the dwell; its outcome.next, when given,
+        // replaces the next-probabilities.
+        const std::string by = "resources." + team->name;
+        if (st.dwell) {
+          warning(st.where.of("dwell"), child(field, "dwell"),
+                  "ignored: stage " + st.name + " is served by " + by +
+                      ", whose hand-off, wait and service replace the dwell");
+        }
+        if (!st.next && !team->outcome) {
+          error(st.where.line, child(field, "next"),
+                "stage " + st.name + " is served by " + by +
+                    " without outcome.next: it needs next-probabilities for after the service");
+        } else if (st.next && team->outcome) {
+          warning(st.where.of("next"), child(field, "next"),
+                  "ignored: " + by + ".outcome.next replaces it after the service");
         }
       } else {
         if (!st.dwell) {
@@ -458,6 +494,17 @@ class Checker {
       if (ov.next) {
         error(ov.where.of("next"), child(field, "next"),
               "absorbing stage cannot have outgoing moves");
+      }
+    } else if (const ResourceSpec* team = served(ov.stage)) {
+      const std::string by = "resources." + team->name;
+      if (ov.dwell) {
+        warning(ov.where.of("dwell"), child(field, "dwell"),
+                "ignored: stage " + ov.stage + " is served by " + by +
+                    ", whose hand-off, wait and service replace the dwell");
+      }
+      if (ov.next && team->outcome) {
+        warning(ov.where.of("next"), child(field, "next"),
+                "ignored: " + by + ".outcome.next replaces it after the service");
       }
     }
     if (ov.dwell) check_dwell(*ov.dwell, child(field, "dwell"));
@@ -599,6 +646,10 @@ class Checker {
         if (stage(tp.stages[k])->absorbing) {
           error(w.of("stages"), stage_field,
                 "a touchpoint cannot target absorbing stage '" + tp.stages[k] + "'");
+        } else if (const ResourceSpec* team = served(tp.stages[k])) {
+          error(w.of("stages"), stage_field,
+                "stage " + tp.stages[k] + " is served by resources." + team->name +
+                    "; touchpoints cannot target it: remove it from " + child(field, "stages"));
         }
       }
       for (std::size_t k = 0; k < tp.segments.size(); ++k) {
@@ -609,6 +660,243 @@ class Checker {
       check_non_negative(tp.cost, w.of("cost"), child(field, "cost"));
       check_schedule(tp.schedule, child(field, "schedule"));
       check_effect(tp.effect, child(field, "effect"));
+    }
+  }
+
+  // ---- resources (docs/scenario.md, "Resources") -----------------------------------------------
+
+  void check_staffing(const ResourceSpec& r, const std::string& field) {
+    const Where& w = r.where;
+    if (r.servers && *r.servers < 0) {
+      error(w.of("servers"), child(field, "servers"),
+            expected_got("an integer >= 0", std::to_string(*r.servers)));
+    }
+    if (!r.weekdays.empty()) {
+      const int line = w.of("weekdays");
+      const std::string weekdays = child(field, "weekdays");
+      if (r.servers) {
+        error(line, weekdays, "give servers (with optional changes) or weekdays, not both");
+      }
+      if (r.weekdays.size() != 7) {
+        error(line, weekdays,
+              expected_got("7 integers (reps per weekday, Monday first)",
+                           std::to_string(r.weekdays.size())));
+      }
+      for (std::size_t k = 0; k < r.weekdays.size(); ++k) {
+        if (r.weekdays[k] < 0) {
+          error(line, item(weekdays, k),
+                expected_got("an integer >= 0", std::to_string(r.weekdays[k])));
+        }
+      }
+      if (std::isfinite(s_.horizon) && s_.horizon > kMaxWeekdayHorizon) {
+        error(line, weekdays, "a weekday calendar needs a horizon of at most 1e7 days");
+      }
+      if (!r.changes.empty()) {
+        error(w.of("changes"), child(field, "changes"),
+              "changes need servers: they cannot be combined with weekdays");
+      }
+    }
+    if (!r.servers && r.weekdays.empty()) {
+      error(w.line, child(field, "servers"),
+            "missing staffing: give servers (reps) or weekdays (reps per weekday, Monday first)");
+    }
+    const std::string changes = child(field, "changes");
+    for (std::size_t k = 0; k < r.changes.size(); ++k) {
+      const StaffingChange& c = r.changes[k];
+      const std::string change = item(changes, k);
+      if (check_non_negative(c.day, c.where.of("day"), child(change, "day")) && k > 0 &&
+          std::isfinite(r.changes[k - 1].day) && c.day <= r.changes[k - 1].day) {
+        error(c.where.of("day"), child(change, "day"),
+              "change days must be strictly increasing: day " + format_number(c.day) +
+                  " is not after day " + format_number(r.changes[k - 1].day) + " of " +
+                  item(changes, k - 1));
+      }
+      if (c.servers < 0) {
+        error(c.where.of("servers"), child(change, "servers"),
+              expected_got("an integer >= 0", std::to_string(c.servers)));
+      }
+    }
+    // A team that never has anyone is legal (everyone waits) but almost surely a mistake.
+    bool anyone = false;
+    if (r.servers) anyone = *r.servers > 0;
+    for (const auto& c : r.changes) anyone = anyone || c.servers > 0;
+    for (const int n : r.weekdays) anyone = anyone || n > 0;
+    if (!anyone && (r.servers || !r.weekdays.empty())) {
+      warning(w.of(r.servers ? "servers" : "weekdays"), field,
+              "the team never has a server: every customer waits until it gives up or the run "
+              "ends");
+    }
+  }
+
+  void check_priority(const ResourceSpec& r, const std::string& field) {
+    const Where& w = r.where;
+    const std::string priority = child(field, "priority");
+    if (r.discipline == "fifo") {
+      if (!r.priority.empty()) {
+        error(w.of("priority"), priority,
+              "priority is only used with discipline: priority (this team is fifo)");
+      }
+      return;
+    }
+    if (r.discipline != "priority") {
+      const std::vector<std::string> names = {"fifo", "priority"};
+      error(w.of("discipline"), child(field, "discipline"),
+            "unknown discipline '" + r.discipline + "' (expected one of: fifo, priority)" +
+                did_you_mean(r.discipline, names));
+      return;
+    }
+    // Without declared segments the single segment is named "all" (as compile() names it).
+    const std::vector<std::string> names =
+        segment_names_.empty() ? std::vector<std::string>{"all"} : segment_names_;
+    const int line = w.of("priority");
+    std::vector<std::string> listed;
+    for (std::size_t k = 0; k < r.priority.size(); ++k) {
+      const std::string& name = r.priority[k];
+      if (std::find(names.begin(), names.end(), name) == names.end()) {
+        error(line, item(priority, k),
+              "unknown segment '" + name + "' (segments: " + join(names) + ")" +
+                  did_you_mean(name, names));
+      } else if (std::find(listed.begin(), listed.end(), name) != listed.end()) {
+        error(line, item(priority, k), "segment '" + name + "' is listed twice");
+      } else {
+        listed.push_back(name);
+      }
+    }
+    std::vector<std::string> missing;
+    for (const auto& name : names) {
+      if (std::find(listed.begin(), listed.end(), name) == listed.end()) missing.push_back(name);
+    }
+    if (!missing.empty()) {
+      error(line, priority,
+            "discipline priority needs every segment exactly once, highest priority first; "
+            "missing: " + join(missing));
+    }
+  }
+
+  /// decay.stage must be an entry of the next-probabilities the served customers leave with.
+  void check_decay(const ResourceSpec& r, const std::string& field) {
+    const DecaySpec& d = *r.decay;
+    const std::string decay = child(field, "outcome.decay");
+    const Where& w = d.where;
+    const bool stage_ok = check_stage_name(d.stage, w.of("stage"), child(decay, "stage"));
+    check_positive(d.half_life, w.of("half_life"), child(decay, "half_life"));
+    const bool to_ok = check_stage_name(d.to, w.of("to"), child(decay, "to"));
+    if (stage_ok && to_ok && d.stage == d.to) {
+      error(w.of("to"), child(decay, "to"), "decay.to must differ from decay.stage");
+    }
+    if (!stage_ok) return;
+    const auto lists = [&](const NextSpec& next) {
+      return std::any_of(next.probs.begin(), next.probs.end(),
+                         [&](const auto& entry) { return entry.first == d.stage; });
+    };
+    if (r.outcome) {
+      if (!lists(*r.outcome)) {
+        error(w.of("stage"), child(decay, "stage"),
+              "stage '" + d.stage + "' is not a possible outcome: it is not in " +
+                  child(field, "outcome.next"));
+      }
+      return;
+    }
+    // Without outcome.next the customers leave by the served stage's own next, per segment.
+    for (const auto& served_name : r.serves) {
+      const StageSpec* st = stage(served_name);
+      if (st == nullptr || st->absorbing || served(served_name) != &r) continue;
+      const std::size_t segments = std::max<std::size_t>(1, s_.segments.size());
+      for (std::size_t g = 0; g < segments; ++g) {
+        const NextSpec* next = st->next ? &*st->next : nullptr;
+        std::string where = "stages." + served_name + ".next";
+        if (!s_.segments.empty()) {
+          for (const auto& ov : s_.segments[g].stages) {
+            if (ov.stage == served_name && ov.next) {
+              next = &*ov.next;
+              where = "segments." + s_.segments[g].name + ".stages." + served_name + ".next";
+            }
+          }
+        }
+        if (next != nullptr && !lists(*next)) {
+          error(w.of("stage"), child(decay, "stage"),
+                "stage '" + d.stage + "' is not a possible outcome: it is not in " + where);
+        }
+      }
+    }
+  }
+
+  void check_resources() {
+    if (s_.resources.size() > kMaxResources) {
+      error(s_.where.of("resources"), "resources",
+            expected_got("at most 32767 resources", std::to_string(s_.resources.size())));
+    }
+    for (std::size_t i = 0; i < s_.resources.size(); ++i) {
+      const ResourceSpec& r = s_.resources[i];
+      const std::string field = child("resources", r.name);
+      const Where& w = r.where;
+      for (std::size_t j = 0; j < i; ++j) {
+        if (s_.resources[j].name == r.name) error(w.line, field, "duplicate resource name");
+      }
+      check_staffing(r, field);
+
+      const std::string serves = child(field, "serves");
+      if (r.serves.empty()) error(w.of("serves"), serves, "expected at least one served stage");
+      for (std::size_t k = 0; k < r.serves.size(); ++k) {
+        const std::string& name = r.serves[k];
+        const std::string stage_field = item(serves, k);
+        if (!check_stage_name(name, w.of("serves"), stage_field)) continue;
+        if (std::find(r.serves.begin(), r.serves.begin() + static_cast<std::ptrdiff_t>(k),
+                      name) != r.serves.begin() + static_cast<std::ptrdiff_t>(k)) {
+          error(w.of("serves"), stage_field, "stage '" + name + "' is listed twice");
+        } else if (stage(name)->absorbing) {
+          error(w.of("serves"), stage_field, "a team cannot serve absorbing stage '" + name + "'");
+        } else if (const ResourceSpec* first = served(name); first != &r) {
+          error(w.of("serves"), stage_field,
+                "stage " + name + " is already served by resources." + first->name +
+                    "; a stage can be served by one team only");
+        }
+      }
+
+      if (r.service) {
+        check_dwell(*r.service, child(field, "service"));
+      } else {
+        error(w.line, child(field, "service"), "missing required key 'service'");
+      }
+      if (r.handoff) check_dwell(*r.handoff, child(field, "handoff"));
+      check_priority(r, field);
+
+      if (r.patience) {
+        check_dwell(*r.patience, child(field, "patience"));
+        if (r.abandon_to.empty()) {
+          error(w.of("patience"), child(field, "abandon_to"),
+                "abandon_to is required with patience: the stage a customer moves to when it "
+                "gives up waiting");
+        }
+      } else if (!r.abandon_to.empty()) {
+        error(w.of("abandon_to"), child(field, "abandon_to"),
+              "abandon_to needs patience: without it nobody gives up waiting");
+      }
+      if (!r.abandon_to.empty()) {
+        check_stage_name(r.abandon_to, w.of("abandon_to"), child(field, "abandon_to"));
+      }
+
+      if (r.outcome) check_row_stochastic(*r.outcome, child(field, "outcome.next"));
+      if (r.decay) check_decay(r, field);
+      check_non_negative(r.cost_per_server_day, w.of("cost_per_server_day"),
+                         child(field, "cost_per_server_day"));
+    }
+  }
+
+  void check_referrals() {
+    for (std::size_t i = 0; i < s_.referrals.size(); ++i) {
+      const ReferralSpec& r = s_.referrals[i];
+      const std::string field = child("referrals", r.name);
+      const Where& w = r.where;
+      for (std::size_t j = 0; j < i; ++j) {
+        if (s_.referrals[j].name == r.name) error(w.line, field, "duplicate referral name");
+      }
+      check_stage_name(r.from, w.of("from"), child(field, "from"));
+      check_non_negative(r.rate_per_day, w.of("rate_per_day"), child(field, "rate_per_day"));
+      check_stage_name(r.to, w.of("to"), child(field, "to"));
+      if (!r.segment.empty()) {
+        check_segment_name(r.segment, w.of("segment"), child(field, "segment"));
+      }
     }
   }
 
@@ -642,6 +930,25 @@ class Checker {
           edges[from->second].push_back(to->second);
         }
         if (tp.effect.next) add_edges(from->second, *tp.effect.next);
+      }
+    }
+    for (const auto& r : s_.resources) {
+      for (const auto& name : r.serves) {
+        const auto from = id.find(name);
+        if (from == id.end()) continue;
+        if (r.outcome) add_edges(from->second, *r.outcome);
+        for (const std::string* target : {&r.abandon_to, r.decay ? &r.decay->to : nullptr}) {
+          if (target == nullptr) continue;
+          const auto to = id.find(*target);
+          if (to != id.end()) edges[from->second].push_back(to->second);
+        }
+      }
+    }
+    for (const auto& referral : s_.referrals) {
+      const auto from = id.find(referral.from);
+      const auto to = id.find(referral.to);
+      if (from != id.end() && to != id.end() && referral.rate_per_day > 0.0) {
+        edges[from->second].push_back(to->second);
       }
     }
     std::vector<std::uint8_t> reached(n, 0);
@@ -679,6 +986,7 @@ class Checker {
 
   const Scenario& s_;
   std::map<std::string, const StageSpec*> stages_;
+  std::map<std::string, const ResourceSpec*> served_;  ///< stage -> first resource serving it
   std::vector<std::string> stage_names_;
   std::vector<std::string> segment_names_;
   std::vector<Problem> problems_;
@@ -730,6 +1038,8 @@ class Builder {
     build_arrivals(m);
     build_money(m);
     build_touchpoints(m);
+    build_resources(m);
+    build_referrals(m);
     build_converted(m);
     m.horizon = s_.horizon;
     m.report_every = s_.report_every;
@@ -741,6 +1051,7 @@ class Builder {
       m.report_times.push_back(t);
     }
     m.report_times.push_back(s_.horizon);
+    m.max_customers = s_.max_customers;
     m.seed = s_.seed;
     m.replications = s_.replications;
     m.scenario_text = s_.source;
@@ -785,9 +1096,12 @@ class Builder {
         StageRule& rule = m.rules[g * num_stages + s];
         rule.revenue_per_day = revenue / kDaysPerMonth;
         if (st.absorbing) continue;
-        rule.dwell = make_dwell(*dwell);
-        positive_entries(*next, rule.next_stages, rule.next_probs);
-        rule.next = AliasTable(rule.next_probs);
+        // A served stage may have neither (build_resources() fills them in).
+        if (dwell != nullptr) rule.dwell = make_dwell(*dwell);
+        if (next != nullptr) {
+          positive_entries(*next, rule.next_stages, rule.next_probs);
+          rule.next = AliasTable(rule.next_probs);
+        }
       }
     }
   }
@@ -892,8 +1206,133 @@ class Builder {
     m.tp_offsets.push_back(static_cast<std::uint32_t>(m.touchpoints_for.size()));
   }
 
+  /// Step function of a team's size: from servers and changes, or from the weekday calendar
+  /// expanded day by day (day d is weekday d % 7, Monday = 0) over [0, horizon). A point is kept
+  /// only where the level changes.
+  void build_staffing(const ResourceSpec& spec, Resource& r) const {
+    const auto step = [&r](double time, int level) {
+      if (!r.staffing_levels.empty() && r.staffing_levels.back() == level) return;
+      if (!r.staffing_times.empty() && r.staffing_times.back() == time) {
+        r.staffing_levels.back() = level;  // a change on day 0 replaces the initial size
+        if (r.staffing_levels.size() > 1 &&
+            r.staffing_levels[r.staffing_levels.size() - 2] == level) {
+          r.staffing_times.pop_back();
+          r.staffing_levels.pop_back();
+        }
+        return;
+      }
+      r.staffing_times.push_back(time);
+      r.staffing_levels.push_back(level);
+    };
+    if (!spec.weekdays.empty()) {
+      for (std::int64_t d = 0; static_cast<double>(d) < s_.horizon || d == 0; ++d) {
+        step(static_cast<double>(d), spec.weekdays[static_cast<std::size_t>(d % 7)]);
+      }
+      return;
+    }
+    step(0.0, spec.servers.value_or(0));
+    for (const auto& change : spec.changes) step(change.day, change.servers);
+  }
+
+  void build_resources(Model& m) const {
+    const std::size_t num_stages = s_.stages.size();
+    const std::size_t num_segments = m.segment_names.size();
+    m.served_by.assign(num_stages, -1);
+    for (std::size_t i = 0; i < s_.resources.size(); ++i) {
+      const ResourceSpec& spec = s_.resources[i];
+      Resource r;
+      r.name = spec.name;
+      r.stream_key = fnv1a(spec.name);
+      build_staffing(spec, r);
+      r.service = make_dwell(*spec.service);
+      if (spec.handoff) {
+        r.has_handoff = true;
+        r.handoff = make_dwell(*spec.handoff);
+      }
+      r.segment_class.assign(num_segments, 0);
+      if (spec.discipline == "priority") {
+        for (std::size_t k = 0; k < spec.priority.size(); ++k) {
+          const SegmentId g = s_.segments.empty() ? 0 : segment_id_.at(spec.priority[k]);
+          r.segment_class[static_cast<std::size_t>(g)] = static_cast<int>(k);
+        }
+        r.num_classes = static_cast<int>(spec.priority.size());
+      }
+      if (spec.patience) {
+        r.has_patience = true;
+        r.patience = make_dwell(*spec.patience);
+        r.abandon_to = stage_id_.at(spec.abandon_to);
+      }
+      if (spec.outcome) {
+        r.has_outcome = true;
+        std::vector<double> probs;
+        positive_entries(*spec.outcome, r.outcome_stages, probs);
+        r.outcome = AliasTable(probs);
+      }
+      if (spec.decay) {
+        r.decay_stage = stage_id_.at(spec.decay->stage);
+        r.decay_per_day = std::log(2.0) / spec.decay->half_life;
+        r.decay_to = stage_id_.at(spec.decay->to);
+      }
+      r.cost_per_server_day = spec.cost_per_server_day;
+
+      // The engine sends every entry into a served stage to the team and never uses the stage's
+      // StageRule dwell (nor, with an outcome, its next). The rule is still filled in, for the
+      // closed-form analysis (lcsim analyze) and anyone else reading a stage as a Markov step:
+      // dwell ~ exponential with the mean hand-off + service time (waiting and abandonment are
+      // not in it), next = the team's outcome (without decay) when given.
+      const double handoff_mean = r.has_handoff ? r.handoff.mean() : 0.0;
+      const double mean = handoff_mean + r.service.mean();
+      std::vector<double> outcome_probs;
+      if (spec.outcome) {
+        std::vector<StageId> stages;
+        positive_entries(*spec.outcome, stages, outcome_probs);
+      }
+      for (const auto& name : spec.serves) {
+        const StageId s = stage_id_.at(name);
+        m.served_by[static_cast<std::size_t>(s)] = static_cast<std::int16_t>(i);
+        for (std::size_t g = 0; g < num_segments; ++g) {
+          StageRule& rule = m.rules[g * num_stages + static_cast<std::size_t>(s)];
+          rule.dwell = std::isfinite(mean) && mean > 0.0 ? Dwell::exponential(mean)
+                       : mean == 0.0 ? Dwell::fixed(0.0)
+                                     : Dwell::exponential(std::numeric_limits<double>::max());
+          if (spec.outcome) {
+            rule.next_stages = r.outcome_stages;
+            rule.next_probs = outcome_probs;
+            rule.next = r.outcome;
+          }
+        }
+      }
+      m.resource_names.push_back(spec.name);
+      m.resources.push_back(std::move(r));
+    }
+  }
+
+  void build_referrals(Model& m) const {
+    const std::size_t num_stages = s_.stages.size();
+    for (const auto& spec : s_.referrals) {
+      Referral r;
+      r.name = spec.name;
+      r.stream_key = fnv1a(spec.name);
+      r.from = stage_id_.at(spec.from);
+      r.rate_per_day = spec.rate_per_day;
+      r.to = stage_id_.at(spec.to);
+      r.segment = segment_or_shares(spec.segment);
+      m.referral_names.push_back(spec.name);
+      m.referrals.push_back(std::move(r));
+    }
+    m.referral_offsets.assign(num_stages + 1, 0);
+    for (const auto& r : m.referrals) ++m.referral_offsets[static_cast<std::size_t>(r.from) + 1];
+    for (std::size_t s = 0; s < num_stages; ++s) m.referral_offsets[s + 1] += m.referral_offsets[s];
+    m.referrals_for.assign(m.referrals.size(), 0);
+    std::vector<std::uint32_t> fill(m.referral_offsets.begin(), m.referral_offsets.end() - 1);
+    for (std::size_t k = 0; k < m.referrals.size(); ++k) {
+      const auto from = static_cast<std::size_t>(m.referrals[k].from);
+      m.referrals_for[fill[from]++] = static_cast<std::uint32_t>(k);
+    }
+  }
+
   /// The given converted stages, or won and every stage reachable from it (next entries of every
-  /// segment, touchpoint moves and next overrides).
+  /// segment, touchpoint moves and next overrides, a team's abandonment and decay targets).
   void build_converted(Model& m) const {
     const std::size_t n = s_.stages.size();
     m.converted.assign(n, 0);
@@ -919,6 +1358,12 @@ class Builder {
         if (tp.targets_stage[static_cast<std::size_t>(s)] == 0) continue;
         if (tp.move_to >= 0) reach(tp.move_to);
         for (StageId t : tp.next_override_stages) reach(t);
+      }
+      if (const int team = m.served_by[static_cast<std::size_t>(s)]; team >= 0) {
+        const Resource& r = m.resources[static_cast<std::size_t>(team)];
+        if (r.abandon_to >= 0) reach(r.abandon_to);
+        if (r.decay_to >= 0) reach(r.decay_to);
+        // Outcome stages are the served stage's rule next (set by build_resources()).
       }
     }
   }

@@ -246,7 +246,7 @@ Comparison compare(const Model& base, const std::vector<const Model*>& variants,
   if (options.precision > 0.0) {
     if (options.batch < 2) throw InputError("<options>", 0, "batch", expected_got("an integer >= 2", std::to_string(options.batch)));
     for (const auto& metric : options.precision_metrics) {
-      const auto names = metric_names(base.stage_names);
+      const auto names = metric_names(base.stage_names, base.resource_names);
       if (index_of(names, metric) == names.size()) {
         throw InputError("<options>", 0, "precision_metrics", "unknown metric '" + metric + "'");
       }

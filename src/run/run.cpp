@@ -39,9 +39,9 @@ RunInfo make_info(const Model& model, const std::string& name, std::uint64_t see
   info.stage_names = model.stage_names;
   info.segment_names = model.segment_names;
   info.touchpoint_names = model.touchpoint_names;
-  info.metric_names = metric_names(model.stage_names);
-  info.cause_names = {"exit", "arrival"};
-  for (const auto& t : model.touchpoint_names) info.cause_names.push_back("touchpoint:" + t);
+  info.resource_names = model.resource_names;
+  info.metric_names = metric_names(model.stage_names, model.resource_names);
+  info.cause_names = cause_names(model.touchpoint_names, model.resource_names, model.referral_names);
   info.report_times = model.report_times;
   info.won = model.stage_names[static_cast<std::size_t>(model.won)];
   return info;
@@ -103,6 +103,7 @@ Run simulate(const Model& model, const RunOptions& options) {
                        [&](int i, const detail::TaskControl& task) {
                          SimulationControl control;
                          control.events = options.events;
+                         control.contacts = options.contacts;
                          control.cancel = task.stop;
                          control.progress = task.progress;
                          control.seed_override = seed;

@@ -13,6 +13,7 @@ namespace lcsim {
 /// Optional controls of a simulation; all pointers may be null.
 struct SimulationControl {
   bool events = false;                             ///< keep the per-customer event log
+  bool contacts = false;                           ///< keep the log of landed touchpoint contacts
   const std::atomic<bool>* cancel = nullptr;       ///< polled every few thousand customers
   std::atomic<std::int64_t>* progress = nullptr;   ///< incremented by customers finished
   std::uint64_t seed_override = 0;                 ///< used instead of model.seed when has_seed

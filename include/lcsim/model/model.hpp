@@ -71,6 +71,44 @@ struct Touchpoint {
   std::vector<StageId> next_override_stages;
 };
 
+/// A team with limited capacity, compiled. Staffing is a step function: `staffing_levels[i]`
+/// servers from `staffing_times[i]` on (staffing_times[0] == 0; weekday calendars are expanded up
+/// to the horizon).
+struct Resource {
+  std::string name;
+  std::uint32_t stream_key = 0;          ///< hash of the name: keeps random streams stable
+  std::vector<double> staffing_times;    ///< sorted, first 0
+  std::vector<int> staffing_levels;      ///< same length
+  Dwell service;
+  bool has_handoff = false;
+  Dwell handoff;
+  /// [G] queue class of each segment, 0 served first; all 0 for FIFO.
+  std::vector<int> segment_class;
+  int num_classes = 1;
+  bool has_patience = false;
+  Dwell patience;
+  StageId abandon_to = -1;
+  /// After service: when has_outcome, these next stages (for every segment); else the served
+  /// stage's own rule of the customer's segment.
+  bool has_outcome = false;
+  AliasTable outcome;
+  std::vector<StageId> outcome_stages;
+  StageId decay_stage = -1;              ///< -1: no decay
+  double decay_per_day = 0.0;            ///< log(2) / half_life
+  StageId decay_to = -1;
+  double cost_per_server_day = 0.0;
+};
+
+/// Word of mouth from customers in stage `from`.
+struct Referral {
+  std::string name;
+  std::uint32_t stream_key = 0;
+  StageId from = 0;
+  double rate_per_day = 0.0;
+  StageId to = 0;
+  SegmentId segment = -1;  ///< -1: drawn by segment shares
+};
+
 struct Model {
   std::string name;
   std::vector<std::string> stage_names;
@@ -98,6 +136,16 @@ struct Model {
   std::vector<std::uint32_t> tp_offsets;
   std::vector<TouchpointId> touchpoints_for;
 
+  std::vector<Resource> resources;
+  std::vector<std::string> resource_names;
+  std::vector<std::int16_t> served_by;         ///< [S] resource serving entries into the stage, -1 none
+  std::vector<Referral> referrals;
+  std::vector<std::string> referral_names;
+  /// Referrals made from stage s: ids referrals_for[referral_offsets[s] .. referral_offsets[s+1]).
+  std::vector<std::uint32_t> referral_offsets;
+  std::vector<std::uint32_t> referrals_for;
+  std::int64_t max_customers = 100'000'000;   ///< per replication (runaway referral guard)
+
   double horizon = 0.0;
   double report_every = 0.0;
   std::vector<double> report_times;            ///< 0, step, 2 step, ... <= horizon
@@ -111,6 +159,7 @@ struct Model {
   [[nodiscard]] int num_touchpoints() const noexcept {
     return static_cast<int>(touchpoints.size());
   }
+  [[nodiscard]] int num_resources() const noexcept { return static_cast<int>(resources.size()); }
   [[nodiscard]] const StageRule& rule(SegmentId g, StageId s) const {
     return rules[static_cast<std::size_t>(g * num_stages() + s)];
   }

@@ -139,6 +139,56 @@ struct TouchpointSpec {
   Where where;
 };
 
+/// A change of a team's size: from `day` on, `servers` reps.
+struct StaffingChange {
+  double day = 0.0;
+  int servers = 0;
+  Where where;
+};
+
+/// After-service routing that depends on the wait: the probability of moving to `stage` is
+/// multiplied by 2^(-wait / half_life); the mass taken from it goes to `to`.
+struct DecaySpec {
+  std::string stage;
+  double half_life = 0.0;  ///< days, > 0
+  std::string to;
+  Where where;
+};
+
+/// A team with limited capacity (e.g. sales reps). Every entry into a stage in `serves` waits
+/// `handoff`, then queues for the team; service takes `service`; a customer still waiting after its
+/// `patience` gives up and moves to `abandon_to`. After service the customer moves by `outcome`
+/// (default: the served stage's own next-probabilities), optionally decayed by the wait.
+struct ResourceSpec {
+  std::string name;
+  std::optional<int> servers;             ///< reps; required unless `weekdays` is given
+  std::vector<int> weekdays;              ///< 7 values, reps per weekday (Monday first, day 0 is a Monday)
+  std::vector<StaffingChange> changes;    ///< with `servers`: the team's size from given days on
+  std::vector<std::string> serves;        ///< stages whose every entry asks this team for service
+  std::optional<DwellSpec> service;       ///< required
+  std::optional<DwellSpec> handoff;       ///< delay from stage entry to joining the queue; none: 0
+  std::string discipline = "fifo";        ///< "fifo" or "priority"
+  std::vector<std::string> priority;      ///< with discipline priority: segments, highest first
+  std::optional<DwellSpec> patience;      ///< none: customers wait as long as it takes
+  std::string abandon_to;                 ///< required with patience
+  std::optional<NextSpec> outcome;        ///< next stages after service; none: the served stage's next
+  std::optional<DecaySpec> decay;         ///< outcome.decay
+  double cost_per_server_day = 0.0;       ///< staffing cost, counted with the touchpoint cost
+  Where where;
+  Where outcome_where;                    ///< the `outcome` mapping (next and decay live under it)
+};
+
+/// Word of mouth: each customer in stage `from` brings new customers at `rate_per_day`, arriving
+/// in stage `to` (and `segment`, empty: drawn by shares).
+struct ReferralSpec {
+  std::string name;
+  std::string from;
+  double rate_per_day = 0.0;
+  std::string to;
+  std::string segment;
+  Where where;
+};
+
 /// Everything one YAML scenario file says.
 struct Scenario {
   std::string file = "<string>";  ///< where it came from, for messages
@@ -158,6 +208,11 @@ struct Scenario {
   ArrivalsSpec arrivals;
   MoneySpec money;
   std::vector<TouchpointSpec> touchpoints;
+  std::vector<ResourceSpec> resources;
+  std::vector<ReferralSpec> referrals;
+  /// Guard against runaway referral growth: a replication that would simulate more customers
+  /// stops with an error.
+  std::int64_t max_customers = 100'000'000;
   Where where;
 };
 

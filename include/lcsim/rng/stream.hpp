@@ -19,19 +19,24 @@ enum class Purpose : std::uint32_t {
   kPath = 1,
   kArrival = 4,     ///< arrival times of one arrival stream
   kTouchpoint = 5,  ///< one touchpoint's reach and move draws (sub = hash of its name)
+  kResource = 6,    ///< one request for a resource: hand-off, patience, service, outcome (sub = hash)
+  kReferral = 7,    ///< one referral's arrival times from one customer (sub = hash of its name)
 };
 
 /// A UniformRandomBitGenerator of 64-bit words: Philox4x64-10 over the counter
-/// {customer, purpose << 32 | sub, block, 0} with key {seed, replication}.
+/// {customer, purpose << 32 | sub, block, epoch} with key {seed, replication}. A customer's epoch
+/// counts the resource services and abandonments it went through: after each, its path and
+/// touchpoint streams start afresh, so its draws never depend on how long it waited.
 class Stream {
  public:
   using result_type = std::uint64_t;
 
   Stream() = default;
   /// @param sub further selects within a purpose (a touchpoint's name hash)
+  /// @param epoch further selects within a customer's purpose (see above)
   Stream(std::uint64_t seed, std::uint64_t replication, std::uint64_t customer, Purpose purpose,
-         std::uint32_t sub = 0) noexcept
-      : ctr_{{customer, (static_cast<std::uint64_t>(purpose) << 32U) | sub, 0, 0}},
+         std::uint32_t sub = 0, std::uint64_t epoch = 0) noexcept
+      : ctr_{{customer, (static_cast<std::uint64_t>(purpose) << 32U) | sub, 0, epoch}},
         key_{{seed, replication}} {}
 
   static constexpr result_type min() noexcept { return 0; }

@@ -38,6 +38,7 @@ struct RunInfo {
   std::vector<std::string> stage_names;
   std::vector<std::string> segment_names;
   std::vector<std::string> touchpoint_names;
+  std::vector<std::string> resource_names;  ///< teams with limited capacity (queue arrays' last axis)
   std::vector<std::string> metric_names;
   std::vector<std::string> cause_names;  ///< "exit", "arrival", "touchpoint:<name>", ...
   std::vector<double> report_times;
@@ -58,6 +59,7 @@ struct RunOptions {
   bool has_seed = false;       ///< use `seed` instead of the scenario's
   int threads = 0;             ///< 0: all cores
   bool events = false;
+  bool contacts = false;       ///< keep landed touchpoint contacts (ReplicationResult::contacts; not stored)
   std::string name;            ///< run name; empty: the scenario's name
   const std::atomic<bool>* cancel = nullptr;
   /// Called from the calling thread about 10 times a second with (customers done, replications done).

@@ -239,3 +239,47 @@ TEST(CommonRandomNumbersTest, adding_a_touchpoint_for_one_segment_leaves_the_oth
 
 }  // namespace
 }  // namespace lcsim
+
+namespace lcsim {
+namespace {
+
+TEST(ContactLogTest, logs_every_landed_contact_with_its_stage) {
+  const Model model = test::model_from_yaml(R"(
+name: contacts
+horizon: 60
+report_every: 10
+won: out
+stages:
+  a: {dwell: {mean: 10}, next: {b: 1}}
+  b: {dwell: {mean: 10}, next: {out: 1}}
+  out: {absorbing: true}
+arrivals: {initial: [{stage: a, count: 500}]}
+touchpoints:
+  mail:
+    stages: [b]
+    schedule: {after_entry: {days: [1], every: 3}}
+    reach: 0.4
+)");
+  SimulationControl control;
+  control.contacts = true;
+  control.events = true;
+  const ReplicationResult res = Engine(model).simulate(0, control);
+  ASSERT_GT(res.contacts.size(), 100U);
+  EXPECT_EQ(static_cast<double>(res.contacts.size()), res.touchpoints[0].reached);
+  std::map<std::int64_t, double> entered_b;
+  for (const Event& e : res.events) {
+    if (e.to == 1) entered_b[e.customer] = e.time;
+  }
+  for (const Contact& c : res.contacts) {
+    EXPECT_EQ(c.stage, 1);
+    EXPECT_EQ(c.touchpoint, 0);
+    const double since = c.time - entered_b.at(c.customer);
+    const double r = std::fmod(since, 3.0);  // day 1, then every 3 days from day 3, after entry
+    EXPECT_TRUE(std::fabs(since - 1.0) < 1e-9 || r < 1e-9 || r > 3.0 - 1e-9) << since;
+  }
+  SimulationControl off;
+  EXPECT_TRUE(Engine(model).simulate(0, off).contacts.empty());
+}
+
+}  // namespace
+}  // namespace lcsim

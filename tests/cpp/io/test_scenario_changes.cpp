@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -283,6 +284,104 @@ TEST(ScenarioChangesTest, ChangedTextParsesAndCompiles) {
   EXPECT_EQ(model.name, "t");
   // The changed text is a fixed point.
   EXPECT_EQ(apply_changes(text, {}, "s.yaml"), text);
+}
+
+
+// ---- resources and referrals (lcsim sweep --set resources.sales.servers=4,6) --------------------
+
+const std::string kTeam =
+    "name: t\n"
+    "horizon: 100\n"
+    "report_every: 10\n"
+    "won: customer\n"
+    "stages:\n"
+    "  lead:\n"
+    "    dwell: {dist: exponential, mean: 7}\n"
+    "    next: {sql: 0.5, lost: 0.5}\n"
+    "  sql: {next: {customer: 0.4, lead: 0.2, lost: 0.4}}\n"
+    "  customer:\n"
+    "    dwell: {mean: 300}\n"
+    "    next: {lost: 1}\n"
+    "  lost: {absorbing: true}\n"
+    "arrivals:\n"
+    "  initial:\n"
+    "    - {stage: lead, count: 100}\n"
+    "resources:\n"
+    "  sales:\n"
+    "    servers: 3\n"
+    "    serves: [sql]\n"
+    "    handoff: {dist: fixed, days: 2}\n"
+    "    service: {dist: exponential, mean: 0.5}\n"
+    "    patience: {dist: exponential, mean: 5}\n"
+    "    abandon_to: lead\n"
+    "referrals:\n"
+    "  word_of_mouth: {from: customer, rate_per_day: 0.004, to: lead}\n";
+
+Scenario team_changed(const std::vector<Change>& changes) {
+  const std::string text = apply_changes(kTeam, changes, "team.yaml");
+  Scenario scenario = parse_scenario(text, "team.yaml (changed)");
+  EXPECT_NO_THROW((void)compile(scenario)) << text;
+  return scenario;
+}
+
+TEST(ScenarioChangesTest, SetsTeamAndReferralParameters) {
+  const Scenario s = team_changed({{"resources.sales.servers", "5"},
+                                   {"resources.sales.patience.mean", "2.5"},
+                                   {"resources.sales.service.mean", "0.25"},
+                                   {"resources.sales.handoff.days", "0.1667"},
+                                   {"referrals.word_of_mouth.rate_per_day", "0.012"}});
+  const ResourceSpec& r = s.resources.at(0);
+  EXPECT_EQ(r.servers, 5);
+  EXPECT_DOUBLE_EQ(r.patience->params.at("mean"), 2.5);
+  EXPECT_DOUBLE_EQ(r.service->params.at("mean"), 0.25);
+  EXPECT_DOUBLE_EQ(r.handoff->params.at("days"), 0.1667);
+  EXPECT_DOUBLE_EQ(s.referrals.at(0).rate_per_day, 0.012);
+  // The sweep's values: each point is its own scenario.
+  const ChangeValues sweep = parse_changes("resources.sales.servers=4,6");
+  ASSERT_EQ(sweep.values.size(), 2U);
+  EXPECT_EQ(team_changed({{sweep.path, sweep.values[0]}}).resources.at(0).servers, 4);
+  EXPECT_EQ(team_changed({{sweep.path, sweep.values[1]}}).resources.at(0).servers, 6);
+  // New keys under an existing team, and a whole mapping replaced.
+  const Scenario t = team_changed({{"resources.sales.discipline", "fifo"},
+                                   {"resources.sales.changes", "[{day: 50, servers: 6}]"},
+                                   {"resources.sales.handoff", "{dist: gamma, shape: 2, mean: 1}"},
+                                   {"resources.sales.patience", "~"},
+                                   {"resources.sales.abandon_to", "~"}});
+  EXPECT_EQ(t.resources.at(0).changes.at(0).servers, 6);
+  EXPECT_EQ(t.resources.at(0).handoff->dist, "gamma");
+  EXPECT_FALSE(t.resources.at(0).patience.has_value());
+}
+
+TEST(ScenarioChangesTest, UnknownTeamPathListsCloseMatches) {
+  try {
+    (void)apply_changes(kTeam, {{"resources.sale.servers", "4"}}, "team.yaml");
+    ADD_FAILURE() << "resources.sale.servers accepted";
+  } catch (const InputError& e) {
+    ASSERT_EQ(e.problems().size(), 1U);
+    const Problem& p = e.problems().front();
+    EXPECT_EQ(p.field, "resources.sale.servers");
+    EXPECT_EQ(p.message.rfind("unknown path 'resources.sale.servers'; did you mean 'resources.sales.servers'", 0), 0U)
+        << p.message;
+  }
+  try {
+    (void)apply_changes(kTeam, {{"referrals.word_of_mouht.rate_per_day", "1"}}, "team.yaml");
+    ADD_FAILURE() << "referrals.word_of_mouht accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(e.problems().front().message.find("'referrals.word_of_mouth.rate_per_day'"), std::string::npos)
+        << e.problems().front().message;
+  }
+  // A misspelt new key under an existing team is the schema's to catch, with its did-you-mean.
+  const std::string typo = apply_changes(kTeam, {{"resources.sales.sever", "4"}}, "team.yaml");
+  try {
+    (void)parse_scenario(typo, "team.yaml");
+    ADD_FAILURE() << "sever accepted";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.field(), "resources.sales.sever");
+    EXPECT_NE(std::string(e.what()).find("did you mean 'servers'?"), std::string::npos) << e.what();
+  }
+  // Paths under resources are listed like any other.
+  const std::vector<std::string> paths = scenario_paths(kTeam);
+  EXPECT_NE(std::find(paths.begin(), paths.end(), "resources.sales.patience.mean"), paths.end());
 }
 
 }  // namespace

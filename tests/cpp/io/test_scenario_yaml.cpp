@@ -656,6 +656,45 @@ void expect_same(const Scenario& a, const Scenario& b) {
     EXPECT_EQ(x.effect.hazard_factor, y.effect.hazard_factor);
     expect_same(x.effect.next, y.effect.next);
   }
+  ASSERT_EQ(a.resources.size(), b.resources.size());
+  for (std::size_t i = 0; i < a.resources.size(); ++i) {
+    const ResourceSpec& x = a.resources[i];
+    const ResourceSpec& y = b.resources[i];
+    SCOPED_TRACE("resource " + x.name);
+    EXPECT_EQ(x.name, y.name);
+    EXPECT_EQ(x.servers, y.servers);
+    EXPECT_EQ(x.weekdays, y.weekdays);
+    ASSERT_EQ(x.changes.size(), y.changes.size());
+    for (std::size_t k = 0; k < x.changes.size(); ++k) {
+      EXPECT_EQ(x.changes[k].day, y.changes[k].day);
+      EXPECT_EQ(x.changes[k].servers, y.changes[k].servers);
+    }
+    EXPECT_EQ(x.serves, y.serves);
+    expect_same(x.service, y.service);
+    expect_same(x.handoff, y.handoff);
+    EXPECT_EQ(x.discipline, y.discipline);
+    EXPECT_EQ(x.priority, y.priority);
+    expect_same(x.patience, y.patience);
+    EXPECT_EQ(x.abandon_to, y.abandon_to);
+    expect_same(x.outcome, y.outcome);
+    ASSERT_EQ(x.decay.has_value(), y.decay.has_value());
+    if (x.decay) {
+      EXPECT_EQ(x.decay->stage, y.decay->stage);
+      EXPECT_EQ(x.decay->half_life, y.decay->half_life);
+      EXPECT_EQ(x.decay->to, y.decay->to);
+    }
+    EXPECT_EQ(x.cost_per_server_day, y.cost_per_server_day);
+  }
+  ASSERT_EQ(a.referrals.size(), b.referrals.size());
+  for (std::size_t i = 0; i < a.referrals.size(); ++i) {
+    SCOPED_TRACE("referral " + a.referrals[i].name);
+    EXPECT_EQ(a.referrals[i].name, b.referrals[i].name);
+    EXPECT_EQ(a.referrals[i].from, b.referrals[i].from);
+    EXPECT_EQ(a.referrals[i].rate_per_day, b.referrals[i].rate_per_day);
+    EXPECT_EQ(a.referrals[i].to, b.referrals[i].to);
+    EXPECT_EQ(a.referrals[i].segment, b.referrals[i].segment);
+  }
+  EXPECT_EQ(a.max_customers, b.max_customers);
 }
 
 const std::string kRich =
@@ -772,6 +811,265 @@ TEST(ScenarioYamlTest, to_yaml_round_trips_awkward_names) {
   const Scenario b = parse_scenario(to_yaml(a));
   expect_same(a, b);
   EXPECT_NO_THROW((void)compile(b));
+}
+
+
+// ---- resources and referrals -------------------------------------------------------------------
+
+// kBase (lines 1-15) plus a served sql stage, two teams and referrals.
+const std::string kTeam =
+    "name: t\n"                                                            //  1
+    "horizon: 100\n"                                                       //  2
+    "report_every: 10\n"                                                   //  3
+    "won: customer\n"                                                      //  4
+    "max_customers: 5000\n"                                                //  5
+    "stages:\n"                                                            //  6
+    "  lead:\n"                                                            //  7
+    "    dwell: {dist: exponential, mean: 7}\n"                            //  8
+    "    next: {sql: 0.5, lost: 0.5}\n"                                    //  9
+    "  sql:\n"                                                             // 10
+    "    next: {customer: 0.4, lead: 0.2, lost: 0.4}\n"                    // 11
+    "  customer:\n"                                                        // 12
+    "    dwell: {mean: 300}\n"                                             // 13
+    "    next: {advocate: 0.2, lost: 0.8}\n"                               // 14
+    "  advocate:\n"                                                        // 15
+    "    next: {lost: 1}\n"                                                // 16
+    "  lost: {absorbing: true}\n"                                          // 17
+    "segments:\n"                                                          // 18
+    "  icp: {share: 0.4}\n"                                                // 19
+    "  smb: {share: 0.6}\n"                                                // 20
+    "arrivals:\n"                                                          // 21
+    "  initial:\n"                                                         // 22
+    "    - {stage: lead, count: 100}\n"                                    // 23
+    "resources:\n"                                                         // 24
+    "  sales:\n"                                                           // 25
+    "    servers: 4\n"                                                     // 26
+    "    changes:\n"                                                       // 27
+    "      - {day: 30, servers: 6}\n"                                      // 28
+    "      - day: 60.5\n"                                                  // 29
+    "        servers: 2\n"                                                 // 30
+    "    serves: [sql]\n"                                                  // 31
+    "    handoff: {dist: fixed, days: 0.5}\n"                              // 32
+    "    service: {dist: exponential, mean: 0.25}\n"                       // 33
+    "    discipline: priority\n"                                           // 34
+    "    priority: [icp, smb]\n"                                           // 35
+    "    patience: {dist: gamma, shape: 2, mean: 3}\n"                     // 36
+    "    abandon_to: lead\n"                                               // 37
+    "    outcome:\n"                                                       // 38
+    "      next: {customer: 0.5, lead: 0.2, lost: 0.3}\n"                  // 39
+    "      decay:\n"                                                       // 40
+    "        stage: customer\n"                                            // 41
+    "        half_life: 2\n"                                               // 42
+    "        to: lost\n"                                                   // 43
+    "    cost_per_server_day: 400\n"                                       // 44
+    "  success:\n"                                                         // 45
+    "    weekdays: [1, 1, 1, 1, 2, 0, 0]\n"                                // 46
+    "    serves: [advocate]\n"                                             // 47
+    "    service: {mean: 1}\n"                                             // 48
+    "referrals:\n"                                                         // 49
+    "  word_of_mouth: {from: advocate, rate_per_day: 0.005, to: lead, segment: icp}\n"  // 50
+    "  buzz:\n"                                                            // 51
+    "    from: customer\n"                                                 // 52
+    "    rate_per_day: 0.001\n"                                            // 53
+    "    to: lead\n";                                                      // 54
+
+std::string team(const std::string& from, const std::string& to) {
+  std::string text = kTeam;
+  const auto at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << "fragment not in kTeam: " << from;
+  if (at != std::string::npos) text = text.substr(0, at) + to + text.substr(at + from.size());
+  return text;
+}
+
+TEST(ScenarioYamlTeamTest, parses_resources_and_referrals) {
+  const Scenario s = parse_scenario(kTeam, "s.yaml");
+  EXPECT_EQ(s.max_customers, 5000);
+  EXPECT_FALSE(s.stages[1].dwell.has_value());
+  ASSERT_EQ(s.resources.size(), 2U);
+  const ResourceSpec& r = s.resources[0];
+  EXPECT_EQ(r.name, "sales");
+  EXPECT_EQ(r.servers, 4);
+  EXPECT_TRUE(r.weekdays.empty());
+  ASSERT_EQ(r.changes.size(), 2U);
+  EXPECT_EQ(r.changes[0].day, 30.0);
+  EXPECT_EQ(r.changes[0].servers, 6);
+  EXPECT_EQ(r.changes[1].day, 60.5);
+  EXPECT_EQ(r.changes[1].servers, 2);
+  EXPECT_EQ(r.serves, (std::vector<std::string>{"sql"}));
+  ASSERT_TRUE(r.handoff.has_value());
+  EXPECT_EQ(r.handoff->dist, "fixed");
+  EXPECT_EQ(r.handoff->params.at("days"), 0.5);
+  ASSERT_TRUE(r.service.has_value());
+  EXPECT_EQ(r.service->params.at("mean"), 0.25);
+  EXPECT_EQ(r.discipline, "priority");
+  EXPECT_EQ(r.priority, (std::vector<std::string>{"icp", "smb"}));
+  ASSERT_TRUE(r.patience.has_value());
+  EXPECT_EQ(r.patience->dist, "gamma");
+  EXPECT_EQ(r.abandon_to, "lead");
+  ASSERT_TRUE(r.outcome.has_value());
+  ASSERT_EQ(r.outcome->probs.size(), 3U);
+  EXPECT_EQ(r.outcome->probs[1], (std::pair<std::string, double>{"lead", 0.2}));
+  ASSERT_TRUE(r.decay.has_value());
+  EXPECT_EQ(r.decay->stage, "customer");
+  EXPECT_EQ(r.decay->half_life, 2.0);
+  EXPECT_EQ(r.decay->to, "lost");
+  EXPECT_EQ(r.cost_per_server_day, 400.0);
+  // Defaults.
+  const ResourceSpec& d = s.resources[1];
+  EXPECT_FALSE(d.servers.has_value());
+  EXPECT_EQ(d.weekdays, (std::vector<int>{1, 1, 1, 1, 2, 0, 0}));
+  EXPECT_TRUE(d.changes.empty());
+  EXPECT_FALSE(d.handoff.has_value());
+  EXPECT_EQ(d.discipline, "fifo");
+  EXPECT_TRUE(d.priority.empty());
+  EXPECT_FALSE(d.patience.has_value());
+  EXPECT_EQ(d.abandon_to, "");
+  EXPECT_FALSE(d.outcome.has_value());
+  EXPECT_FALSE(d.decay.has_value());
+  EXPECT_EQ(d.cost_per_server_day, 0.0);
+  ASSERT_EQ(s.referrals.size(), 2U);
+  EXPECT_EQ(s.referrals[0].name, "word_of_mouth");
+  EXPECT_EQ(s.referrals[0].from, "advocate");
+  EXPECT_EQ(s.referrals[0].rate_per_day, 0.005);
+  EXPECT_EQ(s.referrals[0].to, "lead");
+  EXPECT_EQ(s.referrals[0].segment, "icp");
+  EXPECT_EQ(s.referrals[1].name, "buzz");
+  EXPECT_EQ(s.referrals[1].segment, "");
+  // Without the keys: no teams, no referrals, the default guard.
+  const Scenario base = parse_scenario(kBase);
+  EXPECT_TRUE(base.resources.empty());
+  EXPECT_TRUE(base.referrals.empty());
+  EXPECT_EQ(base.max_customers, 100'000'000);
+}
+
+TEST(ScenarioYamlTeamTest, records_lines_of_resources_and_referrals) {
+  const Scenario s = parse_scenario(kTeam, "s.yaml");
+  EXPECT_EQ(s.where.of("max_customers"), 5);
+  EXPECT_EQ(s.where.of("resources"), 24);
+  EXPECT_EQ(s.where.of("referrals"), 49);
+  const ResourceSpec& r = s.resources[0];
+  EXPECT_EQ(r.where.line, 25);
+  EXPECT_EQ(r.where.of("servers"), 26);
+  EXPECT_EQ(r.where.of("changes"), 27);
+  EXPECT_EQ(r.changes[0].where.line, 28);
+  EXPECT_EQ(r.changes[1].where.line, 29);
+  EXPECT_EQ(r.changes[1].where.of("servers"), 30);
+  EXPECT_EQ(r.where.of("serves"), 31);
+  EXPECT_EQ(r.handoff->where.line, 32);
+  EXPECT_EQ(r.service->where.of("mean"), 33);
+  EXPECT_EQ(r.where.of("discipline"), 34);
+  EXPECT_EQ(r.where.of("priority"), 35);
+  EXPECT_EQ(r.patience->where.line, 36);
+  EXPECT_EQ(r.where.of("abandon_to"), 37);
+  EXPECT_EQ(r.where.of("outcome"), 38);
+  EXPECT_EQ(r.outcome_where.line, 38);
+  EXPECT_EQ(r.outcome_where.of("next"), 39);
+  EXPECT_EQ(r.outcome->where.of("lost"), 39);
+  EXPECT_EQ(r.outcome_where.of("decay"), 40);
+  EXPECT_EQ(r.decay->where.line, 40);
+  EXPECT_EQ(r.decay->where.of("half_life"), 42);
+  EXPECT_EQ(r.decay->where.of("to"), 43);
+  EXPECT_EQ(r.where.of("cost_per_server_day"), 44);
+  EXPECT_EQ(s.resources[1].where.of("weekdays"), 46);
+  EXPECT_EQ(s.referrals[0].where.line, 50);
+  EXPECT_EQ(s.referrals[0].where.of("segment"), 50);
+  EXPECT_EQ(s.referrals[1].where.line, 51);
+  EXPECT_EQ(s.referrals[1].where.of("to"), 54);
+}
+
+TEST(ScenarioYamlTeamTest, to_yaml_round_trips_resources_and_referrals) {
+  const Scenario a = parse_scenario(kTeam, "team.yaml");
+  const std::string text = to_yaml(a);
+  SCOPED_TRACE(text);
+  EXPECT_NE(text.find("resources:\n  \"sales\":\n    servers: 4\n"), std::string::npos);
+  EXPECT_NE(text.find("max_customers: 5000\n"), std::string::npos);
+  const Scenario b = parse_scenario(text, "again.yaml");
+  expect_same(a, b);
+  EXPECT_EQ(to_yaml(b), text);  // a fixed point
+  EXPECT_NO_THROW((void)compile(b));
+  // Awkward values survive too; the default max_customers is not written.
+  Scenario c = a;
+  c.max_customers = 100'000'000;
+  c.resources[0].cost_per_server_day = 0.1 + 0.2;
+  c.resources[0].changes[0].day = 1.0 / 3.0;
+  c.resources[0].name = "sales: \"east\"";
+  c.referrals[1].rate_per_day = 4.9406564584124654e-324;
+  c.referrals[1].segment = "smb";
+  c.resources[1].outcome.reset();
+  c.resources[1].decay = DecaySpec{"lost", 0.5, "customer", {}};
+  const std::string c_text = to_yaml(c);
+  EXPECT_EQ(c_text.find("max_customers"), std::string::npos);
+  const Scenario d = parse_scenario(c_text);
+  expect_same(c, d);
+  EXPECT_EQ(to_yaml(d), c_text);
+}
+
+TEST(ScenarioYamlTeamTest, reports_unknown_keys_with_suggestions) {
+  const auto top = parse_problems(team("max_customers: 5000", "max_customer: 5000"));
+  expect_problem(top, "max_customer", 5, "did you mean 'max_customers'?");
+  const auto resource = parse_problems(team("    servers: 4\n", "    sevrers: 4\n"));
+  expect_problem(resource, "resources.sales.sevrers", 26,
+                 "unknown key 'sevrers' (expected one of: abandon_to, changes, cost_per_server_day, "
+                 "discipline, handoff, outcome, patience, priority, servers, serves, service, "
+                 "weekdays); did you mean 'servers'?");
+  expect_problem(parse_problems(team("      - {day: 30, servers: 6}", "      - {days: 30, servers: 6}")),
+                 "resources.sales.changes[0].days", 28, "did you mean 'day'?");
+  expect_problem(parse_problems(team("      next: {customer", "      nxt: {customer")),
+                 "resources.sales.outcome.nxt", 39, "did you mean 'next'?");
+  expect_problem(parse_problems(team("        half_life: 2", "        halflife: 2")),
+                 "resources.sales.outcome.decay.halflife", 42, "did you mean 'half_life'?");
+  expect_problem(parse_problems(team("    rate_per_day: 0.001", "    rate_per_dy: 0.001")),
+                 "referrals.buzz.rate_per_dy", 53, "did you mean 'rate_per_day'?");
+  expect_problem(parse_problems(team("    service: {mean: 1}", "    service: {mean: 1, sahpe: 2}")),
+                 "resources.success.service.sahpe", 48, "did you mean 'shape'?");
+}
+
+TEST(ScenarioYamlTeamTest, reports_missing_required_keys) {
+  const auto resource = parse_problems(team("    serves: [advocate]\n    service: {mean: 1}\n", ""));
+  expect_problem(resource, "resources.success.serves", 45, "missing required key 'serves'");
+  expect_problem(resource, "resources.success.service", 45, "missing required key 'service'");
+  const auto change = parse_problems(team("      - {day: 30, servers: 6}", "      - {}"));
+  expect_problem(change, "resources.sales.changes[0].day", 28, "missing required key 'day'");
+  expect_problem(change, "resources.sales.changes[0].servers", 28, "missing required key 'servers'");
+  const auto decay = parse_problems(team("        stage: customer\n        half_life: 2\n        to: lost\n",
+                                         "        {}\n"));
+  expect_problem(decay, "resources.sales.outcome.decay.stage", 40, "missing required key 'stage'");
+  expect_problem(decay, "resources.sales.outcome.decay.to", 40, "missing required key 'to'");
+  const auto decay_keys = parse_problems(team("        half_life: 2\n", ""));
+  expect_problem(decay_keys, "resources.sales.outcome.decay.half_life", 40,
+                 "missing required key 'half_life'");
+  const auto referral = parse_problems(team("{from: advocate, rate_per_day: 0.005, to: lead, segment: icp}",
+                                            "{segment: icp}"));
+  expect_problem(referral, "referrals.word_of_mouth.from", 50, "missing required key 'from'");
+  expect_problem(referral, "referrals.word_of_mouth.rate_per_day", 50, "missing required key 'rate_per_day'");
+  expect_problem(referral, "referrals.word_of_mouth.to", 50, "missing required key 'to'");
+}
+
+TEST(ScenarioYamlTeamTest, reports_wrong_types) {
+  expect_problem(parse_problems(team("servers: 4", "servers: 2.5")), "resources.sales.servers", 26,
+                 "expected an integer, got \"2.5\"");
+  expect_problem(parse_problems(team("[1, 1, 1, 1, 2, 0, 0]", "[1, 1, x, 1, 2, 0, 0]")),
+                 "resources.success.weekdays[2]", 46, "expected an integer, got \"x\"");
+  expect_problem(parse_problems(team("[1, 1, 1, 1, 2, 0, 0]", "5")), "resources.success.weekdays", 46,
+                 "expected a sequence, got \"5\"");
+  expect_problem(parse_problems(team("    changes:\n      - {day: 30, servers: 6}\n      - day: 60.5\n"
+                                     "        servers: 2\n",
+                                     "    changes: {day: 1}\n")),
+                 "resources.sales.changes", 27, "expected a sequence, got a mapping");
+  expect_problem(parse_problems(team("serves: [sql]", "serves: sql")), "resources.sales.serves", 31,
+                 "expected a sequence, got \"sql\"");
+  expect_problem(parse_problems(team("discipline: priority", "discipline: [priority]")),
+                 "resources.sales.discipline", 34, "expected a string, got a sequence");
+  expect_problem(parse_problems(team("half_life: 2", "half_life: two")),
+                 "resources.sales.outcome.decay.half_life", 42, "expected a number, got \"two\"");
+  expect_problem(parse_problems(team("    outcome:\n", "    outcome: 3\n    unused:\n")),
+                 "resources.sales.outcome", 38, "expected a mapping, got \"3\"");
+  expect_problem(parse_problems(team("max_customers: 5000", "max_customers: lots")), "max_customers", 5,
+                 "expected an integer, got \"lots\"");
+  expect_problem(parse_problems(team("resources:\n", "resources: []\nx:\n")), "resources", 24,
+                 "expected a mapping, got a sequence");
+  expect_problem(parse_problems(team("rate_per_day: 0.005", "rate_per_day: \"0.005\"")),
+                 "referrals.word_of_mouth.rate_per_day", 50, "expected a number, got \"0.005\"");
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <limits>
 #include <sstream>
@@ -947,6 +949,510 @@ TEST(CompileTest, compiles_the_sample_scenarios) {
       ADD_FAILURE() << e.what();
     }
   }
+}
+
+
+// ---- resources and referrals -------------------------------------------------------------------
+
+// A valid scenario with a sales team serving sql and referrals; line numbers are referred to below.
+const std::string kTeam =
+    "name: t\n"                                                                  //  1
+    "horizon: 21\n"                                                              //  2
+    "report_every: 7\n"                                                          //  3
+    "won: customer\n"                                                            //  4
+    "stages:\n"                                                                  //  5
+    "  lead:\n"                                                                  //  6
+    "    dwell: {dist: exponential, mean: 7}\n"                                  //  7
+    "    next: {sql: 0.5, lost: 0.5}\n"                                          //  8
+    "  sql:\n"                                                                   //  9
+    "    next: {customer: 0.4, lead: 0.2, lost: 0.4}\n"                          // 10
+    "  customer:\n"                                                              // 11
+    "    dwell: {mean: 300}\n"                                                   // 12
+    "    next: {advocate: 0.5, lost: 0.5}\n"                                     // 13
+    "  advocate:\n"                                                              // 14
+    "    dwell: {mean: 100}\n"                                                   // 15
+    "    next: {lost: 1}\n"                                                      // 16
+    "  lost: {absorbing: true}\n"                                                // 17
+    "segments:\n"                                                                // 18
+    "  icp: {share: 0.4}\n"                                                      // 19
+    "  smb: {share: 0.6}\n"                                                      // 20
+    "arrivals:\n"                                                                // 21
+    "  initial:\n"                                                               // 22
+    "    - {stage: lead, count: 100}\n"                                          // 23
+    "resources:\n"                                                               // 24
+    "  sales:\n"                                                                 // 25
+    "    servers: 4\n"                                                           // 26
+    "    changes: [{day: 7, servers: 6}, {day: 14, servers: 2}]\n"               // 27
+    "    serves: [sql]\n"                                                        // 28
+    "    handoff: {dist: fixed, days: 0.5}\n"                                    // 29
+    "    service: {dist: exponential, mean: 0.25}\n"                             // 30
+    "    discipline: priority\n"                                                 // 31
+    "    priority: [smb, icp]\n"                                                 // 32
+    "    patience: {dist: exponential, mean: 3}\n"                               // 33
+    "    abandon_to: lead\n"                                                     // 34
+    "    outcome:\n"                                                             // 35
+    "      next: {customer: 0.5, lead: 0.2, lost: 0.3}\n"                        // 36
+    "      decay: {stage: customer, half_life: 2, to: lost}\n"                   // 37
+    "    cost_per_server_day: 400\n"                                             // 38
+    "referrals:\n"                                                               // 39
+    "  word_of_mouth: {from: advocate, rate_per_day: 0.005, to: lead, segment: icp}\n"  // 40
+    "  buzz: {from: customer, rate_per_day: 0.001, to: lead}\n"                  // 41
+    "  more: {from: advocate, rate_per_day: 0.002, to: lead}\n";                 // 42
+
+/// kTeam with one fragment replaced.
+std::string team(const std::string& from, const std::string& to) { return edit(from, to, kTeam); }
+
+/// kTeam with a second team appended at line 43 ("  support:") onwards... placed under resources:
+/// the referrals move after it, so it is inserted before line 39.
+std::string team_with(const std::string& resource) {
+  return team("referrals:\n", resource + "referrals:\n");
+}
+
+/// Expects a warning with this field, line and message fragment among check()'s problems.
+void expect_warning(const std::string& yaml, const std::string& field, int line,
+                    const std::string& fragment) {
+  const auto problems = check(parse_scenario(yaml, "m.yaml"));
+  for (const auto& p : problems) {
+    if (p.field == field && p.line == line && p.message.find(fragment) != std::string::npos) {
+      EXPECT_TRUE(p.warning) << p.to_string();
+      return;
+    }
+  }
+  ADD_FAILURE() << "no warning " << field << " at line " << line << " containing '" << fragment
+                << "' among:\n"
+                << dump(problems);
+}
+
+/// No errors (warnings allowed).
+void expect_valid(const std::string& yaml) {
+  for (const auto& p : check(parse_scenario(yaml, "m.yaml"))) {
+    EXPECT_TRUE(p.warning) << p.to_string();
+  }
+}
+
+std::uint32_t fnv1a_32(const std::string& text) {
+  std::uint32_t hash = 2166136261U;
+  for (const char c : text) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 16777619U;
+  }
+  return hash;
+}
+
+TEST(CompileTeamTest, compiles_a_team_and_referrals) {
+  // The only remark: sql's own next is not used, the team's outcome replaces it.
+  const auto problems = check(parse_scenario(kTeam, "m.yaml"));
+  ASSERT_EQ(problems.size(), 1U) << dump(problems);
+  EXPECT_TRUE(problems[0].warning);
+  EXPECT_EQ(problems[0].field, "stages.sql.next");
+  const Model m = compile_yaml(kTeam);
+  ASSERT_EQ(m.num_resources(), 1);
+  EXPECT_EQ(m.resource_names, (std::vector<std::string>{"sales"}));
+  EXPECT_EQ(m.served_by, (std::vector<std::int16_t>{-1, 0, -1, -1, -1}));
+  const Resource& r = m.resources[0];
+  EXPECT_EQ(r.name, "sales");
+  EXPECT_EQ(r.stream_key, fnv1a_32("sales"));
+  EXPECT_EQ(r.staffing_times, (std::vector<double>{0, 7, 14}));
+  EXPECT_EQ(r.staffing_levels, (std::vector<int>{4, 6, 2}));
+  EXPECT_EQ(r.service.family(), DwellFamily::kExponential);
+  EXPECT_DOUBLE_EQ(r.service.mean(), 0.25);
+  EXPECT_TRUE(r.has_handoff);
+  EXPECT_EQ(r.handoff.family(), DwellFamily::kFixed);
+  EXPECT_DOUBLE_EQ(r.handoff.a(), 0.5);
+  // priority [smb, icp]: smb (segment 1) is served first.
+  EXPECT_EQ(r.segment_class, (std::vector<int>{1, 0}));
+  EXPECT_EQ(r.num_classes, 2);
+  EXPECT_TRUE(r.has_patience);
+  EXPECT_DOUBLE_EQ(r.patience.mean(), 3.0);
+  EXPECT_EQ(r.abandon_to, 0);
+  EXPECT_TRUE(r.has_outcome);
+  EXPECT_EQ(r.outcome_stages, (std::vector<StageId>{2, 0, 4}));
+  EXPECT_EQ(r.outcome.size(), 3U);
+  EXPECT_EQ(r.decay_stage, 2);
+  EXPECT_DOUBLE_EQ(r.decay_per_day, std::log(2.0) / 2.0);
+  EXPECT_EQ(r.decay_to, 4);
+  EXPECT_EQ(r.cost_per_server_day, 400.0);
+
+  EXPECT_EQ(m.referral_names, (std::vector<std::string>{"word_of_mouth", "buzz", "more"}));
+  ASSERT_EQ(m.referrals.size(), 3U);
+  EXPECT_EQ(m.referrals[0].stream_key, fnv1a_32("word_of_mouth"));
+  EXPECT_EQ(m.referrals[0].from, 3);
+  EXPECT_EQ(m.referrals[0].to, 0);
+  EXPECT_EQ(m.referrals[0].rate_per_day, 0.005);
+  EXPECT_EQ(m.referrals[0].segment, 0);
+  EXPECT_EQ(m.referrals[1].segment, -1);
+  EXPECT_EQ(m.referrals[1].from, 2);
+  // Grouped by `from`: customer (2) makes buzz; advocate (3) word_of_mouth and more.
+  EXPECT_EQ(m.referral_offsets, (std::vector<std::uint32_t>{0, 0, 0, 1, 3, 3}));
+  EXPECT_EQ(m.referrals_for, (std::vector<std::uint32_t>{1, 0, 2}));
+  EXPECT_EQ(m.max_customers, 100'000'000);
+  EXPECT_EQ(compile_yaml(kTeam + "max_customers: 5000\n").max_customers, 5000);
+}
+
+TEST(CompileTeamTest, resources_use_the_touchpoints_stream_key_hash) {
+  const Model m = compile_yaml(kTeam + "touchpoints:\n  sales: {stages: [lead], schedule: {calendar: {every: 7}}}\n");
+  EXPECT_EQ(m.touchpoints.at(0).stream_key, m.resources.at(0).stream_key);
+}
+
+TEST(CompileTeamTest, served_stage_rule_is_for_analysis) {
+  const Model m = compile_yaml(kTeam);
+  for (SegmentId g = 0; g < 2; ++g) {
+    const StageRule& rule = m.rule(g, 1);
+    EXPECT_EQ(rule.dwell.family(), DwellFamily::kExponential);
+    EXPECT_DOUBLE_EQ(rule.dwell.mean(), 0.75);  // hand-off 0.5 + service 0.25
+    EXPECT_EQ(rule.next_stages, (std::vector<StageId>{2, 0, 4}));
+    EXPECT_EQ(rule.next_probs, (std::vector<double>{0.5, 0.2, 0.3}));
+    EXPECT_EQ(rule.next.size(), 3U);
+  }
+  // Without an outcome the rule keeps the stage's own next (per segment), without a hand-off the
+  // dwell mean is the service mean.
+  std::string text = team("      next: {customer: 0.5, lead: 0.2, lost: 0.3}\n", "");
+  text = edit("    handoff: {dist: fixed, days: 0.5}\n", "", text);
+  text = edit("  icp: {share: 0.4}\n",
+              "  icp: {share: 0.4, stages: {sql: {next: {customer: 0.6, lost: 0.4}}}}\n", text);
+  const Model n = compile_yaml(text);
+  EXPECT_FALSE(n.resources[0].has_outcome);
+  EXPECT_FALSE(n.resources[0].has_handoff);
+  EXPECT_DOUBLE_EQ(n.rule(0, 1).dwell.mean(), 0.25);
+  EXPECT_EQ(n.rule(0, 1).next_stages, (std::vector<StageId>{2, 4}));
+  EXPECT_EQ(n.rule(1, 1).next_stages, (std::vector<StageId>{2, 0, 4}));
+  // A fixed zero-length service and no hand-off: a zero dwell, not an invalid exponential.
+  const std::string instant = team("service: {dist: exponential, mean: 0.25}", "service: {dist: fixed, days: 0}");
+  const Model h = compile_yaml(instant);
+  EXPECT_EQ(h.rule(0, 1).dwell.family(), DwellFamily::kExponential);
+  EXPECT_DOUBLE_EQ(h.rule(0, 1).dwell.mean(), 0.5);
+  const Model z = compile_yaml(edit("    handoff: {dist: fixed, days: 0.5}\n", "", instant));
+  EXPECT_EQ(z.rule(0, 1).dwell.family(), DwellFamily::kFixed);
+  EXPECT_EQ(z.rule(0, 1).dwell.mean(), 0.0);
+}
+
+TEST(CompileTeamTest, staffing_from_servers_and_changes) {
+  const Model none = compile_yaml(team("    changes: [{day: 7, servers: 6}, {day: 14, servers: 2}]\n", ""));
+  EXPECT_EQ(none.resources[0].staffing_times, (std::vector<double>{0}));
+  EXPECT_EQ(none.resources[0].staffing_levels, (std::vector<int>{4}));
+  // A change on day 0 replaces the initial size; a change to the same size is no change point.
+  const Model day0 = compile_yaml(team("{day: 7, servers: 6}, {day: 14, servers: 2}",
+                                       "{day: 0, servers: 5}, {day: 3.5, servers: 5}, {day: 9, servers: 0}"));
+  EXPECT_EQ(day0.resources[0].staffing_times, (std::vector<double>{0, 9}));
+  EXPECT_EQ(day0.resources[0].staffing_levels, (std::vector<int>{5, 0}));
+}
+
+TEST(CompileTeamTest, staffing_from_weekdays_over_the_horizon) {
+  const std::string weekdays = team(
+      "    servers: 4\n    changes: [{day: 7, servers: 6}, {day: 14, servers: 2}]\n",
+      "    weekdays: [4, 4, 4, 4, 4, 0, 0]\n");
+  const Model m = compile_yaml(weekdays);  // horizon 21: days 0..20
+  EXPECT_EQ(m.resources[0].staffing_times, (std::vector<double>{0, 5, 7, 12, 14, 19}));
+  EXPECT_EQ(m.resources[0].staffing_levels, (std::vector<int>{4, 0, 4, 0, 4, 0}));
+  // Change points only where the level changes, also across the week boundary.
+  const Model n = compile_yaml(edit("[4, 4, 4, 4, 4, 0, 0]", "[0, 2, 2, 2, 2, 0, 0]", weekdays));
+  EXPECT_EQ(n.resources[0].staffing_times, (std::vector<double>{0, 1, 5, 8, 12, 15, 19}));
+  EXPECT_EQ(n.resources[0].staffing_levels, (std::vector<int>{0, 2, 0, 2, 0, 2, 0}));
+  // A fractional horizon includes the day it starts in.
+  const Model f = compile_yaml(edit("horizon: 21\n", "horizon: 21.5\n", weekdays));
+  EXPECT_EQ(f.resources[0].staffing_times, (std::vector<double>{0, 5, 7, 12, 14, 19, 21}));
+  EXPECT_EQ(f.resources[0].staffing_levels.back(), 4);
+}
+
+TEST(CompileTeamTest, fifo_puts_every_segment_in_one_class) {
+  const Model m = compile_yaml(team("    discipline: priority\n    priority: [smb, icp]\n", ""));
+  EXPECT_EQ(m.resources[0].segment_class, (std::vector<int>{0, 0}));
+  EXPECT_EQ(m.resources[0].num_classes, 1);
+  const Model f = compile_yaml(team("    discipline: priority\n    priority: [smb, icp]\n",
+                                    "    discipline: fifo\n"));
+  EXPECT_EQ(f.resources[0].num_classes, 1);
+}
+
+TEST(CompileTeamTest, patience_and_decay_are_optional) {
+  std::string text = team("    patience: {dist: exponential, mean: 3}\n    abandon_to: lead\n", "");
+  text = edit("      decay: {stage: customer, half_life: 2, to: lost}\n", "", text);
+  const Model m = compile_yaml(text);
+  EXPECT_FALSE(m.resources[0].has_patience);
+  EXPECT_EQ(m.resources[0].abandon_to, -1);
+  EXPECT_EQ(m.resources[0].decay_stage, -1);
+  EXPECT_EQ(m.resources[0].decay_to, -1);
+  EXPECT_EQ(m.resources[0].decay_per_day, 0.0);
+}
+
+TEST(CompileTeamTest, without_resources_or_referrals) {
+  const Model m = compile_yaml(kBase);
+  EXPECT_EQ(m.num_resources(), 0);
+  EXPECT_EQ(m.served_by, (std::vector<std::int16_t>{-1, -1, -1}));
+  EXPECT_TRUE(m.referrals.empty());
+  EXPECT_EQ(m.referral_offsets, (std::vector<std::uint32_t>{0, 0, 0, 0}));
+  EXPECT_TRUE(m.referrals_for.empty());
+}
+
+TEST(CompileTeamTest, abandonment_target_counts_as_converted_when_reached_from_won) {
+  // won = sql (served), whose outcome is always customer: lead is reached from sql only by
+  // abandoning the queue.
+  std::string text = team("won: customer\n", "won: sql\n");
+  text = edit("{customer: 0.5, lead: 0.2, lost: 0.3}", "{customer: 1}", text);
+  EXPECT_EQ(compile_yaml(text).converted, (std::vector<std::uint8_t>{1, 1, 1, 1, 1}));
+  text = edit("    patience: {dist: exponential, mean: 3}\n    abandon_to: lead\n", "", text);
+  EXPECT_EQ(compile_yaml(text).converted, (std::vector<std::uint8_t>{0, 1, 1, 1, 1}));
+}
+
+// -- staffing errors
+
+TEST(CompileTeamTest, reports_negative_servers) {
+  expect_problem(compile_problems(team("servers: 4", "servers: -1")), "resources.sales.servers",
+                 26, "expected an integer >= 0, got -1");
+}
+
+TEST(CompileTeamTest, reports_weekdays_problems) {
+  expect_problem(compile_problems(team("    servers: 4\n", "    servers: 4\n    weekdays: [1, 1, 1, 1, 1, 1, 1]\n")),
+                 "resources.sales.weekdays", 27, "give servers (with optional changes) or weekdays, not both");
+  const std::string weekdays = team(
+      "    servers: 4\n    changes: [{day: 7, servers: 6}, {day: 14, servers: 2}]\n",
+      "    weekdays: [4, 4, 4, 4, 4, 0]\n");
+  expect_problem(compile_problems(weekdays), "resources.sales.weekdays", 26,
+                 "expected 7 integers (reps per weekday, Monday first), got 6");
+  expect_problem(compile_problems(edit("[4, 4, 4, 4, 4, 0]", "[4, 4, -4, 4, 4, 0, 0]", weekdays)),
+                 "resources.sales.weekdays[2]", 26, "expected an integer >= 0, got -4");
+  expect_problem(compile_problems(team("    servers: 4\n", "    weekdays: [1, 1, 1, 1, 1, 1, 1]\n")),
+                 "resources.sales.changes", 27, "changes need servers: they cannot be combined with weekdays");
+  expect_problem(compile_problems(edit("horizon: 21\n", "horizon: 1e8\nreport_every: 1e7\n",
+                                       edit("report_every: 7\n", "", weekdays))),
+                 "resources.sales.weekdays", 26, "horizon of at most 1e7 days");
+}
+
+TEST(CompileTeamTest, reports_missing_staffing) {
+  expect_problem(compile_problems(team("    servers: 4\n    changes: [{day: 7, servers: 6}, {day: 14, servers: 2}]\n", "")),
+                 "resources.sales.servers", 25, "missing staffing: give servers (reps) or weekdays");
+}
+
+TEST(CompileTeamTest, reports_changes_problems) {
+  const auto problems = compile_problems(team(
+      "[{day: 7, servers: 6}, {day: 14, servers: 2}]",
+      "[{day: -1, servers: 6}, {day: 14, servers: -2}, {day: 14, servers: 3}, {day: 10, servers: 1}]"));
+  expect_problem(problems, "resources.sales.changes[0].day", 27, "expected a finite number >= 0, got -1");
+  expect_problem(problems, "resources.sales.changes[1].servers", 27, "expected an integer >= 0, got -2");
+  expect_problem(problems, "resources.sales.changes[2].day", 27,
+                 "change days must be strictly increasing: day 14 is not after day 14 of resources.sales.changes[1]");
+  expect_problem(problems, "resources.sales.changes[3].day", 27, "day 10 is not after day 14");
+}
+
+TEST(CompileTeamTest, warns_about_a_team_without_servers) {
+  expect_warning(team("servers: 4\n    changes: [{day: 7, servers: 6}, {day: 14, servers: 2}]\n",
+                      "servers: 0\n"),
+                 "resources.sales", 26, "the team never has a server");
+}
+
+// -- serves
+
+TEST(CompileTeamTest, reports_serves_problems) {
+  expect_problem(compile_problems(team("serves: [sql]", "serves: []")), "resources.sales.serves", 28,
+                 "expected at least one served stage");
+  expect_problem(compile_problems(team("serves: [sql]", "serves: [sql, sq]")),
+                 "resources.sales.serves[1]", 28, "unknown stage 'sq'; did you mean 'sql'?");
+  expect_problem(compile_problems(team("serves: [sql]", "serves: [sql, lost]")),
+                 "resources.sales.serves[1]", 28, "a team cannot serve absorbing stage 'lost'");
+  expect_problem(compile_problems(team("serves: [sql]", "serves: [sql, sql]")),
+                 "resources.sales.serves[1]", 28, "stage 'sql' is listed twice");
+}
+
+TEST(CompileTeamTest, reports_a_stage_served_by_two_teams) {
+  const auto problems = compile_problems(team_with(
+      "  support:\n"                                   // 39
+      "    servers: 1\n"                               // 40
+      "    serves: [advocate, sql]\n"                  // 41
+      "    service: {mean: 1}\n"));                    // 42
+  expect_problem(problems, "resources.support.serves[1]", 41,
+                 "stage sql is already served by resources.sales; a stage can be served by one team only");
+  for (const auto& p : problems) EXPECT_NE(p.field, "resources.support.serves[0]") << p.to_string();
+}
+
+TEST(CompileTeamTest, reports_a_touchpoint_on_a_served_stage) {
+  const auto problems = compile_problems(kTeam +
+                                         "touchpoints:\n"                                     // 43
+                                         "  call:\n"                                          // 44
+                                         "    stages: [lead, sql]\n"                          // 45
+                                         "    schedule: {after_entry: {days: [2]}}\n");       // 46
+  expect_problem(problems, "touchpoints.call.stages[1]", 45,
+                 "stage sql is served by resources.sales; touchpoints cannot target it: remove it "
+                 "from touchpoints.call.stages");
+  EXPECT_EQ(std::count_if(problems.begin(), problems.end(), [](const Problem& p) { return !p.warning; }), 1)
+      << dump(problems);
+}
+
+// -- served stages' dwell and next
+
+TEST(CompileTeamTest, warns_that_a_served_stage_dwell_is_ignored) {
+  const std::string text = team("  sql:\n", "  sql:\n    dwell: {mean: 10}\n");  // dwell on line 10
+  expect_warning(text, "stages.sql.dwell", 10,
+                 "ignored: stage sql is served by resources.sales, whose hand-off, wait and "
+                 "service replace the dwell");
+  expect_warning(text, "stages.sql.next", 11, "ignored: resources.sales.outcome.next replaces it");
+  EXPECT_NO_THROW((void)compile_yaml(text));
+  expect_warning(team("  icp: {share: 0.4}", "  icp: {share: 0.4, stages: {sql: {dwell: {mean: 3}}}}"),
+                 "segments.icp.stages.sql.dwell", 19, "ignored: stage sql is served by resources.sales");
+  // A served stage's dwell is still checked.
+  expect_problem(compile_problems(team("  sql:\n", "  sql:\n    dwell: {mean: -10}\n")),
+                 "stages.sql.dwell.mean", 10, "expected a finite number > 0");
+}
+
+TEST(CompileTeamTest, served_stage_needs_next_without_outcome) {
+  const std::string bare = team("  sql:\n    next: {customer: 0.4, lead: 0.2, lost: 0.4}\n", "  sql: {}\n");
+  expect_valid(bare);  // the outcome is given
+  EXPECT_TRUE(check(parse_scenario(bare, "m.yaml")).empty());
+  // Without outcome.next the decay of `customer` has no row to look in: only the next is reported.
+  const std::string neither = edit("      next: {customer: 0.5, lead: 0.2, lost: 0.3}\n", "", bare);
+  const auto problems = compile_problems(neither);
+  EXPECT_EQ(std::count_if(problems.begin(), problems.end(), [](const Problem& p) { return !p.warning; }), 1)
+      << dump(problems);
+  expect_problem(problems, "stages.sql.next", 9,
+                 "stage sql is served by resources.sales without outcome.next: it needs "
+                 "next-probabilities");
+  // An unserved stage still needs its dwell.
+  expect_problem(compile_problems(team("    dwell: {mean: 300}\n", "")), "stages.customer.dwell", 11,
+                 "a non-absorbing stage needs a dwell");
+}
+
+// -- service, hand-off, patience
+
+TEST(CompileTeamTest, reports_a_missing_service) {
+  Scenario s = parse_scenario(kTeam, "m.yaml");
+  s.resources[0].service.reset();
+  const auto problems = check(s);
+  const auto it = std::find_if(problems.begin(), problems.end(),
+                               [](const Problem& p) { return p.field == "resources.sales.service"; });
+  ASSERT_NE(it, problems.end()) << dump(problems);
+  EXPECT_FALSE(it->warning);
+  EXPECT_EQ(it->line, 25);
+  EXPECT_EQ(it->message, "missing required key 'service'");
+}
+
+TEST(CompileTeamTest, reports_bad_dwell_specs_of_a_team) {
+  expect_problem(compile_problems(team("service: {dist: exponential, mean: 0.25}", "service: {dist: exponential, mean: -1}")),
+                 "resources.sales.service.mean", 30, "expected a finite number > 0, got -1");
+  expect_problem(compile_problems(team("handoff: {dist: fixed, days: 0.5}", "handoff: {dist: fixd, days: 0.5}")),
+                 "resources.sales.handoff.dist", 29, "unknown dist 'fixd'");
+  expect_problem(compile_problems(team("patience: {dist: exponential, mean: 3}", "patience: {dist: weibull, mean: 3}")),
+                 "resources.sales.patience", 33, "weibull needs shape with one of scale, mean, median");
+}
+
+TEST(CompileTeamTest, reports_patience_and_abandon_to_problems) {
+  expect_problem(compile_problems(team("    abandon_to: lead\n", "")), "resources.sales.abandon_to", 33,
+                 "abandon_to is required with patience");
+  expect_problem(compile_problems(team("    patience: {dist: exponential, mean: 3}\n", "")),
+                 "resources.sales.abandon_to", 33, "abandon_to needs patience");
+  expect_problem(compile_problems(team("abandon_to: lead", "abandon_to: led")),
+                 "resources.sales.abandon_to", 34, "unknown stage 'led'; did you mean 'lead'?");
+}
+
+// -- discipline and priority
+
+TEST(CompileTeamTest, reports_discipline_and_priority_problems) {
+  expect_problem(compile_problems(team("discipline: priority", "discipline: fif")),
+                 "resources.sales.discipline", 31,
+                 "unknown discipline 'fif' (expected one of: fifo, priority); did you mean 'fifo'?");
+  expect_problem(compile_problems(team("discipline: priority", "discipline: fifo")),
+                 "resources.sales.priority", 32, "priority is only used with discipline: priority");
+  expect_problem(compile_problems(team("priority: [smb, icp]", "priority: [icp]")),
+                 "resources.sales.priority", 32,
+                 "discipline priority needs every segment exactly once, highest priority first; missing: smb");
+  expect_problem(compile_problems(team("    priority: [smb, icp]\n", "")), "resources.sales.priority", 25,
+                 "missing: icp, smb");
+  expect_problem(compile_problems(team("priority: [smb, icp]", "priority: [smb, icp, smb]")),
+                 "resources.sales.priority[2]", 32, "segment 'smb' is listed twice");
+  expect_problem(compile_problems(team("priority: [smb, icp]", "priority: [smb, icq, icp]")),
+                 "resources.sales.priority[1]", 32, "unknown segment 'icq' (segments: icp, smb); did you mean 'icp'?");
+}
+
+TEST(CompileTeamTest, priority_without_segments_names_the_single_segment_all) {
+  std::string text = team("segments:\n  icp: {share: 0.4}\n  smb: {share: 0.6}\n", "");
+  text = edit(", segment: icp}", "}", text);
+  text = edit("priority: [smb, icp]", "priority: [all]", text);
+  const Model m = compile_yaml(text);
+  EXPECT_EQ(m.resources[0].segment_class, (std::vector<int>{0}));
+  EXPECT_EQ(m.resources[0].num_classes, 1);
+  expect_problem(compile_problems(edit("priority: [all]", "priority: [icp]", text)),
+                 "resources.sales.priority[0]", 29, "unknown segment 'icp' (segments: all)");
+}
+
+// -- outcome and decay
+
+TEST(CompileTeamTest, reports_outcome_problems) {
+  expect_problem(compile_problems(team("{customer: 0.5, lead: 0.2, lost: 0.3}", "{customer: 0.5, lead: 0.2, lost: 0.2}")),
+                 "resources.sales.outcome.next", 36, "probabilities must sum to 1 (tolerance 1e-9), got sum 0.8999999999999999");
+  expect_problem(compile_problems(team("{customer: 0.5, lead: 0.2, lost: 0.3}", "{custmer: 0.5, lead: 0.2, lost: 0.3}")),
+                 "resources.sales.outcome.next.custmer", 36, "unknown stage 'custmer'; did you mean 'customer'?");
+  expect_problem(compile_problems(team("{customer: 0.5, lead: 0.2, lost: 0.3}", "{customer: 1.5, lead: -0.8, lost: 0.3}")),
+                 "resources.sales.outcome.next.lead", 36, "expected a probability in [0, 1], got -0.8");
+}
+
+TEST(CompileTeamTest, reports_decay_problems) {
+  expect_problem(compile_problems(team("half_life: 2", "half_life: 0")),
+                 "resources.sales.outcome.decay.half_life", 37, "expected a finite number > 0, got 0");
+  expect_problem(compile_problems(team("to: lost}", "to: lots}")), "resources.sales.outcome.decay.to", 37,
+                 "unknown stage 'lots'; did you mean 'lost'?");
+  expect_problem(compile_problems(team("to: lost}", "to: customer}")), "resources.sales.outcome.decay.to", 37,
+                 "decay.to must differ from decay.stage");
+  expect_problem(compile_problems(team("decay: {stage: customer", "decay: {stage: advocate")),
+                 "resources.sales.outcome.decay.stage", 37,
+                 "stage 'advocate' is not a possible outcome: it is not in resources.sales.outcome.next");
+  expect_problem(compile_problems(team("decay: {stage: customer", "decay: {stage: custmer")),
+                 "resources.sales.outcome.decay.stage", 37, "unknown stage 'custmer'");
+}
+
+TEST(CompileTeamTest, decay_stage_must_be_in_every_segments_next_without_outcome) {
+  std::string text = team("      next: {customer: 0.5, lead: 0.2, lost: 0.3}\n", "");
+  expect_valid(text);
+  text = edit("  smb: {share: 0.6}", "  smb: {share: 0.6, stages: {sql: {next: {lead: 0.5, lost: 0.5}}}}", text);
+  expect_problem(compile_problems(text), "resources.sales.outcome.decay.stage", 36,
+                 "stage 'customer' is not a possible outcome: it is not in segments.smb.stages.sql.next");
+  const auto base_row = compile_problems(
+      edit("    next: {customer: 0.4, lead: 0.2, lost: 0.4}\n", "    next: {lead: 0.6, lost: 0.4}\n",
+           team("      next: {customer: 0.5, lead: 0.2, lost: 0.3}\n", "")));
+  expect_problem(base_row, "resources.sales.outcome.decay.stage", 36,
+                 "stage 'customer' is not a possible outcome: it is not in stages.sql.next");
+}
+
+TEST(CompileTeamTest, reports_negative_staffing_cost) {
+  expect_problem(compile_problems(team("cost_per_server_day: 400", "cost_per_server_day: -1")),
+                 "resources.sales.cost_per_server_day", 38, "expected a finite number >= 0, got -1");
+  expect_problem(compile_problems(team("cost_per_server_day: 400", "cost_per_server_day: .inf")),
+                 "resources.sales.cost_per_server_day", 38, "expected a finite number >= 0, got inf");
+}
+
+// -- referrals and max_customers
+
+TEST(CompileTeamTest, reports_referral_problems) {
+  const auto problems = compile_problems(team(
+      "{from: advocate, rate_per_day: 0.005, to: lead, segment: icp}",
+      "{from: advocat, rate_per_day: -0.005, to: leed, segment: icq}"));
+  expect_problem(problems, "referrals.word_of_mouth.from", 40, "unknown stage 'advocat'; did you mean 'advocate'?");
+  expect_problem(problems, "referrals.word_of_mouth.rate_per_day", 40, "expected a finite number >= 0, got -0.005");
+  expect_problem(problems, "referrals.word_of_mouth.to", 40, "unknown stage 'leed'; did you mean 'lead'?");
+  expect_problem(problems, "referrals.word_of_mouth.segment", 40, "unknown segment 'icq'; did you mean 'icp'?");
+  expect_problem(compile_problems(team("rate_per_day: 0.001", "rate_per_day: .nan")),
+                 "referrals.buzz.rate_per_day", 41, "expected a finite number >= 0, got nan");
+}
+
+TEST(CompileTeamTest, reports_max_customers_below_one) {
+  expect_problem(compile_problems(kTeam + "max_customers: 0\n"), "max_customers", 43,
+                 "expected an integer >= 1, got 0");
+}
+
+TEST(CompileTeamTest, referrals_and_teams_make_stages_reachable) {
+  // `island` is reached only by referral; `pool` only by abandonment; `cold` only by decay.
+  std::string text = team("  lost: {absorbing: true}\n",
+                          "  lost: {absorbing: true}\n"
+                          "  island: {dwell: {mean: 1}, next: {lost: 1}}\n"
+                          "  pool: {dwell: {mean: 1}, next: {lost: 1}}\n"
+                          "  cold: {absorbing: true}\n");
+  text = edit("to: lead, segment: icp}", "to: island, segment: icp}", text);
+  text = edit("abandon_to: lead", "abandon_to: pool", text);
+  text = edit("half_life: 2, to: lost}", "half_life: 2, to: cold}", text);
+  for (const auto& p : check(parse_scenario(text, "m.yaml"))) {
+    EXPECT_EQ(p.field, "stages.sql.next") << p.to_string();  // only the ignored-next remark
+  }
+  // Without the referral, island is unreachable.
+  const auto problems = check(parse_scenario(edit("rate_per_day: 0.005", "rate_per_day: 0", text), "m.yaml"));
+  EXPECT_TRUE(std::any_of(problems.begin(), problems.end(), [](const Problem& p) {
+    return p.warning && p.field == "stages.island" && p.line == 18;
+  })) << dump(problems);
 }
 
 }  // namespace
