@@ -10,6 +10,7 @@ Student-t intervals of the mean (or min-max ranges where asked).
 >>> lcsim.plot.funnel(run)
 >>> lcsim.plot.occupancy(run, stages=["lead", "mql", "sql"], band="range")
 >>> lcsim.plot.flows(run)
+>>> lcsim.plot.resources(run)                                # queue length and wait per team
 >>> lcsim.plot.compare(lcsim.compare(base, variant))          # paired deltas with 95% CIs
 >>> lcsim.plot.sweep(sw, x="touchpoints.webinar.reach", metric="conversions")
 >>> lcsim.plot.sensitivity(lcsim.analyze(base))              # tornado of elasticities
@@ -18,6 +19,8 @@ Student-t intervals of the mean (or min-max ranges where asked).
 from __future__ import annotations
 
 import math
+import warnings
+from contextlib import contextmanager
 from typing import Optional, Sequence
 
 import matplotlib.pyplot as plt
@@ -28,7 +31,7 @@ from matplotlib.transforms import offset_copy
 
 from . import _core
 
-__all__ = ["compare", "flows", "funnel", "occupancy", "sensitivity", "sweep"]
+__all__ = ["compare", "flows", "funnel", "occupancy", "resources", "sensitivity", "sweep"]
 
 # Destinations that are drop-off (absorbing, not the won stage) get these, in order.
 _DROPOFF_COLOURS = ["#c0392b", "#7f7f7f", "#e8827a", "#b0b0b0", "#8e1b10", "#4d4d4d"]
@@ -285,6 +288,125 @@ def flows(run, ax: Optional[Axes] = None) -> Axes:
     ax.legend(title="to (green: won, red/grey: drop-off)", loc="upper center", bbox_to_anchor=(0.5, 0.0),
               bbox_transform=below, ncol=min(len(destinations), 6), frameon=False)
     return ax
+
+
+def _across_replications_nan(values):
+    """Like ``_across_replications(values, "ci")``, leaving NaN replications out element by element
+    (a period in which a replication started no service has no mean wait)."""
+    values = np.asarray(values, dtype=float)
+    n = np.sum(~np.isnan(values), axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total = np.nansum(values, axis=0)
+        mean = np.where(n > 0, total / np.maximum(n, 1), np.nan)
+        squares = np.nansum((values - mean) ** 2, axis=0)
+        sd = np.sqrt(np.where(n > 1, squares / np.maximum(n - 1, 1), np.nan))
+        factor = np.vectorize(lambda k: _core.t95_factor(int(k)) if k >= 2 else np.nan, otypes=[float])(n)
+        half = factor * sd / np.sqrt(np.maximum(n, 1))
+    return mean, mean - half, mean + half
+
+
+def resources(run, resource=None, axes=None, band: Optional[str] = "ci"):
+    """Each resource's queue over time: customers waiting, and how long the served waited.
+
+    Two panels sharing the day axis. Top: customers waiting in the queue at each report time
+    (:meth:`Run.queue`'s ``queue_length``), the mean over replications with a band. Bottom: the mean
+    wait (days, queue join to service start) of the services that started in each period between
+    report times, drawn flat over the period; replications in which no service started in a
+    period are left out of that period's mean, and a period without any is a gap.
+
+    Parameters
+    ----------
+    run : lcsim.Run
+    resource : str or sequence of str, optional
+        Resources to draw, in this order. Default: every resource of the run.
+    axes : sequence of two matplotlib.axes.Axes, optional
+        Draw here (queue length, wait); default: a new figure.
+    band : {"ci", "range", None}
+        ``"ci"``: 95% Student-t interval of the mean across replications; ``"range"``: minimum to
+        maximum; ``None``: lines only.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        With the two Axes (``fig.axes[0]`` queue length, ``fig.axes[1]`` wait), one line per
+        resource in each, labelled with the resource name.
+    """
+    if band not in ("ci", "range", None, "none"):
+        raise ValueError(f"band: expected 'ci', 'range' or None, got {band!r}")
+    names = run.resource_names
+    if not names:
+        raise ValueError(f"run '{run.name}' has no resources (teams with limited capacity) to plot")
+    if resource is None:
+        chosen = list(names)
+    else:
+        chosen = [resource] if isinstance(resource, str) else list(resource)
+        unknown = [r for r in chosen if r not in names]
+        if unknown or not chosen:
+            raise ValueError(f"unknown resource(s) {unknown}; the run has {names}")
+    index = [names.index(r) for r in chosen]
+    days = run.report_times
+    length = run.arrays["queue_length"][:, :, index]
+    wait = run.arrays["queue_wait"][:, :, index]
+    l_mean, l_low, l_high = _across_replications(length, band)
+    if band == "ci":
+        w_mean, w_low, w_high = _across_replications_nan(wait)
+    elif band == "range":
+        with _quiet_nan_warnings():
+            w_mean, w_low, w_high = np.nanmean(wait, axis=0), np.nanmin(wait, axis=0), np.nanmax(wait, axis=0)
+    else:
+        with _quiet_nan_warnings():
+            w_mean = np.nanmean(wait, axis=0)
+        w_low = w_high = np.full_like(w_mean, np.nan)
+
+    if axes is None:
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), sharex=True, layout="constrained")
+    else:
+        top, bottom = axes
+        fig = top.figure
+    colours = plt.get_cmap("tab10" if len(chosen) <= 10 else "tab20").colors
+    shaded = band not in (None, "none")
+    for j, name in enumerate(chosen):
+        colour = colours[j % len(colours)]
+        top.plot(days, l_mean[:, j], color=colour, lw=1.6, label=name)
+        periods, w = _over_periods(days, w_mean[:, j])
+        bottom.plot(periods, w, color=colour, lw=1.6, label=name)
+        if shaded:
+            top.fill_between(days, l_low[:, j], l_high[:, j], color=colour, alpha=0.2, lw=0, label="_nolegend_")
+            bottom.fill_between(periods, _over_periods(days, w_low[:, j])[1], _over_periods(days, w_high[:, j])[1],
+                                color=colour, alpha=0.2, lw=0, label="_nolegend_")
+    shade = {"ci": ", bands: 95% CI of the mean", "range": ", bands: min to max"}.get(band, "")
+    top.set_title(_title("Queue", run, shade))
+    top.set_ylabel("customers waiting")
+    bottom.set_ylabel("mean wait of services\nstarted in the period (days)")
+    bottom.set_xlabel("day")
+    for ax in (top, bottom):
+        if len(days) > 1:
+            ax.set_xlim(days[0], days[-1])
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        ax.legend(title="resource", loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    return fig
+
+
+def _over_periods(days, values):
+    """A value per report time that belongs to the period ending then, as a flat step over each
+    period (days[i-1], days[i]]: x = [d0, d1, d1, d2, ...], y = [v1, v1, v2, v2, ...]. The value at
+    the first report time (an instant, not a period) is left out; NaN periods become gaps."""
+    days = np.asarray(days, dtype=float)
+    values = np.asarray(values, dtype=float)
+    if days.size < 2:
+        return days[:0], values[:0]
+    x = np.column_stack([days[:-1], days[1:]]).reshape(-1)
+    y = np.repeat(values[1:], 2)
+    return x, y
+
+
+@contextmanager
+def _quiet_nan_warnings():
+    """Silences numpy's "mean of empty slice" warnings (periods without any service)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        yield
 
 
 def _count(v: float) -> str:

@@ -105,6 +105,11 @@ class Run:
         return list(self.info.touchpoint_names)
 
     @property
+    def resource_names(self) -> list[str]:
+        """Teams with limited capacity (the ``resource`` values of :meth:`resources` and :meth:`queue`)."""
+        return list(self.info.resource_names)
+
+    @property
     def metric_names(self) -> list[str]:
         return list(self.info.metric_names)
 
@@ -123,14 +128,20 @@ class Run:
     @property
     def arrays(self) -> dict:
         """numpy arrays: replication [R], occupancy [R,T,S], transitions [R,S,S], reached [R,S],
-        touchpoints [R,K,4] (contacts, reached, moves, cost), metrics [R,M]."""
+        touchpoints [R,K,4] (contacts, reached, moves, cost), metrics [R,M], queue_length [R,T,Q]
+        (customers waiting for each resource at each report time) and queue_wait [R,T,Q] (mean wait
+        in days of the services started in the period ending at each report time, NaN if none)."""
         if self._arrays is None:
             self._arrays = self._run.arrays()
         return self._arrays
 
     # ---- tables ----------------------------------------------------------------------------
     def summary(self) -> pd.DataFrame:
-        """One row per metric: metric, mean, std, ci_low, ci_high (95%, Student t), n."""
+        """One row per metric: metric, mean, std, ci_low, ci_high (95%, Student t), n.
+
+        Metrics of a resource (team) are named ``resource.<name>.<metric>``; :meth:`resource_summary`
+        gives the same rows with ``resource`` and ``metric`` columns.
+        """
         return pd.DataFrame(self._run.summary())
 
     def metrics(self) -> pd.DataFrame:
@@ -200,6 +211,71 @@ class Run:
         df.insert(0, "replication", np.repeat(self.arrays["replication"], k))
         return df
 
+    def resources(self) -> pd.DataFrame:
+        """Per replication and resource (team): one column per resource metric.
+
+        Columns: replication, resource, then joined, served, abandoned, waited (fraction of joiners
+        who found every server busy), wait_mean, wait_p95, queue_time_mean (days), queue_mean
+        (time-averaged number waiting), utilisation, staff_cost. The values are the run's
+        ``resource.<name>.<metric>`` metrics (:meth:`metrics`); their means and 95% intervals are
+        the same rows of :meth:`summary`, reshaped by :meth:`resource_summary`. A run without
+        resources gives these columns and no rows.
+        """
+        columns = list(_core.resource_metric_names())
+        names = self.resource_names
+        metrics = self.arrays["metrics"]
+        index = {m: i for i, m in enumerate(self.metric_names)}
+        q, r = len(names), metrics.shape[0]
+        table = {
+            "replication": np.repeat(self.arrays["replication"], q),
+            "resource": pd.Categorical(np.tile(np.asarray(names, dtype=object), r), categories=names),
+        }
+        for m in columns:
+            picks = [index[f"resource.{name}.{m}"] for name in names]
+            table[m] = metrics[:, picks].reshape(-1) if q else np.empty(0, dtype=float)
+        return pd.DataFrame(table)
+
+    def resource_summary(self) -> pd.DataFrame:
+        """The resource rows of :meth:`summary`, one per (resource, metric): resource, metric, mean,
+        std, ci_low, ci_high, n. ``summary()`` has them too, named ``resource.<name>.<metric>``."""
+        summary = self.summary().set_index("metric")
+        rows = [(name, m) for name in self.resource_names for m in _core.resource_metric_names()]
+        keys = [f"resource.{name}.{m}" for name, m in rows]
+        stats = summary.loc[keys].reset_index(drop=True) if rows else summary.iloc[0:0].reset_index(drop=True)
+        stats.insert(0, "metric", [m for _, m in rows])
+        stats.insert(0, "resource", pd.Categorical([name for name, _ in rows], categories=self.resource_names))
+        return stats
+
+    def queue(self, as_xarray: bool = False):
+        """Each resource's queue at each report time.
+
+        Returns a long DataFrame (replication, time, resource, queue_length, wait_mean):
+        ``queue_length`` customers waiting at report time ``time`` (days), ``wait_mean`` the mean wait
+        in days of the services that started in the period ending then (NaN when none did). With
+        ``as_xarray=True``, an ``xarray.Dataset`` of the two with dims (replication, time, resource).
+        """
+        length = self.arrays["queue_length"]
+        wait = self.arrays["queue_wait"]
+        names = self.resource_names
+        if as_xarray:
+            import xarray as xr
+
+            coords = {"replication": self.arrays["replication"], "time": self.report_times, "resource": names}
+            dims = ("replication", "time", "resource")
+            return xr.Dataset(
+                {"queue_length": (dims, length), "wait_mean": (dims, wait)}, coords=coords
+            )
+        r, t, q = length.shape
+        return pd.DataFrame(
+            {
+                "replication": np.repeat(self.arrays["replication"], t * q),
+                "time": np.tile(np.repeat(self.report_times, q), r),
+                "resource": pd.Categorical(np.tile(np.asarray(names, dtype=object), r * t), categories=names),
+                "queue_length": length.reshape(-1),
+                "wait_mean": wait.reshape(-1),
+            }
+        )
+
     def events(self) -> pd.DataFrame:
         """The event log: replication, customer, time, from, to, cause (arrivals have from = NaN)."""
         if not self.has_events:
@@ -232,7 +308,8 @@ class Run:
             return NotImplemented
         a, b = self.info, other.info
         fields = ("name", "scenario_text", "seed", "replications", "lcsim_version", "created", "stage_names",
-                  "segment_names", "touchpoint_names", "metric_names", "cause_names", "report_times", "won")
+                  "segment_names", "touchpoint_names", "resource_names", "metric_names", "cause_names",
+                  "report_times", "won")
         if any(getattr(a, f) != getattr(b, f) for f in fields) or self.has_events != other.has_events:
             return False
         for key, value in self.arrays.items():

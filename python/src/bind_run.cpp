@@ -104,6 +104,8 @@ py::dict arrays_of(const Run& run) {
   out["reached"] = to_numpy(std::move(a.reached), Shape{r, s});
   out["touchpoints"] = to_numpy(std::move(a.touchpoint_tallies), Shape{r, ssize(a.touchpoints), 4});
   out["metrics"] = to_numpy(std::move(a.metric_values), Shape{r, ssize(a.metrics)});
+  out["queue_length"] = to_numpy(std::move(a.queue_length), Shape{r, t, ssize(a.resources)});
+  out["queue_wait"] = to_numpy(std::move(a.queue_wait), Shape{r, t, ssize(a.resources)});
   return out;
 }
 
@@ -151,11 +153,14 @@ RunArrays arrays_from(const py::dict& d, const RunInfo& info) {
   a.reached = column<std::int64_t>(d, "reached");
   a.touchpoint_tallies = column<double>(d, "touchpoints");
   a.metric_values = column<double>(d, "metrics");
+  if (d.contains("queue_length")) a.queue_length = column<std::int64_t>(d, "queue_length");
+  if (d.contains("queue_wait")) a.queue_wait = column<double>(d, "queue_wait");
   a.replications = a.replication.size();
   a.stages = info.stage_names.size();
   a.reports = info.report_times.size();
   a.touchpoints = info.touchpoint_names.size();
   a.metrics = info.metric_names.size();
+  a.resources = info.resource_names.size();
   return a;
 }
 
@@ -174,11 +179,13 @@ std::shared_ptr<Run> run_from_state(const py::tuple& state) {
 py::tuple info_state(const RunInfo& i) {
   return py::make_tuple(i.name, i.scenario_name, i.scenario_text, i.scenario_file, i.seed, i.replications,
                         i.lcsim_version, i.boost_version, i.created, i.stage_names, i.segment_names,
-                        i.touchpoint_names, i.metric_names, i.cause_names, i.report_times, i.won);
+                        i.touchpoint_names, i.metric_names, i.cause_names, i.report_times, i.won,
+                        i.resource_names);
 }
 
 RunInfo info_from_state(const py::tuple& t) {
-  if (t.size() != 16) throw py::value_error("bad RunInfo state");
+  // 16 fields before resources existed; resource_names came 17th
+  if (t.size() != 16 && t.size() != 17) throw py::value_error("bad RunInfo state");
   RunInfo i;
   i.name = t[0].cast<std::string>();
   i.scenario_name = t[1].cast<std::string>();
@@ -196,6 +203,7 @@ RunInfo info_from_state(const py::tuple& t) {
   i.cause_names = t[13].cast<std::vector<std::string>>();
   i.report_times = t[14].cast<std::vector<double>>();
   i.won = t[15].cast<std::string>();
+  if (t.size() > 16) i.resource_names = t[16].cast<std::vector<std::string>>();
   return i;
 }
 
@@ -255,6 +263,7 @@ void bind_run(py::module_& m) {
       .def_readonly("stage_names", &RunInfo::stage_names)
       .def_readonly("segment_names", &RunInfo::segment_names)
       .def_readonly("touchpoint_names", &RunInfo::touchpoint_names)
+      .def_readonly("resource_names", &RunInfo::resource_names)
       .def_readonly("metric_names", &RunInfo::metric_names)
       .def_readonly("cause_names", &RunInfo::cause_names)
       .def_readonly("report_times", &RunInfo::report_times)
@@ -264,7 +273,9 @@ void bind_run(py::module_& m) {
   py::class_<Run, std::shared_ptr<Run>>(m, "Run", "Results of R replications (see lcsim.Run).")
       .def_readonly("info", &Run::info)
       .def_readonly("has_events", &Run::has_events)
-      .def("arrays", &arrays_of, "Replication-major numpy arrays (no copy beyond packing).")
+      .def("arrays", &arrays_of,
+           "Replication-major numpy arrays (no copy beyond packing): replication, occupancy, transitions, "
+           "reached, touchpoints, metrics, queue_length [R,T,Q], queue_wait [R,T,Q].")
       .def("events", &events_of, "The event log as numpy columns.")
       .def("summary", &summary_of, "Summary columns: metric, mean, std, ci_low, ci_high, n.")
       .def(py::pickle(
@@ -272,6 +283,9 @@ void bind_run(py::module_& m) {
             return py::make_tuple(r.info, arrays_of(r), r.has_events ? py::object(events_of(r)) : py::object(py::none()));
           },
           &run_from_state));
+
+  m.def("resource_metric_names", &resource_metric_names,
+        "Per-resource metrics, in order: the <metric> of the 'resource.<name>.<metric>' metric names.");
 
   m.def("t95_factor", &t95_factor, py::arg("n"),
         "Student-t factor of a 95% CI of a mean of n values (NaN when n < 2).");

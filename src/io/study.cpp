@@ -337,13 +337,15 @@ void claim(const hdf5::Group& parent, const std::string& name, const std::string
 
 // ---- writing a run -------------------------------------------------------------------------------
 
-/// Dimensions of a run: R replications, T report times, S stages, K touchpoints, M metrics.
+/// Dimensions of a run: R replications, T report times, S stages, K touchpoints, M metrics,
+/// Q resources.
 struct Shape {
   std::size_t reps = 0;
   std::size_t reports = 0;
   std::size_t stages = 0;
   std::size_t touchpoints = 0;
   std::size_t metrics = 0;
+  std::size_t resources = 0;
 };
 
 /// Checks that the arrays of `run` agree in shape. @param context starts the InternalError message
@@ -352,6 +354,7 @@ Shape run_shape(const Run& run, const std::string& context) {
   Shape shape;
   shape.reps = run.replications.size();
   shape.metrics = run.info.metric_names.size();
+  shape.resources = run.info.resource_names.size();
   if (run.replications.empty()) {
     shape.reports = run.info.report_times.size();
     shape.stages = run.info.stage_names.size();
@@ -379,6 +382,11 @@ Shape run_shape(const Run& run, const std::string& context) {
     if (rep.reached.size() != shape.stages) throw bad("reached is not [S]");
     if (rep.touchpoints.size() != shape.touchpoints) throw bad("touchpoint count differs");
     if (rep.metrics.size() != shape.metrics) throw bad("metrics do not match metric_names");
+    if (static_cast<std::size_t>(rep.num_resources) != shape.resources) {
+      throw bad("num_resources does not match resource_names");
+    }
+    if (rep.queue_length.size() != shape.reports * shape.resources) throw bad("queue_length is not [T * Q]");
+    if (rep.queue_wait.size() != shape.reports * shape.resources) throw bad("queue_wait is not [T * Q]");
     for (const Event& e : rep.events) {
       if (e.replication != rep.replication) throw bad("an event belongs to another replication");
     }
@@ -478,6 +486,7 @@ void write_run(const hdf5::Object& runs, const std::string& name, const Run& run
   hdf5::write_strings_attr(group, "stage_names", info.stage_names);
   hdf5::write_strings_attr(group, "segment_names", info.segment_names);
   hdf5::write_strings_attr(group, "touchpoint_names", info.touchpoint_names);
+  hdf5::write_strings_attr(group, "resource_names", info.resource_names);  // format 1.2
   hdf5::write_strings_attr(group, "metric_names", info.metric_names);
   hdf5::write_strings_attr(group, "cause_names", info.cause_names);
   hdf5::write_doubles_attr(group, "report_times", info.report_times);
@@ -495,6 +504,13 @@ void write_run(const hdf5::Object& runs, const std::string& name, const Run& run
       hdf5::write_array(group, "touchpoints", std::span<const double>(arrays.touchpoint_tallies),
                         std::array<hsize_t, 3>{R, K, 4});
   hdf5::write_strings_attr(touchpoints, "columns", kTouchpointColumns);
+  if (shape.resources > 0) {  // format 1.2; a run without resources has neither dataset
+    const hsize_t Q = shape.resources;
+    hdf5::write_array(group, "queue_length", std::span<const std::int64_t>(arrays.queue_length),
+                      std::array<hsize_t, 3>{R, T, Q});
+    hdf5::write_array(group, "queue_wait", std::span<const double>(arrays.queue_wait),
+                      std::array<hsize_t, 3>{R, T, Q});
+  }
   {
     const hdf5::CompoundLayout layout = metrics_layout(info.metric_names);
     const std::size_t row_size = layout.row_size();
@@ -606,6 +622,10 @@ Run read_run_group(const hdf5::Group& group, const std::string& name) {
   info.stage_names = hdf5::read_strings_attr(group, "stage_names");
   info.segment_names = hdf5::read_strings_attr(group, "segment_names");
   info.touchpoint_names = hdf5::read_strings_attr(group, "touchpoint_names");
+  // Format 1.2; a run written before has no resources.
+  if (hdf5::has_attr(group, "resource_names")) {
+    info.resource_names = hdf5::read_strings_attr(group, "resource_names");
+  }
   info.metric_names = hdf5::read_strings_attr(group, "metric_names");
   info.cause_names = hdf5::read_strings_attr(group, "cause_names");
   info.report_times = hdf5::read_doubles_attr(group, "report_times");
@@ -633,6 +653,13 @@ Run read_run_group(const hdf5::Group& group, const std::string& name) {
   const std::vector<std::int64_t> transitions = hdf5::read_int64_array(transitions_set);
   const std::vector<std::int64_t> reached = hdf5::read_int64_array(reached_set);
   const std::vector<double> touchpoints = hdf5::read_double_array(touchpoints_set);
+  const hsize_t Q = info.resource_names.size();
+  std::vector<std::int64_t> queue_length;
+  std::vector<double> queue_wait;
+  if (Q > 0) {
+    queue_length = hdf5::read_int64_array(open_shaped(group, "queue_length", {R, T, Q}));
+    queue_wait = hdf5::read_double_array(open_shaped(group, "queue_wait", {R, T, Q}));
+  }
 
   const hdf5::CompoundLayout layout = metrics_layout(info.metric_names);
   hdf5::Dataset metrics_set = hdf5::open_dataset(group, "metrics");
@@ -663,6 +690,11 @@ Run read_run_group(const hdf5::Group& group, const std::string& name) {
     }
     rep.metrics.resize(M);
     for (std::size_t m = 0; m < M; ++m) rep.metrics[m] = get<double>(row, layout.offset(1 + m));
+    rep.num_resources = static_cast<int>(Q);
+    rep.queue_length.assign(queue_length.begin() + static_cast<std::ptrdiff_t>(r * T * Q),
+                            queue_length.begin() + static_cast<std::ptrdiff_t>((r + 1) * T * Q));
+    rep.queue_wait.assign(queue_wait.begin() + static_cast<std::ptrdiff_t>(r * T * Q),
+                          queue_wait.begin() + static_cast<std::ptrdiff_t>((r + 1) * T * Q));
   }
 
   {

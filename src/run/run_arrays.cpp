@@ -14,19 +14,28 @@ RunArrays pack(const Run& run) {
   a.reports = run.info.report_times.size();
   a.touchpoints = run.info.touchpoint_names.size();
   a.metrics = run.info.metric_names.size();
+  a.resources = run.info.resource_names.size();
   const std::size_t r_count = a.replications;
+  const std::size_t tq = a.reports * a.resources;
   a.replication.reserve(r_count);
   a.occupancy.reserve(r_count * a.reports * a.stages);
   a.transitions.reserve(r_count * a.stages * a.stages);
   a.reached.reserve(r_count * a.stages);
   a.touchpoint_tallies.reserve(r_count * a.touchpoints * 4);
   a.metric_values.reserve(r_count * a.metrics);
+  a.queue_length.reserve(r_count * tq);
+  a.queue_wait.reserve(r_count * tq);
   for (const ReplicationResult& rep : run.replications) {
     if (rep.occupancy.size() != a.reports * a.stages || rep.transitions.size() != a.stages * a.stages ||
         rep.reached.size() != a.stages || rep.touchpoints.size() != a.touchpoints ||
         rep.metrics.size() != a.metrics) {
       throw InternalError("pack: replication " + std::to_string(rep.replication) +
                           " does not match the run's stages, reports, touchpoints or metrics");
+    }
+    if (static_cast<std::size_t>(rep.num_resources) != a.resources || rep.queue_length.size() != tq ||
+        rep.queue_wait.size() != tq) {
+      throw InternalError("pack: replication " + std::to_string(rep.replication) +
+                          " does not match the run's resources (queue_length/queue_wait are not [T * Q])");
     }
     a.replication.push_back(rep.replication);
     a.occupancy.insert(a.occupancy.end(), rep.occupancy.begin(), rep.occupancy.end());
@@ -36,6 +45,8 @@ RunArrays pack(const Run& run) {
       a.touchpoint_tallies.insert(a.touchpoint_tallies.end(), {t.contacts, t.reached, t.moves, t.cost});
     }
     a.metric_values.insert(a.metric_values.end(), rep.metrics.begin(), rep.metrics.end());
+    a.queue_length.insert(a.queue_length.end(), rep.queue_length.begin(), rep.queue_length.end());
+    a.queue_wait.insert(a.queue_wait.end(), rep.queue_wait.begin(), rep.queue_wait.end());
   }
   return a;
 }
@@ -69,11 +80,13 @@ Run unpack(RunInfo info, const RunArrays& a, const EventColumns* events) {
   const std::size_t s = a.stages;
   const std::size_t k = a.touchpoints;
   const std::size_t m = a.metrics;
+  const std::size_t q = a.resources;
   if (a.replication.size() != r_count || a.occupancy.size() != r_count * t * s ||
       a.transitions.size() != r_count * s * s || a.reached.size() != r_count * s ||
       a.touchpoint_tallies.size() != r_count * k * 4 || a.metric_values.size() != r_count * m ||
       s != info.stage_names.size() || t != info.report_times.size() || k != info.touchpoint_names.size() ||
-      m != info.metric_names.size()) {
+      m != info.metric_names.size() || q != info.resource_names.size() ||
+      a.queue_length.size() != r_count * t * q || a.queue_wait.size() != r_count * t * q) {
     throw InternalError("unpack: array sizes do not match the run's shape");
   }
   auto slice = [](const auto& v, std::size_t i, std::size_t n) {
@@ -93,6 +106,9 @@ Run unpack(RunInfo info, const RunArrays& a, const EventColumns* events) {
     rep.transitions = slice(a.transitions, i, s * s);
     rep.reached = slice(a.reached, i, s);
     rep.metrics = slice(a.metric_values, i, m);
+    rep.num_resources = static_cast<int>(q);
+    rep.queue_length = slice(a.queue_length, i, t * q);
+    rep.queue_wait = slice(a.queue_wait, i, t * q);
     for (std::size_t j = 0; j < k; ++j) {
       const double* x = a.touchpoint_tallies.data() + (i * k + j) * 4;
       rep.touchpoints.push_back(TouchpointTally{x[0], x[1], x[2], x[3]});

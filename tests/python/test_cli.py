@@ -123,7 +123,7 @@ def test_study_layout_matches_docs_and_second_run_appends(lcsim_cli, tmp_path):
     assert lcsim_cli("run", scenario, "--out", study, "--name", "first").returncode == 0
     with h5py.File(study, "r") as f:
         assert f.attrs["filetype"] in (b"lcsim-study", "lcsim-study")
-        assert list(f.attrs["format_version"]) == [1, 1]
+        assert list(f.attrs["format_version"]) == [1, 2]
         first = {k: f["runs/first"][k][()] for k in ("occupancy", "transitions", "touchpoints", "metrics", "summary")}
         g = f["runs/first"]
         assert g["occupancy"].shape == (4, 13, 3)
@@ -134,6 +134,7 @@ def test_study_layout_matches_docs_and_second_run_appends(lcsim_cli, tmp_path):
         assert g.attrs["replications"] == 4
         assert "name: small" in (g.attrs["scenario"].decode() if isinstance(g.attrs["scenario"], bytes) else g.attrs["scenario"])
         assert int(g.attrs["complete"]) == 1
+        assert list(g.attrs["resource_names"]) == [] and "queue_length" not in g and "queue_wait" not in g
         assert "events" not in g
     res = lcsim_cli("run", scenario, "--out", study, "--name", "second", "--events", "--seed", "3")
     assert res.returncode == 0, res.stderr

@@ -12,19 +12,22 @@
 namespace lcsim {
 
 /// Arrays with replication as the leading axis; R = replications, T = report times, S = stages,
-/// K = touchpoints, M = metrics.
+/// K = touchpoints, M = metrics, Q = resources (teams with limited capacity; may be 0).
 struct RunArrays {
   std::size_t replications = 0;
   std::size_t reports = 0;
   std::size_t stages = 0;
   std::size_t touchpoints = 0;
   std::size_t metrics = 0;
+  std::size_t resources = 0;
   std::vector<std::int32_t> replication;   ///< [R] replication numbers
   std::vector<std::int64_t> occupancy;     ///< [R, T, S]
   std::vector<std::int64_t> transitions;   ///< [R, S, S]
   std::vector<std::int64_t> reached;       ///< [R, S]
   std::vector<double> touchpoint_tallies;  ///< [R, K, 4]: contacts, reached, moves, cost
   std::vector<double> metric_values;       ///< [R, M]
+  std::vector<std::int64_t> queue_length;  ///< [R, T, Q] customers waiting at each report time
+  std::vector<double> queue_wait;          ///< [R, T, Q] mean wait of services started in the period; NaN none
 };
 
 /// The event log as columns, in replication order.

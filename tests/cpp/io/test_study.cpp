@@ -78,6 +78,7 @@ struct RunSpec {
   bool events = true;
   std::int64_t events_per_rep = 40;
   std::uint64_t seed = 1;
+  int resources = 0;  ///< teams: resource_names, queue_length and queue_wait
 };
 
 /// A hand-made Run of the given shape with deterministic, varied values: NaN metrics, non-dense
@@ -99,11 +100,17 @@ lcsim::Run make_run(const std::string& name, const RunSpec& spec) {
   info.won = spec.stages > 0 ? info.stage_names.back() : "";
   info.segment_names = {"smb", "enterprise", ""};
   for (int k = 0; k < spec.touchpoints; ++k) info.touchpoint_names.push_back("tp" + std::to_string(k));
+  for (int q = 0; q < spec.resources; ++q) info.resource_names.push_back(q == 1 ? "sales-Ünï" : "team" + std::to_string(q));
   info.metric_names = {"customers", "conversions", "conversion_rate", "time_to_convert.mean",
                        "time_to_convert.median"};
   for (const auto& s : info.stage_names) info.metric_names.push_back("dropoff." + s);
+  for (const auto& q : info.resource_names) {
+    for (const auto& m : resource_metric_names()) info.metric_names.push_back("resource." + q + "." + m);
+  }
   info.cause_names = {"exit", "arrival"};
   for (const auto& t : info.touchpoint_names) info.cause_names.push_back("touchpoint:" + t);
+  for (const auto& q : info.resource_names) info.cause_names.push_back("service:" + q);
+  for (const auto& q : info.resource_names) info.cause_names.push_back("abandon:" + q);
   for (int t = 0; t < spec.reports; ++t) info.report_times.push_back(7.5 * t);
 
   const auto S = static_cast<std::size_t>(spec.stages);
@@ -121,6 +128,11 @@ lcsim::Run make_run(const std::string& name, const RunSpec& spec) {
     for (int k = 0; k < spec.touchpoints; ++k) {
       rep.touchpoints.push_back(TouchpointTally{rng.uniform() * 100, rng.uniform() * 50,
                                                 rng.uniform() * 10, rng.uniform() * 1e6});
+    }
+    rep.num_resources = spec.resources;
+    for (std::size_t i = 0; i < T * static_cast<std::size_t>(spec.resources); ++i) {
+      rep.queue_length.push_back(rng.below(10'000));
+      rep.queue_wait.push_back((i + r) % 4 == 0 ? std::numeric_limits<double>::quiet_NaN() : rng.uniform() * 5);
     }
     for (std::size_t m = 0; m < info.metric_names.size(); ++m) {
       rep.metrics.push_back((m + r) % 3 == 0 ? std::numeric_limits<double>::quiet_NaN()
@@ -189,6 +201,7 @@ bool same(const std::vector<double>& a, const std::vector<double>& b) {
   if (x.stage_names != y.stage_names) return fail("info.stage_names");
   if (x.segment_names != y.segment_names) return fail("info.segment_names");
   if (x.touchpoint_names != y.touchpoint_names) return fail("info.touchpoint_names");
+  if (x.resource_names != y.resource_names) return fail("info.resource_names");
   if (x.metric_names != y.metric_names) return fail("info.metric_names");
   if (x.cause_names != y.cause_names) return fail("info.cause_names");
   if (!same(x.report_times, y.report_times)) return fail("info.report_times");
@@ -215,6 +228,9 @@ bool same(const std::vector<double>& a, const std::vector<double>& b) {
       }
     }
     if (!same(p.metrics, q.metrics)) return fail(at + "metrics");
+    if (p.num_resources != q.num_resources) return fail(at + "num_resources");
+    if (p.queue_length != q.queue_length) return fail(at + "queue_length");
+    if (!same(p.queue_wait, q.queue_wait)) return fail(at + "queue_wait");
     if (p.events.size() != q.events.size()) {
       return fail(at + "events.size() (" + std::to_string(p.events.size()) + " vs " +
                   std::to_string(q.events.size()) + ")");
@@ -421,6 +437,115 @@ TEST(StudyTest, ListRunsIsSorted) {
             (std::vector<std::string>{"Alpha", "beta-2", "beta_1", "v1.0", "zeta"}));
 }
 
+TEST(StudyTest, RoundTripWithResources) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  RunSpec spec;
+  spec.resources = 2;
+  const lcsim::Run run = make_run("teams", spec);
+  Study::append(path, run, "teams");
+  const lcsim::Run back = Study::read_run(path, "teams");
+  EXPECT_EQ(back.info.resource_names, (std::vector<std::string>{"team0", "sales-Ünï"}));
+  ASSERT_EQ(back.replications.size(), 3u);
+  EXPECT_EQ(back.replications[0].num_resources, 2);
+  EXPECT_TRUE(same_run(back, run));
+}
+
+TEST(StudyTest, RoundTripWithResourcesAndNoReportTimes) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  RunSpec spec;
+  spec.resources = 1;
+  spec.reports = 0;
+  spec.events = false;
+  const lcsim::Run run = make_run("flat", spec);
+  Study::append(path, run, "flat");
+  EXPECT_TRUE(same_run(Study::read_run(path, "flat"), run));
+}
+
+TEST(StudyTest, InconsistentQueuesAreRejectedWithoutTouchingTheStudy) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  Study::append(path, make_run("a", {}), "a");
+  const std::string before = read_bytes(path);
+  RunSpec spec;
+  spec.resources = 2;
+  lcsim::Run bad = make_run("bad", spec);
+  bad.replications[2].queue_wait.pop_back();
+  EXPECT_THROW(Study::append(path, bad, "bad"), InternalError);
+  lcsim::Run unnamed = make_run("unnamed", spec);
+  unnamed.info.resource_names.pop_back();  // queues for 2 resources, names for 1
+  EXPECT_THROW(Study::append(path, unnamed, "unnamed"), InternalError);
+  EXPECT_EQ(read_bytes(path), before);
+}
+
+/// Turns the study at `path` back into what lcsim wrote at format 1.1: no resource_names
+/// attributes and no queue datasets in any run, format_version [1, 1].
+void downgrade_to_1_1(const std::string& path) {
+  hdf5::init();
+  hdf5::File file = hdf5::open_file(path, true);
+  hdf5::Group runs = hdf5::open_group(file, "runs");
+  for (const std::string& name : hdf5::link_names(runs)) {
+    hdf5::Group run = hdf5::open_group(runs, name);
+    if (hdf5::has_attr(run, "resource_names")) hdf5::remove_attr(run, "resource_names");
+    for (const char* dataset : {"queue_length", "queue_wait"}) {
+      if (hdf5::link_exists(run, dataset)) hdf5::remove_link(run, dataset);
+    }
+  }
+  runs.close();
+  hdf5::remove_attr(file, "format_version");
+  hdf5::write_ints_attr(file, "format_version", std::vector<int>{1, 1});
+  file.close();
+}
+
+TEST(StudyTest, Format11StudyIsReadWithoutResourcesAndUpgradedOnAppend) {
+  TempDir dir;
+  const std::string path = dir.file("old.h5");
+  RunSpec spec;
+  spec.events = false;
+  const lcsim::Run old = make_run("old", spec);
+  Study::append(path, old, "old");
+  downgrade_to_1_1(path);
+  {
+    hdf5::File file = hdf5::open_file(path, false);
+    EXPECT_EQ(hdf5::read_ints_attr(file, "format_version"), (std::vector<int>{1, 1}));
+  }
+  EXPECT_EQ(Study::list_runs(path), std::vector<std::string>{"old"});
+  const lcsim::Run back = Study::read_run(path, "old");
+  EXPECT_TRUE(back.info.resource_names.empty());
+  EXPECT_TRUE(same_run(back, old));
+
+  spec.resources = 2;
+  const lcsim::Run teams = make_run("teams", spec);
+  Study::append(path, teams, "teams");
+  {
+    hdf5::File file = hdf5::open_file(path, false);
+    EXPECT_EQ(hdf5::read_ints_attr(file, "format_version"), (std::vector<int>{1, 2}));
+    hdf5::Group run = hdf5::open_group(hdf5::open_group(file, "runs"), "old");
+    EXPECT_FALSE(hdf5::has_attr(run, "resource_names"));  // old runs are left as they were
+  }
+  EXPECT_TRUE(same_run(Study::read_run(path, "old"), old));
+  EXPECT_TRUE(same_run(Study::read_run(path, "teams"), teams));
+}
+
+TEST(StudyTest, MissingQueueDatasetIsAnIoError) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  RunSpec spec;
+  spec.resources = 1;
+  spec.events = false;
+  Study::append(path, make_run("teams", spec), "teams");
+  {
+    hdf5::init();
+    hdf5::File file = hdf5::open_file(path, true);
+    hdf5::Group run = hdf5::open_group(hdf5::open_group(file, "runs"), "teams");
+    hdf5::remove_link(run, "queue_wait");
+    run.close();
+    file.close();
+  }
+  EXPECT_THROW(static_cast<void>(Study::read_run(path, "teams")), IoError);
+}
+
 // ---- layout (docs/format.md) ---------------------------------------------------------------------
 
 TEST(StudyTest, LayoutMatchesTheFormatDocument) {
@@ -449,9 +574,12 @@ TEST(StudyTest, LayoutMatchesTheFormatDocument) {
   EXPECT_EQ(hdf5::read_strings_attr(group, "metric_names"), run.info.metric_names);
   for (const char* attr : {"scenario_name", "scenario_file", "lcsim_version", "boost_version",
                            "created", "won", "stage_names", "segment_names", "touchpoint_names",
-                           "cause_names", "report_times"}) {
+                           "resource_names", "cause_names", "report_times"}) {
     EXPECT_TRUE(hdf5::has_attr(group, attr)) << attr;
   }
+  EXPECT_TRUE(hdf5::read_strings_attr(group, "resource_names").empty());
+  EXPECT_FALSE(hdf5::link_exists(group, "queue_length"));  // only when the run has resources
+  EXPECT_FALSE(hdf5::link_exists(group, "queue_wait"));
   using Dims = std::vector<hsize_t>;
   EXPECT_EQ(hdf5::dataset_shape(hdf5::open_dataset(group, "occupancy")), (Dims{2, 4, 3}));
   EXPECT_EQ(hdf5::dataset_shape(hdf5::open_dataset(group, "transitions")), (Dims{2, 3, 3}));
@@ -476,6 +604,43 @@ TEST(StudyTest, LayoutMatchesTheFormatDocument) {
   hdf5::PropList dcpl(H5Dget_create_plist(events.id()), events.where());
   EXPECT_EQ(H5Pget_layout(dcpl.id()), H5D_CHUNKED);
   EXPECT_EQ(H5Pget_nfilters(dcpl.id()), 2);  // shuffle + deflate
+}
+
+TEST(StudyTest, QueueLayoutMatchesTheFormatDocument) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  RunSpec spec;
+  spec.reps = 2;
+  spec.stages = 3;
+  spec.reports = 4;
+  spec.resources = 2;
+  spec.events = false;
+  const lcsim::Run run = make_run("teams", spec);
+  Study::append(path, run, "teams");
+
+  hdf5::init();
+  hdf5::File file = hdf5::open_file(path, false);
+  EXPECT_EQ(hdf5::read_ints_attr(file, "format_version"), (std::vector<int>{1, 2}));
+  hdf5::Group group = hdf5::open_group(hdf5::open_group(file, "runs"), "teams");
+  EXPECT_EQ(hdf5::read_strings_attr(group, "resource_names"), run.info.resource_names);
+  using Dims = std::vector<hsize_t>;
+  hdf5::Dataset length = hdf5::open_dataset(group, "queue_length");
+  hdf5::Dataset wait = hdf5::open_dataset(group, "queue_wait");
+  EXPECT_EQ(hdf5::dataset_shape(length), (Dims{2, 4, 2}));
+  EXPECT_EQ(hdf5::dataset_shape(wait), (Dims{2, 4, 2}));
+  hdf5::Datatype length_type(H5Dget_type(length.id()), length.where());
+  EXPECT_EQ(H5Tget_class(length_type.id()), H5T_INTEGER);
+  EXPECT_EQ(H5Tget_size(length_type.id()), 8u);
+  hdf5::Datatype wait_type(H5Dget_type(wait.id()), wait.where());
+  EXPECT_EQ(H5Tget_class(wait_type.id()), H5T_FLOAT);
+  EXPECT_EQ(H5Tget_size(wait_type.id()), 8u);
+  // [R, T, Q], row-major: replication 1, report time 3, resource 1
+  const std::vector<std::int64_t> lengths = hdf5::read_int64_array(length);
+  EXPECT_EQ(lengths[(1 * 4 + 3) * 2 + 1], run.replications[1].queue_length[3 * 2 + 1]);
+  const std::vector<std::string> metrics = hdf5::read_strings_attr(group, "metric_names");
+  EXPECT_EQ(metrics.back(), "resource.sales-Ünï.staff_cost");
+  const std::vector<std::string> causes = hdf5::read_strings_attr(group, "cause_names");
+  EXPECT_EQ(causes.back(), "abandon:sales-Ünï");
 }
 
 TEST(StudyTest, LargeDatasetsAreChunkedAndCompressed) {

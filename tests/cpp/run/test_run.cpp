@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "lcsim/core/error.hpp"
+#include "lcsim/run/run_arrays.hpp"
 #include "support/builders.hpp"
 #include "support/stats.hpp"
 
@@ -168,6 +169,111 @@ TEST(RunTest, progress_reports_customers_and_replications) {
   double customers = 0;
   for (const auto& rep : run.replications) customers += rep.metrics[kCustomers];
   EXPECT_EQ(static_cast<double>(last_customers), customers);
+}
+
+// ---- pack / unpack (run_arrays.hpp) --------------------------------------------------------------
+
+/// A hand-made Run: 3 replications, T = 3 report times, S = 2 stages, K = 1 touchpoint and
+/// Q = `resources` resources, with NaN queue waits (periods without a service start).
+lcsim::Run hand_made_run(int resources) {
+  lcsim::Run run;
+  RunInfo& info = run.info;
+  info.name = "hand";
+  info.stage_names = {"lead", "won"};
+  info.touchpoint_names = {"call"};
+  for (int q = 0; q < resources; ++q) info.resource_names.push_back("team" + std::to_string(q));
+  info.metric_names = metric_names(info.stage_names, info.resource_names);
+  info.report_times = {0.0, 7.0, 14.0};
+  info.won = "won";
+  const auto q_count = static_cast<std::size_t>(resources);
+  for (int r = 0; r < 3; ++r) {
+    ReplicationResult rep;
+    rep.replication = 10 + 2 * r;  // not dense: unpack keeps the numbers
+    rep.num_stages = 2;
+    rep.num_reports = 3;
+    rep.num_resources = resources;
+    for (int i = 0; i < 6; ++i) rep.occupancy.push_back(100 * r + i);
+    for (int i = 0; i < 4; ++i) rep.transitions.push_back(10 * r + i);
+    rep.reached = {50 + r, 20 + r};
+    rep.touchpoints.push_back(TouchpointTally{1.0 + r, 2.0, 3.0, 4.5});
+    for (std::size_t m = 0; m < info.metric_names.size(); ++m) rep.metrics.push_back(0.5 * static_cast<double>(m) + r);
+    for (std::size_t i = 0; i < 3 * q_count; ++i) {
+      rep.queue_length.push_back(static_cast<std::int64_t>(1000 * r + i));
+      rep.queue_wait.push_back(i % 3 == 0 ? std::nan("") : 0.25 * static_cast<double>(i) + r);
+    }
+    run.replications.push_back(std::move(rep));
+  }
+  run.info.replications = 3;
+  run.summary = summarize(run.info.metric_names, run.replications);
+  return run;
+}
+
+bool same_doubles(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+}
+
+TEST(RunArraysTest, pack_lays_out_queues_replication_major_and_unpack_inverts_it) {
+  const lcsim::Run run = hand_made_run(2);
+  const RunArrays a = pack(run);
+  EXPECT_EQ(a.resources, 2U);
+  EXPECT_EQ(a.reports, 3U);
+  ASSERT_EQ(a.queue_length.size(), 3U * 3U * 2U);
+  ASSERT_EQ(a.queue_wait.size(), 3U * 3U * 2U);
+  // [R, T, Q]: replication 1, report time 2, resource 1
+  EXPECT_EQ(a.queue_length[(1 * 3 + 2) * 2 + 1], run.replications[1].queue_length[2 * 2 + 1]);
+  EXPECT_TRUE(std::isnan(a.queue_wait[0]));
+
+  const lcsim::Run back = unpack(run.info, a, nullptr);
+  EXPECT_EQ(back.info.resource_names, run.info.resource_names);
+  ASSERT_EQ(back.replications.size(), 3U);
+  for (std::size_t r = 0; r < 3; ++r) {
+    const ReplicationResult& x = run.replications[r];
+    const ReplicationResult& y = back.replications[r];
+    EXPECT_EQ(y.replication, x.replication);
+    EXPECT_EQ(y.num_resources, 2);
+    EXPECT_EQ(y.queue_length, x.queue_length);
+    EXPECT_TRUE(same_doubles(y.queue_wait, x.queue_wait));  // NaN bit patterns kept
+    EXPECT_EQ(y.occupancy, x.occupancy);
+    EXPECT_EQ(y.transitions, x.transitions);
+    EXPECT_EQ(y.reached, x.reached);
+    EXPECT_TRUE(same_doubles(y.metrics, x.metrics));
+  }
+  ASSERT_EQ(back.summary.size(), run.summary.size());
+  EXPECT_EQ(back.summary.back().metric, "resource.team1.staff_cost");
+  const RunArrays again = pack(back);
+  EXPECT_EQ(again.queue_length, a.queue_length);
+  EXPECT_TRUE(same_doubles(again.queue_wait, a.queue_wait));
+  EXPECT_TRUE(same_doubles(again.metric_values, a.metric_values));
+}
+
+TEST(RunArraysTest, runs_without_resources_pack_empty_queues) {
+  const lcsim::Run run = hand_made_run(0);
+  const RunArrays a = pack(run);
+  EXPECT_EQ(a.resources, 0U);
+  EXPECT_TRUE(a.queue_length.empty());
+  EXPECT_TRUE(a.queue_wait.empty());
+  const lcsim::Run back = unpack(run.info, a, nullptr);
+  for (const auto& rep : back.replications) {
+    EXPECT_EQ(rep.num_resources, 0);
+    EXPECT_TRUE(rep.queue_length.empty());
+    EXPECT_TRUE(rep.queue_wait.empty());
+  }
+}
+
+TEST(RunArraysTest, queue_shapes_that_disagree_are_internal_errors) {
+  lcsim::Run run = hand_made_run(2);
+  run.replications[1].queue_wait.pop_back();
+  EXPECT_THROW((void)pack(run), InternalError);
+  lcsim::Run fewer = hand_made_run(2);
+  fewer.replications[0].num_resources = 1;
+  EXPECT_THROW((void)pack(fewer), InternalError);
+  const lcsim::Run good = hand_made_run(2);
+  RunArrays a = pack(good);
+  a.queue_length.pop_back();
+  EXPECT_THROW((void)unpack(good.info, a, nullptr), InternalError);
+  RunInfo no_resources = good.info;
+  no_resources.resource_names.clear();
+  EXPECT_THROW((void)unpack(no_resources, pack(good), nullptr), InternalError);
 }
 
 }  // namespace
