@@ -32,9 +32,18 @@ struct CompareArgs {
   bool json = false;
 };
 
-/// Metrics shown in the text table (all of them are in --json).
+/// Metrics shown in the text table (all of them are in --json), plus each team's main figures.
 const std::vector<std::string> kShown = {"customers",    "conversions", "conversion_rate", "time_to_convert_mean",
                                          "revenue",      "touchpoint_cost", "net_value",   "value_per_conversion"};
+const std::vector<std::string> kShownPerTeam = {".utilisation", ".wait_mean", ".abandoned"};
+
+bool shown(const std::string& metric) {
+  if (std::find(kShown.begin(), kShown.end(), metric) != kShown.end()) return true;
+  if (metric.rfind("resource.", 0) != 0) return false;
+  return std::any_of(kShownPerTeam.begin(), kShownPerTeam.end(), [&](const std::string& suffix) {
+    return metric.size() > suffix.size() && metric.compare(metric.size() - suffix.size(), suffix.size(), suffix) == 0;
+  });
+}
 
 nlohmann::json to_json(const Comparison& c) {
   nlohmann::json j;
@@ -95,7 +104,7 @@ std::string to_text(const Comparison& c) {
     out << "\n\n" << pad("metric", 24) << pad("base", 14, true) << pad("variant", 14, true) << pad("delta", 14, true)
         << "   95% CI" << pad("", 22) << pad("lift", 9, true) << pad("var. red.", 11, true) << '\n';
     for (const auto& d : v.deltas) {
-      if (std::find(kShown.begin(), kShown.end(), d.metric) == kShown.end()) continue;
+      if (!shown(d.metric)) continue;
       const std::string ci = std::isnan(d.ci_low) ? "n/a" : "[" + num(d.ci_low) + ", " + num(d.ci_high) + "]";
       char lift[32];
       std::snprintf(lift, sizeof lift, "%+.1f%%", d.lift * 100.0);

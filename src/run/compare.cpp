@@ -226,7 +226,13 @@ std::string verdict(const std::string& name, const std::vector<DeltaRow>& deltas
       out += " (95% CI " + signed_number(rate->ci_low * 1000.0, 1) + " to " + signed_number(rate->ci_high * 1000.0, 1) + ")";
     }
   }
-  if (cost != nullptr && !std::isnan(cost->delta)) out += "; touchpoint cost " + money(cost->delta);
+  const bool staffed = std::any_of(deltas.begin(), deltas.end(), [](const DeltaRow& r) {
+    return r.metric.rfind("resource.", 0) == 0 && r.metric.size() > 11 &&
+           r.metric.compare(r.metric.size() - 11, 11, ".staff_cost") == 0;
+  });
+  if (cost != nullptr && !std::isnan(cost->delta)) {
+    out += std::string(staffed ? "; touchpoint and staff cost " : "; touchpoint cost ") + money(cost->delta);
+  }
   if (conv != nullptr && cost != nullptr && conv->delta > 0.0 && cost->delta > 0.0) {
     out += "; cost per extra conversion $" + group_thousands(cost->delta / conv->delta);
   }
