@@ -11,7 +11,7 @@ debian_packages=(
   build-essential cmake ninja-build ccache pkg-config git
   python3 python3-venv python3-dev
   libeigen3-dev libboost-dev libhdf5-dev libyaml-cpp-dev librandom123-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libnlopt-cxx-dev
 )
 missing=()
 for p in "${debian_packages[@]}"; do

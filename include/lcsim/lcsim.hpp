@@ -3,6 +3,15 @@
 #pragma once
 
 #include "lcsim/analysis/markov.hpp"
+#include "lcsim/calibrate/calibrate.hpp"
+#include "lcsim/calibrate/dwell_fit.hpp"
+#include "lcsim/calibrate/estimate.hpp"
+#include "lcsim/calibrate/history.hpp"
+#include "lcsim/calibrate/snapshot_fit.hpp"
+#include "lcsim/calibrate/synth.hpp"
+#include "lcsim/calibrate/timestamp.hpp"
+#include "lcsim/calibrate/touchpoint_lift.hpp"
+#include "lcsim/calibrate/transition_fit.hpp"
 #include "lcsim/core/error.hpp"
 #include "lcsim/core/types.hpp"
 #include "lcsim/core/version.hpp"

@@ -21,6 +21,10 @@ void add_analyze(CLI::App& app, int& exit_code);
 void add_compare(CLI::App& app, int& exit_code);
 /// Adds `sweep` to the app.
 void add_sweep(CLI::App& app, int& exit_code);
+/// Adds `synth` (one replication written as CRM history).
+void add_synth(CLI::App& app, int& exit_code);
+/// Adds `calibrate` (estimates and a scenario from CRM history).
+void add_calibrate(CLI::App& app, int& exit_code);
 
 /// Readable number: thousands separators for large values, a few decimals for small ones; NaN "n/a".
 std::string num(double x);

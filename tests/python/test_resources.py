@@ -328,3 +328,27 @@ def test_cli_without_resources_keeps_its_output(lcsim_cli, tmp_path):
     assert "\nreferrals " not in res.stdout  # always 0 without referral sources
     data = json.loads(lcsim_cli("run", path, "--json").stdout)
     assert data["resources"] == {}
+
+
+def test_whatif_on_a_team_pairs_customers_and_shows_the_team(tmp_path, lcsim_cli):
+    """Python and CLI what-ifs on team paths: more reps shorten the wait and cost staff."""
+    base = lcsim.Scenario.from_yaml(TINY_TEAM)
+    more = base.with_changes({"resources.sales.servers": 6})
+    cmp = lcsim.compare(base, more, replications=4)
+    deltas = cmp.deltas().set_index("metric")
+    assert deltas.loc["customers", "delta"] == 0  # same customers in both arms (no team upstream of arrivals)
+    assert deltas.loc["resource.sales.wait_mean", "delta"] < 0
+    assert deltas.loc["resource.sales.staff_cost", "delta"] == 0  # no cost_per_server_day set
+
+    sw = lcsim.sweep(base, {"resources.sales.patience.mean": [1.0, 6.0]}, replications=3)
+    abandoned = sw.results(["resource.sales.abandoned"]).sort_values("point")["mean"].to_numpy()
+    assert abandoned[0] > abandoned[1]  # less patience, more give-ups
+
+    a = tmp_path / "a.yaml"
+    b = tmp_path / "b.yaml"
+    a.write_text(TINY_TEAM)
+    b.write_text(TINY_TEAM.replace("servers: 2", "servers: 6").replace("name: tiny_team", "name: tiny_team_6"))
+    out = lcsim_cli("compare", a, b, "--replications", "3")
+    assert out.returncode == 0, out.stderr
+    assert "resource.sales.wait_mean" in out.stdout
+    assert "resource.sales.utilisation" in out.stdout

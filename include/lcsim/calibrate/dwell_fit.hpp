@@ -1,0 +1,109 @@
+/// @file dwell_fit.hpp
+/// Maximum-likelihood fits of a dwell distribution to stays in a stage, with right-censoring.
+///
+/// A stay that ended (the customer moved on) contributes its density log f(d); a stay still open
+/// at the end of observation contributes its survival log S(d), computed stably far in the tail
+/// (closed forms for exponential and Weibull, an asymptotic series for the lognormal, a continued
+/// fraction for the gamma). Exponential fits are closed form (mean = total time / exits); Weibull,
+/// lognormal and gamma fits maximise the likelihood with NLopt (BOBYQA, derivative-free) over
+/// log-parameters (mu itself for the lognormal), restarted once from the optimum.
+///
+/// Uncertainty comes from the observed information: a central-difference Hessian of the negative
+/// log-likelihood at the optimum, in the optimisation parameters, inverted with Eigen. Positive
+/// parameters get Wald intervals on the log scale, exp(log θ ± z se(log θ)), and se(θ) by the delta
+/// method; mu gets mu ± z se.
+///
+/// Durations below DwellFitOptions::min_duration (a zero stay: two stage changes with the same
+/// timestamp) are raised to it for every family, so that densities stay finite and AICs compare
+/// the same data.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lcsim/model/dwell.hpp"
+#include "lcsim/model/scenario.hpp"
+
+namespace lcsim {
+
+struct DwellFitOptions {
+  /// Shortest duration in days; shorter ones (zeros) are raised to it. Default: one minute.
+  double min_duration = 1.0 / 1440.0;
+  /// Confidence level of the intervals.
+  double level = 0.95;
+  /// Families fit_dwell_all() tries, in this order (fixed and empirical are not fitted);
+  /// empty: exponential, Weibull, lognormal and gamma.
+  std::vector<DwellFamily> families;
+};
+
+/// One fitted parameter, named as in docs/scenario.md for its family.
+struct DwellParameter {
+  std::string name;      ///< mean (exponential), shape/scale (Weibull, gamma), mu/sigma (lognormal)
+  double estimate = 0.0;
+  double se = 0.0;       ///< standard error (NaN when the information is singular)
+  double ci_low = 0.0;   ///< Wald interval at DwellFitOptions::level (NaN as se)
+  double ci_high = 0.0;
+};
+
+/// A maximum-likelihood fit of one family.
+struct DwellFit {
+  DwellFamily family = DwellFamily::kExponential;
+  bool fitted = false;
+  std::string reason;    ///< why not fitted, or a note on the uncertainty ("" when all is well)
+  std::vector<DwellParameter> params;
+  double loglik = 0.0;   ///< maximised log-likelihood (NaN when not fitted)
+  double aic = 0.0;      ///< 2 k - 2 loglik (NaN when not fitted)
+  std::size_t n_events = 0;    ///< stays that ended
+  std::size_t n_censored = 0;  ///< stays still open at the end of observation
+
+  /// The parameter named `name`; nullptr when the family has none of that name.
+  [[nodiscard]] const DwellParameter* param(std::string_view name) const;
+  /// The fit as a scenario dwell: {dist, params} in the names above. Requires `fitted`.
+  [[nodiscard]] DwellSpec spec() const;
+  /// The fit as a model dwell. Requires `fitted`.
+  [[nodiscard]] Dwell dwell() const;
+};
+
+/// Fits of several families to the same stays, and the one with the smallest AIC.
+struct DwellComparison {
+  std::vector<DwellFit> fits;  ///< in the order of DwellFitOptions::families
+  int chosen = -1;             ///< index into fits of the minimum-AIC fit; -1 when none fitted
+  std::string reason;          ///< why nothing was fitted ("" when chosen >= 0)
+
+  [[nodiscard]] bool fitted() const noexcept { return chosen >= 0; }
+  /// The chosen fit; nullptr when none.
+  [[nodiscard]] const DwellFit* best() const;
+  /// The fit of `family`; nullptr when it was not tried.
+  [[nodiscard]] const DwellFit* fit(DwellFamily family) const;
+};
+
+/// Log-likelihood of stays under a family with parameters (a, b) as in Dwell::a() and Dwell::b():
+/// exponential (mean, -), Weibull (shape, scale), lognormal (mu, sigma), gamma (shape, scale).
+/// Durations below `min_duration` are raised to it. -inf outside the parameter domain.
+[[nodiscard]] double dwell_log_likelihood(DwellFamily family, double a, double b,
+                                          const std::vector<double>& durations,
+                                          const std::vector<bool>& censored,
+                                          double min_duration = 1.0 / 1440.0);
+
+/// Maximum-likelihood fit of one family (exponential, weibull, lognormal or gamma).
+/// Not fitted (with a reason, never an exception) when there is no ended stay, when a two-parameter
+/// family has fewer than two distinct ended stays, or when the maximum lies on a parameter bound
+/// (shape or sigma outside [1e-3, 1e3]: the likelihood has no interior maximum).
+/// @param durations days, >= 0 and finite
+/// @param censored same size: true for a stay still open at the end of observation
+/// @throws std::invalid_argument for mismatched sizes, negative or non-finite durations, or a
+///         family that is not fitted by maximum likelihood (fixed, empirical)
+[[nodiscard]] DwellFit fit_dwell(DwellFamily family, const std::vector<double>& durations,
+                                 const std::vector<bool>& censored,
+                                 const DwellFitOptions& options = {});
+
+/// Fits every family of `options.families` and picks the minimum-AIC one.
+/// Nothing is chosen (reason set) when there is no ended stay.
+/// @throws std::invalid_argument as fit_dwell
+[[nodiscard]] DwellComparison fit_dwell_all(const std::vector<double>& durations,
+                                            const std::vector<bool>& censored,
+                                            const DwellFitOptions& options = {});
+
+}  // namespace lcsim

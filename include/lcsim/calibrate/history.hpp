@@ -1,0 +1,101 @@
+/// @file history.hpp
+/// CRM history: a stage-change log read from CSV into per-customer paths, cleaned and checked.
+///
+/// The file has a header row and one row per stage change: a customer id, a timestamp and the stage
+/// the customer entered (column names set in LogOptions), optionally a segment. Fields follow
+/// RFC 4180 (quoted fields may hold commas, line breaks and doubled quotes). Timestamps take the
+/// forms of kTimestampFormats and are normalised to UTC, then counted in days since the log's
+/// *epoch*. Problems name the file, the line (the line a record starts on; the header is line 1)
+/// and the column.
+///
+/// Errors (thrown together as one InputError): an empty file or a header without rows, a missing
+/// column, a row with the wrong number of fields, an empty customer id or stage, a missing or
+/// unparseable timestamp, an unknown stage (when LogOptions::stages or a stage map is given),
+/// duplicate rows (unless drop_duplicates) and rows after censor_at.
+/// Warnings (EventLog::warnings, never thrown; each with a count and the first rows): duplicate
+/// rows dropped, rows out of order within a customer (sorted), rows after an absorbing stage
+/// (ignored), customers with one row (kept: censored in their first stage), customers whose
+/// segment changes (the first is kept), and stages never left by anyone.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <iosfwd>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "lcsim/core/error.hpp"
+
+namespace lcsim {
+
+/// How to read a stage-change log.
+struct LogOptions {
+  std::string customer_column = "customer_id";
+  std::string time_column = "timestamp";
+  std::string stage_column = "stage";
+  std::string segment_column;  ///< empty: the log has no segments
+  /// CRM stage name -> stage name. When given, every value of the stage column must be a key or a
+  /// value of the map (or one of `stages`); other values are errors.
+  std::map<std::string, std::string> stage_map;
+  /// Known stage names (after mapping). When given, any other stage is an error naming the row,
+  /// column and value, with a "did you mean" for a close name.
+  std::vector<std::string> stages;
+  /// Stages that end a path (lost, churned): rows after a customer enters one are ignored.
+  std::vector<std::string> absorbing;
+  /// End of observation, a timestamp; empty: the last timestamp in the file. Rows after it are
+  /// errors. Stays still open at censor_at are right-censored there.
+  std::string censor_at;
+  /// Day 0 as a date "YYYY-MM-DD" (UTC midnight); empty: the UTC date of the earliest timestamp.
+  std::string epoch;
+  /// Drop repeated (customer, timestamp, stage) rows with a warning instead of failing.
+  bool drop_duplicates = false;
+  /// How many row numbers a warning lists before "...".
+  std::size_t rows_listed = 5;
+};
+
+/// A customer's entry into a stage.
+struct StageEntry {
+  double time = 0.0;   ///< days since the epoch
+  std::string stage;   ///< stage name (after the stage map)
+  int line = 0;        ///< line of the row in the file
+};
+
+/// One customer's path: stage entries in time order, ending at an absorbing stage or open.
+struct CustomerPath {
+  std::string id;
+  std::string segment;               ///< empty without a segment column
+  std::vector<StageEntry> entries;   ///< at least one, sorted by time (ties keep file order)
+};
+
+/// A cleaned stage-change log.
+struct EventLog {
+  std::string file;
+  std::string epoch;              ///< day 0, "YYYY-MM-DD" (UTC midnight)
+  std::int64_t epoch_day = 0;     ///< the epoch in days since 1970-01-01
+  int epoch_weekday = 0;          ///< weekday of the epoch, 0 = Monday
+  double first_time = 0.0;        ///< earliest timestamp, days since the epoch
+  double last_time = 0.0;         ///< latest timestamp (of the rows kept)
+  double censor_at = 0.0;         ///< end of observation, days since the epoch
+  std::vector<std::string> stages;     ///< stages that occur (in the order of LogOptions::stages,
+                                       ///< else of first occurrence)
+  std::vector<std::string> absorbing;  ///< LogOptions::absorbing
+  std::vector<std::string> segments;   ///< segments in order of first occurrence
+  bool has_segments = false;           ///< a segment column was read
+  std::vector<CustomerPath> customers; ///< in order of first occurrence in the file
+  std::size_t rows = 0;                ///< data rows read
+  std::size_t rows_used = 0;           ///< rows kept in customer paths
+  std::vector<Problem> warnings;
+
+  [[nodiscard]] bool is_absorbing(const std::string& stage) const;
+};
+
+/// Reads and checks a stage-change log from a file.
+/// @throws IoError when the file cannot be opened; InputError listing every error found.
+[[nodiscard]] EventLog read_event_log(const std::string& path, const LogOptions& options = {});
+
+/// Same, from a stream; `file` names the input in messages.
+[[nodiscard]] EventLog parse_event_log(std::istream& in, const std::string& file,
+                                       const LogOptions& options = {});
+
+}  // namespace lcsim

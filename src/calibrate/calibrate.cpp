@@ -1,0 +1,506 @@
+#include "lcsim/calibrate/calibrate.hpp"
+
+#include <algorithm>
+#include <boost/math/distributions/beta.hpp>
+#include <boost/math/special_functions/gamma.hpp>
+#include <cmath>
+#include <map>
+#include <numeric>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lcsim/calibrate/timestamp.hpp"
+#include "lcsim/model/compile.hpp"
+#include "log_reader.hpp"
+#include "text.hpp"
+
+namespace lcsim {
+namespace {
+
+namespace text = calibrate_text;
+
+/// Stays and moves of one stage for all customers or one segment.
+struct StageData {
+  std::vector<double> durations;
+  std::vector<bool> censored;
+  std::map<std::string, std::size_t> moves;  ///< target -> count
+  std::size_t exits = 0;
+};
+
+/// Exact (Garwood) interval of a Poisson mean from a count, divided by the exposure.
+std::pair<double, double> poisson_interval(std::size_t count, double exposure, double level) {
+  const double tail = (1.0 - level) / 2.0;
+  const double c = static_cast<double>(count);
+  const double low = count > 0 ? boost::math::gamma_p_inv(c, tail) : 0.0;
+  const double high = boost::math::gamma_p_inv(c + 1.0, 1.0 - tail);
+  return {low / exposure, high / exposure};
+}
+
+/// Jeffreys interval of a binomial proportion.
+std::pair<double, double> jeffreys_interval(std::size_t successes, std::size_t n, double level) {
+  const double tail = (1.0 - level) / 2.0;
+  const double s = static_cast<double>(successes);
+  const boost::math::beta_distribution<double> posterior(s + 0.5,
+                                                         static_cast<double>(n) - s + 0.5);
+  return {successes == 0 ? 0.0 : boost::math::quantile(posterior, tail),
+          successes == n ? 1.0 : boost::math::quantile(posterior, 1.0 - tail)};
+}
+
+using calibrate_log::exact_probabilities;
+
+/// Rejects options that would make the scenario invalid, naming the option.
+void check_options(const EventLog& log, const CalibrateOptions& o) {
+  std::vector<Problem> problems;
+  const auto bad = [&](const char* field, const std::string& what, double value) {
+    problems.push_back(Problem{log.file, 0, field, expected_got(what, text::number(value)), false});
+  };
+  const auto finite = [](double x) { return std::isfinite(x); };
+  if (!finite(o.horizon) || o.horizon < 0.0) bad("horizon", "a number >= 0 (0: censor_at)", o.horizon);
+  if (!finite(o.report_every) || o.report_every <= 0.0) {
+    bad("report_every", "a number > 0", o.report_every);
+  } else {
+    const double horizon = o.horizon > 0.0 ? o.horizon : log.censor_at;
+    if (finite(horizon) && horizon / o.report_every > 1e7) {
+      bad("report_every", "at most 1e7 reports over the horizon, a larger step", o.report_every);
+    }
+  }
+  if (o.replications < 1) bad("replications", "an integer >= 1", o.replications);
+  if (!finite(o.initial_cohort_days) || o.initial_cohort_days < 0.0) {
+    bad("initial_cohort_days", "a number >= 0", o.initial_cohort_days);
+  }
+  if (!finite(o.transition_prior) || o.transition_prior <= 0.0) {
+    bad("transition_prior", "a number > 0", o.transition_prior);
+  }
+  if (!(o.dwell.level > 0.0 && o.dwell.level < 1.0)) bad("dwell.level", "a level in (0, 1)", o.dwell.level);
+  if (!finite(o.dwell.min_duration) || o.dwell.min_duration <= 0.0) {
+    bad("dwell.min_duration", "a number > 0", o.dwell.min_duration);
+  }
+  for (const DwellFamily family : o.dwell.families) {
+    if (family == DwellFamily::kFixed || family == DwellFamily::kEmpirical) {
+      problems.push_back(Problem{log.file, 0, "dwell.families",
+                                 expected_got("exponential, weibull, lognormal or gamma",
+                                              to_string(family)),
+                                 false});
+    }
+  }
+  if (!problems.empty()) throw InputError(std::move(problems));
+}
+
+class Calibrator {
+ public:
+  Calibrator(const EventLog& log, const CalibrateOptions& options) : log_(log), o_(options) {}
+
+  Calibration run() {
+    out_.file = log_.file;
+    out_.epoch = log_.epoch;
+    out_.epoch_weekday = log_.epoch_weekday;
+    out_.window_start = log_.first_time;
+    out_.window_end = log_.censor_at;
+    const std::string won = won_stage();
+    collect();
+    fit_stages();
+    fit_segments();
+    estimate_arrivals();
+    estimate_shares();
+    build_scenario(won);
+    out_.warnings = log_.warnings;
+    out_.warnings.insert(out_.warnings.end(), warnings_.begin(), warnings_.end());
+    for (const Problem& p : check(out_.scenario)) {
+      if (!p.warning) {
+        throw InternalError("calibrate: the calibrated scenario is invalid: " + p.to_string());
+      }
+      out_.warnings.push_back(p);
+    }
+    return std::move(out_);
+  }
+
+ private:
+  void warning(std::string field, std::string message) {
+    warnings_.push_back(Problem{log_.file, 0, std::move(field), std::move(message), true});
+  }
+
+  [[nodiscard]] double level() const { return o_.dwell.level; }
+
+  [[nodiscard]] std::size_t stage_index(const std::string& stage) const {
+    return static_cast<std::size_t>(
+        std::find(log_.stages.begin(), log_.stages.end(), stage) - log_.stages.begin());
+  }
+  [[nodiscard]] std::size_t segment_index(const std::string& segment) const {
+    return static_cast<std::size_t>(
+        std::find(log_.segments.begin(), log_.segments.end(), segment) - log_.segments.begin());
+  }
+  [[nodiscard]] bool absorbing(const std::string& stage) const {
+    return log_.is_absorbing(stage) ||
+           std::find(made_absorbing_.begin(), made_absorbing_.end(), stage) !=
+               made_absorbing_.end();
+  }
+
+  std::string won_stage() const {
+    const auto has = [&](const std::string& name) {
+      return std::find(log_.stages.begin(), log_.stages.end(), name) != log_.stages.end();
+    };
+    if (o_.won.empty()) {
+      if (has("won")) return "won";
+      throw InputError(log_.file, 0, "won",
+                       "the log has no stage named 'won': set CalibrateOptions::won to the stage "
+                       "that counts as a conversion (stages in the log: " +
+                           text::join(log_.stages) + ")");
+    }
+    if (!has(o_.won)) {
+      throw InputError(log_.file, 0, "won",
+                       "unknown stage '" + o_.won + "' (stages in the log: " +
+                           text::join(log_.stages) + ")" +
+                           text::did_you_mean(o_.won, log_.stages));
+    }
+    return o_.won;
+  }
+
+  /// Stays and moves per stage: all customers ([0]) and per segment ([1 + g]).
+  void collect() {
+    const std::size_t groups = 1 + log_.segments.size();
+    data_.assign(groups, std::vector<StageData>(log_.stages.size()));
+    for (const CustomerPath& path : log_.customers) {
+      const std::size_t g = log_.has_segments ? 1 + segment_index(path.segment) : 0;
+      const auto add = [&](std::size_t s, double duration, bool open, const std::string* to) {
+        for (const std::size_t group : {std::size_t{0}, g}) {
+          StageData& d = data_[group][s];
+          d.durations.push_back(std::max(0.0, duration));
+          d.censored.push_back(open);
+          if (to != nullptr) {
+            ++d.moves[*to];
+            ++d.exits;
+          }
+          if (group == g) break;  // without segments g == 0: count once
+        }
+      };
+      for (std::size_t i = 0; i < path.entries.size(); ++i) {
+        const StageEntry& e = path.entries[i];
+        const std::size_t s = stage_index(e.stage);
+        if (i + 1 < path.entries.size()) {
+          add(s, path.entries[i + 1].time - e.time, false, &path.entries[i + 1].stage);
+        } else if (!log_.is_absorbing(e.stage)) {
+          add(s, log_.censor_at - e.time, true, nullptr);
+        }
+      }
+    }
+  }
+
+  /// Targets by decreasing count (ties in stage order), with their counts.
+  [[nodiscard]] std::vector<std::pair<std::string, std::size_t>> ordered_moves(
+      const StageData& d) const {
+    std::vector<std::pair<std::string, std::size_t>> moves(d.moves.begin(), d.moves.end());
+    std::stable_sort(moves.begin(), moves.end(), [&](const auto& a, const auto& b) {
+      if (a.second != b.second) return a.second > b.second;
+      return stage_index(a.first) < stage_index(b.first);
+    });
+    return moves;
+  }
+
+  StageFit fit(const std::string& stage, const std::string& segment, const StageData& d,
+               bool fit_dwell) const {
+    StageFit f;
+    f.stage = stage;
+    f.segment = segment;
+    f.durations = d.durations;
+    f.censored = d.censored;
+    if (fit_dwell && !d.durations.empty()) {
+      f.dwell = fit_dwell_all(d.durations, d.censored, o_.dwell);
+    } else {
+      f.dwell.reason = fit_dwell ? "no stays" : "pooled with the all-segment fit";
+    }
+    f.next = fit_transitions(ordered_moves(d), o_.transition_prior, level());
+    return f;
+  }
+
+  void fit_stages() {
+    for (std::size_t s = 0; s < log_.stages.size(); ++s) {
+      const std::string& stage = log_.stages[s];
+      if (log_.is_absorbing(stage)) continue;
+      const StageData& d = data_[0][s];
+      if (d.exits == 0) {
+        made_absorbing_.push_back(stage);
+        warning("stages." + stage,
+                "no customer leaves stage '" + stage + "' (" + std::to_string(d.durations.size()) +
+                    " stays, all open at censor_at): the scenario makes it absorbing");
+      }
+      out_.stages.push_back(fit(stage, "", d, true));
+      add_stage_rows(out_.stages.back(), "stages." + stage);
+    }
+  }
+
+  void fit_segments() {
+    const std::size_t min_moves = std::max<std::size_t>(1, o_.min_segment_observations);
+    for (std::size_t g = 0; g < log_.segments.size(); ++g) {
+      const std::string& segment = log_.segments[g];
+      for (std::size_t s = 0; s < log_.stages.size(); ++s) {
+        const std::string& stage = log_.stages[s];
+        if (absorbing(stage)) continue;
+        const StageData& d = data_[1 + g][s];
+        if (d.durations.empty()) continue;  // the segment never enters the stage
+        const bool pooled = d.exits < min_moves;
+        out_.stages.push_back(fit(stage, segment, d, !pooled));
+        out_.stages.back().pooled = pooled;
+        const std::string prefix = "segments." + segment + ".stages." + stage;
+        if (pooled) {
+          warning(prefix, "segment '" + segment + "' has " + std::to_string(d.exits) +
+                              " moves out of stage '" + stage +
+                              "' (fewer than min_segment_observations = " +
+                              std::to_string(o_.min_segment_observations) +
+                              "): pooled with the all-segment fit");
+        } else {
+          add_stage_rows(out_.stages.back(), prefix);
+        }
+      }
+    }
+  }
+
+  void add_stage_rows(const StageFit& f, const std::string& prefix) {
+    for (const auto& t : f.next.targets) {
+      out_.estimates.push_back(
+          EstimateRow{prefix + ".next." + t.to, t.probability, t.ci_low, t.ci_high, f.next.n});
+    }
+    if (const DwellFit* best = f.dwell.best()) {
+      for (const auto& p : best->params) {
+        out_.estimates.push_back(EstimateRow{prefix + ".dwell." + p.name, p.estimate, p.ci_low,
+                                             p.ci_high, best->n_events});
+      }
+    }
+    for (std::size_t i = 0; i < f.dwell.fits.size(); ++i) {
+      const DwellFit& fit = f.dwell.fits[i];
+      FamilyRow row;
+      row.stage = f.stage;
+      row.segment = f.segment;
+      row.family = to_string(fit.family);
+      row.fitted = fit.fitted;
+      row.loglik = fit.loglik;
+      row.aic = fit.aic;
+      for (const auto& p : fit.params) row.params.emplace_back(p.name, p.estimate);
+      row.chosen = static_cast<int>(i) == f.dwell.chosen;
+      row.n_events = fit.n_events;
+      row.n_censored = fit.n_censored;
+      row.note = fit.reason;
+      out_.families.push_back(std::move(row));
+    }
+  }
+
+  void estimate_arrivals() {
+    const double start = log_.first_time;
+    const double exposure = log_.censor_at - start;
+    const double cohort_end = start + o_.initial_cohort_days;
+    std::vector<std::uint8_t> entry(log_.stages.size(), 0);
+    bool any_late = false;
+    for (const CustomerPath& path : log_.customers) {
+      const StageEntry& first = path.entries.front();
+      if (first.time >= cohort_end) {
+        entry[stage_index(first.stage)] = 1;
+        any_late = true;
+      }
+    }
+    // No customer after the cohort window: every first stage is an entry stage.
+    if (!any_late) {
+      for (const CustomerPath& path : log_.customers) {
+        entry[stage_index(path.entries.front().stage)] = 1;
+      }
+    }
+    if (!(exposure > 0.0)) {
+      warning("arrivals", "the log spans no time: every customer is put in the initial cohort");
+      std::fill(entry.begin(), entry.end(), 0);
+    }
+
+    const std::size_t groups = std::max<std::size_t>(1, log_.segments.size());
+    std::vector<std::size_t> initial(log_.stages.size() * groups, 0);
+    std::vector<std::size_t> arrivals(log_.stages.size(), 0);
+    std::vector<double> weekday_count(7, 0.0);
+    arrival_segment_.assign(groups, 0);
+    all_segment_.assign(groups, 0);
+    std::size_t total = 0;
+    for (const CustomerPath& path : log_.customers) {
+      const StageEntry& first = path.entries.front();
+      const std::size_t s = stage_index(first.stage);
+      const std::size_t g = log_.has_segments ? segment_index(path.segment) : 0;
+      ++all_segment_[g];
+      if (first.time < cohort_end && entry[s] == 0) {
+        ++initial[s * groups + g];
+        continue;
+      }
+      ++arrivals[s];
+      ++arrival_segment_[g];
+      ++total;
+      const auto day = static_cast<std::int64_t>(std::floor(first.time));
+      weekday_count[static_cast<std::size_t>(weekday(log_.epoch_day + day))] += 1.0;
+    }
+
+    for (std::size_t s = 0; s < log_.stages.size(); ++s) {
+      for (std::size_t g = 0; g < groups; ++g) {
+        const std::size_t count = initial[s * groups + g];
+        if (count == 0) continue;
+        out_.initial.push_back(InitialEstimate{
+            log_.stages[s], log_.has_segments ? log_.segments[g] : std::string(), count});
+        const double c = static_cast<double>(count);
+        out_.estimates.push_back(EstimateRow{
+            "arrivals.initial[" + std::to_string(out_.initial.size() - 1) + "].count", c, c, c,
+            count});
+      }
+    }
+    if (total == 0) return;
+    const auto [low, high] = poisson_interval(total, exposure, level());
+    out_.arrival_rate = static_cast<double>(total) / exposure;
+    out_.estimates.push_back(EstimateRow{"arrivals.rate_per_day", out_.arrival_rate, low, high, total});
+    for (std::size_t s = 0; s < log_.stages.size(); ++s) {
+      if (arrivals[s] == 0) continue;
+      const auto [lo, hi] = poisson_interval(arrivals[s], exposure, level());
+      out_.arrivals.push_back(ArrivalEstimate{log_.stages[s], arrivals[s],
+                                              static_cast<double>(arrivals[s]) / exposure, lo, hi});
+      out_.estimates.push_back(EstimateRow{
+          "arrivals.streams[" + std::to_string(out_.arrivals.size() - 1) + "].rate_per_day",
+          out_.arrivals.back().rate_per_day, lo, hi, arrivals[s]});
+    }
+    if (exposure < 7.0) return;
+    // Time the window [start, censor_at] spends in each true weekday.
+    std::vector<double> weekday_exposure(7, 0.0);
+    const auto first_day = static_cast<std::int64_t>(std::floor(start));
+    const auto last_day = static_cast<std::int64_t>(std::floor(log_.censor_at));
+    for (std::int64_t k = first_day; k <= last_day; ++k) {
+      const double from = std::max(start, static_cast<double>(k));
+      const double to = std::min(log_.censor_at, static_cast<double>(k + 1));
+      if (to > from) {
+        weekday_exposure[static_cast<std::size_t>(weekday(log_.epoch_day + k))] += to - from;
+      }
+    }
+    std::vector<double> rate(7);
+    for (std::size_t w = 0; w < 7; ++w) rate[w] = weekday_count[w] / weekday_exposure[w];
+    const double mean = std::accumulate(rate.begin(), rate.end(), 0.0) / 7.0;
+    for (std::size_t w = 0; w < 7; ++w) {
+      out_.weekly_profile.push_back(rate[w] / mean);
+      const auto count = static_cast<std::size_t>(weekday_count[w]);
+      const auto [lo, hi] = poisson_interval(count, weekday_exposure[w], level());
+      out_.estimates.push_back(EstimateRow{"arrivals.weekly_profile[" + std::to_string(w) + "]",
+                                           out_.weekly_profile.back(), lo / mean, hi / mean,
+                                           count});
+    }
+  }
+
+  void estimate_shares() {
+    if (!log_.has_segments) return;
+    const std::size_t arrived = std::accumulate(arrival_segment_.begin(), arrival_segment_.end(),
+                                                std::size_t{0});
+    const std::vector<std::size_t>& counts = arrived > 0 ? arrival_segment_ : all_segment_;
+    const std::size_t n = std::accumulate(counts.begin(), counts.end(), std::size_t{0});
+    // Shares keep the segments' order: summed in that order, the last is fixed to make 1.
+    double head = 0.0;
+    for (std::size_t g = 0; g < counts.size(); ++g) {
+      double share = static_cast<double>(counts[g]) / static_cast<double>(n);
+      if (g + 1 == counts.size()) share = std::max(0.0, 1.0 - head);
+      head += share;
+      shares_.push_back(share);
+      const auto [lo, hi] = jeffreys_interval(counts[g], n, level());
+      out_.estimates.push_back(
+          EstimateRow{"segments." + log_.segments[g] + ".share", share, lo, hi, n});
+    }
+  }
+
+  static NextSpec next_spec(const TransitionFit& fit) {
+    std::vector<double> weights;
+    for (const auto& t : fit.targets) weights.push_back(static_cast<double>(t.count));
+    const std::vector<double> p = exact_probabilities(weights);
+    NextSpec next;
+    for (std::size_t i = 0; i < p.size(); ++i) next.probs.emplace_back(fit.targets[i].to, p[i]);
+    return next;
+  }
+
+  void build_scenario(const std::string& won) {
+    Scenario& sc = out_.scenario;
+    sc.file = "<calibrated from " + log_.file + ">";
+    sc.name = o_.name;
+    sc.description = "calibrated from " + log_.file + " (" +
+                     std::to_string(log_.customers.size()) + " customers; day 0 is " +
+                     log_.epoch + ")";
+    sc.horizon = o_.horizon > 0.0 ? o_.horizon : (log_.censor_at > 0.0 ? log_.censor_at : 1.0);
+    sc.report_every = o_.report_every;
+    sc.seed = o_.seed;
+    sc.replications = o_.replications;
+    sc.won = won;
+    for (const auto& stage : log_.stages) {
+      StageSpec spec;
+      spec.name = stage;
+      spec.absorbing = absorbing(stage);
+      if (!spec.absorbing) {
+        const StageFit* f = out_.stage(stage, "");
+        spec.dwell = f->dwell.best()->spec();
+        spec.next = next_spec(f->next);
+      }
+      sc.stages.push_back(std::move(spec));
+    }
+    for (std::size_t g = 0; g < log_.segments.size(); ++g) {
+      SegmentSpec segment;
+      segment.name = log_.segments[g];
+      segment.share = shares_[g];
+      for (const StageFit& f : out_.stages) {
+        if (f.segment != segment.name || f.pooled || !f.dwell.fitted()) continue;
+        StageOverride ov;
+        ov.stage = f.stage;
+        ov.dwell = f.dwell.best()->spec();
+        ov.next = next_spec(f.next);
+        segment.stages.push_back(std::move(ov));
+      }
+      sc.segments.push_back(std::move(segment));
+    }
+    for (const InitialEstimate& initial : out_.initial) {
+      InitialCohort cohort;
+      cohort.stage = initial.stage;
+      cohort.segment = initial.segment;
+      cohort.count = static_cast<std::int64_t>(initial.count);
+      sc.arrivals.initial.push_back(std::move(cohort));
+    }
+    for (const ArrivalEstimate& arrival : out_.arrivals) {
+      ArrivalStream stream;
+      stream.stage = arrival.stage;
+      stream.rate_per_day = arrival.rate_per_day;
+      if (!out_.weekly_profile.empty()) {
+        // Scenario day j is weekday j mod 7 (Monday = 0); its real weekday is epoch + j.
+        for (std::size_t j = 0; j < 7; ++j) {
+          stream.weekly_profile.push_back(
+              out_.weekly_profile[(static_cast<std::size_t>(log_.epoch_weekday) + j) % 7]);
+        }
+      }
+      sc.arrivals.streams.push_back(std::move(stream));
+    }
+  }
+
+  const EventLog& log_;
+  const CalibrateOptions& o_;
+  Calibration out_;
+  std::vector<Problem> warnings_;
+  std::vector<std::vector<StageData>> data_;
+  std::vector<std::string> made_absorbing_;
+  std::vector<std::size_t> arrival_segment_;
+  std::vector<std::size_t> all_segment_;
+  std::vector<double> shares_;
+};
+
+}  // namespace
+
+const StageFit* Calibration::stage(const std::string& name, const std::string& segment) const {
+  for (const auto& f : stages) {
+    if (f.stage == name && f.segment == segment) return &f;
+  }
+  return nullptr;
+}
+
+const EstimateRow* Calibration::estimate(const std::string& parameter) const {
+  for (const auto& row : estimates) {
+    if (row.parameter == parameter) return &row;
+  }
+  return nullptr;
+}
+
+Calibration calibrate_logs(const EventLog& log, const CalibrateOptions& options) {
+  if (log.customers.empty()) {
+    throw InputError(log.file, 0, "", "the log holds no customers");
+  }
+  check_options(log, options);
+  return Calibrator(log, options).run();
+}
+
+}  // namespace lcsim

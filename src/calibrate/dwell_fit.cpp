@@ -1,0 +1,456 @@
+#include "lcsim/calibrate/dwell_fit.hpp"
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <boost/math/distributions/normal.hpp>
+#include <boost/math/special_functions/erf.hpp>
+#include <boost/math/special_functions/gamma.hpp>
+#include <cmath>
+#include <limits>
+#include <nlopt.hpp>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace lcsim {
+namespace {
+
+namespace bm = boost::math;
+// No exceptions from Boost.Math inside likelihoods: a bad region just gives -inf or NaN.
+using Policy = bm::policies::policy<
+    bm::policies::domain_error<bm::policies::ignore_error>,
+    bm::policies::pole_error<bm::policies::ignore_error>,
+    bm::policies::overflow_error<bm::policies::ignore_error>,
+    bm::policies::underflow_error<bm::policies::ignore_error>,
+    bm::policies::evaluation_error<bm::policies::ignore_error>,
+    bm::policies::promote_double<false>>;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+const double kHalfLog2Pi = 0.5 * std::log(2.0 * 3.14159265358979323846);
+
+/// Bounds of shape parameters (Weibull and gamma shape, lognormal sigma).
+constexpr double kShapeMin = 1e-3;
+constexpr double kShapeMax = 1e3;
+/// Half-width (in log units) of the box searched around the starting scale (or mu).
+constexpr double kScaleBox = 40.0;
+/// Objective value where the likelihood is not finite (keeps BOBYQA's model finite).
+constexpr double kPenalty = 1e100;
+
+/// Stays prepared for the likelihoods: clamped durations, their logs, censoring flags.
+struct Stays {
+  std::vector<double> x;
+  std::vector<double> log_x;
+  std::vector<std::uint8_t> censored;
+  std::size_t events = 0;
+  double total = 0.0;  ///< sum of all durations
+};
+
+Stays prepare(const std::vector<double>& durations, const std::vector<bool>& censored,
+              double min_duration) {
+  if (durations.size() != censored.size()) {
+    throw std::invalid_argument("dwell fit: durations and censored differ in size");
+  }
+  if (!(min_duration > 0.0) || !std::isfinite(min_duration)) {
+    throw std::invalid_argument("dwell fit: min_duration must be finite and > 0");
+  }
+  Stays s;
+  s.x.reserve(durations.size());
+  for (std::size_t i = 0; i < durations.size(); ++i) {
+    const double d = durations[i];
+    if (!std::isfinite(d) || d < 0.0) {
+      throw std::invalid_argument("dwell fit: durations must be finite and >= 0");
+    }
+    const double x = std::max(d, min_duration);
+    s.x.push_back(x);
+    s.log_x.push_back(std::log(x));
+    s.censored.push_back(censored[i] ? 1 : 0);
+    if (!censored[i]) ++s.events;
+    s.total += x;
+  }
+  return s;
+}
+
+/// log P(Z > z) for a standard normal Z, accurate far into the upper tail.
+double log_normal_survival(double z) {
+  if (z < 25.0) return std::log(0.5 * bm::erfc(z / std::sqrt(2.0), Policy()));
+  // Mills-ratio asymptotic series; the first omitted term is below 1e-11 at z = 25.
+  const double u = 1.0 / (z * z);
+  const double series = 1.0 - u * (1.0 - 3.0 * u * (1.0 - 5.0 * u * (1.0 - 7.0 * u)));
+  return -0.5 * z * z - std::log(z) - kHalfLog2Pi + std::log(series);
+}
+
+/// log Q(a, x), the regularised upper incomplete gamma function, accurate where Q underflows.
+double log_gamma_q(double a, double x) {
+  const double q = bm::gamma_q(a, x, Policy());
+  if (q > 1e-280 || x <= a + 1.0) return std::log(q);
+  // Continued fraction for Gamma(a, x) (modified Lentz), in logs.
+  constexpr double kTiny = 1e-300;
+  double b = x + 1.0 - a;
+  double c = 1.0 / kTiny;
+  double d = 1.0 / b;
+  double h = d;
+  for (int i = 1; i < 1000; ++i) {
+    const double an = -i * (i - a);
+    b += 2.0;
+    d = an * d + b;
+    if (std::fabs(d) < kTiny) d = kTiny;
+    c = b + an / c;
+    if (std::fabs(c) < kTiny) c = kTiny;
+    d = 1.0 / d;
+    const double delta = d * c;
+    h *= delta;
+    if (std::fabs(delta - 1.0) < 1e-15) break;
+  }
+  return -x + a * std::log(x) - bm::lgamma(a, Policy()) + std::log(h);
+}
+
+double loglik(DwellFamily family, double a, double b, const Stays& s) {
+  const std::size_t n = s.x.size();
+  double sum = 0.0;
+  switch (family) {
+    case DwellFamily::kExponential: {
+      if (!(a > 0.0) || !std::isfinite(a)) return -kInf;
+      return -static_cast<double>(s.events) * std::log(a) - s.total / a;
+    }
+    case DwellFamily::kWeibull: {
+      if (!(a > 0.0 && b > 0.0) || !std::isfinite(a) || !std::isfinite(b)) return -kInf;
+      const double log_k = std::log(a);
+      const double log_scale = std::log(b);
+      for (std::size_t i = 0; i < n; ++i) {
+        const double t = s.log_x[i] - log_scale;
+        const double z = std::exp(a * t);
+        sum += s.censored[i] ? -z : log_k - log_scale + (a - 1.0) * t - z;
+      }
+      return sum;
+    }
+    case DwellFamily::kLognormal: {
+      if (!(b > 0.0) || !std::isfinite(a) || !std::isfinite(b)) return -kInf;
+      const double log_sigma = std::log(b);
+      for (std::size_t i = 0; i < n; ++i) {
+        const double z = (s.log_x[i] - a) / b;
+        sum += s.censored[i] ? log_normal_survival(z)
+                             : -s.log_x[i] - log_sigma - kHalfLog2Pi - 0.5 * z * z;
+      }
+      return sum;
+    }
+    case DwellFamily::kGamma: {
+      if (!(a > 0.0 && b > 0.0) || !std::isfinite(a) || !std::isfinite(b)) return -kInf;
+      const double lg = bm::lgamma(a, Policy());
+      const double log_scale = std::log(b);
+      for (std::size_t i = 0; i < n; ++i) {
+        const double y = s.x[i] / b;
+        sum += s.censored[i] ? log_gamma_q(a, y)
+                             : -lg - a * log_scale + (a - 1.0) * s.log_x[i] - y;
+      }
+      return sum;
+    }
+    case DwellFamily::kFixed:
+    case DwellFamily::kEmpirical:
+      break;
+  }
+  throw std::invalid_argument(std::string("dwell fit: family '") + to_string(family) +
+                              "' is not fitted by maximum likelihood");
+}
+
+/// Optimisation parameters phi -> natural (a, b): logs of both, except mu for the lognormal.
+std::pair<double, double> natural(DwellFamily family, const std::vector<double>& phi) {
+  if (family == DwellFamily::kLognormal) return {phi[0], std::exp(phi[1])};
+  return {std::exp(phi[0]), std::exp(phi[1])};
+}
+
+struct Objective {
+  DwellFamily family;
+  const Stays* stays;
+};
+
+double negative_loglik(const std::vector<double>& phi, const Objective& o) {
+  const auto [a, b] = natural(o.family, phi);
+  const double ll = loglik(o.family, a, b, *o.stays);
+  return std::isfinite(ll) ? -ll : kPenalty;
+}
+
+double nlopt_objective(const std::vector<double>& phi, std::vector<double>& /*grad*/, void* data) {
+  return negative_loglik(phi, *static_cast<const Objective*>(data));
+}
+
+/// Mean and standard deviation of the logs of ended stays (sd 1 when undefined or zero).
+std::pair<double, double> log_moments(const Stays& s) {
+  double sum = 0.0;
+  double sum2 = 0.0;
+  double n = 0.0;
+  for (std::size_t i = 0; i < s.x.size(); ++i) {
+    if (s.censored[i]) continue;
+    sum += s.log_x[i];
+    sum2 += s.log_x[i] * s.log_x[i];
+    n += 1.0;
+  }
+  const double mean = sum / n;
+  const double var = n > 1.0 ? (sum2 - n * mean * mean) / (n - 1.0) : 0.0;
+  const double sd = var > 1e-12 ? std::sqrt(var) : 1.0;
+  return {mean, sd};
+}
+
+/// Starting point in phi for a two-parameter family.
+std::vector<double> start(DwellFamily family, const Stays& s) {
+  const auto [m, sd] = log_moments(s);
+  const double mean_exp = s.total / static_cast<double>(s.events);  // exponential MLE of the mean
+  switch (family) {
+    case DwellFamily::kWeibull: {
+      // log of a Weibull variable is Gumbel with sd pi / (sqrt(6) k); scale profiled for that k.
+      const double k = std::clamp(1.2825 / sd, 0.05, 20.0);
+      double sum = 0.0;
+      for (const double x : s.x) sum += std::pow(x, k);
+      const double scale = std::pow(sum / static_cast<double>(s.events), 1.0 / k);
+      return {std::log(k), std::log(scale)};
+    }
+    case DwellFamily::kLognormal: {
+      const double sigma = std::clamp(sd, 0.05, 10.0);
+      return {std::log(mean_exp) - 0.5 * sigma * sigma, std::log(sigma)};
+    }
+    case DwellFamily::kGamma: {
+      // Shape from the spread of log durations (var log X ~ trigamma(k) ~ 1/k), mean as censored.
+      const double k = std::clamp(1.0 / (sd * sd), 0.05, 50.0);
+      return {std::log(k), std::log(mean_exp / k)};
+    }
+    default:
+      break;
+  }
+  return {0.0, 0.0};
+}
+
+/// Index of the optimisation parameter bounded as a shape (log shape or log sigma).
+constexpr std::size_t shape_index(DwellFamily family) {
+  return family == DwellFamily::kLognormal ? 1 : 0;
+}
+
+std::vector<double> minimise(const Objective& objective, std::vector<double> phi) {
+  const std::size_t shape = shape_index(objective.family);
+  const std::size_t other = 1 - shape;
+  std::vector<double> lower(2);
+  std::vector<double> upper(2);
+  lower[shape] = std::log(kShapeMin);
+  upper[shape] = std::log(kShapeMax);
+  phi[shape] = std::clamp(phi[shape], lower[shape] + 0.1, upper[shape] - 0.1);
+  lower[other] = phi[other] - kScaleBox;
+  upper[other] = phi[other] + kScaleBox;
+  for (const double step : {0.5, 0.05}) {
+    nlopt::opt opt(nlopt::LN_BOBYQA, 2);
+    opt.set_lower_bounds(lower);
+    opt.set_upper_bounds(upper);
+    opt.set_min_objective(nlopt_objective, const_cast<Objective*>(&objective));
+    opt.set_initial_step(step);
+    opt.set_xtol_abs(1e-9);
+    opt.set_ftol_abs(1e-13);
+    opt.set_maxeval(5000);
+    for (std::size_t i = 0; i < 2; ++i) phi[i] = std::clamp(phi[i], lower[i], upper[i]);
+    double value = 0.0;
+    try {
+      opt.optimize(phi, value);
+    } catch (const nlopt::roundoff_limited&) {
+      // phi holds the best point found, which is as good as double precision allows.
+    } catch (const std::runtime_error&) {
+      // A generic NLopt failure: keep the best point found so far.
+    }
+  }
+  return phi;
+}
+
+/// Central-difference Hessian of the negative log-likelihood in phi.
+Eigen::Matrix2d hessian(const Objective& objective, const std::vector<double>& phi) {
+  constexpr double h = 1e-3;
+  const double f0 = negative_loglik(phi, objective);
+  Eigen::Matrix2d hess;
+  const auto at = [&](double d0, double d1) {
+    return negative_loglik({phi[0] + d0, phi[1] + d1}, objective);
+  };
+  hess(0, 0) = (at(h, 0) - 2.0 * f0 + at(-h, 0)) / (h * h);
+  hess(1, 1) = (at(0, h) - 2.0 * f0 + at(0, -h)) / (h * h);
+  hess(0, 1) = hess(1, 0) = (at(h, h) - at(h, -h) - at(-h, h) + at(-h, -h)) / (4.0 * h * h);
+  return hess;
+}
+
+double z_value(double level) {
+  if (!(level > 0.0 && level < 1.0)) {
+    throw std::invalid_argument("dwell fit: level must be in (0, 1)");
+  }
+  return bm::quantile(bm::normal_distribution<double>(), 0.5 + level / 2.0);
+}
+
+/// A positive parameter exp(phi) with a Wald interval on the log scale.
+DwellParameter positive(std::string name, double phi, double se_phi, double z) {
+  const double value = std::exp(phi);
+  return DwellParameter{std::move(name), value, value * se_phi, std::exp(phi - z * se_phi),
+                        std::exp(phi + z * se_phi)};
+}
+
+DwellParameter location(std::string name, double value, double se, double z) {
+  return DwellParameter{std::move(name), value, se, value - z * se, value + z * se};
+}
+
+std::size_t distinct_events(const Stays& s) {
+  std::vector<double> x;
+  for (std::size_t i = 0; i < s.x.size(); ++i) {
+    if (!s.censored[i]) x.push_back(s.x[i]);
+  }
+  std::sort(x.begin(), x.end());
+  return static_cast<std::size_t>(std::unique(x.begin(), x.end()) - x.begin());
+}
+
+DwellFit fit_prepared(DwellFamily family, const Stays& s, const DwellFitOptions& options) {
+  const double z = z_value(options.level);
+  DwellFit fit;
+  fit.family = family;
+  fit.n_events = s.events;
+  fit.n_censored = s.x.size() - s.events;
+  fit.loglik = kNaN;
+  fit.aic = kNaN;
+  if (family == DwellFamily::kFixed || family == DwellFamily::kEmpirical) {
+    throw std::invalid_argument(std::string("dwell fit: family '") + to_string(family) +
+                                "' is not fitted by maximum likelihood");
+  }
+  if (s.events == 0) {
+    fit.reason = "no ended stays (" + std::to_string(fit.n_censored) +
+                 " censored): the dwell cannot be estimated";
+    return fit;
+  }
+  if (family == DwellFamily::kExponential) {
+    const double d = static_cast<double>(s.events);
+    const double mean = s.total / d;
+    fit.params.push_back(positive("mean", std::log(mean), 1.0 / std::sqrt(d), z));
+    fit.loglik = loglik(family, mean, 0.0, s);
+    fit.aic = 2.0 - 2.0 * fit.loglik;
+    fit.fitted = true;
+    return fit;
+  }
+  if (distinct_events(s) < 2) {
+    fit.reason = "fewer than two distinct ended stays: a two-parameter " +
+                 std::string(to_string(family)) + " fit is not identified";
+    return fit;
+  }
+  const Objective objective{family, &s};
+  const std::vector<double> phi = minimise(objective, start(family, s));
+  const std::size_t shape = shape_index(family);
+  if (phi[shape] <= std::log(kShapeMin) + 1e-6 || phi[shape] >= std::log(kShapeMax) - 1e-6) {
+    fit.reason = std::string("the ") + (family == DwellFamily::kLognormal ? "sigma" : "shape") +
+                 " went to its bound: the likelihood has no interior maximum";
+    return fit;
+  }
+  const auto [a, b] = natural(family, phi);
+  fit.loglik = loglik(family, a, b, s);
+  if (!std::isfinite(fit.loglik)) {
+    fit.reason = "the likelihood is not finite at the optimum";
+    fit.loglik = kNaN;
+    return fit;
+  }
+  fit.aic = 4.0 - 2.0 * fit.loglik;
+  fit.fitted = true;
+
+  const Eigen::Matrix2d info = hessian(objective, phi);
+  Eigen::Vector2d se(kNaN, kNaN);
+  const Eigen::LLT<Eigen::Matrix2d> llt(info);
+  if (info.allFinite() && llt.info() == Eigen::Success) {
+    const Eigen::Matrix2d cov = llt.solve(Eigen::Matrix2d::Identity());
+    se = cov.diagonal().cwiseSqrt();
+  } else {
+    fit.reason = "the observed information is not positive definite: no standard errors";
+  }
+  switch (family) {
+    case DwellFamily::kWeibull:
+    case DwellFamily::kGamma:
+      fit.params.push_back(positive("shape", phi[0], se[0], z));
+      fit.params.push_back(positive("scale", phi[1], se[1], z));
+      break;
+    case DwellFamily::kLognormal:
+      fit.params.push_back(location("mu", phi[0], se[0], z));
+      fit.params.push_back(positive("sigma", phi[1], se[1], z));
+      break;
+    default:
+      break;
+  }
+  return fit;
+}
+
+}  // namespace
+
+const DwellParameter* DwellFit::param(std::string_view name) const {
+  for (const auto& p : params) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+DwellSpec DwellFit::spec() const {
+  if (!fitted) throw std::logic_error("DwellFit::spec: the fit failed: " + reason);
+  DwellSpec out;
+  out.dist = to_string(family);
+  for (const auto& p : params) out.params[p.name] = p.estimate;
+  return out;
+}
+
+Dwell DwellFit::dwell() const {
+  if (!fitted) throw std::logic_error("DwellFit::dwell: the fit failed: " + reason);
+  switch (family) {
+    case DwellFamily::kExponential:
+      return Dwell::exponential(params[0].estimate);
+    case DwellFamily::kWeibull:
+      return Dwell::weibull(params[0].estimate, params[1].estimate);
+    case DwellFamily::kLognormal:
+      return Dwell::lognormal(params[0].estimate, params[1].estimate);
+    case DwellFamily::kGamma:
+      return Dwell::gamma(params[0].estimate, params[1].estimate);
+    default:
+      break;
+  }
+  throw std::logic_error("DwellFit::dwell: unexpected family");
+}
+
+const DwellFit* DwellComparison::best() const {
+  return chosen >= 0 ? &fits[static_cast<std::size_t>(chosen)] : nullptr;
+}
+
+const DwellFit* DwellComparison::fit(DwellFamily family) const {
+  for (const auto& f : fits) {
+    if (f.family == family) return &f;
+  }
+  return nullptr;
+}
+
+double dwell_log_likelihood(DwellFamily family, double a, double b,
+                            const std::vector<double>& durations,
+                            const std::vector<bool>& censored, double min_duration) {
+  return loglik(family, a, b, prepare(durations, censored, min_duration));
+}
+
+DwellFit fit_dwell(DwellFamily family, const std::vector<double>& durations,
+                   const std::vector<bool>& censored, const DwellFitOptions& options) {
+  return fit_prepared(family, prepare(durations, censored, options.min_duration), options);
+}
+
+DwellComparison fit_dwell_all(const std::vector<double>& durations,
+                              const std::vector<bool>& censored, const DwellFitOptions& options) {
+  const Stays stays = prepare(durations, censored, options.min_duration);
+  DwellComparison out;
+  static const std::vector<DwellFamily> kAll = {DwellFamily::kExponential, DwellFamily::kWeibull,
+                                                DwellFamily::kLognormal, DwellFamily::kGamma};
+  for (const DwellFamily family : options.families.empty() ? kAll : options.families) {
+    out.fits.push_back(fit_prepared(family, stays, options));
+  }
+  for (std::size_t i = 0; i < out.fits.size(); ++i) {
+    const DwellFit& f = out.fits[i];
+    if (!f.fitted || !std::isfinite(f.aic)) continue;
+    if (out.chosen < 0 || f.aic < out.fits[static_cast<std::size_t>(out.chosen)].aic) {
+      out.chosen = static_cast<int>(i);
+    }
+  }
+  if (out.chosen < 0) {
+    out.reason = stays.events == 0
+                     ? "no ended stays (" + std::to_string(stays.x.size()) +
+                           " censored): the dwell cannot be estimated"
+                     : "no family could be fitted";
+  }
+  return out;
+}
+
+}  // namespace lcsim

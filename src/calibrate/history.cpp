@@ -1,0 +1,324 @@
+#include "lcsim/calibrate/history.hpp"
+
+#include <algorithm>
+#include <istream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "csv.hpp"
+#include "lcsim/calibrate/timestamp.hpp"
+#include "log_reader.hpp"
+#include "text.hpp"
+
+namespace lcsim {
+namespace {
+
+namespace text = calibrate_text;
+using calibrate_log::before;
+
+/// One data row that passed the field checks.
+struct Row {
+  std::size_t customer = 0;  ///< index into the customer list
+  Timestamp time;
+  std::string time_text;
+  std::string stage;
+  std::string segment;
+  int line = 0;
+};
+
+class LogReader {
+ public:
+  LogReader(std::string file, const LogOptions& options)
+      : file_(std::move(file)), o_(options), stage_names_(o_.stages, o_.stage_map, o_.absorbing) {}
+
+  EventLog read(const std::string& content) {
+    const std::vector<csv::Record> records =
+        calibrate_log::read_table(content, file_, required_names());
+    read_header(records.front());
+    stage_names_.check(problems_);
+    problems_.throw_if_errors();
+    calibrate_log::for_each_row(records, problems_, "stage change",
+                                [&](const csv::Record& record) { read_row(record); });
+    problems_.throw_if_errors();
+    set_censoring();
+    problems_.throw_if_errors();
+    EventLog log = build_paths();
+    problems_.throw_if_errors();
+    finish(log);
+    return log;
+  }
+
+ private:
+  void error(int line, const std::string& field, std::string message) {
+    problems_.error(line, field, std::move(message));
+  }
+
+  [[nodiscard]] std::string required_names() const {
+    std::string out = o_.customer_column + ", " + o_.time_column + ", " + o_.stage_column;
+    if (!o_.segment_column.empty()) out += ", " + o_.segment_column;
+    return out;
+  }
+
+  // ---- header ------------------------------------------------------------------------------------
+  void read_header(const csv::Record& record) {
+    const calibrate_log::Header header(record);
+    columns_ = header.columns();
+    customer_col_ = header.find(o_.customer_column, problems_);
+    time_col_ = header.find(o_.time_column, problems_);
+    stage_col_ = header.find(o_.stage_column, problems_);
+    if (!o_.segment_column.empty()) segment_col_ = header.find(o_.segment_column, problems_);
+  }
+
+  // ---- rows --------------------------------------------------------------------------------------
+  void read_row(const csv::Record& record) {
+    ++data_rows_;
+    const int line = record.line;
+    if (!calibrate_log::check_width(record, columns_, problems_)) return;
+    bool ok = true;
+    const std::string id = calibrate_log::required_field(record, customer_col_, o_.customer_column,
+                                                         "a customer id", problems_, ok);
+    const std::string time_text = calibrate_log::field(record, time_col_);
+    const std::optional<Timestamp> time = calibrate_log::timestamp_field(
+        time_text, line, o_.time_column, calibrate_log::timestamp_expected(), problems_, ok);
+    const std::optional<std::string> stage =
+        stage_names_.field(record, stage_col_, o_.stage_column, problems_, ok);
+    std::string segment;
+    if (segment_col_ >= 0) {
+      segment = calibrate_log::required_field(record, segment_col_, o_.segment_column,
+                                              "a segment name", problems_, ok);
+    }
+    if (!ok) return;
+    rows_.push_back(Row{customers_.add(id), *time, time_text, *stage, segment, line});
+  }
+
+  void set_censoring() {
+    const auto earliest = std::min_element(
+        rows_.begin(), rows_.end(), [](const Row& a, const Row& b) { return before(a.time, b.time); });
+    const auto latest = std::max_element(
+        rows_.begin(), rows_.end(), [](const Row& a, const Row& b) { return before(a.time, b.time); });
+    censor_ = latest->time;
+    if (!o_.censor_at.empty()) {
+      const auto parsed = parse_timestamp(o_.censor_at);
+      if (!parsed) {
+        error(0, "censor_at",
+              expected_got(calibrate_log::timestamp_expected(), "'" + o_.censor_at + "'"));
+        return;
+      }
+      censor_ = *parsed;
+      for (const Row& row : rows_) {
+        if (before(censor_, row.time)) {
+          error(row.line, o_.time_column,
+                expected_got("a timestamp at or before censor_at (" + o_.censor_at + ")",
+                             "'" + row.time_text + "'"));
+        }
+      }
+    }
+    if (!o_.epoch.empty()) {
+      const auto day = parse_date(o_.epoch);
+      if (!day) {
+        error(0, "epoch", expected_got("a date YYYY-MM-DD", "'" + o_.epoch + "'"));
+        return;
+      }
+      epoch_day_ = *day;
+    } else {
+      epoch_day_ = earliest->time.day;
+    }
+  }
+
+  // ---- paths -------------------------------------------------------------------------------------
+  EventLog build_paths() {
+    EventLog log;
+    log.file = file_;
+    log.epoch_day = epoch_day_;
+    log.epoch = civil_date(epoch_day_);
+    log.epoch_weekday = weekday(epoch_day_);
+    log.censor_at = censor_.days_since(epoch_day_);
+    log.absorbing = o_.absorbing;
+    log.has_segments = segment_col_ >= 0;
+    log.rows = data_rows_;
+
+    std::vector<std::vector<std::size_t>> by_customer(customers_.size());
+    for (std::size_t i = 0; i < rows_.size(); ++i) by_customer[rows_[i].customer].push_back(i);
+    std::vector<std::uint8_t> kept(rows_.size(), 0);
+
+    std::vector<std::pair<int, int>> duplicates;  ///< (line, line of the earlier row)
+    std::vector<int> out_of_order_lines;
+    std::vector<int> after_absorbing_lines;
+    std::vector<int> single_row_lines;
+    std::vector<int> segment_change_lines;
+    const auto absorbing = [&](const std::string& stage) {
+      return std::find(o_.absorbing.begin(), o_.absorbing.end(), stage) != o_.absorbing.end();
+    };
+
+    for (std::size_t c = 0; c < by_customer.size(); ++c) {
+      std::vector<std::size_t> rows;
+      std::map<std::tuple<std::int64_t, double, std::string>, int> seen;
+      calibrate_log::OrderCheck order;
+      for (const std::size_t i : by_customer[c]) {
+        const Row& row = rows_[i];
+        const auto [it, inserted] =
+            seen.emplace(std::make_tuple(row.time.day, row.time.seconds, row.stage), row.line);
+        if (!inserted) {
+          duplicates.emplace_back(row.line, it->second);
+          continue;
+        }
+        if (order.out_of_order(row.time)) out_of_order_lines.push_back(row.line);
+        rows.push_back(i);
+      }
+      std::stable_sort(rows.begin(), rows.end(), [&](std::size_t a, std::size_t b) {
+        return before(rows_[a].time, rows_[b].time);
+      });
+      CustomerPath path;
+      path.id = customers_[c];
+      for (const std::size_t i : rows) {
+        const Row& row = rows_[i];
+        if (!path.entries.empty() && absorbing(path.entries.back().stage)) {
+          after_absorbing_lines.push_back(row.line);
+          continue;
+        }
+        if (path.entries.empty()) {
+          path.segment = row.segment;
+        } else if (row.segment != path.segment) {
+          segment_change_lines.push_back(row.line);
+        }
+        path.entries.push_back(StageEntry{row.time.days_since(epoch_day_), row.stage, row.line});
+        kept[i] = 1;
+      }
+      if (path.entries.size() == 1) single_row_lines.push_back(path.entries.front().line);
+      log.customers.push_back(std::move(path));
+    }
+
+    const std::size_t listed = o_.rows_listed;
+    if (!duplicates.empty()) {
+      std::sort(duplicates.begin(), duplicates.end());
+      std::vector<int> duplicate_lines;
+      for (const auto& d : duplicates) duplicate_lines.push_back(d.first);
+      if (o_.drop_duplicates) {
+        problems_.warn_lines(duplicate_lines, "",
+                             "duplicate rows dropped (same " + o_.customer_column + ", " +
+                                 o_.time_column + " and " + o_.stage_column +
+                                 " as an earlier row)",
+                             listed);
+      } else {
+        error(duplicate_lines.front(), "",
+              "duplicate row: same " + o_.customer_column + ", " + o_.time_column + " and " +
+                  o_.stage_column + " as line " + std::to_string(duplicates.front().second) + "; " +
+                  std::to_string(duplicate_lines.size()) + " duplicate rows in all (" +
+                  text::lines(duplicate_lines, listed) + "); set drop_duplicates to drop them");
+      }
+    }
+    problems_.warn_lines(out_of_order_lines, o_.time_column,
+                         "rows out of order within their customer (earlier than a previous row "
+                         "of the same customer; sorted by timestamp)",
+                         listed);
+    problems_.warn_lines(after_absorbing_lines, o_.stage_column,
+                         "rows after the customer entered an absorbing stage (ignored)", listed);
+    problems_.warn_lines(single_row_lines, o_.customer_column,
+                         "customers with one row (kept: censored in their first stage)", listed);
+    problems_.warn_lines(segment_change_lines, o_.segment_column,
+                         "rows change their customer's segment (each customer keeps the segment "
+                         "of its first row)",
+                         listed);
+
+    // Stages and segments in order (of LogOptions::stages, else of the file).
+    std::vector<std::string> in_file;
+    for (std::size_t i = 0; i < rows_.size(); ++i) {
+      if (kept[i] == 0) continue;
+      ++log.rows_used;
+      if (std::find(in_file.begin(), in_file.end(), rows_[i].stage) == in_file.end()) {
+        in_file.push_back(rows_[i].stage);
+      }
+    }
+    if (o_.stages.empty()) {
+      log.stages = in_file;
+    } else {
+      for (const auto& stage : o_.stages) {
+        if (std::find(in_file.begin(), in_file.end(), stage) != in_file.end()) {
+          log.stages.push_back(stage);
+        }
+      }
+    }
+    if (log.has_segments) {
+      for (const auto& path : log.customers) {
+        if (std::find(log.segments.begin(), log.segments.end(), path.segment) ==
+            log.segments.end()) {
+          log.segments.push_back(path.segment);
+        }
+      }
+    }
+    bool first = true;
+    for (const auto& path : log.customers) {
+      for (const auto& entry : path.entries) {
+        if (first || entry.time < log.first_time) log.first_time = entry.time;
+        if (first || entry.time > log.last_time) log.last_time = entry.time;
+        first = false;
+      }
+    }
+    return log;
+  }
+
+  /// Warns about stages that nobody leaves.
+  void finish(EventLog& log) {
+    for (const auto& stage : log.stages) {
+      if (log.is_absorbing(stage)) continue;
+      std::size_t entries = 0;
+      std::size_t exits = 0;
+      int first_line = 0;
+      for (const auto& path : log.customers) {
+        for (std::size_t i = 0; i < path.entries.size(); ++i) {
+          if (path.entries[i].stage != stage) continue;
+          if (entries == 0 || path.entries[i].line < first_line) first_line = path.entries[i].line;
+          ++entries;
+          if (i + 1 < path.entries.size()) ++exits;
+        }
+      }
+      if (exits == 0) {
+        problems_.warning(first_line, o_.stage_column,
+                "stage '" + stage + "' is never left: its " + std::to_string(entries) +
+                    " entries are all still open at censor_at, so its dwell and next cannot be "
+                    "estimated");
+      }
+    }
+    log.warnings = problems_.take_warnings();
+  }
+
+  std::string file_;
+  const LogOptions& o_;
+  calibrate_log::StageNames stage_names_;
+  calibrate_log::Problems problems_{file_};
+  std::size_t columns_ = 0;
+  int customer_col_ = -1;
+  int time_col_ = -1;
+  int stage_col_ = -1;
+  int segment_col_ = -1;
+  std::size_t data_rows_ = 0;
+  std::vector<Row> rows_;
+  calibrate_log::CustomerIndex customers_;
+  Timestamp censor_;
+  std::int64_t epoch_day_ = 0;
+};
+
+}  // namespace
+
+bool EventLog::is_absorbing(const std::string& stage) const {
+  return std::find(absorbing.begin(), absorbing.end(), stage) != absorbing.end();
+}
+
+EventLog parse_event_log(std::istream& in, const std::string& file, const LogOptions& options) {
+  LogReader reader(file, options);
+  return reader.read(calibrate_log::read_all(in, file));
+}
+
+EventLog read_event_log(const std::string& path, const LogOptions& options) {
+  std::ifstream in = calibrate_log::open_input(path);
+  return parse_event_log(in, path, options);
+}
+
+}  // namespace lcsim

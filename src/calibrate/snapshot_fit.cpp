@@ -1,0 +1,867 @@
+#include "lcsim/calibrate/snapshot_fit.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <istream>
+#include <iterator>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <Eigen/Dense>
+#include <boost/math/distributions/normal.hpp>
+#include <nlopt.hpp>
+#include <unsupported/Eigen/MatrixFunctions>
+
+#include "csv.hpp"
+#include "lcsim/calibrate/timestamp.hpp"
+#include "log_reader.hpp"
+#include "text.hpp"
+
+namespace lcsim {
+namespace {
+
+namespace text = calibrate_text;
+
+using calibrate_log::before;
+using calibrate_log::exact_probabilities;
+
+// ================================================================================================
+// Reading
+// ================================================================================================
+
+struct Row {
+  std::size_t customer = 0;
+  Timestamp time;
+  std::string time_text;
+  std::string stage;
+  int line = 0;
+};
+
+class SnapshotReader {
+ public:
+  SnapshotReader(std::string file, const SnapshotOptions& options)
+      : file_(std::move(file)), o_(options), stage_names_(o_.stages, o_.stage_map, o_.absorbing) {}
+
+  SnapshotLog read(const std::string& content) {
+    const std::vector<csv::Record> records = calibrate_log::read_table(
+        content, file_, o_.customer_column + ", " + o_.time_column + ", " + o_.stage_column);
+    read_header(records.front());
+    stage_names_.check(problems_);
+    problems_.throw_if_errors();
+    calibrate_log::for_each_row(records, problems_, "customer and observation date",
+                                [&](const csv::Record& record) { read_row(record); });
+    problems_.throw_if_errors();
+    set_epoch();
+    problems_.throw_if_errors();
+    SnapshotLog log = build();
+    problems_.throw_if_errors();
+    log.warnings = problems_.take_warnings();
+    return log;
+  }
+
+ private:
+  void error(int line, const std::string& field, std::string message) {
+    problems_.error(line, field, std::move(message));
+  }
+
+  void read_header(const csv::Record& record) {
+    const calibrate_log::Header header(record);
+    columns_ = header.columns();
+    customer_col_ = header.find(o_.customer_column, problems_);
+    time_col_ = header.find(o_.time_column, problems_);
+    stage_col_ = header.find(o_.stage_column, problems_);
+  }
+
+  void read_row(const csv::Record& record) {
+    ++data_rows_;
+    const int line = record.line;
+    if (!calibrate_log::check_width(record, columns_, problems_)) return;
+    bool ok = true;
+    const std::string id = calibrate_log::required_field(record, customer_col_, o_.customer_column,
+                                                         "a customer id", problems_, ok);
+    const std::string time_text = calibrate_log::field(record, time_col_);
+    const std::optional<Timestamp> time = calibrate_log::timestamp_field(
+        time_text, line, o_.time_column,
+        std::string("a date or timestamp (") + kTimestampFormats + ")", problems_, ok);
+    const std::optional<std::string> stage =
+        stage_names_.field(record, stage_col_, o_.stage_column, problems_, ok);
+    if (!ok) return;
+    rows_.push_back(Row{customers_.add(id), *time, time_text, *stage, line});
+  }
+
+  void set_epoch() {
+    if (!o_.epoch.empty()) {
+      const auto day = parse_date(o_.epoch);
+      if (!day) {
+        error(0, "epoch", expected_got("a date YYYY-MM-DD", "'" + o_.epoch + "'"));
+        return;
+      }
+      epoch_day_ = *day;
+      return;
+    }
+    const auto earliest =
+        std::min_element(rows_.begin(), rows_.end(),
+                         [](const Row& a, const Row& b) { return before(a.time, b.time); });
+    epoch_day_ = earliest->time.day;  // as for stage-change logs: the UTC date of the first row
+  }
+
+  [[nodiscard]] bool absorbing(const std::string& stage) const {
+    return std::find(o_.absorbing.begin(), o_.absorbing.end(), stage) != o_.absorbing.end();
+  }
+
+  SnapshotLog build() {
+    SnapshotLog log;
+    log.file = file_;
+    log.epoch_day = epoch_day_;
+    log.epoch = civil_date(epoch_day_);
+    log.absorbing = o_.absorbing;
+    log.rows = data_rows_;
+
+    std::vector<std::vector<std::size_t>> by_customer(customers_.size());
+    for (std::size_t i = 0; i < rows_.size(); ++i) by_customer[rows_[i].customer].push_back(i);
+
+    std::vector<int> out_of_order;
+    std::vector<int> repeated;
+    std::vector<int> after_absorbing;
+    std::vector<int> single;
+    std::vector<std::string> in_file;
+
+    for (std::size_t c = 0; c < by_customer.size(); ++c) {
+      std::vector<std::size_t>& rows = by_customer[c];
+      calibrate_log::OrderCheck order;
+      for (const std::size_t i : rows) {
+        if (order.out_of_order(rows_[i].time)) out_of_order.push_back(rows_[i].line);
+      }
+      std::stable_sort(rows.begin(), rows.end(), [&](std::size_t a, std::size_t b) {
+        return before(rows_[a].time, rows_[b].time);
+      });
+      SnapshotPath path;
+      path.id = customers_[c];
+      const Row* kept_last = nullptr;
+      bool absorbed = false;
+      for (const std::size_t i : rows) {
+        const Row& row = rows_[i];
+        if (kept_last != nullptr && row.time == kept_last->time) {
+          if (row.stage == kept_last->stage) {
+            repeated.push_back(row.line);
+          } else {
+            error(row.line, o_.stage_column,
+                  "customer '" + path.id + "' has two rows for " + o_.time_column + " '" +
+                      row.time_text + "' with different stages: '" + kept_last->stage +
+                      "' (line " + std::to_string(kept_last->line) + ") and '" + row.stage +
+                      "'");
+          }
+          continue;
+        }
+        if (absorbed) {
+          if (row.stage != kept_last->stage) after_absorbing.push_back(row.line);
+          continue;  // an absorbing stage seen again carries no information
+        }
+        path.observations.push_back(
+            SnapshotObservation{row.time.days_since(epoch_day_), row.stage, row.line});
+        kept_last = &row;
+        absorbed = absorbing(row.stage);
+      }
+      if (path.observations.size() < 2) {
+        if (!path.observations.empty()) single.push_back(path.observations.front().line);
+        continue;
+      }
+      for (const auto& obs : path.observations) {
+        if (std::find(in_file.begin(), in_file.end(), obs.stage) == in_file.end()) {
+          in_file.push_back(obs.stage);
+        }
+      }
+      log.rows_used += path.observations.size();
+      log.customers.push_back(std::move(path));
+    }
+    log.customers_single = single.size();
+    log.stages = o_.stages.empty() ? in_file : o_.stages;
+    for (const auto& stage : o_.absorbing) {
+      if (std::find(log.stages.begin(), log.stages.end(), stage) == log.stages.end()) {
+        log.stages.push_back(stage);  // absorbing but never observed: still a stage of the model
+      }
+    }
+
+    const std::size_t listed = o_.rows_listed;
+    const auto report = [&](std::vector<int>& lines, const std::string& field,
+                            const std::string& what) {
+      problems_.warn_lines(lines, field, what, listed);
+    };
+    report(repeated, "",
+           "rows repeat an earlier row of the same customer, " + o_.time_column +
+               " and stage (dropped)");
+    report(out_of_order, o_.time_column,
+           "rows out of order within their customer (earlier than a previous row of the same "
+           "customer; sorted by " +
+               o_.time_column + ")");
+    report(after_absorbing, o_.stage_column,
+           "rows show another stage after the customer was seen in an absorbing stage (ignored)");
+    report(single, o_.customer_column,
+           "customers with a single observation (not used: one observation says nothing about "
+           "moves)");
+    if (log.customers.empty()) {
+      error(0, o_.customer_column,
+            "no customer has two observations at different dates: nothing to fit");
+    }
+    return log;
+  }
+
+  std::string file_;
+  const SnapshotOptions& o_;
+  calibrate_log::StageNames stage_names_;
+  calibrate_log::Problems problems_{file_};
+  std::size_t columns_ = 0;
+  int customer_col_ = -1;
+  int time_col_ = -1;
+  int stage_col_ = -1;
+  std::size_t data_rows_ = 0;
+  std::vector<Row> rows_;
+  calibrate_log::CustomerIndex customers_;
+  std::int64_t epoch_day_ = 0;
+};
+
+// ================================================================================================
+// Likelihood
+// ================================================================================================
+
+using Matrix = Eigen::MatrixXd;
+
+Matrix to_matrix(const std::vector<double>& values, Eigen::Index n) {
+  Matrix m(n, n);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    for (Eigen::Index j = 0; j < n; ++j) m(i, j) = values[static_cast<std::size_t>(i * n + j)];
+  }
+  return m;
+}
+
+/// Log-likelihood of the grouped pairs under generator `q`; when `dq` is given it receives the
+/// gradient with respect to every entry of Q: sum over intervals of dt * L(dt Q^T, W).
+double panel_loglik(const PanelCounts& counts, const Matrix& q, Matrix* dq) {
+  const auto n = static_cast<Eigen::Index>(counts.size());
+  double ll = 0.0;
+  if (dq != nullptr) dq->setZero(n, n);
+  Matrix w(n, n);
+  Matrix block(2 * n, 2 * n);
+  for (const auto& interval : counts.intervals) {
+    const Matrix a = q * interval.dt;
+    const Matrix p = a.exp();
+    w.setZero();
+    for (Eigen::Index i = 0; i < n; ++i) {
+      for (Eigen::Index j = 0; j < n; ++j) {
+        const double count = interval.counts[static_cast<std::size_t>(i * n + j)];
+        if (count == 0.0) continue;
+        const double pij = p(i, j);
+        if (!(pij > 0.0)) return -std::numeric_limits<double>::infinity();
+        ll += count * std::log(pij);
+        w(i, j) = count / pij;
+      }
+    }
+    if (dq == nullptr) continue;
+    // Fréchet derivative L(A^T, W) from the top-right block of expm([[A^T, W], [0, A^T]]);
+    // W is scaled to unit size so that it does not inflate the norm the exponential works with.
+    const double scale = w.cwiseAbs().maxCoeff();
+    if (scale == 0.0) continue;
+    block.setZero();
+    block.topLeftCorner(n, n) = a.transpose();
+    block.bottomRightCorner(n, n) = a.transpose();
+    block.topRightCorner(n, n) = w / scale;
+    const Matrix e = block.exp();
+    *dq += (interval.dt * scale) * e.topRightCorner(n, n);
+  }
+  return ll;
+}
+
+std::string nlopt_result_name(nlopt::result r) {
+  switch (r) {
+    case nlopt::FAILURE: return "FAILURE";
+    case nlopt::INVALID_ARGS: return "INVALID_ARGS";
+    case nlopt::OUT_OF_MEMORY: return "OUT_OF_MEMORY";
+    case nlopt::ROUNDOFF_LIMITED: return "ROUNDOFF_LIMITED";
+    case nlopt::FORCED_STOP: return "FORCED_STOP";
+    case nlopt::SUCCESS: return "SUCCESS";
+    case nlopt::STOPVAL_REACHED: return "STOPVAL_REACHED";
+    case nlopt::FTOL_REACHED: return "FTOL_REACHED";
+    case nlopt::XTOL_REACHED: return "XTOL_REACHED";
+    case nlopt::MAXEVAL_REACHED: return "MAXEVAL_REACHED";
+    case nlopt::MAXTIME_REACHED: return "MAXTIME_REACHED";
+    default: return "UNKNOWN";
+  }
+}
+
+double logistic(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+}  // namespace
+
+// ================================================================================================
+// Public: reading
+// ================================================================================================
+
+SnapshotLog parse_snapshots(std::istream& in, const std::string& file,
+                            const SnapshotOptions& options) {
+  SnapshotReader reader(file, options);
+  return reader.read(calibrate_log::read_all(in, file));
+}
+
+SnapshotLog read_snapshots(const std::string& path, const SnapshotOptions& options) {
+  std::ifstream in = calibrate_log::open_input(path);
+  return parse_snapshots(in, path, options);
+}
+
+// ================================================================================================
+// Public: counts and likelihood
+// ================================================================================================
+
+PanelCounts count_panel(const SnapshotLog& log) {
+  PanelCounts out;
+  out.stages = log.stages;
+  const std::size_t s = out.stages.size();
+  for (const auto& stage : out.stages) {
+    out.absorbing.push_back(std::find(log.absorbing.begin(), log.absorbing.end(), stage) !=
+                            log.absorbing.end());
+  }
+  std::unordered_map<std::string, std::size_t> index;
+  for (std::size_t i = 0; i < s; ++i) index.emplace(out.stages[i], i);
+  out.pairs.assign(s * s, 0.0);
+  out.time_from.assign(s, 0.0);
+  out.first_line.assign(s * s, 0);
+  // Intervals keyed by whole seconds, so that timestamps differing by rounding share one matrix.
+  std::map<std::int64_t, std::vector<double>> by_dt;
+  for (const auto& path : log.customers) {
+    bool used = false;
+    for (std::size_t k = 0; k + 1 < path.observations.size(); ++k) {
+      const auto& a = path.observations[k];
+      const auto& b = path.observations[k + 1];
+      const auto ia = index.find(a.stage);
+      const auto ib = index.find(b.stage);
+      if (ia == index.end() || ib == index.end()) {
+        throw std::invalid_argument("count_panel: stage '" +
+                                    (ia == index.end() ? a.stage : b.stage) +
+                                    "' is not in the log's stage list");
+      }
+      if (out.absorbing[ia->second]) break;
+      const auto seconds = static_cast<std::int64_t>(std::llround((b.time - a.time) * 86400.0));
+      if (seconds <= 0) continue;
+      auto& counts = by_dt[seconds];
+      if (counts.empty()) counts.assign(s * s, 0.0);
+      const std::size_t cell = ia->second * s + ib->second;
+      counts[cell] += 1.0;
+      if (out.pairs[cell] == 0.0) out.first_line[cell] = b.line;
+      out.pairs[cell] += 1.0;
+      out.time_from[ia->second] += static_cast<double>(seconds) / 86400.0;
+      ++out.n_transitions;
+      used = true;
+    }
+    if (used) ++out.n_customers;
+  }
+  for (auto& [seconds, counts] : by_dt) {
+    out.intervals.push_back(PanelCounts::Interval{static_cast<double>(seconds) / 86400.0,
+                                                  std::move(counts)});
+  }
+  return out;
+}
+
+PanelLikelihood::PanelLikelihood(PanelCounts counts, std::vector<std::pair<int, int>> transitions)
+    : counts_(std::move(counts)), transitions_(std::move(transitions)) {
+  const int s = static_cast<int>(counts_.size());
+  for (const auto& [from, to] : transitions_) {
+    if (from < 0 || to < 0 || from >= s || to >= s || from == to) {
+      throw std::invalid_argument("PanelLikelihood: transition (" + std::to_string(from) + ", " +
+                                  std::to_string(to) + ") is not a pair of distinct stages of " +
+                                  std::to_string(s));
+    }
+  }
+}
+
+double PanelLikelihood::value(const std::vector<double>& theta,
+                              std::vector<double>* gradient) const {
+  if (theta.size() != transitions_.size()) {
+    throw std::invalid_argument("PanelLikelihood::value: expected " +
+                                std::to_string(transitions_.size()) + " log rates, got " +
+                                std::to_string(theta.size()));
+  }
+  const auto n = static_cast<Eigen::Index>(counts_.size());
+  Matrix q = Matrix::Zero(n, n);
+  for (std::size_t k = 0; k < theta.size(); ++k) {
+    const double rate = std::exp(theta[k]);
+    q(transitions_[k].first, transitions_[k].second) += rate;
+    q(transitions_[k].first, transitions_[k].first) -= rate;
+  }
+  Matrix dq;
+  const double ll = panel_loglik(counts_, q, gradient != nullptr ? &dq : nullptr);
+  if (gradient != nullptr) {
+    gradient->assign(theta.size(), 0.0);
+    if (std::isfinite(ll)) {
+      for (std::size_t k = 0; k < theta.size(); ++k) {
+        const auto [a, b] = transitions_[k];
+        (*gradient)[k] = q(a, b) * (dq(a, b) - dq(a, a));
+      }
+    }
+  }
+  return ll;
+}
+
+double PanelLikelihood::value_of_generator(const std::vector<double>& generator) const {
+  const auto n = static_cast<Eigen::Index>(counts_.size());
+  if (generator.size() != counts_.size() * counts_.size()) {
+    throw std::invalid_argument("PanelLikelihood::value_of_generator: expected " +
+                                std::to_string(n * n) + " entries, got " +
+                                std::to_string(generator.size()));
+  }
+  Matrix q = to_matrix(generator, n);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    q(i, i) = 0.0;
+    q(i, i) = -q.row(i).sum();
+  }
+  return panel_loglik(counts_, q, nullptr);
+}
+
+// ================================================================================================
+// Public: fit
+// ================================================================================================
+
+double MarkovFit::rate(const std::string& from, const std::string& to) const {
+  const auto a = std::find(stages.begin(), stages.end(), from);
+  const auto b = std::find(stages.begin(), stages.end(), to);
+  if (a == stages.end() || b == stages.end()) {
+    throw std::out_of_range("MarkovFit::rate: unknown stage '" + (a == stages.end() ? from : to) +
+                            "'");
+  }
+  const auto i = static_cast<std::size_t>(a - stages.begin());
+  const auto j = static_cast<std::size_t>(b - stages.begin());
+  return generator[i * stages.size() + j];
+}
+
+const EstimateRow* MarkovFit::estimate(const std::string& parameter) const {
+  for (const auto& row : estimates) {
+    if (row.parameter == parameter) return &row;
+  }
+  return nullptr;
+}
+
+MarkovFit fit_snapshots(const SnapshotLog& log, const MarkovFitOptions& options) {
+  if (!(options.level > 0.0 && options.level < 1.0)) {
+    throw InputError(log.file, 0, "level",
+                     expected_got("a confidence level in (0, 1)", text::number(options.level)));
+  }
+  if (!(options.min_rate > 0.0 && options.max_rate > options.min_rate &&
+        std::isfinite(options.max_rate))) {
+    throw InputError(log.file, 0, "min_rate",
+                     expected_got("0 < min_rate < max_rate < inf",
+                                  text::number(options.min_rate) + " and " +
+                                      text::number(options.max_rate)));
+  }
+  PanelCounts counts = count_panel(log);
+  const std::size_t s = counts.size();
+  if (counts.n_transitions == 0) {
+    throw InputError(log.file, 0, "",
+                     "no pair of consecutive observations out of a non-absorbing stage: nothing "
+                     "to fit");
+  }
+
+  MarkovFit fit;
+  fit.file = log.file;
+  fit.stages = counts.stages;
+  fit.level = options.level;
+  fit.warnings = log.warnings;
+  const auto warn = [&](const std::string& field, const std::string& message) {
+    fit.warnings.push_back(Problem{log.file, 0, field, message, true});
+  };
+
+  // ---- allowed transitions ----
+  std::vector<std::pair<int, int>> edges;
+  std::vector<std::uint8_t> allowed(s * s, 0);
+  if (options.transitions.empty()) {
+    fit.transitions_inferred = true;
+    for (std::size_t a = 0; a < s; ++a) {
+      if (counts.absorbing[a]) continue;
+      for (std::size_t b = 0; b < s; ++b) {
+        if (a != b && counts.pairs[a * s + b] > 0.0) {
+          edges.emplace_back(static_cast<int>(a), static_cast<int>(b));
+          allowed[a * s + b] = 1;
+        }
+      }
+    }
+  } else {
+    std::vector<Problem> errors;
+    const auto find = [&](const std::string& name) -> int {
+      const auto it = std::find(counts.stages.begin(), counts.stages.end(), name);
+      return it == counts.stages.end() ? -1 : static_cast<int>(it - counts.stages.begin());
+    };
+    for (std::size_t k = 0; k < options.transitions.size(); ++k) {
+      const auto& [from, to] = options.transitions[k];
+      const std::string field = "transitions[" + std::to_string(k) + "]";
+      const int a = find(from);
+      const int b = find(to);
+      for (const auto& [name, idx] : {std::pair{from, a}, std::pair{to, b}}) {
+        if (idx < 0) {
+          errors.push_back(Problem{log.file, 0, field,
+                                   "unknown stage '" + name + "' (expected one of: " +
+                                       text::join(counts.stages) + ")" +
+                                       text::did_you_mean(name, counts.stages),
+                                   false});
+        }
+      }
+      if (a < 0 || b < 0) continue;
+      if (a == b) {
+        errors.push_back(Problem{log.file, 0, field,
+                                 "a transition from '" + from + "' to itself (the diagonal of Q "
+                                 "is minus the sum of the row)",
+                                 false});
+        continue;
+      }
+      if (counts.absorbing[static_cast<std::size_t>(a)]) {
+        errors.push_back(Problem{log.file, 0, field,
+                                 "a transition out of the absorbing stage '" + from + "'", false});
+        continue;
+      }
+      const std::size_t cell = static_cast<std::size_t>(a) * s + static_cast<std::size_t>(b);
+      if (allowed[cell] != 0) {
+        errors.push_back(
+            Problem{log.file, 0, field, "'" + from + "' -> '" + to + "' is listed twice", false});
+        continue;
+      }
+      allowed[cell] = 1;
+      edges.emplace_back(a, b);
+    }
+    if (!errors.empty()) throw InputError(std::move(errors));
+    // Every observed pair must be producible: b reachable from a through allowed transitions.
+    for (std::size_t a = 0; a < s; ++a) {
+      std::vector<std::uint8_t> reach(s, 0);
+      std::vector<std::size_t> stack{a};
+      reach[a] = 1;
+      while (!stack.empty()) {
+        const std::size_t u = stack.back();
+        stack.pop_back();
+        for (std::size_t v = 0; v < s; ++v) {
+          if (allowed[u * s + v] != 0 && reach[v] == 0) {
+            reach[v] = 1;
+            stack.push_back(v);
+          }
+        }
+      }
+      for (std::size_t b = 0; b < s; ++b) {
+        const double n = counts.pairs[a * s + b];
+        if (n > 0.0 && reach[b] == 0) {
+          errors.push_back(Problem{
+              log.file, counts.first_line[a * s + b], "transitions",
+              "customers are seen in '" + counts.stages[a] + "' and then in '" +
+                  counts.stages[b] + "' (" + std::to_string(static_cast<long long>(n)) +
+                  " times; this row is the first), but the allowed transitions give no path "
+                  "from '" + counts.stages[a] + "' to '" + counts.stages[b] + "'",
+              false});
+        }
+      }
+    }
+    if (!errors.empty()) throw InputError(std::move(errors));
+  }
+  fit.absorbing = counts.absorbing;
+  for (std::size_t a = 0; a < s; ++a) {
+    if (fit.absorbing[a]) continue;
+    bool exits = false;
+    for (std::size_t b = 0; b < s; ++b) exits = exits || allowed[a * s + b] != 0;
+    if (!exits) {
+      fit.absorbing[a] = true;
+      warn("stages." + counts.stages[a],
+           "stage '" + counts.stages[a] +
+               "' has no allowed transition out (none observed or listed): fitted as absorbing");
+    }
+  }
+
+  const std::size_t k_count = edges.size();
+  fit.n_transitions = counts.n_transitions;
+  fit.n_customers = counts.n_customers;
+  fit.n_intervals = counts.intervals.size();
+  const PanelLikelihood likelihood(counts, edges);
+  const double lower = std::log(options.min_rate);
+  const double upper = std::log(options.max_rate);
+
+  // ---- maximise ----
+  std::vector<double> theta(k_count);
+  {
+    // Crude start: observed a -> b pairs (at least 1/2) over the time spent in a before them.
+    double mean_dt = 0.0;
+    for (const auto& interval : counts.intervals) mean_dt += interval.dt;
+    mean_dt /= static_cast<double>(std::max<std::size_t>(counts.intervals.size(), 1));
+    for (std::size_t k = 0; k < k_count; ++k) {
+      const auto a = static_cast<std::size_t>(edges[k].first);
+      const auto b = static_cast<std::size_t>(edges[k].second);
+      const double exposure = counts.time_from[a] > 0.0 ? counts.time_from[a] : mean_dt;
+      const double start = std::max(counts.pairs[a * s + b], 0.5) / exposure;
+      theta[k] = std::clamp(std::log(start), lower + 1.0, upper - 1.0);
+    }
+  }
+  std::vector<double> best = theta;
+  double best_value = -std::numeric_limits<double>::infinity();
+  if (k_count > 0) {
+    struct Context {
+      const PanelLikelihood* likelihood;
+      std::vector<double>* best;
+      double* best_value;
+      int evaluations;
+    } context{&likelihood, &best, &best_value, 0};
+    nlopt::opt opt(nlopt::LD_LBFGS, static_cast<unsigned>(k_count));
+    opt.set_lower_bounds(std::vector<double>(k_count, lower));
+    opt.set_upper_bounds(std::vector<double>(k_count, upper));
+    opt.set_ftol_rel(options.relative_tolerance);
+    opt.set_xtol_rel(1e-10);
+    opt.set_maxeval(options.max_evaluations);
+    opt.set_min_objective(
+        [](const std::vector<double>& x, std::vector<double>& grad, void* data) -> double {
+          auto* c = static_cast<Context*>(data);
+          ++c->evaluations;
+          std::vector<double> g;
+          const double ll = c->likelihood->value(x, grad.empty() ? nullptr : &g);
+          if (!std::isfinite(ll)) {
+            if (!grad.empty()) std::fill(grad.begin(), grad.end(), 0.0);
+            return std::numeric_limits<double>::max();
+          }
+          if (!grad.empty()) {
+            for (std::size_t i = 0; i < g.size(); ++i) grad[i] = -g[i];
+          }
+          if (ll > *c->best_value) {
+            *c->best_value = ll;
+            *c->best = x;
+          }
+          return -ll;
+        },
+        &context);
+    double minimum = 0.0;
+    nlopt::result result = nlopt::FAILURE;
+    try {
+      result = opt.optimize(theta, minimum);
+    } catch (const nlopt::roundoff_limited&) {
+      result = nlopt::ROUNDOFF_LIMITED;
+    } catch (const nlopt::forced_stop&) {
+      result = nlopt::FORCED_STOP;
+    } catch (const std::runtime_error&) {
+      result = nlopt::FAILURE;
+    }
+    fit.status = nlopt_result_name(result);
+    fit.evaluations = context.evaluations;
+    if (!std::isfinite(best_value)) best = theta;
+  } else {
+    fit.status = "SUCCESS";
+  }
+  theta = best;
+  std::vector<double> gradient;
+  fit.loglik = likelihood.value(theta, &gradient);
+
+  // ---- bounds, convergence ----
+  std::vector<bool> at_bound(k_count, false);
+  std::vector<std::size_t> free;
+  double gmax = 0.0;
+  for (std::size_t k = 0; k < k_count; ++k) {
+    at_bound[k] = theta[k] <= lower + 1e-6 || theta[k] >= upper - 1e-6;
+    if (at_bound[k]) continue;
+    free.push_back(k);
+    gmax = std::max(gmax, std::abs(gradient[k]));
+  }
+  fit.gradient_norm = gmax;
+  const bool nlopt_ok = fit.status == "SUCCESS" || fit.status == "FTOL_REACHED" ||
+                        fit.status == "XTOL_REACHED" || fit.status == "STOPVAL_REACHED" ||
+                        fit.status == "ROUNDOFF_LIMITED";
+  // The gradient at a maximum is 0; allow for the tolerance relative to the data's size.
+  const double gradient_tolerance = 1e-3 * std::max(1.0, std::sqrt(fit.n_transitions * 1.0));
+  fit.converged = std::isfinite(fit.loglik) && nlopt_ok && gmax <= gradient_tolerance;
+  if (!fit.converged) {
+    warn("", "the optimiser did not converge (" + fit.status + ", max |gradient| " +
+                 text::number(gmax) + "): estimates and intervals are unreliable");
+  }
+
+  // ---- observed information on the free parameters ----
+  const auto kf = static_cast<Eigen::Index>(free.size());
+  Matrix cov = Matrix::Constant(static_cast<Eigen::Index>(k_count),
+                                static_cast<Eigen::Index>(k_count),
+                                std::numeric_limits<double>::quiet_NaN());
+  fit.information_positive_definite = false;
+  if (kf > 0 && std::isfinite(fit.loglik)) {
+    Matrix hessian(kf, kf);
+    const double h = 1e-4;
+    for (Eigen::Index l = 0; l < kf; ++l) {
+      std::vector<double> plus = theta;
+      std::vector<double> minus = theta;
+      plus[free[static_cast<std::size_t>(l)]] += h;
+      minus[free[static_cast<std::size_t>(l)]] -= h;
+      std::vector<double> gp;
+      std::vector<double> gm;
+      (void)likelihood.value(plus, &gp);
+      (void)likelihood.value(minus, &gm);
+      for (Eigen::Index r = 0; r < kf; ++r) {
+        const std::size_t kr = free[static_cast<std::size_t>(r)];
+        hessian(r, l) = (gp[kr] - gm[kr]) / (2.0 * h);
+      }
+    }
+    const Matrix information = -0.5 * (hessian + hessian.transpose());
+    const Eigen::SelfAdjointEigenSolver<Matrix> eigen(information);
+    const double min_eig = eigen.eigenvalues().minCoeff();
+    const double max_eig = eigen.eigenvalues().maxCoeff();
+    if (information.allFinite() && min_eig > 1e-10 * std::max(max_eig, 1e-300)) {
+      fit.information_positive_definite = true;
+      const Matrix inverse = eigen.eigenvectors() *
+                             eigen.eigenvalues().cwiseInverse().asDiagonal() *
+                             eigen.eigenvectors().transpose();
+      // Parameters on a bound are held fixed: zero rows and columns.
+      cov.setZero();
+      for (Eigen::Index r = 0; r < kf; ++r) {
+        for (Eigen::Index c = 0; c < kf; ++c) {
+          cov(static_cast<Eigen::Index>(free[static_cast<std::size_t>(r)]),
+              static_cast<Eigen::Index>(free[static_cast<std::size_t>(c)])) = inverse(r, c);
+        }
+      }
+    } else {
+      warn("", "the observed information is not positive definite (smallest eigenvalue " +
+                   text::number(min_eig) +
+                   "): some rates are not identified by the data; no standard errors");
+    }
+  } else if (kf == 0 && k_count > 0) {
+    warn("", "every rate lies on a bound: no standard errors");
+  }
+  fit.covariance.assign(k_count * k_count, 0.0);
+  for (std::size_t r = 0; r < k_count; ++r) {
+    for (std::size_t c = 0; c < k_count; ++c) {
+      fit.covariance[r * k_count + c] =
+          cov(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c));
+    }
+  }
+
+  // ---- estimates ----
+  const double z =
+      boost::math::quantile(boost::math::normal_distribution<double>(), 0.5 + options.level / 2.0);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  fit.generator.assign(s * s, 0.0);
+  std::vector<double> pairs_from(s, 0.0);
+  for (std::size_t a = 0; a < s; ++a) {
+    for (std::size_t b = 0; b < s; ++b) pairs_from[a] += counts.pairs[a * s + b];
+  }
+  const auto var_of = [&](const std::vector<double>& g) {
+    double v = 0.0;
+    for (std::size_t r = 0; r < k_count; ++r) {
+      if (g[r] == 0.0) continue;
+      for (std::size_t c = 0; c < k_count; ++c) {
+        if (g[c] == 0.0) continue;
+        v += g[r] * g[c] * fit.covariance[r * k_count + c];
+      }
+    }
+    return v;
+  };
+  std::vector<std::string> bound_names;
+  for (std::size_t k = 0; k < k_count; ++k) {
+    const auto a = static_cast<std::size_t>(edges[k].first);
+    const auto b = static_cast<std::size_t>(edges[k].second);
+    const double rate = std::exp(theta[k]);
+    fit.generator[a * s + b] = rate;
+    fit.generator[a * s + a] -= rate;
+    RateEstimate r;
+    r.from = counts.stages[a];
+    r.to = counts.stages[b];
+    r.rate = rate;
+    r.n = static_cast<std::size_t>(counts.pairs[a * s + b]);
+    r.at_bound = at_bound[k];
+    r.se_log = at_bound[k] ? nan : std::sqrt(fit.covariance[k * k_count + k]);
+    r.ci_low = std::exp(theta[k] - z * r.se_log);
+    r.ci_high = std::exp(theta[k] + z * r.se_log);
+    if (r.at_bound) bound_names.push_back(r.from + " -> " + r.to);
+    fit.rates.push_back(r);
+    fit.estimates.push_back(EstimateRow{"Q." + r.from + "." + r.to, rate, r.ci_low, r.ci_high,
+                                        static_cast<std::size_t>(pairs_from[a])});
+  }
+  if (!bound_names.empty()) {
+    warn("", "rates on a bound (no interval; a rate at min_rate means the data do not support "
+             "the transition): " + text::join(bound_names));
+  }
+  for (std::size_t a = 0; a < s; ++a) {
+    if (fit.absorbing[a]) continue;
+    const std::string& name = counts.stages[a];
+    const auto n = static_cast<std::size_t>(pairs_from[a]);
+    std::vector<std::size_t> out;
+    double total = 0.0;
+    for (std::size_t k = 0; k < k_count; ++k) {
+      if (static_cast<std::size_t>(edges[k].first) != a) continue;
+      out.push_back(k);
+      total += fit.rates[k].rate;
+    }
+    // Mean sojourn m = 1 / sum q: log m = -log sum exp(theta), d/dtheta_k = -q_k / sum.
+    {
+      std::vector<double> g(k_count, 0.0);
+      for (const std::size_t k : out) g[k] = -fit.rates[k].rate / total;
+      const double se = std::sqrt(var_of(g));
+      const double mean = 1.0 / total;
+      fit.estimates.push_back(EstimateRow{"stages." + name + ".dwell.mean", mean,
+                                          mean * std::exp(-z * se), mean * std::exp(z * se), n});
+    }
+    // Jump probabilities p = q_b / sum: logit p = theta_b - log(sum - q_b).
+    for (const std::size_t k : out) {
+      const double p = fit.rates[k].rate / total;
+      const std::string parameter = "stages." + name + ".next." + fit.rates[k].to;
+      if (out.size() == 1) {
+        fit.estimates.push_back(EstimateRow{parameter, 1.0, 1.0, 1.0, n});
+        continue;
+      }
+      if (fit.rates[k].at_bound) {
+        fit.estimates.push_back(EstimateRow{parameter, p, nan, nan, n});
+        continue;
+      }
+      const double rest = total - fit.rates[k].rate;
+      std::vector<double> g(k_count, 0.0);
+      g[k] = 1.0;
+      for (const std::size_t c : out) {
+        if (c != k) g[c] = -fit.rates[c].rate / rest;
+      }
+      const double se = std::sqrt(var_of(g));
+      const double logit = theta[k] - std::log(rest);
+      fit.estimates.push_back(
+          EstimateRow{parameter, p, logistic(logit - z * se), logistic(logit + z * se), n});
+    }
+  }
+  return fit;
+}
+
+std::vector<StageSpec> markov_stage_specs(const MarkovFit& fit) {
+  std::vector<StageSpec> out;
+  const std::size_t s = fit.stages.size();
+  for (std::size_t a = 0; a < s; ++a) {
+    StageSpec spec;
+    spec.name = fit.stages[a];
+    spec.absorbing = fit.absorbing[a];
+    if (!spec.absorbing) {
+      std::vector<std::pair<double, std::string>> exits;
+      for (const auto& r : fit.rates) {
+        // A rate held at min_rate is "not supported by the data": left out of next.
+        if (r.from != spec.name || (r.at_bound && r.rate < 1.0)) continue;
+        exits.emplace_back(r.rate, r.to);
+      }
+      if (exits.empty()) {
+        spec.absorbing = true;
+      } else {
+        std::stable_sort(exits.begin(), exits.end(),
+                         [](const auto& x, const auto& y) { return x.first > y.first; });
+        std::vector<double> weights;
+        for (const auto& e : exits) weights.push_back(e.first);
+        DwellSpec dwell;
+        dwell.dist = "exponential";
+        dwell.params["mean"] = 1.0 / -fit.generator[a * s + a];
+        spec.dwell = std::move(dwell);
+        NextSpec next;
+        const std::vector<double> p = exact_probabilities(weights);
+        for (std::size_t i = 0; i < exits.size(); ++i) {
+          next.probs.emplace_back(exits[i].second, p[i]);
+        }
+        spec.next = std::move(next);
+      }
+    }
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
+}  // namespace lcsim

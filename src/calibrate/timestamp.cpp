@@ -1,0 +1,162 @@
+#include "lcsim/calibrate/timestamp.hpp"
+
+#include <cstdio>
+
+namespace lcsim {
+namespace {
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+/// Reads exactly `width` digits at `pos`; advances on success.
+bool read_digits(std::string_view s, std::size_t& pos, std::size_t width, int& out) {
+  if (pos + width > s.size()) return false;
+  int value = 0;
+  for (std::size_t i = 0; i < width; ++i) {
+    const char c = s[pos + i];
+    if (!is_digit(c)) return false;
+    value = value * 10 + (c - '0');
+  }
+  out = value;
+  pos += width;
+  return true;
+}
+
+bool leap(std::int64_t year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
+
+int days_in_month(std::int64_t year, int month) {
+  static constexpr int kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return month == 2 && leap(year) ? 29 : kDays[month - 1];
+}
+
+/// "YYYY-MM-DD" at `pos`; advances on success.
+std::optional<std::int64_t> read_date(std::string_view s, std::size_t& pos) {
+  int year = 0;
+  int month = 0;
+  int day = 0;
+  if (!read_digits(s, pos, 4, year) || pos >= s.size() || s[pos++] != '-' ||
+      !read_digits(s, pos, 2, month) || pos >= s.size() || s[pos++] != '-' ||
+      !read_digits(s, pos, 2, day)) {
+    return std::nullopt;
+  }
+  if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month)) return std::nullopt;
+  return days_from_civil(year, month, day);
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+std::int64_t days_from_civil(std::int64_t year, int month, int day) {
+  // H. Hinnant's days_from_civil: exact for the proleptic Gregorian calendar.
+  year -= month <= 2 ? 1 : 0;
+  const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
+  const std::int64_t yoe = year - era * 400;                                   // [0, 399]
+  const std::int64_t mp = (month + 9) % 12;                                    // March = 0
+  const std::int64_t doy = (153 * mp + 2) / 5 + day - 1;                       // [0, 365]
+  const std::int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;              // [0, 146096]
+  return era * 146097 + doe - 719468;
+}
+
+std::string civil_date(std::int64_t day) {
+  const std::int64_t z = day + 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const std::int64_t doe = z - era * 146097;
+  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const std::int64_t mp = (5 * doy + 2) / 153;
+  const std::int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  const std::int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  const std::int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  char buffer[80];
+  std::snprintf(buffer, sizeof buffer, "%04lld-%02lld-%02lld", static_cast<long long>(y),
+                static_cast<long long>(m), static_cast<long long>(d));
+  return buffer;
+}
+
+int weekday(std::int64_t day) {
+  // 1970-01-01 was a Thursday (3 with Monday = 0).
+  const std::int64_t w = (day + 3) % 7;
+  return static_cast<int>(w < 0 ? w + 7 : w);
+}
+
+std::optional<std::int64_t> parse_date(std::string_view text) {
+  const std::string_view s = trim(text);
+  std::size_t pos = 0;
+  const auto day = read_date(s, pos);
+  if (!day || pos != s.size()) return std::nullopt;
+  return day;
+}
+
+std::optional<Timestamp> parse_timestamp(std::string_view text) {
+  const std::string_view s = trim(text);
+  std::size_t pos = 0;
+  const auto day = read_date(s, pos);
+  if (!day) return std::nullopt;
+  Timestamp out{*day, 0.0};
+  if (pos == s.size()) return out;
+
+  const char sep = s[pos++];
+  if (sep != ' ' && sep != 'T' && sep != 't') return std::nullopt;
+  int hour = 0;
+  int minute = 0;
+  int second = 0;
+  if (!read_digits(s, pos, 2, hour) || pos >= s.size() || s[pos++] != ':' ||
+      !read_digits(s, pos, 2, minute)) {
+    return std::nullopt;
+  }
+  double fraction = 0.0;
+  if (pos < s.size() && s[pos] == ':') {
+    ++pos;
+    if (!read_digits(s, pos, 2, second)) return std::nullopt;
+    if (pos < s.size() && s[pos] == '.') {
+      ++pos;
+      double scale = 0.1;
+      const std::size_t start = pos;
+      while (pos < s.size() && is_digit(s[pos])) {
+        fraction += scale * (s[pos] - '0');
+        scale /= 10.0;
+        ++pos;
+      }
+      if (pos == start) return std::nullopt;
+    }
+  }
+  if (hour > 23 || minute > 59 || second > 59) return std::nullopt;
+
+  int offset_minutes = 0;
+  if (pos < s.size()) {
+    const char zone = s[pos++];
+    if (zone == 'Z' || zone == 'z') {
+      if (pos != s.size()) return std::nullopt;
+    } else if (zone == '+' || zone == '-') {
+      int oh = 0;
+      int om = 0;
+      if (!read_digits(s, pos, 2, oh)) return std::nullopt;
+      if (pos < s.size() && s[pos] == ':') ++pos;
+      if (!read_digits(s, pos, 2, om) || pos != s.size()) return std::nullopt;
+      if (oh > 23 || om > 59) return std::nullopt;
+      offset_minutes = (zone == '+' ? 1 : -1) * (oh * 60 + om);
+    } else {
+      return std::nullopt;
+    }
+  }
+  // Local time minus the offset is UTC; carry whole seconds into the day, then add the fraction
+  // (so one instant written with different offsets gives identical values).
+  std::int64_t whole = hour * 3600 + minute * 60 + second - offset_minutes * 60;
+  while (whole < 0) {
+    whole += 86400;
+    --out.day;
+  }
+  while (whole >= 86400) {
+    whole -= 86400;
+    ++out.day;
+  }
+  out.seconds = static_cast<double>(whole) + fraction;
+  return out;
+}
+
+}  // namespace lcsim

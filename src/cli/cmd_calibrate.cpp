@@ -1,0 +1,764 @@
+// lcsim calibrate: estimates with uncertainty from CRM history (a stage-change log and/or stage
+// snapshots, optionally a contact log for touchpoint lift) and a scenario built from them.
+#include <yaml-cpp/yaml.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <boost/math/special_functions/gamma.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "lcsim/calibrate/calibrate.hpp"
+#include "lcsim/calibrate/history.hpp"
+#include "lcsim/calibrate/snapshot_fit.hpp"
+#include "lcsim/calibrate/synth.hpp"
+#include "lcsim/calibrate/timestamp.hpp"
+#include "lcsim/calibrate/touchpoint_lift.hpp"
+#include "lcsim/core/error.hpp"
+#include "lcsim/core/version.hpp"
+#include "lcsim/io/scenario_yaml.hpp"
+#include "lcsim/model/compile.hpp"
+
+namespace lcsim::cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kCommand = "lcsim calibrate";
+constexpr double kDefaultLiftWindow = 7.0;
+
+struct CalibrateArgs {
+  std::string events;
+  std::string out;
+  std::string snapshots;
+  std::string segment_column;
+  std::string censor_at;
+  std::string stage_map;
+  std::vector<std::string> stages;
+  std::vector<std::string> absorbing;
+  std::string won;
+  bool drop_duplicates = false;
+  std::string touchpoints;
+  std::vector<std::string> lift;
+  std::string report;
+  std::string name = "calibrated";
+  bool json = false;
+};
+
+/// One --lift TOUCHPOINT:STAGE[:WINDOW_DAYS].
+struct LiftRequest {
+  std::string touchpoint;
+  std::string stage;
+  double window = kDefaultLiftWindow;
+};
+
+// ---- small formatting helpers
+// ---------------------------------------------------------------------
+
+/// Four significant digits ("n/a" for NaN), enough for estimates and intervals of any scale.
+std::string g4(double x) {
+  if (std::isnan(x)) return "n/a";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", x);
+  return buf;
+}
+
+std::string pad_to(const std::string& s, std::size_t width, bool right = false) {
+  if (s.size() >= width) return s;
+  const std::string fill(width - s.size(), ' ');
+  return right ? fill + s : s + fill;
+}
+
+json number_or_null(double x) { return std::isfinite(x) ? json(x) : json(); }
+
+/// A table with a header row; columns are as wide as their widest cell.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header, std::vector<bool> right = {})
+      : rows_{std::move(header)}, right_(std::move(right)) {}
+  void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  [[nodiscard]] bool empty() const { return rows_.size() <= 1; }
+  [[nodiscard]] std::string str() const {
+    std::vector<std::size_t> width;
+    for (const auto& row : rows_) {
+      if (width.size() < row.size()) width.resize(row.size(), 0);
+      for (std::size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+    }
+    std::string out;
+    for (const auto& row : rows_) {
+      std::string line;
+      for (std::size_t c = 0; c < row.size(); ++c) {
+        const bool right = c < right_.size() && right_[c];
+        line += (c > 0 ? "  " : "") +
+                (c + 1 == row.size() && !right ? row[c] : pad_to(row[c], width[c], right));
+      }
+      out += line + '\n';
+    }
+    return out;
+  }
+
+ private:
+  std::vector<std::vector<std::string>> rows_;
+  std::vector<bool> right_;
+};
+
+/// "warning: file:line: field: message".
+std::string warning_line(const Problem& p) {
+  Problem q = p;
+  q.warning = false;
+  return "warning: " + q.to_string();
+}
+
+std::string utc_now() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+/// A time in days since an epoch day as "YYYY-MM-DDTHH:MM:SSZ".
+std::string timestamp_of(std::int64_t epoch_day, double days) {
+  return iso_timestamp(epoch_day, static_cast<std::int64_t>(std::llround(days * 86400.0)));
+}
+
+// ---- inputs -------------------------------------------------------------------------------------
+
+/// A YAML mapping "CRM name: stage name".
+std::map<std::string, std::string> read_stage_map(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    throw InputError(path, 0, "--stage-map", "cannot read the file");
+  } catch (const YAML::ParserException& e) {
+    throw InputError(path, e.mark.line + 1, "", "YAML syntax: " + e.msg);
+  }
+  if (!root.IsMap() || root.size() == 0) {
+    throw InputError(path, root.IsDefined() && !root.IsNull() ? root.Mark().line + 1 : 0, "",
+                     expected_got("a mapping of CRM stage name: stage name",
+                                  root.IsNull() || !root.IsDefined() ? "an empty file"
+                                  : root.IsSequence()                ? "a list"
+                                  : root.IsScalar()                  ? "'" + root.Scalar() + "'"
+                                                                     : "an empty mapping"));
+  }
+  std::map<std::string, std::string> map;
+  std::vector<Problem> problems;
+  for (const auto& entry : root) {
+    const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : std::string();
+    const int line = entry.first.Mark().line + 1;
+    if (key.empty()) {
+      problems.push_back(Problem{path, line, "", "expected a CRM stage name as the key", false});
+      continue;
+    }
+    if (!entry.second.IsScalar() || entry.second.Scalar().empty()) {
+      problems.push_back(
+          Problem{path, line, key,
+                  expected_got("a stage name", entry.second.IsNull()       ? "nothing"
+                                               : entry.second.IsSequence() ? "a list"
+                                                                           : "a mapping"),
+                  false});
+      continue;
+    }
+    map[key] = entry.second.Scalar();
+  }
+  if (!problems.empty()) throw InputError(std::move(problems));
+  return map;
+}
+
+std::vector<LiftRequest> parse_lifts(const std::vector<std::string>& specs) {
+  std::vector<LiftRequest> lifts;
+  std::vector<Problem> problems;
+  for (const std::string& spec : specs) {
+    std::vector<std::string> parts;
+    std::stringstream s(spec);
+    for (std::string part; std::getline(s, part, ':');) parts.push_back(part);
+    const auto bad = [&] {
+      problems.push_back(Problem{
+          kCommand, 0, "--lift",
+          expected_got("TOUCHPOINT:STAGE[:WINDOW_DAYS] with a window > 0", "'" + spec + "'"),
+          false});
+    };
+    if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty()) {
+      bad();
+      continue;
+    }
+    LiftRequest r{parts[0], parts[1], kDefaultLiftWindow};
+    if (parts.size() == 3) {
+      try {
+        std::size_t used = 0;
+        r.window = std::stod(parts[2], &used);
+        if (used != parts[2].size() || !(r.window > 0.0) || !std::isfinite(r.window)) {
+          bad();
+          continue;
+        }
+      } catch (const std::exception&) {
+        bad();
+        continue;
+      }
+    }
+    lifts.push_back(r);
+  }
+  if (!problems.empty()) throw InputError(std::move(problems));
+  return lifts;
+}
+
+// ---- a scenario from snapshots alone ------------------------------------------------------------
+
+/// Exact (Garwood) interval of a Poisson count over an exposure.
+std::pair<double, double> poisson_interval(std::size_t count, double exposure) {
+  const double c = static_cast<double>(count);
+  const double low = count > 0 ? boost::math::gamma_p_inv(c, 0.025) : 0.0;
+  const double high = boost::math::gamma_p_inv(c + 1.0, 0.975);
+  return {low / exposure, high / exposure};
+}
+
+struct SnapshotScenario {
+  Scenario scenario;
+  std::vector<EstimateRow> estimates;  ///< arrivals and the initial cohort
+  std::vector<Problem> warnings;
+};
+
+/// Stages from the Markov fit; the initial cohort from the customers seen at the first snapshot
+/// date (placed at day 0, by stage); one Poisson stream per stage in which customers are first
+/// seen at a later date, rate = those customers / the time between the first and the
+/// second-to-last date (customers first seen at the last date have a single row and are not in
+/// the log, so that interval is left out of both).
+SnapshotScenario scenario_from_snapshots(const SnapshotLog& log, const MarkovFit& fit,
+                                         const std::string& won, const std::string& name) {
+  SnapshotScenario out;
+  Scenario& sc = out.scenario;
+  const auto warn = [&](const std::string& field, const std::string& message) {
+    out.warnings.push_back(Problem{log.file, 0, field, message, true});
+  };
+  std::set<double> dates;
+  for (const auto& c : log.customers) {
+    for (const auto& obs : c.observations) dates.insert(obs.time);
+  }
+  const std::vector<double> t(dates.begin(), dates.end());
+  const double first = t.empty() ? 0.0 : t.front();
+  sc.name = name;
+  sc.description = "calibrated from snapshots " + log.file + " (" +
+                   std::to_string(log.customers.size()) + " customers; day 0 is " + log.epoch + ")";
+  sc.horizon = t.empty() || t.back() <= 0.0 ? 1.0 : t.back();
+  sc.report_every = 7.0;
+  sc.seed = 1;
+  sc.replications = 10;
+  sc.won = won;
+  sc.stages = markov_stage_specs(fit);
+  std::set<std::string> absorbing;
+  for (const auto& s : sc.stages) {
+    if (s.absorbing) absorbing.insert(s.name);
+  }
+  std::map<std::string, std::size_t> initial;
+  std::map<std::string, std::size_t> arrivals;
+  std::size_t absorbed_arrivals = 0;
+  const double last_counted = t.size() >= 3 ? t[t.size() - 2] : first;
+  for (const auto& c : log.customers) {
+    const auto& obs = c.observations.front();
+    if (obs.time == first) {
+      ++initial[obs.stage];
+    } else if (obs.time <= last_counted) {
+      if (absorbing.count(obs.stage) > 0) {
+        ++absorbed_arrivals;
+      } else {
+        ++arrivals[obs.stage];
+      }
+    }
+  }
+  for (const auto& [stage, n] : initial) {
+    InitialCohort cohort;
+    cohort.stage = stage;
+    cohort.count = static_cast<std::int64_t>(n);
+    sc.arrivals.initial.push_back(cohort);
+    out.estimates.push_back(EstimateRow{
+        "arrivals.initial[" + std::to_string(sc.arrivals.initial.size() - 1) + "].count",
+        static_cast<double>(n), static_cast<double>(n), static_cast<double>(n), n});
+  }
+  const double exposure = last_counted - first;
+  if (t.size() < 3) {
+    warn("arrivals",
+         "fewer than three snapshot dates: no arrival rate can be estimated (only the initial "
+         "cohort)");
+  } else {
+    for (const auto& [stage, n] : arrivals) {
+      ArrivalStream stream;
+      stream.stage = stage;
+      stream.rate_per_day = static_cast<double>(n) / exposure;
+      sc.arrivals.streams.push_back(stream);
+      const auto [lo, hi] = poisson_interval(n, exposure);
+      out.estimates.push_back(EstimateRow{
+          "arrivals.streams[" + std::to_string(sc.arrivals.streams.size() - 1) + "].rate_per_day",
+          stream.rate_per_day, lo, hi, n});
+    }
+  }
+  if (absorbed_arrivals > 0) {
+    warn("arrivals",
+         std::to_string(absorbed_arrivals) +
+             " customers first seen in an absorbing stage are left out of the arrivals");
+  }
+  if (log.customers_single > 0) {
+    warn("arrivals",
+         std::to_string(log.customers_single) +
+             " customers with a single usable row are not in the fit, the initial cohort or the "
+             "arrivals");
+  }
+  warn("arrivals",
+       "snapshots do not show when customers arrive: the initial cohort is the customers seen at "
+       "the "
+       "first date, and arrivals are the customers first seen at later dates in a non-absorbing "
+       "stage, entering the stage they were first seen in. Customers who arrive and are absorbed "
+       "between two dates are never counted, so rates are too low when stays are shorter than the "
+       "interval between snapshots: check them against your own counts");
+  return out;
+}
+
+// ---- output -------------------------------------------------------------------------------------
+
+json problem_json(const Problem& p) {
+  return {{"file", p.file}, {"line", p.line}, {"field", p.field}, {"message", p.message}};
+}
+
+json estimates_json(const std::vector<EstimateRow>& rows) {
+  json a = json::array();
+  for (const auto& r : rows) {
+    a.push_back({{"parameter", r.parameter},
+                 {"estimate", number_or_null(r.estimate)},
+                 {"ci_low", number_or_null(r.ci_low)},
+                 {"ci_high", number_or_null(r.ci_high)},
+                 {"n", r.n}});
+  }
+  return a;
+}
+
+json lift_json(const TouchpointLift& l) {
+  return {{"touchpoint", l.touchpoint},
+          {"stage", l.stage},
+          {"window", l.window},
+          {"factor", number_or_null(l.factor)},
+          {"ci_low", number_or_null(l.ci_low)},
+          {"ci_high", number_or_null(l.ci_high)},
+          {"log_factor", number_or_null(l.log_factor)},
+          {"se_log_factor", number_or_null(l.se_log_factor)},
+          {"partial_loglik", number_or_null(l.partial_loglik)},
+          {"partial_loglik_null", number_or_null(l.partial_loglik_null)},
+          {"n_stays", l.n_stays},
+          {"n_exposed_stays", l.n_exposed_stays},
+          {"n_events", l.n_events},
+          {"n_events_exposed", l.n_events_exposed},
+          {"n_contacts", l.n_contacts},
+          {"n_contacts_in_stays", l.n_contacts_in_stays},
+          {"days_at_risk", l.days_at_risk},
+          {"days_exposed", l.days_exposed},
+          {"converged", l.converged},
+          {"note", l.note}};
+}
+
+json markov_json(const MarkovFit& f) {
+  json rates = json::array();
+  for (const auto& r : f.rates) {
+    rates.push_back({{"from", r.from},
+                     {"to", r.to},
+                     {"rate", number_or_null(r.rate)},
+                     {"ci_low", number_or_null(r.ci_low)},
+                     {"ci_high", number_or_null(r.ci_high)},
+                     {"n", r.n},
+                     {"at_bound", r.at_bound}});
+  }
+  return {{"file", f.file},
+          {"stages", f.stages},
+          {"transitions_inferred", f.transitions_inferred},
+          {"rates", rates},
+          {"estimates", estimates_json(f.estimates)},
+          {"loglik", number_or_null(f.loglik)},
+          {"n_transitions", f.n_transitions},
+          {"n_customers", f.n_customers},
+          {"n_intervals", f.n_intervals},
+          {"converged", f.converged},
+          {"status", f.status},
+          {"information_positive_definite", f.information_positive_definite}};
+}
+
+json families_json(const std::vector<FamilyRow>& rows) {
+  json a = json::array();
+  for (const auto& r : rows) {
+    json params = json::object();
+    for (const auto& [k, v] : r.params) params[k] = number_or_null(v);
+    a.push_back({{"stage", r.stage},
+                 {"segment", r.segment},
+                 {"family", r.family},
+                 {"fitted", r.fitted},
+                 {"loglik", number_or_null(r.loglik)},
+                 {"aic", number_or_null(r.aic)},
+                 {"params", params},
+                 {"chosen", r.chosen},
+                 {"n_events", r.n_events},
+                 {"n_censored", r.n_censored},
+                 {"note", r.note}});
+  }
+  return a;
+}
+
+std::string estimates_text(const std::vector<EstimateRow>& rows) {
+  Table t({"parameter", "estimate", "95% CI", "n"}, {false, true, true, true});
+  for (const auto& r : rows) {
+    t.add({r.parameter, g4(r.estimate), "[" + g4(r.ci_low) + ", " + g4(r.ci_high) + "]",
+           std::to_string(r.n)});
+  }
+  return t.str();
+}
+
+std::string families_text(const std::vector<FamilyRow>& rows) {
+  // AIC differences to the chosen family of the same stage and segment.
+  std::map<std::pair<std::string, std::string>, double> best;
+  for (const auto& r : rows) {
+    if (r.chosen) best[{r.stage, r.segment}] = r.aic;
+  }
+  Table t(
+      {"stage", "segment", "family", "", "AIC", "dAIC", "loglik", "ended", "open", "parameters"},
+      {false, false, false, false, true, true, true, true, true, false});
+  for (const auto& r : rows) {
+    std::string params;
+    for (const auto& [k, v] : r.params) params += (params.empty() ? "" : " ") + k + "=" + g4(v);
+    if (!r.fitted) params = r.note.empty() ? "not fitted" : "not fitted: " + r.note;
+    const auto it = best.find({r.stage, r.segment});
+    const double delta = it == best.end() || !r.fitted ? std::nan("") : r.aic - it->second;
+    t.add({r.stage, r.segment.empty() ? "-" : r.segment, r.family, r.chosen ? "*" : "",
+           r.fitted ? g4(r.aic) : "n/a", std::isnan(delta) ? "n/a" : g4(delta),
+           r.fitted ? g4(r.loglik) : "n/a", std::to_string(r.n_events),
+           std::to_string(r.n_censored), params});
+  }
+  return t.str();
+}
+
+/// What the command computed: everything the tables, the report and the YAML header need.
+struct Result {
+  std::optional<EventLog> log;
+  std::optional<Calibration> calibration;
+  std::optional<SnapshotLog> snapshot_log;
+  std::optional<MarkovFit> markov;
+  std::vector<TouchpointLift> lifts;
+  std::vector<EstimateRow> snapshot_scenario_estimates;
+  std::vector<Problem> warnings;
+  Scenario scenario;
+};
+
+/// Stays still open at the end of observation (right-censored), over all segments.
+std::size_t stays_open(const Calibration& c) {
+  std::size_t open = 0;
+  for (const auto& f : c.stages) {
+    if (f.segment.empty())
+      open += static_cast<std::size_t>(std::count(f.censored.begin(), f.censored.end(), true));
+  }
+  return open;
+}
+
+json report_json(const Result& r, const CalibrateArgs& a) {
+  json j;
+  j["lcsim_version"] = kVersion;
+  j["created"] = utc_now();
+  j["inputs"] = {{"events", a.events.empty() ? json() : json(a.events)},
+                 {"snapshots", a.snapshots.empty() ? json() : json(a.snapshots)},
+                 {"touchpoints", a.touchpoints.empty() ? json() : json(a.touchpoints)},
+                 {"stage_map", a.stage_map.empty() ? json() : json(a.stage_map)}};
+  json warnings = json::array();
+  for (const auto& w : r.warnings) warnings.push_back(problem_json(w));
+  j["warnings"] = warnings;
+  if (r.log) {
+    const EventLog& log = *r.log;
+    j["events"] = {{"file", log.file},
+                   {"rows", log.rows},
+                   {"rows_used", log.rows_used},
+                   {"customers", log.customers.size()},
+                   {"stages", log.stages},
+                   {"segments", log.segments},
+                   {"epoch", log.epoch},
+                   {"first", timestamp_of(log.epoch_day, log.first_time)},
+                   {"last", timestamp_of(log.epoch_day, log.last_time)},
+                   {"censor_at", timestamp_of(log.epoch_day, log.censor_at)}};
+  }
+  if (r.calibration) {
+    const Calibration& c = *r.calibration;
+    j["estimates"] = estimates_json(c.estimates);
+    j["families"] = families_json(c.families);
+    j["events"]["stays_open"] = stays_open(c);
+  } else {
+    j["estimates"] = estimates_json(r.snapshot_scenario_estimates);
+    j["families"] = json::array();
+  }
+  json lifts = json::array();
+  for (const auto& l : r.lifts) lifts.push_back(lift_json(l));
+  j["lift"] = lifts;
+  if (r.markov) {
+    j["snapshots"] = markov_json(*r.markov);
+    j["snapshots"]["rows"] = r.snapshot_log->rows;
+    j["snapshots"]["epoch"] = r.snapshot_log->epoch;
+  }
+  std::vector<std::string> stages;
+  for (const auto& s : r.scenario.stages) stages.push_back(s.name);
+  std::vector<std::string> segments;
+  for (const auto& s : r.scenario.segments) segments.push_back(s.name);
+  j["scenario"] = {{"file", a.out},
+                   {"name", r.scenario.name},
+                   {"source", r.calibration ? "events" : "snapshots"},
+                   {"stages", stages},
+                   {"segments", segments},
+                   {"horizon", r.scenario.horizon},
+                   {"won", r.scenario.won}};
+  return j;
+}
+
+std::string yaml_header(const Result& r, const CalibrateArgs& a) {
+  std::vector<std::string> lines;
+  lines.push_back("Calibrated by lcsim " + std::string(kVersion) + " on " + utc_now() + ".");
+  if (r.log) {
+    const EventLog& log = *r.log;
+    const std::size_t open = stays_open(*r.calibration);
+    lines.push_back("Source: stage-change log " + log.file + " (" + std::to_string(log.rows) +
+                    " rows, " + std::to_string(log.customers.size()) + " customers" +
+                    (log.has_segments ? ", segments from column '" + a.segment_column + "'" : "") +
+                    ").");
+    lines.push_back("Rows from " + timestamp_of(log.epoch_day, log.first_time) + " to " +
+                    timestamp_of(log.epoch_day, log.last_time) + "; day 0 is " + log.epoch + ".");
+    lines.push_back("Censoring: observation ends at " + timestamp_of(log.epoch_day, log.censor_at) +
+                    (a.censor_at.empty() ? " (the last timestamp; set it with --censor-at)"
+                                         : " (--censor-at)") +
+                    "; " + std::to_string(open) + " stays still open then are right-censored.");
+  }
+  if (r.snapshot_log) {
+    lines.push_back(
+        "Snapshots: " + r.snapshot_log->file + " (" + std::to_string(r.snapshot_log->rows) +
+        " rows, " + std::to_string(r.markov->n_customers) + " customers, " +
+        std::to_string(r.markov->n_transitions) +
+        " consecutive pairs): continuous-time Markov fit" +
+        (r.calibration ? ", in the report only (the scenario comes from the stage-change log)."
+                       : "; the scenario's stages come from it (exponential dwells)."));
+  }
+  for (const auto& l : r.lifts) {
+    lines.push_back("Touchpoint lift (not in the scenario: its schedule is unknown): " +
+                    l.touchpoint + " on " + l.stage + ", " + g4(l.window) +
+                    "-day window: hazard_factor " + g4(l.factor) + " [" + g4(l.ci_low) + ", " +
+                    g4(l.ci_high) + "]" + (l.note.empty() ? "" : " (" + l.note + ")") + ".");
+  }
+  lines.push_back("Estimates with 95% intervals: lcsim calibrate ... --report FILE (or --json).");
+  std::string out;
+  for (const auto& line : lines) out += "# " + line + "\n";
+  return out;
+}
+
+std::string result_text(const Result& r, const CalibrateArgs& a) {
+  std::ostringstream out;
+  if (r.log) {
+    const EventLog& log = *r.log;
+    out << "calibrated from " << log.file << ": " << log.customers.size() << " customers, "
+        << log.rows_used << " of " << log.rows << " rows, "
+        << timestamp_of(log.epoch_day, log.first_time) << " to "
+        << timestamp_of(log.epoch_day, log.censor_at) << " (censored there), day 0 = " << log.epoch
+        << "\n\n";
+    out << "estimates (95% intervals; n = moves out of the stage, customers or arrivals)\n"
+        << estimates_text(r.calibration->estimates) << "\n";
+    out << "dwell families by stage (* = chosen, minimum AIC; ended / open stays)\n"
+        << families_text(r.calibration->families) << "\n";
+  } else {
+    out << "calibrated from snapshots " << r.snapshot_log->file << ": " << r.markov->n_customers
+        << " customers, " << r.markov->n_transitions
+        << " consecutive pairs, day 0 = " << r.snapshot_log->epoch << "\n\n";
+    out << "arrivals (95% intervals)\n" << estimates_text(r.snapshot_scenario_estimates) << "\n";
+  }
+  if (r.markov) {
+    out << "snapshot fit (continuous-time Markov; "
+        << (r.markov->converged ? "converged" : "NOT converged: ")
+        << (r.markov->converged ? "" : r.markov->status) << ", log-likelihood "
+        << g4(r.markov->loglik) << ")\n"
+        << estimates_text(r.markov->estimates) << "\n";
+  }
+  if (!r.lifts.empty()) {
+    Table t({"touchpoint", "stage", "window", "hazard factor", "95% CI", "exposed stays",
+             "exits (exposed)", "note"},
+            {false, false, true, true, true, true, true, false});
+    for (const auto& l : r.lifts) {
+      t.add({l.touchpoint, l.stage, g4(l.window), g4(l.factor),
+             "[" + g4(l.ci_low) + ", " + g4(l.ci_high) + "]",
+             std::to_string(l.n_exposed_stays) + " of " + std::to_string(l.n_stays),
+             std::to_string(l.n_events) + " (" + std::to_string(l.n_events_exposed) + ")", l.note});
+    }
+    out << "touchpoint lift (Cox partial likelihood: factor on the hazard of leaving the stage "
+           "while exposed)\n"
+        << t.str() << "\n";
+  }
+  out << "wrote " << a.out << " (scenario '" << r.scenario.name << "': " << r.scenario.stages.size()
+      << " stages";
+  if (!r.scenario.segments.empty()) out << ", " << r.scenario.segments.size() << " segments";
+  out << ", horizon " << g4(r.scenario.horizon) << " days)";
+  if (!a.report.empty()) out << " and " << a.report;
+  out << "\n";
+  return out.str();
+}
+
+// ---- the command --------------------------------------------------------------------------------
+
+std::string won_of_snapshots(const SnapshotLog& log, const std::string& won) {
+  if (!won.empty()) {
+    if (std::find(log.stages.begin(), log.stages.end(), won) == log.stages.end()) {
+      throw InputError(log.file, 0, "--won", "stage '" + won + "' does not occur in the snapshots");
+    }
+    return won;
+  }
+  if (std::find(log.stages.begin(), log.stages.end(), "won") != log.stages.end()) return "won";
+  throw InputError(log.file, 0, "--won",
+                   "the snapshots have no stage 'won': name the stage that counts as a "
+                   "conversion with --won STAGE");
+}
+
+void calibrate_command(const CalibrateArgs& a) {
+  if (a.events.empty() && a.snapshots.empty()) {
+    throw InputError(kCommand, 0, "EVENTS",
+                     "expected a stage-change log (EVENTS.csv) and/or --snapshots FILE");
+  }
+  if (a.events.empty() && !a.touchpoints.empty()) {
+    throw InputError(kCommand, 0, "--touchpoints",
+                     "needs a stage-change log (EVENTS.csv): lift is measured on stays");
+  }
+  const std::vector<LiftRequest> lifts = parse_lifts(a.lift);
+  std::map<std::string, std::string> stage_map;
+  if (!a.stage_map.empty()) stage_map = read_stage_map(a.stage_map);
+
+  Result r;
+  if (!a.events.empty()) {
+    LogOptions lo;
+    lo.segment_column = a.segment_column;
+    lo.stage_map = stage_map;
+    lo.stages = a.stages;
+    lo.absorbing = a.absorbing;
+    lo.censor_at = a.censor_at;
+    lo.drop_duplicates = a.drop_duplicates;
+    r.log = read_event_log(a.events, lo);
+    CalibrateOptions co;
+    co.won = a.won;
+    co.name = a.name;
+    r.calibration = calibrate_logs(*r.log, co);
+    r.warnings = r.calibration->warnings;
+    r.scenario = r.calibration->scenario;
+  }
+  if (!a.touchpoints.empty()) {
+    const TouchpointLog contacts = read_touchpoint_log(a.touchpoints, *r.log);
+    r.warnings.insert(r.warnings.end(), contacts.warnings.begin(), contacts.warnings.end());
+    for (const LiftRequest& q : lifts) {
+      LiftOptions lo;
+      lo.touchpoint = q.touchpoint;
+      lo.stage = q.stage;
+      lo.window = q.window;
+      r.lifts.push_back(fit_touchpoint_lift(*r.log, contacts, lo));
+      if (!r.lifts.back().note.empty()) {
+        r.warnings.push_back(Problem{a.touchpoints, 0,
+                                     "touchpoints." + q.touchpoint + ".effect.hazard_factor",
+                                     r.lifts.back().note, true});
+      }
+    }
+    if (lifts.empty()) {
+      r.warnings.push_back(
+          Problem{a.touchpoints, 0, "--lift",
+                  "contacts read but no --lift TOUCHPOINT:STAGE[:WINDOW_DAYS] asked for", true});
+    }
+  } else if (!lifts.empty()) {
+    throw InputError(kCommand, 0, "--lift", "needs --touchpoints FILE (the contact log)");
+  }
+  if (!a.snapshots.empty()) {
+    SnapshotOptions so;
+    so.stage_map = stage_map;
+    so.stages = a.stages;
+    so.absorbing = a.absorbing;
+    if (r.log) so.epoch = r.log->epoch;  // one day 0 for both inputs
+    r.snapshot_log = read_snapshots(a.snapshots, so);
+    r.markov = fit_snapshots(*r.snapshot_log);
+    r.warnings.insert(r.warnings.end(), r.markov->warnings.begin(), r.markov->warnings.end());
+    if (!r.calibration) {
+      SnapshotScenario s = scenario_from_snapshots(
+          *r.snapshot_log, *r.markov, won_of_snapshots(*r.snapshot_log, a.won), a.name);
+      r.scenario = std::move(s.scenario);
+      r.snapshot_scenario_estimates = std::move(s.estimates);
+      r.warnings.insert(r.warnings.end(), s.warnings.begin(), s.warnings.end());
+    }
+  }
+  // The scenario must load and simulate as written: check the YAML text itself.
+  const std::string yaml = yaml_header(r, a) + to_yaml(r.scenario);
+  {
+    std::vector<Problem> errors;
+    for (const Problem& p : check(parse_scenario(yaml, a.out))) {
+      if (!p.warning) errors.push_back(p);
+    }
+    if (!errors.empty()) throw InputError(std::move(errors));
+  }
+  const json report = report_json(r, a);
+  write_file_atomically(a.out, yaml);
+  if (!a.report.empty()) write_file_atomically(a.report, report.dump(2) + "\n");
+  if (a.json) {
+    std::cout << report.dump(2) << '\n';
+  } else {
+    for (const Problem& w : r.warnings) std::cerr << warning_line(w) << '\n';
+    std::cout << result_text(r, a);
+  }
+}
+
+}  // namespace
+
+void add_calibrate(CLI::App& app, int& /*exit_code*/) {
+  auto* cmd = app.add_subcommand(
+      "calibrate",
+      "Estimate a stage model with uncertainty from CRM history and write it as a scenario");
+  auto a = std::make_shared<CalibrateArgs>();
+  cmd->add_option(
+         "events", a->events,
+         "Stage-change log (CSV: customer_id,timestamp,stage[,segment]); optional with --snapshots")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--out,-o", a->out, "Calibrated scenario YAML to write")->required();
+  cmd->add_option("--snapshots", a->snapshots,
+                  "Stage snapshots (CSV: customer_id,date,stage): a continuous-time Markov fit; "
+                  "the scenario "
+                  "comes from it when no EVENTS file is given")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--segment-column", a->segment_column,
+                  "Column of EVENTS holding the segment (default: none)");
+  cmd->add_option(
+      "--censor-at", a->censor_at,
+      "End of observation (date or timestamp); stays still open then are right-censored "
+      "(default: the last timestamp)");
+  cmd->add_option("--stage-map", a->stage_map, "YAML mapping of CRM stage names to stage names")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--stages", a->stages,
+                  "Known stages, in model order (any other stage is an error)")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  cmd->add_option("--absorbing", a->absorbing, "Stages that end a path, e.g. won,lost")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  cmd->add_option("--won", a->won, "Stage that counts as a conversion (default: 'won')");
+  cmd->add_flag("--drop-duplicates", a->drop_duplicates,
+                "Drop repeated rows with a warning instead of failing");
+  cmd->add_option("--touchpoints", a->touchpoints,
+                  "Contact log (CSV: customer_id,timestamp,touchpoint)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--lift", a->lift,
+                  "Estimate a touchpoint's hazard factor: TOUCHPOINT:STAGE[:WINDOW_DAYS] (window "
+                  "default 7); "
+                  "repeatable")
+      ->allow_extra_args(false);
+  cmd->add_option("--report", a->report, "Write every table and warning as JSON to this file");
+  cmd->add_option("--name", a->name, "Name of the calibrated scenario")->capture_default_str();
+  cmd->add_flag("--json", a->json, "Print the report JSON on stdout instead of tables");
+  cmd->callback([a] { calibrate_command(*a); });
+}
+
+}  // namespace lcsim::cli
