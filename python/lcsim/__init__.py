@@ -18,6 +18,7 @@ import warnings
 
 from . import _core
 from .analysis import Analysis, analyze
+from .calibration import Calibration, calibrate, synth
 from .errors import Problem, ScenarioError, StudyError
 from .results import Run, Study, open, simulate
 from .scenario import Scenario
@@ -28,6 +29,7 @@ __version__ = _core.__version__
 
 __all__ = [
     "Analysis",
+    "Calibration",
     "Comparison",
     "Problem",
     "Run",
@@ -38,12 +40,14 @@ __all__ = [
     "Sweep",
     "__version__",
     "analyze",
+    "calibrate",
     "compare",
     "hdf5_version",
     "open",
     "plot",
     "simulate",
     "sweep",
+    "synth",
 ]
 
 

@@ -121,3 +121,20 @@ class MarkovAnalysis:
 
 def analyze_markov(model: Model, segment: str = "", start: str = "") -> MarkovAnalysis: ...
 def without_touchpoints(model: Model) -> Model: ...
+
+# ---- calibration (bind_calibrate.cpp): plain dicts, shaped by lcsim.calibration ----
+def calibrate_events(
+    source: str, is_text: bool, file: str, segment_column: str = "", censor_at: str = "",
+    stage_map: dict[str, str] = ..., absorbing: list[str] = ..., epoch: str = "", drop_duplicates: bool = False,
+    won: str = "", name: str = "calibrated", min_segment_observations: int = 30, initial_cohort_days: float = 7.0,
+    transition_prior: float = 0.5, level: float = 0.95, horizon: float = 0.0, report_every: float = 7.0,
+    seed: int = 1, replications: int = 10,
+) -> dict[str, object]: ...
+def calibrate_snapshots(
+    source: str, is_text: bool, file: str, stage_map: dict[str, str] = ..., stages: list[str] = ...,
+    absorbing: list[str] = ..., epoch: str = "", transitions: list[tuple[str, str]] = ..., level: float = 0.95,
+) -> dict[str, object]: ...
+def synth(
+    model: Model, replication: int = 0, seed: Optional[int] = None, start_date: str = "2025-01-06",
+    observe_until: Optional[float] = None, snapshots: str = "none", touchpoints: bool = True,
+) -> dict[str, object]: ...

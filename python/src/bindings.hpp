@@ -10,5 +10,6 @@ void bind_model(pybind11::module_& m);
 void bind_run(pybind11::module_& m);
 void bind_io(pybind11::module_& m);
 void bind_analysis(pybind11::module_& m);
+void bind_calibrate(pybind11::module_& m);
 
 }  // namespace lcsim::python

@@ -13,4 +13,5 @@ PYBIND11_MODULE(_core, m) {
   lcsim::python::bind_run(m);
   lcsim::python::bind_io(m);
   lcsim::python::bind_analysis(m);
+  lcsim::python::bind_calibrate(m);
 }

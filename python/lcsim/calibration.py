@@ -1,0 +1,235 @@
+"""Calibration from CRM history, and synthetic CRM history from a scenario.
+
+>>> history = lcsim.synth(truth, observe_until=240, snapshots="monthly")
+>>> cal = lcsim.calibrate(history["events"], segment_column="segment", absorbing=["won", "lost"])
+>>> cal.estimates                       # parameter, estimate, ci_low, ci_high, n
+>>> run = lcsim.simulate(cal.scenario)  # the calibrated scenario replays the observed window
+
+The estimators are the C++ core's (the ``lcsim calibrate`` command uses the same code); see
+docs and ``include/lcsim/calibrate/calibrate.hpp`` for the model behind them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping, Optional, Sequence, Union
+
+import pandas as pd
+
+from . import _core
+from .errors import Problem
+from .scenario import Scenario
+
+__all__ = ["Calibration", "calibrate", "synth"]
+
+_EVENT_OPTIONS = {
+    "epoch": str,
+    "min_segment_observations": int,
+    "initial_cohort_days": float,
+    "transition_prior": float,
+    "level": float,
+    "horizon": float,
+    "report_every": float,
+    "seed": int,
+    "replications": int,
+}
+_SNAPSHOT_OPTIONS = {"epoch": str, "level": float, "stages": list, "transitions": list}
+
+_ESTIMATE_COLUMNS = ["parameter", "estimate", "ci_low", "ci_high", "n"]
+_FAMILY_COLUMNS = ["stage", "segment", "family", "fitted", "loglik", "aic", "params", "chosen", "n_events",
+                   "n_censored", "note"]
+_RATE_COLUMNS = ["from", "to", "rate", "se_log", "ci_low", "ci_high", "n", "at_bound"]
+
+
+class Calibration:
+    """The result of :func:`calibrate`.
+
+    Attributes
+    ----------
+    estimates : DataFrame
+        One row per estimated parameter: ``parameter`` (dotted scenario path such as
+        ``"stages.lead.next.mql"``), ``estimate``, ``ci_low``, ``ci_high``, ``n``.
+    families : DataFrame
+        The dwell family comparison per stage (and segment): ``stage, segment, family, fitted,
+        loglik, aic, params`` (dict), ``chosen, n_events, n_censored, note``. Empty for snapshot fits.
+    warnings : list of str
+        ``file:line: field: message`` lines (the log's, then the calibration's); ``problems`` holds
+        them as :class:`lcsim.Problem` tuples.
+    scenario : Scenario or None
+        The calibrated scenario, ready for :func:`lcsim.simulate` (day 0 is :attr:`epoch`). ``None``
+        for snapshot fits, which estimate stage dynamics only (see :attr:`rates`).
+    epoch : str
+        Day 0 as ``"YYYY-MM-DD"``.
+    window : tuple of float
+        (start, end) of the observation, days since the epoch.
+    kind : str
+        ``"events"`` (stage-change log) or ``"snapshots"`` (continuous-time Markov fit).
+    rates : DataFrame or None
+        Snapshot fits: the generator's rates (``from, to, rate, se_log, ci_low, ci_high, n,
+        at_bound``); the same rates are the ``Q.<from>.<to>`` rows of :attr:`estimates`.
+    """
+
+    def __init__(self, data: Mapping[str, Any], kind: str):
+        self.kind = kind
+        self.file: str = data["file"]
+        self.epoch: str = data["epoch"]
+        self.window: tuple[float, float] = tuple(data["window"])
+        self.estimates = pd.DataFrame(data["estimates"], columns=_ESTIMATE_COLUMNS).astype({"n": "int64"})
+        self.families = pd.DataFrame(data.get("families", []), columns=_FAMILY_COLUMNS)
+        self.problems = [Problem(*p) for p in data["warnings"]]
+        self.warnings = [_problem_line(p) for p in self.problems]
+        self.data = dict(data)
+        if kind == "events":
+            self.scenario: Optional[Scenario] = Scenario.from_yaml(data["scenario_yaml"], file=f"{self.file} (calibrated)")
+            self.rates = None
+        else:
+            self.scenario = None
+            self.rates = pd.DataFrame(data["rates"], columns=_RATE_COLUMNS)
+
+    def estimate(self, parameter: str) -> pd.Series:
+        """The estimate row of one parameter path (KeyError when there is none)."""
+        rows = self.estimates[self.estimates["parameter"] == parameter]
+        if rows.empty:
+            raise KeyError(parameter)
+        return rows.iloc[0]
+
+    def __repr__(self) -> str:
+        what = f"scenario={self.scenario.name!r}" if self.scenario is not None else f"rates={len(self.rates)}"
+        return (f"Calibration({self.kind}, file={self.file!r}, epoch={self.epoch}, "
+                f"window=({self.window[0]:g}, {self.window[1]:g}), estimates={len(self.estimates)}, "
+                f"warnings={len(self.warnings)}, {what})")
+
+
+def _problem_line(p: Problem) -> str:
+    """``file:line: field: message`` (the warning flag is implied)."""
+    return str(p._replace(warning=False))
+
+
+def _source(data, default_name: str) -> tuple[str, bool, str]:
+    """(path or CSV text, is_text, file name for messages) of a path or a DataFrame."""
+    if isinstance(data, pd.DataFrame):
+        return data.to_csv(index=False, lineterminator="\n"), True, default_name
+    if isinstance(data, (str, os.PathLike)):
+        path = os.fspath(data)
+        return path, False, path
+    raise TypeError(f"expected a path or a pandas DataFrame, got {type(data).__name__}")
+
+
+def _options(options: Mapping[str, Any], allowed: Mapping[str, type], what: str) -> dict:
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise TypeError(f"{what}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}")
+    return {k: allowed[k](v) if allowed[k] is not list else list(v) for k, v in options.items()}
+
+
+def calibrate(
+    events: Union[str, os.PathLike, pd.DataFrame, None],
+    *,
+    snapshots: Union[str, os.PathLike, pd.DataFrame, None] = None,
+    segment_column: Optional[str] = None,
+    censor_at: Optional[str] = None,
+    stage_map: Optional[Mapping[str, str]] = None,
+    absorbing: Optional[Sequence[str]] = None,
+    won: Optional[str] = None,
+    drop_duplicates: bool = False,
+    name: str = "calibrated",
+    **options: Any,
+) -> Calibration:
+    """Calibrates a stage model from CRM history.
+
+    Parameters
+    ----------
+    events : path or DataFrame
+        A stage-change log with columns ``customer_id, timestamp, stage`` (and the segment column).
+        A DataFrame is written to CSV text in memory and read exactly like a file named
+        ``"<events>"``: messages then name **line = DataFrame row position + 2** (the header is line
+        1). Timestamps may be strings (``YYYY-MM-DD[THH:MM[:SS]][Z|+HH:MM]``) or pandas datetimes.
+    snapshots : path or DataFrame, optional
+        With ``events=None``: stage snapshots (``customer_id, date, stage``) fitted by a
+        continuous-time Markov model instead (messages name ``"<snapshots>"`` for a DataFrame).
+        The result has :attr:`Calibration.rates` and ``Q.<from>.<to>`` estimate rows, no scenario.
+    segment_column : str, optional
+        Name of the segment column of the log.
+    censor_at : str, optional
+        End of observation (a timestamp); default: the log's last timestamp. Give the synthetic
+        history's ``censor_at`` when calibrating :func:`synth` output.
+    stage_map : dict, optional
+        CRM stage name -> model stage name.
+    absorbing : list of str, optional
+        Stages that end a path (won, lost, ...).
+    won : str, optional
+        The conversion stage; default "won" when the log has it.
+    drop_duplicates : bool
+        Drop repeated rows with a warning instead of failing.
+    name : str
+        Name of the calibrated scenario.
+    **options
+        Events: ``epoch, min_segment_observations, initial_cohort_days, transition_prior, level,
+        horizon, report_every, seed, replications``. Snapshots: ``epoch, level, stages,
+        transitions`` (list of (from, to) pairs; default inferred).
+
+    Raises
+    ------
+    lcsim.ScenarioError
+        Bad input: every problem found, as ``file:line: field: message`` with ``.problems``.
+    lcsim.StudyError
+        A file that cannot be read.
+    """
+    if events is None and snapshots is None:
+        raise TypeError("calibrate() needs events or snapshots")
+    if events is not None and snapshots is not None:
+        raise TypeError("calibrate() takes events or snapshots, not both")
+    stage_map = {str(k): str(v) for k, v in (stage_map or {}).items()}
+    absorbing = [str(s) for s in (absorbing or [])]
+    if events is not None:
+        source, is_text, file = _source(events, "<events>")
+        data = _core.calibrate_events(
+            source, is_text, file, segment_column=segment_column or "", censor_at=censor_at or "",
+            stage_map=stage_map, absorbing=absorbing, drop_duplicates=bool(drop_duplicates), won=won or "",
+            name=str(name), **_options(options, _EVENT_OPTIONS, "calibrate(events)"))
+        return Calibration(data, "events")
+    opts = _options(options, _SNAPSHOT_OPTIONS, "calibrate(snapshots)")
+    if "transitions" in opts:
+        opts["transitions"] = [(str(a), str(b)) for a, b in opts["transitions"]]
+    source, is_text, file = _source(snapshots, "<snapshots>")
+    data = _core.calibrate_snapshots(source, is_text, file, stage_map=stage_map, absorbing=absorbing, **opts)
+    return Calibration(data, "snapshots")
+
+
+def synth(
+    scenario: Union[Scenario, str, os.PathLike],
+    *,
+    replication: int = 0,
+    seed: Optional[int] = None,
+    start_date: str = "2025-01-06",
+    observe_until: Optional[float] = None,
+    snapshots: Union[str, int, None] = None,
+    touchpoints: bool = True,
+) -> dict:
+    """One replication of a scenario as the CRM history an analyst would get.
+
+    Returns a dict of DataFrames with the columns of the ``lcsim synth`` CSV files:
+    ``"events"`` (customer_id, timestamp, stage[, segment]), ``"snapshots"`` (customer_id, date,
+    stage[, segment]; empty unless ``snapshots`` is ``"monthly"`` or a number of days) and
+    ``"touchpoints"`` (customer_id, timestamp, touchpoint; landed contacts). The segment column is
+    present when the scenario has more than one segment. Each frame's ``.attrs`` hold the facts of
+    the history (``censor_at``, ``seed``, ``customers``, ``absorbing``, ``won``, ...): calibrate with
+    ``censor_at=history["events"].attrs["censor_at"]``.
+
+    Day 0 is ``start_date`` (UTC midnight); nothing after ``observe_until`` days (default: the
+    horizon) is recorded. The GIL is released while simulating.
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = Scenario.load(scenario)
+    every = "none" if snapshots is None else str(snapshots)
+    data = _core.synth(scenario._model, replication=int(replication), seed=None if seed is None else int(seed),
+                       start_date=str(start_date), observe_until=None if observe_until is None else float(observe_until),
+                       snapshots=every, touchpoints=bool(touchpoints))
+    keys = ("events", "snapshots", "touchpoints")
+    info = {k: v for k, v in data.items() if k not in keys}
+    out = {}
+    for key in keys:
+        frame = pd.DataFrame(data[key])
+        frame.attrs.update(info)
+        out[key] = frame
+    return out

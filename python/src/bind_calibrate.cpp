@@ -1,0 +1,237 @@
+// Calibration from CRM history (stage-change logs, snapshots) and synthetic history, as plain
+// Python data (dicts of lists); python/lcsim/calibration.py turns them into DataFrames.
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <optional>
+#include <sstream>
+
+#include "bindings.hpp"
+#include "lcsim/calibrate/calibrate.hpp"
+#include "lcsim/calibrate/history.hpp"
+#include "lcsim/calibrate/snapshot_fit.hpp"
+#include "lcsim/calibrate/synth.hpp"
+#include "lcsim/io/scenario_yaml.hpp"
+
+namespace py = pybind11;
+
+namespace lcsim::python {
+namespace {
+
+py::list problem_list(const std::vector<Problem>& problems) {
+  py::list out;
+  for (const auto& p : problems) out.append(py::make_tuple(p.file, p.line, p.field, p.message, p.warning));
+  return out;
+}
+
+py::list estimate_list(const std::vector<EstimateRow>& rows) {
+  py::list out;
+  for (const auto& r : rows) out.append(py::make_tuple(r.parameter, r.estimate, r.ci_low, r.ci_high, r.n));
+  return out;
+}
+
+/// Calibrates a stage-change log given as a path (is_text false) or as CSV text named `file`.
+py::dict calibrate_events(const std::string& source, bool is_text, const std::string& file,
+                          const std::string& segment_column, const std::string& censor_at,
+                          const std::map<std::string, std::string>& stage_map, const std::vector<std::string>& absorbing,
+                          const std::string& epoch, bool drop_duplicates, const std::string& won, const std::string& name,
+                          std::size_t min_segment_observations, double initial_cohort_days, double transition_prior,
+                          double level, double horizon, double report_every, std::uint64_t seed, int replications) {
+  LogOptions log_options;
+  log_options.segment_column = segment_column;
+  log_options.censor_at = censor_at;
+  log_options.stage_map = stage_map;
+  log_options.absorbing = absorbing;
+  log_options.epoch = epoch;
+  log_options.drop_duplicates = drop_duplicates;
+  CalibrateOptions options;
+  options.won = won;
+  options.name = name;
+  options.min_segment_observations = min_segment_observations;
+  options.initial_cohort_days = initial_cohort_days;
+  options.transition_prior = transition_prior;
+  options.dwell.level = level;
+  options.horizon = horizon;
+  options.report_every = report_every;
+  options.seed = seed;
+  options.replications = replications;
+
+  Calibration cal;
+  std::string yaml;
+  {
+    const py::gil_scoped_release release;
+    EventLog log;
+    if (is_text) {
+      std::istringstream in(source);
+      log = parse_event_log(in, file, log_options);
+    } else {
+      log = read_event_log(source, log_options);
+    }
+    cal = calibrate_logs(log, options);
+    yaml = to_yaml(cal.scenario);
+  }
+  py::list families;
+  for (const auto& f : cal.families) {
+    py::dict params;
+    for (const auto& [k, v] : f.params) params[py::str(k)] = v;
+    families.append(py::make_tuple(f.stage, f.segment, f.family, f.fitted, f.loglik, f.aic, params, f.chosen,
+                                   f.n_events, f.n_censored, f.note));
+  }
+  py::dict out;
+  out["file"] = cal.file;
+  out["epoch"] = cal.epoch;
+  out["epoch_weekday"] = cal.epoch_weekday;
+  out["window"] = py::make_tuple(cal.window_start, cal.window_end);
+  out["estimates"] = estimate_list(cal.estimates);
+  out["families"] = families;
+  out["warnings"] = problem_list(cal.warnings);
+  out["scenario_yaml"] = yaml;
+  out["arrival_rate"] = cal.arrival_rate;
+  out["weekly_profile"] = cal.weekly_profile;
+  return out;
+}
+
+/// Fits the continuous-time Markov model to a snapshot file (path) or CSV text.
+py::dict calibrate_snapshots(const std::string& source, bool is_text, const std::string& file,
+                             const std::map<std::string, std::string>& stage_map,
+                             const std::vector<std::string>& stages, const std::vector<std::string>& absorbing,
+                             const std::string& epoch,
+                             const std::vector<std::pair<std::string, std::string>>& transitions, double level) {
+  SnapshotOptions log_options;
+  log_options.stage_map = stage_map;
+  log_options.stages = stages;
+  log_options.absorbing = absorbing;
+  log_options.epoch = epoch;
+  MarkovFitOptions options;
+  options.transitions = transitions;
+  options.level = level;
+
+  MarkovFit fit;
+  std::string log_epoch;
+  double first = 0.0;
+  double last = 0.0;
+  {
+    const py::gil_scoped_release release;
+    SnapshotLog log;
+    if (is_text) {
+      std::istringstream in(source);
+      log = parse_snapshots(in, file, log_options);
+    } else {
+      log = read_snapshots(source, log_options);
+    }
+    log_epoch = log.epoch;
+    bool any = false;
+    for (const auto& c : log.customers) {
+      for (const auto& o : c.observations) {
+        if (!any || o.time < first) first = o.time;
+        if (!any || o.time > last) last = o.time;
+        any = true;
+      }
+    }
+    fit = fit_snapshots(log, options);
+  }
+  py::list rates;
+  for (const auto& r : fit.rates)
+    rates.append(py::make_tuple(r.from, r.to, r.rate, r.se_log, r.ci_low, r.ci_high, r.n, r.at_bound));
+  py::dict out;
+  out["file"] = fit.file;
+  out["epoch"] = log_epoch;
+  out["window"] = py::make_tuple(first, last);
+  out["stages"] = fit.stages;
+  out["absorbing"] = fit.absorbing;
+  out["generator"] = fit.generator;
+  out["rates"] = rates;
+  out["estimates"] = estimate_list(fit.estimates);
+  out["warnings"] = problem_list(fit.warnings);
+  out["loglik"] = fit.loglik;
+  out["converged"] = fit.converged;
+  out["status"] = fit.status;
+  out["n_transitions"] = fit.n_transitions;
+  out["n_customers"] = fit.n_customers;
+  return out;
+}
+
+/// One replication of a model as CRM history rows (column lists per table).
+py::dict synth(const Model& model, int replication, std::optional<std::uint64_t> seed, const std::string& start_date,
+               std::optional<double> observe_until, const std::string& snapshots, bool touchpoints) {
+  SynthOptions options;
+  options.replication = replication;
+  options.seed = seed;
+  options.start_date = start_date;
+  options.observe_until = observe_until;
+  options.snapshot_every = SnapshotEvery::parse(snapshots);
+  options.with_touchpoints = touchpoints;
+  SynthHistory h;
+  {
+    const py::gil_scoped_release release;
+    h = synthesize(model, options);
+  }
+  const std::size_t ne = h.events.size();
+  std::vector<std::string> e_id, e_ts, e_stage, e_seg;
+  e_id.reserve(ne), e_ts.reserve(ne), e_stage.reserve(ne), e_seg.reserve(ne);
+  for (const auto& r : h.events) {
+    e_id.push_back(r.customer_id), e_ts.push_back(r.timestamp), e_stage.push_back(r.stage), e_seg.push_back(r.segment);
+  }
+  py::dict events;
+  events["customer_id"] = e_id;
+  events["timestamp"] = e_ts;
+  events["stage"] = e_stage;
+  if (h.with_segments) events["segment"] = e_seg;
+
+  std::vector<std::string> s_id, s_date, s_stage, s_seg;
+  for (const auto& r : h.snapshots) {
+    s_id.push_back(r.customer_id), s_date.push_back(r.date), s_stage.push_back(r.stage), s_seg.push_back(r.segment);
+  }
+  py::dict snaps;
+  snaps["customer_id"] = s_id;
+  snaps["date"] = s_date;
+  snaps["stage"] = s_stage;
+  if (h.with_segments) snaps["segment"] = s_seg;
+
+  std::vector<std::string> t_id, t_ts, t_tp;
+  for (const auto& r : h.touchpoints) t_id.push_back(r.customer_id), t_ts.push_back(r.timestamp), t_tp.push_back(r.touchpoint);
+  py::dict tps;
+  tps["customer_id"] = t_id;
+  tps["timestamp"] = t_ts;
+  tps["touchpoint"] = t_tp;
+
+  py::dict out;
+  out["events"] = events;
+  out["snapshots"] = snaps;
+  out["touchpoints"] = tps;
+  out["scenario"] = h.scenario;
+  out["replication"] = h.replication;
+  out["seed"] = h.seed;
+  out["start_date"] = h.start_date;
+  out["observe_until"] = h.observe_until;
+  out["censor_at"] = h.censor_at;
+  out["with_segments"] = h.with_segments;
+  out["absorbing"] = h.absorbing;
+  out["won"] = h.won;
+  out["customers"] = h.customers;
+  out["customers_open"] = h.customers_open;
+  return out;
+}
+
+}  // namespace
+
+void bind_calibrate(py::module_& m) {
+  m.def("calibrate_events", &calibrate_events, py::arg("source"), py::arg("is_text"), py::arg("file"),
+        py::arg("segment_column") = "", py::arg("censor_at") = "",
+        py::arg("stage_map") = std::map<std::string, std::string>{}, py::arg("absorbing") = std::vector<std::string>{},
+        py::arg("epoch") = "", py::arg("drop_duplicates") = false, py::arg("won") = "", py::arg("name") = "calibrated",
+        py::arg("min_segment_observations") = 30, py::arg("initial_cohort_days") = 7.0,
+        py::arg("transition_prior") = 0.5, py::arg("level") = 0.95, py::arg("horizon") = 0.0,
+        py::arg("report_every") = 7.0, py::arg("seed") = 1, py::arg("replications") = 10,
+        "Reads a stage-change log (a path, or CSV text when is_text) and calibrates it: a dict of plain data.");
+  m.def("calibrate_snapshots", &calibrate_snapshots, py::arg("source"), py::arg("is_text"), py::arg("file"),
+        py::arg("stage_map") = std::map<std::string, std::string>{}, py::arg("stages") = std::vector<std::string>{},
+        py::arg("absorbing") = std::vector<std::string>{}, py::arg("epoch") = "",
+        py::arg("transitions") = std::vector<std::pair<std::string, std::string>>{}, py::arg("level") = 0.95,
+        "Reads a snapshot file (a path, or CSV text when is_text) and fits a continuous-time Markov model.");
+  m.def("synth", &synth, py::arg("model"), py::arg("replication") = 0, py::arg("seed") = py::none(),
+        py::arg("start_date") = "2025-01-06", py::arg("observe_until") = py::none(), py::arg("snapshots") = "none",
+        py::arg("touchpoints") = true, "One replication as CRM history: events, snapshots and touchpoint rows.");
+}
+
+}  // namespace lcsim::python
