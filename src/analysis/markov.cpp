@@ -471,7 +471,7 @@ MarkovAnalysis analyze_mix(const Model& model, const std::vector<StartWeight>& m
   if (!model.resource_names.empty()) {
     std::vector<std::string> served;
     for (StageId i = 0; i < s_count; ++i) {
-      if (!model.served_by.empty() && model.served_by[at(i)] >= 0) served.push_back(model.stage_names[at(i)]);
+      if (model.served_by[at(i)] >= 0) served.push_back(model.stage_names[at(i)]);
     }
     out.notes.push_back("served stages (" + join(served) + ", teams: " + join(model.resource_names) +
                         ") enter with the hand-off + service mean and the outcome at zero wait: queueing, "

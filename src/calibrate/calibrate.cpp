@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "lcsim/calibrate/timestamp.hpp"
+#include "lcsim/core/format.hpp"
 #include "lcsim/model/compile.hpp"
 #include "log_reader.hpp"
 #include "text.hpp"
@@ -151,7 +152,7 @@ class Calibrator {
       throw InputError(log_.file, 0, "won",
                        "unknown stage '" + o_.won + "' (stages in the log: " +
                            text::join(log_.stages) + ")" +
-                           text::did_you_mean(o_.won, log_.stages));
+                           did_you_mean(o_.won, log_.stages));
     }
     return o_.won;
   }

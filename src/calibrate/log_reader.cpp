@@ -6,6 +6,7 @@
 #include <numeric>
 #include <utility>
 
+#include "lcsim/core/format.hpp"
 #include "text.hpp"
 
 namespace lcsim::calibrate_log {
@@ -101,7 +102,7 @@ int Header::find(const std::string& name, Problems& problems) const {
   if (found < 0) {
     problems.error(line_, name,
                    expected_got("a column named '" + name + "'", "columns " + text::join(names_)) +
-                       text::did_you_mean(name, names_));
+                       did_you_mean(name, names_));
   }
   return found;
 }
@@ -158,14 +159,14 @@ void StageNames::check(Problems& problems) {
       if (!known(stage)) {
         problems.error(0, "stage_map." + crm,
                        "maps to unknown stage '" + stage + "' (expected one of: " +
-                           text::join(stages_) + ")" + text::did_you_mean(stage, stages_));
+                           text::join(stages_) + ")" + did_you_mean(stage, stages_));
       }
     }
     for (const auto& stage : absorbing_) {
       if (!known(stage)) {
         problems.error(0, "absorbing",
                        "unknown stage '" + stage + "' (expected one of: " + text::join(stages_) +
-                           ")" + text::did_you_mean(stage, stages_));
+                           ")" + did_you_mean(stage, stages_));
       }
     }
   }
@@ -189,7 +190,7 @@ std::optional<std::string> StageNames::resolve(const std::string& raw,
       std::vector<std::string> keys;
       for (const auto& entry : stage_map_) keys.push_back(entry.first);
       message = "unknown stage '" + raw + "': not in the stage map (expected one of: " +
-                text::join(keys) + ")" + text::did_you_mean(raw, accepted_);
+                text::join(keys) + ")" + did_you_mean(raw, accepted_);
       return std::nullopt;
     }
   }
@@ -197,7 +198,7 @@ std::optional<std::string> StageNames::resolve(const std::string& raw,
     message = "unknown stage '" + stage + "'" +
               (stage != raw ? " (mapped from '" + raw + "')" : std::string()) +
               " (expected one of: " + text::join(stages_) + ")" +
-              text::did_you_mean(stage, stages_);
+              did_you_mean(stage, stages_);
     return std::nullopt;
   }
   return stage;

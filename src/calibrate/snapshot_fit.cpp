@@ -24,6 +24,7 @@
 
 #include "csv.hpp"
 #include "lcsim/calibrate/timestamp.hpp"
+#include "lcsim/core/format.hpp"
 #include "log_reader.hpp"
 #include "text.hpp"
 
@@ -507,7 +508,7 @@ MarkovFit fit_snapshots(const SnapshotLog& log, const MarkovFitOptions& options)
           errors.push_back(Problem{log.file, 0, field,
                                    "unknown stage '" + name + "' (expected one of: " +
                                        text::join(counts.stages) + ")" +
-                                       text::did_you_mean(name, counts.stages),
+                                       did_you_mean(name, counts.stages),
                                    false});
         }
       }

@@ -14,9 +14,6 @@ std::string number(double value);
 /// "a, b, c" (at most `limit` items, then ", ...").
 std::string join(const std::vector<std::string>& items, std::size_t limit = 20);
 
-/// "; did you mean 'x'?" for the closest name within edit distance 2, else "".
-std::string did_you_mean(std::string_view word, const std::vector<std::string>& names);
-
 /// "lines 3, 8, 12, ..." listing at most `limit` line numbers ("line 3" for one).
 std::string lines(const std::vector<int>& line_numbers, std::size_t limit);
 

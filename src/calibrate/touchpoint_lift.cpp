@@ -18,6 +18,7 @@
 
 #include "csv.hpp"
 #include "lcsim/calibrate/timestamp.hpp"
+#include "lcsim/core/format.hpp"
 #include "log_reader.hpp"
 #include "text.hpp"
 
@@ -85,7 +86,7 @@ class ContactReader {
       problems_.error(line, o_.touchpoint_column,
                       "unknown touchpoint '" + name + "' (expected one of: " +
                           text::join(o_.touchpoints) + ")" +
-                          text::did_you_mean(name, o_.touchpoints));
+                          did_you_mean(name, o_.touchpoints));
       ok = false;
     }
     if (!ok) return;
@@ -413,7 +414,7 @@ TouchpointLift fit_touchpoint_lift(const EventLog& events, const TouchpointLog& 
       errors.push_back(Problem{events.file, 0, field,
                                "unknown stage '" + stage + "' (the log has: " +
                                    text::join(events.stages) + ")" +
-                                   text::did_you_mean(stage, events.stages),
+                                   did_you_mean(stage, events.stages),
                                false});
     }
   };
@@ -425,7 +426,7 @@ TouchpointLift fit_touchpoint_lift(const EventLog& events, const TouchpointLog& 
     errors.push_back(Problem{contacts.file, 0, "touchpoint",
                              "unknown touchpoint '" + options.touchpoint +
                                  "' (the contact log has: " + text::join(contacts.touchpoints) +
-                                 ")" + text::did_you_mean(options.touchpoint, contacts.touchpoints),
+                                 ")" + did_you_mean(options.touchpoint, contacts.touchpoints),
                              false});
   }
   if (!errors.empty()) throw InputError(std::move(errors));

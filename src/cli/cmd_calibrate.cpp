@@ -29,6 +29,7 @@
 #include "lcsim/core/version.hpp"
 #include "lcsim/io/scenario_yaml.hpp"
 #include "lcsim/model/compile.hpp"
+#include "commands.hpp"
 
 namespace lcsim::cli {
 namespace {
@@ -74,13 +75,6 @@ std::string g4(double x) {
   return buf;
 }
 
-std::string pad_to(const std::string& s, std::size_t width, bool right = false) {
-  if (s.size() >= width) return s;
-  const std::string fill(width - s.size(), ' ');
-  return right ? fill + s : s + fill;
-}
-
-json number_or_null(double x) { return std::isfinite(x) ? json(x) : json(); }
 
 /// A table with a header row; columns are as wide as their widest cell.
 class Table {
@@ -101,7 +95,7 @@ class Table {
       for (std::size_t c = 0; c < row.size(); ++c) {
         const bool right = c < right_.size() && right_[c];
         line += (c > 0 ? "  " : "") +
-                (c + 1 == row.size() && !right ? row[c] : pad_to(row[c], width[c], right));
+                (c + 1 == row.size() && !right ? row[c] : pad(row[c], width[c], right));
       }
       out += line + '\n';
     }

@@ -524,11 +524,11 @@ class Replication {
     Request& q = requests_[id];
     detail::ResourceQueue& rq = queues_[static_cast<std::size_t>(q.resource)];
     if (rq.server_free()) {
-      rq.count_join(false, true);
+      rq.count_join(false);
       start_service(id, t);
       return;
     }
-    rq.count_join(true, false);
+    rq.count_join(true);
     q.state = RequestState::kWaiting;
     rq.enqueue(t, q.cls, {id, q.gen});
     if (q.patience < kNever && t + q.patience < m_.horizon) push(t + q.patience, QueueEventKind::kAbandon, id, q.gen);

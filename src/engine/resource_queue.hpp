@@ -98,10 +98,12 @@ class ResourceQueue {
     --busy_;
   }
 
-  void count_join(bool found_busy, bool direct) {
+  /// A customer joined; one who found a free server is served at once (zero time in queue).
+  void count_join(bool found_busy) {
     ++joined_;
-    if (found_busy) ++found_busy_;
-    if (direct) {  // served on arrival: zero time in queue
+    if (found_busy) {
+      ++found_busy_;
+    } else {
       ++queue_time_n_;
     }
   }

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "lcsim/core/format.hpp"
 #include "lcsim/model/compile.hpp"
 
 namespace lcsim {
@@ -57,37 +58,6 @@ const Keys kDecayKeys = {"half_life", "stage", "to"};
 const Keys kReferralKeys = {"from", "rate_per_day", "segment", "to"};
 
 // ---- small text helpers ------------------------------------------------------------------------
-
-/// Optimal-string-alignment distance (Levenshtein plus adjacent transpositions).
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
-  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
-/// "; did you mean 'x'?" for the closest candidate within distance 2, else "".
-std::string did_you_mean(std::string_view word, Keys candidates) {
-  std::string_view best;
-  std::size_t best_distance = 3;
-  for (const auto candidate : candidates) {
-    const std::size_t distance = edit_distance(word, candidate);
-    if (distance < best_distance && distance < word.size()) {
-      best = candidate;
-      best_distance = distance;
-    }
-  }
-  return best.empty() ? std::string() : "; did you mean '" + std::string(best) + "'?";
-}
 
 std::string join(Keys keys) {
   std::string out;
