@@ -9,6 +9,10 @@
 
 #include "lcsim/lcsim.hpp"
 
+#ifdef LCSIM_HAVE_RANDOM123
+#include <Random123/philox.h>
+#endif
+
 namespace {
 
 lcsim::Model load(const std::string& relative) {
@@ -97,6 +101,44 @@ void BM_Stream_SeedAndDraw(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_Stream_SeedAndDraw);
+
+/// A customer's typical use: a stream per customer (from the replication's family), five words.
+void BM_Stream_Customer5Words(benchmark::State& state) {
+  const lcsim::StreamFamily family(42, 0);
+  std::uint64_t customer = 0;
+  for (auto _ : state) {
+    lcsim::Stream s(family, customer++, lcsim::Purpose::kPath);
+    std::uint64_t acc = 0;
+    for (int i = 0; i < 5; ++i) acc ^= s();
+    benchmark::DoNotOptimize(acc);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Stream_Customer5Words);
+
+#ifdef LCSIM_HAVE_RANDOM123
+/// The same with the streams of lcsim 0.1: Random123's Philox4x64-10 over the counter
+/// {customer, purpose, block, epoch} with key {seed, replication}, four words per block.
+void BM_StreamPhilox_Customer5Words(benchmark::State& state) {
+  std::uint64_t customer = 0;
+  for (auto _ : state) {
+    r123::Philox4x64::ctr_type ctr{{customer++, std::uint64_t{1} << 32U, 0, 0}};
+    const r123::Philox4x64::key_type key{{42, 0}};
+    std::uint64_t acc = 0;
+    r123::Philox4x64::ctr_type block = r123::Philox4x64()(ctr, key);
+    for (int i = 0; i < 5; ++i) {
+      if (i == 4) {
+        ++ctr.v[2];
+        block = r123::Philox4x64()(ctr, key);
+      }
+      acc ^= block.v[static_cast<std::size_t>(i % 4)];
+    }
+    benchmark::DoNotOptimize(acc);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_StreamPhilox_Customer5Words);
+#endif
 
 void BM_Stream_Draw(benchmark::State& state) {
   lcsim::Stream s(42, 0, 0, lcsim::Purpose::kPath);

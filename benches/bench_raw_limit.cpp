@@ -3,7 +3,7 @@
 // measure how much the engine costs on top of the simulation itself (target: engine <= 2x this).
 //
 // What the loop contains, and nothing more:
-//   - per customer, one lcsim::Stream (Philox4x64-10, keyed by seed, replication, customer and
+//   - per customer, one lcsim::Stream (counter-based SplitMix64, keyed by seed, replication, customer and
 //     purpose kPath), the stream the engine opens for that customer's path;
 //   - per stage visit, one boost::random::exponential_distribution<double>(1) draw from it times the
 //     stage's mean dwell (the engine's hazard clock for an exponential dwell is the same product);

@@ -41,7 +41,9 @@ stamp=.venv/.lcsim-installed
 export HDF5_DIR="/usr/lib/$(gcc -print-multiarch)/hdf5/serial"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$fingerprint" ]; then
   echo "setup: pip-installing lcsim[test,notebook] into .venv (builds the C++ core; h5py from source)"
-  PIP_NO_BINARY=h5py .venv/bin/python -m pip install -q ".[test,notebook]"
+  # A persistent build directory (build-py/, like build/ ignored by git): a rebuild after a change
+  # recompiles only what changed.
+  PIP_NO_BINARY=h5py .venv/bin/python -m pip install -q -Cbuild-dir=build-py ".[test,notebook]"
   echo "$fingerprint" > "$stamp"
 fi
 if ! .venv/bin/python -c 'import sys, h5py, lcsim; sys.exit(h5py.version.hdf5_version != lcsim.hdf5_version())' 2>/dev/null; then

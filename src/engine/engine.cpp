@@ -21,12 +21,7 @@ constexpr std::uint64_t kCancelPollMask = 1023;  // poll the cancel flag every 1
 constexpr unsigned kStreamShift = 40;             // arrival customers: (stream + 1) << 40 | k
 constexpr std::uint64_t kReferralKeyBit = std::uint64_t{1} << 63U;  // referred customers' keys
 
-/// splitmix64's finaliser: a bijective 64-bit mix.
-constexpr std::uint64_t mix64(std::uint64_t x) noexcept {
-  x = (x ^ (x >> 30U)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27U)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31U);
-}
+using detail::mix64;
 
 /// Exp(1) by inversion: exactly one word per draw, so a request's draws stay aligned across variants.
 double exp1_inverse(Stream& rng) noexcept { return -std::log1p(-rng.uniform()); }
@@ -84,6 +79,25 @@ struct QueueEvent {
   bool operator>(const QueueEvent& o) const noexcept { return time != o.time ? time > o.time : seq > o.seq; }
 };
 
+/// How the advance loop treats a stage of a segment.
+enum class StageKind : std::uint8_t { kAbsorbing, kServed, kPlain, kTouched };
+
+/// Everything the advance loop reads of one (segment, stage), in one place: built once per
+/// replication from the model, so a stage visit touches one small record.
+struct StageHot {
+  const StageRule* rule = nullptr;
+  double mean = 0.0;             // the exponential dwell's mean; 0 for other families
+  double revenue_per_day = 0.0;  // > 0: the stay earns revenue
+  std::uint32_t tp_first = 0;    // touchpoints for this stage: touchpoints_for[tp_first, tp_last)
+  std::uint32_t tp_last = 0;
+  StageKind kind = StageKind::kPlain;
+  bool refers = false;           // referrals are made from this stage
+};
+
+/// Flags of a move's target stage (see move()).
+constexpr std::uint8_t kMoveDropoff = 1;  // absorbing and not won: counts as drop-off of the source
+constexpr std::uint8_t kMoveWon = 2;
+
 /// A touchpoint that can contact the customer in its current stage: the next contact on each
 /// schedule and the customer's window, if one is running.
 struct Slot {
@@ -99,8 +113,8 @@ class Replication {
  public:
   Replication(const Model& model, std::uint64_t seed, int replication, const SimulationControl& c)
       : m_(model),
-        seed_(seed),
         rep_(static_cast<std::uint64_t>(replication)),
+        family_(seed, rep_),
         control_(c),
         s_count_(model.num_stages()),
         t_count_(static_cast<int>(model.report_times.size())),
@@ -124,6 +138,7 @@ class Replication {
     ref_streams_.resize(model.referrals.size());
     ref_stream_owner_.assign(model.referrals.size(), ~std::uint64_t{0});
     if (c.outcomes != nullptr) *c.outcomes = CustomerOutcomes{model.num_touchpoints(), {}, {}, {}, {}};
+    build_hot();
   }
 
   ReplicationResult run() {
@@ -138,11 +153,44 @@ class Replication {
   }
 
  private:
+  void build_hot() {
+    const int g_count = m_.num_segments();
+    hot_.resize(static_cast<std::size_t>(g_count * s_count_));
+    for (int g = 0; g < g_count; ++g) {
+      for (int s = 0; s < s_count_; ++s) {
+        const auto gs = static_cast<std::size_t>(g * s_count_ + s);
+        const auto si = static_cast<std::size_t>(s);
+        StageHot& h = hot_[gs];
+        h.rule = &m_.rule(g, s);
+        h.mean = h.rule->dwell.family() == DwellFamily::kExponential ? h.rule->dwell.a() : 0.0;
+        h.revenue_per_day = h.rule->revenue_per_day;
+        h.tp_first = m_.tp_offsets[gs];
+        h.tp_last = m_.tp_offsets[gs + 1];
+        h.refers = has_referrals_ && m_.referral_offsets[si] != m_.referral_offsets[si + 1];
+        if (m_.absorbing[si] != 0U) {
+          h.kind = StageKind::kAbsorbing;
+        } else if (has_resources_ && m_.served_by[si] >= 0) {
+          h.kind = StageKind::kServed;
+        } else {
+          h.kind = h.tp_first == h.tp_last ? StageKind::kPlain : StageKind::kTouched;
+        }
+      }
+    }
+    move_flags_.assign(static_cast<std::size_t>(s_count_), 0);
+    for (int s = 0; s < s_count_; ++s) {
+      auto& f = move_flags_[static_cast<std::size_t>(s)];
+      if (m_.absorbing[static_cast<std::size_t>(s)] != 0U && s != m_.won) f |= kMoveDropoff;
+      if (s == m_.won) f |= kMoveWon;
+    }
+  }
+
+  [[nodiscard]] const StageHot& hot(StageId s) const { return hot_row_[s]; }
+
   // ---- arrivals ------------------------------------------------------------------------------
   void arrivals(std::size_t a) {
     const ArrivalProcess& p = m_.arrivals[a];
     if (!(p.max_rate > 0.0)) return;
-    Stream rng(seed_, rep_, a, Purpose::kArrival);
+    Stream rng(family_, a, Purpose::kArrival);
     boost::random::exponential_distribution<double> gap(p.max_rate);
     const std::uint64_t base = (static_cast<std::uint64_t>(a) + 1U) << kStreamShift;
     std::uint64_t k = 0;
@@ -174,7 +222,7 @@ class Replication {
   void new_customer(std::uint64_t key, StageId stage, SegmentId segment, double t, std::int16_t cause) {
     if (static_cast<std::int64_t>(customers_) >= m_.max_customers) too_many_customers(t);
     if ((++customers_ & kCancelPollMask) == 0) poll();
-    path_rng_ = Stream(seed_, rep_, key, Purpose::kPath);
+    path_rng_ = Stream(family_, key, Purpose::kPath);
     if (segment < 0) {
       segment = m_.num_segments() == 1 ? 0 : static_cast<SegmentId>(m_.segment_choice.sample(path_rng_()));
     }
@@ -182,6 +230,7 @@ class Replication {
     cur_.key = key;
     cur_.serial = ++serial_;
     cur_.segment = segment;
+    hot_row_ = &hot_[static_cast<std::size_t>(segment * s_count_)];
     cur_.first_seen = t;
     cur_.converted = m_.converted[static_cast<std::size_t>(stage)] != 0;
     CustomerOutcomes* out = control_.outcomes;
@@ -208,17 +257,16 @@ class Replication {
   void advance(StageId s, double t) {
     for (;;) {
       visit(s);
-      if (m_.absorbing[static_cast<std::size_t>(s)] != 0U) {
-        stay(s, t, m_.horizon, true);
+      const StageHot& h = hot(s);
+      if (h.kind == StageKind::kAbsorbing) {
+        stay(h, s, t, m_.horizon, true);
         return;
       }
-      if (has_resources_ && m_.served_by[static_cast<std::size_t>(s)] >= 0) {
+      if (h.kind == StageKind::kServed) {
         request(s, t, m_.served_by[static_cast<std::size_t>(s)]);
         return;  // a coupling point: the global queue takes the customer from here
       }
-      const std::uint32_t first = m_.tp_offsets[static_cast<std::size_t>(cur_.segment * s_count_ + s)];
-      const std::uint32_t last = m_.tp_offsets[static_cast<std::size_t>(cur_.segment * s_count_ + s + 1)];
-      const Visit v = first == last ? plain_visit(s, t) : touched_visit(s, t, first, last);
+      const Visit v = h.kind == StageKind::kPlain ? plain_visit(h, s, t) : touched_visit(h, s, t);
       if (v.to < 0) return;  // still in s at the horizon
       move(s, v.to, v.time, v.cause);
       s = v.to;
@@ -242,21 +290,24 @@ class Replication {
   };
 
   /// A stage visit without touchpoints: one exit draw, one next draw.
-  Visit plain_visit(StageId s, double entry) {
-    const StageRule& r = m_.rule(cur_.segment, s);
-    const double exit = entry + r.dwell.inverse_cumulative_hazard(exp1_(path_rng_));
+  Visit plain_visit(const StageHot& h, StageId s, double entry) {
+    const StageRule& r = *h.rule;
+    const double e = exp1_(path_rng_);
+    const double exit = entry + (h.mean > 0.0 ? h.mean * e : r.dwell.inverse_cumulative_hazard(e));
     if (exit >= m_.horizon) {
-      stay(s, entry, m_.horizon, true);
+      stay(h, s, entry, m_.horizon, true);
       return {};
     }
-    stay(s, entry, exit, false);
+    stay(h, s, entry, exit, false);
     return {r.next_stages[r.next.sample(path_rng_())], exit, kCauseExit};
   }
 
   /// A stage visit with touchpoints: a small local event loop over the customer's own events
   /// (exit, contacts, window ends); the hazard clock is re-aimed whenever the factor changes.
-  Visit touched_visit(StageId s, double entry, std::uint32_t first, std::uint32_t last) {
-    const StageRule& r = m_.rule(cur_.segment, s);
+  Visit touched_visit(const StageHot& h, StageId s, double entry) {
+    const StageRule& r = *h.rule;
+    const std::uint32_t first = h.tp_first;
+    const std::uint32_t last = h.tp_last;
     const double target = exp1_(path_rng_);  // exit when the accumulated hazard reaches this
     double consumed = 0.0;                     // factor-weighted hazard up to d_mark
     double d_mark = 0.0;                       // dwell time of the last factor change
@@ -274,8 +325,9 @@ class Replication {
     // Re-aims the exit time after a factor change at time `now`.
     auto reaim = [&](double now) {
       const double d_now = now - entry;
-      consumed += factor * (r.dwell.cumulative_hazard(d_now) - h_mark);
-      h_mark = r.dwell.cumulative_hazard(d_now);
+      const double h_now = r.dwell.cumulative_hazard(d_now);
+      consumed += factor * (h_now - h_mark);
+      h_mark = h_now;
       d_mark = d_now;
       factor = 1.0;
       for (const Slot& sl : slots_) {
@@ -304,11 +356,11 @@ class Replication {
         }
       }
       if (when >= m_.horizon) {
-        stay(s, entry, m_.horizon, true);
+        stay(h, s, entry, m_.horizon, true);
         return {};
       }
       if (kind == kExit) {
-        stay(s, entry, when, false);
+        stay(h, s, entry, when, false);
         return {choose_next(r), when, kCauseExit};
       }
       Slot& sl = slots_[which];
@@ -343,7 +395,7 @@ class Replication {
       }
       if (tp.move_to >= 0 && rng.uniform() < tp.move_probability) {
         tally.moves += 1.0;
-        stay(s, entry, when, false);
+        stay(h, s, entry, when, false);
         return {tp.move_to, when, static_cast<std::int16_t>(kCauseTouchpoint + sl.tp)};
       }
       if (tp.window > 0.0) {
@@ -371,7 +423,7 @@ class Replication {
   Stream& tp_stream(TouchpointId id) {
     const auto i = static_cast<std::size_t>(id);
     if (tp_stream_owner_[i] != cur_.serial) {
-      tp_streams_[i] = Stream(seed_, rep_, cur_.key, Purpose::kTouchpoint, m_.touchpoints[i].stream_key, cur_.epoch);
+      tp_streams_[i] = Stream(family_, cur_.key, Purpose::kTouchpoint, m_.touchpoints[i].stream_key, cur_.epoch);
       tp_stream_owner_[i] = cur_.serial;
     }
     return tp_streams_[i];
@@ -379,7 +431,7 @@ class Replication {
 
   Stream& referral_stream(std::uint32_t j) {
     if (ref_stream_owner_[j] != cur_.serial) {
-      ref_streams_[j] = Stream(seed_, rep_, cur_.key, Purpose::kReferral, m_.referrals[j].stream_key, cur_.epoch);
+      ref_streams_[j] = Stream(family_, cur_.key, Purpose::kReferral, m_.referrals[j].stream_key, cur_.epoch);
       ref_stream_owner_[j] = cur_.serial;
     }
     return ref_streams_[j];
@@ -387,7 +439,7 @@ class Replication {
 
   // ---- referrals -----------------------------------------------------------------------------
   /// The customer was in stage s over [from, to): each referral from s is a Poisson process there.
-  void refer(StageId s, double from, double to) {
+  [[gnu::noinline]] void refer(StageId s, double from, double to) {
     const auto first = m_.referral_offsets[static_cast<std::size_t>(s)];
     const auto last = m_.referral_offsets[static_cast<std::size_t>(s) + 1];
     for (auto i = first; i < last; ++i) {
@@ -412,7 +464,7 @@ class Replication {
   /// request needs, then waits for the hand-off to end (a Join event of the global queue).
   void request(StageId s, double t, int r) {
     const Resource& res = m_.resources[static_cast<std::size_t>(r)];
-    Stream rng(seed_, rep_, cur_.key, Purpose::kResource, res.stream_key, cur_.epoch);
+    Stream rng(family_, cur_.key, Purpose::kResource, res.stream_key, cur_.epoch);
     // Always the same draws in the same order, used or not: variants that add a hand-off or
     // patience leave the other draws of every customer as they were.
     const double e_handoff = exp1_inverse(rng);
@@ -597,6 +649,7 @@ class Replication {
   /// Makes the customer of request `id` the current one again (its state and visit marks).
   void restore(std::uint32_t id) {
     cur_ = requests_[id].who;
+    hot_row_ = &hot_[static_cast<std::size_t>(cur_.segment * s_count_)];
     cur_.serial = ++serial_;
     const std::uint64_t* bits = &visit_bits_[static_cast<std::size_t>(id) * visit_words_];
     for (int v = 0; v < s_count_; ++v) {
@@ -614,21 +667,32 @@ class Replication {
     stay(q.stage, q.entry, t, false);
     move(q.stage, to, t, cause);
     ++cur_.epoch;
-    path_rng_ = Stream(seed_, rep_, cur_.key, Purpose::kPath, 0, cur_.epoch);
+    path_rng_ = Stream(family_, cur_.key, Purpose::kPath, 0, cur_.epoch);
     advance(to, t);
     drain();
   }
 
   // ---- accounting ----------------------------------------------------------------------------
-  [[nodiscard]] double discount(double t) const {
-    return m_.discount_per_day > 0.0 ? std::exp(-m_.discount_per_day * t) : 1.0;
+  /// exp(-discount_per_day * t), remembered for the last time asked: a customer's stays are
+  /// contiguous, so each stay's start is the previous one's end and one exp() per stay suffices.
+  [[nodiscard]] double discount(double t) {
+    if (!(m_.discount_per_day > 0.0)) return 1.0;
+    if (t != discount_t_) {
+      discount_t_ = t;
+      discount_v_ = std::exp(-m_.discount_per_day * t);
+    }
+    return discount_v_;
   }
 
   /// First report index k with report_times[k] >= t (T if none).
   [[nodiscard]] int report_index(double t) const {
-    // floor(t / step) by truncation (t >= 0), then exact correction against the report times
+    // ceil(t / step) (t >= 0), then exact correction against the report times (rarely needed)
     const double guess = t * inv_report_every_;
-    int k = guess < static_cast<double>(t_count_) ? static_cast<int>(guess) : t_count_;
+    int k = t_count_;
+    if (guess < static_cast<double>(t_count_)) {
+      k = static_cast<int>(guess);                 // truncation = floor for t >= 0
+      if (static_cast<double>(k) < guess) ++k;     // ceil without a libm call
+    }
     while (k < t_count_ && m_.report_times[static_cast<std::size_t>(k)] < t) ++k;
     while (k > 0 && m_.report_times[static_cast<std::size_t>(k - 1)] >= t) --k;
     return k;
@@ -636,21 +700,35 @@ class Replication {
 
   /// The customer was in stage s over [from, to); `to_horizon` means still there at the horizon.
   /// Stays of a customer are contiguous, so `from`'s report index is the previous stay's end.
-  void stay(StageId s, double from, double to, bool to_horizon) {
+  void stay(StageId s, double from, double to, bool to_horizon) { stay(hot(s), s, from, to, to_horizon); }
+
+  [[gnu::always_inline]] inline void stay(const StageHot& h, StageId s, double from, double to, bool to_horizon) {
     const int k0 = k_from_;
-    const int k1 = to_horizon ? t_count_ : report_index(to);
+    // Most stays end before the next report time: one comparison instead of a search.
+    int k1 = k0;
+    if (to_horizon) {
+      k1 = t_count_;
+    } else if (k0 < t_count_ && to > m_.report_times[static_cast<std::size_t>(k0)]) {
+      k1 = report_index(to);
+    }
     k_from_ = k1;
     if (k1 > k0) {
       occupancy_diff_[static_cast<std::size_t>(k0 * s_count_ + s)] += 1;
       occupancy_diff_[static_cast<std::size_t>(k1 * s_count_ + s)] -= 1;
     }
-    if (has_referrals_) refer(s, from, to);
-    const double rate = m_.rule(cur_.segment, s).revenue_per_day;
-    if (rate > 0.0 && to > from) {
-      revenue_ += rate * (to - from);
-      const double d = m_.discount_per_day;
-      discounted_revenue_ +=
-          d > 0.0 ? rate * (std::exp(-d * from) - std::exp(-d * to)) / d : rate * (to - from);
+    if (h.refers) refer(s, from, to);
+    if (h.revenue_per_day > 0.0 && to > from) earn(h.revenue_per_day, from, to);
+  }
+
+  /// Revenue of a stay over [from, to) at `rate` per day, undiscounted and discounted.
+  [[gnu::noinline]] void earn(double rate, double from, double to) {
+    revenue_ += rate * (to - from);
+    const double d = m_.discount_per_day;
+    if (d > 0.0) {
+      const double at_from = discount(from);  // the previous stay's end: usually remembered
+      discounted_revenue_ += rate * (at_from - discount(to)) / d;
+    } else {
+      discounted_revenue_ += rate * (to - from);
     }
   }
 
@@ -658,13 +736,16 @@ class Replication {
     const auto fs = static_cast<std::size_t>(from);
     const auto ts = static_cast<std::size_t>(to);
     result_.transitions[fs * static_cast<std::size_t>(s_count_) + ts] += 1;
-    if (m_.absorbing[ts] != 0U && to != m_.won) dropoff_[fs] += 1.0;
-    const double value = has_one_off_ ? m_.one_off[fs * static_cast<std::size_t>(s_count_) + ts] : 0.0;
-    if (value != 0.0) {
-      revenue_ += value;
-      discounted_revenue_ += value * discount(t);
+    const std::uint8_t flags = move_flags_[ts];
+    if ((flags & kMoveDropoff) != 0) dropoff_[fs] += 1.0;
+    if (has_one_off_) {
+      const double value = m_.one_off[fs * static_cast<std::size_t>(s_count_) + ts];
+      if (value != 0.0) {
+        revenue_ += value;
+        discounted_revenue_ += value * discount(t);
+      }
     }
-    if (to == m_.won && !cur_.converted) {
+    if ((flags & kMoveWon) != 0 && !cur_.converted) {
       cur_.converted = true;
       time_to_convert_.push_back(t - cur_.first_seen);
       if (control_.outcomes != nullptr) control_.outcomes->converted[cur_.out_index] = 1;
@@ -781,8 +862,8 @@ class Replication {
   }
 
   const Model& m_;
-  std::uint64_t seed_;
   std::uint64_t rep_;
+  StreamFamily family_;
   const SimulationControl& control_;
   int s_count_;
   int t_count_;
@@ -796,6 +877,11 @@ class Replication {
 
   boost::random::exponential_distribution<double> exp1_{1.0};
   std::vector<std::int64_t> occupancy_diff_;  // [(T + 1) * S]
+  std::vector<StageHot> hot_;                 // [G * S]
+  const StageHot* hot_row_ = nullptr;         // the current customer's segment's row of hot_
+  std::vector<std::uint8_t> move_flags_;      // [S] kMoveDropoff | kMoveWon
+  double discount_t_ = 0.0;                   // discount(): the last time asked and its value
+  double discount_v_ = 1.0;
   std::vector<double> dropoff_;
   std::vector<double> time_to_convert_;
   std::vector<Slot> slots_;
