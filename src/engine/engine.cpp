@@ -1,6 +1,7 @@
 #include "lcsim/engine/engine.hpp"
 
 #include <algorithm>
+#include <array>
 #include <boost/random/exponential_distribution.hpp>
 #include <cmath>
 #include <limits>
@@ -92,6 +93,39 @@ struct StageHot {
   std::uint32_t tp_last = 0;
   StageKind kind = StageKind::kPlain;
   bool refers = false;           // referrals are made from this stage
+  // The rule's next-stage alias table, inlined (up to kInlineNext targets; next_n = 0: use the
+  // rule's table): column i keeps next_keep[i] when the low 32 bits are below next_keep_below[i],
+  // else gives next_alias[i]. The same choice as AliasTable::sample, with no pointer to follow.
+  static constexpr std::size_t kInlineNext = 6;
+  std::uint32_t next_n = 0;
+  std::array<std::uint32_t, kInlineNext> next_keep_below{};
+  std::array<StageId, kInlineNext> next_keep{};
+  std::array<StageId, kInlineNext> next_alias{};
+
+  /// The next stage from one 64-bit word: the rule's choice, bit for bit.
+  [[nodiscard]] StageId next_stage(std::uint64_t bits) const noexcept {
+    if (next_n == 0) return rule->next_stages[rule->next.sample(bits)];
+    const auto i = static_cast<std::uint32_t>(((bits >> 32U) * next_n) >> 32U);
+    return static_cast<std::uint32_t>(bits) < next_keep_below[i] ? next_keep[i] : next_alias[i];
+  }
+
+  /// Copies the rule's table when it is small enough.
+  void inline_next() {
+    const AliasTable& t = rule->next;
+    if (t.empty() || t.size() > kInlineNext) return;
+    next_n = static_cast<std::uint32_t>(t.size());
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      const std::uint64_t thr = t.threshold(i);
+      next_keep[i] = rule->next_stages[i];
+      next_alias[i] = rule->next_stages[t.alias(i)];
+      if (thr >= (std::uint64_t{1} << 32U)) {  // always kept: frac < 2^32 always holds
+        next_keep_below[i] = ~std::uint32_t{0};
+        next_alias[i] = next_keep[i];
+      } else {
+        next_keep_below[i] = static_cast<std::uint32_t>(thr);
+      }
+    }
+  }
 };
 
 /// Flags of a move's target stage (see move()).
@@ -132,7 +166,7 @@ class Replication {
     result_.reached.assign(static_cast<std::size_t>(s_count_), 0);
     visited_.assign(static_cast<std::size_t>(s_count_), 0);
     result_.touchpoints.assign(model.touchpoints.size(), TouchpointTally{});
-    dropoff_.assign(static_cast<std::size_t>(s_count_), 0.0);
+    dropoff_.assign(static_cast<std::size_t>(s_count_), 0);
     tp_streams_.resize(model.touchpoints.size());
     tp_stream_owner_.assign(model.touchpoints.size(), ~std::uint64_t{0});
     ref_streams_.resize(model.referrals.size());
@@ -167,6 +201,7 @@ class Replication {
         h.tp_first = m_.tp_offsets[gs];
         h.tp_last = m_.tp_offsets[gs + 1];
         h.refers = has_referrals_ && m_.referral_offsets[si] != m_.referral_offsets[si + 1];
+        if (m_.absorbing[si] == 0U) h.inline_next();
         if (m_.absorbing[si] != 0U) {
           h.kind = StageKind::kAbsorbing;
         } else if (has_resources_ && m_.served_by[si] >= 0) {
@@ -277,10 +312,8 @@ class Replication {
   /// Counts the customer in `reached` on its first visit of s (visited_ holds the customer's serial).
   void visit(StageId s) {
     auto& mark = visited_[static_cast<std::size_t>(s)];
-    if (mark != cur_.serial) {
-      mark = cur_.serial;
-      ++result_.reached[static_cast<std::size_t>(s)];
-    }
+    result_.reached[static_cast<std::size_t>(s)] += static_cast<std::int64_t>(mark != cur_.serial);  // branch-free
+    mark = cur_.serial;
   }
 
   struct Visit {
@@ -299,7 +332,7 @@ class Replication {
       return {};
     }
     stay(h, s, entry, exit, false);
-    return {r.next_stages[r.next.sample(path_rng_())], exit, kCauseExit};
+    return {h.next_stage(path_rng_()), exit, kCauseExit};
   }
 
   /// A stage visit with touchpoints: a small local event loop over the customer's own events
@@ -361,7 +394,7 @@ class Replication {
       }
       if (kind == kExit) {
         stay(h, s, entry, when, false);
-        return {choose_next(r), when, kCauseExit};
+        return {choose_next(h), when, kCauseExit};
       }
       Slot& sl = slots_[which];
       const Touchpoint& tp = m_.touchpoints[static_cast<std::size_t>(sl.tp)];
@@ -407,7 +440,7 @@ class Replication {
   }
 
   /// Next stage on a natural exit: the latest running window with a next override, else the rule.
-  StageId choose_next(const StageRule& r) {
+  StageId choose_next(const StageHot& h) {
     const Slot* latest = nullptr;
     for (const Slot& sl : slots_) {
       if (sl.window_end < kNever && m_.touchpoints[static_cast<std::size_t>(sl.tp)].has_next_override &&
@@ -415,7 +448,7 @@ class Replication {
         latest = &sl;
       }
     }
-    if (latest == nullptr) return r.next_stages[r.next.sample(path_rng_())];
+    if (latest == nullptr) return h.next_stage(path_rng_());
     const Touchpoint& tp = m_.touchpoints[static_cast<std::size_t>(latest->tp)];
     return tp.next_override_stages[tp.next_override.sample(path_rng_())];
   }
@@ -712,10 +745,9 @@ class Replication {
       k1 = report_index(to);
     }
     k_from_ = k1;
-    if (k1 > k0) {
-      occupancy_diff_[static_cast<std::size_t>(k0 * s_count_ + s)] += 1;
-      occupancy_diff_[static_cast<std::size_t>(k1 * s_count_ + s)] -= 1;
-    }
+    // Branch-free: with k1 == k0 the two updates cancel.
+    occupancy_diff_[static_cast<std::size_t>(k0 * s_count_ + s)] += 1;
+    occupancy_diff_[static_cast<std::size_t>(k1 * s_count_ + s)] -= 1;
     if (h.refers) refer(s, from, to);
     if (h.revenue_per_day > 0.0 && to > from) earn(h.revenue_per_day, from, to);
   }
@@ -737,7 +769,7 @@ class Replication {
     const auto ts = static_cast<std::size_t>(to);
     result_.transitions[fs * static_cast<std::size_t>(s_count_) + ts] += 1;
     const std::uint8_t flags = move_flags_[ts];
-    if ((flags & kMoveDropoff) != 0) dropoff_[fs] += 1.0;
+    dropoff_[fs] += flags & kMoveDropoff;  // branch-free: the target is random
     if (has_one_off_) {
       const double value = m_.one_off[fs * static_cast<std::size_t>(s_count_) + ts];
       if (value != 0.0) {
@@ -824,7 +856,7 @@ class Replication {
     mt[kCostPerConversion] = conversions > 0 ? cost_ / conversions : kNaN;
     mt[kTransitions] = static_cast<double>(moves);
     mt[kReferrals] = static_cast<double>(referrals_);
-    for (int s = 0; s < s_count_; ++s) mt[static_cast<std::size_t>(kNumFixedMetrics + s)] = dropoff_[static_cast<std::size_t>(s)];
+    for (int s = 0; s < s_count_; ++s) mt[static_cast<std::size_t>(kNumFixedMetrics + s)] = static_cast<double>(dropoff_[static_cast<std::size_t>(s)]);
     return std::move(result_);
   }
 
@@ -882,7 +914,7 @@ class Replication {
   std::vector<std::uint8_t> move_flags_;      // [S] kMoveDropoff | kMoveWon
   double discount_t_ = 0.0;                   // discount(): the last time asked and its value
   double discount_v_ = 1.0;
-  std::vector<double> dropoff_;
+  std::vector<std::int64_t> dropoff_;
   std::vector<double> time_to_convert_;
   std::vector<Slot> slots_;
   std::vector<Stream> tp_streams_;

@@ -22,6 +22,10 @@ class AliasTable {
     return frac < threshold_[i] ? i : alias_[i];
   }
   [[nodiscard]] std::size_t size() const noexcept { return threshold_.size(); }
+  /// P(keep i) * 2^32 in [0, 2^32]: sample() keeps i when the low 32 bits are below it.
+  [[nodiscard]] std::uint64_t threshold(std::size_t i) const noexcept { return threshold_[i]; }
+  /// The index sample() returns for column i when it does not keep i.
+  [[nodiscard]] std::uint32_t alias(std::size_t i) const noexcept { return alias_[i]; }
   [[nodiscard]] bool empty() const noexcept { return threshold_.empty(); }
 
  private:
