@@ -93,6 +93,53 @@ class Calibration:
             raise KeyError(parameter)
         return rows.iloc[0]
 
+    def backtest(self, history, holdout: Optional[float] = None, replications: int = 20, *,
+                 seed: Optional[int] = None, threads: Optional[int] = None, period="month", scenario=None,
+                 uncertainty: bool = False, stage_map: Optional[Mapping[str, str]] = None):
+        """Simulates the calibrated scenario past the calibration's end and compares with ``history``.
+
+        This calibration should have been fitted on the log up to a cut (``censor_at`` = the cut,
+        the end of :attr:`window`); :func:`lcsim.backtest` makes the cut for you.
+
+        Parameters
+        ----------
+        history : path or DataFrame
+            The whole log (at least the rows after the cut): ``customer_id, timestamp, stage``.
+        holdout : float, optional
+            Days after the cut to compare (default: up to the last row of ``history``).
+        replications : int
+            Replications of the simulation (the bands are their 2.5%-97.5% quantiles).
+        seed, threads : int, optional
+        period : "month" or float
+            Calendar months or blocks of this many days from the cut.
+        scenario : Scenario, optional
+            Backtest another scenario instead of :attr:`scenario` (e.g. a rival model), on the
+            same day 0.
+        uncertainty : bool
+            Draw this calibration's parameters per replication (bands with estimation uncertainty).
+        stage_map : dict, optional
+            CRM stage name -> model stage name, for ``history``.
+
+        Returns
+        -------
+        lcsim.Backtest
+            ``.table`` (period x stage: observed, simulated mean, 95% band, inside), ``.conversions``,
+            ``.error`` (MAPE, RMSE and coverage per stage), ``lcsim.plot.backtest(bt)``.
+
+        Raises
+        ------
+        lcsim.ScenarioError
+            Unparseable timestamps or stages the scenario lacks (naming line and column), or no
+            history after the cut.
+        """
+        from .backtest import run_backtest
+
+        if self.scenario is None:
+            raise TypeError("backtest() needs a calibration with a scenario (an event-log or funnel fit)")
+        return run_backtest(self, history, holdout=holdout, replications=replications, seed=seed, threads=threads,
+                            period=period, scenario=scenario, uncertainty=uncertainty,
+                            stage_map=dict(stage_map or {}))
+
     def __repr__(self) -> str:
         what = f"scenario={self.scenario.name!r}" if self.scenario is not None else f"rates={len(self.rates)}"
         return (f"Calibration({self.kind}, file={self.file!r}, epoch={self.epoch}, "
@@ -123,7 +170,7 @@ def _options(options: Mapping[str, Any], allowed: Mapping[str, type], what: str)
 
 
 def calibrate(
-    events: Union[str, os.PathLike, pd.DataFrame, None],
+    events: Union[str, os.PathLike, pd.DataFrame, None] = None,
     *,
     snapshots: Union[str, os.PathLike, pd.DataFrame, None] = None,
     segment_column: Optional[str] = None,
@@ -175,10 +222,9 @@ def calibrate(
     lcsim.StudyError
         A file that cannot be read.
     """
-    if events is None and snapshots is None:
-        raise TypeError("calibrate() needs events or snapshots")
-    if events is not None and snapshots is not None:
-        raise TypeError("calibrate() takes events or snapshots, not both")
+    given = [k for k, v in (("events", events), ("snapshots", snapshots)) if v is not None]
+    if len(given) != 1:
+        raise TypeError(f"calibrate() takes one of events or snapshots, got {given or 'none'}")
     stage_map = {str(k): str(v) for k, v in (stage_map or {}).items()}
     absorbing = [str(s) for s in (absorbing or [])]
     if events is not None:
@@ -187,6 +233,7 @@ def calibrate(
             source, is_text, file, segment_column=segment_column or "", censor_at=censor_at or "",
             stage_map=stage_map, absorbing=absorbing, drop_duplicates=bool(drop_duplicates), won=won or "",
             name=str(name), **_options(options, _EVENT_OPTIONS, "calibrate(events)"))
+        data["transition_prior"] = float(options.get("transition_prior", 0.5))
         return Calibration(data, "events")
     opts = _options(options, _SNAPSHOT_OPTIONS, "calibrate(snapshots)")
     if "transitions" in opts:
