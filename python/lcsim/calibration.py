@@ -63,7 +63,13 @@ class Calibration:
     window : tuple of float
         (start, end) of the observation, days since the epoch.
     kind : str
-        ``"events"`` (stage-change log) or ``"snapshots"`` (continuous-time Markov fit).
+        ``"events"`` (stage-change log), ``"snapshots"`` (continuous-time Markov fit) or
+        ``"funnel"`` (aggregate counts fitted by matching, :mod:`lcsim.funnel`).
+    fit : dict or None
+        Funnel fits: ``deviance, pearson, dispersion, cells, parameters, iterations, converged``.
+    counts : DataFrame or None
+        Funnel fits: ``period, stage, observed, expected, fitted`` (expected entries at the fit;
+        entry stages are the arrivals, not fitted).
     rates : DataFrame or None
         Snapshot fits: the generator's rates (``from, to, rate, se_log, ci_low, ci_high, n,
         at_bound``); the same rates are the ``Q.<from>.<to>`` rows of :attr:`estimates`.
@@ -79,7 +85,9 @@ class Calibration:
         self.problems = [Problem(*p) for p in data["warnings"]]
         self.warnings = [_problem_line(p) for p in self.problems]
         self.data = dict(data)
-        if kind == "events":
+        self.fit: Optional[dict] = data.get("fit")
+        self.counts: Optional[pd.DataFrame] = data.get("counts")
+        if kind in ("events", "funnel"):
             self.scenario: Optional[Scenario] = Scenario.from_yaml(data["scenario_yaml"], file=f"{self.file} (calibrated)")
             self.rates = None
         else:
@@ -173,6 +181,7 @@ def calibrate(
     events: Union[str, os.PathLike, pd.DataFrame, None] = None,
     *,
     snapshots: Union[str, os.PathLike, pd.DataFrame, None] = None,
+    funnel: Union[str, os.PathLike, pd.DataFrame, None] = None,
     segment_column: Optional[str] = None,
     censor_at: Optional[str] = None,
     stage_map: Optional[Mapping[str, str]] = None,
@@ -195,6 +204,12 @@ def calibrate(
         With ``events=None``: stage snapshots (``customer_id, date, stage``) fitted by a
         continuous-time Markov model instead (messages name ``"<snapshots>"`` for a DataFrame).
         The result has :attr:`Calibration.rates` and ``Q.<from>.<to>`` estimate rows, no scenario.
+    funnel : path or DataFrame, optional
+        Alone: aggregate stage entries per period (``period, stage, entries``; period a date such
+        as ``2025-03`` / ``2025-03-01`` or consecutive integers) fitted by matching a Markov
+        model's expected entries (:mod:`lcsim.funnel`). Needs ``transitions={stage: [targets]}``;
+        options ``won, start ("steady" or "empty"), period_days, level, seed, replications``.
+        Messages name ``"<funnel>"`` for a DataFrame, line = row position + 2.
     segment_column : str, optional
         Name of the segment column of the log.
     censor_at : str, optional
@@ -222,9 +237,20 @@ def calibrate(
     lcsim.StudyError
         A file that cannot be read.
     """
-    given = [k for k, v in (("events", events), ("snapshots", snapshots)) if v is not None]
+    given = [k for k, v in (("events", events), ("snapshots", snapshots), ("funnel", funnel)) if v is not None]
     if len(given) != 1:
-        raise TypeError(f"calibrate() takes one of events or snapshots, got {given or 'none'}")
+        raise TypeError(f"calibrate() takes one of events, snapshots or funnel, got {given or 'none'}")
+    if funnel is not None:
+        from .funnel import fit_funnel
+
+        allowed = {"transitions", "won", "start", "period_days", "level", "seed", "replications"}
+        unknown = sorted(set(options) - allowed)
+        if unknown:
+            raise TypeError(f"calibrate(funnel): unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}")
+        if "transitions" not in options:
+            raise TypeError("calibrate(funnel=...) needs transitions={stage: [targets]}")
+        opts = dict(options)
+        return Calibration(fit_funnel(funnel, opts.pop("transitions"), name=str(name), won=won, **opts), "funnel")
     stage_map = {str(k): str(v) for k, v in (stage_map or {}).items()}
     absorbing = [str(s) for s in (absorbing or [])]
     if events is not None:
