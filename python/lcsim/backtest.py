@@ -173,10 +173,9 @@ def run_backtest(calibration, history, *, holdout: Optional[float] = None, repli
     from .results import simulate
 
     frame, file = read_history(history)
-    for column in ("stage",):
-        if column not in frame.columns:
-            msg = f"missing column '{column}' (columns: {', '.join(map(str, frame.columns))})"
-            raise ScenarioError.of([(file, 1, column, msg)])
+    if "stage" not in frame.columns:
+        msg = f"missing column 'stage' (columns: {', '.join(map(str, frame.columns))})"
+        raise ScenarioError.of([(file, 1, "stage", msg)])
     days = _day(_timestamps(frame, file), calibration.epoch).to_numpy(dtype=float)
     cut = float(calibration.window[1])
     last = float(days.max()) if days.size else cut

@@ -344,16 +344,16 @@ def fit_funnel(funnel, transitions: Mapping[str, Sequence[str]], *, won: Optiona
 
 
 def _start(st: _Structure, y, col, model: _Model) -> np.ndarray:
-    """Starting values: means 10 days; probabilities from total counted entries of each target."""
+    """Starting values: means of 10 days; probabilities in proportion to the targets' total counted
+    entries (targets without counts get the mean weight of the counted ones, or 1)."""
     theta = np.zeros(model.size)
     total = np.nansum(y, axis=0)
     for i, k, m in model.layout:
         theta[k] = math.log(10.0)
         targets = st.targets[st.transient[i]]
-        w = np.array([total[col[t]] if not np.isnan(y[:, col[t]]).all() else np.nan for t in targets], dtype=float)
-        w = np.where(np.isnan(w) | (w <= 0), np.nanmean(np.where(w > 0, w, np.nan)) if np.any(w > 0) else 1.0, w)
-        p = w / w.sum()
-        theta[k + 1:k + m] = np.log(p[1:] / p[0])
+        w = np.array([total[col[t]] if not np.isnan(y[:, col[t]]).all() else 0.0 for t in targets])
+        w = np.where(w > 0, w, w[w > 0].mean() if (w > 0).any() else 1.0)
+        theta[k + 1:k + m] = np.log(w[1:] / w[0])
     return theta
 
 

@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any, Callable, Optional, Sequence
 
@@ -214,6 +216,9 @@ class UncertainRun(Run):
         self.draws = core.info.replications // self.inner
         self.source = source
 
+    def __reduce__(self):
+        return (UncertainRun, (self._run, self.inner, self.source))
+
     @property
     def note(self) -> str:
         """One line saying how the intervals were made."""
@@ -224,7 +229,7 @@ class UncertainRun(Run):
     def draw_means(self) -> pd.DataFrame:
         """Per draw, the mean of its ``inner`` replications of each metric (columns: draw, metrics...)."""
         m = self.arrays["metrics"].reshape(self.draws, self.inner, -1)
-        with np.errstate(invalid="ignore"), _quiet():
+        with _quiet():
             means = np.nanmean(m, axis=1)
         df = pd.DataFrame(means, columns=self.metric_names)
         df.insert(0, "draw", np.arange(self.draws))
@@ -262,16 +267,12 @@ class UncertainRun(Run):
                 f"inner={self.inner}, parameter uncertainty from {self.source})")
 
 
-class _quiet:
-    def __enter__(self):
-        import warnings
-
-        self._w = warnings.catch_warnings()
-        self._w.__enter__()
+@contextmanager
+def _quiet():
+    """Means of all-NaN slices are NaN, without a RuntimeWarning."""
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._w.__exit__(*exc)
+        yield
 
 
 def _check_inner(replications: int, inner: int) -> int:
@@ -372,17 +373,17 @@ class UncertainComparison:
                 with _quiet():
                     db = np.nanmean(np.where(ok, b[:, j], np.nan).reshape(g, inner), axis=1)
                     dd = np.nanmean(np.where(ok, d, np.nan).reshape(g, inner), axis=1)
-                good = ~np.isnan(dd)
-                lift = np.where(db[good] != 0, dd[good] / np.where(db[good] != 0, db[good], 1), np.nan)
+                good = ~np.isnan(dd) & (db != 0)
+                lift = dd[good] / db[good]
                 base_mean = float(b[ok, j].mean()) if ok.any() else math.nan
                 delta = float(d[ok].mean()) if ok.any() else math.nan
                 rows.append({
                     "variant": v.name, "metric": name, "base_mean": base_mean,
                     "variant_mean": float(x[ok, j].mean()) if ok.any() else math.nan, "delta": delta,
                     "delta_std": float(d[ok].std(ddof=1)) if ok.sum() > 1 else math.nan,
-                    "ci_low": _q(dd[good], 0.025), "ci_high": _q(dd[good], 0.975),
-                    "lift": delta / base_mean if base_mean not in (0.0,) and not math.isnan(base_mean) else math.nan,
-                    "lift_ci_low": _q(lift[~np.isnan(lift)], 0.025), "lift_ci_high": _q(lift[~np.isnan(lift)], 0.975),
+                    "ci_low": _q(dd[~np.isnan(dd)], 0.025), "ci_high": _q(dd[~np.isnan(dd)], 0.975),
+                    "lift": delta / base_mean if base_mean != 0 else math.nan,
+                    "lift_ci_low": _q(lift, 0.025), "lift_ci_high": _q(lift, 0.975),
                     "variance_reduction": math.nan, "n": int(ok.sum()),
                 })
         df = pd.DataFrame(rows)
@@ -391,12 +392,11 @@ class UncertainComparison:
 
     @property
     def verdicts(self) -> list[str]:
+        """One line per variant: the change in conversions with its interval over draws."""
+        rows = self.deltas()
+        rows = rows[rows["metric"] == "conversions"]
         out = []
-        for v in self.variants:
-            row = self.deltas().query("variant == @v.name and metric == 'conversions'")
-            if row.empty:
-                continue
-            r = row.iloc[0]
+        for v, (_, r) in zip(self.variants, rows.iterrows()):
             sure = "better" if r.ci_low > 0 else "worse" if r.ci_high < 0 else "not clearly different"
             out.append(f"{v.name}: conversions {r.delta:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}] "
                        f"with parameter uncertainty: {sure}")

@@ -3,6 +3,7 @@ split between parameter uncertainty and simulation noise."""
 
 import copy
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -84,6 +85,9 @@ def test_simulate_with_uncertainty_is_deterministic_and_says_so(small):
     assert a.scenario == small.scenario and a.metrics().shape[0] == 12
     with pytest.raises(TypeError, match="cannot be saved"):
         a.save("never.h5")
+    back = pickle.loads(pickle.dumps(a))  # Dask ships runs between processes
+    assert isinstance(back, lcsim.UncertainRun) and back.inner == 1
+    np.testing.assert_array_equal(back.arrays["metrics"], a.arrays["metrics"])
 
 
 def test_intervals_include_estimation_uncertainty(small, tight):
