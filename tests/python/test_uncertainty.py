@@ -10,28 +10,17 @@ import pytest
 
 import lcsim
 from lcsim.uncertainty import Posterior, _draw_scenarios
+from test_calibrate_api import TRUTH as SMALL_TRUTH
 
-TRUTH = """\
-name: psa_truth
-horizon: 120
-report_every: 10
-seed: 20250401
-replications: 2
-won: won
-stages:
-  lead: {dwell: {dist: exponential, mean: 5}, next: {mql: 0.6, lost: 0.4}}
-  mql: {dwell: {dist: exponential, mean: 10}, next: {won: 0.5, lost: 0.5}}
-  won: {absorbing: true}
-  lost: {absorbing: true}
-arrivals:
-  streams: [{stage: lead, rate_per_day: 4}]
-"""
+# The 2-stage truth of the calibration tests with few arrivals: about 240 customers in 60 days.
+TRUTH = lcsim.Scenario.from_yaml(SMALL_TRUTH, "truth.yaml").with_changes(
+    {"horizon": 120, "arrivals.initial": None, "arrivals.streams[0].rate_per_day": 4})
 
 
 @pytest.fixture(scope="module")
 def small():
     """A calibration from little data (about 240 customers in 60 days): wide intervals."""
-    history = lcsim.synth(lcsim.Scenario.from_yaml(TRUTH, "truth.yaml"), seed=7, observe_until=60)
+    history = lcsim.synth(TRUTH, seed=7, observe_until=60)
     events = history["events"]
     cal = lcsim.calibrate(events, censor_at=events.attrs["censor_at"], absorbing=["won", "lost"], horizon=120)
     return cal
@@ -162,7 +151,7 @@ def test_compare_with_uncertainty_is_paired(small):
 
 
 def test_uncertainty_needs_a_scenario(tmp_path, small):
-    snaps = lcsim.synth(lcsim.Scenario.from_yaml(TRUTH), seed=1, observe_until=90, snapshots="monthly")["snapshots"]
+    snaps = lcsim.synth(TRUTH, seed=1, observe_until=90, snapshots="monthly")["snapshots"]
     markov = lcsim.calibrate(None, snapshots=snaps, absorbing=["won", "lost"])
     with pytest.raises(TypeError, match="scenario"):
         lcsim.simulate(small.scenario, replications=2, uncertainty=markov)
