@@ -29,8 +29,10 @@ exp(theta +- z se) for means and delta-method intervals on the logit for probabi
 come from that source only (or the sources' flows differ in time). Dwell means are identified only
 through *changes* of the inflow over time (a ramp-up from an empty funnel, seasonality, a campaign):
 with a steady inflow and a steady start the expected counts do not depend on the means at all, and
-with periods much longer than the dwells they depend on them only weakly. Parameters whose
-interval spans more than a factor of 50 are listed in a warning as not identified by the counts.
+with periods much longer than the dwells they depend on them only weakly. Means whose interval
+spans more than a factor of 50 and probabilities whose interval is wider than 0.5 are listed in a
+warning as not identified by the counts (a singular information matrix gets a vague ridge, so the
+identified parameters keep their intervals); such a fit cannot be drawn from for ``uncertainty=``.
 """
 
 from __future__ import annotations
@@ -332,11 +334,12 @@ def fit_funnel(funnel, transitions: Mapping[str, Sequence[str]], *, won: Optiona
     warnings = []
     eig = np.linalg.eigvalsh(info)
     if eig.min() <= 1e-10 * max(eig.max(), 1e-300):
-        cov = np.full((len(theta), len(theta)), np.nan)
-        warnings.append((file, 0, "funnel", "the information matrix is singular: some parameters are not identified "
-                         "by the counts (no intervals)"))
-    else:
-        cov = dispersion * np.linalg.inv(info)
+        # Flat directions: a vague ridge (a normal prior with sd ~ 1e4 / sqrt(largest information) on
+        # theta) keeps the identified parameters' intervals; the flat ones come out huge and flagged.
+        info = info + 1e-8 * max(eig.max(), 1e-300) * np.eye(len(theta))
+        warnings.append((file, 0, "funnel", "the information matrix is singular: some parameters are not "
+                         "identified by the counts"))
+    cov = dispersion * np.linalg.inv(info)
     return _result(st, model, theta, cov, y, col, fitted, counted, edges, labels, level, won, name, seed,
                    replications, file, start, dict(deviance=dev, pearson=pearson, dispersion=dispersion, cells=len(obs),
                                                    parameters=len(theta), iterations=iterations, converged=converged),
@@ -369,7 +372,8 @@ def _result(st, model, theta, cov, y, col, fitted, counted, edges, labels, level
         n_in = int(total[col[s]]) if s in counted else 0
         se = math.sqrt(cov[k, k]) if np.isfinite(cov[k, k]) else math.nan
         mean = math.exp(theta[k])
-        rows.append((f"stages.{s}.dwell.mean", mean, mean * math.exp(-z * se), mean * math.exp(z * se), n_in))
+        half = min(z * se, 700.0)  # exp() of more overflows: such a mean is flagged as not identified anyway
+        rows.append((f"stages.{s}.dwell.mean", mean, mean * math.exp(-half), mean * math.exp(half), n_in))
         p = model.probs(theta[k + 1:k + m])
         for j, t in enumerate(st.targets[s]):
             g = _logit_gradient(model, theta, k, m, j)
@@ -392,10 +396,11 @@ def _result(st, model, theta, cov, y, col, fitted, counted, edges, labels, level
         half = z * math.sqrt(max(n, 1)) / days
         rows.append((f"arrivals.streams[{e}].rate_per_day", rate, max(0.0, rate - half), rate + half, n))
         log_rates.append((f"arrivals.streams[{e}].rate_per_day", math.log(rate) if rate > 0 else math.nan, 1.0 / max(n, 1)))
-    flagged = [r[0] for r in rows if np.isfinite(r[2]) and r[2] > 0 and np.isfinite(r[3]) and r[3] / r[2] > 50.0]
+    flagged = [r[0] for r in rows if r[0].endswith(".dwell.mean") and not r[3] / max(r[2], 1e-300) <= 50.0]
+    flagged += [r[0] for r in rows if ".next." in r[0] and not (r[3] - r[2]) <= 0.5]
     if flagged:
-        warnings.append((file, 0, "funnel", "not identified by the counts (interval wider than a factor of 50): "
-                         + ", ".join(flagged)))
+        warnings.append((file, 0, "funnel", "not identified by the counts (a mean's interval wider than a factor "
+                         "of 50, a probability's wider than 0.5): " + ", ".join(flagged)))
     scenario = {
         "name": name,
         "description": f"fitted to funnel counts in {file} ({len(labels)} periods from {labels[0]})",
@@ -420,7 +425,7 @@ def _result(st, model, theta, cov, y, col, fitted, counted, edges, labels, level
     stream_paths = [p for p, mu, _ in log_rates if np.isfinite(mu)]
     mean = np.concatenate([theta, [mu for _, mu, _ in log_rates if np.isfinite(mu)]])
     cov_all = np.zeros((len(mean), len(mean)))
-    cov_all[:len(theta), :len(theta)] = np.nan_to_num(cov)
+    cov_all[:len(theta), :len(theta)] = cov
     for j, (_, mu, var) in enumerate([r for r in log_rates if np.isfinite(r[1])]):
         cov_all[len(theta) + j, len(theta) + j] = var
 
@@ -448,7 +453,7 @@ def _result(st, model, theta, cov, y, col, fitted, counted, edges, labels, level
         "estimates": rows, "families": [], "warnings": [(f, line, c, msg, True) for f, line, c, msg in warnings],
         "scenario_yaml": yaml.safe_dump(scenario, sort_keys=False),
         "fit": fit, "counts": table,
-        "posterior_mvn": {"paths": mvn_paths + stream_paths, "groups": mvn_groups + [[p] for p in stream_paths],
+        "posterior_mvn": {"paths": mvn_paths + stream_paths, "unidentified": flagged, "groups": mvn_groups + [[p] for p in stream_paths],
                           "mean": mean, "cov": cov_all, "transform": transform},
     }
 

@@ -78,6 +78,9 @@ class Posterior:
         self._lognormal: list[tuple[str, float, float]] = []
         self._gamma: list[tuple[str, float, float]] = []
         if self._mvn is not None:
+            if self._mvn["unidentified"]:
+                raise ValueError("uncertainty: the counts do not identify " + ", ".join(self._mvn["unidentified"])
+                                 + " (see the fit's warnings), so the parameters cannot be drawn")
             return
         groups: dict[str, list[tuple[str, float, int]]] = {}
         shares: list[tuple[str, float, int]] = []
