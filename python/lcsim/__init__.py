@@ -18,17 +18,20 @@ import warnings
 
 from . import _core
 from .analysis import Analysis, analyze
+from .backtest import Backtest, backtest
 from .calibration import Calibration, calibrate, synth
 from .errors import Problem, ScenarioError, StudyError
 from .results import Run, Study, open, simulate
 from .scenario import Scenario
 from .sweep import Sweep, sweep
+from .uncertainty import UncertainComparison, UncertainRun, variance_components, variance_split
 from .whatif import Comparison, compare
 
 __version__ = _core.__version__
 
 __all__ = [
     "Analysis",
+    "Backtest",
     "Calibration",
     "Comparison",
     "Problem",
@@ -38,8 +41,11 @@ __all__ = [
     "Study",
     "StudyError",
     "Sweep",
+    "UncertainComparison",
+    "UncertainRun",
     "__version__",
     "analyze",
+    "backtest",
     "calibrate",
     "compare",
     "hdf5_version",
@@ -48,6 +54,8 @@ __all__ = [
     "simulate",
     "sweep",
     "synth",
+    "variance_components",
+    "variance_split",
 ]
 
 

@@ -63,7 +63,13 @@ class Calibration:
     window : tuple of float
         (start, end) of the observation, days since the epoch.
     kind : str
-        ``"events"`` (stage-change log) or ``"snapshots"`` (continuous-time Markov fit).
+        ``"events"`` (stage-change log), ``"snapshots"`` (continuous-time Markov fit) or
+        ``"funnel"`` (aggregate counts fitted by matching, :mod:`lcsim.funnel`).
+    fit : dict or None
+        Funnel fits: ``deviance, pearson, dispersion, cells, parameters, iterations, converged``.
+    counts : DataFrame or None
+        Funnel fits: ``period, stage, observed, expected, fitted`` (expected entries at the fit;
+        entry stages are the arrivals, not fitted).
     rates : DataFrame or None
         Snapshot fits: the generator's rates (``from, to, rate, se_log, ci_low, ci_high, n,
         at_bound``); the same rates are the ``Q.<from>.<to>`` rows of :attr:`estimates`.
@@ -79,7 +85,9 @@ class Calibration:
         self.problems = [Problem(*p) for p in data["warnings"]]
         self.warnings = [_problem_line(p) for p in self.problems]
         self.data = dict(data)
-        if kind == "events":
+        self.fit: Optional[dict] = data.get("fit")
+        self.counts: Optional[pd.DataFrame] = data.get("counts")
+        if kind in ("events", "funnel"):
             self.scenario: Optional[Scenario] = Scenario.from_yaml(data["scenario_yaml"], file=f"{self.file} (calibrated)")
             self.rates = None
         else:
@@ -92,6 +100,53 @@ class Calibration:
         if rows.empty:
             raise KeyError(parameter)
         return rows.iloc[0]
+
+    def backtest(self, history, holdout: Optional[float] = None, replications: int = 20, *,
+                 seed: Optional[int] = None, threads: Optional[int] = None, period="month", scenario=None,
+                 uncertainty: bool = False, stage_map: Optional[Mapping[str, str]] = None):
+        """Simulates the calibrated scenario past the calibration's end and compares with ``history``.
+
+        This calibration should have been fitted on the log up to a cut (``censor_at`` = the cut,
+        the end of :attr:`window`); :func:`lcsim.backtest` makes the cut for you.
+
+        Parameters
+        ----------
+        history : path or DataFrame
+            The whole log (at least the rows after the cut): ``customer_id, timestamp, stage``.
+        holdout : float, optional
+            Days after the cut to compare (default: up to the last row of ``history``).
+        replications : int
+            Replications of the simulation (the bands are their 2.5%-97.5% quantiles).
+        seed, threads : int, optional
+        period : "month" or float
+            Calendar months or blocks of this many days from the cut.
+        scenario : Scenario, optional
+            Backtest another scenario instead of :attr:`scenario` (e.g. a rival model), on the
+            same day 0.
+        uncertainty : bool
+            Draw this calibration's parameters per replication (bands with estimation uncertainty).
+        stage_map : dict, optional
+            CRM stage name -> model stage name, for ``history``.
+
+        Returns
+        -------
+        lcsim.Backtest
+            ``.table`` (period x stage: observed, simulated mean, 95% band, inside), ``.conversions``,
+            ``.error`` (MAPE, RMSE and coverage per stage), ``lcsim.plot.backtest(bt)``.
+
+        Raises
+        ------
+        lcsim.ScenarioError
+            Unparseable timestamps or stages the scenario lacks (naming line and column), or no
+            history after the cut.
+        """
+        from .backtest import run_backtest
+
+        if self.scenario is None:
+            raise TypeError("backtest() needs a calibration with a scenario (an event-log or funnel fit)")
+        return run_backtest(self, history, holdout=holdout, replications=replications, seed=seed, threads=threads,
+                            period=period, scenario=scenario, uncertainty=uncertainty,
+                            stage_map=dict(stage_map or {}))
 
     def __repr__(self) -> str:
         what = f"scenario={self.scenario.name!r}" if self.scenario is not None else f"rates={len(self.rates)}"
@@ -123,9 +178,10 @@ def _options(options: Mapping[str, Any], allowed: Mapping[str, type], what: str)
 
 
 def calibrate(
-    events: Union[str, os.PathLike, pd.DataFrame, None],
+    events: Union[str, os.PathLike, pd.DataFrame, None] = None,
     *,
     snapshots: Union[str, os.PathLike, pd.DataFrame, None] = None,
+    funnel: Union[str, os.PathLike, pd.DataFrame, None] = None,
     segment_column: Optional[str] = None,
     censor_at: Optional[str] = None,
     stage_map: Optional[Mapping[str, str]] = None,
@@ -148,6 +204,12 @@ def calibrate(
         With ``events=None``: stage snapshots (``customer_id, date, stage``) fitted by a
         continuous-time Markov model instead (messages name ``"<snapshots>"`` for a DataFrame).
         The result has :attr:`Calibration.rates` and ``Q.<from>.<to>`` estimate rows, no scenario.
+    funnel : path or DataFrame, optional
+        Alone: aggregate stage entries per period (``period, stage, entries``; period a date such
+        as ``2025-03`` / ``2025-03-01`` or consecutive integers) fitted by matching a Markov
+        model's expected entries (:mod:`lcsim.funnel`). Needs ``transitions={stage: [targets]}``;
+        options ``won, start ("steady" or "empty"), period_days, level, seed, replications``.
+        Messages name ``"<funnel>"`` for a DataFrame, line = row position + 2.
     segment_column : str, optional
         Name of the segment column of the log.
     censor_at : str, optional
@@ -175,10 +237,20 @@ def calibrate(
     lcsim.StudyError
         A file that cannot be read.
     """
-    if events is None and snapshots is None:
-        raise TypeError("calibrate() needs events or snapshots")
-    if events is not None and snapshots is not None:
-        raise TypeError("calibrate() takes events or snapshots, not both")
+    given = [k for k, v in (("events", events), ("snapshots", snapshots), ("funnel", funnel)) if v is not None]
+    if len(given) != 1:
+        raise TypeError(f"calibrate() takes one of events, snapshots or funnel, got {given or 'none'}")
+    if funnel is not None:
+        from .funnel import fit_funnel
+
+        allowed = {"transitions", "won", "start", "period_days", "level", "seed", "replications"}
+        unknown = sorted(set(options) - allowed)
+        if unknown:
+            raise TypeError(f"calibrate(funnel): unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}")
+        if "transitions" not in options:
+            raise TypeError("calibrate(funnel=...) needs transitions={stage: [targets]}")
+        opts = dict(options)
+        return Calibration(fit_funnel(funnel, opts.pop("transitions"), name=str(name), won=won, **opts), "funnel")
     stage_map = {str(k): str(v) for k, v in (stage_map or {}).items()}
     absorbing = [str(s) for s in (absorbing or [])]
     if events is not None:
@@ -187,6 +259,7 @@ def calibrate(
             source, is_text, file, segment_column=segment_column or "", censor_at=censor_at or "",
             stage_map=stage_map, absorbing=absorbing, drop_duplicates=bool(drop_duplicates), won=won or "",
             name=str(name), **_options(options, _EVENT_OPTIONS, "calibrate(events)"))
+        data["transition_prior"] = float(options.get("transition_prior", 0.5))
         return Calibration(data, "events")
     opts = _options(options, _SNAPSHOT_OPTIONS, "calibrate(snapshots)")
     if "transitions" in opts:

@@ -34,6 +34,12 @@ class ScenarioError(ValueError):
         super().__init__(message)
         self.problems = [p if isinstance(p, Problem) else Problem(*p) for p in problems]
 
+    @classmethod
+    def of(cls, problems) -> "ScenarioError":
+        """The error of (file, line, field, message) tuples, one ``file:line: field: message`` line each."""
+        problems = [p if isinstance(p, Problem) else Problem(*p) for p in problems]
+        return cls("\n".join(str(p) for p in problems), problems)
+
 
 class StudyError(OSError):
     """A study file could not be read or written (missing, not an lcsim study, HDF5 failure)."""

@@ -14,6 +14,7 @@ Student-t intervals of the mean (or min-max ranges where asked).
 >>> lcsim.plot.compare(lcsim.compare(base, variant))          # paired deltas with 95% CIs
 >>> lcsim.plot.sweep(sw, x="touchpoints.webinar.reach", metric="conversions")
 >>> lcsim.plot.sensitivity(lcsim.analyze(base))              # tornado of elasticities
+>>> lcsim.plot.backtest(lcsim.backtest(events, holdout_start="2025-10-01"))  # observed vs simulated
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from matplotlib.transforms import offset_copy
 
 from . import _core
 
-__all__ = ["compare", "flows", "funnel", "occupancy", "resources", "sensitivity", "sweep"]
+__all__ = ["backtest", "compare", "flows", "funnel", "occupancy", "resources", "sensitivity", "sweep"]
 
 # Destinations that are drop-off (absorbing, not the won stage) get these, in order.
 _DROPOFF_COLOURS = ["#c0392b", "#7f7f7f", "#e8827a", "#b0b0b0", "#8e1b10", "#4d4d4d"]
@@ -771,3 +772,54 @@ def sensitivity(analysis, top: int = 12, ax: Optional[Axes] = None) -> Axes:
     ax.set_title(f"Sensitivity of conversion, closed form\n{analysis.description}")
     ax.legend(loc="lower right")
     return ax
+
+
+def backtest(bt, stages: Optional[Sequence[str]] = None, axes=None):
+    """Observed stage entries per period against the simulated mean and 95% band, one panel per stage.
+
+    Parameters
+    ----------
+    bt : lcsim.Backtest
+        From :func:`lcsim.backtest` or :meth:`lcsim.Calibration.backtest`.
+    stages : list of str, optional
+        Default: every stage in the backtest table.
+    axes : sequence of matplotlib Axes, optional
+        One per stage; without, a new figure with a row of panels.
+
+    Returns
+    -------
+    list of Axes
+        Each titled with its stage, with the band's coverage and MAPE in the x label.
+    """
+    table = bt.table
+    names = list(stages) if stages is not None else list(table["stage"].cat.categories)
+    unknown = [s for s in names if s not in set(table["stage"])]
+    if unknown:
+        raise KeyError(f"stages {unknown} are not in the backtest (stages: {list(table['stage'].cat.categories)})")
+    if axes is None:
+        cols = min(len(names), 4)
+        rows = math.ceil(len(names) / cols)
+        fig, grid = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.0 * rows), layout="constrained", squeeze=False)
+        axes = list(grid.reshape(-1))
+        for extra in axes[len(names):]:
+            extra.set_visible(False)
+        fig.suptitle(f"Backtest of {bt.scenario.name}: days {bt.cut:g} to {bt.end:g}, "
+                     f"{bt.run.replications} replications (coverage {bt.coverage:.0%}, MAPE {bt.mape:.1%})")
+    errors = bt.error.set_index("stage")
+    for ax, stage in zip(axes, names):
+        rows_ = table[table["stage"] == stage]
+        x = np.arange(len(rows_))
+        ax.fill_between(x, rows_["sim_low"], rows_["sim_high"], color="#aec7e8", alpha=0.7, label="95% band", step=None)
+        ax.plot(x, rows_["simulated"], color="#1f77b4", label="simulated mean")
+        ax.plot(x, rows_["observed"], "o", color="black", markersize=4, label="observed")
+        handles, labels = ax.get_legend_handles_labels()
+        order = [labels.index(k) for k in ("observed", "simulated mean", "95% band")]
+        ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize="small")
+        ax.set_xticks(x)
+        ax.set_xticklabels(list(rows_["period"]), rotation=45, ha="right", fontsize="small")
+        ax.set_title(stage)
+        e = errors.loc[stage]
+        ax.set_xlabel(f"period (coverage {e['coverage']:.0%}, MAPE {e['mape']:.1%})")
+        ax.set_ylabel("entries")
+        ax.set_ylim(bottom=0)
+    return list(axes)[: len(names)]

@@ -25,6 +25,8 @@ def simulate(
     events: bool = False,
     name: Optional[str] = None,
     progress: Optional[Callable[[int, int], None]] = None,
+    uncertainty=None,
+    inner: int = 1,
 ) -> "Run":
     """Simulates a scenario for R replications in parallel threads.
 
@@ -40,13 +42,34 @@ def simulate(
     name : str, optional
         Run name (default: the scenario's name).
     progress : callable(customers_done, replications_done), optional
-        Called about ten times a second.
+        Called about ten times a second (with ``uncertainty``: after each draw, customers 0).
+    uncertainty : lcsim.Calibration, optional
+        Probabilistic sensitivity analysis: each replication simulates the scenario with the
+        calibrated parameters drawn from their posterior (:mod:`lcsim.uncertainty`), so intervals
+        include estimation uncertainty. Returns an :class:`lcsim.UncertainRun`, whose ``summary()``
+        intervals are quantiles over draws and say so in ``.attrs["uncertainty"]``. The scenario
+        should be the calibration's or one made from it with :meth:`Scenario.with_changes`: the
+        draws replace the values at the calibration's parameter paths, except where the scenario
+        differs from the calibrated one (those keep the scenario's value).
+    inner : int
+        With ``uncertainty``: replications per parameter draw (a nested design of
+        ``replications / inner`` draws, for :func:`lcsim.variance_split`). Replication r uses draw
+        r // inner.
 
     The GIL is released while simulating; Ctrl-C (KeyboardInterrupt) stops within a second and
     returns nothing.
     """
     if not isinstance(scenario, Scenario):
         scenario = Scenario.load(scenario)
+    if uncertainty is not None:
+        from .uncertainty import simulate_uncertain
+
+        reps = scenario.replications if replications is None else _positive("replications", replications)
+        return simulate_uncertain([scenario], uncertainty, reps, inner, seed,
+                                  None if threads is None else _positive("threads", threads), events,
+                                  [name or scenario.name], progress)[0]
+    if inner != 1:
+        raise TypeError("simulate(): inner is for runs with uncertainty=")
     core = _core.simulate(
         scenario._model,
         replications=0 if replications is None else _positive("replications", replications),

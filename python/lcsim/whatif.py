@@ -32,7 +32,9 @@ def compare(
     independent: bool = True,
     who_changed: bool = True,
     progress: Optional[Callable[[int, int], None]] = None,
-) -> "Comparison":
+    uncertainty=None,
+    inner: int = 1,
+):
     """Compares variants with a base on paired replications (common random numbers).
 
     Every arm uses the same seed and replication numbers, so each simulated customer exists in every
@@ -56,11 +58,30 @@ def compare(
     who_changed : bool
         Count, per segment and stage where a changed touchpoint first reached them, the customers
         who converted only in the variant (gained) or only in the base (lost).
+    uncertainty : lcsim.Calibration, optional
+        Draw the calibrated parameters from their posterior per replication (see
+        :func:`lcsim.simulate`); both arms of a replication use the same draw (paired) and the
+        same random streams. A path a variant changes keeps the variant's value (for
+        next-probabilities: the whole stage's). Returns an :class:`lcsim.UncertainComparison`
+        (no ``precision``, ``independent`` or ``who_changed`` then).
+    inner : int
+        With ``uncertainty``: replications per draw.
     """
     if not variants:
         raise TypeError("compare() needs at least one variant")
     if precision_on not in ("delta", "mean"):
         raise ValueError(f"precision_on must be 'delta' or 'mean', got {precision_on!r}")
+    if uncertainty is not None:
+        if precision is not None:
+            raise TypeError("compare(): precision is not available with uncertainty=")
+        from .uncertainty import UncertainComparison, simulate_uncertain
+
+        scenarios = [_scenario(base)] + [_scenario(v) for v in variants]
+        reps = scenarios[0].replications if replications is None else _positive("replications", replications)
+        names = [s.name for s in scenarios]
+        runs = simulate_uncertain(scenarios, uncertainty, reps, inner, seed,
+                                  None if threads is None else _positive("threads", threads), False, names, progress)
+        return UncertainComparison(runs[0], runs[1:])
     core = _core.compare(
         _scenario(base)._model,
         [_scenario(v)._model for v in variants],

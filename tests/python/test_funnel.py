@@ -1,0 +1,161 @@
+"""Calibration from aggregate funnel counts (stage entries per month) by matching a Markov model's
+expected entries: recovery of known parameters, what counts cannot identify, bad input."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import lcsim
+from lcsim.funnel import expm
+
+TRUTH = """\
+name: funnel_truth
+horizon: 365
+report_every: 30
+seed: 20250501
+replications: 2
+won: won
+stages:
+  lead: {dwell: {dist: exponential, mean: 8}, next: {mql: 0.5, lost: 0.5}}
+  mql: {dwell: {dist: exponential, mean: 20}, next: {sql: 0.4, lost: 0.6}}
+  sql: {dwell: {dist: exponential, mean: 15}, next: {won: 0.6, lost: 0.4}}
+  won: {absorbing: true}
+  lost: {absorbing: true}
+arrivals:
+  streams: [{stage: lead, rate_per_day: 25}]
+"""
+TRANSITIONS = {"lead": ["mql", "lost"], "mql": ["sql", "lost"], "sql": ["won", "lost"]}
+TRUE = {"stages.lead.dwell.mean": 8, "stages.mql.dwell.mean": 20, "stages.sql.dwell.mean": 15,
+        "stages.lead.next.mql": 0.5, "stages.mql.next.sql": 0.4, "stages.sql.next.won": 0.6,
+        "arrivals.streams[0].rate_per_day": 25}
+
+
+def monthly_counts(events: pd.DataFrame, stages) -> pd.DataFrame:
+    """Stage entries per calendar month, as a CRM funnel report has them (every month x stage)."""
+    month = pd.to_datetime(events["timestamp"], utc=True).dt.strftime("%Y-%m")
+    counts = events.assign(period=month).groupby(["period", "stage"]).size()
+    full = pd.MultiIndex.from_product([sorted(month.unique()), stages], names=["period", "stage"])
+    return counts.reindex(full, fill_value=0).rename("entries").reset_index()
+
+
+@pytest.fixture(scope="module")
+def counts():
+    history = lcsim.synth(lcsim.Scenario.from_yaml(TRUTH, "truth.yaml"), seed=3, start_date="2025-01-01",
+                          observe_until=365)
+    return monthly_counts(history["events"], ["lead", "mql", "sql", "won"])  # drop-offs are not reported
+
+
+@pytest.fixture(scope="module")
+def fit(counts):
+    return lcsim.calibrate(funnel=counts, transitions=TRANSITIONS, start="empty", name="from_counts")
+
+
+def test_expm_matches_closed_forms():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(6, 6))
+    w, v = np.linalg.eig(a)
+    ref = (v @ np.diag(np.exp(4 * w)) @ np.linalg.inv(v)).real
+    assert np.abs(expm(4 * a) - ref).max() < 1e-10 * np.abs(ref).max()
+    # a defective (Jordan) block: exp([[l, 1], [0, l]] t) = e^{lt} [[1, t], [0, 1]]
+    j = np.array([[-0.3, 1.0], [0.0, -0.3]])
+    np.testing.assert_allclose(expm(j * 7), math.exp(-2.1) * np.array([[1, 7], [0, 1]]), rtol=1e-13)
+    np.testing.assert_array_equal(expm(np.zeros((3, 3))), np.eye(3))
+
+
+def test_recovers_known_parameters_within_intervals(fit, counts):
+    assert fit.kind == "funnel" and fit.fit["converged"] and not fit.warnings
+    assert fit.fit["cells"] == 12 * 3 and fit.fit["parameters"] == 6
+    # Poisson counts from the true model: the deviance is about its degrees of freedom
+    assert fit.fit["deviance"] < 2.5 * (fit.fit["cells"] - fit.fit["parameters"])
+    for path, truth in TRUE.items():
+        row = fit.estimate(path)
+        assert row["ci_low"] <= truth <= row["ci_high"], (path, row.to_dict())
+    # monthly counts pin the probabilities down to a few points, the means much less (ramp-up only)
+    assert fit.estimate("stages.mql.next.sql")["ci_high"] - fit.estimate("stages.mql.next.sql")["ci_low"] < 0.06
+    mean = fit.estimate("stages.mql.dwell.mean")
+    assert mean["ci_high"] / mean["ci_low"] < 3.0
+    assert list(fit.counts.columns) == ["period", "stage", "observed", "expected", "fitted"]
+    lead = fit.counts[fit.counts["stage"] == "lead"]
+    np.testing.assert_allclose(lead["expected"], lead["observed"])  # arrivals are the entry stage's counts
+    assert not lead["fitted"].any()
+
+
+def test_fitted_scenario_simulates_and_carries_uncertainty(fit):
+    sc = fit.scenario
+    assert sc.name == "from_counts" and set(sc.stages) == {"lead", "mql", "sql", "won", "lost"}
+    assert sc.to_dict()["stages"]["mql"]["dwell"]["dist"] == "exponential"
+    run = lcsim.simulate(sc, replications=6, threads=2, uncertainty=fit)
+    assert run.draws == 6
+    conv = run.metrics()["conversions"]
+    assert conv.std() > 0
+    # 25 leads a day x 0.5 x 0.4 x 0.6 = 3 conversions a day, less the pipeline's fill-up time
+    assert 700 < conv.mean() < 1100
+
+
+def test_steady_inflow_does_not_identify_dwell_means(counts):
+    late = counts[counts["period"] >= "2025-06"]  # the funnel is full by then; the inflow is constant
+    cal = lcsim.calibrate(funnel=late, transitions=TRANSITIONS, start="steady")
+    message = " ".join(cal.warnings)
+    assert "not identified by the counts" in message, cal.warnings
+    for stage in ("lead", "mql", "sql"):
+        assert f"stages.{stage}.dwell.mean" in message
+        mean = cal.estimate(f"stages.{stage}.dwell.mean")
+        assert mean["ci_high"] > 50 * mean["ci_low"]
+    # the probabilities are still there, with intervals that cover the truth
+    for path in ("stages.lead.next.mql", "stages.mql.next.sql", "stages.sql.next.won"):
+        row = cal.estimate(path)
+        assert row["ci_low"] <= TRUE[path] <= row["ci_high"] and row["ci_high"] - row["ci_low"] < 0.15, row.to_dict()
+        assert path not in message
+    with pytest.raises(ValueError, match="do not identify stages.lead.dwell.mean"):
+        lcsim.simulate(cal.scenario, replications=2, uncertainty=cal)
+
+
+def test_integer_periods_with_a_period_length(counts):
+    numbered = counts.copy()
+    numbered["period"] = numbered["period"].map({p: i for i, p in enumerate(sorted(counts["period"].unique()))})
+    cal = lcsim.calibrate(funnel=numbered, transitions=TRANSITIONS, start="empty", period_days=365 / 12)
+    assert cal.window == (0.0, pytest.approx(365.0))
+    assert abs(cal.estimate("stages.lead.next.mql")["estimate"] - 0.5) < 0.03
+
+
+@pytest.mark.parametrize(
+    "change, line, column, text",
+    [
+        (lambda d: d.assign(stage=d["stage"].replace({"sql": "sqll"})), 4, "stage", "did you mean 'sql'"),
+        (lambda d: d.assign(entries=d["entries"].where(d.index != 5, -3)), 7, "entries", "expected a count"),
+        (lambda d: d.assign(entries=d["entries"].astype(object).where(d.index != 6, "many")), 8, "entries",
+         "expected a count"),
+        (lambda d: d.drop(columns="entries"), 1, "entries", "missing column 'entries'"),
+        (lambda d: d.assign(period=d["period"].where(d.index != 9, "2025-13")), 11, "period", "expected a date"),
+        (lambda d: pd.concat([d, d.iloc[[0]]], ignore_index=True), 50, "stage", "a second row"),
+    ],
+)
+def test_bad_input_names_row_and_column(counts, change, line, column, text):
+    with pytest.raises(lcsim.ScenarioError) as info:
+        lcsim.calibrate(funnel=change(counts), transitions=TRANSITIONS)
+    p = info.value.problems[0]
+    assert isinstance(info.value, ValueError)
+    assert (p.file, p.line, p.field) == ("<funnel>", line, column), p
+    assert text in p.message
+    assert f"<funnel>:{line}: {column}: " in str(info.value)
+
+
+def test_bad_structure_and_options(counts, tmp_path):
+    with pytest.raises(lcsim.ScenarioError, match="no entry stage"):
+        lcsim.calibrate(funnel=counts, transitions={"lead": ["mql"], "mql": ["lead", "won"]})
+    with pytest.raises(lcsim.ScenarioError, match="no row for stage 'sql'"):
+        lcsim.calibrate(funnel=counts.drop(index=[2]), transitions=TRANSITIONS)
+    with pytest.raises(TypeError, match="transitions"):
+        lcsim.calibrate(funnel=counts)
+    with pytest.raises(TypeError, match="unknown option"):
+        lcsim.calibrate(funnel=counts, transitions=TRANSITIONS, bogus=1)
+    with pytest.raises(TypeError, match="one of"):
+        lcsim.calibrate(counts, funnel=counts, transitions=TRANSITIONS)
+    path = tmp_path / "funnel.csv"
+    counts.to_csv(path, index=False)
+    from_file = lcsim.calibrate(funnel=path, transitions=TRANSITIONS, start="empty")
+    assert from_file.file == str(path)
+    assert from_file.estimate("stages.sql.next.won")["estimate"] == pytest.approx(
+        lcsim.calibrate(funnel=counts, transitions=TRANSITIONS, start="empty").estimate("stages.sql.next.won")["estimate"])

@@ -1,0 +1,169 @@
+"""Parameter uncertainty in simulate/compare (probabilistic sensitivity analysis) and the variance
+split between parameter uncertainty and simulation noise."""
+
+import copy
+import math
+import pickle
+
+import numpy as np
+import pytest
+
+import lcsim
+from lcsim.uncertainty import Posterior, _draw_scenarios
+from test_calibrate_api import TRUTH as SMALL_TRUTH
+
+# The 2-stage truth of the calibration tests with few arrivals: about 240 customers in 60 days.
+TRUTH = lcsim.Scenario.from_yaml(SMALL_TRUTH, "truth.yaml").with_changes(
+    {"horizon": 120, "arrivals.initial": None, "arrivals.streams[0].rate_per_day": 4})
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A calibration from little data (about 240 customers in 60 days): wide intervals."""
+    history = lcsim.synth(TRUTH, seed=7, observe_until=60)
+    events = history["events"]
+    cal = lcsim.calibrate(events, censor_at=events.attrs["censor_at"], absorbing=["won", "lost"], horizon=120)
+    return cal
+
+
+@pytest.fixture(scope="module")
+def tight(small):
+    """The same estimates as if from a million times more data: (almost) no parameter uncertainty."""
+    cal = copy.copy(small)
+    est = small.estimates.copy()
+    est["n"] = est["n"] * 1_000_000
+    est["ci_low"] = est["estimate"] * (1 - 1e-6)
+    est["ci_high"] = est["estimate"] * (1 + 1e-6)
+    cal.estimates = est
+    return cal
+
+
+def test_posterior_draws_are_deterministic_and_centred(small):
+    post = Posterior(small)
+    assert {"stages.lead.next.mql", "stages.lead.next.lost", "stages.mql.next.won",
+            "arrivals.streams[0].rate_per_day"} <= set(post.paths)
+    a, b = post.draw(11, 3), post.draw(11, 3)
+    assert a == b
+    assert post.draw(11, 4) != a and post.draw(12, 3) != a
+    draws = [post.draw(1, i) for i in range(2000)]
+    for d in draws[:50]:
+        assert math.fsum([d["stages.lead.next.mql"], d["stages.lead.next.lost"]]) == 1.0
+    for path in ("stages.lead.next.mql", "arrivals.streams[0].rate_per_day"):
+        row = small.estimate(path)
+        x = np.array([d[path] for d in draws])
+        # centred on the estimate; spread matching the 95% interval (within 15%)
+        se = (row["ci_high"] - row["ci_low"]) / (2 * 1.96)
+        assert abs(x.mean() - row["estimate"]) < 0.15 * se + 0.01 * row["estimate"], path
+        assert 0.85 < x.std() / se < 1.15, path
+        lo, hi = np.quantile(x, [0.025, 0.975])
+        assert lo == pytest.approx(row["ci_low"], abs=0.25 * se) and hi == pytest.approx(row["ci_high"], abs=0.25 * se)
+
+
+def test_simulate_with_uncertainty_is_deterministic_and_says_so(small):
+    a = lcsim.simulate(small.scenario, replications=12, seed=3, threads=1, uncertainty=small)
+    b = lcsim.simulate(small.scenario, replications=12, seed=3, threads=2, uncertainty=small)
+    assert isinstance(a, lcsim.UncertainRun) and a.draws == 12 and a.inner == 1
+    np.testing.assert_array_equal(a.arrays["metrics"], b.arrays["metrics"])
+    np.testing.assert_array_equal(a.arrays["replication"], np.arange(12))
+    c = lcsim.simulate(small.scenario, replications=12, seed=4, threads=2, uncertainty=small)
+    assert not np.array_equal(a.arrays["metrics"], c.arrays["metrics"])
+    s = a.summary()
+    assert list(s.columns) == ["metric", "mean", "std", "ci_low", "ci_high", "n"]
+    assert "parameter uncertainty" in s.attrs["uncertainty"] and "12 posterior draws" in s.attrs["uncertainty"]
+    assert "parameter uncertainty" in repr(a)
+    assert a.scenario == small.scenario and a.metrics().shape[0] == 12
+    with pytest.raises(TypeError, match="cannot be saved"):
+        a.save("never.h5")
+    back = pickle.loads(pickle.dumps(a))  # Dask ships runs between processes
+    assert isinstance(back, lcsim.UncertainRun) and back.inner == 1
+    np.testing.assert_array_equal(back.arrays["metrics"], a.arrays["metrics"])
+
+
+def test_intervals_include_estimation_uncertainty(small, tight):
+    """Little data: the interval over draws is much wider than simulation noise alone; with a huge n
+    it shrinks to the noise."""
+    noise = lcsim.simulate(small.scenario, replications=60, seed=5, threads=2).metrics()["conversions"]
+    noise_width = np.subtract(*np.quantile(noise, [0.975, 0.025]))
+    wide = lcsim.simulate(small.scenario, replications=60, seed=5, threads=2, uncertainty=small)
+    narrow = lcsim.simulate(small.scenario, replications=60, seed=5, threads=2, uncertainty=tight)
+    width = lambda run: float(np.subtract(*run.summary().set_index("metric").loc["conversions", ["ci_high", "ci_low"]]))  # noqa: E731
+    assert width(wide) > 1.5 * noise_width
+    assert 0.7 * noise_width < width(narrow) < 1.3 * noise_width
+
+
+def test_variance_components_recover_known_components():
+    rng = np.random.default_rng(2024)
+    p, m = 600, 8
+    y = 5.0 + rng.normal(0, 2.0, size=(p, 1)) + rng.normal(0, 3.0, size=(p, m))
+    between, within = lcsim.variance_components(y)
+    assert between == pytest.approx(4.0, rel=0.12)
+    assert within == pytest.approx(9.0, rel=0.05)
+    # no group effect: the between component is near 0
+    between0, within0 = lcsim.variance_components(rng.normal(0, 3.0, size=(p, m)))
+    assert between0 < 0.1 and within0 == pytest.approx(9.0, rel=0.05)
+    with pytest.raises(ValueError, match="shape"):
+        lcsim.variance_components(np.zeros((1, 5)))
+
+
+def test_variance_split_tells_data_from_noise(small, tight):
+    wide = lcsim.simulate(small.scenario, replications=25 * 4, seed=9, threads=2, uncertainty=small, inner=4)
+    split = lcsim.variance_split(wide).set_index("metric")
+    assert list(split.columns) == ["total_var", "parameter_var", "noise_var", "parameter_share", "noise_share",
+                                   "draws", "inner", "advice"]
+    conv = split.loc["conversions"]
+    assert conv["draws"] == 25 and conv["inner"] == 4
+    assert conv["total_var"] == pytest.approx(conv["parameter_var"] + conv["noise_var"])
+    assert conv["parameter_share"] > 0.5 and conv["advice"] == "more data"
+    narrow = lcsim.simulate(small.scenario, replications=25 * 4, seed=9, threads=2, uncertainty=tight, inner=4)
+    conv0 = lcsim.variance_split(narrow, metrics=["conversions"]).iloc[0]
+    assert conv0["parameter_share"] < 0.15 and conv0["advice"] == "more replications"
+    with pytest.raises(ValueError, match="inner"):
+        lcsim.variance_split(lcsim.simulate(small.scenario, replications=4, uncertainty=small))
+    with pytest.raises(TypeError):
+        lcsim.variance_split(lcsim.simulate(small.scenario, replications=4))
+    with pytest.raises(lcsim.ScenarioError, match="multiple of inner"):
+        lcsim.simulate(small.scenario, replications=10, uncertainty=small, inner=4)
+
+
+def test_compare_with_uncertainty_is_paired(small):
+    base = small.scenario
+    variant = base.with_changes({"stages.mql.next.won": 0.7, "stages.mql.next.lost": 0.3})
+    cmp = lcsim.compare(base, variant, replications=30, seed=2, threads=2, uncertainty=small)
+    assert isinstance(cmp, lcsim.UncertainComparison)
+    lead = base.stages.index("lead")
+    b, v = cmp.base.arrays["reached"][:, lead], cmp.variants[0].arrays["reached"][:, lead]
+    np.testing.assert_array_equal(b, v)  # same arrival draw and streams in both arms of each replication
+    assert len(set(b)) > 10  # and a different draw per replication
+    d = cmp.deltas()
+    assert "parameter uncertainty" in d.attrs["uncertainty"]
+    row = d.set_index("metric").loc["conversions"]
+    assert row["ci_low"] > 0 and row["delta"] > 0  # 0.7 instead of about 0.5: clearly more conversions
+    assert math.isnan(row["variance_reduction"])
+    assert "conversions" in str(cmp) and "parameter uncertainty" in repr(cmp)
+    # the variant's own value of the changed next-probabilities is kept in every draw
+    post = Posterior(small)
+
+    for p in range(3):
+        _, var_p = _draw_scenarios(post, [base, variant], 2, p)
+        assert var_p.to_dict()["stages"]["mql"]["next"] == {"won": 0.7, "lost": 0.3}
+    with pytest.raises(TypeError, match="precision"):
+        lcsim.compare(base, variant, uncertainty=small, precision=0.1)
+
+
+def test_uncertainty_needs_a_scenario(tmp_path, small):
+    snaps = lcsim.synth(TRUTH, seed=1, observe_until=90, snapshots="monthly")["snapshots"]
+    markov = lcsim.calibrate(None, snapshots=snaps, absorbing=["won", "lost"])
+    with pytest.raises(TypeError, match="scenario"):
+        lcsim.simulate(small.scenario, replications=2, uncertainty=markov)
+
+
+def test_a_value_set_by_hand_is_not_drawn(small):
+    post = Posterior(small)
+    doubled = small.scenario.with_changes({"arrivals.streams[0].rate_per_day": 8.0})
+    for p in range(3):
+        (drawn,) = _draw_scenarios(post, [doubled], 1, p)
+        assert drawn.to_dict()["arrivals"]["streams"][0]["rate_per_day"] == 8.0
+        assert drawn.to_dict()["stages"]["lead"]["next"] != doubled.to_dict()["stages"]["lead"]["next"]
+    run = lcsim.simulate(doubled, replications=6, threads=2, uncertainty=small)
+    customers = run.metrics()["customers"]
+    assert customers.min() > 1.6 * 4.23 * 120  # about 8 a day for 120 days, in every draw
