@@ -159,6 +159,14 @@ BENCHMARK_CAPTURE(BM_Dwell_Sample, weibull, lcsim::Dwell::weibull(1.5, 10.0));
 BENCHMARK_CAPTURE(BM_Dwell_Sample, lognormal, lcsim::Dwell::lognormal(1.5, 0.8));
 BENCHMARK_CAPTURE(BM_Dwell_Sample, gamma, lcsim::Dwell::gamma(2.0, 6.0));
 
+/// The same with the sampling tables compile() builds (Dwell::tabulate_inverse).
+lcsim::Dwell tabulated(lcsim::Dwell d) {
+  d.tabulate_inverse();
+  return d;
+}
+BENCHMARK_CAPTURE(BM_Dwell_Sample, lognormal_table, tabulated(lcsim::Dwell::lognormal(1.5, 0.8)));
+BENCHMARK_CAPTURE(BM_Dwell_Sample, gamma_table, tabulated(lcsim::Dwell::gamma(2.0, 6.0)));
+
 void BM_AliasTable_Sample(benchmark::State& state) {
   const lcsim::AliasTable table({0.4, 0.15, 0.25, 0.2});
   lcsim::Stream s(42, 0, 0, lcsim::Purpose::kPath);

@@ -1050,6 +1050,7 @@ class Builder {
     const std::size_t num_stages = s_.stages.size();
     const std::size_t num_segments = m.segment_names.size();
     m.rules.resize(num_segments * num_stages);
+    std::vector<std::optional<Dwell>> default_dwell(num_stages);
     for (std::size_t g = 0; g < num_segments; ++g) {
       for (std::size_t s = 0; s < num_stages; ++s) {
         const StageSpec& st = s_.stages[s];
@@ -1068,7 +1069,17 @@ class Builder {
         rule.revenue_per_day = revenue / kDaysPerMonth;
         if (st.absorbing) continue;
         // A served stage may have neither (build_resources() fills them in).
-        if (dwell != nullptr) rule.dwell = make_dwell(*dwell);
+        if (dwell != nullptr) {
+          // Segments without a dwell override share the stage's dwell (and its sampling table).
+          const bool stage_default = st.dwell && dwell == &*st.dwell;
+          if (stage_default && default_dwell[s]) {
+            rule.dwell = *default_dwell[s];
+          } else {
+            rule.dwell = make_dwell(*dwell);
+            rule.dwell.tabulate_inverse();
+            if (stage_default) default_dwell[s] = rule.dwell;
+          }
+        }
         if (next != nullptr) {
           positive_entries(*next, rule.next_stages, rule.next_probs);
           rule.next = AliasTable(rule.next_probs);
@@ -1215,10 +1226,10 @@ class Builder {
       r.name = spec.name;
       r.stream_key = fnv1a(spec.name);
       build_staffing(spec, r);
-      r.service = make_dwell(*spec.service);
+      r.service = make_dwell(*spec.service); r.service.tabulate_inverse();
       if (spec.handoff) {
         r.has_handoff = true;
-        r.handoff = make_dwell(*spec.handoff);
+        r.handoff = make_dwell(*spec.handoff); r.handoff.tabulate_inverse();
       }
       r.segment_class.assign(num_segments, 0);
       if (spec.discipline == "priority") {
@@ -1230,7 +1241,7 @@ class Builder {
       }
       if (spec.patience) {
         r.has_patience = true;
-        r.patience = make_dwell(*spec.patience);
+        r.patience = make_dwell(*spec.patience); r.patience.tabulate_inverse();
         r.abandon_to = stage_id_.at(spec.abandon_to);
       }
       if (spec.outcome) {

@@ -28,12 +28,16 @@ void require(bool ok, const char* what) {
 
 bool positive(double x) { return x > 0.0 && std::isfinite(x); }
 
-/// d with survival S(d) = s for a Boost distribution (s in [0, 1]).
+/// Smallest d with cumulative hazard H(d) >= h for a Boost distribution (h > 0). Below the
+/// median the quantile of p = 1 - exp(-h) (computed as -expm1(-h), exact for tiny h), above it
+/// the complement quantile of s = exp(-h).
 template <class Dist>
-double survival_quantile(const Dist& dist, double s) {
+double hazard_quantile(const Dist& dist, double h) {
+  const double s = std::exp(-h);
   if (s <= 0.0) return kInf;
-  if (s >= 1.0) return 0.0;
-  return bm::quantile(bm::complement(dist, s));
+  if (s < 0.5) return bm::quantile(bm::complement(dist, s));
+  const double p = -std::expm1(-h);
+  return p > 0.0 ? bm::quantile(dist, p) : 0.0;
 }
 
 template <class Dist>
@@ -63,6 +67,61 @@ double empirical_cdf(const std::vector<double>& v, double d) {
 }
 
 }  // namespace
+
+namespace detail {
+
+/// log d = y(log h) on a uniform grid, with slopes y' = h S(d) / (d f(d)) (the derivative of
+/// log H^{-1} in log h); cubic Hermite in between.
+struct InverseHazardTable {
+  static constexpr int kCells = 4096;
+  static constexpr double kLogLow = -23.025850929940457;  // log(1e-10)
+  static constexpr double kLogHigh = 3.912023005428146;   // log(50)
+  double h_low = 1e-10;
+  double h_high = 50.0;
+  double inv_dx = 0.0;
+  std::vector<double> node;  // [2 * (kCells + 1)]: y_i, dx * y'_i
+
+  template <class Dist>
+  explicit InverseHazardTable(const Dist& dist) : node(2 * (kCells + 1)) {
+    const double dx = (kLogHigh - kLogLow) / kCells;
+    inv_dx = 1.0 / dx;
+    for (int i = 0; i <= kCells; ++i) {
+      const double x = kLogLow + dx * i;
+      const double h = std::exp(x);
+      const double d = hazard_quantile(dist, h);
+      const double f = bm::pdf(dist, d);
+      const auto k = static_cast<std::size_t>(2 * i);
+      node[k] = std::log(d);
+      node[k + 1] = dx * h * std::exp(-h) / (d * f);
+    }
+    h_low = std::exp(kLogLow);
+    h_high = std::exp(kLogHigh);
+  }
+
+  /// Requires h_low <= h < h_high.
+  [[nodiscard]] double eval(double h) const {
+    const double x = (std::log(h) - kLogLow) * inv_dx;
+    int i = static_cast<int>(x);
+    if (i >= kCells) i = kCells - 1;
+    const double t = x - i;
+    const double* p = &node[static_cast<std::size_t>(2 * i)];
+    const double u = 1.0 - t;
+    const double y = (1.0 + 2.0 * t) * u * u * p[0] + t * u * u * p[1] + t * t * (3.0 - 2.0 * t) * p[2] -
+                     t * t * u * p[3];
+    return std::exp(y);
+  }
+};
+
+}  // namespace detail
+
+void Dwell::tabulate_inverse() {
+  if (table_ != nullptr) return;
+  if (family_ == DwellFamily::kLognormal) {
+    table_ = std::make_shared<const detail::InverseHazardTable>(Lognormal(a_, b_));
+  } else if (family_ == DwellFamily::kGamma) {
+    table_ = std::make_shared<const detail::InverseHazardTable>(Gamma(a_, b_));
+  }
+}
 
 const char* to_string(DwellFamily family) {
   switch (family) {
@@ -146,12 +205,17 @@ double Dwell::cumulative_hazard(double d) const {
 }
 
 double Dwell::inverse_cumulative_hazard_general(double h) const {
+  if (table_ != nullptr && h >= table_->h_low && h < table_->h_high) return table_->eval(h);
+  return inverse_cumulative_hazard_exact(h);
+}
+
+double Dwell::inverse_cumulative_hazard_exact(double h) const {
   if (!(h > 0.0)) return family_ == DwellFamily::kFixed ? a_ : 0.0;
   switch (family_) {
     case DwellFamily::kExponential: return a_ * h;
     case DwellFamily::kWeibull: return b_ * std::pow(h, 1.0 / a_);
-    case DwellFamily::kLognormal: return survival_quantile(Lognormal(a_, b_), std::exp(-h));
-    case DwellFamily::kGamma: return survival_quantile(Gamma(a_, b_), std::exp(-h));
+    case DwellFamily::kLognormal: return hazard_quantile(Lognormal(a_, b_), h);
+    case DwellFamily::kGamma: return hazard_quantile(Gamma(a_, b_), h);
     case DwellFamily::kFixed: return a_;
     case DwellFamily::kEmpirical: return empirical_quantile(values_, -std::expm1(-h));
   }

@@ -4,10 +4,15 @@
 /// hazard reaches E; with no touchpoint effect the dwell is H^{-1}(E), a draw from the distribution.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace lcsim {
+
+namespace detail {
+struct InverseHazardTable;
+}  // namespace detail
 
 enum class DwellFamily { kExponential, kWeibull, kLognormal, kGamma, kFixed, kEmpirical };
 
@@ -42,10 +47,20 @@ class Dwell {
 
   /// Cumulative hazard H(d) = -log S(d); +inf where S(d) = 0.
   [[nodiscard]] double cumulative_hazard(double d) const;
-  /// Smallest d with H(d) >= h. Exponential and Weibull in closed form, others via quantiles.
+  /// Smallest d with H(d) >= h. Exponential and Weibull in closed form, others via quantiles
+  /// (or the table of tabulate_inverse(), where one was built).
   [[nodiscard]] double inverse_cumulative_hazard(double h) const {
     return family_ == DwellFamily::kExponential && h > 0.0 ? a_ * h : inverse_cumulative_hazard_general(h);
   }
+  /// Builds, for lognormal and gamma dwells, a table of H^{-1} for the engine: piecewise cubic
+  /// Hermite interpolation of log d against log h with exact slopes on 4,096 cells over
+  /// h in [1e-10, 50] (relative error below 1e-9, tested against Boost.Math), outside of which
+  /// the quantile is computed as before. Costs about 4,097 quantile evaluations once; compile()
+  /// calls it for every stage rule. A no-op for the other families.
+  void tabulate_inverse();
+  [[nodiscard]] bool has_inverse_table() const noexcept { return table_ != nullptr; }
+  /// H^{-1}(h) through Boost.Math, never through the table (for tests and comparisons).
+  [[nodiscard]] double inverse_cumulative_hazard_exact(double h) const;
   /// P(dwell <= d).
   [[nodiscard]] double cdf(double d) const;
   [[nodiscard]] double mean() const;
@@ -58,6 +73,7 @@ class Dwell {
   double a_ = 1.0;
   double b_ = 0.0;
   std::vector<double> values_;  // sorted (empirical only)
+  std::shared_ptr<const detail::InverseHazardTable> table_;  // lognormal, gamma: see tabulate_inverse()
 };
 
 }  // namespace lcsim

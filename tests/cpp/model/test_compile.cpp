@@ -14,6 +14,7 @@
 #include "lcsim/core/error.hpp"
 #include "lcsim/core/types.hpp"
 #include "lcsim/io/scenario_yaml.hpp"
+#include "support/builders.hpp"
 
 namespace lcsim {
 namespace {
@@ -1453,6 +1454,39 @@ TEST(CompileTeamTest, referrals_and_teams_make_stages_reachable) {
   EXPECT_TRUE(std::any_of(problems.begin(), problems.end(), [](const Problem& p) {
     return p.warning && p.field == "stages.island" && p.line == 18;
   })) << dump(problems);
+}
+
+}  // namespace
+}  // namespace lcsim
+
+namespace lcsim {
+namespace {
+
+TEST(CompileTest, lognormal_and_gamma_rules_get_inverse_tables_and_segments_share_them) {
+  const Model m = test::model_from_yaml(R"(
+name: tables
+horizon: 30
+report_every: 10
+won: z
+stages:
+  a: {dwell: {dist: lognormal, median: 6, sigma: 0.8}, next: {b: 1.0}}
+  b: {dwell: {dist: gamma, shape: 2, mean: 12}, next: {c: 1.0}}
+  c: {dwell: {dist: weibull, shape: 1.5, mean: 5}, next: {z: 1.0}}
+  z: {absorbing: true}
+segments:
+  x: {share: 0.5, stages: {b: {dwell: {dist: gamma, shape: 3, mean: 12}}}}
+  y: {share: 0.5}
+arrivals:
+  initial: [{stage: a, count: 1}]
+)");
+  const int s = m.num_stages();
+  EXPECT_TRUE(m.rule(0, 0).dwell.has_inverse_table());
+  EXPECT_TRUE(m.rule(0, 1).dwell.has_inverse_table());
+  EXPECT_FALSE(m.rule(0, 2).dwell.has_inverse_table());  // Weibull: closed form
+  EXPECT_TRUE(m.rule(1, 1).dwell.has_inverse_table());
+  EXPECT_DOUBLE_EQ(m.rule(0, 1).dwell.a(), 3.0);  // segment x's override
+  EXPECT_DOUBLE_EQ(m.rule(1, 1).dwell.a(), 2.0);
+  EXPECT_EQ(s, 4);
 }
 
 }  // namespace

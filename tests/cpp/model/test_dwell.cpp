@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/math/distributions/gamma.hpp>
 #include <boost/math/distributions/lognormal.hpp>
 #include <boost/math/distributions/weibull.hpp>
@@ -69,6 +70,46 @@ TEST(DwellTest, ks_detects_a_wrong_distribution) {
   // The test must be able to fail: exponential samples against a different mean.
   const Dwell d = Dwell::exponential(7.0);
   EXPECT_LT(test::ks_pvalue(sample(d, kN), [](double x) { return 1.0 - std::exp(-x / 7.5); }), kAlpha);
+}
+
+// The engine's tables for lognormal and gamma (tabulate_inverse): within 1e-9 relative of the
+// Boost quantile over the tabulated range and across it, for shapes that bend the curve most.
+TEST(DwellTest, inverse_tables_match_boost_quantiles_within_1e_9) {
+  const std::vector<Dwell> dwells = {Dwell::lognormal(1.5, 0.8), Dwell::lognormal(-2.0, 2.5),
+                                     Dwell::gamma(2.0, 6.0),      Dwell::gamma(0.3, 40.0),
+                                     Dwell::gamma(25.0, 0.5)};
+  for (const Dwell& exact : dwells) {
+    Dwell fast = exact;
+    fast.tabulate_inverse();
+    ASSERT_TRUE(fast.has_inverse_table());
+    ASSERT_FALSE(exact.has_inverse_table());
+    double worst = 0.0;
+    // log-uniform over [1e-11, 100]: both ends of the table and beyond them
+    for (int i = 0; i <= 20000; ++i) {
+      const double h = std::exp(std::log(1e-11) + (std::log(100.0) - std::log(1e-11)) * i / 20000.0);
+      const double want = exact.inverse_cumulative_hazard(h);
+      const double got = fast.inverse_cumulative_hazard(h);
+      ASSERT_TRUE(std::isfinite(got)) << h;
+      worst = std::max(worst, std::fabs(got - want) / want);
+      EXPECT_DOUBLE_EQ(exact.inverse_cumulative_hazard_exact(h), want);
+    }
+    EXPECT_LT(worst, 1e-9) << to_string(exact.family()) << " " << exact.a() << " " << exact.b();
+    EXPECT_GT(fast.cumulative_hazard(fast.inverse_cumulative_hazard(0.7)), 0.7 - 1e-9);
+  }
+  Dwell weibull = Dwell::weibull(1.5, 3.0);
+  weibull.tabulate_inverse();  // closed form: no table
+  EXPECT_FALSE(weibull.has_inverse_table());
+}
+
+TEST(DwellTest, tabulated_samplers_pass_ks_against_boost) {
+  Dwell ln = Dwell::lognormal(1.5, 0.8);
+  ln.tabulate_inverse();
+  const boost::math::lognormal_distribution<> ln_ref(1.5, 0.8);
+  EXPECT_GT(test::ks_pvalue(sample(ln, kN), [&](double x) { return boost::math::cdf(ln_ref, x); }), kAlpha);
+  Dwell ga = Dwell::gamma(2.0, 6.0);
+  ga.tabulate_inverse();
+  const boost::math::gamma_distribution<> ga_ref(2.0, 6.0);
+  EXPECT_GT(test::ks_pvalue(sample(ga, kN), [&](double x) { return boost::math::cdf(ga_ref, x); }), kAlpha);
 }
 
 TEST(DwellTest, fixed_is_always_its_days) {
