@@ -76,15 +76,14 @@ struct InverseHazardTable {
   static constexpr int kCells = 4096;
   static constexpr double kLogLow = -23.025850929940457;  // log(1e-10)
   static constexpr double kLogHigh = 3.912023005428146;   // log(50)
-  double h_low = 1e-10;
-  double h_high = 50.0;
-  double inv_dx = 0.0;
+  double h_low = std::exp(kLogLow);
+  double h_high = std::exp(kLogHigh);
+  double inv_dx = kCells / (kLogHigh - kLogLow);
   std::vector<double> node;  // [2 * (kCells + 1)]: y_i, dx * y'_i
 
   template <class Dist>
   explicit InverseHazardTable(const Dist& dist) : node(2 * (kCells + 1)) {
     const double dx = (kLogHigh - kLogLow) / kCells;
-    inv_dx = 1.0 / dx;
     for (int i = 0; i <= kCells; ++i) {
       const double x = kLogLow + dx * i;
       const double h = std::exp(x);
@@ -94,8 +93,6 @@ struct InverseHazardTable {
       node[k] = std::log(d);
       node[k + 1] = dx * h * std::exp(-h) / (d * f);
     }
-    h_low = std::exp(kLogLow);
-    h_high = std::exp(kLogHigh);
   }
 
   /// Requires h_low <= h < h_high.

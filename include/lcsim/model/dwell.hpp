@@ -59,8 +59,6 @@ class Dwell {
   /// calls it for every stage rule. A no-op for the other families.
   void tabulate_inverse();
   [[nodiscard]] bool has_inverse_table() const noexcept { return table_ != nullptr; }
-  /// H^{-1}(h) through Boost.Math, never through the table (for tests and comparisons).
-  [[nodiscard]] double inverse_cumulative_hazard_exact(double h) const;
   /// P(dwell <= d).
   [[nodiscard]] double cdf(double d) const;
   [[nodiscard]] double mean() const;
@@ -68,6 +66,8 @@ class Dwell {
 
  private:
   [[nodiscard]] double inverse_cumulative_hazard_general(double h) const;
+  /// H^{-1}(h) through Boost.Math, never through the table.
+  [[nodiscard]] double inverse_cumulative_hazard_exact(double h) const;
 
   DwellFamily family_ = DwellFamily::kExponential;
   double a_ = 1.0;
