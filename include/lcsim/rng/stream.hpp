@@ -1,7 +1,8 @@
 /// @file stream.hpp
 /// Counter-based random streams keyed by (seed, replication, customer, purpose): seeding is O(1)
-/// (three 64-bit mixes of the key), so every customer gets independent streams for free and a
-/// change to one touchpoint cannot shift any other draw (common random numbers).
+/// (one 64-bit mix of the customer on top of per-purpose constants), so every customer gets
+/// independent streams for free and a change to one touchpoint cannot shift any other draw
+/// (common random numbers).
 #pragma once
 
 #include <cstdint>
@@ -36,16 +37,26 @@ class StreamFamily {
  public:
   StreamFamily() = default;
   StreamFamily(std::uint64_t seed, std::uint64_t replication) noexcept
-      : prefix_(detail::mix64(detail::mix64(seed ^ 0x6c63736d2d726e67ULL) ^ (replication * detail::kGolden))) {}
-  /// The 64-bit key of the stream (customer, purpose, sub, epoch) of this family.
+      : prefix_(detail::mix64(detail::mix64(seed ^ 0x6c63736d2d726e67ULL) ^ (replication * detail::kGolden))),
+        path_(tag_base(Purpose::kPath, 0)) {}
+  /// The 64-bit key of the stream (customer, purpose, sub, epoch) of this family:
+  /// mix64(base(purpose, sub) ^ customer ^ mix64(epoch * golden)), where base = mix64(prefix ^ tag)
+  /// does not depend on the customer and mix64(0) = 0, so a customer's first path stream costs one
+  /// mix on top of constants (the customer's key is on the critical path of its whole advance).
   [[nodiscard]] std::uint64_t key(std::uint64_t customer, Purpose purpose, std::uint32_t sub,
                                   std::uint64_t epoch) const noexcept {
-    const std::uint64_t tag = (static_cast<std::uint64_t>(purpose) << 32U) | sub;
-    return detail::mix64(detail::mix64(detail::mix64(prefix_ ^ customer) ^ tag) + epoch * detail::kGolden);
+    const std::uint64_t base = purpose == Purpose::kPath && sub == 0 ? path_ : tag_base(purpose, sub);
+    return detail::mix64(base ^ customer ^ detail::mix64(epoch * detail::kGolden));
   }
+  /// key(customer, Purpose::kPath, 0, 0), the stream every customer opens first.
+  [[nodiscard]] std::uint64_t path_key(std::uint64_t customer) const noexcept { return detail::mix64(path_ ^ customer); }
 
  private:
+  [[nodiscard]] std::uint64_t tag_base(Purpose purpose, std::uint32_t sub) const noexcept {
+    return detail::mix64(prefix_ ^ ((static_cast<std::uint64_t>(purpose) << 32U) | sub));
+  }
   std::uint64_t prefix_ = 0;
+  std::uint64_t path_ = 0;  // tag_base(kPath, 0)
 };
 
 /// A UniformRandomBitGenerator of 64-bit words, counter-based: word i (i = 1, 2, ...) of the
