@@ -277,7 +277,11 @@ class Replication {
       out->first_reach.insert(out->first_reach.end(), m_.touchpoints.size(), std::int16_t{-1});
     }
     log(t, -1, stage, cause);
-    k_from_ = report_index(t);
+    if (t != entry_t_) {  // cohorts enter together: one report search per entry time
+      entry_t_ = t;
+      entry_k_ = report_index(t);
+    }
+    k_from_ = entry_k_;
     advance(stage, t);
   }
 
@@ -945,6 +949,8 @@ class Replication {
   // the customer being advanced
   Customer cur_;
   int k_from_ = 0;  // report index of the start of the current stay
+  double entry_t_ = kNaN;  // the last new customer's entry time and its report index
+  int entry_k_ = 0;
   Stream path_rng_;  // segment, then E and next choice of each visit
 };
 
