@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/math/distributions/beta.hpp>
+#include <boost/math/distributions/poisson.hpp>
 #include <boost/math/special_functions/gamma.hpp>
 #include <cmath>
 #include <map>
@@ -285,6 +286,52 @@ class Calibrator {
     }
   }
 
+  /// Customers first seen in an entry stage within the cohort window who were already there at
+  /// the start of the log: the window's first appearances in entry stage s beyond what the later
+  /// arrival rate explains. With lambda_s from the customers first seen in s after the window and
+  /// n_s first appearances within it, an excess is declared when P(Poisson(lambda_s * window) >=
+  /// n_s) < kExcessP; then the n_s - round(lambda_s * window) earliest of them (log order breaks
+  /// ties) are taken as present at day 0 and join the initial cohort, and a warning says so.
+  /// Without an excess every one of them is an arrival, as before.
+  std::vector<std::uint8_t> present_in_entry_stages(const std::vector<std::uint8_t>& entry, double cohort_end) {
+    constexpr double kExcessP = 1e-3;
+    std::vector<std::uint8_t> present(log_.customers.size(), 0);
+    const double start = log_.first_time;
+    const double window = std::min(cohort_end, log_.censor_at) - start;
+    const double late_exposure = log_.censor_at - cohort_end;
+    if (!(window > 0.0) || !(late_exposure > 0.0)) return present;
+    for (std::size_t s = 0; s < log_.stages.size(); ++s) {
+      if (entry[s] == 0) continue;
+      std::vector<std::size_t> early;  // customers first seen in s within the window
+      std::size_t late = 0;
+      for (std::size_t c = 0; c < log_.customers.size(); ++c) {
+        const StageEntry& first = log_.customers[c].entries.front();
+        if (stage_index(first.stage) != s) continue;
+        if (first.time < cohort_end) {
+          early.push_back(c);
+        } else {
+          ++late;
+        }
+      }
+      if (late == 0 || early.empty()) continue;
+      const double expected = static_cast<double>(late) / late_exposure * window;
+      const boost::math::poisson_distribution<double> arrivals(expected);
+      const double p = boost::math::cdf(boost::math::complement(arrivals, static_cast<double>(early.size() - 1)));
+      if (!(p < kExcessP)) continue;
+      const auto excess = static_cast<std::size_t>(static_cast<double>(early.size()) - std::round(expected));
+      std::stable_sort(early.begin(), early.end(), [&](std::size_t a, std::size_t b) {
+        return log_.customers[a].entries.front().time < log_.customers[b].entries.front().time;
+      });
+      for (std::size_t i = 0; i < excess; ++i) present[early[i]] = 1;
+      warning("arrivals", std::to_string(early.size()) + " customers were first seen in entry stage '" +
+                              log_.stages[s] + "' within the first " + text::number(std::round(window * 10.0) / 10.0) +
+                              " days, where the later arrival rate (" + text::number(std::round(static_cast<double>(late) / late_exposure * 10.0) / 10.0) +
+                              " a day) explains " + text::number(std::round(expected * 10.0) / 10.0) + "; the " + std::to_string(excess) +
+                              " earliest are taken as already there at day 0 (initial cohort), the rest as arrivals");
+    }
+    return present;
+  }
+
   void estimate_arrivals() {
     const double start = log_.first_time;
     const double exposure = log_.censor_at - start;
@@ -309,6 +356,8 @@ class Calibrator {
       std::fill(entry.begin(), entry.end(), 0);
     }
 
+    const std::vector<std::uint8_t> present = present_in_entry_stages(entry, cohort_end);
+
     const std::size_t groups = std::max<std::size_t>(1, log_.segments.size());
     std::vector<std::size_t> initial(log_.stages.size() * groups, 0);
     std::vector<std::size_t> arrivals(log_.stages.size(), 0);
@@ -316,12 +365,13 @@ class Calibrator {
     arrival_segment_.assign(groups, 0);
     all_segment_.assign(groups, 0);
     std::size_t total = 0;
-    for (const CustomerPath& path : log_.customers) {
+    for (std::size_t c = 0; c < log_.customers.size(); ++c) {
+      const CustomerPath& path = log_.customers[c];
       const StageEntry& first = path.entries.front();
       const std::size_t s = stage_index(first.stage);
       const std::size_t g = log_.has_segments ? segment_index(path.segment) : 0;
       ++all_segment_[g];
-      if (first.time < cohort_end && entry[s] == 0) {
+      if ((first.time < cohort_end && entry[s] == 0) || present[c] != 0) {
         ++initial[s * groups + g];
         continue;
       }

@@ -20,10 +20,14 @@
 /// the first stages of customers first seen after the first `initial_cohort_days` days of the log.
 /// A customer first seen within those days whose first stage is *not* an entry stage is taken as
 /// already present: it joins the initial cohort (placed at day 0 in that stage and segment). Every
-/// other customer is an arrival, counted at its first row. Each entry stage gets a Poisson stream
-/// with rate = arrivals / exposure, exposure = censor_at - first timestamp, and an exact (Garwood)
-/// interval. A customer already present whose next change enters an entry stage is counted as an
-/// arrival: the log cannot tell the two apart.
+/// other customer is an arrival, counted at its first row, except customers already in an entry
+/// stage at the start: when an entry stage has more first appearances within those days than its
+/// later rate explains (P(Poisson(rate * days) >= count) < 1e-3, rate from the customers first
+/// seen there after those days), the excess, earliest first, joins the initial cohort in that
+/// stage and a warning says so. Each entry stage gets a Poisson stream with rate = arrivals /
+/// exposure, exposure = censor_at - first timestamp, and an exact (Garwood) interval. A customer
+/// already present whose next change enters an entry stage is counted as an arrival: the log
+/// cannot tell the two apart.
 ///
 /// **Weekly profile.** Arrivals per true weekday (from the epoch's date), divided by the time the
 /// observation window spends in that weekday, relative to their mean: Monday first

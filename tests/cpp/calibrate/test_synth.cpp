@@ -273,6 +273,58 @@ TEST(SynthTest, round_trip_recovers_next_probabilities_and_dwell_means_within_th
   EXPECT_GE(rate->ci_high, 15.0);
 }
 
+/// The arrival warnings of a calibration (field "arrivals").
+std::vector<std::string> arrival_warnings(const Calibration& cal) {
+  std::vector<std::string> out;
+  for (const Problem& p : cal.warnings) {
+    if (p.field == "arrivals") out.push_back(p.message);
+  }
+  return out;
+}
+
+TEST(SynthTest, customers_already_in_the_entry_stage_at_day_0_are_not_counted_as_arrivals) {
+  // kChain with 600 customers in lead (the entry stage) at day 0: the log cannot mark them, but
+  // the first week has far more first appearances in lead than 15 a day explains.
+  std::string yaml = kChain;
+  const std::string streams = "  streams: [{stage: lead, rate_per_day: 15}]";
+  yaml.replace(yaml.find(streams), streams.size(), "  initial: [{stage: lead, count: 600}]\n" + streams);
+  const Model model = test::model_from_yaml(yaml);
+  const SynthHistory h = synthesize(model, {});
+  TempDir dir;
+  write_events_csv(h, dir.file("events.csv"));
+  LogOptions lo;
+  lo.absorbing = h.absorbing;
+  lo.censor_at = h.censor_at;
+  const Calibration cal = calibrate_logs(read_event_log(dir.file("events.csv"), lo), {});
+
+  ASSERT_EQ(cal.initial.size(), 1U);
+  EXPECT_EQ(cal.initial[0].stage, "lead");
+  // The excess over the Poisson expectation of the first week: off by about sqrt(15 * 7) = 10.
+  EXPECT_NEAR(static_cast<double>(cal.initial[0].count), 600.0, 40.0);
+  const EstimateRow* rate = cal.estimate("arrivals.rate_per_day");
+  ASSERT_NE(rate, nullptr);
+  EXPECT_LE(rate->ci_low, 15.0);
+  EXPECT_GE(rate->ci_high, 15.0);
+  // Teeth: counting the cohort as arrivals (what the log alone suggests) misses the interval.
+  const double naive = (rate->estimate * (cal.window_end - 0.0) + static_cast<double>(cal.initial[0].count)) /
+                       (cal.window_end - 0.0);
+  EXPECT_GT(naive, rate->ci_high);
+  const auto warnings = arrival_warnings(cal);
+  ASSERT_EQ(warnings.size(), 1U);
+  EXPECT_NE(warnings[0].find("entry stage 'lead'"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("already there at day 0"), std::string::npos) << warnings[0];
+
+  // Without the cohort, the same first week is no excess: every customer is an arrival.
+  const SynthHistory plain = synthesize(test::model_from_yaml(kChain), {});
+  write_events_csv(plain, dir.file("plain.csv"));
+  LogOptions plain_lo;
+  plain_lo.absorbing = plain.absorbing;
+  plain_lo.censor_at = plain.censor_at;
+  const Calibration plain_cal = calibrate_logs(read_event_log(dir.file("plain.csv"), plain_lo), {});
+  EXPECT_TRUE(plain_cal.initial.empty());
+  EXPECT_TRUE(arrival_warnings(plain_cal).empty());
+}
+
 TEST(SynthTest, censoring_keeps_the_changes_up_to_observe_until_only) {
   const Model model = test::model_from_yaml(kSegmented);
   const SynthHistory full = synthesize(model, {});
