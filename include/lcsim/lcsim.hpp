@@ -6,6 +6,7 @@
 #include "lcsim/calibrate/calibrate.hpp"
 #include "lcsim/calibrate/dwell_fit.hpp"
 #include "lcsim/calibrate/estimate.hpp"
+#include "lcsim/calibrate/funnel_fit.hpp"
 #include "lcsim/calibrate/history.hpp"
 #include "lcsim/calibrate/snapshot_fit.hpp"
 #include "lcsim/calibrate/synth.hpp"
