@@ -134,6 +134,11 @@ def calibrate_snapshots(
     source: str, is_text: bool, file: str, stage_map: dict[str, str] = ..., stages: list[str] = ...,
     absorbing: list[str] = ..., epoch: str = "", transitions: list[tuple[str, str]] = ..., level: float = 0.95,
 ) -> dict[str, object]: ...
+def calibrate_funnel(
+    source: str, is_text: bool, file: str, transitions: list[tuple[str, list[str]]], won: str = "",
+    start: str = "steady", period_days: float = 0.0, level: float = 0.95, name: str = "calibrated", seed: int = 1,
+    replications: int = 10,
+) -> dict[str, object]: ...
 def synth(
     model: Model, replication: int = 0, seed: Optional[int] = None, start_date: str = "2025-01-06",
     observe_until: Optional[float] = None, snapshots: str = "none", touchpoints: bool = True,
