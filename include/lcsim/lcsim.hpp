@@ -28,6 +28,7 @@
 #include "lcsim/model/scenario.hpp"
 #include "lcsim/rng/stream.hpp"
 #include "lcsim/run/compare.hpp"
+#include "lcsim/run/parameter_draws.hpp"
 #include "lcsim/run/run.hpp"
 #include "lcsim/run/run_arrays.hpp"
 #include "lcsim/run/sweep.hpp"
