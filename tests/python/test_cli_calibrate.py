@@ -179,6 +179,18 @@ def test_snapshots_alone_give_a_scenario_that_runs(history, lcsim_cli, tmp_path)
     run = lcsim_cli("run", out, "--replications", "2")
     assert run.returncode == 0, run.stderr
 
+    # --transitions fixes the allowed transitions instead of inferring them from the observed pairs.
+    given = lcsim_cli("calibrate", "--snapshots", d / "snapshots.csv", "--absorbing", "won,lost", "--transitions",
+                      "lead:mql,lead:lost,mql:won,mql:lead,mql:lost", "--out", tmp_path / "given.yaml", "--json")
+    assert given.returncode == 0, given.stderr
+    fit = json.loads(given.stdout)["snapshots"]
+    assert fit["transitions_inferred"] is False
+    assert [(r["from"], r["to"]) for r in fit["rates"]] == [("lead", "mql"), ("lead", "lost"), ("mql", "won"),
+                                                            ("mql", "lead"), ("mql", "lost")]
+    bad = lcsim_cli("calibrate", "--snapshots", d / "snapshots.csv", "--absorbing", "won,lost", "--transitions",
+                    "lead:mqll", "--out", tmp_path / "bad.yaml")
+    assert bad.returncode == 2 and "unknown stage 'mqll'" in bad.stderr
+
     # With events as well, the snapshot fit is reported beside the event-log estimates.
     both = lcsim_cli("calibrate", d / "events.csv", "--snapshots", d / "snapshots.csv", "--absorbing",
                      "won,lost", "--censor-at", summary["censor_at"], "--out", tmp_path / "both.yaml", "--json")
