@@ -339,6 +339,16 @@ def test_funnel_counts_calibrate_and_the_scenario_runs(lcsim_cli, tmp_path):
     metrics = {row["metric"]: row for row in json.loads(run.stdout)["summary"]}
     assert 1150 < metrics["conversions"]["mean"] < 1550
 
+    # One implementation: Python's lcsim.calibrate(funnel=...) gives the command's numbers exactly.
+    import lcsim
+
+    cal = lcsim.calibrate(funnel=counts, transitions={"lead": ["mql", "lost"], "mql": ["won", "lost"]},
+                          start="empty", name="from_counts")
+    for row in cal.estimates.itertuples(index=False):
+        assert (row.estimate, row.ci_low, row.ci_high, row.n) == tuple(
+            est[row.parameter][k] for k in ("estimate", "ci_low", "ci_high", "n")), row.parameter
+    assert cal.fit["deviance"] == f["deviance"] and cal.fit["iterations"] == f["iterations"]
+
 
 @pytest.mark.parametrize("rows, args, expected", [
     ("2025-01-01,lead,100\n2025-01-01,mq1,40\n", [], ["counts.csv:3:", "stage", "unknown stage 'mq1'",
