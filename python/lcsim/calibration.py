@@ -64,7 +64,8 @@ class Calibration:
         (start, end) of the observation, days since the epoch.
     kind : str
         ``"events"`` (stage-change log), ``"snapshots"`` (continuous-time Markov fit) or
-        ``"funnel"`` (aggregate counts fitted by matching, :mod:`lcsim.funnel`).
+        ``"funnel"`` (aggregate counts fitted by matching; the C++ core's
+        ``fit_funnel``, include/lcsim/calibrate/funnel_fit.hpp).
     fit : dict or None
         Funnel fits: ``deviance, pearson, dispersion, cells, parameters, iterations, converged``.
     counts : DataFrame or None
@@ -207,7 +208,8 @@ def calibrate(
     funnel : path or DataFrame, optional
         Alone: aggregate stage entries per period (``period, stage, entries``; period a date such
         as ``2025-03`` / ``2025-03-01`` or consecutive integers) fitted by matching a Markov
-        model's expected entries (:mod:`lcsim.funnel`). Needs ``transitions={stage: [targets]}``;
+        model's expected entries (the C++ core's fit, as ``lcsim calibrate --funnel``; model in
+        include/lcsim/calibrate/funnel_fit.hpp). Needs ``transitions={stage: [targets]}``;
         options ``won, start ("steady" or "empty"), period_days, level, seed, replications``.
         Messages name ``"<funnel>"`` for a DataFrame, line = row position + 2.
     segment_column : str, optional

@@ -363,7 +363,13 @@ class Study:
         return list(_core.study_runs(str(self.path)))
 
     def __getitem__(self, name: str) -> Run:
-        return Run(_core.study_read(str(self.path), name))
+        """The run ``name``: an :class:`lcsim.UncertainRun` when it was saved with parameter draws."""
+        core = _core.study_read(str(self.path), name)
+        if core.parameter_draws is not None:
+            from .uncertainty import UncertainRun
+
+            return UncertainRun(core)
+        return Run(core)
 
     load = __getitem__
 
@@ -381,10 +387,16 @@ class Study:
         return list(_core.study_comparisons(str(self.path)))
 
     def comparison(self, name: str):
-        """A stored comparison, as :class:`lcsim.Comparison`."""
+        """A stored comparison, as :class:`lcsim.Comparison` (an :class:`lcsim.UncertainComparison`
+        when its runs were saved with parameter draws)."""
         from .whatif import Comparison
 
-        return Comparison(_core.study_read_comparison(str(self.path), name))
+        core = _core.study_read_comparison(str(self.path), name)
+        if core.base.parameter_draws is not None:
+            from .uncertainty import UncertainComparison, UncertainRun
+
+            return UncertainComparison(UncertainRun(core.base), [UncertainRun(v.run) for v in core.variants])
+        return Comparison(core)
 
     def sweeps(self) -> list[str]:
         """Names of the sweeps (``/sweeps``), sorted."""

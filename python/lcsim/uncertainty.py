@@ -135,12 +135,14 @@ class Posterior:
 
     def apply(self, scenario: Scenario, draw: dict[str, float], keep: Sequence[str] = ()) -> Scenario:
         """``scenario`` with the drawn values, except the groups that contain a path in ``keep``."""
-        kept = set(keep)
-        changes = {}
-        for group in self.groups:
-            if kept.isdisjoint(group):
-                changes.update({p: draw[p] for p in group})
+        kept = self.kept(keep)
+        changes = {p: draw[p] for group in self.groups for p in group if p not in kept}
         return scenario.with_changes(changes) if changes else scenario
+
+    def kept(self, keep: Sequence[str]) -> set[str]:
+        """The paths :meth:`apply` leaves at the scenario's value: every group with a path in ``keep``."""
+        keep = set(keep)
+        return {p for group in self.groups if not keep.isdisjoint(group) for p in group}
 
 
 def exact_sum(p: np.ndarray) -> list[float]:
@@ -174,10 +176,12 @@ def _get(tree: Any, path: str) -> Any:
 
 # ---- runs --------------------------------------------------------------------------------------
 class _JoinedCore:
-    """Stands in for a C++ run: per-replication runs of different (drawn) scenarios, joined."""
+    """Stands in for a C++ run: per-replication runs of different (drawn) scenarios, joined, with
+    the parameter draw of each replication (``parameter_draws``, as the C++ run has it)."""
 
-    def __init__(self, runs, scenario: Scenario, name: str):
+    def __init__(self, runs, scenario: Scenario, name: str, draws: dict):
         self.runs = list(runs)
+        self.parameter_draws = draws
         first = self.runs[0].info
         fields = ("scenario_name", "scenario_file", "seed", "lcsim_version", "boost_version", "created",
                   "stage_names", "segment_names", "touchpoint_names", "resource_names", "metric_names",
@@ -190,7 +194,13 @@ class _JoinedCore:
         self.has_events = all(r.has_events for r in self.runs)
 
     def __reduce__(self):
-        return (_JoinedCore, (self.runs, Scenario(self.info.scenario_text, self.info.scenario_file), self.info.name))
+        return (_JoinedCore, (self.runs, Scenario(self.info.scenario_text, self.info.scenario_file), self.info.name,
+                              self.parameter_draws))
+
+    def to_run(self):
+        """One C++ run of the scenario's labels holding every replication and its draw (for a study)."""
+        scenario = Scenario(self.info.scenario_text, self.info.scenario_file)
+        return _core.assemble_drawn_run(scenario._model, self.runs, self.info.name, self.info.seed, self.parameter_draws)
 
     def arrays(self) -> dict:
         parts = [r.arrays() for r in self.runs]
@@ -203,7 +213,8 @@ class _JoinedCore:
 
 class UncertainRun(Run):
     """A run whose replications each simulate their own parameter draw (:func:`lcsim.simulate` with
-    ``uncertainty=``). Everything a :class:`lcsim.Run` has, except :meth:`save`.
+    ``uncertainty=``). Everything a :class:`lcsim.Run` has; :meth:`save` stores it in a study with
+    the draw of each replication, and the study gives back an ``UncertainRun`` with the same summary.
 
     Attributes
     ----------
@@ -211,23 +222,36 @@ class UncertainRun(Run):
         Parameter draws (``replications // inner``).
     inner : int
         Replications per draw.
+    source : str
+        Where the posterior came from ("calibration of <file>").
     """
 
-    def __init__(self, core: _JoinedCore, inner: int, source: str):
+    def __init__(self, core, inner: Optional[int] = None, source: Optional[str] = None):
         super().__init__(core)
-        self.inner = int(inner)
+        stored = core.parameter_draws
+        if stored is None:
+            raise TypeError("UncertainRun: the run has no parameter draws")
+        self.inner = int(stored["inner"] if inner is None else inner)
         self.draws = core.info.replications // self.inner
-        self.source = source
+        self.source = str(stored["source"] if source is None else source)
 
     def __reduce__(self):
         return (UncertainRun, (self._run, self.inner, self.source))
 
+    def parameter_draws(self) -> pd.DataFrame:
+        """The parameter values each replication simulated: replication, draw, then one column per
+        drawn scenario path (a path the scenario kept at its own value shows that value)."""
+        d = self._run.parameter_draws
+        df = pd.DataFrame(np.asarray(d["values"], dtype=float).reshape(self.replications, -1),
+                          columns=list(d["parameters"]))
+        df.insert(0, "draw", np.arange(self.replications) // self.inner)
+        df.insert(0, "replication", self.arrays["replication"])
+        return df
+
     @property
     def note(self) -> str:
         """One line saying how the intervals were made."""
-        return (f"parameter uncertainty from {self.source}: {self.draws} posterior draws x {self.inner} "
-                f"replication(s); ci_low/ci_high are the 2.5%/97.5% quantiles over draws of the draw means, "
-                f"so they include estimation uncertainty")
+        return _note(self.source, self.draws, self.inner)
 
     def draw_means(self) -> pd.DataFrame:
         """Per draw, the mean of its ``inner`` replications of each metric (columns: draw, metrics...)."""
@@ -260,14 +284,26 @@ class UncertainRun(Run):
         df.attrs["uncertainty"] = self.note
         return df
 
+    def _core_run(self):
+        """The C++ run to store: joined from the per-replication runs, or the one read from a study."""
+        return self._run.to_run() if isinstance(self._run, _JoinedCore) else self._run
+
     def save(self, path, name: Optional[str] = None) -> None:
-        """Not available: the replications simulate different scenarios, which a study run cannot hold."""
-        raise TypeError("a run with parameter uncertainty cannot be saved as one study run "
-                        "(each replication simulates its own draw); save run.metrics() instead")
+        """Adds this run to the study at ``path`` as ``/runs/<name>``: its replications as a normal
+        run (scenario = the undrawn one) plus ``parameter_draws`` [R, P] and the ``uncertainty``
+        attributes (docs/format.md). Atomic, like :meth:`lcsim.Run.save`; ``lcsim.open(path)[name]``
+        is an ``UncertainRun`` again, whose :meth:`summary` has the same numbers."""
+        _core.study_append(str(path), self._core_run(), name or self.name)
 
     def __repr__(self) -> str:
         return (f"UncertainRun({self.name!r}, replications={self.replications}, draws={self.draws}, "
                 f"inner={self.inner}, parameter uncertainty from {self.source})")
+
+
+def _note(source: str, draws: int, inner: int) -> str:
+    return (f"parameter uncertainty from {source}: {draws} posterior draws x {inner} "
+            f"replication(s); ci_low/ci_high are the 2.5%/97.5% quantiles over draws of the draw means, "
+            f"so they include estimation uncertainty")
 
 
 @contextmanager
@@ -320,24 +356,48 @@ def simulate_uncertain(scenarios: Sequence[Scenario], calibration, replications:
     draws = replications // inner
     keep = kept_paths(posterior, scenarios)
 
+    paths = posterior.paths
+    kept = [posterior.kept(k) for k in keep]
+    own = []  # per scenario: the values it keeps at the kept paths
+    for s, k in zip(scenarios, kept):
+        tree = s.to_dict() if k else {}
+        own.append({p: _number(_get(tree, p)) for p in k})
+
     def one(p: int):
-        models = [s._model for s in _draw_scenarios(posterior, scenarios, seed, p, keep)]
+        values = posterior.draw(seed, p)
+        models = [posterior.apply(s, values, keep=k)._model for s, k in zip(scenarios, keep)]
+        applied = [[own[k][path] if path in kept[k] else values[path] for path in paths] for k in range(len(scenarios))]
         return [[_core.simulate(m, replications=1, first_replication=p * inner + i, seed=seed, threads=1,
                                 events=events, name=names[k]) for i in range(inner)]
-                for k, m in enumerate(models)]
+                for k, m in enumerate(models)], applied
 
     workers = threads or None
     done = 0
     results = []
+    applied = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for res in pool.map(one, range(draws)):  # in draw order: deterministic at any thread count
+        for res, values in pool.map(one, range(draws)):  # in draw order: deterministic at any thread count
             results.append(res)
+            applied.append(values)
             done += inner
             if progress is not None:
                 progress(0, done)
     source = _source_name(calibration)
-    return [UncertainRun(_JoinedCore([r for res in results for r in res[k]], scenarios[k], names[k]), inner, source)
-            for k in range(len(scenarios))]
+    out = []
+    for k in range(len(scenarios)):
+        values = np.repeat(np.asarray([a[k] for a in applied], dtype=float).reshape(draws, len(paths)), inner, axis=0)
+        note = _note(source, draws, inner)
+        core = _JoinedCore([r for res in results for r in res[k]], scenarios[k], names[k],
+                           {"parameters": list(paths), "values": values, "inner": inner, "source": source, "note": note})
+        out.append(UncertainRun(core, inner, source))
+    return out
+
+
+def _number(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 class UncertainComparison:
@@ -409,7 +469,23 @@ class UncertainComparison:
         raise TypeError("who_changed() is not available with parameter uncertainty")
 
     def save(self, path, name: str = "comparison") -> None:
-        raise TypeError("a comparison with parameter uncertainty cannot be saved as a study comparison")
+        """Adds the comparison to a study in one atomic write, as :meth:`lcsim.Comparison.save` does:
+        its runs (with each replication's parameter draw) as ``/runs/<name>.base``, ``<name>.v1``, ...
+        and ``/comparisons/<name>`` with the deltas of :meth:`deltas` (intervals over draws) and the
+        verdicts. ``lcsim.open(path).comparison(name)`` is an ``UncertainComparison`` again."""
+        table = self.deltas()
+        deltas = []
+        per = len(self.base.metric_names)  # deltas() has one row per metric for each variant, in order
+        for k, _ in enumerate(self.variants):
+            rows = table.iloc[k * per:(k + 1) * per]
+            cols = {c: rows[c].to_numpy(dtype=float).tolist() for c in rows.columns
+                    if c not in ("variant", "metric", "n")}
+            cols["metric"] = rows["metric"].tolist()
+            cols["n"] = rows["n"].astype("int64").tolist()
+            deltas.append(cols)
+        core = _core.make_comparison(self.base._core_run(), [v._core_run() for v in self.variants], deltas,
+                                     self.verdicts, [[] for _ in self.variants])
+        _core.study_append_comparison(str(path), core, name)
 
     def __str__(self) -> str:
         return "\n".join(self.verdicts)

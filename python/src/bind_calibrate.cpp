@@ -1,4 +1,4 @@
-// Calibration from CRM history (stage-change logs, snapshots) and synthetic history, as plain
+// Calibration from CRM history (stage-change logs, snapshots, funnel counts) and synthetic history, as plain
 // Python data (dicts of lists); python/lcsim/calibration.py turns them into DataFrames.
 #include <pybind11/stl.h>
 
@@ -8,6 +8,7 @@
 
 #include "bindings.hpp"
 #include "lcsim/calibrate/calibrate.hpp"
+#include "lcsim/calibrate/funnel_fit.hpp"
 #include "lcsim/calibrate/history.hpp"
 #include "lcsim/calibrate/snapshot_fit.hpp"
 #include "lcsim/calibrate/synth.hpp"
@@ -151,6 +152,68 @@ py::dict calibrate_snapshots(const std::string& source, bool is_text, const std:
   return out;
 }
 
+/// Fits the funnel-count model to a count file (path) or CSV text.
+py::dict calibrate_funnel(const std::string& source, bool is_text, const std::string& file,
+                          const std::vector<std::pair<std::string, std::vector<std::string>>>& transitions,
+                          const std::string& won, const std::string& start, double period_days, double level,
+                          const std::string& name, std::uint64_t seed, int replications) {
+  FunnelFitOptions options;
+  options.transitions = transitions;
+  options.won = won;
+  const std::optional<FunnelStart> how = parse_funnel_start(start);
+  if (!how) throw InputError(file, 0, "start", expected_got("'steady' or 'empty'", "'" + start + "'"));
+  options.start = *how;
+  options.period_days = period_days;
+  options.level = level;
+  options.name = name;
+  options.seed = seed;
+  options.replications = replications;
+  FunnelFit fit;
+  std::string yaml;
+  {
+    const py::gil_scoped_release release;
+    FunnelCounts counts;
+    if (is_text) {
+      std::istringstream in(source);
+      counts = parse_funnel_counts(in, file);
+    } else {
+      counts = read_funnel_counts(source);
+    }
+    fit = fit_funnel(counts, options);
+    yaml = to_yaml(fit.scenario);
+  }
+  py::list cells;
+  for (const auto& c : fit.cells) cells.append(py::make_tuple(c.period, c.stage, c.observed, c.expected, c.fitted));
+  py::list parameters;
+  for (const auto& p : fit.parameters) parameters.append(py::make_tuple(p.stage, p.targets, p.offset));
+  py::dict summary;
+  summary["deviance"] = fit.deviance;
+  summary["pearson"] = fit.pearson;
+  summary["dispersion"] = fit.dispersion;
+  summary["cells"] = fit.n_cells;
+  summary["parameters"] = fit.n_parameters;
+  summary["iterations"] = fit.iterations;
+  summary["converged"] = fit.converged;
+  py::dict out;
+  out["file"] = fit.file;
+  out["epoch"] = fit.epoch;
+  out["window"] = py::make_tuple(fit.period_starts.front(), fit.period_starts.back());
+  out["periods"] = fit.periods;
+  out["period_starts"] = fit.period_starts;
+  out["stages"] = fit.stages;
+  out["entry_stages"] = fit.entry_stages;
+  out["estimates"] = estimate_list(fit.estimates);
+  out["warnings"] = problem_list(fit.warnings);
+  out["scenario_yaml"] = yaml;
+  out["fit"] = summary;
+  out["cells"] = cells;
+  out["parameters"] = parameters;
+  out["theta"] = fit.theta;
+  out["covariance"] = fit.covariance;
+  out["unidentified"] = fit.unidentified;
+  return out;
+}
+
 /// One replication of a model as CRM history rows (column lists per table).
 py::dict synth(const Model& model, int replication, std::optional<std::uint64_t> seed, const std::string& start_date,
                std::optional<double> observe_until, const std::string& snapshots, bool touchpoints) {
@@ -229,6 +292,10 @@ void bind_calibrate(py::module_& m) {
         py::arg("absorbing") = std::vector<std::string>{}, py::arg("epoch") = "",
         py::arg("transitions") = std::vector<std::pair<std::string, std::string>>{}, py::arg("level") = 0.95,
         "Reads a snapshot file (a path, or CSV text when is_text) and fits a continuous-time Markov model.");
+  m.def("calibrate_funnel", &calibrate_funnel, py::arg("source"), py::arg("is_text"), py::arg("file"),
+        py::arg("transitions"), py::arg("won") = "", py::arg("start") = "steady", py::arg("period_days") = 0.0,
+        py::arg("level") = 0.95, py::arg("name") = "calibrated", py::arg("seed") = 1, py::arg("replications") = 10,
+        "Reads funnel counts (a path, or CSV text when is_text) and fits the funnel model by matching entries.");
   m.def("synth", &synth, py::arg("model"), py::arg("replication") = 0, py::arg("seed") = py::none(),
         py::arg("start_date") = "2025-01-06", py::arg("observe_until") = py::none(), py::arg("snapshots") = "none",
         py::arg("touchpoints") = true, "One replication as CRM history: events, snapshots and touchpoint rows.");

@@ -164,16 +164,115 @@ RunArrays arrays_from(const py::dict& d, const RunInfo& info) {
   return a;
 }
 
+/// The parameter draws of a run with uncertainty as a dict (parameters, values [R, P], inner,
+/// source, note), or None.
+py::object draws_of(const Run& run) {
+  if (!run.parameter_draws) return py::none();
+  const ParameterDraws& d = *run.parameter_draws;
+  py::dict out;
+  out["parameters"] = d.parameters;
+  std::vector<double> values = d.values;
+  out["values"] = to_numpy(std::move(values), Shape{ssize(run.replications.size()), ssize(d.parameters.size())});
+  out["inner"] = d.inner;
+  out["source"] = d.source;
+  out["note"] = d.note;
+  return out;
+}
+
+ParameterDraws draws_from(const py::dict& d, std::size_t replications) {
+  ParameterDraws out;
+  out.parameters = d["parameters"].cast<std::vector<std::string>>();
+  const auto values = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(d["values"]);
+  if (!values || static_cast<std::size_t>(values.size()) != replications * out.parameters.size()) {
+    throw py::value_error("parameter draws: expected values of shape [replications, parameters]");
+  }
+  out.values.assign(values.data(), values.data() + values.size());
+  out.inner = d["inner"].cast<int>();
+  if (out.inner < 1 || replications % static_cast<std::size_t>(out.inner) != 0) {
+    throw py::value_error("parameter draws: inner must divide the replications");
+  }
+  out.source = d["source"].cast<std::string>();
+  out.note = d["note"].cast<std::string>();
+  return out;
+}
+
 std::shared_ptr<Run> run_from_state(const py::tuple& state) {
-  if (state.size() != 3) throw py::value_error("bad Run state");
+  if (state.size() != 3 && state.size() != 4) throw py::value_error("bad Run state");
   const auto info = state[0].cast<RunInfo>();
   const RunArrays a = arrays_from(state[1].cast<py::dict>(), info);
-  if (state[2].is_none()) return std::make_shared<Run>(unpack(info, a, nullptr));
-  const auto e = state[2].cast<py::dict>();
-  const EventColumns events{column<std::int32_t>(e, "replication"), column<std::int64_t>(e, "customer"),
-                            column<double>(e, "time"),         column<std::int16_t>(e, "from"),
-                            column<std::int16_t>(e, "to"),        column<std::int16_t>(e, "cause")};
-  return std::make_shared<Run>(unpack(info, a, &events));
+  std::shared_ptr<Run> run;
+  if (state[2].is_none()) {
+    run = std::make_shared<Run>(unpack(info, a, nullptr));
+  } else {
+    const auto e = state[2].cast<py::dict>();
+    const EventColumns events{column<std::int32_t>(e, "replication"), column<std::int64_t>(e, "customer"),
+                              column<double>(e, "time"),         column<std::int16_t>(e, "from"),
+                              column<std::int16_t>(e, "to"),        column<std::int16_t>(e, "cause")};
+    run = std::make_shared<Run>(unpack(info, a, &events));
+  }
+  if (state.size() == 4 && !state[3].is_none()) {
+    run->parameter_draws = draws_from(state[3].cast<py::dict>(), run->replications.size());
+  }
+  return run;
+}
+
+/// One run of `model`'s labels from runs of drawn variants of it (replications in the given
+/// order), carrying the draw of each replication.
+std::shared_ptr<Run> assemble_drawn_run(const Model& model, const std::vector<std::shared_ptr<Run>>& parts,
+                                        const std::string& name, std::uint64_t seed, const py::dict& draws) {
+  std::vector<ReplicationResult> reps;
+  bool has_events = !parts.empty();
+  for (const auto& p : parts) has_events = has_events && p->has_events;
+  for (const auto& p : parts) {
+    if (p->info.metric_names != parts.front()->info.metric_names ||
+        p->info.stage_names != parts.front()->info.stage_names) {
+      throw InternalError("assemble_drawn_run: parts with different stages or metrics");
+    }
+    for (const auto& r : p->replications) {
+      reps.push_back(r);
+      if (!has_events) reps.back().events.clear();
+    }
+  }
+  Run run = assemble_run(model, name, seed, std::move(reps), has_events);
+  if (run.info.metric_names != parts.front()->info.metric_names) {
+    throw InternalError("assemble_drawn_run: the model's metrics differ from the parts'");
+  }
+  run.parameter_draws = draws_from(draws, run.replications.size());
+  return std::make_shared<Run>(std::move(run));
+}
+
+/// A comparison of runs already simulated, with its deltas given (columns as deltas_of makes them).
+std::shared_ptr<Comparison> make_comparison(const std::shared_ptr<Run>& base,
+                                            const std::vector<std::shared_ptr<Run>>& variants,
+                                            const std::vector<py::dict>& deltas,
+                                            const std::vector<std::string>& verdicts,
+                                            const std::vector<std::vector<std::string>>& changed) {
+  if (deltas.size() != variants.size() || verdicts.size() != variants.size() || changed.size() != variants.size()) {
+    throw py::value_error("make_comparison: one deltas table, verdict and changed list per variant");
+  }
+  auto c = std::make_shared<Comparison>();
+  c->base = *base;
+  c->replications = static_cast<int>(base->replications.size());
+  for (std::size_t k = 0; k < variants.size(); ++k) {
+    VariantComparison v;
+    v.run = *variants[k];
+    v.changed_touchpoints = changed[k];
+    v.verdict = verdicts[k];
+    const py::dict& d = deltas[k];
+    const auto metric = d["metric"].cast<std::vector<std::string>>();
+    const auto col = [&](const char* name) { return d[name].cast<std::vector<double>>(); };
+    const auto base_mean = col("base_mean"), variant_mean = col("variant_mean"), delta = col("delta"),
+               delta_std = col("delta_std"), ci_low = col("ci_low"), ci_high = col("ci_high"), lift = col("lift"),
+               lift_low = col("lift_ci_low"), lift_high = col("lift_ci_high"), reduction = col("variance_reduction");
+    const auto n = d["n"].cast<std::vector<std::int64_t>>();
+    for (std::size_t i = 0; i < metric.size(); ++i) {
+      v.deltas.push_back(DeltaRow{metric[i], base_mean.at(i), variant_mean.at(i), delta.at(i), delta_std.at(i),
+                                  ci_low.at(i), ci_high.at(i), lift.at(i), lift_low.at(i), lift_high.at(i),
+                                  reduction.at(i), n.at(i)});
+    }
+    c->variants.push_back(std::move(v));
+  }
+  return c;
 }
 
 py::tuple info_state(const RunInfo& i) {
@@ -273,6 +372,8 @@ void bind_run(py::module_& m) {
   py::class_<Run, std::shared_ptr<Run>>(m, "Run", "Results of R replications (see lcsim.Run).")
       .def_readonly("info", &Run::info)
       .def_readonly("has_events", &Run::has_events)
+      .def_property_readonly("parameter_draws", &draws_of,
+                             "Runs with parameter uncertainty: dict(parameters, values [R, P], inner, source, note); else None.")
       .def("arrays", &arrays_of,
            "Replication-major numpy arrays (no copy beyond packing): replication, occupancy, transitions, "
            "reached, touchpoints, metrics, queue_length [R,T,Q], queue_wait [R,T,Q].")
@@ -280,7 +381,8 @@ void bind_run(py::module_& m) {
       .def("summary", &summary_of, "Summary columns: metric, mean, std, ci_low, ci_high, n.")
       .def(py::pickle(
           [](const Run& r) {
-            return py::make_tuple(r.info, arrays_of(r), r.has_events ? py::object(events_of(r)) : py::object(py::none()));
+            return py::make_tuple(r.info, arrays_of(r), r.has_events ? py::object(events_of(r)) : py::object(py::none()),
+                                  draws_of(r));
           },
           &run_from_state));
 
@@ -331,6 +433,10 @@ void bind_run(py::module_& m) {
       py::arg("independent") = true, py::arg("who_changed") = true, py::arg("progress") = py::none(),
       "Paired comparison with common random numbers; GIL released, Ctrl-C stops it.");
 
+  m.def("assemble_drawn_run", &assemble_drawn_run, py::arg("model"), py::arg("parts"), py::arg("name"), py::arg("seed"),
+        py::arg("draws"), "One run (labels and scenario of `model`) of runs of drawn variants, with each replication's draw.");
+  m.def("make_comparison", &make_comparison, py::arg("base"), py::arg("variants"), py::arg("deltas"),
+        py::arg("verdicts"), py::arg("changed_touchpoints"), "A comparison of runs already simulated, its deltas given.");
   m.def("simulate", &simulate_py, py::arg("model"), py::arg("replications") = 0, py::arg("seed") = py::none(),
         py::arg("threads") = 0, py::arg("events") = false, py::arg("name") = "", py::arg("progress") = py::none(),
         py::arg("first_replication") = 0,

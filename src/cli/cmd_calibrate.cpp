@@ -1,5 +1,6 @@
 // lcsim calibrate: estimates with uncertainty from CRM history (a stage-change log and/or stage
-// snapshots, optionally a contact log for touchpoint lift) and a scenario built from them.
+// snapshots, optionally a contact log for touchpoint lift; or aggregate funnel counts alone) and a
+// scenario built from them.
 #include <yaml-cpp/yaml.h>
 
 #include <CLI/CLI.hpp>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "lcsim/calibrate/calibrate.hpp"
+#include "lcsim/calibrate/funnel_fit.hpp"
 #include "lcsim/calibrate/history.hpp"
 #include "lcsim/calibrate/snapshot_fit.hpp"
 #include "lcsim/calibrate/synth.hpp"
@@ -43,6 +45,10 @@ struct CalibrateArgs {
   std::string events;
   std::string out;
   std::string snapshots;
+  std::string funnel;
+  std::vector<std::string> transitions;
+  std::string start = "steady";
+  double period_days = 0.0;
   std::string segment_column;
   std::string censor_at;
   std::string stage_map;
@@ -207,6 +213,43 @@ std::vector<LiftRequest> parse_lifts(const std::vector<std::string>& specs) {
   }
   if (!problems.empty()) throw InputError(std::move(problems));
   return lifts;
+}
+
+/// --transitions FROM:TO,...: the pairs in order.
+std::vector<std::pair<std::string, std::string>> parse_transitions(
+    const std::vector<std::string>& specs) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  std::vector<Problem> problems;
+  for (const std::string& spec : specs) {
+    const auto colon = spec.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size() ||
+        spec.find(':', colon + 1) != std::string::npos) {
+      problems.push_back(Problem{kCommand, 0, "--transitions",
+                                 expected_got("FROM:TO pairs, e.g. lead:mql,lead:lost",
+                                              "'" + spec + "'"),
+                                 false});
+      continue;
+    }
+    pairs.emplace_back(spec.substr(0, colon), spec.substr(colon + 1));
+  }
+  if (!problems.empty()) throw InputError(std::move(problems));
+  return pairs;
+}
+
+/// FROM:TO pairs grouped by FROM, in order of first appearance (the funnel fit's structure).
+std::vector<std::pair<std::string, std::vector<std::string>>> group_transitions(
+    const std::vector<std::pair<std::string, std::string>>& pairs) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> grouped;
+  for (const auto& [from, to] : pairs) {
+    auto it = std::find_if(grouped.begin(), grouped.end(),
+                           [&](const auto& g) { return g.first == from; });
+    if (it == grouped.end()) {
+      grouped.emplace_back(from, std::vector<std::string>{});
+      it = std::prev(grouped.end());
+    }
+    it->second.push_back(to);
+  }
+  return grouped;
 }
 
 // ---- a scenario from snapshots alone ------------------------------------------------------------
@@ -385,6 +428,34 @@ json markov_json(const MarkovFit& f) {
           {"information_positive_definite", f.information_positive_definite}};
 }
 
+json funnel_json(const FunnelFit& f, const std::string& start) {
+  json cells = json::array();
+  for (const auto& c : f.cells) {
+    cells.push_back({{"period", c.period},
+                     {"stage", c.stage},
+                     {"observed", c.observed},
+                     {"expected", number_or_null(c.expected)},
+                     {"fitted", c.fitted}});
+  }
+  return {{"file", f.file},
+          {"epoch", f.epoch},
+          {"periods", f.periods},
+          {"period_starts", f.period_starts},
+          {"stages", f.stages},
+          {"entry_stages", f.entry_stages},
+          {"counted_stages", f.counted_stages},
+          {"start", start},
+          {"deviance", number_or_null(f.deviance)},
+          {"pearson", number_or_null(f.pearson)},
+          {"dispersion", number_or_null(f.dispersion)},
+          {"cells", f.n_cells},
+          {"parameters", f.n_parameters},
+          {"iterations", f.iterations},
+          {"converged", f.converged},
+          {"unidentified", f.unidentified},
+          {"counts", cells}};
+}
+
 json families_json(const std::vector<FamilyRow>& rows) {
   json a = json::array();
   for (const auto& r : rows) {
@@ -443,6 +514,7 @@ struct Result {
   std::optional<Calibration> calibration;
   std::optional<SnapshotLog> snapshot_log;
   std::optional<MarkovFit> markov;
+  std::optional<FunnelFit> funnel;
   std::vector<TouchpointLift> lifts;
   std::vector<EstimateRow> snapshot_scenario_estimates;
   std::vector<Problem> warnings;
@@ -466,6 +538,7 @@ json report_json(const Result& r, const CalibrateArgs& a) {
   j["inputs"] = {{"events", a.events.empty() ? json() : json(a.events)},
                  {"snapshots", a.snapshots.empty() ? json() : json(a.snapshots)},
                  {"touchpoints", a.touchpoints.empty() ? json() : json(a.touchpoints)},
+                 {"funnel", a.funnel.empty() ? json() : json(a.funnel)},
                  {"stage_map", a.stage_map.empty() ? json() : json(a.stage_map)}};
   json warnings = json::array();
   for (const auto& w : r.warnings) warnings.push_back(problem_json(w));
@@ -488,6 +561,10 @@ json report_json(const Result& r, const CalibrateArgs& a) {
     j["estimates"] = estimates_json(c.estimates);
     j["families"] = families_json(c.families);
     j["events"]["stays_open"] = stays_open(c);
+  } else if (r.funnel) {
+    j["estimates"] = estimates_json(r.funnel->estimates);
+    j["families"] = json::array();
+    j["funnel"] = funnel_json(*r.funnel, a.start);
   } else {
     j["estimates"] = estimates_json(r.snapshot_scenario_estimates);
     j["families"] = json::array();
@@ -506,7 +583,7 @@ json report_json(const Result& r, const CalibrateArgs& a) {
   for (const auto& s : r.scenario.segments) segments.push_back(s.name);
   j["scenario"] = {{"file", a.out},
                    {"name", r.scenario.name},
-                   {"source", r.calibration ? "events" : "snapshots"},
+                   {"source", r.calibration ? "events" : r.funnel ? "funnel" : "snapshots"},
                    {"stages", stages},
                    {"segments", segments},
                    {"horizon", r.scenario.horizon},
@@ -540,6 +617,25 @@ std::string yaml_header(const Result& r, const CalibrateArgs& a) {
         (r.calibration ? ", in the report only (the scenario comes from the stage-change log)."
                        : "; the scenario's stages come from it (exponential dwells)."));
   }
+  if (r.funnel) {
+    const FunnelFit& f = *r.funnel;
+    lines.push_back("Source: funnel counts " + f.file + " (" + std::to_string(f.periods.size()) +
+                    " periods from " + f.periods.front() + ", stages counted: " +
+                    [&] {
+                      std::string s;
+                      for (const auto& c : f.counted_stages) s += (s.empty() ? "" : ", ") + c;
+                      return s;
+                    }() +
+                    "): a continuous-time Markov model fitted by matching expected entries "
+                    "(exponential dwells; start " + a.start + ").");
+    lines.push_back("Fit: Poisson deviance " + g4(f.deviance) + " on " + std::to_string(f.n_cells) +
+                    " cells and " + std::to_string(f.n_parameters) + " parameters, dispersion " +
+                    g4(f.dispersion) + (f.converged ? "" : ", NOT converged") + ".");
+    if (!f.unidentified.empty()) {
+      lines.push_back("Not identified by the counts (see the warnings): " +
+                      std::to_string(f.unidentified.size()) + " parameters.");
+    }
+  }
   for (const auto& l : r.lifts) {
     lines.push_back("Touchpoint lift (not in the scenario: its schedule is unknown): " +
                     l.touchpoint + " on " + l.stage + ", " + g4(l.window) +
@@ -565,6 +661,14 @@ std::string result_text(const Result& r, const CalibrateArgs& a) {
         << estimates_text(r.calibration->estimates) << "\n";
     out << "dwell families by stage (* = chosen, minimum AIC; ended / open stays)\n"
         << families_text(r.calibration->families) << "\n";
+  } else if (r.funnel) {
+    const FunnelFit& f = *r.funnel;
+    out << "calibrated from funnel counts " << f.file << ": " << f.periods.size()
+        << " periods from " << f.periods.front() << ", " << f.n_cells << " cells fitted, "
+        << (f.converged ? "converged" : "NOT converged") << " (Poisson deviance " << g4(f.deviance)
+        << ", dispersion " << g4(f.dispersion) << ")\n\n";
+    out << "estimates (95% intervals; n = counted entries of the stage)\n"
+        << estimates_text(f.estimates) << "\n";
   } else {
     out << "calibrated from snapshots " << r.snapshot_log->file << ": " << r.markov->n_customers
         << " customers, " << r.markov->n_transitions
@@ -616,21 +720,68 @@ std::string won_of_snapshots(const SnapshotLog& log, const std::string& won) {
                    "conversion with --won STAGE");
 }
 
+/// --funnel COUNTS.csv: aggregate counts alone.
+void calibrate_funnel(const CalibrateArgs& a, Result& r) {
+  for (const auto& [given, option] :
+       {std::pair{!a.events.empty(), "EVENTS"}, std::pair{!a.snapshots.empty(), "--snapshots"},
+        std::pair{!a.touchpoints.empty(), "--touchpoints"},
+        std::pair{!a.segment_column.empty(), "--segment-column"},
+        std::pair{!a.censor_at.empty(), "--censor-at"},
+        std::pair{!a.stage_map.empty(), "--stage-map"}, std::pair{!a.lift.empty(), "--lift"},
+        std::pair{!a.stages.empty(), "--stages"}, std::pair{!a.absorbing.empty(), "--absorbing"},
+        std::pair{a.drop_duplicates, "--drop-duplicates"}}) {
+    if (given) {
+      throw InputError(kCommand, 0, option,
+                       std::string("cannot be combined with --funnel (funnel counts are fitted "
+                                   "alone)"));
+    }
+  }
+  if (a.transitions.empty()) {
+    throw InputError(kCommand, 0, "--transitions",
+                     "--funnel needs the stage model: --transitions FROM:TO,... (e.g. "
+                     "lead:mql,lead:lost,mql:won,mql:lost)");
+  }
+  FunnelFitOptions fo;
+  fo.transitions = group_transitions(parse_transitions(a.transitions));
+  fo.won = a.won;
+  const std::optional<FunnelStart> start = parse_funnel_start(a.start);
+  if (!start) {
+    throw InputError(kCommand, 0, "--start", expected_got("steady or empty", "'" + a.start + "'"));
+  }
+  fo.start = *start;
+  if (!(a.period_days >= 0.0)) {
+    throw InputError(kCommand, 0, "--period-days",
+                     expected_got("a number of days > 0", g4(a.period_days)));
+  }
+  fo.period_days = a.period_days;
+  fo.name = a.name;
+  r.funnel = fit_funnel(read_funnel_counts(a.funnel), fo);
+  r.warnings = r.funnel->warnings;
+  r.scenario = r.funnel->scenario;
+}
+
 void calibrate_command(const CalibrateArgs& a) {
-  if (a.events.empty() && a.snapshots.empty()) {
+  if (a.events.empty() && a.snapshots.empty() && a.funnel.empty()) {
     throw InputError(kCommand, 0, "EVENTS",
-                     "expected a stage-change log (EVENTS.csv) and/or --snapshots FILE");
+                     "expected a stage-change log (EVENTS.csv), --snapshots FILE or --funnel FILE");
   }
   if (a.events.empty() && !a.touchpoints.empty()) {
     throw InputError(kCommand, 0, "--touchpoints",
                      "needs a stage-change log (EVENTS.csv): lift is measured on stays");
+  }
+  if (!a.transitions.empty() && a.funnel.empty() && a.snapshots.empty()) {
+    throw InputError(kCommand, 0, "--transitions",
+                     "applies to --funnel and --snapshots only (a stage-change log shows the "
+                     "moves itself)");
   }
   const std::vector<LiftRequest> lifts = parse_lifts(a.lift);
   std::map<std::string, std::string> stage_map;
   if (!a.stage_map.empty()) stage_map = read_stage_map(a.stage_map);
 
   Result r;
-  if (!a.events.empty()) {
+  if (!a.funnel.empty()) {
+    calibrate_funnel(a, r);
+  } else if (!a.events.empty()) {
     LogOptions lo;
     lo.segment_column = a.segment_column;
     lo.stage_map = stage_map;
@@ -676,7 +827,9 @@ void calibrate_command(const CalibrateArgs& a) {
     so.absorbing = a.absorbing;
     if (r.log) so.epoch = r.log->epoch;  // one day 0 for both inputs
     r.snapshot_log = read_snapshots(a.snapshots, so);
-    r.markov = fit_snapshots(*r.snapshot_log);
+    MarkovFitOptions mo;
+    mo.transitions = parse_transitions(a.transitions);
+    r.markov = fit_snapshots(*r.snapshot_log, mo);
     r.warnings.insert(r.warnings.end(), r.markov->warnings.begin(), r.markov->warnings.end());
     if (!r.calibration) {
       SnapshotScenario s = scenario_from_snapshots(
@@ -711,11 +864,13 @@ void calibrate_command(const CalibrateArgs& a) {
 void add_calibrate(CLI::App& app, int& /*exit_code*/) {
   auto* cmd = app.add_subcommand(
       "calibrate",
-      "Estimate a stage model with uncertainty from CRM history and write it as a scenario");
+      "Estimate a stage model with uncertainty from CRM history (a stage-change log, snapshots "
+      "or funnel counts) and write it as a scenario");
   auto a = std::make_shared<CalibrateArgs>();
   cmd->add_option(
          "events", a->events,
-         "Stage-change log (CSV: customer_id,timestamp,stage[,segment]); optional with --snapshots")
+         "Stage-change log (CSV: customer_id,timestamp,stage[,segment]); optional with "
+         "--snapshots, not with --funnel")
       ->check(CLI::ExistingFile);
   cmd->add_option("--out,-o", a->out, "Calibrated scenario YAML to write")->required();
   cmd->add_option("--snapshots", a->snapshots,
@@ -723,6 +878,29 @@ void add_calibrate(CLI::App& app, int& /*exit_code*/) {
                   "the scenario "
                   "comes from it when no EVENTS file is given")
       ->check(CLI::ExistingFile);
+  auto* funnel = cmd->add_option(
+      "--funnel", a->funnel,
+      "Aggregate funnel counts (CSV: period,stage,entries; period YYYY-MM, a date or consecutive "
+      "integers): a Markov model fitted by matching expected entries; needs --transitions; "
+      "alone (not with EVENTS or --snapshots)");
+  funnel->check(CLI::ExistingFile);
+  cmd->add_option("--transitions", a->transitions,
+                  "Allowed transitions FROM:TO, comma-separated or repeated, e.g. "
+                  "lead:mql,lead:lost,mql:won,mql:lost. --funnel: required (the stage model; "
+                  "stages no transition leads to are the entry stages). --snapshots: default "
+                  "inferred from the data")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  cmd->add_option("--start", a->start,
+                  "--funnel: the funnel at the first period's start, steady (running, the "
+                  "default) or empty")
+      ->check(CLI::IsMember({"steady", "empty"}))
+      ->needs(funnel);
+  cmd->add_option("--period-days", a->period_days,
+                  "--funnel: days per integer period (default 30) and of the last dated period "
+                  "(default: its month, or the period before)")
+      ->check(CLI::PositiveNumber)
+      ->needs(funnel);
   cmd->add_option("--segment-column", a->segment_column,
                   "Column of EVENTS holding the segment (default: none)");
   cmd->add_option(

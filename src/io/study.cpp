@@ -391,6 +391,15 @@ Shape run_shape(const Run& run, const std::string& context) {
       if (e.replication != rep.replication) throw bad("an event belongs to another replication");
     }
   }
+  if (run.parameter_draws) {
+    const ParameterDraws& d = *run.parameter_draws;
+    if (d.values.size() != shape.reps * d.parameters.size()) {
+      throw InternalError(context + ": parameter_draws.values is not [R * parameters]");
+    }
+    if (d.inner < 1 || shape.reps % static_cast<std::size_t>(d.inner) != 0) {
+      throw InternalError(context + ": parameter_draws.inner does not divide the replications");
+    }
+  }
   return shape;
 }
 
@@ -540,6 +549,16 @@ void write_run(const hdf5::Object& runs, const std::string& name, const Run& run
     hdf5::write_table(group, "summary", layout, run.summary.size(), rows.data());
   }
   if (run.has_events) write_events(group, run);
+  if (run.parameter_draws) {  // format 1.3: a run with parameter uncertainty
+    const ParameterDraws& d = *run.parameter_draws;
+    const hdf5::Dataset draws = hdf5::write_array(
+        group, "parameter_draws", std::span<const double>(d.values),
+        std::array<hsize_t, 2>{R, static_cast<hsize_t>(d.parameters.size())});
+    hdf5::write_strings_attr(draws, "parameters", d.parameters);
+    hdf5::write_int_attr(group, "uncertainty_inner", d.inner);
+    hdf5::write_string_attr(group, "uncertainty_source", d.source);
+    hdf5::write_string_attr(group, "uncertainty", d.note);
+  }
 
   // Last: a reader takes a run as complete only once this is set.
   hdf5::write_int_attr(group, "complete", 1);
@@ -712,6 +731,26 @@ Run read_run_group(const hdf5::Group& group, const std::string& name) {
   }
 
   if (run.has_events) read_events(group, run);
+  if (hdf5::link_exists(group, "parameter_draws")) {
+    ParameterDraws d;
+    hdf5::Dataset draws = hdf5::open_dataset(group, "parameter_draws");
+    d.parameters = hdf5::read_strings_attr(draws, "parameters");
+    const std::vector<hsize_t> dims = hdf5::dataset_shape(draws);
+    const std::vector<hsize_t> expected{R, static_cast<hsize_t>(d.parameters.size())};
+    if (dims != expected) {
+      throw IoError(draws.where() + ": expected shape " + shape_text(expected) + ", got " +
+                    shape_text(dims));
+    }
+    d.values = hdf5::read_double_array(draws);
+    d.inner = hdf5::read_int_attr(group, "uncertainty_inner");
+    d.source = hdf5::read_string_attr(group, "uncertainty_source");
+    d.note = hdf5::read_string_attr(group, "uncertainty");
+    if (d.inner < 1 || R % static_cast<hsize_t>(d.inner) != 0) {
+      throw IoError(draws.where() + ": uncertainty_inner " + std::to_string(d.inner) +
+                    " does not divide the " + std::to_string(R) + " replications");
+    }
+    run.parameter_draws = std::move(d);
+  }
   return run;
 }
 

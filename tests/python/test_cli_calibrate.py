@@ -4,6 +4,7 @@ calibrated through the command line, and the messages bad history files get."""
 import csv
 import json
 
+import numpy as np
 import pytest
 
 # Two segments with different lead -> mql probabilities, exponential dwells, a back move, a weekly
@@ -178,6 +179,18 @@ def test_snapshots_alone_give_a_scenario_that_runs(history, lcsim_cli, tmp_path)
     run = lcsim_cli("run", out, "--replications", "2")
     assert run.returncode == 0, run.stderr
 
+    # --transitions fixes the allowed transitions instead of inferring them from the observed pairs.
+    given = lcsim_cli("calibrate", "--snapshots", d / "snapshots.csv", "--absorbing", "won,lost", "--transitions",
+                      "lead:mql,lead:lost,mql:won,mql:lead,mql:lost", "--out", tmp_path / "given.yaml", "--json")
+    assert given.returncode == 0, given.stderr
+    fit = json.loads(given.stdout)["snapshots"]
+    assert fit["transitions_inferred"] is False
+    assert [(r["from"], r["to"]) for r in fit["rates"]] == [("lead", "mql"), ("lead", "lost"), ("mql", "won"),
+                                                            ("mql", "lead"), ("mql", "lost")]
+    bad = lcsim_cli("calibrate", "--snapshots", d / "snapshots.csv", "--absorbing", "won,lost", "--transitions",
+                    "lead:mqll", "--out", tmp_path / "bad.yaml")
+    assert bad.returncode == 2 and "unknown stage 'mqll'" in bad.stderr
+
     # With events as well, the snapshot fit is reported beside the event-log estimates.
     both = lcsim_cli("calibrate", d / "events.csv", "--snapshots", d / "snapshots.csv", "--absorbing",
                      "won,lost", "--censor-at", summary["censor_at"], "--out", tmp_path / "both.yaml", "--json")
@@ -257,3 +270,127 @@ def test_help_lists_the_options(lcsim_cli):
         assert option in cal.stdout, option
     top = lcsim_cli("--help")
     assert "synth" in top.stdout and "calibrate" in top.stdout
+
+
+# ---- funnel counts ----------------------------------------------------------------------------------
+FUNNEL_TRUTH = {"lead": (8.0, {"mql": 0.5, "lost": 0.5}), "mql": (20.0, {"won": 0.4, "lost": 0.6})}
+FUNNEL_TRANSITIONS = "lead:mql,lead:lost,mql:won,mql:lost"
+
+
+def funnel_counts_csv(path, seed=5, rate=20.0, periods=12, days=30):
+    """An independent generator: Poisson arrivals into lead from an empty funnel, exponential stays,
+    entries counted per 30-day period starting 2025-01-01 (lost is not reported)."""
+    import datetime
+
+    rng = np.random.default_rng(seed)
+    end = periods * days
+    counts = {s: np.zeros(periods, dtype=int) for s in ("lead", "mql", "won")}
+    t = rng.exponential(1 / rate)
+    while t < end:
+        stage, at = "lead", t
+        counts["lead"][int(at // days)] += 1
+        while stage in FUNNEL_TRUTH:
+            mean, nxt = FUNNEL_TRUTH[stage]
+            at += rng.exponential(mean)
+            if at >= end:
+                break
+            stage = rng.choice(list(nxt), p=list(nxt.values()))
+            if stage in counts:
+                counts[stage][int(at // days)] += 1
+        t += rng.exponential(1 / rate)
+    start = datetime.date(2025, 1, 1)
+    rows = ["period,stage,entries"]
+    for k in range(periods):
+        date = (start + datetime.timedelta(days=days * k)).isoformat()
+        rows += [f"{date},{s},{counts[s][k]}" for s in counts]
+    path.write_text("\n".join(rows) + "\n")
+    return counts
+
+
+def test_funnel_counts_calibrate_and_the_scenario_runs(lcsim_cli, tmp_path):
+    counts = tmp_path / "counts.csv"
+    funnel_counts_csv(counts)
+    out, report_path = tmp_path / "funnel.yaml", tmp_path / "report.json"
+    res = lcsim_cli("calibrate", "--funnel", counts, "--transitions", FUNNEL_TRANSITIONS, "--start", "empty",
+                    "--out", out, "--report", report_path, "--name", "from_counts")
+    assert res.returncode == 0, res.stderr
+    assert "calibrated from funnel counts" in res.stdout and "stages.mql.next.won" in res.stdout
+    report = json.loads(report_path.read_text())
+    assert report["scenario"]["source"] == "funnel" and report["inputs"]["funnel"] == str(counts)
+    f = report["funnel"]
+    assert f["converged"] and f["cells"] == 24 and f["parameters"] == 4 and f["start"] == "empty"
+    assert f["epoch"] == "2025-01-01" and f["periods"][1] == "2025-01-31" and f["period_starts"][-1] == 360
+    assert f["deviance"] < 2.5 * (24 - 4)
+    assert len(f["counts"]) == 12 * 3
+    est = estimates(report)
+    for stage, (mean, nxt) in FUNNEL_TRUTH.items():
+        assert covers(est[f"stages.{stage}.dwell.mean"], mean), est[f"stages.{stage}.dwell.mean"]
+        for target, p in nxt.items():
+            assert covers(est[f"stages.{stage}.next.{target}"], p), est[f"stages.{stage}.next.{target}"]
+    assert est["arrivals.streams[0].rate_per_day"]["estimate"] == pytest.approx(20.0, rel=0.05)
+    assert report["warnings"] == []
+
+    # The YAML says where it came from and simulates as it is: 20 leads a day x 0.5 x 0.4 for
+    # 360 days is 1440 conversions, less the ~28 days the funnel takes to fill.
+    text = out.read_text()
+    assert text.startswith("# Calibrated by lcsim ") and "Source: funnel counts" in text
+    run = lcsim_cli("run", out, "--replications", "2", "--json")
+    assert run.returncode == 0, run.stderr
+    metrics = {row["metric"]: row for row in json.loads(run.stdout)["summary"]}
+    assert 1150 < metrics["conversions"]["mean"] < 1550
+
+    # One implementation: Python's lcsim.calibrate(funnel=...) gives the command's numbers exactly.
+    import lcsim
+
+    cal = lcsim.calibrate(funnel=counts, transitions={"lead": ["mql", "lost"], "mql": ["won", "lost"]},
+                          start="empty", name="from_counts")
+    for row in cal.estimates.itertuples(index=False):
+        assert (row.estimate, row.ci_low, row.ci_high, row.n) == tuple(
+            est[row.parameter][k] for k in ("estimate", "ci_low", "ci_high", "n")), row.parameter
+    assert cal.fit["deviance"] == f["deviance"] and cal.fit["iterations"] == f["iterations"]
+
+
+@pytest.mark.parametrize("rows, args, expected", [
+    ("2025-01-01,lead,100\n2025-01-01,mq1,40\n", [], ["counts.csv:3:", "stage", "unknown stage 'mq1'",
+                                                     "did you mean 'mql'"]),
+    ("2025-01-01,lead,100\n2025-01-01,mql,many\n", [], ["counts.csv:3:", "entries", "expected a count", "'many'"]),
+    ("2025-01-01,lead,100\n2025-01-01,mql,-3\n", [], ["counts.csv:3:", "entries", "'-3'"]),
+    ("2025-01-01,lead,100\n2025-01-01,mql,40\n2025-02-01,lead,90\n2025-02-01,mql,30\n2025-01-01,mql,41\n", [],
+     ["counts.csv:6:", "stage", "a second row for stage 'mql' in period 2025-01-01"]),
+    ("2025-01-01,lead,100\n", ["--transitions", "lead-mql"], ["--transitions", "FROM:TO", "'lead-mql'"]),
+    ("2025-01-01,lead,100\n", ["NONE"], ["--transitions", "--funnel needs the stage model"]),
+])
+def test_bad_funnel_counts_exit_2_naming_row_and_column(lcsim_cli, tmp_path, rows, args, expected):
+    (tmp_path / "counts.csv").write_text("period,stage,entries\n" + rows)
+    if not args:
+        args = ["--transitions", FUNNEL_TRANSITIONS]
+    args = [a for a in args if a != "NONE"]
+    res = lcsim_cli("calibrate", "--funnel", tmp_path / "counts.csv", "--out", tmp_path / "out.yaml", *args)
+    assert res.returncode == 2, res.stdout + res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    for piece in expected:
+        assert piece in lines[0], (piece, lines[0])
+    assert not (tmp_path / "out.yaml").exists()
+
+
+def test_funnel_empty_file_missing_column_and_mixed_inputs_exit_2(lcsim_cli, tmp_path):
+    out = tmp_path / "out.yaml"
+    (tmp_path / "empty.csv").write_text("")
+    res = lcsim_cli("calibrate", "--funnel", tmp_path / "empty.csv", "--transitions", FUNNEL_TRANSITIONS, "--out", out)
+    assert res.returncode == 2 and "empty.csv: empty file" in res.stderr
+    (tmp_path / "cols.csv").write_text("period,stage,count\n2025-01,lead,3\n")
+    res = lcsim_cli("calibrate", "--funnel", tmp_path / "cols.csv", "--transitions", FUNNEL_TRANSITIONS, "--out", out)
+    assert res.returncode == 2 and "cols.csv:1: entries: missing column 'entries'" in res.stderr
+    (tmp_path / "events.csv").write_text(BAD_HEADER + "c1,2025-01-06,lead\n")
+    res = lcsim_cli("calibrate", tmp_path / "events.csv", "--funnel", tmp_path / "cols.csv", "--transitions",
+                    FUNNEL_TRANSITIONS, "--out", out)
+    assert res.returncode == 2 and "EVENTS: cannot be combined with --funnel" in res.stderr
+    res = lcsim_cli("calibrate", tmp_path / "events.csv", "--transitions", "lead:mql", "--out", out)
+    assert res.returncode == 2 and "--transitions: applies to --funnel and --snapshots only" in res.stderr
+    res = lcsim_cli("calibrate", tmp_path / "events.csv", "--start", "empty", "--out", out)
+    assert res.returncode == 2 and "--funnel" in res.stderr
+    assert not out.exists()
+    cal = lcsim_cli("calibrate", "--help")
+    for option in ("--funnel", "--transitions", "--start", "--period-days"):
+        assert option in cal.stdout, option

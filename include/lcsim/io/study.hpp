@@ -13,7 +13,8 @@ namespace lcsim {
 
 /// Format version written into every study (attribute format_version = [major, minor]).
 inline constexpr int kStudyFormatMajor = 1;
-inline constexpr int kStudyFormatMinor = 2;  // 1.1: /comparisons and /sweeps; 1.2: resources and queues
+inline constexpr int kStudyFormatMinor = 3;  // 1.1: /comparisons and /sweeps; 1.2: resources and queues;
+                                             // 1.3: parameter draws of runs with uncertainty
 
 /// Static functions over a study file; each call opens and closes the file, so no handle outlives it.
 class Study {

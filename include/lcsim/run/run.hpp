@@ -5,11 +5,13 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "lcsim/engine/replication_result.hpp"
 #include "lcsim/model/model.hpp"
+#include "lcsim/run/parameter_draws.hpp"
 
 namespace lcsim {
 
@@ -50,6 +52,9 @@ struct Run {
   std::vector<ReplicationResult> replications;  ///< in replication order
   std::vector<SummaryRow> summary;               ///< one row per metric, in metric order
   bool has_events = false;
+  /// Runs with parameter uncertainty: the parameter draw of each replication (the replications
+  /// then simulate different parameter values of the scenario in info.scenario_text).
+  std::optional<ParameterDraws> parameter_draws;
 };
 
 struct RunOptions {

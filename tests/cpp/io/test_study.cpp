@@ -331,6 +331,43 @@ TEST(StudyTest, RoundTripWithoutEvents) {
   EXPECT_TRUE(same_run(back, run));
 }
 
+TEST(StudyTest, RoundTripWithParameterDraws) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  RunSpec spec;
+  spec.reps = 4;
+  lcsim::Run run = make_run("psa", spec);
+  lcsim::ParameterDraws draws;
+  draws.parameters = {"stages.lead.next.mql", "stages.lead.next.lost", "arrivals.streams[0].rate_per_day"};
+  draws.values = {0.25, 0.75, 3.5, 0.25, 0.75, 3.5, 0.5, 0.5, 4.25, 0.5, 0.5, 4.25};
+  draws.inner = 2;
+  draws.source = "calibration of events.csv";
+  draws.note = "parameter uncertainty from calibration of events.csv: 2 posterior draws x 2 replication(s)";
+  run.parameter_draws = draws;
+  Study::append(path, run, "psa");
+  const lcsim::Run back = Study::read_run(path, "psa");
+  EXPECT_TRUE(same_run(back, run));
+  ASSERT_TRUE(back.parameter_draws.has_value());
+  EXPECT_EQ(back.parameter_draws->parameters, draws.parameters);
+  EXPECT_EQ(back.parameter_draws->values, draws.values);
+  EXPECT_EQ(back.parameter_draws->inner, 2);
+  EXPECT_EQ(back.parameter_draws->source, draws.source);
+  EXPECT_EQ(back.parameter_draws->note, draws.note);
+  // A run without draws reads back without them.
+  Study::append(path, make_run("plain", spec), "plain");
+  EXPECT_FALSE(Study::read_run(path, "plain").parameter_draws.has_value());
+
+  // Inconsistent draws are refused before the file is touched.
+  lcsim::Run bad = run;
+  bad.parameter_draws->values.pop_back();
+  EXPECT_THROW(Study::append(path, bad, "bad"), lcsim::InternalError);
+  bad = run;
+  bad.parameter_draws->inner = 3;
+  EXPECT_THROW(Study::append(path, bad, "bad"), lcsim::InternalError);
+  EXPECT_EQ(Study::list_runs(path), (std::vector<std::string>{"plain", "psa"}));
+  EXPECT_TRUE(temp_files(dir).empty());
+}
+
 TEST(StudyTest, RoundTripLargeCompressedDatasets) {
   TempDir dir;
   const std::string path = dir.file("study.h5");
@@ -520,7 +557,7 @@ TEST(StudyTest, Format11StudyIsReadWithoutResourcesAndUpgradedOnAppend) {
   Study::append(path, teams, "teams");
   {
     hdf5::File file = hdf5::open_file(path, false);
-    EXPECT_EQ(hdf5::read_ints_attr(file, "format_version"), (std::vector<int>{1, 2}));
+    EXPECT_EQ(hdf5::read_ints_attr(file, "format_version"), (std::vector<int>{kStudyFormatMajor, kStudyFormatMinor}));
     hdf5::Group run = hdf5::open_group(hdf5::open_group(file, "runs"), "old");
     EXPECT_FALSE(hdf5::has_attr(run, "resource_names"));  // old runs are left as they were
   }
@@ -620,7 +657,7 @@ TEST(StudyTest, QueueLayoutMatchesTheFormatDocument) {
 
   hdf5::init();
   hdf5::File file = hdf5::open_file(path, false);
-  EXPECT_EQ(hdf5::read_ints_attr(file, "format_version"), (std::vector<int>{1, 2}));
+  EXPECT_EQ(hdf5::read_ints_attr(file, "format_version"), (std::vector<int>{1, 3}));
   hdf5::Group group = hdf5::open_group(hdf5::open_group(file, "runs"), "teams");
   EXPECT_EQ(hdf5::read_strings_attr(group, "resource_names"), run.info.resource_names);
   using Dims = std::vector<hsize_t>;
