@@ -277,6 +277,27 @@ def test_h5py_view_matches_documented_layout_in_the_same_process(run, tmp_path):
     assert lcsim.open(path).runs() == ["r", "second"]
 
 
+def test_h5py_copies_a_run_group_and_lcsim_reads_the_copy(run, tmp_path):
+    """h5py's Group.copy (HDF5's H5Ocopy) of a run: HDF5 before 1.14.4 crashed on groups whose
+    string attributes were in dense storage, which lcsim's run groups were until they kept their
+    attributes compact."""
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / "study.h5"
+    run.save(path, "r")
+    with h5py.File(path, "r+") as f:
+        f.copy("runs/r", f["runs"], name="copy")
+    other = tmp_path / "other.h5"
+    with h5py.File(path, "r") as src, h5py.File(other, "w") as dst:
+        for key, value in src.attrs.items():
+            dst.attrs[key] = value
+        src.copy("runs/r", dst.require_group("runs"), name="r")
+    for study, name in ((path, "copy"), (other, "r")):
+        back = lcsim.open(study)[name]
+        pd.testing.assert_frame_equal(back.metrics(), run.metrics())
+        np.testing.assert_array_equal(back.arrays["occupancy"], run.arrays["occupancy"])
+        assert len(back.events()) == len(run.events())
+
+
 def test_one_hdf5_library_in_the_process():
     h5py = pytest.importorskip("h5py")
     assert h5py.version.hdf5_version == lcsim.hdf5_version()

@@ -208,8 +208,7 @@ def test_uncertain_run_round_trips_through_a_study(small, tmp_path):
         assert [str(p) for p in g["parameter_draws"].attrs["parameters"]] == post.paths
         assert g.attrs["complete"] == 1
     # A group without the marker (as a killed writer of another tool might leave) is not a run,
-    # draws or not. (h5py's group copy crashes in a process that also loaded lcsim's HDF5, so the
-    # group is made by hand.)
+    # draws or not.
     with h5py.File(path, "r+") as f:
         half = f.create_group("runs/half")
         half.create_dataset("parameter_draws", data=np.zeros((8, len(post.paths))))

@@ -161,7 +161,9 @@ void write_array_attr(const Object& obj, const std::string& name, hid_t file_typ
   const std::array<hsize_t, 1> dims{values.size()};
   Dataspace space = simple_space(dims, obj.where());
   Attribute attr = create_attr(obj, name, file_type, space);
-  if (!values.empty()) check(H5Awrite(attr.id(), mem_type, values.data()), "H5Awrite", attr.where());
+  // Written even when empty (see write_strings_attr).
+  const T none{};
+  check(H5Awrite(attr.id(), mem_type, values.empty() ? &none : values.data()), "H5Awrite", attr.where());
 }
 
 template <class T>
@@ -295,7 +297,13 @@ bool link_exists(const Object& loc, const std::string& name) {
 
 Group create_group(const Object& loc, const std::string& name) {
   const std::string where = loc.child(name);
-  return Group(check(H5Gcreate2(loc.id(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+  // Attributes stay in the object header (compact) up to 64 of them, not HDF5's default 8: a run
+  // group has about 20, and HDF5 before 1.14.4 crashes copying a group whose variable-length string
+  // attributes are in dense storage (H5Ocopy, so h5py's Group.copy and h5copy; HDF5 issue #2414).
+  // An attribute too big for the header (over 64 KiB) still goes to dense storage.
+  PropList gcpl(check(H5Pcreate(H5P_GROUP_CREATE), "H5Pcreate", where), where);
+  check(H5Pset_attr_phase_change(gcpl.id(), 64, 48), "H5Pset_attr_phase_change", where);
+  return Group(check(H5Gcreate2(loc.id(), name.c_str(), H5P_DEFAULT, gcpl.id(), H5P_DEFAULT),
                      "H5Gcreate2", where),
                where);
 }
@@ -373,11 +381,13 @@ void write_strings_attr(const Object& obj, const std::string& name,
   const std::array<hsize_t, 1> dims{values.size()};
   Dataspace space = simple_space(dims, obj.where());
   Attribute attr = create_attr(obj, name, type.id(), space);
-  if (values.empty()) return;
+  // Written even when empty: an attribute of variable-length strings that was created but never
+  // written has no data, and HDF5 1.10's H5Ocopy (h5py's Group.copy, h5copy) crashes copying it.
   std::vector<const char*> data;
   data.reserve(values.size());
   for (const auto& v : values) data.push_back(v.c_str());
-  check(H5Awrite(attr.id(), type.id(), data.data()), "H5Awrite", attr.where());
+  const char* const none = "";
+  check(H5Awrite(attr.id(), type.id(), data.empty() ? &none : data.data()), "H5Awrite", attr.where());
 }
 
 std::vector<std::string> read_strings_attr(const Object& obj, const std::string& name) {
