@@ -93,6 +93,7 @@ struct StageHot {
   std::uint32_t tp_last = 0;
   StageKind kind = StageKind::kPlain;
   bool refers = false;           // referrals are made from this stage
+  bool stay_extra = false;       // refers, or the stay earns revenue: stays take stay_extra()
   // The rule's next-stage alias table, inlined (up to kInlineNext targets; next_n = 0: use the
   // rule's table): column i keeps next_keep[i] when the low 32 bits are below next_keep_below[i],
   // else gives next_alias[i]. The same choice as AliasTable::sample, with no pointer to follow.
@@ -154,6 +155,7 @@ class Replication {
         t_count_(static_cast<int>(model.report_times.size())),
         inv_report_every_(1.0 / model.report_every),
         has_one_off_(std::any_of(model.one_off.begin(), model.one_off.end(), [](double v) { return v != 0.0; })),
+        move_extra_(has_one_off_ || c.events),
         has_resources_(!model.resources.empty()),
         has_referrals_(!model.referrals.empty()),
         causes_{model.num_touchpoints(), model.num_resources(), static_cast<int>(model.referrals.size())},
@@ -162,6 +164,7 @@ class Replication {
     result_.num_stages = s_count_;
     result_.num_reports = t_count_;
     occupancy_diff_.assign(static_cast<std::size_t>((t_count_ + 1) * s_count_), 0);
+    occ_end_ = occupancy_diff_.data() + static_cast<std::ptrdiff_t>(t_count_) * s_count_;
     result_.transitions.assign(static_cast<std::size_t>(s_count_ * s_count_), 0);
     result_.reached.assign(static_cast<std::size_t>(s_count_), 0);
     visited_.assign(static_cast<std::size_t>(s_count_), 0);
@@ -201,6 +204,7 @@ class Replication {
         h.tp_first = m_.tp_offsets[gs];
         h.tp_last = m_.tp_offsets[gs + 1];
         h.refers = has_referrals_ && m_.referral_offsets[si] != m_.referral_offsets[si + 1];
+        h.stay_extra = h.refers || h.revenue_per_day > 0.0;
         if (m_.absorbing[si] == 0U) h.inline_next();
         if (m_.absorbing[si] != 0U) {
           h.kind = StageKind::kAbsorbing;
@@ -281,7 +285,7 @@ class Replication {
       entry_t_ = t;
       entry_k_ = report_index(t);
     }
-    k_from_ = entry_k_;
+    report_from(entry_k_);
     advance(stage, t);
   }
 
@@ -591,7 +595,7 @@ class Replication {
       const Request q = requests_[id];
       restore(id);
       free_request(id);
-      k_from_ = report_index(q.entry);
+      report_from(report_index(q.entry));
       stay(q.stage, q.entry, m_.horizon, true);
       drain();  // referrals made in a served stage
     }
@@ -700,7 +704,7 @@ class Replication {
     const Request q = requests_[id];
     restore(id);
     free_request(id);
-    k_from_ = report_index(q.entry);
+    report_from(report_index(q.entry));
     stay(q.stage, q.entry, t, false);
     move(q.stage, to, t, cause);
     ++cur_.epoch;
@@ -740,18 +744,37 @@ class Replication {
   void stay(StageId s, double from, double to, bool to_horizon) { stay(hot(s), s, from, to, to_horizon); }
 
   [[gnu::always_inline]] inline void stay(const StageHot& h, StageId s, double from, double to, bool to_horizon) {
-    const int k0 = k_from_;
+    std::int64_t* const row0 = occ_from_;
     // Most stays end before the next report time: one comparison instead of a search.
-    int k1 = k0;
-    if (to_horizon) {
-      k1 = t_count_;
-    } else if (k0 < t_count_ && to > m_.report_times[static_cast<std::size_t>(k0)]) {
-      k1 = report_index(to);
+    if (to_horizon) {  // the customer's last stay: to the extra row past the last report
+      k_from_ = t_count_;
+      occ_from_ = occ_end_;
+      next_report_t_ = kNever;
+    } else if (to > next_report_t_) {
+      report_from(report_index_after(k_from_, to));
     }
-    k_from_ = k1;
-    // Branch-free: with k1 == k0 the two updates cancel.
-    occupancy_diff_[static_cast<std::size_t>(k0 * s_count_ + s)] += 1;
-    occupancy_diff_[static_cast<std::size_t>(k1 * s_count_ + s)] -= 1;
+    // Branch-free: when the stay crosses no report time the two updates cancel.
+    row0[s] += 1;
+    occ_from_[s] -= 1;
+    if (h.stay_extra) stay_extra(h, s, from, to);
+  }
+
+  /// Starts the next stay at report index k (the first report time at or after its start).
+  void report_from(int k) {
+    k_from_ = k;
+    occ_from_ = occupancy_diff_.data() + static_cast<std::ptrdiff_t>(k) * s_count_;
+    next_report_t_ = k < t_count_ ? m_.report_times[static_cast<std::size_t>(k)] : kNever;
+  }
+
+  /// report_index(t) for t > report_times[k]: usually k + 1, without the search.
+  [[nodiscard]] int report_index_after(int k, double t) const {
+    const int next = k + 1;
+    if (next < t_count_ && t <= m_.report_times[static_cast<std::size_t>(next)]) return next;
+    return report_index(t);
+  }
+
+  /// Referrals and revenue of a stay (StageHot::stay_extra).
+  [[gnu::noinline]] void stay_extra(const StageHot& h, StageId s, double from, double to) {
     if (h.refers) refer(s, from, to);
     if (h.revenue_per_day > 0.0 && to > from) earn(h.revenue_per_day, from, to);
   }
@@ -774,6 +797,13 @@ class Replication {
     result_.transitions[fs * static_cast<std::size_t>(s_count_) + ts] += 1;
     const std::uint8_t flags = move_flags_[ts];
     dropoff_[fs] += flags & kMoveDropoff;  // branch-free: the target is random
+    // One test for the rare parts: a won target, one-off values, the event log.
+    if ((flags & kMoveWon) != 0 || move_extra_) move_extra(from, to, t, cause, flags);
+  }
+
+  [[gnu::noinline]] void move_extra(StageId from, StageId to, double t, std::int16_t cause, std::uint8_t flags) {
+    const auto fs = static_cast<std::size_t>(from);
+    const auto ts = static_cast<std::size_t>(to);
     if (has_one_off_) {
       const double value = m_.one_off[fs * static_cast<std::size_t>(s_count_) + ts];
       if (value != 0.0) {
@@ -905,6 +935,7 @@ class Replication {
   int t_count_;
   double inv_report_every_;
   bool has_one_off_;
+  bool move_extra_;  // one-off values or the event log: every move takes move_extra()
   bool has_resources_;
   bool has_referrals_;
   CauseIds causes_;
@@ -948,7 +979,10 @@ class Replication {
 
   // the customer being advanced
   Customer cur_;
-  int k_from_ = 0;  // report index of the start of the current stay
+  int k_from_ = 0;  // report index of the start of the current stay (set by report_from())
+  std::int64_t* occ_from_ = nullptr;  // its row of occupancy_diff_
+  std::int64_t* occ_end_ = nullptr;   // the row past the last report (stays to the horizon)
+  double next_report_t_ = kNever;     // report_times[k_from_], or never
   double entry_t_ = kNaN;  // the last new customer's entry time and its report index
   int entry_k_ = 0;
   Stream path_rng_;  // segment, then E and next choice of each visit
