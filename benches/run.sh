@@ -32,7 +32,7 @@ done
 if ((QUICK)); then
   REPS=1 NP_REPEAT=1 SIMPY_N=20000 SIMPY_REPEAT=1 MEM_N=1000000 THREAD_RUNS=1 MIN_TIME=0.05
 else
-  REPS=5 NP_REPEAT=3 SIMPY_N=100000 SIMPY_REPEAT=3 MEM_N=10000000 THREAD_RUNS=3 MIN_TIME=0.5
+  REPS=5 NP_REPEAT=5 SIMPY_N=100000 SIMPY_REPEAT=3 MEM_N=10000000 THREAD_RUNS=3 MIN_TIME=0.5
 fi
 
 say() { printf '\n== %s\n' "$*" >&2; }
@@ -61,7 +61,7 @@ measure() {
     --benchmark_format=json --benchmark_out="$OUT/gbench.json" --benchmark_out_format=json >/dev/null
   echo "ok: $OUT/gbench.json" >&2
 
-  say "numpy peer, 10^6 customers (median of $NP_REPEAT)"
+  say "numpy peer, 10^6 customers (one untimed warm-up run, then the median of $NP_REPEAT)"
   "$PY" "$ROOT/benches/peers/numpy_funnel.py" --n 1e6 --repeat "$NP_REPEAT" >"$OUT/numpy.json"
   "$PY" "$ROOT/benches/peers/numpy_funnel.py" --n 1e6 --repeat "$NP_REPEAT" --webinar >"$OUT/numpy_webinar.json"
 
@@ -206,7 +206,7 @@ for rw in rows:
     print("| " + " | ".join(rw) + " |")
 print()
 print(f"Single thread unless said; medians of {len(runs('BM_Engine_Funnel10'))} Google-benchmark repetitions "
-      f"(simulate() only), of the peers' repeats (simulation only, perf_counter) and of {len(th[1])} thread runs "
+      f"(simulate() only), of the peers' repeats (simulation only, perf_counter; numpy after an untimed warm-up run) and of {len(th[1])} thread runs "
       f"(the CLI's simulation seconds). The SimPy peer runs at {sp_n:,} customers because 10^6 takes too long; its "
       "rate per transition is compared with lcsim's at 10^6 customers. Transitions at 10^6: lcsim "
       f"{eng_tr:,.0f} / {eng_w_tr:,.0f} (+webinar), numpy {np_tr:,} / {np_w_tr:,}. Raw limit reproduces the engine's "

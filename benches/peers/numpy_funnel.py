@@ -120,7 +120,12 @@ def main(argv=None):
     ap.add_argument("--webinar", action="store_true", help="the +webinar variant")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=1, help="runs; seconds is their median")
+    ap.add_argument("--warmup", type=int, default=1,
+                    help="untimed runs first (default 1): the first run in a process pays for page faults of "
+                         "its fresh arrays, 2-4x the time of later runs, and lcsim's benchmark is timed warm too")
     a = ap.parse_args(argv)
+    for r in range(a.warmup):
+        simulate(int(a.n), a.webinar, a.seed + a.repeat + r)
     seconds, cpu = [], []
     for r in range(a.repeat):
         start, start_cpu = time.perf_counter(), time.process_time()
