@@ -297,7 +297,7 @@ class Replication {
   }
 
   /// Moves the customer from stage s at time t until an absorbing stage or the horizon.
-  void advance(StageId s, double t) {
+  [[gnu::always_inline]] inline void advance(StageId s, double t) {
     for (;;) {
       visit(s);
       const StageHot& h = hot(s);
