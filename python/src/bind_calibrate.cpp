@@ -31,6 +31,14 @@ py::list estimate_list(const std::vector<EstimateRow>& rows) {
   return out;
 }
 
+/// A CSV input given as a path (is_text false: read(path)) or as text (parse(stream)).
+template <class Parse, class Read>
+auto read_source(const std::string& source, bool is_text, Parse parse, Read read) {
+  if (!is_text) return read(source);
+  std::istringstream in(source);
+  return parse(in);
+}
+
 /// Calibrates a stage-change log given as a path (is_text false) or as CSV text named `file`.
 py::dict calibrate_events(const std::string& source, bool is_text, const std::string& file,
                           const std::string& segment_column, const std::string& censor_at,
@@ -61,13 +69,9 @@ py::dict calibrate_events(const std::string& source, bool is_text, const std::st
   std::string yaml;
   {
     const py::gil_scoped_release release;
-    EventLog log;
-    if (is_text) {
-      std::istringstream in(source);
-      log = parse_event_log(in, file, log_options);
-    } else {
-      log = read_event_log(source, log_options);
-    }
+    const EventLog log = read_source(
+        source, is_text, [&](std::istream& in) { return parse_event_log(in, file, log_options); },
+        [&](const std::string& path) { return read_event_log(path, log_options); });
     cal = calibrate_logs(log, options);
     yaml = to_yaml(cal.scenario);
   }
@@ -113,13 +117,9 @@ py::dict calibrate_snapshots(const std::string& source, bool is_text, const std:
   double last = 0.0;
   {
     const py::gil_scoped_release release;
-    SnapshotLog log;
-    if (is_text) {
-      std::istringstream in(source);
-      log = parse_snapshots(in, file, log_options);
-    } else {
-      log = read_snapshots(source, log_options);
-    }
+    const SnapshotLog log = read_source(
+        source, is_text, [&](std::istream& in) { return parse_snapshots(in, file, log_options); },
+        [&](const std::string& path) { return read_snapshots(path, log_options); });
     log_epoch = log.epoch;
     bool any = false;
     for (const auto& c : log.customers) {
@@ -172,13 +172,9 @@ py::dict calibrate_funnel(const std::string& source, bool is_text, const std::st
   std::string yaml;
   {
     const py::gil_scoped_release release;
-    FunnelCounts counts;
-    if (is_text) {
-      std::istringstream in(source);
-      counts = parse_funnel_counts(in, file);
-    } else {
-      counts = read_funnel_counts(source);
-    }
+    const FunnelCounts counts = read_source(
+        source, is_text, [&](std::istream& in) { return parse_funnel_counts(in, file); },
+        [](const std::string& path) { return read_funnel_counts(path); });
     fit = fit_funnel(counts, options);
     yaml = to_yaml(fit.scenario);
   }

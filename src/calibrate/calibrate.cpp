@@ -300,21 +300,25 @@ class Calibrator {
     const double window = std::min(cohort_end, log_.censor_at) - start;
     const double late_exposure = log_.censor_at - cohort_end;
     if (!(window > 0.0) || !(late_exposure > 0.0)) return present;
-    for (std::size_t s = 0; s < log_.stages.size(); ++s) {
+    // Per entry stage: the customers first seen there within the window, and the count after it.
+    std::vector<std::vector<std::size_t>> early_by_stage(log_.stages.size());
+    std::vector<std::size_t> late_by_stage(log_.stages.size(), 0);
+    for (std::size_t c = 0; c < log_.customers.size(); ++c) {
+      const StageEntry& first = log_.customers[c].entries.front();
+      const std::size_t s = stage_index(first.stage);
       if (entry[s] == 0) continue;
-      std::vector<std::size_t> early;  // customers first seen in s within the window
-      std::size_t late = 0;
-      for (std::size_t c = 0; c < log_.customers.size(); ++c) {
-        const StageEntry& first = log_.customers[c].entries.front();
-        if (stage_index(first.stage) != s) continue;
-        if (first.time < cohort_end) {
-          early.push_back(c);
-        } else {
-          ++late;
-        }
+      if (first.time < cohort_end) {
+        early_by_stage[s].push_back(c);
+      } else {
+        ++late_by_stage[s];
       }
+    }
+    for (std::size_t s = 0; s < log_.stages.size(); ++s) {
+      std::vector<std::size_t>& early = early_by_stage[s];
+      const std::size_t late = late_by_stage[s];
       if (late == 0 || early.empty()) continue;
-      const double expected = static_cast<double>(late) / late_exposure * window;
+      const double rate = static_cast<double>(late) / late_exposure;
+      const double expected = rate * window;
       const boost::math::poisson_distribution<double> arrivals(expected);
       const double p = boost::math::cdf(boost::math::complement(arrivals, static_cast<double>(early.size() - 1)));
       if (!(p < kExcessP)) continue;
@@ -323,10 +327,11 @@ class Calibrator {
         return log_.customers[a].entries.front().time < log_.customers[b].entries.front().time;
       });
       for (std::size_t i = 0; i < excess; ++i) present[early[i]] = 1;
+      const auto tenths = [](double x) { return text::number(std::round(x * 10.0) / 10.0); };
       warning("arrivals", std::to_string(early.size()) + " customers were first seen in entry stage '" +
-                              log_.stages[s] + "' within the first " + text::number(std::round(window * 10.0) / 10.0) +
-                              " days, where the later arrival rate (" + text::number(std::round(static_cast<double>(late) / late_exposure * 10.0) / 10.0) +
-                              " a day) explains " + text::number(std::round(expected * 10.0) / 10.0) + "; the " + std::to_string(excess) +
+                              log_.stages[s] + "' within the first " + tenths(window) +
+                              " days, where the later arrival rate (" + tenths(rate) + " a day) explains " +
+                              tenths(expected) + "; the " + std::to_string(excess) +
                               " earliest are taken as already there at day 0 (initial cohort), the rest as arrivals");
     }
     return present;
@@ -540,10 +545,7 @@ const StageFit* Calibration::stage(const std::string& name, const std::string& s
 }
 
 const EstimateRow* Calibration::estimate(const std::string& parameter) const {
-  for (const auto& row : estimates) {
-    if (row.parameter == parameter) return &row;
-  }
-  return nullptr;
+  return find_estimate(estimates, parameter);
 }
 
 Calibration calibrate_logs(const EventLog& log, const CalibrateOptions& options) {

@@ -333,10 +333,7 @@ std::vector<double> funnel_expected_entries(const std::vector<std::string>& stag
 }
 
 const EstimateRow* FunnelFit::estimate(const std::string& parameter) const {
-  for (const auto& row : estimates) {
-    if (row.parameter == parameter) return &row;
-  }
-  return nullptr;
+  return find_estimate(estimates, parameter);
 }
 
 // ================================================================================================

@@ -443,10 +443,7 @@ double MarkovFit::rate(const std::string& from, const std::string& to) const {
 }
 
 const EstimateRow* MarkovFit::estimate(const std::string& parameter) const {
-  for (const auto& row : estimates) {
-    if (row.parameter == parameter) return &row;
-  }
-  return nullptr;
+  return find_estimate(estimates, parameter);
 }
 
 MarkovFit fit_snapshots(const SnapshotLog& log, const MarkovFitOptions& options) {

@@ -203,6 +203,16 @@ def test_snapshots_alone_give_a_scenario_that_runs(history, lcsim_cli, tmp_path)
 BAD_HEADER = "customer_id,timestamp,stage\n"
 
 
+def assert_one_line_exit_2(res, expected, out):
+    """Exit code 2, one line on stderr holding every expected piece, and no output file."""
+    assert res.returncode == 2, res.stdout + res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    for piece in expected:
+        assert piece in lines[0], (piece, lines[0])
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("rows, args, expected", [
     ("c1,2025-01-06T09:00:00Z,lead\nc1,2025-13-40,mql\n", [], ["bad.csv:3:", "timestamp", "2025-13-40"]),
     ("c1,2025-01-06,lead\nc1,2025-01-09,leed\n", ["--stages", "lead,mql,won,lost"],
@@ -215,12 +225,7 @@ def test_bad_history_exits_2_naming_row_and_column(lcsim_cli, tmp_path, rows, ar
     (tmp_path / "map.yaml").write_text("Lead: lead\nMQL: mql\n")
     args = [str(tmp_path / "map.yaml") if a == "MAP" else a for a in args]
     res = lcsim_cli("calibrate", tmp_path / "bad.csv", "--out", tmp_path / "out.yaml", *args)
-    assert res.returncode == 2, res.stdout + res.stderr
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1, res.stderr
-    for piece in expected:
-        assert piece in lines[0], (piece, lines[0])
-    assert not (tmp_path / "out.yaml").exists()
+    assert_one_line_exit_2(res, expected, tmp_path / "out.yaml")
 
 
 def test_empty_file_bad_stage_map_and_no_input_exit_2(lcsim_cli, tmp_path):
@@ -366,12 +371,7 @@ def test_bad_funnel_counts_exit_2_naming_row_and_column(lcsim_cli, tmp_path, row
         args = ["--transitions", FUNNEL_TRANSITIONS]
     args = [a for a in args if a != "NONE"]
     res = lcsim_cli("calibrate", "--funnel", tmp_path / "counts.csv", "--out", tmp_path / "out.yaml", *args)
-    assert res.returncode == 2, res.stdout + res.stderr
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1, res.stderr
-    for piece in expected:
-        assert piece in lines[0], (piece, lines[0])
-    assert not (tmp_path / "out.yaml").exists()
+    assert_one_line_exit_2(res, expected, tmp_path / "out.yaml")
 
 
 def test_funnel_empty_file_missing_column_and_mixed_inputs_exit_2(lcsim_cli, tmp_path):

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace lcsim {
 
@@ -22,5 +23,14 @@ struct EstimateRow {
                           ///< parameters, customers for shares and arrivals, arrivals on that
                           ///< weekday for the profile
 };
+
+/// The row of `parameter` in `rows`, or nullptr: what every fit's estimate(parameter) returns.
+[[nodiscard]] inline const EstimateRow* find_estimate(const std::vector<EstimateRow>& rows,
+                                                      const std::string& parameter) {
+  for (const auto& row : rows) {
+    if (row.parameter == parameter) return &row;
+  }
+  return nullptr;
+}
 
 }  // namespace lcsim
