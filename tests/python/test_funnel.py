@@ -174,7 +174,7 @@ def test_cpp_fit_matches_the_numpy_reference(counts, start):
     their matrix exponentials and linear algebra differ only in rounding). From a steady start the
     dwell means are not identified (a flat ridge): the two stop at different points along it, so
     there the identified probabilities are compared in standard errors and the deviances (the C++
-    fit's no worse), not digit by digit."""
+    fit's no worse, to 1e-6 relative), not digit by digit."""
     exact = start == "empty"
     cal = lcsim.calibrate(funnel=counts, transitions=TRANSITIONS, start=start, name="x")
     ref = numpy_fit_funnel(counts, TRANSITIONS, start=start, name="x")
@@ -197,7 +197,9 @@ def test_cpp_fit_matches_the_numpy_reference(counts, start):
     else:
         se = (mine.loc[ok, "ci_high"] - mine.loc[ok, "ci_low"]) / (2 * 1.959964)
         assert (abs(mine.loc[ok, "estimate"] - theirs.loc[ok, "estimate"]) < 0.01 * se).all()
-        assert cal.fit["deviance"] <= ref["fit"]["deviance"] * (1 + 1e-9)
+        # No worse up to where an optimiser stops on the flat ridge: the C++ fit came out 2e-7 (relative)
+        # above the reference on an AMD EPYC VM, below it on an Intel one; rounding moves the stop.
+        assert cal.fit["deviance"] <= ref["fit"]["deviance"] * (1 + 1e-6)
         assert cal.fit["deviance"] == pytest.approx(ref["fit"]["deviance"], rel=1e-4)
         np.testing.assert_allclose(cal.counts["expected"], ref["counts"]["expected"], rtol=1e-3)
     for key in ("cells", "parameters"):
