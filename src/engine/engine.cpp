@@ -129,9 +129,7 @@ struct StageHot {
   }
 };
 
-/// Flags of a move's target stage (see move()).
-constexpr std::uint8_t kMoveDropoff = 1;  // absorbing and not won: counts as drop-off of the source
-constexpr std::uint8_t kMoveWon = 2;
+/// Whether a move (from, to) takes move_extra(): a won target, a one-off value, or the event log.
 
 /// A touchpoint that can contact the customer in its current stage: the next contact on each
 /// schedule and the customer's window, if one is running.
@@ -155,7 +153,6 @@ class Replication {
         t_count_(static_cast<int>(model.report_times.size())),
         inv_report_every_(1.0 / model.report_every),
         has_one_off_(std::any_of(model.one_off.begin(), model.one_off.end(), [](double v) { return v != 0.0; })),
-        move_extra_(has_one_off_ || c.events),
         has_resources_(!model.resources.empty()),
         has_referrals_(!model.referrals.empty()),
         causes_{model.num_touchpoints(), model.num_resources(), static_cast<int>(model.referrals.size())},
@@ -169,7 +166,6 @@ class Replication {
     result_.reached.assign(static_cast<std::size_t>(s_count_), 0);
     visited_.assign(static_cast<std::size_t>(s_count_), 0);
     result_.touchpoints.assign(model.touchpoints.size(), TouchpointTally{});
-    dropoff_.assign(static_cast<std::size_t>(s_count_), 0);
     tp_streams_.resize(model.touchpoints.size());
     tp_stream_owner_.assign(model.touchpoints.size(), ~std::uint64_t{0});
     ref_streams_.resize(model.referrals.size());
@@ -215,11 +211,11 @@ class Replication {
         }
       }
     }
-    move_flags_.assign(static_cast<std::size_t>(s_count_), 0);
-    for (int s = 0; s < s_count_; ++s) {
-      auto& f = move_flags_[static_cast<std::size_t>(s)];
-      if (m_.absorbing[static_cast<std::size_t>(s)] != 0U && s != m_.won) f |= kMoveDropoff;
-      if (s == m_.won) f |= kMoveWon;
+    const auto pairs = static_cast<std::size_t>(s_count_) * static_cast<std::size_t>(s_count_);
+    move_extra_.assign(pairs, 0);
+    for (std::size_t ft = 0; ft < pairs; ++ft) {
+      const auto to = static_cast<StageId>(ft % static_cast<std::size_t>(s_count_));
+      move_extra_[ft] = static_cast<std::uint8_t>(control_.events || to == m_.won || (has_one_off_ && m_.one_off[ft] != 0.0));
     }
   }
 
@@ -794,14 +790,13 @@ class Replication {
   void move(StageId from, StageId to, double t, std::int16_t cause) {
     const auto fs = static_cast<std::size_t>(from);
     const auto ts = static_cast<std::size_t>(to);
-    result_.transitions[fs * static_cast<std::size_t>(s_count_) + ts] += 1;
-    const std::uint8_t flags = move_flags_[ts];
-    dropoff_[fs] += flags & kMoveDropoff;  // branch-free: the target is random
-    // One test for the rare parts: a won target, one-off values, the event log.
-    if ((flags & kMoveWon) != 0 || move_extra_) move_extra(from, to, t, cause, flags);
+    const std::size_t ft = fs * static_cast<std::size_t>(s_count_) + ts;
+    result_.transitions[ft] += 1;  // drop-off is counted from these in finish()
+    // One test for the rare parts: a won target, a one-off value, the event log.
+    if (move_extra_[ft] != 0) move_extra(from, to, t, cause);
   }
 
-  [[gnu::noinline]] void move_extra(StageId from, StageId to, double t, std::int16_t cause, std::uint8_t flags) {
+  [[gnu::noinline]] void move_extra(StageId from, StageId to, double t, std::int16_t cause) {
     const auto fs = static_cast<std::size_t>(from);
     const auto ts = static_cast<std::size_t>(to);
     if (has_one_off_) {
@@ -811,7 +806,7 @@ class Replication {
         discounted_revenue_ += value * discount(t);
       }
     }
-    if ((flags & kMoveWon) != 0 && !cur_.converted) {
+    if (to == m_.won && !cur_.converted) {
       cur_.converted = true;
       time_to_convert_.push_back(t - cur_.first_seen);
       if (control_.outcomes != nullptr) control_.outcomes->converted[cur_.out_index] = 1;
@@ -890,7 +885,16 @@ class Replication {
     mt[kCostPerConversion] = conversions > 0 ? cost_ / conversions : kNaN;
     mt[kTransitions] = static_cast<double>(moves);
     mt[kReferrals] = static_cast<double>(referrals_);
-    for (int s = 0; s < s_count_; ++s) mt[static_cast<std::size_t>(kNumFixedMetrics + s)] = static_cast<double>(dropoff_[static_cast<std::size_t>(s)]);
+    // Drop-off of a stage: its moves to absorbing stages other than the won one.
+    for (int s = 0; s < s_count_; ++s) {
+      std::int64_t lost = 0;
+      for (int to = 0; to < s_count_; ++to) {
+        if (m_.absorbing[static_cast<std::size_t>(to)] != 0U && to != m_.won) {
+          lost += result_.transitions[static_cast<std::size_t>(s * s_count_ + to)];
+        }
+      }
+      mt[static_cast<std::size_t>(kNumFixedMetrics + s)] = static_cast<double>(lost);
+    }
     return std::move(result_);
   }
 
@@ -935,7 +939,6 @@ class Replication {
   int t_count_;
   double inv_report_every_;
   bool has_one_off_;
-  bool move_extra_;  // one-off values or the event log: every move takes move_extra()
   bool has_resources_;
   bool has_referrals_;
   CauseIds causes_;
@@ -946,10 +949,9 @@ class Replication {
   std::vector<std::int64_t> occupancy_diff_;  // [(T + 1) * S]
   std::vector<StageHot> hot_;                 // [G * S]
   const StageHot* hot_row_ = nullptr;         // the current customer's segment's row of hot_
-  std::vector<std::uint8_t> move_flags_;      // [S] kMoveDropoff | kMoveWon
+  std::vector<std::uint8_t> move_extra_;      // [S * S] 1: the move (from, to) takes move_extra()
   double discount_t_ = 0.0;                   // discount(): the last time asked and its value
   double discount_v_ = 1.0;
-  std::vector<std::int64_t> dropoff_;
   std::vector<double> time_to_convert_;
   std::vector<Slot> slots_;
   std::vector<Stream> tp_streams_;
