@@ -159,9 +159,9 @@ BENCHMARK_CAPTURE(BM_Dwell_Sample, weibull, lcsim::Dwell::weibull(1.5, 10.0));
 BENCHMARK_CAPTURE(BM_Dwell_Sample, lognormal, lcsim::Dwell::lognormal(1.5, 0.8));
 BENCHMARK_CAPTURE(BM_Dwell_Sample, gamma, lcsim::Dwell::gamma(2.0, 6.0));
 
-/// The same with the sampling tables compile() builds (Dwell::tabulate_inverse).
+/// The same with the sampling tables compile() builds (Dwell::tabulate).
 lcsim::Dwell tabulated(lcsim::Dwell d) {
-  d.tabulate_inverse();
+  d.tabulate();
   return d;
 }
 BENCHMARK_CAPTURE(BM_Dwell_Sample, lognormal_table, tabulated(lcsim::Dwell::lognormal(1.5, 0.8)));

@@ -1076,7 +1076,7 @@ class Builder {
             rule.dwell = *default_dwell[s];
           } else {
             rule.dwell = make_dwell(*dwell);
-            rule.dwell.tabulate_inverse();
+            rule.dwell.tabulate();
             if (stage_default) default_dwell[s] = rule.dwell;
           }
         }
@@ -1226,10 +1226,10 @@ class Builder {
       r.name = spec.name;
       r.stream_key = fnv1a(spec.name);
       build_staffing(spec, r);
-      r.service = make_dwell(*spec.service); r.service.tabulate_inverse();
+      r.service = make_dwell(*spec.service); r.service.tabulate();
       if (spec.handoff) {
         r.has_handoff = true;
-        r.handoff = make_dwell(*spec.handoff); r.handoff.tabulate_inverse();
+        r.handoff = make_dwell(*spec.handoff); r.handoff.tabulate();
       }
       r.segment_class.assign(num_segments, 0);
       if (spec.discipline == "priority") {
@@ -1241,7 +1241,7 @@ class Builder {
       }
       if (spec.patience) {
         r.has_patience = true;
-        r.patience = make_dwell(*spec.patience); r.patience.tabulate_inverse();
+        r.patience = make_dwell(*spec.patience); r.patience.tabulate();
         r.abandon_to = stage_id_.at(spec.abandon_to);
       }
       if (spec.outcome) {

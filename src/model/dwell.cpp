@@ -40,9 +40,13 @@ double hazard_quantile(const Dist& dist, double h) {
   return p > 0.0 ? bm::quantile(dist, p) : 0.0;
 }
 
+/// H(d) = -log S(d) for a Boost distribution: below the median -log1p(-F(d)) (exact for tiny H),
+/// above it -log of the complement.
 template <class Dist>
 double hazard_of(const Dist& dist, double d) {
   if (d <= 0.0) return 0.0;
+  const double p = bm::cdf(dist, d);
+  if (p < 0.5) return -std::log1p(-p);
   const double s = bm::cdf(bm::complement(dist, d));
   return s > 0.0 ? -std::log(s) : kInf;
 }
@@ -70,34 +74,36 @@ double empirical_cdf(const std::vector<double>& v, double d) {
 
 namespace detail {
 
-/// log d = y(log h) on a uniform grid, with slopes y' = h S(d) / (d f(d)) (the derivative of
-/// log H^{-1} in log h); cubic Hermite in between.
-struct InverseHazardTable {
+/// y(x) on a uniform grid of x = log(argument), y = log(value), with exact slopes y'(x) at the
+/// nodes; cubic Hermite in between, exp(y) out. The engine's tables of H^{-1} and H are both of
+/// this form: their log-log curves are smooth and nearly straight, so 4,096 cells give a relative
+/// error below 1e-9 (tested against Boost.Math).
+struct LogLogHermite {
   static constexpr int kCells = 4096;
-  static constexpr double kLogLow = -23.025850929940457;  // log(1e-10)
-  static constexpr double kLogHigh = 3.912023005428146;   // log(50)
-  double h_low = std::exp(kLogLow);
-  double h_high = std::exp(kLogHigh);
-  double inv_dx = kCells / (kLogHigh - kLogLow);
+  double x_low = 0.0;
+  double inv_dx = 0.0;
+  double low = 0.0;   // exp(x_low): the smallest argument the table takes
+  double high = 0.0;  // exp(x_high): arguments must stay below it
   std::vector<double> node;  // [2 * (kCells + 1)]: y_i, dx * y'_i
 
-  template <class Dist>
-  explicit InverseHazardTable(const Dist& dist) : node(2 * (kCells + 1)) {
-    const double dx = (kLogHigh - kLogLow) / kCells;
+  /// @param at(x) returns {y(x), y'(x)}
+  template <class At>
+  LogLogHermite(double x_lo, double x_hi, At at)
+      : x_low(x_lo), inv_dx(kCells / (x_hi - x_lo)), low(std::exp(x_lo)), high(std::exp(x_hi)), node(2 * (kCells + 1)) {
+    const double dx = (x_hi - x_lo) / kCells;
     for (int i = 0; i <= kCells; ++i) {
-      const double x = kLogLow + dx * i;
-      const double h = std::exp(x);
-      const double d = hazard_quantile(dist, h);
-      const double f = bm::pdf(dist, d);
+      const auto [y, slope] = at(x_lo + dx * i);
       const auto k = static_cast<std::size_t>(2 * i);
-      node[k] = std::log(d);
-      node[k + 1] = dx * h * std::exp(-h) / (d * f);
+      node[k] = y;
+      node[k + 1] = dx * slope;
     }
   }
 
-  /// Requires h_low <= h < h_high.
-  [[nodiscard]] double eval(double h) const {
-    const double x = (std::log(h) - kLogLow) * inv_dx;
+  [[nodiscard]] bool covers(double v) const { return v >= low && v < high; }
+
+  /// Requires covers(v).
+  [[nodiscard]] double eval(double v) const {
+    const double x = (std::log(v) - x_low) * inv_dx;
     int i = static_cast<int>(x);
     if (i >= kCells) i = kCells - 1;
     const double t = x - i;
@@ -109,14 +115,39 @@ struct InverseHazardTable {
   }
 };
 
+/// The tables of one lognormal or gamma dwell, over cumulative hazards h in [1e-10, 50]:
+/// inverse: log d against log h, slope h S(d) / (d f(d)) (the derivative of log H^{-1} in log h);
+/// forward: log H against log d over the same range of d, slope d f(d) / (S(d) H(d)).
+struct HazardTables {
+  static constexpr double kLogLow = -23.025850929940457;  // log(1e-10)
+  static constexpr double kLogHigh = 3.912023005428146;   // log(50)
+  LogLogHermite inverse;
+  LogLogHermite forward;
+
+  template <class Dist>
+  explicit HazardTables(const Dist& dist)
+      : inverse(kLogLow, kLogHigh,
+                [&](double x) {
+                  const double h = std::exp(x);
+                  const double d = hazard_quantile(dist, h);
+                  return std::pair{std::log(d), h * std::exp(-h) / (d * bm::pdf(dist, d))};
+                }),
+        forward(std::log(hazard_quantile(dist, std::exp(kLogLow))), std::log(hazard_quantile(dist, std::exp(kLogHigh))),
+                [&](double x) {
+                  const double d = std::exp(x);
+                  const double h = hazard_of(dist, d);
+                  return std::pair{std::log(h), d * bm::pdf(dist, d) / (std::exp(-h) * h)};
+                }) {}
+};
+
 }  // namespace detail
 
-void Dwell::tabulate_inverse() {
-  if (table_ != nullptr) return;
+void Dwell::tabulate() {
+  if (tables_ != nullptr) return;
   if (family_ == DwellFamily::kLognormal) {
-    table_ = std::make_shared<const detail::InverseHazardTable>(Lognormal(a_, b_));
+    tables_ = std::make_shared<const detail::HazardTables>(Lognormal(a_, b_));
   } else if (family_ == DwellFamily::kGamma) {
-    table_ = std::make_shared<const detail::InverseHazardTable>(Gamma(a_, b_));
+    tables_ = std::make_shared<const detail::HazardTables>(Gamma(a_, b_));
   }
 }
 
@@ -187,6 +218,12 @@ Dwell Dwell::empirical(std::vector<double> values) {
 
 double Dwell::cumulative_hazard(double d) const {
   if (d <= 0.0) return 0.0;
+  if (tables_ != nullptr && tables_->forward.covers(d)) return tables_->forward.eval(d);
+  return cumulative_hazard_exact(d);
+}
+
+double Dwell::cumulative_hazard_exact(double d) const {
+  if (d <= 0.0) return 0.0;
   switch (family_) {
     case DwellFamily::kExponential: return d / a_;
     case DwellFamily::kWeibull: return std::pow(d / b_, a_);
@@ -202,7 +239,7 @@ double Dwell::cumulative_hazard(double d) const {
 }
 
 double Dwell::inverse_cumulative_hazard_general(double h) const {
-  if (table_ != nullptr && h >= table_->h_low && h < table_->h_high) return table_->eval(h);
+  if (tables_ != nullptr && tables_->inverse.covers(h)) return tables_->inverse.eval(h);
   return inverse_cumulative_hazard_exact(h);
 }
 

@@ -11,7 +11,7 @@
 namespace lcsim {
 
 namespace detail {
-struct InverseHazardTable;
+struct HazardTables;
 }  // namespace detail
 
 enum class DwellFamily { kExponential, kWeibull, kLognormal, kGamma, kFixed, kEmpirical };
@@ -45,20 +45,22 @@ class Dwell {
   [[nodiscard]] double b() const noexcept { return b_; }
   [[nodiscard]] const std::vector<double>& values() const noexcept { return values_; }
 
-  /// Cumulative hazard H(d) = -log S(d); +inf where S(d) = 0.
+  /// Cumulative hazard H(d) = -log S(d); +inf where S(d) = 0 (through the table of tabulate(),
+  /// where one was built).
   [[nodiscard]] double cumulative_hazard(double d) const;
   /// Smallest d with H(d) >= h. Exponential and Weibull in closed form, others via quantiles
-  /// (or the table of tabulate_inverse(), where one was built).
+  /// (or the table of tabulate(), where one was built).
   [[nodiscard]] double inverse_cumulative_hazard(double h) const {
     return family_ == DwellFamily::kExponential && h > 0.0 ? a_ * h : inverse_cumulative_hazard_general(h);
   }
-  /// Builds, for lognormal and gamma dwells, a table of H^{-1} for the engine: piecewise cubic
-  /// Hermite interpolation of log d against log h with exact slopes on 4,096 cells over
-  /// h in [1e-10, 50] (relative error below 1e-9, tested against Boost.Math), outside of which
-  /// the quantile is computed as before. Costs about 4,097 quantile evaluations once; compile()
-  /// calls it for every stage rule. A no-op for the other families.
-  void tabulate_inverse();
-  [[nodiscard]] bool has_inverse_table() const noexcept { return table_ != nullptr; }
+  /// Builds, for lognormal and gamma dwells, the engine's tables of H^{-1} and H: piecewise cubic
+  /// Hermite interpolation of log d against log h (and of log H against log d) with exact slopes
+  /// on 4,096 cells over h in [1e-10, 50] (relative error below 1e-9, tested against Boost.Math),
+  /// outside of which Boost.Math computes them as before. Costs about 4,097 quantile and 4,097 cdf
+  /// evaluations once; compile() calls it for every dwell it makes. A no-op for the other families
+  /// (exponential and Weibull are in closed form).
+  void tabulate();
+  [[nodiscard]] bool has_tables() const noexcept { return tables_ != nullptr; }
   /// P(dwell <= d).
   [[nodiscard]] double cdf(double d) const;
   [[nodiscard]] double mean() const;
@@ -66,14 +68,15 @@ class Dwell {
 
  private:
   [[nodiscard]] double inverse_cumulative_hazard_general(double h) const;
-  /// H^{-1}(h) through Boost.Math, never through the table.
+  /// H^{-1}(h) and H(d) through Boost.Math (or in closed form), never through the tables.
   [[nodiscard]] double inverse_cumulative_hazard_exact(double h) const;
+  [[nodiscard]] double cumulative_hazard_exact(double d) const;
 
   DwellFamily family_ = DwellFamily::kExponential;
   double a_ = 1.0;
   double b_ = 0.0;
   std::vector<double> values_;  // sorted (empirical only)
-  std::shared_ptr<const detail::InverseHazardTable> table_;  // lognormal, gamma: see tabulate_inverse()
+  std::shared_ptr<const detail::HazardTables> tables_;  // lognormal, gamma: see tabulate()
 };
 
 }  // namespace lcsim

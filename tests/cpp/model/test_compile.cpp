@@ -1462,7 +1462,7 @@ TEST(CompileTeamTest, referrals_and_teams_make_stages_reachable) {
 namespace lcsim {
 namespace {
 
-TEST(CompileTest, lognormal_and_gamma_rules_get_inverse_tables_and_segments_share_them) {
+TEST(CompileTest, lognormal_and_gamma_rules_get_hazard_tables_and_segments_share_them) {
   const Model m = test::model_from_yaml(R"(
 name: tables
 horizon: 30
@@ -1480,10 +1480,10 @@ arrivals:
   initial: [{stage: a, count: 1}]
 )");
   const int s = m.num_stages();
-  EXPECT_TRUE(m.rule(0, 0).dwell.has_inverse_table());
-  EXPECT_TRUE(m.rule(0, 1).dwell.has_inverse_table());
-  EXPECT_FALSE(m.rule(0, 2).dwell.has_inverse_table());  // Weibull: closed form
-  EXPECT_TRUE(m.rule(1, 1).dwell.has_inverse_table());
+  EXPECT_TRUE(m.rule(0, 0).dwell.has_tables());
+  EXPECT_TRUE(m.rule(0, 1).dwell.has_tables());
+  EXPECT_FALSE(m.rule(0, 2).dwell.has_tables());  // Weibull: closed form
+  EXPECT_TRUE(m.rule(1, 1).dwell.has_tables());
   EXPECT_DOUBLE_EQ(m.rule(0, 1).dwell.a(), 3.0);  // segment x's override
   EXPECT_DOUBLE_EQ(m.rule(1, 1).dwell.a(), 2.0);
   EXPECT_EQ(s, 4);

@@ -72,17 +72,18 @@ TEST(DwellTest, ks_detects_a_wrong_distribution) {
   EXPECT_LT(test::ks_pvalue(sample(d, kN), [](double x) { return 1.0 - std::exp(-x / 7.5); }), kAlpha);
 }
 
-// The engine's tables for lognormal and gamma (tabulate_inverse): within 1e-9 relative of the
-// Boost quantile over the tabulated range and across it, for shapes that bend the curve most.
+// The engine's tables for lognormal and gamma (tabulate): within 1e-9 relative of the Boost
+// quantile (and cdf) over the tabulated range and across it, for shapes that bend the curve most.
+const std::vector<Dwell> kTabulated = {Dwell::lognormal(1.5, 0.8), Dwell::lognormal(-2.0, 2.5),
+                                       Dwell::gamma(2.0, 6.0),      Dwell::gamma(0.3, 40.0),
+                                       Dwell::gamma(25.0, 0.5)};
+
 TEST(DwellTest, inverse_tables_match_boost_quantiles_within_1e_9) {
-  const std::vector<Dwell> dwells = {Dwell::lognormal(1.5, 0.8), Dwell::lognormal(-2.0, 2.5),
-                                     Dwell::gamma(2.0, 6.0),      Dwell::gamma(0.3, 40.0),
-                                     Dwell::gamma(25.0, 0.5)};
-  for (const Dwell& exact : dwells) {
+  for (const Dwell& exact : kTabulated) {
     Dwell fast = exact;
-    fast.tabulate_inverse();
-    ASSERT_TRUE(fast.has_inverse_table());
-    ASSERT_FALSE(exact.has_inverse_table());
+    fast.tabulate();
+    ASSERT_TRUE(fast.has_tables());
+    ASSERT_FALSE(exact.has_tables());
     double worst = 0.0;
     // log-uniform over [1e-11, 100]: both ends of the table and beyond them
     for (int i = 0; i <= 20000; ++i) {
@@ -96,17 +97,40 @@ TEST(DwellTest, inverse_tables_match_boost_quantiles_within_1e_9) {
     EXPECT_GT(fast.cumulative_hazard(fast.inverse_cumulative_hazard(0.7)), 0.7 - 1e-9);
   }
   Dwell weibull = Dwell::weibull(1.5, 3.0);
-  weibull.tabulate_inverse();  // closed form: no table
-  EXPECT_FALSE(weibull.has_inverse_table());
+  weibull.tabulate();  // closed form: no table
+  EXPECT_FALSE(weibull.has_tables());
+}
+
+// The forward table (H for a stay's hazard clock when a touchpoint changes the factor): within
+// 1e-9 relative of Boost's cdf-based H over d from far below the table (H = 1e-12) to far above it
+// (H = 200), and the exact H is itself accurate for tiny H (log1p of the cdf, not log of 1 - cdf).
+TEST(DwellTest, forward_tables_match_boost_cumulative_hazard_within_1e_9) {
+  for (const Dwell& exact : kTabulated) {
+    Dwell fast = exact;
+    fast.tabulate();
+    const double d_lo = exact.inverse_cumulative_hazard(1e-12);
+    const double d_hi = exact.inverse_cumulative_hazard(200.0);
+    double worst = 0.0;
+    for (int i = 0; i <= 20000; ++i) {
+      const double d = std::exp(std::log(d_lo) + (std::log(d_hi) - std::log(d_lo)) * i / 20000.0);
+      const double want = exact.cumulative_hazard(d);
+      const double got = fast.cumulative_hazard(d);
+      ASSERT_TRUE(std::isfinite(got) && got > 0.0) << d;
+      worst = std::max(worst, std::fabs(got - want) / want);
+    }
+    EXPECT_LT(worst, 1e-9) << to_string(exact.family()) << " " << exact.a() << " " << exact.b();
+    EXPECT_NEAR(exact.cumulative_hazard(d_lo), 1e-12, 1e-18) << to_string(exact.family());
+    EXPECT_EQ(fast.cumulative_hazard(0.0), 0.0);
+  }
 }
 
 TEST(DwellTest, tabulated_samplers_pass_ks_against_boost) {
   Dwell ln = Dwell::lognormal(1.5, 0.8);
-  ln.tabulate_inverse();
+  ln.tabulate();
   const boost::math::lognormal_distribution<> ln_ref(1.5, 0.8);
   EXPECT_GT(test::ks_pvalue(sample(ln, kN), [&](double x) { return boost::math::cdf(ln_ref, x); }), kAlpha);
   Dwell ga = Dwell::gamma(2.0, 6.0);
-  ga.tabulate_inverse();
+  ga.tabulate();
   const boost::math::gamma_distribution<> ga_ref(2.0, 6.0);
   EXPECT_GT(test::ks_pvalue(sample(ga, kN), [&](double x) { return boost::math::cdf(ga_ref, x); }), kAlpha);
 }
