@@ -297,15 +297,18 @@ class Replication {
     for (;;) {
       visit(s);
       const StageHot& h = hot(s);
-      if (h.kind == StageKind::kAbsorbing) {
+      Visit v;
+      if (h.kind == StageKind::kPlain) {  // the most common kind first
+        v = plain_visit(h, s, t);
+      } else if (h.kind == StageKind::kAbsorbing) {
         stay(h, s, t, m_.horizon, true);
         return;
-      }
-      if (h.kind == StageKind::kServed) {
+      } else if (h.kind == StageKind::kTouched) {
+        v = touched_visit(h, s, t);
+      } else {
         request(s, t, m_.served_by[static_cast<std::size_t>(s)]);
         return;  // a coupling point: the global queue takes the customer from here
       }
-      const Visit v = h.kind == StageKind::kPlain ? plain_visit(h, s, t) : touched_visit(h, s, t);
       if (v.to < 0) return;  // still in s at the horizon
       move(s, v.to, v.time, v.cause);
       s = v.to;
