@@ -177,6 +177,7 @@ class Replication {
   ReplicationResult run() {
     std::uint64_t index = 0;
     for (const auto& group : m_.initial) {
+      if (plain_cohort(group, index)) continue;
       for (std::int64_t i = 0; i < group.count; ++i) customer(index++, group.stage, group.segment, 0.0);
     }
     for (std::size_t a = 0; a < m_.arrivals.size(); ++a) arrivals(a);
@@ -254,6 +255,38 @@ class Replication {
     }
   }
 
+  /// The customers of an initial group when nothing of theirs needs new_customer()'s general
+  /// parts (no outcomes, event log or referrals; the segment known; within max_customers): the same
+  /// streams, draws and counts, with the per-customer checks hoisted out of the loop. False: not
+  /// taken, the caller advances the group through customer().
+  bool plain_cohort(const InitialGroup& group, std::uint64_t& index) {
+    const SegmentId segment = group.segment >= 0 ? group.segment : (m_.num_segments() == 1 ? 0 : -1);
+    if (segment < 0 || control_.outcomes != nullptr || control_.events || has_referrals_ ||
+        static_cast<std::int64_t>(customers_) + group.count > m_.max_customers) {
+      return false;
+    }
+    const bool converted = m_.converted[static_cast<std::size_t>(group.stage)] != 0;
+    hot_row_ = &hot_[static_cast<std::size_t>(segment * s_count_)];
+    enter_at(0.0);
+    for (std::int64_t i = 0; i < group.count; ++i) {
+      if ((++customers_ & kCancelPollMask) == 0) poll();
+      const std::uint64_t key = index++;
+      path_rng_ = Stream(family_.path_key(key));
+      cur_ = Customer{key, ++serial_, segment, 0, 0, 0, 0.0, converted};
+      report_from(entry_k_);
+      advance(group.stage, 0.0);
+    }
+    return true;
+  }
+
+  /// The report index of a new customer's entry at t (cohorts enter together: one search per time).
+  void enter_at(double t) {
+    if (t != entry_t_) {
+      entry_t_ = t;
+      entry_k_ = report_index(t);
+    }
+  }
+
   void new_customer(std::uint64_t key, StageId stage, SegmentId segment, double t, std::int16_t cause) {
     if (static_cast<std::int64_t>(customers_) >= m_.max_customers) too_many_customers(t);
     if ((++customers_ & kCancelPollMask) == 0) poll();
@@ -261,13 +294,8 @@ class Replication {
     if (segment < 0) {
       segment = m_.num_segments() == 1 ? 0 : static_cast<SegmentId>(m_.segment_choice.sample(path_rng_()));
     }
-    cur_ = Customer{};
-    cur_.key = key;
-    cur_.serial = ++serial_;
-    cur_.segment = segment;
+    cur_ = Customer{key, ++serial_, segment, 0, 0, 0, t, m_.converted[static_cast<std::size_t>(stage)] != 0};
     hot_row_ = &hot_[static_cast<std::size_t>(segment * s_count_)];
-    cur_.first_seen = t;
-    cur_.converted = m_.converted[static_cast<std::size_t>(stage)] != 0;
     CustomerOutcomes* out = control_.outcomes;
     if (out != nullptr) {
       cur_.out_index = out->customer.size();
@@ -277,10 +305,7 @@ class Replication {
       out->first_reach.insert(out->first_reach.end(), m_.touchpoints.size(), std::int16_t{-1});
     }
     log(t, -1, stage, cause);
-    if (t != entry_t_) {  // cohorts enter together: one report search per entry time
-      entry_t_ = t;
-      entry_k_ = report_index(t);
-    }
+    enter_at(t);
     report_from(entry_k_);
     advance(stage, t);
   }
@@ -317,7 +342,7 @@ class Replication {
   }
 
   /// Counts the customer in `reached` on its first visit of s (visited_ holds the customer's serial).
-  void visit(StageId s) {
+  [[gnu::always_inline]] inline void visit(StageId s) {
     auto& mark = visited_[static_cast<std::size_t>(s)];
     result_.reached[static_cast<std::size_t>(s)] += static_cast<std::int64_t>(mark != cur_.serial);  // branch-free
     mark = cur_.serial;
@@ -330,7 +355,7 @@ class Replication {
   };
 
   /// A stage visit without touchpoints: one exit draw, one next draw.
-  Visit plain_visit(const StageHot& h, StageId s, double entry) {
+  [[gnu::always_inline]] inline Visit plain_visit(const StageHot& h, StageId s, double entry) {
     const StageRule& r = *h.rule;
     const double e = exp1_(path_rng_);
     const double exit = entry + (h.mean > 0.0 ? h.mean * e : r.dwell.inverse_cumulative_hazard(e));

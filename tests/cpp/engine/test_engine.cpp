@@ -114,6 +114,47 @@ arrivals:
   EXPECT_NE(r1.transitions, r3.transitions);
 }
 
+// Initial groups take a quick loop unless the event log, outcomes, referrals or a drawn segment
+// need the general one: both must give the same replication, bit for bit, for every group kind
+// (a segment given, a single-segment scenario, two groups at different stages, touchpoints).
+TEST(EngineTest, initial_groups_are_the_same_with_and_without_the_event_log_and_outcomes) {
+  const Model model = test::model_from_yaml(R"(
+name: cohorts
+horizon: 120
+report_every: 7
+won: c
+stages:
+  a: {dwell: {mean: 4}, next: {b: 0.5, a: 0.1, lost: 0.4}}
+  b: {dwell: {dist: weibull, shape: 1.4, mean: 9}, next: {c: 0.3, a: 0.2, lost: 0.5}}
+  c: {dwell: {mean: 30}, next: {b: 0.2, lost: 0.8}, revenue_per_month: 100}
+  lost: {absorbing: true}
+segments:
+  big: {share: 0.4, stages: {b: {next: {c: 0.6, lost: 0.4}}}}
+  small: {share: 0.6}
+arrivals:
+  initial: [{stage: a, count: 3000, segment: big}, {stage: b, count: 2000, segment: small}, {stage: a, count: 500}]
+touchpoints:
+  nudge: {stages: [b], schedule: {after_entry: {days: [2], every: 5}}, reach: 0.5, cost: 1,
+          effect: {window: 3, hazard_factor: 1.5}}
+)");
+  const Engine engine(model);
+  for (int rep : {0, 3}) {
+    const ReplicationResult quick = engine.simulate(rep);
+    SimulationControl general;
+    general.events = true;
+    CustomerOutcomes outcomes;
+    general.outcomes = &outcomes;
+    const ReplicationResult slow = engine.simulate(rep, general);
+    EXPECT_EQ(quick.occupancy, slow.occupancy);
+    EXPECT_EQ(quick.transitions, slow.transitions);
+    EXPECT_EQ(quick.reached, slow.reached);
+    ASSERT_EQ(quick.metrics.size(), slow.metrics.size());
+    EXPECT_EQ(0, std::memcmp(quick.metrics.data(), slow.metrics.data(), quick.metrics.size() * sizeof(double)));
+    EXPECT_EQ(outcomes.customer.size(), 5500U);
+    EXPECT_GT(quick.metrics[kTransitions], 5000.0);
+  }
+}
+
 TEST(EngineTest, cancel_flag_stops_with_cancelled) {
   const Model model = test::model_from_yaml(R"(
 name: long
