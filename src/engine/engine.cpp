@@ -268,11 +268,16 @@ class Replication {
     const bool converted = m_.converted[static_cast<std::size_t>(group.stage)] != 0;
     hot_row_ = &hot_[static_cast<std::size_t>(segment * s_count_)];
     enter_at(0.0);
+    // Of the customer's state only these change while it advances here (no services, referrals or
+    // outcomes), so the rest is set once.
+    cur_ = Customer{0, 0, segment, 0, 0, 0, 0.0, converted};
     for (std::int64_t i = 0; i < group.count; ++i) {
       if ((++customers_ & kCancelPollMask) == 0) poll();
       const std::uint64_t key = index++;
       path_rng_ = Stream(family_.path_key(key));
-      cur_ = Customer{key, ++serial_, segment, 0, 0, 0, 0.0, converted};
+      cur_.key = key;
+      cur_.serial = ++serial_;
+      cur_.converted = converted;
       report_from(entry_k_);
       advance(group.stage, 0.0);
     }
