@@ -129,8 +129,6 @@ struct StageHot {
   }
 };
 
-/// Whether a move (from, to) takes move_extra(): a won target, a one-off value, or the event log.
-
 /// A touchpoint that can contact the customer in its current stage: the next contact on each
 /// schedule and the customer's window, if one is running.
 struct Slot {
