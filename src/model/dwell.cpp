@@ -217,7 +217,6 @@ Dwell Dwell::empirical(std::vector<double> values) {
 }
 
 double Dwell::cumulative_hazard(double d) const {
-  if (d <= 0.0) return 0.0;
   if (tables_ != nullptr && tables_->forward.covers(d)) return tables_->forward.eval(d);
   return cumulative_hazard_exact(d);
 }

@@ -116,9 +116,10 @@ arrivals:
 
 // Initial groups take a quick loop unless the event log, outcomes, referrals or a drawn segment
 // need the general one: both must give the same replication, bit for bit, for every group kind
-// (a segment given, a single-segment scenario, two groups at different stages, touchpoints).
+// (a segment given, a drawn segment, a single-segment scenario, groups at different stages,
+// touchpoints, a lognormal dwell through its tables).
 TEST(EngineTest, initial_groups_are_the_same_with_and_without_the_event_log_and_outcomes) {
-  const Model model = test::model_from_yaml(R"(
+  const Model segmented = test::model_from_yaml(R"(
 name: cohorts
 horizon: 120
 report_every: 7
@@ -137,21 +138,40 @@ touchpoints:
   nudge: {stages: [b], schedule: {after_entry: {days: [2], every: 5}}, reach: 0.5, cost: 1,
           effect: {window: 3, hazard_factor: 1.5}}
 )");
-  const Engine engine(model);
-  for (int rep : {0, 3}) {
-    const ReplicationResult quick = engine.simulate(rep);
-    SimulationControl general;
-    general.events = true;
-    CustomerOutcomes outcomes;
-    general.outcomes = &outcomes;
-    const ReplicationResult slow = engine.simulate(rep, general);
-    EXPECT_EQ(quick.occupancy, slow.occupancy);
-    EXPECT_EQ(quick.transitions, slow.transitions);
-    EXPECT_EQ(quick.reached, slow.reached);
-    ASSERT_EQ(quick.metrics.size(), slow.metrics.size());
-    EXPECT_EQ(0, std::memcmp(quick.metrics.data(), slow.metrics.data(), quick.metrics.size() * sizeof(double)));
-    EXPECT_EQ(outcomes.customer.size(), 5500U);
-    EXPECT_GT(quick.metrics[kTransitions], 5000.0);
+  const Model single = test::model_from_yaml(R"(
+name: one_segment
+horizon: 90
+report_every: 10
+won: c
+stages:
+  a: {dwell: {dist: lognormal, median: 3, sigma: 0.9}, next: {b: 0.6, lost: 0.4}}
+  b: {dwell: {mean: 6}, next: {c: 0.3, a: 0.3, lost: 0.4}}
+  c: {absorbing: true}
+  lost: {absorbing: true}
+arrivals:
+  initial: [{stage: a, count: 4000}, {stage: b, count: 1500}]
+touchpoints:
+  call: {stages: [a], schedule: {after_entry: {days: [1], every: 4}}, reach: 0.6,
+         effect: {window: 2, hazard_factor: 2.0}}
+)");
+  for (const Model* model : {&segmented, &single}) {
+    const Engine engine(*model);
+    for (int rep : {0, 3}) {
+      const ReplicationResult quick = engine.simulate(rep);
+      SimulationControl general;
+      general.events = true;
+      CustomerOutcomes outcomes;
+      general.outcomes = &outcomes;
+      const ReplicationResult slow = engine.simulate(rep, general);
+      EXPECT_EQ(quick.occupancy, slow.occupancy) << model->name;
+      EXPECT_EQ(quick.transitions, slow.transitions) << model->name;
+      EXPECT_EQ(quick.reached, slow.reached) << model->name;
+      ASSERT_EQ(quick.metrics.size(), slow.metrics.size());
+      EXPECT_EQ(0, std::memcmp(quick.metrics.data(), slow.metrics.data(), quick.metrics.size() * sizeof(double)))
+          << model->name;
+      EXPECT_EQ(outcomes.customer.size(), 5500U) << model->name;
+      EXPECT_GT(quick.metrics[kTransitions], 5000.0) << model->name;
+    }
   }
 }
 
