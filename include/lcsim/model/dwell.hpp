@@ -57,7 +57,7 @@ class Dwell {
   /// Hermite interpolation of log d against log h (and of log H against log d) with exact slopes
   /// on 4,096 cells over h in [1e-10, 50] (relative error below 1e-9, tested against Boost.Math),
   /// outside of which Boost.Math computes them as before. Costs about 4,097 quantile and 4,097 cdf
-  /// evaluations once; compile() calls it for every dwell it makes. A no-op for the other families
+  /// evaluations (each with a pdf) once; compile() calls it for every dwell it makes. A no-op for the other families
   /// (exponential and Weibull are in closed form).
   void tabulate();
   [[nodiscard]] bool has_tables() const noexcept { return tables_ != nullptr; }
