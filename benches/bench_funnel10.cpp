@@ -2,7 +2,8 @@
 // one replication, one thread) through the public API, as a user calls it:
 // lcsim::compile(lcsim::load_scenario(...)) once, then lcsim::Engine(model).simulate(r) timed.
 // The peers (benches/peers/) and the raw limit (bench_raw_limit.cpp) run the same workload;
-// benches/run.sh turns the medians into the ratios of benches/README.md.
+// benches/run.sh turns the medians into the ratios of benches/README.md. The *Scalar variants turn
+// the engine's AVX-512 lanes off (SimulationControl::vector_lanes): the same results, the scalar loop.
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -11,7 +12,7 @@
 
 namespace {
 
-void BM_Engine_Funnel10_Run(benchmark::State& state, const char* file) {
+void BM_Engine_Funnel10_Run(benchmark::State& state, const char* file, bool lanes = true) {
   const lcsim::Model model = lcsim::compile(lcsim::load_scenario(std::string(LCSIM_SOURCE_DIR) + "/" + file));
   const lcsim::Engine engine(model);
   std::int64_t customers = 0;
@@ -19,8 +20,10 @@ void BM_Engine_Funnel10_Run(benchmark::State& state, const char* file) {
   double transitions = 0.0;
   double last = 0.0;
   int rep = 0;
+  lcsim::SimulationControl control;
+  control.vector_lanes = lanes;
   for (auto _ : state) {
-    const auto result = engine.simulate(rep++);
+    const auto result = engine.simulate(rep++, control);
     last = result.metrics[lcsim::kTransitions];
     transitions += last;
     benchmark::DoNotOptimize(result.occupancy.data());
@@ -38,5 +41,15 @@ void BM_Engine_Funnel10Webinar(benchmark::State& state) {
   BM_Engine_Funnel10_Run(state, "benches/funnel10/funnel10_webinar.yaml");
 }
 BENCHMARK(BM_Engine_Funnel10Webinar)->Unit(benchmark::kMillisecond);
+
+void BM_Engine_Funnel10Scalar(benchmark::State& state) {
+  BM_Engine_Funnel10_Run(state, "benches/funnel10/funnel10.yaml", false);
+}
+BENCHMARK(BM_Engine_Funnel10Scalar)->Unit(benchmark::kMillisecond);
+
+void BM_Engine_Funnel10WebinarScalar(benchmark::State& state) {
+  BM_Engine_Funnel10_Run(state, "benches/funnel10/funnel10_webinar.yaml", false);
+}
+BENCHMARK(BM_Engine_Funnel10WebinarScalar)->Unit(benchmark::kMillisecond);
 
 }  // namespace

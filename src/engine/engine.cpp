@@ -11,6 +11,7 @@
 
 #include "lcsim/core/error.hpp"
 #include "lcsim/rng/stream.hpp"
+#include "plain_lanes.hpp"
 #include "resource_queue.hpp"
 
 namespace lcsim {
@@ -266,6 +267,7 @@ class Replication {
     const bool converted = m_.converted[static_cast<std::size_t>(group.stage)] != 0;
     hot_row_ = &hot_[static_cast<std::size_t>(segment * s_count_)];
     enter_at(0.0);
+    if (lane_cohort(group, segment, converted, index)) return true;
     // Of the customer's state only these change while it advances here (no services, referrals or
     // outcomes), so the rest is set once.
     cur_ = Customer{0, 0, segment, 0, 0, 0, 0.0, converted};
@@ -280,6 +282,79 @@ class Replication {
       advance(group.stage, 0.0);
     }
     return true;
+  }
+
+  /// plain_cohort() in vector lanes (plain_lanes.hpp) when the CPU has them and the group's
+  /// stages suit them: blocks of customers advance in the lanes, and those that enter a stage the
+  /// lanes do not take finish here, in customer order, so conversions keep the scalar order.
+  bool lane_cohort(const InitialGroup& group, SegmentId segment, bool converted, std::uint64_t& index) {
+    if (!control_.vector_lanes || has_one_off_ || s_count_ > detail::kLaneMaxStages || !detail::lanes_available()) {
+      return false;
+    }
+    detail::LaneCohort c;
+    c.s_count = s_count_;
+    for (int s = 0; s < s_count_; ++s) {
+      const StageHot& h = hot(s);
+      detail::LaneStage& ls = c.stages[static_cast<std::size_t>(s)];
+      if (h.kind == StageKind::kAbsorbing && !h.stay_extra) {
+        ls.kind = detail::LaneKind::kAbsorbing;
+      } else if (h.kind == StageKind::kPlain && h.mean > 0.0 && !h.stay_extra && h.next_n > 0 &&
+                 h.next_n <= ls.next.size()) {
+        ls.kind = detail::LaneKind::kPlain;
+        ls.mean = h.mean;
+        ls.next_n = h.next_n;
+        for (std::size_t i = 0; i < h.next_n; ++i) {
+          ls.next[i] = static_cast<std::uint64_t>(h.next_keep_below[i]) << 32U |
+                       static_cast<std::uint64_t>(h.next_keep[i]) << 16U | static_cast<std::uint64_t>(h.next_alias[i]);
+        }
+      }
+    }
+    c.start = group.stage;
+    if (c.stages[static_cast<std::size_t>(c.start)].kind != detail::LaneKind::kPlain) return false;
+    c.won = m_.won;
+    c.converted = converted;
+    c.path_base = family_.path_base();
+    c.horizon = m_.horizon;
+    c.report_times = m_.report_times.data();
+    c.t_count = t_count_;
+    c.entry_k = entry_k_;
+
+    for (std::int64_t done = 0; done < group.count;) {
+      const auto n = static_cast<std::uint32_t>(std::min<std::int64_t>(detail::kLaneBlock, group.count - done));
+      const std::uint64_t first = index;
+      detail::advance_lanes(c, first, n, result_.transitions.data(), occupancy_diff_.data(), result_.reached.data(),
+                            lane_block_);
+      auto& ejected = lane_block_.ejected;
+      std::sort(ejected.begin(), ejected.end(), [](const auto& a, const auto& b) { return a.offset < b.offset; });
+      const double* conversion = lane_block_.conversion.data();
+      std::uint32_t o = 0;
+      for (const detail::LaneEject& e : ejected) {
+        for (; o <= e.offset; ++o) {
+          if (!std::isnan(conversion[o])) time_to_convert_.push_back(conversion[o]);
+        }
+        resume_from_lanes(e, first + e.offset, serial_ + e.offset + 1, segment);
+      }
+      for (; o < n; ++o) {
+        if (!std::isnan(conversion[o])) time_to_convert_.push_back(conversion[o]);
+      }
+      index += n;
+      serial_ += n;
+      done += n;
+      const std::uint64_t before = customers_;
+      customers_ += n;
+      if ((before | kCancelPollMask) < customers_) poll();  // passed a multiple of 1024, as the loop polls
+    }
+    return true;
+  }
+
+  /// A customer the lanes handed back as it enters e.stage: the rest of its advance, here.
+  [[gnu::noinline]] void resume_from_lanes(const detail::LaneEject& e, std::uint64_t key, std::uint64_t serial,
+                                           SegmentId segment) {
+    cur_ = Customer{key, serial, segment, 0, 0, 0, 0.0, e.converted};
+    path_rng_ = Stream(e.state);
+    for (std::uint64_t m = e.visited; m != 0; m &= m - 1) visited_[static_cast<std::size_t>(__builtin_ctzll(m))] = serial;
+    report_from(e.k_from);
+    advance(static_cast<StageId>(e.stage), e.t);
   }
 
   /// The report index of a new customer's entry at t (cohorts enter together: one search per time).
@@ -1019,6 +1094,7 @@ class Replication {
   double entry_t_ = kNaN;  // the last new customer's entry time and its report index
   int entry_k_ = 0;
   Stream path_rng_;  // segment, then E and next choice of each visit
+  detail::LaneBlock lane_block_;  // lane_cohort()'s block results, reused
 };
 
 }  // namespace

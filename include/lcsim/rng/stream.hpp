@@ -50,6 +50,8 @@ class StreamFamily {
   }
   /// key(customer, Purpose::kPath, 0, 0), the stream every customer opens first.
   [[nodiscard]] std::uint64_t path_key(std::uint64_t customer) const noexcept { return detail::mix64(path_ ^ customer); }
+  /// The constant of path_key(): path_key(c) = mix64(path_base() ^ c).
+  [[nodiscard]] std::uint64_t path_base() const noexcept { return path_; }
 
  private:
   [[nodiscard]] std::uint64_t tag_base(Purpose purpose, std::uint32_t sub) const noexcept {
@@ -95,6 +97,10 @@ class Stream {
     state_ += detail::kGolden;
     return detail::mix64(state_);
   }
+
+  /// The counter: Stream(state()) continues this stream where it stands (the engine's vector
+  /// lanes hand a customer's stream back and forth with it).
+  [[nodiscard]] std::uint64_t state() const noexcept { return state_; }
 
   /// Uniform double in [0, 1) with 53 random bits.
   double uniform() noexcept { return static_cast<double>((*this)() >> 11U) * 0x1.0p-53; }

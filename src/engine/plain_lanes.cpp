@@ -1,0 +1,439 @@
+// Vector lanes for plain initial groups (plain_lanes.hpp). Built for baseline x86-64 like the rest
+// of the library: only advance_lanes_avx512() is compiled for AVX-512, and the engine calls it only
+// when lanes_available() says the CPU runs it. The file (like the whole engine) is compiled with
+// -ffp-contract=off, so t + mean * x is a multiply and an add here as in the scalar engine.
+#include "plain_lanes.hpp"
+
+#include <algorithm>
+#include <boost/random/exponential_distribution.hpp>
+#include <cmath>
+#include <limits>
+
+#include "lcsim/rng/stream.hpp"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+// GCC 12's AVX-512 headers start many intrinsics from _mm512_undefined_*() (`__Y = __Y`), which
+// -Wmaybe-uninitialized reports at every use once inlined (a known false positive of GCC 12).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#define LCSIM_LANES_X86 1
+#endif
+
+namespace lcsim::detail {
+
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+/// Exp(1) the scalar engine's way (Boost's ziggurat) from a stream standing at `state`; moves
+/// `state` past the words it used. Compiled for baseline x86-64 (no FMA), as in the engine.
+[[gnu::noinline]] double exp1_from(std::uint64_t& state) {
+  Stream s(state);
+  const double x = boost::random::exponential_distribution<double>(1.0)(s);
+  state = s.state();
+  return x;
+}
+
+/// The report index of a stay ending at t: the first report time at or after t.
+int report_index(const LaneCohort& c, double t) {
+  return static_cast<int>(std::lower_bound(c.report_times, c.report_times + c.t_count, t) - c.report_times);
+}
+
+/// Counts of records (indices into a count array), kept apart from the lanes so that no two lanes
+/// ever write one counter at once; added up when full and at the end of the block.
+struct Records {
+  static constexpr std::size_t kCap = 512;
+  alignas(64) std::array<std::int64_t, kCap + 8> at{};
+  std::size_t n = 0;
+};
+
+/// A count array in kCopies copies while a block adds records to it: lane l's records go to copy
+/// l % kCopies (the record's index includes the copy's offset, lane_offset()), so records with the
+/// same cell (most are) rarely wait for each other through memory. Large arrays (many report rows)
+/// are counted in place.
+class Tally {
+ public:
+  static constexpr std::size_t kCopies = 4;
+  Tally(std::int64_t* counts, std::size_t size)
+      : counts_(counts), size_(size), copies_(size * kCopies <= 16384 ? size * kCopies : 0, 0),
+        base_(copies_.empty() ? counts : copies_.data()) {}
+  Tally(const Tally&) = delete;
+  Tally& operator=(const Tally&) = delete;
+  ~Tally() {
+    for (std::size_t c = 0; c < kCopies && !copies_.empty(); ++c) {
+      for (std::size_t j = 0; j < size_; ++j) counts_[j] += copies_[c * size_ + j];
+    }
+  }
+  /// The offset of lane l's copy.
+  [[nodiscard]] std::int64_t lane_offset(std::size_t l) const noexcept {
+    return copies_.empty() ? 0 : static_cast<std::int64_t>((l % kCopies) * size_);
+  }
+  void add(Records& r, std::int64_t delta) {
+    for (std::size_t i = 0; i < r.n; ++i) base_[r.at[i]] += delta;
+    r.n = 0;
+  }
+
+ private:
+  std::int64_t* counts_;
+  std::size_t size_;
+  std::vector<std::int64_t> copies_;
+  std::int64_t* base_;
+};
+
+/// reached[s] += customers of r whose visited mask has bit s (a loop the compiler vectorises).
+void add_visits(Records& r, int s_count, std::int64_t* reached) {
+  for (int s = 0; s < s_count; ++s) {
+    std::int64_t c = 0;
+    for (std::size_t i = 0; i < r.n; ++i) c += (r.at[i] >> s) & 1;
+    reached[s] += c;
+  }
+  r.n = 0;
+}
+
+}  // namespace
+
+#ifdef LCSIM_LANES_X86
+
+#define LCSIM_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx512cd,popcnt,bmi,bmi2")))
+#define LCSIM_AVX512_INLINE LCSIM_AVX512 __attribute__((always_inline)) inline
+
+namespace {
+
+LCSIM_AVX512_INLINE __m512i mix64v(__m512i x) {
+  x = _mm512_xor_si512(x, _mm512_srli_epi64(x, 30));
+  x = _mm512_mullo_epi64(x, _mm512_set1_epi64(static_cast<long long>(0xbf58476d1ce4e5b9ULL)));
+  x = _mm512_xor_si512(x, _mm512_srli_epi64(x, 27));
+  x = _mm512_mullo_epi64(x, _mm512_set1_epi64(static_cast<long long>(0x94d049bb133111ebULL)));
+  return _mm512_xor_si512(x, _mm512_srli_epi64(x, 31));
+}
+
+/// Appends the lanes of `v` selected by m to r (r has room for 8 more).
+LCSIM_AVX512_INLINE void append(Records& r, __mmask8 m, __m512i v) {
+  _mm512_storeu_si512(r.at.data() + r.n, _mm512_maskz_compress_epi64(m, v));
+  r.n += static_cast<std::size_t>(__builtin_popcount(m));
+}
+
+}  // namespace
+
+namespace {
+
+/// Eight customers in registers, each about to visit `stage`, entered at t.
+struct Lanes {
+  __m512i state;        // path stream counters
+  __m512i stage;
+  __m512i k_from;       // report index of the stay that starts now
+  __m512i visited;      // bit s: stage s visited
+  __m512i offset;       // customer in the block
+  __m512d t;
+  __m512d next_report;  // report_times[k_from], or never
+  __mmask8 converted;
+  __mmask8 active;
+};
+
+/// One block of one cohort: constants, record buffers and the customers not yet in lanes.
+/// Two groups of lanes advance in turn (step()): their dependency chains (a mix, a gather, a
+/// compare per visit) are independent, so the core overlaps them.
+class LaneKernel {
+ public:
+  LCSIM_AVX512 LaneKernel(const LaneCohort& c, std::uint64_t first_key, std::uint32_t n, std::int64_t* transitions,
+                          std::int64_t* occupancy_diff, std::int64_t* reached, LaneBlock& out)
+      : c_(c), n_(n), S_(c.s_count), T_(c.t_count), reached_(reached), out_(out),
+        occupancy_(occupancy_diff, static_cast<std::size_t>((c.t_count + 1) * c.s_count)),
+        moved_(transitions, static_cast<std::size_t>(c.s_count * c.s_count)) {
+    alignas(64) std::array<double, 16> mean{};
+    alignas(64) std::array<std::int64_t, 16> kind{};
+    alignas(64) std::array<std::int64_t, 16> next_n{};
+    for (int s = 0; s < 16; ++s) {
+      const auto i = static_cast<std::size_t>(s);
+      const LaneStage& st = c.stages[i];
+      kind[i] = static_cast<std::int64_t>(s < S_ ? st.kind : LaneKind::kOther);
+      mean[i] = s < S_ ? st.mean : 0.0;
+      next_n[i] = s < S_ ? st.next_n : 0;
+      for (std::size_t j = 0; j < 8; ++j) next_[i * 8 + j] = s < S_ ? st.next[j] : 0;
+    }
+    mean_lo_ = _mm512_load_pd(mean.data());
+    mean_hi_ = _mm512_load_pd(mean.data() + 8);
+    kind_lo_ = _mm512_load_si512(kind.data());
+    kind_hi_ = _mm512_load_si512(kind.data() + 8);
+    nn_lo_ = _mm512_load_si512(next_n.data());
+    nn_hi_ = _mm512_load_si512(next_n.data() + 8);
+    alignas(64) std::array<std::int64_t, 8> occ_off{};
+    alignas(64) std::array<std::int64_t, 8> moved_off{};
+    for (std::size_t l = 0; l < 8; ++l) {
+      occ_off[l] = occupancy_.lane_offset(l);
+      moved_off[l] = moved_.lane_offset(l);
+    }
+    occ_lane_ = _mm512_load_si512(occ_off.data());
+    moved_lane_ = _mm512_load_si512(moved_off.data());
+    alignas(64) std::array<double, 16> rt{};
+    for (int k = 0; k < 16; ++k) rt[static_cast<std::size_t>(k)] = k < T_ ? c.report_times[k] : kInf;
+    rt_lo_ = _mm512_load_pd(rt.data());
+    rt_hi_ = _mm512_load_pd(rt.data() + 8);
+    few_reports_ = T_ < 16;
+    entry_nrt_ = _mm512_set1_pd(c.entry_k < T_ ? c.report_times[c.entry_k] : kInf);
+
+    // Every customer's path stream key, eight at a time, off the lanes' dependency chains.
+    const __m512i base = _mm512_set1_epi64(static_cast<long long>(c.path_base));
+    const __m512i iota = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+    for (std::uint32_t i = 0; i < n; i += 8) {
+      const __m512i key = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(first_key + i)), iota);
+      _mm512_store_si512(keys_.data() + i, mix64v(_mm512_xor_si512(base, key)));
+    }
+    out.conversion.assign(n, std::numeric_limits<double>::quiet_NaN());
+    out.ejected.clear();
+  }
+
+  LCSIM_AVX512 void run() {
+    Lanes a = empty();
+    Lanes b = empty();
+    Lanes d = empty();
+    for (;;) {
+      step(a);
+      step(b);
+      step(d);
+      if (a.active == 0 && b.active == 0 && d.active == 0 && next_offset_ >= n_) break;
+      if (plus_.n > Records::kCap - 48 || minus_.n > Records::kCap - 48 || moves_.n > Records::kCap - 24 ||
+          seen_.n > Records::kCap - 24) {
+        flush();
+      }
+    }
+    flush();
+  }
+
+ private:
+  LCSIM_AVX512_INLINE Lanes empty() const {
+    const __m512i zero = _mm512_setzero_si512();
+    return Lanes{zero, zero, zero, zero, zero, _mm512_setzero_pd(), _mm512_setzero_pd(), 0, 0};
+  }
+
+  LCSIM_AVX512_INLINE void flush() {
+    occupancy_.add(plus_, 1);
+    occupancy_.add(minus_, -1);
+    moved_.add(moves_, 1);
+    add_visits(seen_, S_, reached_);
+  }
+
+  /// Free lanes take the next customers; then every lane makes one visit.
+  LCSIM_AVX512_INLINE void step(Lanes& L) {
+    const __m512i one = _mm512_set1_epi64(1);
+    const __m512i golden = _mm512_set1_epi64(static_cast<long long>(kGolden));
+    const __m512i s_count = _mm512_set1_epi64(S_);
+    const __m512i t_count = _mm512_set1_epi64(T_);
+    const __m512d inf = _mm512_set1_pd(kInf);
+
+    __mmask8 free = static_cast<__mmask8>(~L.active);
+    if (free != 0 && next_offset_ < n_) {
+      const std::uint32_t left = n_ - next_offset_;
+      if (static_cast<std::uint32_t>(__builtin_popcount(free)) > left) {
+        __mmask8 keep = 0;
+        for (std::uint32_t i = 0; i < left; ++i) {
+          keep = static_cast<__mmask8>(keep | (free & (~free + 1U)));
+          free = static_cast<__mmask8>(free & (free - 1U));
+        }
+        free = keep;
+      }
+      const __m512i iota = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+      L.offset = _mm512_mask_expand_epi64(L.offset, free, _mm512_add_epi64(_mm512_set1_epi64(next_offset_), iota));
+      L.state = _mm512_mask_expandloadu_epi64(L.state, free, keys_.data() + next_offset_);
+      L.stage = _mm512_mask_mov_epi64(L.stage, free, _mm512_set1_epi64(c_.start));
+      L.k_from = _mm512_mask_mov_epi64(L.k_from, free, _mm512_set1_epi64(c_.entry_k));
+      L.visited = _mm512_mask_mov_epi64(L.visited, free, _mm512_setzero_si512());
+      L.t = _mm512_mask_mov_pd(L.t, free, _mm512_setzero_pd());
+      L.next_report = _mm512_mask_mov_pd(L.next_report, free, entry_nrt_);
+      L.converted = static_cast<__mmask8>(c_.converted ? (L.converted | free) : (L.converted & ~free));
+      L.active = static_cast<__mmask8>(L.active | free);
+      next_offset_ += static_cast<std::uint32_t>(__builtin_popcount(free));
+    }
+    if (L.active == 0) return;
+
+    const __m512i kd = _mm512_permutex2var_epi64(kind_lo_, L.stage, kind_hi_);
+    const __mmask8 plain =
+        _mm512_mask_cmpeq_epi64_mask(L.active, kd, _mm512_set1_epi64(static_cast<long long>(LaneKind::kPlain)));
+    const __mmask8 absorbing =
+        _mm512_mask_cmpeq_epi64_mask(L.active, kd, _mm512_set1_epi64(static_cast<long long>(LaneKind::kAbsorbing)));
+    const auto other = static_cast<__mmask8>(L.active & ~plain & ~absorbing);
+    L.visited = _mm512_mask_or_epi64(L.visited, static_cast<__mmask8>(plain | absorbing), L.visited,
+                                     _mm512_sllv_epi64(one, L.stage));
+    if (other != 0) eject(L, other);
+
+    // A visit's two words at once (they do not depend on each other): Exp(1) from the first, the
+    // next stage from the second. Exp(1) is Boost's ziggurat, its first try here
+    // (generate_int_float_pair<double, 8> of a 64-bit word: the low 8 bits pick the layer, bits
+    // 8..63 with bit 11 cleared the fraction); a lane it rejects (about 1 draw in 90) finishes
+    // the ziggurat in scalar code and takes its second word after the words that used.
+    const __m512i state_before = L.state;
+    const __m512i w = mix64v(_mm512_add_epi64(L.state, golden));
+    const __m512i two_words = _mm512_add_epi64(L.state, _mm512_add_epi64(golden, golden));
+    __m512i w2 = mix64v(two_words);
+    L.state = _mm512_mask_mov_epi64(L.state, plain, two_words);
+    const __m512i layer = _mm512_and_si512(w, _mm512_set1_epi64(0xff));
+    const __m512d r = _mm512_mul_pd(
+        _mm512_cvtepi64_pd(_mm512_srli_epi64(_mm512_andnot_si512(_mm512_set1_epi64(1LL << 11), w), 8)),
+        _mm512_set1_pd(0x1.0p-56));
+    const __m512d x_i = _mm512_i64gather_pd(layer, table_x_, 8);
+    const __m512d x_next = _mm512_i64gather_pd(layer, table_x_ + 1, 8);
+    __m512d e = _mm512_mul_pd(r, x_i);
+    const __mmask8 rejected = _mm512_mask_cmp_pd_mask(plain, e, x_next, _CMP_NLT_UQ);
+    if (rejected != 0) {
+      alignas(64) std::array<std::uint64_t, 8> st{};
+      alignas(64) std::array<double, 8> x{};
+      _mm512_store_si512(st.data(), state_before);
+      _mm512_store_pd(x.data(), e);
+      for (unsigned m = rejected; m != 0; m &= m - 1) {
+        const auto l = static_cast<std::size_t>(__builtin_ctz(m));
+        x[l] = exp1_from(st[l]);
+      }
+      e = _mm512_load_pd(x.data());
+      const __m512i after = _mm512_add_epi64(_mm512_load_si512(st.data()), golden);
+      L.state = _mm512_mask_mov_epi64(L.state, rejected, after);
+      w2 = _mm512_mask_mov_epi64(w2, rejected, mix64v(after));
+    }
+    const __m512d exit = _mm512_add_pd(L.t, _mm512_mul_pd(_mm512_permutex2var_pd(mean_lo_, L.stage, mean_hi_), e));
+    const __mmask8 at_horizon = _mm512_mask_cmp_pd_mask(plain, exit, _mm512_set1_pd(c_.horizon), _CMP_GE_OQ);
+    const auto moving = static_cast<__mmask8>(plain & ~at_horizon);
+
+    // The last stay (absorbing, or still there at the horizon): up at its first report row (the
+    // scalar engine also takes one off the row past the last report, which is never read).
+    const auto last = static_cast<__mmask8>(absorbing | at_horizon);
+    const __m512i row_cell =
+        _mm512_add_epi64(_mm512_add_epi64(_mm512_mul_epu32(L.k_from, s_count), L.stage), occ_lane_);
+    append(plus_, _mm512_mask_cmplt_epi64_mask(last, L.k_from, t_count), row_cell);
+
+    // A stay that passes a report time: up at its first report row, down at the row after its end.
+    const __mmask8 crossing = _mm512_mask_cmp_pd_mask(moving, exit, L.next_report, _CMP_GT_OQ);
+    if (crossing != 0) {
+      const __m512i after = _mm512_add_epi64(L.k_from, one);
+      const __m512d t_after =
+          few_reports_ ? _mm512_permutex2var_pd(rt_lo_, after, rt_hi_)
+                       : _mm512_mask_i64gather_pd(inf, _mm512_mask_cmplt_epi64_mask(crossing, after, t_count), after,
+                                                  c_.report_times, 8);
+      const __mmask8 fits = _mm512_mask_cmp_pd_mask(crossing, exit, t_after, _CMP_LE_OQ);
+      __m512i k_to = _mm512_mask_mov_epi64(t_count, fits, after);
+      const auto search = static_cast<__mmask8>(crossing & ~fits);
+      if (search != 0) k_to = search_reports(k_to, exit, search);
+      append(plus_, crossing, row_cell);
+      const __mmask8 reported = _mm512_mask_cmplt_epi64_mask(crossing, k_to, t_count);
+      append(minus_, reported,
+             _mm512_add_epi64(_mm512_add_epi64(_mm512_mul_epu32(k_to, s_count), L.stage), occ_lane_));
+      L.k_from = _mm512_mask_mov_epi64(L.k_from, crossing, k_to);
+      if (few_reports_) {
+        L.next_report = _mm512_mask_mov_pd(L.next_report, crossing, _mm512_permutex2var_pd(rt_lo_, k_to, rt_hi_));
+      } else {
+        L.next_report = _mm512_mask_mov_pd(L.next_report, crossing, inf);
+        L.next_report = _mm512_mask_i64gather_pd(L.next_report, reported, k_to, c_.report_times, 8);
+      }
+    }
+
+    // The next stage: the alias table's column from the high 32 bits, keep or alias by the low 32.
+    const __m512i nn = _mm512_permutex2var_epi64(nn_lo_, L.stage, nn_hi_);
+    const __m512i column = _mm512_srli_epi64(_mm512_mul_epu32(_mm512_srli_epi64(w2, 32), nn), 32);
+    // (gathered for every lane: the column is in the table for any stage, and the mask would put
+    // the exit's comparison on the lanes' critical path)
+    const __m512i cell = _mm512_i64gather_epi64(_mm512_add_epi64(_mm512_slli_epi64(L.stage, 3), column), next_.data(), 8);
+    const __mmask8 kept =
+        _mm512_cmplt_epu64_mask(_mm512_and_si512(w2, _mm512_set1_epi64(0xffffffffLL)), _mm512_srli_epi64(cell, 32));
+    const __m512i low16 = _mm512_set1_epi64(0xffff);
+    const __m512i to =
+        _mm512_mask_mov_epi64(_mm512_and_si512(cell, low16), kept, _mm512_and_si512(_mm512_srli_epi64(cell, 16), low16));
+    append(moves_, moving, _mm512_add_epi64(_mm512_add_epi64(_mm512_mul_epu32(L.stage, s_count), to), moved_lane_));
+    const __mmask8 converts = _mm512_mask_cmpeq_epi64_mask(static_cast<__mmask8>(moving & ~L.converted), to,
+                                                           _mm512_set1_epi64(c_.won));
+    if (converts != 0) {
+      _mm512_mask_i64scatter_pd(out_.conversion.data(), converts, L.offset, exit, 8);
+      L.converted = static_cast<__mmask8>(L.converted | converts);
+    }
+    L.stage = _mm512_mask_mov_epi64(L.stage, moving, to);
+    L.t = _mm512_mask_mov_pd(L.t, moving, exit);
+
+    const auto done = static_cast<__mmask8>(last | other);
+    append(seen_, done, L.visited);
+    L.active = static_cast<__mmask8>(L.active & ~done);
+  }
+
+  /// Lanes `which` go back to the scalar engine as they enter their stage.
+  LCSIM_AVX512 [[gnu::noinline]] void eject(const Lanes& L, __mmask8 which) {
+    alignas(64) std::array<std::uint64_t, 8> state{};
+    alignas(64) std::array<std::int64_t, 8> stage{};
+    alignas(64) std::array<std::int64_t, 8> k_from{};
+    alignas(64) std::array<std::int64_t, 8> offset{};
+    alignas(64) std::array<std::uint64_t, 8> visited{};
+    alignas(64) std::array<double, 8> t{};
+    _mm512_store_si512(state.data(), L.state);
+    _mm512_store_si512(stage.data(), L.stage);
+    _mm512_store_si512(k_from.data(), L.k_from);
+    _mm512_store_si512(offset.data(), L.offset);
+    _mm512_store_si512(visited.data(), L.visited);
+    _mm512_store_pd(t.data(), L.t);
+    for (unsigned m = which; m != 0; m &= m - 1) {
+      const auto l = static_cast<std::size_t>(__builtin_ctz(m));
+      out_.ejected.push_back(LaneEject{static_cast<std::uint32_t>(offset[l]), static_cast<std::int32_t>(stage[l]),
+                                       static_cast<std::int32_t>(k_from[l]), ((L.converted >> l) & 1U) != 0, t[l],
+                                       state[l], visited[l]});
+    }
+  }
+
+  /// report_index() of the exits of lanes `which` (stays that pass more than one report time).
+  LCSIM_AVX512 [[gnu::noinline]] __m512i search_reports(__m512i k_to, __m512d exit, __mmask8 which) const {
+    alignas(64) std::array<std::int64_t, 8> k{};
+    alignas(64) std::array<double, 8> x{};
+    _mm512_store_si512(k.data(), k_to);
+    _mm512_store_pd(x.data(), exit);
+    for (unsigned m = which; m != 0; m &= m - 1) {
+      const auto l = static_cast<std::size_t>(__builtin_ctz(m));
+      k[l] = report_index(c_, x[l]);
+    }
+    return _mm512_load_si512(k.data());
+  }
+
+  const LaneCohort& c_;
+  const double* const table_x_ = boost::random::detail::exponential_table<double>::table_x;
+  std::uint32_t n_;
+  int S_;
+  int T_;
+  std::int64_t* reached_;
+  LaneBlock& out_;
+  Tally occupancy_;
+  Tally moved_;
+  Records plus_;   // occupancy_diff += 1
+  Records minus_;  // occupancy_diff -= 1
+  Records moves_;  // transitions += 1
+  Records seen_;   // visited masks of finished customers
+  alignas(64) std::array<std::uint64_t, kLaneBlock + 8> keys_{};
+  alignas(64) std::array<std::uint64_t, 16 * 8> next_{};
+  __m512d mean_lo_, mean_hi_, rt_lo_, rt_hi_, entry_nrt_;
+  __m512i kind_lo_, kind_hi_, nn_lo_, nn_hi_, occ_lane_, moved_lane_;
+  bool few_reports_ = false;
+  std::uint32_t next_offset_ = 0;
+};
+
+}  // namespace
+
+LCSIM_AVX512 static void advance_lanes_avx512(const LaneCohort& c, std::uint64_t first_key, std::uint32_t n,
+                                              std::int64_t* transitions, std::int64_t* occupancy_diff,
+                                              std::int64_t* reached, LaneBlock& out) {
+  LaneKernel kernel(c, first_key, n, transitions, occupancy_diff, reached, out);
+  kernel.run();
+}
+
+bool lanes_available() noexcept {
+  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+                         __builtin_cpu_supports("avx512cd");
+  return ok;
+}
+
+void advance_lanes(const LaneCohort& cohort, std::uint64_t first_key, std::uint32_t n, std::int64_t* transitions,
+                   std::int64_t* occupancy_diff, std::int64_t* reached, LaneBlock& out) {
+  advance_lanes_avx512(cohort, first_key, n, transitions, occupancy_diff, reached, out);
+}
+
+#else  // not x86-64 with GCC/Clang: no lanes, the engine stays scalar
+
+bool lanes_available() noexcept { return false; }
+
+void advance_lanes(const LaneCohort&, std::uint64_t, std::uint32_t, std::int64_t*, std::int64_t*, std::int64_t*,
+                   LaneBlock&) {}
+
+#endif
+
+}  // namespace lcsim::detail

@@ -1,0 +1,76 @@
+/// @file plain_lanes.hpp
+/// Vector lanes for the engine's commonest case: an initial group of customers moving through
+/// plain stages (exponential dwell, a small next-stage table, no touchpoints, money or referrals).
+/// Eight customers advance at once in AVX-512 registers, each with its own stream and exactly the
+/// draws the scalar engine makes (Boost's ziggurat for Exp(1), the same alias choice), so the
+/// counts are the scalar engine's, bit for bit. A customer that enters any other kind of stage is
+/// handed back (LaneEject) to finish in the scalar engine. Internal to the engine.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+namespace lcsim::detail {
+
+/// The lanes keep a stage's attributes in two 8-wide registers: at most 16 stages.
+constexpr int kLaneMaxStages = 16;
+/// Customers per call of advance_lanes (its conversion array is per customer of the block).
+constexpr std::uint32_t kLaneBlock = 2048;
+
+enum class LaneKind : std::uint8_t {
+  kPlain,      ///< exponential dwell, next stage from an inlined table, nothing else on the stay
+  kAbsorbing,  ///< absorbing, nothing on the stay
+  kOther,      ///< anything else: the customer goes back to the scalar engine on entering it
+};
+
+struct LaneStage {
+  LaneKind kind = LaneKind::kOther;
+  double mean = 0.0;         ///< the exponential mean (kPlain)
+  std::uint32_t next_n = 0;  ///< columns of the alias table (kPlain: 1..8)
+  /// Column i: keep_below << 32 | keep << 16 | alias (StageHot::next_stage's table, packed).
+  std::array<std::uint64_t, 8> next{};
+};
+
+/// One initial group as the lanes see it; customer i of the group has key first_key + i.
+struct LaneCohort {
+  std::array<LaneStage, kLaneMaxStages> stages{};
+  int s_count = 0;
+  int start = 0;              ///< the group's stage (kPlain)
+  int won = -1;               ///< a first move into it is a conversion (-1: none)
+  bool converted = false;     ///< the group starts converted (no conversion to record)
+  std::uint64_t path_base = 0;  ///< the customer's path stream key: mix64(path_base ^ key)
+  double horizon = 0.0;
+  const double* report_times = nullptr;
+  int t_count = 0;
+  int entry_k = 0;            ///< report index of day 0
+};
+
+/// A customer handed back to the scalar engine as it enters stage `stage` at time `t`.
+struct LaneEject {
+  std::uint32_t offset = 0;   ///< in the block
+  std::int32_t stage = 0;
+  std::int32_t k_from = 0;    ///< report index of the stay that starts now
+  bool converted = false;
+  double t = 0.0;
+  std::uint64_t state = 0;    ///< its path stream's counter (Stream(state) continues it)
+  std::uint64_t visited = 0;  ///< bit s: stage s visited (already counted in `reached`)
+};
+
+/// What a block leaves besides the counts.
+struct LaneBlock {
+  std::vector<double> conversion;  ///< per customer of the block: its conversion time, NaN if none
+  std::vector<LaneEject> ejected;  ///< in no particular order
+};
+
+/// True when this CPU (and its OS) runs AVX-512 F+DQ code.
+[[nodiscard]] bool lanes_available() noexcept;
+
+/// Advances customers first_key .. first_key + n - 1 (n <= kLaneBlock) of the cohort from its
+/// start stage at day 0, adding to transitions (s_count^2, from * s_count + to), occupancy_diff
+/// ((t_count + 1) * s_count, the engine's difference rows) and reached (s_count).
+/// Requires lanes_available().
+void advance_lanes(const LaneCohort& cohort, std::uint64_t first_key, std::uint32_t n, std::int64_t* transitions,
+                   std::int64_t* occupancy_diff, std::int64_t* reached, LaneBlock& out);
+
+}  // namespace lcsim::detail

@@ -1,0 +1,101 @@
+// The engine's AVX-512 lanes for plain initial groups (src/engine/plain_lanes.hpp) against its
+// scalar loop: the same replication, bit for bit, for every way a customer can leave the lanes.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+
+#include "engine/plain_lanes.hpp"
+#include "lcsim/engine/engine.hpp"
+#include "support/builders.hpp"
+
+namespace lcsim {
+namespace {
+
+void expect_same_with_and_without_lanes(const Model& model, int rep) {
+  const Engine engine(model);
+  const ReplicationResult lanes = engine.simulate(rep);
+  SimulationControl scalar_only;
+  scalar_only.vector_lanes = false;
+  const ReplicationResult scalar = engine.simulate(rep, scalar_only);
+  const std::string what = model.name + " replication " + std::to_string(rep);
+  EXPECT_EQ(lanes.occupancy, scalar.occupancy) << what;
+  EXPECT_EQ(lanes.transitions, scalar.transitions) << what;
+  EXPECT_EQ(lanes.reached, scalar.reached) << what;
+  ASSERT_EQ(lanes.metrics.size(), scalar.metrics.size());
+  // Every metric to the bit, the mean time to convert (a sum in customer order) included.
+  EXPECT_EQ(0, std::memcmp(lanes.metrics.data(), scalar.metrics.data(), lanes.metrics.size() * sizeof(double)))
+      << what;
+  ASSERT_EQ(lanes.touchpoints.size(), scalar.touchpoints.size());
+  for (std::size_t i = 0; i < lanes.touchpoints.size(); ++i) {
+    EXPECT_EQ(0, std::memcmp(&lanes.touchpoints[i], &scalar.touchpoints[i], sizeof(TouchpointTally))) << what;
+  }
+  EXPECT_GT(lanes.metrics[kConversions], 0.0) << what;
+}
+
+// funnel-10 (benches/funnel10) at 20,001 customers (several blocks of the lanes, the last lanes
+// of the last block empty), reports every 30 days, with and without its webinar: with it, every
+// customer entering mql leaves the lanes for the scalar engine (touchpoints) and converts there.
+TEST(PlainLanesTest, funnel10_and_its_webinar_are_the_same_in_lanes_and_scalar) {
+  if (!detail::lanes_available()) GTEST_SKIP() << "this CPU has no AVX-512: the engine does not use the lanes here";
+  const std::string stages = R"(
+horizon: 730
+report_every: 30
+won: customer
+stages:
+  awareness: {dwell: {dist: exponential, mean: 3},   next: {engaged: 0.30, lost: 0.70}}
+  engaged:   {dwell: {dist: exponential, mean: 5},   next: {lead: 0.40, awareness: 0.10, lost: 0.50}}
+  lead:      {dwell: {dist: exponential, mean: 7},   next: {mql: 0.45, engaged: 0.15, lost: 0.40}}
+  mql:       {dwell: {dist: exponential, mean: 10},  next: {sql: 0.35, lead: 0.20, lost: 0.45}}
+  sql:       {dwell: {dist: exponential, mean: 14},  next: {customer: 0.30, mql: 0.25, lost: 0.45}}
+  customer:  {dwell: {dist: exponential, mean: 90},  next: {loyal: 0.60, churned: 0.40}}
+  loyal:     {dwell: {dist: exponential, mean: 180}, next: {advocate: 0.20, customer: 0.10, churned: 0.70}}
+  advocate:  {dwell: {dist: exponential, mean: 365}, next: {loyal: 0.50, churned: 0.50}}
+  lost:      {absorbing: true}
+  churned:   {absorbing: true}
+arrivals:
+  initial: [{stage: awareness, count: 20001}, {stage: loyal, count: 37}]
+)";
+  const Model plain = test::model_from_yaml("name: funnel10\n" + stages);
+  const Model webinar = test::model_from_yaml("name: funnel10_webinar\n" + stages + R"(
+touchpoints:
+  webinar:
+    stages: [mql]
+    schedule: {calendar: {start: 7, every: 7}}
+    reach: 0.25
+    effect: {move: {to: sql, probability: 0.2}}
+)");
+  for (int rep : {0, 5}) {
+    expect_same_with_and_without_lanes(plain, rep);
+    expect_same_with_and_without_lanes(webinar, rep);
+  }
+}
+
+// Daily reports (stays that pass several report times: the search), a short horizon (many
+// customers still moving at its end), and each kind of stage the lanes hand back: revenue on a
+// stay, a lognormal dwell, an absorbing stage with revenue, a next table wider than the lanes'.
+TEST(PlainLanesTest, stages_the_lanes_do_not_take_finish_in_the_scalar_engine_with_the_same_result) {
+  if (!detail::lanes_available()) GTEST_SKIP() << "this CPU has no AVX-512: the engine does not use the lanes here";
+  const Model model = test::model_from_yaml(R"(
+name: handed_back
+horizon: 45
+report_every: 1
+won: won
+stages:
+  a:    {dwell: {mean: 2}, next: {b: 0.5, a: 0.1, lost: 0.2, paid: 0.1, slow: 0.1}}
+  b:    {dwell: {mean: 9}, next: {won: 0.3, a: 0.3, lost: 0.3, wide: 0.1}}
+  paid: {dwell: {mean: 4}, next: {b: 0.5, lost: 0.5}, revenue_per_month: 30}
+  slow: {dwell: {dist: lognormal, median: 3, sigma: 0.8}, next: {b: 0.7, lost: 0.3}}
+  wide: {dwell: {mean: 1}, next: {a: 0.1, b: 0.1, paid: 0.1, slow: 0.1, lost: 0.1, won: 0.1, sink: 0.2, x: 0.2}}
+  x:    {dwell: {mean: 3}, next: {won: 0.5, lost: 0.5}}
+  won:  {dwell: {mean: 20}, next: {sink: 1}}
+  sink: {absorbing: true, revenue_per_month: 10}
+  lost: {absorbing: true}
+arrivals:
+  initial: [{stage: a, count: 9000}, {stage: b, count: 4099}]
+)");
+  for (int rep : {0, 1}) expect_same_with_and_without_lanes(model, rep);
+}
+
+}  // namespace
+}  // namespace lcsim
