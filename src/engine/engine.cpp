@@ -293,14 +293,21 @@ class Replication {
     }
     detail::LaneCohort c;
     c.s_count = s_count_;
+    int lane_tp = -1;  // the one touchpoint the lanes take (lane_touchpoint()), if any
     for (int s = 0; s < s_count_; ++s) {
       const StageHot& h = hot(s);
       detail::LaneStage& ls = c.stages[static_cast<std::size_t>(s)];
+      const bool exponential = h.mean > 0.0 && !h.stay_extra && h.next_n > 0 && h.next_n <= ls.next.size();
+      bool touched = false;
+      if (exponential && h.kind == StageKind::kTouched && h.tp_last == h.tp_first + 1) {
+        const TouchpointId id = m_.touchpoints_for[h.tp_first];
+        touched = (lane_tp < 0 || lane_tp == id) && lane_touchpoint(m_.touchpoints[static_cast<std::size_t>(id)]);
+        if (touched) lane_tp = id;
+      }
       if (h.kind == StageKind::kAbsorbing && !h.stay_extra) {
         ls.kind = detail::LaneKind::kAbsorbing;
-      } else if (h.kind == StageKind::kPlain && h.mean > 0.0 && !h.stay_extra && h.next_n > 0 &&
-                 h.next_n <= ls.next.size()) {
-        ls.kind = detail::LaneKind::kPlain;
+      } else if ((h.kind == StageKind::kPlain && exponential) || touched) {
+        ls.kind = touched ? detail::LaneKind::kCalendarMove : detail::LaneKind::kPlain;
         ls.mean = h.mean;
         ls.next_n = h.next_n;
         for (std::size_t i = 0; i < h.next_n; ++i) {
@@ -310,10 +317,20 @@ class Replication {
       }
     }
     c.start = group.stage;
-    if (c.stages[static_cast<std::size_t>(c.start)].kind != detail::LaneKind::kPlain) return false;
+    const detail::LaneKind start_kind = c.stages[static_cast<std::size_t>(c.start)].kind;
+    if (start_kind != detail::LaneKind::kPlain && start_kind != detail::LaneKind::kCalendarMove) return false;
     c.won = m_.won;
     c.converted = converted;
-    c.path_base = family_.path_base();
+    c.path_base = family_.base(Purpose::kPath, 0);
+    if (lane_tp >= 0) {
+      const Touchpoint& tp = m_.touchpoints[static_cast<std::size_t>(lane_tp)];
+      c.tp_start = tp.schedule.calendar_start;
+      c.tp_every = tp.schedule.calendar_every;
+      c.tp_reach = tp.reach;
+      c.tp_move_p = tp.move_probability;
+      c.tp_move_to = tp.move_to;
+      c.tp_base = family_.base(Purpose::kTouchpoint, tp.stream_key);
+    }
     c.horizon = m_.horizon;
     c.report_times = m_.report_times.data();
     c.t_count = t_count_;
@@ -326,13 +343,19 @@ class Replication {
                             lane_block_);
       auto& ejected = lane_block_.ejected;
       std::sort(ejected.begin(), ejected.end(), [](const auto& a, const auto& b) { return a.offset < b.offset; });
+      if (lane_tp >= 0) {  // whole numbers: the same sums as one contact at a time
+        TouchpointTally& tally = result_.touchpoints[static_cast<std::size_t>(lane_tp)];
+        tally.contacts += static_cast<double>(lane_block_.tp_contacts);
+        tally.reached += static_cast<double>(lane_block_.tp_reached);
+        tally.moves += static_cast<double>(lane_block_.tp_moves);
+      }
       const double* conversion = lane_block_.conversion.data();
       std::uint32_t o = 0;
       for (const detail::LaneEject& e : ejected) {
         for (; o <= e.offset; ++o) {
           if (!std::isnan(conversion[o])) time_to_convert_.push_back(conversion[o]);
         }
-        resume_from_lanes(e, first + e.offset, serial_ + e.offset + 1, segment);
+        resume_from_lanes(e, first + e.offset, serial_ + e.offset + 1, segment, lane_tp);
       }
       for (; o < n; ++o) {
         if (!std::isnan(conversion[o])) time_to_convert_.push_back(conversion[o]);
@@ -347,11 +370,24 @@ class Replication {
     return true;
   }
 
+  /// A touchpoint the lanes can run (LaneKind::kCalendarMove): a calendar grid only, free, no
+  /// window, its only effect a move; and no contact log to write.
+  [[nodiscard]] bool lane_touchpoint(const Touchpoint& tp) const {
+    const Schedule& sch = tp.schedule;
+    return !control_.contacts && sch.after_entry_days.empty() && !(sch.after_entry_every > 0.0) &&
+           sch.calendar_days.empty() && sch.calendar_every > 0.0 && tp.cost == 0.0 && tp.move_to >= 0 &&
+           !(tp.window > 0.0);
+  }
+
   /// A customer the lanes handed back as it enters e.stage: the rest of its advance, here.
   [[gnu::noinline]] void resume_from_lanes(const detail::LaneEject& e, std::uint64_t key, std::uint64_t serial,
-                                           SegmentId segment) {
+                                           SegmentId segment, int lane_tp) {
     cur_ = Customer{key, serial, segment, 0, 0, 0, 0.0, e.converted};
     path_rng_ = Stream(e.state);
+    if (e.tp_open) {  // the touchpoint stream the lanes opened for this customer, where it stands
+      tp_streams_[static_cast<std::size_t>(lane_tp)] = Stream(e.tp_state);
+      tp_stream_owner_[static_cast<std::size_t>(lane_tp)] = serial;
+    }
     for (std::uint64_t m = e.visited; m != 0; m &= m - 1) visited_[static_cast<std::size_t>(__builtin_ctzll(m))] = serial;
     report_from(e.k_from);
     advance(static_cast<StageId>(e.stage), e.t);

@@ -126,8 +126,10 @@ struct Lanes {
   __m512i offset;       // customer in the block
   __m512d t;
   __m512d next_report;  // report_times[k_from], or never
+  __m512i tp_state;     // touchpoint stream counters (where tp_open)
   __mmask8 converted;
   __mmask8 active;
+  __mmask8 tp_open;
 };
 
 /// One block of one cohort: constants, record buffers and the customers not yet in lanes.
@@ -137,7 +139,7 @@ class LaneKernel {
  public:
   LCSIM_AVX512 LaneKernel(const LaneCohort& c, std::uint64_t first_key, std::uint32_t n, std::int64_t* transitions,
                           std::int64_t* occupancy_diff, std::int64_t* reached, LaneBlock& out)
-      : c_(c), n_(n), S_(c.s_count), T_(c.t_count), reached_(reached), out_(out),
+      : c_(c), first_key_(first_key), n_(n), S_(c.s_count), T_(c.t_count), reached_(reached), out_(out),
         occupancy_(occupancy_diff, static_cast<std::size_t>((c.t_count + 1) * c.s_count)),
         moved_(transitions, static_cast<std::size_t>(c.s_count * c.s_count)) {
     alignas(64) std::array<double, 16> mean{};
@@ -181,6 +183,7 @@ class LaneKernel {
     }
     out.conversion.assign(n, std::numeric_limits<double>::quiet_NaN());
     out.ejected.clear();
+    out.tp_contacts = out.tp_reached = out.tp_moves = 0;
   }
 
   LCSIM_AVX512 void run() {
@@ -203,7 +206,7 @@ class LaneKernel {
  private:
   LCSIM_AVX512_INLINE Lanes empty() const {
     const __m512i zero = _mm512_setzero_si512();
-    return Lanes{zero, zero, zero, zero, zero, _mm512_setzero_pd(), _mm512_setzero_pd(), 0, 0};
+    return Lanes{zero, zero, zero, zero, zero, _mm512_setzero_pd(), _mm512_setzero_pd(), zero, 0, 0, 0};
   }
 
   LCSIM_AVX512_INLINE void flush() {
@@ -242,19 +245,24 @@ class LaneKernel {
       L.next_report = _mm512_mask_mov_pd(L.next_report, free, entry_nrt_);
       L.converted = static_cast<__mmask8>(c_.converted ? (L.converted | free) : (L.converted & ~free));
       L.active = static_cast<__mmask8>(L.active | free);
+      L.tp_open = static_cast<__mmask8>(L.tp_open & ~free);
       next_offset_ += static_cast<std::uint32_t>(__builtin_popcount(free));
     }
     if (L.active == 0) return;
 
     const __m512i kd = _mm512_permutex2var_epi64(kind_lo_, L.stage, kind_hi_);
-    const __mmask8 plain =
-        _mm512_mask_cmpeq_epi64_mask(L.active, kd, _mm512_set1_epi64(static_cast<long long>(LaneKind::kPlain)));
+    const __mmask8 touched =
+        _mm512_mask_cmpeq_epi64_mask(L.active, kd, _mm512_set1_epi64(static_cast<long long>(LaneKind::kCalendarMove)));
+    // plain: the lanes that draw a dwell (plain stages and those with the calendar touchpoint)
+    const auto plain = static_cast<__mmask8>(
+        _mm512_mask_cmpeq_epi64_mask(L.active, kd, _mm512_set1_epi64(static_cast<long long>(LaneKind::kPlain))) |
+        touched);
     const __mmask8 absorbing =
         _mm512_mask_cmpeq_epi64_mask(L.active, kd, _mm512_set1_epi64(static_cast<long long>(LaneKind::kAbsorbing)));
     const auto other = static_cast<__mmask8>(L.active & ~plain & ~absorbing);
     L.visited = _mm512_mask_or_epi64(L.visited, static_cast<__mmask8>(plain | absorbing), L.visited,
                                      _mm512_sllv_epi64(one, L.stage));
-    if (other != 0) eject(L, other);
+    if (other != 0) [[unlikely]] eject(L, other);
 
     // A visit's two words at once (they do not depend on each other): Exp(1) from the first, the
     // next stage from the second. Exp(1) is Boost's ziggurat, its first try here
@@ -289,7 +297,15 @@ class LaneKernel {
       w2 = _mm512_mask_mov_epi64(w2, rejected, mix64v(after));
     }
     const __m512d exit = _mm512_add_pd(L.t, _mm512_mul_pd(_mm512_permutex2var_pd(mean_lo_, L.stage, mean_hi_), e));
-    const __mmask8 at_horizon = _mm512_mask_cmp_pd_mask(plain, exit, _mm512_set1_pd(c_.horizon), _CMP_GE_OQ);
+    // The stay ends at `exit`, or earlier at a contact that moves the customer (tp_moved, `end`);
+    // it reaches the horizon when neither comes before it (`limit`: the earlier of exit and the
+    // first contact that did not come before the exit).
+    __m512d end = exit;
+    __m512d limit = exit;
+    __mmask8 tp_moved = 0;
+    if (touched != 0) tp_moved = contacts(L, touched, exit, end, limit);
+    const __mmask8 at_horizon = _mm512_mask_cmp_pd_mask(static_cast<__mmask8>(plain & ~tp_moved), limit,
+                                                        _mm512_set1_pd(c_.horizon), _CMP_GE_OQ);
     const auto moving = static_cast<__mmask8>(plain & ~at_horizon);
 
     // The last stay (absorbing, or still there at the horizon): up at its first report row (the
@@ -300,17 +316,17 @@ class LaneKernel {
     append(plus_, _mm512_mask_cmplt_epi64_mask(last, L.k_from, t_count), row_cell);
 
     // A stay that passes a report time: up at its first report row, down at the row after its end.
-    const __mmask8 crossing = _mm512_mask_cmp_pd_mask(moving, exit, L.next_report, _CMP_GT_OQ);
+    const __mmask8 crossing = _mm512_mask_cmp_pd_mask(moving, end, L.next_report, _CMP_GT_OQ);
     if (crossing != 0) {
       const __m512i after = _mm512_add_epi64(L.k_from, one);
       const __m512d t_after =
           few_reports_ ? _mm512_permutex2var_pd(rt_lo_, after, rt_hi_)
                        : _mm512_mask_i64gather_pd(inf, _mm512_mask_cmplt_epi64_mask(crossing, after, t_count), after,
                                                   c_.report_times, 8);
-      const __mmask8 fits = _mm512_mask_cmp_pd_mask(crossing, exit, t_after, _CMP_LE_OQ);
+      const __mmask8 fits = _mm512_mask_cmp_pd_mask(crossing, end, t_after, _CMP_LE_OQ);
       __m512i k_to = _mm512_mask_mov_epi64(t_count, fits, after);
       const auto search = static_cast<__mmask8>(crossing & ~fits);
-      if (search != 0) k_to = search_reports(k_to, exit, search);
+      if (search != 0) k_to = search_reports(k_to, end, search);
       append(plus_, crossing, row_cell);
       const __mmask8 reported = _mm512_mask_cmplt_epi64_mask(crossing, k_to, t_count);
       append(minus_, reported,
@@ -333,25 +349,103 @@ class LaneKernel {
     const __mmask8 kept =
         _mm512_cmplt_epu64_mask(_mm512_and_si512(w2, _mm512_set1_epi64(0xffffffffLL)), _mm512_srli_epi64(cell, 32));
     const __m512i low16 = _mm512_set1_epi64(0xffff);
-    const __m512i to =
+    __m512i to =
         _mm512_mask_mov_epi64(_mm512_and_si512(cell, low16), kept, _mm512_and_si512(_mm512_srli_epi64(cell, 16), low16));
+    if (tp_moved != 0) {  // moved by the touchpoint: no next-stage word was drawn
+      to = _mm512_mask_mov_epi64(to, tp_moved, _mm512_set1_epi64(c_.tp_move_to));
+      L.state = _mm512_mask_sub_epi64(L.state, tp_moved, L.state, golden);
+    }
     append(moves_, moving, _mm512_add_epi64(_mm512_add_epi64(_mm512_mul_epu32(L.stage, s_count), to), moved_lane_));
     const __mmask8 converts = _mm512_mask_cmpeq_epi64_mask(static_cast<__mmask8>(moving & ~L.converted), to,
                                                            _mm512_set1_epi64(c_.won));
     if (converts != 0) {
-      _mm512_mask_i64scatter_pd(out_.conversion.data(), converts, L.offset, exit, 8);
+      _mm512_mask_i64scatter_pd(out_.conversion.data(), converts, L.offset, end, 8);
       L.converted = static_cast<__mmask8>(L.converted | converts);
     }
     L.stage = _mm512_mask_mov_epi64(L.stage, moving, to);
-    L.t = _mm512_mask_mov_pd(L.t, moving, exit);
+    L.t = _mm512_mask_mov_pd(L.t, moving, end);
 
     const auto done = static_cast<__mmask8>(last | other);
     append(seen_, done, L.visited);
     L.active = static_cast<__mmask8>(L.active & ~done);
   }
 
+  /// The calendar touchpoint's first contact day at or after `at` for lanes `which`, and its index
+  /// k (day = start + k every): Schedule::next_calendar's arithmetic (the floor of a quotient, then
+  /// a step or two).
+  LCSIM_AVX512_INLINE __m512d first_contact(__m512d at, __mmask8 which, __m512d& k) const {
+    const __m512d start = _mm512_set1_pd(c_.tp_start);
+    const __m512d every = _mm512_set1_pd(c_.tp_every);
+    k = _mm512_roundscale_pd(_mm512_div_pd(_mm512_sub_pd(at, start), every), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    k = _mm512_mask_mov_pd(k, _mm512_cmp_pd_mask(at, start, _CMP_LE_OQ), _mm512_setzero_pd());
+    __m512d t = _mm512_add_pd(start, _mm512_mul_pd(k, every));
+    return step_to<false>(t, k, at, which);
+  }
+
+  /// The contact after day c (= start + k every) for lanes `which`: next_calendar(c, strict), which
+  /// is start + (k + 1) every (the loop only guards against a step lost to rounding).
+  LCSIM_AVX512_INLINE __m512d next_contact(__m512d c, __mmask8 which, __m512d& k) const {
+    k = _mm512_mask_add_pd(k, which, k, _mm512_set1_pd(1.0));
+    const __m512d t = _mm512_add_pd(_mm512_set1_pd(c_.tp_start), _mm512_mul_pd(k, _mm512_set1_pd(c_.tp_every)));
+    return step_to<true>(t, k, c, which);
+  }
+
+  /// Steps lanes `which` whose day t is before `at` (not after it when Strict) along the grid
+  /// until it is not.
+  template <bool Strict>
+  LCSIM_AVX512_INLINE __m512d step_to(__m512d t, __m512d& k, __m512d at, __mmask8 which) const {
+    for (;;) {
+      const __mmask8 behind = _mm512_mask_cmp_pd_mask(which, t, at, Strict ? _CMP_LE_OQ : _CMP_LT_OQ);
+      if (behind == 0) return t;
+      k = _mm512_mask_add_pd(k, behind, k, _mm512_set1_pd(1.0));
+      t = _mm512_mask_mov_pd(t, behind, _mm512_add_pd(_mm512_set1_pd(c_.tp_start),
+                                                       _mm512_mul_pd(k, _mm512_set1_pd(c_.tp_every))));
+    }
+  }
+
+  /// The contacts of the calendar touchpoint during the stays of lanes `touched` (touched_visit()
+  /// with one such touchpoint): each contact before the exit and the horizon draws reach, and a
+  /// reached customer the move (the two words are made at once; a customer not reached uses one).
+  /// Returns the lanes it moved, with `end` their contact day.
+  LCSIM_AVX512_INLINE __mmask8 contacts(Lanes& L, __mmask8 touched, __m512d exit, __m512d& end, __m512d& limit) {
+    const __m512i golden = _mm512_set1_epi64(static_cast<long long>(kGolden));
+    const __m512d horizon = _mm512_set1_pd(c_.horizon);
+    const __m512d two_m53 = _mm512_set1_pd(0x1.0p-53);
+    __m512d k;
+    __m512d c = first_contact(L.t, touched, k);
+    __mmask8 pending = _mm512_mask_cmp_pd_mask(_mm512_mask_cmp_pd_mask(touched, c, exit, _CMP_LT_OQ), c, horizon,
+                                               _CMP_LT_OQ);
+    __mmask8 moved = 0;
+    while (pending != 0) {
+      const auto opening = static_cast<__mmask8>(pending & ~L.tp_open);
+      if (opening != 0) {
+        const __m512i key = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(first_key_)), L.offset);
+        L.tp_state = _mm512_mask_mov_epi64(
+            L.tp_state, opening, mix64v(_mm512_xor_si512(_mm512_set1_epi64(static_cast<long long>(c_.tp_base)), key)));
+        L.tp_open = static_cast<__mmask8>(L.tp_open | opening);
+      }
+      out_.tp_contacts += __builtin_popcount(pending);
+      const __m512i one_word = _mm512_add_epi64(L.tp_state, golden);
+      const __m512i two_words = _mm512_add_epi64(one_word, golden);
+      const __m512d u = _mm512_mul_pd(_mm512_cvtepi64_pd(_mm512_srli_epi64(mix64v(one_word), 11)), two_m53);
+      const __m512d u2 = _mm512_mul_pd(_mm512_cvtepi64_pd(_mm512_srli_epi64(mix64v(two_words), 11)), two_m53);
+      const __mmask8 hit = _mm512_mask_cmp_pd_mask(pending, u, _mm512_set1_pd(c_.tp_reach), _CMP_LT_OQ);
+      const __mmask8 move = _mm512_mask_cmp_pd_mask(hit, u2, _mm512_set1_pd(c_.tp_move_p), _CMP_LT_OQ);
+      L.tp_state = _mm512_mask_mov_epi64(_mm512_mask_mov_epi64(L.tp_state, pending, one_word), hit, two_words);
+      out_.tp_reached += __builtin_popcount(hit);
+      out_.tp_moves += __builtin_popcount(move);
+      moved = static_cast<__mmask8>(moved | move);
+      end = _mm512_mask_mov_pd(end, move, c);
+      pending = static_cast<__mmask8>(pending & ~move);
+      c = next_contact(c, pending, k);
+      pending = _mm512_mask_cmp_pd_mask(_mm512_mask_cmp_pd_mask(pending, c, exit, _CMP_LT_OQ), c, horizon, _CMP_LT_OQ);
+    }
+    limit = _mm512_mask_mov_pd(limit, touched, _mm512_min_pd(c, exit));
+    return moved;
+  }
+
   /// Lanes `which` go back to the scalar engine as they enter their stage.
-  LCSIM_AVX512 [[gnu::noinline]] void eject(const Lanes& L, __mmask8 which) {
+  LCSIM_AVX512_INLINE void eject(const Lanes& L, __mmask8 which) {
     alignas(64) std::array<std::uint64_t, 8> state{};
     alignas(64) std::array<std::int64_t, 8> stage{};
     alignas(64) std::array<std::int64_t, 8> k_from{};
@@ -363,12 +457,14 @@ class LaneKernel {
     _mm512_store_si512(k_from.data(), L.k_from);
     _mm512_store_si512(offset.data(), L.offset);
     _mm512_store_si512(visited.data(), L.visited);
+    alignas(64) std::array<std::uint64_t, 8> tp_state{};
     _mm512_store_pd(t.data(), L.t);
+    _mm512_store_si512(tp_state.data(), L.tp_state);
     for (unsigned m = which; m != 0; m &= m - 1) {
       const auto l = static_cast<std::size_t>(__builtin_ctz(m));
       out_.ejected.push_back(LaneEject{static_cast<std::uint32_t>(offset[l]), static_cast<std::int32_t>(stage[l]),
                                        static_cast<std::int32_t>(k_from[l]), ((L.converted >> l) & 1U) != 0, t[l],
-                                       state[l], visited[l]});
+                                       state[l], visited[l], ((L.tp_open >> l) & 1U) != 0, tp_state[l]});
     }
   }
 
@@ -386,6 +482,7 @@ class LaneKernel {
   }
 
   const LaneCohort& c_;
+  std::uint64_t first_key_;
   const double* const table_x_ = boost::random::detail::exponential_table<double>::table_x;
   std::uint32_t n_;
   int S_;

@@ -1,6 +1,7 @@
 /// @file plain_lanes.hpp
 /// Vector lanes for the engine's commonest case: an initial group of customers moving through
-/// plain stages (exponential dwell, a small next-stage table, no touchpoints, money or referrals).
+/// plain stages (exponential dwell, a small next-stage table, no money or referrals), and stages
+/// whose one touchpoint is a free calendar contact that can only move the customer (a webinar).
 /// Eight customers advance at once in AVX-512 registers, each with its own stream and exactly the
 /// draws the scalar engine makes (Boost's ziggurat for Exp(1), the same alias choice), so the
 /// counts are the scalar engine's, bit for bit. A customer that enters any other kind of stage is
@@ -21,6 +22,8 @@ constexpr std::uint32_t kLaneBlock = 2048;
 enum class LaneKind : std::uint8_t {
   kPlain,      ///< exponential dwell, next stage from an inlined table, nothing else on the stay
   kAbsorbing,  ///< absorbing, nothing on the stay
+  /// kPlain with the cohort's calendar touchpoint (LaneCohort::tp_*) contacting the customer there
+  kCalendarMove,
   kOther,      ///< anything else: the customer goes back to the scalar engine on entering it
 };
 
@@ -44,6 +47,15 @@ struct LaneCohort {
   const double* report_times = nullptr;
   int t_count = 0;
   int entry_k = 0;            ///< report index of day 0
+  // The calendar touchpoint of kCalendarMove stages: contacts on days tp_start + k tp_every
+  // (k >= 0), each reaching the customer with probability tp_reach, a reached customer moving to
+  // tp_move_to with probability tp_move_p; no cost, no window. Its stream: mix64(tp_base ^ key).
+  double tp_start = 0.0;
+  double tp_every = 0.0;
+  double tp_reach = 0.0;
+  double tp_move_p = 0.0;
+  int tp_move_to = -1;
+  std::uint64_t tp_base = 0;
 };
 
 /// A customer handed back to the scalar engine as it enters stage `stage` at time `t`.
@@ -55,12 +67,17 @@ struct LaneEject {
   double t = 0.0;
   std::uint64_t state = 0;    ///< its path stream's counter (Stream(state) continues it)
   std::uint64_t visited = 0;  ///< bit s: stage s visited (already counted in `reached`)
+  bool tp_open = false;       ///< its touchpoint stream was opened (tp_state is where it stands)
+  std::uint64_t tp_state = 0;
 };
 
 /// What a block leaves besides the counts.
 struct LaneBlock {
   std::vector<double> conversion;  ///< per customer of the block: its conversion time, NaN if none
   std::vector<LaneEject> ejected;  ///< in no particular order
+  std::int64_t tp_contacts = 0;    ///< the calendar touchpoint's contacts, reached and moves
+  std::int64_t tp_reached = 0;
+  std::int64_t tp_moves = 0;
 };
 
 /// True when this CPU (and its OS) runs AVX-512 F+DQ code.

@@ -45,13 +45,14 @@ class StreamFamily {
   /// mix on top of constants (the customer's key is on the critical path of its whole advance).
   [[nodiscard]] std::uint64_t key(std::uint64_t customer, Purpose purpose, std::uint32_t sub,
                                   std::uint64_t epoch) const noexcept {
-    const std::uint64_t base = purpose == Purpose::kPath && sub == 0 ? path_ : tag_base(purpose, sub);
-    return detail::mix64(base ^ customer ^ detail::mix64(epoch * detail::kGolden));
+    return detail::mix64(base(purpose, sub) ^ customer ^ detail::mix64(epoch * detail::kGolden));
+  }
+  /// The customer-independent part of key(): key(c, purpose, sub, 0) = mix64(base(purpose, sub) ^ c).
+  [[nodiscard]] std::uint64_t base(Purpose purpose, std::uint32_t sub) const noexcept {
+    return purpose == Purpose::kPath && sub == 0 ? path_ : tag_base(purpose, sub);
   }
   /// key(customer, Purpose::kPath, 0, 0), the stream every customer opens first.
   [[nodiscard]] std::uint64_t path_key(std::uint64_t customer) const noexcept { return detail::mix64(path_ ^ customer); }
-  /// The constant of path_key(): path_key(c) = mix64(path_base() ^ c).
-  [[nodiscard]] std::uint64_t path_base() const noexcept { return path_; }
 
  private:
   [[nodiscard]] std::uint64_t tag_base(Purpose purpose, std::uint32_t sub) const noexcept {

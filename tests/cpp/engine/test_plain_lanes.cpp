@@ -72,8 +72,10 @@ touchpoints:
 }
 
 // Daily reports (stays that pass several report times: the search), a short horizon (many
-// customers still moving at its end), and each kind of stage the lanes hand back: revenue on a
-// stay, a lognormal dwell, an absorbing stage with revenue, a next table wider than the lanes'.
+// customers still moving at its end), a free calendar touchpoint on two stages (run in the lanes),
+// and each kind of stage the lanes hand back: revenue on a stay, a lognormal dwell, an absorbing
+// stage with revenue, a next table wider than the lanes', a touchpoint with a cost, one with a
+// window (customers handed back with their touchpoint stream open, from b and x to paid or won).
 TEST(PlainLanesTest, stages_the_lanes_do_not_take_finish_in_the_scalar_engine_with_the_same_result) {
   if (!detail::lanes_available()) GTEST_SKIP() << "this CPU has no AVX-512: the engine does not use the lanes here";
   const Model model = test::model_from_yaml(R"(
@@ -93,6 +95,13 @@ stages:
   lost: {absorbing: true}
 arrivals:
   initial: [{stage: a, count: 9000}, {stage: b, count: 4099}]
+touchpoints:
+  demo: {stages: [b, x], schedule: {calendar: {start: 2, every: 3}}, reach: 0.5,
+         effect: {move: {to: won, probability: 0.3}}}
+  call: {stages: [paid], schedule: {calendar: {every: 5}}, reach: 0.9, cost: 2,
+         effect: {move: {to: b, probability: 0.5}}}
+  nudge: {stages: [won], schedule: {after_entry: {days: [1], every: 2}}, reach: 0.7,
+          effect: {window: 2, hazard_factor: 1.5}}
 )");
   for (int rep : {0, 1}) expect_same_with_and_without_lanes(model, rep);
 }
