@@ -42,7 +42,7 @@ int report_index(const LaneCohort& c, double t) {
 /// Counts of records (indices into a count array), kept apart from the lanes so that no two lanes
 /// ever write one counter at once; added up when full and at the end of the block.
 struct Records {
-  static constexpr std::size_t kCap = 512;
+  static constexpr std::size_t kCap = 1024;
   alignas(64) std::array<std::int64_t, kCap + 8> at{};
   std::size_t n = 0;
 };
@@ -59,7 +59,8 @@ class Tally {
         base_(copies_.empty() ? counts : copies_.data()) {}
   Tally(const Tally&) = delete;
   Tally& operator=(const Tally&) = delete;
-  ~Tally() {
+  /// Adds the copies into the counts (once, at the end).
+  void finish() {
     for (std::size_t c = 0; c < kCopies && !copies_.empty(); ++c) {
       for (std::size_t j = 0; j < size_; ++j) counts_[j] += copies_[c * size_ + j];
     }
@@ -79,16 +80,6 @@ class Tally {
   std::vector<std::int64_t> copies_;
   std::int64_t* base_;
 };
-
-/// reached[s] += customers of r whose visited mask has bit s (a loop the compiler vectorises).
-void add_visits(Records& r, int s_count, std::int64_t* reached) {
-  for (int s = 0; s < s_count; ++s) {
-    std::int64_t c = 0;
-    for (std::size_t i = 0; i < r.n; ++i) c += (r.at[i] >> s) & 1;
-    reached[s] += c;
-  }
-  r.n = 0;
-}
 
 }  // namespace
 
@@ -140,8 +131,9 @@ class LaneKernel {
   LCSIM_AVX512 LaneKernel(const LaneCohort& c, std::uint64_t first_key, std::uint32_t n, std::int64_t* transitions,
                           std::int64_t* occupancy_diff, std::int64_t* reached, LaneBlock& out)
       : c_(c), first_key_(first_key), n_(n), S_(c.s_count), T_(c.t_count), reached_(reached), out_(out),
-        occupancy_(occupancy_diff, static_cast<std::size_t>((c.t_count + 1) * c.s_count)),
-        moved_(transitions, static_cast<std::size_t>(c.s_count * c.s_count)) {
+        occupancy_(occupancy_diff, static_cast<std::size_t>((c.t_count + 1) * c.s_count)), transitions_(transitions),
+        move_counts_(static_cast<std::size_t>(2 * c.s_count * c.s_count), 0),
+        moved_(move_counts_.data(), move_counts_.size()) {
     alignas(64) std::array<double, 16> mean{};
     alignas(64) std::array<std::int64_t, 16> kind{};
     alignas(64) std::array<std::int64_t, 16> next_n{};
@@ -195,12 +187,19 @@ class LaneKernel {
       step(b);
       step(d);
       if (a.active == 0 && b.active == 0 && d.active == 0 && next_offset_ >= n_) break;
-      if (plus_.n > Records::kCap - 48 || minus_.n > Records::kCap - 48 || moves_.n > Records::kCap - 24 ||
-          seen_.n > Records::kCap - 24) {
-        flush();
-      }
+      if (plus_.n > Records::kCap - 80 || minus_.n > Records::kCap - 32 || moves_.n > Records::kCap - 32) flush();
     }
     flush();
+    occupancy_.finish();
+    moved_.finish();
+    // Moves, by whether they were the customer's first visit of the stage moved to (the second
+    // half): every customer visits the cohort's stage first, then reached counts first visits.
+    const std::size_t pairs = static_cast<std::size_t>(S_) * static_cast<std::size_t>(S_);
+    reached_[c_.start] += n_;
+    for (std::size_t ft = 0; ft < pairs; ++ft) {
+      transitions_[ft] += move_counts_[ft] + move_counts_[pairs + ft];
+      reached_[ft % static_cast<std::size_t>(S_)] += move_counts_[pairs + ft];
+    }
   }
 
  private:
@@ -213,7 +212,6 @@ class LaneKernel {
     occupancy_.add(plus_, 1);
     occupancy_.add(minus_, -1);
     moved_.add(moves_, 1);
-    add_visits(seen_, S_, reached_);
   }
 
   /// Free lanes take the next customers; then every lane makes one visit.
@@ -240,7 +238,7 @@ class LaneKernel {
       L.state = _mm512_mask_expandloadu_epi64(L.state, free, keys_.data() + next_offset_);
       L.stage = _mm512_mask_mov_epi64(L.stage, free, _mm512_set1_epi64(c_.start));
       L.k_from = _mm512_mask_mov_epi64(L.k_from, free, _mm512_set1_epi64(c_.entry_k));
-      L.visited = _mm512_mask_mov_epi64(L.visited, free, _mm512_setzero_si512());
+      L.visited = _mm512_mask_mov_epi64(L.visited, free, _mm512_set1_epi64(1LL << c_.start));
       L.t = _mm512_mask_mov_pd(L.t, free, _mm512_setzero_pd());
       L.next_report = _mm512_mask_mov_pd(L.next_report, free, entry_nrt_);
       L.converted = static_cast<__mmask8>(c_.converted ? (L.converted | free) : (L.converted & ~free));
@@ -260,8 +258,6 @@ class LaneKernel {
     const __mmask8 absorbing =
         _mm512_mask_cmpeq_epi64_mask(L.active, kd, _mm512_set1_epi64(static_cast<long long>(LaneKind::kAbsorbing)));
     const auto other = static_cast<__mmask8>(L.active & ~plain & ~absorbing);
-    L.visited = _mm512_mask_or_epi64(L.visited, static_cast<__mmask8>(plain | absorbing), L.visited,
-                                     _mm512_sllv_epi64(one, L.stage));
     if (other != 0) [[unlikely]] eject(L, other);
 
     // A visit's two words at once (they do not depend on each other): Exp(1) from the first, the
@@ -355,7 +351,19 @@ class LaneKernel {
       to = _mm512_mask_mov_epi64(to, tp_moved, _mm512_set1_epi64(c_.tp_move_to));
       L.state = _mm512_mask_sub_epi64(L.state, tp_moved, L.state, golden);
     }
-    append(moves_, moving, _mm512_add_epi64(_mm512_add_epi64(_mm512_mul_epu32(L.stage, s_count), to), moved_lane_));
+    // The move, in the second half of the move counts when it is the first visit of `to`.
+    const __m512i to_bit = _mm512_sllv_epi64(one, to);
+    const __mmask8 again = _mm512_mask_test_epi64_mask(moving, L.visited, to_bit);
+    L.visited = _mm512_mask_or_epi64(L.visited, moving, L.visited, to_bit);
+    const __m512i move_cell = _mm512_add_epi64(_mm512_add_epi64(_mm512_mul_epu32(L.stage, s_count), to), moved_lane_);
+    append(moves_, moving,
+           _mm512_mask_add_epi64(move_cell, static_cast<__mmask8>(moving & ~again), move_cell, _mm512_set1_epi64(S_ * S_)));
+    // A move into an absorbing stage ends the customer here: its last stay, from `end` on.
+    const __mmask8 absorbed = _mm512_mask_cmpeq_epi64_mask(
+        moving, _mm512_permutex2var_epi64(kind_lo_, to, kind_hi_),
+        _mm512_set1_epi64(static_cast<long long>(LaneKind::kAbsorbing)));
+    append(plus_, _mm512_mask_cmplt_epi64_mask(absorbed, L.k_from, t_count),
+           _mm512_add_epi64(_mm512_add_epi64(_mm512_mul_epu32(L.k_from, s_count), to), occ_lane_));
     const __mmask8 converts = _mm512_mask_cmpeq_epi64_mask(static_cast<__mmask8>(moving & ~L.converted), to,
                                                            _mm512_set1_epi64(c_.won));
     if (converts != 0) {
@@ -365,9 +373,7 @@ class LaneKernel {
     L.stage = _mm512_mask_mov_epi64(L.stage, moving, to);
     L.t = _mm512_mask_mov_pd(L.t, moving, end);
 
-    const auto done = static_cast<__mmask8>(last | other);
-    append(seen_, done, L.visited);
-    L.active = static_cast<__mmask8>(L.active & ~done);
+    L.active = static_cast<__mmask8>(L.active & ~(last | other | absorbed));
   }
 
   /// The calendar touchpoint's first contact day at or after `at` for lanes `which`, and its index
@@ -490,11 +496,12 @@ class LaneKernel {
   std::int64_t* reached_;
   LaneBlock& out_;
   Tally occupancy_;
+  std::int64_t* transitions_;
+  std::vector<std::int64_t> move_counts_;  // [2 S^2]: moves to a stage visited before, then first visits
   Tally moved_;
   Records plus_;   // occupancy_diff += 1
   Records minus_;  // occupancy_diff -= 1
   Records moves_;  // transitions += 1
-  Records seen_;   // visited masks of finished customers
   alignas(64) std::array<std::uint64_t, kLaneBlock + 8> keys_{};
   alignas(64) std::array<std::uint64_t, 16 * 8> next_{};
   __m512d mean_lo_, mean_hi_, rt_lo_, rt_hi_, entry_nrt_;
