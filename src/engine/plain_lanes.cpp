@@ -53,9 +53,9 @@ struct Records {
 /// are counted in place.
 class Tally {
  public:
-  static constexpr std::size_t kCopies = 4;
+  static constexpr std::size_t kCopies = 8;
   Tally(std::int64_t* counts, std::size_t size)
-      : counts_(counts), size_(size), copies_(size * kCopies <= 16384 ? size * kCopies : 0, 0),
+      : counts_(counts), size_(size), copies_(size * kCopies <= 32768 ? size * kCopies : 0, 0),
         base_(copies_.empty() ? counts : copies_.data()) {}
   Tally(const Tally&) = delete;
   Tally& operator=(const Tally&) = delete;
