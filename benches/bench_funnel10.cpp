@@ -32,6 +32,7 @@ void BM_Engine_Funnel10_Run(benchmark::State& state, const char* file, bool lane
   state.counters["transitions_per_s"] = benchmark::Counter(transitions, benchmark::Counter::kIsRate);
   state.counters["transitions"] = last;
   state.counters["customers"] = static_cast<double>(customers);
+  state.counters["vector_lanes"] = lanes && lcsim::Engine::vector_lanes_available() ? 1.0 : 0.0;
 }
 
 void BM_Engine_Funnel10(benchmark::State& state) { BM_Engine_Funnel10_Run(state, "benches/funnel10/funnel10.yaml"); }

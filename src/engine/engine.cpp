@@ -1135,6 +1135,8 @@ class Replication {
 
 }  // namespace
 
+bool Engine::vector_lanes_available() noexcept { return detail::lanes_available(); }
+
 ReplicationResult Engine::simulate(int replication, const SimulationControl& control) const {
   const std::uint64_t seed = control.has_seed ? control.seed_override : model_.seed;
   Replication rep(model_, seed, replication, control);

@@ -169,9 +169,11 @@ class LaneKernel {
     // Every customer's path stream key, eight at a time, off the lanes' dependency chains.
     const __m512i base = _mm512_set1_epi64(static_cast<long long>(c.path_base));
     const __m512i iota = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+    out.keys.resize(n + 8);
+    keys_ = out.keys.data();
     for (std::uint32_t i = 0; i < n; i += 8) {
       const __m512i key = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(first_key + i)), iota);
-      _mm512_store_si512(keys_.data() + i, mix64v(_mm512_xor_si512(base, key)));
+      _mm512_storeu_si512(keys_ + i, mix64v(_mm512_xor_si512(base, key)));
     }
     out.conversion.assign(n, std::numeric_limits<double>::quiet_NaN());
     out.ejected.clear();
@@ -235,7 +237,7 @@ class LaneKernel {
       }
       const __m512i iota = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
       L.offset = _mm512_mask_expand_epi64(L.offset, free, _mm512_add_epi64(_mm512_set1_epi64(next_offset_), iota));
-      L.state = _mm512_mask_expandloadu_epi64(L.state, free, keys_.data() + next_offset_);
+      L.state = _mm512_mask_expandloadu_epi64(L.state, free, keys_ + next_offset_);
       L.stage = _mm512_mask_mov_epi64(L.stage, free, _mm512_set1_epi64(c_.start));
       L.k_from = _mm512_mask_mov_epi64(L.k_from, free, _mm512_set1_epi64(c_.entry_k));
       L.visited = _mm512_mask_mov_epi64(L.visited, free, _mm512_set1_epi64(1LL << c_.start));
@@ -502,7 +504,7 @@ class LaneKernel {
   Records plus_;   // occupancy_diff += 1
   Records minus_;  // occupancy_diff -= 1
   Records moves_;  // transitions += 1
-  alignas(64) std::array<std::uint64_t, kLaneBlock + 8> keys_{};
+  std::uint64_t* keys_ = nullptr;  // out_.keys: every customer's path stream key
   alignas(64) std::array<std::uint64_t, 16 * 8> next_{};
   __m512d mean_lo_, mean_hi_, rt_lo_, rt_hi_, entry_nrt_;
   __m512i kind_lo_, kind_hi_, nn_lo_, nn_hi_, occ_lane_, moved_lane_;

@@ -17,7 +17,7 @@ namespace lcsim::detail {
 /// The lanes keep a stage's attributes in two 8-wide registers: at most 16 stages.
 constexpr int kLaneMaxStages = 16;
 /// Customers per call of advance_lanes (its conversion array is per customer of the block).
-constexpr std::uint32_t kLaneBlock = 2048;
+constexpr std::uint32_t kLaneBlock = 16384;
 
 enum class LaneKind : std::uint8_t {
   kPlain,      ///< exponential dwell, next stage from an inlined table, nothing else on the stay
@@ -75,6 +75,7 @@ struct LaneEject {
 struct LaneBlock {
   std::vector<double> conversion;  ///< per customer of the block: its conversion time, NaN if none
   std::vector<LaneEject> ejected;  ///< in no particular order
+  std::vector<std::uint64_t> keys; ///< scratch: the block's path stream keys
   std::int64_t tp_contacts = 0;    ///< the calendar touchpoint's contacts, reached and moves
   std::int64_t tp_reached = 0;
   std::int64_t tp_moves = 0;

@@ -35,6 +35,9 @@ class Engine {
   /// @throws Cancelled when control.cancel became true
   [[nodiscard]] ReplicationResult simulate(int replication, const SimulationControl& control = {}) const;
 
+  /// Whether this CPU runs the vector lanes (SimulationControl::vector_lanes): x86-64 with AVX-512.
+  [[nodiscard]] static bool vector_lanes_available() noexcept;
+
  private:
   const Model& model_;
 };

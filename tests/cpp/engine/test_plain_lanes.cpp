@@ -33,7 +33,7 @@ void expect_same_with_and_without_lanes(const Model& model, int rep) {
   EXPECT_GT(lanes.metrics[kConversions], 0.0) << what;
 }
 
-// funnel-10 (benches/funnel10) at 20,001 customers (several blocks of the lanes, the last lanes
+// funnel-10 (benches/funnel10) at 20,001 customers (two blocks of the lanes, the last lanes
 // of the last block empty), reports every 30 days, with and without its webinar: with it, every
 // customer entering mql leaves the lanes for the scalar engine (touchpoints) and converts there.
 TEST(PlainLanesTest, funnel10_and_its_webinar_are_the_same_in_lanes_and_scalar) {
