@@ -2,11 +2,14 @@
 // scalar loop: the same replication, bit for bit, for every way a customer can leave the lanes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
 #include "engine/plain_lanes.hpp"
 #include "lcsim/engine/engine.hpp"
+#include "lcsim/io/scenario_yaml.hpp"
+#include "lcsim/model/compile.hpp"
 #include "support/builders.hpp"
 
 namespace lcsim {
@@ -104,6 +107,47 @@ touchpoints:
           effect: {window: 2, hazard_factor: 1.5}}
 )");
   for (int rep : {0, 1}) expect_same_with_and_without_lanes(model, rep);
+}
+
+// A sales team: customers leave the lanes for the served stage (requests made after the block, in
+// customer order), queue, abandon to a plain stage and are served, all in the scalar engine.
+TEST(PlainLanesTest, customers_handed_back_to_a_sales_team_give_the_same_replication) {
+  if (!detail::lanes_available()) GTEST_SKIP() << "this CPU has no AVX-512: the engine does not use the lanes here";
+  const Model model = test::model_from_yaml(R"(
+name: with_team
+horizon: 200
+report_every: 7
+won: customer
+stages:
+  lead:     {dwell: {mean: 3}, next: {sql: 0.4, lead: 0.1, lost: 0.5}}
+  sql:      {}
+  nurture:  {dwell: {mean: 6}, next: {sql: 0.5, lost: 0.5}}
+  customer: {absorbing: true}
+  lost:     {absorbing: true}
+arrivals:
+  initial: [{stage: lead, count: 30000}]
+resources:
+  sales:
+    servers: 2
+    serves: [sql]
+    service: {dist: exponential, mean: 0.01}
+    discipline: fifo
+    patience: {dist: exponential, mean: 3}
+    abandon_to: nurture
+    outcome: {next: {customer: 0.4, nurture: 0.3, lost: 0.3}}
+)");
+  for (int rep : {0, 2}) expect_same_with_and_without_lanes(model, rep);
+}
+
+// The bundled scenarios, whatever part of them the lanes take.
+TEST(PlainLanesTest, bundled_scenarios_are_the_same_in_lanes_and_scalar) {
+  if (!detail::lanes_available()) GTEST_SKIP() << "this CPU has no AVX-512: the engine does not use the lanes here";
+  for (const char* file : {"scenarios/b2b_saas/baseline.yaml", "scenarios/b2b_saas/webinar_for_mqls.yaml",
+                           "scenarios/sales_team/baseline.yaml", "benches/funnel10/funnel10_webinar.yaml"}) {
+    Scenario scenario = load_scenario(std::string(LCSIM_SOURCE_DIR) + "/" + file);
+    for (auto& group : scenario.arrivals.initial) group.count = std::min<std::int64_t>(group.count, 20000);
+    expect_same_with_and_without_lanes(compile(scenario), 1);
+  }
 }
 
 }  // namespace
