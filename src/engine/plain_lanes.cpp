@@ -183,12 +183,10 @@ class LaneKernel {
   LCSIM_AVX512 void run() {
     Lanes a = empty();
     Lanes b = empty();
-    Lanes d = empty();
     for (;;) {
       step(a);
       step(b);
-      step(d);
-      if (a.active == 0 && b.active == 0 && d.active == 0 && next_offset_ >= n_) break;
+      if (a.active == 0 && b.active == 0 && next_offset_ >= n_) break;
       if (plus_.n > Records::kCap - 80 || minus_.n > Records::kCap - 32 || moves_.n > Records::kCap - 32) flush();
     }
     flush();
