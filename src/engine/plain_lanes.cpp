@@ -1,6 +1,7 @@
 // Vector lanes for plain initial groups (plain_lanes.hpp). Built for baseline x86-64 like the rest
-// of the library: only advance_lanes_avx512() is compiled for AVX-512, and the engine calls it only
-// when lanes_available() says the CPU runs it. The file (like the whole engine) is compiled with
+// of the library: only the kernel (LaneKernel's members and advance_lanes_avx512(), marked
+// LCSIM_AVX512) is compiled for AVX-512, and the engine calls it only when lanes_available() says
+// the CPU runs it. The file (like the whole engine) is compiled with
 // -ffp-contract=off, so t + mean * x is a multiply and an add here as in the scalar engine.
 #include "plain_lanes.hpp"
 
