@@ -297,7 +297,8 @@ class Replication {
     for (int s = 0; s < s_count_; ++s) {
       const StageHot& h = hot(s);
       detail::LaneStage& ls = c.stages[static_cast<std::size_t>(s)];
-      const bool exponential = h.mean > 0.0 && !h.stay_extra && h.next_n > 0 && h.next_n <= ls.next.size();
+      static_assert(StageHot::kInlineNext <= std::tuple_size_v<decltype(ls.next)>);
+      const bool exponential = h.mean > 0.0 && !h.stay_extra && h.next_n > 0;
       bool touched = false;
       if (exponential && h.kind == StageKind::kTouched && h.tp_last == h.tp_first + 1) {
         const TouchpointId id = m_.touchpoints_for[h.tp_first];
@@ -349,17 +350,19 @@ class Replication {
         tally.reached += static_cast<double>(lane_block_.tp_reached);
         tally.moves += static_cast<double>(lane_block_.tp_moves);
       }
-      const double* conversion = lane_block_.conversion.data();
+      // The block's conversions in customer order, the handed-back customers' in between.
       std::uint32_t o = 0;
-      for (const detail::LaneEject& e : ejected) {
-        for (; o <= e.offset; ++o) {
-          if (!std::isnan(conversion[o])) time_to_convert_.push_back(conversion[o]);
+      auto conversions_before = [&](std::uint32_t end) {
+        for (; o < end; ++o) {
+          const double t = lane_block_.conversion[o];
+          if (!std::isnan(t)) time_to_convert_.push_back(t);
         }
+      };
+      for (const detail::LaneEject& e : ejected) {
+        conversions_before(e.offset + 1);
         resume_from_lanes(e, first + e.offset, serial_ + e.offset + 1, segment, lane_tp);
       }
-      for (; o < n; ++o) {
-        if (!std::isnan(conversion[o])) time_to_convert_.push_back(conversion[o]);
-      }
+      conversions_before(n);
       index += n;
       serial_ += n;
       done += n;
@@ -367,6 +370,7 @@ class Replication {
       customers_ += n;
       if ((before | kCancelPollMask) < customers_) poll();  // passed a multiple of 1024, as the loop polls
     }
+    if (control_.vector_lane_customers != nullptr) *control_.vector_lane_customers += group.count;
     return true;
   }
 

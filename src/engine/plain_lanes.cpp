@@ -105,10 +105,6 @@ LCSIM_AVX512_INLINE void append(Records& r, __mmask8 m, __m512i v) {
   r.n += static_cast<std::size_t>(__builtin_popcount(m));
 }
 
-}  // namespace
-
-namespace {
-
 /// Eight customers in registers, each about to visit `stage`, entered at t.
 struct Lanes {
   __m512i state;        // path stream counters
@@ -226,14 +222,7 @@ class LaneKernel {
     __mmask8 free = static_cast<__mmask8>(~L.active);
     if (free != 0 && next_offset_ < n_) {
       const std::uint32_t left = n_ - next_offset_;
-      if (static_cast<std::uint32_t>(__builtin_popcount(free)) > left) {
-        __mmask8 keep = 0;
-        for (std::uint32_t i = 0; i < left; ++i) {
-          keep = static_cast<__mmask8>(keep | (free & (~free + 1U)));
-          free = static_cast<__mmask8>(free & (free - 1U));
-        }
-        free = keep;
-      }
+      if (left < 8) free = static_cast<__mmask8>(_pdep_u32((1U << left) - 1U, free));  // the lowest `left` of them
       const __m512i iota = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
       L.offset = _mm512_mask_expand_epi64(L.offset, free, _mm512_add_epi64(_mm512_set1_epi64(next_offset_), iota));
       L.state = _mm512_mask_expandloadu_epi64(L.state, free, keys_ + next_offset_);
@@ -252,13 +241,12 @@ class LaneKernel {
     const __m512i kd = _mm512_permutex2var_epi64(kind_lo_, L.stage, kind_hi_);
     const __mmask8 touched =
         _mm512_mask_cmpeq_epi64_mask(L.active, kd, _mm512_set1_epi64(static_cast<long long>(LaneKind::kCalendarMove)));
-    // plain: the lanes that draw a dwell (plain stages and those with the calendar touchpoint)
+    // plain: the lanes that draw a dwell (plain stages and those with the calendar touchpoint). No
+    // lane is ever at an absorbing stage here: a move into one ends the customer in its step.
     const auto plain = static_cast<__mmask8>(
         _mm512_mask_cmpeq_epi64_mask(L.active, kd, _mm512_set1_epi64(static_cast<long long>(LaneKind::kPlain))) |
         touched);
-    const __mmask8 absorbing =
-        _mm512_mask_cmpeq_epi64_mask(L.active, kd, _mm512_set1_epi64(static_cast<long long>(LaneKind::kAbsorbing)));
-    const auto other = static_cast<__mmask8>(L.active & ~plain & ~absorbing);
+    const auto other = static_cast<__mmask8>(L.active & ~plain);
     if (other != 0) [[unlikely]] eject(L, other);
 
     // A visit's two words at once (they do not depend on each other): Exp(1) from the first, the
@@ -305,12 +293,10 @@ class LaneKernel {
                                                         _mm512_set1_pd(c_.horizon), _CMP_GE_OQ);
     const auto moving = static_cast<__mmask8>(plain & ~at_horizon);
 
-    // The last stay (absorbing, or still there at the horizon): up at its first report row (the
-    // scalar engine also takes one off the row past the last report, which is never read).
-    const auto last = static_cast<__mmask8>(absorbing | at_horizon);
-    const __m512i row_cell =
-        _mm512_add_epi64(_mm512_add_epi64(_mm512_mul_epu32(L.k_from, s_count), L.stage), occ_lane_);
-    append(plus_, _mm512_mask_cmplt_epi64_mask(last, L.k_from, t_count), row_cell);
+    // The last stay (still there at the horizon): up at its first report row (the scalar engine
+    // also takes one off the row past the last report, which is never read).
+    const __m512i row_cell = occupancy_cell(L.k_from, L.stage);
+    append(plus_, _mm512_mask_cmplt_epi64_mask(at_horizon, L.k_from, t_count), row_cell);
 
     // A stay that passes a report time: up at its first report row, down at the row after its end.
     const __mmask8 crossing = _mm512_mask_cmp_pd_mask(moving, end, L.next_report, _CMP_GT_OQ);
@@ -326,8 +312,7 @@ class LaneKernel {
       if (search != 0) k_to = search_reports(k_to, end, search);
       append(plus_, crossing, row_cell);
       const __mmask8 reported = _mm512_mask_cmplt_epi64_mask(crossing, k_to, t_count);
-      append(minus_, reported,
-             _mm512_add_epi64(_mm512_add_epi64(_mm512_mul_epu32(k_to, s_count), L.stage), occ_lane_));
+      append(minus_, reported, occupancy_cell(k_to, L.stage));
       L.k_from = _mm512_mask_mov_epi64(L.k_from, crossing, k_to);
       if (few_reports_) {
         L.next_report = _mm512_mask_mov_pd(L.next_report, crossing, _mm512_permutex2var_pd(rt_lo_, k_to, rt_hi_));
@@ -363,8 +348,7 @@ class LaneKernel {
     const __mmask8 absorbed = _mm512_mask_cmpeq_epi64_mask(
         moving, _mm512_permutex2var_epi64(kind_lo_, to, kind_hi_),
         _mm512_set1_epi64(static_cast<long long>(LaneKind::kAbsorbing)));
-    append(plus_, _mm512_mask_cmplt_epi64_mask(absorbed, L.k_from, t_count),
-           _mm512_add_epi64(_mm512_add_epi64(_mm512_mul_epu32(L.k_from, s_count), to), occ_lane_));
+    append(plus_, _mm512_mask_cmplt_epi64_mask(absorbed, L.k_from, t_count), occupancy_cell(L.k_from, to));
     const __mmask8 converts = _mm512_mask_cmpeq_epi64_mask(static_cast<__mmask8>(moving & ~L.converted), to,
                                                            _mm512_set1_epi64(c_.won));
     if (converts != 0) {
@@ -374,7 +358,12 @@ class LaneKernel {
     L.stage = _mm512_mask_mov_epi64(L.stage, moving, to);
     L.t = _mm512_mask_mov_pd(L.t, moving, end);
 
-    L.active = static_cast<__mmask8>(L.active & ~(last | other | absorbed));
+    L.active = static_cast<__mmask8>(L.active & ~(at_horizon | other | absorbed));
+  }
+
+  /// The record of occupancy row k, stage s, in the lane's copy.
+  LCSIM_AVX512_INLINE __m512i occupancy_cell(__m512i k, __m512i s) const {
+    return _mm512_add_epi64(_mm512_add_epi64(_mm512_mul_epu32(k, _mm512_set1_epi64(S_)), s), occ_lane_);
   }
 
   /// The calendar touchpoint's first contact day at or after `at` for lanes `which`, and its index

@@ -23,6 +23,9 @@ struct SimulationControl {
   /// where the CPU has them. The results are the same either way (the same draws, counts and
   /// order of conversions); false keeps every customer in the scalar loop (tests compare the two).
   bool vector_lanes = true;
+  /// When set, increased by the customers that started in the vector lanes (benches and tests
+  /// check with it that the lanes ran).
+  std::int64_t* vector_lane_customers = nullptr;
 };
 
 /// Advances each customer on its own through its stages (hazard clock, touchpoints, money) until
