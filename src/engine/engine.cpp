@@ -228,6 +228,10 @@ class Replication {
     Stream rng(family_, a, Purpose::kArrival);
     boost::random::exponential_distribution<double> gap(p.max_rate);
     const std::uint64_t base = (static_cast<std::uint64_t>(a) + 1U) << kStreamShift;
+    const SegmentId segment = p.segment >= 0 ? p.segment : (m_.num_segments() == 1 ? 0 : -1);
+    detail::LaneCohort lanes;
+    int lane_tp = -1;
+    const bool in_lanes = lane_setup(p.stage, segment, lanes, lane_tp);
     std::uint64_t k = 0;
     double t = 0.0;
     for (;;) {
@@ -235,8 +239,34 @@ class Replication {
       if (t >= m_.horizon) break;
       const auto weekday = static_cast<std::size_t>(static_cast<std::uint64_t>(t) % 7U);
       const double rate = p.weekday_rate[weekday];  // thinning; no draw needed at the peak rate
-      if (rate >= p.max_rate || rng.uniform() * p.max_rate < rate) customer(base | k++, p.stage, p.segment, t);
+      if (!(rate >= p.max_rate || rng.uniform() * p.max_rate < rate)) continue;
+      if (!in_lanes) {
+        customer(base | k++, p.stage, p.segment, t);
+        continue;
+      }
+      arrival_t_.push_back(t);
+      arrival_k_.push_back(report_index(t));
+      ++k;
+      if (arrival_t_.size() == detail::kLaneBlock) arrival_block(lanes, base | k, segment, lane_tp);
     }
+    if (in_lanes) arrival_block(lanes, base | k, segment, lane_tp);
+  }
+
+  /// The arrivals collected in arrival_t_ (their keys end just before `end_key`) through the lanes,
+  /// or one by one when they would pass max_customers (which then stops the run where it must).
+  void arrival_block(detail::LaneCohort& lanes, std::uint64_t end_key, SegmentId segment, int lane_tp) {
+    const auto n = static_cast<std::uint32_t>(arrival_t_.size());
+    if (n == 0) return;
+    const std::uint64_t first = end_key - n;
+    if (static_cast<std::int64_t>(customers_ + n) > m_.max_customers) {
+      for (std::uint32_t i = 0; i < n; ++i) customer(first + i, lanes.start, segment, arrival_t_[i]);
+    } else {
+      lanes.entry_t = arrival_t_.data();
+      lanes.entry_ks = arrival_k_.data();
+      lane_block(lanes, first, n, segment, lane_tp);
+    }
+    arrival_t_.clear();
+    arrival_k_.clear();
   }
 
   // ---- one customer --------------------------------------------------------------------------
@@ -255,19 +285,21 @@ class Replication {
   }
 
   /// The customers of an initial group when nothing of theirs needs new_customer()'s general
-  /// parts (no outcomes, event log or referrals; the segment known; within max_customers): the same
-  /// streams, draws and counts, with the per-customer checks hoisted out of the loop. False: not
-  /// taken, the caller advances the group through customer().
+  /// parts (no outcomes, event log or referrals; within max_customers): the same streams, draws and
+  /// counts, with the per-customer checks hoisted out of the loop; in the vector lanes when they
+  /// take the group (a segment drawn by shares: only there). False: not taken, the caller advances
+  /// the group through customer().
   bool plain_cohort(const InitialGroup& group, std::uint64_t& index) {
     const SegmentId segment = group.segment >= 0 ? group.segment : (m_.num_segments() == 1 ? 0 : -1);
-    if (segment < 0 || control_.outcomes != nullptr || control_.events || has_referrals_ ||
+    if (control_.outcomes != nullptr || control_.events || has_referrals_ ||
         static_cast<std::int64_t>(customers_) + group.count > m_.max_customers) {
       return false;
     }
+    enter_at(0.0);
+    if (lane_cohort(group, segment, index)) return true;
+    if (segment < 0) return false;
     const bool converted = m_.converted[static_cast<std::size_t>(group.stage)] != 0;
     hot_row_ = &hot_[static_cast<std::size_t>(segment * s_count_)];
-    enter_at(0.0);
-    if (lane_cohort(group, segment, converted, index)) return true;
     // Of the customer's state only these change while it advances here (no services, referrals or
     // outcomes), so the rest is set once.
     cur_ = Customer{0, 0, segment, 0, 0, 0, 0.0, converted};
@@ -287,42 +319,52 @@ class Replication {
   /// plain_cohort() in vector lanes (plain_lanes.hpp) when the CPU has them and the group's
   /// stages suit them: blocks of customers advance in the lanes, and those that enter a stage the
   /// lanes do not take finish here, in customer order, so conversions keep the scalar order.
-  bool lane_cohort(const InitialGroup& group, SegmentId segment, bool converted, std::uint64_t& index) {
-    if (!control_.vector_lanes || has_one_off_ || s_count_ > detail::kLaneMaxStages || !detail::lanes_available()) {
+  bool lane_cohort(const InitialGroup& group, SegmentId segment, std::uint64_t& index) {
+    detail::LaneCohort c;
+    int lane_tp = -1;
+    if (!lane_setup(group.stage, segment, c, lane_tp)) return false;
+    c.entry_k = entry_k_;
+    for (std::int64_t done = 0; done < group.count;) {
+      const auto n = static_cast<std::uint32_t>(std::min<std::int64_t>(detail::kLaneBlock, group.count - done));
+      lane_block(c, index, n, segment, lane_tp);
+      index += n;
+      done += n;
+    }
+    return true;
+  }
+
+  /// The lanes' view of the stages for customers that start in `start`, of segment `segment` (-1:
+  /// drawn by shares from the path stream's first word; the lanes then take only the stages that
+  /// are the same in every segment). False: the lanes cannot take these customers.
+  bool lane_setup(StageId start, SegmentId segment, detail::LaneCohort& c, int& lane_tp) const {
+    if (!control_.vector_lanes || control_.outcomes != nullptr || control_.events || has_referrals_ ||
+        s_count_ > detail::kLaneMaxStages || !detail::lanes_available()) {
       return false;
     }
-    detail::LaneCohort c;
     c.s_count = s_count_;
-    int lane_tp = -1;  // the one touchpoint the lanes take (lane_touchpoint()), if any
+    const int g_first = segment >= 0 ? segment : 0;
+    const int g_last = segment >= 0 ? segment + 1 : m_.num_segments();
     for (int s = 0; s < s_count_; ++s) {
-      const StageHot& h = hot(s);
       detail::LaneStage& ls = c.stages[static_cast<std::size_t>(s)];
-      static_assert(StageHot::kInlineNext <= std::tuple_size_v<decltype(ls.next)>);
-      const bool exponential = h.mean > 0.0 && !h.stay_extra && h.next_n > 0;
-      bool touched = false;
-      if (exponential && h.kind == StageKind::kTouched && h.tp_last == h.tp_first + 1) {
-        const TouchpointId id = m_.touchpoints_for[h.tp_first];
-        touched = (lane_tp < 0 || lane_tp == id) && lane_touchpoint(m_.touchpoints[static_cast<std::size_t>(id)]);
-        if (touched) lane_tp = id;
-      }
-      if (h.kind == StageKind::kAbsorbing && !h.stay_extra) {
-        ls.kind = detail::LaneKind::kAbsorbing;
-      } else if ((h.kind == StageKind::kPlain && exponential) || touched) {
-        ls.kind = touched ? detail::LaneKind::kCalendarMove : detail::LaneKind::kPlain;
-        ls.mean = h.mean;
-        ls.next_n = h.next_n;
-        for (std::size_t i = 0; i < h.next_n; ++i) {
-          ls.next[i] = static_cast<std::uint64_t>(h.next_keep_below[i]) << 32U |
-                       static_cast<std::uint64_t>(h.next_keep[i]) << 16U | static_cast<std::uint64_t>(h.next_alias[i]);
+      int tp = lane_tp;
+      ls = lane_stage(hot_[static_cast<std::size_t>(g_first * s_count_ + s)], s, tp);
+      for (int g = g_first + 1; g < g_last && ls.kind != detail::LaneKind::kOther; ++g) {
+        int tp_g = lane_tp;
+        const detail::LaneStage other = lane_stage(hot_[static_cast<std::size_t>(g * s_count_ + s)], s, tp_g);
+        if (tp_g != tp || other.kind != ls.kind || other.mean != ls.mean || other.next_n != ls.next_n ||
+            other.next != ls.next) {
+          ls = detail::LaneStage{};  // differs between segments: handed back on entry
         }
       }
+      if (ls.kind == detail::LaneKind::kCalendarMove) lane_tp = tp;
     }
-    c.start = group.stage;
+    c.start = start;
     const detail::LaneKind start_kind = c.stages[static_cast<std::size_t>(c.start)].kind;
     if (start_kind != detail::LaneKind::kPlain && start_kind != detail::LaneKind::kCalendarMove) return false;
     c.won = m_.won;
-    c.converted = converted;
+    c.converted = m_.converted[static_cast<std::size_t>(start)] != 0;
     c.path_base = family_.base(Purpose::kPath, 0);
+    c.skip_words = segment >= 0 ? 0 : 1;
     if (lane_tp >= 0) {
       const Touchpoint& tp = m_.touchpoints[static_cast<std::size_t>(lane_tp)];
       c.tp_start = tp.schedule.calendar_start;
@@ -335,43 +377,73 @@ class Replication {
     c.horizon = m_.horizon;
     c.report_times = m_.report_times.data();
     c.t_count = t_count_;
-    c.entry_k = entry_k_;
-
-    for (std::int64_t done = 0; done < group.count;) {
-      const auto n = static_cast<std::uint32_t>(std::min<std::int64_t>(detail::kLaneBlock, group.count - done));
-      const std::uint64_t first = index;
-      detail::advance_lanes(c, first, n, result_.transitions.data(), occupancy_diff_.data(), result_.reached.data(),
-                            lane_block_);
-      auto& ejected = lane_block_.ejected;
-      std::sort(ejected.begin(), ejected.end(), [](const auto& a, const auto& b) { return a.offset < b.offset; });
-      if (lane_tp >= 0) {  // whole numbers: the same sums as one contact at a time
-        TouchpointTally& tally = result_.touchpoints[static_cast<std::size_t>(lane_tp)];
-        tally.contacts += static_cast<double>(lane_block_.tp_contacts);
-        tally.reached += static_cast<double>(lane_block_.tp_reached);
-        tally.moves += static_cast<double>(lane_block_.tp_moves);
-      }
-      // The block's conversions in customer order, the handed-back customers' in between.
-      std::uint32_t o = 0;
-      auto conversions_before = [&](std::uint32_t end) {
-        for (; o < end; ++o) {
-          const double t = lane_block_.conversion[o];
-          if (!std::isnan(t)) time_to_convert_.push_back(t);
-        }
-      };
-      for (const detail::LaneEject& e : ejected) {
-        conversions_before(e.offset + 1);
-        resume_from_lanes(e, first + e.offset, serial_ + e.offset + 1, segment, lane_tp);
-      }
-      conversions_before(n);
-      index += n;
-      serial_ += n;
-      done += n;
-      const std::uint64_t before = customers_;
-      customers_ += n;
-      if ((before | kCancelPollMask) < customers_) poll();  // passed a multiple of 1024, as the loop polls
-    }
-    if (control_.vector_lane_customers != nullptr) *control_.vector_lane_customers += group.count;
     return true;
+  }
+
+  /// How the lanes treat stage s of one segment (its StageHot h); a stage with the lanes'
+  /// calendar touchpoint sets `lane_tp` to it (when it was -1 or that touchpoint already).
+  [[nodiscard]] detail::LaneStage lane_stage(const StageHot& h, StageId s, int& lane_tp) const {
+    detail::LaneStage ls;
+    static_assert(StageHot::kInlineNext <= std::tuple_size_v<decltype(ls.next)>);
+    if (h.kind == StageKind::kAbsorbing) {
+      if (!h.stay_extra) ls.kind = detail::LaneKind::kAbsorbing;
+      return ls;
+    }
+    // a one-off value on a move from s: the move is the scalar engine's (move_extra)
+    bool one_off = false;
+    for (int to = 0; has_one_off_ && to < s_count_; ++to) {
+      one_off = one_off || m_.one_off[static_cast<std::size_t>(s * s_count_ + to)] != 0.0;
+    }
+    if (!(h.mean > 0.0) || h.stay_extra || h.next_n == 0 || one_off) return ls;
+    bool touched = false;
+    if (h.kind == StageKind::kTouched && h.tp_last == h.tp_first + 1) {
+      const TouchpointId id = m_.touchpoints_for[h.tp_first];
+      touched = (lane_tp < 0 || lane_tp == id) && lane_touchpoint(m_.touchpoints[static_cast<std::size_t>(id)]);
+      if (touched) lane_tp = id;
+    }
+    if (h.kind != StageKind::kPlain && !touched) return ls;
+    ls.kind = touched ? detail::LaneKind::kCalendarMove : detail::LaneKind::kPlain;
+    ls.mean = h.mean;
+    ls.next_n = h.next_n;
+    for (std::size_t i = 0; i < h.next_n; ++i) {
+      ls.next[i] = static_cast<std::uint64_t>(h.next_keep_below[i]) << 32U |
+                   static_cast<std::uint64_t>(h.next_keep[i]) << 16U | static_cast<std::uint64_t>(h.next_alias[i]);
+    }
+    return ls;
+  }
+
+  /// Customers first .. first + n - 1 (n <= kLaneBlock) through the lanes; those handed back
+  /// finish here in customer order, with the block's conversions in between in customer order, so
+  /// sums keep the scalar engine's order. Counts them in customers_ as new_customer() does.
+  void lane_block(const detail::LaneCohort& c, std::uint64_t first, std::uint32_t n, SegmentId segment, int lane_tp) {
+    detail::advance_lanes(c, first, n, result_.transitions.data(), occupancy_diff_.data(), result_.reached.data(),
+                          lane_block_);
+    auto& ejected = lane_block_.ejected;
+    std::sort(ejected.begin(), ejected.end(), [](const auto& a, const auto& b) { return a.offset < b.offset; });
+    if (lane_tp >= 0) {  // whole numbers: the same sums as one contact at a time
+      TouchpointTally& tally = result_.touchpoints[static_cast<std::size_t>(lane_tp)];
+      tally.contacts += static_cast<double>(lane_block_.tp_contacts);
+      tally.reached += static_cast<double>(lane_block_.tp_reached);
+      tally.moves += static_cast<double>(lane_block_.tp_moves);
+    }
+    auto entry = [&](std::uint32_t o) { return c.entry_t != nullptr ? c.entry_t[o] : 0.0; };
+    std::uint32_t o = 0;
+    auto conversions_before = [&](std::uint32_t end) {
+      for (; o < end; ++o) {
+        const double t = lane_block_.conversion[o];
+        if (!std::isnan(t)) time_to_convert_.push_back(t - entry(o));
+      }
+    };
+    for (const detail::LaneEject& e : ejected) {
+      conversions_before(e.offset + 1);
+      resume_from_lanes(e, first + e.offset, serial_ + e.offset + 1, segment, entry(e.offset), lane_tp);
+    }
+    conversions_before(n);
+    serial_ += n;
+    const std::uint64_t before = customers_;
+    customers_ += n;
+    if ((before | kCancelPollMask) < customers_) poll();  // passed a multiple of 1024, as the loop polls
+    if (control_.vector_lane_customers != nullptr) *control_.vector_lane_customers += n;
   }
 
   /// A touchpoint the lanes can run (LaneKind::kCalendarMove): a calendar grid only, free, no
@@ -384,9 +456,15 @@ class Replication {
   }
 
   /// A customer the lanes handed back as it enters e.stage: the rest of its advance, here.
+  /// `segment` -1: drawn by shares (the path stream's first word, as new_customer() draws it).
   [[gnu::noinline]] void resume_from_lanes(const detail::LaneEject& e, std::uint64_t key, std::uint64_t serial,
-                                           SegmentId segment, int lane_tp) {
-    cur_ = Customer{key, serial, segment, 0, 0, 0, 0.0, e.converted};
+                                           SegmentId segment, double first_seen, int lane_tp) {
+    if (segment < 0) {
+      Stream path(family_.path_key(key));
+      segment = static_cast<SegmentId>(m_.segment_choice.sample(path()));
+    }
+    hot_row_ = &hot_[static_cast<std::size_t>(segment * s_count_)];
+    cur_ = Customer{key, serial, segment, 0, 0, 0, first_seen, e.converted};
     path_rng_ = Stream(e.state);
     if (e.tp_open) {  // the touchpoint stream the lanes opened for this customer, where it stands
       tp_streams_[static_cast<std::size_t>(lane_tp)] = Stream(e.tp_state);
@@ -1134,7 +1212,9 @@ class Replication {
   double entry_t_ = kNaN;  // the last new customer's entry time and its report index
   int entry_k_ = 0;
   Stream path_rng_;  // segment, then E and next choice of each visit
-  detail::LaneBlock lane_block_;  // lane_cohort()'s block results, reused
+  detail::LaneBlock lane_block_;  // lane_block()'s results, reused
+  std::vector<double> arrival_t_;        // arrivals waiting for the lanes: entry days,
+  std::vector<std::int64_t> arrival_k_;  // and their report indices
 };
 
 }  // namespace

@@ -168,9 +168,10 @@ class LaneKernel {
     const __m512i iota = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
     out.keys.resize(n + 8);
     keys_ = out.keys.data();
+    const __m512i skip = _mm512_set1_epi64(static_cast<long long>(kGolden * static_cast<std::uint64_t>(c.skip_words)));
     for (std::uint32_t i = 0; i < n; i += 8) {
       const __m512i key = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(first_key + i)), iota);
-      _mm512_storeu_si512(keys_ + i, mix64v(_mm512_xor_si512(base, key)));
+      _mm512_storeu_si512(keys_ + i, _mm512_add_epi64(mix64v(_mm512_xor_si512(base, key)), skip));
     }
     out.conversion.assign(n, std::numeric_limits<double>::quiet_NaN());
     out.ejected.clear();
@@ -217,7 +218,6 @@ class LaneKernel {
     const __m512i golden = _mm512_set1_epi64(static_cast<long long>(kGolden));
     const __m512i s_count = _mm512_set1_epi64(S_);
     const __m512i t_count = _mm512_set1_epi64(T_);
-    const __m512d inf = _mm512_set1_pd(kInf);
 
     __mmask8 free = static_cast<__mmask8>(~L.active);
     if (free != 0 && next_offset_ < n_) {
@@ -227,10 +227,16 @@ class LaneKernel {
       L.offset = _mm512_mask_expand_epi64(L.offset, free, _mm512_add_epi64(_mm512_set1_epi64(next_offset_), iota));
       L.state = _mm512_mask_expandloadu_epi64(L.state, free, keys_ + next_offset_);
       L.stage = _mm512_mask_mov_epi64(L.stage, free, _mm512_set1_epi64(c_.start));
-      L.k_from = _mm512_mask_mov_epi64(L.k_from, free, _mm512_set1_epi64(c_.entry_k));
       L.visited = _mm512_mask_mov_epi64(L.visited, free, _mm512_set1_epi64(1LL << c_.start));
-      L.t = _mm512_mask_mov_pd(L.t, free, _mm512_setzero_pd());
-      L.next_report = _mm512_mask_mov_pd(L.next_report, free, entry_nrt_);
+      if (c_.entry_t == nullptr) {
+        L.k_from = _mm512_mask_mov_epi64(L.k_from, free, _mm512_set1_epi64(c_.entry_k));
+        L.t = _mm512_mask_mov_pd(L.t, free, _mm512_setzero_pd());
+        L.next_report = _mm512_mask_mov_pd(L.next_report, free, entry_nrt_);
+      } else {  // arrivals: each its own entry day and report row
+        L.k_from = _mm512_mask_expandloadu_epi64(L.k_from, free, c_.entry_ks + next_offset_);
+        L.t = _mm512_mask_expandloadu_pd(L.t, free, c_.entry_t + next_offset_);
+        L.next_report = _mm512_mask_mov_pd(L.next_report, free, report_time(L.k_from, free));
+      }
       L.converted = static_cast<__mmask8>(c_.converted ? (L.converted | free) : (L.converted & ~free));
       L.active = static_cast<__mmask8>(L.active | free);
       L.tp_open = static_cast<__mmask8>(L.tp_open & ~free);
@@ -302,10 +308,7 @@ class LaneKernel {
     const __mmask8 crossing = _mm512_mask_cmp_pd_mask(moving, end, L.next_report, _CMP_GT_OQ);
     if (crossing != 0) {
       const __m512i after = _mm512_add_epi64(L.k_from, one);
-      const __m512d t_after =
-          few_reports_ ? _mm512_permutex2var_pd(rt_lo_, after, rt_hi_)
-                       : _mm512_mask_i64gather_pd(inf, _mm512_mask_cmplt_epi64_mask(crossing, after, t_count), after,
-                                                  c_.report_times, 8);
+      const __m512d t_after = report_time(after, crossing);
       const __mmask8 fits = _mm512_mask_cmp_pd_mask(crossing, end, t_after, _CMP_LE_OQ);
       __m512i k_to = _mm512_mask_mov_epi64(t_count, fits, after);
       const auto search = static_cast<__mmask8>(crossing & ~fits);
@@ -314,12 +317,7 @@ class LaneKernel {
       const __mmask8 reported = _mm512_mask_cmplt_epi64_mask(crossing, k_to, t_count);
       append(minus_, reported, occupancy_cell(k_to, L.stage));
       L.k_from = _mm512_mask_mov_epi64(L.k_from, crossing, k_to);
-      if (few_reports_) {
-        L.next_report = _mm512_mask_mov_pd(L.next_report, crossing, _mm512_permutex2var_pd(rt_lo_, k_to, rt_hi_));
-      } else {
-        L.next_report = _mm512_mask_mov_pd(L.next_report, crossing, inf);
-        L.next_report = _mm512_mask_i64gather_pd(L.next_report, reported, k_to, c_.report_times, 8);
-      }
+      L.next_report = _mm512_mask_mov_pd(L.next_report, crossing, report_time(k_to, crossing));
     }
 
     // The next stage: the alias table's column from the high 32 bits, keep or alias by the low 32.
@@ -359,6 +357,14 @@ class LaneKernel {
     L.t = _mm512_mask_mov_pd(L.t, moving, end);
 
     L.active = static_cast<__mmask8>(L.active & ~(at_horizon | other | absorbed));
+  }
+
+  /// report_times[k] for lanes `which` (infinity past the last report).
+  LCSIM_AVX512_INLINE __m512d report_time(__m512i k, __mmask8 which) const {
+    const __m512d inf = _mm512_set1_pd(kInf);
+    if (few_reports_) return _mm512_permutex2var_pd(rt_lo_, k, rt_hi_);  // rt_ is inf past T
+    return _mm512_mask_i64gather_pd(inf, _mm512_mask_cmplt_epi64_mask(which, k, _mm512_set1_epi64(T_)), k,
+                                    c_.report_times, 8);
   }
 
   /// The record of occupancy row k, stage s, in the lane's copy.

@@ -35,7 +35,8 @@ struct LaneStage {
   std::array<std::uint64_t, 8> next{};
 };
 
-/// One initial group as the lanes see it; customer i of the group has key first_key + i.
+/// A group of customers as the lanes see it (an initial group, or a block of one arrival
+/// stream's customers); customer i of a block has key first_key + i.
 struct LaneCohort {
   std::array<LaneStage, kLaneMaxStages> stages{};
   int s_count = 0;
@@ -43,10 +44,17 @@ struct LaneCohort {
   int won = -1;               ///< a first move into it is a conversion (-1: none)
   bool converted = false;     ///< the group starts converted (no conversion to record)
   std::uint64_t path_base = 0;  ///< the customer's path stream key: mix64(path_base ^ key)
+  /// Words of the path stream drawn before the first visit (1: the segment, drawn by shares; the
+  /// stages the lanes take are then the same in every segment).
+  int skip_words = 0;
   double horizon = 0.0;
   const double* report_times = nullptr;
   int t_count = 0;
   int entry_k = 0;            ///< report index of day 0
+  /// Per customer of the block (arrivals): its entry day and that day's report index. Null: every
+  /// customer enters at day 0, report index entry_k.
+  const double* entry_t = nullptr;
+  const std::int64_t* entry_ks = nullptr;
   // The calendar touchpoint of kCalendarMove stages: contacts on days tp_start + k tp_every
   // (k >= 0), each reaching the customer with probability tp_reach, a reached customer moving to
   // tp_move_to with probability tp_move_p; no cost, no window. Its stream: mix64(tp_base ^ key).
@@ -85,7 +93,7 @@ struct LaneBlock {
 [[nodiscard]] bool lanes_available() noexcept;
 
 /// Advances customers first_key .. first_key + n - 1 (n <= kLaneBlock) of the cohort from its
-/// start stage at day 0, adding to transitions (s_count^2, from * s_count + to), occupancy_diff
+/// start stage at their entry day (day 0 unless entry_t), adding to transitions (s_count^2, from * s_count + to), occupancy_diff
 /// ((t_count + 1) * s_count, the engine's difference rows) and reached (s_count).
 /// Requires lanes_available().
 void advance_lanes(const LaneCohort& cohort, std::uint64_t first_key, std::uint32_t n, std::int64_t* transitions,
