@@ -42,6 +42,49 @@ arrivals:
   EXPECT_NEAR(static_cast<double>(res.occupancy[k * 2]), 7000.0, 4 * std::sqrt(7000.0));
 }
 
+// The rate is constant within a day: arrival times are uniform within days (the inverse of the
+// cumulative rate is linear there), days of rate 0 get none, and none come at or after a
+// horizon that ends within a day.
+TEST(EngineTest, arrivals_are_uniform_within_days_and_skip_days_of_rate_zero) {
+  const Model model = test::model_from_yaml(R"(
+name: weekdays
+horizon: 350.5
+report_every: 7
+won: done
+stages:
+  new: {absorbing: true}
+  done: {absorbing: true}
+arrivals:
+  streams:
+    - {stage: new, rate_per_day: 50, weekly_profile: [1, 1, 3, 1, 1, 0, 0]}
+)");
+  SimulationControl control;
+  control.events = true;
+  const ReplicationResult res = Engine(model).simulate(2, control);
+  std::vector<double> by_tenth(10, 0.0);
+  std::vector<double> by_day(7, 0.0);
+  double last = 0.0;
+  for (const Event& e : res.events) {
+    by_tenth[static_cast<std::size_t>((e.time - std::floor(e.time)) * 10.0)] += 1.0;
+    by_day[static_cast<std::size_t>(std::fmod(std::floor(e.time), 7.0))] += 1.0;
+    last = std::max(last, e.time);
+  }
+  const double n = res.metrics[kCustomers];
+  // 50 full weeks of rate 50 * 7 / 7, then day 350 (a Monday, rate 50 * 7 / 7 = 50) to 350.5
+  const double expected_n = 50.0 * 350.0 + 0.5 * 50.0;
+  EXPECT_NEAR(n, expected_n, 4 * std::sqrt(expected_n));
+  EXPECT_LT(last, 350.5);
+  EXPECT_EQ(by_day[5], 0.0);
+  EXPECT_EQ(by_day[6], 0.0);
+  EXPECT_GT(test::chi_square_pvalue(by_tenth, std::vector<double>(10, n / 10.0)), 1e-4);
+  // Monday has half a day more; by weekday in proportion to rate x days of it
+  std::vector<double> observed(by_day.begin(), by_day.begin() + 5);
+  std::vector<double> weight{50.5, 50.0, 150.0, 50.0, 50.0};
+  std::vector<double> expected;
+  for (double w : weight) expected.push_back(n * w / 350.5);
+  EXPECT_GT(test::chi_square_pvalue(observed, expected), 1e-4);
+}
+
 TEST(EngineTest, segments_take_their_shares_and_overrides) {
   const Model model = test::model_from_yaml(R"(
 name: seg
