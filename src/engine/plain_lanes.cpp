@@ -91,11 +91,21 @@ class Tally {
 
 namespace {
 
+/// x * c mod 2^64 from three 32 x 32 -> 64-bit multiplies: a shorter dependency chain than
+/// AVX-512DQ's vpmullq (about 9 cycles against 15 on Intel cores).
+template <std::uint64_t C>
+LCSIM_AVX512_INLINE __m512i mul64v(__m512i x) {
+  const __m512i lo = _mm512_set1_epi64(static_cast<long long>(C & 0xffffffffULL));
+  const __m512i hi = _mm512_set1_epi64(static_cast<long long>(C >> 32U));
+  const __m512i cross = _mm512_add_epi64(_mm512_mul_epu32(_mm512_srli_epi64(x, 32), lo), _mm512_mul_epu32(x, hi));
+  return _mm512_add_epi64(_mm512_mul_epu32(x, lo), _mm512_slli_epi64(cross, 32));
+}
+
 LCSIM_AVX512_INLINE __m512i mix64v(__m512i x) {
   x = _mm512_xor_si512(x, _mm512_srli_epi64(x, 30));
-  x = _mm512_mullo_epi64(x, _mm512_set1_epi64(static_cast<long long>(0xbf58476d1ce4e5b9ULL)));
+  x = mul64v<0xbf58476d1ce4e5b9ULL>(x);
   x = _mm512_xor_si512(x, _mm512_srli_epi64(x, 27));
-  x = _mm512_mullo_epi64(x, _mm512_set1_epi64(static_cast<long long>(0x94d049bb133111ebULL)));
+  x = mul64v<0x94d049bb133111ebULL>(x);
   return _mm512_xor_si512(x, _mm512_srli_epi64(x, 31));
 }
 
