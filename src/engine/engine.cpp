@@ -365,8 +365,8 @@ class Replication {
       for (int g = g_first + 1; g < g_last && ls.kind != detail::LaneKind::kOther; ++g) {
         int tp_g = lane_tp;
         const detail::LaneStage other = lane_stage(hot_[static_cast<std::size_t>(g * s_count_ + s)], s, tp_g);
-        if (tp_g != tp || other.kind != ls.kind || other.mean != ls.mean || other.next_n != ls.next_n ||
-            other.next != ls.next) {
+        if (tp_g != tp || other.kind != ls.kind || other.mean != ls.mean || !same_dwell(other.dwell, ls.dwell) ||
+            other.next_n != ls.next_n || other.next != ls.next) {
           ls = detail::LaneStage{};  // differs between segments: handed back on entry
         }
       }
@@ -408,7 +408,7 @@ class Replication {
     for (int to = 0; has_one_off_ && to < s_count_; ++to) {
       one_off = one_off || m_.one_off[static_cast<std::size_t>(s * s_count_ + to)] != 0.0;
     }
-    if (!(h.mean > 0.0) || h.stay_extra || h.next_n == 0 || one_off) return ls;
+    if (h.stay_extra || h.next_n == 0 || one_off) return ls;
     bool touched = false;
     if (h.kind == StageKind::kTouched && h.tp_last == h.tp_first + 1) {
       const TouchpointId id = m_.touchpoints_for[h.tp_first];
@@ -418,12 +418,21 @@ class Replication {
     if (h.kind != StageKind::kPlain && !touched) return ls;
     ls.kind = touched ? detail::LaneKind::kCalendarMove : detail::LaneKind::kPlain;
     ls.mean = h.mean;
+    ls.dwell = h.mean > 0.0 ? nullptr : &h.rule->dwell;
     ls.next_n = h.next_n;
     for (std::size_t i = 0; i < h.next_n; ++i) {
       ls.next[i] = static_cast<std::uint64_t>(h.next_keep_below[i]) << 32U |
                    static_cast<std::uint64_t>(h.next_keep[i]) << 16U | static_cast<std::uint64_t>(h.next_alias[i]);
     }
     return ls;
+  }
+
+  /// Two segments' dwells of a stage draw the same days from the same E (null: exponential, the
+  /// stage's mean compared apart).
+  static bool same_dwell(const Dwell* a, const Dwell* b) {
+    if (a == nullptr || b == nullptr) return a == b;
+    return a->family() == b->family() && a->a() == b->a() && a->b() == b->b() && a->values() == b->values() &&
+           a->has_tables() == b->has_tables();
   }
 
   /// Customers first .. first + n - 1 (n <= kLaneBlock) through the lanes; those handed back

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 
+#include "lcsim/model/dwell.hpp"
 #include "lcsim/rng/stream.hpp"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -33,6 +34,12 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
   const double x = boost::random::exponential_distribution<double>(1.0)(s);
   state = s.state();
   return x;
+}
+
+/// A stay's end from entry t and Exp(1) draw e under a dwell of another family, the scalar engine's
+/// way (plain_visit: entry + H^{-1}(e)). Compiled for baseline x86-64 like the engine.
+[[gnu::noinline]] double exit_from(const Dwell& dwell, double t, double e) {
+  return t + dwell.inverse_cumulative_hazard(e);
 }
 
 /// The report index of a stay ending at t: the first report time at or after t.
@@ -150,6 +157,7 @@ class LaneKernel {
       kind[i] = static_cast<std::int64_t>(s < S_ ? st.kind : LaneKind::kOther);
       mean[i] = s < S_ ? st.mean : 0.0;
       next_n[i] = s < S_ ? st.next_n : 0;
+      dwell_[i] = s < S_ ? st.dwell : nullptr;
       for (std::size_t j = 0; j < 8; ++j) next_[i * 8 + j] = s < S_ ? st.next[j] : 0;
     }
     mean_lo_ = _mm512_load_pd(mean.data());
@@ -297,7 +305,10 @@ class LaneKernel {
       L.state = _mm512_mask_mov_epi64(L.state, rejected, after);
       w2 = _mm512_mask_mov_epi64(w2, rejected, mix64v(after));
     }
-    const __m512d exit = _mm512_add_pd(L.t, _mm512_mul_pd(_mm512_permutex2var_pd(mean_lo_, L.stage, mean_hi_), e));
+    const __m512d mean = _mm512_permutex2var_pd(mean_lo_, L.stage, mean_hi_);
+    __m512d exit = _mm512_add_pd(L.t, _mm512_mul_pd(mean, e));
+    const __mmask8 other_family = _mm512_mask_cmpeq_pd_mask(plain, mean, _mm512_setzero_pd());
+    if (other_family != 0) exit = exits_from_dwells(L, other_family, e, exit);
     // The stay ends at `exit`, or earlier at a contact that moves the customer (tp_moved, `end`);
     // it reaches the horizon when neither comes before it (`limit`: the earlier of exit and the
     // first contact that did not come before the exit).
@@ -480,6 +491,24 @@ class LaneKernel {
     }
   }
 
+  /// The exits of lanes `which`, in stages whose dwell is of another family than exponential.
+  LCSIM_AVX512 [[gnu::noinline]] __m512d exits_from_dwells(const Lanes& L, __mmask8 which, __m512d e,
+                                                           __m512d exit) const {
+    alignas(64) std::array<std::int64_t, 8> stage{};
+    alignas(64) std::array<double, 8> t{};
+    alignas(64) std::array<double, 8> x{};
+    alignas(64) std::array<double, 8> out{};
+    _mm512_store_si512(stage.data(), L.stage);
+    _mm512_store_pd(t.data(), L.t);
+    _mm512_store_pd(x.data(), e);
+    _mm512_store_pd(out.data(), exit);
+    for (unsigned m = which; m != 0; m &= m - 1) {
+      const auto l = static_cast<std::size_t>(__builtin_ctz(m));
+      out[l] = exit_from(*dwell_[static_cast<std::size_t>(stage[l])], t[l], x[l]);
+    }
+    return _mm512_load_pd(out.data());
+  }
+
   /// report_index() of the exits of lanes `which` (stays that pass more than one report time).
   LCSIM_AVX512 [[gnu::noinline]] __m512i search_reports(__m512i k_to, __m512d exit, __mmask8 which) const {
     alignas(64) std::array<std::int64_t, 8> k{};
@@ -510,6 +539,7 @@ class LaneKernel {
   Records moves_;  // transitions += 1
   std::uint64_t* keys_ = nullptr;  // out_.keys: every customer's path stream key
   alignas(64) std::array<std::uint64_t, 16 * 8> next_{};
+  std::array<const Dwell*, 16> dwell_{};  // stages with another family than exponential
   __m512d mean_lo_, mean_hi_, rt_lo_, rt_hi_, entry_nrt_;
   __m512i kind_lo_, kind_hi_, nn_lo_, nn_hi_, occ_lane_, moved_lane_;
   bool few_reports_ = false;

@@ -1,6 +1,7 @@
 /// @file plain_lanes.hpp
-/// Vector lanes for the engine's commonest case: an initial group of customers moving through
-/// plain stages (exponential dwell, a small next-stage table, no money or referrals), and stages
+/// Vector lanes for the engine's commonest case: customers of an initial group or an arrival
+/// stream moving through plain stages (a dwell, a small next-stage table, no money or referrals;
+/// exponential dwells in the registers, other families through their H^{-1} per lane), and stages
 /// whose one touchpoint is a free calendar contact that can only move the customer (a webinar).
 /// Eight customers advance at once in AVX-512 registers, each with its own stream and exactly the
 /// draws the scalar engine makes (Boost's ziggurat for Exp(1), the same alias choice), so the
@@ -12,6 +13,10 @@
 #include <cstdint>
 #include <vector>
 
+namespace lcsim {
+class Dwell;
+}  // namespace lcsim
+
 namespace lcsim::detail {
 
 /// The lanes keep a stage's attributes in two 8-wide registers: at most 16 stages.
@@ -20,7 +25,7 @@ constexpr int kLaneMaxStages = 16;
 constexpr std::uint32_t kLaneBlock = 16384;
 
 enum class LaneKind : std::uint8_t {
-  kPlain,      ///< exponential dwell, next stage from an inlined table, nothing else on the stay
+  kPlain,      ///< a dwell, next stage from an inlined table, nothing else on the stay
   kAbsorbing,  ///< absorbing, nothing on the stay
   /// kPlain with the cohort's calendar touchpoint (LaneCohort::tp_*) contacting the customer there
   kCalendarMove,
@@ -29,7 +34,10 @@ enum class LaneKind : std::uint8_t {
 
 struct LaneStage {
   LaneKind kind = LaneKind::kOther;
-  double mean = 0.0;         ///< the exponential mean (kPlain)
+  double mean = 0.0;         ///< the exponential mean (kPlain); 0: another family, `dwell`
+  /// A dwell of another family: the lanes draw E ~ Exp(1) and call its inverse_cumulative_hazard(E)
+  /// for each lane in scalar code, as the scalar engine does.
+  const Dwell* dwell = nullptr;
   std::uint32_t next_n = 0;  ///< columns of the alias table (kPlain: 1..8)
   /// Column i: keep_below << 32 | keep << 16 | alias (StageHot::next_stage's table, packed).
   std::array<std::uint64_t, 8> next{};
