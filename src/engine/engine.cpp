@@ -12,6 +12,7 @@
 #include "lcsim/core/error.hpp"
 #include "lcsim/rng/stream.hpp"
 #include "plain_lanes.hpp"
+#include "report_index.hpp"
 #include "resource_queue.hpp"
 
 namespace lcsim {
@@ -252,14 +253,16 @@ class Replication {
     int lane_tp = -1;
     const bool in_lanes = lane_setup(p.stage, segment, lanes, lane_tp);
     std::uint64_t k = 0;
+    int k_arrival = 0;
     for (;;) {
       if (next_arrival() >= m_.horizon) break;
       if (!in_lanes) {
         customer(base | k++, p.stage, p.segment, t);
         continue;
       }
+      while (k_arrival < t_count_ && m_.report_times[static_cast<std::size_t>(k_arrival)] < t) ++k_arrival;
       arrival_t_.push_back(t);
-      arrival_k_.push_back(report_index(t));
+      arrival_k_.push_back(k_arrival);  // report_index(t): arrival days only grow
       ++k;
       if (arrival_t_.size() == detail::kLaneBlock) arrival_block(lanes, base | k, segment, lane_tp);
     }
@@ -391,6 +394,7 @@ class Replication {
     c.horizon = m_.horizon;
     c.report_times = m_.report_times.data();
     c.t_count = t_count_;
+    c.inv_report_every = inv_report_every_;
     return true;
   }
 
@@ -967,16 +971,7 @@ class Replication {
 
   /// First report index k with report_times[k] >= t (T if none).
   [[nodiscard]] int report_index(double t) const {
-    // ceil(t / step) (t >= 0), then exact correction against the report times (rarely needed)
-    const double guess = t * inv_report_every_;
-    int k = t_count_;
-    if (guess < static_cast<double>(t_count_)) {
-      k = static_cast<int>(guess);                 // truncation = floor for t >= 0
-      if (static_cast<double>(k) < guess) ++k;     // ceil without a libm call
-    }
-    while (k < t_count_ && m_.report_times[static_cast<std::size_t>(k)] < t) ++k;
-    while (k > 0 && m_.report_times[static_cast<std::size_t>(k - 1)] >= t) --k;
-    return k;
+    return detail::report_index(m_.report_times.data(), t_count_, inv_report_every_, t);
   }
 
   /// The customer was in stage s over [from, to); `to_horizon` means still there at the horizon.

@@ -4,6 +4,7 @@
 // the CPU runs it. The file (like the whole engine) is compiled with
 // -ffp-contract=off, so t + mean * x is a multiply and an add here as in the scalar engine.
 #include "plain_lanes.hpp"
+#include "report_index.hpp"
 
 #include <algorithm>
 #include <boost/random/exponential_distribution.hpp>
@@ -44,7 +45,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 /// The report index of a stay ending at t: the first report time at or after t.
 int report_index(const LaneCohort& c, double t) {
-  return static_cast<int>(std::lower_bound(c.report_times, c.report_times + c.t_count, t) - c.report_times);
+  return detail::report_index(c.report_times, c.t_count, c.inv_report_every, t);
 }
 
 /// Counts of records (indices into a count array), kept apart from the lanes so that no two lanes

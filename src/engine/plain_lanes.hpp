@@ -58,6 +58,7 @@ struct LaneCohort {
   double horizon = 0.0;
   const double* report_times = nullptr;
   int t_count = 0;
+  double inv_report_every = 0.0;  ///< 1 / Model::report_every
   int entry_k = 0;            ///< report index of day 0
   /// Per customer of the block (arrivals): its entry day and that day's report index. Null: every
   /// customer enters at day 0, report index entry_k.
