@@ -445,24 +445,38 @@ class Replication {
   void lane_block(const detail::LaneCohort& c, std::uint64_t first, std::uint32_t n, SegmentId segment, int lane_tp) {
     detail::advance_lanes(c, first, n, result_.transitions.data(), occupancy_diff_.data(), result_.reached.data(),
                           lane_block_);
-    // The handed-back customers by offset (each leaves the lanes once, in no particular order).
-    const auto& ejected = lane_block_.ejected;
-    eject_at_.assign(n, kNoEject);
-    for (std::size_t i = 0; i < ejected.size(); ++i) eject_at_[ejected[i].offset] = static_cast<std::uint32_t>(i);
     if (lane_tp >= 0) {  // whole numbers: the same sums as one contact at a time
       TouchpointTally& tally = result_.touchpoints[static_cast<std::size_t>(lane_tp)];
       tally.contacts += static_cast<double>(lane_block_.tp_contacts);
       tally.reached += static_cast<double>(lane_block_.tp_reached);
       tally.moves += static_cast<double>(lane_block_.tp_moves);
     }
-    for (std::uint32_t o = 0; o < n; ++o) {
-      const double entry = c.entry_t != nullptr ? c.entry_t[o] : 0.0;
-      const double t = lane_block_.conversion[o];  // converted in the lanes, before any hand-back
-      if (!std::isnan(t)) time_to_convert_.push_back(t - entry);
-      if (eject_at_[o] != kNoEject) {
-        resume_from_lanes(ejected[eject_at_[o]], first + o, serial_ + o + 1, segment, entry, lane_tp);
+    // The handed-back customers (each leaves the lanes once, in no particular order) by offset:
+    // bit o of eject_bits_ set, its LaneEject at eject_at_[o].
+    const auto& ejected = lane_block_.ejected;
+    eject_bits_.assign((n + 63) / 64, 0);
+    eject_at_.resize(n);
+    for (std::size_t i = 0; i < ejected.size(); ++i) {
+      const std::uint32_t o = ejected[i].offset;
+      eject_bits_[o / 64] |= std::uint64_t{1} << (o % 64);
+      eject_at_[o] = static_cast<std::uint32_t>(i);
+    }
+    auto entry = [&](std::uint32_t o) { return c.entry_t != nullptr ? c.entry_t[o] : 0.0; };
+    std::uint32_t o = 0;
+    auto conversions_before = [&](std::uint32_t end) {
+      for (; o < end; ++o) {
+        const double t = lane_block_.conversion[o];
+        if (!std::isnan(t)) time_to_convert_.push_back(t - entry(o));
+      }
+    };
+    for (std::size_t w = 0; w < eject_bits_.size(); ++w) {
+      for (std::uint64_t bits = eject_bits_[w]; bits != 0; bits &= bits - 1) {
+        const auto e = static_cast<std::uint32_t>(w * 64 + static_cast<std::size_t>(__builtin_ctzll(bits)));
+        conversions_before(e + 1);  // a conversion in the lanes comes before the hand-back
+        resume_from_lanes(ejected[eject_at_[e]], first + e, serial_ + e + 1, segment, entry(e), lane_tp);
       }
     }
+    conversions_before(n);
     serial_ += n;
     const std::uint64_t before = customers_;
     customers_ += n;
@@ -1228,8 +1242,8 @@ class Replication {
   int entry_k_ = 0;
   Stream path_rng_;  // segment, then E and next choice of each visit
   detail::LaneBlock lane_block_;  // lane_block()'s results, reused
-  static constexpr std::uint32_t kNoEject = ~std::uint32_t{0};
-  std::vector<std::uint32_t> eject_at_;  // per customer of a lane block: its LaneEject, or kNoEject
+  std::vector<std::uint64_t> eject_bits_;  // lane_block(): which customers of the block were handed back,
+  std::vector<std::uint32_t> eject_at_;    // and their LaneEject
   std::vector<double> arrival_t_;        // arrivals waiting for the lanes: entry days,
   std::vector<std::int64_t> arrival_k_;  // and their report indices
 };

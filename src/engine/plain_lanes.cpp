@@ -159,6 +159,7 @@ class LaneKernel {
       mean[i] = s < S_ ? st.mean : 0.0;
       next_n[i] = s < S_ ? st.next_n : 0;
       dwell_[i] = s < S_ ? st.dwell : nullptr;
+      other_families_ = other_families_ || dwell_[i] != nullptr;
       for (std::size_t j = 0; j < 8; ++j) next_[i * 8 + j] = s < S_ ? st.next[j] : 0;
     }
     mean_lo_ = _mm512_load_pd(mean.data());
@@ -308,8 +309,10 @@ class LaneKernel {
     }
     const __m512d mean = _mm512_permutex2var_pd(mean_lo_, L.stage, mean_hi_);
     __m512d exit = _mm512_add_pd(L.t, _mm512_mul_pd(mean, e));
-    const __mmask8 other_family = _mm512_mask_cmpeq_pd_mask(plain, mean, _mm512_setzero_pd());
-    if (other_family != 0) exit = exits_from_dwells(L, other_family, e, exit);
+    if (other_families_) [[unlikely]] {
+      const __mmask8 other_family = _mm512_mask_cmpeq_pd_mask(plain, mean, _mm512_setzero_pd());
+      if (other_family != 0) exit = exits_from_dwells(L.stage, L.t, other_family, e, exit);
+    }
     // The stay ends at `exit`, or earlier at a contact that moves the customer (tp_moved, `end`);
     // it reaches the horizon when neither comes before it (`limit`: the earlier of exit and the
     // first contact that did not come before the exit).
@@ -493,14 +496,15 @@ class LaneKernel {
   }
 
   /// The exits of lanes `which`, in stages whose dwell is of another family than exponential.
-  LCSIM_AVX512 [[gnu::noinline]] __m512d exits_from_dwells(const Lanes& L, __mmask8 which, __m512d e,
+  /// (The lanes' registers by value: a reference to them would keep them in memory.)
+  LCSIM_AVX512 [[gnu::noinline]] __m512d exits_from_dwells(__m512i stages, __m512d entry, __mmask8 which, __m512d e,
                                                            __m512d exit) const {
     alignas(64) std::array<std::int64_t, 8> stage{};
     alignas(64) std::array<double, 8> t{};
     alignas(64) std::array<double, 8> x{};
     alignas(64) std::array<double, 8> out{};
-    _mm512_store_si512(stage.data(), L.stage);
-    _mm512_store_pd(t.data(), L.t);
+    _mm512_store_si512(stage.data(), stages);
+    _mm512_store_pd(t.data(), entry);
     _mm512_store_pd(x.data(), e);
     _mm512_store_pd(out.data(), exit);
     for (unsigned m = which; m != 0; m &= m - 1) {
@@ -541,6 +545,7 @@ class LaneKernel {
   std::uint64_t* keys_ = nullptr;  // out_.keys: every customer's path stream key
   alignas(64) std::array<std::uint64_t, 16 * 8> next_{};
   std::array<const Dwell*, 16> dwell_{};  // stages with another family than exponential
+  bool other_families_ = false;            // any such stage
   __m512d mean_lo_, mean_hi_, rt_lo_, rt_hi_, entry_nrt_;
   __m512i kind_lo_, kind_hi_, nn_lo_, nn_hi_, occ_lane_, moved_lane_;
   bool few_reports_ = false;
