@@ -451,16 +451,8 @@ class Replication {
       tally.reached += static_cast<double>(lane_block_.tp_reached);
       tally.moves += static_cast<double>(lane_block_.tp_moves);
     }
-    // The handed-back customers (each leaves the lanes once, in no particular order) by offset:
-    // bit o of eject_bits_ set, its LaneEject at eject_at_[o].
-    const auto& ejected = lane_block_.ejected;
-    eject_bits_.assign((n + 63) / 64, 0);
-    eject_at_.resize(n);
-    for (std::size_t i = 0; i < ejected.size(); ++i) {
-      const std::uint32_t o = ejected[i].offset;
-      eject_bits_[o / 64] |= std::uint64_t{1} << (o % 64);
-      eject_at_[o] = static_cast<std::uint32_t>(i);
-    }
+    auto& ejected = lane_block_.ejected;
+    std::sort(ejected.begin(), ejected.end(), [](const auto& a, const auto& b) { return a.offset < b.offset; });
     auto entry = [&](std::uint32_t o) { return c.entry_t != nullptr ? c.entry_t[o] : 0.0; };
     std::uint32_t o = 0;
     auto conversions_before = [&](std::uint32_t end) {
@@ -469,12 +461,9 @@ class Replication {
         if (!std::isnan(t)) time_to_convert_.push_back(t - entry(o));
       }
     };
-    for (std::size_t w = 0; w < eject_bits_.size(); ++w) {
-      for (std::uint64_t bits = eject_bits_[w]; bits != 0; bits &= bits - 1) {
-        const auto e = static_cast<std::uint32_t>(w * 64 + static_cast<std::size_t>(__builtin_ctzll(bits)));
-        conversions_before(e + 1);  // a conversion in the lanes comes before the hand-back
-        resume_from_lanes(ejected[eject_at_[e]], first + e, serial_ + e + 1, segment, entry(e), lane_tp);
-      }
+    for (const detail::LaneEject& e : ejected) {
+      conversions_before(e.offset + 1);
+      resume_from_lanes(e, first + e.offset, serial_ + e.offset + 1, segment, entry(e.offset), lane_tp);
     }
     conversions_before(n);
     serial_ += n;
@@ -1242,8 +1231,6 @@ class Replication {
   int entry_k_ = 0;
   Stream path_rng_;  // segment, then E and next choice of each visit
   detail::LaneBlock lane_block_;  // lane_block()'s results, reused
-  std::vector<std::uint64_t> eject_bits_;  // lane_block(): which customers of the block were handed back,
-  std::vector<std::uint32_t> eject_at_;    // and their LaneEject
   std::vector<double> arrival_t_;        // arrivals waiting for the lanes: entry days,
   std::vector<std::int64_t> arrival_k_;  // and their report indices
 };
