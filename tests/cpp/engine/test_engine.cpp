@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <string>
 
 #include "lcsim/core/error.hpp"
 #include "support/builders.hpp"
@@ -13,10 +14,9 @@
 namespace lcsim {
 namespace {
 
-TEST(EngineTest, poisson_arrivals_follow_rate_and_weekly_profile) {
-  const Model model = test::model_from_yaml(R"(
-name: arrivals
-horizon: 700
+/// One arrival stream into an absorbing stage, simulated with its event log (one entry per arrival).
+ReplicationResult arrival_events(const std::string& horizon, const std::string& stream, int rep) {
+  const Model model = test::model_from_yaml("name: arrivals\nhorizon: " + horizon + R"(
 report_every: 7
 won: done
 stages:
@@ -24,11 +24,15 @@ stages:
   done: {absorbing: true}
 arrivals:
   streams:
-    - {stage: new, rate_per_day: 20, weekly_profile: [2, 2, 2, 2, 2, 0.5, 0.5]}
-)");
+    - )" + stream + "\n");
   SimulationControl control;
   control.events = true;
-  const ReplicationResult res = Engine(model).simulate(0, control);
+  return Engine(model).simulate(rep, control);
+}
+
+TEST(EngineTest, poisson_arrivals_follow_rate_and_weekly_profile) {
+  const ReplicationResult res =
+      arrival_events("700", "{stage: new, rate_per_day: 20, weekly_profile: [2, 2, 2, 2, 2, 0.5, 0.5]}", 0);
   // Total: Poisson with mean 20 * 700.
   const double n = res.metrics[kCustomers];
   EXPECT_NEAR(n, 14000.0, 4 * std::sqrt(14000.0));
@@ -46,21 +50,8 @@ arrivals:
 // cumulative rate is linear there), days of rate 0 get none, and none come at or after a
 // horizon that ends within a day.
 TEST(EngineTest, arrivals_are_uniform_within_days_and_skip_days_of_rate_zero) {
-  const Model model = test::model_from_yaml(R"(
-name: weekdays
-horizon: 350.5
-report_every: 7
-won: done
-stages:
-  new: {absorbing: true}
-  done: {absorbing: true}
-arrivals:
-  streams:
-    - {stage: new, rate_per_day: 50, weekly_profile: [1, 1, 3, 1, 1, 0, 0]}
-)");
-  SimulationControl control;
-  control.events = true;
-  const ReplicationResult res = Engine(model).simulate(2, control);
+  const ReplicationResult res =
+      arrival_events("350.5", "{stage: new, rate_per_day: 50, weekly_profile: [1, 1, 3, 1, 1, 0, 0]}", 2);
   std::vector<double> by_tenth(10, 0.0);
   std::vector<double> by_day(7, 0.0);
   double last = 0.0;
