@@ -202,7 +202,8 @@ money:
 
 // Stages with dwells of the other families (Weibull, lognormal and gamma through their tables,
 // fixed, empirical) stay in the lanes: each lane's exit is the dwell's H^{-1}(E) as in the scalar
-// engine. A stage whose dwell differs between the (drawn) segments is handed back.
+// engine, also under the lanes' calendar touchpoint (b). A stage whose dwell differs between the
+// (drawn) segments is handed back.
 TEST(PlainLanesTest, dwells_of_every_family_are_drawn_in_the_lanes_as_in_the_scalar_engine) {
   LCSIM_SKIP_WITHOUT_LANES();
   const Model model = test::model_from_yaml(R"(
@@ -224,6 +225,9 @@ segments:
   y: {share: 0.5}
 arrivals:
   initial: [{stage: a, count: 20000}]
+touchpoints:
+  demo: {stages: [b], schedule: {calendar: {start: 1, every: 4}}, reach: 0.6,
+         effect: {move: {to: won, probability: 0.3}}}
 )");
   for (int rep : {0, 1}) EXPECT_EQ(expect_same_with_and_without_lanes(model, rep), 20000);
 }
