@@ -223,30 +223,13 @@ class Replication {
   [[nodiscard]] const StageHot& hot(StageId s) const { return hot_row_[s]; }
 
   // ---- arrivals ------------------------------------------------------------------------------
-  /// The customers of arrival stream a. Its rate is constant within each day (weekday_rate), so
-  /// its arrival days are a unit-rate Poisson process (Exp(1) gaps) through the inverse of the
-  /// cumulative rate, which is linear within each day: one draw per arrival, no thinning.
+  /// The customers of arrival stream a: a Poisson process at the peak rate, thinned to each
+  /// weekday's rate.
   void arrivals(std::size_t a) {
     const ArrivalProcess& p = m_.arrivals[a];
     if (!(p.max_rate > 0.0)) return;
     Stream rng(family_, a, Purpose::kArrival);
-    double day = 0.0;     // the day t is in: [day, day + 1)
-    std::size_t w = 0;    // its weekday
-    double t = 0.0;
-    // The next arrival day after t (>= the horizon: none before it).
-    auto next_arrival = [&] {
-      double e = exp1_(rng);  // of the cumulative rate, from t on
-      for (;;) {
-        const double rate = p.weekday_rate[w];
-        const double room = rate * (day + 1.0 - t);  // what is left of the day
-        if (e < room) return t += e / rate;
-        e -= room;
-        day += 1.0;
-        t = day;
-        w = w == 6 ? 0 : w + 1;
-        if (t >= m_.horizon) return t;
-      }
-    };
+    boost::random::exponential_distribution<double> gap(p.max_rate);
     const std::uint64_t base = (static_cast<std::uint64_t>(a) + 1U) << kStreamShift;
     const SegmentId segment = p.segment >= 0 ? p.segment : (m_.num_segments() == 1 ? 0 : -1);
     detail::LaneCohort lanes;
@@ -254,8 +237,13 @@ class Replication {
     const bool in_lanes = lane_setup(p.stage, segment, lanes, lane_tp);
     std::uint64_t k = 0;
     int k_arrival = 0;
+    double t = 0.0;
     for (;;) {
-      if (next_arrival() >= m_.horizon) break;
+      t += gap(rng);
+      if (t >= m_.horizon) break;
+      const auto weekday = static_cast<std::size_t>(static_cast<std::uint64_t>(t) % 7U);
+      const double rate = p.weekday_rate[weekday];  // thinning; no draw needed at the peak rate
+      if (!(rate >= p.max_rate || rng.uniform() * p.max_rate < rate)) continue;
       if (!in_lanes) {
         customer(base | k++, p.stage, p.segment, t);
         continue;

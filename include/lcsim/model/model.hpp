@@ -34,7 +34,7 @@ struct ArrivalProcess {
   StageId stage = 0;
   SegmentId segment = -1;             ///< -1: drawn by segment shares
   std::vector<double> weekday_rate;   ///< 7 rates per day (Monday first); all equal without profile
-  double max_rate = 0.0;              ///< max of weekday_rate (0: no arrivals)
+  double max_rate = 0.0;              ///< max of weekday_rate, for thinning
 };
 
 /// A touchpoint's contact times. After-entry offsets are relative to the stage entry; calendar days
