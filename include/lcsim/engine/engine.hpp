@@ -32,7 +32,10 @@ struct SimulationControl {
 /// the horizon or an absorbing stage. A result is a pure function of (model, seed, replication).
 class Engine {
  public:
+  /// Keeps a reference to `model`, which must outlive the engine.
   explicit Engine(const Model& model) : model_(model) {}
+  /// Not from a temporary model: the reference would dangle.
+  explicit Engine(Model&&) = delete;
 
   /// @param replication 0-based replication index (selects the random streams)
   /// @throws Cancelled when control.cancel became true

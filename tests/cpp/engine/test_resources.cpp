@@ -506,8 +506,10 @@ TEST(ResourceDeterminismTest, more_reps_keep_every_customers_own_draws) {
   EXPECT_EQ(a.occupancy, b.occupancy);
 
   // With a binding team, customers who never enter the served stage keep their exact paths.
-  const ReplicationResult few = Engine(team_funnel(2)).simulate(1, control);
-  const ReplicationResult more = Engine(team_funnel(4)).simulate(1, control);
+  const Model two = team_funnel(2);
+  const Model four = team_funnel(4);
+  const ReplicationResult few = Engine(two).simulate(1, control);
+  const ReplicationResult more = Engine(four).simulate(1, control);
   auto untouched = [&](const ReplicationResult& res) {
     std::map<std::int64_t, std::vector<std::pair<double, int>>> paths;
     std::map<std::int64_t, bool> served;

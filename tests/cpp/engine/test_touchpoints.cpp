@@ -176,8 +176,10 @@ bool touched(const std::vector<Event>& path) {
 TEST(CommonRandomNumbersTest, customers_a_changed_touchpoint_never_moves_keep_their_paths) {
   SimulationControl control;
   control.events = true;
-  const auto base = paths_of(Engine(webinar_model("0.25")).simulate(2, control));
-  const auto variant = paths_of(Engine(webinar_model("0.40")).simulate(2, control));
+  const Model base_model = webinar_model("0.25");
+  const Model variant_model = webinar_model("0.40");
+  const auto base = paths_of(Engine(base_model).simulate(2, control));
+  const auto variant = paths_of(Engine(variant_model).simulate(2, control));
   ASSERT_EQ(base.size(), variant.size());
   std::size_t untouched = 0;
   std::size_t changed = 0;
