@@ -141,10 +141,21 @@ struct Slot {
   std::uint64_t window_order = 0;  // larger = started later
 };
 
+/// The big buffers of a replication, kept from one replication to the next on a thread (their
+/// capacity, not their contents; each replication starts them empty): a run of many replications
+/// then allocates them, and faults their pages in, once per thread.
+struct Scratch {
+  detail::LaneBlock lane_block;
+  std::vector<double> arrival_t;
+  std::vector<std::int64_t> arrival_k;
+  std::vector<double> time_to_convert;
+  bool in_use = false;  // a Replication holds it
+};
+
 /// Everything one replication accumulates; one instance per simulate() call.
 class Replication {
  public:
-  Replication(const Model& model, std::uint64_t seed, int replication, const SimulationControl& c)
+  Replication(const Model& model, std::uint64_t seed, int replication, const SimulationControl& c, Scratch& scratch)
       : m_(model),
         rep_(static_cast<std::uint64_t>(replication)),
         family_(seed, rep_),
@@ -156,7 +167,14 @@ class Replication {
         has_resources_(!model.resources.empty()),
         has_referrals_(!model.referrals.empty()),
         causes_{model.num_touchpoints(), model.num_resources(), static_cast<int>(model.referrals.size())},
-        visit_words_(static_cast<std::size_t>((s_count_ + 63) / 64)) {
+        visit_words_(static_cast<std::size_t>((s_count_ + 63) / 64)),
+        time_to_convert_(scratch.time_to_convert),
+        lane_block_(scratch.lane_block),
+        arrival_t_(scratch.arrival_t),
+        arrival_k_(scratch.arrival_k) {
+    time_to_convert_.clear();
+    arrival_t_.clear();
+    arrival_k_.clear();
     result_.replication = replication;
     result_.num_stages = s_count_;
     result_.num_reports = t_count_;
@@ -1182,7 +1200,7 @@ class Replication {
   std::vector<std::uint8_t> move_extra_;      // [S * S] 1: the move (from, to) takes move_extra()
   double discount_t_ = 0.0;                   // discount(): the last time asked and its value
   double discount_v_ = 1.0;
-  std::vector<double> time_to_convert_;
+  std::vector<double>& time_to_convert_;  // Scratch's, as are lane_block_ and arrival_*_
   std::vector<Slot> slots_;
   std::vector<Stream> tp_streams_;
   std::vector<std::uint64_t> tp_stream_owner_;
@@ -1218,9 +1236,9 @@ class Replication {
   double entry_t_ = kNaN;  // the last new customer's entry time and its report index
   int entry_k_ = 0;
   Stream path_rng_;  // segment, then E and next choice of each visit
-  detail::LaneBlock lane_block_;  // lane_block()'s results, reused
-  std::vector<double> arrival_t_;        // arrivals waiting for the lanes: entry days,
-  std::vector<std::int64_t> arrival_k_;  // and their report indices
+  detail::LaneBlock& lane_block_;         // lane_block()'s results
+  std::vector<double>& arrival_t_;        // arrivals waiting for the lanes: entry days,
+  std::vector<std::int64_t>& arrival_k_;  // and their report indices
 };
 
 }  // namespace
@@ -1229,7 +1247,16 @@ bool Engine::vector_lanes_available() noexcept { return detail::lanes_available(
 
 ReplicationResult Engine::simulate(int replication, const SimulationControl& control) const {
   const std::uint64_t seed = control.has_seed ? control.seed_override : model_.seed;
-  Replication rep(model_, seed, replication, control);
+  // The thread's scratch; a call made while it is held (not done by the library) gets its own.
+  thread_local Scratch kept;
+  Scratch own;
+  Scratch& scratch = kept.in_use ? own : kept;
+  scratch.in_use = true;
+  struct Release {
+    Scratch& s;
+    ~Release() { s.in_use = false; }
+  } release{scratch};
+  Replication rep(model_, seed, replication, control, scratch);
   return rep.run();
 }
 

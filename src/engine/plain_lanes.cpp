@@ -59,13 +59,20 @@ struct Records {
 /// A count array in kCopies copies while a block adds records to it: lane l's records go to copy
 /// l % kCopies (the record's index includes the copy's offset, lane_offset()), so records with the
 /// same cell (most are) rarely wait for each other through memory. Large arrays (many report rows)
-/// are counted in place.
+/// are counted in place. The copies live in `storage` (a LaneBlock's, reused from block to block).
 class Tally {
  public:
   static constexpr std::size_t kCopies = 8;
-  Tally(std::int64_t* counts, std::size_t size)
-      : counts_(counts), size_(size), copies_(size * kCopies <= 32768 ? size * kCopies : 0, 0),
-        base_(copies_.empty() ? counts : copies_.data()) {}
+  Tally(std::int64_t* counts, std::size_t size, std::vector<std::int64_t>& storage)
+      : counts_(counts), size_(size), copies_(storage) {
+    copies_.assign(size * kCopies <= 32768 ? size * kCopies : 0, 0);
+    base_ = copies_.empty() ? counts : copies_.data();
+  }
+  /// v as n zeros (its capacity kept).
+  static std::vector<std::int64_t>& zeroed(std::vector<std::int64_t>& v, std::size_t n) {
+    v.assign(n, 0);
+    return v;
+  }
   Tally(const Tally&) = delete;
   Tally& operator=(const Tally&) = delete;
   /// Adds the copies into the counts (once, at the end).
@@ -86,8 +93,8 @@ class Tally {
  private:
   std::int64_t* counts_;
   std::size_t size_;
-  std::vector<std::int64_t> copies_;
-  std::int64_t* base_;
+  std::vector<std::int64_t>& copies_;
+  std::int64_t* base_ = nullptr;
 };
 
 }  // namespace
@@ -146,9 +153,9 @@ class LaneKernel {
   LCSIM_AVX512 LaneKernel(const LaneCohort& c, std::uint64_t first_key, std::uint32_t n, std::int64_t* transitions,
                           std::int64_t* occupancy_diff, std::int64_t* reached, LaneBlock& out)
       : c_(c), first_key_(first_key), n_(n), S_(c.s_count), T_(c.t_count), reached_(reached), out_(out),
-        occupancy_(occupancy_diff, static_cast<std::size_t>((c.t_count + 1) * c.s_count)), transitions_(transitions),
-        move_counts_(static_cast<std::size_t>(2 * c.s_count * c.s_count), 0),
-        moved_(move_counts_.data(), move_counts_.size()) {
+        occupancy_(occupancy_diff, static_cast<std::size_t>((c.t_count + 1) * c.s_count), out.occupancy_copies),
+        transitions_(transitions), move_counts_(Tally::zeroed(out.move_counts, static_cast<std::size_t>(2 * c.s_count * c.s_count))),
+        moved_(move_counts_.data(), move_counts_.size(), out.move_copies) {
     alignas(64) std::array<double, 16> mean{};
     alignas(64) std::array<std::int64_t, 16> kind{};
     alignas(64) std::array<std::int64_t, 16> next_n{};
@@ -537,7 +544,7 @@ class LaneKernel {
   LaneBlock& out_;
   Tally occupancy_;
   std::int64_t* transitions_;
-  std::vector<std::int64_t> move_counts_;  // [2 S^2]: moves to a stage visited before, then first visits
+  std::vector<std::int64_t>& move_counts_;  // [2 S^2]: moves to a stage visited before, then first visits
   Tally moved_;
   Records plus_;   // occupancy_diff += 1
   Records minus_;  // occupancy_diff -= 1

@@ -88,11 +88,15 @@ struct LaneEject {
   std::uint64_t tp_state = 0;
 };
 
-/// What a block leaves besides the counts.
+/// What a block leaves besides the counts, and the block's scratch arrays: one LaneBlock serves
+/// block after block (and the engine keeps one per thread), so their memory is allocated once.
 struct LaneBlock {
   std::vector<double> conversion;  ///< per customer of the block: its conversion time, NaN if none
   std::vector<LaneEject> ejected;  ///< in no particular order
   std::vector<std::uint64_t> keys; ///< scratch: the block's path stream keys
+  std::vector<std::int64_t> occupancy_copies;  ///< scratch: the occupancy counts' copies (Tally)
+  std::vector<std::int64_t> move_counts;       ///< scratch: the block's moves, 2 S^2
+  std::vector<std::int64_t> move_copies;       ///< scratch: their copies
   std::int64_t tp_contacts = 0;    ///< the calendar touchpoint's contacts, reached and moves
   std::int64_t tp_reached = 0;
   std::int64_t tp_moves = 0;

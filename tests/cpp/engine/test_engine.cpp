@@ -6,8 +6,11 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "lcsim/core/error.hpp"
+#include "lcsim/io/scenario_yaml.hpp"
+#include "lcsim/model/compile.hpp"
 #include "support/builders.hpp"
 #include "support/stats.hpp"
 
@@ -146,6 +149,45 @@ arrivals:
   EXPECT_EQ(r1.transitions, r2.transitions);
   EXPECT_EQ(0, std::memcmp(r1.metrics.data(), r2.metrics.data(), r1.metrics.size() * sizeof(double)));
   EXPECT_NE(r1.transitions, r3.transitions);
+}
+
+// A replication reuses its thread's buffers from the one before (engine.cpp, Scratch): what ran
+// before on the thread, a larger scenario or a replication stopped by an error with arrivals
+// waiting for the lanes, must not show in its results; nor must the thread it runs on.
+TEST(EngineTest, results_do_not_depend_on_what_ran_before_on_the_thread) {
+  Scenario b2b = load_scenario(std::string(LCSIM_SOURCE_DIR) + "/scenarios/b2b_saas/baseline.yaml");
+  const Model model = compile(b2b);
+  const Engine engine(model);
+  const ReplicationResult first = engine.simulate(2);
+
+  b2b.report_every = 1;  // more report rows: larger buffers
+  b2b.arrivals.initial[0].count = 40000;
+  const Model larger = compile(b2b);
+  (void)Engine(larger).simulate(0);
+  const Model too_many = test::model_from_yaml(R"(
+name: too_many
+horizon: 100
+report_every: 7
+won: lost
+max_customers: 3000
+stages:
+  a:    {dwell: {mean: 2}, next: {a: 0.2, lost: 0.8}}
+  lost: {absorbing: true}
+arrivals:
+  streams: [{stage: a, rate_per_day: 50}]
+)");
+  EXPECT_THROW((void)Engine(too_many).simulate(0), InputError);
+
+  const ReplicationResult again = engine.simulate(2);
+  ReplicationResult elsewhere;
+  std::thread([&] { elsewhere = engine.simulate(2); }).join();
+  for (const ReplicationResult* r : std::initializer_list<const ReplicationResult*>{&again, &elsewhere}) {
+    EXPECT_EQ(r->occupancy, first.occupancy);
+    EXPECT_EQ(r->transitions, first.transitions);
+    EXPECT_EQ(r->reached, first.reached);
+    ASSERT_EQ(r->metrics.size(), first.metrics.size());
+    EXPECT_EQ(0, std::memcmp(r->metrics.data(), first.metrics.data(), first.metrics.size() * sizeof(double)));
+  }
 }
 
 // Initial groups take a quick loop unless the event log, outcomes, referrals or a drawn segment
