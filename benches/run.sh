@@ -30,9 +30,9 @@ for arg in "$@"; do
   esac
 done
 if ((QUICK)); then
-  REPS=1 NP_REPEAT=1 SIMPY_N=20000 SIMPY_REPEAT=1 MEM_N=1000000 THREAD_RUNS=1 MIN_TIME=0.05
+  REPS=1 NP_REPEAT=1 SIMPY_N=20000 SIMPY_REPEAT=1 MEM_N=1000000 THREAD_RUNS=1 THREAD_REPS=4 MIN_TIME=0.05
 else
-  REPS=5 NP_REPEAT=5 SIMPY_N=100000 SIMPY_REPEAT=3 MEM_N=10000000 THREAD_RUNS=3 MIN_TIME=0.5
+  REPS=5 NP_REPEAT=5 SIMPY_N=100000 SIMPY_REPEAT=3 MEM_N=10000000 THREAD_RUNS=5 THREAD_REPS=8 MIN_TIME=0.5
 fi
 
 say() { printf '\n== %s\n' "$*" >&2; }
@@ -76,18 +76,18 @@ measure() {
   /usr/bin/time -v "$CLI" run "$OUT/funnel10_memory.yaml" --threads 1 --replications 1 --json \
     >"$OUT/memory_run.json" 2>"$OUT/memory_time.txt"
 
-  say "threads: 4 replications of funnel-10 on 1 and 2 threads ($THREAD_RUNS runs each)"
+  say "threads: $THREAD_REPS replications of funnel-10 on 1 and 2 threads ($THREAD_RUNS runs each)"
   for ((i = 0; i < THREAD_RUNS; i++)); do
     for t in 1 2; do
-      "$PY" - "$CLI" "$ROOT/benches/funnel10/funnel10.yaml" "$t" >"$OUT/threads_${t}_$i.json" <<'EOF'
+      "$PY" - "$CLI" "$ROOT/benches/funnel10/funnel10.yaml" "$t" "$THREAD_REPS" >"$OUT/threads_${t}_$i.json" <<'EOF'
 import json, subprocess, sys, time
-cli, scenario, threads = sys.argv[1:]
+cli, scenario, threads, reps = sys.argv[1:]
 start = time.perf_counter()
-out = subprocess.run([cli, "run", scenario, "--replications", "4", "--threads", threads, "--json"],
+out = subprocess.run([cli, "run", scenario, "--replications", reps, "--threads", threads, "--json"],
                      check=True, capture_output=True, text=True).stdout
 wall = time.perf_counter() - start
 j = json.loads(out)
-print(json.dumps({"threads": int(threads), "process_seconds": wall, "seconds": j["run"]["seconds"], "json": j}))
+print(json.dumps({"threads": int(threads), "replications": int(reps), "process_seconds": wall, "seconds": j["run"]["seconds"], "json": j}))
 EOF
     done
   done
@@ -155,6 +155,7 @@ th = {1: [], 2: []}
 for f in sorted(glob.glob(os.path.join(out, "threads_*_*.json"))):
     j = json.load(open(f))
     th[j["threads"]].append(j)
+thread_reps = th[1][0]["replications"]
 t1 = statistics.median(x["seconds"] for x in th[1])
 t2 = statistics.median(x["seconds"] for x in th[2])
 ref = strip(th[1][0]["json"])
@@ -190,7 +191,7 @@ r = eng_w / eng
 row("webinar cost: funnel-10 +webinar vs funnel-10 (lcsim)", ms(eng_w), ms(eng), f"{r:.2f}x", "<= 1.5x", r <= 1.5)
 row(f"memory: {count(mem_n)} customers, 2 years, event log off (peak RSS, lcsim run)", f"{rss_mb:,.0f} MB", "-", "-", "<= 300 MB", rss_mb <= 300)
 r = t1 / t2
-row("threads: 4 replications, 1 -> 2 threads (lcsim run; results identical: " + ("yes" if identical else "NO") + ")",
+row("threads: " + str(thread_reps) + " replications, 1 -> 2 threads (lcsim run; results identical: " + ("yes" if identical else "NO") + ")",
     ms(t2) + " (2 thr)", ms(t1) + " (1 thr)", f"{r:.2f}x", ">= 1.8x, identical", r >= 1.8 and identical)
 row("bundled B2B scenario (baseline, 1 replication, 1 thread)", rate(b2b_rate), "-", "-", ">= 10 M tr/s", b2b_rate >= 10e6)
 r = no_team_rate / team_rate
