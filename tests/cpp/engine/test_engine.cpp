@@ -164,18 +164,7 @@ TEST(EngineTest, results_do_not_depend_on_what_ran_before_on_the_thread) {
   b2b.arrivals.initial[0].count = 40000;
   const Model larger = compile(b2b);
   (void)Engine(larger).simulate(0);
-  const Model too_many = test::model_from_yaml(R"(
-name: too_many
-horizon: 100
-report_every: 7
-won: lost
-max_customers: 3000
-stages:
-  a:    {dwell: {mean: 2}, next: {a: 0.2, lost: 0.8}}
-  lost: {absorbing: true}
-arrivals:
-  streams: [{stage: a, rate_per_day: 50}]
-)");
+  const Model too_many = test::too_many_arrivals_model();
   EXPECT_THROW((void)Engine(too_many).simulate(0), InputError);
 
   const ReplicationResult again = engine.simulate(2);

@@ -236,18 +236,7 @@ touchpoints:
 // the same customer, with the lanes as without them.
 TEST(PlainLanesTest, arrivals_past_max_customers_stop_the_run_as_without_lanes) {
   LCSIM_SKIP_WITHOUT_LANES();
-  const Model model = test::model_from_yaml(R"(
-name: too_many
-horizon: 100
-report_every: 7
-won: lost
-max_customers: 3000
-stages:
-  a:    {dwell: {mean: 2}, next: {a: 0.2, lost: 0.8}}
-  lost: {absorbing: true}
-arrivals:
-  streams: [{stage: a, rate_per_day: 50}]
-)");
+  const Model model = test::too_many_arrivals_model();
   auto message = [&](bool lanes) {
     SimulationControl c;
     c.vector_lanes = lanes;
