@@ -45,8 +45,11 @@ measure() {
   [[ -x /usr/bin/time ]] || { echo "run.sh: /usr/bin/time is missing (apt-get install time)" >&2; exit 2; }
 
   say "build ($BUILD, Release)"
-  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLCSIM_BUILD_TESTS=OFF \
-    -DLCSIM_BUILD_BENCHES=ON -DLCSIM_BUILD_PYTHON=OFF >/dev/null
+  # A new build directory gets no tests and no Python module (not needed here); an existing one
+  # (BUILD=build, say) keeps its own options, so its tests stay configured.
+  local fresh=()
+  [[ -f $BUILD/CMakeCache.txt ]] || fresh=(-G Ninja -DLCSIM_BUILD_TESTS=OFF -DLCSIM_BUILD_PYTHON=OFF)
+  cmake -S "$ROOT" -B "$BUILD" "${fresh[@]}" -DCMAKE_BUILD_TYPE=Release -DLCSIM_BUILD_BENCHES=ON >/dev/null
   cmake --build "$BUILD" --target lcsim_benches lcsim-cli
   mkdir -p "$OUT"
   rm -f "$OUT"/*.json "$OUT"/*.txt "$OUT"/*.yaml
