@@ -46,10 +46,14 @@ measure() {
 
   say "build ($BUILD, Release)"
   # A new build directory gets no tests and no Python module (not needed here); an existing one
-  # (BUILD=build, say) keeps its own options, so its tests stay configured.
-  local fresh=()
-  [[ -f $BUILD/CMakeCache.txt ]] || fresh=(-G Ninja -DLCSIM_BUILD_TESTS=OFF -DLCSIM_BUILD_PYTHON=OFF)
-  cmake -S "$ROOT" -B "$BUILD" "${fresh[@]}" -DCMAKE_BUILD_TYPE=Release -DLCSIM_BUILD_BENCHES=ON >/dev/null
+  # (BUILD=build, say) keeps its own options, so its tests stay configured; it must be Release.
+  local fresh=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DLCSIM_BUILD_TESTS=OFF -DLCSIM_BUILD_PYTHON=OFF)
+  if [[ -f $BUILD/CMakeCache.txt ]]; then
+    fresh=()
+    grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$BUILD/CMakeCache.txt" ||
+      { echo "run.sh: $BUILD is not a Release build; benchmarks need one (BUILD=another directory)" >&2; exit 2; }
+  fi
+  cmake -S "$ROOT" -B "$BUILD" "${fresh[@]}" -DLCSIM_BUILD_BENCHES=ON >/dev/null
   cmake --build "$BUILD" --target lcsim_benches lcsim-cli
   mkdir -p "$OUT"
   rm -f "$OUT"/*.json "$OUT"/*.txt "$OUT"/*.yaml
