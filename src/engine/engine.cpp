@@ -253,15 +253,24 @@ class Replication {
     detail::LaneCohort lanes;
     int lane_tp = -1;
     const bool in_lanes = lane_setup(p.stage, segment, lanes, lane_tp);
+    // Thinning: a candidate on a day below the peak rate is kept when uniform() * max_rate < rate,
+    // i.e. when its word's top 53 bits are below keep_below[weekday] (the same test, in integers);
+    // at the peak rate it is kept with no draw.
+    std::array<std::uint64_t, 7> keep_below{};
+    for (std::size_t d = 0; d < 7; ++d) keep_below[d] = thinning_threshold(p.weekday_rate[d], p.max_rate);
     std::uint64_t k = 0;
     int k_arrival = 0;
     double t = 0.0;
+    double day_end = 1.0;      // the candidate's day is [day_end - 1, day_end)
+    std::size_t weekday = 0;   // floor(t) % 7
     for (;;) {
       t += gap(rng);
       if (t >= m_.horizon) break;
-      const auto weekday = static_cast<std::size_t>(static_cast<std::uint64_t>(t) % 7U);
-      const double rate = p.weekday_rate[weekday];  // thinning; no draw needed at the peak rate
-      if (!(rate >= p.max_rate || rng.uniform() * p.max_rate < rate)) continue;
+      while (t >= day_end) {
+        day_end += 1.0;
+        weekday = weekday == 6 ? 0 : weekday + 1;
+      }
+      if (p.weekday_rate[weekday] < p.max_rate && (rng() >> 11U) >= keep_below[weekday]) continue;
       if (!in_lanes) {
         customer(base | k++, p.stage, p.segment, t);
         continue;
@@ -273,6 +282,24 @@ class Replication {
       if (arrival_t_.size() == detail::kLaneBlock) arrival_block(lanes, base | k, segment, lane_tp);
     }
     if (in_lanes) arrival_block(lanes, base | k, segment, lane_tp);
+  }
+
+  /// The number of 53-bit words m with m * 2^-53 * max_rate < rate (Stream::uniform()'s value times
+  /// the peak rate, as doubles): the thinning's test as `word >> 11 < threshold`. The product grows
+  /// with m, so those m are 0 .. threshold - 1; found by bisection on the same double expression.
+  static std::uint64_t thinning_threshold(double rate, double max_rate) {
+    auto kept = [&](std::uint64_t m) { return static_cast<double>(m) * 0x1.0p-53 * max_rate < rate; };
+    std::uint64_t lo = 0;                     // kept(m) for every m < lo
+    std::uint64_t hi = std::uint64_t{1} << 53U;  // !kept(m) for every m >= hi
+    while (lo < hi) {
+      const std::uint64_t mid = lo + (hi - lo) / 2;
+      if (kept(mid)) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return lo;
   }
 
   /// The arrivals collected in arrival_t_ (their keys end just before `end_key`) through the lanes,

@@ -8,9 +8,12 @@
 #include <string>
 #include <thread>
 
+#include <boost/random/exponential_distribution.hpp>
+
 #include "lcsim/core/error.hpp"
 #include "lcsim/io/scenario_yaml.hpp"
 #include "lcsim/model/compile.hpp"
+#include "lcsim/rng/stream.hpp"
 #include "support/builders.hpp"
 #include "support/stats.hpp"
 
@@ -47,6 +50,31 @@ TEST(EngineTest, poisson_arrivals_follow_rate_and_weekly_profile) {
   // Occupancy at day 350 ~ arrivals before it.
   const auto k = static_cast<std::size_t>(50);
   EXPECT_NEAR(static_cast<double>(res.occupancy[k * 2]), 7000.0, 4 * std::sqrt(7000.0));
+}
+
+// The engine thins with an integer test on the uniform's 53 bits and keeps the weekday as days pass;
+// both must keep exactly the candidates of the plain test uniform() * max_rate < rate at
+// weekday floor(t) % 7 (written out here), for rates that are not round fractions of the peak.
+TEST(EngineTest, arrival_thinning_keeps_the_candidates_of_the_floating_point_test) {
+  const std::string stream = "{stage: new, rate_per_day: 7.3, weekly_profile: [1, 0.3, 0.7, 0.333333333, 0, 1.5, 0.1]}";
+  for (int rep : {0, 3}) {
+    const ReplicationResult res = arrival_events("400", stream, rep);
+    const Model model = test::model_from_yaml("name: arrivals\nhorizon: 400\nreport_every: 7\nwon: done\nstages:\n"
+                                              "  new: {absorbing: true}\n  done: {absorbing: true}\n"
+                                              "arrivals:\n  streams:\n    - " + stream + "\n");
+    const ArrivalProcess& p = model.arrivals.at(0);
+    Stream rng(model.seed, static_cast<std::uint64_t>(rep), 0, Purpose::kArrival);
+    boost::random::exponential_distribution<double> gap(p.max_rate);
+    std::vector<double> expected;
+    for (double t = 0.0;;) {
+      t += gap(rng);
+      if (t >= 400.0) break;
+      const double rate = p.weekday_rate[static_cast<std::size_t>(static_cast<std::uint64_t>(t) % 7U)];
+      if (rate >= p.max_rate || rng.uniform() * p.max_rate < rate) expected.push_back(t);
+    }
+    ASSERT_EQ(res.events.size(), expected.size()) << "replication " << rep;
+    for (std::size_t i = 0; i < expected.size(); ++i) ASSERT_EQ(res.events[i].time, expected[i]) << i;
+  }
 }
 
 // The rate is constant within a day: arrival times are uniform within days (the inverse of the
