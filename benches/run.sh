@@ -124,15 +124,16 @@ load = lambda name: json.load(open(os.path.join(out, name)))
 
 # ---- Google benchmark medians (seconds per iteration, transitions per second) ----------------------
 g = load("gbench.json")
+def seconds(b):  # one benchmark run's time per iteration on the chosen clock, in seconds
+    return b["cpu_time" if cpu else "real_time"] * {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b["time_unit"]]
 def runs(name):
     return [b for b in g["benchmarks"] if b.get("run_name", b["name"]) == name and b.get("run_type", "iteration") == "iteration"]
 def gmedian(name, field=None):
     rs = runs(name)
     if not rs:
         sys.exit(f"run.sh: benchmark {name} is missing from gbench.json")
-    scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[rs[0]["time_unit"]]
     if field is None:
-        return statistics.median(r["cpu_time" if cpu else "real_time"] * scale for r in rs)
+        return statistics.median(seconds(r) for r in rs)
     if field == "rate":  # items per second on the chosen clock
         return statistics.median(r["items_per_second"] * (r["cpu_time"] / r["real_time"] if not cpu else 1.0) for r in rs)
     return statistics.median(r[field] for r in rs)
@@ -154,7 +155,7 @@ def peer(name):
 # ---- lcsim against numpy, paired rounds -----------------------------------------------------------
 def bench_seconds(j, name):
     (b,) = [b for b in j["benchmarks"] if b["name"] == name]
-    return b["cpu_time" if cpu else "real_time"] * {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b["time_unit"]]
+    return seconds(b)
 paired = []  # per round: lcsim funnel-10, lcsim +webinar, numpy funnel-10, numpy +webinar (seconds)
 for i in range(len(glob.glob(os.path.join(out, "paired_lcsim_*.json")))):
     j = load(f"paired_lcsim_{i}.json")
@@ -164,8 +165,8 @@ if not paired:
     sys.exit("run.sh: no paired rounds of lcsim and numpy in " + out)
 med = lambda k: statistics.median(p[k] for p in paired)
 p_eng, p_eng_w, np_s, np_w_s = med(0), med(1), med(2), med(3)
-np_ratio = statistics.median(p[2] / p[0] for p in paired)
-np_w_ratio = statistics.median(p[3] / p[1] for p in paired)
+ratios = lambda a, b: [p[a] / p[b] for p in paired]  # each round's, of columns a over b
+listed = lambda xs: ", ".join(f"{x:.2f}x" for x in xs)
 _, np_tr, _ = peer("paired_numpy_0.json")
 _, np_w_tr, _ = peer("paired_numpy_webinar_0.json")
 sp_s, sp_tr, sp_n = peer("simpy.json")
@@ -203,9 +204,9 @@ rows = []
 def row(workload, ours, theirs, ratio, target, passed):
     rows.append((workload, ours, theirs, ratio, target, ok(passed)))
 
-r = np_ratio
+r = statistics.median(ratios(2, 0))
 row("funnel-10, 10^6 customers: lcsim vs numpy peer", ms(p_eng), ms(np_s), f"{r:.2f}x", ">= 3x", r >= 3)
-r = np_w_ratio
+r = statistics.median(ratios(3, 1))
 row("+webinar, 10^6: lcsim vs numpy peer", ms(p_eng_w), ms(np_w_s), f"{r:.2f}x", ">= 3x", r >= 3)
 ours_rate, sp_rate = eng_tr / eng, sp_tr / sp_s
 r = ours_rate / sp_rate
@@ -218,7 +219,7 @@ row("engine overhead: lcsim vs raw limit loop, funnel-10 10^6" + ("" if raw_same
     ms(eng), ms(raw), f"{r:.2f}x", "<= 2x", r <= 2)
 r = eng_s / raw
 row("engine overhead, scalar path (vector lanes off): lcsim vs raw limit loop", ms(eng_s), ms(raw), f"{r:.2f}x", "<= 2x", r <= 2)
-r = statistics.median(p[1] / p[0] for p in paired)
+r = statistics.median(ratios(1, 0))
 row("webinar cost: funnel-10 +webinar vs funnel-10 (lcsim)", ms(p_eng_w), ms(p_eng), f"{r:.2f}x", "<= 1.5x", r <= 1.5)
 row(f"memory: {count(mem_n)} customers, 2 years, event log off (peak RSS, lcsim run)", f"{rss_mb:,.0f} MB", "-", "-", "<= 300 MB", rss_mb <= 300)
 r = statistics.median(thread_ratios)
@@ -245,10 +246,9 @@ print(f"Single thread unless said; medians of {len(runs('BM_Engine_Funnel10'))} 
       f"(simulate() only, interleaved), of the peers' repeats (simulation only, perf_counter) and of {len(th[1])} thread runs "
       f"(the CLI's simulation seconds). The numpy rows and the webinar cost: {len(paired)} rounds of lcsim's two benchmarks "
       "and then the peer (after an untimed warm-up run in its process), each side's median over the rounds, the ratio "
-      f"the median of the rounds' ratios (numpy rounds: {', '.join(f'{p[2] / p[0]:.2f}x' for p in paired)}; +webinar "
-      f"{', '.join(f'{p[3] / p[1]:.2f}x' for p in paired)}; webinar cost {', '.join(f'{p[1] / p[0]:.2f}x' for p in paired)}). "
-      f"Threads: the median of the {len(thread_ratios)} pairs' ratios (a run on 1 thread, then one on 2: "
-      f"{', '.join(f'{x:.2f}x' for x in thread_ratios)}; the ratio of the medians {t1 / t2:.2f}x). "
+      f"the median of the rounds' ratios (numpy rounds: {listed(ratios(2, 0))}; +webinar {listed(ratios(3, 1))}; "
+      f"webinar cost {listed(ratios(1, 0))}). Threads: the median of the {len(thread_ratios)} pairs' ratios (a run on "
+      f"1 thread, then one on 2: {listed(thread_ratios)}; the ratio of the medians {t1 / t2:.2f}x). "
       f"The SimPy peer runs at {sp_n:,} customers because 10^6 takes too long; its "
       "rate per transition is compared with lcsim's at 10^6 customers. Transitions at 10^6: lcsim "
       f"{eng_tr:,.0f} / {eng_w_tr:,.0f} (+webinar), numpy {np_tr:,} / {np_w_tr:,}. Raw limit reproduces the engine's "

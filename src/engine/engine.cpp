@@ -149,7 +149,6 @@ struct Scratch {
   std::vector<double> arrival_t;
   std::vector<std::int64_t> arrival_k;
   std::vector<double> time_to_convert;
-  bool in_use = false;  // a Replication holds it
 };
 
 /// Everything one replication accumulates; one instance per simulate() call.
@@ -1274,15 +1273,9 @@ bool Engine::vector_lanes_available() noexcept { return detail::lanes_available(
 
 ReplicationResult Engine::simulate(int replication, const SimulationControl& control) const {
   const std::uint64_t seed = control.has_seed ? control.seed_override : model_.seed;
-  // The thread's scratch; a call made while it is held (not done by the library) gets its own.
-  thread_local Scratch kept;
-  Scratch own;
-  Scratch& scratch = kept.in_use ? own : kept;
-  scratch.in_use = true;
-  struct Release {
-    Scratch& s;
-    ~Release() { s.in_use = false; }
-  } release{scratch};
+  // One replication at a time per thread (a replication calls out to no user code), so one
+  // scratch per thread.
+  thread_local Scratch scratch;
   Replication rep(model_, seed, replication, control, scratch);
   return rep.run();
 }

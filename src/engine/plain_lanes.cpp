@@ -56,6 +56,12 @@ struct Records {
   std::size_t n = 0;
 };
 
+/// v as n zeros (its capacity kept).
+inline std::vector<std::int64_t>& zeroed(std::vector<std::int64_t>& v, std::size_t n) {
+  v.assign(n, 0);
+  return v;
+}
+
 /// A count array in kCopies copies while a block adds records to it: lane l's records go to copy
 /// l % kCopies (the record's index includes the copy's offset, lane_offset()), so records with the
 /// same cell (most are) rarely wait for each other through memory. Large arrays (many report rows)
@@ -67,11 +73,6 @@ class Tally {
       : counts_(counts), size_(size), copies_(storage) {
     copies_.assign(size * kCopies <= 32768 ? size * kCopies : 0, 0);
     base_ = copies_.empty() ? counts : copies_.data();
-  }
-  /// v as n zeros (its capacity kept).
-  static std::vector<std::int64_t>& zeroed(std::vector<std::int64_t>& v, std::size_t n) {
-    v.assign(n, 0);
-    return v;
   }
   Tally(const Tally&) = delete;
   Tally& operator=(const Tally&) = delete;
@@ -154,7 +155,7 @@ class LaneKernel {
                           std::int64_t* occupancy_diff, std::int64_t* reached, LaneBlock& out)
       : c_(c), first_key_(first_key), n_(n), S_(c.s_count), T_(c.t_count), reached_(reached), out_(out),
         occupancy_(occupancy_diff, static_cast<std::size_t>((c.t_count + 1) * c.s_count), out.occupancy_copies),
-        transitions_(transitions), move_counts_(Tally::zeroed(out.move_counts, static_cast<std::size_t>(2 * c.s_count * c.s_count))),
+        transitions_(transitions), move_counts_(zeroed(out.move_counts, static_cast<std::size_t>(2 * c.s_count * c.s_count))),
         moved_(move_counts_.data(), move_counts_.size(), out.move_copies) {
     alignas(64) std::array<double, 16> mean{};
     alignas(64) std::array<std::int64_t, 16> kind{};

@@ -20,9 +20,9 @@
 namespace lcsim {
 namespace {
 
-/// One arrival stream into an absorbing stage, simulated with its event log (one entry per arrival).
-ReplicationResult arrival_events(const std::string& horizon, const std::string& stream, int rep) {
-  const Model model = test::model_from_yaml("name: arrivals\nhorizon: " + horizon + R"(
+/// One arrival stream into an absorbing stage.
+Model arrivals_model(const std::string& horizon, const std::string& stream) {
+  return test::model_from_yaml("name: arrivals\nhorizon: " + horizon + R"(
 report_every: 7
 won: done
 stages:
@@ -31,6 +31,11 @@ stages:
 arrivals:
   streams:
     - )" + stream + "\n");
+}
+
+/// arrivals_model(), simulated with its event log (one entry per arrival).
+ReplicationResult arrival_events(const std::string& horizon, const std::string& stream, int rep) {
+  const Model model = arrivals_model(horizon, stream);
   SimulationControl control;
   control.events = true;
   return Engine(model).simulate(rep, control);
@@ -59,9 +64,7 @@ TEST(EngineTest, arrival_thinning_keeps_the_candidates_of_the_floating_point_tes
   const std::string stream = "{stage: new, rate_per_day: 7.3, weekly_profile: [1, 0.3, 0.7, 0.333333333, 0, 1.5, 0.1]}";
   for (int rep : {0, 3}) {
     const ReplicationResult res = arrival_events("400", stream, rep);
-    const Model model = test::model_from_yaml("name: arrivals\nhorizon: 400\nreport_every: 7\nwon: done\nstages:\n"
-                                              "  new: {absorbing: true}\n  done: {absorbing: true}\n"
-                                              "arrivals:\n  streams:\n    - " + stream + "\n");
+    const Model model = arrivals_model("400", stream);
     const ArrivalProcess& p = model.arrivals.at(0);
     Stream rng(model.seed, static_cast<std::uint64_t>(rep), 0, Purpose::kArrival);
     boost::random::exponential_distribution<double> gap(p.max_rate);
