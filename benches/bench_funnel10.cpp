@@ -55,4 +55,15 @@ void BM_Engine_Funnel10WebinarScalar(benchmark::State& state) {
 }
 BENCHMARK(BM_Engine_Funnel10WebinarScalar)->Unit(benchmark::kMillisecond);
 
+// A touchpoint the lanes run lane by lane (a cost and an effect window on engaged).
+void BM_Engine_Funnel10Email(benchmark::State& state) {
+  BM_Engine_Funnel10_Run(state, "benches/funnel10/funnel10_email.yaml");
+}
+BENCHMARK(BM_Engine_Funnel10Email)->Unit(benchmark::kMillisecond);
+
+void BM_Engine_Funnel10EmailScalar(benchmark::State& state) {
+  BM_Engine_Funnel10_Run(state, "benches/funnel10/funnel10_email.yaml", false);
+}
+BENCHMARK(BM_Engine_Funnel10EmailScalar)->Unit(benchmark::kMillisecond);
+
 }  // namespace

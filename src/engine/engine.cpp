@@ -14,6 +14,7 @@
 #include "plain_lanes.hpp"
 #include "report_index.hpp"
 #include "resource_queue.hpp"
+#include "touched_stay.hpp"
 
 namespace lcsim {
 namespace {
@@ -129,16 +130,6 @@ struct StageHot {
       }
     }
   }
-};
-
-/// A touchpoint that can contact the customer in its current stage: the next contact on each
-/// schedule and the customer's window, if one is running.
-struct Slot {
-  TouchpointId tp = 0;
-  double next_offset = kNever;  // after-entry schedule, days since stage entry
-  double next_calendar = kNever;
-  double window_end = kNever;
-  std::uint64_t window_order = 0;  // larger = started later
 };
 
 /// The big buffers of a replication, kept from one replication to the next on a thread (their
@@ -396,20 +387,29 @@ class Replication {
     for (int s = 0; s < s_count_; ++s) {
       detail::LaneStage& ls = c.stages[static_cast<std::size_t>(s)];
       int tp = lane_tp;
-      ls = lane_stage(hot_[static_cast<std::size_t>(g_first * s_count_ + s)], s, tp);
+      TouchpointId by_lane = -1;
+      ls = lane_stage(hot_[static_cast<std::size_t>(g_first * s_count_ + s)], s, tp, by_lane);
       for (int g = g_first + 1; g < g_last && ls.kind != detail::LaneKind::kOther; ++g) {
         int tp_g = lane_tp;
-        const detail::LaneStage other = lane_stage(hot_[static_cast<std::size_t>(g * s_count_ + s)], s, tp_g);
-        if (tp_g != tp || other.kind != ls.kind || other.mean != ls.mean || !same_dwell(other.dwell, ls.dwell) ||
-            other.next_n != ls.next_n || other.next != ls.next) {
+        TouchpointId by_lane_g = -1;
+        const detail::LaneStage other = lane_stage(hot_[static_cast<std::size_t>(g * s_count_ + s)], s, tp_g, by_lane_g);
+        if (tp_g != tp || by_lane_g != by_lane || other.kind != ls.kind || other.mean != ls.mean ||
+            !same_dwell(other.dwell, ls.dwell) || other.next_n != ls.next_n || other.next != ls.next) {
           ls = detail::LaneStage{};  // differs between segments: handed back on entry
         }
       }
       if (ls.kind == detail::LaneKind::kCalendarMove) lane_tp = tp;
+      if (ls.kind == detail::LaneKind::kTouched) {
+        ls.touched = lane_touched_index(c, by_lane);
+        if (ls.touched < 0) ls = detail::LaneStage{};  // more such touchpoints than the lanes keep
+      }
     }
     c.start = start;
     const detail::LaneKind start_kind = c.stages[static_cast<std::size_t>(c.start)].kind;
-    if (start_kind != detail::LaneKind::kPlain && start_kind != detail::LaneKind::kCalendarMove) return false;
+    if (start_kind != detail::LaneKind::kPlain && start_kind != detail::LaneKind::kCalendarMove &&
+        start_kind != detail::LaneKind::kTouched) {
+      return false;
+    }
     c.won = m_.won;
     c.converted = m_.converted[static_cast<std::size_t>(start)] != 0;
     c.path_base = family_.base(Purpose::kPath, 0);
@@ -423,6 +423,7 @@ class Replication {
       c.tp_move_to = tp.move_to;
       c.tp_base = family_.base(Purpose::kTouchpoint, tp.stream_key);
     }
+    c.touchpoints = &m_.touchpoints;
     c.horizon = m_.horizon;
     c.report_times = m_.report_times.data();
     c.t_count = t_count_;
@@ -431,8 +432,9 @@ class Replication {
   }
 
   /// How the lanes treat stage s of one segment (its StageHot h); a stage with the lanes'
-  /// calendar touchpoint sets `lane_tp` to it (when it was -1 or that touchpoint already).
-  [[nodiscard]] detail::LaneStage lane_stage(const StageHot& h, StageId s, int& lane_tp) const {
+  /// calendar touchpoint sets `lane_tp` to it (when it was -1 or that touchpoint already), one
+  /// with another touchpoint they can run lane by lane (kTouched) sets `by_lane` to its id.
+  [[nodiscard]] detail::LaneStage lane_stage(const StageHot& h, StageId s, int& lane_tp, TouchpointId& by_lane) const {
     detail::LaneStage ls;
     static_assert(StageHot::kInlineNext <= std::tuple_size_v<decltype(ls.next)>);
     if (h.kind == StageKind::kAbsorbing) {
@@ -445,22 +447,39 @@ class Replication {
       one_off = one_off || m_.one_off[static_cast<std::size_t>(s * s_count_ + to)] != 0.0;
     }
     if (h.stay_extra || h.next_n == 0 || one_off) return ls;
-    bool touched = false;
+    bool touched = false;  // the calendar touchpoint, in the registers
     if (h.kind == StageKind::kTouched && h.tp_last == h.tp_first + 1) {
       const TouchpointId id = m_.touchpoints_for[h.tp_first];
-      touched = (lane_tp < 0 || lane_tp == id) && lane_touchpoint(m_.touchpoints[static_cast<std::size_t>(id)]);
-      if (touched) lane_tp = id;
+      const Touchpoint& tp = m_.touchpoints[static_cast<std::size_t>(id)];
+      if (lane_touchpoint(tp)) {
+        touched = lane_tp < 0 || lane_tp == id;
+        if (touched) lane_tp = id;
+      } else if (!control_.contacts && !tp.has_next_override) {
+        by_lane = id;
+      }
     }
-    if (h.kind != StageKind::kPlain && !touched) return ls;
-    ls.kind = touched ? detail::LaneKind::kCalendarMove : detail::LaneKind::kPlain;
-    ls.mean = h.mean;
-    ls.dwell = h.mean > 0.0 ? nullptr : &h.rule->dwell;
+    if (h.kind != StageKind::kPlain && !touched && by_lane < 0) return ls;
+    ls.kind = touched ? detail::LaneKind::kCalendarMove : by_lane >= 0 ? detail::LaneKind::kTouched : detail::LaneKind::kPlain;
+    // (a touched stay draws its exit through H^{-1} whatever the family, as touched_visit() does)
+    ls.mean = by_lane >= 0 ? 0.0 : h.mean;
+    ls.dwell = ls.mean > 0.0 ? nullptr : &h.rule->dwell;
     ls.next_n = h.next_n;
     for (std::size_t i = 0; i < h.next_n; ++i) {
       ls.next[i] = static_cast<std::uint64_t>(h.next_keep_below[i]) << 32U |
                    static_cast<std::uint64_t>(h.next_keep[i]) << 16U | static_cast<std::uint64_t>(h.next_alias[i]);
     }
     return ls;
+  }
+
+  /// Touchpoint id's index in c.touched, added if it is not there; -1 when c.touched is full.
+  int lane_touched_index(detail::LaneCohort& c, TouchpointId id) const {
+    for (int j = 0; j < c.touched_count; ++j) {
+      if (c.touched[static_cast<std::size_t>(j)].id == id) return j;
+    }
+    if (c.touched_count == detail::kLaneTouchpoints) return -1;
+    const Touchpoint& tp = m_.touchpoints[static_cast<std::size_t>(id)];
+    c.touched[static_cast<std::size_t>(c.touched_count)] = {id, family_.base(Purpose::kTouchpoint, tp.stream_key)};
+    return c.touched_count++;
   }
 
   /// Two segments' dwells of a stage draw the same days from the same E (null: exponential, the
@@ -483,26 +502,43 @@ class Replication {
       tally.reached += static_cast<double>(lane_block_.tp_reached);
       tally.moves += static_cast<double>(lane_block_.tp_moves);
     }
+    for (int j = 0; j < c.touched_count; ++j) {
+      const detail::LaneTouchpointCounts& k = lane_block_.touched_counts[static_cast<std::size_t>(j)];
+      TouchpointTally& tally = result_.touchpoints[static_cast<std::size_t>(c.touched[static_cast<std::size_t>(j)].id)];
+      tally.contacts += static_cast<double>(k.contacts);
+      tally.reached += static_cast<double>(k.reached);
+      tally.moves += static_cast<double>(k.moves);
+    }
     auto& ejected = lane_block_.ejected;
     std::sort(ejected.begin(), ejected.end(), [](const auto& a, const auto& b) { return a.offset < b.offset; });
     auto entry = [&](std::uint32_t o) { return c.entry_t != nullptr ? c.entry_t[o] : 0.0; };
     std::uint32_t o = 0;
-    auto conversions_before = [&](std::uint32_t end) {
+    std::size_t p = 0;
+    // What customers before `end` did in the lanes that sums in customer order: conversions and paid contacts.
+    auto settle_before = [&](std::uint32_t end) {
       for (; o < end; ++o) {
         const double t = lane_block_.conversion[o];
         if (!std::isnan(t)) time_to_convert_.push_back(t - entry(o));
       }
+      for (; p < lane_block_.paid.size() && lane_block_.paid[p].offset < end; ++p) {
+        const detail::LanePaid& paid = lane_block_.paid[p];
+        const auto id = static_cast<std::size_t>(c.touched[static_cast<std::size_t>(paid.touched)].id);
+        pay(m_.touchpoints[id], result_.touchpoints[id], paid.when);
+      }
     };
     for (const detail::LaneEject& e : ejected) {
-      conversions_before(e.offset + 1);
-      resume_from_lanes(e, first + e.offset, serial_ + e.offset + 1, segment, entry(e.offset), lane_tp);
+      settle_before(e.offset + 1);
+      resume_from_lanes(c, e, first + e.offset, serial_ + e.offset + 1, segment, entry(e.offset), lane_tp);
     }
-    conversions_before(n);
+    settle_before(n);
     serial_ += n;
     const std::uint64_t before = customers_;
     customers_ += n;
     if ((before | kCancelPollMask) < customers_) poll();  // passed a multiple of 1024, as the loop polls
     if (control_.vector_lane_customers != nullptr) *control_.vector_lane_customers += n;
+    if (control_.vector_lane_handed_back != nullptr) {
+      *control_.vector_lane_handed_back += static_cast<std::int64_t>(ejected.size());
+    }
   }
 
   /// A touchpoint the lanes can run (LaneKind::kCalendarMove): a calendar grid only, free, no
@@ -516,8 +552,8 @@ class Replication {
 
   /// A customer the lanes handed back as it enters e.stage: the rest of its advance, here.
   /// `segment` -1: drawn by shares (the path stream's first word, as new_customer() draws it).
-  [[gnu::noinline]] void resume_from_lanes(const detail::LaneEject& e, std::uint64_t key, std::uint64_t serial,
-                                           SegmentId segment, double first_seen, int lane_tp) {
+  [[gnu::noinline]] void resume_from_lanes(const detail::LaneCohort& c, const detail::LaneEject& e, std::uint64_t key,
+                                           std::uint64_t serial, SegmentId segment, double first_seen, int lane_tp) {
     if (segment < 0) {
       Stream path(family_.path_key(key));
       segment = static_cast<SegmentId>(m_.segment_choice.sample(path()));
@@ -528,6 +564,13 @@ class Replication {
     if (e.tp_open) {  // the touchpoint stream the lanes opened for this customer, where it stands
       tp_streams_[static_cast<std::size_t>(lane_tp)] = Stream(e.tp_state);
       tp_stream_owner_[static_cast<std::size_t>(lane_tp)] = serial;
+    }
+    for (int j = 0; j < c.touched_count; ++j) {  // and those of kTouched stages
+      if (((lane_block_.touched_open[e.offset] >> j) & 1U) == 0) continue;
+      const auto id = static_cast<std::size_t>(c.touched[static_cast<std::size_t>(j)].id);
+      tp_streams_[id] = Stream(lane_block_.touched_state[static_cast<std::size_t>(e.offset) * detail::kLaneTouchpoints +
+                                                         static_cast<std::size_t>(j)]);
+      tp_stream_owner_[id] = serial;
     }
     for (std::uint64_t m = e.visited; m != 0; m &= m - 1) visited_[static_cast<std::size_t>(__builtin_ctzll(m))] = serial;
     report_from(e.k_from);
@@ -622,114 +665,69 @@ class Replication {
     return {h.next_stage(path_rng_()), exit, kCauseExit};
   }
 
-  /// A stage visit with touchpoints: a small local event loop over the customer's own events
-  /// (exit, contacts, window ends); the hazard clock is re-aimed whenever the factor changes.
+  /// A stage visit with touchpoints (touched_stay.hpp): the exit's Exp(1) from the path stream,
+  /// then the customer's own events until it leaves or the horizon comes.
   Visit touched_visit(const StageHot& h, StageId s, double entry) {
-    const StageRule& r = *h.rule;
-    const std::uint32_t first = h.tp_first;
-    const std::uint32_t last = h.tp_last;
     const double target = exp1_(path_rng_);  // exit when the accumulated hazard reaches this
-    double consumed = 0.0;                     // factor-weighted hazard up to d_mark
-    double d_mark = 0.0;                       // dwell time of the last factor change
-    double h_mark = 0.0;                       // H(d_mark)
-    double factor = 1.0;
-    double exit = entry + r.dwell.inverse_cumulative_hazard(target);
-
     slots_.clear();
-    for (std::uint32_t i = first; i < last; ++i) {
+    for (std::uint32_t i = h.tp_first; i < h.tp_last; ++i) {
       const TouchpointId id = m_.touchpoints_for[i];
-      const Schedule& sch = m_.touchpoints[static_cast<std::size_t>(id)].schedule;
-      slots_.push_back(Slot{id, sch.next_after_entry(0.0, false), sch.next_calendar(entry, false)});
+      slots_.push_back(detail::open_slot(id, m_.touchpoints[static_cast<std::size_t>(id)], entry));
     }
+    TouchedHooks hooks{*this, s};
+    const detail::StayEnd end = detail::touched_stay(h.rule->dwell, slots_.data(), slots_.size(), m_.touchpoints,
+                                                     entry, target, m_.horizon, window_counter_, hooks);
+    if (end.kind == detail::StayEnd::kHorizon) {
+      stay(h, s, entry, m_.horizon, true);
+      return {};
+    }
+    stay(h, s, entry, end.when, false);
+    if (end.kind == detail::StayEnd::kExit) return {choose_next(h), end.when, kCauseExit};
+    const TouchpointId tp = slots_[end.slot].tp;
+    return {m_.touchpoints[static_cast<std::size_t>(tp)].move_to, end.when,
+            static_cast<std::int16_t>(kCauseTouchpoint + tp)};
+  }
 
-    // Re-aims the exit time after a factor change at time `now`.
-    auto reaim = [&](double now) {
-      const double d_now = now - entry;
-      const double h_now = r.dwell.cumulative_hazard(d_now);
-      consumed += factor * (h_now - h_mark);
-      h_mark = h_now;
-      d_mark = d_now;
-      factor = 1.0;
-      for (const Slot& sl : slots_) {
-        if (sl.window_end < kNever) factor *= m_.touchpoints[static_cast<std::size_t>(sl.tp)].hazard_factor;
-      }
-      const double remaining = std::max(0.0, target - consumed);
-      exit = entry + std::max(d_mark, r.dwell.inverse_cumulative_hazard(h_mark + remaining / factor));
-    };
-
-    for (;;) {
-      enum { kExit, kContact, kWindowEnd } kind = kExit;
-      double when = exit;
-      std::size_t which = 0;
-      for (std::size_t j = 0; j < slots_.size(); ++j) {
-        const Slot& sl = slots_[j];
-        const double contact = std::min(entry + sl.next_offset, sl.next_calendar);
-        if (contact < when) {
-          when = contact;
-          kind = kContact;
-          which = j;
-        }
-        if (sl.window_end < when) {
-          when = sl.window_end;
-          kind = kWindowEnd;
-          which = j;
-        }
-      }
-      if (when >= m_.horizon) {
-        stay(h, s, entry, m_.horizon, true);
-        return {};
-      }
-      if (kind == kExit) {
-        stay(h, s, entry, when, false);
-        return {choose_next(h), when, kCauseExit};
-      }
-      Slot& sl = slots_[which];
-      const Touchpoint& tp = m_.touchpoints[static_cast<std::size_t>(sl.tp)];
-      if (kind == kWindowEnd) {
-        sl.window_end = kNever;
-        reaim(when);
-        continue;
-      }
-      // A contact: advance whichever schedule produced it, then draw reach and effect.
-      if (entry + sl.next_offset <= sl.next_calendar) {
-        sl.next_offset = tp.schedule.next_after_entry(sl.next_offset, true);
-      } else {
-        sl.next_calendar = tp.schedule.next_calendar(sl.next_calendar, true);
-      }
-      TouchpointTally& tally = result_.touchpoints[static_cast<std::size_t>(sl.tp)];
+  /// What a contact of touched_visit() counts, costs and records.
+  struct TouchedHooks {
+    Replication& r;
+    StageId s;
+    void contact(const detail::Slot& sl, const Touchpoint& tp, double when) {
+      TouchpointTally& tally = r.result_.touchpoints[static_cast<std::size_t>(sl.tp)];
       tally.contacts += 1.0;
-      tally.cost += tp.cost;
-      cost_ += tp.cost;
-      discounted_cost_ += tp.cost * discount(when);
-      Stream& rng = tp_stream(sl.tp);
-      if (!(rng.uniform() < tp.reach)) continue;
-      tally.reached += 1.0;
-      if (control_.contacts) {
-        result_.contacts.push_back(Contact{static_cast<std::int32_t>(rep_), static_cast<std::int64_t>(cur_.key), when,
-                                           static_cast<std::int16_t>(sl.tp), static_cast<std::int16_t>(s)});
+      r.pay(tp, tally, when);
+    }
+    Stream& stream(TouchpointId id) { return r.tp_stream(id); }
+    void reached(const detail::Slot& sl, const Touchpoint&, double when) {
+      r.result_.touchpoints[static_cast<std::size_t>(sl.tp)].reached += 1.0;
+      if (r.control_.contacts) {
+        r.result_.contacts.push_back(Contact{static_cast<std::int32_t>(r.rep_), static_cast<std::int64_t>(r.cur_.key),
+                                             when, static_cast<std::int16_t>(sl.tp), static_cast<std::int16_t>(s)});
       }
-      if (control_.outcomes != nullptr) {
-        auto& first_reach =
-            control_.outcomes->first_reach[cur_.out_index * m_.touchpoints.size() + static_cast<std::size_t>(sl.tp)];
+      if (r.control_.outcomes != nullptr) {
+        auto& first_reach = r.control_.outcomes->first_reach[r.cur_.out_index * r.m_.touchpoints.size() +
+                                                              static_cast<std::size_t>(sl.tp)];
         if (first_reach < 0) first_reach = static_cast<std::int16_t>(s);
       }
-      if (tp.move_to >= 0 && rng.uniform() < tp.move_probability) {
-        tally.moves += 1.0;
-        stay(h, s, entry, when, false);
-        return {tp.move_to, when, static_cast<std::int16_t>(kCauseTouchpoint + sl.tp)};
-      }
-      if (tp.window > 0.0) {
-        sl.window_end = when + tp.window;
-        sl.window_order = ++window_counter_;
-        reaim(when);
-      }
     }
+    void moved(const detail::Slot& sl, const Touchpoint&) {
+      r.result_.touchpoints[static_cast<std::size_t>(sl.tp)].moves += 1.0;
+    }
+  };
+
+  /// A contact's cost, in the touchpoint's tally and the replication's sums (undiscounted and
+  /// discounted at day `when`); contacts are paid in the scalar engine's order (customer by
+  /// customer, each in time order), so the sums do not depend on the lanes.
+  void pay(const Touchpoint& tp, TouchpointTally& tally, double when) {
+    tally.cost += tp.cost;
+    cost_ += tp.cost;
+    discounted_cost_ += tp.cost * discount(when);
   }
 
   /// Next stage on a natural exit: the latest running window with a next override, else the rule.
   StageId choose_next(const StageHot& h) {
-    const Slot* latest = nullptr;
-    for (const Slot& sl : slots_) {
+    const detail::Slot* latest = nullptr;
+    for (const detail::Slot& sl : slots_) {
       if (sl.window_end < kNever && m_.touchpoints[static_cast<std::size_t>(sl.tp)].has_next_override &&
           (latest == nullptr || sl.window_order > latest->window_order)) {
         latest = &sl;
@@ -1227,7 +1225,7 @@ class Replication {
   double discount_t_ = 0.0;                   // discount(): the last time asked and its value
   double discount_v_ = 1.0;
   std::vector<double>& time_to_convert_;  // Scratch's, as are lane_block_ and arrival_*_
-  std::vector<Slot> slots_;
+  std::vector<detail::Slot> slots_;
   std::vector<Stream> tp_streams_;
   std::vector<std::uint64_t> tp_stream_owner_;
   std::vector<std::uint64_t> visited_;  // [S] serial of the last customer who visited the stage

@@ -5,6 +5,7 @@
 // -ffp-contract=off, so t + mean * x is a multiply and an add here as in the scalar engine.
 #include "plain_lanes.hpp"
 #include "report_index.hpp"
+#include "touched_stay.hpp"
 
 #include <algorithm>
 #include <boost/random/exponential_distribution.hpp>
@@ -41,6 +42,62 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 /// way (plain_visit: entry + H^{-1}(e)). Compiled for baseline x86-64 like the engine.
 [[gnu::noinline]] double exit_from(const Dwell& dwell, double t, double e) {
   return t + dwell.inverse_cumulative_hazard(e);
+}
+
+/// What the lanes count and keep of a kTouched stay's contacts (the engine's TouchedHooks, less
+/// what the lanes never have: contact logs and outcomes). The customer's stream of the touchpoint
+/// is opened on its first draw and kept in the block's arrays between the customer's stays.
+struct LaneHooks {
+  LaneBlock& out;
+  std::uint32_t offset;
+  int j;                  // LaneCohort::touched index
+  Stream& rng;
+  bool& opened;
+  void contact(const Slot&, const Touchpoint& tp, double when) {
+    ++out.touched_counts[static_cast<std::size_t>(j)].contacts;
+    if (tp.cost != 0.0) out.paid_scratch.push_back(LanePaid{offset, j, when});
+  }
+  Stream& stream(TouchpointId) {
+    opened = true;
+    return rng;
+  }
+  void reached(const Slot&, const Touchpoint&, double) { ++out.touched_counts[static_cast<std::size_t>(j)].reached; }
+  void moved(const Slot&, const Touchpoint&) { ++out.touched_counts[static_cast<std::size_t>(j)].moves; }
+};
+
+/// The stay of customer `offset` (key `key`) of the block in kTouched stage `st` from `entry`, its
+/// exit's Exp(1) draw `target`: the scalar engine's touched_visit() up to the next stage's choice.
+/// Compiled for baseline x86-64 like the engine.
+[[gnu::noinline]] StayEnd touched_stay_of(const LaneCohort& c, const LaneStage& st, std::uint32_t offset,
+                                          std::uint64_t key, double entry, double target, LaneBlock& out) {
+  const auto j = static_cast<std::size_t>(st.touched);
+  const LaneTouchpoint& lt = c.touched[j];
+  const Touchpoint& tp = (*c.touchpoints)[static_cast<std::size_t>(lt.id)];
+  std::uint8_t& open_bits = out.touched_open[offset];
+  std::uint64_t& state = out.touched_state[static_cast<std::size_t>(offset) * kLaneTouchpoints + j];
+  const auto bit = static_cast<std::uint8_t>(1U << j);
+  bool opened = (open_bits & bit) != 0;
+  Stream rng(opened ? state : mix64(lt.base ^ key));
+  Slot slot = open_slot(lt.id, tp, entry);
+  LaneHooks hooks{out, offset, st.touched, rng, opened};
+  std::uint64_t windows = 0;  // window_order: one slot, so only its own windows to order
+  const StayEnd end = touched_stay(*st.dwell, &slot, 1, *c.touchpoints, entry, target, c.horizon, windows, hooks);
+  if (opened) {
+    open_bits = static_cast<std::uint8_t>(open_bits | bit);
+    state = rng.state();
+  }
+  return end;
+}
+
+/// Sorts the block's paid contacts (out.paid_scratch) by customer into out.paid, each customer's
+/// in the order they were made (a counting sort: n + contacts steps).
+void sort_paid(LaneBlock& out, std::uint32_t n) {
+  out.paid.resize(out.paid_scratch.size());
+  if (out.paid_scratch.empty()) return;
+  out.paid_at.assign(static_cast<std::size_t>(n) + 1, 0);
+  for (const LanePaid& p : out.paid_scratch) ++out.paid_at[p.offset + 1];
+  for (std::uint32_t o = 0; o < n; ++o) out.paid_at[o + 1] += out.paid_at[o];
+  for (const LanePaid& p : out.paid_scratch) out.paid[out.paid_at[p.offset]++] = p;
 }
 
 /// The report index of a stay ending at t: the first report time at or after t.
@@ -204,6 +261,13 @@ class LaneKernel {
     out.conversion.assign(n, std::numeric_limits<double>::quiet_NaN());
     out.ejected.clear();
     out.tp_contacts = out.tp_reached = out.tp_moves = 0;
+    out.touched_counts = {};
+    out.paid_scratch.clear();
+    out.paid.clear();
+    if (c.touched_count > 0) {
+      out.touched_open.assign(n, 0);
+      out.touched_state.resize(static_cast<std::size_t>(n) * kLaneTouchpoints);
+    }
   }
 
   LCSIM_AVX512 void run() {
@@ -218,6 +282,7 @@ class LaneKernel {
     flush();
     occupancy_.finish();
     moved_.finish();
+    sort_paid(out_, n_);
     // Moves, by whether they were the customer's first visit of the stage moved to (the second
     // half): every customer visits the cohort's stage first, then reached counts first visits.
     const std::size_t pairs = static_cast<std::size_t>(S_) * static_cast<std::size_t>(S_);
@@ -275,11 +340,13 @@ class LaneKernel {
     const __m512i kd = _mm512_permutex2var_epi64(kind_lo_, L.stage, kind_hi_);
     const __mmask8 touched =
         _mm512_mask_cmpeq_epi64_mask(L.active, kd, _mm512_set1_epi64(static_cast<long long>(LaneKind::kCalendarMove)));
-    // plain: the lanes that draw a dwell (plain stages and those with the calendar touchpoint). No
-    // lane is ever at an absorbing stage here: a move into one ends the customer in its step.
+    const __mmask8 by_lane =
+        _mm512_mask_cmpeq_epi64_mask(L.active, kd, _mm512_set1_epi64(static_cast<long long>(LaneKind::kTouched)));
+    // plain: the lanes that draw a dwell (plain stages and those with touchpoints). No lane is
+    // ever at an absorbing stage here: a move into one ends the customer in its step.
     const auto plain = static_cast<__mmask8>(
         _mm512_mask_cmpeq_epi64_mask(L.active, kd, _mm512_set1_epi64(static_cast<long long>(LaneKind::kPlain))) |
-        touched);
+        touched | by_lane);
     const auto other = static_cast<__mmask8>(L.active & ~plain);
     if (other != 0) [[unlikely]] eject(L, other);
 
@@ -318,7 +385,8 @@ class LaneKernel {
     const __m512d mean = _mm512_permutex2var_pd(mean_lo_, L.stage, mean_hi_);
     __m512d exit = _mm512_add_pd(L.t, _mm512_mul_pd(mean, e));
     if (other_families_) [[unlikely]] {
-      const __mmask8 other_family = _mm512_mask_cmpeq_pd_mask(plain, mean, _mm512_setzero_pd());
+      const __mmask8 other_family =
+          _mm512_mask_cmpeq_pd_mask(static_cast<__mmask8>(plain & ~by_lane), mean, _mm512_setzero_pd());
       if (other_family != 0) exit = exits_from_dwells(L.stage, L.t, other_family, e, exit);
     }
     // The stay ends at `exit`, or earlier at a contact that moves the customer (tp_moved, `end`);
@@ -327,7 +395,15 @@ class LaneKernel {
     __m512d end = exit;
     __m512d limit = exit;
     __mmask8 tp_moved = 0;
+    __m512i move_to = _mm512_set1_epi64(c_.tp_move_to);  // of the lanes tp_moved
     if (touched != 0) tp_moved = contacts(L, touched, exit, end, limit);
+    if (by_lane != 0) {
+      const ByLane b = touched_stays(L.stage, L.t, L.offset, by_lane, e);
+      end = _mm512_mask_mov_pd(end, by_lane, b.end);
+      limit = _mm512_mask_mov_pd(limit, by_lane, b.limit);
+      move_to = _mm512_mask_mov_epi64(move_to, b.moved, b.move_to);
+      tp_moved = static_cast<__mmask8>(tp_moved | b.moved);
+    }
     const __mmask8 at_horizon = _mm512_mask_cmp_pd_mask(static_cast<__mmask8>(plain & ~tp_moved), limit,
                                                         _mm512_set1_pd(c_.horizon), _CMP_GE_OQ);
     const auto moving = static_cast<__mmask8>(plain & ~at_horizon);
@@ -365,7 +441,7 @@ class LaneKernel {
     __m512i to =
         _mm512_mask_mov_epi64(_mm512_and_si512(cell, low16), kept, _mm512_and_si512(_mm512_srli_epi64(cell, 16), low16));
     if (tp_moved != 0) {  // moved by the touchpoint: no next-stage word was drawn
-      to = _mm512_mask_mov_epi64(to, tp_moved, _mm512_set1_epi64(c_.tp_move_to));
+      to = _mm512_mask_mov_epi64(to, tp_moved, move_to);
       L.state = _mm512_mask_sub_epi64(L.state, tp_moved, L.state, golden);
     }
     // The move, in the second half of the move counts when it is the first visit of `to`.
@@ -520,6 +596,44 @@ class LaneKernel {
       out[l] = exit_from(*dwell_[static_cast<std::size_t>(stage[l])], t[l], x[l]);
     }
     return _mm512_load_pd(out.data());
+  }
+
+  /// The kTouched stays of lanes `which` (entered at `entry`, their exits' Exp(1) draws `e`), lane
+  /// by lane: where each ends (`end`; `limit` its horizon test, infinity when the horizon came
+  /// first) and the lanes a contact moved, to `move_to`.
+  struct ByLane {
+    __m512d end;
+    __m512d limit;
+    __m512i move_to;
+    __mmask8 moved;
+  };
+  LCSIM_AVX512 [[gnu::noinline]] ByLane touched_stays(__m512i stages, __m512d entry, __m512i offsets, __mmask8 which,
+                                                     __m512d e) const {
+    alignas(64) std::array<std::int64_t, 8> stage{};
+    alignas(64) std::array<double, 8> t{};
+    alignas(64) std::array<std::int64_t, 8> offset{};
+    alignas(64) std::array<double, 8> x{};
+    alignas(64) std::array<double, 8> end{};
+    alignas(64) std::array<double, 8> limit{};
+    alignas(64) std::array<std::int64_t, 8> move_to{};
+    _mm512_store_si512(stage.data(), stages);
+    _mm512_store_pd(t.data(), entry);
+    _mm512_store_si512(offset.data(), offsets);
+    _mm512_store_pd(x.data(), e);
+    __mmask8 moved = 0;
+    for (unsigned m = which; m != 0; m &= m - 1) {
+      const auto l = static_cast<std::size_t>(__builtin_ctz(m));
+      const LaneStage& st = c_.stages[static_cast<std::size_t>(stage[l])];
+      const auto o = static_cast<std::uint32_t>(offset[l]);
+      const StayEnd r = touched_stay_of(c_, st, o, first_key_ + o, t[l], x[l], out_);
+      end[l] = r.when;
+      limit[l] = r.kind == StayEnd::kHorizon ? kInf : r.when;
+      if (r.kind == StayEnd::kMove) {
+        moved = static_cast<__mmask8>(moved | (1U << l));
+        move_to[l] = (*c_.touchpoints)[static_cast<std::size_t>(c_.touched[static_cast<std::size_t>(st.touched)].id)].move_to;
+      }
+    }
+    return ByLane{_mm512_load_pd(end.data()), _mm512_load_pd(limit.data()), _mm512_load_si512(move_to.data()), moved};
   }
 
   /// report_index() of the exits of lanes `which` (stays that pass more than one report time).

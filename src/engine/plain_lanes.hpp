@@ -1,8 +1,10 @@
 /// @file plain_lanes.hpp
 /// Vector lanes for the engine's commonest case: customers of an initial group or an arrival
 /// stream moving through plain stages (a dwell, a small next-stage table, no money or referrals;
-/// exponential dwells in the registers, other families through their H^{-1} per lane), and stages
-/// whose one touchpoint is a free calendar contact that can only move the customer (a webinar).
+/// exponential dwells in the registers, other families through their H^{-1} per lane), stages
+/// whose one touchpoint is a free calendar contact that can only move the customer (a webinar), and
+/// stages with one touchpoint of another kind (costs, after-entry schedules, effect windows),
+/// whose stays run lane by lane in scalar code, the scalar engine's touched_stay().
 /// Eight customers advance at once in AVX-512 registers, each with its own stream and exactly the
 /// draws the scalar engine makes (Boost's ziggurat for Exp(1), the same alias choice), so the
 /// counts are the scalar engine's, bit for bit. A customer that enters any other kind of stage is
@@ -15,6 +17,7 @@
 
 namespace lcsim {
 class Dwell;
+struct Touchpoint;
 }  // namespace lcsim
 
 namespace lcsim::detail {
@@ -23,12 +26,17 @@ namespace lcsim::detail {
 constexpr int kLaneMaxStages = 16;
 /// Customers per call of advance_lanes (its conversion array is per customer of the block).
 constexpr std::uint32_t kLaneBlock = 16384;
+/// Touchpoints a cohort's kTouched stages may have between them (each has a stream per customer).
+constexpr int kLaneTouchpoints = 4;
 
 enum class LaneKind : std::uint8_t {
   kPlain,      ///< a dwell, next stage from an inlined table, nothing else on the stay
   kAbsorbing,  ///< absorbing, nothing on the stay
   /// kPlain with the cohort's calendar touchpoint (LaneCohort::tp_*) contacting the customer there
   kCalendarMove,
+  /// kPlain (any dwell family) with one other touchpoint (LaneCohort::touched[LaneStage::touched]):
+  /// the stay runs lane by lane in scalar code, touched_stay() as in the scalar engine
+  kTouched,
   kOther,      ///< anything else: the customer goes back to the scalar engine on entering it
 };
 
@@ -38,9 +46,31 @@ struct LaneStage {
   /// A dwell of another family: the lanes draw E ~ Exp(1) and call its inverse_cumulative_hazard(E)
   /// for each lane in scalar code, as the scalar engine does.
   const Dwell* dwell = nullptr;
+  int touched = -1;          ///< kTouched: the stage's touchpoint, an index of LaneCohort::touched
   std::uint32_t next_n = 0;  ///< columns of the alias table (kPlain: 1..8)
   /// Column i: keep_below << 32 | keep << 16 | alias (StageHot::next_stage's table, packed).
   std::array<std::uint64_t, 8> next{};
+};
+
+/// A touchpoint of kTouched stages: its id in the model's touchpoints and its stream key's
+/// customer-independent part (the customer's stream: mix64(base ^ key)).
+struct LaneTouchpoint {
+  std::int32_t id = -1;
+  std::uint64_t base = 0;
+};
+
+/// What the lanes count of a touchpoint (whole numbers: added to the tallies at once).
+struct LaneTouchpointCounts {
+  std::int64_t contacts = 0;
+  std::int64_t reached = 0;
+  std::int64_t moves = 0;
+};
+
+/// A contact with a cost, made in the lanes: paid by the engine in customer order.
+struct LanePaid {
+  std::uint32_t offset = 0;  ///< the customer, in the block
+  std::int32_t touched = 0;  ///< LaneCohort::touched index
+  double when = 0.0;
 };
 
 /// A group of customers as the lanes see it (an initial group, or a block of one arrival
@@ -73,6 +103,10 @@ struct LaneCohort {
   double tp_move_p = 0.0;
   int tp_move_to = -1;
   std::uint64_t tp_base = 0;
+  // The touchpoints of kTouched stages (none of them the calendar touchpoint above).
+  std::array<LaneTouchpoint, kLaneTouchpoints> touched{};
+  int touched_count = 0;
+  const std::vector<Touchpoint>* touchpoints = nullptr;  ///< the model's (kTouched stays look them up)
 };
 
 /// A customer handed back to the scalar engine as it enters stage `stage` at time `t`.
@@ -100,6 +134,15 @@ struct LaneBlock {
   std::int64_t tp_contacts = 0;    ///< the calendar touchpoint's contacts, reached and moves
   std::int64_t tp_reached = 0;
   std::int64_t tp_moves = 0;
+  // The touchpoints of kTouched stages: their counts, each customer's streams (touched_state[offset
+  // * kLaneTouchpoints + j], where bit j of touched_open[offset] says stream j was opened) and the
+  // contacts with a cost, sorted by customer (each customer's in time order).
+  std::array<LaneTouchpointCounts, kLaneTouchpoints> touched_counts{};
+  std::vector<std::uint64_t> touched_state;
+  std::vector<std::uint8_t> touched_open;
+  std::vector<LanePaid> paid;
+  std::vector<LanePaid> paid_scratch;   ///< scratch: paid in the lanes' order
+  std::vector<std::uint32_t> paid_at;   ///< scratch: the sort's counts
 };
 
 /// True when this CPU (and its OS) runs AVX-512 F+DQ code.

@@ -26,6 +26,9 @@ struct SimulationControl {
   /// When set, increased by the customers that started in the vector lanes (benches and tests
   /// check with it that the lanes ran).
   std::int64_t* vector_lane_customers = nullptr;
+  /// When set, increased by the customers the lanes handed back to the scalar loop as they
+  /// entered a stage the lanes do not take (tests check with it which stages the lanes ran).
+  std::int64_t* vector_lane_handed_back = nullptr;
 };
 
 /// Advances each customer on its own through its stages (hazard clock, touchpoints, money) until

@@ -94,10 +94,11 @@ touchpoints:
 }
 
 // Daily reports (stays that pass several report times: the search), a short horizon (many
-// customers still moving at its end), a free calendar touchpoint on two stages (run in the lanes),
-// and each kind of stage the lanes hand back: revenue on a stay, a lognormal dwell, an absorbing
-// stage with revenue, a next table wider than the lanes', a touchpoint with a cost, one with a
-// window (customers handed back with their touchpoint stream open, from b and x to paid or won).
+// customers still moving at its end), a free calendar touchpoint on two stages and a window
+// touchpoint on won (both run in the lanes), and each kind of stage the lanes hand back: revenue
+// on a stay (paid, whose touchpoint has a cost), an absorbing stage with revenue, a next table
+// wider than the lanes' (customers handed back with their touchpoint streams open: from b and x
+// to paid, from won to sink).
 TEST(PlainLanesTest, stages_the_lanes_do_not_take_finish_in_the_scalar_engine_with_the_same_result) {
   LCSIM_SKIP_WITHOUT_LANES();
   const Model model = test::model_from_yaml(R"(
@@ -232,6 +233,83 @@ touchpoints:
   for (int rep : {0, 1}) EXPECT_EQ(expect_same_with_and_without_lanes(model, rep), 20000);
 }
 
+// Stages whose one touchpoint the registers do not run (costs, after-entry schedules, effect
+// windows that re-aim the hazard clock, moves, the two schedules together) stay in the lanes,
+// their stays run lane by lane as in the scalar engine: a group starting in one (b), a stage's
+// touchpoint that moves to another such stage (c to d), the lanes' calendar touchpoint beside
+// them (a), a stream per customer and touchpoint kept across the customer's stays, and paid
+// contacts summed in customer order (discounted: a sum whose order shows). Customers handed back
+// at `paid` (revenue) come back to the touched stages in the scalar engine with their streams
+// where the lanes left them; `vip` targets one (drawn) segment, so f differs between segments and
+// is handed back; `fifth` is the fifth such touchpoint, more than the lanes keep, so g is too.
+TEST(PlainLanesTest, stages_with_other_touchpoints_run_lane_by_lane_as_in_the_scalar_engine) {
+  LCSIM_SKIP_WITHOUT_LANES();
+  const std::string stages = R"(
+horizon: 150
+report_every: 1
+won: won
+stages:
+  a:    {dwell: {mean: 2}, next: {b: 0.4, c: 0.2, a: 0.1, lost: 0.3}}
+  b:    {dwell: {dist: lognormal, median: 4, sigma: 0.8}, next: {c: 0.3, a: 0.2, won: 0.2, lost: 0.2, paid: 0.1}}
+  c:    {dwell: {dist: weibull, shape: 1.3, mean: 5}, next: {b: 0.3, won: 0.3, lost: 0.3, f: 0.05, g: 0.05}}
+  d:    {dwell: {mean: 3}, next: {won: 0.5, lost: 0.3, b: 0.2}}
+  won:  {dwell: {mean: 30}, next: {lost: 1}}
+  paid: {dwell: {mean: 4}, next: {b: 0.6, lost: 0.4}, revenue_per_month: 30}
+  f:    {dwell: {mean: 2}, next: {b: 0.5, lost: 0.5}}
+  g:    {dwell: {mean: 2}, next: {c: 0.5, lost: 0.5}}
+  lost: {absorbing: true}
+segments:
+  x: {share: 0.4}
+  y: {share: 0.6}
+arrivals:
+  initial: [{stage: b, count: 7000}, {stage: a, count: 9000}]
+  streams: [{stage: a, rate_per_day: 40}]
+money: {discount_rate: 0.08}
+touchpoints:
+  demo:  {stages: [a], schedule: {calendar: {start: 2, every: 3}}, reach: 0.5, effect: {move: {to: b, probability: 0.3}}}
+  email: {stages: [b], schedule: {after_entry: {days: [0.5], every: 3}}, reach: 0.4, cost: 0.3,
+          effect: {window: 2, hazard_factor: 1.4}}
+  call:  {stages: [c], schedule: {after_entry: {days: [1]}, calendar: {every: 5}}, reach: 0.8, cost: 7.1,
+          effect: {move: {to: d, probability: 0.4}}}
+  nudge: {stages: [d], schedule: {calendar: {start: 1, every: 2}}, reach: 0.6, cost: 0.2}
+  check: {stages: [won], schedule: {after_entry: {days: [2, 5]}}, reach: 0.9, cost: 1.3,
+          effect: {window: 4, hazard_factor: 0.5}}
+  vip:   {stages: [f], segments: [x], schedule: {after_entry: {days: [1]}}, reach: 0.5, cost: 3}
+  fifth: {stages: [g], schedule: {after_entry: {days: [1]}}, reach: 0.5, cost: 3}
+)";
+  const Model model = test::model_from_yaml("name: touched_in_lanes\n" + stages);
+  for (int rep : {0, 4}) {
+    const ReplicationResult r = Engine(model).simulate(rep);
+    ASSERT_GT(r.metrics[kCustomers], 16000 + 5000) << "a block of arrivals";
+    for (const TouchpointTally& t : r.touchpoints) EXPECT_GT(t.reached, 0.0);
+    EXPECT_GT(r.touchpoints[2].moves, 0.0);  // call moves to d
+    EXPECT_EQ(expect_same_with_and_without_lanes(model, rep), static_cast<std::int64_t>(r.metrics[kCustomers]));
+    // Handed back: only at paid, f and g (each customer once, so at most one per customer there).
+    std::int64_t handed_back = 0;
+    SimulationControl c;
+    c.vector_lane_handed_back = &handed_back;
+    (void)Engine(model).simulate(rep, c);
+    std::int64_t entered_paid_f_g = 0;
+    const int S = r.num_stages;
+    for (int from = 0; from < S; ++from) {
+      for (const int to : {5, 6, 7}) entered_paid_f_g += r.transitions[static_cast<std::size_t>(from * S + to)];
+    }
+    EXPECT_GT(handed_back, 100);
+    EXPECT_LE(handed_back, entered_paid_f_g);
+  }
+  // Without the stages the lanes hand back, nobody is handed back.
+  std::string no_exits = stages;
+  for (const std::string from : {"paid: 0.1}", "f: 0.05, g: 0.05}"}) no_exits.replace(no_exits.find(from), from.size(), "d: 0.1}");
+  const Model inside = test::model_from_yaml("name: touched_only\n" + no_exits);
+  std::int64_t handed_back = 0;
+  SimulationControl c;
+  c.vector_lane_handed_back = &handed_back;
+  const ReplicationResult r = Engine(inside).simulate(1, c);
+  EXPECT_EQ(handed_back, 0);
+  EXPECT_GT(r.touchpoints[1].contacts, 1000.0);
+  EXPECT_EQ(expect_same_with_and_without_lanes(inside, 1), static_cast<std::int64_t>(r.metrics[kCustomers]));
+}
+
 // An arrival stream that passes max_customers stops the run with the scalar engine's error, at
 // the same customer, with the lanes as without them.
 TEST(PlainLanesTest, arrivals_past_max_customers_stop_the_run_as_without_lanes) {
@@ -253,8 +331,8 @@ TEST(PlainLanesTest, arrivals_past_max_customers_stop_the_run_as_without_lanes) 
 }
 
 // The bundled scenarios, and how many of their customers the lanes take: the B2B ones' awareness
-// group and arrivals (not their customer and loyal groups: Weibull dwells, revenue), none of
-// sales_team's (it has referrals), funnel-10 +webinar whole.
+// group and arrivals (not their customer and loyal groups: revenue), none of sales_team's (it has
+// referrals), funnel-10 +webinar and +email whole.
 TEST(PlainLanesTest, bundled_scenarios_are_the_same_in_lanes_and_scalar) {
   LCSIM_SKIP_WITHOUT_LANES();
   constexpr std::int64_t kNone = -1;
@@ -262,7 +340,8 @@ TEST(PlainLanesTest, bundled_scenarios_are_the_same_in_lanes_and_scalar) {
   const std::pair<const char*, std::int64_t> files[] = {{"scenarios/b2b_saas/baseline.yaml", 150 + 60},
                                                         {"scenarios/b2b_saas/webinar_for_mqls.yaml", 150 + 60},
                                                         {"scenarios/sales_team/baseline.yaml", kNone},
-                                                        {"benches/funnel10/funnel10_webinar.yaml", 0}};
+                                                        {"benches/funnel10/funnel10_webinar.yaml", 0},
+                                                        {"benches/funnel10/funnel10_email.yaml", 0}};
   for (const auto& [file, outside] : files) {
     Scenario scenario = load_scenario(std::string(LCSIM_SOURCE_DIR) + "/" + file);
     for (auto& group : scenario.arrivals.initial) group.count = std::min<std::int64_t>(group.count, 20000);
