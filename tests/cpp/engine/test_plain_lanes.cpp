@@ -271,7 +271,8 @@ touchpoints:
           effect: {window: 2, hazard_factor: 1.4}}
   call:  {stages: [c], schedule: {after_entry: {days: [1]}, calendar: {every: 5}}, reach: 0.8, cost: 7.1,
           effect: {move: {to: d, probability: 0.4}}}
-  nudge: {stages: [d], schedule: {calendar: {start: 1, every: 2}}, reach: 0.6, cost: 0.2}
+  nudge: {stages: [d], schedule: {calendar: {start: 1, every: 2}}, reach: 0.6, cost: 0.2,
+          effect: {move: {to: won, probability: 0.3}}}
   check: {stages: [won], schedule: {after_entry: {days: [2, 5]}}, reach: 0.9, cost: 1.3,
           effect: {window: 4, hazard_factor: 0.5}}
   vip:   {stages: [f], segments: [x], schedule: {after_entry: {days: [1]}}, reach: 0.5, cost: 3}
@@ -283,6 +284,7 @@ touchpoints:
     ASSERT_GT(r.metrics[kCustomers], 16000 + 5000) << "a block of arrivals";
     for (const TouchpointTally& t : r.touchpoints) EXPECT_GT(t.reached, 0.0);
     EXPECT_GT(r.touchpoints[2].moves, 0.0);  // call moves to d
+    EXPECT_GT(r.touchpoints[3].moves, 0.0);  // nudge to won
     EXPECT_EQ(expect_same_with_and_without_lanes(model, rep), static_cast<std::int64_t>(r.metrics[kCustomers]));
     // Handed back: only at paid, f and g (each customer once, so at most one per customer there).
     std::int64_t handed_back = 0;
