@@ -37,33 +37,27 @@ void BM_Engine_Funnel10_Run(benchmark::State& state, const char* file, bool lane
   state.counters["vector_lanes"] = in_lanes > 0 ? 1.0 : 0.0;  // 1: the customers ran in the vector lanes
 }
 
-void BM_Engine_Funnel10(benchmark::State& state) { BM_Engine_Funnel10_Run(state, "benches/funnel10/funnel10.yaml"); }
-BENCHMARK(BM_Engine_Funnel10)->Unit(benchmark::kMillisecond);
+// The whole runs, by name (benches/run.sh reads the first four).
+struct Funnel10Run {
+  const char* name;
+  const char* file;
+  bool lanes;
+};
+constexpr Funnel10Run kRuns[] = {
+    {"BM_Engine_Funnel10", "benches/funnel10/funnel10.yaml", true},
+    {"BM_Engine_Funnel10Webinar", "benches/funnel10/funnel10_webinar.yaml", true},
+    {"BM_Engine_Funnel10Scalar", "benches/funnel10/funnel10.yaml", false},
+    {"BM_Engine_Funnel10WebinarScalar", "benches/funnel10/funnel10_webinar.yaml", false},
+    // a touchpoint the lanes run lane by lane (a cost and an effect window on engaged)
+    {"BM_Engine_Funnel10Email", "benches/funnel10/funnel10_email.yaml", true},
+    {"BM_Engine_Funnel10EmailScalar", "benches/funnel10/funnel10_email.yaml", false},
+};
 
-void BM_Engine_Funnel10Webinar(benchmark::State& state) {
-  BM_Engine_Funnel10_Run(state, "benches/funnel10/funnel10_webinar.yaml");
-}
-BENCHMARK(BM_Engine_Funnel10Webinar)->Unit(benchmark::kMillisecond);
-
-void BM_Engine_Funnel10Scalar(benchmark::State& state) {
-  BM_Engine_Funnel10_Run(state, "benches/funnel10/funnel10.yaml", false);
-}
-BENCHMARK(BM_Engine_Funnel10Scalar)->Unit(benchmark::kMillisecond);
-
-void BM_Engine_Funnel10WebinarScalar(benchmark::State& state) {
-  BM_Engine_Funnel10_Run(state, "benches/funnel10/funnel10_webinar.yaml", false);
-}
-BENCHMARK(BM_Engine_Funnel10WebinarScalar)->Unit(benchmark::kMillisecond);
-
-// A touchpoint the lanes run lane by lane (a cost and an effect window on engaged).
-void BM_Engine_Funnel10Email(benchmark::State& state) {
-  BM_Engine_Funnel10_Run(state, "benches/funnel10/funnel10_email.yaml");
-}
-BENCHMARK(BM_Engine_Funnel10Email)->Unit(benchmark::kMillisecond);
-
-void BM_Engine_Funnel10EmailScalar(benchmark::State& state) {
-  BM_Engine_Funnel10_Run(state, "benches/funnel10/funnel10_email.yaml", false);
-}
-BENCHMARK(BM_Engine_Funnel10EmailScalar)->Unit(benchmark::kMillisecond);
+[[maybe_unused]] const bool kRegistered = [] {
+  for (const Funnel10Run& r : kRuns) {
+    benchmark::RegisterBenchmark(r.name, BM_Engine_Funnel10_Run, r.file, r.lanes)->Unit(benchmark::kMillisecond);
+  }
+  return true;
+}();
 
 }  // namespace
