@@ -19,8 +19,9 @@ struct SimulationControl {
   std::uint64_t seed_override = 0;                 ///< used instead of model.seed when has_seed
   bool has_seed = false;
   CustomerOutcomes* outcomes = nullptr;            ///< filled with one entry per customer when set
-  /// Advance initial groups through plain stages eight customers at a time in AVX-512 registers
-  /// where the CPU has them. The results are the same either way (the same draws, counts and
+  /// Advance initial groups and arrival streams through the stages the vector lanes take (plain
+  /// ones, and those with one touchpoint; docs/contributing.md) eight customers at a time in
+  /// AVX-512 registers where the CPU has them. The results are the same either way (the same draws, counts and
   /// order of conversions); false keeps every customer in the scalar loop (tests compare the two).
   bool vector_lanes = true;
   /// When set, increased by the customers that started in the vector lanes (benches and tests
