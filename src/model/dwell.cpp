@@ -1,10 +1,12 @@
 #include "lcsim/model/dwell.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <boost/math/distributions/gamma.hpp>
 #include <boost/math/distributions/lognormal.hpp>
 #include <boost/math/distributions/weibull.hpp>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <stdexcept>
 #include <utility>
@@ -86,6 +88,7 @@ struct LogLogHermite {
   double high = 0.0;  // exp(x_high): arguments must stay below it
   std::vector<double> node;  // [2 * (kCells + 1)]: y_i, dx * y'_i
 
+  LogLogHermite() = default;  // takes no argument (covers() is false)
   /// @param at(x) returns {y(x), y'(x)}
   template <class At>
   LogLogHermite(double x_lo, double x_hi, At at)
@@ -115,14 +118,101 @@ struct LogLogHermite {
   }
 };
 
-/// The tables of one lognormal or gamma dwell, over cumulative hazards h in [1e-10, 50]:
-/// inverse: log d against log h, slope h S(d) / (d f(d)) (the derivative of log H^{-1} in log h);
-/// forward: log H against log d over the same range of d, slope d f(d) / (S(d) H(d)).
+/// y(v) for v in [low, high) between powers of two, without a log: each binade [2^e, 2^(e+1))
+/// is split into 2^kBits equal cells, so the cell and the position in it come from v's bits (the
+/// exponent and the top kBits bits of the fraction) and the position is exact; cubic Hermite in
+/// v between the cells' ends, with exact slopes. For H^{-1} of the dwells, which the engine
+/// evaluates once per stay (and H for a stay's re-aimed clock): a few multiplies and adds instead
+/// of a log, an exp and a pow. The table keeps the longest run of binades whose every cell's
+/// midpoint is within kTolerance of the exact value (relative); elsewhere the caller falls back.
+struct BinadeHermite {
+  static constexpr int kBits = 7;
+  static constexpr int kShift = 52 - kBits;
+  static constexpr double kTolerance = 2e-10;
+  std::int64_t first = 0;  // the lowest cell's bits >> kShift
+  double low = 0.0;        // the table takes v in [low, high)
+  double high = 0.0;
+  std::vector<double> node;  // [2 * (cells + 1)]: y, y' at each cell's left end (and the last right end)
+
+  BinadeHermite() = default;
+  /// @param at(v) returns {y(v), y'(v)}; @param exact(v) y(v) for the check (it may be at's first)
+  template <class At, class Exact>
+  BinadeHermite(int e_low, int e_high, At at, Exact exact)
+      : first(std::bit_cast<std::int64_t>(std::ldexp(1.0, e_low)) >> kShift), low(std::ldexp(1.0, e_low)) {
+    const int per_binade = 1 << kBits;
+    const int cells = (e_high - e_low) * per_binade;
+    node.resize(2 * static_cast<std::size_t>(cells + 1));
+    for (int i = 0; i <= cells; ++i) {
+      const auto [y, slope] = at(left_end(i));
+      node[2 * static_cast<std::size_t>(i)] = y;
+      node[2 * static_cast<std::size_t>(i) + 1] = slope;
+    }
+    // The longest run of binades whose cells all keep the tolerance (the lowest such run).
+    int best_start = 0;
+    int best_count = 0;
+    for (int b = 0, run = 0; b < e_high - e_low; ++b) {
+      bool ok = true;
+      for (int i = b * per_binade; ok && i < (b + 1) * per_binade; ++i) {
+        const double mid = 0.5 * (left_end(i) + left_end(i + 1));
+        const double want = exact(mid);
+        const double got = eval(mid, i);
+        ok = std::isfinite(got) && std::isfinite(want) && std::fabs(got - want) <= kTolerance * std::fabs(want);
+      }
+      run = ok ? run + 1 : 0;
+      if (run > best_count) {
+        best_count = run;
+        best_start = b - run + 1;
+      }
+    }
+    const auto begin = node.begin() + 2 * static_cast<std::ptrdiff_t>(best_start) * per_binade;
+    node.erase(node.begin(), begin);
+    node.resize(2 * static_cast<std::size_t>(best_count * per_binade + 1));
+    first += static_cast<std::int64_t>(best_start) * per_binade;
+    low = std::ldexp(1.0, e_low + best_start);
+    high = best_count > 0 ? std::ldexp(1.0, e_low + best_start + best_count) : low;
+  }
+
+  [[nodiscard]] bool covers(double v) const { return v >= low && v < high; }
+
+  /// Requires covers(v).
+  [[nodiscard]] double eval(double v) const {
+    return eval(v, static_cast<int>((std::bit_cast<std::int64_t>(v) >> kShift) - first));
+  }
+
+ private:
+  [[nodiscard]] double left_end(int i) const { return std::bit_cast<double>((first + i) << kShift); }
+
+  /// y(v) in cell i (v in [left_end(i), left_end(i + 1)]).
+  [[nodiscard]] double eval(double v, int i) const {
+    constexpr std::int64_t kExponent = 0x7ff0000000000000LL;
+    const std::int64_t cell = (first + i) << kShift;
+    const double h0 = std::bit_cast<double>(cell);
+    const std::int64_t width_bits = (cell & kExponent) - (std::int64_t{kBits} << 52);  // 2^(e - kBits)
+    const double width = std::bit_cast<double>(width_bits);
+    const double t = (v - h0) * std::bit_cast<double>((std::int64_t{2046} << 52) - width_bits);  // exact
+    const double* p = &node[2 * static_cast<std::size_t>(i)];
+    const double u = 1.0 - t;
+    return (1.0 + 2.0 * t) * u * u * p[0] + t * u * u * (width * p[1]) + t * t * (3.0 - 2.0 * t) * p[2] -
+           t * t * u * (width * p[3]);
+  }
+};
+
+/// The tables of one dwell, over cumulative hazards h in [1e-10, 50]: for lognormal and gamma
+/// dwells, inverse: log d against log h, slope h S(d) / (d f(d)) (the derivative of log H^{-1} in
+/// log h), and forward: log H against log d over the same range of d, slope d f(d) / (S(d) H(d));
+/// for those and Weibull dwells, binade: H^{-1} over h in [2^-34, 2^6) by the bits of h (slope
+/// S(d) / f(d)), where it keeps its tolerance, the first table H^{-1} looks in; for lognormal and
+/// gamma, binade_forward: H over the binades of forward's range within [2^-20, 2^20) days (slope
+/// f(d) / S(d)), where it keeps its tolerance, the first table H looks in.
 struct HazardTables {
   static constexpr double kLogLow = -23.025850929940457;  // log(1e-10)
   static constexpr double kLogHigh = 3.912023005428146;   // log(50)
+  static constexpr int kBinadeLow = -34;                  // 2^-34 < 1e-10
+  static constexpr int kBinadeHigh = 6;                   // 2^6 > 50
   LogLogHermite inverse;
   LogLogHermite forward;
+  BinadeHermite binade;
+  BinadeHermite binade_forward;
 
   template <class Dist>
   explicit HazardTables(const Dist& dist)
@@ -137,7 +227,32 @@ struct HazardTables {
                   const double d = std::exp(x);
                   const double h = hazard_of(dist, d);
                   return std::pair{std::log(h), d * bm::pdf(dist, d) / (std::exp(-h) * h)};
-                }) {}
+                }),
+        binade(
+            kBinadeLow, kBinadeHigh,
+            [&](double h) {
+              const double d = hazard_quantile(dist, h);
+              return std::pair{d, std::exp(-h) / bm::pdf(dist, d)};
+            },
+            [&](double h) { return hazard_quantile(dist, h); }),
+        binade_forward(
+            std::max(-20, std::ilogb(forward.low)), std::min(20, std::ilogb(forward.high) + 1),
+            [&](double d) {
+              const double h = hazard_of(dist, d);
+              return std::pair{h, bm::pdf(dist, d) / std::exp(-h)};
+            },
+            [&](double d) { return hazard_of(dist, d); }) {}
+
+  /// Weibull: S(d) = exp(-(d / scale)^shape), H^{-1}(h) = scale h^(1 / shape) in closed form; only
+  /// the binade table (H stays in closed form).
+  HazardTables(double shape, double scale)
+      : binade(
+            kBinadeLow, kBinadeHigh,
+            [&](double h) {
+              const double d = scale * std::pow(h, 1.0 / shape);
+              return std::pair{d, d / (shape * h)};
+            },
+            [&](double h) { return scale * std::pow(h, 1.0 / shape); }) {}
 };
 
 }  // namespace detail
@@ -148,7 +263,18 @@ void Dwell::tabulate() {
     tables_ = std::make_shared<const detail::HazardTables>(Lognormal(a_, b_));
   } else if (family_ == DwellFamily::kGamma) {
     tables_ = std::make_shared<const detail::HazardTables>(Gamma(a_, b_));
+  } else if (family_ == DwellFamily::kWeibull) {
+    tables_ = std::make_shared<const detail::HazardTables>(a_, b_);
   }
+}
+
+std::pair<double, double> Dwell::binade_inverse_range() const {
+  return tables_ == nullptr ? std::pair{0.0, 0.0} : std::pair{tables_->binade.low, tables_->binade.high};
+}
+
+std::pair<double, double> Dwell::binade_forward_range() const {
+  return tables_ == nullptr ? std::pair{0.0, 0.0}
+                            : std::pair{tables_->binade_forward.low, tables_->binade_forward.high};
 }
 
 const char* to_string(DwellFamily family) {
@@ -217,7 +343,10 @@ Dwell Dwell::empirical(std::vector<double> values) {
 }
 
 double Dwell::cumulative_hazard(double d) const {
-  if (tables_ != nullptr && tables_->forward.covers(d)) return tables_->forward.eval(d);
+  if (tables_ != nullptr) {
+    if (tables_->binade_forward.covers(d)) return tables_->binade_forward.eval(d);
+    if (tables_->forward.covers(d)) return tables_->forward.eval(d);
+  }
   return cumulative_hazard_exact(d);
 }
 
@@ -238,7 +367,10 @@ double Dwell::cumulative_hazard_exact(double d) const {
 }
 
 double Dwell::inverse_cumulative_hazard_general(double h) const {
-  if (tables_ != nullptr && tables_->inverse.covers(h)) return tables_->inverse.eval(h);
+  if (tables_ != nullptr) {
+    if (tables_->binade.covers(h)) return tables_->binade.eval(h);
+    if (tables_->inverse.covers(h)) return tables_->inverse.eval(h);
+  }
   return inverse_cumulative_hazard_exact(h);
 }
 

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lcsim {
@@ -45,22 +46,33 @@ class Dwell {
   [[nodiscard]] double b() const noexcept { return b_; }
   [[nodiscard]] const std::vector<double>& values() const noexcept { return values_; }
 
-  /// Cumulative hazard H(d) = -log S(d); +inf where S(d) = 0 (through the table of tabulate(),
-  /// where one was built).
+  /// Cumulative hazard H(d) = -log S(d); +inf where S(d) = 0 (through the tables of tabulate(),
+  /// where they were built and take d).
   [[nodiscard]] double cumulative_hazard(double d) const;
-  /// Smallest d with H(d) >= h. Exponential and Weibull in closed form, others via quantiles
-  /// (or the table of tabulate(), where one was built).
+  /// Smallest d with H(d) >= h. Exponential in closed form; the others through the tables of
+  /// tabulate() where they were built and take h, else Weibull in closed form, the others via
+  /// quantiles.
   [[nodiscard]] double inverse_cumulative_hazard(double h) const {
     return family_ == DwellFamily::kExponential && h > 0.0 ? a_ * h : inverse_cumulative_hazard_general(h);
   }
-  /// Builds, for lognormal and gamma dwells, the engine's tables of H^{-1} and H: piecewise cubic
-  /// Hermite interpolation of log d against log h (and of log H against log d) with exact slopes
-  /// on 4,096 cells over h in [1e-10, 50] (relative error below 1e-9, tested against Boost.Math),
-  /// outside of which Boost.Math computes them as before. Costs about 4,097 quantile and 4,097 cdf
-  /// evaluations (each with a pdf) once; compile() calls it for every dwell it makes. A no-op for the other families
-  /// (exponential and Weibull are in closed form).
+  /// Builds the engine's tables (a no-op for exponential, fixed and empirical dwells, and when
+  /// built already). For Weibull, lognormal and gamma dwells, H^{-1} by the bits of h: each binade
+  /// of h in [2^-34, 2^6) split into 128 cells, cubic Hermite in h with exact slopes, kept over
+  /// the longest run of binades in which every cell's midpoint is within 2e-10 of the exact value
+  /// (relative): no log, exp or pow per draw. For lognormal and gamma also H the same way (binades of d in [2^-20, 2^20)), and
+  /// behind both, for arguments the first tables do not take, piecewise cubic Hermite
+  /// interpolation of log d against log h (and of log H against log d) on 4,096 cells over h in
+  /// [1e-10, 50] (relative error below 1e-9, tested against Boost.Math); outside of those,
+  /// Boost.Math (or the closed form) as before. Costs some 10,000 to 25,000 quantile, cdf and pdf
+  /// evaluations once for a lognormal or gamma dwell (a few milliseconds); compile() calls it for
+  /// every dwell it makes.
   void tabulate();
   [[nodiscard]] bool has_tables() const noexcept { return tables_ != nullptr; }
+  /// The h in [first, second) whose H^{-1} the tables take by the bits of h ({0, 0} without
+  /// tables). For tests and diagnostics.
+  [[nodiscard]] std::pair<double, double> binade_inverse_range() const;
+  /// The d in [first, second) whose H the tables take by the bits of d ({0, 0} without them).
+  [[nodiscard]] std::pair<double, double> binade_forward_range() const;
   /// P(dwell <= d).
   [[nodiscard]] double cdf(double d) const;
   [[nodiscard]] double mean() const;
@@ -76,7 +88,7 @@ class Dwell {
   double a_ = 1.0;
   double b_ = 0.0;
   std::vector<double> values_;  // sorted (empirical only)
-  std::shared_ptr<const detail::HazardTables> tables_;  // lognormal, gamma: see tabulate()
+  std::shared_ptr<const detail::HazardTables> tables_;  // Weibull, lognormal, gamma: see tabulate()
 };
 
 }  // namespace lcsim

@@ -1462,7 +1462,7 @@ TEST(CompileTeamTest, referrals_and_teams_make_stages_reachable) {
 namespace lcsim {
 namespace {
 
-TEST(CompileTest, lognormal_and_gamma_rules_get_hazard_tables_and_segments_share_them) {
+TEST(CompileTest, weibull_lognormal_and_gamma_rules_get_hazard_tables_and_segments_share_them) {
   const Model m = test::model_from_yaml(R"(
 name: tables
 horizon: 30
@@ -1482,7 +1482,7 @@ arrivals:
   const int s = m.num_stages();
   EXPECT_TRUE(m.rule(0, 0).dwell.has_tables());
   EXPECT_TRUE(m.rule(0, 1).dwell.has_tables());
-  EXPECT_FALSE(m.rule(0, 2).dwell.has_tables());  // Weibull: closed form
+  EXPECT_TRUE(m.rule(0, 2).dwell.has_tables());  // Weibull: its H^{-1} by the bits of h
   EXPECT_TRUE(m.rule(1, 1).dwell.has_tables());
   EXPECT_DOUBLE_EQ(m.rule(0, 1).dwell.a(), 3.0);  // segment x's override
   EXPECT_DOUBLE_EQ(m.rule(1, 1).dwell.a(), 2.0);

@@ -79,13 +79,16 @@ const std::vector<Dwell> kTabulated = {Dwell::lognormal(1.5, 0.8), Dwell::lognor
                                        Dwell::gamma(25.0, 0.5)};
 
 TEST(DwellTest, inverse_tables_match_boost_quantiles_within_1e_9) {
-  for (const Dwell& exact : kTabulated) {
+  std::vector<Dwell> all = kTabulated;
+  all.insert(all.end(), {Dwell::weibull(1.3, 6.0), Dwell::weibull(0.5, 3.0), Dwell::weibull(4.0, 10.0),
+                         Dwell::weibull(0.15, 1.0)});
+  for (const Dwell& exact : all) {
     Dwell fast = exact;
     fast.tabulate();
     ASSERT_TRUE(fast.has_tables());
     ASSERT_FALSE(exact.has_tables());
     double worst = 0.0;
-    // log-uniform over [1e-11, 100]: both ends of the table and beyond them
+    // log-uniform over [1e-11, 100]: both ends of the tables and beyond them
     for (int i = 0; i <= 20000; ++i) {
       const double h = std::exp(std::log(1e-11) + (std::log(100.0) - std::log(1e-11)) * i / 20000.0);
       const double want = exact.inverse_cumulative_hazard(h);
@@ -96,9 +99,37 @@ TEST(DwellTest, inverse_tables_match_boost_quantiles_within_1e_9) {
     EXPECT_LT(worst, 1e-9) << to_string(exact.family()) << " " << exact.a() << " " << exact.b();
     EXPECT_GT(fast.cumulative_hazard(fast.inverse_cumulative_hazard(0.7)), 0.7 - 1e-9);
   }
-  Dwell weibull = Dwell::weibull(1.5, 3.0);
-  weibull.tabulate();  // closed form: no table
-  EXPECT_FALSE(weibull.has_tables());
+  Dwell exponential = Dwell::exponential(3.0);
+  exponential.tabulate();  // closed form: no table
+  EXPECT_FALSE(exponential.has_tables());
+}
+
+// The tables by the bits of the argument (no log, exp or pow) take what the engine asks most: H^{-1}
+// of every Exp(1) draw from 2^-34 up to 32 at least (64 where the tolerance holds to the end), H
+// over the stay lengths of days to years. The extreme lognormal (sigma 2.5) keeps its tolerance
+// in H^{-1} only up to h = 2 and leaves the rest to the log-log table (tested above).
+TEST(DwellTest, binade_tables_take_the_bulk_of_the_arguments) {
+  const std::pair<Dwell, double> inverse[] = {
+      {Dwell::lognormal(1.5, 0.8), 32.0}, {Dwell::gamma(2.0, 6.0), 64.0},  {Dwell::gamma(0.3, 40.0), 64.0},
+      {Dwell::weibull(1.3, 6.0), 64.0},   {Dwell::weibull(0.5, 3.0), 64.0}, {Dwell::lognormal(-2.0, 2.5), 2.0}};
+  for (auto [dwell, up_to] : inverse) {
+    EXPECT_EQ(dwell.binade_inverse_range(), (std::pair{0.0, 0.0}));
+    dwell.tabulate();
+    const auto [low, high] = dwell.binade_inverse_range();
+    EXPECT_EQ(low, std::ldexp(1.0, -34)) << to_string(dwell.family()) << " " << dwell.a();
+    EXPECT_GE(high, up_to) << to_string(dwell.family()) << " " << dwell.a();
+  }
+  Dwell ln = Dwell::lognormal(1.5, 0.8);
+  ln.tabulate();
+  EXPECT_LE(ln.binade_forward_range().first, 0.25);
+  EXPECT_GE(ln.binade_forward_range().second, 10000.0);
+  Dwell ga = Dwell::gamma(2.0, 6.0);
+  ga.tabulate();
+  EXPECT_LE(ga.binade_forward_range().first, 0.01);
+  EXPECT_GE(ga.binade_forward_range().second, 256.0);
+  Dwell wb = Dwell::weibull(1.3, 6.0);
+  wb.tabulate();
+  EXPECT_EQ(wb.binade_forward_range(), (std::pair{0.0, 0.0}));  // H in closed form
 }
 
 // The forward table (H for a stay's hazard clock when a touchpoint changes the factor): within
@@ -133,6 +164,10 @@ TEST(DwellTest, tabulated_samplers_pass_ks_against_boost) {
   ga.tabulate();
   const boost::math::gamma_distribution<> ga_ref(2.0, 6.0);
   EXPECT_GT(test::ks_pvalue(sample(ga, kN), [&](double x) { return boost::math::cdf(ga_ref, x); }), kAlpha);
+  Dwell wb = Dwell::weibull(1.3, 6.0);
+  wb.tabulate();
+  const boost::math::weibull_distribution<> wb_ref(1.3, 6.0);
+  EXPECT_GT(test::ks_pvalue(sample(wb, kN), [&](double x) { return boost::math::cdf(wb_ref, x); }), kAlpha);
 }
 
 TEST(DwellTest, fixed_is_always_its_days) {
