@@ -188,6 +188,16 @@ LCSIM_AVX512_INLINE void append(Records& r, __mmask8 m, __m512i v) {
   r.n += static_cast<std::size_t>(__builtin_popcount(m));
 }
 
+/// v with lane l set to x. The lane-by-lane paths (scalar calls for a few lanes) put their results
+/// in registers this way, not through memory: eight scalar stores read back as one vector wait
+/// until the stores have left the core (a failed store-to-load forward, some 20 cycles).
+LCSIM_AVX512_INLINE __m512d with_lane(__m512d v, unsigned l, double x) {
+  return _mm512_mask_broadcastsd_pd(v, static_cast<__mmask8>(1U << l), _mm_set_sd(x));
+}
+LCSIM_AVX512_INLINE __m512i with_lane(__m512i v, unsigned l, std::int64_t x) {
+  return _mm512_mask_set1_epi64(v, static_cast<__mmask8>(1U << l), static_cast<long long>(x));
+}
+
 /// Eight customers in registers, each about to visit `stage`, entered at t.
 struct Lanes {
   __m512i state;        // path stream counters
@@ -370,15 +380,15 @@ class LaneKernel {
     const __mmask8 rejected = _mm512_mask_cmp_pd_mask(plain, e, x_next, _CMP_NLT_UQ);
     if (rejected != 0) {
       alignas(64) std::array<std::uint64_t, 8> st{};
-      alignas(64) std::array<double, 8> x{};
       _mm512_store_si512(st.data(), state_before);
-      _mm512_store_pd(x.data(), e);
+      __m512i after = state_before;
       for (unsigned m = rejected; m != 0; m &= m - 1) {
-        const auto l = static_cast<std::size_t>(__builtin_ctz(m));
-        x[l] = exp1_from(st[l]);
+        const auto l = static_cast<unsigned>(__builtin_ctz(m));
+        std::uint64_t state = st[l];
+        e = with_lane(e, l, exp1_from(state));
+        after = with_lane(after, l, static_cast<std::int64_t>(state));
       }
-      e = _mm512_load_pd(x.data());
-      const __m512i after = _mm512_add_epi64(_mm512_load_si512(st.data()), golden);
+      after = _mm512_add_epi64(after, golden);
       L.state = _mm512_mask_mov_epi64(L.state, rejected, after);
       w2 = _mm512_mask_mov_epi64(w2, rejected, mix64v(after));
     }
@@ -586,16 +596,14 @@ class LaneKernel {
     alignas(64) std::array<std::int64_t, 8> stage{};
     alignas(64) std::array<double, 8> t{};
     alignas(64) std::array<double, 8> x{};
-    alignas(64) std::array<double, 8> out{};
     _mm512_store_si512(stage.data(), stages);
     _mm512_store_pd(t.data(), entry);
     _mm512_store_pd(x.data(), e);
-    _mm512_store_pd(out.data(), exit);
     for (unsigned m = which; m != 0; m &= m - 1) {
-      const auto l = static_cast<std::size_t>(__builtin_ctz(m));
-      out[l] = exit_from(*dwell_[static_cast<std::size_t>(stage[l])], t[l], x[l]);
+      const auto l = static_cast<unsigned>(__builtin_ctz(m));
+      exit = with_lane(exit, l, exit_from(*dwell_[static_cast<std::size_t>(stage[l])], t[l], x[l]));
     }
-    return _mm512_load_pd(out.data());
+    return exit;
   }
 
   /// The kTouched stays of lanes `which` (entered at `entry`, their exits' Exp(1) draws `e`), lane
@@ -613,40 +621,37 @@ class LaneKernel {
     alignas(64) std::array<double, 8> t{};
     alignas(64) std::array<std::int64_t, 8> offset{};
     alignas(64) std::array<double, 8> x{};
-    alignas(64) std::array<double, 8> end{};
-    alignas(64) std::array<double, 8> limit{};
-    alignas(64) std::array<std::int64_t, 8> move_to{};
     _mm512_store_si512(stage.data(), stages);
     _mm512_store_pd(t.data(), entry);
     _mm512_store_si512(offset.data(), offsets);
     _mm512_store_pd(x.data(), e);
-    __mmask8 moved = 0;
+    ByLane out{_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_si512(), 0};
     for (unsigned m = which; m != 0; m &= m - 1) {
-      const auto l = static_cast<std::size_t>(__builtin_ctz(m));
+      const auto l = static_cast<unsigned>(__builtin_ctz(m));
       const LaneStage& st = c_.stages[static_cast<std::size_t>(stage[l])];
       const auto o = static_cast<std::uint32_t>(offset[l]);
       const StayEnd r = touched_stay_of(c_, st, o, first_key_ + o, t[l], x[l], out_);
-      end[l] = r.when;
-      limit[l] = r.kind == StayEnd::kHorizon ? kInf : r.when;
+      out.end = with_lane(out.end, l, r.when);
+      out.limit = with_lane(out.limit, l, r.kind == StayEnd::kHorizon ? kInf : r.when);
       if (r.kind == StayEnd::kMove) {
-        moved = static_cast<__mmask8>(moved | (1U << l));
-        move_to[l] = (*c_.touchpoints)[static_cast<std::size_t>(c_.touched[static_cast<std::size_t>(st.touched)].id)].move_to;
+        out.moved = static_cast<__mmask8>(out.moved | (1U << l));
+        out.move_to = with_lane(
+            out.move_to, l,
+            (*c_.touchpoints)[static_cast<std::size_t>(c_.touched[static_cast<std::size_t>(st.touched)].id)].move_to);
       }
     }
-    return ByLane{_mm512_load_pd(end.data()), _mm512_load_pd(limit.data()), _mm512_load_si512(move_to.data()), moved};
+    return out;
   }
 
   /// report_index() of the exits of lanes `which` (stays that pass more than one report time).
   LCSIM_AVX512 [[gnu::noinline]] __m512i search_reports(__m512i k_to, __m512d exit, __mmask8 which) const {
-    alignas(64) std::array<std::int64_t, 8> k{};
     alignas(64) std::array<double, 8> x{};
-    _mm512_store_si512(k.data(), k_to);
     _mm512_store_pd(x.data(), exit);
     for (unsigned m = which; m != 0; m &= m - 1) {
-      const auto l = static_cast<std::size_t>(__builtin_ctz(m));
-      k[l] = report_index(c_, x[l]);
+      const auto l = static_cast<unsigned>(__builtin_ctz(m));
+      k_to = with_lane(k_to, l, report_index(c_, x[l]));
     }
-    return _mm512_load_si512(k.data());
+    return k_to;
   }
 
   const LaneCohort& c_;
