@@ -166,6 +166,7 @@ lcsim::Dwell tabulated(lcsim::Dwell d) {
 }
 BENCHMARK_CAPTURE(BM_Dwell_Sample, lognormal_table, tabulated(lcsim::Dwell::lognormal(1.5, 0.8)));
 BENCHMARK_CAPTURE(BM_Dwell_Sample, gamma_table, tabulated(lcsim::Dwell::gamma(2.0, 6.0)));
+BENCHMARK_CAPTURE(BM_Dwell_Sample, weibull_table, tabulated(lcsim::Dwell::weibull(1.5, 10.0)));
 
 void BM_AliasTable_Sample(benchmark::State& state) {
   const lcsim::AliasTable table({0.4, 0.15, 0.25, 0.2});

@@ -198,7 +198,7 @@ struct BinadeHermite {
 };
 
 /// The tables of one dwell, over cumulative hazards h in [1e-10, 50]: for lognormal and gamma
-/// dwells, inverse: log d against log h, slope h S(d) / (d f(d)) (the derivative of log H^{-1} in
+/// dwells, inverse (only where binade leaves part of that range): log d against log h, slope h S(d) / (d f(d)) (the derivative of log H^{-1} in
 /// log h), and forward: log H against log d over the same range of d, slope d f(d) / (S(d) H(d));
 /// for those and Weibull dwells, binade: H^{-1} over h in [2^-34, 2^6) by the bits of h (slope
 /// S(d) / f(d)), where it keeps its tolerance, the first table H^{-1} looks in; for lognormal and
@@ -209,32 +209,34 @@ struct HazardTables {
   static constexpr double kLogHigh = 3.912023005428146;   // log(50)
   static constexpr int kBinadeLow = -34;                  // 2^-34 < 1e-10
   static constexpr int kBinadeHigh = 6;                   // 2^6 > 50
-  LogLogHermite inverse;
-  LogLogHermite forward;
   BinadeHermite binade;
+  LogLogHermite inverse;  // built only where binade does not take all of [1e-10, 50]
+  LogLogHermite forward;
   BinadeHermite binade_forward;
 
   template <class Dist>
   explicit HazardTables(const Dist& dist)
-      : inverse(kLogLow, kLogHigh,
-                [&](double x) {
-                  const double h = std::exp(x);
-                  const double d = hazard_quantile(dist, h);
-                  return std::pair{std::log(d), h * std::exp(-h) / (d * bm::pdf(dist, d))};
-                }),
-        forward(std::log(hazard_quantile(dist, std::exp(kLogLow))), std::log(hazard_quantile(dist, std::exp(kLogHigh))),
-                [&](double x) {
-                  const double d = std::exp(x);
-                  const double h = hazard_of(dist, d);
-                  return std::pair{std::log(h), d * bm::pdf(dist, d) / (std::exp(-h) * h)};
-                }),
-        binade(
+      : binade(
             kBinadeLow, kBinadeHigh,
             [&](double h) {
               const double d = hazard_quantile(dist, h);
               return std::pair{d, std::exp(-h) / bm::pdf(dist, d)};
             },
             [&](double h) { return hazard_quantile(dist, h); }),
+        inverse(binade.covers(std::exp(kLogLow)) && binade.high >= std::exp(kLogHigh)
+                    ? LogLogHermite()
+                    : LogLogHermite(kLogLow, kLogHigh,
+                                    [&](double x) {
+                                      const double h = std::exp(x);
+                                      const double d = hazard_quantile(dist, h);
+                                      return std::pair{std::log(d), h * std::exp(-h) / (d * bm::pdf(dist, d))};
+                                    })),
+        forward(std::log(hazard_quantile(dist, std::exp(kLogLow))), std::log(hazard_quantile(dist, std::exp(kLogHigh))),
+                [&](double x) {
+                  const double d = std::exp(x);
+                  const double h = hazard_of(dist, d);
+                  return std::pair{std::log(h), d * bm::pdf(dist, d) / (std::exp(-h) * h)};
+                }),
         binade_forward(
             std::max(-20, std::ilogb(forward.low)), std::min(20, std::ilogb(forward.high) + 1),
             [&](double d) {
