@@ -625,22 +625,22 @@ class LaneKernel {
     _mm512_store_pd(t.data(), entry);
     _mm512_store_si512(offset.data(), offsets);
     _mm512_store_pd(x.data(), e);
-    ByLane out{_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_si512(), 0};
+    ByLane result{_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_si512(), 0};
     for (unsigned m = which; m != 0; m &= m - 1) {
       const auto l = static_cast<unsigned>(__builtin_ctz(m));
       const LaneStage& st = c_.stages[static_cast<std::size_t>(stage[l])];
       const auto o = static_cast<std::uint32_t>(offset[l]);
       const StayEnd r = touched_stay_of(c_, st, o, first_key_ + o, t[l], x[l], out_);
-      out.end = with_lane(out.end, l, r.when);
-      out.limit = with_lane(out.limit, l, r.kind == StayEnd::kHorizon ? kInf : r.when);
+      result.end = with_lane(result.end, l, r.when);
+      result.limit = with_lane(result.limit, l, r.kind == StayEnd::kHorizon ? kInf : r.when);
       if (r.kind == StayEnd::kMove) {
-        out.moved = static_cast<__mmask8>(out.moved | (1U << l));
-        out.move_to = with_lane(
-            out.move_to, l,
+        result.moved = static_cast<__mmask8>(result.moved | (1U << l));
+        result.move_to = with_lane(
+            result.move_to, l,
             (*c_.touchpoints)[static_cast<std::size_t>(c_.touched[static_cast<std::size_t>(st.touched)].id)].move_to);
       }
     }
-    return out;
+    return result;
   }
 
   /// report_index() of the exits of lanes `which` (stays that pass more than one report time).

@@ -135,17 +135,18 @@ struct BinadeHermite {
   std::vector<double> node;  // [2 * (cells + 1)]: y, y' at each cell's left end (and the last right end)
 
   BinadeHermite() = default;
-  /// @param at(v) returns {y(v), y'(v)}; @param exact(v) y(v) for the check (it may be at's first)
-  template <class At, class Exact>
-  BinadeHermite(int e_low, int e_high, At at, Exact exact)
+  /// @param exact(v) y(v), for the nodes and the check; @param slope(v, y) y'(v) given y = y(v)
+  template <class Exact, class Slope>
+  BinadeHermite(int e_low, int e_high, Exact exact, Slope slope)
       : first(std::bit_cast<std::int64_t>(std::ldexp(1.0, e_low)) >> kShift), low(std::ldexp(1.0, e_low)) {
     const int per_binade = 1 << kBits;
     const int cells = (e_high - e_low) * per_binade;
     node.resize(2 * static_cast<std::size_t>(cells + 1));
     for (int i = 0; i <= cells; ++i) {
-      const auto [y, slope] = at(left_end(i));
+      const double v = left_end(i);
+      const double y = exact(v);
       node[2 * static_cast<std::size_t>(i)] = y;
-      node[2 * static_cast<std::size_t>(i) + 1] = slope;
+      node[2 * static_cast<std::size_t>(i) + 1] = slope(v, y);
     }
     // The longest run of binades whose cells all keep the tolerance (the lowest such run).
     int best_start = 0;
@@ -198,8 +199,8 @@ struct BinadeHermite {
 };
 
 /// The tables of one dwell, over cumulative hazards h in [1e-10, 50]: for lognormal and gamma
-/// dwells, inverse (only where binade leaves part of that range): log d against log h, slope h S(d) / (d f(d)) (the derivative of log H^{-1} in
-/// log h), and forward: log H against log d over the same range of d, slope d f(d) / (S(d) H(d));
+/// dwells, inverse (only where binade leaves part of that range): log d against log h, slope
+/// h S(d) / (d f(d)) (the derivative of log H^{-1} in log h), and forward: log H against log d over the same range of d, slope d f(d) / (S(d) H(d));
 /// for those and Weibull dwells, binade: H^{-1} over h in [2^-34, 2^6) by the bits of h (slope
 /// S(d) / f(d)), where it keeps its tolerance, the first table H^{-1} looks in; for lognormal and
 /// gamma, binade_forward: H over the binades of forward's range within [2^-20, 2^20) days (slope
@@ -217,12 +218,8 @@ struct HazardTables {
   template <class Dist>
   explicit HazardTables(const Dist& dist)
       : binade(
-            kBinadeLow, kBinadeHigh,
-            [&](double h) {
-              const double d = hazard_quantile(dist, h);
-              return std::pair{d, std::exp(-h) / bm::pdf(dist, d)};
-            },
-            [&](double h) { return hazard_quantile(dist, h); }),
+            kBinadeLow, kBinadeHigh, [&](double h) { return hazard_quantile(dist, h); },
+            [&](double h, double d) { return std::exp(-h) / bm::pdf(dist, d); }),
         inverse(binade.covers(std::exp(kLogLow)) && binade.high >= std::exp(kLogHigh)
                     ? LogLogHermite()
                     : LogLogHermite(kLogLow, kLogHigh,
@@ -239,22 +236,15 @@ struct HazardTables {
                 }),
         binade_forward(
             std::max(-20, std::ilogb(forward.low)), std::min(20, std::ilogb(forward.high) + 1),
-            [&](double d) {
-              const double h = hazard_of(dist, d);
-              return std::pair{h, bm::pdf(dist, d) / std::exp(-h)};
-            },
-            [&](double d) { return hazard_of(dist, d); }) {}
+            [&](double d) { return hazard_of(dist, d); },
+            [&](double d, double h) { return bm::pdf(dist, d) / std::exp(-h); }) {}
 
   /// Weibull: S(d) = exp(-(d / scale)^shape), H^{-1}(h) = scale h^(1 / shape) in closed form; only
   /// the binade table (H stays in closed form).
   HazardTables(double shape, double scale)
       : binade(
-            kBinadeLow, kBinadeHigh,
-            [&](double h) {
-              const double d = scale * std::pow(h, 1.0 / shape);
-              return std::pair{d, d / (shape * h)};
-            },
-            [&](double h) { return scale * std::pow(h, 1.0 / shape); }) {}
+            kBinadeLow, kBinadeHigh, [&](double h) { return scale * std::pow(h, 1.0 / shape); },
+            [&](double h, double d) { return d / (shape * h); }) {}
 };
 
 }  // namespace detail
