@@ -1,58 +1,138 @@
 #!/usr/bin/env bash
-# Idempotent set-up for a Debian 12 machine (run as root): installs the Debian packages lcsim needs,
-# makes the virtual environment .venv with lcsim and its test extras pip-installed (this builds the
-# C++ core and the Python module, and installs the `lcsim` command into .venv/bin), and builds the
-# C++ tests and benches in build/. Quick when nothing changed: each step is skipped when its inputs did not change.
+# Idempotent set-up for a Debian 12 machine (run as root), split by what a command needs:
+#
+#   bash tools/setup.sh run    the main job: the Debian build dependencies, the virtual environment
+#                              .venv, and lcsim pip-installed there with its runtime dependencies
+#                              (one compile of the C++ core, the `lcsim` command and the Python module)
+#   bash tools/setup.sh test   all of `run`, plus the test extras (pytest, h5py, Dask, ...), the
+#                              Debian packages of GoogleTest and Google Benchmark, and the C++ tests
+#                              and benches, compiled in the same build directory build/ as the
+#                              package (so nothing is compiled twice)
+#
+# Each step prints one line: what it does and how long it took; its output goes to a log under
+# build/setup-logs/, named when the step fails. A step whose inputs did not change is skipped, so a
+# second call takes seconds.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-debian_packages=(
-  build-essential cmake ninja-build ccache pkg-config git
+mode="${1:-test}"
+case "$mode" in
+  run | test | --print-packages) ;;
+  *) echo "usage: bash tools/setup.sh [run|test]" >&2; exit 2 ;;
+esac
+
+logs="$root/build/setup-logs"
+
+# step LABEL LOG COMMAND...: runs COMMAND with its output in build/setup-logs/LOG.log and prints
+# one line with LABEL and the seconds it took, or names the step and its log when it fails.
+step() {
+  local label="$1" log="$logs/$2.log"
+  shift 2
+  local t0 ms
+  mkdir -p "$logs"
+  t0="$(date +%s%N)"
+  printf 'setup: %-66s' "$label" >&2
+  if "$@" >"$log" 2>&1; then
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    printf ' %4d.%d s\n' $((ms / 1000)) $((ms % 1000 / 100)) >&2
+  else
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    printf ' FAILED after %d.%d s\n' $((ms / 1000)) $((ms % 1000 / 100)) >&2
+    echo "setup: step '$label' failed; the last lines of its log $log:" >&2
+    tail -n 25 "$log" | sed 's/^/    /' >&2
+    exit 1
+  fi
+}
+skip() { printf 'setup: %-66s %8s\n' "$1" "done" >&2; }
+
+# ---- Debian packages -----------------------------------------------------------------------------
+# What `pip install .` needs to compile lcsim (the package's CMake project).
+run_packages=(
+  build-essential cmake ninja-build ccache pkg-config
   python3 python3-venv python3-dev
-  libeigen3-dev libboost-dev libhdf5-dev libyaml-cpp-dev librandom123-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libnlopt-cxx-dev
+  libeigen3-dev libboost-dev libhdf5-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
+  libnlopt-cxx-dev
 )
+# The C++ tests and benches (Random123: the benches' side-by-side of the streams lcsim used before).
+test_packages=(libgtest-dev libgmock-dev libbenchmark-dev librandom123-dev)
+if [ "$mode" = --print-packages ]; then  # for tools/fresh_times.sh
+  echo "${run_packages[*]} ${test_packages[*]}"
+  exit 0
+fi
+packages=("${run_packages[@]}")
+[ "$mode" = test ] && packages+=("${test_packages[@]}")
+
 missing=()
-for p in "${debian_packages[@]}"; do
+for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if ((${#missing[@]})); then
-  echo "setup: installing Debian packages: ${missing[*]}"
+apt_install() {
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq "${missing[@]}" >/dev/null
+  apt-get install -y -qq --no-install-recommends "$@"
+}
+if ((${#missing[@]})); then
+  step "Debian packages (${#missing[@]}: ${missing[*]:0:3} ...)" apt apt_install "${missing[@]}"
+else
+  skip "Debian packages ($mode)"
 fi
 
+# ---- virtual environment -------------------------------------------------------------------------
 python="${LCSIM_PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
-  echo "setup: creating .venv"
-  "$python" -m venv .venv
-  .venv/bin/python -m pip install -q --upgrade pip
+  step "virtual environment .venv ($("$python" --version 2>&1))" venv "$python" -m venv .venv
+fi
+pip=(.venv/bin/python -m pip --disable-pip-version-check)
+
+# The build back end and pybind11 live in .venv (no isolated build environment): the CMake cache in
+# build/ then keeps the same paths from one install to the next, and a rebuild after a change
+# recompiles only what changed. Bounds as in pyproject.toml's [build-system].
+if ! .venv/bin/python -c 'import scikit_build_core, pybind11' 2>/dev/null; then
+  step "build back end (scikit-build-core, pybind11)" pip-build-backend \
+    "${pip[@]}" install "scikit-build-core>=0.10,<2" "pybind11>=2.12,<4"
 fi
 
+# ---- h5py against the system HDF5 (test) ----------------------------------------------------------
+# One HDF5 library per process: h5py wheels carry their own HDF5, and two HDF5 libraries in one
+# process do not know of each other's open files. The tests read studies with h5py in the same
+# process as lcsim, so h5py is compiled against the system HDF5 that lcsim's core links (pip keeps
+# the built wheel in its cache: a second .venv reuses it instead of compiling again).
+if [ "$mode" = test ]; then
+  hdf5_dir="/usr/lib/$(gcc -print-multiarch)/hdf5/serial"
+  hdf5_version="$(pkg-config --modversion hdf5)"
+  if ! .venv/bin/python -c "import sys, h5py; sys.exit(h5py.version.hdf5_version != '$hdf5_version')" 2>/dev/null; then
+    step "h5py compiled against the system HDF5 $hdf5_version" h5py env HDF5_DIR="$hdf5_dir" \
+      "${pip[@]}" install --no-binary h5py --force-reinstall "h5py>=3.9,<4"
+  else
+    skip "h5py on the system HDF5 $hdf5_version"
+  fi
+fi
+
+# ---- lcsim itself ---------------------------------------------------------------------------------
 # Fingerprint of everything that goes into the build: reinstall only when it changed.
-fingerprint="$(cd "$root" && find CMakeLists.txt pyproject.toml include src python tests/CMakeLists.txt benches \
+fingerprint="$(find CMakeLists.txt pyproject.toml include src python tests/CMakeLists.txt tests/cpp benches \
   -type f \( -name '*.txt' -o -name '*.toml' -o -name '*.hpp' -o -name '*.cpp' -o -name '*.in' -o -name '*.py' -o -name '*.pyi' \) \
   -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
 stamp=.venv/.lcsim-installed
-# One HDF5 library per process: h5py is built from source against the system HDF5 that lcsim's core
-# links (h5py wheels bundle a second HDF5). See README, "HDF5 and h5py".
-export HDF5_DIR="/usr/lib/$(gcc -print-multiarch)/hdf5/serial"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$fingerprint" ]; then
-  echo "setup: pip-installing lcsim[test,notebook] into .venv (builds the C++ core; h5py from source)"
-  # A persistent build directory (build-py/, like build/ ignored by git): a rebuild after a change
-  # recompiles only what changed.
-  PIP_NO_BINARY=h5py .venv/bin/python -m pip install -q -Cbuild-dir=build-py ".[test,notebook]"
-  echo "$fingerprint" > "$stamp"
-fi
-if ! .venv/bin/python -c 'import sys, h5py, lcsim; sys.exit(h5py.version.hdf5_version != lcsim.hdf5_version())' 2>/dev/null; then
-  echo "setup: rebuilding h5py against the system HDF5"
-  .venv/bin/python -m pip install -q --no-binary h5py --force-reinstall --no-deps "h5py>=3.9,<4"
+installed="$(cat "$stamp" 2>/dev/null || true)"
+# A test install covers a run install of the same sources.
+if [ "$installed" = "$fingerprint test" ] || [ "$installed" = "$fingerprint $mode" ]; then
+  skip "lcsim ($mode) up to date"
+else
+  tests=OFF extras=""
+  if [ "$mode" = test ]; then tests=ON extras="[test]"; fi
+  # One CMake build directory, build/, for the wheel and for the C++ tests and benches: a test
+  # install only adds the tests' and benches' targets to what a run install compiled.
+  what="compiling the C++ core, the lcsim command and the Python module"
+  [ "$mode" = test ] && what="compiling lcsim with its C++ tests and benches"
+  step "$what, pip install .$extras" pip-install \
+    "${pip[@]}" install -v --no-build-isolation -Cbuild-dir=build \
+    -Ccmake.define.LCSIM_BUILD_TESTS=$tests -Ccmake.define.LCSIM_BUILD_BENCHES=$tests ".$extras"
+  echo "$fingerprint $mode" > "$stamp"
 fi
 
-echo "setup: building C++ tests and benches in build/"
-if [ ! -f build/CMakeCache.txt ]; then
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DLCSIM_BUILD_TESTS=ON -DLCSIM_BUILD_BENCHES=ON >/dev/null
+if [ "$mode" = test ] && ! .venv/bin/python -c 'import sys, h5py, lcsim; sys.exit(h5py.version.hdf5_version != lcsim.hdf5_version())' 2>/dev/null; then
+  echo "setup: h5py and lcsim in .venv do not import on one HDF5 library; see $logs/h5py.log and $logs/pip-install.log" >&2
+  exit 1
 fi
-cmake --build build -j"$(nproc)" | sed -n '/^\[[0-9]*\/[0-9]*\]/!p'

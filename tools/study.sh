@@ -9,7 +9,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-bash tools/setup.sh
+bash tools/setup.sh run
 mkdir -p results
 study="results/b2b_saas-$(date -u +%Y%m%d-%H%M%S).h5"
 dir=scenarios/b2b_saas

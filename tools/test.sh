@@ -3,7 +3,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-bash tools/setup.sh
+bash tools/setup.sh test
 echo "== C++ tests (ctest) =="
 ctest --test-dir build --output-on-failure -j"$(nproc)"
 echo "== Python tests (pytest) =="
