@@ -34,7 +34,8 @@ from_nothing() {
   apt-get autoremove --purge -y -qq >/dev/null 2>&1 || true
   apt-get clean
   rm -rf "${PIP_CACHE_DIR:-$HOME/.cache/pip}"
-  if command -v ccache >/dev/null; then ccache -C >/dev/null; fi
+  hash -r
+  ccache -C >/dev/null 2>&1 || true
   rm -rf "${CCACHE_DIR:-$HOME/.cache/ccache}"
   rm -rf "$work/$1"
   git clone -q "$root" "$work/$1"
@@ -71,7 +72,7 @@ row "bash tools/study.sh (fresh machine)" "$(secs "$first_ms")" "$(secs "$total_
 study_setup="$(grep -o 'setup: .*' "$work/study.log" || true)"
 
 echo "fresh_times: 2/3 the test command after it"
-ccache -z >/dev/null
+ccache -z >/dev/null 2>&1 || true
 timed test_after bash tools/test.sh
 row "bash tools/test.sh after it" "" "$(secs "$total_ms")"
 test_after_setup="$(grep -o 'setup: .*' "$work/test_after.log" || true)"

@@ -124,8 +124,18 @@ else
   if [ "$mode" = test ]; then tests=ON extras="[test]"; fi
   # One CMake build directory, build/, for the wheel and for the C++ tests and benches: a test
   # install only adds the tests' and benches' targets to what a run install compiled.
-  what="compiling the C++ core, the lcsim command and the Python module"
-  [ "$mode" = test ] && what="compiling lcsim with its C++ tests and benches"
+  # Parallel compiles: one per core, fewer when memory is short (the heaviest unit,
+  # src/calibrate/funnel_fit.cpp, peaks near 1 GB at -O3; 1.5 GB a job leaves room for the rest).
+  if [ -z "${CMAKE_BUILD_PARALLEL_LEVEL:-}" ]; then
+    jobs="$(nproc)"
+    mem_jobs=$(($(awk '/MemAvailable/ {print $2}' /proc/meminfo) / 1572864))
+    ((mem_jobs < jobs)) && jobs=$mem_jobs
+    ((jobs < 1)) && jobs=1
+    export CMAKE_BUILD_PARALLEL_LEVEL=$jobs
+  fi
+  what="compiling core, command, module"
+  [ "$mode" = test ] && what="compiling lcsim, C++ tests, benches"
+  what="$what ($CMAKE_BUILD_PARALLEL_LEVEL jobs)"
   step "$what, pip install .$extras" pip-install \
     "${pip[@]}" install -v --no-build-isolation -Cbuild-dir=build \
     -Ccmake.define.LCSIM_BUILD_TESTS=$tests -Ccmake.define.LCSIM_BUILD_BENCHES=$tests ".$extras"
