@@ -91,9 +91,9 @@ echo "== fresh-machine times ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, 
 printf '%-52s %9s %9s\n' "command" "first (s)" "total (s)"
 printf '%s\n' "${rows[@]}"
 echo
-echo "set-up steps of the main job:";            printf '  %s\n' "$study_setup"
-echo "set-up steps of the test command after it:"; printf '  %s\n' "$test_after_setup"
-echo "set-up steps of the test command alone:";   printf '  %s\n' "$test_alone_setup"
+echo "set-up steps of the main job:";            sed 's/^/  /' <<<"$study_setup"
+echo "set-up steps of the test command after it:"; sed 's/^/  /' <<<"$test_after_setup"
+echo "set-up steps of the test command alone:";   sed 's/^/  /' <<<"$test_alone_setup"
 echo "ccache during the test command after the main job: $ccache_after"
 echo "test counts (test command alone):"; grep -E 'tests passed|passed|failed' "$work/test_alone.log" | tail -n 2 | sed 's/^[0-9.]* /  /'
 echo "logs: $work/{study,test_after,test_alone}.log"
