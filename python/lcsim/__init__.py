@@ -22,7 +22,7 @@ from .backtest import Backtest, backtest
 from .calibration import Calibration, calibrate, synth
 from .errors import Problem, ScenarioError, StudyError
 from .results import Run, Study, open, simulate
-from .scenario import Scenario
+from .scenario import Scenario, ScenarioChange
 from .sweep import Sweep, sweep
 from .uncertainty import UncertainComparison, UncertainRun, variance_components, variance_split
 from .whatif import Comparison, compare
@@ -37,6 +37,7 @@ __all__ = [
     "Problem",
     "Run",
     "Scenario",
+    "ScenarioChange",
     "ScenarioError",
     "Study",
     "StudyError",

@@ -6,14 +6,14 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 import yaml
 
 from . import _core
 from .errors import Problem, ScenarioError
 
-__all__ = ["Scenario"]
+__all__ = ["Scenario", "ScenarioChange"]
 
 
 class _Loader(yaml.SafeLoader):
@@ -42,11 +42,17 @@ class Scenario:
     immutable: :meth:`with_changes` returns a new, validated one.
     """
 
-    def __init__(self, text: str, file: str = "<string>"):
-        self._text = text
+    def __init__(self, text: str, file: str = "<string>", _sources: tuple | None = None):
+        # A variant (``extends: base.yaml``, resolved relative to ``file``) is kept as its resolved
+        # text, so that it stays self-contained (pickling, with_changes, studies); `_sources` =
+        # (extends, own_text) restores its provenance when rebuilt from that text.
+        extends, own_text = _sources if _sources else ([], "")
         self._file = file
-        self._model = _core.compile_yaml(text, file)
+        self._model = _core.compile_yaml(text, file, list(extends), own_text)
         self.warnings = [Problem(*p) for p in _core.check_yaml(text, file) if p[4]]
+        self._text = self._model.scenario_text
+        self._extends = list(self._model.scenario_extends)
+        self._own_text = self._model.scenario_own_text if self._extends else text
 
     # ---- construction ----------------------------------------------------------------------
     @classmethod
@@ -80,8 +86,19 @@ class Scenario:
 
     @property
     def text(self) -> str:
-        """The YAML text this scenario was made from (recorded with every run)."""
+        """The YAML text of the whole scenario (recorded with every run): for a variant, its base
+        with the variant's changes applied (no ``extends:``)."""
         return self._text
+
+    @property
+    def own_text(self) -> str:
+        """The text of this scenario's own file: for a variant, only what it changes."""
+        return self._own_text
+
+    @property
+    def extends(self) -> list[str]:
+        """A variant's base files, nearest first (empty for a scenario written in one file)."""
+        return list(self._extends)
 
     @property
     def file(self) -> str:
@@ -128,8 +145,25 @@ class Scenario:
         text = _core.apply_changes(self._text, pairs, self._file)
         return Scenario.from_yaml(text, file=f"{self._file} (with changes)")
 
+    def diff(self, other: "Scenario") -> list["ScenarioChange"]:
+        """What ``other`` changes relative to this scenario: one :class:`ScenarioChange` per
+        changed field, in this scenario's field order (fields only ``other`` has come last).
+
+        Fields are compared in the canonical form (:meth:`to_dict`), so a default written out
+        and a default left implicit are the same; mappings are compared key by key, lists and
+        values as a whole. Paths are those :meth:`with_changes` takes; ``old`` is ``None`` for a
+        field only ``other`` has, ``new`` is ``None`` for one it removed.
+
+        >>> base.diff(variant)
+        [ScenarioChange(path='touchpoints.first_call.schedule.after_entry.days', old=[2], new=[0.1667])]
+        """
+        out: list[ScenarioChange] = []
+        _diff(self.to_dict(), other.to_dict(), "", out)
+        return out
+
     def __reduce__(self):  # picklable (for Dask workers): rebuilt and re-validated from its text
-        return (Scenario, (self._text, self._file))
+        sources = (self._extends, self._own_text) if self._extends else None
+        return (Scenario, (self._text, self._file, sources))
 
     def __repr__(self) -> str:
         return f"Scenario({self.name!r}, stages={len(self.stages)}, touchpoints={len(self.touchpoints)})"
@@ -138,6 +172,26 @@ class Scenario:
         return isinstance(other, Scenario) and self.to_yaml() == other.to_yaml()
 
     __hash__ = None
+
+
+class ScenarioChange(NamedTuple):
+    """One field a variant changes (:meth:`Scenario.diff`)."""
+
+    path: str
+    old: Any
+    new: Any
+
+
+_MISSING = object()
+
+
+def _diff(old, new, prefix: str, out: list) -> None:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in list(old) + [k for k in new if k not in old]:
+            path = f"{prefix}.{key}" if prefix else str(key)
+            _diff(old.get(key, _MISSING), new.get(key, _MISSING), path, out)
+    elif old is _MISSING or new is _MISSING or old != new:
+        out.append(ScenarioChange(prefix, None if old is _MISSING else old, None if new is _MISSING else new))
 
 
 def _plain(value):

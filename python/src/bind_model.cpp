@@ -45,11 +45,26 @@ void bind_model(py::module_& m) {
       .def_readonly("report_times", &Model::report_times)
       .def_readonly("horizon", &Model::horizon)
       .def_readonly("seed", &Model::seed)
-      .def_readonly("replications", &Model::replications);
+      .def_readonly("replications", &Model::replications)
+      .def_readonly("scenario_text", &Model::scenario_text)
+      .def_readonly("scenario_extends", &Model::scenario_extends)
+      .def_readonly("scenario_own_text", &Model::scenario_own_text);
   m.def(
       "compile_yaml",
-      [](const std::string& text, const std::string& file) { return std::make_shared<Model>(compile(parse_scenario(text, file))); },
-      py::arg("text"), py::arg("file") = "<string>", "Parses and compiles a scenario; raises lcsim.ScenarioError.");
+      [](const std::string& text, const std::string& file, const std::vector<std::string>& extends,
+         const std::string& own_text) {
+        Scenario scenario = parse_scenario(text, file);
+        if (!extends.empty()) {  // a resolved variant rebuilt from its text (pickled): keep its provenance
+          scenario.sources.files = {file};
+          scenario.sources.files.insert(scenario.sources.files.end(), extends.begin(), extends.end());
+          scenario.sources.own_text = own_text;
+        }
+        return std::make_shared<Model>(compile(scenario));
+      },
+      py::arg("text"), py::arg("file") = "<string>", py::arg("extends") = std::vector<std::string>{},
+      py::arg("own_text") = "",
+      "Parses (resolving extends:) and compiles a scenario; raises lcsim.ScenarioError. `extends` and "
+      "`own_text` restore the provenance of a variant given by its resolved text.");
 }
 
 }  // namespace lcsim::python

@@ -279,12 +279,12 @@ py::tuple info_state(const RunInfo& i) {
   return py::make_tuple(i.name, i.scenario_name, i.scenario_text, i.scenario_file, i.seed, i.replications,
                         i.lcsim_version, i.boost_version, i.created, i.stage_names, i.segment_names,
                         i.touchpoint_names, i.metric_names, i.cause_names, i.report_times, i.won,
-                        i.resource_names);
+                        i.resource_names, i.scenario_extends, i.scenario_own_text);
 }
 
 RunInfo info_from_state(const py::tuple& t) {
-  // 16 fields before resources existed; resource_names came 17th
-  if (t.size() != 16 && t.size() != 17) throw py::value_error("bad RunInfo state");
+  // 16 fields before resources existed; resource_names came 17th, a variant's provenance 18th and 19th
+  if (t.size() != 16 && t.size() != 17 && t.size() != 19) throw py::value_error("bad RunInfo state");
   RunInfo i;
   i.name = t[0].cast<std::string>();
   i.scenario_name = t[1].cast<std::string>();
@@ -303,6 +303,10 @@ RunInfo info_from_state(const py::tuple& t) {
   i.report_times = t[14].cast<std::vector<double>>();
   i.won = t[15].cast<std::string>();
   if (t.size() > 16) i.resource_names = t[16].cast<std::vector<std::string>>();
+  if (t.size() > 17) {
+    i.scenario_extends = t[17].cast<std::vector<std::string>>();
+    i.scenario_own_text = t[18].cast<std::string>();
+  }
   return i;
 }
 
@@ -354,6 +358,10 @@ void bind_run(py::module_& m) {
       .def_readonly("scenario_name", &RunInfo::scenario_name)
       .def_readonly("scenario_text", &RunInfo::scenario_text)
       .def_readonly("scenario_file", &RunInfo::scenario_file)
+      .def_readonly("scenario_extends", &RunInfo::scenario_extends,
+                    "a variant's base files, nearest first (empty for a scenario in one file)")
+      .def_readonly("scenario_own_text", &RunInfo::scenario_own_text,
+                    "a variant's own text (scenario_text is the resolved scenario)")
       .def_readonly("seed", &RunInfo::seed)
       .def_readonly("replications", &RunInfo::replications)
       .def_readonly("lcsim_version", &RunInfo::lcsim_version)

@@ -384,7 +384,8 @@ void sweep_command(const SweepArgs& a, CLI::App* cmd) {
   }
   const Design d = !a.points.empty() ? (ends_with_json(a.points) ? json_design(a.points) : csv_design(a.points))
                                      : grid_design(a.sets);
-  const std::string base_text = read_file(a.scenario);
+  // The scenario's whole text (a variant's `extends:` resolved, its problems named in its files).
+  const std::string base_text = load_scenario(a.scenario).source;
   if (!a.out.empty()) Study::check_sweep_names(a.out, a.name, d.yaml.size());
 
   // Every point is checked before any is simulated.

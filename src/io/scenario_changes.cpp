@@ -1,5 +1,7 @@
 #include "lcsim/io/scenario_changes.hpp"
 
+#include "yaml_tree.hpp"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -17,45 +19,22 @@
 #include <vector>
 
 namespace lcsim {
+namespace yaml_tree {
 namespace {
-
-// ---- a plain copy of the YAML tree -------------------------------------------------------------
-// yaml-cpp nodes are shared references (aliases are the same node, and assigning one Node variable
-// to another rebinds the tree under it), so changes are made on this value-semantic copy instead.
-
-struct Tree {
-  enum class Kind { kNull, kScalar, kMap, kSeq };
-  Kind kind = Kind::kNull;
-  std::string scalar;
-  std::string tag;            ///< scalar tag as yaml-cpp reports it: "?" plain, "!" quoted, ...
-  bool flow = false;          ///< written in flow style ({...} or [...])
-  std::vector<Tree> keys;     ///< kMap: keys, parallel to `values`
-  std::vector<Tree> values;   ///< kMap: values; kSeq: items
-
-  [[nodiscard]] bool is_text_key(std::string_view name) const {
-    return kind == Kind::kScalar && scalar == name;
-  }
-  /// Index of the entry with key `name` in a mapping, or npos.
-  [[nodiscard]] std::size_t find(std::string_view name) const {
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      if (keys[i].is_text_key(name)) return i;
-    }
-    return npos;
-  }
-  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
-};
 
 constexpr int kMaxDepth = 500;
 constexpr std::size_t kMaxNodes = 10'000'000;
 
 /// Copies a yaml-cpp tree (aliases expanded). `budget` bounds the node count (alias bombs).
-Tree copy_tree(const YAML::Node& node, int depth, std::size_t& budget, const std::string& file,
-               const std::string& field) {
+Tree copy_tree(const YAML::Node& node, int source, int depth, std::size_t& budget,
+               const std::string& file, const std::string& field) {
   if (depth > kMaxDepth || budget == 0) {
     throw InputError(file, 0, field, "the YAML is nested too deeply or is too large");
   }
   --budget;
   Tree tree;
+  tree.source = source;
+  if (const YAML::Mark mark = node.Mark(); !mark.is_null()) tree.line = mark.line + 1;
   switch (node.Type()) {
     case YAML::NodeType::Scalar:
       tree.kind = Tree::Kind::kScalar;
@@ -65,14 +44,14 @@ Tree copy_tree(const YAML::Node& node, int depth, std::size_t& budget, const std
     case YAML::NodeType::Sequence:
       tree.kind = Tree::Kind::kSeq;
       tree.flow = node.Style() == YAML::EmitterStyle::Flow;
-      for (const auto& item : node) tree.values.push_back(copy_tree(item, depth + 1, budget, file, field));
+      for (const auto& item : node) tree.values.push_back(copy_tree(item, source, depth + 1, budget, file, field));
       break;
     case YAML::NodeType::Map:
       tree.kind = Tree::Kind::kMap;
       tree.flow = node.Style() == YAML::EmitterStyle::Flow;
       for (auto it = node.begin(); it != node.end(); ++it) {
-        tree.keys.push_back(copy_tree(it->first, depth + 1, budget, file, field));
-        tree.values.push_back(copy_tree(it->second, depth + 1, budget, file, field));
+        tree.keys.push_back(copy_tree(it->first, source, depth + 1, budget, file, field));
+        tree.values.push_back(copy_tree(it->second, source, depth + 1, budget, file, field));
       }
       break;
     default:  // Null, Undefined
@@ -81,10 +60,15 @@ Tree copy_tree(const YAML::Node& node, int depth, std::size_t& budget, const std
   return tree;
 }
 
-/// Parses one YAML document into a Tree; an empty text is a null.
-/// @param value how problems are reported: about a value (`file`, line 0, `field`, "value '...'") or
-///   else in the text itself (`file`, line of the error)
-Tree load(const std::string& text, const std::string& file, const std::string& field, bool value) {
+}  // namespace
+
+Tree copy(const YAML::Node& node, int source, const std::string& file, const std::string& field) {
+  std::size_t budget = kMaxNodes;
+  return copy_tree(node, source, 0, budget, file, field);
+}
+
+Tree load(const std::string& text, const std::string& file, const std::string& field, bool value,
+          int source) {
   std::vector<YAML::Node> documents;
   const std::string prefix = value ? "value '" + text + "' is not valid YAML: " : "YAML syntax error: ";
   try {
@@ -99,9 +83,10 @@ Tree load(const std::string& text, const std::string& file, const std::string& f
                          expected_got("one YAML document", std::to_string(documents.size())));
   }
   if (documents.empty()) return Tree{};
-  std::size_t budget = kMaxNodes;
-  return copy_tree(documents.front(), 0, budget, file, field);
+  return copy(documents.front(), source, file, field);
 }
+
+namespace {
 
 void emit(YAML::Emitter& out, const Tree& tree) {
   switch (tree.kind) {
@@ -135,6 +120,8 @@ void emit(YAML::Emitter& out, const Tree& tree) {
   }
 }
 
+}  // namespace
+
 std::string emit(const Tree& tree) {
   YAML::Emitter out;
   out.SetIndent(2);
@@ -144,6 +131,8 @@ std::string emit(const Tree& tree) {
   if (!text.empty() && text.back() != '\n') text += '\n';
   return text;
 }
+
+namespace {
 
 // ---- paths -------------------------------------------------------------------------------------
 
@@ -202,18 +191,18 @@ std::string append_index(const std::string& prefix, std::size_t index) {
   return prefix + "[" + std::to_string(index) + "]";
 }
 
-void collect_paths(const Tree& tree, const std::string& prefix, std::vector<std::string>& out) {
+void collect_paths(const Tree& tree, const std::string& prefix, std::vector<PathNode>& out) {
   if (tree.kind == Tree::Kind::kMap) {
     for (std::size_t i = 0; i < tree.keys.size(); ++i) {
       if (tree.keys[i].kind != Tree::Kind::kScalar) continue;
       const std::string path = append_key(prefix, tree.keys[i].scalar);
-      out.push_back(path);
+      out.push_back(PathNode{path, &tree.keys[i]});
       collect_paths(tree.values[i], path, out);
     }
   } else if (tree.kind == Tree::Kind::kSeq) {
     for (std::size_t i = 0; i < tree.values.size(); ++i) {
       const std::string path = append_index(prefix, i);
-      out.push_back(path);
+      out.push_back(PathNode{path, &tree.values[i]});
       collect_paths(tree.values[i], path, out);
     }
   }
@@ -302,9 +291,8 @@ class Applier {
  public:
   Applier(Tree& root, std::string file) : root_(root), file_(std::move(file)) {}
 
-  void apply(const std::string& path, const std::string& value_text) {
+  void apply(const std::string& path, const Tree& value, const Tree& key_origin) {
     const std::vector<Token> tokens = split_path(path, file_);
-    const Tree value = load(value_text, file_, path, true);
     const bool remove = value.kind == Tree::Kind::kNull;
 
     Tree* node = &root_;
@@ -344,11 +332,17 @@ class Applier {
         }
       } else if (at != Tree::npos) {
         node->values[at] = value;
+        if (key_origin.line != 0) {  // the change, not the key it replaced, says where it was written
+          node->keys[at].source = key_origin.source;
+          node->keys[at].line = key_origin.line;
+        }
       } else {
         Tree key;
         key.kind = Tree::Kind::kScalar;
         key.scalar = last.key;
         key.tag = "?";
+        key.source = key_origin.source;
+        key.line = key_origin.line;
         node->keys.push_back(std::move(key));
         node->values.push_back(value);
       }
@@ -404,8 +398,10 @@ class Applier {
       query = tokens[i].bracket || all_digits(tokens[i].key) ? query + "[" + tokens[i].key + "]"
                                                                : append_key(query, tokens[i].key);
     }
+    std::vector<PathNode> nodes;
+    collect_paths(root_, "", nodes);
     std::vector<std::string> existing;
-    collect_paths(root_, "", existing);
+    for (const auto& entry : nodes) existing.push_back(entry.path);
     const std::vector<std::string> matches = close_matches(query, existing);
     std::string message = "unknown path '" + path + "'";
     if (!(missing_key && !matches.empty())) message += " (" + detail + ")";
@@ -416,6 +412,26 @@ class Applier {
   Tree& root_;
   std::string file_;
 };
+
+}  // namespace
+
+void apply_change(Tree& root, const std::string& path, const Tree& value, const std::string& file,
+                  const Tree& key_origin) {
+  Applier(root, file).apply(path, value, key_origin);
+}
+
+std::vector<PathNode> paths(const Tree& tree, const std::string& prefix) {
+  std::vector<PathNode> out;
+  collect_paths(tree, prefix, out);
+  return out;
+}
+
+}  // namespace yaml_tree
+
+namespace {
+
+using yaml_tree::Tree;
+using yaml_tree::all_digits;
 
 // ---- values as JSON ----------------------------------------------------------------------------
 
@@ -551,16 +567,17 @@ std::string trim(std::string_view text) {
 
 std::string apply_changes(const std::string& yaml_text, const std::vector<Change>& changes,
                           const std::string& file) {
-  Tree root = load(yaml_text, file, "", false);
-  Applier applier(root, file);
-  for (const auto& [path, value] : changes) applier.apply(path, value);
-  return emit(root);
+  Tree root = yaml_tree::load(yaml_text, file, "", false);
+  for (const auto& [path, value_text] : changes) {
+    yaml_tree::apply_change(root, path, yaml_tree::load(value_text, file, path, true), file, Tree{});
+  }
+  return yaml_tree::emit(root);
 }
 
 std::vector<std::string> scenario_paths(const std::string& yaml_text, const std::string& file) {
-  const Tree root = load(yaml_text, file, "", false);
+  const Tree root = yaml_tree::load(yaml_text, file, "", false);
   std::vector<std::string> out;
-  collect_paths(root, "", out);
+  for (const auto& entry : yaml_tree::paths(root)) out.push_back(entry.path);
   return out;
 }
 
@@ -621,7 +638,7 @@ ChangeValues parse_changes(const std::string& text) {
 }
 
 std::string yaml_value_to_json(const std::string& yaml_value, const std::string& what) {
-  return to_json(load(yaml_value, "<value>", what, true));
+  return to_json(yaml_tree::load(yaml_value, "<value>", what, true));
 }
 
 }  // namespace lcsim

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "lcsim/core/format.hpp"
+#include "lcsim/io/scenario_extends.hpp"
 #include "lcsim/model/compile.hpp"
 
 namespace lcsim {
@@ -999,7 +1000,33 @@ std::string read_text(const std::string& path, bool& ok) {
 
 }  // namespace
 
+namespace {
+
+/// True when a document's top level says `extends:` or `changes:` (a variant of a base).
+bool is_variant(const YAML::Node& document) {
+  return document.IsMap() && (document["extends"] || document["changes"]);
+}
+
+}  // namespace
+
 Scenario parse_scenario(const std::string& text, const std::string& file) {
+  try {
+    const std::vector<YAML::Node> documents = YAML::LoadAll(text);
+    if (documents.size() == 1 && is_variant(documents.front())) {
+      ResolvedScenario resolved = resolve_extends(text, file);
+      try {
+        Scenario scenario = parse_scenario(resolved.text, file);
+        scenario.sources = std::move(resolved.sources);
+        return scenario;
+      } catch (InputError& e) {
+        std::vector<Problem> problems = e.problems();
+        for (Problem& problem : problems) resolved.sources.place(problem);
+        throw InputError(std::move(problems));
+      }
+    }
+  } catch (const YAML::Exception&) {
+    // reported below, with the line
+  }
   Scenario scenario;
   scenario.file = file;
   scenario.source = text;

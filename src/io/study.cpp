@@ -486,6 +486,10 @@ void write_run(const hdf5::Object& runs, const std::string& name, const Run& run
   hdf5::write_string_attr(group, "scenario", info.scenario_text);
   hdf5::write_string_attr(group, "scenario_name", info.scenario_name);
   hdf5::write_string_attr(group, "scenario_file", info.scenario_file);
+  if (!info.scenario_extends.empty()) {  // a variant (`extends:`): its bases and its own text
+    hdf5::write_strings_attr(group, "scenario_extends", info.scenario_extends);
+    hdf5::write_string_attr(group, "scenario_own_text", info.scenario_own_text);
+  }
   hdf5::write_uint64_attr(group, "seed", info.seed);
   hdf5::write_int_attr(group, "replications", info.replications);
   hdf5::write_string_attr(group, "lcsim_version", info.lcsim_version);
@@ -632,6 +636,10 @@ Run read_run_group(const hdf5::Group& group, const std::string& name) {
   info.scenario_text = hdf5::read_string_attr(group, "scenario");
   info.scenario_name = hdf5::read_string_attr(group, "scenario_name");
   info.scenario_file = hdf5::read_string_attr(group, "scenario_file");
+  if (hdf5::has_attr(group, "scenario_extends")) {
+    info.scenario_extends = hdf5::read_strings_attr(group, "scenario_extends");
+    info.scenario_own_text = hdf5::read_string_attr(group, "scenario_own_text");
+  }
   info.seed = hdf5::read_uint64_attr(group, "seed");
   info.replications = hdf5::read_int_attr(group, "replications");
   info.lcsim_version = hdf5::read_string_attr(group, "lcsim_version");

@@ -221,6 +221,7 @@ class Checker {
     check_resources();
     check_referrals();
     if (arrivals_ok) check_reachability();
+    for (Problem& problem : problems_) s_.sources.place(problem);
     return std::move(problems_);
   }
 
@@ -1027,6 +1028,10 @@ class Builder {
     m.replications = s_.replications;
     m.scenario_text = s_.source;
     m.scenario_file = s_.file;
+    if (!s_.sources.empty()) {
+      m.scenario_extends.assign(s_.sources.files.begin() + 1, s_.sources.files.end());
+      m.scenario_own_text = s_.sources.own_text;
+    }
     return m;
   }
 

@@ -31,6 +31,8 @@ RunInfo make_info(const Model& model, const std::string& name, std::uint64_t see
   info.scenario_name = model.name;
   info.scenario_text = model.scenario_text;
   info.scenario_file = model.scenario_file;
+  info.scenario_extends = model.scenario_extends;
+  info.scenario_own_text = model.scenario_own_text;
   info.seed = seed;
   info.replications = reps;
   info.lcsim_version = kVersion;

@@ -153,6 +153,8 @@ struct Model {
   int replications = 1;
   std::string scenario_text;                   ///< YAML source, recorded with runs
   std::string scenario_file;
+  std::vector<std::string> scenario_extends;   ///< a variant's bases, nearest first (empty: one file)
+  std::string scenario_own_text;               ///< a variant's own text (scenario_text is resolved)
 
   [[nodiscard]] int num_stages() const noexcept { return static_cast<int>(stage_names.size()); }
   [[nodiscard]] int num_segments() const noexcept { return static_cast<int>(segment_names.size()); }

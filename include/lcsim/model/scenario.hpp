@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "lcsim/core/error.hpp"
+
 namespace lcsim {
 
 /// Line numbers of the keys of one YAML mapping (key -> 1-based line); `line` is the mapping's own.
@@ -189,10 +191,53 @@ struct ReferralSpec {
   Where where;
 };
 
+/// Where the fields of a scenario were written when it was resolved from several files: a variant
+/// that `extends:` a base (docs/scenario.md, "Variants"). Empty for a scenario in one file.
+struct Sources {
+  /// The variant's own file first, then its base, the base's base, ...
+  std::vector<std::string> files;
+  std::string own_text;  ///< the variant's own text (Scenario::source is the resolved text)
+  /// Dotted field path (list items as [i]) -> (index into `files`, 1-based line of its key or item).
+  std::map<std::string, std::pair<int, int>> origins;
+
+  [[nodiscard]] bool empty() const noexcept { return files.empty(); }
+
+  /// Moves a problem found in the resolved text to the file and line where its field (or the
+  /// closest enclosing field) was written. When that field came from a base but something under it
+  /// was changed in another file, the message names the first such change.
+  void place(Problem& problem) const {
+    if (files.empty()) return;
+    std::string at = problem.field;
+    auto found = origins.find(at);
+    while (found == origins.end() && !at.empty()) {
+      const std::size_t cut = at.find_last_of(".[");
+      at.resize(cut == std::string::npos ? 0 : cut);
+      found = origins.find(at);
+    }
+    const auto [file, line] = found == origins.end() ? std::pair<int, int>{0, 0} : found->second;
+    problem.file = files[static_cast<std::size_t>(file)];
+    problem.line = line;
+    for (auto it = origins.upper_bound(at); it != origins.end(); ++it) {
+      const std::string& path = it->first;
+      if (path.compare(0, at.size(), at) != 0) break;
+      if (!at.empty() && path.size() > at.size() && path[at.size()] != '.' && path[at.size()] != '[') {
+        continue;
+      }
+      if (!at.empty() && it->second.first != file) {
+        problem.message += " (changed in " + files[static_cast<std::size_t>(it->second.first)] +
+                           " line " + std::to_string(it->second.second) + ": " + path + ")";
+        break;
+      }
+    }
+  }
+};
+
 /// Everything one YAML scenario file says.
 struct Scenario {
   std::string file = "<string>";  ///< where it came from, for messages
-  std::string source;             ///< the YAML text as read (recorded with every run)
+  std::string source;             ///< the YAML text as read (recorded with every run); for a
+                                  ///< variant, the resolved text (no `extends:`)
+  Sources sources;                ///< for a variant: its files and where each field was written
   std::string name;
   std::string description;
   double horizon = 0.0;       ///< days

@@ -32,6 +32,8 @@ struct RunInfo {
   std::string scenario_name;
   std::string scenario_text;
   std::string scenario_file;
+  std::vector<std::string> scenario_extends;  ///< a variant's bases, nearest first (empty: one file)
+  std::string scenario_own_text;              ///< a variant's own text (scenario_text is resolved)
   std::uint64_t seed = 0;
   int replications = 0;
   std::string lcsim_version;
