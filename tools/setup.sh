@@ -125,7 +125,7 @@ else
   # One CMake build directory, build/, for the wheel and for the C++ tests and benches: a test
   # install only adds the tests' and benches' targets to what a run install compiled.
   # Parallel compiles: one per core, fewer when memory is short (the heaviest unit,
-  # src/calibrate/funnel_fit.cpp, peaks near 1 GB at -O3; 1.5 GB a job leaves room for the rest).
+  # src/calibrate/funnel_fit.cpp, peaks at 1.34 GB at -O3 by /usr/bin/time -v; 1.5 GB a job keeps a margin).
   if [ -z "${CMAKE_BUILD_PARALLEL_LEVEL:-}" ]; then
     jobs="$(nproc)"
     mem_jobs=$(($(awk '/MemAvailable/ {print $2}' /proc/meminfo) / 1572864))
