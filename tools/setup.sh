@@ -54,8 +54,10 @@ run_packages=(
   libeigen3-dev libboost-dev libhdf5-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
   libnlopt-cxx-dev
 )
-# The C++ tests and benches (Random123: the benches' side-by-side of the streams lcsim used before).
-test_packages=(libgtest-dev libgmock-dev libbenchmark-dev librandom123-dev)
+# The C++ tests and benches (Random123: the benches' side-by-side of the streams lcsim used before),
+# and the real browser the report and app tests drive (Selenium uses Debian's chromedriver).
+test_packages=(libgtest-dev libgmock-dev libbenchmark-dev librandom123-dev chromium chromium-driver
+  fonts-liberation)
 if [ "$mode" = --print-packages ]; then  # for tools/fresh_times.sh
   echo "${run_packages[*]} ${test_packages[*]}"
   exit 0

@@ -52,6 +52,7 @@ __all__ = [
     "hdf5_version",
     "open",
     "plot",
+    "report",
     "simulate",
     "sweep",
     "synth",
@@ -84,9 +85,11 @@ def _warn_if_two_hdf5_libraries() -> None:
 _warn_if_two_hdf5_libraries()
 
 
-def __getattr__(name):  # lazy: matplotlib is imported only when plots are used
-    if name == "plot":
-        import importlib
+def __getattr__(name):  # lazy: matplotlib, Plotly and Dash are imported only when used
+    import importlib
 
+    if name == "plot":
         return importlib.import_module(".plot", __name__)
+    if name == "report":  # lcsim.report(study, out): the study as a self-contained HTML page
+        return importlib.import_module(".htmlreport", __name__).report
     raise AttributeError(f"module 'lcsim' has no attribute {name!r}")

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   lcsim::cli::add_sweep(app, exit_code);
   lcsim::cli::add_synth(app, exit_code);
   lcsim::cli::add_calibrate(app, exit_code);
+  lcsim::cli::add_report(app, exit_code);
+  lcsim::cli::add_app(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,400 @@
+"""A study as one self-contained HTML page a strategist can mail to a manager.
+
+``lcsim.report("study.h5", "report.html")`` (or ``lcsim report study.h5 --out report.html``) writes,
+for each comparison, the verdicts in words, a chart of the deltas with 95% CIs, the funnel and the
+occupancy of the won stage of base and variants, what each variant changed, who changed, the teams
+and the precision reached; for each sweep its response curves; for other runs their summaries; and a
+provenance footer. Everything is inline (Plotly's JavaScript included once, no fonts or images from
+elsewhere), so the file opens without a network. Every number is read from the study.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import jinja2
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+import plotly.offline
+from plotly.subplots import make_subplots
+
+from . import __version__
+from .results import Run, Study
+from .results import open as open_study
+
+__all__ = ["report", "comparison_section", "render", "deltas_figure", "funnel_figure", "occupancy_figure",
+           "sweep_figure", "number", "signed"]
+
+#: The deltas charted, with their axis titles (per replication, as the study stores them).
+CHARTED = (
+    ("conversions", "conversions (per replication)"),
+    ("revenue", "revenue ($ per replication)"),
+    ("touchpoint_cost", "cost ($ per replication)"),
+    ("net_value", "net value ($ per replication)"),
+)
+#: The deltas in each variant's first table (all metrics follow, folded).
+KEY_METRICS = ("conversions", "conversion_rate", "revenue", "touchpoint_cost", "net_value", "value_per_conversion")
+#: The rows of the precision table.
+PRECISION = ("conversions", "net_value")
+#: Teams' metrics shown, in order, with their labels.
+TEAM_METRICS = (
+    ("utilisation", "utilisation (share of staffed time busy)"),
+    ("wait_mean", "mean wait (days)"),
+    ("wait_p95", "95th percentile wait (days)"),
+    ("abandoned", "gave up waiting (customers)"),
+    ("served", "served (customers)"),
+    ("staff_cost", "staff cost ($)"),
+)
+_PALETTE = ("#4c6ef5", "#e8590c", "#2b8a3e", "#ae3ec9", "#c92a2a", "#0b7285", "#5c940d", "#862e9c",
+            "#d9480f", "#1864ab", "#495057")
+_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["toImage"]}
+
+
+# ---- numbers as text ---------------------------------------------------------------------------
+
+def number(x: Any, digits: int = 4) -> str:
+    """A number for a table: thousands separators for large values, `digits` significant
+    digits otherwise; NaN as an en dash."""
+    if x is None:
+        return "–"
+    if isinstance(x, (bool, np.bool_)):
+        return str(bool(x)).lower()
+    if not isinstance(x, (int, float, np.integer, np.floating)):
+        return str(x)
+    x = float(x)
+    if math.isnan(x):
+        return "–"
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    if abs(x) >= 1000 or (x == int(x) and abs(x) >= 1):
+        return f"{x:,.0f}"
+    if x == 0:
+        return "0"
+    return f"{x:.{digits}g}"
+
+
+def signed(x: Any, digits: int = 4) -> str:
+    text = number(x, digits)
+    return "+" + text if isinstance(x, (int, float, np.integer, np.floating)) and float(x) > 0 else text
+
+
+def percent(x: Any) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{100 * float(x):+.1f}%"
+
+
+def value_text(value: Any) -> str:
+    """A scenario value (from Scenario.diff) as compact text."""
+    if value is None:
+        return "(none)"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(", ", ": "))
+    return str(value)
+
+
+# ---- figures -----------------------------------------------------------------------------------
+
+def _figure_html(fig: go.Figure, div_id: str) -> str:
+    return pio.to_html(fig, full_html=False, include_plotlyjs=False, config=_CONFIG, div_id=div_id)
+
+
+def _layout(fig: go.Figure, height: int, title: str) -> None:
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=20, t=60, b=50), title=dict(text=title, x=0, font=dict(size=15)),
+        template="plotly_white", legend=dict(orientation="h", y=-0.18), font=dict(size=12),
+        hoverlabel=dict(namelength=-1),
+    )
+
+
+def deltas_figure(deltas: pd.DataFrame, names: dict) -> go.Figure:
+    """One panel per charted metric: each variant's paired delta with its 95% CI."""
+    metrics = [(m, t) for m, t in CHARTED if m in set(deltas["metric"])]
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[t for _, t in metrics], shared_yaxes=True,
+                        horizontal_spacing=0.04)
+    variants = list(dict.fromkeys(deltas["variant"]))
+    for col, (metric, title) in enumerate(metrics, start=1):
+        rows = deltas[deltas["metric"] == metric].set_index("variant").loc[variants]
+        labels = [names.get(v, v) for v in variants]
+        fig.add_trace(go.Scatter(
+            # Plain lists (not numpy's binary encoding): the page holds the study's numbers as written.
+            x=rows["delta"].tolist(), y=labels, mode="markers", marker=dict(size=10, color=_PALETTE[0]), showlegend=False,
+            error_x=dict(type="data", symmetric=False, array=(rows["ci_high"] - rows["delta"]).tolist(),
+                         arrayminus=(rows["delta"] - rows["ci_low"]).tolist(), thickness=2, width=6),
+            customdata=np.stack([rows["ci_low"], rows["ci_high"], rows["base_mean"], rows["variant_mean"]], axis=-1).tolist(),
+            hovertemplate="%{y}<br>delta %{x:,.4~g}<br>95% CI %{customdata[0]:,.4~g} to %{customdata[1]:,.4~g}"
+                          "<br>base %{customdata[2]:,.4~g}, variant %{customdata[3]:,.4~g}<extra>" + metric + "</extra>",
+        ), row=1, col=col)
+        fig.add_vline(x=0, line=dict(color="#868e96", dash="dot"), row=1, col=col)
+        fig.update_xaxes(title_text="variant − base", row=1, col=col, zeroline=False)
+    fig.update_yaxes(autorange="reversed")
+    _layout(fig, 150 + 45 * len(variants), "Change against the base, with 95% confidence intervals")
+    fig.update_annotations(font_size=12)
+    return fig
+
+
+def funnel_figure(runs: list[Run], names: dict) -> go.Figure:
+    """Customers who reached each stage (mean per replication), base and variants side by side."""
+    fig = go.Figure()
+    for i, run in enumerate(runs):
+        reached = run.reached().groupby("stage", sort=False)["customers"].mean()
+        reached = reached.reindex(run.stages)
+        fig.add_trace(go.Bar(
+            y=list(reached.index), x=reached.values, orientation="h", name=names.get(run.name, run.name),
+            marker_color=_PALETTE[i % len(_PALETTE)],
+            hovertemplate="%{y}: %{x:,.1f} customers<extra>" + names.get(run.name, run.name) + "</extra>",
+        ))
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(type="log", title_text="customers who reached the stage (mean per replication, log scale)")
+    fig.update_yaxes(autorange="reversed", title_text="stage")
+    _layout(fig, 140 + 22 * len(runs[0].stages) * max(1, min(len(runs), 4)) // 2 + 60, "Funnel: who reached each stage")
+    return fig
+
+
+def occupancy_figure(runs: list[Run], stage: str, names: dict) -> go.Figure:
+    """Customers in `stage` over time: the mean over replications and the 2.5%-97.5% band."""
+    fig = go.Figure()
+    for i, run in enumerate(runs):
+        occ = run.occupancy()
+        occ = occ[occ["stage"] == stage]
+        by_day = occ.groupby("day")["count"]
+        mean, low, high = by_day.mean(), by_day.quantile(0.025), by_day.quantile(0.975)
+        colour = _PALETTE[i % len(_PALETTE)]
+        label = names.get(run.name, run.name)
+        fig.add_trace(go.Scatter(x=list(high.index) + list(low.index[::-1]), y=list(high.values) + list(low.values[::-1]),
+                                 fill="toself", fillcolor=colour, opacity=0.15, line=dict(width=0), hoverinfo="skip",
+                                 showlegend=False, name=label + " band"))
+        fig.add_trace(go.Scatter(x=mean.index, y=mean.values, mode="lines", line=dict(color=colour, width=2), name=label,
+                                 hovertemplate="day %{x:,.0f}: %{y:,.1f} customers<extra>" + label + "</extra>"))
+    fig.update_xaxes(title_text="day")
+    fig.update_yaxes(title_text=f"customers in {stage}", rangemode="tozero")
+    _layout(fig, 380, f"Customers in '{stage}' over time (mean, band: 2.5%–97.5% of replications)")
+    return fig
+
+
+def sweep_figure(results: pd.DataFrame, parameters: list[str], metrics: list[str]) -> go.Figure:
+    """The sweep's response curves: each metric's mean and 95% CI against the swept value (against the
+    point number when several parameters vary)."""
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=metrics, horizontal_spacing=0.08)
+    single = len(parameters) == 1
+    for col, metric in enumerate(metrics, start=1):
+        rows = results[results["metric"] == metric].sort_values(parameters[0] if single else "point")
+        x = rows[parameters[0]] if single else rows["point"]
+        hover = [", ".join(f"{p}={r[p]}" for p in parameters) for _, r in rows.iterrows()]
+        fig.add_trace(go.Scatter(
+            x=x, y=rows["mean"], mode="lines+markers", showlegend=False, marker=dict(color=_PALETTE[0]),
+            error_y=dict(type="data", symmetric=False, array=rows["ci_high"] - rows["mean"],
+                         arrayminus=rows["mean"] - rows["ci_low"]),
+            text=hover, hovertemplate="%{text}<br>%{y:,.4~g}<extra>" + metric + "</extra>"), row=1, col=col)
+        fig.update_xaxes(title_text=parameters[0] if single else "point (values on hover)", row=1, col=col)
+        fig.update_yaxes(title_text=f"{metric} (mean per replication)", row=1, col=col)
+    _layout(fig, 400, "Response to the swept values (mean, 95% CI)")
+    return fig
+
+
+# ---- sections ----------------------------------------------------------------------------------
+
+@dataclass
+class Section:
+    kind: str
+    name: str
+    anchor: str
+    title: str
+    data: dict = field(default_factory=dict)
+
+
+def _label(run: Run) -> str:
+    """A run's label on the page: its scenario's name, with the run name when they differ."""
+    scenario_name = run.info.scenario_name
+    return scenario_name if scenario_name and scenario_name != run.name else run.name
+
+
+def _provenance(run: Run) -> dict:
+    info = run.info
+    files = [info.scenario_file] if info.scenario_file else []
+    return {
+        "run": run.name, "scenario": info.scenario_name, "files": files, "extends": list(info.scenario_extends),
+        "seed": info.seed, "replications": info.replications, "created": info.created,
+        "lcsim_version": info.lcsim_version,
+    }
+
+
+def _reached(value) -> str:
+    """A who-changed row's stage (None or NaN: the changed touchpoints never reached them)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "(not reached)"
+    return str(value)
+
+
+def _verdict_words(verdict: str, name: str) -> str:
+    """The verdict without its leading "name: " (the page shows the name above it)."""
+    return verdict[len(name) + 2:] if verdict.startswith(name + ": ") else verdict
+
+
+def comparison_section(name: str, cmp, anchor: str) -> Section:
+    """The data and figures of one stored comparison."""
+    runs = [cmp.base] + list(cmp.variants)
+    names = {r.name: _label(r) for r in runs}
+    deltas = cmp.deltas()
+    variants = []
+    for i, run in enumerate(cmp.variants):
+        d = deltas[deltas["variant"] == run.name].set_index("metric")
+        conv = d["delta"].get("conversions", float("nan"))
+        cost = d["delta"].get("touchpoint_cost", float("nan"))
+        table = []
+        for metric, row in d.iterrows():
+            table.append({
+                "metric": metric, "base": number(row["base_mean"]), "variant": number(row["variant_mean"]),
+                "delta": signed(row["delta"]), "ci": f"{number(row['ci_low'])} to {number(row['ci_high'])}",
+                "lift": percent(row["lift"]), "vr": number(row["variance_reduction"], 3),
+                "significant": bool(row["ci_low"] > 0 or row["ci_high"] < 0),
+            })
+        changes = [c for c in cmp.base.scenario.diff(run.scenario) if c.path not in ("name", "description")]
+        precision = []
+        for metric in PRECISION:
+            if metric in d.index:
+                row = d.loc[metric]
+                precision.append({"metric": metric, "half_width": number((row["ci_high"] - row["ci_low"]) / 2),
+                                  "delta": signed(row["delta"]), "vr": number(row["variance_reduction"], 3),
+                                  "n": int(row["n"])})
+        who = cmp.who_changed()
+        who = who[who["variant"] == run.name].drop(columns=["variant"])
+        variants.append({
+            "run": run.name, "label": names[run.name], "verdict": _verdict_words(cmp.verdicts[i], run.info.scenario_name or run.name),
+            "description": run.scenario.to_dict().get("description", ""),
+            "changed_touchpoints": cmp.changed_touchpoints[i],
+            # The verdict's own figure: touchpoint (and staff) cost delta over conversions delta.
+            "cost_per_extra": number(cost / conv) if conv > 0 and cost > 0 else "–",
+            "deltas": table,
+            "key_deltas": [r for m in KEY_METRICS for r in table if r["metric"] == m],
+            "changes": [{"path": c.path, "old": value_text(c.old), "new": value_text(c.new)} for c in changes],
+            "precision": precision,
+            "who": [{k: number(v) if k not in ("segment", "reached_in") else _reached(v)
+                     for k, v in r.items()} for r in who.to_dict("records")],
+            "who_columns": list(who.columns),
+        })
+    teams = []
+    if cmp.base.resource_names:
+        summaries = {r.name: r.resource_summary() for r in runs}
+        for resource in cmp.base.resource_names:
+            rows = []
+            for metric, label in TEAM_METRICS:
+                cells = []
+                for r in runs:
+                    s = summaries[r.name]
+                    hit = s[(s["resource"] == resource) & (s["metric"] == metric)]
+                    cells.append(number(hit["mean"].iloc[0]) if len(hit) else "–")
+                rows.append({"metric": label, "cells": cells})
+            teams.append({"resource": resource, "rows": rows})
+    won = cmp.base.info.won
+    return Section(
+        kind="comparison", name=name, anchor=anchor,
+        title=f"{names[cmp.base.name]} against {len(cmp.variants)} variant{'s' if len(cmp.variants) != 1 else ''}",
+        data={
+            "base": {"run": cmp.base.name, "label": names[cmp.base.name]},
+            "variants": variants, "replications": cmp.replications, "precision_met": cmp.precision_met,
+            "teams": teams, "team_columns": [names[r.name] for r in runs], "won": won,
+            "deltas_figure": _figure_html(deltas_figure(deltas, names), f"{anchor}-deltas"),
+            "funnel_figure": _figure_html(funnel_figure(runs, names), f"{anchor}-funnel"),
+            "occupancy_figure": _figure_html(occupancy_figure(runs, won, names), f"{anchor}-occupancy"),
+            "provenance": [_provenance(r) for r in runs],
+        })
+
+
+def sweep_section(name: str, sw, anchor: str) -> Section:
+    results = sw.results()
+    available = list(dict.fromkeys(results["metric"]))
+    metrics = [m for m in ("conversions", "net_value") if m in available] or available[:2]
+    table = []
+    for i, row in sw.points.iterrows():
+        r = results[results["point"] == row["point"]].set_index("metric")
+        table.append({"point": int(row["point"]), "values": [value_text(row[p]) for p in sw.parameters],
+                      "cells": [f"{number(r.loc[m, 'mean'])} [{number(r.loc[m, 'ci_low'])}, {number(r.loc[m, 'ci_high'])}]"
+                                for m in metrics]})
+    return Section(kind="sweep", name=name, anchor=anchor, title=f"sweep of {', '.join(sw.parameters)}", data={
+        "parameters": sw.parameters, "metrics": metrics, "table": table, "replications": sw.replications,
+        "figure": _figure_html(sweep_figure(results, sw.parameters, metrics), f"{anchor}-curves"),
+        "provenance": [_provenance(sw.runs[0])] if sw.runs else [],
+    })
+
+
+def run_section(run: Run, anchor: str) -> Section:
+    summary = run.summary()
+    rows = [{"metric": r["metric"], "mean": number(r["mean"]),
+             "ci": f"{number(r['ci_low'])} to {number(r['ci_high'])}"} for _, r in summary.iterrows()]
+    return Section(kind="run", name=run.name, anchor=anchor, title=_label(run), data={
+        "rows": rows, "replications": run.replications, "provenance": [_provenance(run)],
+        "funnel_figure": _figure_html(funnel_figure([run], {run.name: _label(run)}), f"{anchor}-funnel"),
+    })
+
+
+# ---- the page ----------------------------------------------------------------------------------
+
+_ENV = jinja2.Environment(loader=jinja2.PackageLoader("lcsim", "templates"), autoescape=jinja2.select_autoescape(["html", "j2"]),
+                          undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def render(sections: list[Section], title: str, source: str) -> str:
+    """The HTML page of some sections (Plotly's JavaScript inline once)."""
+    return _ENV.get_template("report.html.j2").render(
+        title=title, sections=sections, source=source, plotly_js=plotly.offline.get_plotlyjs(),
+        generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), version=__version__,
+    )
+
+
+def study_sections(study: Study) -> list[Section]:
+    """A section per comparison, per sweep and per run that belongs to neither."""
+    sections: list[Section] = []
+    used: set[str] = set()
+    for k, name in enumerate(study.comparisons()):
+        cmp = study.comparison(name)
+        used.update([cmp.base.name] + [v.name for v in cmp.variants])
+        sections.append(comparison_section(name, cmp, f"comparison-{k}"))
+    for k, name in enumerate(study.sweeps()):
+        sw = study.sweep(name)
+        used.update(r.name for r in sw.runs)
+        sections.append(sweep_section(name, sw, f"sweep-{k}"))
+    for k, name in enumerate(n for n in study.runs() if n not in used):
+        sections.append(run_section(study[name], f"run-{k}"))
+    return sections
+
+
+def report(study: Union[str, os.PathLike, Study], out: Union[str, os.PathLike, None] = None,
+           title: Optional[str] = None) -> Union[Path, str]:
+    """Writes the study's report to ``out`` (one self-contained HTML file) and returns its path;
+    without ``out``, returns the HTML text.
+
+    The file is written whole or not at all (a temporary file renamed into place).
+    Raises :class:`lcsim.StudyError` when ``study`` is not a readable study and ``ValueError`` when
+    it holds nothing to report.
+    """
+    st = study if isinstance(study, Study) else open_study(study)
+    sections = study_sections(st)
+    if not sections:
+        raise ValueError(f"{st.path}: the study holds no runs, comparisons or sweeps to report")
+    html = render(sections, title or f"lcsim report: {Path(st.path).name}", str(st.path))
+    if out is None:
+        return html
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(html)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a report is for mailing
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
