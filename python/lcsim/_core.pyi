@@ -15,12 +15,17 @@ class Model:
     horizon: float
     seed: int
     replications: int
+    scenario_text: str
+    scenario_extends: list[str]
+    scenario_own_text: str
 
 class RunInfo:
     name: str
     scenario_name: str
     scenario_text: str
     scenario_file: str
+    scenario_extends: list[str]
+    scenario_own_text: str
     seed: int
     replications: int
     lcsim_version: str
@@ -92,7 +97,7 @@ def study_read_sweep(path: str, name: str) -> tuple[str, list[str], list[list[st
 def check_yaml(text: str, file: str = "<string>") -> list[tuple[str, int, str, str, bool]]: ...
 def canonical_yaml(text: str, file: str = "<string>") -> str: ...
 def apply_changes(text: str, changes: list[tuple[str, str]], file: str = "<string>") -> str: ...
-def compile_yaml(text: str, file: str = "<string>") -> Model: ...
+def compile_yaml(text: str, file: str = "<string>", extends: list[str] = ..., own_text: str = "") -> Model: ...
 def simulate(
     model: Model,
     replications: int = 0,

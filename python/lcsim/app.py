@@ -179,6 +179,7 @@ table.deltas th, table.deltas td { border-bottom: 1px solid #dee2e6; padding: 4p
 table.deltas th:first-child, table.deltas td:first-child { text-align: left; }
 .actions { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; margin: 8px 0; }
 .saved { color: #2b8a3e; font-size: 13px; }
+.warning { color: #8a5300; font-size: 13px; margin: 0 0 6px; }
 @media (max-width: 900px) { .grid { grid-template-columns: 1fr; } .levers { max-height: none; } }
 """
 
@@ -266,6 +267,8 @@ def make_app(scenarios: Sequence[os.PathLike] = (), replications: int = 10, save
                 variant, _, _ = variant_of(base_path, base, changes, name)
             except ScenarioError as e:
                 for p in e.problems:
+                    if p.warning:  # the errors block the run; warnings are shown with a result
+                        continue
                     target = next((i["path"] for i in ids if p.field == i["path"] or p.field.startswith(i["path"] + ".")), None)
                     if target is not None:
                         errors[target] = (errors.get(target, "") + "\n" + str(p)).strip()
@@ -278,7 +281,7 @@ def make_app(scenarios: Sequence[os.PathLike] = (), replications: int = 10, save
             return html.Div("Move a lever to compare a variant with the baseline.", className="baseline"), "", per_lever
         # Paired deltas only (the independent arm that measures variance reduction is left to reports).
         cmp = compare(base, variant, replications=replications, threads=threads, independent=False)
-        return _result(cmp), "", per_lever
+        return _result(cmp, [str(w) for w in variant.warnings]), "", per_lever
 
     @app.callback(Output("saved", "children"), Input("save-variant", "n_clicks"), Input("save-report", "n_clicks"),
                   State({"type": "lever", "path": ALL}, "value"), State({"type": "lever", "path": ALL}, "id"),
@@ -325,7 +328,7 @@ def _write(path: Path, text: str) -> None:
         raise
 
 
-def _result(cmp) -> html.Div:
+def _result(cmp, warnings: Sequence[str] = ()) -> html.Div:
     variant = cmp.variants[0]
     deltas = cmp.deltas()
     rows = deltas.set_index("metric")
@@ -342,6 +345,7 @@ def _result(cmp) -> html.Div:
             html.Td(htmlreport.percent(r["lift"]))]))
     return html.Div([
         html.Div(cmp.verdicts[0], id="verdict", className="verdict"),
+        *[html.Div(w, className="warning") for w in warnings],
         html.Table(table, className="deltas"),
         dcc.Graph(id="deltas-figure", figure=htmlreport.deltas_figure(deltas, names), config={"displaylogo": False}),
         dcc.Graph(id="funnel-figure", figure=htmlreport.funnel_figure([cmp.base, variant], names),

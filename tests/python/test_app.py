@@ -16,6 +16,7 @@ from lcsim.app import Lever, levers, parse_value, variant_text
 from lcsim.htmlreport import signed
 
 BASE = SCENARIOS / "b2b_saas" / "baseline.yaml"
+TEAM = SCENARIOS / "sales_team" / "baseline.yaml"
 REPLICATIONS = 4
 
 
@@ -25,7 +26,7 @@ def server(tmp_path_factory, lcsim_cli):
     save_dir = tmp_path_factory.mktemp("app")
     port = free_port()
     process = subprocess.Popen(
-        [lcsim_cli.path, "app", str(BASE), "--port", str(port), "--replications", str(REPLICATIONS), "--save-dir",
+        [lcsim_cli.path, "app", str(BASE), str(TEAM), "--port", str(port), "--replications", str(REPLICATIONS), "--save-dir",
          str(save_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -160,6 +161,32 @@ def test_saving_writes_a_small_variant_and_a_report(browser, server):
     wait_for(lambda: report.exists(), timeout=60, what="the report")
     assert "less_calling" in report.read_text()
     assert lcsim.open(save_dir / "less_calling.h5").comparisons() == ["less_calling"]
+
+
+def test_another_baseline_brings_its_levers_and_negative_staff_is_refused(browser, server):
+    from selenium.webdriver.common.keys import Keys
+
+    By = _by()
+    _, save_dir = server
+    browser.find_element(By.ID, "baseline").click()
+    option = wait_for(lambda: [o for o in browser.find_elements(By.XPATH, "//*[contains(text(), 'sales_team_baseline (')]")
+                               if o.is_displayed()], what="the baseline's option")
+    option[0].click()
+    box = lever(browser, "resources.sales.servers")
+    assert box.get_attribute("value") == "3"
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys("-2", Keys.ENTER)
+    error = wait_for(lambda: browser.find_element(
+        By.CSS_SELECTOR, '[id*=\'"path":"resources.sales.servers"\'][id*=\'"type":"lever-error"\']').text,
+        what="the error next to the staff input")
+    at = save_dir / "less_calling.yaml"  # the variant name typed earlier names the file
+    assert error == f"{at}:5: resources.sales.servers: expected an integer >= 0, got -2"
+    assert "nothing was run" in browser.find_element(By.ID, "result").text
+    assert browser.find_element(By.ID, "errors").text == ""  # the warning it also causes is not an error
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys("4", Keys.ENTER)
+    assert wait_for(lambda: verdict(browser), what="the team comparison").startswith("less_calling: ")
+    assert console_errors(browser) == []
 
 
 def test_levers_cover_touchpoints_teams_arrivals_and_segments():
