@@ -35,6 +35,7 @@ _EVENT_OPTIONS = {
 }
 _SNAPSHOT_OPTIONS = {"epoch": str, "level": float, "stages": list, "transitions": list}
 
+_CLEANING_COLUMNS = ["defect", "column", "rows", "customers", "lines", "action"]
 _ESTIMATE_COLUMNS = ["parameter", "estimate", "ci_low", "ci_high", "n"]
 _FAMILY_COLUMNS = ["stage", "segment", "family", "fitted", "loglik", "aic", "params", "chosen", "n_events",
                    "n_censored", "note"]
@@ -71,6 +72,12 @@ class Calibration:
     counts : DataFrame or None
         Funnel fits: ``period, stage, observed, expected, fitted`` (expected entries at the fit;
         entry stages are the arrivals, not fitted).
+    cleaning : DataFrame
+        Events: what the log needed, one row per class of defect in reading order: ``defect``
+        ("missing timestamp", "unknown stage", "duplicate row", "timezone offset", "out of
+        order", "after an absorbing stage", ...), ``column``, ``rows``, ``customers`` (distinct
+        ids), ``lines`` (the first few, ascending) and ``action`` ("dropped", "converted to UTC",
+        "sorted by timestamp", ...). Empty for a clean log and for other kinds.
     rates : DataFrame or None
         Snapshot fits: the generator's rates (``from, to, rate, se_log, ci_low, ci_high, n,
         at_bound``); the same rates are the ``Q.<from>.<to>`` rows of :attr:`estimates`.
@@ -83,6 +90,9 @@ class Calibration:
         self.window: tuple[float, float] = tuple(data["window"])
         self.estimates = pd.DataFrame(data["estimates"], columns=_ESTIMATE_COLUMNS).astype({"n": "int64"})
         self.families = pd.DataFrame(data.get("families", []), columns=_FAMILY_COLUMNS)
+        self.cleaning = pd.DataFrame(
+            [(d, c, r, n, list(lines), a) for d, c, r, n, lines, a in data.get("cleaning", [])],
+            columns=_CLEANING_COLUMNS).astype({"rows": "int64", "customers": "int64"})
         self.problems = [Problem(*p) for p in data["warnings"]]
         self.warnings = [_problem_line(p) for p in self.problems]
         self.data = dict(data)
@@ -189,6 +199,9 @@ def calibrate(
     absorbing: Optional[Sequence[str]] = None,
     won: Optional[str] = None,
     drop_duplicates: bool = False,
+    on_invalid: str = "error",
+    columns: Optional[Mapping[str, str]] = None,
+    separator: Optional[str] = None,
     name: str = "calibrated",
     **options: Any,
 ) -> Calibration:
@@ -225,6 +238,17 @@ def calibrate(
         The conversion stage; default "won" when the log has it.
     drop_duplicates : bool
         Drop repeated rows with a warning instead of failing.
+    on_invalid : {"error", "drop"}
+        Events: ``"error"`` (the default) reports every unusable row of every class in one
+        :class:`lcsim.ScenarioError`; ``"drop"`` drops them (missing or unparseable timestamps,
+        unknown or empty stages, empty ids, rows of the wrong width, rows after ``censor_at``, and
+        duplicates) and lists each class in :attr:`Calibration.cleaning`.
+    columns : dict, optional
+        Events: the log's column names, e.g. ``{"customer_id": "Deal ID", "timestamp": "Date
+        entered", "stage": "Stage"}`` (keys ``customer_id, timestamp, stage, segment``).
+    separator : str, optional
+        Events: the field separator (one character); default ``,`` unless the header has ``;``
+        and no ``,``.
     name : str
         Name of the calibrated scenario.
     **options
@@ -255,12 +279,24 @@ def calibrate(
         return Calibration(fit_funnel(funnel, opts.pop("transitions"), name=str(name), won=won, **opts), "funnel")
     stage_map = {str(k): str(v) for k, v in (stage_map or {}).items()}
     absorbing = [str(s) for s in (absorbing or [])]
+    if on_invalid not in ("error", "drop"):
+        raise ValueError(f"on_invalid: expected 'error' or 'drop', got {on_invalid!r}")
+    columns = {str(k): str(v) for k, v in (columns or {}).items()}
+    unknown_columns = sorted(set(columns) - {"customer_id", "timestamp", "stage", "segment"})
+    if unknown_columns:
+        raise ValueError(f"columns: unknown key(s) {', '.join(unknown_columns)} "
+                         "(expected customer_id, timestamp, stage, segment)")
+    if separator is not None and (len(str(separator)) != 1 or str(separator) in '"\n'):
+        raise ValueError(f"separator: expected one character, got {separator!r}")
     if events is not None:
         source, is_text, file = _source(events, "<events>")
+        if is_text:  # a DataFrame, written as comma-separated text
+            separator = ","
         data = _core.calibrate_events(
             source, is_text, file, segment_column=segment_column or "", censor_at=censor_at or "",
             stage_map=stage_map, absorbing=absorbing, drop_duplicates=bool(drop_duplicates), won=won or "",
-            name=str(name), **_options(options, _EVENT_OPTIONS, "calibrate(events)"))
+            name=str(name), drop_invalid=on_invalid == "drop", columns=columns, separator=separator or "",
+            **_options(options, _EVENT_OPTIONS, "calibrate(events)"))
         data["transition_prior"] = float(options.get("transition_prior", 0.5))
         return Calibration(data, "events")
     opts = _options(options, _SNAPSHOT_OPTIONS, "calibrate(snapshots)")

@@ -45,7 +45,9 @@ py::dict calibrate_events(const std::string& source, bool is_text, const std::st
                           const std::map<std::string, std::string>& stage_map, const std::vector<std::string>& absorbing,
                           const std::string& epoch, bool drop_duplicates, const std::string& won, const std::string& name,
                           std::size_t min_segment_observations, double initial_cohort_days, double transition_prior,
-                          double level, double horizon, double report_every, std::uint64_t seed, int replications) {
+                          double level, double horizon, double report_every, std::uint64_t seed, int replications,
+                          bool drop_invalid, const std::map<std::string, std::string>& columns,
+                          const std::string& separator) {
   LogOptions log_options;
   log_options.segment_column = segment_column;
   log_options.censor_at = censor_at;
@@ -53,6 +55,14 @@ py::dict calibrate_events(const std::string& source, bool is_text, const std::st
   log_options.absorbing = absorbing;
   log_options.epoch = epoch;
   log_options.drop_duplicates = drop_duplicates;
+  log_options.drop_invalid = drop_invalid;
+  for (const auto& [key, name] : columns) {  // checked by lcsim.calibrate
+    if (key == "customer_id") log_options.customer_column = name;
+    if (key == "timestamp") log_options.time_column = name;
+    if (key == "stage") log_options.stage_column = name;
+    if (key == "segment") log_options.segment_column = name;
+  }
+  if (!separator.empty()) log_options.separator = separator.front();
   CalibrateOptions options;
   options.won = won;
   options.name = name;
@@ -67,6 +77,7 @@ py::dict calibrate_events(const std::string& source, bool is_text, const std::st
 
   Calibration cal;
   std::string yaml;
+  std::vector<CleaningStep> cleaning;
   {
     const py::gil_scoped_release release;
     const EventLog log = read_source(
@@ -74,6 +85,11 @@ py::dict calibrate_events(const std::string& source, bool is_text, const std::st
         [&](const std::string& path) { return read_event_log(path, log_options); });
     cal = calibrate_logs(log, options);
     yaml = to_yaml(cal.scenario);
+    cleaning = log.cleaning;
+  }
+  py::list steps;
+  for (const auto& s : cleaning) {
+    steps.append(py::make_tuple(s.defect, s.column, s.rows, s.customers, s.lines, s.action));
   }
   py::list families;
   for (const auto& f : cal.families) {
@@ -93,6 +109,7 @@ py::dict calibrate_events(const std::string& source, bool is_text, const std::st
   out["scenario_yaml"] = yaml;
   out["arrival_rate"] = cal.arrival_rate;
   out["weekly_profile"] = cal.weekly_profile;
+  out["cleaning"] = steps;
   return out;
 }
 
@@ -282,6 +299,8 @@ void bind_calibrate(py::module_& m) {
         py::arg("min_segment_observations") = 30, py::arg("initial_cohort_days") = 7.0,
         py::arg("transition_prior") = 0.5, py::arg("level") = 0.95, py::arg("horizon") = 0.0,
         py::arg("report_every") = 7.0, py::arg("seed") = 1, py::arg("replications") = 10,
+        py::arg("drop_invalid") = false, py::arg("columns") = std::map<std::string, std::string>{},
+        py::arg("separator") = "",
         "Reads a stage-change log (a path, or CSV text when is_text) and calibrates it: a dict of plain data.");
   m.def("calibrate_snapshots", &calibrate_snapshots, py::arg("source"), py::arg("is_text"), py::arg("file"),
         py::arg("stage_map") = std::map<std::string, std::string>{}, py::arg("stages") = std::vector<std::string>{},

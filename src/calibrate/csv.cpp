@@ -4,7 +4,15 @@
 
 namespace lcsim::csv {
 
-std::vector<Record> read_records(const std::string& text, const std::string& file) {
+char detect_separator(const std::string& text) {
+  std::size_t start = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
+  const std::size_t end = text.find('\n', start);
+  const std::string header = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  return header.find(';') != std::string::npos && header.find(',') == std::string::npos ? ';' : ',';
+}
+
+std::vector<Record> read_records(const std::string& text, const std::string& file, char separator) {
+  const char sep = separator == 0 ? detect_separator(text) : separator;
   std::vector<Record> records;
   std::size_t pos = 0;
   if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) pos = 3;
@@ -53,15 +61,15 @@ std::vector<Record> read_records(const std::string& text, const std::string& fil
                            "unterminated quoted field: expected a closing '\"' before the end "
                            "of the file");
         }
-        if (pos < n && text[pos] != ',' && text[pos] != '\n' &&
+        if (pos < n && text[pos] != sep && text[pos] != '\n' &&
             !(text[pos] == '\r' && pos + 1 < n && text[pos + 1] == '\n') &&
             !(text[pos] == '\r' && pos + 1 == n)) {
           throw InputError(file, line, "",
-                           expected_got("',' or the end of the record after a closing quote",
+                           expected_got("'" + std::string(1, sep) + "' or the end of the record after a closing quote",
                                         "'" + std::string(1, text[pos]) + "'"));
         }
       } else {
-        while (pos < n && text[pos] != ',' && text[pos] != '\n' &&
+        while (pos < n && text[pos] != sep && text[pos] != '\n' &&
                !(text[pos] == '\r' && (pos + 1 == n || text[pos + 1] == '\n'))) {
           field += text[pos++];
         }
@@ -69,7 +77,7 @@ std::vector<Record> read_records(const std::string& text, const std::string& fil
       record.fields.push_back(field);
       if (pos >= n) {
         end_of_record = true;
-      } else if (text[pos] == ',') {
+      } else if (text[pos] == sep) {
         ++pos;
       } else {
         // LF, CRLF or a final CR.

@@ -33,6 +33,15 @@ struct Row {
   int line = 0;
 };
 
+/// The rows with one class of defect (a CleaningStep in the making).
+struct DefectRows {
+  std::string defect;
+  std::string column;
+  std::vector<int> lines;
+  std::set<std::string> customers;
+  std::vector<Problem> errors;  ///< the first kErrorsPerDefect messages
+};
+
 class LogReader {
  public:
   LogReader(std::string file, const LogOptions& options)
@@ -40,17 +49,27 @@ class LogReader {
 
   EventLog read(const std::string& content) {
     const std::vector<csv::Record> records =
-        calibrate_log::read_table(content, file_, required_names());
+        calibrate_log::read_table(content, file_, required_names(), o_.separator);
     read_header(records.front());
     stage_names_.check(problems_);
     problems_.throw_if_errors();
     calibrate_log::for_each_row(records, problems_, "stage change",
                                 [&](const csv::Record& record) { read_row(record); });
-    problems_.throw_if_errors();
+    problems_.throw_if_errors();  // only a header without rows: nothing else to look at
+    // One pass: every class of defect is looked for before anything is thrown.
     set_censoring();
-    problems_.throw_if_errors();
+    if (rows_.empty()) {
+      report_defects();
+      problems_.add_error(Problem{file_, 0, "",
+                                  "no usable rows: every one of the " + std::to_string(data_rows_) +
+                                      " data rows has a defect listed above",
+                                  false});
+      problems_.throw_if_errors();
+    }
+    report_defects();
     EventLog log = build_paths();
     problems_.throw_if_errors();
+    log.cleaning = std::move(cleaning_);
     finish(log);
     return log;
   }
@@ -80,30 +99,123 @@ class LogReader {
   void read_row(const csv::Record& record) {
     ++data_rows_;
     const int line = record.line;
-    if (!calibrate_log::check_width(record, columns_, problems_)) return;
+    calibrate_log::Problems check(file_);  // each check's message goes to its class of defect
+    if (!calibrate_log::check_width(record, columns_, check)) {
+      defect("wrong number of fields", "", line, "", check);
+      return;
+    }
+    bool usable = true;
+    const auto checked = [&](bool ok, const char* name, const std::string& column, const std::string& id) {
+      if (!ok) {
+        defect(name, column, line, id, check);
+        usable = false;
+      }
+    };
     bool ok = true;
     const std::string id = calibrate_log::required_field(record, customer_col_, o_.customer_column,
-                                                         "a customer id", problems_, ok);
+                                                         "a customer id", check, ok);
+    checked(ok, "empty customer id", o_.customer_column, "");
     const std::string time_text = calibrate_log::field(record, time_col_);
+    ok = true;
     const std::optional<Timestamp> time = calibrate_log::timestamp_field(
-        time_text, line, o_.time_column, calibrate_log::timestamp_expected(), problems_, ok);
+        time_text, line, o_.time_column, calibrate_log::timestamp_expected(), check, ok);
+    checked(ok, time_text.empty() ? "missing timestamp" : "unparseable timestamp", o_.time_column, id);
+    ok = true;
+    const bool stage_empty = calibrate_log::field(record, stage_col_).empty();
     const std::optional<std::string> stage =
-        stage_names_.field(record, stage_col_, o_.stage_column, problems_, ok);
+        stage_names_.field(record, stage_col_, o_.stage_column, check, ok);
+    checked(ok, stage_empty ? "empty stage" : "unknown stage", o_.stage_column, id);
     std::string segment;
     if (segment_col_ >= 0) {
+      ok = true;
       segment = calibrate_log::required_field(record, segment_col_, o_.segment_column,
-                                              "a segment name", problems_, ok);
+                                              "a segment name", check, ok);
+      checked(ok, "empty segment", o_.segment_column, id);
     }
-    if (!ok) return;
+    if (!usable) return;
+    if (has_utc_offset(time_text)) {
+      offset_rows_.push_back(line);
+      offset_customers_.insert(id);
+    }
     rows_.push_back(Row{customers_.add(id), *time, time_text, *stage, segment, line});
   }
 
+  /// Files the problem(s) `check` holds under a class of defect.
+  void defect(const std::string& name, const std::string& column, int line, const std::string& id,
+              calibrate_log::Problems& check) {
+    auto it = std::find_if(defects_.begin(), defects_.end(),
+                           [&](const DefectRows& d) { return d.defect == name; });
+    if (it == defects_.end()) it = defects_.insert(defects_.end(), DefectRows{name, column, {}, {}, {}});
+    it->lines.push_back(line);
+    if (!id.empty()) it->customers.insert(id);
+    for (Problem& p : check.take_errors()) {
+      if (it->errors.size() < kErrorsPerDefect) it->errors.push_back(std::move(p));
+    }
+  }
+
+  /// Every class of defect as errors (each capped, the rest in one line) or, with drop_invalid,
+  /// as cleaning steps ("dropped"), ahead of the repairs build_paths() recorded.
+  void report_defects() {
+    std::vector<CleaningStep> dropped;
+    for (DefectRows& d : defects_) {
+      std::sort(d.lines.begin(), d.lines.end());
+      if (o_.drop_invalid) {
+        dropped.push_back(step(d.defect, d.column, d.lines, d.customers.size(), "dropped"));
+        continue;
+      }
+      for (Problem& p : d.errors) problems_.add_error(std::move(p));
+      if (d.lines.size() > kErrorsPerDefect) {
+        const std::vector<int> rest(d.lines.begin() + static_cast<std::ptrdiff_t>(kErrorsPerDefect),
+                                    d.lines.end());
+        problems_.add_error(Problem{
+            file_, rest.front(), d.column,
+            std::to_string(rest.size()) + " more rows with " + describe(d) + ": " +
+                text::lines(rest, o_.rows_listed),
+            false});
+      }
+    }
+    defects_.clear();
+    cleaning_.insert(cleaning_.begin(), dropped.begin(), dropped.end());
+    if (o_.drop_invalid && !dropped.empty()) {
+      std::size_t rows = 0;
+      std::string what;
+      for (const CleaningStep& s : dropped) {
+        rows += s.rows;
+        what += (what.empty() ? "" : ", ") + std::to_string(s.rows) + " " + s.defect;
+      }
+      problems_.warning(dropped.front().lines.empty() ? 0 : dropped.front().lines.front(), "",
+                        "unusable rows dropped (drop_invalid): " + what);
+    }
+  }
+
+  /// "rows with <this>" in messages.
+  [[nodiscard]] static std::string describe(const DefectRows& d) {
+    if (d.defect == "wrong number of fields") return "the wrong number of fields";
+    if (d.defect == "after censor_at") return "a timestamp after censor_at";
+    const bool vowel = std::string("aeiou").find(d.defect.front()) != std::string::npos;
+    return (vowel ? "an " : "a ") + d.defect;
+  }
+
+  [[nodiscard]] CleaningStep step(const std::string& defect, const std::string& column,
+                                  std::vector<int> lines, std::size_t customers,
+                                  const std::string& action) const {
+    std::sort(lines.begin(), lines.end());
+    CleaningStep s{defect, column, lines.size(), customers, {}, action};
+    s.lines.assign(lines.begin(), lines.begin() + static_cast<std::ptrdiff_t>(
+                                                      std::min(lines.size(), o_.rows_listed)));
+    return s;
+  }
+
   void set_censoring() {
-    const auto earliest = std::min_element(
-        rows_.begin(), rows_.end(), [](const Row& a, const Row& b) { return before(a.time, b.time); });
-    const auto latest = std::max_element(
-        rows_.begin(), rows_.end(), [](const Row& a, const Row& b) { return before(a.time, b.time); });
-    censor_ = latest->time;
+    if (rows_.empty()) return;
+    // Copies: rows after censor_at are taken out of rows_ below.
+    const Timestamp earliest = std::min_element(rows_.begin(), rows_.end(), [](const Row& a, const Row& b) {
+                                 return before(a.time, b.time);
+                               })->time;
+    const Timestamp latest = std::max_element(rows_.begin(), rows_.end(), [](const Row& a, const Row& b) {
+                               return before(a.time, b.time);
+                             })->time;
+    censor_ = latest;
     if (!o_.censor_at.empty()) {
       const auto parsed = parse_timestamp(o_.censor_at);
       if (!parsed) {
@@ -112,13 +224,19 @@ class LogReader {
         return;
       }
       censor_ = *parsed;
-      for (const Row& row : rows_) {
-        if (before(censor_, row.time)) {
-          error(row.line, o_.time_column,
-                expected_got("a timestamp at or before censor_at (" + o_.censor_at + ")",
-                             "'" + row.time_text + "'"));
+      std::vector<Row> kept;
+      for (Row& row : rows_) {
+        if (!before(censor_, row.time)) {
+          kept.push_back(std::move(row));
+          continue;
         }
+        calibrate_log::Problems check(file_);
+        check.error(row.line, o_.time_column,
+                    expected_got("a timestamp at or before censor_at (" + o_.censor_at + ")",
+                                 "'" + row.time_text + "'"));
+        defect("after censor_at", o_.time_column, row.line, customers_[row.customer], check);
       }
+      rows_ = std::move(kept);
     }
     if (!o_.epoch.empty()) {
       const auto day = parse_date(o_.epoch);
@@ -128,7 +246,7 @@ class LogReader {
       }
       epoch_day_ = *day;
     } else {
-      epoch_day_ = earliest->time.day;
+      epoch_day_ = earliest.day;
     }
   }
 
@@ -153,6 +271,9 @@ class LogReader {
     std::vector<int> after_absorbing_lines;
     std::vector<int> single_row_lines;
     std::vector<int> segment_change_lines;
+    // Customers of each repair (the number of a customer is its index).
+    std::set<std::size_t> duplicate_customers, out_of_order_customers, after_absorbing_customers,
+        segment_change_customers;
     const auto absorbing = [&](const std::string& stage) {
       return std::find(o_.absorbing.begin(), o_.absorbing.end(), stage) != o_.absorbing.end();
     };
@@ -167,9 +288,13 @@ class LogReader {
             seen.emplace(std::make_tuple(row.time.day, row.time.seconds, row.stage), row.line);
         if (!inserted) {
           duplicates.emplace_back(row.line, it->second);
+          duplicate_customers.insert(c);
           continue;
         }
-        if (order.out_of_order(row.time)) out_of_order_lines.push_back(row.line);
+        if (order.out_of_order(row.time)) {
+          out_of_order_lines.push_back(row.line);
+          out_of_order_customers.insert(c);
+        }
         rows.push_back(i);
       }
       std::stable_sort(rows.begin(), rows.end(), [&](std::size_t a, std::size_t b) {
@@ -181,12 +306,14 @@ class LogReader {
         const Row& row = rows_[i];
         if (!path.entries.empty() && absorbing(path.entries.back().stage)) {
           after_absorbing_lines.push_back(row.line);
+          after_absorbing_customers.insert(c);
           continue;
         }
         if (path.entries.empty()) {
           path.segment = row.segment;
         } else if (row.segment != path.segment) {
           segment_change_lines.push_back(row.line);
+          segment_change_customers.insert(c);
         }
         path.entries.push_back(StageEntry{row.time.days_since(epoch_day_), row.stage, row.line});
         kept[i] = 1;
@@ -200,7 +327,9 @@ class LogReader {
       std::sort(duplicates.begin(), duplicates.end());
       std::vector<int> duplicate_lines;
       for (const auto& d : duplicates) duplicate_lines.push_back(d.first);
-      if (o_.drop_duplicates) {
+      if (o_.drop_duplicates || o_.drop_invalid) {
+        cleaning_.push_back(step("duplicate row", "", duplicate_lines, duplicate_customers.size(),
+                                 "dropped"));
         problems_.warn_lines(duplicate_lines, "",
                              "duplicate rows dropped (same " + o_.customer_column + ", " +
                                  o_.time_column + " and " + o_.stage_column +
@@ -213,6 +342,26 @@ class LogReader {
                   std::to_string(duplicate_lines.size()) + " duplicate rows in all (" +
                   text::lines(duplicate_lines, listed) + "); set drop_duplicates to drop them");
       }
+    }
+    if (!offset_rows_.empty()) {
+      cleaning_.push_back(step("timezone offset", o_.time_column, offset_rows_,
+                               offset_customers_.size(), "converted to UTC"));
+    }
+    if (!out_of_order_lines.empty()) {
+      cleaning_.push_back(step("out of order", o_.time_column, out_of_order_lines,
+                               out_of_order_customers.size(), "sorted by timestamp"));
+    }
+    if (!after_absorbing_lines.empty()) {
+      cleaning_.push_back(step("after an absorbing stage", o_.stage_column, after_absorbing_lines,
+                               after_absorbing_customers.size(), "dropped"));
+    }
+    if (!single_row_lines.empty()) {
+      cleaning_.push_back(step("customer with one row", o_.customer_column, single_row_lines,
+                               single_row_lines.size(), "kept (censored in its first stage)"));
+    }
+    if (!segment_change_lines.empty()) {
+      cleaning_.push_back(step("segment changes", o_.segment_column, segment_change_lines,
+                               segment_change_customers.size(), "first segment kept"));
     }
     problems_.warn_lines(out_of_order_lines, o_.time_column,
                          "rows out of order within their customer (earlier than a previous row "
@@ -301,6 +450,10 @@ class LogReader {
   std::size_t data_rows_ = 0;
   std::vector<Row> rows_;
   calibrate_log::CustomerIndex customers_;
+  std::vector<DefectRows> defects_;   ///< unusable rows by class, in order of first appearance
+  std::vector<CleaningStep> cleaning_;
+  std::vector<int> offset_rows_;      ///< rows whose timestamp had an offset (converted to UTC)
+  std::set<std::string> offset_customers_;
   Timestamp censor_;
   std::int64_t epoch_day_ = 0;
 };

@@ -65,8 +65,8 @@ std::ifstream open_input(const std::string& path) {
 }
 
 std::vector<csv::Record> read_table(const std::string& content, const std::string& file,
-                                    const std::string& columns) {
-  std::vector<csv::Record> records = csv::read_records(content, file);
+                                    const std::string& columns, char separator) {
+  std::vector<csv::Record> records = csv::read_records(content, file, separator);
   if (records.empty()) {
     throw InputError(file, 0, "", "empty file: expected a header row naming the columns " + columns);
   }

@@ -26,6 +26,14 @@ class Problems {
 
   void error(int line, const std::string& field, std::string message);
   void warning(int line, const std::string& field, std::string message);
+  /// Adds an error whatever the count so far (callers that cap by class of defect).
+  void add_error(Problem problem) { errors_.push_back(std::move(problem)); }
+  /// The errors so far, removed (a scratch collector of one check).
+  [[nodiscard]] std::vector<Problem> take_errors() {
+    errors_not_listed_ = 0;
+    return std::move(errors_);
+  }
+  [[nodiscard]] bool has_errors() const { return !errors_.empty(); }
   /// Throws InputError with the errors so far (and "N more errors not listed"), if any.
   void throw_if_errors();
   /// Sorts `lines` and, when there are any, warns "<count> <what>: lines ..." at the first.
@@ -48,7 +56,7 @@ std::ifstream open_input(const std::string& path);
 /// The records of `content`; throws "empty file: expected a header row naming the columns
 /// <columns>" when there are none.
 std::vector<csv::Record> read_table(const std::string& content, const std::string& file,
-                                    const std::string& columns);
+                                    const std::string& columns, char separator = ',');
 
 /// The data rows (all records after the header) in order; an error "no data rows: expected one
 /// row per <unit> after the header" when there are none.

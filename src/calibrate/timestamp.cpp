@@ -159,4 +159,11 @@ std::optional<Timestamp> parse_timestamp(std::string_view text) {
   return out;
 }
 
+bool has_utc_offset(std::string_view text) {
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  // The date's own '-' are at 4 and 7; a sign after the time (position 11 on) starts an offset.
+  return text.size() > 11 && text.find_first_of("+-", 11) != std::string_view::npos;
+}
+
 }  // namespace lcsim

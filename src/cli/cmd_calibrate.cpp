@@ -56,6 +56,10 @@ struct CalibrateArgs {
   std::vector<std::string> absorbing;
   std::string won;
   bool drop_duplicates = false;
+  bool drop_invalid = false;
+  bool dry_run = false;
+  std::string columns;    ///< "customer_id=Deal ID,timestamp=Date entered,stage=Stage"
+  std::string separator;  ///< "," ";" "tab" or empty (detected)
   std::string touchpoints;
   std::vector<std::string> lift;
   std::string report;
@@ -555,6 +559,12 @@ json report_json(const Result& r, const CalibrateArgs& a) {
                    {"first", timestamp_of(log.epoch_day, log.first_time)},
                    {"last", timestamp_of(log.epoch_day, log.last_time)},
                    {"censor_at", timestamp_of(log.epoch_day, log.censor_at)}};
+    json cleaning = json::array();
+    for (const CleaningStep& s : log.cleaning) {
+      cleaning.push_back({{"defect", s.defect}, {"column", s.column}, {"rows", s.rows},
+                          {"customers", s.customers}, {"lines", s.lines}, {"action", s.action}});
+    }
+    j["events"]["cleaning"] = cleaning;
   }
   if (r.calibration) {
     const Calibration& c = *r.calibration;
@@ -648,6 +658,20 @@ std::string yaml_header(const Result& r, const CalibrateArgs& a) {
   return out;
 }
 
+/// What cleaning found and did, one row per class of defect.
+std::string cleaning_text(const EventLog& log) {
+  Table t({"defect", "column", "rows", "customers", "first lines", "action"},
+          {false, false, true, true, false, false});
+  for (const CleaningStep& s : log.cleaning) {
+    std::string lines;
+    for (const int l : s.lines) lines += (lines.empty() ? "" : ", ") + std::to_string(l);
+    if (s.rows > s.lines.size()) lines += ", ...";
+    t.add({s.defect, s.column.empty() ? "-" : s.column, std::to_string(s.rows), std::to_string(s.customers),
+           lines, s.action});
+  }
+  return t.str();
+}
+
 std::string result_text(const Result& r, const CalibrateArgs& a) {
   std::ostringstream out;
   if (r.log) {
@@ -657,6 +681,7 @@ std::string result_text(const Result& r, const CalibrateArgs& a) {
         << timestamp_of(log.epoch_day, log.first_time) << " to "
         << timestamp_of(log.epoch_day, log.censor_at) << " (censored there), day 0 = " << log.epoch
         << "\n\n";
+    if (!log.cleaning.empty()) out << "cleaning (what the log needed)\n" << cleaning_text(log) << "\n";
     out << "estimates (95% intervals; n = moves out of the stage, customers or arrivals)\n"
         << estimates_text(r.calibration->estimates) << "\n";
     out << "dwell families by stage (* = chosen, minimum AIC; ended / open stays)\n"
@@ -760,7 +785,96 @@ void calibrate_funnel(const CalibrateArgs& a, Result& r) {
   r.scenario = r.funnel->scenario;
 }
 
+/// --columns KEY=NAME,... and --separator into the log options.
+void apply_columns(const CalibrateArgs& a, LogOptions& lo) {
+  if (!a.separator.empty()) {
+    if (a.separator == "tab" || a.separator == "\\t") {
+      lo.separator = '\t';
+    } else if (a.separator.size() == 1 && a.separator != "\"" && a.separator != "\n") {
+      lo.separator = a.separator.front();
+    } else {
+      throw InputError(kCommand, 0, "--separator",
+                       expected_got("one character (',' ';' '|') or 'tab'", "'" + a.separator + "'"));
+    }
+  }
+  if (a.columns.empty()) return;
+  std::size_t start = 0;
+  while (start <= a.columns.size()) {
+    const std::size_t comma = a.columns.find(',', start);
+    const std::string item = a.columns.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    start = comma == std::string::npos ? a.columns.size() + 1 : comma + 1;
+    const std::size_t eq = item.find('=');
+    const std::string key = eq == std::string::npos ? item : item.substr(0, eq);
+    const std::string name = eq == std::string::npos ? "" : item.substr(eq + 1);
+    if (eq == std::string::npos || name.empty()) {
+      throw InputError(kCommand, 0, "--columns",
+                       expected_got("KEY=COLUMN NAME pairs separated by commas, e.g. "
+                                    "customer_id=Deal ID,timestamp=Date entered,stage=Stage",
+                                    "'" + item + "'"));
+    }
+    if (key == "customer_id") {
+      lo.customer_column = name;
+    } else if (key == "timestamp") {
+      lo.time_column = name;
+    } else if (key == "stage") {
+      lo.stage_column = name;
+    } else if (key == "segment") {
+      lo.segment_column = name;
+    } else {
+      throw InputError(kCommand, 0, "--columns",
+                       "unknown key '" + key + "' (expected one of: customer_id, timestamp, stage, segment)" +
+                           did_you_mean(key, std::vector<std::string>{"customer_id", "timestamp", "stage", "segment"}));
+    }
+  }
+}
+
+/// --dry-run: what reading the log found and would do, nothing fitted or written but the report.
+void dry_run_report(const Result& r, const CalibrateArgs& a) {
+  const EventLog& log = *r.log;
+  json j;
+  j["lcsim_version"] = kVersion;
+  j["created"] = utc_now();
+  j["events"] = {{"file", log.file}, {"rows", log.rows}, {"rows_used", log.rows_used},
+                 {"customers", log.customers.size()}, {"stages", log.stages}, {"segments", log.segments},
+                 {"epoch", log.epoch}, {"first", timestamp_of(log.epoch_day, log.first_time)},
+                 {"last", timestamp_of(log.epoch_day, log.last_time)},
+                 {"censor_at", timestamp_of(log.epoch_day, log.censor_at)}};
+  json cleaning = json::array();
+  for (const CleaningStep& s : log.cleaning) {
+    cleaning.push_back({{"defect", s.defect}, {"column", s.column}, {"rows", s.rows}, {"customers", s.customers},
+                        {"lines", s.lines}, {"action", s.action}});
+  }
+  j["events"]["cleaning"] = cleaning;
+  json warnings = json::array();
+  for (const auto& w : log.warnings) warnings.push_back(problem_json(w));
+  j["warnings"] = warnings;
+  if (!a.report.empty()) write_file_atomically(a.report, j.dump(2) + "\n");
+  if (a.json) {
+    std::cout << j.dump(2) << '\n';
+    return;
+  }
+  for (const Problem& w : log.warnings) std::cerr << warning_line(w) << '\n';
+  std::cout << "checked " << log.file << " (dry run: nothing fitted, nothing written"
+            << (a.report.empty() ? "" : " but " + a.report) << "): " << log.customers.size() << " customers, "
+            << log.rows_used << " of " << log.rows << " rows usable, stages " << [&] {
+                 std::string s;
+                 for (const auto& st : log.stages) s += (s.empty() ? "" : ", ") + st;
+                 return s;
+               }() << "\n";
+  if (log.cleaning.empty()) {
+    std::cout << "no defects found\n";
+  } else {
+    std::cout << "\ncleaning (what the log needs)\n" << cleaning_text(log);
+  }
+}
+
 void calibrate_command(const CalibrateArgs& a) {
+  if (a.dry_run && (a.events.empty() || !a.funnel.empty() || !a.snapshots.empty() || !a.touchpoints.empty())) {
+    throw InputError(kCommand, 0, "--dry-run", "checks a stage-change log (EVENTS.csv) alone");
+  }
+  if (!a.dry_run && a.out.empty()) {
+    throw InputError(kCommand, 0, "--out", "expected the calibrated scenario file to write: --out FILE.yaml");
+  }
   if (a.events.empty() && a.snapshots.empty() && a.funnel.empty()) {
     throw InputError(kCommand, 0, "EVENTS",
                      "expected a stage-change log (EVENTS.csv), --snapshots FILE or --funnel FILE");
@@ -789,7 +903,13 @@ void calibrate_command(const CalibrateArgs& a) {
     lo.absorbing = a.absorbing;
     lo.censor_at = a.censor_at;
     lo.drop_duplicates = a.drop_duplicates;
+    lo.drop_invalid = a.drop_invalid;
+    apply_columns(a, lo);
     r.log = read_event_log(a.events, lo);
+    if (a.dry_run) {
+      dry_run_report(r, a);
+      return;
+    }
     CalibrateOptions co;
     co.won = a.won;
     co.name = a.name;
@@ -872,7 +992,7 @@ void add_calibrate(CLI::App& app, int& /*exit_code*/) {
          "Stage-change log (CSV: customer_id,timestamp,stage[,segment]); optional with "
          "--snapshots, not with --funnel")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--out,-o", a->out, "Calibrated scenario YAML to write")->required();
+  cmd->add_option("--out,-o", a->out, "Calibrated scenario YAML to write (required unless --dry-run)");
   cmd->add_option("--snapshots", a->snapshots,
                   "Stage snapshots (CSV: customer_id,date,stage): a continuous-time Markov fit; "
                   "the scenario "
@@ -919,6 +1039,18 @@ void add_calibrate(CLI::App& app, int& /*exit_code*/) {
   cmd->add_option("--won", a->won, "Stage that counts as a conversion (default: 'won')");
   cmd->add_flag("--drop-duplicates", a->drop_duplicates,
                 "Drop repeated rows with a warning instead of failing");
+  cmd->add_flag("--drop-invalid", a->drop_invalid,
+                "Drop unusable rows (missing or unparseable timestamp, unknown or empty stage, empty id, "
+                "wrong number of fields, after --censor-at) and duplicates, listing each class, instead "
+                "of failing");
+  cmd->add_flag("--dry-run", a->dry_run,
+                "Only read EVENTS and report its defects and what cleaning would do (with --report: "
+                "as JSON); nothing is fitted or written");
+  cmd->add_option("--columns", a->columns,
+                  "Column names of EVENTS: KEY=NAME pairs, e.g. 'customer_id=Deal ID,timestamp=Date "
+                  "entered,stage=Stage[,segment=Segment]'");
+  cmd->add_option("--separator", a->separator, "Field separator of EVENTS: one character or 'tab' "
+                  "(default: ',' unless the header has ';' and no ',')");
   cmd->add_option("--touchpoints", a->touchpoints,
                   "Contact log (CSV: customer_id,timestamp,touchpoint)")
       ->check(CLI::ExistingFile);

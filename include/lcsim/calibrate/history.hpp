@@ -8,10 +8,14 @@
 /// *epoch*. Problems name the file, the line (the line a record starts on; the header is line 1)
 /// and the column.
 ///
-/// Errors (thrown together as one InputError): an empty file or a header without rows, a missing
-/// column, a row with the wrong number of fields, an empty customer id or stage, a missing or
-/// unparseable timestamp, an unknown stage (when LogOptions::stages or a stage map is given),
-/// duplicate rows (unless drop_duplicates) and rows after censor_at.
+/// Errors (thrown together as one InputError, every class of defect in one pass, at most
+/// kErrorsPerDefect rows of a class listed one by one and the rest in one line with a count): an
+/// empty file or a header without rows, a missing column, a row with the wrong number of fields, an
+/// empty customer id, stage or segment, a missing or unparseable timestamp, an unknown stage (when
+/// LogOptions::stages or a stage map is given), duplicate rows (unless drop_duplicates) and rows
+/// after censor_at. With LogOptions::drop_invalid the rows with these defects are dropped instead and
+/// each class is listed in EventLog::cleaning (file-level problems such as a missing column stay
+/// errors).
 /// Warnings (EventLog::warnings, never thrown; each with a count and the first rows): duplicate
 /// rows dropped, rows out of order within a customer (sorted), rows after an absorbing stage
 /// (ignored), customers with one row (kept: censored in their first stage), customers whose
@@ -50,8 +54,26 @@ struct LogOptions {
   std::string epoch;
   /// Drop repeated (customer, timestamp, stage) rows with a warning instead of failing.
   bool drop_duplicates = false;
+  /// Drop unusable rows (see the file comment) and duplicates instead of failing; each class of
+  /// defect is listed in EventLog::cleaning with its rows, customers and first lines.
+  bool drop_invalid = false;
+  /// Field separator; 0: ',' unless the header has ';' and no ',' (a European export).
+  char separator = 0;
   /// How many row numbers a warning lists before "...".
   std::size_t rows_listed = 5;
+};
+
+/// Rows of one class listed one by one in an error before the rest are summarised.
+inline constexpr std::size_t kErrorsPerDefect = 10;
+
+/// One class of defect found in a log and what was done about it (EventLog::cleaning).
+struct CleaningStep {
+  std::string defect;         ///< "missing timestamp", "unknown stage", "duplicate row", ...
+  std::string column;         ///< the column concerned; empty for whole rows
+  std::size_t rows = 0;       ///< rows with the defect
+  std::size_t customers = 0;  ///< distinct customer ids among them (rows without an id add none)
+  std::vector<int> lines;     ///< the first LogOptions::rows_listed lines, ascending
+  std::string action;         ///< "dropped", "sorted by timestamp", "converted to UTC", ...
 };
 
 /// A customer's entry into a stage.
@@ -85,6 +107,8 @@ struct EventLog {
   std::vector<CustomerPath> customers; ///< in order of first occurrence in the file
   std::size_t rows = 0;                ///< data rows read
   std::size_t rows_used = 0;           ///< rows kept in customer paths
+  /// Every class of defect found and what was done, in reading order (empty for a clean log).
+  std::vector<CleaningStep> cleaning;
   std::vector<Problem> warnings;
 
   [[nodiscard]] bool is_absorbing(const std::string& stage) const;

@@ -34,6 +34,10 @@ inline constexpr const char* kTimestampFormats =
 /// (including impossible dates such as 2026-02-30 and hours past 23).
 [[nodiscard]] std::optional<Timestamp> parse_timestamp(std::string_view text);
 
+/// True when a timestamp text carries a numeric offset (+HH:MM, -HHMM, ...) that parse_timestamp
+/// removes; false for Z and for times without an offset.
+[[nodiscard]] bool has_utc_offset(std::string_view text);
+
 /// Parses a date "YYYY-MM-DD" to days since 1970-01-01; std::nullopt when invalid.
 [[nodiscard]] std::optional<std::int64_t> parse_date(std::string_view text);
 

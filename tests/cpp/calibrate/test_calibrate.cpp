@@ -946,7 +946,9 @@ TEST(EventLogErrors, empty_id_empty_stage_and_wrong_field_count) {
       " ,2026-01-01,lead\n"
       "c1,2026-01-01,\n"
       "c1,2026-01-01,lead,extra\n");
-  ASSERT_EQ(e.problems().size(), 3U) << e.what();
+  ASSERT_EQ(e.problems().size(), 4U) << e.what();
+  EXPECT_EQ(e.problems()[3].message,
+            "no usable rows: every one of the 3 data rows has a defect listed above");
   EXPECT_EQ(e.problems()[0].line, 2);
   EXPECT_EQ(e.problems()[0].field, "customer_id");
   EXPECT_EQ(e.problems()[0].message, "expected a customer id, got an empty value");
@@ -955,6 +957,122 @@ TEST(EventLogErrors, empty_id_empty_stage_and_wrong_field_count) {
   EXPECT_EQ(e.problems()[1].message, "expected a stage name, got an empty value");
   EXPECT_EQ(e.problems()[2].line, 4);
   EXPECT_EQ(e.problems()[2].message, "expected 3 fields (as in the header), got 4");
+}
+
+// ---- messy exports: every defect in one pass, or dropped with a cleaning report ---------------
+
+/// A log with one or more rows of each defect class, at known lines (the header is line 1).
+const std::string kMessy =
+    "customer_id,timestamp,stage\n"                 // 1
+    "c1,2026-01-01,lead\n"                          // 2
+    "c1,,mql\n"                                     // 3  missing timestamp
+    "c1,2026-01-09,mql\n"                           // 4
+    "c2,2026-01-02T10:00:00+02:00,lead\n"           // 5  offset -> UTC
+    "c2,someday,mql\n"                              // 6  unparseable timestamp
+    "c2,2026-01-03,Leed\n"                          // 7  unknown stage
+    "c3,2026-01-04,lead\n"                          // 8
+    "c3,2026-01-04,lead\n"                          // 9  duplicate of 8
+    "c3,2026-01-20,won\n"                           // 10
+    "c3,2026-01-25,mql\n"                           // 11 after an absorbing stage
+    "c4,2026-01-12,mql\n"                           // 12
+    "c4,2026-01-06,lead\n"                          // 13 out of order
+    ",2026-01-07,lead\n"                            // 14 empty customer id
+    "c5,2026-01-08,lead,extra\n"                    // 15 wrong number of fields
+    "c5,,\n";                                       // 16 missing timestamp and empty stage
+
+LogOptions messy_options() {
+  LogOptions o;
+  o.stages = {"lead", "mql", "won"};
+  o.absorbing = {"won"};
+  return o;
+}
+
+const CleaningStep* step_of(const EventLog& log, const std::string& defect) {
+  for (const auto& s : log.cleaning) {
+    if (s.defect == defect) return &s;
+  }
+  ADD_FAILURE() << "no cleaning step '" << defect << "'";
+  return nullptr;
+}
+
+TEST(MessyLog, every_class_of_defect_is_reported_in_one_pass) {
+  const InputError e = parse_error(kMessy, messy_options());
+  std::vector<std::pair<int, std::string>> found;
+  for (const auto& p : e.problems()) found.emplace_back(p.line, p.field);
+  // Row defects grouped by class in order of first appearance, then the duplicate (found on the
+  // usable rows in the same pass).
+  const std::vector<std::pair<int, std::string>> expected{
+      {3, "timestamp"}, {16, "timestamp"}, {6, "timestamp"}, {7, "stage"}, {14, "customer_id"},
+      {15, ""},         {16, "stage"},     {9, ""}};
+  EXPECT_EQ(found, expected) << e.what();
+}
+
+TEST(MessyLog, each_class_lists_ten_rows_and_counts_the_rest) {
+  std::string csv = "customer_id,timestamp,stage\nc0,2026-01-01,lead\n";
+  for (int i = 0; i < 25; ++i) csv += "c" + std::to_string(i) + ",,lead\n";  // lines 3..27
+  for (int i = 0; i < 12; ++i) csv += "d" + std::to_string(i) + ",2026-01-02,nowhere\n";  // 28..39
+  const InputError e = parse_error(csv, messy_options());
+  ASSERT_EQ(e.problems().size(), 10U + 1U + 10U + 1U) << e.what();
+  EXPECT_EQ(e.problems()[10].line, 13);
+  EXPECT_EQ(e.problems()[10].message, "15 more rows with a missing timestamp: lines 13, 14, 15, 16, 17, ...");
+  EXPECT_EQ(e.problems()[11].field, "stage");
+  EXPECT_EQ(e.problems()[21].message, "2 more rows with an unknown stage: lines 38, 39");
+}
+
+TEST(MessyLog, drop_invalid_drops_and_lists_every_class) {
+  LogOptions o = messy_options();
+  o.drop_invalid = true;
+  const EventLog log = parse(kMessy, o);
+  std::vector<std::string> defects;
+  for (const auto& s : log.cleaning) defects.push_back(s.defect + ": " + s.action);
+  const std::vector<std::string> expected{
+      "missing timestamp: dropped",        "unparseable timestamp: dropped",
+      "unknown stage: dropped",            "empty customer id: dropped",
+      "wrong number of fields: dropped",   "empty stage: dropped",
+      "duplicate row: dropped",            "timezone offset: converted to UTC",
+      "out of order: sorted by timestamp", "after an absorbing stage: dropped",
+      "customer with one row: kept (censored in its first stage)"};
+  EXPECT_EQ(defects, expected);
+  const CleaningStep* missing = step_of(log, "missing timestamp");
+  ASSERT_NE(missing, nullptr);
+  EXPECT_EQ(missing->rows, 2U);
+  EXPECT_EQ(missing->customers, 2U);  // c1 and c5
+  EXPECT_EQ(missing->lines, (std::vector<int>{3, 16}));
+  EXPECT_EQ(missing->column, "timestamp");
+  EXPECT_EQ(step_of(log, "empty customer id")->customers, 0U);
+  EXPECT_EQ(step_of(log, "duplicate row")->lines, std::vector<int>{9});
+  EXPECT_EQ(step_of(log, "out of order")->lines, std::vector<int>{13});
+  EXPECT_EQ(step_of(log, "after an absorbing stage")->lines, std::vector<int>{11});
+  EXPECT_EQ(step_of(log, "timezone offset")->lines, std::vector<int>{5});
+  // What is left: c1 lead -> mql, c2 lead (08:00 UTC), c3 lead -> won, c4 lead -> mql (sorted).
+  ASSERT_EQ(log.customers.size(), 4U);
+  EXPECT_EQ(log.rows, 15U);
+  EXPECT_EQ(log.rows_used, 7U);
+  EXPECT_DOUBLE_EQ(log.customers[1].entries[0].time, 1.0 + 8.0 / 24.0);
+  EXPECT_EQ(log.customers[3].entries[0].stage, "lead");
+  const Problem w = warning_with(log, "unusable rows dropped");
+  EXPECT_EQ(w.line, 3);
+  EXPECT_TRUE(contains(w.message, "2 missing timestamp, 1 unparseable timestamp")) << w.message;
+}
+
+TEST(MessyLog, a_log_with_no_usable_row_is_an_error_even_when_dropping) {
+  LogOptions o = messy_options();
+  o.drop_invalid = true;
+  const InputError e = parse_error("customer_id,timestamp,stage\nc1,,lead\nc2,x,lead\n", o);
+  EXPECT_EQ(e.problems().back().message, "no usable rows: every one of the 2 data rows has a defect listed above");
+}
+
+TEST(MessyLog, semicolons_are_detected_or_named) {
+  const EventLog log = parse("\xEF\xBB\xBF" "customer_id;timestamp;stage\nc1;2026-01-01;lead\nc1;2026-01-02;won\n");
+  ASSERT_EQ(log.customers.size(), 1U);
+  EXPECT_EQ(log.customers[0].entries.size(), 2U);
+  LogOptions o;
+  o.separator = ',';  // named: the header is then one column
+  EXPECT_EQ(parse_error("customer_id;timestamp;stage\nc1;2026-01-01;lead\n", o).field(), "customer_id");
+  EXPECT_TRUE(has_utc_offset("2026-01-01T00:00:00+05:30"));
+  EXPECT_TRUE(has_utc_offset("2026-01-01 00:00-0800"));
+  EXPECT_FALSE(has_utc_offset("2026-01-01T00:00:00Z"));
+  EXPECT_FALSE(has_utc_offset("2026-01-01"));
 }
 
 TEST(EventLogErrors, rows_after_censor_at) {
