@@ -202,6 +202,7 @@ def calibrate(
     on_invalid: str = "error",
     columns: Optional[Mapping[str, str]] = None,
     separator: Optional[str] = None,
+    date_format: str = "iso",
     name: str = "calibrated",
     **options: Any,
 ) -> Calibration:
@@ -249,6 +250,9 @@ def calibrate(
     separator : str, optional
         Events: the field separator (one character); default ``,`` unless the header has ``;``
         and no ``,``.
+    date_format : {"iso", "dmy", "mdy"}
+        Events: also accept day-first (``31/12/2025 14:00``) or month-first (``12/31/2025``) dates
+        in the timestamps and ``censor_at``; ``"iso"`` (the default) accepts ISO 8601 only.
     name : str
         Name of the calibrated scenario.
     **options
@@ -286,6 +290,8 @@ def calibrate(
     if unknown_columns:
         raise ValueError(f"columns: unknown key(s) {', '.join(unknown_columns)} "
                          "(expected customer_id, timestamp, stage, segment)")
+    if date_format not in ("iso", "dmy", "mdy"):
+        raise ValueError(f"date_format: expected 'iso', 'dmy' or 'mdy', got {date_format!r}")
     if separator is not None and (len(str(separator)) != 1 or str(separator) in '"\n'):
         raise ValueError(f"separator: expected one character, got {separator!r}")
     if events is not None:
@@ -296,6 +302,7 @@ def calibrate(
             source, is_text, file, segment_column=segment_column or "", censor_at=censor_at or "",
             stage_map=stage_map, absorbing=absorbing, drop_duplicates=bool(drop_duplicates), won=won or "",
             name=str(name), drop_invalid=on_invalid == "drop", columns=columns, separator=separator or "",
+            date_format=date_format,
             **_options(options, _EVENT_OPTIONS, "calibrate(events)"))
         data["transition_prior"] = float(options.get("transition_prior", 0.5))
         return Calibration(data, "events")

@@ -47,7 +47,7 @@ py::dict calibrate_events(const std::string& source, bool is_text, const std::st
                           std::size_t min_segment_observations, double initial_cohort_days, double transition_prior,
                           double level, double horizon, double report_every, std::uint64_t seed, int replications,
                           bool drop_invalid, const std::map<std::string, std::string>& columns,
-                          const std::string& separator) {
+                          const std::string& separator, const std::string& date_format) {
   LogOptions log_options;
   log_options.segment_column = segment_column;
   log_options.censor_at = censor_at;
@@ -63,6 +63,8 @@ py::dict calibrate_events(const std::string& source, bool is_text, const std::st
     if (key == "segment") log_options.segment_column = name;
   }
   if (!separator.empty()) log_options.separator = separator.front();
+  if (date_format == "dmy") log_options.date_order = DateOrder::kDayFirst;  // checked by lcsim.calibrate
+  if (date_format == "mdy") log_options.date_order = DateOrder::kMonthFirst;
   CalibrateOptions options;
   options.won = won;
   options.name = name;
@@ -300,7 +302,7 @@ void bind_calibrate(py::module_& m) {
         py::arg("transition_prior") = 0.5, py::arg("level") = 0.95, py::arg("horizon") = 0.0,
         py::arg("report_every") = 7.0, py::arg("seed") = 1, py::arg("replications") = 10,
         py::arg("drop_invalid") = false, py::arg("columns") = std::map<std::string, std::string>{},
-        py::arg("separator") = "",
+        py::arg("separator") = "", py::arg("date_format") = "iso",
         "Reads a stage-change log (a path, or CSV text when is_text) and calibrates it: a dict of plain data.");
   m.def("calibrate_snapshots", &calibrate_snapshots, py::arg("source"), py::arg("is_text"), py::arg("file"),
         py::arg("stage_map") = std::map<std::string, std::string>{}, py::arg("stages") = std::vector<std::string>{},

@@ -118,7 +118,7 @@ class LogReader {
     const std::string time_text = calibrate_log::field(record, time_col_);
     ok = true;
     const std::optional<Timestamp> time = calibrate_log::timestamp_field(
-        time_text, line, o_.time_column, calibrate_log::timestamp_expected(), check, ok);
+        time_text, line, o_.time_column, expected_time(), check, ok, o_.date_order);
     checked(ok, time_text.empty() ? "missing timestamp" : "unparseable timestamp", o_.time_column, id);
     ok = true;
     const bool stage_empty = calibrate_log::field(record, stage_col_).empty();
@@ -138,6 +138,14 @@ class LogReader {
       offset_customers_.insert(id);
     }
     rows_.push_back(Row{customers_.add(id), *time, time_text, *stage, segment, line});
+  }
+
+  /// "a timestamp (...)", with the day-first or month-first form when asked for.
+  [[nodiscard]] std::string expected_time() const {
+    std::string what = calibrate_log::timestamp_expected();
+    if (o_.date_order == DateOrder::kDayFirst) what.insert(what.size() - 1, "; or DD/MM/YYYY [HH:MM[:SS]]");
+    if (o_.date_order == DateOrder::kMonthFirst) what.insert(what.size() - 1, "; or MM/DD/YYYY [HH:MM[:SS]]");
+    return what;
   }
 
   /// Files the problem(s) `check` holds under a class of defect.
@@ -217,10 +225,9 @@ class LogReader {
                              })->time;
     censor_ = latest;
     if (!o_.censor_at.empty()) {
-      const auto parsed = parse_timestamp(o_.censor_at);
+      const auto parsed = parse_timestamp(o_.censor_at, o_.date_order);
       if (!parsed) {
-        error(0, "censor_at",
-              expected_got(calibrate_log::timestamp_expected(), "'" + o_.censor_at + "'"));
+        error(0, "censor_at", expected_got(expected_time(), "'" + o_.censor_at + "'"));
         return;
       }
       censor_ = *parsed;

@@ -133,13 +133,13 @@ std::string timestamp_expected() { return std::string("a timestamp (") + kTimest
 
 std::optional<Timestamp> timestamp_field(const std::string& text, int line,
                                          const std::string& column, const std::string& what,
-                                         Problems& problems, bool& ok) {
+                                         Problems& problems, bool& ok, DateOrder order) {
   if (text.empty()) {
     problems.error(line, column, expected_got(what, "an empty value"));
     ok = false;
     return std::nullopt;
   }
-  std::optional<Timestamp> time = parse_timestamp(text);
+  std::optional<Timestamp> time = parse_timestamp(text, order);
   if (!time) {
     problems.error(line, column, expected_got(what, "'" + text + "'"));
     ok = false;

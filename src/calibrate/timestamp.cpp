@@ -166,4 +166,34 @@ bool has_utc_offset(std::string_view text) {
   return text.size() > 11 && text.find_first_of("+-", 11) != std::string_view::npos;
 }
 
+std::optional<Timestamp> parse_timestamp(std::string_view text, DateOrder order) {
+  if (auto iso = parse_timestamp(text)) return iso;
+  if (order == DateOrder::kIso) return std::nullopt;
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  // D/M/YYYY or M/D/YYYY (separator '/', '.' or '-', one or two digits), then the ISO time part.
+  int parts[3] = {0, 0, 0};
+  std::size_t digits[3] = {0, 0, 0};
+  std::size_t pos = 0;
+  char sep = 0;
+  for (int k = 0; k < 3; ++k) {
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9' && digits[k] < 4) {
+      parts[k] = parts[k] * 10 + (text[pos] - '0');
+      ++digits[k];
+      ++pos;
+    }
+    if (k < 2) {
+      if (pos >= text.size() || (text[pos] != '/' && text[pos] != '.' && text[pos] != '-')) return std::nullopt;
+      if (sep == 0) sep = text[pos];
+      if (text[pos] != sep) return std::nullopt;
+      ++pos;
+    }
+  }
+  if (digits[0] == 0 || digits[0] > 2 || digits[1] == 0 || digits[1] > 2 || digits[2] != 4) return std::nullopt;
+  const int day = order == DateOrder::kDayFirst ? parts[0] : parts[1];
+  const int month = order == DateOrder::kDayFirst ? parts[1] : parts[0];
+  char iso[11];
+  std::snprintf(iso, sizeof iso, "%04d-%02d-%02d", parts[2], month, day);
+  return parse_timestamp(std::string(iso) + std::string(text.substr(pos)));
+}
+
 }  // namespace lcsim

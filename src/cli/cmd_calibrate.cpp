@@ -60,6 +60,7 @@ struct CalibrateArgs {
   bool dry_run = false;
   std::string columns;    ///< "customer_id=Deal ID,timestamp=Date entered,stage=Stage"
   std::string separator;  ///< "," ";" "tab" or empty (detected)
+  std::string date_format = "iso";  ///< iso, dmy or mdy
   std::string touchpoints;
   std::vector<std::string> lift;
   std::string report;
@@ -797,6 +798,8 @@ void apply_columns(const CalibrateArgs& a, LogOptions& lo) {
                        expected_got("one character (',' ';' '|') or 'tab'", "'" + a.separator + "'"));
     }
   }
+  if (a.date_format == "dmy") lo.date_order = DateOrder::kDayFirst;
+  if (a.date_format == "mdy") lo.date_order = DateOrder::kMonthFirst;
   if (a.columns.empty()) return;
   std::size_t start = 0;
   while (start <= a.columns.size()) {
@@ -1049,6 +1052,10 @@ void add_calibrate(CLI::App& app, int& /*exit_code*/) {
   cmd->add_option("--columns", a->columns,
                   "Column names of EVENTS: KEY=NAME pairs, e.g. 'customer_id=Deal ID,timestamp=Date "
                   "entered,stage=Stage[,segment=Segment]'");
+  cmd->add_option("--date-format", a->date_format,
+                  "Also accept day-first (dmy: 31/12/2025 14:00) or month-first (mdy: 12/31/2025) dates in "
+                  "EVENTS and --censor-at; iso (the default) accepts ISO 8601 only")
+      ->check(CLI::IsMember({"iso", "dmy", "mdy"}));
   cmd->add_option("--separator", a->separator, "Field separator of EVENTS: one character or 'tab' "
                   "(default: ',' unless the header has ';' and no ',')");
   cmd->add_option("--touchpoints", a->touchpoints,

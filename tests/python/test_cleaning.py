@@ -190,3 +190,25 @@ def test_export_column_names_semicolons_and_a_bom(history, tmp_path, lcsim_cli):
         lcsim.calibrate(path, on_invalid="ignore")
     with pytest.raises(ValueError, match="columns: unknown key"):
         lcsim.calibrate(path, columns={"id": "Deal ID"})
+
+
+def test_day_first_dates_only_when_asked(history, tmp_path, lcsim_cli):
+    events, attrs = history
+    rows = events[COLUMNS].astype(str).values.tolist()[:5000]
+    iso = _write(tmp_path / "iso.csv", rows)
+    dmy_rows = [[r[0], pd.Timestamp(r[1]).strftime("%d/%m/%Y %H:%M:%S"), r[2], r[3]] for r in rows]
+    dmy = _write(tmp_path / "dmy.csv", dmy_rows)
+    censor = pd.Timestamp(attrs["censor_at"])
+    opts = dict(absorbing=attrs["absorbing"], won=attrs["won"], segment_column="segment")
+    want = lcsim.calibrate(iso, censor_at=attrs["censor_at"], **opts).estimates
+    got = lcsim.calibrate(dmy, censor_at=censor.strftime("%d/%m/%Y %H:%M:%S"), date_format="dmy", **opts).estimates
+    pd.testing.assert_frame_equal(got, want)
+    # Never guessed: without --date-format the day-first rows are unparseable, with the form they need.
+    done = lcsim_cli("calibrate", dmy, "--censor-at", attrs["censor_at"], "--dry-run")
+    assert done.returncode == 2 and "unparseable timestamp" in done.stderr, done.stderr
+    done = lcsim_cli("calibrate", dmy, "--censor-at", attrs["censor_at"], "--date-format", "dmy", "--dry-run")
+    assert done.returncode == 0 and "5000 of 5000 rows usable" in done.stdout, done.stderr
+    done = lcsim_cli("calibrate", dmy, "--date-format", "ymd", "--dry-run")
+    assert done.returncode == 2 and "--date-format" in done.stderr
+    with pytest.raises(ValueError, match="date_format"):
+        lcsim.calibrate(dmy, date_format="european")

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "lcsim/calibrate/timestamp.hpp"
 #include "lcsim/core/error.hpp"
 
 namespace lcsim {
@@ -59,6 +60,8 @@ struct LogOptions {
   bool drop_invalid = false;
   /// Field separator; 0: ',' unless the header has ';' and no ',' (a European export).
   char separator = 0;
+  /// Also accept day-first or month-first dates (DD/MM/YYYY ...) in the time column and censor_at.
+  DateOrder date_order = DateOrder::kIso;
   /// How many row numbers a warning lists before "...".
   std::size_t rows_listed = 5;
 };

@@ -34,6 +34,17 @@ inline constexpr const char* kTimestampFormats =
 /// (including impossible dates such as 2026-02-30 and hours past 23).
 [[nodiscard]] std::optional<Timestamp> parse_timestamp(std::string_view text);
 
+/// How the date of a timestamp that is not ISO may be written (LogOptions::date_order).
+enum class DateOrder {
+  kIso,         ///< only the ISO forms of kTimestampFormats
+  kDayFirst,    ///< also DD/MM/YYYY (or DD.MM.YYYY, DD-MM-YYYY) [HH:MM[:SS]], as European exports write
+  kMonthFirst,  ///< also MM/DD/YYYY [HH:MM[:SS]], as US exports write
+};
+
+/// parse_timestamp, also accepting a day-first or month-first date when `order` says so (asked
+/// for, never guessed: 03/04/2025 is ambiguous).
+[[nodiscard]] std::optional<Timestamp> parse_timestamp(std::string_view text, DateOrder order);
+
 /// True when a timestamp text carries a numeric offset (+HH:MM, -HHMM, ...) that parse_timestamp
 /// removes; false for Z and for times without an offset.
 [[nodiscard]] bool has_utc_offset(std::string_view text);

@@ -1069,6 +1069,18 @@ TEST(MessyLog, semicolons_are_detected_or_named) {
   LogOptions o;
   o.separator = ',';  // named: the header is then one column
   EXPECT_EQ(parse_error("customer_id;timestamp;stage\nc1;2026-01-01;lead\n", o).field(), "customer_id");
+  EXPECT_EQ(parse_timestamp("31/12/2025 14:30", DateOrder::kDayFirst), parse_timestamp("2025-12-31T14:30:00Z"));
+  EXPECT_EQ(parse_timestamp("1.2.2026", DateOrder::kDayFirst), parse_timestamp("2026-02-01"));
+  EXPECT_EQ(parse_timestamp("12/31/2025", DateOrder::kMonthFirst), parse_timestamp("2025-12-31"));
+  EXPECT_FALSE(parse_timestamp("12/31/2025", DateOrder::kDayFirst).has_value());  // no month 31
+  EXPECT_FALSE(parse_timestamp("31/12/2025", DateOrder::kIso).has_value());       // never guessed
+  EXPECT_FALSE(parse_timestamp("31/12-2025", DateOrder::kDayFirst).has_value());
+  LogOptions dmy;
+  dmy.date_order = DateOrder::kDayFirst;
+  const EventLog eu = parse("customer_id;timestamp;stage\nc1;05/01/2026 10:00;lead\nc1;2026-01-07;won\n", dmy);
+  EXPECT_EQ(eu.epoch, "2026-01-05");
+  const InputError us = parse_error("customer_id,timestamp,stage\nc1,13/01/2026,lead\n");
+  EXPECT_TRUE(contains(us.what(), "got '13/01/2026'")) << us.what();
   EXPECT_TRUE(has_utc_offset("2026-01-01T00:00:00+05:30"));
   EXPECT_TRUE(has_utc_offset("2026-01-01 00:00-0800"));
   EXPECT_FALSE(has_utc_offset("2026-01-01T00:00:00Z"));
