@@ -21,6 +21,7 @@ from .analysis import Analysis, analyze
 from .backtest import Backtest, backtest
 from .calibration import Calibration, calibrate, synth
 from .errors import Problem, ScenarioError, StudyError
+from .optimise import Optimisation, optimise
 from .results import Run, Study, open, simulate
 from .scenario import Scenario, ScenarioChange
 from .sweep import Sweep, sweep
@@ -34,6 +35,7 @@ __all__ = [
     "Backtest",
     "Calibration",
     "Comparison",
+    "Optimisation",
     "Problem",
     "Run",
     "Scenario",
@@ -51,6 +53,7 @@ __all__ = [
     "compare",
     "hdf5_version",
     "open",
+    "optimise",
     "plot",
     "report",
     "simulate",

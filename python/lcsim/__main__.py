@@ -1,4 +1,4 @@
-"""``python -m lcsim report|app``: the verbs of the ``lcsim`` command that are made in Python (the
+"""``python -m lcsim report|app|optimise``: the verbs of the ``lcsim`` command that are made in Python (the
 C++ program hands them here). Exit 0 ok, 2 bad input (one line naming the file), 1 internal error."""
 
 from __future__ import annotations
@@ -19,7 +19,100 @@ def _parser() -> argparse.ArgumentParser:
     app.add_argument("--port", type=int, default=8050)
     app.add_argument("--replications", type=int, default=None)
     app.add_argument("--save-dir", default=None)
+    opt = verbs.add_parser(
+        "optimise", help="the best plan under a budget",
+        description="Search the levers for the plan that maximises (or minimises) a metric subject to "
+                    "constraints, on common random numbers, then re-evaluate the best plans on fresh paired "
+                    "replications (lcsim.optimise; docs/optimise.md).")
+    opt.add_argument("scenario", help="the base scenario (.yaml)")
+    opt.add_argument("--lever", action="append", required=True, metavar="PATH=LOW:HIGH|PATH=[A,B,...]",
+                     help="a dotted scenario path and its range (whole numbers when both ends are) or choices "
+                          "(a YAML list); repeat for each lever")
+    goal = opt.add_mutually_exclusive_group()
+    goal.add_argument("--maximise", "--maximize", metavar="METRIC", help="metric to maximise (default net_value)")
+    goal.add_argument("--minimise", "--minimize", metavar="METRIC", help="metric to minimise")
+    opt.add_argument("--subject-to", action="append", default=[], metavar="METRIC<=VALUE",
+                     help="a constraint on the mean per replication; repeatable")
+    opt.add_argument("--at-least", action="append", default=[], metavar="METRIC>=VALUE@P",
+                     help="a chance constraint: met in at least a share P of the replications; repeatable")
+    opt.add_argument("--budget", type=float, help="shorthand for --subject-to touchpoint_cost<=BUDGET")
+    opt.add_argument("--trials", type=int, default=60, help="plans proposed by the search (default 60)")
+    opt.add_argument("--replications", type=int, help="per plan in the search (default: the scenario's)")
+    opt.add_argument("--final-replications", type=int, help="per plan in the selection step (default 4x, >= 40)")
+    opt.add_argument("--finalists", type=int, default=3, help="plans re-evaluated at the end (default 3)")
+    opt.add_argument("--batch", type=int, default=8, help="plans proposed at a time (default 8)")
+    opt.add_argument("--seed", type=int, help="default: the scenario's")
+    opt.add_argument("--threads", type=int, help="threads per plan (default: all cores)")
+    opt.add_argument("--out", help="add the optimisation to this study (.h5)")
+    opt.add_argument("--name", default="optimisation", help="its name in the study (default optimisation)")
+    opt.add_argument("--variant-out", help="write the chosen plan as an extends: file here")
+    opt.add_argument("--trials-csv", help="write every plan tried as CSV here")
     return parser
+
+
+def _lever(text: str):
+    """PATH=LOW:HIGH (a range) or PATH=[A, B, ...] (choices), values read as YAML."""
+    import yaml
+
+    path, sep, spec = text.partition("=")
+    path, spec = path.strip(), spec.strip()
+    if not sep or not path or not spec:
+        raise ValueError(f"--lever {text!r}: expected PATH=LOW:HIGH or PATH=[A, B, ...]")
+    if spec.startswith("["):
+        try:
+            choices = yaml.safe_load(spec)
+        except yaml.YAMLError:
+            raise ValueError(f"--lever {text!r}: {spec!r} is not a YAML list") from None
+        if not isinstance(choices, list):
+            raise ValueError(f"--lever {text!r}: {spec!r} is not a YAML list")
+        return path, choices
+    low, sep, high = spec.partition(":")
+    try:
+        bounds = (yaml.safe_load(low), yaml.safe_load(high)) if sep else None
+    except yaml.YAMLError:
+        bounds = None
+    if bounds is None or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds):
+        raise ValueError(f"--lever {text!r}: expected PATH=LOW:HIGH with two numbers, or PATH=[A, B, ...]")
+    return path, bounds
+
+
+def _check_free(study: str, name: str) -> None:
+    """Fails before the search if the study cannot take the result under that name."""
+    import os
+
+    from . import _core
+
+    if not os.path.exists(study):
+        return
+    for kind, names in (("optimisation", _core.study_optimisations(study)), ("comparison", _core.study_comparisons(study))):
+        if name in names:
+            raise ValueError(f"{study} already has {'an' if kind[0] == 'o' else 'a'} {kind} '{name}'; choose another --name")
+
+
+def _optimise(args) -> int:
+    from .optimise import optimise
+
+    levers = dict(_lever(t) for t in args.lever)
+    if args.out:
+        _check_free(args.out, args.name)
+    objective, direction = (args.minimise, "minimise") if args.minimise else (args.maximise or "net_value", "maximise")
+    opt = optimise(args.scenario, levers, objective, direction=direction,
+                   constraints=list(args.subject_to) + list(args.at_least), budget=args.budget, trials=args.trials,
+                   replications=args.replications, final_replications=args.final_replications,
+                   finalists=args.finalists, batch=args.batch, seed=args.seed, threads=args.threads)
+    print("\n".join(opt.verdict))
+    final = opt.final
+    print(f"\nfinalists ({opt.settings['final_replications']} paired replications):")
+    print(final[[*opt.levers, "objective", "delta", "delta_ci_low", "delta_ci_high", "feasible"]].to_string())
+    if args.out:
+        opt.save(args.out, args.name)
+        print(f"optimisation '{args.name}' added to {args.out}")
+    if args.variant_out:
+        print(f"chosen plan written to {opt.save_variant(args.variant_out)}")
+    if args.trials_csv:
+        opt.trials.to_csv(args.trials_csv, index=False)
+        print(f"plans written to {args.trials_csv}")
+    return 0
 
 
 def main(argv=None) -> int:
@@ -33,14 +126,17 @@ def main(argv=None) -> int:
             path = report(args.study, args.out, title=args.title)
             print(f"report written to {path}")
             return 0
+        if args.verb == "optimise":
+            return _optimise(args)
         from .app import serve
 
         return serve(args.scenarios, port=args.port, replications=args.replications, save_dir=args.save_dir)
-    except (ScenarioError, StudyError, ValueError, FileNotFoundError) as e:
+    except (ScenarioError, StudyError, ValueError, TypeError, FileNotFoundError) as e:
         print(f"lcsim {args.verb}: {e}" if "\n" not in str(e) else str(e), file=sys.stderr)
         return 2
     except ImportError as e:
-        print(f"lcsim {args.verb}: {e.name or e} is not installed: pip install 'lcsim[app]'", file=sys.stderr)
+        missing = "optuna" if args.verb == "optimise" else "'lcsim[app]'"
+        print(f"lcsim {args.verb}: {e.name or e} is not installed: pip install {missing}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

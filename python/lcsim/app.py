@@ -11,7 +11,6 @@ report (:mod:`lcsim.htmlreport`). The numbers are ``lcsim.compare``'s for the sc
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import re
 import sys
@@ -25,7 +24,7 @@ from dash import ALL, Input, Output, State, dcc, html
 
 from . import htmlreport
 from .errors import ScenarioError
-from .scenario import Scenario, _yaml_value
+from .scenario import Scenario, _yaml_value, variant_text
 from .whatif import compare
 
 __all__ = ["Lever", "levers", "variant_text", "make_app", "serve"]
@@ -115,21 +114,6 @@ def parse_value(lever: Lever, raw: Any) -> Any:
     if lever.kind == "integer" and float(raw) == int(raw):
         return int(raw)
     return raw
-
-
-def variant_text(base_file: Path, at: Path, changes: dict, name: str, description: str = "") -> str:
-    """The ``extends:`` file of a variant saved at ``at``: its base (relative to ``at``'s folder)
-    and its changes, one dotted path per line."""
-    base_file = Path(base_file).resolve()
-    relative = os.path.relpath(base_file, Path(at).resolve().parent)
-    lines = [f"# Variant of {base_file.name}, made in lcsim app on {_dt.date.today().isoformat()}.",
-             f"extends: {_yaml_value(relative)}", f"name: {_yaml_value(name)}"]
-    if description:
-        lines.append(f"description: {_yaml_value(description)}")
-    if changes:
-        lines.append("changes:")
-        lines += [f"  {path}: {_yaml_value(value)}" for path, value in changes.items()]
-    return "\n".join(lines) + "\n"
 
 
 def _default_scenarios() -> list[Path]:

@@ -201,6 +201,56 @@ def sweep_figure(results: pd.DataFrame, parameters: list[str], metrics: list[str
     return fig
 
 
+def optimisation_figures(opt) -> tuple[go.Figure, go.Figure, go.Figure]:
+    """The search's objective by trial (feasible or not, with the best so far), the Pareto front of
+    the objective against touchpoint cost, and each lever's importance."""
+    search = opt.trials[(opt.trials["phase"] == "search") & opt.trials["objective"].notna()]
+    objective = opt.objective
+    hover = [", ".join(f"{p} = {value_text(r[p])}" for p in opt.levers) for _, r in search.iterrows()]
+    ok = search["feasible"] == 1.0
+    history = go.Figure()
+    for mask, label, colour in ((ok, "meets the constraints", _PALETTE[0]), (~ok, "breaks a constraint", _PALETTE[3])):
+        if mask.any():
+            history.add_trace(go.Scatter(
+                x=search["trial"][mask].tolist(), y=search["objective"][mask].tolist(), mode="markers", name=label,
+                marker=dict(color=colour, size=8), text=[h for h, m in zip(hover, mask) if m],
+                hovertemplate="trial %{x}: %{y:,.4~g}<br>%{text}<extra></extra>"))
+    feasible = search["objective"].where(ok)
+    best = (feasible.cummax() if opt.maximise else feasible.cummin()).ffill()
+    history.add_trace(go.Scatter(x=search["trial"].tolist(), y=best.tolist(), mode="lines", line=dict(color=_PALETTE[1], shape="hv"),
+                                 name="best so far (feasible)", hoverinfo="skip"))
+    history.update_xaxes(title_text="trial")
+    history.update_yaxes(title_text=f"{objective} (mean per replication)")
+    _layout(history, 380, f"{objective} of each plan tried")
+
+    # Value against cost: the objective, or conversions when the objective is the cost itself.
+    y = "objective" if objective != "touchpoint_cost" else "conversions"
+    y_label = objective if y == "objective" else "conversions"
+    front = opt.pareto("touchpoint_cost", y)
+    pareto = go.Figure()
+    pareto.add_trace(go.Scatter(x=search["touchpoint_cost"].tolist(), y=search[y].tolist(), mode="markers",
+                                name="plans tried",
+                                marker=dict(color="#b0b7c3", size=7), text=hover,
+                                hovertemplate="cost %{x:,.0f}: %{y:,.4~g}<br>%{text}<extra></extra>"))
+    pareto.add_trace(go.Scatter(x=front["touchpoint_cost"].tolist(), y=front[y].tolist(), mode="lines+markers",
+                                name="Pareto front", marker=dict(color=_PALETTE[0], size=9), line=dict(shape="hv"),
+                                hovertemplate="cost %{x:,.0f}: %{y:,.4~g}<extra>Pareto front</extra>"))
+    pareto.update_xaxes(title_text="touchpoint cost incl. staff ($ per replication)")
+    pareto.update_yaxes(title_text=f"{y_label} (mean per replication)")
+    _layout(pareto, 380, f"{y_label} against cost: the plans no other plan beats on both (Pareto front)")
+
+    gains = opt.importance().iloc[::-1]
+    errors = dict(type="data", symmetric=False, array=(gains["gain_ci_high"] - gains["gain"]).fillna(0).tolist(),
+                  arrayminus=(gains["gain"] - gains["gain_ci_low"]).fillna(0).tolist())
+    bars = go.Figure(go.Bar(x=gains["gain"].tolist(), y=list(gains["lever"]), orientation="h", marker_color=_PALETTE[2],
+                            error_x=errors, text=[f"{value_text(b)} → {value_text(c)}" for b, c in zip(gains["base"], gains["chosen"])],
+                            hovertemplate="%{y}: %{x:,.4~g}<br>base → chosen: %{text}<extra></extra>"))
+    bars.update_xaxes(title_text=f"{objective} the lever brings (chosen plan vs that lever at the base, 95% CI)")
+    bars.update_yaxes(title_text="lever")
+    _layout(bars, 160 + 40 * len(gains), "What each lever brings to the chosen plan")
+    return history, pareto, bars
+
+
 # ---- sections ----------------------------------------------------------------------------------
 
 @dataclass
@@ -327,6 +377,33 @@ def sweep_section(name: str, sw, anchor: str) -> Section:
     })
 
 
+def optimisation_section(name: str, opt, anchor: str, comparison_anchor: str = "") -> Section:
+    final = opt.final
+    columns = ["objective", "delta", "delta_ci_low", "delta_ci_high"]
+    constraint_columns = list(opt.settings["constraints"])
+    finalists = []
+    for i, r in final.iterrows():
+        finalists.append({
+            "chosen": i == opt.settings["winner"],
+            "values": [value_text(r[p]) for p in opt.levers],
+            "objective": number(r["objective"]),
+            "delta": f"{number(r['delta'])} [{number(r['delta_ci_low'])}, {number(r['delta_ci_high'])}]",
+            "constraints": [number(r[c]) for c in constraint_columns],
+            "feasible": bool(r["feasible"] == 1.0),
+        })
+    history, pareto, importance = optimisation_figures(opt)
+    st = opt.settings
+    return Section(kind="optimisation", name=name, anchor=anchor,
+                   title=f"{'maximise' if opt.maximise else 'minimise'} {opt.objective} over {', '.join(opt.levers)}", data={
+        "verdict": opt.verdict, "levers": opt.levers, "constraints": constraint_columns, "finalists": finalists,
+        "chosen": opt.chosen, "settings": st, "comparison": name, "comparison_anchor": comparison_anchor, "columns": columns,
+        "history_figure": _figure_html(history, f"{anchor}-history"),
+        "pareto_figure": _figure_html(pareto, f"{anchor}-pareto"),
+        "importance_figure": _figure_html(importance, f"{anchor}-importance"),
+        "provenance": [_provenance(opt.selection.base)],
+    })
+
+
 def run_section(run: Run, anchor: str) -> Section:
     summary = run.summary()
     rows = [{"metric": r["metric"], "mean": number(r["mean"]),
@@ -352,10 +429,15 @@ def render(sections: list[Section], title: str, source: str) -> str:
 
 
 def study_sections(study: Study) -> list[Section]:
-    """A section per comparison, per sweep and per run that belongs to neither."""
+    """A section per optimisation (its selection step follows as a comparison), per comparison, per
+    sweep and per run that belongs to none of them."""
     sections: list[Section] = []
     used: set[str] = set()
-    for k, name in enumerate(study.comparisons()):
+    comparisons = study.comparisons()
+    for k, name in enumerate(study.optimisations()):
+        anchor = f"comparison-{comparisons.index(name)}" if name in comparisons else ""
+        sections.append(optimisation_section(name, study.optimisation(name), f"optimisation-{k}", anchor))
+    for k, name in enumerate(comparisons):
         cmp = study.comparison(name)
         used.update([cmp.base.name] + [v.name for v in cmp.variants])
         sections.append(comparison_section(name, cmp, f"comparison-{k}"))

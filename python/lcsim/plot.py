@@ -15,6 +15,7 @@ Student-t intervals of the mean (or min-max ranges where asked).
 >>> lcsim.plot.sweep(sw, x="touchpoints.webinar.reach", metric="conversions")
 >>> lcsim.plot.sensitivity(lcsim.analyze(base))              # tornado of elasticities
 >>> lcsim.plot.backtest(lcsim.backtest(events, holdout_start="2025-10-01"))  # observed vs simulated
+>>> lcsim.plot.optimisation(lcsim.optimise(base, levers))    # plans tried, Pareto front, importance
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from matplotlib.transforms import offset_copy
 
 from . import _core
 
-__all__ = ["backtest", "compare", "flows", "funnel", "occupancy", "resources", "sensitivity", "sweep"]
+__all__ = ["backtest", "compare", "flows", "funnel", "occupancy", "optimisation", "resources", "sensitivity", "sweep"]
 
 # Destinations that are drop-off (absorbing, not the won stage) get these, in order.
 _DROPOFF_COLOURS = ["#c0392b", "#7f7f7f", "#e8827a", "#b0b0b0", "#8e1b10", "#4d4d4d"]
@@ -823,3 +824,71 @@ def backtest(bt, stages: Optional[Sequence[str]] = None, axes=None):
         ax.set_ylabel("entries")
         ax.set_ylim(bottom=0)
     return list(axes)[: len(names)]
+
+
+def optimisation(opt, axes=None):
+    """An :class:`lcsim.Optimisation` in three panels: the objective of every plan tried (meeting
+    the constraints or not) with the best feasible so far; value against cost with the Pareto front
+    (the plans no other plan beats on both; conversions against cost when the objective is the cost
+    itself); and what each lever brings to the chosen plan (:meth:`lcsim.Optimisation.importance`).
+
+    Parameters
+    ----------
+    opt : lcsim.Optimisation
+    axes : sequence of three matplotlib Axes, optional
+        Default: a new figure with three panels side by side.
+
+    Returns
+    -------
+    list of matplotlib.axes.Axes
+    """
+    if axes is None:
+        _, axes = plt.subplots(1, 3, figsize=(15, 4.2), layout="constrained")
+    axes = list(axes)
+    if len(axes) != 3:
+        raise ValueError(f"axes: expected 3 Axes, got {len(axes)}")
+    objective = opt.objective
+    t = opt.trials
+    search = t[(t["phase"] == "search") & t["objective"].notna()]
+    ok = (search["feasible"] == 1.0).to_numpy()
+
+    ax = axes[0]
+    ax.scatter(search["trial"][ok], search["objective"][ok], s=22, color="#1f77b4", label="meets the constraints")
+    if (~ok).any():
+        ax.scatter(search["trial"][~ok], search["objective"][~ok], s=22, color="#9467bd", marker="x",
+                   label="breaks a constraint")
+    feasible = search["objective"].where(ok)
+    best = (feasible.cummax() if opt.maximise else feasible.cummin()).ffill()
+    ax.step(search["trial"], best, where="post", color="#ff7f0e", label="best so far (feasible)")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"{objective} (mean per replication)")
+    ax.set_title(f"{'Maximise' if opt.maximise else 'Minimise'} {objective}: every plan tried")
+    _engineering(ax.yaxis, search["objective"].to_numpy())
+    ax.legend(loc="best", fontsize="small")
+
+    ax = axes[1]
+    y = "objective" if objective != "touchpoint_cost" else "conversions"
+    label = objective if y == "objective" else "conversions"
+    front = opt.pareto("touchpoint_cost", y)
+    ax.scatter(search["touchpoint_cost"], search[y], s=18, color="#b0b7c3", label="plans tried")
+    ax.step(front["touchpoint_cost"], front[y], where="post", color="#1f77b4", marker="o", label="Pareto front")
+    ax.set_xlabel("touchpoint and staff cost ($ per replication)")
+    ax.set_ylabel(f"{label} (mean per replication)")
+    ax.set_title(f"{label} against cost")
+    _engineering(ax.xaxis, search["touchpoint_cost"].to_numpy())
+    _engineering(ax.yaxis, search[y].to_numpy())
+    ax.legend(loc="best", fontsize="small")
+
+    ax = axes[2]
+    gains = opt.importance().iloc[::-1]
+    err = np.vstack([(gains["gain"] - gains["gain_ci_low"]).fillna(0), (gains["gain_ci_high"] - gains["gain"]).fillna(0)])
+    ax.barh([_short_path(p) for p in gains["lever"]], gains["gain"].to_numpy(), xerr=err, color="#2ca02c", capsize=3)
+    ax.axvline(0, color="#444", lw=0.8)
+    ax.set_xlabel(f"{objective} the lever brings (95% CI)")
+    ax.set_title("What each lever brings to the chosen plan")
+    _engineering(ax.xaxis, gains["gain"].to_numpy())
+    return axes
+
+
+def _short_path(path: str, width: int = 34) -> str:
+    return path if len(path) <= width else "…" + path[-(width - 1):]

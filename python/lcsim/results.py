@@ -408,8 +408,19 @@ class Study:
 
         return Sweep.load(self.path, name)
 
+    def optimisations(self) -> list[str]:
+        """Names of the optimisations (``/optimisations``), sorted."""
+        return list(_core.study_optimisations(str(self.path)))
+
+    def optimisation(self, name: str):
+        """A stored optimisation, as :class:`lcsim.Optimisation`."""
+        from .optimise import Optimisation
+
+        return Optimisation.load(self.path, name)
+
     def __repr__(self) -> str:
-        return f"Study({str(self.path)!r}, runs={self.runs()}, comparisons={self.comparisons()}, sweeps={self.sweeps()})"
+        return (f"Study({str(self.path)!r}, runs={self.runs()}, comparisons={self.comparisons()}, sweeps={self.sweeps()}, "
+                f"optimisations={self.optimisations()})")
 
 
 def open(path) -> Study:  # noqa: A001 - lcsim.open mirrors h5py.File / xarray.open_dataset

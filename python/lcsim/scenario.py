@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import math
+import os
 import re
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple
@@ -218,3 +220,18 @@ def _yaml_value(value) -> str:
     if isinstance(value, (dict, list)):
         return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=float("inf")).strip()
     return json.dumps(value)
+
+
+def variant_text(base_file, at, changes: Mapping[str, Any], name: str, description: str = "", tool: str = "lcsim app") -> str:
+    """The ``extends:`` file of a variant saved at ``at``: its base (relative to ``at``'s folder)
+    and its changes, one dotted path per line."""
+    base_file = Path(base_file).resolve()
+    relative = os.path.relpath(base_file, Path(at).resolve().parent)
+    lines = [f"# Variant of {base_file.name}, made by {tool} on {_dt.date.today().isoformat()}.",
+             f"extends: {_yaml_value(relative)}", f"name: {_yaml_value(name)}"]
+    if description:
+        lines.append(f"description: {_yaml_value(description)}")
+    if changes:
+        lines.append("changes:")
+        lines += [f"  {path}: {_yaml_value(value)}" for path, value in changes.items()]
+    return "\n".join(lines) + "\n"

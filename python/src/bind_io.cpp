@@ -1,6 +1,7 @@
 #include <pybind11/stl.h>
 
 #include <memory>
+#include <tuple>
 
 #include "bindings.hpp"
 #include "lcsim/io/study.hpp"
@@ -59,6 +60,40 @@ void bind_io(py::module_& m) {
         return py::make_tuple(sweep.design, sweep.parameters, values, runs);
       },
       py::arg("path"), py::arg("name"), "Reads a sweep back: (design, parameters, values, runs).");
+  m.def(
+      "study_append_optimisation",
+      [](const std::string& path, const std::string& name, const std::string& settings,
+         const std::vector<std::string>& levers, const std::vector<std::string>& columns,
+         const std::vector<std::tuple<int, std::string, std::vector<std::string>, std::vector<double>>>& trials,
+         const std::string& chosen, const std::vector<std::string>& verdict, const Comparison& selection) {
+        Optimisation o{settings, levers, columns, {}, chosen, verdict, selection};
+        for (const auto& [number, phase, values, numbers] : trials) {
+          o.trials.push_back(OptimisationTrial{number, phase, values, numbers});
+        }
+        const py::gil_scoped_release release;
+        Study::append_optimisation(path, o, name);
+      },
+      py::arg("path"), py::arg("name"), py::arg("settings"), py::arg("levers"), py::arg("columns"), py::arg("trials"),
+      py::arg("chosen"), py::arg("verdict"), py::arg("selection"),
+      "Adds an optimisation: its trials (number, phase, lever values as JSON text, numbers), the chosen plan, "
+      "the verdict and the selection comparison.");
+  m.def("study_optimisations", &Study::list_optimisations, py::arg("path"), py::call_guard<py::gil_scoped_release>(),
+        "Names of the optimisations in a study.");
+  m.def(
+      "study_read_optimisation",
+      [](const std::string& path, const std::string& name) {
+        Optimisation o;
+        {
+          const py::gil_scoped_release release;
+          o = Study::read_optimisation(path, name);
+        }
+        py::list trials;
+        for (const auto& t : o.trials) trials.append(py::make_tuple(t.number, t.phase, t.values, t.numbers));
+        return py::make_tuple(o.settings, o.levers, o.columns, trials, o.chosen, o.verdict,
+                              std::make_shared<Comparison>(std::move(o.selection)));
+      },
+      py::arg("path"), py::arg("name"),
+      "Reads an optimisation back: (settings, levers, columns, trials, chosen, verdict, selection).");
   m.def("hdf5_version", &Study::hdf5_version, "Version of the HDF5 library the core is linked with.");
 }
 

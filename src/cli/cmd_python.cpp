@@ -1,4 +1,4 @@
-// `lcsim report` and `lcsim app`: the pages for strategists are made by the Python package (Jinja2,
+// `lcsim report`, `lcsim app` and `lcsim optimise`: the pages for strategists are made by the Python package (Jinja2,
 // Plotly, Dash), so these verbs hand their arguments to `python -m lcsim` (python/lcsim/__main__.py).
 #include <unistd.h>
 
@@ -86,6 +86,20 @@ void add_app(CLI::App& app, int& /*exit_code*/) {
     if (a->replications > 0) args.insert(args.end(), {"--replications", std::to_string(a->replications)});
     if (!a->save_dir.empty()) args.insert(args.end(), {"--save-dir", a->save_dir});
     args.insert(args.end(), a->scenarios.begin(), a->scenarios.end());
+    exec_python(args);
+  });
+}
+
+void add_optimise(CLI::App& app, int& /*exit_code*/) {
+  auto* cmd = app.add_subcommand("optimise", "The best plan under a budget: search levers, then a paired selection "
+                                             "(lcsim optimise --help for the options)");
+  cmd->alias("optimize");
+  // Every argument, --help included, goes to python -m lcsim optimise (python/lcsim/__main__.py).
+  cmd->set_help_flag();
+  cmd->allow_extras();
+  cmd->callback([cmd] {
+    std::vector<std::string> args{"optimise"};
+    for (const std::string& a : cmd->remaining()) args.push_back(a);
     exec_python(args);
   });
 }

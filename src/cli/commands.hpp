@@ -29,6 +29,7 @@ void add_calibrate(CLI::App& app, int& exit_code);
 void add_report(CLI::App& app, int& exit_code);
 /// Adds `app` (the what-if app in the browser; run by the Python package).
 void add_app(CLI::App& app, int& exit_code);
+void add_optimise(CLI::App& app, int& exit_code);
 
 /// Readable number: thousands separators for large values, a few decimals for small ones; NaN "n/a".
 std::string num(double x);

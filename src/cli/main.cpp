@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   lcsim::cli::add_calibrate(app, exit_code);
   lcsim::cli::add_report(app, exit_code);
   lcsim::cli::add_app(app, exit_code);
+  lcsim::cli::add_optimise(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -49,6 +49,7 @@ struct Kind {
 constexpr Kind kRuns{"runs", "run"};
 constexpr Kind kComparisons{"comparisons", "comparison"};
 constexpr Kind kSweeps{"sweeps", "sweep"};
+constexpr Kind kOptimisations{"optimisations", "optimisation"};
 
 /// Runs, comparisons and sweeps share one naming rule: [A-Za-z0-9_.-]+, not starting with '.'.
 bool valid_name(const std::string& name) {
@@ -1032,6 +1033,106 @@ Sweep read_sweep_group(const hdf5::File& file, const hdf5::Group& group) {
   return sweep;
 }
 
+// ---- optimisations ---------------------------------------------------------------------------------
+
+/// The `trials` table: trial number, phase, one string field (JSON text) per lever, one float64 per
+/// column.
+hdf5::CompoundLayout trials_layout(const Optimisation& o) {
+  hdf5::CompoundLayout layout;
+  layout.add("trial", hdf5::FieldType::kInt32);
+  layout.add("phase", hdf5::FieldType::kString);
+  for (const auto& lever : o.levers) layout.add(lever, hdf5::FieldType::kString);
+  for (const auto& column : o.columns) layout.add(column, hdf5::FieldType::kFloat64);
+  return layout;
+}
+
+/// Levers and columns become field names of `trials`: non-empty, distinct, not "trial" or "phase";
+/// every trial has one value per lever and one number per column.
+void check_optimisation(const std::string& path, const Optimisation& o) {
+  std::vector<std::string> names{"trial", "phase"};
+  const auto check_name = [&](const std::string& what, const std::string& field) {
+    if (field.empty()) throw InputError(path, 0, what, "optimisation " + what + " has an empty name");
+    if (std::find(names.begin(), names.end(), field) != names.end()) {
+      throw InputError(path, 0, what, "optimisation " + what + " '" + field +
+                                          "' appears twice (levers, columns, 'trial' and 'phase' "
+                                          "share one table)");
+    }
+    names.push_back(field);
+  };
+  for (const auto& lever : o.levers) check_name("levers", lever);
+  for (const auto& column : o.columns) check_name("columns", column);
+  for (std::size_t i = 0; i < o.trials.size(); ++i) {
+    const OptimisationTrial& t = o.trials[i];
+    if (t.values.size() != o.levers.size() || t.numbers.size() != o.columns.size()) {
+      throw InternalError("Study::append_optimisation: trial " + std::to_string(i) + " has " +
+                          std::to_string(t.values.size()) + " values and " +
+                          std::to_string(t.numbers.size()) + " numbers for " +
+                          std::to_string(o.levers.size()) + " levers and " +
+                          std::to_string(o.columns.size()) + " columns");
+    }
+  }
+}
+
+void write_optimisation(const hdf5::File& file, const std::string& path, const std::string& name,
+                        const Optimisation& o, const std::vector<Shape>& shapes) {
+  hdf5::Group optimisations = require_group(file, kOptimisations);
+  claim(optimisations, name, path, "optimisation '" + name + "' already exists in " + path);
+  write_comparison(file, path, name, o.selection, shapes);
+
+  hdf5::Group group = hdf5::create_group(optimisations, name);
+  hdf5::write_string_attr(group, "settings", o.settings);
+  hdf5::write_strings_attr(group, "levers", o.levers);
+  hdf5::write_strings_attr(group, "columns", o.columns);
+  hdf5::write_string_attr(group, "chosen", o.chosen);
+  hdf5::write_strings_attr(group, "verdict", o.verdict);
+  hdf5::write_string_attr(group, "comparison", name);
+  {
+    const hdf5::CompoundLayout layout = trials_layout(o);
+    const std::size_t row_size = layout.row_size();
+    std::vector<std::byte> rows(o.trials.size() * row_size);
+    for (std::size_t i = 0; i < o.trials.size(); ++i) {
+      const OptimisationTrial& t = o.trials[i];
+      std::byte* row = rows.data() + i * row_size;
+      std::size_t field = 0;
+      put(row, layout.offset(field++), t.number);
+      put(row, layout.offset(field++), t.phase.c_str());
+      for (const auto& v : t.values) put(row, layout.offset(field++), v.c_str());
+      for (const double x : t.numbers) put(row, layout.offset(field++), x);
+    }
+    hdf5::write_table(group, "trials", layout, o.trials.size(), rows.data());
+  }
+  // Last: a reader takes an optimisation as complete only once this is set.
+  hdf5::write_int_attr(group, "complete", 1);
+}
+
+Optimisation read_optimisation_group(const hdf5::File& file, const std::string& path,
+                                     const hdf5::Group& group) {
+  Optimisation o;
+  o.settings = hdf5::read_string_attr(group, "settings");
+  o.levers = hdf5::read_strings_attr(group, "levers");
+  o.columns = hdf5::read_strings_attr(group, "columns");
+  o.chosen = hdf5::read_string_attr(group, "chosen");
+  o.verdict = hdf5::read_strings_attr(group, "verdict");
+  const std::string comparison = hdf5::read_string_attr(group, "comparison");
+  if (!valid_name(comparison) || !hdf5::is_group(file, kComparisons.group) ||
+      !is_complete(hdf5::open_group(file, kComparisons.group), comparison)) {
+    throw IoError(group.where() + ": refers to comparison '" + comparison +
+                  "', which the study does not have");
+  }
+  o.selection = read_comparison_group(file, open_complete(file, path, kComparisons, comparison));
+  const hdf5::TableRows rows(hdf5::open_dataset(group, "trials"), trials_layout(o));
+  o.trials.resize(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    OptimisationTrial& t = o.trials[i];
+    std::size_t field = 0;
+    t.number = rows.get<std::int32_t>(i, field++);
+    t.phase = rows.string(i, field++);
+    for (std::size_t j = 0; j < o.levers.size(); ++j) t.values.push_back(rows.string(i, field++));
+    for (std::size_t j = 0; j < o.columns.size(); ++j) t.numbers.push_back(rows.get<double>(i, field++));
+  }
+  return o;
+}
+
 // ---- the append transaction ------------------------------------------------------------------------
 
 /// Adds to the study at `path` in one atomic step; the only code that writes a study (docs/format.md,
@@ -1171,6 +1272,30 @@ void Study::check_sweep_names(const std::string& path, const std::string& name, 
 Sweep Study::read_sweep(const std::string& path, const std::string& name) {
   const hdf5::File file = open_for_reading(path);
   return read_sweep_group(file, open_complete(file, path, kSweeps, name));
+}
+
+void Study::append_optimisation(const std::string& path, const Optimisation& optimisation,
+                                const std::string& name) {
+  check_optimisation(path, optimisation);
+  const Comparison& c = optimisation.selection;
+  std::vector<Shape> shapes{run_shape(c.base, "Study::append_optimisation: base run")};
+  for (std::size_t k = 0; k < c.variants.size(); ++k) {
+    shapes.push_back(run_shape(c.variants[k].run,
+                               "Study::append_optimisation: finalist " + std::to_string(k + 1) + " run"));
+  }
+  append_atomically(path, kOptimisations, name, [&](const hdf5::File& file) {
+    write_optimisation(file, path, name, optimisation, shapes);
+  });
+}
+
+std::vector<std::string> Study::list_optimisations(const std::string& path) {
+  const hdf5::File file = open_for_reading(path);
+  return complete_names(file, kOptimisations);
+}
+
+Optimisation Study::read_optimisation(const std::string& path, const std::string& name) {
+  const hdf5::File file = open_for_reading(path);
+  return read_optimisation_group(file, path, open_complete(file, path, kOptimisations, name));
 }
 
 std::string Study::hdf5_version() {

@@ -123,7 +123,7 @@ def test_study_layout_matches_docs_and_second_run_appends(lcsim_cli, tmp_path):
     assert lcsim_cli("run", scenario, "--out", study, "--name", "first").returncode == 0
     with h5py.File(study, "r") as f:
         assert f.attrs["filetype"] in (b"lcsim-study", "lcsim-study")
-        assert list(f.attrs["format_version"]) == [1, 3]
+        assert list(f.attrs["format_version"]) == [1, 4]
         first = {k: f["runs/first"][k][()] for k in ("occupancy", "transitions", "touchpoints", "metrics", "summary")}
         g = f["runs/first"]
         assert g["occupancy"].shape == (4, 13, 3)

@@ -192,7 +192,7 @@ def test_study_layout_has_the_queue_datasets(tmp_path, run):
     path = tmp_path / "study.h5"
     run.save(path, "team")
     with h5py.File(path, "r") as f:
-        assert list(f.attrs["format_version"]) == [1, 3]
+        assert list(f.attrs["format_version"]) == [1, 4]
         g = f["runs/team"]
         names = [n.decode() if isinstance(n, bytes) else n for n in g.attrs["resource_names"]]
         assert names == ["sales"]

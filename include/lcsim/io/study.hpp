@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "lcsim/run/compare.hpp"
+#include "lcsim/run/optimisation.hpp"
 #include "lcsim/run/run.hpp"
 #include "lcsim/run/sweep.hpp"
 
@@ -13,8 +14,9 @@ namespace lcsim {
 
 /// Format version written into every study (attribute format_version = [major, minor]).
 inline constexpr int kStudyFormatMajor = 1;
-inline constexpr int kStudyFormatMinor = 3;  // 1.1: /comparisons and /sweeps; 1.2: resources and queues;
-                                             // 1.3: parameter draws of runs with uncertainty
+inline constexpr int kStudyFormatMinor = 4;  // 1.1: /comparisons and /sweeps; 1.2: resources and queues;
+                                             // 1.3: parameter draws of runs with uncertainty;
+                                             // 1.4: /optimisations
 
 /// Static functions over a study file; each call opens and closes the file, so no handle outlives it.
 class Study {
@@ -55,6 +57,16 @@ class Study {
   /// @throws InputError with the same messages as append_sweep; IoError for a file that is no study
   static void check_sweep_names(const std::string& path, const std::string& name, std::size_t points);
   [[nodiscard]] static Sweep read_sweep(const std::string& path, const std::string& name);
+
+  /// Adds an optimisation in one atomic append: /optimisations/<name> with its settings, the table
+  /// of every trial, the chosen plan and the verdict, and its selection step as the comparison
+  /// /comparisons/<name> (with its runs /runs/<name>.base, /runs/<name>.v<k>).
+  /// @throws InputError if the optimisation, the comparison or one of its runs exists, the name is
+  /// invalid, or the levers and columns are not distinct non-empty names
+  static void append_optimisation(const std::string& path, const Optimisation& optimisation,
+                                  const std::string& name);
+  [[nodiscard]] static std::vector<std::string> list_optimisations(const std::string& path);
+  [[nodiscard]] static Optimisation read_optimisation(const std::string& path, const std::string& name);
 
   /// Version of the HDF5 library lcsim is linked with, "major.minor.release" (to check that a
   /// process has only one HDF5: h5py must be built against the same library).

@@ -683,7 +683,7 @@ TEST(StudyTest, QueueLayoutMatchesTheFormatDocument) {
 
   hdf5::init();
   hdf5::File file = hdf5::open_file(path, false);
-  EXPECT_EQ(hdf5::read_ints_attr(file, "format_version"), (std::vector<int>{1, 3}));
+  EXPECT_EQ(hdf5::read_ints_attr(file, "format_version"), (std::vector<int>{1, 4}));
   hdf5::Group group = hdf5::open_group(hdf5::open_group(file, "runs"), "teams");
   EXPECT_EQ(hdf5::read_strings_attr(group, "resource_names"), run.info.resource_names);
   using Dims = std::vector<hsize_t>;
@@ -1581,6 +1581,97 @@ TEST(StudyTest, ConcurrentThreadsAllLand) {
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(Study::list_runs(path), (std::vector<std::string>{"t0", "t1", "t2", "t3"}));
   for (const lcsim::Run& run : runs) EXPECT_TRUE(same_run(Study::read_run(path, run.info.name), run));
+}
+
+
+// ---- optimisations ---------------------------------------------------------------------------------
+
+
+Optimisation make_optimisation() {
+  Optimisation o;
+  o.settings = R"({"objective": "net_value", "direction": "maximise", "levers": [], "winner": 0})";
+  o.levers = {"resources.sales.servers", "touchpoints.first_call.schedule.after_entry.days"};
+  o.columns = {"objective", "delta", "conversions>=400@0.9", "feasible"};
+  o.trials = {{0, "search", {"4", "[2]"}, {1.5e6, 0.0, 0.9, 1.0}},
+              {1, "search", {"9", "[0.1667]"}, {kNaN, kInf, -0.0, 0.0}},
+              {2, "final", {"9", "\"fast ✓\""}, {1.6e6, 2.5e4, 0.95, 1.0}}};
+  o.chosen = "extends: base.yaml\nchanges:\n  resources.sales.servers: 9\n";
+  o.verdict = {"Best plan: resources.sales.servers = 9", "P(conversions >= 400) = 0.95"};
+  o.selection = make_comparison(70);
+  return o;
+}
+
+
+TEST(StudyRecordsTest, OptimisationRoundTripAndLayout) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  const Optimisation o = make_optimisation();
+  Study::append_optimisation(path, o, "plan");
+  EXPECT_EQ(Study::list_optimisations(path), std::vector<std::string>{"plan"});
+  // The selection step is an ordinary comparison of the same name, with its runs.
+  EXPECT_EQ(Study::list_comparisons(path), std::vector<std::string>{"plan"});
+  EXPECT_EQ(Study::list_runs(path), (std::vector<std::string>{"plan.base", "plan.v1", "plan.v2"}));
+
+  const Optimisation back = Study::read_optimisation(path, "plan");
+  EXPECT_EQ(back.settings, o.settings);
+  EXPECT_EQ(back.levers, o.levers);
+  EXPECT_EQ(back.columns, o.columns);
+  EXPECT_EQ(back.chosen, o.chosen);
+  EXPECT_EQ(back.verdict, o.verdict);
+  EXPECT_TRUE(same_comparison(back.selection, stored_comparison(o.selection, "plan")));
+  ASSERT_EQ(back.trials.size(), o.trials.size());
+  for (std::size_t i = 0; i < o.trials.size(); ++i) {
+    EXPECT_EQ(back.trials[i].number, o.trials[i].number);
+    EXPECT_EQ(back.trials[i].phase, o.trials[i].phase);
+    EXPECT_EQ(back.trials[i].values, o.trials[i].values);
+    ASSERT_EQ(back.trials[i].numbers.size(), o.trials[i].numbers.size());
+    for (std::size_t j = 0; j < o.trials[i].numbers.size(); ++j) {
+      EXPECT_TRUE(same(back.trials[i].numbers[j], o.trials[i].numbers[j])) << i << "," << j;
+    }
+  }
+
+  hdf5::init();
+  hdf5::File file = hdf5::open_file(path, false);
+  EXPECT_EQ(hdf5::read_ints_attr(file, "format_version"), (std::vector<int>{1, 4}));
+  hdf5::Group group = hdf5::open_group(hdf5::open_group(file, "optimisations"), "plan");
+  EXPECT_EQ(hdf5::read_int_attr(group, "complete"), 1);
+  EXPECT_EQ(hdf5::read_string_attr(group, "comparison"), "plan");
+  EXPECT_EQ(hdf5::num_rows(hdf5::open_dataset(group, "trials")), 3u);
+  EXPECT_TRUE(temp_files(dir).empty());
+}
+
+TEST(StudyRecordsTest, OptimisationNameClashesAndBadTablesAreRefusedWithoutTouchingTheStudy) {
+  TempDir dir;
+  const std::string path = dir.file("study.h5");
+  Study::append_optimisation(path, make_optimisation(), "plan");
+  Study::append_comparison(path, make_comparison(), "cmp");
+  const std::string before = read_bytes(path);
+
+  std::string message = input_error_message([&] { Study::append_optimisation(path, make_optimisation(), "plan"); });
+  EXPECT_NE(message.find("optimisation 'plan' already exists in " + path), std::string::npos) << message;
+  // Its selection would be the comparison 'cmp', which exists.
+  message = input_error_message([&] { Study::append_optimisation(path, make_optimisation(), "cmp"); });
+  EXPECT_NE(message.find("comparison 'cmp' already exists in " + path), std::string::npos) << message;
+  message = input_error_message([&] { Study::append_optimisation(path, make_optimisation(), "../x"); });
+  EXPECT_NE(message.find("../x"), std::string::npos) << message;
+
+  Optimisation twice = make_optimisation();
+  twice.columns[1] = "objective";
+  message = input_error_message([&] { Study::append_optimisation(path, twice, "twice"); }, "columns");
+  EXPECT_NE(message.find("columns 'objective' appears twice"), std::string::npos) << message;
+  Optimisation named_phase = make_optimisation();
+  named_phase.levers[0] = "phase";
+  message = input_error_message([&] { Study::append_optimisation(path, named_phase, "phase"); }, "levers");
+  EXPECT_NE(message.find("levers 'phase' appears twice"), std::string::npos) << message;
+  Optimisation short_row = make_optimisation();
+  short_row.trials[1].numbers.pop_back();
+  EXPECT_THROW(Study::append_optimisation(path, short_row, "short"), lcsim::InternalError);
+
+  EXPECT_EQ(read_bytes(path), before);
+  EXPECT_TRUE(temp_files(dir).empty());
+  message = input_error_message([&] { (void)Study::read_optimisation(path, "nope"); });
+  EXPECT_NE(message.find("no optimisation 'nope'"), std::string::npos) << message;
+  EXPECT_NE(message.find("available optimisations: plan"), std::string::npos) << message;
 }
 
 }  // namespace
