@@ -56,11 +56,11 @@ py::dict calibrate_events(const std::string& source, bool is_text, const std::st
   log_options.epoch = epoch;
   log_options.drop_duplicates = drop_duplicates;
   log_options.drop_invalid = drop_invalid;
-  for (const auto& [key, name] : columns) {  // checked by lcsim.calibrate
-    if (key == "customer_id") log_options.customer_column = name;
-    if (key == "timestamp") log_options.time_column = name;
-    if (key == "stage") log_options.stage_column = name;
-    if (key == "segment") log_options.segment_column = name;
+  for (const auto& [key, column] : columns) {  // checked by lcsim.calibrate
+    if (key == "customer_id") log_options.customer_column = column;
+    if (key == "timestamp") log_options.time_column = column;
+    if (key == "stage") log_options.stage_column = column;
+    if (key == "segment") log_options.segment_column = column;
   }
   if (!separator.empty()) log_options.separator = separator.front();
   if (date_format == "dmy") log_options.date_order = DateOrder::kDayFirst;  // checked by lcsim.calibrate

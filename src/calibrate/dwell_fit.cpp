@@ -148,6 +148,7 @@ double loglik(DwellFamily family, double a, double b, const Stays& s) {
     }
     case DwellFamily::kFixed:
     case DwellFamily::kEmpirical:
+    case DwellFamily::kCoxian:
       break;
   }
   throw std::invalid_argument(std::string("dwell fit: family '") + to_string(family) +

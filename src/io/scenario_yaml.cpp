@@ -37,8 +37,8 @@ const Keys kStageKeys = {"absorbing", "dwell", "next", "revenue_per_month"};
 const Keys kOverrideKeys = {"dwell", "next", "revenue_per_month"};
 const Keys kDwellParamKeys = {"days", "mean", "median", "mu", "rate", "scale", "sd", "shape",
                               "sigma"};
-const Keys kDwellKeys = {"days", "dist", "mean", "median", "mu", "rate",
-                         "scale", "sd", "shape", "sigma", "values"};
+const Keys kDwellKeys = {"days", "dist", "exit",  "mean",  "median", "mu",    "rate",
+                         "rates", "scale", "sd", "shape", "sigma", "values"};
 const Keys kSegmentKeys = {"share", "stages"};
 const Keys kArrivalsKeys = {"initial", "streams"};
 const Keys kInitialKeys = {"count", "segment", "stage"};
@@ -483,7 +483,10 @@ std::optional<DwellSpec> Parser::dwell(const Entry& entry, const std::string& fi
     if (value) spec.params.emplace(std::string(key), *value);
   }
   get(*view, "values", field, spec.values);
+  get(*view, "rates", field, spec.rates);
+  get(*view, "exit", field, spec.exit);
   if (spec.dist == "empirical") require(*view, {"values"}, field);
+  if (spec.dist == "coxian") require(*view, {"rates", "exit"}, field);
   return spec;
 }
 
@@ -865,6 +868,8 @@ std::string flow_dwell(const DwellSpec& dwell) {
   std::vector<std::string> parts{"dist: " + quote(dwell.dist)};
   for (const auto& [key, value] : dwell.params) parts.push_back(key + ": " + format_number(value));
   if (!dwell.values.empty()) parts.push_back("values: " + flow_numbers(dwell.values));
+  if (!dwell.rates.empty()) parts.push_back("rates: " + flow_numbers(dwell.rates));
+  if (!dwell.exit.empty()) parts.push_back("exit: " + flow_numbers(dwell.exit));
   return flow_map(parts);
 }
 

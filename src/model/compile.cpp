@@ -69,6 +69,8 @@ const std::vector<DwellFamilySpec>& dwell_families() {
        "shape with one of scale, mean; or mean with sd"},
       {"fixed", DwellFamily::kFixed, {{"days"}}, "days"},
       {"empirical", DwellFamily::kEmpirical, {{}}, "values (at least 2) and no other parameter"},
+      {"coxian", DwellFamily::kCoxian, {{}},
+       "rates and exit (one per phase, 1 to 4 phases) and no other parameter"},
   };
   return families;
 }
@@ -135,6 +137,7 @@ DwellParams convert(const DwellSpec& spec, DwellFamily family) {
       out.a = at("days");
       break;
     case DwellFamily::kEmpirical:
+    case DwellFamily::kCoxian:
       break;
   }
   return out;
@@ -154,6 +157,7 @@ bool valid(const DwellParams& p) {
     case DwellFamily::kFixed:
       return std::isfinite(p.a) && p.a >= 0.0;
     case DwellFamily::kEmpirical:
+    case DwellFamily::kCoxian:
       return true;
   }
   return false;
@@ -176,6 +180,8 @@ Dwell make_dwell(const DwellSpec& spec) {
       return Dwell::fixed(p.a);
     case DwellFamily::kEmpirical:
       return Dwell::empirical(spec.values);
+    case DwellFamily::kCoxian:
+      return Dwell::coxian(spec.rates, spec.exit);
   }
   throw InternalError("compile: unknown dwell family");
 }
@@ -301,6 +307,40 @@ class Checker {
     return ok;
   }
 
+  /// rates: 1 to 4, each > 0; exit: as many, each in [0, 1], the last exactly 1.
+  bool check_coxian(const DwellSpec& dwell, const std::string& field) {
+    bool ok = true;
+    const std::size_t k = dwell.rates.size();
+    if (k < 1 || k > Coxian::kMaxPhases) {
+      error(dwell.where.of("rates"), child(field, "rates"),
+            expected_got("1 to 4 rates (one per phase)", std::to_string(k)));
+      ok = false;
+    }
+    for (std::size_t i = 0; i < k; ++i) {
+      ok = check_positive(dwell.rates[i], dwell.where.of("rates"), item(child(field, "rates"), i)) && ok;
+    }
+    if (dwell.exit.size() != k) {
+      error(dwell.where.of("exit"), child(field, "exit"),
+            expected_got("one exit probability per rate (" + std::to_string(k) + ")",
+                         std::to_string(dwell.exit.size())));
+      return false;
+    }
+    for (std::size_t i = 0; i < k; ++i) {
+      const double p = dwell.exit[i];
+      if (!(p >= 0.0 && p <= 1.0)) {
+        error(dwell.where.of("exit"), item(child(field, "exit"), i),
+              expected_got("a probability in [0, 1]", format_number(p)));
+        ok = false;
+      }
+    }
+    if (k > 0 && dwell.exit[k - 1] != 1.0) {
+      error(dwell.where.of("exit"), item(child(field, "exit"), k - 1),
+            expected_got("1 (the last phase always ends the dwell)", format_number(dwell.exit[k - 1])));
+      ok = false;
+    }
+    return ok;
+  }
+
   void check_dwell(const DwellSpec& dwell, const std::string& field) {
     const DwellFamilySpec* family = find_family(dwell.dist);
     if (family == nullptr) {
@@ -345,6 +385,15 @@ class Checker {
       error(dwell.where.of("values"), child(field, "values"),
             "values are only allowed with dist: empirical");
       ok = false;
+    }
+    if (family->family == DwellFamily::kCoxian) {
+      ok = check_coxian(dwell, field) && ok;
+    } else {
+      for (const char* key : {"rates", "exit"}) {
+        if ((key[0] == 'r' ? dwell.rates : dwell.exit).empty()) continue;
+        error(dwell.where.of(key), child(field, key), std::string(key) + " is only allowed with dist: coxian");
+        ok = false;
+      }
     }
     if (ok && !valid(convert(dwell, family->family))) {
       error(dwell.where.line, field,

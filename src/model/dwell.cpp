@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
+#include <map>
+#include <mutex>
 #include <utility>
 
 namespace lcsim {
@@ -52,6 +54,27 @@ double hazard_of(const Dist& dist, double d) {
   const double s = bm::cdf(bm::complement(dist, d));
   return s > 0.0 ? -std::log(s) : kInf;
 }
+
+/// A coxian dwell for the tables: exact H, H^{-1} (warm-started from the previous answer, since the
+/// tables ask in increasing order) and density.
+struct CoxianDist {
+  const Coxian* coxian;
+  mutable double last = 0.0;
+};
+
+double hazard_quantile(const CoxianDist& dist, double h) {
+  dist.last = dist.coxian->inverse_cumulative_hazard(h, dist.last);
+  return dist.last;
+}
+
+double hazard_of(const CoxianDist& dist, double d) { return dist.coxian->cumulative_hazard(d); }
+
+template <class Dist>
+double density(const Dist& dist, double d) {
+  return bm::pdf(dist, d);
+}
+
+double density(const CoxianDist& dist, double d) { return dist.coxian->pdf(d); }
 
 /// Empirical quantile: linear interpolation through sorted values at p = i / (n - 1).
 double empirical_quantile(const std::vector<double>& v, double p) {
@@ -219,25 +242,25 @@ struct HazardTables {
   explicit HazardTables(const Dist& dist)
       : binade(
             kBinadeLow, kBinadeHigh, [&](double h) { return hazard_quantile(dist, h); },
-            [&](double h, double d) { return std::exp(-h) / bm::pdf(dist, d); }),
+            [&](double h, double d) { return std::exp(-h) / density(dist, d); }),
         inverse(binade.covers(std::exp(kLogLow)) && binade.high >= std::exp(kLogHigh)
                     ? LogLogHermite()
                     : LogLogHermite(kLogLow, kLogHigh,
                                     [&](double x) {
                                       const double h = std::exp(x);
                                       const double d = hazard_quantile(dist, h);
-                                      return std::pair{std::log(d), h * std::exp(-h) / (d * bm::pdf(dist, d))};
+                                      return std::pair{std::log(d), h * std::exp(-h) / (d * density(dist, d))};
                                     })),
         forward(std::log(hazard_quantile(dist, std::exp(kLogLow))), std::log(hazard_quantile(dist, std::exp(kLogHigh))),
                 [&](double x) {
                   const double d = std::exp(x);
                   const double h = hazard_of(dist, d);
-                  return std::pair{std::log(h), d * bm::pdf(dist, d) / (std::exp(-h) * h)};
+                  return std::pair{std::log(h), d * density(dist, d) / (std::exp(-h) * h)};
                 }),
         binade_forward(
             std::max(-20, std::ilogb(forward.low)), std::min(20, std::ilogb(forward.high) + 1),
             [&](double d) { return hazard_of(dist, d); },
-            [&](double d, double h) { return bm::pdf(dist, d) / std::exp(-h); }) {}
+            [&](double d, double h) { return density(dist, d) / std::exp(-h); }) {}
 
   /// Weibull: S(d) = exp(-(d / scale)^shape), H^{-1}(h) = scale h^(1 / shape) in closed form; only
   /// the binade table (H stays in closed form).
@@ -257,6 +280,23 @@ void Dwell::tabulate() {
     tables_ = std::make_shared<const detail::HazardTables>(Gamma(a_, b_));
   } else if (family_ == DwellFamily::kWeibull) {
     tables_ = std::make_shared<const detail::HazardTables>(a_, b_);
+  } else if (family_ == DwellFamily::kCoxian) {
+    // Building a coxian's tables takes tens of milliseconds (exact H^{-1} by Newton at each node),
+    // so they are kept per parameter set: recompiling a scenario (a sweep, an optimisation, the
+    // app) builds them once. At most 256 sets are kept; beyond that the cache starts afresh.
+    static std::mutex mutex;
+    static std::map<std::vector<double>, std::shared_ptr<const detail::HazardTables>> cache;
+    const std::lock_guard<std::mutex> lock(mutex);
+    auto& cached = cache[values_];
+    if (cached == nullptr) {
+      if (cache.size() > 256) {
+        cache.clear();
+        tables_ = cache[values_] = std::make_shared<const detail::HazardTables>(CoxianDist{coxian_.get()});
+        return;
+      }
+      cached = std::make_shared<const detail::HazardTables>(CoxianDist{coxian_.get()});
+    }
+    tables_ = cached;
   }
 }
 
@@ -277,6 +317,7 @@ const char* to_string(DwellFamily family) {
     case DwellFamily::kGamma: return "gamma";
     case DwellFamily::kFixed: return "fixed";
     case DwellFamily::kEmpirical: return "empirical";
+    case DwellFamily::kCoxian: return "coxian";
   }
   return "?";
 }
@@ -334,6 +375,16 @@ Dwell Dwell::empirical(std::vector<double> values) {
   return d;
 }
 
+Dwell Dwell::coxian(std::vector<double> rates, std::vector<double> exit) {
+  Dwell d;
+  d.family_ = DwellFamily::kCoxian;
+  d.coxian_ = std::make_shared<const Coxian>(rates, exit);  // throws std::invalid_argument
+  d.a_ = static_cast<double>(rates.size());
+  d.values_ = std::move(rates);
+  d.values_.insert(d.values_.end(), exit.begin(), exit.end());
+  return d;
+}
+
 double Dwell::cumulative_hazard(double d) const {
   if (tables_ != nullptr) {
     if (tables_->binade_forward.covers(d)) return tables_->binade_forward.eval(d);
@@ -354,6 +405,7 @@ double Dwell::cumulative_hazard_exact(double d) const {
       const double s = 1.0 - empirical_cdf(values_, d);
       return s > 0.0 ? -std::log(s) : kInf;
     }
+    case DwellFamily::kCoxian: return coxian_->cumulative_hazard(d);
   }
   return 0.0;
 }
@@ -375,6 +427,7 @@ double Dwell::inverse_cumulative_hazard_exact(double h) const {
     case DwellFamily::kGamma: return hazard_quantile(Gamma(a_, b_), h);
     case DwellFamily::kFixed: return a_;
     case DwellFamily::kEmpirical: return empirical_quantile(values_, -std::expm1(-h));
+    case DwellFamily::kCoxian: return coxian_->inverse_cumulative_hazard(h);
   }
   return 0.0;
 }
@@ -398,6 +451,7 @@ double Dwell::mean() const {
       for (std::size_t i = 0; i + 1 < values_.size(); ++i) sum += 0.5 * (values_[i] + values_[i + 1]);
       return sum / static_cast<double>(values_.size() - 1);
     }
+    case DwellFamily::kCoxian: return coxian_->mean();
   }
   return 0.0;
 }

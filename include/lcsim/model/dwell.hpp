@@ -9,13 +9,15 @@
 #include <utility>
 #include <vector>
 
+#include "lcsim/model/coxian.hpp"
+
 namespace lcsim {
 
 namespace detail {
 struct HazardTables;
 }  // namespace detail
 
-enum class DwellFamily { kExponential, kWeibull, kLognormal, kGamma, kFixed, kEmpirical };
+enum class DwellFamily { kExponential, kWeibull, kLognormal, kGamma, kFixed, kEmpirical, kCoxian };
 
 /// Name of a family as written in scenarios ("exponential", "weibull", ...).
 [[nodiscard]] const char* to_string(DwellFamily family);
@@ -38,13 +40,20 @@ class Dwell {
   /// Linear interpolation of the empirical quantile function through the sorted values.
   /// @param values at least two, all >= 0
   static Dwell empirical(std::vector<double> values);
+  /// Coxian phase-type (coxian.hpp): phase i lasts Exp(rates[i]), then the dwell ends with
+  /// probability exit[i] or goes on to phase i + 1; 1 to 4 phases, exit.back() == 1.
+  static Dwell coxian(std::vector<double> rates, std::vector<double> exit);
 
   [[nodiscard]] DwellFamily family() const noexcept { return family_; }
-  /// First parameter: mean (exponential), shape (weibull, gamma), mu (lognormal), days (fixed).
+  /// First parameter: mean (exponential), shape (weibull, gamma), mu (lognormal), days (fixed),
+  /// the number of phases (coxian).
   [[nodiscard]] double a() const noexcept { return a_; }
   /// Second parameter: scale (weibull, gamma), sigma (lognormal).
   [[nodiscard]] double b() const noexcept { return b_; }
+  /// The sorted values (empirical); the rates then the exit probabilities (coxian).
   [[nodiscard]] const std::vector<double>& values() const noexcept { return values_; }
+  /// The phase-type distribution of a coxian dwell (nullptr for the other families).
+  [[nodiscard]] const Coxian* phase_type() const noexcept { return coxian_.get(); }
 
   /// Cumulative hazard H(d) = -log S(d); +inf where S(d) = 0 (through the tables of tabulate(),
   /// where they were built and take d).
@@ -56,11 +65,12 @@ class Dwell {
     return family_ == DwellFamily::kExponential && h > 0.0 ? a_ * h : inverse_cumulative_hazard_general(h);
   }
   /// Builds the engine's tables (a no-op for exponential, fixed and empirical dwells, and when
-  /// built already). For Weibull, lognormal and gamma dwells, H^{-1} by the bits of h: each binade
+  /// built already). For Weibull, lognormal, gamma and coxian dwells, H^{-1} by the bits of h: each binade
   /// of h in [2^-34, 2^6) split into 128 cells, cubic Hermite in h with exact slopes, kept over
   /// the longest run of binades in which every cell's midpoint is within 2e-10 of the exact value
   /// (relative): no log, exp or pow per draw. For lognormal and gamma also H the same way
-  /// (binades of d in [2^-20, 2^20)), and behind both, for arguments the first tables do not take,
+  /// (binades of d in [2^-20, 2^20)) (coxian as lognormal and gamma, its exact H and H^{-1} from
+  /// coxian.hpp), and behind both, for arguments the first tables do not take,
   /// piecewise cubic Hermite interpolation of log d against log h (H^{-1}: only where the binade
   /// table leaves part of [1e-10, 50]) and of log H against log d on 4,096 cells over h in
   /// [1e-10, 50] (relative error below 1e-9, tested against Boost.Math); outside of those,
@@ -89,7 +99,8 @@ class Dwell {
   double a_ = 1.0;
   double b_ = 0.0;
   std::vector<double> values_;  // sorted (empirical only)
-  std::shared_ptr<const detail::HazardTables> tables_;  // Weibull, lognormal, gamma: see tabulate()
+  std::shared_ptr<const Coxian> coxian_;                // coxian only
+  std::shared_ptr<const detail::HazardTables> tables_;  // Weibull, lognormal, gamma, coxian: see tabulate()
 };
 
 }  // namespace lcsim

@@ -31,7 +31,9 @@ struct Where {
 struct DwellSpec {
   std::string dist = "exponential";
   std::map<std::string, double> params;
-  std::vector<double> values;
+  std::vector<double> values;  ///< empirical
+  std::vector<double> rates;   ///< coxian: one per phase
+  std::vector<double> exit;    ///< coxian: P(the dwell ends after phase i), the last 1
   Where where;
 };
 

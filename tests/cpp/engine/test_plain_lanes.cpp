@@ -201,8 +201,8 @@ money:
   }
 }
 
-// Stages with dwells of the other families (Weibull, lognormal and gamma through their tables,
-// fixed, empirical) stay in the lanes: each lane's exit is the dwell's H^{-1}(E) as in the scalar
+// Stages with dwells of the other families (Weibull, lognormal, gamma and coxian through their
+// tables, fixed, empirical) stay in the lanes: each lane's exit is the dwell's H^{-1}(E) as in the scalar
 // engine, also under the lanes' calendar touchpoint (b). A stage whose dwell differs between the
 // (drawn) segments is handed back.
 TEST(PlainLanesTest, dwells_of_every_family_are_drawn_in_the_lanes_as_in_the_scalar_engine) {
@@ -213,12 +213,13 @@ horizon: 300
 report_every: 3
 won: won
 stages:
-  a:     {dwell: {dist: weibull, shape: 1.4, mean: 4}, next: {b: 0.3, c: 0.3, d: 0.2, lost: 0.2}}
+  a:     {dwell: {dist: weibull, shape: 1.4, mean: 4}, next: {b: 0.3, c: 0.3, d: 0.1, g: 0.1, lost: 0.2}}
   b:     {dwell: {dist: lognormal, median: 5, sigma: 0.9}, next: {e: 0.4, a: 0.2, lost: 0.4}}
   c:     {dwell: {dist: gamma, shape: 0.7, mean: 6}, next: {e: 0.3, won: 0.3, lost: 0.4}}
   d:     {dwell: {dist: fixed, days: 2.5}, next: {f: 0.5, lost: 0.5}}
   e:     {dwell: {dist: empirical, values: [1, 2, 3, 8, 20]}, next: {won: 0.5, lost: 0.5}}
   f:     {dwell: {dist: weibull, shape: 0.8, mean: 9}, next: {won: 0.5, lost: 0.5}}
+  g:     {dwell: {dist: coxian, rates: [0.5, 0.1], exit: [0.3, 1]}, next: {won: 0.5, lost: 0.5}}
   won:   {dwell: {dist: gamma, shape: 3, mean: 40}, next: {lost: 1}}
   lost:  {absorbing: true}
 segments:

@@ -82,6 +82,24 @@ TEST(HazardFactorTest, lognormal_and_gamma_follow_the_hazard_clock) {
   }
 }
 
+TEST(HazardFactorTest, coxian_follows_the_hazard_clock_with_factor_and_window) {
+  // Factor 2 for the first 5 days of a 2-phase Coxian: H_k(d) = 2 H(min(d, 5)) + H(d) - H(min(d, 5)).
+  const Dwell ref = Dwell::coxian({0.4, 0.08}, {0.35, 1.0});
+  const auto d = dwells_with_factor("{dist: coxian, rates: [0.4, 0.08], exit: [0.35, 1]}", 2.0, 5.0, 20000);
+  const auto h = [&](double x) {
+    const double w = std::min(x, 5.0);
+    return 2.0 * ref.cumulative_hazard(w) + ref.cumulative_hazard(x) - ref.cumulative_hazard(w);
+  };
+  EXPECT_GT(test::ks_pvalue(d, [&](double x) { return -std::expm1(-h(x)); }), 1e-3);
+  // ... and not the unmodified Coxian, nor the factor for the whole stay: the test can fail.
+  EXPECT_LT(test::ks_pvalue(d, [&](double x) { return ref.cdf(x); }), 1e-6);
+  EXPECT_LT(test::ks_pvalue(d, [&](double x) { return -std::expm1(-2.0 * ref.cumulative_hazard(x)); }), 1e-6);
+  // Without a touchpoint the sampled mean is the exact mean.
+  const auto plain = dwells_with_factor("{dist: coxian, rates: [0.4, 0.08], exit: [0.35, 1]}", 1.0, 5.0, 20000);
+  const test::MeanSe m = test::mean_se(plain);
+  EXPECT_NEAR(m.mean, ref.mean(), 4 * m.se);
+}
+
 const char* kWebinar = R"(
 name: webinar
 horizon: 400

@@ -455,7 +455,7 @@ TEST(CompileTest, reports_unknown_dist_with_suggestion) {
       compile_problems(edit("{dist: exponential, mean: 7}", "{dist: exponental, mean: 7}"));
   expect_problem(problems, "stages.lead.dwell.dist", 7,
                  "unknown dist 'exponental' (expected one of: exponential, weibull, lognormal, "
-                 "gamma, fixed, empirical); did you mean 'exponential'?");
+                 "gamma, fixed, empirical, coxian); did you mean 'exponential'?");
 }
 
 TEST(CompileTest, reports_empirical_values_problems) {
@@ -472,6 +472,33 @@ TEST(CompileTest, reports_empirical_values_problems) {
   const auto stray =
       compile_problems(edit("{dist: exponential, mean: 7}", "{mean: 7, values: [1, 2]}"));
   expect_problem(stray, "stages.lead.dwell.values", 7, "only allowed with dist: empirical");
+}
+
+TEST(CompileTest, compiles_coxian_dwells_and_reports_their_problems) {
+  const Model m = compile_yaml(
+      edit("{dist: exponential, mean: 7}", "{dist: coxian, rates: [0.5, 0.1], exit: [0.4, 1]}"));
+  const Dwell& d = m.rule(0, 0).dwell;
+  ASSERT_EQ(d.family(), DwellFamily::kCoxian);
+  EXPECT_EQ(d.a(), 2.0);
+  EXPECT_NEAR(d.mean(), 2.0 + 0.6 * 10.0, 1e-12);
+  EXPECT_TRUE(d.has_tables());
+  const auto coxian = [](const std::string& dwell) {
+    return compile_problems(edit("{dist: exponential, mean: 7}", dwell));
+  };
+  expect_problem(coxian("{dist: coxian, rates: [], exit: []}"), "stages.lead.dwell.rates", 7,
+                 "expected 1 to 4 rates (one per phase), got 0");
+  expect_problem(coxian("{dist: coxian, rates: [1, 1, 1, 1, 1], exit: [0, 0, 0, 0, 1]}"), "stages.lead.dwell.rates", 7,
+                 "got 5");
+  expect_problem(coxian("{dist: coxian, rates: [1, -2], exit: [0.5, 1]}"), "stages.lead.dwell.rates[1]", 7, "got -2");
+  expect_problem(coxian("{dist: coxian, rates: [1, 2], exit: [1]}"), "stages.lead.dwell.exit", 7,
+                 "expected one exit probability per rate (2), got 1");
+  expect_problem(coxian("{dist: coxian, rates: [1, 2], exit: [1.5, 1]}"), "stages.lead.dwell.exit[0]", 7,
+                 "expected a probability in [0, 1], got 1.5");
+  expect_problem(coxian("{dist: coxian, rates: [1, 2], exit: [0.5, 0.9]}"), "stages.lead.dwell.exit[1]", 7,
+                 "expected 1 (the last phase always ends the dwell), got 0.9");
+  expect_problem(coxian("{dist: coxian, rates: [1, 2], exit: [0.5, 1], mean: 3}"), "stages.lead.dwell", 7,
+                 "coxian needs rates and exit");
+  expect_problem(coxian("{mean: 7, rates: [1]}"), "stages.lead.dwell.rates", 7, "only allowed with dist: coxian");
 }
 
 TEST(CompileTest, checks_dwell_in_segment_override) {
