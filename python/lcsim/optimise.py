@@ -163,7 +163,15 @@ def parse_levers(base: Scenario, levers: Mapping[str, Any]) -> list[Lever]:
             try:
                 base.with_changes({path: value})
             except ScenarioError as e:
-                raise ScenarioError(f"lever {path} = {value!r} does not give a valid scenario:\n{e}", e.problems) from None
+                # A problem of the lever's own field (or of the path itself) is fatal. One of another
+                # field (segment shares that no longer sum to 1) may be mended by the other levers:
+                # such combinations are tried, and those that stay invalid are failed trials.
+                errors = [p for p in e.problems if not p.warning]
+                own = not errors or any(p.field == path or p.field.startswith(path + ".") or
+                                        p.field.startswith(path + "[") for p in errors)
+                if own or len(levers) == 1:
+                    raise ScenarioError(f"lever {path} = {value!r} does not give a valid scenario:\n{e}",
+                                        e.problems) from None
         out.append(lever)
     return out
 
@@ -613,7 +621,10 @@ def _select(selection: Comparison, plans, levers, objective, maximise, cons, bas
     lines.append(f"{head}: {_describe_plan(plans[winner])}: {objective} {_fmt(objective, mean)} per replication, "
                  f"{_fmt(objective, d, True)} against the base (95% CI {_fmt(objective, lo, True)} to "
                  f"{_fmt(objective, hi, True)}).")
-    if lo <= 0 <= hi:
+    if all(_key({"v": plan_value}) == _key({"v": base_value}) for plan_value, base_value
+           in ((plans[winner][lv.path], lv.base) for lv in levers)):
+        lines.append("This is the base's own plan: no plan tried does better on these replications.")
+    elif lo <= 0 <= hi:
         lines.append("Against the base the difference is within the noise (its 95% CI includes 0): "
                      "keeping the base is as defensible as this plan.")
     for m in RECORDED:
@@ -671,7 +682,11 @@ def _lever_gains(base, levers, plan, winner_run, objective, maximise, reps, seed
             continue
         back = dict(plan)
         back[lv.path] = at_base  # None removes the field: the base's default
-        todo[lv.path] = base.with_changes(back)
+        try:
+            todo[lv.path] = base.with_changes(back)
+        except ScenarioError:  # only valid together with the other levers (segment shares)
+            out.append([lv.path, at_base, plan[lv.path], math.nan, math.nan, math.nan])
+            continue
         out.append([lv.path, at_base, plan[lv.path], None, None, None])
     results = _run_plans(todo, reps, seed, threads, [objective], client)
     for row in out:
@@ -680,7 +695,7 @@ def _lever_gains(base, levers, plan, winner_run, objective, maximise, reps, seed
             gain, lo, hi = _paired(won, one_back) if maximise else _paired(one_back, won)
             row[3:] = [gain, lo, hi]
     finite = lambda x: float(x) if x is not None and math.isfinite(x) else None  # noqa: E731 - JSON keeps no NaN
-    return [[r[0], r[1], r[2], float(r[3]), finite(r[4]), finite(r[5])] for r in out]
+    return [[r[0], r[1], r[2], finite(r[3]), finite(r[4]), finite(r[5])] for r in out]
 
 
 def _chosen_text(base: Scenario, plan: Mapping[str, Any], name: str, description: str) -> str:
@@ -767,12 +782,12 @@ class Optimisation:
         the default), chosen, gain (the chosen plan's improvement in the objective's direction over
         the plan with this lever at the base), gain_ci_low, gain_ci_high (paired 95% CI), share
         (gain / sum of the gains' absolute values). A gain of 0 with no CI: the chosen value is the
-        base's."""
+        base's; no gain (NaN): the lever cannot go back alone (the plan would be invalid)."""
         df = pd.DataFrame(self.settings["importance"],
                           columns=["lever", "base", "chosen", "gain", "gain_ci_low", "gain_ci_high"])
         for c in ("gain", "gain_ci_low", "gain_ci_high"):
             df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
-        total = float(df["gain"].abs().sum())
+        total = float(df["gain"].abs().sum(skipna=True))
         df["share"] = df["gain"].abs() / total if total > 0 else 0.0
         return df.sort_values("gain", ascending=False, kind="stable").reset_index(drop=True)
 

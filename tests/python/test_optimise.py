@@ -138,6 +138,22 @@ def test_bad_levers_and_goals_are_clear_errors_before_anything_runs(erlang, monk
     assert len(calls) == 1
 
 
+def test_levers_that_are_only_valid_together_are_tried_together():
+    # Segment shares must sum to 1: each share alone is invalid, the pairs (0.35, 0.65) and
+    # (0.45, 0.55) are valid, the other two combinations are failed trials with validate's message.
+    base = lcsim.Scenario.load(SCENARIOS / "b2b_saas" / "baseline.yaml")
+    opt = optimise(base, {"segments.icp.share": [0.35, 0.45], "segments.smb.share": [0.65, 0.55]}, trials=16,
+                   batch=4, replications=3, final_replications=6)
+    search = opt.trials[opt.trials.phase == "search"]
+    total = search["segments.icp.share"] + search["segments.smb.share"]
+    valid = (total - 1.0).abs() < 1e-9
+    assert search.loc[valid, "objective"].notna().all() and search.loc[~valid, "objective"].isna().all()
+    assert (~valid).any() and search.loc[~valid, "note"].str.contains("shares must sum to 1").all()
+    assert abs(sum(opt.best.values()) - 1.0) < 1e-9
+    with pytest.raises(lcsim.ScenarioError, match="lever segments.icp.share = 0.45"):
+        optimise(base, {"segments.icp.share": [0.35, 0.45]}, trials=2, replications=2)
+
+
 def test_saved_in_the_study_and_as_an_extends_variant(erlang, tmp_path):
     opt = optimise(erlang, {"resources.sales.servers": (6, 12), "resources.sales.patience.mean": [1, 2]},
                    "net_value", constraints=["touchpoint_cost<=500000"], trials=12, batch=4, replications=6,
