@@ -24,7 +24,7 @@ from dash import ALL, Input, Output, State, dcc, html
 
 from . import htmlreport
 from .errors import ScenarioError
-from .scenario import Scenario, _yaml_value, variant_text
+from .scenario import Scenario, variant_text
 from .whatif import compare
 
 __all__ = ["Lever", "levers", "variant_text", "make_app", "serve"]
