@@ -33,13 +33,17 @@ _EVENT_OPTIONS = {
     "seed": int,
     "replications": int,
 }
-_SNAPSHOT_OPTIONS = {"epoch": str, "level": float, "stages": list, "transitions": list}
+_SNAPSHOT_OPTIONS = {"epoch": str, "level": float, "stages": list, "transitions": list, "max_phases": int,
+                     "phases": dict, "entry_stage": str}
 
 _CLEANING_COLUMNS = ["defect", "column", "rows", "customers", "lines", "action"]
 _ESTIMATE_COLUMNS = ["parameter", "estimate", "ci_low", "ci_high", "n"]
 _FAMILY_COLUMNS = ["stage", "segment", "family", "fitted", "loglik", "aic", "params", "chosen", "n_events",
                    "n_censored", "note"]
 _RATE_COLUMNS = ["from", "to", "rate", "se_log", "ci_low", "ci_high", "n", "at_bound"]
+_DWELL_COLUMNS = ["stage", "family", "phases", "mean", "ci_low", "ci_high", "rates", "exit", "n"]
+_CANDIDATE_COLUMNS = ["step", "phases", "loglik", "parameters", "aic", "lr_statistic", "lr_p_value", "chosen",
+                      "converged"]
 
 
 class Calibration:
@@ -81,6 +85,22 @@ class Calibration:
     rates : DataFrame or None
         Snapshot fits: the generator's rates (``from, to, rate, se_log, ci_low, ci_high, n,
         at_bound``); the same rates are the ``Q.<from>.<to>`` rows of :attr:`estimates`.
+    dwells : DataFrame or None
+        Snapshot fits with phases (``max_phases`` > 1, the default 3): the phase-type fit's dwell
+        per non-absorbing stage: ``stage, family`` ("exponential" or "coxian"), ``phases, mean,
+        ci_low, ci_high`` (days), ``rates, exit`` (the Coxian's, per phase) and ``n`` (pairs).
+    phase_candidates : DataFrame or None
+        Every model the phase choice tried: ``step`` ("Markov" or the stage given one more
+        phase), ``phases`` (stage -> phases), ``loglik, parameters, aic``, the likelihood-ratio
+        test against the model it extends (``lr_statistic, lr_p_value``, chi-square with 2 df),
+        ``chosen`` and ``converged``.
+    phase_estimates : DataFrame or None
+        The phase-type fit's ``stages.<s>.dwell.mean``, ``stages.<s>.next.<to>`` and
+        ``occupancy.365.<stage>`` rows (columns as :attr:`estimates`).
+    loglik : dict
+        Snapshot fits: ``{"markov": ..., "phase_type": ...}`` on the same likelihood (with
+        creation times when the snapshots have a ``created`` column), and the AICs as
+        ``aic_markov``, ``aic_phase_type``.
     """
 
     def __init__(self, data: Mapping[str, Any], kind: str):
@@ -104,6 +124,21 @@ class Calibration:
         else:
             self.scenario = None
             self.rates = pd.DataFrame(data["rates"], columns=_RATE_COLUMNS)
+        phase = data.get("phase_type")
+        self.dwells: Optional[pd.DataFrame] = None
+        self.phase_candidates: Optional[pd.DataFrame] = None
+        self.phase_estimates: Optional[pd.DataFrame] = None
+        self.loglik: dict = {}
+        if phase is not None:
+            self.dwells = pd.DataFrame([(s, f, k, m, lo, hi, list(r), list(e), n)
+                                        for s, f, k, m, lo, hi, r, e, n in phase["dwells"]], columns=_DWELL_COLUMNS)
+            self.phase_candidates = pd.DataFrame([(st, dict(k), *rest) for st, k, *rest in phase["candidates"]],
+                                                 columns=_CANDIDATE_COLUMNS)
+            self.phase_estimates = pd.DataFrame(phase["estimates"], columns=_ESTIMATE_COLUMNS).astype({"n": "int64"})
+            self.loglik = {"markov": phase["loglik_markov"], "phase_type": phase["loglik"],
+                           "aic_markov": phase["aic_markov"], "aic_phase_type": phase["aic"]}
+            self.problems += [Problem(*p) for p in phase["warnings"]]
+            self.warnings = [_problem_line(p) for p in self.problems]
 
     def estimate(self, parameter: str) -> pd.Series:
         """The estimate row of one parameter path (KeyError when there is none)."""
@@ -185,7 +220,7 @@ def _options(options: Mapping[str, Any], allowed: Mapping[str, type], what: str)
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise TypeError(f"{what}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}")
-    return {k: allowed[k](v) if allowed[k] is not list else list(v) for k, v in options.items()}
+    return {k: allowed[k](v) if allowed[k] not in (list, dict) else allowed[k](v) for k, v in options.items()}
 
 
 def calibrate(
@@ -258,7 +293,10 @@ def calibrate(
     **options
         Events: ``epoch, min_segment_observations, initial_cohort_days, transition_prior, level,
         horizon, report_every, seed, replications``. Snapshots: ``epoch, level, stages,
-        transitions`` (list of (from, to) pairs; default inferred).
+        transitions`` (list of (from, to) pairs; default inferred), ``max_phases`` (most phases
+        of a stage's Coxian dwell in the phase-type fit, chosen by AIC; default 3, 1 for the
+        Markov fit alone), ``phases`` ({stage: k} fixed) and ``entry_stage`` (where a customer
+        with a ``created`` time entered; default the first non-absorbing stage).
 
     Raises
     ------

@@ -10,6 +10,7 @@
 #include "lcsim/calibrate/calibrate.hpp"
 #include "lcsim/calibrate/funnel_fit.hpp"
 #include "lcsim/calibrate/history.hpp"
+#include "lcsim/calibrate/phase_fit.hpp"
 #include "lcsim/calibrate/snapshot_fit.hpp"
 #include "lcsim/calibrate/synth.hpp"
 #include "lcsim/io/scenario_yaml.hpp"
@@ -120,7 +121,9 @@ py::dict calibrate_snapshots(const std::string& source, bool is_text, const std:
                              const std::map<std::string, std::string>& stage_map,
                              const std::vector<std::string>& stages, const std::vector<std::string>& absorbing,
                              const std::string& epoch,
-                             const std::vector<std::pair<std::string, std::string>>& transitions, double level) {
+                             const std::vector<std::pair<std::string, std::string>>& transitions, double level,
+                             int max_phases, const std::map<std::string, int>& phases,
+                             const std::string& entry_stage) {
   SnapshotOptions log_options;
   log_options.stage_map = stage_map;
   log_options.stages = stages;
@@ -131,6 +134,7 @@ py::dict calibrate_snapshots(const std::string& source, bool is_text, const std:
   options.level = level;
 
   MarkovFit fit;
+  std::optional<PhaseTypeFit> phase;
   std::string log_epoch;
   double first = 0.0;
   double last = 0.0;
@@ -149,6 +153,15 @@ py::dict calibrate_snapshots(const std::string& source, bool is_text, const std:
       }
     }
     fit = fit_snapshots(log, options);
+    if (max_phases > 1 || !phases.empty()) {
+      PhaseFitOptions po;
+      po.transitions = transitions;
+      po.level = level;
+      po.max_phases = max_phases;
+      po.phases = phases;
+      po.entry_stage = entry_stage;
+      phase = fit_phase_type(log, po);
+    }
   }
   py::list rates;
   for (const auto& r : fit.rates)
@@ -168,6 +181,36 @@ py::dict calibrate_snapshots(const std::string& source, bool is_text, const std:
   out["status"] = fit.status;
   out["n_transitions"] = fit.n_transitions;
   out["n_customers"] = fit.n_customers;
+  if (phase) {
+    py::list dwells;
+    for (const auto& d : phase->dwells)
+      dwells.append(py::make_tuple(d.stage, d.rates.size() == 1 ? "exponential" : "coxian", d.rates.size(), d.mean,
+                                   d.ci_low, d.ci_high, d.rates, d.exit, d.n));
+    py::list candidates;
+    for (const auto& c : phase->candidates) {
+      py::dict k;
+      for (std::size_t i = 0; i < c.phases.size(); ++i) {
+        if (!phase->absorbing[i]) k[py::str(phase->stages[i])] = c.phases[i];
+      }
+      candidates.append(py::make_tuple(c.stage.empty() ? "Markov" : c.stage, k, c.loglik, c.parameters, c.aic,
+                                       c.lr_statistic, c.lr_p_value, c.chosen, c.converged));
+    }
+    py::dict p;
+    p["dwells"] = dwells;
+    p["candidates"] = candidates;
+    p["estimates"] = estimate_list(phase->estimates);
+    p["warnings"] = problem_list(phase->warnings);
+    p["phases"] = phase->phases;
+    p["entry_stage"] = phase->entry_stage;
+    p["loglik"] = phase->loglik;
+    p["loglik_markov"] = phase->loglik_markov;
+    p["aic"] = phase->aic;
+    p["aic_markov"] = phase->aic_markov;
+    p["converged"] = phase->converged;
+    p["information_positive_definite"] = phase->information_positive_definite;
+    p["n_created"] = phase->n_created;
+    out["phase_type"] = p;
+  }
   return out;
 }
 
@@ -256,15 +299,17 @@ py::dict synth(const Model& model, int replication, std::optional<std::uint64_t>
   events["stage"] = e_stage;
   if (h.with_segments) events["segment"] = e_seg;
 
-  std::vector<std::string> s_id, s_date, s_stage, s_seg;
+  std::vector<std::string> s_id, s_date, s_stage, s_seg, s_created;
   for (const auto& r : h.snapshots) {
     s_id.push_back(r.customer_id), s_date.push_back(r.date), s_stage.push_back(r.stage), s_seg.push_back(r.segment);
+    s_created.push_back(r.created);
   }
   py::dict snaps;
   snaps["customer_id"] = s_id;
   snaps["date"] = s_date;
   snaps["stage"] = s_stage;
   if (h.with_segments) snaps["segment"] = s_seg;
+  snaps["created"] = s_created;
 
   std::vector<std::string> t_id, t_ts, t_tp;
   for (const auto& r : h.touchpoints) t_id.push_back(r.customer_id), t_ts.push_back(r.timestamp), t_tp.push_back(r.touchpoint);
@@ -308,7 +353,9 @@ void bind_calibrate(py::module_& m) {
         py::arg("stage_map") = std::map<std::string, std::string>{}, py::arg("stages") = std::vector<std::string>{},
         py::arg("absorbing") = std::vector<std::string>{}, py::arg("epoch") = "",
         py::arg("transitions") = std::vector<std::pair<std::string, std::string>>{}, py::arg("level") = 0.95,
-        "Reads a snapshot file (a path, or CSV text when is_text) and fits a continuous-time Markov model.");
+        py::arg("max_phases") = 3, py::arg("phases") = std::map<std::string, int>{}, py::arg("entry_stage") = "",
+        "Reads a snapshot file (a path, or CSV text when is_text) and fits a continuous-time Markov model and, "
+        "unless max_phases is 1, the phase-type (Coxian dwell) model.");
   m.def("calibrate_funnel", &calibrate_funnel, py::arg("source"), py::arg("is_text"), py::arg("file"),
         py::arg("transitions"), py::arg("won") = "", py::arg("start") = "steady", py::arg("period_days") = 0.0,
         py::arg("level") = 0.95, py::arg("name") = "calibrated", py::arg("seed") = 1, py::arg("replications") = 10,

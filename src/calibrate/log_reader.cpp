@@ -107,6 +107,11 @@ int Header::find(const std::string& name, Problems& problems) const {
   return found;
 }
 
+int Header::find_optional(const std::string& name, Problems& problems) const {
+  if (name.empty() || std::find(names_.begin(), names_.end(), name) == names_.end()) return -1;
+  return find(name, problems);
+}
+
 bool check_width(const csv::Record& record, std::size_t columns, Problems& problems) {
   if (record.fields.size() == columns) return true;
   problems.error(record.line, "",

@@ -71,6 +71,8 @@ class Header {
   /// The 0-based index of column `name`; -1, after an error, when it is missing or appears twice
   /// (then the first index).
   int find(const std::string& name, Problems& problems) const;
+  /// Same for a column that may be absent: -1 without an error when it is.
+  int find_optional(const std::string& name, Problems& problems) const;
 
  private:
   std::vector<std::string> names_;

@@ -46,6 +46,8 @@ struct Row {
   std::string time_text;
   std::string stage;
   int line = 0;
+  std::optional<Timestamp> created;
+  std::string created_text;
 };
 
 class SnapshotReader {
@@ -81,6 +83,7 @@ class SnapshotReader {
     customer_col_ = header.find(o_.customer_column, problems_);
     time_col_ = header.find(o_.time_column, problems_);
     stage_col_ = header.find(o_.stage_column, problems_);
+    created_col_ = header.find_optional(o_.created_column, problems_);
   }
 
   void read_row(const csv::Record& record) {
@@ -96,8 +99,19 @@ class SnapshotReader {
         std::string("a date or timestamp (") + kTimestampFormats + ")", problems_, ok);
     const std::optional<std::string> stage =
         stage_names_.field(record, stage_col_, o_.stage_column, problems_, ok);
+    std::optional<Timestamp> created;
+    std::string created_text;
+    if (created_col_ >= 0) {
+      created_text = calibrate_log::field(record, created_col_);
+      if (!created_text.empty()) {
+        created = calibrate_log::timestamp_field(
+            created_text, line, o_.created_column,
+            std::string("a creation date or timestamp (") + kTimestampFormats + ") or nothing",
+            problems_, ok);
+      }
+    }
     if (!ok) return;
-    rows_.push_back(Row{customers_.add(id), *time, time_text, *stage, line});
+    rows_.push_back(Row{customers_.add(id), *time, time_text, *stage, line, created, created_text});
   }
 
   void set_epoch() {
@@ -127,6 +141,7 @@ class SnapshotReader {
     log.epoch = civil_date(epoch_day_);
     log.absorbing = o_.absorbing;
     log.rows = data_rows_;
+    if (created_col_ >= 0) log.created_column = o_.created_column;
 
     std::vector<std::vector<std::size_t>> by_customer(customers_.size());
     for (std::size_t i = 0; i < rows_.size(); ++i) by_customer[rows_[i].customer].push_back(i);
@@ -148,6 +163,27 @@ class SnapshotReader {
       });
       SnapshotPath path;
       path.id = customers_[c];
+      const Row* created_row = nullptr;
+      for (const std::size_t i : rows) {
+        const Row& row = rows_[i];
+        if (!row.created) continue;
+        if (created_row == nullptr) {
+          created_row = &row;
+        } else if (!(*row.created == *created_row->created)) {
+          error(row.line, o_.created_column,
+                "customer '" + path.id + "' has two creation times: '" + created_row->created_text +
+                    "' (line " + std::to_string(created_row->line) + ") and '" +
+                    row.created_text + "'");
+        }
+      }
+      if (created_row != nullptr && !rows.empty() &&
+          before(rows_[rows.front()].time, *created_row->created)) {
+        error(created_row->line, o_.created_column,
+              "customer '" + path.id + "' is created at '" + created_row->created_text +
+                  "', after its first snapshot '" + rows_[rows.front()].time_text + "' (line " +
+                  std::to_string(rows_[rows.front()].line) + ")");
+      }
+      if (created_row != nullptr) path.created = created_row->created->days_since(epoch_day_);
       const Row* kept_last = nullptr;
       bool absorbed = false;
       for (const std::size_t i : rows) {
@@ -225,6 +261,7 @@ class SnapshotReader {
   int customer_col_ = -1;
   int time_col_ = -1;
   int stage_col_ = -1;
+  int created_col_ = -1;
   std::size_t data_rows_ = 0;
   std::vector<Row> rows_;
   calibrate_log::CustomerIndex customers_;

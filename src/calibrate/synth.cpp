@@ -286,7 +286,8 @@ SynthHistory synthesize(const Model& model, const SynthOptions& o) {
       while (n < c.changes.size() && c.changes[n].first <= at) ++n;
       if (n == 0) continue;  // not arrived yet
       h.snapshots.push_back(
-          SynthSnapshotRow{ids[i], date, stage_name(c.changes[n - 1].second), segment_name(c), k});
+          SynthSnapshotRow{ids[i], date, stage_name(c.changes[n - 1].second), segment_name(c), k,
+                           iso_timestamp(h.start_day, c.changes.front().first)});
     }
   }
 
@@ -346,12 +347,13 @@ void write_snapshots_csv(const SynthHistory& h, const std::string& path) {
   std::string out;
   out.reserve(h.snapshots.size() * 36 + 64);
   if (h.with_segments) {
-    append_record(out, {"customer_id", "date", "stage", "segment"});
+    append_record(out, {"customer_id", "date", "stage", "segment", "created"});
     for (const auto& r : h.snapshots)
-      append_record(out, {r.customer_id, r.date, r.stage, r.segment});
+      append_record(out, {r.customer_id, r.date, r.stage, r.segment, r.created});
   } else {
-    append_record(out, {"customer_id", "date", "stage"});
-    for (const auto& r : h.snapshots) append_record(out, {r.customer_id, r.date, r.stage});
+    append_record(out, {"customer_id", "date", "stage", "created"});
+    for (const auto& r : h.snapshots)
+      append_record(out, {r.customer_id, r.date, r.stage, r.created});
   }
   write_file_atomically(path, out);
 }

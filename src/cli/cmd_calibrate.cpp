@@ -23,6 +23,7 @@
 #include "lcsim/calibrate/calibrate.hpp"
 #include "lcsim/calibrate/funnel_fit.hpp"
 #include "lcsim/calibrate/history.hpp"
+#include "lcsim/calibrate/phase_fit.hpp"
 #include "lcsim/calibrate/snapshot_fit.hpp"
 #include "lcsim/calibrate/synth.hpp"
 #include "lcsim/calibrate/timestamp.hpp"
@@ -61,6 +62,9 @@ struct CalibrateArgs {
   std::string columns;    ///< "customer_id=Deal ID,timestamp=Date entered,stage=Stage"
   std::string separator;  ///< "," ";" "tab" or empty (detected)
   std::string date_format = "iso";  ///< iso, dmy or mdy
+  int max_phases = 3;                ///< --snapshots: phases a stage's dwell may get (1: Markov)
+  std::vector<std::string> phases;   ///< --snapshots: STAGE=K fixed
+  std::string entry_stage;           ///< --snapshots: where created customers entered
   std::string touchpoints;
   std::vector<std::string> lift;
   std::string report;
@@ -241,6 +245,29 @@ std::vector<std::pair<std::string, std::string>> parse_transitions(
   return pairs;
 }
 
+/// --phases STAGE=K,...: phases fixed by stage.
+std::map<std::string, int> parse_phases(const std::vector<std::string>& specs) {
+  std::map<std::string, int> out;
+  std::vector<Problem> problems;
+  for (const std::string& spec : specs) {
+    const auto eq = spec.find('=');
+    int k = 0;
+    bool ok = eq != std::string::npos && eq > 0 && eq + 2 == spec.size() &&
+              spec[eq + 1] >= '1' && spec[eq + 1] <= '4';
+    if (ok) k = spec[eq + 1] - '0';
+    if (!ok) {
+      problems.push_back(Problem{kCommand, 0, "--phases",
+                                 expected_got("STAGE=K with K from 1 to 4, e.g. lead=2",
+                                              "'" + spec + "'"),
+                                 false});
+      continue;
+    }
+    out[spec.substr(0, eq)] = k;
+  }
+  if (!problems.empty()) throw InputError(std::move(problems));
+  return out;
+}
+
 /// FROM:TO pairs grouped by FROM, in order of first appearance (the funnel fit's structure).
 std::vector<std::pair<std::string, std::vector<std::string>>> group_transitions(
     const std::vector<std::pair<std::string, std::string>>& pairs) {
@@ -279,7 +306,8 @@ struct SnapshotScenario {
 /// second-to-last date (customers first seen at the last date have a single row and are not in
 /// the log, so that interval is left out of both).
 SnapshotScenario scenario_from_snapshots(const SnapshotLog& log, const MarkovFit& fit,
-                                         const std::string& won, const std::string& name) {
+                                         const PhaseTypeFit* phase, const std::string& won,
+                                         const std::string& name) {
   SnapshotScenario out;
   Scenario& sc = out.scenario;
   const auto warn = [&](const std::string& field, const std::string& message) {
@@ -299,7 +327,7 @@ SnapshotScenario scenario_from_snapshots(const SnapshotLog& log, const MarkovFit
   sc.seed = 1;
   sc.replications = 10;
   sc.won = won;
-  sc.stages = markov_stage_specs(fit);
+  sc.stages = phase != nullptr ? phase_type_stage_specs(*phase) : markov_stage_specs(fit);
   std::set<std::string> absorbing;
   for (const auto& s : sc.stages) {
     if (s.absorbing) absorbing.insert(s.name);
@@ -433,6 +461,50 @@ json markov_json(const MarkovFit& f) {
           {"information_positive_definite", f.information_positive_definite}};
 }
 
+json phase_json(const PhaseTypeFit& f) {
+  json dwells = json::array();
+  for (const auto& d : f.dwells) {
+    dwells.push_back({{"stage", d.stage},
+                      {"phases", d.rates.size()},
+                      {"rates", d.rates},
+                      {"exit", d.exit},
+                      {"mean", number_or_null(d.mean)},
+                      {"ci_low", number_or_null(d.ci_low)},
+                      {"ci_high", number_or_null(d.ci_high)},
+                      {"n", d.n}});
+  }
+  json candidates = json::array();
+  for (const auto& c : f.candidates) {
+    candidates.push_back({{"stage", c.stage},
+                          {"phases", c.phases},
+                          {"loglik", number_or_null(c.loglik)},
+                          {"parameters", c.parameters},
+                          {"aic", number_or_null(c.aic)},
+                          {"lr_statistic", number_or_null(c.lr_statistic)},
+                          {"lr_p_value", number_or_null(c.lr_p_value)},
+                          {"chosen", c.chosen},
+                          {"converged", c.converged}});
+  }
+  return {{"file", f.file},
+          {"stages", f.stages},
+          {"phases", f.phases},
+          {"entry_stage", f.entry_stage},
+          {"dwells", dwells},
+          {"candidates", candidates},
+          {"estimates", estimates_json(f.estimates)},
+          {"loglik", number_or_null(f.loglik)},
+          {"loglik_markov", number_or_null(f.loglik_markov)},
+          {"aic", number_or_null(f.aic)},
+          {"aic_markov", number_or_null(f.aic_markov)},
+          {"parameters", f.parameters},
+          {"n_customers", f.n_customers},
+          {"n_observations", f.n_observations},
+          {"n_created", f.n_created},
+          {"n_intervals", f.n_intervals},
+          {"converged", f.converged},
+          {"information_positive_definite", f.information_positive_definite}};
+}
+
 json funnel_json(const FunnelFit& f, const std::string& start) {
   json cells = json::array();
   for (const auto& c : f.cells) {
@@ -490,6 +562,43 @@ std::string estimates_text(const std::vector<EstimateRow>& rows) {
   return t.str();
 }
 
+std::string phase_text(const PhaseTypeFit& f) {
+  std::ostringstream out;
+  out << "phase-type snapshot fit (semi-Markov, Coxian dwells chosen by AIC; "
+      << (f.converged ? "converged" : "NOT converged") << "): log-likelihood " << g4(f.loglik)
+      << " vs Markov " << g4(f.loglik_markov) << ", AIC " << g4(f.aic) << " vs " << g4(f.aic_markov)
+      << "; " << f.n_customers << " customers, " << f.n_created << " from their creation time in '"
+      << f.entry_stage << "'\n";
+  Table steps({"model", "phases", "loglik", "AIC", "LR", "p", "kept"},
+              {false, false, true, true, true, true, false});
+  for (const auto& c : f.candidates) {
+    std::string phases;
+    for (std::size_t i = 0; i < c.phases.size(); ++i) {
+      if (f.absorbing[i]) continue;
+      phases += (phases.empty() ? "" : " ") + f.stages[i] + "=" + std::to_string(c.phases[i]);
+    }
+    steps.add({c.stage.empty() ? "Markov" : c.stage + " +1 phase", phases, g4(c.loglik), g4(c.aic),
+               std::isnan(c.lr_statistic) ? "-" : g4(c.lr_statistic),
+               std::isnan(c.lr_p_value) ? "-" : g4(c.lr_p_value), c.chosen ? "yes" : "no"});
+  }
+  out << steps.str() << "\n";
+  Table dwells({"stage", "dwell", "mean (days)", "95% CI", "rates", "exit", "pairs"},
+               {false, false, true, true, false, false, true});
+  for (const auto& d : f.dwells) {
+    std::string rates;
+    std::string exits;
+    for (std::size_t i = 0; i < d.rates.size(); ++i) {
+      rates += (i > 0 ? " " : "") + g4(d.rates[i]);
+      exits += (i > 0 ? " " : "") + g4(d.exit[i]);
+    }
+    dwells.add({d.stage, d.rates.size() == 1 ? "exponential" : "coxian " + std::to_string(d.rates.size()),
+                g4(d.mean), "[" + g4(d.ci_low) + ", " + g4(d.ci_high) + "]", rates, exits,
+                std::to_string(d.n)});
+  }
+  out << dwells.str() << "\n" << estimates_text(f.estimates) << "\n";
+  return out.str();
+}
+
 std::string families_text(const std::vector<FamilyRow>& rows) {
   // AIC differences to the chosen family of the same stage and segment.
   std::map<std::pair<std::string, std::string>, double> best;
@@ -519,6 +628,7 @@ struct Result {
   std::optional<Calibration> calibration;
   std::optional<SnapshotLog> snapshot_log;
   std::optional<MarkovFit> markov;
+  std::optional<PhaseTypeFit> phase;
   std::optional<FunnelFit> funnel;
   std::vector<TouchpointLift> lifts;
   std::vector<EstimateRow> snapshot_scenario_estimates;
@@ -588,6 +698,7 @@ json report_json(const Result& r, const CalibrateArgs& a) {
     j["snapshots"]["rows"] = r.snapshot_log->rows;
     j["snapshots"]["epoch"] = r.snapshot_log->epoch;
   }
+  if (r.phase) j["phase_type"] = phase_json(*r.phase);
   std::vector<std::string> stages;
   for (const auto& s : r.scenario.stages) stages.push_back(s.name);
   std::vector<std::string> segments;
@@ -708,6 +819,7 @@ std::string result_text(const Result& r, const CalibrateArgs& a) {
         << g4(r.markov->loglik) << ")\n"
         << estimates_text(r.markov->estimates) << "\n";
   }
+  if (r.phase) out << phase_text(*r.phase);
   if (!r.lifts.empty()) {
     Table t({"touchpoint", "stage", "window", "hazard factor", "95% CI", "exposed stays",
              "exits (exposed)", "note"},
@@ -954,9 +1066,19 @@ void calibrate_command(const CalibrateArgs& a) {
     mo.transitions = parse_transitions(a.transitions);
     r.markov = fit_snapshots(*r.snapshot_log, mo);
     r.warnings.insert(r.warnings.end(), r.markov->warnings.begin(), r.markov->warnings.end());
+    if (a.max_phases > 1 || !a.phases.empty()) {
+      PhaseFitOptions po;
+      po.transitions = mo.transitions;
+      po.max_phases = a.max_phases;
+      po.phases = parse_phases(a.phases);
+      po.entry_stage = a.entry_stage;
+      r.phase = fit_phase_type(*r.snapshot_log, po);
+      r.warnings.insert(r.warnings.end(), r.phase->warnings.begin(), r.phase->warnings.end());
+    }
     if (!r.calibration) {
       SnapshotScenario s = scenario_from_snapshots(
-          *r.snapshot_log, *r.markov, won_of_snapshots(*r.snapshot_log, a.won), a.name);
+          *r.snapshot_log, *r.markov, r.phase ? &*r.phase : nullptr,
+          won_of_snapshots(*r.snapshot_log, a.won), a.name);
       r.scenario = std::move(s.scenario);
       r.snapshot_scenario_estimates = std::move(s.estimates);
       r.warnings.insert(r.warnings.end(), s.warnings.begin(), s.warnings.end());
@@ -997,10 +1119,20 @@ void add_calibrate(CLI::App& app, int& /*exit_code*/) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--out,-o", a->out, "Calibrated scenario YAML to write (required unless --dry-run)");
   cmd->add_option("--snapshots", a->snapshots,
-                  "Stage snapshots (CSV: customer_id,date,stage): a continuous-time Markov fit; "
-                  "the scenario "
-                  "comes from it when no EVENTS file is given")
+                  "Stage snapshots (CSV: customer_id,date,stage[,created]): a continuous-time "
+                  "Markov fit and a phase-type (Coxian dwell) fit; the scenario comes from the "
+                  "phase-type fit when no EVENTS file is given")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--max-phases", a->max_phases,
+                  "--snapshots: most phases of a stage's Coxian dwell, chosen by AIC stage by "
+                  "stage (default 3; 1: the continuous-time Markov fit only)")
+      ->check(CLI::Range(1, 4));
+  cmd->add_option("--phases", a->phases,
+                  "--snapshots: phases fixed for some stages, STAGE=K comma-separated (K 1 to 4)")
+      ->delimiter(',');
+  cmd->add_option("--entry-stage", a->entry_stage,
+                  "--snapshots: the stage a customer enters at its creation time (the created "
+                  "column; default: the first non-absorbing stage)");
   auto* funnel = cmd->add_option(
       "--funnel", a->funnel,
       "Aggregate funnel counts (CSV: period,stage,entries; period YYYY-MM, a date or consecutive "

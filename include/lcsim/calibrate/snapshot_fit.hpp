@@ -43,6 +43,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <iosfwd>
+#include <limits>
 #include <map>
 #include <string>
 #include <utility>
@@ -59,6 +60,11 @@ struct SnapshotOptions {
   std::string customer_column = "customer_id";
   std::string time_column = "date";
   std::string stage_column = "stage";
+  /// A column with each customer's creation (entry) time, used when the header has it: the
+  /// phase-type fit (phase_fit.hpp) then knows how long the customer had been in the pipeline at
+  /// its first snapshot. Every row of a customer must give the same value (or leave it empty), no
+  /// later than its first snapshot. Empty: never read.
+  std::string created_column = "created";
   /// CRM stage name -> stage name. When given, every value of the stage column must be a key or a
   /// value of the map (or one of `stages`); other values are errors.
   std::map<std::string, std::string> stage_map;
@@ -83,6 +89,9 @@ struct SnapshotObservation {
 struct SnapshotPath {
   std::string id;
   std::vector<SnapshotObservation> observations;
+  /// Days since the epoch when the customer was created (SnapshotOptions::created_column); NaN
+  /// when unknown.
+  double created = std::numeric_limits<double>::quiet_NaN();
 };
 
 /// A cleaned snapshot file.
@@ -93,6 +102,7 @@ struct SnapshotLog {
   std::vector<std::string> stages;     ///< SnapshotOptions::stages when given, else the stages
                                        ///< that occur in order of first occurrence
   std::vector<std::string> absorbing;  ///< SnapshotOptions::absorbing
+  std::string created_column;          ///< the column creation times came from; empty: none
   std::vector<SnapshotPath> customers; ///< customers with >= 2 usable rows, in file order
   std::size_t rows = 0;                ///< data rows read
   std::size_t rows_used = 0;           ///< rows kept in customer paths

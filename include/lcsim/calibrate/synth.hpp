@@ -21,7 +21,8 @@
 /// customer who has appeared by then, with the stage of its last change at or before that instant,
 /// including customers in absorbing stages (an export lists every record). Dates run from
 /// start_date (included) every `days`, or monthly on start_date's day of the month (clamped to the
-/// month's length: Jan 31 -> Feb 28 -> Mar 31), up to observe_until.
+/// month's length: Jan 31 -> Feb 28 -> Mar 31), up to observe_until. Each row also carries the
+/// customer's creation time (its first appearance), as CRM exports do.
 ///
 /// **Touchpoints.** The contact log lists landed contacts (reach succeeded), as a CRM activity log
 /// does; contacts that did not land are not recorded.
@@ -75,6 +76,7 @@ struct SynthSnapshotRow {
   std::string stage;
   std::string segment;   ///< empty without segments
   std::int64_t day = 0;  ///< days since start_date
+  std::string created;   ///< "YYYY-MM-DDTHH:MM:SSZ": when the customer first appeared
 };
 
 /// One landed touchpoint contact.
@@ -123,7 +125,8 @@ struct SynthHistory {
 /// @throws IoError when the file cannot be written
 void write_events_csv(const SynthHistory& history, const std::string& path);
 
-/// Writes `customer_id,date,stage[,segment]` rows, atomically as above.
+/// Writes `customer_id,date,stage[,segment],created` rows, atomically as above (created: the
+/// customer's first appearance, the creation time a CRM record carries).
 void write_snapshots_csv(const SynthHistory& history, const std::string& path);
 
 /// Writes `customer_id,timestamp,touchpoint` rows, atomically as above.

@@ -1,0 +1,411 @@
+// The phase-type (Coxian) panel fit: its likelihood and gradient, its agreement with the Markov
+// fit at one phase, recovery of a semi-Markov truth (Weibull and lognormal dwells) that the Markov
+// fit gets wrong, the choice by AIC on an exponential truth, the coverage of its intervals, the
+// creation-time column, the scenario it writes, and every bad option.
+#include "lcsim/calibrate/phase_fit.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lcsim/core/error.hpp"
+#include "lcsim/model/compile.hpp"
+#include "lcsim/model/coxian.hpp"
+#include "lcsim/model/scenario.hpp"
+
+namespace lcsim {
+namespace {
+
+double uniform01(std::mt19937_64& rng) { return (static_cast<double>(rng() >> 11) + 0.5) * 0x1.0p-53; }
+
+/// A semi-Markov truth: each stage's dwell sampler, mean and next-stage probabilities.
+struct TrueStage {
+  std::string name;
+  std::function<double(std::mt19937_64&)> dwell;  ///< empty: absorbing
+  double mean = 0.0;
+  std::vector<std::pair<int, double>> next;
+};
+
+std::function<double(std::mt19937_64&)> weibull(double shape, double mean) {
+  const double scale = mean / std::tgamma(1.0 + 1.0 / shape);
+  return [=](std::mt19937_64& rng) { return scale * std::pow(-std::log(uniform01(rng)), 1.0 / shape); };
+}
+
+std::function<double(std::mt19937_64&)> lognormal(double mean, double sigma) {
+  const double mu = std::log(mean) - sigma * sigma / 2.0;
+  return [=](std::mt19937_64& rng) {
+    // Box-Muller: the test's own normal draws.
+    const double u = uniform01(rng);
+    const double v = uniform01(rng);
+    return std::exp(mu + sigma * std::sqrt(-2.0 * std::log(u)) * std::cos(2.0 * M_PI * v));
+  };
+}
+
+std::function<double(std::mt19937_64&)> exponential(double mean) {
+  return [=](std::mt19937_64& rng) { return -mean * std::log(uniform01(rng)); };
+}
+
+std::function<double(std::mt19937_64&)> coxian2(double r1, double r2, double p1) {
+  return [=](std::mt19937_64& rng) {
+    double d = -std::log(uniform01(rng)) / r1;
+    if (uniform01(rng) >= p1) d += -std::log(uniform01(rng)) / r2;
+    return d;
+  };
+}
+
+/// lead (Weibull 1.8) -> mql, lost; mql (Weibull 0.7) -> sql, lead, lost; sql (lognormal) ->
+/// won, lost.
+std::vector<TrueStage> semi_markov() {
+  return {{"lead", weibull(1.8, 20.0), 20.0, {{1, 0.6}, {4, 0.4}}},
+          {"mql", weibull(0.7, 30.0), 30.0, {{2, 0.5}, {0, 0.1}, {4, 0.4}}},
+          {"sql", lognormal(25.0, 0.8), 25.0, {{3, 0.5}, {4, 0.5}}},
+          {"won", {}, 0.0, {}},
+          {"lost", {}, 0.0, {}}};
+}
+
+std::vector<TrueStage> markov_truth() {
+  return {{"lead", exponential(20.0), 20.0, {{1, 0.6}, {4, 0.4}}},
+          {"mql", exponential(30.0), 30.0, {{2, 0.5}, {0, 0.1}, {4, 0.4}}},
+          {"sql", exponential(25.0), 25.0, {{3, 0.5}, {4, 0.5}}},
+          {"won", {}, 0.0, {}},
+          {"lost", {}, 0.0, {}}};
+}
+
+/// The stage at each of `times` of a customer entering stage 0 at time `start`.
+std::vector<int> path_at(const std::vector<TrueStage>& truth, double start,
+                         const std::vector<double>& times, std::mt19937_64& rng) {
+  std::vector<int> out;
+  int stage = 0;
+  double t = start;
+  double leave = t + truth[0].dwell(rng);
+  for (const double when : times) {
+    while (truth[static_cast<std::size_t>(stage)].dwell && leave <= when) {
+      double u = uniform01(rng);
+      int to = truth[static_cast<std::size_t>(stage)].next.back().first;
+      for (const auto& [b, p] : truth[static_cast<std::size_t>(stage)].next) {
+        if (u < p) {
+          to = b;
+          break;
+        }
+        u -= p;
+      }
+      stage = to;
+      t = leave;
+      if (truth[static_cast<std::size_t>(stage)].dwell) leave = t + truth[static_cast<std::size_t>(stage)].dwell(rng);
+    }
+    out.push_back(stage);
+  }
+  return out;
+}
+
+/// Customers created at whole days in [0, days), seen every 30 days from day 0 to `days`
+/// (monthly exports), observation stopping at the first absorbing stage.
+SnapshotLog panel(const std::vector<TrueStage>& truth, int customers, std::uint64_t seed,
+                  int days = 720, bool with_created = true) {
+  std::mt19937_64 rng(seed);
+  SnapshotLog log;
+  log.file = "<panel>";
+  log.epoch = "2025-01-06";
+  for (const auto& s : truth) {
+    log.stages.push_back(s.name);
+    if (!s.dwell) log.absorbing.push_back(s.name);
+  }
+  log.created_column = with_created ? "created" : "";
+  for (int c = 0; c < customers; ++c) {
+    const double created = std::floor(uniform01(rng) * (days - 30));
+    std::vector<double> times;
+    for (double t = std::ceil(created / 30.0) * 30.0; t <= days; t += 30.0) times.push_back(t);
+    if (times.empty()) continue;
+    const std::vector<int> at = path_at(truth, created, times, rng);
+    SnapshotPath p;
+    p.id = "c" + std::to_string(c);
+    if (with_created) p.created = created;
+    for (std::size_t k = 0; k < times.size(); ++k) {
+      p.observations.push_back(
+          SnapshotObservation{times[k], truth[static_cast<std::size_t>(at[k])].name, static_cast<int>(k + 2)});
+      if (!truth[static_cast<std::size_t>(at[k])].dwell) break;
+    }
+    if (p.observations.size() >= 2 || (with_created && p.observations.front().time > created)) {
+      log.customers.push_back(std::move(p));
+    }
+  }
+  return log;
+}
+
+/// P(in each stage at `day`) of a customer entering stage 0 at day 0, by simulation.
+std::vector<double> true_occupancy(const std::vector<TrueStage>& truth, double day, int n) {
+  std::mt19937_64 rng(999);
+  std::vector<double> out(truth.size(), 0.0);
+  for (int i = 0; i < n; ++i) out[static_cast<std::size_t>(path_at(truth, 0.0, {day}, rng)[0])] += 1.0 / n;
+  return out;
+}
+
+/// The truth's transitions (semi_markov() and markov_truth() share them).
+PhaseFitOptions known() {
+  PhaseFitOptions o;
+  o.transitions = {{"lead", "mql"}, {"lead", "lost"}, {"mql", "sql"}, {"mql", "lead"},
+                   {"mql", "lost"}, {"sql", "won"}, {"sql", "lost"}};
+  return o;
+}
+
+double se_of(const EstimateRow& row) { return (row.ci_high - row.ci_low) / (2.0 * 1.959964); }
+
+/// |estimate - truth| / se of every checked quantity: mean dwells, next-probabilities, occupancy.
+std::vector<std::pair<std::string, double>> misses(const PhaseTypeFit& fit,
+                                                   const std::vector<TrueStage>& truth,
+                                                   const std::vector<double>& occupancy) {
+  std::vector<std::pair<std::string, double>> out;
+  const auto check = [&](const std::string& parameter, double value) {
+    const EstimateRow* row = fit.estimate(parameter);
+    EXPECT_NE(row, nullptr) << parameter;
+    if (row == nullptr) return;
+    out.emplace_back(parameter, std::abs(row->estimate - value) / se_of(*row));
+  };
+  for (const auto& s : truth) {
+    if (!s.dwell) continue;
+    check("stages." + s.name + ".dwell.mean", s.mean);
+    if (s.next.size() < 2) continue;
+    for (const auto& [b, p] : s.next) check("stages." + s.name + ".next." + truth[static_cast<std::size_t>(b)].name, p);
+  }
+  for (std::size_t b = 0; b < truth.size(); ++b) check("occupancy.365." + truth[b].name, occupancy[b]);
+  return out;
+}
+
+double worst(const std::vector<std::pair<std::string, double>>& m, std::string* which = nullptr) {
+  double w = 0.0;
+  for (const auto& [name, z] : m) {
+    if (z > w) {
+      w = z;
+      if (which != nullptr) *which = name;
+    }
+  }
+  return w;
+}
+
+TEST(PhaseFitTest, analytic_gradient_matches_finite_differences) {
+  const SnapshotLog log = panel(semi_markov(), 400, 3);
+  const PhaseFitOptions options = known();
+  const std::vector<int> phases = {2, 3, 1, 1, 1};
+  // lead: 2 rates, 1 exit, 1 next; mql: 3 rates, 2 exits, 2 next; sql: 1 rate, 1 next.
+  std::vector<double> theta = {-3.0, -2.5, 0.3, 0.4, -3.5, -2.0, -3.0, -0.5, 1.0, -1.0, 0.2, -3.2, 0.1};
+  std::vector<double> gradient;
+  const double ll = phase_type_loglik(log, options, phases, theta, &gradient);
+  ASSERT_TRUE(std::isfinite(ll));
+  ASSERT_EQ(gradient.size(), theta.size());
+  for (std::size_t i = 0; i < theta.size(); ++i) {
+    std::vector<double> x = theta;
+    const double h = 1e-5;
+    x[i] += h;
+    const double up = phase_type_loglik(log, options, phases, x);
+    x[i] -= 2.0 * h;
+    const double down = phase_type_loglik(log, options, phases, x);
+    const double numeric = (up - down) / (2.0 * h);
+    EXPECT_NEAR(gradient[i], numeric, 1e-5 * std::max(1.0, std::abs(numeric))) << "theta " << i;
+  }
+  EXPECT_THROW((void)phase_type_loglik(log, options, {2, 3, 1}, theta), std::invalid_argument);
+  EXPECT_THROW((void)phase_type_loglik(log, options, phases, {1.0}), std::invalid_argument);
+}
+
+TEST(PhaseFitTest, one_phase_everywhere_is_the_markov_fit) {
+  // Without creation times the one-phase likelihood is the Markov panel likelihood.
+  const SnapshotLog log = panel(semi_markov(), 1500, 5, 720, false);
+  PhaseFitOptions options = known();
+  options.max_phases = 1;
+  const PhaseTypeFit fit = fit_phase_type(log, options);
+  MarkovFitOptions mo;
+  mo.transitions = options.transitions;
+  const MarkovFit markov = fit_snapshots(log, mo);
+  EXPECT_NEAR(fit.loglik, markov.loglik, 1e-6 * std::abs(markov.loglik));
+  EXPECT_NEAR(fit.loglik_markov, fit.loglik, 1e-9);
+  ASSERT_EQ(fit.candidates.size(), 1U);
+  for (const auto& s : {"lead", "mql", "sql"}) {
+    const std::string p = std::string("stages.") + s + ".dwell.mean";
+    EXPECT_NEAR(fit.estimate(p)->estimate, markov.estimate(p)->estimate,
+                1e-4 * markov.estimate(p)->estimate) << p;
+    EXPECT_NEAR(fit.estimate(p)->ci_low, markov.estimate(p)->ci_low, 2e-3 * markov.estimate(p)->estimate) << p;
+  }
+  EXPECT_NEAR(fit.estimate("stages.mql.next.sql")->estimate,
+              markov.estimate("stages.mql.next.sql")->estimate, 1e-4);
+  for (const int k : fit.phases) EXPECT_EQ(k, 1);
+}
+
+TEST(PhaseFitTest, recovers_a_semi_markov_truth_that_the_markov_fit_misses) {
+  const std::vector<TrueStage> truth = semi_markov();
+  const SnapshotLog log = panel(truth, 5000, 11);
+  const std::vector<double> occupancy = true_occupancy(truth, 365.0, 400000);
+  const PhaseTypeFit fit = fit_phase_type(log, known());
+  PhaseFitOptions markov_only = known();
+  markov_only.max_phases = 1;
+  const PhaseTypeFit markov = fit_phase_type(log, markov_only);
+
+  EXPECT_TRUE(fit.converged);
+  EXPECT_TRUE(fit.information_positive_definite);
+  EXPECT_GT(fit.phases[0], 1) << "lead's Weibull 1.8 is not exponential";
+  EXPECT_GT(fit.phases[1], 1) << "mql's Weibull 0.7 is not exponential";
+  EXPECT_LT(fit.aic, markov.aic);
+  EXPECT_NEAR(fit.loglik_markov, markov.loglik, 1e-6 * std::abs(markov.loglik));
+  std::size_t created_before = 0;
+  for (const auto& c : log.customers) created_before += c.created < c.observations.front().time ? 1 : 0;
+  EXPECT_EQ(fit.n_created, created_before);
+  for (const auto& w : fit.warnings) ADD_FAILURE() << w.to_string();
+  std::string which;
+  const double phase_worst = worst(misses(fit, truth, occupancy), &which);
+  EXPECT_LT(phase_worst, 4.0) << which;
+  const double markov_worst = worst(misses(markov, truth, occupancy), &which);
+  EXPECT_GT(markov_worst, 4.0) << "the Markov fit's worst: " << which;
+  std::cout << "worst |estimate - truth| / se: phase-type " << phase_worst << ", Markov "
+            << markov_worst << " (" << which << ")\n";
+
+  // The scenario it writes compiles, with coxian dwells where chosen and their exact means.
+  Scenario sc;
+  sc.name = "fitted";
+  sc.horizon = 365;
+  sc.report_every = 30;
+  sc.won = "won";
+  sc.stages = phase_type_stage_specs(fit);
+  InitialCohort cohort;
+  cohort.stage = "lead";
+  cohort.count = 10;
+  sc.arrivals.initial.push_back(cohort);
+  EXPECT_NO_THROW((void)compile(sc));
+  ASSERT_TRUE(sc.stages[0].dwell.has_value());
+  EXPECT_EQ(sc.stages[0].dwell->dist, "coxian");
+  const Coxian lead(sc.stages[0].dwell->rates, sc.stages[0].dwell->exit);
+  EXPECT_NEAR(lead.mean(), fit.estimate("stages.lead.dwell.mean")->estimate, 1e-9 * lead.mean());
+  double total = 0.0;
+  for (const auto& [to, p] : sc.stages[1].next->probs) total += p;
+  EXPECT_EQ(total, 1.0);
+}
+
+TEST(PhaseFitTest, aic_keeps_one_phase_on_an_exponential_truth_in_most_seeds) {
+  int kept = 0;
+  const int seeds = 8;
+  for (int seed = 0; seed < seeds; ++seed) {
+    const PhaseTypeFit fit = fit_phase_type(panel(markov_truth(), 1500, 100 + seed), known());
+    bool one = true;
+    for (const int k : fit.phases) one = one && k == 1;
+    kept += one ? 1 : 0;
+    // Every step tried is reported with its likelihood-ratio test.
+    EXPECT_GE(fit.candidates.size(), 4U);
+    for (std::size_t i = 1; i < fit.candidates.size(); ++i) {
+      EXPECT_GE(fit.candidates[i].lr_p_value, 0.0);
+      EXPECT_LE(fit.candidates[i].lr_p_value, 1.0);
+    }
+  }
+  EXPECT_GE(kept, 6) << kept << " of " << seeds;
+  std::cout << "one phase everywhere kept in " << kept << " of " << seeds << " seeds\n";
+}
+
+TEST(PhaseFitTest, intervals_cover_the_truth_about_95_percent_of_the_time) {
+  // A Coxian-2 truth fitted with its own number of phases (no choice): 100 seeds.
+  const std::vector<TrueStage> truth = {{"a", coxian2(0.2, 0.03, 0.4), 0.0, {{1, 0.7}, {2, 0.3}}},
+                                        {"won", {}, 0.0, {}},
+                                        {"lost", {}, 0.0, {}}};
+  const double mean = 1.0 / 0.2 + 0.6 / 0.03;
+  PhaseFitOptions options;
+  options.phases = {{"a", 2}};
+  options.occupancy_days = {60.0};
+  int covered_mean = 0;
+  int covered_next = 0;
+  const int seeds = 100;
+  for (int seed = 0; seed < seeds; ++seed) {
+    const PhaseTypeFit fit = fit_phase_type(panel(truth, 400, 7000 + seed, 360), options);
+    const EstimateRow* m = fit.estimate("stages.a.dwell.mean");
+    const EstimateRow* p = fit.estimate("stages.a.next.won");
+    ASSERT_NE(m, nullptr);
+    ASSERT_NE(p, nullptr);
+    covered_mean += m->ci_low <= mean && mean <= m->ci_high ? 1 : 0;
+    covered_next += p->ci_low <= 0.7 && 0.7 <= p->ci_high ? 1 : 0;
+  }
+  std::cout << "coverage of 95% intervals over " << seeds << " seeds: mean dwell " << covered_mean
+            << ", next-probability " << covered_next << "\n";
+  EXPECT_GE(covered_mean, 90);
+  EXPECT_LE(covered_mean, 99);
+  EXPECT_GE(covered_next, 90);
+  EXPECT_LE(covered_next, 99);
+}
+
+TEST(PhaseFitTest, reads_creation_times_and_refuses_inconsistent_ones) {
+  const std::string good =
+      "customer_id,date,stage,created\n"
+      "c1,2025-02-01,lead,2025-01-20\n"
+      "c1,2025-03-01,won,2025-01-20\n"
+      "c2,2025-02-01,lead,\n"
+      "c2,2025-03-01,lost,\n";
+  std::istringstream in(good);
+  SnapshotOptions so;
+  so.absorbing = {"won", "lost"};
+  const SnapshotLog log = parse_snapshots(in, "snap.csv", so);
+  EXPECT_EQ(log.created_column, "created");
+  ASSERT_EQ(log.customers.size(), 2U);
+  EXPECT_DOUBLE_EQ(log.customers[0].observations[0].time - log.customers[0].created, 12.0);
+  EXPECT_TRUE(std::isnan(log.customers[1].created));
+
+  const auto error_of = [&](const std::string& text) {
+    std::istringstream bad(text);
+    try {
+      (void)parse_snapshots(bad, "snap.csv", so);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string two = error_of(
+      "customer_id,date,stage,created\nc1,2025-02-01,lead,2025-01-20\nc1,2025-03-01,won,2025-01-21\n");
+  EXPECT_NE(two.find("snap.csv:3"), std::string::npos) << two;
+  EXPECT_NE(two.find("two creation times"), std::string::npos) << two;
+  const std::string late = error_of(
+      "customer_id,date,stage,created\nc1,2025-02-01,lead,2025-02-20\nc1,2025-03-01,won,2025-02-20\n");
+  EXPECT_NE(late.find("after its first snapshot"), std::string::npos) << late;
+  const std::string unparseable = error_of(
+      "customer_id,date,stage,created\nc1,2025-02-01,lead,yesterday\nc1,2025-03-01,won,\n");
+  EXPECT_NE(unparseable.find("created"), std::string::npos) << unparseable;
+}
+
+TEST(PhaseFitTest, bad_options_are_input_errors_naming_the_field) {
+  const SnapshotLog log = panel(semi_markov(), 200, 1);
+  const auto field_of = [&](const PhaseFitOptions& o) {
+    try {
+      (void)fit_phase_type(log, o);
+    } catch (const InputError& e) {
+      return e.problems().front().field;
+    }
+    return std::string("no error");
+  };
+  PhaseFitOptions o;
+  o.max_phases = 0;
+  EXPECT_EQ(field_of(o), "max_phases");
+  o = {};
+  o.max_phases = 5;
+  EXPECT_EQ(field_of(o), "max_phases");
+  o = {};
+  o.resolution_days = 0.0;
+  EXPECT_EQ(field_of(o), "resolution_days");
+  o = {};
+  o.occupancy_days = {-1.0};
+  EXPECT_EQ(field_of(o), "occupancy_days");
+  o = {};
+  o.phases = {{"leed", 2}};
+  EXPECT_EQ(field_of(o), "phases.leed");
+  o = {};
+  o.phases = {{"won", 2}};
+  EXPECT_EQ(field_of(o), "phases.won");
+  o = {};
+  o.entry_stage = "lost";
+  EXPECT_EQ(field_of(o), "entry_stage");
+  o = {};
+  o.level = 1.5;
+  EXPECT_EQ(field_of(o), "level");
+}
+
+}  // namespace
+}  // namespace lcsim
