@@ -209,7 +209,13 @@ class SnapshotReader {
         kept_last = &row;
         absorbed = absorbing(row.stage);
       }
-      if (path.observations.size() < 2) {
+      // One observation says nothing about moves, unless the customer's creation time is
+      // before it (created in the entry stage, seen later, possibly elsewhere): dropping those
+      // would drop the customers who moved on fastest.
+      const bool created_before =
+          !path.observations.empty() && std::isfinite(path.created) &&
+          path.created < path.observations.front().time;
+      if (path.observations.size() < 2 && !created_before) {
         if (!path.observations.empty()) single.push_back(path.observations.front().line);
         continue;
       }

@@ -10,8 +10,8 @@
 /// (when a stage list or map is given), and two rows of one customer with the same date and
 /// different stages. Warnings (SnapshotLog::warnings): repeated identical rows (dropped), rows out
 /// of order within a customer (sorted), rows after an absorbing stage that show another stage
-/// (ignored), and customers with a single usable row (not used: one observation carries no
-/// information about moves).
+/// (ignored), and customers with a single usable row and no earlier creation time (not used: one
+/// observation carries no information about moves).
 ///
 /// **Model.** A generator Q (S x S, rows sum to 0) with q_ab > 0 on the *allowed transitions* and 0
 /// elsewhere; absorbing stages have zero rows. P(t) = expm(Q t) is the matrix of probabilities of
@@ -85,7 +85,7 @@ struct SnapshotObservation {
   int line = 0;        ///< line of the row in the file
 };
 
-/// One customer's observations in time order (at least two).
+/// One customer's observations in time order (at least two, or one after its creation time).
 struct SnapshotPath {
   std::string id;
   std::vector<SnapshotObservation> observations;
@@ -103,7 +103,8 @@ struct SnapshotLog {
                                        ///< that occur in order of first occurrence
   std::vector<std::string> absorbing;  ///< SnapshotOptions::absorbing
   std::string created_column;          ///< the column creation times came from; empty: none
-  std::vector<SnapshotPath> customers; ///< customers with >= 2 usable rows, in file order
+  std::vector<SnapshotPath> customers; ///< customers with >= 2 usable rows (or one after their
+                                       ///< creation time), in file order
   std::size_t rows = 0;                ///< data rows read
   std::size_t rows_used = 0;           ///< rows kept in customer paths
   std::size_t customers_single = 0;    ///< customers with one usable row (not used)

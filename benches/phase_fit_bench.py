@@ -1,0 +1,64 @@
+"""Speed of the phase-type snapshot fit (not a test: nothing is asserted).
+
+    .venv/bin/python benches/phase_fit_bench.py [--max-phases 3] [--repeat 3] [--cpu 0]
+
+Synthesizes the monthly panel of benches/phase_fit/semi_markov10.yaml (ten stages, two segments,
+about 20,000 customers over two years; `lcsim synth --snapshots --every monthly`, with creation
+times) and times the whole `lcsim calibrate --snapshots` on one core (`taskset -c CPU`): reading,
+the Markov fit, the phase-type fit with the choice of phases up to --max-phases, the intervals and
+writing the scenario. Prints the median, min and max wall time of --repeat runs, the phases chosen
+and the two log-likelihoods. Timings are wall clock on a shared machine: quote the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO = ROOT / "benches" / "phase_fit" / "semi_markov10.yaml"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-phases", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cpu", type=int, default=0)
+    args = parser.parse_args()
+    lcsim = shutil.which("lcsim", path=str(ROOT / ".venv" / "bin")) or "lcsim"
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        subprocess.run([lcsim, "synth", str(SCENARIO), "--events", str(d / "events.csv"), "--snapshots",
+                        str(d / "snaps.csv"), "--every", "monthly", "--no-segments"], check=True,
+                       capture_output=True)
+        rows = sum(1 for _ in open(d / "snaps.csv")) - 1
+        command = ["taskset", "-c", str(args.cpu), lcsim, "calibrate", "--snapshots", str(d / "snaps.csv"),
+                   "--absorbing", "lost,churned", "--won", "won", "--max-phases", str(args.max_phases),
+                   "--out", str(d / "fitted.yaml"), "--report", str(d / "report.json")]
+        walls = []
+        for _ in range(args.repeat):
+            started = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            walls.append(time.perf_counter() - started)
+        report = json.loads((d / "report.json").read_text())
+    phase = report["phase_type"]
+    chosen = {s: k for s, k, a in zip(phase["stages"], phase["phases"], report["snapshots"]["stages"])
+              if s not in ("lost", "churned")}
+    print(f"semi_markov10 monthly panel: {rows} snapshot rows, {phase['n_customers']} customers, "
+          f"{phase['n_observations']} observations, {phase['n_intervals']} distinct gaps")
+    print(f"lcsim calibrate --snapshots --max-phases {args.max_phases} on one core: median "
+          f"{statistics.median(walls):.2f} s (min {min(walls):.2f}, max {max(walls):.2f}; {args.repeat} runs)")
+    print(f"phases chosen: {chosen}; {len(phase['candidates'])} models fitted")
+    print(f"log-likelihood: phase-type {phase['loglik']:.1f}, Markov {phase['loglik_markov']:.1f}; "
+          f"AIC {phase['aic']:.1f} vs {phase['aic_markov']:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
