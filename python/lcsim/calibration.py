@@ -61,8 +61,11 @@ class Calibration:
         ``file:line: field: message`` lines (the log's, then the calibration's); ``problems`` holds
         them as :class:`lcsim.Problem` tuples.
     scenario : Scenario or None
-        The calibrated scenario, ready for :func:`lcsim.simulate` (day 0 is :attr:`epoch`). ``None``
-        for snapshot fits, which estimate stage dynamics only (see :attr:`rates`).
+        The calibrated scenario, ready for :func:`lcsim.simulate` (day 0 is :attr:`epoch`). Snapshot
+        fits: the phase-type fit's stages (the Markov fit's with ``max_phases=1``) and the arrivals
+        the panel shows (the ``arrivals.*`` rows of :attr:`estimates`, with a warning on what
+        snapshots cannot show), when a conversion stage is known (``won``, or a stage named
+        "won"); else ``None``.
     epoch : str
         Day 0 as ``"YYYY-MM-DD"``.
     window : tuple of float
@@ -97,6 +100,12 @@ class Calibration:
     phase_estimates : DataFrame or None
         The phase-type fit's ``stages.<s>.dwell.mean``, ``stages.<s>.next.<to>`` and
         ``occupancy.365.<stage>`` rows (columns as :attr:`estimates`).
+    markov_estimates : DataFrame or None
+        The same rows for the Markov model (one phase everywhere) fitted to the same likelihood:
+        how much the answer moves.
+    markov_scenario : Scenario or None
+        Snapshot fits: the scenario of the Markov fit (exponential dwells), beside :attr:`scenario`
+        (the phase-type fit's, with ``coxian`` dwells where chosen).
     loglik : dict
         Snapshot fits: ``{"markov": ..., "phase_type": ...}`` on the same likelihood (with
         creation times when the snapshots have a ``created`` column), and the AICs as
@@ -122,12 +131,23 @@ class Calibration:
             self.scenario: Optional[Scenario] = Scenario.from_yaml(data["scenario_yaml"], file=f"{self.file} (calibrated)")
             self.rates = None
         else:
-            self.scenario = None
             self.rates = pd.DataFrame(data["rates"], columns=_RATE_COLUMNS)
+            self.scenario = None
+            self.markov_scenario: Optional[Scenario] = None
+            if "scenario_yaml" in data:
+                self.scenario = Scenario.from_yaml(data["scenario_yaml"], file=f"{self.file} (calibrated)")
+                self.markov_scenario = Scenario.from_yaml(data["markov_scenario_yaml"],
+                                                          file=f"{self.file} (calibrated, Markov)")
+                self.estimates = pd.concat(
+                    [self.estimates, pd.DataFrame(data["arrival_estimates"], columns=_ESTIMATE_COLUMNS)],
+                    ignore_index=True).astype({"n": "int64"})
+                self.problems += [Problem(*p) for p in data["scenario_warnings"]]
+                self.warnings = [_problem_line(p) for p in self.problems]
         phase = data.get("phase_type")
         self.dwells: Optional[pd.DataFrame] = None
         self.phase_candidates: Optional[pd.DataFrame] = None
         self.phase_estimates: Optional[pd.DataFrame] = None
+        self.markov_estimates: Optional[pd.DataFrame] = None
         self.loglik: dict = {}
         if phase is not None:
             self.dwells = pd.DataFrame([(s, f, k, m, lo, hi, list(r), list(e), n)
@@ -135,6 +155,8 @@ class Calibration:
             self.phase_candidates = pd.DataFrame([(st, dict(k), *rest) for st, k, *rest in phase["candidates"]],
                                                  columns=_CANDIDATE_COLUMNS)
             self.phase_estimates = pd.DataFrame(phase["estimates"], columns=_ESTIMATE_COLUMNS).astype({"n": "int64"})
+            self.markov_estimates = pd.DataFrame(phase["markov_estimates"],
+                                                 columns=_ESTIMATE_COLUMNS).astype({"n": "int64"})
             self.loglik = {"markov": phase["loglik_markov"], "phase_type": phase["loglik"],
                            "aic_markov": phase["aic_markov"], "aic_phase_type": phase["aic"]}
             self.problems += [Problem(*p) for p in phase["warnings"]]
@@ -296,7 +318,7 @@ def calibrate(
         transitions`` (list of (from, to) pairs; default inferred), ``max_phases`` (most phases
         of a stage's Coxian dwell in the phase-type fit, chosen by AIC; default 3, 1 for the
         Markov fit alone), ``phases`` ({stage: k} fixed) and ``entry_stage`` (where a customer
-        with a ``created`` time entered; default the first non-absorbing stage).
+        with a ``created`` time entered; default the stage most of them are first seen in).
 
     Raises
     ------
@@ -348,7 +370,8 @@ def calibrate(
     if "transitions" in opts:
         opts["transitions"] = [(str(a), str(b)) for a, b in opts["transitions"]]
     source, is_text, file = _source(snapshots, "<snapshots>")
-    data = _core.calibrate_snapshots(source, is_text, file, stage_map=stage_map, absorbing=absorbing, **opts)
+    data = _core.calibrate_snapshots(source, is_text, file, stage_map=stage_map, absorbing=absorbing, won=won or "",
+                                     name=str(name), **opts)
     return Calibration(data, "snapshots")
 
 
@@ -366,7 +389,7 @@ def synth(
 
     Returns a dict of DataFrames with the columns of the ``lcsim synth`` CSV files:
     ``"events"`` (customer_id, timestamp, stage[, segment]), ``"snapshots"`` (customer_id, date,
-    stage[, segment]; empty unless ``snapshots`` is ``"monthly"`` or a number of days) and
+    stage[, segment], created; empty unless ``snapshots`` is ``"monthly"`` or a number of days) and
     ``"touchpoints"`` (customer_id, timestamp, touchpoint; landed contacts). The segment column is
     present when the scenario has more than one segment. Each frame's ``.attrs`` hold the facts of
     the history (``censor_at``, ``seed``, ``customers``, ``absorbing``, ``won``, ...): calibrate with

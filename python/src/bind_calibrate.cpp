@@ -12,6 +12,7 @@
 #include "lcsim/calibrate/history.hpp"
 #include "lcsim/calibrate/phase_fit.hpp"
 #include "lcsim/calibrate/snapshot_fit.hpp"
+#include "lcsim/calibrate/snapshot_scenario.hpp"
 #include "lcsim/calibrate/synth.hpp"
 #include "lcsim/io/scenario_yaml.hpp"
 
@@ -123,7 +124,7 @@ py::dict calibrate_snapshots(const std::string& source, bool is_text, const std:
                              const std::string& epoch,
                              const std::vector<std::pair<std::string, std::string>>& transitions, double level,
                              int max_phases, const std::map<std::string, int>& phases,
-                             const std::string& entry_stage) {
+                             const std::string& entry_stage, const std::string& won, const std::string& name) {
   SnapshotOptions log_options;
   log_options.stage_map = stage_map;
   log_options.stages = stages;
@@ -135,6 +136,8 @@ py::dict calibrate_snapshots(const std::string& source, bool is_text, const std:
 
   MarkovFit fit;
   std::optional<PhaseTypeFit> phase;
+  std::optional<SnapshotScenario> scenario;
+  std::string markov_yaml;
   std::string log_epoch;
   double first = 0.0;
   double last = 0.0;
@@ -162,6 +165,19 @@ py::dict calibrate_snapshots(const std::string& source, bool is_text, const std:
       po.entry_stage = entry_stage;
       phase = fit_phase_type(log, po);
     }
+    // A scenario when a conversion stage is known: the phase-type fit's (else the Markov fit's)
+    // stages with the arrivals the panel shows; the Markov fit's beside it.
+    std::string won_stage = won;
+    if (won_stage.empty() && std::find(log.stages.begin(), log.stages.end(), "won") != log.stages.end()) {
+      won_stage = "won";
+    }
+    if (!won.empty() && std::find(log.stages.begin(), log.stages.end(), won) == log.stages.end()) {
+      throw InputError(log.file, 0, "won", "stage '" + won + "' does not occur in the snapshots");
+    }
+    if (!won_stage.empty()) {
+      scenario = scenario_from_snapshots(log, fit, phase ? &*phase : nullptr, won_stage, name);
+      markov_yaml = to_yaml(scenario_from_snapshots(log, fit, nullptr, won_stage, name + "_markov").scenario);
+    }
   }
   py::list rates;
   for (const auto& r : fit.rates)
@@ -181,6 +197,12 @@ py::dict calibrate_snapshots(const std::string& source, bool is_text, const std:
   out["status"] = fit.status;
   out["n_transitions"] = fit.n_transitions;
   out["n_customers"] = fit.n_customers;
+  if (scenario) {
+    out["scenario_yaml"] = to_yaml(scenario->scenario);
+    out["markov_scenario_yaml"] = markov_yaml;
+    out["arrival_estimates"] = estimate_list(scenario->estimates);
+    out["scenario_warnings"] = problem_list(scenario->warnings);
+  }
   if (phase) {
     py::list dwells;
     for (const auto& d : phase->dwells)
@@ -199,6 +221,7 @@ py::dict calibrate_snapshots(const std::string& source, bool is_text, const std:
     p["dwells"] = dwells;
     p["candidates"] = candidates;
     p["estimates"] = estimate_list(phase->estimates);
+    p["markov_estimates"] = estimate_list(phase->markov_estimates);
     p["warnings"] = problem_list(phase->warnings);
     p["phases"] = phase->phases;
     p["entry_stage"] = phase->entry_stage;
@@ -354,6 +377,7 @@ void bind_calibrate(py::module_& m) {
         py::arg("absorbing") = std::vector<std::string>{}, py::arg("epoch") = "",
         py::arg("transitions") = std::vector<std::pair<std::string, std::string>>{}, py::arg("level") = 0.95,
         py::arg("max_phases") = 3, py::arg("phases") = std::map<std::string, int>{}, py::arg("entry_stage") = "",
+        py::arg("won") = "", py::arg("name") = "calibrated",
         "Reads a snapshot file (a path, or CSV text when is_text) and fits a continuous-time Markov model and, "
         "unless max_phases is 1, the phase-type (Coxian dwell) model.");
   m.def("calibrate_funnel", &calibrate_funnel, py::arg("source"), py::arg("is_text"), py::arg("file"),

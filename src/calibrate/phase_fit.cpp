@@ -570,12 +570,20 @@ Prepared prepare(const SnapshotLog& log, const PhaseFitOptions& o) {
     }
   }
   // Entry stage.
+  // Default: the non-absorbing stage most customers with a creation time are first seen in (in
+  // stage order on ties); without creation times, the first non-absorbing stage.
   std::string entry = o.entry_stage;
   if (entry.empty()) {
+    std::vector<std::size_t> first_seen(st.s, 0);
+    for (const auto& path : log.customers) {
+      if (std::isfinite(path.created)) ++first_seen[static_cast<std::size_t>(index.at(path.observations.front().stage))];
+    }
+    std::size_t best = 0;
     for (std::size_t a = 0; a < st.s; ++a) {
-      if (!st.absorbing[a]) {
+      if (st.absorbing[a]) continue;
+      if (entry.empty() || first_seen[a] > best) {
         entry = markov.stages[a];
-        break;
+        best = first_seen[a];
       }
     }
   }
@@ -665,6 +673,178 @@ Prepared prepare(const SnapshotLog& log, const PhaseFitOptions& o) {
   return prep;
 }
 
+/// The observed information, intervals and estimates of one fitted model.
+struct Summary {
+  std::vector<double> covariance;
+  bool positive_definite = false;
+  std::vector<PhaseDwell> dwells;
+  std::vector<EstimateRow> estimates;
+  std::vector<std::pair<std::string, std::string>> warnings;  ///< (field, message)
+  void warn(const std::string& field, const std::string& message) {
+    warnings.emplace_back(field, message);
+  }
+};
+
+Summary summarise(const Prepared& prep, const Likelihood& lik, const std::vector<double>& theta,
+                  const PhaseFitOptions& o) {
+  Summary out;
+  const MarkovFit& markov = prep.markov;
+  const Structure& st = prep.st;
+  const Data& data = prep.data;
+  const int entry_stage = prep.entry_stage;
+  const Layout& l = lik.layout();
+  const std::size_t kp = l.parameters;
+  const std::vector<bool> bound = held_fixed(st, l, theta);
+  std::vector<std::size_t> free;
+  for (std::size_t i = 0; i < kp; ++i) {
+    if (!bound[i]) free.push_back(i);
+  }
+  out.covariance.assign(kp * kp, kNaN);
+  {
+    const auto kf = static_cast<Eigen::Index>(free.size());
+    Matrix hessian(kf, kf);
+    for (Eigen::Index c = 0; c < kf; ++c) {
+      const std::size_t i = free[static_cast<std::size_t>(c)];
+      const double h = 1e-4;
+      std::vector<double> x = theta;
+      std::vector<double> gp;
+      std::vector<double> gm;
+      x[i] = theta[i] + h;
+      (void)lik.value(x, &gp);
+      x[i] = theta[i] - h;
+      (void)lik.value(x, &gm);
+      for (Eigen::Index r = 0; r < kf; ++r) {
+        const std::size_t j = free[static_cast<std::size_t>(r)];
+        hessian(r, c) = (gp[j] - gm[j]) / (2.0 * h);
+      }
+    }
+    const Matrix information = -0.5 * (hessian + hessian.transpose());
+    if (kf > 0 && information.allFinite()) {
+      const Eigen::SelfAdjointEigenSolver<Matrix> eigen(information);
+      const double min_eig = eigen.eigenvalues().minCoeff();
+      const double max_eig = eigen.eigenvalues().maxCoeff();
+      if (min_eig > 1e-9 * std::max(max_eig, 1e-300)) {
+        out.positive_definite = true;
+        const Matrix inverse = eigen.eigenvectors() *
+                               eigen.eigenvalues().cwiseInverse().asDiagonal() *
+                               eigen.eigenvectors().transpose();
+        std::fill(out.covariance.begin(), out.covariance.end(), 0.0);
+        for (Eigen::Index r = 0; r < kf; ++r) {
+          for (Eigen::Index c = 0; c < kf; ++c) {
+            out.covariance[free[static_cast<std::size_t>(r)] * kp + free[static_cast<std::size_t>(c)]] =
+                inverse(r, c);
+          }
+        }
+      } else {
+        // Which parameters the flat direction moves, in words.
+        const Eigen::VectorXd v = eigen.eigenvectors().col(0);
+        std::vector<std::string> involved;
+        for (std::size_t a = 0; a < st.s; ++a) {
+          if (st.absorbing[a]) continue;
+          // Stage a's parameters: its rates, exits and next logits, in one run of theta.
+          const int lo = l.rate_at[a];
+          const int hi = l.next_at[a] + static_cast<int>(st.exits[a].size()) - 1;
+          double weight = 0.0;
+          for (Eigen::Index r = 0; r < kf; ++r) {
+            const auto i = static_cast<int>(free[static_cast<std::size_t>(r)]);
+            if (i >= lo && i < hi) weight += v(r) * v(r);
+          }
+          if (weight > 0.1) involved.push_back(markov.stages[a]);
+        }
+        out.warn("", "the observed information is not positive definite (smallest eigenvalue " +
+                     text::number(min_eig) + "): the data do not identify every parameter" +
+                     (involved.empty() ? std::string()
+                                       : " (the flat direction moves the dwell or next stages of " +
+                                             text::join(involved) + ")") +
+                     "; no intervals");
+      }
+    } else if (kp > 0) {
+      out.warn("", "the observed information could not be computed: no intervals");
+    }
+  }
+  const double z =
+      boost::math::quantile(boost::math::normal_distribution<double>(), 0.5 + o.level / 2.0);
+  const auto variance = [&](const std::vector<double>& g) {
+    double v = 0.0;
+    for (std::size_t r = 0; r < kp; ++r) {
+      if (g[r] == 0.0) continue;
+      for (std::size_t c = 0; c < kp; ++c) {
+        if (g[c] != 0.0) v += g[r] * g[c] * out.covariance[r * kp + c];
+      }
+    }
+    return v;
+  };
+  // Estimate of f(theta) with an interval on the log (positive) or logit (probability) scale.
+  const auto interval = [&](const std::function<double(const std::vector<double>&)>& f,
+                            bool probability) {
+    const double value = f(theta);
+    std::array<double, 3> r{value, kNaN, kNaN};
+    if (!out.positive_definite) return r;
+    if (probability && (value <= 1e-12 || value >= 1.0 - 1e-12)) {
+      r[1] = r[2] = value;
+      return r;
+    }
+    const auto transformed = [&](const std::vector<double>& x) {
+      const double v = f(x);
+      return probability ? logit(std::clamp(v, 1e-300, 1.0 - 1e-16)) : std::log(v);
+    };
+    const double se = std::sqrt(variance(numeric_gradient(transformed, theta, bound)));
+    const double t = probability ? logit(value) : std::log(value);
+    r[1] = probability ? logistic(t - z * se) : std::exp(t - z * se);
+    r[2] = probability ? logistic(t + z * se) : std::exp(t + z * se);
+    return r;
+  };
+  for (std::size_t a = 0; a < st.s; ++a) {
+    if (st.absorbing[a]) continue;
+    const std::string& name = markov.stages[a];
+    const StageParams sp = stage_params(st, l, theta, a);
+    PhaseDwell d;
+    d.stage = name;
+    for (int i = 0; i < l.phases[a]; ++i) {
+      d.rates.push_back(sp.r[static_cast<std::size_t>(i)]);
+      d.exit.push_back(sp.p[static_cast<std::size_t>(i)]);
+    }
+    const auto mean = interval(
+        [&](const std::vector<double>& x) {
+          return coxian_mean(stage_params(st, l, x, a), l.phases[a]);
+        },
+        false);
+    d.mean = mean[0];
+    d.ci_low = mean[1];
+    d.ci_high = mean[2];
+    d.n = data.pairs_from[a];
+    out.dwells.push_back(d);
+    out.estimates.push_back(EstimateRow{"stages." + name + ".dwell.mean", d.mean, d.ci_low,
+                                        d.ci_high, d.n});
+    const auto& ex = st.exits[a];
+    for (std::size_t j = 0; j < ex.size(); ++j) {
+      const std::string parameter = "stages." + name + ".next." + markov.stages[static_cast<std::size_t>(ex[j])];
+      if (ex.size() == 1) {
+        out.estimates.push_back(EstimateRow{parameter, 1.0, 1.0, 1.0, d.n});
+        continue;
+      }
+      const auto p = interval(
+          [&](const std::vector<double>& x) { return stage_params(st, l, x, a).pi[j]; }, true);
+      out.estimates.push_back(EstimateRow{parameter, p[0], p[1], p[2], d.n});
+    }
+  }
+  for (const double day : o.occupancy_days) {
+    for (std::size_t b = 0; b < st.s; ++b) {
+      const auto occupancy = [&](const std::vector<double>& x) {
+        const Matrix p = (generator(st, l, x) * day).exp();
+        double v = 0.0;
+        const int r0 = l.first[static_cast<std::size_t>(entry_stage)];
+        for (int j = 0; j < l.phases[b]; ++j) v += p(r0, l.first[b] + j);
+        return std::clamp(v, 0.0, 1.0);
+      };
+      const auto occ = interval(occupancy, true);
+      out.estimates.push_back(EstimateRow{"occupancy." + text::number(day) + "." + markov.stages[b],
+                                          occ[0], occ[1], occ[2], data.start.size()});
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 const EstimateRow* PhaseTypeFit::estimate(const std::string& parameter) const {
@@ -714,6 +894,7 @@ PhaseTypeFit fit_phase_type(const SnapshotLog& log, const PhaseFitOptions& o) {
   std::vector<int> phases(st.s, 1);
   for (const auto& [name, k] : o.phases) phases[static_cast<std::size_t>(index.at(name))] = k;
   std::vector<double> theta;
+  std::vector<double> markov_start;
   {
     const Layout one = make_layout(st, std::vector<int>(st.s, 1));
     theta.assign(one.parameters, 0.0);
@@ -728,6 +909,7 @@ PhaseTypeFit fit_phase_type(const SnapshotLog& log, const PhaseFitOptions& o) {
         theta[static_cast<std::size_t>(one.next_at[a]) + j - 1] = std::log(qj / q0);
       }
     }
+    markov_start = theta;
     // Stages with fixed phases: their Markov start carried into the fixed layout.
     Layout from = one;
     for (std::size_t a = 0; a < st.s; ++a) {
@@ -762,8 +944,12 @@ PhaseTypeFit fit_phase_type(const SnapshotLog& log, const PhaseFitOptions& o) {
   }
   bool markov_only = true;
   for (const int k : phases) markov_only = markov_only && k == 1;
-  fit.loglik_markov = markov_only ? current.loglik : kNaN;
-  fit.aic_markov = markov_only ? fit.candidates.front().aic : kNaN;
+  // The Markov model (one phase everywhere) on the same likelihood, for comparison.
+  const Likelihood one_phase(st, data, std::vector<int>(st.s, 1));
+  const Optimum markov_optimum =
+      markov_only ? current : maximise(one_phase, st, markov_start, o, fit.n_observations);
+  fit.loglik_markov = markov_optimum.loglik;
+  fit.aic_markov = aic_of(markov_optimum.loglik, one_phase.layout().parameters);
 
   // ---- stage by stage, more phases while AIC falls ----
   const boost::math::chi_squared_distribution<double> chi2(2.0);
@@ -822,155 +1008,13 @@ PhaseTypeFit fit_phase_type(const SnapshotLog& log, const PhaseFitOptions& o) {
     warn("", "the optimiser did not converge (" + current.status + ", max |gradient| " +
                  text::number(current.gradient_max) + "): estimates and intervals are unreliable");
   }
-  const std::size_t kp = l.parameters;
-  const std::vector<bool> bound = held_fixed(st, l, fit.theta);
-  std::vector<std::size_t> free;
-  for (std::size_t i = 0; i < kp; ++i) {
-    if (!bound[i]) free.push_back(i);
-  }
-  fit.covariance.assign(kp * kp, kNaN);
-  {
-    const auto kf = static_cast<Eigen::Index>(free.size());
-    Matrix hessian(kf, kf);
-    for (Eigen::Index c = 0; c < kf; ++c) {
-      const std::size_t i = free[static_cast<std::size_t>(c)];
-      const double h = 1e-4;
-      std::vector<double> x = fit.theta;
-      std::vector<double> gp;
-      std::vector<double> gm;
-      x[i] = fit.theta[i] + h;
-      (void)lik.value(x, &gp);
-      x[i] = fit.theta[i] - h;
-      (void)lik.value(x, &gm);
-      for (Eigen::Index r = 0; r < kf; ++r) {
-        const std::size_t j = free[static_cast<std::size_t>(r)];
-        hessian(r, c) = (gp[j] - gm[j]) / (2.0 * h);
-      }
-    }
-    const Matrix information = -0.5 * (hessian + hessian.transpose());
-    if (kf > 0 && information.allFinite()) {
-      const Eigen::SelfAdjointEigenSolver<Matrix> eigen(information);
-      const double min_eig = eigen.eigenvalues().minCoeff();
-      const double max_eig = eigen.eigenvalues().maxCoeff();
-      if (min_eig > 1e-9 * std::max(max_eig, 1e-300)) {
-        fit.information_positive_definite = true;
-        const Matrix inverse = eigen.eigenvectors() *
-                               eigen.eigenvalues().cwiseInverse().asDiagonal() *
-                               eigen.eigenvectors().transpose();
-        std::fill(fit.covariance.begin(), fit.covariance.end(), 0.0);
-        for (Eigen::Index r = 0; r < kf; ++r) {
-          for (Eigen::Index c = 0; c < kf; ++c) {
-            fit.covariance[free[static_cast<std::size_t>(r)] * kp + free[static_cast<std::size_t>(c)]] =
-                inverse(r, c);
-          }
-        }
-      } else {
-        // Which parameters the flat direction moves, in words.
-        const Eigen::VectorXd v = eigen.eigenvectors().col(0);
-        std::vector<std::string> involved;
-        for (std::size_t a = 0; a < st.s; ++a) {
-          if (st.absorbing[a]) continue;
-          // Stage a's parameters: its rates, exits and next logits, in one run of theta.
-          const int lo = l.rate_at[a];
-          const int hi = l.next_at[a] + static_cast<int>(st.exits[a].size()) - 1;
-          double weight = 0.0;
-          for (Eigen::Index r = 0; r < kf; ++r) {
-            const auto i = static_cast<int>(free[static_cast<std::size_t>(r)]);
-            if (i >= lo && i < hi) weight += v(r) * v(r);
-          }
-          if (weight > 0.1) involved.push_back(markov.stages[a]);
-        }
-        warn("", "the observed information is not positive definite (smallest eigenvalue " +
-                     text::number(min_eig) + "): the data do not identify every parameter" +
-                     (involved.empty() ? std::string()
-                                       : " (the flat direction moves the dwell or next stages of " +
-                                             text::join(involved) + ")") +
-                     "; no intervals");
-      }
-    } else if (kp > 0) {
-      warn("", "the observed information could not be computed: no intervals");
-    }
-  }
-  const double z =
-      boost::math::quantile(boost::math::normal_distribution<double>(), 0.5 + o.level / 2.0);
-  const auto variance = [&](const std::vector<double>& g) {
-    double v = 0.0;
-    for (std::size_t r = 0; r < kp; ++r) {
-      if (g[r] == 0.0) continue;
-      for (std::size_t c = 0; c < kp; ++c) {
-        if (g[c] != 0.0) v += g[r] * g[c] * fit.covariance[r * kp + c];
-      }
-    }
-    return v;
-  };
-  // Estimate of f(theta) with an interval on the log (positive) or logit (probability) scale.
-  const auto interval = [&](const std::function<double(const std::vector<double>&)>& f,
-                            bool probability) {
-    const double value = f(fit.theta);
-    std::array<double, 3> out{value, kNaN, kNaN};
-    if (!fit.information_positive_definite) return out;
-    if (probability && (value <= 1e-12 || value >= 1.0 - 1e-12)) {
-      out[1] = out[2] = value;
-      return out;
-    }
-    const auto transformed = [&](const std::vector<double>& x) {
-      const double v = f(x);
-      return probability ? logit(std::clamp(v, 1e-300, 1.0 - 1e-16)) : std::log(v);
-    };
-    const double se = std::sqrt(variance(numeric_gradient(transformed, fit.theta, bound)));
-    const double t = probability ? logit(value) : std::log(value);
-    out[1] = probability ? logistic(t - z * se) : std::exp(t - z * se);
-    out[2] = probability ? logistic(t + z * se) : std::exp(t + z * se);
-    return out;
-  };
-  for (std::size_t a = 0; a < st.s; ++a) {
-    if (st.absorbing[a]) continue;
-    const std::string& name = markov.stages[a];
-    const StageParams sp = stage_params(st, l, fit.theta, a);
-    PhaseDwell d;
-    d.stage = name;
-    for (int i = 0; i < l.phases[a]; ++i) {
-      d.rates.push_back(sp.r[static_cast<std::size_t>(i)]);
-      d.exit.push_back(sp.p[static_cast<std::size_t>(i)]);
-    }
-    const auto mean = interval(
-        [&](const std::vector<double>& x) {
-          return coxian_mean(stage_params(st, l, x, a), l.phases[a]);
-        },
-        false);
-    d.mean = mean[0];
-    d.ci_low = mean[1];
-    d.ci_high = mean[2];
-    d.n = data.pairs_from[a];
-    fit.dwells.push_back(d);
-    fit.estimates.push_back(EstimateRow{"stages." + name + ".dwell.mean", d.mean, d.ci_low,
-                                        d.ci_high, d.n});
-    const auto& ex = st.exits[a];
-    for (std::size_t j = 0; j < ex.size(); ++j) {
-      const std::string parameter = "stages." + name + ".next." + markov.stages[static_cast<std::size_t>(ex[j])];
-      if (ex.size() == 1) {
-        fit.estimates.push_back(EstimateRow{parameter, 1.0, 1.0, 1.0, d.n});
-        continue;
-      }
-      const auto p = interval(
-          [&](const std::vector<double>& x) { return stage_params(st, l, x, a).pi[j]; }, true);
-      fit.estimates.push_back(EstimateRow{parameter, p[0], p[1], p[2], d.n});
-    }
-  }
-  for (const double day : o.occupancy_days) {
-    for (std::size_t b = 0; b < st.s; ++b) {
-      const auto occupancy = [&](const std::vector<double>& x) {
-        const Matrix p = (generator(st, l, x) * day).exp();
-        double v = 0.0;
-        const int r0 = l.first[static_cast<std::size_t>(entry_stage)];
-        for (int j = 0; j < l.phases[b]; ++j) v += p(r0, l.first[b] + j);
-        return std::clamp(v, 0.0, 1.0);
-      };
-      const auto occ = interval(occupancy, true);
-      fit.estimates.push_back(EstimateRow{"occupancy." + text::number(day) + "." + markov.stages[b],
-                                          occ[0], occ[1], occ[2], fit.n_customers});
-    }
-  }
+  const Summary summary = summarise(prep, lik, fit.theta, o);
+  fit.covariance = summary.covariance;
+  fit.information_positive_definite = summary.positive_definite;
+  fit.dwells = summary.dwells;
+  fit.estimates = summary.estimates;
+  for (const auto& [field, message] : summary.warnings) warn(field, message);
+  fit.markov_estimates = summarise(prep, one_phase, markov_optimum.theta, o).estimates;
   return fit;
 }
 

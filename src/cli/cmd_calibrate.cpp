@@ -382,6 +382,7 @@ json phase_json(const PhaseTypeFit& f) {
           {"dwells", dwells},
           {"candidates", candidates},
           {"estimates", estimates_json(f.estimates)},
+          {"markov_estimates", estimates_json(f.markov_estimates)},
           {"loglik", number_or_null(f.loglik)},
           {"loglik_markov", number_or_null(f.loglik_markov)},
           {"aic", number_or_null(f.aic)},
@@ -1022,7 +1023,7 @@ void add_calibrate(CLI::App& app, int& /*exit_code*/) {
       ->delimiter(',');
   cmd->add_option("--entry-stage", a->entry_stage,
                   "--snapshots: the stage a customer enters at its creation time (the created "
-                  "column; default: the first non-absorbing stage)");
+                  "column; default: the stage most of them are first seen in)");
   auto* funnel = cmd->add_option(
       "--funnel", a->funnel,
       "Aggregate funnel counts (CSV: period,stage,entries; period YYYY-MM, a date or consecutive "

@@ -49,7 +49,7 @@ def test_synth_returns_the_csv_tables(history):
     assert set(history) == {"events", "snapshots", "touchpoints"}
     events = history["events"]
     assert list(events.columns) == ["customer_id", "timestamp", "stage"]  # one segment: no segment column
-    assert list(history["snapshots"].columns) == ["customer_id", "date", "stage"]
+    assert list(history["snapshots"].columns) == ["customer_id", "date", "stage", "created"]
     assert list(history["touchpoints"].columns) == ["customer_id", "timestamp", "touchpoint"]
     assert events["customer_id"].nunique() > 2500
     assert events.iloc[0]["timestamp"] == "2025-01-06T00:00:00Z"
@@ -133,7 +133,11 @@ def test_snapshots_fit_a_markov_model(history, tmp_path):
     history["snapshots"].to_csv(path, index=False)
     cal = lcsim.calibrate(None, snapshots=path, absorbing=["won", "lost"],
                           transitions=[("lead", "mql"), ("lead", "lost"), ("mql", "won"), ("mql", "lost")])
-    assert cal.kind == "snapshots" and cal.scenario is None
+    assert cal.kind == "snapshots"
+    # a conversion stage named "won": the phase-type fit's scenario (and the Markov fit's) simulate
+    assert cal.scenario is not None and cal.markov_scenario is not None
+    assert lcsim.simulate(cal.scenario, replications=2).summary() is not None
+    assert any(p.startswith("arrivals.") for p in cal.estimates["parameter"])
     q = cal.estimates[cal.estimates["parameter"].str.startswith("Q.")]
     assert set(q["parameter"]) == {"Q.lead.mql", "Q.lead.lost", "Q.mql.won", "Q.mql.lost"}
     assert (q["estimate"] > 0).all()

@@ -61,8 +61,9 @@ struct PhaseFitOptions {
   std::map<std::string, int> phases;
   /// A stage tries more than one phase only with at least this many observed pairs from it.
   std::size_t min_pairs = 50;
-  /// Where a customer with a creation time before its first snapshot entered; empty: the first
-  /// non-absorbing stage of the log's stage list.
+  /// Where a customer with a creation time before its first snapshot entered; empty: the
+  /// non-absorbing stage most customers with a creation time are first seen in (the first
+  /// non-absorbing stage of the log's list without creation times).
   std::string entry_stage;
   /// Gaps between observations are rounded to multiples of this (days, > 0).
   double resolution_days = 1.0;
@@ -111,6 +112,9 @@ struct PhaseTypeFit {
   /// "stages.<s>.dwell.mean"; occupancies as "occupancy.<day>.<stage>" (share of a customer
   /// entering the entry stage at day 0 who is in <stage> at day <day>).
   std::vector<EstimateRow> estimates;
+  /// The same rows for the Markov model (one phase everywhere) fitted to the same likelihood: how
+  /// much the answer moves.
+  std::vector<EstimateRow> markov_estimates;
   std::vector<PhaseCandidate> candidates;  ///< every model tried, in order
   double loglik = 0.0;                  ///< of the chosen model
   double loglik_markov = 0.0;           ///< of k = 1 everywhere, on the same likelihood

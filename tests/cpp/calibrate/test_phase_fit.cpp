@@ -257,6 +257,12 @@ TEST(PhaseFitTest, recovers_a_semi_markov_truth_that_the_markov_fit_misses) {
   for (const auto& c : log.customers) created_before += c.created < c.observations.front().time ? 1 : 0;
   EXPECT_EQ(fit.n_created, created_before);
   for (const auto& w : fit.warnings) ADD_FAILURE() << w.to_string();
+  // The fit's own Markov rows are the one-phase model on the same likelihood.
+  for (const std::string p : {"stages.lead.dwell.mean", "stages.mql.next.sql", "occupancy.365.mql"}) {
+    const EstimateRow* own = find_estimate(fit.markov_estimates, p);
+    ASSERT_NE(own, nullptr) << p;
+    EXPECT_NEAR(own->estimate, markov.estimate(p)->estimate, 1e-4 * markov.estimate(p)->estimate) << p;
+  }
   std::string which;
   const double phase_worst = worst(misses(fit, truth, occupancy), &which);
   EXPECT_LT(phase_worst, 4.0) << which;
