@@ -175,8 +175,10 @@ py::dict calibrate_snapshots(const std::string& source, bool is_text, const std:
       throw InputError(log.file, 0, "won", "stage '" + won + "' does not occur in the snapshots");
     }
     if (!won_stage.empty()) {
-      scenario = scenario_from_snapshots(log, fit, phase ? &*phase : nullptr, won_stage, name);
-      markov_yaml = to_yaml(scenario_from_snapshots(log, fit, nullptr, won_stage, name + "_markov").scenario);
+      const std::string entry = phase ? phase->entry_stage : std::string();
+      scenario = scenario_from_snapshots(log, fit, phase ? &*phase : nullptr, won_stage, name, entry);
+      markov_yaml =
+          to_yaml(scenario_from_snapshots(log, fit, nullptr, won_stage, name + "_markov", entry).scenario);
     }
   }
   py::list rates;

@@ -128,6 +128,9 @@ class SnapshotReader {
         std::min_element(rows_.begin(), rows_.end(),
                          [](const Row& a, const Row& b) { return before(a.time, b.time); });
     epoch_day_ = earliest->time.day;  // as for stage-change logs: the UTC date of the first row
+    for (const Row& row : rows_) {    // or of the first creation, when earlier
+      if (row.created && row.created->day < epoch_day_) epoch_day_ = row.created->day;
+    }
   }
 
   [[nodiscard]] bool absorbing(const std::string& stage) const {

@@ -1,6 +1,7 @@
 #include "lcsim/calibrate/snapshot_scenario.hpp"
 
 #include <cstddef>
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <set>
@@ -26,7 +27,7 @@ std::pair<double, double> poisson_interval(std::size_t count, double exposure) {
 
 SnapshotScenario scenario_from_snapshots(const SnapshotLog& log, const MarkovFit& fit,
                                          const PhaseTypeFit* phase, const std::string& won,
-                                         const std::string& name) {
+                                         const std::string& name, const std::string& entry_stage) {
   SnapshotScenario out;
   Scenario& sc = out.scenario;
   const auto warn = [&](const std::string& field, const std::string& message) {
@@ -55,8 +56,19 @@ SnapshotScenario scenario_from_snapshots(const SnapshotLog& log, const MarkovFit
   std::map<std::string, std::size_t> arrivals;
   std::size_t absorbed_arrivals = 0;
   const double last_counted = t.size() >= 3 ? t[t.size() - 2] : first;
+  // With creation times: every customer created after day 0 and by the last date arrived then,
+  // in the entry stage (or, created at a snapshot date, in the stage seen there).
+  std::map<std::string, std::size_t> created_arrivals;
+  std::size_t without_created = 0;
+  const bool by_creation = !entry_stage.empty() && !log.created_column.empty();
+  const double last = t.empty() ? 0.0 : t.back();
   for (const auto& c : log.customers) {
     const auto& obs = c.observations.front();
+    if (by_creation && std::isfinite(c.created) && !(c.created <= 0.0 && obs.time == first)) {
+      if (c.created <= last) ++created_arrivals[c.created < obs.time ? entry_stage : obs.stage];
+      continue;
+    }
+    if (by_creation) ++without_created;
     if (obs.time == first) {
       ++initial[obs.stage];
     } else if (obs.time <= last_counted) {
@@ -75,6 +87,26 @@ SnapshotScenario scenario_from_snapshots(const SnapshotLog& log, const MarkovFit
     out.estimates.push_back(EstimateRow{
         "arrivals.initial[" + std::to_string(sc.arrivals.initial.size() - 1) + "].count",
         static_cast<double>(n), static_cast<double>(n), static_cast<double>(n), n});
+  }
+  if (by_creation) {
+    for (const auto& [stage, n] : created_arrivals) {
+      ArrivalStream stream;
+      stream.stage = stage;
+      stream.rate_per_day = static_cast<double>(n) / last;
+      sc.arrivals.streams.push_back(stream);
+      const auto [lo, hi] = poisson_interval(n, last);
+      out.estimates.push_back(EstimateRow{
+          "arrivals.streams[" + std::to_string(sc.arrivals.streams.size() - 1) + "].rate_per_day",
+          stream.rate_per_day, lo, hi, n});
+    }
+    if (without_created == 0) {
+      warn("arrivals",
+           "arrivals from the creation times (" + log.created_column +
+               "): one stream per entry stage, rate = customers created after day 0 and by the "
+               "last date / the days between; customers created before the first date and absorbed "
+               "before it are not in the export and not counted");
+      return out;
+    }
   }
   const double exposure = last_counted - first;
   if (t.size() < 3) {

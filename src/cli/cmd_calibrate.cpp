@@ -969,7 +969,8 @@ void calibrate_command(const CalibrateArgs& a) {
     if (!r.calibration) {
       SnapshotScenario s = scenario_from_snapshots(
           *r.snapshot_log, *r.markov, r.phase ? &*r.phase : nullptr,
-          won_of_snapshots(*r.snapshot_log, a.won), a.name);
+          won_of_snapshots(*r.snapshot_log, a.won), a.name,
+          r.phase ? r.phase->entry_stage : std::string());
       r.scenario = std::move(s.scenario);
       r.snapshot_scenario_estimates = std::move(s.estimates);
       r.warnings.insert(r.warnings.end(), s.warnings.begin(), s.warnings.end());

@@ -72,7 +72,8 @@ struct SnapshotOptions {
   std::vector<std::string> stages;
   /// Stages that end a path (lost, churned): later rows of the customer are ignored.
   std::vector<std::string> absorbing;
-  /// Day 0 as a date "YYYY-MM-DD"; empty: the UTC date of the earliest row (as for event logs).
+  /// Day 0 as a date "YYYY-MM-DD"; empty: the UTC date of the earliest row (as for event logs) or
+  /// of the earliest creation time, when earlier.
   std::string epoch;
   /// How many row numbers a warning lists before "...".
   std::size_t rows_listed = 5;

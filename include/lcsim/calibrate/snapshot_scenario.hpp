@@ -27,9 +27,17 @@ struct SnapshotScenario {
 /// (customers first seen at the last date have a single row and are not in the log, so that
 /// interval is left out of both), with a Garwood interval. The warnings say what snapshots cannot
 /// show about arrivals. `won` must be a stage of the log (or empty).
+///
+/// With `entry_stage` given and creation times in the log (SnapshotLog::created_column), customers
+/// with a creation time are arrivals instead: created after day 0 (the epoch) and by the last
+/// date, each in `entry_stage` when created before its first snapshot, else in the stage seen
+/// then; one stream per such stage, rate = the count / the last date. Customers created at day 0
+/// and seen then are the initial cohort; customers without a creation time are counted the old
+/// way.
 [[nodiscard]] SnapshotScenario scenario_from_snapshots(const SnapshotLog& log, const MarkovFit& fit,
                                                        const PhaseTypeFit* phase,
                                                        const std::string& won,
-                                                       const std::string& name);
+                                                       const std::string& name,
+                                                       const std::string& entry_stage = "");
 
 }  // namespace lcsim
