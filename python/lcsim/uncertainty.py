@@ -50,8 +50,13 @@ __all__ = ["Posterior", "UncertainComparison", "UncertainRun", "variance_compone
 _Z95 = 1.959963984540054
 _NEXT = re.compile(r"^(?P<group>.+)\.next\.(?P<to>[^.]+)$")
 _DWELL = re.compile(r"^.+\.dwell\.[^.]+$")
+_EXIT = re.compile(r"^.+\.dwell\.exit\[\d+\]$")  # a coxian's exit probability: logit-normal
 _SHARE = re.compile(r"^segments\.[^.]+\.share$")
 _STREAM = re.compile(r"^arrivals\.streams\[\d+\]\.rate_per_day$")
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
 
 
 class Posterior:
@@ -68,8 +73,9 @@ class Posterior:
     """
 
     def __init__(self, calibration):
-        if getattr(calibration, "scenario", None) is None:
-            raise TypeError("uncertainty needs a Calibration with a scenario (an event-log or funnel fit)")
+        if getattr(calibration, "scenario", None) is None or getattr(calibration, "kind", "") == "snapshots":
+            raise TypeError("uncertainty needs a Calibration with a scenario from an event-log or funnel fit "
+                            "(parameter draws of snapshot fits are not supported yet)")
         self.calibration = calibration
         self._mvn = calibration.data.get("posterior_mvn")  # funnel fits: (paths, mean, cov, transform)
         prior = float(calibration.data.get("transition_prior", 0.5))
@@ -77,6 +83,7 @@ class Posterior:
         self._dirichlet: list[tuple[list[str], np.ndarray]] = []
         self._lognormal: list[tuple[str, float, float]] = []
         self._gamma: list[tuple[str, float, float]] = []
+        self._logit: list[tuple[str, float, float]] = []
         if self._mvn is not None:
             if self._mvn["unidentified"]:
                 raise ValueError("uncertainty: the counts do not identify " + ", ".join(self._mvn["unidentified"])
@@ -90,6 +97,9 @@ class Posterior:
                 groups.setdefault(_NEXT.match(path)["group"], []).append((path, value, n))
             elif _SHARE.match(path):
                 shares.append((path, value, n))
+            elif _EXIT.match(path):
+                if 0 < low < value < high < 1:
+                    self._logit.append((path, _logit(value), (_logit(high) - _logit(low)) / (2 * _Z95)))
             elif _DWELL.match(path):
                 if value > 0 and low > 0 and math.isfinite(high) and high > low:
                     self._lognormal.append((path, math.log(value), (math.log(high) - math.log(low)) / (2 * _Z95)))
@@ -107,7 +117,7 @@ class Posterior:
         if self._mvn is not None:
             return list(self._mvn["paths"])
         return [p for paths, _ in self._dirichlet for p in paths] + [p for p, *_ in self._lognormal] + [
-            p for p, *_ in self._gamma]
+            p for p, *_ in self._gamma] + [p for p, *_ in self._logit]
 
     @property
     def groups(self) -> list[list[str]]:
@@ -115,7 +125,7 @@ class Posterior:
         if self._mvn is not None:
             return [list(g) for g in self._mvn["groups"]]
         return [list(paths) for paths, _ in self._dirichlet] + [[p] for p, *_ in self._lognormal] + [
-            [p] for p, *_ in self._gamma]
+            [p] for p, *_ in self._gamma] + [[p] for p, *_ in self._logit]
 
     def draw(self, seed: int, index: int) -> dict[str, float]:
         """The parameter draw number ``index`` for run seed ``seed``: ``{path: value}``."""
@@ -131,6 +141,8 @@ class Posterior:
             out[path] = float(math.exp(mu + se * rng.standard_normal()))
         for path, shape, scale in self._gamma:
             out[path] = float(rng.gamma(shape, scale))
+        for path, mu, se in self._logit:
+            out[path] = float(1.0 / (1.0 + math.exp(-(mu + se * rng.standard_normal()))))
         return out
 
     def apply(self, scenario: Scenario, draw: dict[str, float], keep: Sequence[str] = ()) -> Scenario:

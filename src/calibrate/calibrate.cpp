@@ -81,7 +81,7 @@ void check_options(const EventLog& log, const CalibrateOptions& o) {
   for (const DwellFamily family : o.dwell.families) {
     if (family == DwellFamily::kFixed || family == DwellFamily::kEmpirical) {
       problems.push_back(Problem{log.file, 0, "dwell.families",
-                                 expected_got("exponential, weibull, lognormal or gamma",
+                                 expected_got("exponential, weibull, lognormal, gamma or coxian",
                                               to_string(family)),
                                  false});
     }

@@ -5,6 +5,7 @@
 #include <boost/math/distributions/normal.hpp>
 #include <boost/math/special_functions/erf.hpp>
 #include <boost/math/special_functions/gamma.hpp>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <nlopt.hpp>
@@ -12,6 +13,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "lcsim/model/coxian.hpp"
 
 namespace lcsim {
 namespace {
@@ -299,6 +302,159 @@ std::size_t distinct_events(const Stays& s) {
   return static_cast<std::size_t>(std::unique(x.begin(), x.end()) - x.begin());
 }
 
+// ---- Coxian with two phases -------------------------------------------------------------------
+// phi = (log r1, log r2, logit p1): phase 1 lasts Exp(r1) and ends the dwell with p1, else phase 2
+// lasts Exp(r2). Densities and survivals from Coxian::at (full relative accuracy in both tails).
+
+double logistic(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+double log_sum_exp(double a, double b) {
+  if (a == -kInf) return b;
+  if (b == -kInf) return a;
+  const double m = std::max(a, b);
+  return m + std::log1p(std::exp(-std::abs(a - b)));
+}
+
+}  // namespace
+
+std::pair<double, double> coxian2_log(double r1, double r2, double p1, double d) {
+  // S(d) = e^{-r1 d} + (1 - p1) r1 e^{-r2 d} g and f(d) = p1 r1 e^{-r1 d} + (1 - p1) r1 r2 e^{-r2 d} g
+  // with g = (1 - e^{-(r1 - r2) d}) / (r1 - r2) (d when r1 = r2), all in logs.
+  const double delta = r1 - r2;
+  double log_g = 0.0;
+  if (d <= 0.0) {
+    log_g = -kInf;
+  } else if (std::abs(delta) * d < 1e-8) {
+    log_g = std::log(d) - 0.5 * delta * d;  // g = d (1 - delta d / 2 + ...)
+  } else if (delta > 0.0) {
+    log_g = std::log(-std::expm1(-delta * d)) - std::log(delta);
+  } else {
+    const double a = -delta;
+    log_g = a * d + std::log(-std::expm1(-a * d)) - std::log(a);
+  }
+  const double log_rest = std::log1p(-p1) + std::log(r1) - r2 * d + log_g;  // -inf at p1 = 1
+  const double log_s = log_sum_exp(-r1 * d, log_rest);
+  const double log_f = log_sum_exp(std::log(p1) + std::log(r1) - r1 * d, log_rest + std::log(r2));
+  return {log_s, log_f};
+}
+
+namespace {
+
+double coxian_loglik(const std::vector<double>& phi, const Stays& s) {
+  const double r1 = std::exp(phi[0]);
+  const double r2 = std::exp(phi[1]);
+  const double p1 = logistic(phi[2]);
+  if (!(r1 > 0.0 && r2 > 0.0 && std::isfinite(r1) && std::isfinite(r2)) || !(p1 < 1.0)) return -kInf;
+  double sum = 0.0;
+  for (std::size_t i = 0; i < s.x.size(); ++i) {
+    const auto [log_s, log_f] = coxian2_log(r1, r2, p1, s.x[i]);
+    sum += s.censored[i] ? log_s : log_f;
+  }
+  return std::isfinite(sum) ? sum : -kInf;
+}
+
+double coxian_objective(const std::vector<double>& phi, std::vector<double>& /*grad*/, void* data) {
+  const double ll = coxian_loglik(phi, *static_cast<const Stays*>(data));
+  return std::isfinite(ll) ? -ll : kPenalty;
+}
+
+constexpr double kCoxianLogit = 15.0;  ///< |logit p1| bound: beyond it one phase does the work
+
+DwellFit fit_coxian(const Stays& s, const DwellFitOptions& options, double z) {
+  DwellFit fit;
+  fit.family = DwellFamily::kCoxian;
+  fit.n_events = s.events;
+  fit.n_censored = s.x.size() - s.events;
+  fit.loglik = kNaN;
+  fit.aic = kNaN;
+  if (distinct_events(s) < 3) {
+    fit.reason = "fewer than three distinct ended stays: a three-parameter coxian fit is not identified";
+    return fit;
+  }
+  const double mean = s.total / static_cast<double>(s.events);
+  const double lm = std::log(1.0 / mean);
+  std::vector<double> lower{lm - kScaleBox / 4.0, lm - kScaleBox / 4.0, -kCoxianLogit};
+  std::vector<double> upper{lm + kScaleBox / 4.0, lm + kScaleBox / 4.0, kCoxianLogit};
+  // Starts: hyperexponential-like (a fast phase that often ends it, then a slow one) and
+  // hypoexponential-like (two similar phases in a row).
+  const std::vector<std::vector<double>> starts = {
+      {lm + std::log(3.0), lm + std::log(0.4), 0.4}, {lm + std::log(2.0), lm + std::log(2.4), -3.0}};
+  std::vector<double> best;
+  double best_value = kInf;
+  for (std::vector<double> phi : starts) {
+    for (const double step : {0.5, 0.05}) {
+      nlopt::opt opt(nlopt::LN_BOBYQA, 3);
+      opt.set_lower_bounds(lower);
+      opt.set_upper_bounds(upper);
+      opt.set_min_objective(coxian_objective, const_cast<Stays*>(&s));
+      opt.set_initial_step(step);
+      opt.set_xtol_abs(1e-9);
+      opt.set_ftol_abs(1e-11);
+      opt.set_maxeval(4000);
+      double value = 0.0;
+      try {
+        opt.optimize(phi, value);
+      } catch (const nlopt::roundoff_limited&) {
+      } catch (const std::runtime_error&) {
+      }
+    }
+    const double value = -coxian_loglik(phi, s);
+    if (value < best_value) {
+      best_value = value;
+      best = phi;
+    }
+  }
+  if (best.empty() || !std::isfinite(best_value)) {
+    fit.reason = "the likelihood is not finite at the optimum";
+    return fit;
+  }
+  if (std::abs(best[2]) >= kCoxianLogit - 1e-3) {
+    fit.reason = "the first phase's exit probability went to " +
+                 std::string(best[2] > 0 ? "1" : "0") +
+                 ": one phase (or a hypoexponential) does as well, no interior maximum";
+    return fit;
+  }
+  fit.loglik = -best_value;
+  fit.aic = 6.0 - 2.0 * fit.loglik;
+  fit.fitted = true;
+  // Observed information by central differences.
+  constexpr double h = 1e-3;
+  Eigen::Matrix3d info;
+  const auto f = [&](double d0, double d1, double d2) {
+    return -coxian_loglik({best[0] + d0, best[1] + d1, best[2] + d2}, s);
+  };
+  const auto e = [&](int i, double v) {
+    std::array<double, 3> d{0.0, 0.0, 0.0};
+    d[static_cast<std::size_t>(i)] = v;
+    return d;
+  };
+  for (int i = 0; i < 3; ++i) {
+    for (int j = 0; j < 3; ++j) {
+      const auto a = e(i, h);
+      const auto b = e(j, h);
+      const double pp = f(a[0] + b[0], a[1] + b[1], a[2] + b[2]);
+      const double pm = f(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+      const double mp = f(-a[0] + b[0], -a[1] + b[1], -a[2] + b[2]);
+      const double mm = f(-a[0] - b[0], -a[1] - b[1], -a[2] - b[2]);
+      info(i, j) = (pp - pm - mp + mm) / (4.0 * h * h);
+    }
+  }
+  Eigen::Vector3d se(kNaN, kNaN, kNaN);
+  const Eigen::LLT<Eigen::Matrix3d> llt(info);
+  if (info.allFinite() && llt.info() == Eigen::Success) {
+    se = llt.solve(Eigen::Matrix3d::Identity()).diagonal().cwiseSqrt();
+  } else {
+    fit.reason = "the observed information is not positive definite: no standard errors";
+  }
+  fit.params.push_back(positive("rates[0]", best[0], se[0], z));
+  fit.params.push_back(positive("rates[1]", best[1], se[1], z));
+  const double p1 = logistic(best[2]);
+  fit.params.push_back(DwellParameter{"exit[0]", p1, p1 * (1.0 - p1) * se[2],
+                                      logistic(best[2] - z * se[2]), logistic(best[2] + z * se[2])});
+  (void)options;
+  return fit;
+}
+
 DwellFit fit_prepared(DwellFamily family, const Stays& s, const DwellFitOptions& options) {
   const double z = z_value(options.level);
   DwellFit fit;
@@ -316,6 +472,7 @@ DwellFit fit_prepared(DwellFamily family, const Stays& s, const DwellFitOptions&
                  " censored): the dwell cannot be estimated";
     return fit;
   }
+  if (family == DwellFamily::kCoxian) return fit_coxian(s, options, z);
   if (family == DwellFamily::kExponential) {
     const double d = static_cast<double>(s.events);
     const double mean = s.total / d;
@@ -386,6 +543,11 @@ DwellSpec DwellFit::spec() const {
   if (!fitted) throw std::logic_error("DwellFit::spec: the fit failed: " + reason);
   DwellSpec out;
   out.dist = to_string(family);
+  if (family == DwellFamily::kCoxian) {
+    out.rates = {params[0].estimate, params[1].estimate};
+    out.exit = {params[2].estimate, 1.0};
+    return out;
+  }
   for (const auto& p : params) out.params[p.name] = p.estimate;
   return out;
 }
@@ -401,6 +563,8 @@ Dwell DwellFit::dwell() const {
       return Dwell::lognormal(params[0].estimate, params[1].estimate);
     case DwellFamily::kGamma:
       return Dwell::gamma(params[0].estimate, params[1].estimate);
+    case DwellFamily::kCoxian:
+      return Dwell::coxian({params[0].estimate, params[1].estimate}, {params[2].estimate, 1.0});
     default:
       break;
   }
@@ -434,7 +598,8 @@ DwellComparison fit_dwell_all(const std::vector<double>& durations,
   const Stays stays = prepare(durations, censored, options.min_duration);
   DwellComparison out;
   static const std::vector<DwellFamily> kAll = {DwellFamily::kExponential, DwellFamily::kWeibull,
-                                                DwellFamily::kLognormal, DwellFamily::kGamma};
+                                                DwellFamily::kLognormal, DwellFamily::kGamma,
+                                                DwellFamily::kCoxian};
   for (const DwellFamily family : options.families.empty() ? kAll : options.families) {
     out.fits.push_back(fit_prepared(family, stays, options));
   }

@@ -187,3 +187,44 @@ def test_ten_stage_monthly_panel_phase_type_recovers_what_markov_misses():
           f"Markov {markov[markov_worst]:.2f} ({markov_worst}); {len(phase)} quantities")
     assert phase[worst] < 4.0, (worst, phase[worst], sorted(phase.items(), key=lambda kv: -kv[1])[:5])
     assert max(markov.values()) > 4.0, sorted(markov.items(), key=lambda kv: -kv[1])[:5]
+
+
+COXIAN_TRUTH = """
+name: coxian_truth
+horizon: 400
+report_every: 30
+seed: 5
+replications: 1
+won: won
+stages:
+  lead: {dwell: {dist: coxian, rates: [0.5, 0.02], exit: [0.6, 1]}, next: {won: 0.3, lost: 0.7}}
+  won:  {absorbing: true}
+  lost: {absorbing: true}
+arrivals:
+  streams: [{stage: lead, rate_per_day: 10}]
+"""
+
+
+def test_the_event_log_fit_offers_the_coxian_family_and_draws_its_parameters():
+    history = lcsim.synth(lcsim.Scenario.from_yaml(COXIAN_TRUTH), observe_until=400)
+    events = history["events"]
+    cal = lcsim.calibrate(events, censor_at=events.attrs["censor_at"], absorbing=["won", "lost"])
+    fams = cal.families[cal.families["stage"] == "lead"].set_index("family")
+    assert set(fams.index) == {"exponential", "weibull", "lognormal", "gamma", "coxian"}
+    assert bool(fams.loc["coxian", "chosen"]), fams[["aic", "chosen"]]
+    dwell = cal.scenario.to_dict()["stages"]["lead"]["dwell"]
+    assert dwell["dist"] == "coxian" and len(dwell["rates"]) == 2 and dwell["exit"][1] == 1
+    for path, truth in (("stages.lead.dwell.rates[0]", 0.5), ("stages.lead.dwell.rates[1]", 0.02),
+                        ("stages.lead.dwell.exit[0]", 0.6)):
+        row = cal.estimate(path)
+        assert row["ci_low"] <= truth <= row["ci_high"], (path, row.to_dict())
+    # Parameter uncertainty: the coxian's rates and exit are drawn (the exit stays a probability).
+    from lcsim.uncertainty import Posterior
+
+    posterior = Posterior(cal)
+    assert {"stages.lead.dwell.rates[0]", "stages.lead.dwell.rates[1]", "stages.lead.dwell.exit[0]"} <= set(
+        posterior.paths)
+    draws = [posterior.draw(1, i)["stages.lead.dwell.exit[0]"] for i in range(200)]
+    assert 0 < min(draws) and max(draws) < 1 and min(draws) != max(draws)
+    run = lcsim.simulate(cal.scenario.with_changes({"horizon": 120}), replications=4, uncertainty=cal)
+    assert run.summary() is not None

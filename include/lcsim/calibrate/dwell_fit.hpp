@@ -6,7 +6,11 @@
 /// (closed forms for exponential and Weibull, an asymptotic series for the lognormal, a continued
 /// fraction for the gamma). Exponential fits are closed form (mean = total time / exits); Weibull,
 /// lognormal and gamma fits maximise the likelihood with NLopt (BOBYQA, derivative-free) over
-/// log-parameters (mu itself for the lognormal), restarted once from the optimum.
+/// log-parameters (mu itself for the lognormal), restarted once from the optimum. The two-phase
+/// Coxian (coxian.hpp; rates[0], rates[1], exit[0]) is fitted the same way over (log r1, log r2,
+/// logit p1) from a hyper- and a hypoexponential-like start, its densities and survivals from
+/// Coxian::at; an exit probability at its bound (|logit| 15) means one phase does as well: not
+/// fitted, with the reason. exit[0] gets its interval on the logit scale.
 ///
 /// Uncertainty comes from the observed information: a central-difference Hessian of the negative
 /// log-likelihood at the optimum, in the optimisation parameters, inverted with Eigen. Positive
@@ -21,6 +25,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "lcsim/model/dwell.hpp"
@@ -34,13 +39,14 @@ struct DwellFitOptions {
   /// Confidence level of the intervals.
   double level = 0.95;
   /// Families fit_dwell_all() tries, in this order (fixed and empirical are not fitted);
-  /// empty: exponential, Weibull, lognormal and gamma.
+  /// empty: exponential, Weibull, lognormal, gamma and coxian (two phases).
   std::vector<DwellFamily> families;
 };
 
 /// One fitted parameter, named as in docs/scenario.md for its family.
 struct DwellParameter {
-  std::string name;      ///< mean (exponential), shape/scale (Weibull, gamma), mu/sigma (lognormal)
+  std::string name;      ///< mean (exponential), shape/scale (Weibull, gamma), mu/sigma (lognormal),
+                         ///< rates[0], rates[1], exit[0] (coxian)
   double estimate = 0.0;
   double se = 0.0;       ///< standard error (NaN when the information is singular)
   double ci_low = 0.0;   ///< Wald interval at DwellFitOptions::level (NaN as se)
@@ -78,6 +84,11 @@ struct DwellComparison {
   /// The fit of `family`; nullptr when it was not tried.
   [[nodiscard]] const DwellFit* fit(DwellFamily family) const;
 };
+
+/// (log S(d), log f(d)) of the two-phase Coxian with rates r1, r2 and exit probability p1 of the
+/// first phase, in closed form with full relative accuracy in both tails (what the coxian fit
+/// uses; Coxian::at is the general k-phase computation).
+[[nodiscard]] std::pair<double, double> coxian2_log(double r1, double r2, double p1, double d);
 
 /// Log-likelihood of stays under a family with parameters (a, b) as in Dwell::a() and Dwell::b():
 /// exponential (mean, -), Weibull (shape, scale), lognormal (mu, sigma), gamma (shape, scale).
