@@ -20,6 +20,7 @@
 
 #include "lcsim/core/format.hpp"
 #include "lcsim/io/scenario_extends.hpp"
+#include "yaml_load.hpp"
 #include "lcsim/model/compile.hpp"
 
 namespace lcsim {
@@ -1016,7 +1017,7 @@ bool is_variant(const YAML::Node& document) {
 
 Scenario parse_scenario(const std::string& text, const std::string& file) {
   try {
-    const std::vector<YAML::Node> documents = YAML::LoadAll(text);
+    const std::vector<YAML::Node> documents = yaml_load::load_all(text);
     if (documents.size() == 1 && is_variant(documents.front())) {
       ResolvedScenario resolved = resolve_extends(text, file);
       try {
@@ -1037,7 +1038,7 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
   scenario.source = text;
   Parser parser(file);
   try {
-    const std::vector<YAML::Node> documents = YAML::LoadAll(text);
+    const std::vector<YAML::Node> documents = yaml_load::load_all(text);
     if (documents.size() > 1) {
       parser.problems().push_back(
           Problem{file, line_of(documents[1], 0), "",
