@@ -251,6 +251,18 @@ def _bad_calls(scenario_file):
     ]
 
 
+def test_devices_fifos_and_huge_files_are_not_read_as_scenarios(tmp_path):
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    huge = tmp_path / "huge.yaml"
+    huge.write_text(SCENARIO)
+    os.truncate(huge, (64 << 20) + 1)  # sparse
+    for path, why in (("/dev/zero", "not a regular file"), (fifo, "not a regular file"), (tmp_path, "a directory"),
+                      (huge, "larger than 64 MiB")):
+        with pytest.raises(lcsim.ScenarioError, match=f"cannot read file: {why}"):
+            lcsim.simulate(path)
+
+
 def test_wrong_argument_types_name_the_argument(scenario_file):
     for i, (call, kind, argument) in enumerate(_bad_calls(scenario_file)):
         with pytest.raises(kind) as err:
@@ -329,6 +341,10 @@ CLI_CASES = [
     ("calibrate-snapshots", ["calibrate", "--snapshots", "snapshots.csv", "--out", "o.yaml"], "snapshots.csv:3: date:"),
     ("calibrate-funnel", ["calibrate", "--funnel", "funnel.csv", "--transitions", "lead:mql", "--out", "o.yaml"], "funnel.csv:3: entries:"),
     ("calibrate-stage-map", ["calibrate", "events.csv", "--stage-map", "stage_map.yaml", "--dry-run"], "stage_map.yaml:2:"),
+    ("validate-device", ["validate", "/dev/zero"], "/dev/zero: cannot read file: not a regular file (a device)"),
+    ("run-fifo", ["run", "fifo.yaml"], "fifo.yaml: cannot read file: not a regular file (a FIFO)"),
+    ("calibrate-fifo", ["calibrate", "fifo.csv", "--out", "o.yaml"], "lcsim: cannot open fifo.csv for reading: not a regular file (a FIFO)"),
+    ("sweep-points-device", ["sweep", "good.yaml", "--points", "/dev/zero"], "/dev/zero: cannot read file: not a regular file (a device)"),
     ("report", ["report", "notastudy.h5", "--out", "r.html"], "lcsim report: notastudy.h5:"),
     ("optimise", ["optimise", "bad.yaml", "--lever", "arrivals.streams[0].rate_per_day=5:20", "--maximise", "conversions"], "lcsim optimise: bad.yaml:2: horizon:"),
 ]
@@ -338,6 +354,8 @@ CLI_CASES = [
 def test_bad_input_exits_2_naming_file_line_and_field(tmp_path, lcsim_cli, arguments, expected):
     for name, text in FILES.items():
         (tmp_path / name).write_text(text)
+    for fifo in ("fifo.yaml", "fifo.csv"):  # nothing ever writes to them: reading one would block
+        os.mkfifo(tmp_path / fifo)
     res = lcsim_cli(*arguments, cwd=tmp_path, timeout=120)
     assert res.returncode == 2, f"exit {res.returncode}\n{res.stderr}"
     assert "internal error" not in res.stderr

@@ -9,7 +9,10 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+
 #include "lcsim/core/error.hpp"
+#include "lcsim/core/input_file.hpp"
 #include "lcsim/io/scenario_changes.hpp"
 #include "lcsim/model/compile.hpp"
 
@@ -631,6 +634,45 @@ TEST_F(ScenarioFileTest, load_scenario_reports_missing_file) {
     EXPECT_NE(std::string(e.what()).find(path), std::string::npos);
   }
   EXPECT_THROW((void)load_scenario(dir_.string()), InputError);
+}
+
+// /dev/zero was read until memory ran out ("internal error: std::bad_alloc"), a FIFO blocked for
+// ever: only regular files of at most kMaxScenarioBytes are read, as scenarios and as bases.
+TEST_F(ScenarioFileTest, load_scenario_refuses_devices_fifos_and_huge_files) {
+  const auto message = [](const std::string& path) -> std::string {
+    try {
+      (void)load_scenario(path);
+    } catch (const InputError& e) {
+      EXPECT_EQ(e.file(), path);
+      EXPECT_EQ(e.line(), 0);
+      return e.problems().front().message;
+    }
+    ADD_FAILURE() << "no InputError for " << path;
+    return "";
+  };
+  EXPECT_EQ(message("/dev/zero"), "cannot read file: not a regular file (a device)");
+  const std::string fifo = (dir_ / "fifo.yaml").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(message(fifo), "cannot read file: not a regular file (a FIFO)");
+  EXPECT_EQ(message(dir_.string()), "cannot read file: a directory, not a file");
+  const std::string huge = (dir_ / "huge.yaml").string();
+  std::ofstream(huge, std::ios::binary) << kBase;
+  std::filesystem::resize_file(huge, kMaxScenarioBytes + 1);  // sparse: no disk used
+  EXPECT_EQ(message(huge).rfind("cannot read file: larger than 64 MiB", 0), 0U) << message(huge);
+  const auto problems = validate_file("/dev/zero");
+  ASSERT_EQ(problems.size(), 1U);
+  EXPECT_EQ(problems[0].message, "cannot read file: not a regular file (a device)");
+  // A variant whose base is one of them.
+  for (const std::string& base : {std::string("/dev/zero"), fifo}) {
+    const std::string variant = write("v.yaml", "extends: " + base + "\nchanges: {horizon: 5}\n");
+    try {
+      (void)load_scenario(variant);
+      ADD_FAILURE() << "no InputError for a base " << base;
+    } catch (const InputError& e) {
+      EXPECT_EQ(e.field(), "extends") << e.what();
+      EXPECT_NE(std::string(e.what()).find("cannot read the base scenario"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST_F(ScenarioFileTest, load_scenario_names_the_file_in_problems) {
