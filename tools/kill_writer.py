@@ -74,14 +74,14 @@ class Result:
     mid_write: int = 0          # Python writers killed after a "begin" without its "saved", CLI writers killed
     runs_saved: int = 0         # runs reported saved (all must be in the study)
     runs_checked: int = 0       # run reads compared against their first digest
-    leftover_temp_files: int = 0
+    leftover_temp_files: int = 0  # temporary files of killed writers beside the study at the end
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def line(self) -> str:
         return (f"kill_writer: {self.kills} kills ({self.mid_write} before the append they were in finished), {self.runs_saved} runs saved, "
                 f"{self.runs_checked} run reads identical to their first, {self.leftover_temp_files} temporary files "
-                f"left by killed writers, {len(self.failures)} failures, {self.seconds:.1f} s")
+                f"of killed writers beside the study at the end, {len(self.failures)} failures, {self.seconds:.1f} s")
 
 
 def digest(run) -> str:
@@ -190,9 +190,6 @@ def run_rounds(kills: int, seed: int, workdir: Path, lcsim_cli: str | None = Non
                     result.failures.append(f"round {round_}: run {name_} changed after it was written")
         elif saved:
             result.failures.append(f"round {round_}: the study is gone but {len(saved)} runs were saved")
-        # a killed writer's temporary files (beside the study) must not stop the next one
-        temps = [p for p in workdir.iterdir() if p.name.startswith("study.h5.") and p.suffix != ".lock"]
-        result.leftover_temp_files = len(temps)
         log(f"round {round_:3d}: {'python' if python_writer else 'cli   '} writer killed after "
             f"{time.monotonic() - t0:5.2f} s (rc {rc}), {len(digests)} runs in the study, {len(saved)} saved, "
             f"{'inside an append' if inside else 'between appends'}")
@@ -210,6 +207,9 @@ def run_rounds(kills: int, seed: int, workdir: Path, lcsim_cli: str | None = Non
         for name_, d in digests.items():
             if name_ in names and digest(st[name_]) != d:
                 result.failures.append(f"after the final append, run {name_} changed")
+    # a killed writer's temporary file (beside the study) did not stop the next writer (checked
+    # above); count those still there
+    result.leftover_temp_files = sum(1 for p in workdir.iterdir() if p.name.startswith("study.h5.tmp"))
     result.runs_saved = len(saved)
     result.seconds = time.monotonic() - t_start
     return result
