@@ -113,7 +113,7 @@ fi
 
 # ---- lcsim itself ---------------------------------------------------------------------------------
 # Fingerprint of everything that goes into the build: reinstall only when it changed.
-fingerprint="$(find CMakeLists.txt pyproject.toml include src python tests/CMakeLists.txt tests/cpp benches \
+fingerprint="$(find CMakeLists.txt pyproject.toml include src python tests/CMakeLists.txt tests/cpp tests/fuzz benches \
   -type f \( -name '*.txt' -o -name '*.toml' -o -name '*.hpp' -o -name '*.cpp' -o -name '*.in' -o -name '*.py' -o -name '*.pyi' \) \
   -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
 stamp=.venv/.lcsim-installed

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping, Optional, Sequence, Union
 
+import numpy as np
 import pandas as pd
 
 from . import _core
@@ -235,7 +236,26 @@ def _source(data, default_name: str) -> tuple[str, bool, str]:
     if isinstance(data, (str, os.PathLike)):
         path = os.fspath(data)
         return path, False, path
-    raise TypeError(f"expected a path or a pandas DataFrame, got {type(data).__name__}")
+    # default_name is "<events>", "<snapshots>" or "<funnel>": the argument's name in angle brackets
+    raise TypeError(f"{default_name.strip('<>')}: expected a path or a pandas DataFrame, got {type(data).__name__}")
+
+
+def _check_argument_types(**arguments: Any) -> None:
+    """TypeError naming the first argument of calibrate() of the wrong type (a str given as
+    ``absorbing`` would otherwise be read letter by letter)."""
+    text = {"segment_column", "censor_at", "won", "separator"}
+    for what, value in arguments.items():
+        if what in text and value is not None and not isinstance(value, str):
+            raise TypeError(f"{what}: expected a str or None, got {type(value).__name__} {value!r}")
+        if what in ("on_invalid", "date_format", "name") and not isinstance(value, str):
+            raise TypeError(f"{what}: expected a str, got {type(value).__name__} {value!r}")
+        if what in ("stage_map", "columns") and value is not None and not isinstance(value, Mapping):
+            raise TypeError(f"{what}: expected a dict or None, got {type(value).__name__} {value!r}")
+        if what == "absorbing" and value is not None and (
+                isinstance(value, (str, bytes)) or not all(isinstance(v, str) for v in value)):
+            raise TypeError(f"absorbing: expected a list of stage names or None, got {value!r}")
+        if what == "drop_duplicates" and not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"drop_duplicates: expected True or False, got {type(value).__name__} {value!r}")
 
 
 def _options(options: Mapping[str, Any], allowed: Mapping[str, type], what: str) -> dict:
@@ -330,6 +350,9 @@ def calibrate(
     given = [k for k, v in (("events", events), ("snapshots", snapshots), ("funnel", funnel)) if v is not None]
     if len(given) != 1:
         raise TypeError(f"calibrate() takes one of events, snapshots or funnel, got {given or 'none'}")
+    _check_argument_types(segment_column=segment_column, censor_at=censor_at, stage_map=stage_map, absorbing=absorbing,
+                          won=won, drop_duplicates=drop_duplicates, on_invalid=on_invalid, columns=columns,
+                          separator=separator, date_format=date_format, name=name)
     if funnel is not None:
         from .funnel import fit_funnel
 

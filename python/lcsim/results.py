@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Union
@@ -59,8 +61,10 @@ def simulate(
     The GIL is released while simulating; Ctrl-C (KeyboardInterrupt) stops within a second and
     returns nothing.
     """
-    if not isinstance(scenario, Scenario):
-        scenario = Scenario.load(scenario)
+    scenario = _scenario_arg("simulate", "scenario", scenario)
+    seed = _seed("seed", seed)
+    _optional("name", name, str, "a run name (str)")
+    _progress("progress", progress)
     if uncertainty is not None:
         from .uncertainty import simulate_uncertain
 
@@ -83,11 +87,52 @@ def simulate(
 
 
 def _positive(what: str, value: int) -> int:
-    if int(value) != value or value < 1:
+    """A whole-number argument >= 1: TypeError naming it for anything but a number (bool, str,
+    None, ...), lcsim.ScenarioError (a ValueError) naming it for a number that is not a whole
+    number >= 1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{what}: expected an integer >= 1, got {type(value).__name__} {value!r}")
+    if not math.isfinite(float(value)) or int(value) != value or value < 1:
         from .errors import ScenarioError
 
         raise ScenarioError(f"{what}: expected an integer >= 1, got {value!r}", [("<arguments>", 0, what, f"expected an integer >= 1, got {value!r}")])
     return int(value)
+
+
+def _seed(what: str, value) -> Optional[int]:
+    """None or a whole number in [0, 2**64): TypeError naming the argument for another type,
+    ValueError for a number out of range."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{what}: expected an integer seed or None, got {type(value).__name__} {value!r}")
+    if not 0 <= int(value) < 2**64:
+        raise ValueError(f"{what}: expected a seed in [0, 2**64), got {value!r}")
+    return int(value)
+
+
+def _scenario_arg(function: str, what: str, value) -> Scenario:
+    """A Scenario, or one loaded from a path (str or os.PathLike); TypeError naming the argument
+    for anything else."""
+    if isinstance(value, Scenario):
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        return Scenario.load(value)
+    raise TypeError(f"{function}(): {what}: expected an lcsim.Scenario or the path of a scenario YAML file, "
+                    f"got {type(value).__name__}")
+
+
+def _optional(what: str, value, kind: type, description: str):
+    """None or an instance of `kind`; TypeError naming the argument otherwise."""
+    if value is not None and (not isinstance(value, kind) or isinstance(value, bool) and kind is not bool):
+        raise TypeError(f"{what}: expected {description} or None, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _progress(what: str, value):
+    if value is not None and not callable(value):
+        raise TypeError(f"{what}: expected a callable (customers_done, replications_done) or None, got {type(value).__name__}")
+    return value
 
 
 class Run:
@@ -323,7 +368,7 @@ class Run:
 
         The write is atomic: an interrupted save leaves the study as it was.
         """
-        _core.study_append(str(path), self._run, name or self.name)
+        _core.study_append(str(path), self._run, self.name if name is None else name)
 
     # ---- comparison ------------------------------------------------------------------------
     def __eq__(self, other) -> bool:

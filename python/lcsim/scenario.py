@@ -7,6 +7,7 @@ import json
 import math
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
@@ -16,6 +17,9 @@ from . import _core
 from .errors import Problem, ScenarioError
 
 __all__ = ["Scenario", "ScenarioChange"]
+
+# As the C++ core's kMaxScenarioBytes (include/lcsim/core/input_file.hpp).
+_MAX_SCENARIO_BYTES = 64 << 20
 
 
 class _Loader(yaml.SafeLoader):
@@ -62,6 +66,13 @@ class Scenario:
         """Reads a YAML scenario file."""
         path = Path(path)
         try:
+            info = path.stat()
+            if not stat.S_ISREG(info.st_mode):  # a device (/dev/zero) never ends, a FIFO can block
+                why = "a directory, not a file" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+                raise ScenarioError(f"{path}: cannot read file: {why}", [(str(path), 0, "", f"cannot read file: {why}")])
+            if info.st_size > _MAX_SCENARIO_BYTES:
+                why = f"larger than {_MAX_SCENARIO_BYTES >> 20} MiB ({info.st_size} bytes)"
+                raise ScenarioError(f"{path}: cannot read file: {why}", [(str(path), 0, "", f"cannot read file: {why}")])
             text = path.read_text(encoding="utf-8")
         except OSError as e:
             raise ScenarioError(f"{path}: cannot read file: {e.strerror}", [(str(path), 0, "", "cannot read file")]) from e

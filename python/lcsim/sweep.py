@@ -41,7 +41,7 @@ import pandas as pd
 
 from . import _core
 from .errors import ScenarioError
-from .results import Run, _positive, simulate
+from .results import Run, _positive, _progress, _scenario_arg, _seed, simulate
 from .scenario import Scenario, _plain
 
 __all__ = ["Sweep", "sweep"]
@@ -104,8 +104,9 @@ def sweep(
         An unknown path (with the closest existing paths) or a value that makes the scenario
         invalid; the message names the point.
     """
-    if not isinstance(base, Scenario):
-        base = Scenario.load(base)
+    base = _scenario_arg("sweep", "base", base)
+    seed = _seed("seed", seed)
+    _progress("progress", progress)
     design, names, values = _design(parameters, points, latin_hypercube, samples, seed if seed is not None else base.seed)
     scenarios = [_point_scenario(base, i, names, v) for i, v in enumerate(values)]
     reps = base.replications if replications is None else _positive("replications", replications)

@@ -305,7 +305,7 @@ class UncertainRun(Run):
         run (scenario = the undrawn one) plus ``parameter_draws`` [R, P] and the ``uncertainty``
         attributes (docs/format.md). Atomic, like :meth:`lcsim.Run.save`; ``lcsim.open(path)[name]``
         is an ``UncertainRun`` again, whose :meth:`summary` has the same numbers."""
-        _core.study_append(str(path), self._core_run(), name or self.name)
+        _core.study_append(str(path), self._core_run(), self.name if name is None else name)
 
     def __repr__(self) -> str:
         return (f"UncertainRun({self.name!r}, replications={self.replications}, draws={self.draws}, "

@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from .results import Run, _positive
+from .results import Run, _positive, _progress, _scenario_arg, _seed
 from .scenario import Scenario
 
 __all__ = ["Comparison", "compare"]
 
 
-def _scenario(s) -> Scenario:
-    return s if isinstance(s, Scenario) else Scenario.load(s)
+def _scenario(s, what: str = "base") -> Scenario:
+    return _scenario_arg("compare", what, s)
 
 
 def compare(
@@ -69,6 +69,19 @@ def compare(
     """
     if not variants:
         raise TypeError("compare() needs at least one variant")
+    base = _scenario(base)
+    variants = tuple(_scenario(v, f"variants[{i}]") for i, v in enumerate(variants))
+    seed = _seed("seed", seed)
+    _progress("progress", progress)
+    batch = _positive("batch", batch)
+    max_replications = _positive("max_replications", max_replications)
+    if precision is not None:
+        if isinstance(precision, bool) or not isinstance(precision, (int, float, np.floating, np.integer)):
+            raise TypeError(f"precision: expected a number > 0 or None, got {type(precision).__name__} {precision!r}")
+        if not np.isfinite(precision) or precision <= 0:
+            raise ValueError(f"precision: expected a number > 0, got {precision!r}")
+    if isinstance(precision_metrics, str) or not all(isinstance(m, str) for m in precision_metrics):
+        raise TypeError(f"precision_metrics: expected a list of metric names, got {precision_metrics!r}")
     if precision_on not in ("delta", "mean"):
         raise ValueError(f"precision_on must be 'delta' or 'mean', got {precision_on!r}")
     if uncertainty is not None:

@@ -6,6 +6,7 @@
 #include <numeric>
 #include <utility>
 
+#include "lcsim/core/input_file.hpp"
 #include "lcsim/core/format.hpp"
 #include "text.hpp"
 
@@ -59,6 +60,10 @@ std::string read_all(std::istream& in, const std::string& file) {
 }
 
 std::ifstream open_input(const std::string& path) {
+  // Regular files only: a device (/dev/zero) would be read for ever, a FIFO can block for ever.
+  if (const std::string why = input_file_problem(path); !why.empty()) {
+    throw IoError("cannot open " + path + " for reading: " + why);
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError("cannot open " + path + " for reading");
   return in;

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "lcsim/core/input_file.hpp"
 #include "lcsim/calibrate/calibrate.hpp"
 #include "lcsim/calibrate/funnel_fit.hpp"
 #include "lcsim/calibrate/history.hpp"
@@ -148,6 +149,9 @@ std::string timestamp_of(std::int64_t epoch_day, double days) {
 
 /// A YAML mapping "CRM name: stage name".
 std::map<std::string, std::string> read_stage_map(const std::string& path) {
+  if (const std::string why = input_file_problem(path, kMaxScenarioBytes); !why.empty()) {
+    throw InputError(path, 0, "--stage-map", "cannot read the file: " + why);
+  }
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "lcsim/core/input_file.hpp"
 #include "commands.hpp"
 #include "lcsim/core/error.hpp"
 #include "lcsim/io/scenario_changes.hpp"
@@ -51,8 +52,9 @@ struct Design {
 };
 
 std::string read_file(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) throw InputError(path, 0, "", "cannot read file (a directory)");
+  if (const std::string why = input_file_problem(path); !why.empty()) {
+    throw InputError(path, 0, "", "cannot read file: " + why);
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path, 0, "", "cannot read file");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

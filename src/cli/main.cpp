@@ -41,8 +41,11 @@ int main(int argc, char** argv) {
     std::cerr << "lcsim: cancelled; nothing was written\n";
     return 130;
   } catch (const lcsim::IoError& e) {
+    // A file that cannot be read or written, or is not a study: the message names the path. Like
+    // bad input, it is the caller's to fix (exit 2, as `lcsim report` says for a StudyError);
+    // exit 1 is kept for bugs.
     std::cerr << "lcsim: " << e.what() << '\n';
-    return 1;
+    return 2;
   } catch (const std::exception& e) {
     std::cerr << "lcsim: internal error: " << e.what() << '\n';
     return 1;

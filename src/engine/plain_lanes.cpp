@@ -591,7 +591,7 @@ class LaneKernel {
 
   /// The exits of lanes `which`, in stages whose dwell is of another family than exponential.
   /// (The lanes' registers by value: a reference to them would keep them in memory.)
-  LCSIM_AVX512 [[gnu::noinline]] __m512d exits_from_dwells(__m512i stages, __m512d entry, __mmask8 which, __m512d e,
+  [[gnu::noinline]] LCSIM_AVX512 __m512d exits_from_dwells(__m512i stages, __m512d entry, __mmask8 which, __m512d e,
                                                            __m512d exit) const {
     alignas(64) std::array<std::int64_t, 8> stage{};
     alignas(64) std::array<double, 8> t{};
@@ -615,7 +615,7 @@ class LaneKernel {
     __m512i move_to;
     __mmask8 moved;
   };
-  LCSIM_AVX512 [[gnu::noinline]] ByLane touched_stays(__m512i stages, __m512d entry, __m512i offsets, __mmask8 which,
+  [[gnu::noinline]] LCSIM_AVX512 ByLane touched_stays(__m512i stages, __m512d entry, __m512i offsets, __mmask8 which,
                                                      __m512d e) const {
     alignas(64) std::array<std::int64_t, 8> stage{};
     alignas(64) std::array<double, 8> t{};
@@ -644,7 +644,7 @@ class LaneKernel {
   }
 
   /// report_index() of the exits of lanes `which` (stays that pass more than one report time).
-  LCSIM_AVX512 [[gnu::noinline]] __m512i search_reports(__m512i k_to, __m512d exit, __mmask8 which) const {
+  [[gnu::noinline]] LCSIM_AVX512 __m512i search_reports(__m512i k_to, __m512d exit, __mmask8 which) const {
     alignas(64) std::array<double, 8> x{};
     _mm512_store_pd(x.data(), exit);
     for (unsigned m = which; m != 0; m &= m - 1) {

@@ -1,5 +1,6 @@
 #include "lcsim/io/scenario_changes.hpp"
 
+#include "yaml_load.hpp"
 #include "yaml_tree.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -72,7 +73,7 @@ Tree load(const std::string& text, const std::string& file, const std::string& f
   std::vector<YAML::Node> documents;
   const std::string prefix = value ? "value '" + text + "' is not valid YAML: " : "YAML syntax error: ";
   try {
-    documents = YAML::LoadAll(text);
+    documents = yaml_load::load_all(text);
   } catch (const YAML::Exception& e) {
     const int line = value || e.mark.is_null() ? 0 : e.mark.line + 1;
     throw InputError(file, line, field, prefix + e.msg);

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "lcsim/core/input_file.hpp"
 #include "yaml_tree.hpp"
 
 namespace lcsim {
@@ -152,8 +153,7 @@ class Resolver {
   }
 
   static bool read(const std::string& path, std::string& text) {
-    std::error_code error;
-    if (fs::is_directory(path, error)) return false;
+    if (!input_file_problem(path, kMaxScenarioBytes).empty()) return false;  // a device, a FIFO, too large
     std::ifstream in(path, std::ios::binary);
     if (!in) return false;
     text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

@@ -19,7 +19,9 @@
 #include <vector>
 
 #include "lcsim/core/format.hpp"
+#include "lcsim/core/input_file.hpp"
 #include "lcsim/io/scenario_extends.hpp"
+#include "yaml_load.hpp"
 #include "lcsim/model/compile.hpp"
 
 namespace lcsim {
@@ -991,10 +993,10 @@ void write_referral(std::ostringstream& out, const ReferralSpec& referral) {
   out << "  " << quote(referral.name) << ": " << flow_map(parts) << "\n";
 }
 
-std::string read_text(const std::string& path, bool& ok) {
+std::string read_text(const std::string& path, bool& ok, std::string& why) {
   ok = false;
-  std::error_code error;
-  if (std::filesystem::is_directory(path, error)) return {};
+  why = input_file_problem(path, kMaxScenarioBytes);
+  if (!why.empty()) return {};
   std::ifstream in(path, std::ios::binary);
   if (!in) return {};
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -1016,7 +1018,7 @@ bool is_variant(const YAML::Node& document) {
 
 Scenario parse_scenario(const std::string& text, const std::string& file) {
   try {
-    const std::vector<YAML::Node> documents = YAML::LoadAll(text);
+    const std::vector<YAML::Node> documents = yaml_load::load_all(text);
     if (documents.size() == 1 && is_variant(documents.front())) {
       ResolvedScenario resolved = resolve_extends(text, file);
       try {
@@ -1037,7 +1039,7 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
   scenario.source = text;
   Parser parser(file);
   try {
-    const std::vector<YAML::Node> documents = YAML::LoadAll(text);
+    const std::vector<YAML::Node> documents = yaml_load::load_all(text);
     if (documents.size() > 1) {
       parser.problems().push_back(
           Problem{file, line_of(documents[1], 0), "",
@@ -1055,8 +1057,9 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
 
 Scenario load_scenario(const std::string& path) {
   bool ok = false;
-  std::string text = read_text(path, ok);
-  if (!ok) throw InputError(path, 0, "", "cannot read file");
+  std::string why;
+  std::string text = read_text(path, ok, why);
+  if (!ok) throw InputError(path, 0, "", why.empty() ? "cannot read file" : "cannot read file: " + why);
   return parse_scenario(text, path);
 }
 
@@ -1156,8 +1159,9 @@ std::string to_yaml(const Scenario& scenario) {
 
 std::vector<Problem> validate_file(const std::string& path) {
   bool ok = false;
-  const std::string text = read_text(path, ok);
-  if (!ok) return {Problem{path, 0, "", "cannot read file", false}};
+  std::string why;
+  const std::string text = read_text(path, ok, why);
+  if (!ok) return {Problem{path, 0, "", why.empty() ? "cannot read file" : "cannot read file: " + why, false}};
   Scenario scenario;
   try {
     scenario = parse_scenario(text, path);

@@ -25,6 +25,11 @@ constexpr double kSumTolerance = 1e-9;
 constexpr double kMaxReports = 1e7;
 /// Longest horizon (days) over which a weekday staffing calendar is expanded.
 constexpr double kMaxWeekdayHorizon = 1e7;
+/// Most occupancy cells (reports x stages) of one replication: 2e7 cells of 8 bytes are 160 MB
+/// (the 1e7 reports kMaxReports allows, of the two stages every scenario has at least).
+constexpr double kMaxReportCells = 2e7;
+/// Largest max_customers, and most customers the streams may bring on average in one replication.
+constexpr std::int64_t kMaxCustomersLimit = 10'000'000'000;
 /// Most resources a scenario may declare (Model::served_by holds int16 indices).
 constexpr std::size_t kMaxResources = 32767;
 
@@ -419,6 +424,19 @@ class Checker {
     if (s_.max_customers < 1) {
       error(w.of("max_customers"), "max_customers",
             expected_got("an integer >= 1", std::to_string(s_.max_customers)));
+    } else if (s_.max_customers > kMaxCustomersLimit) {
+      error(w.of("max_customers"), "max_customers",
+            expected_got("an integer of at most 1e10 (customers per replication)",
+                         std::to_string(s_.max_customers)));
+    }
+    if (std::isfinite(s_.horizon) && s_.horizon > 0.0 && std::isfinite(s_.report_every) &&
+        s_.report_every > 0.0 && s_.horizon / s_.report_every <= kMaxReports &&
+        (s_.horizon / s_.report_every + 1.0) * static_cast<double>(s_.stages.size()) > kMaxReportCells) {
+      error(w.of("report_every"), "report_every",
+            "too small for the horizon and the stages: " +
+                format_number(std::floor(s_.horizon / s_.report_every) + 1.0) + " reports of " +
+                std::to_string(s_.stages.size()) +
+                " stages need more than 2e7 occupancy cells (160 MB) per replication; raise report_every");
     }
     check_stage_name(s_.won, w.of("won"), "won");
     if (!s_.converted_stages.empty()) {
@@ -571,6 +589,23 @@ class Checker {
       }
       any = any || cohort.count > 0;
     }
+    // Every initial customer is simulated: more of them than max_customers can only fail, after
+    // simulating max_customers of them, so it is refused here, before anything is allocated.
+    std::int64_t initial = 0;
+    for (std::size_t i = 0; i < arrivals.initial.size(); ++i) {
+      const InitialCohort& cohort = arrivals.initial[i];
+      if (cohort.count <= 0) continue;
+      initial = cohort.count > std::numeric_limits<std::int64_t>::max() - initial
+                    ? std::numeric_limits<std::int64_t>::max()
+                    : initial + cohort.count;
+      if (s_.max_customers >= 1 && initial > s_.max_customers) {
+        const std::string field = item("arrivals.initial", i);
+        error(cohort.where.of("count"), child(field, "count"),
+              "the initial cohorts hold " + std::to_string(initial) + " customers up to here, more than max_customers (" +
+                  std::to_string(s_.max_customers) + "); lower the counts or raise max_customers (at most 1e10)");
+        break;
+      }
+    }
     for (std::size_t i = 0; i < arrivals.streams.size(); ++i) {
       const ArrivalStream& stream = arrivals.streams[i];
       const std::string field = item("arrivals.streams", i);
@@ -582,6 +617,18 @@ class Checker {
       check_non_negative(stream.rate_per_day, w.of("rate_per_day"), child(field, "rate_per_day"));
       check_weekly_profile(stream, child(field, "weekly_profile"));
       any = any || (std::isfinite(stream.rate_per_day) && stream.rate_per_day > 0.0);
+    }
+    // The mean number of stream arrivals per replication (rates are checked above; a bad rate adds
+    // nothing here): far past what any replication may simulate is refused before it runs.
+    double expected = 0.0;
+    for (const ArrivalStream& stream : arrivals.streams) {
+      if (std::isfinite(stream.rate_per_day) && stream.rate_per_day > 0.0) expected += stream.rate_per_day;
+    }
+    expected *= std::isfinite(s_.horizon) && s_.horizon > 0.0 ? s_.horizon : 0.0;
+    if (expected > static_cast<double>(kMaxCustomersLimit)) {
+      error(s_.where.of("arrivals"), "arrivals.streams",
+            "the streams bring " + format_number(expected) + " customers per replication on average over the horizon of " +
+                format_number(s_.horizon) + " days, more than the 1e10 a replication may simulate; lower rate_per_day or the horizon");
     }
     if (!any) {
       error(s_.where.of("arrivals"), "arrivals",

@@ -16,6 +16,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <utility>
 #include <vector>
@@ -1191,6 +1192,25 @@ TEST(Calibrate, won_stage_must_be_named) {
 
 TEST(EventLog, a_missing_file_is_an_io_error) {
   EXPECT_THROW((void)read_event_log("/nonexistent/events.csv"), IoError);
+}
+
+// /dev/zero was read until memory ran out, a FIFO blocked for ever: only regular files are read.
+TEST(HistoryTest, DevicesAndFifosAreIoErrorsNamingWhy) {
+  const auto message = [](const std::string& path) -> std::string {
+    try {
+      (void)read_event_log(path);
+    } catch (const IoError& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << "no IoError for " << path;
+    return "";
+  };
+  EXPECT_EQ(message("/dev/zero"), "cannot open /dev/zero for reading: not a regular file (a device)");
+  const std::string fifo = (std::filesystem::temp_directory_path() /
+                            ("lcsim_fifo_" + std::to_string(::getpid()) + ".csv")).string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(message(fifo), "cannot open " + fifo + " for reading: not a regular file (a FIFO)");
+  std::filesystem::remove(fifo);
 }
 
 }  // namespace

@@ -9,7 +9,11 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+
 #include "lcsim/core/error.hpp"
+#include "lcsim/core/input_file.hpp"
+#include "lcsim/io/scenario_changes.hpp"
 #include "lcsim/model/compile.hpp"
 
 namespace lcsim {
@@ -482,6 +486,115 @@ TEST(ScenarioYamlTest, reports_several_documents) {
   EXPECT_NE(problems[0].message.find("one YAML document"), std::string::npos);
 }
 
+// ---- hostile input (found by fuzzing, docs/hardening.md) --------------------------------------
+
+/// The one problem of a YAML syntax error parse_scenario reports for `yaml`.
+Problem syntax_problem(const std::string& yaml) {
+  const auto problems = parse_problems(yaml);
+  EXPECT_EQ(problems.size(), 1U) << dump(problems);
+  if (problems.empty()) return {};
+  EXPECT_EQ(problems[0].file, "s.yaml");
+  EXPECT_NE(problems[0].message.find("YAML syntax error: "), std::string::npos) << problems[0].to_string();
+  return problems[0];
+}
+
+TEST(ScenarioYamlHostileTest, stray_comma_is_a_syntax_error_not_a_hang) {
+  // yaml-cpp 0.7's LoadAll returned empty documents for ever (and grew memory) on each of these.
+  EXPECT_EQ(syntax_problem(",").line, 1);
+  EXPECT_EQ(syntax_problem(kBase + ",\n").line, 16);
+  EXPECT_EQ(syntax_problem("- a\n,").line, 2);
+  EXPECT_EQ(syntax_problem("---\n, name: t\n").line, 2);
+  EXPECT_EQ(syntax_problem("# comment\n\n, x").line, 3);
+  const Problem p = syntax_problem(",name: t\n");
+  EXPECT_EQ(p.line, 1);
+  EXPECT_NE(p.message.find("unexpected ','"), std::string::npos) << p.to_string();
+  // Also a value of a change (lcsim sweep --set horizon=..., Scenario.with_changes) and a scenario
+  // text given to apply_changes: both read through yaml_tree::load.
+  for (const auto& [text, value] : std::vector<std::pair<std::string, std::string>>{{kBase, ", 5"}, {",\n", "5"}}) {
+    try {
+      (void)apply_changes(text, {{"horizon", value}}, "s.yaml");
+      ADD_FAILURE() << "no InputError for '" << text << "' with horizon=" << value;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("unexpected ','"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(ScenarioYamlHostileTest, alias_bomb_is_refused_before_it_is_expanded) {
+  // Ten levels of ten aliases each: 1e10 nodes expanded, a few hundred bytes of text.
+  std::string bomb = kBase + "description: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 10; ++i) {
+    const std::string level = std::to_string(i);
+    bomb += "d";
+    bomb += level;
+    bomb += ": &a";
+    bomb += level;
+    bomb += " [";
+    for (int k = 0; k < 10; ++k) {
+      bomb += k ? ", *a" : "*a";
+      bomb += std::to_string(i - 1);
+    }
+    bomb += "]\n";
+  }
+  const Problem p = syntax_problem(bomb);
+  EXPECT_NE(p.message.find("more than 1000000 nodes with its aliases expanded"), std::string::npos) << p.to_string();
+  EXPECT_GE(p.line, 16);
+  // Aliases that stay small are fine (the unknown keys are reported, not expanded for ever).
+  const auto small = parse_problems(kBase + "x: &a [1, 2]\ny: *a\n");
+  expect_problem(small, "x", 16, "unknown key");
+}
+
+TEST(ScenarioYamlHostileTest, deep_nesting_is_a_syntax_error_naming_the_depth) {
+  const Problem flow = syntax_problem("name: " + std::string(100000, '['));
+  EXPECT_NE(flow.message.find("nested too deeply"), std::string::npos) << flow.to_string();
+  std::string block = "name: t\n";
+  for (int i = 0; i < 2000; ++i) block += std::string(static_cast<std::size_t>(i), ' ') + "a:\n";
+  const Problem nested = syntax_problem(block);
+  EXPECT_NE(nested.message.find("nested too deeply"), std::string::npos) << nested.to_string();
+  EXPECT_GT(nested.line, 1);
+}
+
+TEST(ScenarioYamlHostileTest, many_documents_are_refused) {
+  const Problem p = syntax_problem(kBase + [] {
+    std::string docs;
+    for (int i = 0; i < 2000; ++i) docs += "---\n";
+    return docs;
+  }());
+  EXPECT_NE(p.message.find("more than 1000 YAML documents"), std::string::npos) << p.to_string();
+}
+
+TEST(ScenarioYamlHostileTest, bom_and_crlf_read_as_plain_text) {
+  std::string crlf;
+  for (const char c : kBase) {
+    if (c == '\n') crlf += '\r';
+    crlf += c;
+  }
+  const Scenario plain = parse_scenario(kBase, "s.yaml");
+  for (const std::string& text : {"\xEF\xBB\xBF" + kBase, crlf, "\xEF\xBB\xBF" + crlf}) {
+    const Scenario s = parse_scenario(text, "s.yaml");
+    EXPECT_EQ(s.name, plain.name);
+    EXPECT_EQ(s.horizon, plain.horizon);
+    ASSERT_EQ(s.stages.size(), plain.stages.size());
+    EXPECT_EQ(s.stages[0].name, "lead");
+    EXPECT_EQ(s.where.of("arrivals"), plain.where.of("arrivals"));
+    EXPECT_NO_THROW((void)compile(s));
+  }
+}
+
+TEST(ScenarioYamlHostileTest, nan_and_inf_parameters_are_refused_with_their_field) {
+  for (const char* value : {".nan", ".inf", "-.inf", "1e400", "-0"}) {
+    try {
+      (void)compile(parse_scenario(edit("dwell: {dist: exponential, mean: 7}",
+                                        std::string("dwell: {dist: exponential, mean: ") + value + "}"),
+                                   "s.yaml"));
+      ADD_FAILURE() << "compile accepted mean " << value;
+    } catch (const InputError& e) {
+      EXPECT_EQ(e.problems().front().field, "stages.lead.dwell.mean") << e.what();
+      EXPECT_EQ(e.problems().front().line, 7) << e.what();
+    }
+  }
+}
+
 // ---- files -------------------------------------------------------------------------------------
 
 /// A file in a fresh temporary directory, removed with the fixture.
@@ -521,6 +634,45 @@ TEST_F(ScenarioFileTest, load_scenario_reports_missing_file) {
     EXPECT_NE(std::string(e.what()).find(path), std::string::npos);
   }
   EXPECT_THROW((void)load_scenario(dir_.string()), InputError);
+}
+
+// /dev/zero was read until memory ran out ("internal error: std::bad_alloc"), a FIFO blocked for
+// ever: only regular files of at most kMaxScenarioBytes are read, as scenarios and as bases.
+TEST_F(ScenarioFileTest, load_scenario_refuses_devices_fifos_and_huge_files) {
+  const auto message = [](const std::string& path) -> std::string {
+    try {
+      (void)load_scenario(path);
+    } catch (const InputError& e) {
+      EXPECT_EQ(e.file(), path);
+      EXPECT_EQ(e.line(), 0);
+      return e.problems().front().message;
+    }
+    ADD_FAILURE() << "no InputError for " << path;
+    return "";
+  };
+  EXPECT_EQ(message("/dev/zero"), "cannot read file: not a regular file (a device)");
+  const std::string fifo = (dir_ / "fifo.yaml").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_EQ(message(fifo), "cannot read file: not a regular file (a FIFO)");
+  EXPECT_EQ(message(dir_.string()), "cannot read file: a directory, not a file");
+  const std::string huge = (dir_ / "huge.yaml").string();
+  std::ofstream(huge, std::ios::binary) << kBase;
+  std::filesystem::resize_file(huge, kMaxScenarioBytes + 1);  // sparse: no disk used
+  EXPECT_EQ(message(huge).rfind("cannot read file: larger than 64 MiB", 0), 0U) << message(huge);
+  const auto problems = validate_file("/dev/zero");
+  ASSERT_EQ(problems.size(), 1U);
+  EXPECT_EQ(problems[0].message, "cannot read file: not a regular file (a device)");
+  // A variant whose base is one of them.
+  for (const std::string& base : {std::string("/dev/zero"), fifo}) {
+    const std::string variant = write("v.yaml", "extends: " + base + "\nchanges: {horizon: 5}\n");
+    try {
+      (void)load_scenario(variant);
+      ADD_FAILURE() << "no InputError for a base " << base;
+    } catch (const InputError& e) {
+      EXPECT_EQ(e.field(), "extends") << e.what();
+      EXPECT_NE(std::string(e.what()).find("cannot read the base scenario"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST_F(ScenarioFileTest, load_scenario_names_the_file_in_problems) {

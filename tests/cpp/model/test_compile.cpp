@@ -324,6 +324,46 @@ TEST(CompileTest, reports_report_every_too_small_for_horizon) {
                  3, "too small");
 }
 
+// Scenarios that would exhaust memory or run for ever are refused by compile(), before the model's
+// report times or any replication is allocated (found while hardening, docs/hardening.md).
+TEST(CompileTest, refuses_a_report_every_millionth_of_a_day_before_allocating) {
+  // 1e7 reports (within the 1e7 reports) of 3 stages: 3e7 occupancy cells per replication.
+  const auto cells = compile_problems(edit("horizon: 100", "horizon: 10", edit("report_every: 10", "report_every: 1e-6")));
+  expect_problem(cells, "report_every", 3, "10000001 reports of 3 stages need more than 2e7 occupancy cells");
+  // Over the 1e7 reports.
+  expect_problem(compile_problems(edit("report_every: 10", "report_every: 1e-6")), "report_every", 3,
+                 "reports (at most 1e7)");
+  // At the limit of cells it compiles: 6e6 reports of 3 stages.
+  EXPECT_NO_THROW((void)compile(parse_scenario(edit("report_every: 10", "report_every: 1.6666666666666667e-5"), "m.yaml")));
+}
+
+TEST(CompileTest, refuses_more_initial_customers_than_max_customers) {
+  expect_problem(compile_problems(edit("count: 100", "count: 1e12")), "arrivals.initial[0].count", 15,
+                 "the initial cohorts hold 1000000000000 customers up to here, more than max_customers (100000000)");
+  expect_problem(compile_problems(kBase + "max_customers: 99\n"), "arrivals.initial[0].count", 15,
+                 "hold 100 customers up to here, more than max_customers (99)");
+  // Two cohorts that pass it only together: the second is named.
+  const std::string two = kBase + "    - {stage: customer, count: 9223372036854775807}\n";
+  expect_problem(compile_problems(two), "arrivals.initial[1].count", 16,
+                 "hold 9223372036854775807 customers up to here");
+  EXPECT_NO_THROW((void)compile(parse_scenario(kBase + "max_customers: 100\n", "m.yaml")));
+}
+
+TEST(CompileTest, refuses_max_customers_above_1e10) {
+  expect_problem(compile_problems(kBase + "max_customers: 1e12\n"), "max_customers", 16,
+                 "expected an integer of at most 1e10 (customers per replication), got 1000000000000");
+  EXPECT_NO_THROW((void)compile(parse_scenario(kBase + "max_customers: 1e10\n", "m.yaml")));
+}
+
+TEST(CompileTest, refuses_streams_of_1e12_customers) {
+  const std::string streams = edit("  initial:\n    - {stage: lead, count: 100}\n",
+                                   "  streams:\n    - {stage: lead, rate_per_day: 1e10}\n");
+  expect_problem(compile_problems(streams), "arrivals.streams", 13,
+                 "the streams bring 1e+12 customers per replication on average over the horizon of 100 days, "
+                 "more than the 1e10");
+  EXPECT_NO_THROW((void)compile(parse_scenario(edit("rate_per_day: 1e10", "rate_per_day: 1e8", streams), "m.yaml")));
+}
+
 TEST(CompileTest, reports_segment_shares) {
   const auto bad_share = compile_problems(edit("share: 0.4", "share: 1.4", kBase + kSegments));
   expect_problem(bad_share, "segments.icp.share", 17, "got 1.4");
