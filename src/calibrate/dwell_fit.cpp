@@ -388,9 +388,11 @@ DwellFit fit_coxian(const Stays& s, const DwellFitOptions& options, double z) {
       opt.set_upper_bounds(upper);
       opt.set_min_objective(coxian_objective, const_cast<Stays*>(&s));
       opt.set_initial_step(step);
-      opt.set_xtol_abs(1e-9);
-      opt.set_ftol_abs(1e-11);
-      opt.set_maxeval(4000);
+      // Relative tolerances: the log-likelihood of a big stage is ~1e5, where an absolute 1e-11
+      // is never reached and every run would go to maxeval.
+      opt.set_xtol_rel(1e-8);
+      opt.set_ftol_rel(1e-13);
+      opt.set_maxeval(1500);
       double value = 0.0;
       try {
         opt.optimize(phi, value);
@@ -598,8 +600,7 @@ DwellComparison fit_dwell_all(const std::vector<double>& durations,
   const Stays stays = prepare(durations, censored, options.min_duration);
   DwellComparison out;
   static const std::vector<DwellFamily> kAll = {DwellFamily::kExponential, DwellFamily::kWeibull,
-                                                DwellFamily::kLognormal, DwellFamily::kGamma,
-                                                DwellFamily::kCoxian};
+                                                DwellFamily::kLognormal, DwellFamily::kGamma};
   for (const DwellFamily family : options.families.empty() ? kAll : options.families) {
     out.fits.push_back(fit_prepared(family, stays, options));
   }

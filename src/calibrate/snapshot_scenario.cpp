@@ -88,17 +88,21 @@ SnapshotScenario scenario_from_snapshots(const SnapshotLog& log, const MarkovFit
         "arrivals.initial[" + std::to_string(sc.arrivals.initial.size() - 1) + "].count",
         static_cast<double>(n), static_cast<double>(n), static_cast<double>(n), n});
   }
-  if (by_creation) {
-    for (const auto& [stage, n] : created_arrivals) {
+  // One Poisson stream per stage: count / exposure, with its Garwood interval.
+  const auto add_streams = [&](const std::map<std::string, std::size_t>& counts, double exposure) {
+    for (const auto& [stage, n] : counts) {
       ArrivalStream stream;
       stream.stage = stage;
-      stream.rate_per_day = static_cast<double>(n) / last;
+      stream.rate_per_day = static_cast<double>(n) / exposure;
       sc.arrivals.streams.push_back(stream);
-      const auto [lo, hi] = poisson_interval(n, last);
+      const auto [lo, hi] = poisson_interval(n, exposure);
       out.estimates.push_back(EstimateRow{
           "arrivals.streams[" + std::to_string(sc.arrivals.streams.size() - 1) + "].rate_per_day",
           stream.rate_per_day, lo, hi, n});
     }
+  };
+  if (by_creation) {
+    add_streams(created_arrivals, last);
     if (without_created == 0) {
       warn("arrivals",
            "arrivals from the creation times (" + log.created_column +
@@ -114,16 +118,7 @@ SnapshotScenario scenario_from_snapshots(const SnapshotLog& log, const MarkovFit
          "fewer than three snapshot dates: no arrival rate can be estimated (only the initial "
          "cohort)");
   } else {
-    for (const auto& [stage, n] : arrivals) {
-      ArrivalStream stream;
-      stream.stage = stage;
-      stream.rate_per_day = static_cast<double>(n) / exposure;
-      sc.arrivals.streams.push_back(stream);
-      const auto [lo, hi] = poisson_interval(n, exposure);
-      out.estimates.push_back(EstimateRow{
-          "arrivals.streams[" + std::to_string(sc.arrivals.streams.size() - 1) + "].rate_per_day",
-          stream.rate_per_day, lo, hi, n});
-    }
+    add_streams(arrivals, exposure);
   }
   if (absorbed_arrivals > 0) {
     warn("arrivals",

@@ -39,7 +39,9 @@ struct DwellFitOptions {
   /// Confidence level of the intervals.
   double level = 0.95;
   /// Families fit_dwell_all() tries, in this order (fixed and empirical are not fitted);
-  /// empty: exponential, Weibull, lognormal, gamma and coxian (two phases).
+  /// empty: exponential, Weibull, lognormal and gamma. Add DwellFamily::kCoxian to offer the
+  /// two-phase Coxian too (not by default yet: its three-parameter fit costs seconds a stage on
+  /// large logs).
   std::vector<DwellFamily> families;
 };
 

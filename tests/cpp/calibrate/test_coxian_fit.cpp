@@ -32,6 +32,14 @@ TEST(CoxianDwellFit, closed_form_matches_the_general_phase_type_computation) {
   }
 }
 
+/// The default families and the coxian.
+DwellFitOptions with_coxian() {
+  DwellFitOptions o;
+  o.families = {DwellFamily::kExponential, DwellFamily::kWeibull, DwellFamily::kLognormal,
+                DwellFamily::kGamma, DwellFamily::kCoxian};
+  return o;
+}
+
 /// n stays from a Coxian-2, those longer than `censor` censored there.
 void sample(double r1, double r2, double p1, int n, double censor, std::uint64_t seed,
             std::vector<double>& d, std::vector<bool>& open) {
@@ -48,7 +56,7 @@ TEST(CoxianDwellFit, recovers_a_coxian_with_censoring_and_aic_chooses_it) {
   std::vector<double> d;
   std::vector<bool> open;
   sample(0.5, 0.02, 0.6, 4000, 150.0, 7, d, open);
-  const DwellComparison all = fit_dwell_all(d, open);
+  const DwellComparison all = fit_dwell_all(d, open, with_coxian());
   const DwellFit* cox = all.fit(DwellFamily::kCoxian);
   ASSERT_NE(cox, nullptr);
   ASSERT_TRUE(cox->fitted) << cox->reason;
@@ -79,7 +87,7 @@ TEST(CoxianDwellFit, an_exponential_truth_is_not_taken_for_a_coxian) {
     std::vector<double> d;
     std::vector<bool> open;
     sample(0.05, 0.05, 1.0, 1500, 1e9, seed, d, open);  // p1 = 1: exponential, mean 20
-    const DwellComparison all = fit_dwell_all(d, open);
+    const DwellComparison all = fit_dwell_all(d, open, with_coxian());
     ASSERT_NE(all.best(), nullptr);
     chosen += all.best()->family == DwellFamily::kCoxian ? 1 : 0;
     const DwellFit* cox = all.fit(DwellFamily::kCoxian);
