@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "lcsim/model/coxian.hpp"
+#include "nlopt_run.hpp"
 
 namespace lcsim {
 namespace {
@@ -250,13 +251,7 @@ std::vector<double> minimise(const Objective& objective, std::vector<double> phi
     opt.set_maxeval(5000);
     for (std::size_t i = 0; i < 2; ++i) phi[i] = std::clamp(phi[i], lower[i], upper[i]);
     double value = 0.0;
-    try {
-      opt.optimize(phi, value);
-    } catch (const nlopt::roundoff_limited&) {
-      // phi holds the best point found, which is as good as double precision allows.
-    } catch (const std::runtime_error&) {
-      // A generic NLopt failure: keep the best point found so far.
-    }
+    (void)calibrate_nlopt::optimize(opt, phi, value);  // phi: the best point found
   }
   return phi;
 }
@@ -360,7 +355,7 @@ double coxian_objective(const std::vector<double>& phi, std::vector<double>& /*g
 
 constexpr double kCoxianLogit = 15.0;  ///< |logit p1| bound: beyond it one phase does the work
 
-DwellFit fit_coxian(const Stays& s, const DwellFitOptions& options, double z) {
+DwellFit fit_coxian(const Stays& s, double z) {
   DwellFit fit;
   fit.family = DwellFamily::kCoxian;
   fit.n_events = s.events;
@@ -394,11 +389,7 @@ DwellFit fit_coxian(const Stays& s, const DwellFitOptions& options, double z) {
       opt.set_ftol_rel(1e-13);
       opt.set_maxeval(1500);
       double value = 0.0;
-      try {
-        opt.optimize(phi, value);
-      } catch (const nlopt::roundoff_limited&) {
-      } catch (const std::runtime_error&) {
-      }
+      (void)calibrate_nlopt::optimize(opt, phi, value);  // phi: the best point found
     }
     const double value = -coxian_loglik(phi, s);
     if (value < best_value) {
@@ -453,7 +444,6 @@ DwellFit fit_coxian(const Stays& s, const DwellFitOptions& options, double z) {
   const double p1 = logistic(best[2]);
   fit.params.push_back(DwellParameter{"exit[0]", p1, p1 * (1.0 - p1) * se[2],
                                       logistic(best[2] - z * se[2]), logistic(best[2] + z * se[2])});
-  (void)options;
   return fit;
 }
 
@@ -474,7 +464,7 @@ DwellFit fit_prepared(DwellFamily family, const Stays& s, const DwellFitOptions&
                  " censored): the dwell cannot be estimated";
     return fit;
   }
-  if (family == DwellFamily::kCoxian) return fit_coxian(s, options, z);
+  if (family == DwellFamily::kCoxian) return fit_coxian(s, z);
   if (family == DwellFamily::kExponential) {
     const double d = static_cast<double>(s.events);
     const double mean = s.total / d;

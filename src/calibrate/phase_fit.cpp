@@ -21,6 +21,7 @@
 #include "lcsim/core/format.hpp"
 #include "lcsim/model/coxian.hpp"
 #include "log_reader.hpp"
+#include "nlopt_run.hpp"
 #include "text.hpp"
 
 namespace lcsim {
@@ -387,25 +388,9 @@ Optimum maximise(const Likelihood& lik, const Structure& st, std::vector<double>
       },
       &context);
   double minimum = 0.0;
-  nlopt::result result = nlopt::FAILURE;
-  try {
-    std::vector<double> x = start;
-    result = opt.optimize(x, minimum);
-  } catch (const nlopt::roundoff_limited&) {
-    result = nlopt::ROUNDOFF_LIMITED;
-  } catch (const nlopt::forced_stop&) {
-    result = nlopt::FORCED_STOP;
-  } catch (const std::runtime_error&) {
-    result = nlopt::FAILURE;
-  }
-  switch (result) {
-    case nlopt::SUCCESS: best.status = "SUCCESS"; break;
-    case nlopt::FTOL_REACHED: best.status = "FTOL_REACHED"; break;
-    case nlopt::XTOL_REACHED: best.status = "XTOL_REACHED"; break;
-    case nlopt::ROUNDOFF_LIMITED: best.status = "ROUNDOFF_LIMITED"; break;
-    case nlopt::MAXEVAL_REACHED: best.status = "MAXEVAL_REACHED"; break;
-    default: best.status = "FAILURE"; break;
-  }
+  std::vector<double> x = start;
+  const nlopt::result result = calibrate_nlopt::optimize(opt, x, minimum);
+  best.status = calibrate_nlopt::result_name(result);
   if (!std::isfinite(best.loglik)) return best;
   std::vector<double> g;
   best.loglik = lik.value(best.theta, &g);
@@ -413,8 +398,7 @@ Optimum maximise(const Likelihood& lik, const Structure& st, std::vector<double>
   for (std::size_t i = 0; i < g.size(); ++i) {
     if (!bound[i]) best.gradient_max = std::max(best.gradient_max, std::abs(g[i]));
   }
-  const bool ok = best.status != "FAILURE" && best.status != "MAXEVAL_REACHED";
-  best.converged = ok && best.gradient_max <=
+  best.converged = calibrate_nlopt::converged(result) && best.gradient_max <=
                              1e-3 * std::max(1.0, std::sqrt(static_cast<double>(n_observations)));
   return best;
 }
@@ -874,7 +858,6 @@ PhaseTypeFit fit_phase_type(const SnapshotLog& log, const PhaseFitOptions& o) {
   const Structure& st = prep.st;
   const Data& data = prep.data;
   const std::map<std::string, int>& index = prep.index;
-  const int entry_stage = prep.entry_stage;
   PhaseTypeFit fit;
   fit.file = log.file;
   fit.stages = markov.stages;

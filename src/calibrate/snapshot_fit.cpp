@@ -26,6 +26,7 @@
 #include "lcsim/calibrate/timestamp.hpp"
 #include "lcsim/core/format.hpp"
 #include "log_reader.hpp"
+#include "nlopt_run.hpp"
 #include "text.hpp"
 
 namespace lcsim {
@@ -326,23 +327,6 @@ double panel_loglik(const PanelCounts& counts, const Matrix& q, Matrix* dq) {
     *dq += (interval.dt * scale) * e.topRightCorner(n, n);
   }
   return ll;
-}
-
-std::string nlopt_result_name(nlopt::result r) {
-  switch (r) {
-    case nlopt::FAILURE: return "FAILURE";
-    case nlopt::INVALID_ARGS: return "INVALID_ARGS";
-    case nlopt::OUT_OF_MEMORY: return "OUT_OF_MEMORY";
-    case nlopt::ROUNDOFF_LIMITED: return "ROUNDOFF_LIMITED";
-    case nlopt::FORCED_STOP: return "FORCED_STOP";
-    case nlopt::SUCCESS: return "SUCCESS";
-    case nlopt::STOPVAL_REACHED: return "STOPVAL_REACHED";
-    case nlopt::FTOL_REACHED: return "FTOL_REACHED";
-    case nlopt::XTOL_REACHED: return "XTOL_REACHED";
-    case nlopt::MAXEVAL_REACHED: return "MAXEVAL_REACHED";
-    case nlopt::MAXTIME_REACHED: return "MAXTIME_REACHED";
-    default: return "UNKNOWN";
-  }
 }
 
 double logistic(double x) { return 1.0 / (1.0 + std::exp(-x)); }
@@ -680,17 +664,8 @@ MarkovFit fit_snapshots(const SnapshotLog& log, const MarkovFitOptions& options)
         },
         &context);
     double minimum = 0.0;
-    nlopt::result result = nlopt::FAILURE;
-    try {
-      result = opt.optimize(theta, minimum);
-    } catch (const nlopt::roundoff_limited&) {
-      result = nlopt::ROUNDOFF_LIMITED;
-    } catch (const nlopt::forced_stop&) {
-      result = nlopt::FORCED_STOP;
-    } catch (const std::runtime_error&) {
-      result = nlopt::FAILURE;
-    }
-    fit.status = nlopt_result_name(result);
+    const nlopt::result result = calibrate_nlopt::optimize(opt, theta, minimum);
+    fit.status = calibrate_nlopt::result_name(result);
     fit.evaluations = context.evaluations;
     if (!std::isfinite(best_value)) best = theta;
   } else {
