@@ -35,14 +35,15 @@ _EVENT_OPTIONS = {
     "replications": int,
 }
 _SNAPSHOT_OPTIONS = {"epoch": str, "level": float, "stages": list, "transitions": list, "max_phases": int,
-                     "phases": dict, "entry_stage": str}
+                     "phases": dict, "entry_stage": str, "min_segment_pairs": int}
 
 _CLEANING_COLUMNS = ["defect", "column", "rows", "customers", "lines", "action"]
 _ESTIMATE_COLUMNS = ["parameter", "estimate", "ci_low", "ci_high", "n"]
 _FAMILY_COLUMNS = ["stage", "segment", "family", "fitted", "loglik", "aic", "params", "chosen", "n_events",
                    "n_censored", "note"]
 _RATE_COLUMNS = ["from", "to", "rate", "se_log", "ci_low", "ci_high", "n", "at_bound"]
-_DWELL_COLUMNS = ["stage", "family", "phases", "mean", "ci_low", "ci_high", "rates", "exit", "n"]
+_DWELL_COLUMNS = ["stage", "segment", "family", "phases", "mean", "ci_low", "ci_high", "rates", "exit", "n"]
+_SEGMENT_FIT_COLUMNS = ["segment", "customers", "own_stages", "pooled_stages", "loglik_markov", "loglik_phase_type"]
 _CANDIDATE_COLUMNS = ["step", "phases", "loglik", "parameters", "aic", "lr_statistic", "lr_p_value", "chosen",
                       "converged"]
 
@@ -91,8 +92,15 @@ class Calibration:
         at_bound``); the same rates are the ``Q.<from>.<to>`` rows of :attr:`estimates`.
     dwells : DataFrame or None
         Snapshot fits with phases (``max_phases`` > 1, the default 3): the phase-type fit's dwell
-        per non-absorbing stage: ``stage, family`` ("exponential" or "coxian"), ``phases, mean,
+        per non-absorbing stage: ``stage, segment`` ("" for all customers, then each segment's
+        rows with ``segment_column``), ``family`` ("exponential" or "coxian"), ``phases, mean,
         ci_low, ci_high`` (days), ``rates, exit`` (the Coxian's, per phase) and ``n`` (pairs).
+    segment_fits : DataFrame or None
+        Snapshot fits: one row per fitted segment (empty without ``segment_column``):
+        ``segment, customers, own_stages`` (stages with a segment override in :attr:`scenario`),
+        ``pooled_stages``, ``loglik_markov, loglik_phase_type``. The segments' estimates are the
+        ``segments.<segment>.stages...`` rows of :attr:`estimates` (Markov),
+        :attr:`phase_estimates` and :attr:`markov_estimates`.
     phase_candidates : DataFrame or None
         Every model the phase choice tried: ``step`` ("Markov" or the stage given one more
         phase), ``phases`` (stage -> phases), ``loglik, parameters, aic``, the likelihood-ratio
@@ -142,8 +150,11 @@ class Calibration:
                 self.estimates = pd.concat(
                     [self.estimates, pd.DataFrame(data["arrival_estimates"], columns=_ESTIMATE_COLUMNS)],
                     ignore_index=True).astype({"n": "int64"})
-                self.problems += [Problem(*p) for p in data["scenario_warnings"]]
-                self.warnings = [_problem_line(p) for p in self.problems]
+        self.segment_fits: Optional[pd.DataFrame] = None
+        if kind == "snapshots":
+            self.segment_fits = pd.DataFrame([(g, n, list(own), list(pooled), lm, lp)
+                                              for g, n, own, pooled, lm, lp in data["segments"]],
+                                             columns=_SEGMENT_FIT_COLUMNS)
         phase = data.get("phase_type")
         self.dwells: Optional[pd.DataFrame] = None
         self.phase_candidates: Optional[pd.DataFrame] = None
@@ -151,8 +162,8 @@ class Calibration:
         self.markov_estimates: Optional[pd.DataFrame] = None
         self.loglik: dict = {}
         if phase is not None:
-            self.dwells = pd.DataFrame([(s, f, k, m, lo, hi, list(r), list(e), n)
-                                        for s, f, k, m, lo, hi, r, e, n in phase["dwells"]], columns=_DWELL_COLUMNS)
+            self.dwells = pd.DataFrame([(s, g, f, k, m, lo, hi, list(r), list(e), n)
+                                        for s, g, f, k, m, lo, hi, r, e, n in phase["dwells"]], columns=_DWELL_COLUMNS)
             self.phase_candidates = pd.DataFrame([(st, dict(k), *rest) for st, k, *rest in phase["candidates"]],
                                                  columns=_CANDIDATE_COLUMNS)
             self.phase_estimates = pd.DataFrame(phase["estimates"], columns=_ESTIMATE_COLUMNS).astype({"n": "int64"})
@@ -160,8 +171,6 @@ class Calibration:
                                                  columns=_ESTIMATE_COLUMNS).astype({"n": "int64"})
             self.loglik = {"markov": phase["loglik_markov"], "phase_type": phase["loglik"],
                            "aic_markov": phase["aic_markov"], "aic_phase_type": phase["aic"]}
-            self.problems += [Problem(*p) for p in phase["warnings"]]
-            self.warnings = [_problem_line(p) for p in self.problems]
 
     def estimate(self, parameter: str) -> pd.Series:
         """The estimate row of one parameter path (KeyError when there is none)."""
@@ -304,7 +313,10 @@ def calibrate(
         options ``won, start ("steady" or "empty"), period_days, level, seed, replications``.
         Messages name ``"<funnel>"`` for a DataFrame, line = row position + 2.
     segment_column : str, optional
-        Name of the segment column of the log.
+        Name of the segment column of the log (events) or of the snapshots. Snapshots: each
+        segment is fitted too (same stage model, own phases), and a segment gets its own dwell and
+        next for a stage with at least ``min_segment_pairs`` (option, default 30) observed pairs
+        from it, else that stage is pooled with the all-customer fit (a warning says so).
     censor_at : str, optional
         End of observation (a timestamp); default: the log's last timestamp. Give the synthetic
         history's ``censor_at`` when calibrating :func:`synth` output.
@@ -338,7 +350,8 @@ def calibrate(
         transitions`` (list of (from, to) pairs; default inferred), ``max_phases`` (most phases
         of a stage's Coxian dwell in the phase-type fit, chosen by AIC; default 3, 1 for the
         Markov fit alone), ``phases`` ({stage: k} fixed) and ``entry_stage`` (where a customer
-        with a ``created`` time entered; default the stage most of them are first seen in).
+        with a ``created`` time entered; default the stage most of them are first seen in) and
+        ``min_segment_pairs``.
 
     Raises
     ------
@@ -394,7 +407,7 @@ def calibrate(
         opts["transitions"] = [(str(a), str(b)) for a, b in opts["transitions"]]
     source, is_text, file = _source(snapshots, "<snapshots>")
     data = _core.calibrate_snapshots(source, is_text, file, stage_map=stage_map, absorbing=absorbing, won=won or "",
-                                     name=str(name), **opts)
+                                     name=str(name), segment_column=segment_column or "", **opts)
     return Calibration(data, "snapshots")
 
 

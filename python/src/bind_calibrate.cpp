@@ -12,7 +12,7 @@
 #include "lcsim/calibrate/history.hpp"
 #include "lcsim/calibrate/phase_fit.hpp"
 #include "lcsim/calibrate/snapshot_fit.hpp"
-#include "lcsim/calibrate/snapshot_scenario.hpp"
+#include "lcsim/calibrate/snapshot_calibration.hpp"
 #include "lcsim/calibrate/synth.hpp"
 #include "lcsim/io/scenario_yaml.hpp"
 
@@ -117,27 +117,48 @@ py::dict calibrate_events(const std::string& source, bool is_text, const std::st
   return out;
 }
 
-/// Fits the continuous-time Markov model to a snapshot file (path) or CSV text.
+/// The rows of a segment's fit named as scenario paths of that segment ("segments.<g>.<path>").
+std::vector<EstimateRow> segment_rows(const std::vector<EstimateRow>& rows, const std::string& segment) {
+  std::vector<EstimateRow> out = rows;
+  for (auto& r : out) r.parameter = "segments." + segment + "." + r.parameter;
+  return out;
+}
+
+/// The Coxian dwells of a phase-type fit as (stage, segment, family, phases, mean, ci, rates, exit, n) tuples.
+void append_dwells(py::list& dwells, const PhaseTypeFit& phase, const std::string& segment) {
+  for (const auto& d : phase.dwells)
+    dwells.append(py::make_tuple(d.stage, segment, d.rates.size() == 1 ? "exponential" : "coxian", d.rates.size(),
+                                 d.mean, d.ci_low, d.ci_high, d.rates, d.exit, d.n));
+}
+
+/// Fits a snapshot file (path) or CSV text: the continuous-time Markov model, the phase-type model unless
+/// max_phases is 1, each segment when segment_column is given, and the scenarios (calibrate_snapshots).
 py::dict calibrate_snapshots(const std::string& source, bool is_text, const std::string& file,
                              const std::map<std::string, std::string>& stage_map,
                              const std::vector<std::string>& stages, const std::vector<std::string>& absorbing,
                              const std::string& epoch,
                              const std::vector<std::pair<std::string, std::string>>& transitions, double level,
                              int max_phases, const std::map<std::string, int>& phases,
-                             const std::string& entry_stage, const std::string& won, const std::string& name) {
+                             const std::string& entry_stage, const std::string& won, const std::string& name,
+                             const std::string& segment_column, std::size_t min_segment_pairs) {
   SnapshotOptions log_options;
   log_options.stage_map = stage_map;
   log_options.stages = stages;
   log_options.absorbing = absorbing;
   log_options.epoch = epoch;
-  MarkovFitOptions options;
-  options.transitions = transitions;
-  options.level = level;
+  log_options.segment_column = segment_column;
+  SnapshotCalibrationOptions options;
+  options.markov.transitions = transitions;
+  options.markov.level = level;
+  options.phase.level = level;
+  options.phase.max_phases = max_phases;
+  options.phase.phases = phases;
+  options.phase.entry_stage = entry_stage;
+  options.min_segment_pairs = min_segment_pairs;
+  options.won = won;
+  options.name = name;
 
-  MarkovFit fit;
-  std::optional<PhaseTypeFit> phase;
-  std::optional<SnapshotScenario> scenario;
-  std::string markov_yaml;
+  SnapshotCalibration c;
   std::string log_epoch;
   double first = 0.0;
   double last = 0.0;
@@ -148,42 +169,27 @@ py::dict calibrate_snapshots(const std::string& source, bool is_text, const std:
         [&](const std::string& path) { return read_snapshots(path, log_options); });
     log_epoch = log.epoch;
     bool any = false;
-    for (const auto& c : log.customers) {
-      for (const auto& o : c.observations) {
+    for (const auto& cu : log.customers) {
+      for (const auto& o : cu.observations) {
         if (!any || o.time < first) first = o.time;
         if (!any || o.time > last) last = o.time;
         any = true;
       }
     }
-    fit = fit_snapshots(log, options);
-    if (max_phases > 1 || !phases.empty()) {
-      PhaseFitOptions po;
-      po.transitions = transitions;
-      po.level = level;
-      po.max_phases = max_phases;
-      po.phases = phases;
-      po.entry_stage = entry_stage;
-      phase = fit_phase_type(log, po);
-    }
-    // A scenario when a conversion stage is known: the phase-type fit's (else the Markov fit's)
-    // stages with the arrivals the panel shows; the Markov fit's beside it.
-    std::string won_stage = won;
-    if (won_stage.empty() && std::find(log.stages.begin(), log.stages.end(), "won") != log.stages.end()) {
-      won_stage = "won";
-    }
-    if (!won.empty() && std::find(log.stages.begin(), log.stages.end(), won) == log.stages.end()) {
-      throw InputError(log.file, 0, "won", "stage '" + won + "' does not occur in the snapshots");
-    }
-    if (!won_stage.empty()) {
-      const std::string entry = phase ? phase->entry_stage : std::string();
-      scenario = scenario_from_snapshots(log, fit, phase ? &*phase : nullptr, won_stage, name, entry);
-      markov_yaml =
-          to_yaml(scenario_from_snapshots(log, fit, nullptr, won_stage, name + "_markov", entry).scenario);
-    }
+    c = calibrate_snapshots(log, options);
   }
+  const MarkovFit& fit = c.markov;
   py::list rates;
   for (const auto& r : fit.rates)
     rates.append(py::make_tuple(r.from, r.to, r.rate, r.se_log, r.ci_low, r.ci_high, r.n, r.at_bound));
+  std::vector<EstimateRow> estimates = fit.estimates;
+  py::list segments;
+  for (const auto& g : c.segments) {
+    const std::vector<EstimateRow> rows = segment_rows(g.markov.estimates, g.segment);
+    estimates.insert(estimates.end(), rows.begin(), rows.end());
+    segments.append(py::make_tuple(g.segment, g.customers, g.own_stages, g.pooled_stages, g.markov.loglik,
+                                   g.phase ? py::object(py::float_(g.phase->loglik)) : py::object(py::none())));
+  }
   py::dict out;
   out["file"] = fit.file;
   out["epoch"] = log_epoch;
@@ -192,48 +198,56 @@ py::dict calibrate_snapshots(const std::string& source, bool is_text, const std:
   out["absorbing"] = fit.absorbing;
   out["generator"] = fit.generator;
   out["rates"] = rates;
-  out["estimates"] = estimate_list(fit.estimates);
-  out["warnings"] = problem_list(fit.warnings);
+  out["estimates"] = estimate_list(estimates);
+  out["warnings"] = problem_list(c.warnings);
   out["loglik"] = fit.loglik;
   out["converged"] = fit.converged;
   out["status"] = fit.status;
   out["n_transitions"] = fit.n_transitions;
   out["n_customers"] = fit.n_customers;
-  if (scenario) {
-    out["scenario_yaml"] = to_yaml(scenario->scenario);
-    out["markov_scenario_yaml"] = markov_yaml;
-    out["arrival_estimates"] = estimate_list(scenario->estimates);
-    out["scenario_warnings"] = problem_list(scenario->warnings);
+  out["segments"] = segments;
+  if (c.has_scenario) {
+    out["scenario_yaml"] = to_yaml(c.scenario);
+    out["markov_scenario_yaml"] = to_yaml(c.markov_scenario);
+    out["arrival_estimates"] = estimate_list(c.scenario_estimates);
   }
-  if (phase) {
+  if (c.phase) {
+    const PhaseTypeFit& phase = *c.phase;
     py::list dwells;
-    for (const auto& d : phase->dwells)
-      dwells.append(py::make_tuple(d.stage, d.rates.size() == 1 ? "exponential" : "coxian", d.rates.size(), d.mean,
-                                   d.ci_low, d.ci_high, d.rates, d.exit, d.n));
+    append_dwells(dwells, phase, "");
+    std::vector<EstimateRow> phase_estimates = phase.estimates;
+    std::vector<EstimateRow> markov_estimates = phase.markov_estimates;
+    for (const auto& g : c.segments) {
+      if (!g.phase) continue;
+      append_dwells(dwells, *g.phase, g.segment);
+      const std::vector<EstimateRow> p = segment_rows(g.phase->estimates, g.segment);
+      const std::vector<EstimateRow> m = segment_rows(g.phase->markov_estimates, g.segment);
+      phase_estimates.insert(phase_estimates.end(), p.begin(), p.end());
+      markov_estimates.insert(markov_estimates.end(), m.begin(), m.end());
+    }
     py::list candidates;
-    for (const auto& c : phase->candidates) {
+    for (const auto& cand : phase.candidates) {
       py::dict k;
-      for (std::size_t i = 0; i < c.phases.size(); ++i) {
-        if (!phase->absorbing[i]) k[py::str(phase->stages[i])] = c.phases[i];
+      for (std::size_t i = 0; i < cand.phases.size(); ++i) {
+        if (!phase.absorbing[i]) k[py::str(phase.stages[i])] = cand.phases[i];
       }
-      candidates.append(py::make_tuple(c.stage.empty() ? "Markov" : c.stage, k, c.loglik, c.parameters, c.aic,
-                                       c.lr_statistic, c.lr_p_value, c.chosen, c.converged));
+      candidates.append(py::make_tuple(cand.stage.empty() ? "Markov" : cand.stage, k, cand.loglik, cand.parameters,
+                                       cand.aic, cand.lr_statistic, cand.lr_p_value, cand.chosen, cand.converged));
     }
     py::dict p;
     p["dwells"] = dwells;
     p["candidates"] = candidates;
-    p["estimates"] = estimate_list(phase->estimates);
-    p["markov_estimates"] = estimate_list(phase->markov_estimates);
-    p["warnings"] = problem_list(phase->warnings);
-    p["phases"] = phase->phases;
-    p["entry_stage"] = phase->entry_stage;
-    p["loglik"] = phase->loglik;
-    p["loglik_markov"] = phase->loglik_markov;
-    p["aic"] = phase->aic;
-    p["aic_markov"] = phase->aic_markov;
-    p["converged"] = phase->converged;
-    p["information_positive_definite"] = phase->information_positive_definite;
-    p["n_created"] = phase->n_created;
+    p["estimates"] = estimate_list(phase_estimates);
+    p["markov_estimates"] = estimate_list(markov_estimates);
+    p["phases"] = phase.phases;
+    p["entry_stage"] = phase.entry_stage;
+    p["loglik"] = phase.loglik;
+    p["loglik_markov"] = phase.loglik_markov;
+    p["aic"] = phase.aic;
+    p["aic_markov"] = phase.aic_markov;
+    p["converged"] = phase.converged;
+    p["information_positive_definite"] = phase.information_positive_definite;
+    p["n_created"] = phase.n_created;
     out["phase_type"] = p;
   }
   return out;
@@ -379,9 +393,10 @@ void bind_calibrate(py::module_& m) {
         py::arg("absorbing") = std::vector<std::string>{}, py::arg("epoch") = "",
         py::arg("transitions") = std::vector<std::pair<std::string, std::string>>{}, py::arg("level") = 0.95,
         py::arg("max_phases") = 3, py::arg("phases") = std::map<std::string, int>{}, py::arg("entry_stage") = "",
-        py::arg("won") = "", py::arg("name") = "calibrated",
+        py::arg("won") = "", py::arg("name") = "calibrated", py::arg("segment_column") = "",
+        py::arg("min_segment_pairs") = 30,
         "Reads a snapshot file (a path, or CSV text when is_text) and fits a continuous-time Markov model and, "
-        "unless max_phases is 1, the phase-type (Coxian dwell) model.");
+        "unless max_phases is 1, the phase-type (Coxian dwell) model, per segment too with segment_column.");
   m.def("calibrate_funnel", &calibrate_funnel, py::arg("source"), py::arg("is_text"), py::arg("file"),
         py::arg("transitions"), py::arg("won") = "", py::arg("start") = "steady", py::arg("period_days") = 0.0,
         py::arg("level") = 0.95, py::arg("name") = "calibrated", py::arg("seed") = 1, py::arg("replications") = 10,

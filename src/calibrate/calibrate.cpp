@@ -14,6 +14,7 @@
 #include "lcsim/calibrate/timestamp.hpp"
 #include "lcsim/core/format.hpp"
 #include "lcsim/model/compile.hpp"
+#include "intervals.hpp"
 #include "log_reader.hpp"
 #include "text.hpp"
 
@@ -30,25 +31,8 @@ struct StageData {
   std::size_t exits = 0;
 };
 
-/// Exact (Garwood) interval of a Poisson mean from a count, divided by the exposure.
-std::pair<double, double> poisson_interval(std::size_t count, double exposure, double level) {
-  const double tail = (1.0 - level) / 2.0;
-  const double c = static_cast<double>(count);
-  const double low = count > 0 ? boost::math::gamma_p_inv(c, tail) : 0.0;
-  const double high = boost::math::gamma_p_inv(c + 1.0, 1.0 - tail);
-  return {low / exposure, high / exposure};
-}
-
-/// Jeffreys interval of a binomial proportion.
-std::pair<double, double> jeffreys_interval(std::size_t successes, std::size_t n, double level) {
-  const double tail = (1.0 - level) / 2.0;
-  const double s = static_cast<double>(successes);
-  const boost::math::beta_distribution<double> posterior(s + 0.5,
-                                                         static_cast<double>(n) - s + 0.5);
-  return {successes == 0 ? 0.0 : boost::math::quantile(posterior, tail),
-          successes == n ? 1.0 : boost::math::quantile(posterior, 1.0 - tail)};
-}
-
+using calibrate_intervals::jeffreys_interval;
+using calibrate_intervals::poisson_interval;
 using calibrate_log::exact_probabilities;
 
 /// Rejects options that would make the scenario invalid, naming the option.

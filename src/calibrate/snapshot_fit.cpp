@@ -49,6 +49,7 @@ struct Row {
   int line = 0;
   std::optional<Timestamp> created;
   std::string created_text;
+  std::string segment;
 };
 
 class SnapshotReader {
@@ -85,6 +86,7 @@ class SnapshotReader {
     time_col_ = header.find(o_.time_column, problems_);
     stage_col_ = header.find(o_.stage_column, problems_);
     created_col_ = header.find_optional(o_.created_column, problems_);
+    if (!o_.segment_column.empty()) segment_col_ = header.find(o_.segment_column, problems_);
   }
 
   void read_row(const csv::Record& record) {
@@ -111,8 +113,14 @@ class SnapshotReader {
             problems_, ok);
       }
     }
+    std::string segment;
+    if (segment_col_ >= 0) {
+      segment = calibrate_log::required_field(record, segment_col_, o_.segment_column,
+                                              "a segment name", problems_, ok);
+    }
     if (!ok) return;
-    rows_.push_back(Row{customers_.add(id), *time, time_text, *stage, line, created, created_text});
+    rows_.push_back(Row{customers_.add(id), *time, time_text, *stage, line, created, created_text,
+                        std::move(segment)});
   }
 
   void set_epoch() {
@@ -146,6 +154,7 @@ class SnapshotReader {
     log.absorbing = o_.absorbing;
     log.rows = data_rows_;
     if (created_col_ >= 0) log.created_column = o_.created_column;
+    if (segment_col_ >= 0) log.segment_column = o_.segment_column;
 
     std::vector<std::vector<std::size_t>> by_customer(customers_.size());
     for (std::size_t i = 0; i < rows_.size(); ++i) by_customer[rows_[i].customer].push_back(i);
@@ -154,6 +163,7 @@ class SnapshotReader {
     std::vector<int> repeated;
     std::vector<int> after_absorbing;
     std::vector<int> single;
+    std::vector<int> segment_changes;
     std::vector<std::string> in_file;
 
     for (std::size_t c = 0; c < by_customer.size(); ++c) {
@@ -188,10 +198,12 @@ class SnapshotReader {
                   std::to_string(rows_[rows.front()].line) + ")");
       }
       if (created_row != nullptr) path.created = created_row->created->days_since(epoch_day_);
+      if (!rows.empty()) path.segment = rows_[rows.front()].segment;
       const Row* kept_last = nullptr;
       bool absorbed = false;
       for (const std::size_t i : rows) {
         const Row& row = rows_[i];
+        if (row.segment != path.segment) segment_changes.push_back(row.line);
         if (kept_last != nullptr && row.time == kept_last->time) {
           if (row.stage == kept_last->stage) {
             repeated.push_back(row.line);
@@ -229,6 +241,10 @@ class SnapshotReader {
         }
       }
       log.rows_used += path.observations.size();
+      if (segment_col_ >= 0 &&
+          std::find(log.segments.begin(), log.segments.end(), path.segment) == log.segments.end()) {
+        log.segments.push_back(path.segment);
+      }
       log.customers.push_back(std::move(path));
     }
     log.customers_single = single.size();
@@ -253,6 +269,9 @@ class SnapshotReader {
                o_.time_column + ")");
     report(after_absorbing, o_.stage_column,
            "rows show another stage after the customer was seen in an absorbing stage (ignored)");
+    report(segment_changes, o_.segment_column,
+           "rows change their customer's segment (each customer keeps the segment of its first "
+           "row)");
     report(single, o_.customer_column,
            "customers with a single observation (not used: one observation says nothing about "
            "moves)");
@@ -272,6 +291,7 @@ class SnapshotReader {
   int time_col_ = -1;
   int stage_col_ = -1;
   int created_col_ = -1;
+  int segment_col_ = -1;
   std::size_t data_rows_ = 0;
   std::vector<Row> rows_;
   calibrate_log::CustomerIndex customers_;
@@ -351,6 +371,28 @@ SnapshotLog read_snapshots(const std::string& path, const SnapshotOptions& optio
 // ================================================================================================
 // Public: counts and likelihood
 // ================================================================================================
+
+SnapshotLog segment_of(const SnapshotLog& log, const std::string& segment) {
+  if (std::find(log.segments.begin(), log.segments.end(), segment) == log.segments.end()) {
+    throw std::invalid_argument("segment_of: '" + segment + "' is not a segment of " + log.file);
+  }
+  SnapshotLog out;
+  out.file = log.file;
+  out.epoch = log.epoch;
+  out.epoch_day = log.epoch_day;
+  out.stages = log.stages;
+  out.absorbing = log.absorbing;
+  out.created_column = log.created_column;
+  out.segment_column = log.segment_column;
+  out.segments = {segment};
+  for (const SnapshotPath& path : log.customers) {
+    if (path.segment != segment) continue;
+    out.rows_used += path.observations.size();
+    out.customers.push_back(path);
+  }
+  out.rows = out.rows_used;
+  return out;
+}
 
 PanelCounts count_panel(const SnapshotLog& log) {
   PanelCounts out;

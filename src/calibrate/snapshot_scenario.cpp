@@ -1,5 +1,6 @@
 #include "lcsim/calibrate/snapshot_scenario.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cmath>
 #include <cstdint>
@@ -9,19 +10,22 @@
 #include <utility>
 #include <vector>
 
-#include <boost/math/special_functions/gamma.hpp>
+#include "intervals.hpp"
 
 namespace lcsim {
 
+using calibrate_intervals::jeffreys_interval;
+
 namespace {
 
-/// Exact (Garwood) interval of a Poisson count over an exposure.
+/// Garwood interval at 95%, as the arrival rates of a snapshot scenario are reported.
 std::pair<double, double> poisson_interval(std::size_t count, double exposure) {
-  const double c = static_cast<double>(count);
-  const double low = count > 0 ? boost::math::gamma_p_inv(c, 0.025) : 0.0;
-  const double high = boost::math::gamma_p_inv(c + 1.0, 0.975);
-  return {low / exposure, high / exposure};
+  return calibrate_intervals::poisson_interval(count, exposure, 0.95);
 }
+
+/// (stage, segment): arrivals and the initial cohort are counted per segment when the log has
+/// segments ("" otherwise).
+using StageSegment = std::pair<std::string, std::string>;
 
 }  // namespace
 
@@ -48,40 +52,66 @@ SnapshotScenario scenario_from_snapshots(const SnapshotLog& log, const MarkovFit
   sc.replications = 10;
   sc.won = won;
   sc.stages = phase != nullptr ? phase_type_stage_specs(*phase) : markov_stage_specs(fit);
+  if (!log.segments.empty()) {
+    // Shares: the segments' fractions of the customers in the fit, in the log's order (summed in
+    // that order, the last is fixed to make 1). Arrival streams and the initial cohort name their
+    // segment, so the shares only describe the mix.
+    std::vector<std::size_t> counts(log.segments.size(), 0);
+    for (const auto& c : log.customers) {
+      const auto it = std::find(log.segments.begin(), log.segments.end(), c.segment);
+      ++counts[static_cast<std::size_t>(it - log.segments.begin())];
+    }
+    const std::size_t n = log.customers.size();
+    double head = 0.0;
+    for (std::size_t g = 0; g < counts.size(); ++g) {
+      SegmentSpec segment;
+      segment.name = log.segments[g];
+      segment.share = static_cast<double>(counts[g]) / static_cast<double>(n);
+      if (g + 1 == counts.size()) segment.share = std::max(0.0, 1.0 - head);
+      head += segment.share;
+      const auto [lo, hi] = jeffreys_interval(counts[g], n, 0.95);
+      out.estimates.push_back(
+          EstimateRow{"segments." + segment.name + ".share", segment.share, lo, hi, n});
+      sc.segments.push_back(std::move(segment));
+    }
+  }
   std::set<std::string> absorbing;
   for (const auto& s : sc.stages) {
     if (s.absorbing) absorbing.insert(s.name);
   }
-  std::map<std::string, std::size_t> initial;
-  std::map<std::string, std::size_t> arrivals;
+  std::map<StageSegment, std::size_t> initial;
+  std::map<StageSegment, std::size_t> arrivals;
   std::size_t absorbed_arrivals = 0;
   const double last_counted = t.size() >= 3 ? t[t.size() - 2] : first;
   // With creation times: every customer created after day 0 and by the last date arrived then,
   // in the entry stage (or, created at a snapshot date, in the stage seen there).
-  std::map<std::string, std::size_t> created_arrivals;
+  std::map<StageSegment, std::size_t> created_arrivals;
   std::size_t without_created = 0;
   const bool by_creation = !entry_stage.empty() && !log.created_column.empty();
   const double last = t.empty() ? 0.0 : t.back();
   for (const auto& c : log.customers) {
     const auto& obs = c.observations.front();
     if (by_creation && std::isfinite(c.created) && !(c.created <= 0.0 && obs.time == first)) {
-      if (c.created <= last) ++created_arrivals[c.created < obs.time ? entry_stage : obs.stage];
+      if (c.created <= last) {
+        ++created_arrivals[{c.created < obs.time ? entry_stage : obs.stage, c.segment}];
+      }
       continue;
     }
     if (by_creation) ++without_created;
     if (obs.time == first) {
-      ++initial[obs.stage];
+      ++initial[{obs.stage, c.segment}];
     } else if (obs.time <= last_counted) {
       if (absorbing.count(obs.stage) > 0) {
         ++absorbed_arrivals;
       } else {
-        ++arrivals[obs.stage];
+        ++arrivals[{obs.stage, c.segment}];
       }
     }
   }
-  for (const auto& [stage, n] : initial) {
+  for (const auto& [key, n] : initial) {
     InitialCohort cohort;
-    cohort.stage = stage;
+    cohort.stage = key.first;
+    cohort.segment = key.second;
     cohort.count = static_cast<std::int64_t>(n);
     sc.arrivals.initial.push_back(cohort);
     out.estimates.push_back(EstimateRow{
@@ -89,10 +119,11 @@ SnapshotScenario scenario_from_snapshots(const SnapshotLog& log, const MarkovFit
         static_cast<double>(n), static_cast<double>(n), static_cast<double>(n), n});
   }
   // One Poisson stream per stage: count / exposure, with its Garwood interval.
-  const auto add_streams = [&](const std::map<std::string, std::size_t>& counts, double exposure) {
-    for (const auto& [stage, n] : counts) {
+  const auto add_streams = [&](const std::map<StageSegment, std::size_t>& counts, double exposure) {
+    for (const auto& [key, n] : counts) {
       ArrivalStream stream;
-      stream.stage = stage;
+      stream.stage = key.first;
+      stream.segment = key.second;
       stream.rate_per_day = static_cast<double>(n) / exposure;
       sc.arrivals.streams.push_back(stream);
       const auto [lo, hi] = poisson_interval(n, exposure);

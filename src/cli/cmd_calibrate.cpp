@@ -26,7 +26,7 @@
 #include "lcsim/calibrate/history.hpp"
 #include "lcsim/calibrate/phase_fit.hpp"
 #include "lcsim/calibrate/snapshot_fit.hpp"
-#include "lcsim/calibrate/snapshot_scenario.hpp"
+#include "lcsim/calibrate/snapshot_calibration.hpp"
 #include "lcsim/calibrate/synth.hpp"
 #include "lcsim/calibrate/timestamp.hpp"
 #include "lcsim/calibrate/touchpoint_lift.hpp"
@@ -524,6 +524,7 @@ struct Result {
   std::optional<SnapshotLog> snapshot_log;
   std::optional<MarkovFit> markov;
   std::optional<PhaseTypeFit> phase;
+  std::vector<SegmentSnapshotFit> snapshot_segments;  ///< --snapshots with --segment-column
   std::optional<FunnelFit> funnel;
   std::vector<TouchpointLift> lifts;
   std::vector<EstimateRow> snapshot_scenario_estimates;
@@ -594,6 +595,18 @@ json report_json(const Result& r, const CalibrateArgs& a) {
     j["snapshots"]["epoch"] = r.snapshot_log->epoch;
   }
   if (r.phase) j["phase_type"] = phase_json(*r.phase);
+  if (!r.snapshot_segments.empty()) {
+    json segments = json::array();
+    for (const SegmentSnapshotFit& g : r.snapshot_segments) {
+      segments.push_back({{"segment", g.segment},
+                          {"customers", g.customers},
+                          {"own_stages", g.own_stages},
+                          {"pooled_stages", g.pooled_stages},
+                          {"markov", markov_json(g.markov)},
+                          {"phase_type", g.phase ? phase_json(*g.phase) : json()}});
+    }
+    j["snapshot_segments"] = segments;
+  }
   std::vector<std::string> stages;
   for (const auto& s : r.scenario.stages) stages.push_back(s.name);
   std::vector<std::string> segments;
@@ -715,6 +728,22 @@ std::string result_text(const Result& r, const CalibrateArgs& a) {
         << estimates_text(r.markov->estimates) << "\n";
   }
   if (r.phase) out << phase_text(*r.phase);
+  const auto listed = [](const std::vector<std::string>& items) {
+    std::string text;
+    for (const auto& item : items) text += (text.empty() ? "" : ", ") + item;
+    return text;
+  };
+  for (const SegmentSnapshotFit& g : r.snapshot_segments) {
+    out << "segment '" << g.segment << "' (" << g.customers << " customers; own fit of "
+        << (g.own_stages.empty() ? std::string("no stage") : listed(g.own_stages))
+        << (g.pooled_stages.empty() ? std::string() : "; pooled: " + listed(g.pooled_stages))
+        << ")\n";
+    if (g.phase) {
+      out << phase_text(*g.phase);
+    } else {
+      out << estimates_text(g.markov.estimates) << "\n";
+    }
+  }
   if (!r.lifts.empty()) {
     Table t({"touchpoint", "stage", "window", "hazard factor", "95% CI", "exposed stays",
              "exits (exposed)", "note"},
@@ -739,19 +768,6 @@ std::string result_text(const Result& r, const CalibrateArgs& a) {
 }
 
 // ---- the command --------------------------------------------------------------------------------
-
-std::string won_of_snapshots(const SnapshotLog& log, const std::string& won) {
-  if (!won.empty()) {
-    if (std::find(log.stages.begin(), log.stages.end(), won) == log.stages.end()) {
-      throw InputError(log.file, 0, "--won", "stage '" + won + "' does not occur in the snapshots");
-    }
-    return won;
-  }
-  if (std::find(log.stages.begin(), log.stages.end(), "won") != log.stages.end()) return "won";
-  throw InputError(log.file, 0, "--won",
-                   "the snapshots have no stage 'won': name the stage that counts as a "
-                   "conversion with --won STAGE");
-}
 
 /// --funnel COUNTS.csv: aggregate counts alone.
 void calibrate_funnel(const CalibrateArgs& a, Result& r) {
@@ -921,7 +937,7 @@ void calibrate_command(const CalibrateArgs& a) {
       return;
     }
     CalibrateOptions co;
-    co.won = a.won;
+    co.won = r.calibration ? std::string() : a.won;  // with EVENTS the scenario is theirs
     co.name = a.name;
     r.calibration = calibrate_logs(*r.log, co);
     r.warnings = r.calibration->warnings;
@@ -955,29 +971,29 @@ void calibrate_command(const CalibrateArgs& a) {
     so.stage_map = stage_map;
     so.stages = a.stages;
     so.absorbing = a.absorbing;
+    so.segment_column = a.segment_column;
     if (r.log) so.epoch = r.log->epoch;  // one day 0 for both inputs
     r.snapshot_log = read_snapshots(a.snapshots, so);
-    MarkovFitOptions mo;
-    mo.transitions = parse_transitions(a.transitions);
-    r.markov = fit_snapshots(*r.snapshot_log, mo);
-    r.warnings.insert(r.warnings.end(), r.markov->warnings.begin(), r.markov->warnings.end());
-    if (a.max_phases > 1 || !a.phases.empty()) {
-      PhaseFitOptions po;
-      po.transitions = mo.transitions;
-      po.max_phases = a.max_phases;
-      po.phases = parse_phases(a.phases);
-      po.entry_stage = a.entry_stage;
-      r.phase = fit_phase_type(*r.snapshot_log, po);
-      r.warnings.insert(r.warnings.end(), r.phase->warnings.begin(), r.phase->warnings.end());
-    }
+    SnapshotCalibrationOptions co;
+    co.markov.transitions = parse_transitions(a.transitions);
+    co.phase.max_phases = a.max_phases;
+    co.phase.phases = parse_phases(a.phases);
+    co.phase.entry_stage = a.entry_stage;
+    co.won = r.calibration ? std::string() : a.won;  // with EVENTS the scenario is theirs
+    co.name = a.name;
+    SnapshotCalibration c = calibrate_snapshots(*r.snapshot_log, co);
+    r.markov = std::move(c.markov);
+    if (c.phase) r.phase = std::move(c.phase);
+    r.snapshot_segments = std::move(c.segments);
+    r.warnings.insert(r.warnings.end(), c.warnings.begin(), c.warnings.end());
     if (!r.calibration) {
-      SnapshotScenario s = scenario_from_snapshots(
-          *r.snapshot_log, *r.markov, r.phase ? &*r.phase : nullptr,
-          won_of_snapshots(*r.snapshot_log, a.won), a.name,
-          r.phase ? r.phase->entry_stage : std::string());
-      r.scenario = std::move(s.scenario);
-      r.snapshot_scenario_estimates = std::move(s.estimates);
-      r.warnings.insert(r.warnings.end(), s.warnings.begin(), s.warnings.end());
+      if (!c.has_scenario) {
+        throw InputError(r.snapshot_log->file, 0, "--won",
+                         "the snapshots have no stage 'won': name the stage that counts as a "
+                         "conversion with --won STAGE");
+      }
+      r.scenario = std::move(c.scenario);
+      r.snapshot_scenario_estimates = std::move(c.scenario_estimates);
     }
   }
   // The scenario must load and simulate as written: check the YAML text itself.

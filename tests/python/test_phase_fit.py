@@ -91,7 +91,7 @@ def test_python_calibration_exposes_the_phase_type_fit(panel):
     cal = lcsim.calibrate(None, snapshots=panel / "snaps.csv", absorbing=["won", "lost"],
                           transitions=[("lead", "mql"), ("lead", "lost"), ("mql", "won"), ("mql", "lead"),
                                        ("mql", "lost")])
-    assert list(cal.dwells.columns) == ["stage", "family", "phases", "mean", "ci_low", "ci_high", "rates", "exit", "n"]
+    assert list(cal.dwells.columns) == ["stage", "segment", "family", "phases", "mean", "ci_low", "ci_high", "rates", "exit", "n"]
     lead = cal.dwells.set_index("stage").loc["lead"]
     assert lead["family"] == "coxian" and lead["phases"] == len(lead["rates"]) > 1
     assert cal.phase_candidates.iloc[0]["step"] == "Markov"

@@ -65,6 +65,11 @@ struct SnapshotOptions {
   /// its first snapshot. Every row of a customer must give the same value (or leave it empty), no
   /// later than its first snapshot. Empty: never read.
   std::string created_column = "created";
+  /// A column naming each customer's segment (e.g. "segment"); empty: the snapshots have no
+  /// segments. When given, the header must have it and no row may leave it empty; a customer whose
+  /// rows name different segments keeps the segment of its first row (in time order), with a
+  /// warning. The phase-type calibration then fits each segment too (snapshot_scenario.hpp).
+  std::string segment_column;
   /// CRM stage name -> stage name. When given, every value of the stage column must be a key or a
   /// value of the map (or one of `stages`); other values are errors.
   std::map<std::string, std::string> stage_map;
@@ -93,6 +98,8 @@ struct SnapshotPath {
   /// Days since the epoch when the customer was created (SnapshotOptions::created_column); NaN
   /// when unknown.
   double created = std::numeric_limits<double>::quiet_NaN();
+  /// SnapshotOptions::segment_column's value; empty without segments.
+  std::string segment;
 };
 
 /// A cleaned snapshot file.
@@ -104,6 +111,9 @@ struct SnapshotLog {
                                        ///< that occur in order of first occurrence
   std::vector<std::string> absorbing;  ///< SnapshotOptions::absorbing
   std::string created_column;          ///< the column creation times came from; empty: none
+  std::string segment_column;          ///< the column segments came from; empty: none
+  std::vector<std::string> segments;   ///< segments of the customers kept, in order of first
+                                       ///< occurrence (empty without a segment column)
   std::vector<SnapshotPath> customers; ///< customers with >= 2 usable rows (or one after their
                                        ///< creation time), in file order
   std::size_t rows = 0;                ///< data rows read
@@ -121,6 +131,11 @@ struct SnapshotLog {
 /// @throws IoError when the stream cannot be read; InputError listing every error found
 [[nodiscard]] SnapshotLog parse_snapshots(std::istream& in, const std::string& file,
                                           const SnapshotOptions& options = {});
+
+/// The customers of one segment, with the log's stages, epoch and columns (their fit is the fit of
+/// that segment: customers are independent). `segments` holds `segment` alone.
+/// @throws std::invalid_argument when `segment` is not one of log.segments
+[[nodiscard]] SnapshotLog segment_of(const SnapshotLog& log, const std::string& segment);
 
 /// Consecutive-observation counts grouped by interval length: the sufficient statistics of the
 /// panel likelihood.
