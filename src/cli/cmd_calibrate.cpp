@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <ctime>
 #include <iostream>
 #include <map>
@@ -34,6 +35,7 @@
 #include "lcsim/core/version.hpp"
 #include "lcsim/io/scenario_yaml.hpp"
 #include "lcsim/model/compile.hpp"
+#include "../io/yaml_load.hpp"
 #include "commands.hpp"
 
 namespace lcsim::cli {
@@ -152,13 +154,20 @@ std::map<std::string, std::string> read_stage_map(const std::string& path) {
   if (const std::string why = input_file_problem(path, kMaxScenarioBytes); !why.empty()) {
     throw InputError(path, 0, "--stage-map", "cannot read the file: " + why);
   }
+  std::ifstream file(path, std::ios::binary);
+  std::ostringstream text;
+  text << file.rdbuf();
+  if (!file) throw InputError(path, 0, "--stage-map", "cannot read the file");
   YAML::Node root;
   try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    throw InputError(path, 0, "--stage-map", "cannot read the file");
+    // yaml_load, as for scenarios: a stray ',' is a syntax error, aliases are bounded (yaml_load.hpp).
+    const std::vector<YAML::Node> documents = yaml_load::load_all(text.str());
+    if (documents.size() > 1) {
+      throw InputError(path, 0, "--stage-map", expected_got("one YAML document", std::to_string(documents.size())));
+    }
+    if (!documents.empty()) root = documents.front();
   } catch (const YAML::ParserException& e) {
-    throw InputError(path, e.mark.line + 1, "", "YAML syntax: " + e.msg);
+    throw InputError(path, e.mark.is_null() ? 0 : e.mark.line + 1, "", "YAML syntax: " + e.msg);
   }
   if (!root.IsMap() || root.size() == 0) {
     throw InputError(path, root.IsDefined() && !root.IsNull() ? root.Mark().line + 1 : 0, "",
@@ -1069,7 +1078,9 @@ void add_calibrate(CLI::App& app, int& /*exit_code*/) {
       ->check(CLI::PositiveNumber)
       ->needs(funnel);
   cmd->add_option("--segment-column", a->segment_column,
-                  "Column of EVENTS holding the segment (default: none)");
+                  "Column of EVENTS or of --snapshots holding the segment (default: none); "
+                  "snapshots: each segment is fitted too and gets overrides for stages with at "
+                  "least 30 pairs");
   cmd->add_option(
       "--censor-at", a->censor_at,
       "End of observation (date or timestamp); stays still open then are right-censored "

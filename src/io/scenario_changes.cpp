@@ -24,7 +24,8 @@ namespace yaml_tree {
 namespace {
 
 constexpr int kMaxDepth = 500;
-constexpr std::size_t kMaxNodes = 10'000'000;
+/// yaml_load refuses documents above this before they are built; the copy checks it again.
+constexpr std::size_t kMaxNodes = yaml_load::kMaxExpandedNodes;
 
 /// Copies a yaml-cpp tree (aliases expanded). `budget` bounds the node count (alias bombs).
 Tree copy_tree(const YAML::Node& node, int source, int depth, std::size_t& budget,

@@ -24,6 +24,12 @@ class Guard : public YAML::EventHandler {
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { leaf(mark, anchor, 1); }
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    for (const Open& open : stack_) {
+      if (open.anchor == anchor) {
+        // yaml-cpp links the alias to the node being built: a cycle that expands for ever.
+        throw YAML::ParserException(mark, "an alias refers to a node that contains it (a cycle)");
+      }
+    }
     const auto it = sizes_.find(anchor);
     leaf(mark, 0, it == sizes_.end() ? 1 : it->second);
   }

@@ -318,6 +318,8 @@ FILES = {
     "funnel.csv": "period,stage,entries\n0,lead,100\n0,mql,-3\n",
     "points.csv": "horizon,seed\n30,1\n-5,2\n",
     "stage_map.yaml": "Lead: lead\nMQL: [mql]\n",
+    "stage_map_comma.yaml": ",\nLead: lead\n",  # yaml-cpp's LoadFile called this "an empty file"
+    "alias_cycle.yaml": SCENARIO + "description: &c [x, *c]\n",  # an alias inside its own anchor
     "notastudy.h5": "not an HDF5 file\n",
 }
 
@@ -326,6 +328,7 @@ CLI_CASES = [
     ("validate", ["validate", "bad.yaml"], "bad.yaml:2: horizon:"),
     ("validate-comma", ["validate", "comma.yaml"], "comma.yaml:1: YAML syntax error: unexpected ','"),
     ("validate-alias-bomb", ["validate", "alias_bomb.yaml"], "alias_bomb.yaml:"),
+    ("validate-alias-cycle", ["validate", "alias_cycle.yaml"], "alias_cycle.yaml:"),
     ("run", ["run", "bad.yaml"], "bad.yaml:2: horizon:"),
     ("run-variant", ["run", "variant.yaml"], "variant.yaml:3: stages.lead.next.mql:"),
     ("run-name", ["run", "good.yaml", "--out", "s.h5", "--name", "a/b"], "s.h5: name:"),
@@ -341,6 +344,8 @@ CLI_CASES = [
     ("calibrate-snapshots", ["calibrate", "--snapshots", "snapshots.csv", "--out", "o.yaml"], "snapshots.csv:3: date:"),
     ("calibrate-funnel", ["calibrate", "--funnel", "funnel.csv", "--transitions", "lead:mql", "--out", "o.yaml"], "funnel.csv:3: entries:"),
     ("calibrate-stage-map", ["calibrate", "events.csv", "--stage-map", "stage_map.yaml", "--dry-run"], "stage_map.yaml:2:"),
+    ("calibrate-stage-map-comma", ["calibrate", "events.csv", "--stage-map", "stage_map_comma.yaml", "--dry-run"],
+     "stage_map_comma.yaml:1: YAML syntax: unexpected ','"),
     ("validate-device", ["validate", "/dev/zero"], "/dev/zero: cannot read file: not a regular file (a device)"),
     ("run-fifo", ["run", "fifo.yaml"], "fifo.yaml: cannot read file: not a regular file (a FIFO)"),
     ("calibrate-fifo", ["calibrate", "fifo.csv", "--out", "o.yaml"], "lcsim: cannot open fifo.csv for reading: not a regular file (a FIFO)"),

@@ -544,6 +544,18 @@ TEST(ScenarioYamlHostileTest, alias_bomb_is_refused_before_it_is_expanded) {
   expect_problem(small, "x", 16, "unknown key");
 }
 
+TEST(ScenarioYamlHostileTest, alias_inside_its_own_anchor_is_a_cycle_and_refused) {
+  // yaml-cpp links *c to the node being built: a cyclic tree (found by fuzz_scenario as an
+  // out-of-memory: its copy went 500 levels deep, a thousand nodes a level, ten times over).
+  for (const std::string cycle : {"d: &c [1, *c]\n", "d: &m {k: [*m]}\n", "d: &o [[[*o]]]\n"}) {
+    const Problem p = syntax_problem(kBase + cycle);
+    EXPECT_NE(p.message.find("an alias refers to a node that contains it"), std::string::npos) << p.to_string();
+    EXPECT_EQ(p.line, 16) << cycle;
+  }
+  // An alias to a finished node of the same name, defined again later, is fine.
+  expect_problem(parse_problems(kBase + "x: &c [1]\ny: [*c, &c [2], *c]\n"), "x", 16, "unknown key");
+}
+
 TEST(ScenarioYamlHostileTest, deep_nesting_is_a_syntax_error_naming_the_depth) {
   const Problem flow = syntax_problem("name: " + std::string(100000, '['));
   EXPECT_NE(flow.message.find("nested too deeply"), std::string::npos) << flow.to_string();
