@@ -6,8 +6,10 @@
 #include <boost/random/exponential_distribution.hpp>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "lcsim/lcsim.hpp"
+#include "lcsim/model/coxian.hpp"
 
 #ifdef LCSIM_HAVE_RANDOM123
 #include <Random123/philox.h>
@@ -167,6 +169,40 @@ lcsim::Dwell tabulated(lcsim::Dwell d) {
 BENCHMARK_CAPTURE(BM_Dwell_Sample, lognormal_table, tabulated(lcsim::Dwell::lognormal(1.5, 0.8)));
 BENCHMARK_CAPTURE(BM_Dwell_Sample, gamma_table, tabulated(lcsim::Dwell::gamma(2.0, 6.0)));
 BENCHMARK_CAPTURE(BM_Dwell_Sample, weibull_table, tabulated(lcsim::Dwell::weibull(1.5, 10.0)));
+
+BENCHMARK_CAPTURE(BM_Dwell_Sample, coxian_table, tabulated(lcsim::Dwell::coxian({0.5, 0.08}, {0.3, 1.0})));
+
+/// Coxian::at (log S and log f) over stays from 1e-3 to 1e3 days; the stiff one has rates eight
+/// orders apart (what a fit on censored data can give).
+void BM_Coxian_At(benchmark::State& state, std::vector<double> rates, std::vector<double> exit) {
+  const lcsim::Coxian c(std::move(rates), std::move(exit));
+  double d = 1e-3;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(c.at(d));
+    d = d < 1e3 ? d * 1.37 : 1e-3;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK_CAPTURE(BM_Coxian_At, two_phases, std::vector<double>{0.5, 0.08}, std::vector<double>{0.3, 1.0});
+BENCHMARK_CAPTURE(BM_Coxian_At, stiff, std::vector<double>{0.37, 3e-8}, std::vector<double>{0.19, 1.0});
+
+/// Building a coxian's sampling tables (what compile does once per parameter set; the rate is
+/// nudged each time so that Dwell's cache does not answer).
+void BM_Coxian_Tabulate(benchmark::State& state, std::vector<double> rates, std::vector<double> exit) {
+  static double nudge = 1.0;  // across repetitions too
+  for (auto _ : state) {
+    std::vector<double> r = rates;
+    r[0] *= nudge;
+    nudge += 1e-9;
+    lcsim::Dwell dwell = lcsim::Dwell::coxian(r, exit);
+    dwell.tabulate();
+    benchmark::DoNotOptimize(dwell.has_tables());
+  }
+}
+BENCHMARK_CAPTURE(BM_Coxian_Tabulate, two_phases, std::vector<double>{0.5, 0.08}, std::vector<double>{0.3, 1.0})
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Coxian_Tabulate, stiff, std::vector<double>{0.37, 3e-8}, std::vector<double>{0.19, 1.0})
+    ->Unit(benchmark::kMillisecond);
 
 void BM_AliasTable_Sample(benchmark::State& state) {
   const lcsim::AliasTable table({0.4, 0.15, 0.25, 0.2});

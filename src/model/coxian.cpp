@@ -10,12 +10,13 @@ namespace lcsim {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-using Matrix = std::array<std::array<double, Coxian::kMaxPhases>, Coxian::kMaxPhases>;
+/// The sub-generator's phases plus the absorbing state.
+using Matrix = std::array<std::array<double, Coxian::kMaxPhases + 1>, Coxian::kMaxPhases + 1>;
 
-/// C = A B for upper-triangular k x k matrices (only the upper triangle is read and written).
-void multiply(const Matrix& a, const Matrix& b, Matrix& c, std::size_t k) {
-  for (std::size_t i = 0; i < k; ++i) {
-    for (std::size_t j = i; j < k; ++j) {
+/// C = A B for upper-triangular n x n matrices (only the upper triangle is read and written).
+void multiply(const Matrix& a, const Matrix& b, Matrix& c, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = i; j < n; ++j) {
       double sum = 0.0;
       for (std::size_t m = i; m <= j; ++m) sum += a[i][m] * b[m][j];
       c[i][j] = sum;
@@ -40,42 +41,50 @@ Coxian::LogSurvival Coxian::at(double d) const {
   const std::size_t k = rates_.size();
   if (!(d > 0.0)) return {0.0, std::log(rates_[0] * exit_[0])};
   if (std::isinf(d)) return {-kInf, -kInf};
+  // The chain with its absorbing state k ("the dwell has ended") appended: its generator Q is
+  // upper triangular, B = Q + lambda I >= 0 entrywise with every row sum = lambda, and
+  // exp(Q d) = exp(-lambda d) exp(B d). Row 0 of exp(B d) holds both S(d) (the phases' columns)
+  // and F(d) (the absorbing column), each a sum of nonnegative terms: F keeps its relative
+  // accuracy where it is tiny, and the cost is O(k^3 log(lambda d)) however stiff the rates are.
+  const std::size_t n = k + 1;
   const double lambda = *std::max_element(rates_.begin(), rates_.end());
-  // A = B d / 2^s with B = T + lambda I (nonnegative), its largest row sum <= lambda, so <= 1/4.
+  // A = B d / 2^s, its largest row sum lambda d / 2^s <= 1/4.
   const int s = std::max(0, static_cast<int>(std::ceil(std::log2(lambda * d * 4.0))));
   const double x = std::ldexp(d, -s);
   Matrix a{};
   for (std::size_t i = 0; i < k; ++i) {
     a[i][i] = (lambda - rates_[i]) * x;
     if (i + 1 < k) a[i][i + 1] = rates_[i] * (1.0 - exit_[i]) * x;
+    a[i][k] = rates_[i] * exit_[i] * x;
   }
+  a[k][k] = lambda * x;
   // exp(A) by its Taylor series: every term is nonnegative, so it is exact to rounding.
   Matrix e{};
   Matrix term{};
-  for (std::size_t i = 0; i < k; ++i) e[i][i] = term[i][i] = 1.0;
+  for (std::size_t i = 0; i < n; ++i) e[i][i] = term[i][i] = 1.0;
   Matrix next{};
-  for (int n = 1; n < 40; ++n) {
-    multiply(term, a, next, k);
+  for (int m = 1; m < 40; ++m) {
+    multiply(term, a, next, n);
     double largest = 0.0;
-    for (std::size_t i = 0; i < k; ++i) {
-      for (std::size_t j = i; j < k; ++j) {
-        term[i][j] = next[i][j] / n;
+    for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t j = i; j < n; ++j) {
+        term[i][j] = next[i][j] / m;
         e[i][j] += term[i][j];
-        largest = std::max(largest, term[i][j] / e[i][j]);
+        if (e[i][j] > 0.0) largest = std::max(largest, term[i][j] / e[i][j]);
       }
     }
     if (largest < 1e-18) break;
   }
   // Square s times, keeping exp(B d) = exp(log_scale) e with e's largest entry near 1.
   double log_scale = 0.0;
-  for (int n = 0; n < s; ++n) {
-    multiply(e, e, next, k);
+  for (int m = 0; m < s; ++m) {
+    multiply(e, e, next, n);
     double largest = 0.0;
-    for (std::size_t i = 0; i < k; ++i) {
-      for (std::size_t j = i; j < k; ++j) largest = std::max(largest, next[i][j]);
+    for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t j = i; j < n; ++j) largest = std::max(largest, next[i][j]);
     }
-    for (std::size_t i = 0; i < k; ++i) {
-      for (std::size_t j = i; j < k; ++j) e[i][j] = next[i][j] / largest;
+    for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t j = i; j < n; ++j) e[i][j] = next[i][j] / largest;
     }
     log_scale = 2.0 * log_scale + std::log(largest);
   }
@@ -87,40 +96,9 @@ Coxian::LogSurvival Coxian::at(double d) const {
   }
   const double base = -lambda * d + log_scale;
   const double log_survival = base + std::log(survival);
-  // Below the median 1 - S cancels: take F(d) from its own positive series instead.
-  if (log_survival > -0.6931471805599453) return {std::log1p(-cdf_below_median(d)), base + std::log(density)};
+  // Below the median 1 - S cancels: take F(d) from its own column instead.
+  if (log_survival > -0.6931471805599453) return {std::log1p(-std::exp(base) * e[0][k]), base + std::log(density)};
   return {log_survival, base + std::log(density)};
-}
-
-double Coxian::cdf_below_median(double d) const {
-  // Uniformized at Lambda: N ~ Poisson(Lambda d) jumps of P = I + T / Lambda (nonnegative), and
-  // F(d) = sum_m a_m P(N > m) with a_m = alpha P^m t / Lambda >= 0 the chance of ending at jump
-  // m + 1: every term is nonnegative, so F keeps its relative accuracy however small it is.
-  const std::size_t k = rates_.size();
-  const double lambda = *std::max_element(rates_.begin(), rates_.end());
-  const double x = lambda * d;
-  const auto last = static_cast<std::size_t>(std::ceil(x + 12.0 * std::sqrt(x) + 40.0));
-  std::vector<double> tail(last + 1, 0.0);  // tail[m] = P(N > m), summed from the top
-  const double log_x = std::log(x);
-  for (std::size_t m = last; m-- > 0;) {
-    const double log_p = -x + static_cast<double>(m + 1) * log_x - std::lgamma(static_cast<double>(m + 2));
-    tail[m] = tail[m + 1] + std::exp(log_p);
-  }
-  std::array<double, kMaxPhases> v{};
-  std::array<double, kMaxPhases> next{};
-  v[0] = 1.0;
-  double sum = 0.0;
-  for (std::size_t m = 0; m < last; ++m) {
-    double a = 0.0;
-    for (std::size_t j = 0; j < k; ++j) a += v[j] * rates_[j] * exit_[j];
-    sum += a / lambda * tail[m];
-    if (tail[m] == 0.0) break;
-    for (std::size_t j = 0; j < k; ++j) {
-      next[j] = v[j] * (1.0 - rates_[j] / lambda) + (j > 0 ? v[j - 1] * rates_[j - 1] * (1.0 - exit_[j - 1]) / lambda : 0.0);
-    }
-    v = next;
-  }
-  return sum;
 }
 
 double Coxian::pdf(double d) const {

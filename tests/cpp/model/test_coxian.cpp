@@ -7,6 +7,7 @@
 #include <boost/math/special_functions/gamma.hpp>
 #include <boost/random/exponential_distribution.hpp>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <stdexcept>
 
@@ -69,6 +70,45 @@ TEST(CoxianTest, equal_rates_are_the_erlang_in_both_tails) {
     }
     const double x = 0.3 * d;
     EXPECT_LT(relative(c.pdf(d), 0.3 * x * x / 2.0 * std::exp(-x)), 1e-11) << d;
+  }
+}
+
+TEST(CoxianTest, stiff_rates_keep_both_tails_and_their_tables) {
+  // A fitted "some never leave" dwell: rates eight orders apart (the uniformization series this
+  // replaced needed ~lambda d terms, 1e7 at the median, and tabulating it took minutes).
+  const double r1 = 0.37;
+  const double r2 = 3e-8;
+  const double p1 = 0.19;
+  const Coxian c({r1, r2}, {p1, 1.0});
+  // The accuracy the header states: uniformized at lambda = r1, s ~ log2(4 lambda d) squarings
+  // double the rounding error each, so F is relative to ~4 lambda d eps and H, in the tail where
+  // H ~ r2 d, to ~4 (r1 / r2) eps (lambda - r2 loses r2's low digits); 4x margin on both.
+  const double eps = std::numeric_limits<double>::epsilon();
+  const double tail_tolerance = 16.0 * r1 / r2 * eps;  // 2.7e-8
+  for (double d : {1e-3, 0.1, 1.0, 10.0, 100.0, 1e4, 1e6, 3e7, 1e8, 1e9}) {
+    // F = p1 F1 + (1 - p1) F_hypo, F_hypo = (r1 F2 - r2 F1) / (r1 - r2), F_i = 1 - e^{-r_i d};
+    // S = e^{-r1 d} + (1 - p1) r1 / (r1 - r2) (e^{-r2 d} - e^{-r1 d}).
+    const double f1 = -std::expm1(-r1 * d);
+    const double f2 = -std::expm1(-r2 * d);
+    const double cdf = p1 * f1 + (1.0 - p1) * (r1 * f2 - r2 * f1) / (r1 - r2);
+    const double survival = std::exp(-r1 * d) + (1.0 - p1) * r1 / (r1 - r2) * (std::exp(-r2 * d) - std::exp(-r1 * d));
+    const double h = -c.at(d).log_survival;
+    if (cdf < 0.5) {
+      EXPECT_LT(relative(-std::expm1(-h), cdf), std::max(1e-11, 16.0 * r1 * d * eps)) << d;
+    } else {
+      EXPECT_LT(relative(h, -std::log(survival)), tail_tolerance) << d;
+    }
+  }
+  EXPECT_NEAR(c.mean(), 1.0 / r1 + (1.0 - p1) / r2, 1e-6);
+  for (double h = 1e-12; h < 30.0; h *= 3.1) {
+    EXPECT_LT(relative(c.cumulative_hazard(c.inverse_cumulative_hazard(h)), h), tail_tolerance) << h;
+  }
+  Dwell exact = Dwell::coxian({r1, r2}, {p1, 1.0});
+  Dwell fast = exact;
+  fast.tabulate();
+  ASSERT_TRUE(fast.has_tables());
+  for (double h = 1e-9; h < 20.0; h *= 1.9) {
+    EXPECT_LT(relative(fast.inverse_cumulative_hazard(h), exact.inverse_cumulative_hazard(h)), tail_tolerance) << h;
   }
 }
 
