@@ -333,24 +333,87 @@ std::pair<double, double> coxian2_log(double r1, double r2, double p1, double d)
   return {log_s, log_f};
 }
 
+std::pair<double, double> coxian2_log_gradient(double r1, double r2, double p1, double d,
+                                               std::array<double, 3>& dlog_s,
+                                               std::array<double, 3>& dlog_f) {
+  // Scaled by e^{m d}, m = min(r1, r2): a = e^{-r1 d}, e = e^{-r2 d}, h and dh/dr1, dh/dr2.
+  const double m = std::min(r1, r2);
+  const double a = std::exp(-(r1 - m) * d);
+  const double e = std::exp(-(r2 - m) * d);
+  const double delta = r1 - r2;
+  const double x = delta * d;
+  double h = 0.0;
+  double h1 = 0.0;
+  double h2 = 0.0;
+  if (std::abs(x) > 1e-2) {
+    h = (e - a) / delta;
+    h1 = (d * a - h) / delta;
+    h2 = (h - d * e) / delta;
+  } else {
+    // h = e d G(x), G(x) = (1 - e^{-x}) / x; dh/dr1 = e d^2 G'(x); dh/dr2 = -d h - dh/dr1.
+    h = e * d * (1.0 - x / 2.0 + x * x / 6.0 - x * x * x / 24.0 + x * x * x * x / 120.0);
+    h1 = e * d * d * (-0.5 + x / 3.0 - x * x / 8.0 + x * x * x / 30.0 - x * x * x * x / 144.0);
+    h2 = -d * h - h1;
+  }
+  const double q = 1.0 - p1;
+  const double sv = a + q * r1 * h;
+  const double fv = p1 * r1 * a + q * r1 * r2 * h;
+  // d/dr1, d/dr2, d/dp1 of the scaled S and f.
+  const double s_r1 = -d * a + q * h + q * r1 * h1;
+  const double s_r2 = q * r1 * h2;
+  const double s_p = -r1 * h;
+  const double f_r1 = p1 * a - p1 * r1 * d * a + q * r2 * h + q * r1 * r2 * h1;
+  const double f_r2 = q * r1 * h + q * r1 * r2 * h2;
+  const double f_p = r1 * a - r1 * r2 * h;
+  const double dp = p1 * q;  // dp1 / dlogit p1
+  dlog_s = {r1 * s_r1 / sv, r2 * s_r2 / sv, dp * s_p / sv};
+  dlog_f = {r1 * f_r1 / fv, r2 * f_r2 / fv, dp * f_p / fv};
+  // The derivatives above are those of the unscaled S and f times the same scale as sv and fv, so
+  // their ratios are the derivatives of log S and log f; the values take the scale back out.
+  const double shift = -m * d;
+  return {shift + std::log(sv), shift + std::log(fv)};
+}
+
 namespace {
 
-double coxian_loglik(const std::vector<double>& phi, const Stays& s) {
+/// Log-likelihood of the stays at phi = (log r1, log r2, logit p1), with its gradient when asked;
+/// -inf where it is not finite.
+double coxian_loglik(const std::vector<double>& phi, const Stays& s, double* gradient = nullptr) {
   const double r1 = std::exp(phi[0]);
   const double r2 = std::exp(phi[1]);
   const double p1 = logistic(phi[2]);
   if (!(r1 > 0.0 && r2 > 0.0 && std::isfinite(r1) && std::isfinite(r2)) || !(p1 < 1.0)) return -kInf;
   double sum = 0.0;
+  std::array<double, 3> g{0.0, 0.0, 0.0};
+  std::array<double, 3> ds{};
+  std::array<double, 3> df{};
   for (std::size_t i = 0; i < s.x.size(); ++i) {
-    const auto [log_s, log_f] = coxian2_log(r1, r2, p1, s.x[i]);
+    if (gradient == nullptr) {
+      const auto [log_s, log_f] = coxian2_log(r1, r2, p1, s.x[i]);
+      sum += s.censored[i] ? log_s : log_f;
+      continue;
+    }
+    const auto [log_s, log_f] = coxian2_log_gradient(r1, r2, p1, s.x[i], ds, df);
+    const std::array<double, 3>& d = s.censored[i] ? ds : df;
     sum += s.censored[i] ? log_s : log_f;
+    for (int k = 0; k < 3; ++k) g[static_cast<std::size_t>(k)] += d[static_cast<std::size_t>(k)];
   }
-  return std::isfinite(sum) ? sum : -kInf;
+  if (!std::isfinite(sum)) return -kInf;
+  if (gradient != nullptr) {
+    for (int k = 0; k < 3; ++k) gradient[k] = g[static_cast<std::size_t>(k)];
+  }
+  return sum;
 }
 
-double coxian_objective(const std::vector<double>& phi, std::vector<double>& /*grad*/, void* data) {
-  const double ll = coxian_loglik(phi, *static_cast<const Stays*>(data));
-  return std::isfinite(ll) ? -ll : kPenalty;
+double coxian_objective(const std::vector<double>& phi, std::vector<double>& grad, void* data) {
+  double g[3] = {0.0, 0.0, 0.0};
+  const double ll = coxian_loglik(phi, *static_cast<const Stays*>(data), grad.empty() ? nullptr : g);
+  if (!std::isfinite(ll)) {
+    for (double& v : grad) v = 0.0;
+    return kPenalty;
+  }
+  for (std::size_t k = 0; k < grad.size(); ++k) grad[k] = -g[k];
+  return -ll;
 }
 
 constexpr double kCoxianLogit = 15.0;  ///< |logit p1| bound: beyond it one phase does the work
@@ -377,20 +440,19 @@ DwellFit fit_coxian(const Stays& s, double z) {
   std::vector<double> best;
   double best_value = kInf;
   for (std::vector<double> phi : starts) {
-    for (const double step : {0.5, 0.05}) {
-      nlopt::opt opt(nlopt::LN_BOBYQA, 3);
-      opt.set_lower_bounds(lower);
-      opt.set_upper_bounds(upper);
-      opt.set_min_objective(coxian_objective, const_cast<Stays*>(&s));
-      opt.set_initial_step(step);
-      // Relative tolerances: the log-likelihood of a big stage is ~1e5, where an absolute 1e-11
-      // is never reached and every run would go to maxeval.
-      opt.set_xtol_rel(1e-8);
-      opt.set_ftol_rel(1e-13);
-      opt.set_maxeval(1500);
-      double value = 0.0;
-      (void)calibrate_nlopt::optimize(opt, phi, value);  // phi: the best point found
-    }
+    // L-BFGS with the analytic gradient (coxian2_log_gradient): a few dozen passes over the stays
+    // where the derivative-free BOBYQA needed thousands.
+    nlopt::opt opt(nlopt::LD_LBFGS, 3);
+    opt.set_lower_bounds(lower);
+    opt.set_upper_bounds(upper);
+    opt.set_min_objective(coxian_objective, const_cast<Stays*>(&s));
+    // Relative tolerances: the log-likelihood of a big stage is ~1e5, where an absolute 1e-11
+    // is never reached and every run would go to maxeval.
+    opt.set_xtol_rel(1e-10);
+    opt.set_ftol_rel(1e-14);
+    opt.set_maxeval(1000);
+    double objective = 0.0;
+    (void)calibrate_nlopt::optimize(opt, phi, objective);  // phi: the best point found
     const double value = -coxian_loglik(phi, s);
     if (value < best_value) {
       best_value = value;
@@ -407,31 +469,37 @@ DwellFit fit_coxian(const Stays& s, double z) {
                  ": one phase (or a hypoexponential) does as well, no interior maximum";
     return fit;
   }
+  for (std::size_t j = 0; j < 2; ++j) {
+    if (best[j] <= lower[j] + 1e-3 || best[j] >= upper[j] - 1e-3) {
+      // Typically the second rate going to 0: a share of the customers that never leaves within
+      // the window (censored stays), which the likelihood keeps rewarding without a maximum.
+      fit.reason = "phase " + std::to_string(j + 1) + "'s rate went to its bound (" +
+                   (best[j] <= lower[j] + 1e-3 ? "a phase that never ends: stays that outlast the data"
+                                               : "a phase that ends at once") +
+                   "): the likelihood has no interior maximum";
+      return fit;
+    }
+  }
   fit.loglik = -best_value;
   fit.aic = 6.0 - 2.0 * fit.loglik;
   fit.fitted = true;
-  // Observed information by central differences.
-  constexpr double h = 1e-3;
+  // Observed information by central differences of the analytic gradient.
+  constexpr double h = 1e-4;
   Eigen::Matrix3d info;
-  const auto f = [&](double d0, double d1, double d2) {
-    return -coxian_loglik({best[0] + d0, best[1] + d1, best[2] + d2}, s);
-  };
-  const auto e = [&](int i, double v) {
-    std::array<double, 3> d{0.0, 0.0, 0.0};
-    d[static_cast<std::size_t>(i)] = v;
-    return d;
-  };
-  for (int i = 0; i < 3; ++i) {
-    for (int j = 0; j < 3; ++j) {
-      const auto a = e(i, h);
-      const auto b = e(j, h);
-      const double pp = f(a[0] + b[0], a[1] + b[1], a[2] + b[2]);
-      const double pm = f(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
-      const double mp = f(-a[0] + b[0], -a[1] + b[1], -a[2] + b[2]);
-      const double mm = f(-a[0] - b[0], -a[1] - b[1], -a[2] - b[2]);
-      info(i, j) = (pp - pm - mp + mm) / (4.0 * h * h);
+  for (int j = 0; j < 3; ++j) {
+    std::vector<double> up = best;
+    std::vector<double> down = best;
+    up[static_cast<std::size_t>(j)] += h;
+    down[static_cast<std::size_t>(j)] -= h;
+    double gu[3] = {kNaN, kNaN, kNaN};
+    double gd[3] = {kNaN, kNaN, kNaN};
+    const double lu = coxian_loglik(up, s, gu);
+    const double ld = coxian_loglik(down, s, gd);
+    for (int i = 0; i < 3; ++i) {
+      info(i, j) = std::isfinite(lu) && std::isfinite(ld) ? -(gu[i] - gd[i]) / (2.0 * h) : kNaN;
     }
   }
+  info = (0.5 * (info + info.transpose())).eval();
   Eigen::Vector3d se(kNaN, kNaN, kNaN);
   const Eigen::LLT<Eigen::Matrix3d> llt(info);
   if (info.allFinite() && llt.info() == Eigen::Success) {
@@ -590,7 +658,8 @@ DwellComparison fit_dwell_all(const std::vector<double>& durations,
   const Stays stays = prepare(durations, censored, options.min_duration);
   DwellComparison out;
   static const std::vector<DwellFamily> kAll = {DwellFamily::kExponential, DwellFamily::kWeibull,
-                                                DwellFamily::kLognormal, DwellFamily::kGamma};
+                                                DwellFamily::kLognormal, DwellFamily::kGamma,
+                                                DwellFamily::kCoxian};
   for (const DwellFamily family : options.families.empty() ? kAll : options.families) {
     out.fits.push_back(fit_prepared(family, stays, options));
   }

@@ -132,7 +132,7 @@ def test_human_tables_mark_the_chosen_family_and_print_warnings_first(history, l
     assert "estimates (95% intervals" in res.stdout
     assert "stages.mql.next.won" in res.stdout
     family_lines = [line for line in res.stdout.splitlines() if line.startswith("lead ") and " - " in line]
-    assert len(family_lines) == 4  # exponential, weibull, lognormal, gamma for all segments
+    assert len(family_lines) == 5  # exponential, weibull, lognormal, gamma, coxian for all segments
     assert sum(" * " in line for line in family_lines) == 1
     assert "wrote " in res.stdout
     # Customers first seen shortly before the end have one row: a warning, in the documented form.

@@ -28,14 +28,18 @@ arrivals:
 """
 
 
-@pytest.fixture(scope="module")
-def panel(lcsim_cli, tmp_path_factory):
-    d = tmp_path_factory.mktemp("phase")
-    (d / "truth.yaml").write_text(TRUTH)
+def _synth_panel(lcsim_cli, d, truth):
+    """Monthly snapshots (and the event log) of `truth` synthesised into the folder d."""
+    (d / "truth.yaml").write_text(truth)
     res = lcsim_cli("synth", d / "truth.yaml", "--events", d / "events.csv", "--snapshots", d / "snaps.csv",
                     "--every", "monthly")
     assert res.returncode == 0, res.stderr
     return d
+
+
+@pytest.fixture(scope="module")
+def panel(lcsim_cli, tmp_path_factory):
+    return _synth_panel(lcsim_cli, tmp_path_factory.mktemp("phase"), TRUTH)
 
 
 def test_snapshots_give_a_phase_type_scenario_that_runs(panel, lcsim_cli, tmp_path):
@@ -188,3 +192,66 @@ def test_ten_stage_monthly_panel_phase_type_recovers_what_markov_misses():
     assert phase[worst] < 4.0, (worst, phase[worst], sorted(phase.items(), key=lambda kv: -kv[1])[:5])
     assert max(markov.values()) > 4.0, sorted(markov.items(), key=lambda kv: -kv[1])[:5]
 
+
+
+# TRUTH with an enterprise segment whose leads dwell longer and qualify more often.
+SEGMENTED = TRUTH.replace("name: semi_markov_small", "name: segmented_small").replace("seed: 3", "seed: 5").replace(
+    "rate_per_day: 6", "rate_per_day: 8").replace("arrivals:", """segments:
+  smb: {share: 0.6}
+  ent: {share: 0.4, stages: {lead: {dwell: {dist: weibull, shape: 1.8, mean: 45}, next: {mql: 0.85, lost: 0.15}}}}
+arrivals:""")
+
+
+@pytest.fixture(scope="module")
+def segmented_panel(lcsim_cli, tmp_path_factory):
+    return _synth_panel(lcsim_cli, tmp_path_factory.mktemp("segments"), SEGMENTED)
+
+
+def test_segment_column_fits_each_segment_and_writes_overrides(segmented_panel, lcsim_cli, tmp_path):
+    snaps = segmented_panel / "snaps.csv"
+    assert (snaps.read_text().splitlines()[0].split(",")) == ["customer_id", "date", "stage", "segment", "created"]
+    out = tmp_path / "fitted.yaml"
+    res = lcsim_cli("calibrate", "--snapshots", snaps, "--absorbing", "won,lost", "--segment-column", "segment",
+                    "--transitions", "lead:mql,lead:lost,mql:won,mql:lead,mql:lost", "--out", out,
+                    "--report", tmp_path / "r.json")
+    assert res.returncode == 0, res.stderr
+    assert "segment 'ent'" in res.stdout and "segment 'smb'" in res.stdout
+    report = json.loads((tmp_path / "r.json").read_text())
+    fits = {g["segment"]: g for g in report["snapshot_segments"]}
+    assert set(fits) == {"smb", "ent"}
+    # Each segment's lead lands on its own truth; the all-customer fit sits between them.
+    truth = {"smb": (20.0, 0.6), "ent": (45.0, 0.85)}
+    for name, (mean, p_mql) in truth.items():
+        rows = {r["parameter"]: r for r in fits[name]["phase_type"]["estimates"]}
+        dwell, nxt = rows["stages.lead.dwell.mean"], rows["stages.lead.next.mql"]
+        assert dwell["ci_low"] - 2 * (dwell["ci_high"] - dwell["ci_low"]) / 3.92 <= mean, (name, dwell)
+        assert mean <= dwell["ci_high"] + 2 * (dwell["ci_high"] - dwell["ci_low"]) / 3.92, (name, dwell)
+        assert abs(nxt["estimate"] - p_mql) < 4 * (nxt["ci_high"] - nxt["ci_low"]) / 3.92, (name, nxt)
+        assert sorted(fits[name]["own_stages"]) == ["lead", "mql"]
+    pooled = {r["parameter"]: r for r in report["phase_type"]["estimates"]}["stages.lead.dwell.mean"]
+    assert 20.0 < pooled["estimate"] < 45.0
+
+    scenario = yaml.safe_load(out.read_text())
+    segments = scenario["segments"]
+    assert set(segments) == {"smb", "ent"}
+    assert abs(segments["ent"]["share"] - 0.4) < 0.05
+    ent_lead = segments["ent"]["stages"]["lead"]
+    assert ent_lead["next"]["mql"] > segments["smb"]["stages"]["lead"]["next"]["mql"] + 0.1
+    assert all("segment" in s for s in scenario["arrivals"]["streams"])
+    run = lcsim_cli("run", out, "--replications", "2")
+    assert run.returncode == 0, run.stderr
+
+    cal = lcsim.calibrate(None, snapshots=snaps, absorbing=["won", "lost"], segment_column="segment",
+                          max_phases=2)
+    assert list(cal.segment_fits["segment"]) == ["smb", "ent"]
+    assert set(cal.dwells["segment"]) == {"", "smb", "ent"}
+    ent_mean = cal.phase_estimates.set_index("parameter").loc["segments.ent.stages.lead.dwell.mean", "estimate"]
+    smb_mean = cal.phase_estimates.set_index("parameter").loc["segments.smb.stages.lead.dwell.mean", "estimate"]
+    assert ent_mean > smb_mean + 10
+    assert "segments.ent.stages.lead.next.mql" in set(cal.estimates["parameter"])  # the segment's Markov fit
+    assert len(cal.scenario.segments) == 2
+
+    missing = lcsim_cli("calibrate", "--snapshots", snaps, "--absorbing", "won,lost", "--segment-column", "tier",
+                        "--out", tmp_path / "x.yaml")
+    assert missing.returncode == 2 and "tier" in missing.stderr, missing.stderr
+    assert not (tmp_path / "x.yaml").exists()

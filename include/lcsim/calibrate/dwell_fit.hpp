@@ -22,6 +22,7 @@
 /// the same data.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -39,9 +40,7 @@ struct DwellFitOptions {
   /// Confidence level of the intervals.
   double level = 0.95;
   /// Families fit_dwell_all() tries, in this order (fixed and empirical are not fitted);
-  /// empty: exponential, Weibull, lognormal and gamma. Add DwellFamily::kCoxian to offer the
-  /// two-phase Coxian too (not by default yet: its three-parameter fit costs seconds a stage on
-  /// large logs).
+  /// empty: exponential, Weibull, lognormal, gamma and the two-phase Coxian.
   std::vector<DwellFamily> families;
 };
 
@@ -91,6 +90,14 @@ struct DwellComparison {
 /// first phase, in closed form with full relative accuracy in both tails (what the coxian fit
 /// uses; Coxian::at is the general k-phase computation).
 [[nodiscard]] std::pair<double, double> coxian2_log(double r1, double r2, double p1, double d);
+
+/// The same (log S(d), log f(d)) with their gradients in (log r1, log r2, logit p1), what the
+/// coxian fit maximises with L-BFGS. S and f are linear in e^{-r1 d}, e^{-r2 d} and
+/// h = (e^{-r2 d} - e^{-r1 d}) / (r1 - r2), computed scaled by e^{min(r1, r2) d} (no underflow in
+/// the tail), h and its derivatives by a Taylor series in (r1 - r2) d when that is below 1e-2.
+[[nodiscard]] std::pair<double, double> coxian2_log_gradient(double r1, double r2, double p1, double d,
+                                                             std::array<double, 3>& dlog_s,
+                                                             std::array<double, 3>& dlog_f);
 
 /// Log-likelihood of stays under a family with parameters (a, b) as in Dwell::a() and Dwell::b():
 /// exponential (mean, -), Weibull (shape, scale), lognormal (mu, sigma), gamma (shape, scale).

@@ -339,7 +339,7 @@ TEST_F(Recovery, aic_picks_weibull_and_lognormal_where_they_are_true) {
     if (row.stage == "mql" && row.segment.empty()) chosen_mql += row.chosen ? 1 : 0;
   }
   EXPECT_EQ(chosen_mql, 1);
-  EXPECT_EQ(calibration_->families.size(), 4U * 4U);
+  EXPECT_EQ(calibration_->families.size(), 4U * 5U);  // 4 stages x 5 families (with the Coxian)
   // The chosen family's parameters are the estimate rows.
   const EstimateRow* shape = calibration_->estimate("stages.mql.dwell.shape");
   ASSERT_NE(shape, nullptr);
