@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "lcsim/calibrate/phase_fit.hpp"
 #include "lcsim/calibrate/timestamp.hpp"
 #include "lcsim/core/error.hpp"
 
@@ -355,6 +356,54 @@ TEST(SnapshotFitTest, scenario_stage_entries_from_the_fit) {
     for (std::size_t i = 1; i < specs[a].next->probs.size(); ++i) {
       EXPECT_GE(specs[a].next->probs[i - 1].second, specs[a].next->probs[i].second);
     }
+  }
+}
+
+// R's msm 1.7 on the data set of recovers_known_rates_within_intervals (docs/calibration.md, run
+// by hand with DISABLED_export_for_msm): rate, interval, as msm printed them (6 decimals).
+struct MsmRow {
+  const char* from;
+  const char* to;
+  double rate, low, high;
+};
+constexpr MsmRow kMsm[] = {
+    {"lead", "mql", 0.029281, 0.026403, 0.032472}, {"lead", "lost", 0.014321, 0.012390, 0.016554},
+    {"mql", "sql", 0.041048, 0.037297, 0.045176},  {"mql", "lead", 0.008663, 0.006367, 0.011787},
+    {"mql", "lost", 0.017535, 0.014105, 0.021798}, {"sql", "won", 0.049483, 0.045340, 0.054005},
+    {"sql", "lost", 0.030583, 0.026516, 0.035274}};
+constexpr double kMsmMinus2LogLik = 9092.3257;
+constexpr double kMsmSojourn[] = {22.9347, 14.8710, 12.4897};  // lead, mql, sql
+
+TEST(SnapshotFitTest, agrees_with_msm_to_the_digits_it_printed) {
+  const SnapshotLog log = simulate(20260105, Design{});
+  const MarkovFit fit = fit_snapshots(log, known_structure());
+  ASSERT_TRUE(fit.converged) << fit.status;
+  EXPECT_NEAR(-2.0 * fit.loglik, kMsmMinus2LogLik, 1e-4);
+  for (const MsmRow& row : kMsm) {
+    // 1e-6 absolute: msm's last printed digit (mql -> lost differs in it: 0.017534 here).
+    EXPECT_NEAR(fit.rate(row.from, row.to), row.rate, 1.01e-6) << row.from << " -> " << row.to;
+    const auto it = std::find_if(fit.rates.begin(), fit.rates.end(),
+                                 [&](const RateEstimate& r) { return r.from == row.from && r.to == row.to; });
+    ASSERT_NE(it, fit.rates.end());
+    EXPECT_NEAR(it->ci_low, row.low, 1.01e-6) << row.from << " -> " << row.to;
+    EXPECT_NEAR(it->ci_high, row.high, 1.01e-6) << row.from << " -> " << row.to;
+  }
+  const char* stages[] = {"lead", "mql", "sql"};
+  for (int i = 0; i < 3; ++i) {
+    const std::string p = std::string("stages.") + stages[i] + ".dwell.mean";
+    ASSERT_NE(fit.estimate(p), nullptr) << p;
+    EXPECT_NEAR(fit.estimate(p)->estimate, kMsmSojourn[i], 1.01e-4) << p;
+  }
+  // The phase-type panel fit with one phase a stage is the same model: the same figures.
+  PhaseFitOptions options;
+  options.transitions = transitions();
+  options.max_phases = 1;
+  const PhaseTypeFit one = fit_phase_type(log, options);
+  EXPECT_NEAR(-2.0 * one.loglik, kMsmMinus2LogLik, 1e-3);
+  for (int i = 0; i < 3; ++i) {
+    const std::string p = std::string("stages.") + stages[i] + ".dwell.mean";
+    ASSERT_NE(one.estimate(p), nullptr) << p;
+    EXPECT_NEAR(one.estimate(p)->estimate, kMsmSojourn[i], 1e-3) << p;
   }
 }
 
