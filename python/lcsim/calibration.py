@@ -107,7 +107,8 @@ class Calibration:
         test against the model it extends (``lr_statistic, lr_p_value``, chi-square with 2 df),
         ``chosen`` and ``converged``.
     phase_estimates : DataFrame or None
-        The phase-type fit's ``stages.<s>.dwell.mean``, ``stages.<s>.next.<to>`` and
+        The phase-type fit's ``stages.<s>.dwell.mean``, ``stages.<s>.next.<to>``,
+        ``absorption.<absorbing stage>`` (P(convert) for the won stage, from the entry stage) and
         ``occupancy.365.<stage>`` rows (columns as :attr:`estimates`).
     markov_estimates : DataFrame or None
         The same rows for the Markov model (one phase everywhere) fitted to the same likelihood:

@@ -812,6 +812,30 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const std::vector
       out.estimates.push_back(EstimateRow{parameter, p[0], p[1], p[2], d.n});
     }
   }
+  // Where a customer entering at the entry stage ends: the next choice is independent of the
+  // phase, so the absorption probabilities are the embedded stage chain's, h = P h with h = 1 at
+  // the target and 0 at the other absorbing stages (P(convert) for the won stage).
+  for (std::size_t b = 0; b < st.s; ++b) {
+    if (!st.absorbing[b]) continue;
+    const auto absorption = [&](const std::vector<double>& x) {
+      const auto n = static_cast<Eigen::Index>(st.s);
+      Matrix a = Matrix::Identity(n, n);
+      Eigen::VectorXd rhs = Eigen::VectorXd::Zero(n);
+      rhs(static_cast<Eigen::Index>(b)) = 1.0;
+      for (std::size_t from = 0; from < st.s; ++from) {
+        if (st.absorbing[from]) continue;
+        const StageParams sp = stage_params(st, l, x, from);
+        const auto& ex = st.exits[from];
+        for (std::size_t j = 0; j < ex.size(); ++j) a(static_cast<Eigen::Index>(from), ex[j]) -= sp.pi[j];
+      }
+      const Eigen::VectorXd h = a.partialPivLu().solve(rhs);
+      const double v = h(entry_stage);
+      return std::isfinite(v) ? std::clamp(v, 0.0, 1.0) : kNaN;
+    };
+    const auto eventually = interval(absorption, true);
+    out.estimates.push_back(EstimateRow{"absorption." + markov.stages[b], eventually[0], eventually[1],
+                                        eventually[2], data.start.size()});
+  }
   for (const double day : o.occupancy_days) {
     for (std::size_t b = 0; b < st.s; ++b) {
       const auto occupancy = [&](const std::vector<double>& x) {

@@ -153,7 +153,32 @@ inline PhaseFitOptions known() {
 
 inline double se_of(const EstimateRow& row) { return (row.ci_high - row.ci_low) / (2.0 * 1.959964); }
 
-/// |estimate - truth| / se of every checked quantity: mean dwells, next-probabilities, occupancy
+/// P(a customer entering at stage 0 ends in each stage) of the truth's stage chain (0 for the
+/// non-absorbing ones), by iterating h = P h from the indicator of the target.
+inline std::vector<double> true_absorption(const std::vector<TrueStage>& truth) {
+  std::vector<double> out(truth.size(), 0.0);
+  for (std::size_t target = 0; target < truth.size(); ++target) {
+    if (truth[target].dwell) continue;
+    std::vector<double> h(truth.size(), 0.0);
+    h[target] = 1.0;
+    for (int iteration = 0; iteration < 100000; ++iteration) {
+      double change = 0.0;
+      for (std::size_t a = 0; a < truth.size(); ++a) {
+        if (!truth[a].dwell) continue;
+        double v = 0.0;
+        for (const auto& [b, p] : truth[a].next) v += p * h[static_cast<std::size_t>(b)];
+        change = std::max(change, std::abs(v - h[a]));
+        h[a] = v;
+      }
+      if (change < 1e-15) break;
+    }
+    out[target] = h[0];
+  }
+  return out;
+}
+
+/// |estimate - truth| / se of every checked quantity: mean dwells, next-probabilities, absorption
+/// probabilities from the entry stage (P(convert) for won), occupancy
 /// (of stages holding at least `min_occupancy`: a Coxian's exponential tail underestimates nearly
 /// empty stages under Weibull 0.7 / lognormal truths, docs/calibration.md).
 inline std::vector<std::pair<std::string, double>> misses(const PhaseTypeFit& fit,
@@ -173,7 +198,9 @@ inline std::vector<std::pair<std::string, double>> misses(const PhaseTypeFit& fi
     if (s.next.size() < 2) continue;
     for (const auto& [b, p] : s.next) check("stages." + s.name + ".next." + truth[static_cast<std::size_t>(b)].name, p);
   }
+  const std::vector<double> absorption = true_absorption(truth);
   for (std::size_t b = 0; b < truth.size(); ++b) {
+    if (!truth[b].dwell) check("absorption." + truth[b].name, absorption[b]);
     if (occupancy[b] >= min_occupancy) check("occupancy.365." + truth[b].name, occupancy[b]);
   }
   return out;

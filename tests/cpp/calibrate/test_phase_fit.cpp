@@ -177,6 +177,33 @@ TEST(PhaseFitTest, intervals_cover_the_truth_about_95_percent_of_the_time) {
   EXPECT_LE(covered_next, 99);
 }
 
+TEST(PhaseFitTest, conversion_probability_intervals_cover_through_a_loop) {
+  // P(convert) = absorption.won from the entry stage, a function of next-probabilities on a chain
+  // with a backward move (b -> a): h_a = 0.6 h_b, h_b = 0.5 + 0.2 h_a, so h_a = 0.3 / 0.88.
+  const std::vector<TrueStage> truth = {{"a", weibull(1.6, 15.0), 15.0, {{1, 0.6}, {3, 0.4}}},
+                                        {"b", exponential(20.0), 20.0, {{2, 0.5}, {0, 0.2}, {3, 0.3}}},
+                                        {"won", {}, 0.0, {}},
+                                        {"lost", {}, 0.0, {}}};
+  const double convert = 0.3 / 0.88;
+  ASSERT_NEAR(true_absorption(truth)[2], convert, 1e-12);
+  PhaseFitOptions options;
+  options.phases = {{"a", 2}, {"b", 1}};
+  int covered = 0;
+  const int seeds = 100;
+  for (int seed = 0; seed < seeds; ++seed) {
+    const PhaseTypeFit fit = fit_phase_type(panel(truth, 400, 9100 + seed, 360), options);
+    const EstimateRow* won = fit.estimate("absorption.won");
+    const EstimateRow* lost = fit.estimate("absorption.lost");
+    ASSERT_NE(won, nullptr);
+    ASSERT_NE(lost, nullptr);
+    EXPECT_NEAR(won->estimate + lost->estimate, 1.0, 1e-9);  // every customer ends somewhere
+    covered += won->ci_low <= convert && convert <= won->ci_high ? 1 : 0;
+  }
+  std::cout << "coverage of 95% intervals for P(convert) over " << seeds << " seeds: " << covered << "\n";
+  EXPECT_GE(covered, 90);
+  EXPECT_LE(covered, 99);
+}
+
 TEST(PhaseFitTest, reads_creation_times_and_refuses_inconsistent_ones) {
   const std::string good =
       "customer_id,date,stage,created\n"
