@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <ctime>
 #include <iostream>
 #include <map>
@@ -151,17 +150,14 @@ std::string timestamp_of(std::int64_t epoch_day, double days) {
 
 /// A YAML mapping "CRM name: stage name".
 std::map<std::string, std::string> read_stage_map(const std::string& path) {
-  if (const std::string why = input_file_problem(path, kMaxScenarioBytes); !why.empty()) {
-    throw InputError(path, 0, "--stage-map", "cannot read the file: " + why);
-  }
-  std::ifstream file(path, std::ios::binary);
-  std::ostringstream text;
-  text << file.rdbuf();
-  if (!file) throw InputError(path, 0, "--stage-map", "cannot read the file");
+  bool ok = false;
+  std::string why;
+  const std::string text = read_input_file(path, kMaxScenarioBytes, ok, why);
+  if (!ok) throw InputError(path, 0, "--stage-map", why.empty() ? "cannot read the file" : "cannot read the file: " + why);
   YAML::Node root;
   try {
     // yaml_load, as for scenarios: a stray ',' is a syntax error, aliases are bounded (yaml_load.hpp).
-    const std::vector<YAML::Node> documents = yaml_load::load_all(text.str());
+    const std::vector<YAML::Node> documents = yaml_load::load_all(text);
     if (documents.size() > 1) {
       throw InputError(path, 0, "--stage-map", expected_got("one YAML document", std::to_string(documents.size())));
     }

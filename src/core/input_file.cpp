@@ -1,6 +1,8 @@
 #include "lcsim/core/input_file.hpp"
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <system_error>
 
 namespace lcsim {
@@ -31,6 +33,18 @@ std::string input_file_problem(const std::string& path, std::uintmax_t max_bytes
     return "larger than " + std::to_string(max_bytes >> 20) + " MiB (" + std::to_string(size) + " bytes)";
   }
   return "";
+}
+
+std::string read_input_file(const std::string& path, std::uintmax_t max_bytes, bool& ok, std::string& why) {
+  ok = false;
+  why = input_file_problem(path, max_bytes);
+  if (!why.empty()) return {};
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return {};
+  ok = true;
+  return text;
 }
 
 }  // namespace lcsim

@@ -7,8 +7,6 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <optional>
 #include <sstream>
@@ -993,18 +991,6 @@ void write_referral(std::ostringstream& out, const ReferralSpec& referral) {
   out << "  " << quote(referral.name) << ": " << flow_map(parts) << "\n";
 }
 
-std::string read_text(const std::string& path, bool& ok, std::string& why) {
-  ok = false;
-  why = input_file_problem(path, kMaxScenarioBytes);
-  if (!why.empty()) return {};
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return {};
-  ok = true;
-  return text;
-}
-
 }  // namespace
 
 namespace {
@@ -1058,7 +1044,7 @@ Scenario parse_scenario(const std::string& text, const std::string& file) {
 Scenario load_scenario(const std::string& path) {
   bool ok = false;
   std::string why;
-  std::string text = read_text(path, ok, why);
+  std::string text = read_input_file(path, kMaxScenarioBytes, ok, why);
   if (!ok) throw InputError(path, 0, "", why.empty() ? "cannot read file" : "cannot read file: " + why);
   return parse_scenario(text, path);
 }
@@ -1160,7 +1146,7 @@ std::string to_yaml(const Scenario& scenario) {
 std::vector<Problem> validate_file(const std::string& path) {
   bool ok = false;
   std::string why;
-  const std::string text = read_text(path, ok, why);
+  const std::string text = read_input_file(path, kMaxScenarioBytes, ok, why);
   if (!ok) return {Problem{path, 0, "", why.empty() ? "cannot read file" : "cannot read file: " + why, false}};
   Scenario scenario;
   try {
