@@ -35,17 +35,19 @@ _EVENT_OPTIONS = {
     "replications": int,
 }
 _SNAPSHOT_OPTIONS = {"epoch": str, "level": float, "stages": list, "transitions": list, "max_phases": int,
-                     "phases": dict, "entry_stage": str, "min_segment_pairs": int}
+                     "phases": dict, "entry_stage": str, "min_segment_pairs": int, "phase_criterion": str,
+                     "exact_stages": list}
 
 _CLEANING_COLUMNS = ["defect", "column", "rows", "customers", "lines", "action"]
-_ESTIMATE_COLUMNS = ["parameter", "estimate", "ci_low", "ci_high", "n"]
+_ESTIMATE_COLUMNS = ["parameter", "estimate", "ci_low", "ci_high", "n", "method", "p_zero", "note"]
 _FAMILY_COLUMNS = ["stage", "segment", "family", "fitted", "loglik", "aic", "params", "chosen", "n_events",
                    "n_censored", "note"]
 _RATE_COLUMNS = ["from", "to", "rate", "se_log", "ci_low", "ci_high", "n", "at_bound"]
 _DWELL_COLUMNS = ["stage", "segment", "family", "phases", "mean", "ci_low", "ci_high", "rates", "exit", "n"]
 _SEGMENT_FIT_COLUMNS = ["segment", "customers", "own_stages", "pooled_stages", "loglik_markov", "loglik_phase_type"]
-_CANDIDATE_COLUMNS = ["step", "phases", "loglik", "parameters", "aic", "lr_statistic", "lr_p_value", "chosen",
-                      "converged"]
+_CANDIDATE_COLUMNS = ["model", "step", "phases", "loglik", "parameters", "aic", "bic", "lr_statistic", "lr_p_value",
+                      "chosen", "edge", "converged"]
+_START_COLUMNS = ["start", "loglik", "converged", "best"]
 
 
 class Calibration:
@@ -55,7 +57,12 @@ class Calibration:
     ----------
     estimates : DataFrame
         One row per estimated parameter: ``parameter`` (dotted scenario path such as
-        ``"stages.lead.next.mql"``), ``estimate``, ``ci_low``, ``ci_high``, ``n``.
+        ``"stages.lead.next.mql"``), ``estimate``, ``ci_low``, ``ci_high``, ``n``, and where a fit
+        says how it found the interval (snapshot fits): ``method`` ("wald", "profile" for a
+        profile-likelihood interval, "boundary" for a probability at or near 0 whose value 0 the
+        data do not reject: the interval is [0, upper bound]; "" where the fit does not say),
+        ``p_zero`` (the likelihood-ratio test of the value 0 for probabilities near 0, NaN
+        elsewhere) and ``note`` (what the data do not bound).
     families : DataFrame
         The dwell family comparison per stage (and segment): ``stage, segment, family, fitted,
         loglik, aic, params`` (dict), ``chosen, n_events, n_censored, note``. Empty for snapshot fits.
@@ -102,10 +109,17 @@ class Calibration:
         ``segments.<segment>.stages...`` rows of :attr:`estimates` (Markov),
         :attr:`phase_estimates` and :attr:`markov_estimates`.
     phase_candidates : DataFrame or None
-        Every model the phase choice tried: ``step`` ("Markov" or the stage given one more
-        phase), ``phases`` (stage -> phases), ``loglik, parameters, aic``, the likelihood-ratio
-        test against the model it extends (``lr_statistic, lr_p_value``, chi-square with 2 df),
-        ``chosen`` and ``converged``.
+        Every model the phase choice tried: ``model`` ("Markov" or the stage whose phases
+        changed), ``step`` ("markov", "screen": one more phase for that stage alone, which orders
+        the stages; "add"; "remove": the backward pass), ``phases`` (stage -> phases), ``loglik,
+        parameters, aic, bic``, the likelihood-ratio test against the model it changes
+        (``lr_statistic, lr_p_value``, chi-square with 2 df), ``chosen``, ``edge`` (kept because
+        the stage's Coxian was at the edge of its family, an Erlang) and ``converged``.
+    phase_starts : DataFrame or None
+        The Markov model's starts (``start``: "markov fit", "floored", "crude", "random 1", ...)
+        with the log-likelihood where each ended, ``converged`` and ``best``.
+    not_identified : list of str
+        Estimate rows whose interval the data leave open on a side, with why.
     phase_estimates : DataFrame or None
         The phase-type fit's ``stages.<s>.dwell.mean``, ``stages.<s>.next.<to>``,
         ``absorption.<absorbing stage>`` (P(convert) for the won stage, from the entry stage) and
@@ -159,14 +173,18 @@ class Calibration:
         phase = data.get("phase_type")
         self.dwells: Optional[pd.DataFrame] = None
         self.phase_candidates: Optional[pd.DataFrame] = None
+        self.phase_starts: Optional[pd.DataFrame] = None
+        self.not_identified: list = []
         self.phase_estimates: Optional[pd.DataFrame] = None
         self.markov_estimates: Optional[pd.DataFrame] = None
         self.loglik: dict = {}
         if phase is not None:
             self.dwells = pd.DataFrame([(s, g, f, k, m, lo, hi, list(r), list(e), n)
                                         for s, g, f, k, m, lo, hi, r, e, n in phase["dwells"]], columns=_DWELL_COLUMNS)
-            self.phase_candidates = pd.DataFrame([(st, dict(k), *rest) for st, k, *rest in phase["candidates"]],
+            self.phase_candidates = pd.DataFrame([(m, st, dict(k), *rest) for m, st, k, *rest in phase["candidates"]],
                                                  columns=_CANDIDATE_COLUMNS)
+            self.phase_starts = pd.DataFrame(phase["starts"], columns=_START_COLUMNS)
+            self.not_identified = list(phase["not_identified"])
             self.phase_estimates = pd.DataFrame(phase["estimates"], columns=_ESTIMATE_COLUMNS).astype({"n": "int64"})
             self.markov_estimates = pd.DataFrame(phase["markov_estimates"],
                                                  columns=_ESTIMATE_COLUMNS).astype({"n": "int64"})
@@ -349,8 +367,12 @@ def calibrate(
         Events: ``epoch, min_segment_observations, initial_cohort_days, transition_prior, level,
         horizon, report_every, seed, replications``. Snapshots: ``epoch, level, stages,
         transitions`` (list of (from, to) pairs; default inferred), ``max_phases`` (most phases
-        of a stage's Coxian dwell in the phase-type fit, chosen by AIC; default 3, 1 for the
-        Markov fit alone), ``phases`` ({stage: k} fixed) and ``entry_stage`` (where a customer
+        of a stage's Coxian dwell in the phase-type fit; default 3, 1 for the Markov fit alone),
+        ``phase_criterion`` (how phases are chosen: ``"lr"``, the likelihood-ratio test at 5%, the
+        default; ``"aic"``; ``"bic"``), ``exact_stages`` (absorbing stages whose date is the exact
+        time of entry: msm's deathexact; a column ``entered`` with the time a customer entered the
+        row's stage is used when the snapshots have it), ``phases`` ({stage: k} fixed) and
+        ``entry_stage`` (where a customer
         with a ``created`` time entered; default the stage most of them are first seen in) and
         ``min_segment_pairs``.
 

@@ -87,9 +87,9 @@ def _posterior(data: dict) -> dict:
             nexts = [f"stages.{s}.next.{t}" for t in ts]
             paths += nexts
             groups.append(nexts)
-    streams = [(p, n) for p, value, _, _, n in data["estimates"]
+    streams = [(p, n) for p, value, _, _, n, *_ in data["estimates"]
                if p.startswith("arrivals.streams[") and value > 0]
-    mean = np.concatenate([theta, [math.log(v) for p, v, _, _, n in data["estimates"]
+    mean = np.concatenate([theta, [math.log(v) for p, v, _, _, n, *_ in data["estimates"]
                                    if p.startswith("arrivals.streams[") and v > 0]])
     cov_all = np.zeros((mean.size, mean.size))
     cov_all[:size, :size] = cov

@@ -29,7 +29,9 @@ py::list problem_list(const std::vector<Problem>& problems) {
 
 py::list estimate_list(const std::vector<EstimateRow>& rows) {
   py::list out;
-  for (const auto& r : rows) out.append(py::make_tuple(r.parameter, r.estimate, r.ci_low, r.ci_high, r.n));
+  for (const auto& r : rows) {
+    out.append(py::make_tuple(r.parameter, r.estimate, r.ci_low, r.ci_high, r.n, r.method, r.p_zero, r.note));
+  }
   return out;
 }
 
@@ -140,13 +142,15 @@ py::dict calibrate_snapshots(const std::string& source, bool is_text, const std:
                              const std::vector<std::pair<std::string, std::string>>& transitions, double level,
                              int max_phases, const std::map<std::string, int>& phases,
                              const std::string& entry_stage, const std::string& won, const std::string& name,
-                             const std::string& segment_column, std::size_t min_segment_pairs) {
+                             const std::string& segment_column, std::size_t min_segment_pairs,
+                             const std::string& phase_criterion, const std::vector<std::string>& exact_stages) {
   SnapshotOptions log_options;
   log_options.stage_map = stage_map;
   log_options.stages = stages;
   log_options.absorbing = absorbing;
   log_options.epoch = epoch;
   log_options.segment_column = segment_column;
+  log_options.exact_stages = exact_stages;
   SnapshotCalibrationOptions options;
   options.markov.transitions = transitions;
   options.markov.level = level;
@@ -154,6 +158,7 @@ py::dict calibrate_snapshots(const std::string& source, bool is_text, const std:
   options.phase.max_phases = max_phases;
   options.phase.phases = phases;
   options.phase.entry_stage = entry_stage;
+  options.phase.criterion = phase_criterion;
   options.min_segment_pairs = min_segment_pairs;
   options.won = won;
   options.name = name;
@@ -231,12 +236,18 @@ py::dict calibrate_snapshots(const std::string& source, bool is_text, const std:
       for (std::size_t i = 0; i < cand.phases.size(); ++i) {
         if (!phase.absorbing[i]) k[py::str(phase.stages[i])] = cand.phases[i];
       }
-      candidates.append(py::make_tuple(cand.stage.empty() ? "Markov" : cand.stage, k, cand.loglik, cand.parameters,
-                                       cand.aic, cand.lr_statistic, cand.lr_p_value, cand.chosen, cand.converged));
+      candidates.append(py::make_tuple(cand.step == "markov" ? "Markov" : cand.stage, cand.step, k, cand.loglik,
+                                       cand.parameters, cand.aic, cand.bic, cand.lr_statistic, cand.lr_p_value,
+                                       cand.chosen, cand.edge, cand.converged));
     }
+    py::list starts;
+    for (const auto& st : phase.starts) starts.append(py::make_tuple(st.start, st.loglik, st.converged, st.best));
     py::dict p;
     p["dwells"] = dwells;
     p["candidates"] = candidates;
+    p["starts"] = starts;
+    p["criterion"] = phase.criterion;
+    p["not_identified"] = phase.not_identified;
     p["estimates"] = estimate_list(phase_estimates);
     p["markov_estimates"] = estimate_list(markov_estimates);
     p["phases"] = phase.phases;
@@ -394,7 +405,8 @@ void bind_calibrate(py::module_& m) {
         py::arg("transitions") = std::vector<std::pair<std::string, std::string>>{}, py::arg("level") = 0.95,
         py::arg("max_phases") = 3, py::arg("phases") = std::map<std::string, int>{}, py::arg("entry_stage") = "",
         py::arg("won") = "", py::arg("name") = "calibrated", py::arg("segment_column") = "",
-        py::arg("min_segment_pairs") = 30,
+        py::arg("min_segment_pairs") = 30, py::arg("phase_criterion") = "lr",
+        py::arg("exact_stages") = std::vector<std::string>{},
         "Reads a snapshot file (a path, or CSV text when is_text) and fits a continuous-time Markov model and, "
         "unless max_phases is 1, the phase-type (Coxian dwell) model, per segment too with segment_column.");
   m.def("calibrate_funnel", &calibrate_funnel, py::arg("source"), py::arg("is_text"), py::arg("file"),

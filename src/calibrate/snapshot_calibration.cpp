@@ -72,6 +72,7 @@ SnapshotCalibration calibrate_snapshots(const SnapshotLog& log,
   const bool phase_fit = options.phase.max_phases > 1 || !options.phase.phases.empty();
   PhaseFitOptions po = options.phase;
   po.transitions = options.markov.transitions;
+  if (po.won.empty()) po.won = out.won;
   if (phase_fit) {
     out.phase = fit_phase_type(log, po);
     add_warnings(out.warnings, out.phase->warnings);

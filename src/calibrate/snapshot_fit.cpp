@@ -50,6 +50,8 @@ struct Row {
   std::optional<Timestamp> created;
   std::string created_text;
   std::string segment;
+  std::optional<Timestamp> entered;  ///< exact entry into `stage` (entered column, exact stages)
+  std::string entered_text;
 };
 
 class SnapshotReader {
@@ -62,6 +64,14 @@ class SnapshotReader {
         content, file_, o_.customer_column + ", " + o_.time_column + ", " + o_.stage_column);
     read_header(records.front());
     stage_names_.check(problems_);
+    for (const std::string& stage : o_.exact_stages) {
+      if (!absorbing(stage)) {
+        error(0, "exact_stages",
+              expected_got("absorbing stages (msm's deathexact: the date of the first row in "
+                           "such a stage is the exact time the customer entered it)",
+                           "'" + stage + "', which is not among the absorbing stages"));
+      }
+    }
     problems_.throw_if_errors();
     calibrate_log::for_each_row(records, problems_, "customer and observation date",
                                 [&](const csv::Record& record) { read_row(record); });
@@ -86,6 +96,7 @@ class SnapshotReader {
     time_col_ = header.find(o_.time_column, problems_);
     stage_col_ = header.find(o_.stage_column, problems_);
     created_col_ = header.find_optional(o_.created_column, problems_);
+    entered_col_ = header.find_optional(o_.entered_column, problems_);
     if (!o_.segment_column.empty()) segment_col_ = header.find(o_.segment_column, problems_);
   }
 
@@ -118,9 +129,31 @@ class SnapshotReader {
       segment = calibrate_log::required_field(record, segment_col_, o_.segment_column,
                                               "a segment name", problems_, ok);
     }
+    std::optional<Timestamp> entered;
+    std::string entered_text;
+    if (entered_col_ >= 0) {
+      entered_text = calibrate_log::field(record, entered_col_);
+      if (!entered_text.empty()) {
+        entered = calibrate_log::timestamp_field(
+            entered_text, line, o_.entered_column,
+            std::string("the date or timestamp the customer entered the row's stage (") +
+                kTimestampFormats + ") or nothing",
+            problems_, ok);
+      }
+    }
     if (!ok) return;
+    if (!entered && stage && exact(*stage)) {  // msm's "deathexact": the date is the entry
+      entered = time;
+      entered_text = time_text;
+    }
+    if (entered && time && before(*time, *entered)) {
+      error(line, o_.entered_column,
+            "the customer entered its stage at '" + entered_text + "', after the row's " +
+                o_.time_column + " '" + time_text + "'");
+      return;
+    }
     rows_.push_back(Row{customers_.add(id), *time, time_text, *stage, line, created, created_text,
-                        std::move(segment)});
+                        std::move(segment), entered, std::move(entered_text)});
   }
 
   void set_epoch() {
@@ -146,6 +179,11 @@ class SnapshotReader {
     return std::find(o_.absorbing.begin(), o_.absorbing.end(), stage) != o_.absorbing.end();
   }
 
+  [[nodiscard]] bool exact(const std::string& stage) const {
+    return std::find(o_.exact_stages.begin(), o_.exact_stages.end(), stage) !=
+           o_.exact_stages.end();
+  }
+
   SnapshotLog build() {
     SnapshotLog log;
     log.file = file_;
@@ -154,6 +192,8 @@ class SnapshotReader {
     log.absorbing = o_.absorbing;
     log.rows = data_rows_;
     if (created_col_ >= 0) log.created_column = o_.created_column;
+    if (entered_col_ >= 0) log.entered_column = o_.entered_column;
+    log.exact_stages = o_.exact_stages;
     if (segment_col_ >= 0) log.segment_column = o_.segment_column;
 
     std::vector<std::vector<std::size_t>> by_customer(customers_.size());
@@ -220,8 +260,22 @@ class SnapshotReader {
           if (row.stage != kept_last->stage) after_absorbing.push_back(row.line);
           continue;  // an absorbing stage seen again carries no information
         }
-        path.observations.push_back(
-            SnapshotObservation{row.time.days_since(epoch_day_), row.stage, row.line});
+        SnapshotObservation obs{row.time.days_since(epoch_day_), row.stage, row.line};
+        if (row.entered) {
+          obs.entered = row.entered->days_since(epoch_day_);
+          if (created_row != nullptr && before(*row.entered, *created_row->created)) {
+            error(row.line, o_.entered_column,
+                  "customer '" + path.id + "' entered '" + row.stage + "' at '" + row.entered_text +
+                      "', before its creation '" + created_row->created_text + "'");
+          } else if (kept_last != nullptr && kept_last->stage != row.stage &&
+                     before(*row.entered, kept_last->time)) {
+            error(row.line, o_.entered_column,
+                  "customer '" + path.id + "' entered '" + row.stage + "' at '" + row.entered_text +
+                      "', before its previous snapshot '" + kept_last->time_text + "' (line " +
+                      std::to_string(kept_last->line) + "), which shows '" + kept_last->stage + "'");
+          }
+        }
+        path.observations.push_back(obs);
         kept_last = &row;
         absorbed = absorbing(row.stage);
       }
@@ -229,8 +283,9 @@ class SnapshotReader {
       // before it (created in the entry stage, seen later, possibly elsewhere): dropping those
       // would drop the customers who moved on fastest.
       const bool created_before =
-          !path.observations.empty() && std::isfinite(path.created) &&
-          path.created < path.observations.front().time;
+          !path.observations.empty() &&
+          ((std::isfinite(path.created) && path.created < path.observations.front().time) ||
+           path.observations.front().entered < path.observations.front().time);
       if (path.observations.size() < 2 && !created_before) {
         if (!path.observations.empty()) single.push_back(path.observations.front().line);
         continue;
@@ -291,6 +346,7 @@ class SnapshotReader {
   int time_col_ = -1;
   int stage_col_ = -1;
   int created_col_ = -1;
+  int entered_col_ = -1;
   int segment_col_ = -1;
   std::size_t data_rows_ = 0;
   std::vector<Row> rows_;
@@ -384,6 +440,8 @@ SnapshotLog segment_of(const SnapshotLog& log, const std::string& segment) {
   out.absorbing = log.absorbing;
   out.created_column = log.created_column;
   out.segment_column = log.segment_column;
+  out.entered_column = log.entered_column;
+  out.exact_stages = log.exact_stages;
   out.segments = {segment};
   for (const SnapshotPath& path : log.customers) {
     if (path.segment != segment) continue;

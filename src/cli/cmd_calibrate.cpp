@@ -68,6 +68,8 @@ struct CalibrateArgs {
   int max_phases = 3;                ///< --snapshots: phases a stage's dwell may get (1: Markov)
   std::vector<std::string> phases;   ///< --snapshots: STAGE=K fixed
   std::string entry_stage;           ///< --snapshots: where created customers entered
+  std::string phase_criterion = "lr";  ///< --snapshots: how phases are chosen (lr, aic, bic)
+  std::vector<std::string> exact_stages;  ///< --snapshots: absorbing stages dated exactly
   std::string touchpoints;
   std::vector<std::string> lift;
   std::string report;
@@ -308,6 +310,9 @@ json estimates_json(const std::vector<EstimateRow>& rows) {
                  {"ci_low", number_or_null(r.ci_low)},
                  {"ci_high", number_or_null(r.ci_high)},
                  {"n", r.n}});
+    if (!r.method.empty()) a.back()["method"] = r.method;
+    if (!std::isnan(r.p_zero)) a.back()["p_zero"] = r.p_zero;
+    if (!r.note.empty()) a.back()["note"] = r.note;
   }
   return a;
 }
@@ -375,21 +380,37 @@ json phase_json(const PhaseTypeFit& f) {
   json candidates = json::array();
   for (const auto& c : f.candidates) {
     candidates.push_back({{"stage", c.stage},
+                          {"step", c.step},
                           {"phases", c.phases},
                           {"loglik", number_or_null(c.loglik)},
                           {"parameters", c.parameters},
                           {"aic", number_or_null(c.aic)},
+                          {"bic", number_or_null(c.bic)},
+                          {"edge", c.edge},
                           {"lr_statistic", number_or_null(c.lr_statistic)},
                           {"lr_p_value", number_or_null(c.lr_p_value)},
                           {"chosen", c.chosen},
                           {"converged", c.converged}});
   }
+  json starts = json::array();
+  for (const auto& s : f.starts) {
+    starts.push_back({{"start", s.start},
+                      {"loglik", number_or_null(s.loglik)},
+                      {"converged", s.converged},
+                      {"best", s.best}});
+  }
   return {{"file", f.file},
           {"stages", f.stages},
           {"phases", f.phases},
           {"entry_stage", f.entry_stage},
+          {"criterion", f.criterion},
           {"dwells", dwells},
           {"candidates", candidates},
+          {"starts", starts},
+          {"not_identified", f.not_identified},
+          {"n_exact", f.n_exact},
+          {"bic", number_or_null(f.bic)},
+          {"bic_markov", number_or_null(f.bic_markov)},
           {"estimates", estimates_json(f.estimates)},
           {"markov_estimates", estimates_json(f.markov_estimates)},
           {"loglik", number_or_null(f.loglik)},
@@ -453,33 +474,65 @@ json families_json(const std::vector<FamilyRow>& rows) {
   return a;
 }
 
+/// How a row's interval was found, when not the delta method: "upper bound (0 not rejected:
+/// LR test p = 0.41)", "profile likelihood", what is not identified.
+std::string interval_note(const EstimateRow& r) {
+  std::string out;
+  if (r.method == "boundary") {
+    out = "0 not rejected (LR test p = " + g4(r.p_zero) + "): [0, upper bound]";
+  } else if (r.method == "profile") {
+    out = "profile likelihood";
+    if (!std::isnan(r.p_zero)) out += "; LR test of 0: p = " + g4(r.p_zero);
+  }
+  if (!r.note.empty()) out += (out.empty() ? "" : "; ") + r.note;
+  return out;
+}
+
 std::string estimates_text(const std::vector<EstimateRow>& rows) {
-  Table t({"parameter", "estimate", "95% CI", "n"}, {false, true, true, true});
+  bool notes = false;
+  for (const auto& r : rows) notes = notes || !interval_note(r).empty();
+  std::vector<std::string> header{"parameter", "estimate", "95% CI", "n"};
+  if (notes) header.emplace_back("interval");
+  Table t(header, {false, true, true, true, false});
   for (const auto& r : rows) {
-    t.add({r.parameter, g4(r.estimate), "[" + g4(r.ci_low) + ", " + g4(r.ci_high) + "]",
-           std::to_string(r.n)});
+    std::vector<std::string> row{r.parameter, g4(r.estimate),
+                                 "[" + g4(r.ci_low) + ", " + g4(r.ci_high) + "]",
+                                 std::to_string(r.n)};
+    if (notes) row.push_back(interval_note(r));
+    t.add(std::move(row));
   }
   return t.str();
 }
 
 std::string phase_text(const PhaseTypeFit& f) {
   std::ostringstream out;
-  out << "phase-type snapshot fit (semi-Markov, Coxian dwells chosen by AIC; "
+  out << "phase-type snapshot fit (semi-Markov, Coxian dwells chosen by "
+      << (f.criterion == "lr" ? std::string("likelihood-ratio tests") : f.criterion == "aic" ? std::string("AIC") : std::string("BIC"))
+      << "; "
       << (f.converged ? "converged" : "NOT converged") << "): log-likelihood " << g4(f.loglik)
       << " vs Markov " << g4(f.loglik_markov) << ", AIC " << g4(f.aic) << " vs " << g4(f.aic_markov)
       << "; " << f.n_customers << " customers, " << f.n_created << " from their creation time in '"
       << f.entry_stage << "'\n";
-  Table steps({"model", "phases", "loglik", "AIC", "LR", "p", "kept"},
-              {false, false, true, true, true, true, false});
+  std::string starts;
+  for (const auto& s : f.starts) {
+    starts += (starts.empty() ? "" : ", ") + s.start + " " + g4(s.loglik) + (s.best ? " (best)" : "");
+  }
+  out << "Markov model's starts (log-likelihood where each ended): " << starts << "\n";
+  Table steps({"step", "model", "phases", "loglik", "AIC", "BIC", "LR", "p", "kept"},
+              {false, false, false, true, true, true, true, true, false});
   for (const auto& c : f.candidates) {
     std::string phases;
     for (std::size_t i = 0; i < c.phases.size(); ++i) {
-      if (f.absorbing[i]) continue;
+      if (f.absorbing[i] || c.phases[i] == 1) continue;
       phases += (phases.empty() ? "" : " ") + f.stages[i] + "=" + std::to_string(c.phases[i]);
     }
-    steps.add({c.stage.empty() ? "Markov" : c.stage + " +1 phase", phases, g4(c.loglik), g4(c.aic),
+    const std::string model = c.step == "markov" ? "Markov"
+                              : c.step == "remove" ? c.stage + " -1 phase"
+                                                   : c.stage + " +1 phase";
+    steps.add({c.step, model, phases.empty() ? "all 1" : phases, g4(c.loglik), g4(c.aic), g4(c.bic),
                std::isnan(c.lr_statistic) ? "-" : g4(c.lr_statistic),
-               std::isnan(c.lr_p_value) ? "-" : g4(c.lr_p_value), c.chosen ? "yes" : "no"});
+               std::isnan(c.lr_p_value) ? "-" : g4(c.lr_p_value),
+               c.step == "screen" ? "-" : c.edge ? "yes (edge)" : c.chosen ? "yes" : "no"});
   }
   out << steps.str() << "\n";
   Table dwells({"stage", "dwell", "mean (days)", "95% CI", "rates", "exit", "pairs"},
@@ -977,6 +1030,7 @@ void calibrate_command(const CalibrateArgs& a) {
     so.stages = a.stages;
     so.absorbing = a.absorbing;
     so.segment_column = a.segment_column;
+    so.exact_stages = a.exact_stages;
     if (r.log) so.epoch = r.log->epoch;  // one day 0 for both inputs
     r.snapshot_log = read_snapshots(a.snapshots, so);
     SnapshotCalibrationOptions co;
@@ -984,6 +1038,7 @@ void calibrate_command(const CalibrateArgs& a) {
     co.phase.max_phases = a.max_phases;
     co.phase.phases = parse_phases(a.phases);
     co.phase.entry_stage = a.entry_stage;
+    co.phase.criterion = a.phase_criterion;
     co.won = r.calibration ? std::string() : a.won;  // with EVENTS the scenario is theirs
     co.name = a.name;
     SnapshotCalibration c = calibrate_snapshots(*r.snapshot_log, co);
@@ -1041,9 +1096,19 @@ void add_calibrate(CLI::App& app, int& /*exit_code*/) {
                   "phase-type fit when no EVENTS file is given")
       ->check(CLI::ExistingFile);
   cmd->add_option("--max-phases", a->max_phases,
-                  "--snapshots: most phases of a stage's Coxian dwell, chosen by AIC stage by "
-                  "stage (default 3; 1: the continuous-time Markov fit only)")
+                  "--snapshots: most phases of a stage's Coxian dwell, chosen stage by stage "
+                  "(--phase-criterion; default 3; 1: the continuous-time Markov fit only)")
       ->check(CLI::Range(1, 4));
+  cmd->add_option("--phase-criterion", a->phase_criterion,
+                  "--snapshots: how a stage's phases are chosen: lr (a phase is kept when the "
+                  "likelihood-ratio test gives p < 0.05; the default), aic or bic")
+      ->check(CLI::IsMember({"lr", "aic", "bic"}));
+  cmd->add_option("--exact-stages", a->exact_stages,
+                  "--snapshots: absorbing stages whose date in the snapshots is the exact time the "
+                  "customer entered them (a won or lost date; msm's deathexact), comma-separated. "
+                  "A column 'entered' (the time the customer entered the row's stage, when known) "
+                  "is used when the file has it")
+      ->delimiter(',');
   cmd->add_option("--phases", a->phases,
                   "--snapshots: phases fixed for some stages, STAGE=K comma-separated (K 1 to 4)")
       ->delimiter(',');

@@ -61,7 +61,7 @@ def test_synth_returns_the_csv_tables(history):
 
 def test_round_trip_recovers_next_probabilities(calibration):
     cal = calibration
-    assert set(cal.estimates.columns) == {"parameter", "estimate", "ci_low", "ci_high", "n"}
+    assert set(cal.estimates.columns) == {"parameter", "estimate", "ci_low", "ci_high", "n", "method", "p_zero", "note"}
     # One seed: each estimate within 4 standard errors (a half-width is 1.96 se; a miss by 4 se is
     # a bug). Whether the 95% intervals cover 95% of the time is measured over many seeds in
     # tests/cpp/calibrate (at this seed lead -> mql is 3.2 se off, a 1-in-700 draw: over 300 seeds

@@ -99,7 +99,7 @@ def test_python_calibration_exposes_the_phase_type_fit(panel):
     assert list(cal.dwells.columns) == ["stage", "segment", "family", "phases", "mean", "ci_low", "ci_high", "rates", "exit", "n"]
     lead = cal.dwells.set_index("stage").loc["lead"]
     assert lead["family"] == "coxian" and lead["phases"] == len(lead["rates"]) > 1
-    assert cal.phase_candidates.iloc[0]["step"] == "Markov"
+    assert cal.phase_candidates.iloc[0]["model"] == "Markov" and cal.phase_candidates.iloc[0]["step"] == "markov"
     assert cal.phase_candidates["chosen"].iloc[0]
     assert cal.loglik["phase_type"] > cal.loglik["markov"]
     occ = cal.phase_estimates[cal.phase_estimates["parameter"].str.startswith("occupancy.365.")]

@@ -65,6 +65,17 @@ struct SnapshotOptions {
   /// its first snapshot. Every row of a customer must give the same value (or leave it empty), no
   /// later than its first snapshot. Empty: never read.
   std::string created_column = "created";
+  /// A column with the time the customer entered the row's stage, when the export knows it
+  /// exactly (a stage-entry timestamp, or a won / lost date filled on the closed rows only),
+  /// used when the header has it: such a row is an exact entry (then a stay), not a snapshot of
+  /// an unknown path. Empty values: unknown. It may not be later than the row's date, earlier
+  /// than the creation time, or earlier than the previous snapshot of another stage. Empty: never
+  /// read.
+  std::string entered_column = "entered";
+  /// Absorbing stages whose date in the time column is the exact time the customer entered them
+  /// (msm's `deathexact`: an exact death date after panel visits): the first row in such a stage
+  /// is an exact entry, from whichever stage the customer was in just before.
+  std::vector<std::string> exact_stages;
   /// A column naming each customer's segment (e.g. "segment"); empty: the snapshots have no
   /// segments. When given, the header must have it and no row may leave it empty; a customer whose
   /// rows name different segments keeps the segment of its first row (in time order), with a
@@ -89,6 +100,9 @@ struct SnapshotObservation {
   double time = 0.0;   ///< days since the epoch
   std::string stage;   ///< stage name (after the stage map)
   int line = 0;        ///< line of the row in the file
+  /// Days since the epoch when the customer entered `stage`, when known exactly
+  /// (SnapshotOptions::entered_column, exact_stages); NaN when unknown.
+  double entered = std::numeric_limits<double>::quiet_NaN();
 };
 
 /// One customer's observations in time order (at least two, or one after its creation time).
@@ -112,6 +126,8 @@ struct SnapshotLog {
   std::vector<std::string> absorbing;  ///< SnapshotOptions::absorbing
   std::string created_column;          ///< the column creation times came from; empty: none
   std::string segment_column;          ///< the column segments came from; empty: none
+  std::string entered_column;          ///< the column exact entry times came from; empty: none
+  std::vector<std::string> exact_stages;  ///< SnapshotOptions::exact_stages
   std::vector<std::string> segments;   ///< segments of the customers kept, in order of first
                                        ///< occurrence (empty without a segment column)
   std::vector<SnapshotPath> customers; ///< customers with >= 2 usable rows (or one after their
