@@ -160,7 +160,8 @@ def calibrate_snapshots(
     source: str, is_text: bool, file: str, stage_map: dict[str, str] = ..., stages: list[str] = ...,
     absorbing: list[str] = ..., epoch: str = "", transitions: list[tuple[str, str]] = ..., level: float = 0.95,
     max_phases: int = 3, phases: dict[str, int] = ..., entry_stage: str = "", won: str = "",
-    name: str = "calibrated",
+    name: str = "calibrated", segment_column: str = "", min_segment_pairs: int = 30, columns: dict[str, str] = ...,
+    separator: str = "", date_format: str = "iso", date_means: str = "end-of-day",
 ) -> dict[str, object]: ...
 def calibrate_funnel(
     source: str, is_text: bool, file: str, transitions: list[tuple[str, list[str]]], won: str = "",

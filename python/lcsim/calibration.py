@@ -40,6 +40,7 @@ _SNAPSHOT_OPTIONS = {"epoch": str, "level": float, "transitions": list, "max_pha
 _CLEANING_COLUMNS = ["defect", "column", "rows", "customers", "lines", "action", "detail", "error"]
 _STAGE_COUNT_COLUMNS = ["stage", "rows", "customers", "rare"]
 _EVENT_COLUMN_KEYS = ("customer_id", "timestamp", "stage", "segment")
+_SNAPSHOT_COLUMN_KEYS = ("customer_id", "date", "created", "stage", "segment")
 _ESTIMATE_COLUMNS = ["parameter", "estimate", "ci_low", "ci_high", "n"]
 _FAMILY_COLUMNS = ["stage", "segment", "family", "fitted", "loglik", "aic", "params", "chosen", "n_events",
                    "n_censored", "note"]
@@ -321,7 +322,7 @@ def _check_argument_types(**arguments: Any) -> None:
     for what, value in arguments.items():
         if what in text and value is not None and not isinstance(value, str):
             raise TypeError(f"{what}: expected a str or None, got {type(value).__name__} {value!r}")
-        if what in ("on_invalid", "date_format", "name") and not isinstance(value, str):
+        if what in ("on_invalid", "date_format", "date_means", "name") and not isinstance(value, str):
             raise TypeError(f"{what}: expected a str, got {type(value).__name__} {value!r}")
         if what in ("stage_map", "columns") and value is not None and not isinstance(value, Mapping):
             raise TypeError(f"{what}: expected a dict or None, got {type(value).__name__} {value!r}")
@@ -355,6 +356,7 @@ def calibrate(
     columns: Optional[Mapping[str, str]] = None,
     separator: Optional[str] = None,
     date_format: str = "iso",
+    date_means: str = "end-of-day",
     name: str = "calibrated",
     **options: Any,
 ) -> Calibration:
@@ -397,7 +399,8 @@ def calibrate(
     absorbing : list of str, optional
         Stages that end a path (won, lost, ...).
     won : str, optional
-        The conversion stage; default "won" when the log has it.
+        The conversion stage; default "won" when the log has it. Snapshots: needed for a scenario
+        only; without one the fits come back with ``scenario=None``.
     drop_duplicates : bool
         Drop repeated rows with a warning instead of failing.
     on_invalid : {"error", "drop"}
@@ -406,14 +409,23 @@ def calibrate(
         unknown or empty stages, empty ids, rows of the wrong width, rows after ``censor_at``, and
         duplicates) and lists each class in :attr:`Calibration.cleaning`.
     columns : dict, optional
-        Events: the log's column names, e.g. ``{"customer_id": "Deal ID", "timestamp": "Date
+        The file's column names. Events: e.g. ``{"customer_id": "Deal ID", "timestamp": "Date
         entered", "stage": "Stage"}`` (keys ``customer_id, timestamp, stage, segment``).
+        Snapshots: e.g. ``{"date": "month_end", "created": "created_at"}`` (keys ``customer_id,
+        date, created, stage, segment``).
     separator : str, optional
-        Events: the field separator (one character); default ``,`` unless the header has ``;``
-        and no ``,``.
+        The field separator (one character); default ``,`` unless the header has ``;`` and no
+        ``,``.
     date_format : {"iso", "dmy", "mdy"}
-        Events: also accept day-first (``31/12/2025 14:00``) or month-first (``12/31/2025``) dates
-        in the timestamps and ``censor_at``; ``"iso"`` (the default) accepts ISO 8601 only.
+        Also accept day-first (``31/12/2025 14:00``) or month-first (``12/31/2025``) dates in
+        the timestamps (snapshots: the dates and creation times) and ``censor_at``; ``"iso"``
+        (the default) accepts ISO 8601 only.
+    date_means : {"end-of-day", "start-of-day"}
+        Snapshots: the moment a date without a time of day stands for. ``"end-of-day"`` (the
+        default, 23:59:59 UTC): the state as of the close of that day, as month-end exports mean
+        it, so an account created on the 31st may appear in the export of the 31st.
+        ``"start-of-day"``: 00:00:00 UTC. A creation time given as a date alone always means the
+        start of its day.
     name : str
         Name of the calibrated scenario.
     **options
@@ -437,7 +449,8 @@ def calibrate(
         raise TypeError(f"calibrate() takes one of events, snapshots or funnel, got {given or 'none'}")
     _check_argument_types(segment_column=segment_column, censor_at=censor_at, stage_map=stage_map, stages=stages,
                           absorbing=absorbing, won=won, drop_duplicates=drop_duplicates, on_invalid=on_invalid,
-                          columns=columns, separator=separator, date_format=date_format, name=name)
+                          columns=columns, separator=separator, date_format=date_format, date_means=date_means,
+                          name=name)
     if funnel is not None:
         from .funnel import fit_funnel
 
@@ -449,7 +462,12 @@ def calibrate(
             raise TypeError("calibrate(funnel=...) needs transitions={stage: [targets]}")
         opts = dict(options)
         return Calibration(fit_funnel(funnel, opts.pop("transitions"), name=str(name), won=won, **opts), "funnel")
+    if date_means not in ("end-of-day", "start-of-day"):
+        raise ValueError(f"date_means: expected 'end-of-day' or 'start-of-day', got {date_means!r}")
     if events is not None:
+        if date_means != "end-of-day":
+            raise ValueError("date_means: applies to snapshots only (a stage-change log's timestamps are the "
+                             "moments of change)")
         source, is_text, file, reading = _reading(events, "<events>", _EVENT_COLUMN_KEYS, segment_column, censor_at,
                                                   stage_map, stages, absorbing, drop_duplicates, on_invalid, columns,
                                                   separator, date_format)
@@ -460,10 +478,13 @@ def calibrate(
     opts = _options(options, _SNAPSHOT_OPTIONS, "calibrate(snapshots)")
     if "transitions" in opts:
         opts["transitions"] = [(str(a), str(b)) for a, b in opts["transitions"]]
-    source, is_text, file = _source(snapshots, "<snapshots>")
-    data = _core.calibrate_snapshots(source, is_text, file, stage_map={str(k): str(v) for k, v in (stage_map or {}).items()},
-                                     stages=[str(s) for s in (stages or [])], absorbing=[str(s) for s in (absorbing or [])],
-                                     won=won or "", name=str(name), segment_column=segment_column or "", **opts)
+    source, is_text, file, reading = _reading(snapshots, "<snapshots>", _SNAPSHOT_COLUMN_KEYS, segment_column, None,
+                                              stage_map, stages, absorbing, False, "error", columns, separator,
+                                              date_format)
+    for events_only in ("censor_at", "drop_duplicates", "drop_invalid"):
+        reading.pop(events_only)
+    data = _core.calibrate_snapshots(source, is_text, file, won=won or "", name=str(name), date_means=date_means,
+                                     **reading, **opts)
     return Calibration(data, "snapshots")
 
 

@@ -204,13 +204,29 @@ py::dict calibrate_snapshots(const std::string& source, bool is_text, const std:
                              const std::vector<std::pair<std::string, std::string>>& transitions, double level,
                              int max_phases, const std::map<std::string, int>& phases,
                              const std::string& entry_stage, const std::string& won, const std::string& name,
-                             const std::string& segment_column, std::size_t min_segment_pairs) {
+                             const std::string& segment_column, std::size_t min_segment_pairs,
+                             const std::map<std::string, std::string>& columns, const std::string& separator,
+                             const std::string& date_format, const std::string& date_means) {
   SnapshotOptions log_options;
   log_options.stage_map = stage_map;
   log_options.stages = stages;
   log_options.absorbing = absorbing;
   log_options.epoch = epoch;
   log_options.segment_column = segment_column;
+  log_options.spelling = OptionSpelling::kPython;
+  for (const auto& [key, column] : columns) {  // checked by lcsim.calibrate
+    if (key == "customer_id") log_options.customer_column = column;
+    if (key == "date") log_options.time_column = column;
+    if (key == "created") log_options.created_column = column;
+    if (key == "stage") log_options.stage_column = column;
+    if (key == "segment") log_options.segment_column = column;
+  }
+  if (!separator.empty()) log_options.separator = separator.front();
+  if (date_format == "dmy") log_options.date_order = DateOrder::kDayFirst;
+  if (date_format == "mdy") log_options.date_order = DateOrder::kMonthFirst;
+  const std::optional<DateMeans> means = parse_date_means(date_means);
+  if (!means) throw InputError(file, 0, "date_means", expected_got("'end-of-day' or 'start-of-day'", "'" + date_means + "'"));
+  log_options.date_means = *means;
   SnapshotCalibrationOptions options;
   options.markov.transitions = transitions;
   options.markov.level = level;
@@ -404,7 +420,7 @@ py::dict synth(const Model& model, int replication, std::optional<std::uint64_t>
 
   std::vector<std::string> s_id, s_date, s_stage, s_seg, s_created;
   for (const auto& r : h.snapshots) {
-    s_id.push_back(r.customer_id), s_date.push_back(r.date), s_stage.push_back(r.stage), s_seg.push_back(r.segment);
+    s_id.push_back(r.customer_id), s_date.push_back(r.taken_at()), s_stage.push_back(r.stage), s_seg.push_back(r.segment);
     s_created.push_back(r.created);
   }
   py::dict snaps;
@@ -466,7 +482,8 @@ void bind_calibrate(py::module_& m) {
         py::arg("transitions") = std::vector<std::pair<std::string, std::string>>{}, py::arg("level") = 0.95,
         py::arg("max_phases") = 3, py::arg("phases") = std::map<std::string, int>{}, py::arg("entry_stage") = "",
         py::arg("won") = "", py::arg("name") = "calibrated", py::arg("segment_column") = "",
-        py::arg("min_segment_pairs") = 30,
+        py::arg("min_segment_pairs") = 30, py::arg("columns") = std::map<std::string, std::string>{},
+        py::arg("separator") = "", py::arg("date_format") = "iso", py::arg("date_means") = "end-of-day",
         "Reads a snapshot file (a path, or CSV text when is_text) and fits a continuous-time Markov model and, "
         "unless max_phases is 1, the phase-type (Coxian dwell) model, per segment too with segment_column.");
   m.def("calibrate_funnel", &calibrate_funnel, py::arg("source"), py::arg("is_text"), py::arg("file"),

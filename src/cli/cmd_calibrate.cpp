@@ -65,6 +65,7 @@ struct CalibrateArgs {
   std::string columns;    ///< "customer_id=Deal ID,timestamp=Date entered,stage=Stage"
   std::string separator;  ///< "," ";" "tab" or empty (detected)
   std::string date_format = "iso";  ///< iso, dmy or mdy
+  std::string date_means = "end-of-day";  ///< --snapshots: what a date without a time means
   int max_phases = 3;                ///< --snapshots: phases a stage's dwell may get (1: Markov)
   std::vector<std::string> phases;   ///< --snapshots: STAGE=K fixed
   std::string entry_stage;           ///< --snapshots: where created customers entered
@@ -535,6 +536,7 @@ struct Result {
   std::vector<EstimateRow> snapshot_scenario_estimates;
   std::vector<Problem> warnings;
   Scenario scenario;
+  bool has_scenario = true;  ///< false: --snapshots alone without a conversion stage
 };
 
 /// Stays still open at the end of observation (right-censored), over all segments.
@@ -624,6 +626,10 @@ json report_json(const Result& r, const CalibrateArgs& a) {
                           {"phase_type", g.phase ? phase_json(*g.phase) : json()}});
     }
     j["snapshot_segments"] = segments;
+  }
+  if (!r.has_scenario || a.out.empty()) {
+    j["scenario"] = json();  // --snapshots alone without --out: the fits only
+    return j;
   }
   std::vector<std::string> stages;
   for (const auto& s : r.scenario.stages) stages.push_back(s.name);
@@ -793,6 +799,13 @@ std::string result_text(const Result& r, const CalibrateArgs& a) {
            "while exposed)\n"
         << t.str() << "\n";
   }
+  if (a.out.empty()) {
+    out << "no scenario written (no --out" << (r.has_scenario ? "" : "; it needs --won STAGE too")
+        << ")";
+    if (!a.report.empty()) out << "; wrote " << a.report;
+    out << "\n";
+    return out.str();
+  }
   out << "wrote " << a.out << " (scenario '" << r.scenario.name << "': " << r.scenario.stages.size()
       << " stages";
   if (!r.scenario.segments.empty()) out << ", " << r.scenario.segments.size() << " segments";
@@ -861,10 +874,14 @@ DateOrder date_order_of(const CalibrateArgs& a) {
   return DateOrder::kIso;
 }
 
-/// --columns KEY=NAME,...: the names of EVENTS' columns by key (customer_id, timestamp, stage,
+/// --columns KEY=NAME,...: the names by key, each key one the inputs given have (EVENTS:
+/// customer_id, timestamp, stage, segment; --snapshots: customer_id, date, stage, created,
 /// segment).
 std::map<std::string, std::string> parse_columns(const CalibrateArgs& a) {
-  const std::vector<std::string> keys{"customer_id", "timestamp", "stage", "segment"};
+  std::vector<std::string> keys{"customer_id"};
+  if (!a.events.empty()) keys.emplace_back("timestamp");
+  if (!a.snapshots.empty()) keys.insert(keys.end(), {"date", "created"});
+  keys.insert(keys.end(), {"stage", "segment"});
   std::map<std::string, std::string> out;
   if (a.columns.empty()) return out;
   std::size_t start = 0;
@@ -902,6 +919,25 @@ void apply_columns(const CalibrateArgs& a, LogOptions& lo) {
     if (key == "timestamp") lo.time_column = name;
     if (key == "stage") lo.stage_column = name;
     if (key == "segment") lo.segment_column = name;
+  }
+}
+
+/// --columns, --separator, --date-format and --date-means into the snapshot options.
+void apply_columns(const CalibrateArgs& a, SnapshotOptions& so) {
+  so.separator = separator_of(a);
+  so.date_order = date_order_of(a);
+  const std::optional<DateMeans> means = parse_date_means(a.date_means);
+  if (!means) {
+    throw InputError(kCommand, 0, "--date-means",
+                     expected_got("end-of-day or start-of-day", "'" + a.date_means + "'"));
+  }
+  so.date_means = *means;
+  for (const auto& [key, name] : parse_columns(a)) {
+    if (key == "customer_id") so.customer_column = name;
+    if (key == "date") so.time_column = name;
+    if (key == "created") so.created_column = name;
+    if (key == "stage") so.stage_column = name;
+    if (key == "segment") so.segment_column = name;
   }
 }
 
@@ -953,7 +989,8 @@ void calibrate_command(const CalibrateArgs& a) {
   if (a.dry_run && (a.events.empty() || !a.funnel.empty() || !a.snapshots.empty() || !a.touchpoints.empty())) {
     throw InputError(kCommand, 0, "--dry-run", "checks a stage-change log (EVENTS.csv) alone");
   }
-  if (!a.dry_run && a.out.empty()) {
+  const bool snapshots_alone = a.events.empty() && a.funnel.empty() && !a.snapshots.empty();
+  if (!a.dry_run && a.out.empty() && !snapshots_alone) {
     throw InputError(kCommand, 0, "--out", "expected the calibrated scenario file to write: --out FILE.yaml");
   }
   if (a.events.empty() && a.snapshots.empty() && a.funnel.empty()) {
@@ -968,6 +1005,10 @@ void calibrate_command(const CalibrateArgs& a) {
     throw InputError(kCommand, 0, "--transitions",
                      "applies to --funnel and --snapshots only (a stage-change log shows the "
                      "moves itself)");
+  }
+  if (a.date_means != "end-of-day" && a.snapshots.empty()) {
+    throw InputError(kCommand, 0, "--date-means",
+                     "applies to --snapshots only (a stage-change log's dates are the moments of change)");
   }
   const std::vector<LiftRequest> lifts = parse_lifts(a.lift);
   std::map<std::string, std::string> stage_map;
@@ -1040,6 +1081,8 @@ void calibrate_command(const CalibrateArgs& a) {
     so.stages = a.stages;
     so.absorbing = a.absorbing;
     so.segment_column = a.segment_column;
+    so.spelling = OptionSpelling::kCli;
+    apply_columns(a, so);
     if (r.log) so.epoch = r.log->epoch;  // one day 0 for both inputs
     r.snapshot_log = read_snapshots(a.snapshots, so);
     SnapshotCalibrationOptions co;
@@ -1055,18 +1098,22 @@ void calibrate_command(const CalibrateArgs& a) {
     r.snapshot_segments = std::move(c.segments);
     r.warnings.insert(r.warnings.end(), c.warnings.begin(), c.warnings.end());
     if (!r.calibration) {
-      if (!c.has_scenario) {
+      if (!c.has_scenario && !a.out.empty()) {
         throw InputError(r.snapshot_log->file, 0, "--won",
-                         "the snapshots have no stage 'won': name the stage that counts as a "
-                         "conversion with --won STAGE");
+                         "the snapshots have no stage 'won': a scenario needs the stage that "
+                         "counts as a conversion, --won STAGE (or leave out --out to print and "
+                         "report the fits alone)");
       }
+      r.has_scenario = c.has_scenario;
       r.scenario = std::move(c.scenario);
       r.snapshot_scenario_estimates = std::move(c.scenario_estimates);
     }
   }
-  // The scenario must load and simulate as written: check the YAML text itself.
-  const std::string yaml = yaml_header(r, a) + to_yaml(r.scenario);
-  {
+  const bool write_scenario = !a.out.empty();
+  std::string yaml;
+  if (write_scenario) {
+    // The scenario must load and simulate as written: check the YAML text itself.
+    yaml = yaml_header(r, a) + to_yaml(r.scenario);
     std::vector<Problem> errors;
     for (const Problem& p : check(parse_scenario(yaml, a.out))) {
       if (!p.warning) errors.push_back(p);
@@ -1074,7 +1121,7 @@ void calibrate_command(const CalibrateArgs& a) {
     if (!errors.empty()) throw InputError(std::move(errors));
   }
   const json report = report_json(r, a);
-  write_file_atomically(a.out, yaml);
+  if (write_scenario) write_file_atomically(a.out, yaml);
   if (!a.report.empty()) write_file_atomically(a.report, report.dump(2) + "\n");
   if (a.json) {
     std::cout << report.dump(2) << '\n';
@@ -1097,11 +1144,14 @@ void add_calibrate(CLI::App& app, int& /*exit_code*/) {
          "Stage-change log (CSV: customer_id,timestamp,stage[,segment]); optional with "
          "--snapshots, not with --funnel")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--out,-o", a->out, "Calibrated scenario YAML to write (required unless --dry-run)");
+  cmd->add_option("--out,-o", a->out,
+                  "Calibrated scenario YAML to write (required unless --dry-run; optional with "
+                  "--snapshots alone, which then prints and reports the fits without a scenario)");
   cmd->add_option("--snapshots", a->snapshots,
                   "Stage snapshots (CSV: customer_id,date,stage[,created]): a continuous-time "
                   "Markov fit and a phase-type (Coxian dwell) fit; the scenario comes from the "
-                  "phase-type fit when no EVENTS file is given")
+                  "phase-type fit when no EVENTS file is given (it needs a conversion stage: "
+                  "'won' or --won; the fits alone do not)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--max-phases", a->max_phases,
                   "--snapshots: most phases of a stage's Coxian dwell, chosen by AIC stage by "
@@ -1168,14 +1218,22 @@ void add_calibrate(CLI::App& app, int& /*exit_code*/) {
                 "what cleaning would do (with --report: as JSON listing every affected row, written "
                 "even when errors stop the run with exit 2); nothing is fitted or written");
   cmd->add_option("--columns", a->columns,
-                  "Column names of EVENTS: KEY=NAME pairs, e.g. 'customer_id=Deal ID,timestamp=Date "
-                  "entered,stage=Stage[,segment=Segment]'");
+                  "Column names: KEY=NAME pairs, e.g. 'customer_id=Deal ID,timestamp=Date "
+                  "entered,stage=Stage[,segment=Segment]' for EVENTS, "
+                  "'customer_id=Account,date=month_end,stage=Stage[,created=created_at]' for "
+                  "--snapshots (customer_id, stage and segment name the columns of both)");
   cmd->add_option("--date-format", a->date_format,
                   "Also accept day-first (dmy: 31/12/2025 14:00) or month-first (mdy: 12/31/2025) dates in "
-                  "EVENTS and --censor-at; iso (the default) accepts ISO 8601 only")
+                  "EVENTS, --snapshots and --censor-at; iso (the default) accepts ISO 8601 only")
       ->check(CLI::IsMember({"iso", "dmy", "mdy"}));
-  cmd->add_option("--separator", a->separator, "Field separator of EVENTS: one character or 'tab' "
-                  "(default: ',' unless the header has ';' and no ',')");
+  cmd->add_option("--date-means", a->date_means,
+                  "--snapshots: the moment a snapshot date without a time stands for: end-of-day "
+                  "(the default: 23:59:59 UTC, the state as of the close of the day, as month-end "
+                  "exports mean it) or start-of-day (00:00:00 UTC). A creation date alone always "
+                  "means the start of its day")
+      ->check(CLI::IsMember({"end-of-day", "start-of-day"}));
+  cmd->add_option("--separator", a->separator, "Field separator of EVENTS and --snapshots: one "
+                  "character or 'tab' (default: ',' unless the header has ';' and no ',')");
   cmd->add_option("--touchpoints", a->touchpoints,
                   "Contact log (CSV: customer_id,timestamp,touchpoint)")
       ->check(CLI::ExistingFile);

@@ -276,9 +276,10 @@ def test_help_lists_the_options(lcsim_cli):
     cal = lcsim_cli("calibrate", "--help")
     assert cal.returncode == 0
     for option in ("--out", "--snapshots", "--segment-column", "--censor-at", "--stage-map", "--absorbing",
-                   "--won", "--drop-duplicates", "--touchpoints", "--lift", "--report", "--json",
+                   "--won", "--drop-duplicates", "--touchpoints", "--lift", "--report", "--json", "--date-means",
                    "--columns", "--dry-run", "--stages"):
         assert option in cal.stdout, option
+    assert "end-of-day" in cal.stdout and "month_end" in cal.stdout
     top = lcsim_cli("--help")
     assert "synth" in top.stdout and "calibrate" in top.stdout
 

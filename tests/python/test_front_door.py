@@ -2,8 +2,9 @@
 `lcsim synth`): a CRM's stage-change export grouped by account, local times without a zone, with
 every class of defect injected at known rows. One `lcsim calibrate EVENTS --dry-run --report`
 run exits 2, prints every class and warning, and its JSON lists every affected row exactly; the
-same picture comes from lcsim.check_events; tables and the written scenario list the stages in
-funnel order."""
+same picture comes from lcsim.check_events; month-end snapshots with the CRM's own column names
+read as the end of their day; a Markov-only fit needs no --won; tables and the written scenario
+list the stages in funnel order."""
 
 import json
 
@@ -221,3 +222,101 @@ def test_once_cleaned_the_fit_lists_stages_in_funnel_order(export, lcsim_cli, tm
     assert list(yaml.safe_load(out.read_text())["stages"]) == order.split(",")
     done = lcsim_cli(*_base(path), "--drop-invalid", "--stages", "Lead,MQL,SQL,Won,Lost", "--dry-run")
     assert done.returncode == 0 and "unknown stage" in done.stdout and "rare" not in done.stdout
+
+
+# ---- month-end snapshots ---------------------------------------------------------------------------
+
+SNAP_STAGES = ["lead", "mql", "sql", "customer", "lost"]
+
+
+@pytest.fixture(scope="module")
+def month_end(tmp_path_factory):
+    """A CRM's month-end export (dates alone, the state at the close of the day) of accounts created
+    at times of day, 30 of them during a month's last day; its own column names."""
+    rng = np.random.default_rng(11)
+    ends = [(pd.Timestamp("2025-01-01") + pd.offsets.MonthEnd(k)) for k in range(1, 13)]
+    rates = {"lead": ({"mql": 0.05, "lost": 0.03}), "mql": {"sql": 0.06, "lost": 0.03},
+             "sql": {"customer": 0.05, "lost": 0.04}}
+    rows = []
+    month_end_days = {(end - pd.Timestamp("2025-01-01")).days for end in ends}
+    # Accounts created at random times, none during a month's last day, then 30 during one.
+    created_all = [c + 1.0 if int(c) in month_end_days else c for c in rng.uniform(0, 300, 1500)] + [
+        (ends[k % 10] - pd.Timestamp("2025-01-01")).days + 0.3 + 0.02 * k for k in range(30)]
+    for a, c in enumerate(created_all):
+        created = pd.Timestamp("2025-01-01") + pd.Timedelta(seconds=int(c * 86400))
+        t, stage, changes = created, "lead", []
+        while stage in rates:
+            total = sum(rates[stage].values())
+            t = t + pd.Timedelta(days=float(rng.exponential(1.0 / total)))
+            names = list(rates[stage])
+            stage = names[rng.choice(len(names), p=[rates[stage][n] / total for n in names])]
+            changes.append((t, stage))
+        for end in ends:
+            close = end + pd.Timedelta(hours=23, minutes=59, seconds=59)
+            if close < created:
+                continue
+            now = "lead"
+            for when, s in changes:
+                if when <= close:
+                    now = s
+            rows.append((f"A{a:05d}", end.strftime("%Y-%m-%d"), now, created.strftime("%Y-%m-%dT%H:%M:%S")))
+    path = tmp_path_factory.mktemp("month_end") / "snapshots.csv"
+    pd.DataFrame(rows, columns=["account", "month_end", "stage", "created_at"]).to_csv(path, index=False)
+    return path
+
+
+SNAP_COLUMNS = "customer_id=account,date=month_end,created=created_at"
+
+
+def test_month_end_snapshots_with_their_own_columns_read_as_the_end_of_the_day(month_end, lcsim_cli, tmp_path):
+    base = ["calibrate", "--snapshots", month_end, "--columns", SNAP_COLUMNS, "--absorbing", "customer,lost",
+            "--max-phases", "1"]
+    out = tmp_path / "s.yaml"
+    done = lcsim_cli(*base, "--won", "customer", "--out", out, "--report", tmp_path / "r.json")
+    assert done.returncode == 0, done.stderr
+    stages = list(yaml.safe_load(out.read_text())["stages"])
+    assert stages[:3] == ["lead", "mql", "sql"] and set(stages[3:]) == {"customer", "lost"}
+    # Read as midnight, the accounts created during the last day are created after the export
+    # that lists them; all of them on that day, so the message says what the dates mean.
+    done = lcsim_cli(*base, "--won", "customer", "--out", out, "--date-means", "start-of-day")
+    assert done.returncode == 2
+    late = [line for line in done.stderr.splitlines() if "after its first snapshot" in line]
+    assert len(late) == 30, done.stderr
+    assert all("which means the start of that day" in line for line in late)
+    assert "every one of the 30 customers created after their first snapshot was created on that snapshot's " \
+           "date" in done.stderr
+    assert "--date-means end-of-day" in done.stderr
+    # --stages gives the order of the tables and of the scenario.
+    done = lcsim_cli(*base, "--won", "customer", "--stages", "lead,mql,sql,lost,customer", "--out", out)
+    assert done.returncode == 0, done.stderr
+    assert list(yaml.safe_load(out.read_text())["stages"]) == ["lead", "mql", "sql", "lost", "customer"]
+    # Python: the same columns and meaning.
+    cal = lcsim.calibrate(snapshots=month_end, columns={"customer_id": "account", "date": "month_end",
+                                                        "created": "created_at"},
+                          absorbing=["customer", "lost"], won="customer", max_phases=1)
+    assert cal.scenario is not None
+    with pytest.raises(lcsim.ScenarioError, match='date_means="end-of-day"'):
+        lcsim.calibrate(snapshots=month_end, columns={"customer_id": "account", "date": "month_end",
+                                                      "created": "created_at"},
+                        absorbing=["customer", "lost"], max_phases=1, date_means="start-of-day")
+    with pytest.raises(ValueError, match="date_means"):
+        lcsim.calibrate(snapshots=month_end, date_means="noon")
+    with pytest.raises(ValueError, match="columns: unknown key"):
+        lcsim.calibrate(snapshots=month_end, columns={"timestamp": "month_end"})
+
+
+def test_a_markov_only_fit_needs_no_won(month_end, lcsim_cli, tmp_path):
+    base = ["calibrate", "--snapshots", month_end, "--columns", SNAP_COLUMNS, "--absorbing", "customer,lost",
+            "--max-phases", "1"]
+    report = tmp_path / "r.json"
+    done = lcsim_cli(*base, "--report", report)
+    assert done.returncode == 0, done.stderr
+    assert "snapshot fit (continuous-time Markov" in done.stdout
+    assert "no scenario written (no --out; it needs --won STAGE too)" in done.stdout
+    got = json.loads(report.read_text())
+    assert got["scenario"] is None and len(got["snapshots"]["rates"]) >= 5
+    # A scenario needs the conversion stage: asked for without one, the message says both ways out.
+    done = lcsim_cli(*base, "--out", tmp_path / "s.yaml")
+    assert done.returncode == 2
+    assert "--won STAGE" in done.stderr and "leave out --out" in done.stderr
+    assert not (tmp_path / "s.yaml").exists()
