@@ -19,7 +19,7 @@ import warnings
 from . import _core
 from .analysis import Analysis, analyze
 from .backtest import Backtest, backtest
-from .calibration import Calibration, calibrate, synth
+from .calibration import Calibration, LogCheck, calibrate, check_events, synth
 from .errors import Problem, ScenarioError, StudyError
 from .optimise import Optimisation, optimise
 from .results import Run, Study, open, simulate
@@ -35,6 +35,7 @@ __all__ = [
     "Backtest",
     "Calibration",
     "Comparison",
+    "LogCheck",
     "Optimisation",
     "Problem",
     "Run",
@@ -50,6 +51,7 @@ __all__ = [
     "analyze",
     "backtest",
     "calibrate",
+    "check_events",
     "compare",
     "hdf5_version",
     "open",

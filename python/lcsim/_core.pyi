@@ -147,14 +147,22 @@ def calibrate_events(
     stage_map: dict[str, str] = ..., absorbing: list[str] = ..., epoch: str = "", drop_duplicates: bool = False,
     won: str = "", name: str = "calibrated", min_segment_observations: int = 30, initial_cohort_days: float = 7.0,
     transition_prior: float = 0.5, level: float = 0.95, horizon: float = 0.0, report_every: float = 7.0,
-    seed: int = 1, replications: int = 10,
+    seed: int = 1, replications: int = 10, drop_invalid: bool = False, columns: dict[str, str] = ...,
+    separator: str = "", date_format: str = "iso", stages: list[str] = ...,
+) -> dict[str, object]: ...
+def check_events(
+    source: str, is_text: bool, file: str, segment_column: str = "", censor_at: str = "",
+    stage_map: dict[str, str] = ..., stages: list[str] = ..., absorbing: list[str] = ..., epoch: str = "",
+    drop_duplicates: bool = False, drop_invalid: bool = False, columns: dict[str, str] = ..., separator: str = "",
+    date_format: str = "iso",
 ) -> dict[str, object]: ...
 def calibrate_snapshots(
     source: str, is_text: bool, file: str, stage_map: dict[str, str] = ..., stages: list[str] = ...,
     absorbing: list[str] = ..., epoch: str = "", transitions: list[tuple[str, str]] = ..., level: float = 0.95,
     max_phases: int = 3, phases: dict[str, int] = ..., entry_stage: str = "", won: str = "",
-    name: str = "calibrated", segment_column: str = "", min_segment_pairs: int = 30,
-    phase_criterion: str = "lr", exact_stages: list[str] = ...,
+    name: str = "calibrated", segment_column: str = "", min_segment_pairs: int = 30, columns: dict[str, str] = ...,
+    separator: str = "", date_format: str = "iso", date_means: str = "end-of-day", phase_criterion: str = "lr",
+    exact_stages: list[str] = ...,
 ) -> dict[str, object]: ...
 def calibrate_funnel(
     source: str, is_text: bool, file: str, transitions: list[tuple[str, list[str]]], won: str = "",

@@ -21,7 +21,7 @@ from . import _core
 from .errors import Problem
 from .scenario import Scenario
 
-__all__ = ["Calibration", "calibrate", "synth"]
+__all__ = ["Calibration", "LogCheck", "calibrate", "check_events", "synth"]
 
 _EVENT_OPTIONS = {
     "epoch": str,
@@ -34,11 +34,14 @@ _EVENT_OPTIONS = {
     "seed": int,
     "replications": int,
 }
-_SNAPSHOT_OPTIONS = {"epoch": str, "level": float, "stages": list, "transitions": list, "max_phases": int,
+_SNAPSHOT_OPTIONS = {"epoch": str, "level": float, "transitions": list, "max_phases": int,
                      "phases": dict, "entry_stage": str, "min_segment_pairs": int, "phase_criterion": str,
                      "exact_stages": list}
 
-_CLEANING_COLUMNS = ["defect", "column", "rows", "customers", "lines", "action"]
+_CLEANING_COLUMNS = ["defect", "column", "rows", "customers", "lines", "action", "detail", "error"]
+_STAGE_COUNT_COLUMNS = ["stage", "rows", "customers", "rare"]
+_EVENT_COLUMN_KEYS = ("customer_id", "timestamp", "stage", "segment")
+_SNAPSHOT_COLUMN_KEYS = ("customer_id", "date", "created", "stage", "segment", "entered")
 _ESTIMATE_COLUMNS = ["parameter", "estimate", "ci_low", "ci_high", "n", "method", "p_zero", "note"]
 _FAMILY_COLUMNS = ["stage", "segment", "family", "fitted", "loglik", "aic", "params", "chosen", "n_events",
                    "n_censored", "note"]
@@ -90,10 +93,16 @@ class Calibration:
         entry stages are the arrivals, not fitted).
     cleaning : DataFrame
         Events: what the log needed, one row per class of defect in reading order: ``defect``
-        ("missing timestamp", "unknown stage", "duplicate row", "timezone offset", "out of
-        order", "after an absorbing stage", ...), ``column``, ``rows``, ``customers`` (distinct
-        ids), ``lines`` (the first few, ascending) and ``action`` ("dropped", "converted to UTC",
-        "sorted by timestamp", ...). Empty for a clean log and for other kinds.
+        ("missing timestamp", "unknown stage", "duplicate row", "timezone offset", "no time
+        zone", "out of order", "not contiguous", "after an absorbing stage", "rare stage", ...),
+        ``column``, ``rows``, ``customers`` (distinct ids), ``lines`` (every affected line,
+        ascending), ``action`` ("dropped", "converted to UTC", "sorted by timestamp", ...),
+        ``detail`` (e.g. the time zones and their rows) and ``error`` (the class stops the fit:
+        only :func:`check_events` returns such rows). Empty for a clean log and for other kinds.
+    stage_counts : DataFrame
+        Events: the stages found in funnel order (``stages=``, else along the customers' paths)
+        with ``rows``, ``customers`` and ``rare`` (seen in at most 0.1% of the rows without
+        ``stages`` or ``stage_map``: possibly an unmapped CRM stage, with a warning).
     rates : DataFrame or None
         Snapshot fits: the generator's rates (``from, to, rate, se_log, ci_low, ci_high, n,
         at_bound``); the same rates are the ``Q.<from>.<to>`` rows of :attr:`estimates`.
@@ -143,9 +152,8 @@ class Calibration:
         self.window: tuple[float, float] = tuple(data["window"])
         self.estimates = pd.DataFrame(data["estimates"], columns=_ESTIMATE_COLUMNS).astype({"n": "int64"})
         self.families = pd.DataFrame(data.get("families", []), columns=_FAMILY_COLUMNS)
-        self.cleaning = pd.DataFrame(
-            [(d, c, r, n, list(lines), a) for d, c, r, n, lines, a in data.get("cleaning", [])],
-            columns=_CLEANING_COLUMNS).astype({"rows": "int64", "customers": "int64"})
+        self.cleaning = _cleaning_frame(data.get("cleaning", []))
+        self.stage_counts = _stage_count_frame(data.get("stage_counts", []))
         self.problems = [Problem(*p) for p in data["warnings"]]
         self.warnings = [_problem_line(p) for p in self.problems]
         self.data = dict(data)
@@ -252,6 +260,63 @@ class Calibration:
                 f"warnings={len(self.warnings)}, {what})")
 
 
+def _cleaning_frame(steps) -> pd.DataFrame:
+    return pd.DataFrame([(d, c, r, n, list(lines), a, detail, bool(err)) for d, c, r, n, lines, a, detail, err in steps],
+                        columns=_CLEANING_COLUMNS).astype({"rows": "int64", "customers": "int64", "error": "bool"})
+
+
+def _stage_count_frame(counts) -> pd.DataFrame:
+    return pd.DataFrame([tuple(c) for c in counts], columns=_STAGE_COUNT_COLUMNS).astype(
+        {"rows": "int64", "customers": "int64", "rare": "bool"})
+
+
+class LogCheck:
+    """What reading a stage-change log found, without fitting: the result of :func:`check_events`
+    (``lcsim calibrate EVENTS --dry-run``).
+
+    Attributes
+    ----------
+    file : str
+    rows, rows_used, customers : int
+        Data rows read, rows kept in the customers' paths (those without errors), customers.
+    epoch : str
+        Day 0 (``""`` when no row is usable).
+    stages : list of str
+        The stages found, in funnel order (``stages=``, else along the customers' paths).
+    stage_counts : DataFrame
+        ``stage, rows, customers, rare`` (as :attr:`Calibration.stage_counts`).
+    cleaning : DataFrame
+        Every class of defect, errors included (``error`` True: the class stops
+        :func:`calibrate`), with every affected line (as :attr:`Calibration.cleaning`).
+    errors, warnings : list of str
+        ``file:line: field: message`` lines; ``error_problems`` and ``problems`` hold them as
+        :class:`lcsim.Problem` tuples.
+    ok : bool
+        No errors: :func:`calibrate` with the same options reads the log.
+    """
+
+    def __init__(self, data: Mapping[str, Any]):
+        self.file: str = data["file"]
+        self.rows: int = int(data["rows"])
+        self.rows_used: int = int(data["rows_used"])
+        self.customers: int = int(data["customers"])
+        self.epoch: str = data["epoch"]
+        self.stages: list[str] = list(data["stages"])
+        self.segments: list[str] = list(data["segments"])
+        self.stage_counts = _stage_count_frame(data["stage_counts"])
+        self.cleaning = _cleaning_frame(data["cleaning"])
+        self.problems = [Problem(*p) for p in data["warnings"]]
+        self.warnings = [_problem_line(p) for p in self.problems]
+        self.error_problems = [Problem(*p) for p in data["errors"]]
+        self.errors = [_problem_line(p) for p in self.error_problems]
+        self.ok: bool = not self.errors
+
+    def __repr__(self) -> str:
+        return (f"LogCheck(file={self.file!r}, rows={self.rows}, usable={self.rows_used}, "
+                f"customers={self.customers}, classes={len(self.cleaning)}, errors={len(self.errors)}, "
+                f"warnings={len(self.warnings)})")
+
+
 def _problem_line(p: Problem) -> str:
     """``file:line: field: message`` (the warning flag is implied)."""
     return str(p._replace(warning=False))
@@ -275,13 +340,13 @@ def _check_argument_types(**arguments: Any) -> None:
     for what, value in arguments.items():
         if what in text and value is not None and not isinstance(value, str):
             raise TypeError(f"{what}: expected a str or None, got {type(value).__name__} {value!r}")
-        if what in ("on_invalid", "date_format", "name") and not isinstance(value, str):
+        if what in ("on_invalid", "date_format", "date_means", "name") and not isinstance(value, str):
             raise TypeError(f"{what}: expected a str, got {type(value).__name__} {value!r}")
         if what in ("stage_map", "columns") and value is not None and not isinstance(value, Mapping):
             raise TypeError(f"{what}: expected a dict or None, got {type(value).__name__} {value!r}")
-        if what == "absorbing" and value is not None and (
+        if what in ("absorbing", "stages") and value is not None and (
                 isinstance(value, (str, bytes)) or not all(isinstance(v, str) for v in value)):
-            raise TypeError(f"absorbing: expected a list of stage names or None, got {value!r}")
+            raise TypeError(f"{what}: expected a list of stage names or None, got {value!r}")
         if what == "drop_duplicates" and not isinstance(value, (bool, np.bool_)):
             raise TypeError(f"drop_duplicates: expected True or False, got {type(value).__name__} {value!r}")
 
@@ -301,6 +366,7 @@ def calibrate(
     segment_column: Optional[str] = None,
     censor_at: Optional[str] = None,
     stage_map: Optional[Mapping[str, str]] = None,
+    stages: Optional[Sequence[str]] = None,
     absorbing: Optional[Sequence[str]] = None,
     won: Optional[str] = None,
     drop_duplicates: bool = False,
@@ -308,6 +374,7 @@ def calibrate(
     columns: Optional[Mapping[str, str]] = None,
     separator: Optional[str] = None,
     date_format: str = "iso",
+    date_means: str = "end-of-day",
     name: str = "calibrated",
     **options: Any,
 ) -> Calibration:
@@ -341,10 +408,17 @@ def calibrate(
         history's ``censor_at`` when calibrating :func:`synth` output.
     stage_map : dict, optional
         CRM stage name -> model stage name.
+    stages : list of str, optional
+        The model's stages in funnel order: any other stage name is an error (with "did you
+        mean"), and tables and the scenario follow this order. Without it (and without
+        ``stage_map``) every name found is a stage, in order along the customers' paths, and a
+        name seen in at most 0.1% of the rows is flagged (a warning, :attr:`Calibration.stage_counts`)
+        as a possibly unmapped CRM stage.
     absorbing : list of str, optional
         Stages that end a path (won, lost, ...).
     won : str, optional
-        The conversion stage; default "won" when the log has it.
+        The conversion stage; default "won" when the log has it. Snapshots: needed for a scenario
+        only; without one the fits come back with ``scenario=None``.
     drop_duplicates : bool
         Drop repeated rows with a warning instead of failing.
     on_invalid : {"error", "drop"}
@@ -353,19 +427,28 @@ def calibrate(
         unknown or empty stages, empty ids, rows of the wrong width, rows after ``censor_at``, and
         duplicates) and lists each class in :attr:`Calibration.cleaning`.
     columns : dict, optional
-        Events: the log's column names, e.g. ``{"customer_id": "Deal ID", "timestamp": "Date
+        The file's column names. Events: e.g. ``{"customer_id": "Deal ID", "timestamp": "Date
         entered", "stage": "Stage"}`` (keys ``customer_id, timestamp, stage, segment``).
+        Snapshots: e.g. ``{"date": "month_end", "created": "created_at"}`` (keys ``customer_id,
+        date, created, stage, segment``).
     separator : str, optional
-        Events: the field separator (one character); default ``,`` unless the header has ``;``
-        and no ``,``.
+        The field separator (one character); default ``,`` unless the header has ``;`` and no
+        ``,``.
     date_format : {"iso", "dmy", "mdy"}
-        Events: also accept day-first (``31/12/2025 14:00``) or month-first (``12/31/2025``) dates
-        in the timestamps and ``censor_at``; ``"iso"`` (the default) accepts ISO 8601 only.
+        Also accept day-first (``31/12/2025 14:00``) or month-first (``12/31/2025``) dates in
+        the timestamps (snapshots: the dates and creation times) and ``censor_at``; ``"iso"``
+        (the default) accepts ISO 8601 only.
+    date_means : {"end-of-day", "start-of-day"}
+        Snapshots: the moment a date without a time of day stands for. ``"end-of-day"`` (the
+        default, 23:59:59 UTC): the state as of the close of that day, as month-end exports mean
+        it, so an account created on the 31st may appear in the export of the 31st.
+        ``"start-of-day"``: 00:00:00 UTC. A creation time given as a date alone always means the
+        start of its day.
     name : str
         Name of the calibrated scenario.
     **options
         Events: ``epoch, min_segment_observations, initial_cohort_days, transition_prior, level,
-        horizon, report_every, seed, replications``. Snapshots: ``epoch, level, stages,
+        horizon, report_every, seed, replications``. Snapshots: ``epoch, level,
         transitions`` (list of (from, to) pairs; default inferred), ``max_phases`` (most phases
         of a stage's Coxian dwell in the phase-type fit; default 3, 1 for the Markov fit alone),
         ``phase_criterion`` (how phases are chosen: ``"lr"``, the likelihood-ratio test at 5%, the
@@ -386,9 +469,10 @@ def calibrate(
     given = [k for k, v in (("events", events), ("snapshots", snapshots), ("funnel", funnel)) if v is not None]
     if len(given) != 1:
         raise TypeError(f"calibrate() takes one of events, snapshots or funnel, got {given or 'none'}")
-    _check_argument_types(segment_column=segment_column, censor_at=censor_at, stage_map=stage_map, absorbing=absorbing,
-                          won=won, drop_duplicates=drop_duplicates, on_invalid=on_invalid, columns=columns,
-                          separator=separator, date_format=date_format, name=name)
+    _check_argument_types(segment_column=segment_column, censor_at=censor_at, stage_map=stage_map, stages=stages,
+                          absorbing=absorbing, won=won, drop_duplicates=drop_duplicates, on_invalid=on_invalid,
+                          columns=columns, separator=separator, date_format=date_format, date_means=date_means,
+                          name=name)
     if funnel is not None:
         from .funnel import fit_funnel
 
@@ -400,38 +484,92 @@ def calibrate(
             raise TypeError("calibrate(funnel=...) needs transitions={stage: [targets]}")
         opts = dict(options)
         return Calibration(fit_funnel(funnel, opts.pop("transitions"), name=str(name), won=won, **opts), "funnel")
-    stage_map = {str(k): str(v) for k, v in (stage_map or {}).items()}
-    absorbing = [str(s) for s in (absorbing or [])]
-    if on_invalid not in ("error", "drop"):
-        raise ValueError(f"on_invalid: expected 'error' or 'drop', got {on_invalid!r}")
-    columns = {str(k): str(v) for k, v in (columns or {}).items()}
-    unknown_columns = sorted(set(columns) - {"customer_id", "timestamp", "stage", "segment"})
-    if unknown_columns:
-        raise ValueError(f"columns: unknown key(s) {', '.join(unknown_columns)} "
-                         "(expected customer_id, timestamp, stage, segment)")
-    if date_format not in ("iso", "dmy", "mdy"):
-        raise ValueError(f"date_format: expected 'iso', 'dmy' or 'mdy', got {date_format!r}")
-    if separator is not None and (len(str(separator)) != 1 or str(separator) in '"\n'):
-        raise ValueError(f"separator: expected one character, got {separator!r}")
+    if date_means not in ("end-of-day", "start-of-day"):
+        raise ValueError(f"date_means: expected 'end-of-day' or 'start-of-day', got {date_means!r}")
     if events is not None:
-        source, is_text, file = _source(events, "<events>")
-        if is_text:  # a DataFrame, written as comma-separated text
-            separator = ","
-        data = _core.calibrate_events(
-            source, is_text, file, segment_column=segment_column or "", censor_at=censor_at or "",
-            stage_map=stage_map, absorbing=absorbing, drop_duplicates=bool(drop_duplicates), won=won or "",
-            name=str(name), drop_invalid=on_invalid == "drop", columns=columns, separator=separator or "",
-            date_format=date_format,
-            **_options(options, _EVENT_OPTIONS, "calibrate(events)"))
+        if date_means != "end-of-day":
+            raise ValueError("date_means: applies to snapshots only (a stage-change log's timestamps are the "
+                             "moments of change)")
+        source, is_text, file, reading = _reading(events, "<events>", _EVENT_COLUMN_KEYS, segment_column, censor_at,
+                                                  stage_map, stages, absorbing, drop_duplicates, on_invalid, columns,
+                                                  separator, date_format)
+        data = _core.calibrate_events(source, is_text, file, won=won or "", name=str(name), **reading,
+                                      **_options(options, _EVENT_OPTIONS, "calibrate(events)"))
         data["transition_prior"] = float(options.get("transition_prior", 0.5))
         return Calibration(data, "events")
     opts = _options(options, _SNAPSHOT_OPTIONS, "calibrate(snapshots)")
     if "transitions" in opts:
         opts["transitions"] = [(str(a), str(b)) for a, b in opts["transitions"]]
-    source, is_text, file = _source(snapshots, "<snapshots>")
-    data = _core.calibrate_snapshots(source, is_text, file, stage_map=stage_map, absorbing=absorbing, won=won or "",
-                                     name=str(name), segment_column=segment_column or "", **opts)
+    source, is_text, file, reading = _reading(snapshots, "<snapshots>", _SNAPSHOT_COLUMN_KEYS, segment_column, None,
+                                              stage_map, stages, absorbing, False, "error", columns, separator,
+                                              date_format)
+    for events_only in ("censor_at", "drop_duplicates", "drop_invalid"):
+        reading.pop(events_only)
+    data = _core.calibrate_snapshots(source, is_text, file, won=won or "", name=str(name), date_means=date_means,
+                                     **reading, **opts)
     return Calibration(data, "snapshots")
+
+
+def _reading(data, default_name: str, column_keys: Sequence[str], segment_column, censor_at, stage_map, stages,
+             absorbing, drop_duplicates, on_invalid, columns, separator, date_format) -> tuple:
+    """(source, is_text, file, keyword arguments of the core's readers), the options checked."""
+    if on_invalid not in ("error", "drop"):
+        raise ValueError(f"on_invalid: expected 'error' or 'drop', got {on_invalid!r}")
+    columns = {str(k): str(v) for k, v in (columns or {}).items()}
+    unknown_columns = sorted(set(columns) - set(column_keys))
+    if unknown_columns:
+        raise ValueError(f"columns: unknown key(s) {', '.join(unknown_columns)} (expected {', '.join(column_keys)})")
+    if date_format not in ("iso", "dmy", "mdy"):
+        raise ValueError(f"date_format: expected 'iso', 'dmy' or 'mdy', got {date_format!r}")
+    if separator is not None and (len(str(separator)) != 1 or str(separator) in '"\n'):
+        raise ValueError(f"separator: expected one character, got {separator!r}")
+    source, is_text, file = _source(data, default_name)
+    if is_text:  # a DataFrame, written as comma-separated text
+        separator = ","
+    return source, is_text, file, dict(
+        segment_column=segment_column or "", censor_at=censor_at or "",
+        stage_map={str(k): str(v) for k, v in (stage_map or {}).items()}, stages=[str(s) for s in (stages or [])],
+        absorbing=[str(s) for s in (absorbing or [])], drop_duplicates=bool(drop_duplicates),
+        drop_invalid=on_invalid == "drop", columns=columns, separator=separator or "", date_format=date_format)
+
+
+def check_events(
+    events: Union[str, os.PathLike, pd.DataFrame],
+    *,
+    segment_column: Optional[str] = None,
+    censor_at: Optional[str] = None,
+    stage_map: Optional[Mapping[str, str]] = None,
+    stages: Optional[Sequence[str]] = None,
+    absorbing: Optional[Sequence[str]] = None,
+    drop_duplicates: bool = False,
+    on_invalid: str = "error",
+    columns: Optional[Mapping[str, str]] = None,
+    separator: Optional[str] = None,
+    date_format: str = "iso",
+    epoch: Optional[str] = None,
+) -> LogCheck:
+    """Reads a stage-change log without fitting it, as ``lcsim calibrate EVENTS --dry-run``.
+
+    Takes the reading options of :func:`calibrate` and returns the whole picture, errors
+    included (they are returned, not raised): the stages found with their rows, every class of
+    defect with every affected line, the warnings and the errors, so an analyst can fix the
+    export in one go. ``check.ok`` says whether :func:`calibrate` with the same options reads it.
+
+    Raises
+    ------
+    lcsim.ScenarioError
+        Problems of the file as a whole (an empty file, a missing column) or of the options (an
+        unparseable ``censor_at``), without which nothing can be read.
+    lcsim.StudyError
+        A file that cannot be read.
+    """
+    _check_argument_types(segment_column=segment_column, censor_at=censor_at, stage_map=stage_map, stages=stages,
+                          absorbing=absorbing, drop_duplicates=drop_duplicates, on_invalid=on_invalid, columns=columns,
+                          separator=separator, date_format=date_format)
+    source, is_text, file, reading = _reading(events, "<events>", _EVENT_COLUMN_KEYS, segment_column, censor_at,
+                                              stage_map, stages, absorbing, drop_duplicates, on_invalid, columns,
+                                              separator, date_format)
+    return LogCheck(_core.check_events(source, is_text, file, epoch=str(epoch or ""), **reading))
 
 
 def synth(

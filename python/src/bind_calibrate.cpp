@@ -43,6 +43,84 @@ auto read_source(const std::string& source, bool is_text, Parse parse, Read read
   return parse(in);
 }
 
+/// The reading options of a stage-change log, as lcsim.calibrate and lcsim.check_events give them
+/// (checked there); hints in messages name the Python keywords.
+LogOptions log_options_of(const std::string& segment_column, const std::string& censor_at,
+                          const std::map<std::string, std::string>& stage_map,
+                          const std::vector<std::string>& stages, const std::vector<std::string>& absorbing,
+                          const std::string& epoch, bool drop_duplicates, bool drop_invalid,
+                          const std::map<std::string, std::string>& columns, const std::string& separator,
+                          const std::string& date_format) {
+  LogOptions log_options;
+  log_options.segment_column = segment_column;
+  log_options.censor_at = censor_at;
+  log_options.stage_map = stage_map;
+  log_options.stages = stages;
+  log_options.absorbing = absorbing;
+  log_options.epoch = epoch;
+  log_options.drop_duplicates = drop_duplicates;
+  log_options.drop_invalid = drop_invalid;
+  log_options.spelling = OptionSpelling::kPython;
+  for (const auto& [key, column] : columns) {
+    if (key == "customer_id") log_options.customer_column = column;
+    if (key == "timestamp") log_options.time_column = column;
+    if (key == "stage") log_options.stage_column = column;
+    if (key == "segment") log_options.segment_column = column;
+  }
+  if (!separator.empty()) log_options.separator = separator.front();
+  if (date_format == "dmy") log_options.date_order = DateOrder::kDayFirst;
+  if (date_format == "mdy") log_options.date_order = DateOrder::kMonthFirst;
+  return log_options;
+}
+
+py::list cleaning_list(const std::vector<CleaningStep>& cleaning) {
+  py::list steps;
+  for (const auto& s : cleaning) {
+    steps.append(py::make_tuple(s.defect, s.column, s.rows, s.customers, s.lines, s.action, s.detail, s.error));
+  }
+  return steps;
+}
+
+py::list stage_count_list(const std::vector<StageCount>& counts) {
+  py::list out;
+  for (const auto& c : counts) out.append(py::make_tuple(c.stage, c.rows, c.customers, c.rare));
+  return out;
+}
+
+/// Reads a stage-change log without fitting, its errors returned rather than raised (the CLI's
+/// --dry-run): the counts, the stages found, every class of defect, the warnings and the errors.
+py::dict check_events(const std::string& source, bool is_text, const std::string& file,
+                      const std::string& segment_column, const std::string& censor_at,
+                      const std::map<std::string, std::string>& stage_map, const std::vector<std::string>& stages,
+                      const std::vector<std::string>& absorbing, const std::string& epoch, bool drop_duplicates,
+                      bool drop_invalid, const std::map<std::string, std::string>& columns,
+                      const std::string& separator, const std::string& date_format) {
+  LogOptions log_options = log_options_of(segment_column, censor_at, stage_map, stages, absorbing, epoch,
+                                          drop_duplicates, drop_invalid, columns, separator, date_format);
+  log_options.collect_errors = true;
+  EventLog log;
+  {
+    const py::gil_scoped_release release;
+    log = read_source(
+        source, is_text, [&](std::istream& in) { return parse_event_log(in, file, log_options); },
+        [&](const std::string& path) { return read_event_log(path, log_options); });
+  }
+  py::dict out;
+  out["file"] = log.file;
+  out["rows"] = log.rows;
+  out["rows_used"] = log.rows_used;
+  out["customers"] = log.customers.size();
+  out["epoch"] = log.epoch;
+  out["window"] = py::make_tuple(log.first_time, log.censor_at);
+  out["stages"] = log.stages;
+  out["segments"] = log.segments;
+  out["stage_counts"] = stage_count_list(log.stage_counts);
+  out["cleaning"] = cleaning_list(log.cleaning);
+  out["warnings"] = problem_list(log.warnings);
+  out["errors"] = problem_list(log.errors);
+  return out;
+}
+
 /// Calibrates a stage-change log given as a path (is_text false) or as CSV text named `file`.
 py::dict calibrate_events(const std::string& source, bool is_text, const std::string& file,
                           const std::string& segment_column, const std::string& censor_at,
@@ -51,26 +129,13 @@ py::dict calibrate_events(const std::string& source, bool is_text, const std::st
                           std::size_t min_segment_observations, double initial_cohort_days, double transition_prior,
                           double level, double horizon, double report_every, std::uint64_t seed, int replications,
                           bool drop_invalid, const std::map<std::string, std::string>& columns,
-                          const std::string& separator, const std::string& date_format) {
-  LogOptions log_options;
-  log_options.segment_column = segment_column;
-  log_options.censor_at = censor_at;
-  log_options.stage_map = stage_map;
-  log_options.absorbing = absorbing;
-  log_options.epoch = epoch;
-  log_options.drop_duplicates = drop_duplicates;
-  log_options.drop_invalid = drop_invalid;
-  for (const auto& [key, column] : columns) {  // checked by lcsim.calibrate
-    if (key == "customer_id") log_options.customer_column = column;
-    if (key == "timestamp") log_options.time_column = column;
-    if (key == "stage") log_options.stage_column = column;
-    if (key == "segment") log_options.segment_column = column;
-  }
-  if (!separator.empty()) log_options.separator = separator.front();
-  if (date_format == "dmy") log_options.date_order = DateOrder::kDayFirst;  // checked by lcsim.calibrate
-  if (date_format == "mdy") log_options.date_order = DateOrder::kMonthFirst;
+                          const std::string& separator, const std::string& date_format,
+                          const std::vector<std::string>& stages) {
+  const LogOptions log_options = log_options_of(segment_column, censor_at, stage_map, stages, absorbing, epoch,
+                                                drop_duplicates, drop_invalid, columns, separator, date_format);
   CalibrateOptions options;
   options.won = won;
+  options.spelling = OptionSpelling::kPython;
   options.name = name;
   options.min_segment_observations = min_segment_observations;
   options.initial_cohort_days = initial_cohort_days;
@@ -84,6 +149,7 @@ py::dict calibrate_events(const std::string& source, bool is_text, const std::st
   Calibration cal;
   std::string yaml;
   std::vector<CleaningStep> cleaning;
+  std::vector<StageCount> stage_counts;
   {
     const py::gil_scoped_release release;
     const EventLog log = read_source(
@@ -92,10 +158,7 @@ py::dict calibrate_events(const std::string& source, bool is_text, const std::st
     cal = calibrate_logs(log, options);
     yaml = to_yaml(cal.scenario);
     cleaning = log.cleaning;
-  }
-  py::list steps;
-  for (const auto& s : cleaning) {
-    steps.append(py::make_tuple(s.defect, s.column, s.rows, s.customers, s.lines, s.action));
+    stage_counts = log.stage_counts;
   }
   py::list families;
   for (const auto& f : cal.families) {
@@ -115,7 +178,8 @@ py::dict calibrate_events(const std::string& source, bool is_text, const std::st
   out["scenario_yaml"] = yaml;
   out["arrival_rate"] = cal.arrival_rate;
   out["weekly_profile"] = cal.weekly_profile;
-  out["cleaning"] = steps;
+  out["cleaning"] = cleaning_list(cleaning);
+  out["stage_counts"] = stage_count_list(stage_counts);
   return out;
 }
 
@@ -143,6 +207,8 @@ py::dict calibrate_snapshots(const std::string& source, bool is_text, const std:
                              int max_phases, const std::map<std::string, int>& phases,
                              const std::string& entry_stage, const std::string& won, const std::string& name,
                              const std::string& segment_column, std::size_t min_segment_pairs,
+                             const std::map<std::string, std::string>& columns, const std::string& separator,
+                             const std::string& date_format, const std::string& date_means,
                              const std::string& phase_criterion, const std::vector<std::string>& exact_stages) {
   SnapshotOptions log_options;
   log_options.stage_map = stage_map;
@@ -151,6 +217,21 @@ py::dict calibrate_snapshots(const std::string& source, bool is_text, const std:
   log_options.epoch = epoch;
   log_options.segment_column = segment_column;
   log_options.exact_stages = exact_stages;
+  log_options.spelling = OptionSpelling::kPython;
+  for (const auto& [key, column] : columns) {  // checked by lcsim.calibrate
+    if (key == "customer_id") log_options.customer_column = column;
+    if (key == "date") log_options.time_column = column;
+    if (key == "created") log_options.created_column = column;
+    if (key == "stage") log_options.stage_column = column;
+    if (key == "segment") log_options.segment_column = column;
+    if (key == "entered") log_options.entered_column = column;
+  }
+  if (!separator.empty()) log_options.separator = separator.front();
+  if (date_format == "dmy") log_options.date_order = DateOrder::kDayFirst;
+  if (date_format == "mdy") log_options.date_order = DateOrder::kMonthFirst;
+  const std::optional<DateMeans> means = parse_date_means(date_means);
+  if (!means) throw InputError(file, 0, "date_means", expected_got("'end-of-day' or 'start-of-day'", "'" + date_means + "'"));
+  log_options.date_means = *means;
   SnapshotCalibrationOptions options;
   options.markov.transitions = transitions;
   options.markov.level = level;
@@ -351,7 +432,7 @@ py::dict synth(const Model& model, int replication, std::optional<std::uint64_t>
 
   std::vector<std::string> s_id, s_date, s_stage, s_seg, s_created;
   for (const auto& r : h.snapshots) {
-    s_id.push_back(r.customer_id), s_date.push_back(r.date), s_stage.push_back(r.stage), s_seg.push_back(r.segment);
+    s_id.push_back(r.customer_id), s_date.push_back(r.taken_at()), s_stage.push_back(r.stage), s_seg.push_back(r.segment);
     s_created.push_back(r.created);
   }
   py::dict snaps;
@@ -397,16 +478,25 @@ void bind_calibrate(py::module_& m) {
         py::arg("transition_prior") = 0.5, py::arg("level") = 0.95, py::arg("horizon") = 0.0,
         py::arg("report_every") = 7.0, py::arg("seed") = 1, py::arg("replications") = 10,
         py::arg("drop_invalid") = false, py::arg("columns") = std::map<std::string, std::string>{},
-        py::arg("separator") = "", py::arg("date_format") = "iso",
+        py::arg("separator") = "", py::arg("date_format") = "iso", py::arg("stages") = std::vector<std::string>{},
         "Reads a stage-change log (a path, or CSV text when is_text) and calibrates it: a dict of plain data.");
+  m.def("check_events", &check_events, py::arg("source"), py::arg("is_text"), py::arg("file"),
+        py::arg("segment_column") = "", py::arg("censor_at") = "",
+        py::arg("stage_map") = std::map<std::string, std::string>{}, py::arg("stages") = std::vector<std::string>{},
+        py::arg("absorbing") = std::vector<std::string>{}, py::arg("epoch") = "", py::arg("drop_duplicates") = false,
+        py::arg("drop_invalid") = false, py::arg("columns") = std::map<std::string, std::string>{},
+        py::arg("separator") = "", py::arg("date_format") = "iso",
+        "Reads a stage-change log without fitting (lcsim calibrate --dry-run): counts, stages, cleaning, "
+        "warnings and the errors, returned rather than raised.");
   m.def("calibrate_snapshots", &calibrate_snapshots, py::arg("source"), py::arg("is_text"), py::arg("file"),
         py::arg("stage_map") = std::map<std::string, std::string>{}, py::arg("stages") = std::vector<std::string>{},
         py::arg("absorbing") = std::vector<std::string>{}, py::arg("epoch") = "",
         py::arg("transitions") = std::vector<std::pair<std::string, std::string>>{}, py::arg("level") = 0.95,
         py::arg("max_phases") = 3, py::arg("phases") = std::map<std::string, int>{}, py::arg("entry_stage") = "",
         py::arg("won") = "", py::arg("name") = "calibrated", py::arg("segment_column") = "",
-        py::arg("min_segment_pairs") = 30, py::arg("phase_criterion") = "lr",
-        py::arg("exact_stages") = std::vector<std::string>{},
+        py::arg("min_segment_pairs") = 30, py::arg("columns") = std::map<std::string, std::string>{},
+        py::arg("separator") = "", py::arg("date_format") = "iso", py::arg("date_means") = "end-of-day",
+        py::arg("phase_criterion") = "lr", py::arg("exact_stages") = std::vector<std::string>{},
         "Reads a snapshot file (a path, or CSV text when is_text) and fits a continuous-time Markov model and, "
         "unless max_phases is 1, the phase-type (Coxian dwell) model, per segment too with segment_column.");
   m.def("calibrate_funnel", &calibrate_funnel, py::arg("source"), py::arg("is_text"), py::arg("file"),

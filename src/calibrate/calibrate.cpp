@@ -129,8 +129,9 @@ class Calibrator {
     if (o_.won.empty()) {
       if (has("won")) return "won";
       throw InputError(log_.file, 0, "won",
-                       "the log has no stage named 'won': set CalibrateOptions::won to the stage "
-                       "that counts as a conversion (stages in the log: " +
+                       "the log has no stage named 'won': name the stage that counts as a "
+                       "conversion with " +
+                           option_hint("won", o_.spelling) + " (stages in the log: " +
                            text::join(log_.stages) + ")");
     }
     if (!has(o_.won)) {

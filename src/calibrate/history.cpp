@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
@@ -31,6 +32,7 @@ struct Row {
   std::string stage;
   std::string segment;
   int line = 0;
+  std::string zone;  ///< time_zone_of(time_text): "", "Z" or "+HH:MM"
 };
 
 /// The rows with one class of defect (a CleaningStep in the making).
@@ -58,17 +60,31 @@ class LogReader {
     problems_.throw_if_errors();  // only a header without rows: nothing else to look at
     // One pass: every class of defect is looked for before anything is thrown.
     set_censoring();
+    if (o_.collect_errors) problems_.throw_if_errors();  // bad options: no picture without them
     if (rows_.empty()) {
       report_defects();
       problems_.add_error(Problem{file_, 0, "",
                                   "no usable rows: every one of the " + std::to_string(data_rows_) +
                                       " data rows has a defect listed above",
                                   false});
-      problems_.throw_if_errors();
+      if (!o_.collect_errors) problems_.throw_if_errors();
+      EventLog log;
+      log.file = file_;
+      log.rows = data_rows_;
+      log.absorbing = o_.absorbing;
+      log.has_segments = segment_col_ >= 0;
+      log.cleaning = std::move(cleaning_);
+      log.errors = problems_.take_listed_errors();
+      log.warnings = problems_.take_warnings();
+      return log;
     }
     report_defects();
     EventLog log = build_paths();
-    problems_.throw_if_errors();
+    if (o_.collect_errors) {
+      log.errors = problems_.take_listed_errors();
+    } else {
+      problems_.throw_if_errors();
+    }
     log.cleaning = std::move(cleaning_);
     finish(log);
     return log;
@@ -133,11 +149,8 @@ class LogReader {
       checked(ok, "empty segment", o_.segment_column, id);
     }
     if (!usable) return;
-    if (has_utc_offset(time_text)) {
-      offset_rows_.push_back(line);
-      offset_customers_.insert(id);
-    }
-    rows_.push_back(Row{customers_.add(id), *time, time_text, *stage, segment, line});
+    rows_.push_back(
+        Row{customers_.add(id), *time, time_text, *stage, segment, line, time_zone_of(time_text)});
   }
 
   /// "a timestamp (...)", with the day-first or month-first form when asked for.
@@ -161,16 +174,19 @@ class LogReader {
     }
   }
 
-  /// Every class of defect as errors (each capped, the rest in one line) or, with drop_invalid,
-  /// as cleaning steps ("dropped"), ahead of the repairs build_paths() recorded.
+  /// Every class of defect as a cleaning step and, unless drop_invalid, as errors (each class
+  /// capped, the rest in one line), ahead of the repairs build_paths() records.
   void report_defects() {
-    std::vector<CleaningStep> dropped;
+    std::vector<CleaningStep> steps;
     for (DefectRows& d : defects_) {
       std::sort(d.lines.begin(), d.lines.end());
       if (o_.drop_invalid) {
-        dropped.push_back(step(d.defect, d.column, d.lines, d.customers.size(), "dropped"));
+        steps.push_back(step(d.defect, d.column, d.lines, d.customers.size(), "dropped"));
         continue;
       }
+      steps.push_back(step(d.defect, d.column, d.lines, d.customers.size(),
+                           "error (drop these rows with " + hint("drop_invalid") + ")"));
+      steps.back().error = true;
       for (Problem& p : d.errors) problems_.add_error(std::move(p));
       if (d.lines.size() > kErrorsPerDefect) {
         const std::vector<int> rest(d.lines.begin() + static_cast<std::ptrdiff_t>(kErrorsPerDefect),
@@ -183,17 +199,20 @@ class LogReader {
       }
     }
     defects_.clear();
-    cleaning_.insert(cleaning_.begin(), dropped.begin(), dropped.end());
-    if (o_.drop_invalid && !dropped.empty()) {
-      std::size_t rows = 0;
+    cleaning_.insert(cleaning_.begin(), steps.begin(), steps.end());
+    if (o_.drop_invalid && !steps.empty()) {
       std::string what;
-      for (const CleaningStep& s : dropped) {
-        rows += s.rows;
+      for (const CleaningStep& s : steps) {
         what += (what.empty() ? "" : ", ") + std::to_string(s.rows) + " " + s.defect;
       }
-      problems_.warning(dropped.front().lines.empty() ? 0 : dropped.front().lines.front(), "",
-                        "unusable rows dropped (drop_invalid): " + what);
+      problems_.warning(steps.front().lines.empty() ? 0 : steps.front().lines.front(), "",
+                        "unusable rows dropped (" + hint("drop_invalid") + "): " + what);
     }
+  }
+
+  /// An option as the hints of this reader name it (LogOptions::spelling).
+  [[nodiscard]] std::string hint(std::string_view key) const {
+    return option_hint(key, o_.spelling);
   }
 
   /// "rows with <this>" in messages.
@@ -208,10 +227,8 @@ class LogReader {
                                   std::vector<int> lines, std::size_t customers,
                                   const std::string& action) const {
     std::sort(lines.begin(), lines.end());
-    CleaningStep s{defect, column, lines.size(), customers, {}, action};
-    s.lines.assign(lines.begin(), lines.begin() + static_cast<std::ptrdiff_t>(
-                                                      std::min(lines.size(), o_.rows_listed)));
-    return s;
+    const std::size_t rows = lines.size();
+    return CleaningStep{defect, column, rows, customers, std::move(lines), action, "", false};
   }
 
   void set_censoring() {
@@ -325,6 +342,7 @@ class LogReader {
         path.entries.push_back(StageEntry{row.time.days_since(epoch_day_), row.stage, row.line});
         kept[i] = 1;
       }
+      if (path.entries.empty()) continue;  // every row after censor_at (an error or dropped)
       if (path.entries.size() == 1) single_row_lines.push_back(path.entries.front().line);
       log.customers.push_back(std::move(path));
     }
@@ -347,21 +365,55 @@ class LogReader {
               "duplicate row: same " + o_.customer_column + ", " + o_.time_column + " and " +
                   o_.stage_column + " as line " + std::to_string(duplicates.front().second) + "; " +
                   std::to_string(duplicate_lines.size()) + " duplicate rows in all (" +
-                  text::lines(duplicate_lines, listed) + "); set drop_duplicates to drop them");
+                  text::lines(duplicate_lines, listed) + "); drop them with " +
+                  hint("drop_duplicates"));
+        cleaning_.push_back(step("duplicate row", "", duplicate_lines, duplicate_customers.size(),
+                                 "error (drop them with " + hint("drop_duplicates") + ")"));
+        cleaning_.back().error = true;
       }
     }
-    if (!offset_rows_.empty()) {
-      cleaning_.push_back(step("timezone offset", o_.time_column, offset_rows_,
-                               offset_customers_.size(), "converted to UTC"));
-    }
+    report_time_zones();
     if (!out_of_order_lines.empty()) {
       cleaning_.push_back(step("out of order", o_.time_column, out_of_order_lines,
                                out_of_order_customers.size(), "sorted by timestamp"));
     }
+    report_apart_customers();
     if (!after_absorbing_lines.empty()) {
       cleaning_.push_back(step("after an absorbing stage", o_.stage_column, after_absorbing_lines,
                                after_absorbing_customers.size(), "dropped"));
     }
+
+    // Stages in funnel order (LogOptions::stages, else along the paths) and their counts.
+    std::vector<std::string> in_file;
+    for (std::size_t i = 0; i < rows_.size(); ++i) {
+      if (kept[i] == 0) continue;
+      ++log.rows_used;
+      if (std::find(in_file.begin(), in_file.end(), rows_[i].stage) == in_file.end()) {
+        in_file.push_back(rows_[i].stage);
+      }
+    }
+    if (o_.stages.empty()) {
+      std::vector<std::vector<std::size_t>> paths;
+      paths.reserve(log.customers.size());
+      for (const auto& path : log.customers) {
+        std::vector<std::size_t> p;
+        for (const auto& entry : path.entries) {
+          p.push_back(static_cast<std::size_t>(
+              std::find(in_file.begin(), in_file.end(), entry.stage) - in_file.begin()));
+        }
+        paths.push_back(std::move(p));
+      }
+      log.stages = calibrate_log::path_order(in_file, paths, o_.absorbing);
+    } else {
+      for (const auto& stage : o_.stages) {
+        if (std::find(in_file.begin(), in_file.end(), stage) != in_file.end()) {
+          log.stages.push_back(stage);
+        }
+      }
+    }
+    count_stages(log);
+    report_rare_stages(log);
+
     if (!single_row_lines.empty()) {
       cleaning_.push_back(step("customer with one row", o_.customer_column, single_row_lines,
                                single_row_lines.size(), "kept (censored in its first stage)"));
@@ -383,24 +435,6 @@ class LogReader {
                          "of its first row)",
                          listed);
 
-    // Stages and segments in order (of LogOptions::stages, else of the file).
-    std::vector<std::string> in_file;
-    for (std::size_t i = 0; i < rows_.size(); ++i) {
-      if (kept[i] == 0) continue;
-      ++log.rows_used;
-      if (std::find(in_file.begin(), in_file.end(), rows_[i].stage) == in_file.end()) {
-        in_file.push_back(rows_[i].stage);
-      }
-    }
-    if (o_.stages.empty()) {
-      log.stages = in_file;
-    } else {
-      for (const auto& stage : o_.stages) {
-        if (std::find(in_file.begin(), in_file.end(), stage) != in_file.end()) {
-          log.stages.push_back(stage);
-        }
-      }
-    }
     if (log.has_segments) {
       for (const auto& path : log.customers) {
         if (std::find(log.segments.begin(), log.segments.end(), path.segment) ==
@@ -418,6 +452,150 @@ class LogReader {
       }
     }
     return log;
+  }
+
+  /// Time zones: rows that name one (Z included: UTC named is a zone like any other) are one
+  /// class with the zones in `detail`, unless every zone is UTC and no row lacks one (nothing
+  /// then needed doing); rows without a zone in a file where others have one are another class,
+  /// with a warning: the export mixes conventions, and those rows are read as UTC.
+  void report_time_zones() {
+    std::map<std::string, std::size_t> zones;
+    std::vector<int> zoned;
+    std::vector<int> plain;
+    std::set<std::size_t> zoned_customers;
+    std::set<std::size_t> plain_customers;
+    bool all_utc = true;
+    for (const Row& row : rows_) {
+      if (row.zone.empty()) {
+        plain.push_back(row.line);
+        plain_customers.insert(row.customer);
+        continue;
+      }
+      ++zones[row.zone];
+      zoned.push_back(row.line);
+      zoned_customers.insert(row.customer);
+      all_utc = all_utc && is_utc_zone(row.zone);
+    }
+    if (zoned.empty() || (plain.empty() && all_utc)) return;
+    std::vector<std::pair<std::size_t, std::string>> by_count;
+    for (const auto& [zone, n] : zones) by_count.emplace_back(n, zone);
+    std::stable_sort(by_count.begin(), by_count.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::string detail;
+    for (const auto& [n, zone] : by_count) {
+      detail += (detail.empty() ? "" : ", ") + zone + ": " + std::to_string(n) +
+                (n == 1 ? " row" : " rows");
+    }
+    cleaning_.push_back(step("timezone offset", o_.time_column, zoned, zoned_customers.size(),
+                             "converted to UTC"));
+    cleaning_.back().detail = detail;
+    if (plain.empty()) return;
+    cleaning_.push_back(step("no time zone", o_.time_column, plain, plain_customers.size(),
+                             "read as UTC"));
+    problems_.warn_lines(plain, o_.time_column,
+                         "rows give no time zone and are read as UTC, while " +
+                             std::to_string(zoned.size()) + " rows name one (" + detail +
+                             "): check the export's time zone",
+                         o_.rows_listed);
+  }
+
+  /// Customers whose rows are apart: in a file otherwise grouped by customer (most customers
+  /// with several rows have them one after another), the rows of a customer that come after
+  /// another customer's rows. A time-ordered file interleaves customers by nature: nothing then.
+  void report_apart_customers() {
+    const std::size_t none = customers_.size();
+    std::vector<std::size_t> blocks(customers_.size(), 0);
+    std::vector<std::size_t> rows_of(customers_.size(), 0);
+    std::size_t last = none;
+    std::vector<int> apart;
+    std::set<std::size_t> apart_customers;
+    for (const Row& row : rows_) {
+      ++rows_of[row.customer];
+      if (row.customer != last) ++blocks[row.customer];
+      last = row.customer;
+      if (blocks[row.customer] > 1) {
+        apart.push_back(row.line);
+        apart_customers.insert(row.customer);
+      }
+    }
+    std::size_t several = 0;
+    std::size_t together = 0;
+    for (std::size_t c = 0; c < rows_of.size(); ++c) {
+      if (rows_of[c] < 2) continue;
+      ++several;
+      if (blocks[c] == 1) ++together;
+    }
+    if (apart.empty() || 2 * together <= several) return;
+    cleaning_.push_back(step("not contiguous", o_.customer_column, apart, apart_customers.size(),
+                             "kept (rows gathered by customer)"));
+    problems_.warn_lines(apart, o_.customer_column,
+                         "rows come after other customers' rows, apart from the earlier rows of "
+                         "their customer (" + std::to_string(apart_customers.size()) +
+                             " customers), in a file otherwise grouped by customer (" +
+                             std::to_string(together) + " of " + std::to_string(several) +
+                             " customers with several rows have them together): a second export "
+                             "appended, or one id for two customers? (kept: rows gathered by "
+                             "customer)",
+                         o_.rows_listed);
+  }
+
+  /// Rows and customers of each stage of log.stages, from the kept paths.
+  static void count_stages(EventLog& log) {
+    std::map<std::string, std::size_t> index;
+    for (const auto& stage : log.stages) {
+      index.emplace(stage, log.stage_counts.size());
+      log.stage_counts.push_back(StageCount{stage, 0, 0, false});
+    }
+    std::set<std::string> entered;
+    for (const auto& path : log.customers) {
+      entered.clear();
+      for (const auto& entry : path.entries) {
+        StageCount& count = log.stage_counts[index.at(entry.stage)];
+        ++count.rows;
+        if (entered.insert(entry.stage).second) ++count.customers;
+      }
+    }
+  }
+
+  /// Without a stage list or map every stage name becomes a stage of the model; one seen in very
+  /// few rows (LogOptions::rare_stage_share) is more likely a CRM stage nobody mapped.
+  void report_rare_stages(EventLog& log) {
+    if (!o_.stages.empty() || !o_.stage_map.empty() || !(o_.rare_stage_share > 0.0)) return;
+    std::vector<int> lines;
+    std::set<std::string> customers;
+    std::string detail;
+    for (StageCount& count : log.stage_counts) {
+      if (std::find(o_.absorbing.begin(), o_.absorbing.end(), count.stage) != o_.absorbing.end()) {
+        continue;  // named by the caller: known
+      }
+      const double share = o_.rare_stage_share * static_cast<double>(log.rows_used);
+      if (static_cast<double>(count.rows) > share) continue;
+      count.rare = true;
+      std::vector<int> own;
+      for (const auto& path : log.customers) {
+        for (const auto& entry : path.entries) {
+          if (entry.stage != count.stage) continue;
+          own.push_back(entry.line);
+          customers.insert(path.id);
+        }
+      }
+      lines.insert(lines.end(), own.begin(), own.end());
+      detail += (detail.empty() ? "'" : ", '") + count.stage + "': " + std::to_string(count.rows) +
+                (count.rows == 1 ? " row" : " rows");
+      std::sort(own.begin(), own.end());
+      problems_.warning(own.front(), o_.stage_column,
+                        "stage '" + count.stage + "' is in only " + std::to_string(count.rows) +
+                            " of " + std::to_string(log.rows_used) + " rows (" +
+                            text::lines(own, o_.rows_listed) +
+                            "): possibly a CRM stage missing from a stage map; it is a stage of "
+                            "the model unless you name the model's stages with " +
+                            hint("stages") + " (other names are then errors) or map CRM names "
+                            "with " + hint("stage_map"));
+    }
+    if (lines.empty()) return;
+    cleaning_.push_back(step("rare stage", o_.stage_column, lines, customers.size(),
+                             "kept as a stage of the model"));
+    cleaning_.back().detail = detail;
   }
 
   /// Warns about stages that nobody leaves.
@@ -459,8 +637,6 @@ class LogReader {
   calibrate_log::CustomerIndex customers_;
   std::vector<DefectRows> defects_;   ///< unusable rows by class, in order of first appearance
   std::vector<CleaningStep> cleaning_;
-  std::vector<int> offset_rows_;      ///< rows whose timestamp had an offset (converted to UTC)
-  std::set<std::string> offset_customers_;
   Timestamp censor_;
   std::int64_t epoch_day_ = 0;
 };

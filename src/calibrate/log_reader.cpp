@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <iterator>
 #include <numeric>
 #include <utility>
@@ -36,11 +37,18 @@ void Problems::warning(int line, const std::string& field, std::string message) 
 
 void Problems::throw_if_errors() {
   if (errors_.empty()) return;
+  throw InputError(take_listed_errors());
+}
+
+std::vector<Problem> Problems::take_listed_errors() {
   if (errors_not_listed_ > 0) {
     errors_.push_back(Problem{
         file_, 0, "", std::to_string(errors_not_listed_) + " more errors not listed", false});
   }
-  throw InputError(std::move(errors_));
+  errors_not_listed_ = 0;
+  std::vector<Problem> out = std::move(errors_);
+  errors_.clear();
+  return out;
 }
 
 void Problems::warn_lines(std::vector<int>& lines, const std::string& field,
@@ -226,6 +234,70 @@ std::optional<std::string> StageNames::field(const csv::Record& record, int col,
     ok = false;
   }
   return stage;
+}
+
+// ---- funnel order ------------------------------------------------------------------------------
+
+std::vector<std::string> path_order(const std::vector<std::string>& names,
+                                    const std::vector<std::vector<std::size_t>>& paths,
+                                    const std::vector<std::string>& absorbing) {
+  const std::size_t n = names.size();
+  // before[a * n + b]: customers who entered a (first time) before their first entry into b.
+  std::vector<std::size_t> before(n * n, 0);
+  std::vector<std::size_t> first_visits;
+  std::vector<std::uint8_t> seen(n, 0);
+  for (const auto& path : paths) {
+    first_visits.clear();
+    for (const std::size_t s : path) {
+      if (seen[s] != 0) continue;
+      seen[s] = 1;
+      for (const std::size_t earlier : first_visits) ++before[earlier * n + s];
+      first_visits.push_back(s);
+    }
+    for (const std::size_t s : first_visits) seen[s] = 0;
+  }
+  const auto ahead = [&](std::size_t a, std::size_t b) {
+    return before[a * n + b] > before[b * n + a];
+  };
+  std::vector<long> score(n, 0);  // over all stages: those a stage comes before minus after
+  for (std::size_t a = 0; a < n; ++a) {
+    for (std::size_t b = 0; b < n; ++b) {
+      if (ahead(a, b)) ++score[a];
+      if (ahead(b, a)) --score[a];
+    }
+  }
+  std::vector<std::uint8_t> out_way(n, 0);
+  for (std::size_t s = 0; s < n; ++s) {
+    out_way[s] = std::find(absorbing.begin(), absorbing.end(), names[s]) != absorbing.end() ? 1 : 0;
+  }
+  // Kahn's order on "most customers entered a before b": next is a stage no remaining stage
+  // comes before (in a loop, the one fewest come before), the non-absorbing ones first; ties go
+  // to the higher score, then to the first seen.
+  std::vector<std::uint8_t> placed(n, 0);
+  std::vector<std::string> out;
+  out.reserve(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    std::size_t best = n;
+    std::size_t best_behind = 0;
+    for (std::size_t s = 0; s < n; ++s) {
+      if (placed[s] != 0) continue;
+      std::size_t behind = 0;
+      for (std::size_t b = 0; b < n; ++b) {
+        if (placed[b] == 0 && ahead(b, s)) ++behind;
+      }
+      const bool better =
+          best == n || out_way[s] < out_way[best] ||
+          (out_way[s] == out_way[best] &&
+           (behind < best_behind || (behind == best_behind && score[s] > score[best])));
+      if (better) {
+        best = s;
+        best_behind = behind;
+      }
+    }
+    placed[best] = 1;
+    out.push_back(names[best]);
+  }
+  return out;
 }
 
 // ---- probabilities -------------------------------------------------------------------------------

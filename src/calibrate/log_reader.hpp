@@ -36,6 +36,8 @@ class Problems {
   [[nodiscard]] bool has_errors() const { return !errors_.empty(); }
   /// Throws InputError with the errors so far (and "N more errors not listed"), if any.
   void throw_if_errors();
+  /// The errors throw_if_errors() would throw (with "N more errors not listed"), removed.
+  [[nodiscard]] std::vector<Problem> take_listed_errors();
   /// Sorts `lines` and, when there are any, warns "<count> <what>: lines ..." at the first.
   void warn_lines(std::vector<int>& lines, const std::string& field, const std::string& what,
                   std::size_t listed);
@@ -162,6 +164,18 @@ class CustomerIndex {
   std::unordered_map<std::string, std::size_t> index_;
   std::vector<std::string> ids_;
 };
+
+/// The stages in funnel order, read off the customers' paths. `names` are the stages in order of
+/// first appearance; `paths` holds each customer's stages (indices into `names`) in time order.
+/// Stage a comes before stage b when more customers entered a for the first time before their
+/// first entry into b than the other way round. The order is a topological one of that relation
+/// (robust to loops, skips and customers first seen mid-funnel): next comes a stage no remaining
+/// stage comes before (in a loop, the one fewest do), the `absorbing` ones (the ways out) after
+/// all the others; ties go to the stage that comes before more stages than after, then to the
+/// first seen.
+std::vector<std::string> path_order(const std::vector<std::string>& names,
+                                    const std::vector<std::vector<std::size_t>>& paths,
+                                    const std::vector<std::string>& absorbing);
 
 /// Probabilities proportional to `weights` that add up to exactly 1 when summed in order, as
 /// compile() sums them. The weights come sorted by decreasing size, so the last entry is the

@@ -12,6 +12,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
@@ -50,9 +51,13 @@ struct Row {
   std::optional<Timestamp> created;
   std::string created_text;
   std::string segment;
+  bool date_only = false;  ///< the time column gave a date without a time of day
   std::optional<Timestamp> entered;  ///< exact entry into `stage` (entered column, exact stages)
   std::string entered_text;
 };
+
+/// The last second of a day: a date alone in the time column under DateMeans::kEndOfDay.
+constexpr double kLastSecond = 86399.0;
 
 class SnapshotReader {
  public:
@@ -61,7 +66,8 @@ class SnapshotReader {
 
   SnapshotLog read(const std::string& content) {
     const std::vector<csv::Record> records = calibrate_log::read_table(
-        content, file_, o_.customer_column + ", " + o_.time_column + ", " + o_.stage_column);
+        content, file_, o_.customer_column + ", " + o_.time_column + ", " + o_.stage_column,
+        o_.separator);
     read_header(records.front());
     stage_names_.check(problems_);
     for (const std::string& stage : o_.exact_stages) {
@@ -108,9 +114,11 @@ class SnapshotReader {
     const std::string id = calibrate_log::required_field(record, customer_col_, o_.customer_column,
                                                          "a customer id", problems_, ok);
     const std::string time_text = calibrate_log::field(record, time_col_);
-    const std::optional<Timestamp> time = calibrate_log::timestamp_field(
-        time_text, line, o_.time_column,
-        std::string("a date or timestamp (") + kTimestampFormats + ")", problems_, ok);
+    std::optional<Timestamp> time = calibrate_log::timestamp_field(
+        time_text, line, o_.time_column, expected_time("a date or timestamp", ""), problems_, ok,
+        o_.date_order);
+    const bool date_only = time && !has_time_of_day(time_text);
+    if (date_only && o_.date_means == DateMeans::kEndOfDay) time->seconds = kLastSecond;
     const std::optional<std::string> stage =
         stage_names_.field(record, stage_col_, o_.stage_column, problems_, ok);
     std::optional<Timestamp> created;
@@ -120,8 +128,8 @@ class SnapshotReader {
       if (!created_text.empty()) {
         created = calibrate_log::timestamp_field(
             created_text, line, o_.created_column,
-            std::string("a creation date or timestamp (") + kTimestampFormats + ") or nothing",
-            problems_, ok);
+            expected_time("a creation date or timestamp", " or nothing"), problems_, ok,
+            o_.date_order);
       }
     }
     std::string segment;
@@ -136,9 +144,8 @@ class SnapshotReader {
       if (!entered_text.empty()) {
         entered = calibrate_log::timestamp_field(
             entered_text, line, o_.entered_column,
-            std::string("the date or timestamp the customer entered the row's stage (") +
-                kTimestampFormats + ") or nothing",
-            problems_, ok);
+            expected_time("the date or timestamp the customer entered the row's stage", " or nothing"),
+            problems_, ok, o_.date_order);
       }
     }
     if (!ok) return;
@@ -153,7 +160,15 @@ class SnapshotReader {
       return;
     }
     rows_.push_back(Row{customers_.add(id), *time, time_text, *stage, line, created, created_text,
-                        std::move(segment), entered, std::move(entered_text)});
+                        std::move(segment), date_only, entered, std::move(entered_text)});
+  }
+
+  /// "<what> (<formats>)<tail>", with the day-first or month-first form when asked for.
+  [[nodiscard]] std::string expected_time(const std::string& what, const std::string& tail) const {
+    std::string formats = kTimestampFormats;
+    if (o_.date_order == DateOrder::kDayFirst) formats += "; or DD/MM/YYYY [HH:MM[:SS]]";
+    if (o_.date_order == DateOrder::kMonthFirst) formats += "; or MM/DD/YYYY [HH:MM[:SS]]";
+    return what + " (" + formats + ")" + tail;
   }
 
   void set_epoch() {
@@ -232,10 +247,17 @@ class SnapshotReader {
       }
       if (created_row != nullptr && !rows.empty() &&
           before(rows_[rows.front()].time, *created_row->created)) {
+        const Row& first = rows_[rows.front()];
         error(created_row->line, o_.created_column,
               "customer '" + path.id + "' is created at '" + created_row->created_text +
-                  "', after its first snapshot '" + rows_[rows.front()].time_text + "' (line " +
-                  std::to_string(rows_[rows.front()].line) + ")");
+                  "', after its first snapshot '" + first.time_text + "' (line " +
+                  std::to_string(first.line) + ")" +
+                  (first.date_only ? std::string(o_.date_means == DateMeans::kEndOfDay
+                                                     ? ", which means the end of that day"
+                                                     : ", which means the start of that day")
+                                   : std::string()));
+        ++created_late_;
+        if (first.date_only && created_row->created->day == first.time.day) ++created_same_day_;
       }
       if (created_row != nullptr) path.created = created_row->created->days_since(epoch_day_);
       if (!rows.empty()) path.segment = rows_[rows.front()].segment;
@@ -303,7 +325,21 @@ class SnapshotReader {
       log.customers.push_back(std::move(path));
     }
     log.customers_single = single.size();
-    log.stages = o_.stages.empty() ? in_file : o_.stages;
+    if (o_.stages.empty()) {
+      std::vector<std::vector<std::size_t>> paths;
+      paths.reserve(log.customers.size());
+      for (const auto& c : log.customers) {
+        std::vector<std::size_t> p;
+        for (const auto& obs : c.observations) {
+          p.push_back(static_cast<std::size_t>(
+              std::find(in_file.begin(), in_file.end(), obs.stage) - in_file.begin()));
+        }
+        paths.push_back(std::move(p));
+      }
+      log.stages = calibrate_log::path_order(in_file, paths, o_.absorbing);
+    } else {
+      log.stages = o_.stages;
+    }
     for (const auto& stage : o_.absorbing) {
       if (std::find(log.stages.begin(), log.stages.end(), stage) == log.stages.end()) {
         log.stages.push_back(stage);  // absorbing but never observed: still a stage of the model
@@ -330,6 +366,17 @@ class SnapshotReader {
     report(single, o_.customer_column,
            "customers with a single observation (not used: one observation says nothing about "
            "moves)");
+    if (created_late_ > 0 && created_late_ == created_same_day_ &&
+        o_.date_means == DateMeans::kStartOfDay) {
+      problems_.add_error(Problem{
+          file_, 0, o_.time_column,
+            "every one of the " + std::to_string(created_late_) +
+                " customers created after their first snapshot was created on that snapshot's "
+                "date, which is read as the start of the day: the dates probably mean the end "
+                "of the day (as month-end exports do); read them so with " +
+                option_hint("date_means=end-of-day", o_.spelling),
+          false});  // listed however many errors come before it
+    }
     if (log.customers.empty()) {
       error(0, o_.customer_column,
             "no customer has two observations at different dates: nothing to fit");
@@ -352,6 +399,8 @@ class SnapshotReader {
   std::vector<Row> rows_;
   calibrate_log::CustomerIndex customers_;
   std::int64_t epoch_day_ = 0;
+  std::size_t created_late_ = 0;      ///< customers created after their first snapshot
+  std::size_t created_same_day_ = 0;  ///< ... on the (date-only) date of that snapshot
 };
 
 // ================================================================================================
@@ -412,6 +461,12 @@ double logistic(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 // ================================================================================================
 // Public: reading
 // ================================================================================================
+
+std::optional<DateMeans> parse_date_means(std::string_view text) {
+  if (text == "end-of-day") return DateMeans::kEndOfDay;
+  if (text == "start-of-day") return DateMeans::kStartOfDay;
+  return std::nullopt;
+}
 
 SnapshotLog parse_snapshots(std::istream& in, const std::string& file,
                             const SnapshotOptions& options) {

@@ -349,11 +349,11 @@ void write_snapshots_csv(const SynthHistory& h, const std::string& path) {
   if (h.with_segments) {
     append_record(out, {"customer_id", "date", "stage", "segment", "created"});
     for (const auto& r : h.snapshots)
-      append_record(out, {r.customer_id, r.date, r.stage, r.segment, r.created});
+      append_record(out, {r.customer_id, r.taken_at(), r.stage, r.segment, r.created});
   } else {
     append_record(out, {"customer_id", "date", "stage", "created"});
     for (const auto& r : h.snapshots)
-      append_record(out, {r.customer_id, r.date, r.stage, r.created});
+      append_record(out, {r.customer_id, r.taken_at(), r.stage, r.created});
   }
   write_file_atomically(path, out);
 }

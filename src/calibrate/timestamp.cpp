@@ -1,6 +1,7 @@
 #include "lcsim/calibrate/timestamp.hpp"
 
 #include <cstdio>
+#include <string>
 
 namespace lcsim {
 namespace {
@@ -164,6 +165,29 @@ bool has_utc_offset(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
   // The date's own '-' are at 4 and 7; a sign after the time (position 11 on) starts an offset.
   return text.size() > 11 && text.find_first_of("+-", 11) != std::string_view::npos;
+}
+
+std::string time_zone_of(std::string_view text) {
+  const std::string_view s = trim(text);
+  if (s.empty()) return {};
+  if (s.back() == 'Z' || s.back() == 'z') return "Z";
+  if (!has_utc_offset(s)) return {};
+  // The offset is the last sign and what follows: +HH:MM or +HHMM.
+  const std::size_t sign = s.find_last_of("+-");
+  std::string digits;
+  for (const char c : s.substr(sign + 1)) {
+    if (is_digit(c)) digits += c;
+  }
+  if (digits.size() != 4) return std::string(s.substr(sign));
+  return std::string(1, s[sign]) + digits.substr(0, 2) + ":" + digits.substr(2);
+}
+
+bool is_utc_zone(std::string_view zone) {
+  return zone == "Z" || zone == "+00:00" || zone == "-00:00";
+}
+
+bool has_time_of_day(std::string_view text) {
+  return trim(text).find(':') != std::string_view::npos;
 }
 
 std::optional<Timestamp> parse_timestamp(std::string_view text, DateOrder order) {

@@ -65,6 +65,7 @@ struct CalibrateArgs {
   std::string columns;    ///< "customer_id=Deal ID,timestamp=Date entered,stage=Stage"
   std::string separator;  ///< "," ";" "tab" or empty (detected)
   std::string date_format = "iso";  ///< iso, dmy or mdy
+  std::string date_means = "end-of-day";  ///< --snapshots: what a date without a time means
   int max_phases = 3;                ///< --snapshots: phases a stage's dwell may get (1: Markov)
   std::vector<std::string> phases;   ///< --snapshots: STAGE=K fixed
   std::string entry_stage;           ///< --snapshots: where created customers entered
@@ -588,6 +589,7 @@ struct Result {
   std::vector<EstimateRow> snapshot_scenario_estimates;
   std::vector<Problem> warnings;
   Scenario scenario;
+  bool has_scenario = true;  ///< false: --snapshots alone without a conversion stage
 };
 
 /// Stays still open at the end of observation (right-censored), over all segments.
@@ -598,6 +600,35 @@ std::size_t stays_open(const Calibration& c) {
       open += static_cast<std::size_t>(std::count(f.censored.begin(), f.censored.end(), true));
   }
   return open;
+}
+
+/// The "events" section of a report: what reading the log found (also when it has errors).
+json events_json(const EventLog& log) {
+  const bool any = !log.customers.empty();
+  json j = {{"file", log.file},
+            {"rows", log.rows},
+            {"rows_used", log.rows_used},
+            {"customers", log.customers.size()},
+            {"stages", log.stages},
+            {"segments", log.segments},
+            {"epoch", any ? json(log.epoch) : json()},
+            {"first", any ? json(timestamp_of(log.epoch_day, log.first_time)) : json()},
+            {"last", any ? json(timestamp_of(log.epoch_day, log.last_time)) : json()},
+            {"censor_at", any ? json(timestamp_of(log.epoch_day, log.censor_at)) : json()}};
+  json counts = json::array();
+  for (const StageCount& c : log.stage_counts) {
+    counts.push_back(
+        {{"stage", c.stage}, {"rows", c.rows}, {"customers", c.customers}, {"rare", c.rare}});
+  }
+  j["stage_counts"] = counts;
+  json cleaning = json::array();
+  for (const CleaningStep& s : log.cleaning) {
+    cleaning.push_back({{"defect", s.defect}, {"column", s.column}, {"rows", s.rows},
+                        {"customers", s.customers}, {"lines", s.lines}, {"action", s.action},
+                        {"detail", s.detail}, {"error", s.error}});
+  }
+  j["cleaning"] = cleaning;
+  return j;
 }
 
 json report_json(const Result& r, const CalibrateArgs& a) {
@@ -613,23 +644,7 @@ json report_json(const Result& r, const CalibrateArgs& a) {
   for (const auto& w : r.warnings) warnings.push_back(problem_json(w));
   j["warnings"] = warnings;
   if (r.log) {
-    const EventLog& log = *r.log;
-    j["events"] = {{"file", log.file},
-                   {"rows", log.rows},
-                   {"rows_used", log.rows_used},
-                   {"customers", log.customers.size()},
-                   {"stages", log.stages},
-                   {"segments", log.segments},
-                   {"epoch", log.epoch},
-                   {"first", timestamp_of(log.epoch_day, log.first_time)},
-                   {"last", timestamp_of(log.epoch_day, log.last_time)},
-                   {"censor_at", timestamp_of(log.epoch_day, log.censor_at)}};
-    json cleaning = json::array();
-    for (const CleaningStep& s : log.cleaning) {
-      cleaning.push_back({{"defect", s.defect}, {"column", s.column}, {"rows", s.rows},
-                          {"customers", s.customers}, {"lines", s.lines}, {"action", s.action}});
-    }
-    j["events"]["cleaning"] = cleaning;
+    j["events"] = events_json(*r.log);
   }
   if (r.calibration) {
     const Calibration& c = *r.calibration;
@@ -664,6 +679,10 @@ json report_json(const Result& r, const CalibrateArgs& a) {
                           {"phase_type", g.phase ? phase_json(*g.phase) : json()}});
     }
     j["snapshot_segments"] = segments;
+  }
+  if (!r.has_scenario || a.out.empty()) {
+    j["scenario"] = json();  // --snapshots alone without --out: the fits only
+    return j;
   }
   std::vector<std::string> stages;
   for (const auto& s : r.scenario.stages) stages.push_back(s.name);
@@ -736,18 +755,34 @@ std::string yaml_header(const Result& r, const CalibrateArgs& a) {
   return out;
 }
 
-/// What cleaning found and did, one row per class of defect.
+/// What cleaning found and did, one row per class of defect (the first lines of each: the report
+/// lists them all).
 std::string cleaning_text(const EventLog& log) {
+  constexpr std::size_t kFirstLines = 5;
   Table t({"defect", "column", "rows", "customers", "first lines", "action"},
           {false, false, true, true, false, false});
   for (const CleaningStep& s : log.cleaning) {
     std::string lines;
-    for (const int l : s.lines) lines += (lines.empty() ? "" : ", ") + std::to_string(l);
-    if (s.rows > s.lines.size()) lines += ", ...";
+    for (std::size_t i = 0; i < s.lines.size() && i < kFirstLines; ++i) {
+      lines += (lines.empty() ? "" : ", ") + std::to_string(s.lines[i]);
+    }
+    if (s.rows > kFirstLines) lines += ", ...";
     t.add({s.defect, s.column.empty() ? "-" : s.column, std::to_string(s.rows), std::to_string(s.customers),
-           lines, s.action});
+           lines, s.action + (s.detail.empty() ? "" : ": " + s.detail)});
   }
   return t.str();
+}
+
+/// The stages found with their rows and customers, in funnel order, rare ones flagged.
+std::string stages_text(const EventLog& log, const CalibrateArgs& a) {
+  Table t({"stage", "rows", "customers", ""}, {false, true, true, false});
+  for (const StageCount& c : log.stage_counts) {
+    t.add({c.stage, std::to_string(c.rows), std::to_string(c.customers),
+           c.rare ? "rare: an unmapped CRM stage? (--stages / --stage-map)" : ""});
+  }
+  return "stages found (rows and customers; in " +
+         std::string(a.stages.empty() ? "funnel order along the paths" : "--stages order") + ")\n" +
+         t.str();
 }
 
 std::string result_text(const Result& r, const CalibrateArgs& a) {
@@ -759,6 +794,7 @@ std::string result_text(const Result& r, const CalibrateArgs& a) {
         << timestamp_of(log.epoch_day, log.first_time) << " to "
         << timestamp_of(log.epoch_day, log.censor_at) << " (censored there), day 0 = " << log.epoch
         << "\n\n";
+    out << stages_text(log, a) << "\n";
     if (!log.cleaning.empty()) out << "cleaning (what the log needed)\n" << cleaning_text(log) << "\n";
     out << "estimates (95% intervals; n = moves out of the stage, customers or arrivals)\n"
         << estimates_text(r.calibration->estimates) << "\n";
@@ -816,6 +852,13 @@ std::string result_text(const Result& r, const CalibrateArgs& a) {
            "while exposed)\n"
         << t.str() << "\n";
   }
+  if (a.out.empty()) {
+    out << "no scenario written (no --out" << (r.has_scenario ? "" : "; it needs --won STAGE too")
+        << ")";
+    if (!a.report.empty()) out << "; wrote " << a.report;
+    out << "\n";
+    return out.str();
+  }
   out << "wrote " << a.out << " (scenario '" << r.scenario.name << "': " << r.scenario.stages.size()
       << " stages";
   if (!r.scenario.segments.empty()) out << ", " << r.scenario.segments.size() << " segments";
@@ -867,21 +910,33 @@ void calibrate_funnel(const CalibrateArgs& a, Result& r) {
   r.scenario = r.funnel->scenario;
 }
 
-/// --columns KEY=NAME,... and --separator into the log options.
-void apply_columns(const CalibrateArgs& a, LogOptions& lo) {
-  if (!a.separator.empty()) {
-    if (a.separator == "tab" || a.separator == "\\t") {
-      lo.separator = '\t';
-    } else if (a.separator.size() == 1 && a.separator != "\"" && a.separator != "\n") {
-      lo.separator = a.separator.front();
-    } else {
-      throw InputError(kCommand, 0, "--separator",
-                       expected_got("one character (',' ';' '|') or 'tab'", "'" + a.separator + "'"));
-    }
+/// --separator: the character, or 0 (detected).
+char separator_of(const CalibrateArgs& a) {
+  if (a.separator.empty()) return 0;
+  if (a.separator == "tab" || a.separator == "\\t") return '\t';
+  if (a.separator.size() == 1 && a.separator != "\"" && a.separator != "\n") {
+    return a.separator.front();
   }
-  if (a.date_format == "dmy") lo.date_order = DateOrder::kDayFirst;
-  if (a.date_format == "mdy") lo.date_order = DateOrder::kMonthFirst;
-  if (a.columns.empty()) return;
+  throw InputError(kCommand, 0, "--separator",
+                   expected_got("one character (',' ';' '|') or 'tab'", "'" + a.separator + "'"));
+}
+
+DateOrder date_order_of(const CalibrateArgs& a) {
+  if (a.date_format == "dmy") return DateOrder::kDayFirst;
+  if (a.date_format == "mdy") return DateOrder::kMonthFirst;
+  return DateOrder::kIso;
+}
+
+/// --columns KEY=NAME,...: the names by key, each key one the inputs given have (EVENTS:
+/// customer_id, timestamp, stage, segment; --snapshots: customer_id, date, stage, created,
+/// segment).
+std::map<std::string, std::string> parse_columns(const CalibrateArgs& a) {
+  std::vector<std::string> keys{"customer_id"};
+  if (!a.events.empty()) keys.emplace_back("timestamp");
+  if (!a.snapshots.empty()) keys.insert(keys.end(), {"date", "created", "entered"});
+  keys.insert(keys.end(), {"stage", "segment"});
+  std::map<std::string, std::string> out;
+  if (a.columns.empty()) return out;
   std::size_t start = 0;
   while (start <= a.columns.size()) {
     const std::size_t comma = a.columns.find(',', start);
@@ -896,67 +951,100 @@ void apply_columns(const CalibrateArgs& a, LogOptions& lo) {
                                     "customer_id=Deal ID,timestamp=Date entered,stage=Stage",
                                     "'" + item + "'"));
     }
-    if (key == "customer_id") {
-      lo.customer_column = name;
-    } else if (key == "timestamp") {
-      lo.time_column = name;
-    } else if (key == "stage") {
-      lo.stage_column = name;
-    } else if (key == "segment") {
-      lo.segment_column = name;
-    } else {
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
+      std::string list;
+      for (const auto& k : keys) list += (list.empty() ? "" : ", ") + k;
       throw InputError(kCommand, 0, "--columns",
-                       "unknown key '" + key + "' (expected one of: customer_id, timestamp, stage, segment)" +
-                           did_you_mean(key, std::vector<std::string>{"customer_id", "timestamp", "stage", "segment"}));
+                       "unknown key '" + key + "' (expected one of: " + list + ")" +
+                           did_you_mean(key, keys));
     }
+    out[key] = name;
+  }
+  return out;
+}
+
+/// --columns, --separator and --date-format into the log options.
+void apply_columns(const CalibrateArgs& a, LogOptions& lo) {
+  lo.separator = separator_of(a);
+  lo.date_order = date_order_of(a);
+  for (const auto& [key, name] : parse_columns(a)) {
+    if (key == "customer_id") lo.customer_column = name;
+    if (key == "timestamp") lo.time_column = name;
+    if (key == "stage") lo.stage_column = name;
+    if (key == "segment") lo.segment_column = name;
   }
 }
 
-/// --dry-run: what reading the log found and would do, nothing fitted or written but the report.
-void dry_run_report(const Result& r, const CalibrateArgs& a) {
-  const EventLog& log = *r.log;
-  json j;
-  j["lcsim_version"] = kVersion;
-  j["created"] = utc_now();
-  j["events"] = {{"file", log.file}, {"rows", log.rows}, {"rows_used", log.rows_used},
-                 {"customers", log.customers.size()}, {"stages", log.stages}, {"segments", log.segments},
-                 {"epoch", log.epoch}, {"first", timestamp_of(log.epoch_day, log.first_time)},
-                 {"last", timestamp_of(log.epoch_day, log.last_time)},
-                 {"censor_at", timestamp_of(log.epoch_day, log.censor_at)}};
-  json cleaning = json::array();
-  for (const CleaningStep& s : log.cleaning) {
-    cleaning.push_back({{"defect", s.defect}, {"column", s.column}, {"rows", s.rows}, {"customers", s.customers},
-                        {"lines", s.lines}, {"action", s.action}});
+/// --columns, --separator, --date-format and --date-means into the snapshot options.
+void apply_columns(const CalibrateArgs& a, SnapshotOptions& so) {
+  so.separator = separator_of(a);
+  so.date_order = date_order_of(a);
+  const std::optional<DateMeans> means = parse_date_means(a.date_means);
+  if (!means) {
+    throw InputError(kCommand, 0, "--date-means",
+                     expected_got("end-of-day or start-of-day", "'" + a.date_means + "'"));
   }
-  j["events"]["cleaning"] = cleaning;
-  json warnings = json::array();
-  for (const auto& w : log.warnings) warnings.push_back(problem_json(w));
-  j["warnings"] = warnings;
-  if (!a.report.empty()) write_file_atomically(a.report, j.dump(2) + "\n");
-  if (a.json) {
-    std::cout << j.dump(2) << '\n';
-    return;
+  so.date_means = *means;
+  for (const auto& [key, name] : parse_columns(a)) {
+    if (key == "customer_id") so.customer_column = name;
+    if (key == "date") so.time_column = name;
+    if (key == "created") so.created_column = name;
+    if (key == "entered") so.entered_column = name;
+    if (key == "stage") so.stage_column = name;
+    if (key == "segment") so.segment_column = name;
   }
+}
+
+/// What reading the log found, as the dry run shows it and as a failing run shows it before its
+/// errors: the counts, the stages found and every class of defect.
+void print_log_picture(const EventLog& log, const CalibrateArgs& a, const std::string& first_line) {
   for (const Problem& w : log.warnings) std::cerr << warning_line(w) << '\n';
-  std::cout << "checked " << log.file << " (dry run: nothing fitted, nothing written"
-            << (a.report.empty() ? "" : " but " + a.report) << "): " << log.customers.size() << " customers, "
-            << log.rows_used << " of " << log.rows << " rows usable, stages " << [&] {
-                 std::string s;
-                 for (const auto& st : log.stages) s += (s.empty() ? "" : ", ") + st;
-                 return s;
-               }() << "\n";
+  std::cout << first_line << ": " << log.customers.size() << " customers, " << log.rows_used
+            << " of " << log.rows << " rows usable\n";
+  if (!log.stage_counts.empty()) std::cout << "\n" << stages_text(log, a);
   if (log.cleaning.empty()) {
-    std::cout << "no defects found\n";
+    std::cout << "\nno defects found\n";
   } else {
     std::cout << "\ncleaning (what the log needs)\n" << cleaning_text(log);
   }
+  if (!log.errors.empty()) {
+    std::size_t classes = 0;
+    for (const CleaningStep& s : log.cleaning) classes += s.error ? 1 : 0;
+    std::cout << "\n" << classes << (classes == 1 ? " class" : " classes")
+              << " of defect stop the fit (the errors on stderr; the report lists every row)\n";
+  }
+}
+
+/// --dry-run: what reading the log found and would do, nothing fitted or written but the report,
+/// which is written also when errors would stop the fit (exit 2 then).
+void dry_run_report(const EventLog& log, const CalibrateArgs& a) {
+  json j;
+  j["lcsim_version"] = kVersion;
+  j["created"] = utc_now();
+  j["events"] = events_json(log);
+  json warnings = json::array();
+  for (const auto& w : log.warnings) warnings.push_back(problem_json(w));
+  j["warnings"] = warnings;
+  json errors = json::array();
+  for (const auto& e : log.errors) errors.push_back(problem_json(e));
+  j["errors"] = errors;
+  if (!a.report.empty()) write_file_atomically(a.report, j.dump(2) + "\n");
+  if (a.json) {
+    std::cout << j.dump(2) << '\n';
+  } else {
+    print_log_picture(log, a,
+                      "checked " + log.file + " (dry run: nothing fitted, nothing written" +
+                          (a.report.empty() ? std::string() : " but " + a.report) + ")");
+  }
+  if (!log.errors.empty()) throw InputError(log.errors);
 }
 
 void calibrate_command(const CalibrateArgs& a) {
   if (a.dry_run && (a.events.empty() || !a.funnel.empty() || !a.snapshots.empty() || !a.touchpoints.empty())) {
     throw InputError(kCommand, 0, "--dry-run", "checks a stage-change log (EVENTS.csv) alone");
   }
-  if (!a.dry_run && a.out.empty()) {
+  const bool snapshots_alone = a.events.empty() && a.funnel.empty() && !a.snapshots.empty();
+  if (!a.dry_run && a.out.empty() && !snapshots_alone) {
     throw InputError(kCommand, 0, "--out", "expected the calibrated scenario file to write: --out FILE.yaml");
   }
   if (a.events.empty() && a.snapshots.empty() && a.funnel.empty()) {
@@ -971,6 +1059,10 @@ void calibrate_command(const CalibrateArgs& a) {
     throw InputError(kCommand, 0, "--transitions",
                      "applies to --funnel and --snapshots only (a stage-change log shows the "
                      "moves itself)");
+  }
+  if (a.date_means != "end-of-day" && a.snapshots.empty()) {
+    throw InputError(kCommand, 0, "--date-means",
+                     "applies to --snapshots only (a stage-change log's dates are the moments of change)");
   }
   const std::vector<LiftRequest> lifts = parse_lifts(a.lift);
   std::map<std::string, std::string> stage_map;
@@ -988,17 +1080,30 @@ void calibrate_command(const CalibrateArgs& a) {
     lo.censor_at = a.censor_at;
     lo.drop_duplicates = a.drop_duplicates;
     lo.drop_invalid = a.drop_invalid;
+    lo.collect_errors = true;  // every class and warning is shown before the errors stop the run
+    lo.spelling = OptionSpelling::kCli;
     apply_columns(a, lo);
-    r.log = read_event_log(a.events, lo);
+    EventLog log = read_event_log(a.events, lo);
     if (a.dry_run) {
-      dry_run_report(r, a);
+      dry_run_report(log, a);
       return;
     }
+    if (!log.errors.empty()) {
+      if (!a.json) {
+        print_log_picture(log, a,
+                          "read " + log.file +
+                              " (stopped by the errors below: nothing fitted, nothing written; "
+                              "--dry-run --report FILE lists every row as JSON)");
+      }
+      throw InputError(log.errors);
+    }
+    r.log = std::move(log);
     CalibrateOptions co;
-    co.won = r.calibration ? std::string() : a.won;  // with EVENTS the scenario is theirs
+    co.won = a.won;
     co.name = a.name;
+    co.spelling = OptionSpelling::kCli;
     r.calibration = calibrate_logs(*r.log, co);
-    r.warnings = r.calibration->warnings;
+    r.warnings = r.calibration->warnings;  // the log's, then the calibration's
     r.scenario = r.calibration->scenario;
   }
   if (!a.touchpoints.empty()) {
@@ -1030,6 +1135,8 @@ void calibrate_command(const CalibrateArgs& a) {
     so.stages = a.stages;
     so.absorbing = a.absorbing;
     so.segment_column = a.segment_column;
+    so.spelling = OptionSpelling::kCli;
+    apply_columns(a, so);
     so.exact_stages = a.exact_stages;
     if (r.log) so.epoch = r.log->epoch;  // one day 0 for both inputs
     r.snapshot_log = read_snapshots(a.snapshots, so);
@@ -1047,18 +1154,22 @@ void calibrate_command(const CalibrateArgs& a) {
     r.snapshot_segments = std::move(c.segments);
     r.warnings.insert(r.warnings.end(), c.warnings.begin(), c.warnings.end());
     if (!r.calibration) {
-      if (!c.has_scenario) {
+      if (!c.has_scenario && !a.out.empty()) {
         throw InputError(r.snapshot_log->file, 0, "--won",
-                         "the snapshots have no stage 'won': name the stage that counts as a "
-                         "conversion with --won STAGE");
+                         "the snapshots have no stage 'won': a scenario needs the stage that "
+                         "counts as a conversion, --won STAGE (or leave out --out to print and "
+                         "report the fits alone)");
       }
+      r.has_scenario = c.has_scenario;
       r.scenario = std::move(c.scenario);
       r.snapshot_scenario_estimates = std::move(c.scenario_estimates);
     }
   }
-  // The scenario must load and simulate as written: check the YAML text itself.
-  const std::string yaml = yaml_header(r, a) + to_yaml(r.scenario);
-  {
+  const bool write_scenario = !a.out.empty();
+  std::string yaml;
+  if (write_scenario) {
+    // The scenario must load and simulate as written: check the YAML text itself.
+    yaml = yaml_header(r, a) + to_yaml(r.scenario);
     std::vector<Problem> errors;
     for (const Problem& p : check(parse_scenario(yaml, a.out))) {
       if (!p.warning) errors.push_back(p);
@@ -1066,7 +1177,7 @@ void calibrate_command(const CalibrateArgs& a) {
     if (!errors.empty()) throw InputError(std::move(errors));
   }
   const json report = report_json(r, a);
-  write_file_atomically(a.out, yaml);
+  if (write_scenario) write_file_atomically(a.out, yaml);
   if (!a.report.empty()) write_file_atomically(a.report, report.dump(2) + "\n");
   if (a.json) {
     std::cout << report.dump(2) << '\n';
@@ -1089,11 +1200,14 @@ void add_calibrate(CLI::App& app, int& /*exit_code*/) {
          "Stage-change log (CSV: customer_id,timestamp,stage[,segment]); optional with "
          "--snapshots, not with --funnel")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--out,-o", a->out, "Calibrated scenario YAML to write (required unless --dry-run)");
+  cmd->add_option("--out,-o", a->out,
+                  "Calibrated scenario YAML to write (required unless --dry-run; optional with "
+                  "--snapshots alone, which then prints and reports the fits without a scenario)");
   cmd->add_option("--snapshots", a->snapshots,
                   "Stage snapshots (CSV: customer_id,date,stage[,created]): a continuous-time "
                   "Markov fit and a phase-type (Coxian dwell) fit; the scenario comes from the "
-                  "phase-type fit when no EVENTS file is given")
+                  "phase-type fit when no EVENTS file is given (it needs a conversion stage: "
+                  "'won' or --won; the fits alone do not)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--max-phases", a->max_phases,
                   "--snapshots: most phases of a stage's Coxian dwell, chosen stage by stage "
@@ -1149,7 +1263,10 @@ void add_calibrate(CLI::App& app, int& /*exit_code*/) {
   cmd->add_option("--stage-map", a->stage_map, "YAML mapping of CRM stage names to stage names")
       ->check(CLI::ExistingFile);
   cmd->add_option("--stages", a->stages,
-                  "Known stages, in model order (any other stage is an error)")
+                  "Known stages, in funnel order (any other stage is an error; tables and the "
+                  "scenario follow this order). Without it every stage name found is a stage "
+                  "(listed with its rows; names in very few rows are flagged as possibly "
+                  "unmapped CRM stages), in order along the customers' paths")
       ->delimiter(',')
       ->allow_extra_args(false);
   cmd->add_option("--absorbing", a->absorbing, "Stages that end a path, e.g. won,lost")
@@ -1163,17 +1280,27 @@ void add_calibrate(CLI::App& app, int& /*exit_code*/) {
                 "wrong number of fields, after --censor-at) and duplicates, listing each class, instead "
                 "of failing");
   cmd->add_flag("--dry-run", a->dry_run,
-                "Only read EVENTS and report its defects and what cleaning would do (with --report: "
-                "as JSON); nothing is fitted or written");
+                "Only read EVENTS and report the stages found, every class of defect and warning and "
+                "what cleaning would do (with --report: as JSON listing every affected row, written "
+                "even when errors stop the run with exit 2); nothing is fitted or written");
   cmd->add_option("--columns", a->columns,
-                  "Column names of EVENTS: KEY=NAME pairs, e.g. 'customer_id=Deal ID,timestamp=Date "
-                  "entered,stage=Stage[,segment=Segment]'");
+                  "Column names: KEY=NAME pairs, e.g. 'customer_id=Deal ID,timestamp=Date "
+                  "entered,stage=Stage[,segment=Segment]' for EVENTS, "
+                  "'customer_id=Account,date=month_end,stage=Stage[,created=created_at]"
+                  "[,entered=stage_entered_at]' for --snapshots (customer_id, stage and segment "
+                  "name the columns of both)");
   cmd->add_option("--date-format", a->date_format,
                   "Also accept day-first (dmy: 31/12/2025 14:00) or month-first (mdy: 12/31/2025) dates in "
-                  "EVENTS and --censor-at; iso (the default) accepts ISO 8601 only")
+                  "EVENTS, --snapshots and --censor-at; iso (the default) accepts ISO 8601 only")
       ->check(CLI::IsMember({"iso", "dmy", "mdy"}));
-  cmd->add_option("--separator", a->separator, "Field separator of EVENTS: one character or 'tab' "
-                  "(default: ',' unless the header has ';' and no ',')");
+  cmd->add_option("--date-means", a->date_means,
+                  "--snapshots: the moment a snapshot date without a time stands for: end-of-day "
+                  "(the default: 23:59:59 UTC, the state as of the close of the day, as month-end "
+                  "exports mean it) or start-of-day (00:00:00 UTC). A creation date alone always "
+                  "means the start of its day")
+      ->check(CLI::IsMember({"end-of-day", "start-of-day"}));
+  cmd->add_option("--separator", a->separator, "Field separator of EVENTS and --snapshots: one "
+                  "character or 'tab' (default: ',' unless the header has ';' and no ',')");
   cmd->add_option("--touchpoints", a->touchpoints,
                   "Contact log (CSV: customer_id,timestamp,touchpoint)")
       ->check(CLI::ExistingFile);

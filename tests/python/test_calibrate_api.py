@@ -55,7 +55,8 @@ def test_synth_returns_the_csv_tables(history):
     assert events.iloc[0]["timestamp"] == "2025-01-06T00:00:00Z"
     assert events["timestamp"].max() <= events.attrs["censor_at"]
     assert set(events["stage"]) == {"lead", "mql", "won", "lost"}
-    assert history["snapshots"]["date"].iloc[0] == "2025-01-06"
+    # The export's instant: a date alone would mean the end of that day to the snapshot reader.
+    assert history["snapshots"]["date"].iloc[0] == "2025-01-06T00:00:00Z"
     assert history["touchpoints"].empty
 
 

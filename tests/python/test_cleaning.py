@@ -79,6 +79,9 @@ def messy(history):
     for kind, row in extra:
         rows.append(row)
         lines.setdefault(kind, []).append(len(rows) + 1)  # header is line 1
+    usable_lines = [i + 2 for i in range(n) if i not in set(blanked)] + [
+        line for k in ("after", "dup") for line in lines[k]]
+    usable = [rows[line - 2] for line in usable_lines]
     expected = {
         "missing timestamp": (8, len({events.customer_id.iloc[i] for i in blanked}), [i + 2 for i in blanked], "dropped"),
         "unparseable timestamp": (5, 5, lines["unparseable"], "dropped"),
@@ -86,7 +89,9 @@ def messy(history):
         "empty customer id": (3, 0, lines["noid"], "dropped"),
         "wrong number of fields": (2, 0, lines["wide"], "dropped"),
         "duplicate row": (7, 7, lines["dup"], "dropped"),
-        "timezone offset": (10, 10, [i + 2 for i in offset], "converted to UTC"),
+        # Every usable row names its zone (lcsim synth writes Z; 10 rows at +02:00): Z counts with
+        # the offsets, the same instant in UTC.
+        "timezone offset": (len(usable), len({r[0] for r in usable}), sorted(usable_lines), "converted to UTC"),
         "out of order": (4, 4, sorted(b + 2 for a, b in pairs), "sorted by timestamp"),
         "after an absorbing stage": (5, 5, lines["after"], "dropped"),
     }
@@ -121,7 +126,9 @@ def test_dropping_reports_each_class_exactly_and_keeps_the_clean_estimates(messy
     cal = lcsim.calibrate(_write(tmp_path / "messy.csv", rows), on_invalid="drop", **_options(attrs))
     got = {r.defect: (r.rows, r.customers, r.lines, r.action) for r in cal.cleaning.itertuples()}
     for defect, (count, customers, lines, action) in expected.items():
-        assert got[defect] == (count, customers, sorted(lines)[:5], action), defect
+        assert got[defect] == (count, customers, sorted(lines), action), defect
+    assert cal.cleaning.set_index("defect").loc["timezone offset", "detail"] == \
+        f"Z: {expected['timezone offset'][0] - 10} rows, +02:00: 10 rows"
     # Every defect but the lost timestamps is neutral: the estimates are the clean log's minus those rows.
     reference = lcsim.calibrate(events.drop(index=events.index[blanked]), **_options(attrs))
     # (The initial cohorts are listed in the order their stages first appear in the file, which the
@@ -156,7 +163,7 @@ def test_the_command_line_drops_reports_and_checks(messy, history, tmp_path, lcs
     report = json.loads((tmp_path / "r.json").read_text())
     got = {s["defect"]: (s["rows"], s["customers"], s["lines"], s["action"]) for s in report["events"]["cleaning"]}
     for defect, (count, customers, lines, action) in expected.items():
-        assert got[defect] == (count, customers, sorted(lines)[:5], action), defect
+        assert got[defect] == (count, customers, sorted(lines), action), defect
     # A dry run reads and reports only: no --out needed, nothing written but the report.
     done = lcsim_cli("calibrate", path, *base, "--drop-invalid", "--dry-run", "--report", tmp_path / "dry.json")
     assert done.returncode == 0, done.stderr

@@ -204,9 +204,10 @@ BAD_HEADER = "customer_id,timestamp,stage\n"
 
 
 def assert_one_line_exit_2(res, expected, out):
-    """Exit code 2, one line on stderr holding every expected piece, and no output file."""
+    """Exit code 2, one error line on stderr holding every expected piece (after the log's warnings,
+    which a log with errors shows too), and no output file."""
     assert res.returncode == 2, res.stdout + res.stderr
-    lines = res.stderr.strip().splitlines()
+    lines = [line for line in res.stderr.strip().splitlines() if not line.startswith("warning: ")]
     assert len(lines) == 1, res.stderr
     for piece in expected:
         assert piece in lines[0], (piece, lines[0])
@@ -226,6 +227,10 @@ def test_bad_history_exits_2_naming_row_and_column(lcsim_cli, tmp_path, rows, ar
     args = [str(tmp_path / "map.yaml") if a == "MAP" else a for a in args]
     res = lcsim_cli("calibrate", tmp_path / "bad.csv", "--out", tmp_path / "out.yaml", *args)
     assert_one_line_exit_2(res, expected, tmp_path / "out.yaml")
+    # The picture before the errors: the class of defect that stops the fit, with its line.
+    assert "stopped by the errors below" in res.stdout
+    defect = "unparseable timestamp" if "timestamp" in expected else "unknown stage"
+    assert defect in res.stdout and "error (drop these rows with --drop-invalid)" in res.stdout
 
 
 def test_empty_file_bad_stage_map_and_no_input_exit_2(lcsim_cli, tmp_path):
@@ -271,8 +276,10 @@ def test_help_lists_the_options(lcsim_cli):
     cal = lcsim_cli("calibrate", "--help")
     assert cal.returncode == 0
     for option in ("--out", "--snapshots", "--segment-column", "--censor-at", "--stage-map", "--absorbing",
-                   "--won", "--drop-duplicates", "--touchpoints", "--lift", "--report", "--json"):
+                   "--won", "--drop-duplicates", "--touchpoints", "--lift", "--report", "--json", "--date-means",
+                   "--columns", "--dry-run", "--stages"):
         assert option in cal.stdout, option
+    assert "end-of-day" in cal.stdout and "month_end" in cal.stdout
     top = lcsim_cli("--help")
     assert "synth" in top.stdout and "calibrate" in top.stdout
 

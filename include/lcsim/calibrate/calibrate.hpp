@@ -52,6 +52,7 @@
 #include "lcsim/calibrate/dwell_fit.hpp"
 #include "lcsim/calibrate/estimate.hpp"
 #include "lcsim/calibrate/history.hpp"
+#include "lcsim/calibrate/option_spelling.hpp"
 #include "lcsim/calibrate/transition_fit.hpp"
 #include "lcsim/core/error.hpp"
 #include "lcsim/model/scenario.hpp"
@@ -61,6 +62,8 @@ namespace lcsim {
 struct CalibrateOptions {
   /// The stage that counts as a conversion; empty: "won" when the log has that stage.
   std::string won;
+  /// How hints in messages name options (the C++ field, the CLI flag or the Python keyword).
+  OptionSpelling spelling = OptionSpelling::kCpp;
   /// Moves out of a stage a segment needs for its own fit of that stage; fewer: pooled.
   std::size_t min_segment_observations = 30;
   /// Days at the start of the log in which customers may belong to the initial cohort.

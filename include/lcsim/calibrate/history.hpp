@@ -15,11 +15,14 @@
 /// LogOptions::stages or a stage map is given), duplicate rows (unless drop_duplicates) and rows
 /// after censor_at. With LogOptions::drop_invalid the rows with these defects are dropped instead and
 /// each class is listed in EventLog::cleaning (file-level problems such as a missing column stay
-/// errors).
+/// errors). With LogOptions::collect_errors nothing row-level is thrown: the log comes back with
+/// the errors in EventLog::errors and the whole picture (every class, every warning) beside them.
 /// Warnings (EventLog::warnings, never thrown; each with a count and the first rows): duplicate
-/// rows dropped, rows out of order within a customer (sorted), rows after an absorbing stage
-/// (ignored), customers with one row (kept: censored in their first stage), customers whose
-/// segment changes (the first is kept), and stages never left by anyone.
+/// rows dropped, timestamps with and without a time zone in one file, rows out of order within a
+/// customer (sorted), customers whose rows are apart in a file otherwise grouped by customer, rows
+/// after an absorbing stage (ignored), stages seen in very few rows without a stage list or map
+/// (possibly unmapped CRM stages), customers with one row (kept: censored in their first stage),
+/// customers whose segment changes (the first is kept), and stages never left by anyone.
 #pragma once
 
 #include <cstddef>
@@ -29,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "lcsim/calibrate/option_spelling.hpp"
 #include "lcsim/calibrate/timestamp.hpp"
 #include "lcsim/core/error.hpp"
 
@@ -56,8 +60,19 @@ struct LogOptions {
   /// Drop repeated (customer, timestamp, stage) rows with a warning instead of failing.
   bool drop_duplicates = false;
   /// Drop unusable rows (see the file comment) and duplicates instead of failing; each class of
-  /// defect is listed in EventLog::cleaning with its rows, customers and first lines.
+  /// defect is listed in EventLog::cleaning with its rows, customers and lines.
   bool drop_invalid = false;
+  /// Return the log with its row-level errors in EventLog::errors instead of throwing them (what a
+  /// dry run reports): the paths are then built from the rows without errors, and every class of
+  /// defect, error or not, is in EventLog::cleaning. File-level problems (no file, an empty file,
+  /// a missing column, bad options) are still thrown.
+  bool collect_errors = false;
+  /// Without `stages` and `stage_map`: a stage seen in at most this share of the rows kept is
+  /// flagged (a warning and a "rare stage" cleaning step) as a possibly unmapped CRM stage.
+  /// 0: never.
+  double rare_stage_share = 0.001;
+  /// How hints in messages name options (the C++ field, the CLI flag or the Python keyword).
+  OptionSpelling spelling = OptionSpelling::kCpp;
   /// Field separator; 0: ',' unless the header has ';' and no ',' (a European export).
   char separator = 0;
   /// Also accept day-first or month-first dates (DD/MM/YYYY ...) in the time column and censor_at.
@@ -75,8 +90,19 @@ struct CleaningStep {
   std::string column;         ///< the column concerned; empty for whole rows
   std::size_t rows = 0;       ///< rows with the defect
   std::size_t customers = 0;  ///< distinct customer ids among them (rows without an id add none)
-  std::vector<int> lines;     ///< the first LogOptions::rows_listed lines, ascending
+  std::vector<int> lines;     ///< every line with the defect, ascending (`rows` of them)
   std::string action;         ///< "dropped", "sorted by timestamp", "converted to UTC", ...
+  std::string detail;         ///< what the rows hold, e.g. "Z 63990, +02:00 10" for time zones
+  bool error = false;         ///< the rows stop the fit (EventLog::errors lists them)
+};
+
+/// A stage of the log and how often it occurs (EventLog::stage_counts).
+struct StageCount {
+  std::string stage;          ///< stage name (after the stage map)
+  std::size_t rows = 0;       ///< rows kept in the customers' paths
+  std::size_t customers = 0;  ///< customers who entered it
+  bool rare = false;          ///< flagged as a possibly unmapped CRM stage
+                              ///< (LogOptions::rare_stage_share)
 };
 
 /// A customer's entry into a stage.
@@ -102,8 +128,10 @@ struct EventLog {
   double first_time = 0.0;        ///< earliest timestamp, days since the epoch
   double last_time = 0.0;         ///< latest timestamp (of the rows kept)
   double censor_at = 0.0;         ///< end of observation, days since the epoch
-  std::vector<std::string> stages;     ///< stages that occur (in the order of LogOptions::stages,
-                                       ///< else of first occurrence)
+  std::vector<std::string> stages;     ///< stages that occur, in funnel order: that of
+                                       ///< LogOptions::stages, else along the customers' paths
+                                       ///< (a stage most customers entered before another comes
+                                       ///< first, the absorbing stages last; docs/calibration.md)
   std::vector<std::string> absorbing;  ///< LogOptions::absorbing
   std::vector<std::string> segments;   ///< segments in order of first occurrence
   bool has_segments = false;           ///< a segment column was read
@@ -112,7 +140,11 @@ struct EventLog {
   std::size_t rows_used = 0;           ///< rows kept in customer paths
   /// Every class of defect found and what was done, in reading order (empty for a clean log).
   std::vector<CleaningStep> cleaning;
+  /// The stages with their row and customer counts, in the order of `stages`.
+  std::vector<StageCount> stage_counts;
   std::vector<Problem> warnings;
+  /// With LogOptions::collect_errors: the errors read_event_log would have thrown (else empty).
+  std::vector<Problem> errors;
 
   [[nodiscard]] bool is_absorbing(const std::string& stage) const;
 };

@@ -4,7 +4,10 @@
 ///
 /// **Data.** A snapshot file has a header row and one row per (customer, date): a customer id, a
 /// date or timestamp (the forms of kTimestampFormats) and the stage the customer was in. Times are
-/// counted in days since an epoch, as for stage-change logs (history.hpp). Errors (thrown together
+/// counted in days since an epoch, as for stage-change logs (history.hpp). A snapshot date without
+/// a time of day means the end of that day by default (SnapshotOptions::date_means): an export
+/// labelled 2025-01-31 shows the stages as of the close of that day, including accounts created
+/// on it. A creation time given as a date alone means the start of that day. Errors (thrown together
 /// as one InputError naming file, line and column): an empty file, a missing column, a row with the
 /// wrong number of fields, an empty id or stage, a missing or unparseable date, an unknown stage
 /// (when a stage list or map is given), and two rows of one customer with the same date and
@@ -45,15 +48,28 @@
 #include <iosfwd>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "lcsim/calibrate/estimate.hpp"
+#include "lcsim/calibrate/option_spelling.hpp"
+#include "lcsim/calibrate/timestamp.hpp"
 #include "lcsim/core/error.hpp"
 #include "lcsim/model/scenario.hpp"
 
 namespace lcsim {
+
+/// The moment a snapshot date without a time of day stands for (SnapshotOptions::date_means).
+enum class DateMeans {
+  kEndOfDay,    ///< 23:59:59 UTC of the date: the state as of the close of the day (month-end exports)
+  kStartOfDay,  ///< 00:00:00 UTC of the date: the state before anything happened that day
+};
+
+/// "end-of-day" or "start-of-day"; std::nullopt for anything else.
+[[nodiscard]] std::optional<DateMeans> parse_date_means(std::string_view text);
 
 /// How to read a snapshot file.
 struct SnapshotOptions {
@@ -91,6 +107,15 @@ struct SnapshotOptions {
   /// Day 0 as a date "YYYY-MM-DD"; empty: the UTC date of the earliest row (as for event logs) or
   /// of the earliest creation time, when earlier.
   std::string epoch;
+  /// What a date without a time of day in the time column means (a creation time given as a date
+  /// alone always means the start of its day: the customer exists from that day on).
+  DateMeans date_means = DateMeans::kEndOfDay;
+  /// Field separator; 0: ',' unless the header has ';' and no ',' (as for event logs).
+  char separator = 0;
+  /// Also accept day-first or month-first dates (DD/MM/YYYY ...) in the time and created columns.
+  DateOrder date_order = DateOrder::kIso;
+  /// How hints in messages name options (the C++ field, the CLI flag or the Python keyword).
+  OptionSpelling spelling = OptionSpelling::kCpp;
   /// How many row numbers a warning lists before "...".
   std::size_t rows_listed = 5;
 };
@@ -122,7 +147,8 @@ struct SnapshotLog {
   std::string epoch;              ///< day 0, "YYYY-MM-DD"
   std::int64_t epoch_day = 0;     ///< the epoch in days since 1970-01-01
   std::vector<std::string> stages;     ///< SnapshotOptions::stages when given, else the stages
-                                       ///< that occur in order of first occurrence
+                                       ///< that occur in funnel order along the customers' paths
+                                       ///< (as EventLog::stages), absorbing stages last
   std::vector<std::string> absorbing;  ///< SnapshotOptions::absorbing
   std::string created_column;          ///< the column creation times came from; empty: none
   std::string segment_column;          ///< the column segments came from; empty: none

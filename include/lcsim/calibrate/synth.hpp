@@ -22,7 +22,9 @@
 /// including customers in absorbing stages (an export lists every record). Dates run from
 /// start_date (included) every `days`, or monthly on start_date's day of the month (clamped to the
 /// month's length: Jan 31 -> Feb 28 -> Mar 31), up to observe_until. Each row also carries the
-/// customer's creation time (its first appearance), as CRM exports do.
+/// customer's creation time (its first appearance), as CRM exports do. The files' date column
+/// gives the export's instant, "YYYY-MM-DDT00:00:00Z", not the date alone: a date alone means the
+/// end of its day to read_snapshots by default (SnapshotOptions::date_means).
 ///
 /// **Touchpoints.** The contact log lists landed contacts (reach succeeded), as a CRM activity log
 /// does; contacts that did not land are not recorded.
@@ -77,6 +79,9 @@ struct SynthSnapshotRow {
   std::string segment;   ///< empty without segments
   std::int64_t day = 0;  ///< days since start_date
   std::string created;   ///< "YYYY-MM-DDTHH:MM:SSZ": when the customer first appeared
+
+  /// The instant of the export, "YYYY-MM-DDT00:00:00Z": the date column of the written files.
+  [[nodiscard]] std::string taken_at() const { return date + "T00:00:00Z"; }
 };
 
 /// One landed touchpoint contact.
@@ -125,8 +130,9 @@ struct SynthHistory {
 /// @throws IoError when the file cannot be written
 void write_events_csv(const SynthHistory& history, const std::string& path);
 
-/// Writes `customer_id,date,stage[,segment],created` rows, atomically as above (created: the
-/// customer's first appearance, the creation time a CRM record carries).
+/// Writes `customer_id,date,stage[,segment],created` rows, atomically as above (date: the export's
+/// instant, SynthSnapshotRow::taken_at(); created: the customer's first appearance, the creation
+/// time a CRM record carries).
 void write_snapshots_csv(const SynthHistory& history, const std::string& path);
 
 /// Writes `customer_id,timestamp,touchpoint` rows, atomically as above.

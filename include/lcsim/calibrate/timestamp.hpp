@@ -49,6 +49,17 @@ enum class DateOrder {
 /// removes; false for Z and for times without an offset.
 [[nodiscard]] bool has_utc_offset(std::string_view text);
 
+/// The time zone a timestamp text names: "" when it names none (read as UTC), "Z" for Z or z, else
+/// the offset as "+HH:MM" / "-HH:MM" (+0530 gives "+05:30"). Meaningful for texts that parse.
+[[nodiscard]] std::string time_zone_of(std::string_view text);
+
+/// True for a zone that is UTC itself: "Z", "+00:00" or "-00:00".
+[[nodiscard]] bool is_utc_zone(std::string_view zone);
+
+/// True when a timestamp text gives a time of day (HH:MM...), false for a date alone
+/// ("2025-01-31", "31/01/2025"). Meaningful for texts that parse.
+[[nodiscard]] bool has_time_of_day(std::string_view text);
+
 /// Parses a date "YYYY-MM-DD" to days since 1970-01-01; std::nullopt when invalid.
 [[nodiscard]] std::optional<std::int64_t> parse_date(std::string_view text);
 

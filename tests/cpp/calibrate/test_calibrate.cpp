@@ -23,6 +23,7 @@
 
 #include "lcsim/calibrate/dwell_fit.hpp"
 #include "lcsim/calibrate/history.hpp"
+#include "lcsim/calibrate/option_spelling.hpp"
 #include "lcsim/calibrate/timestamp.hpp"
 #include "lcsim/calibrate/transition_fit.hpp"
 #include "lcsim/core/error.hpp"
@@ -861,7 +862,8 @@ TEST(EventLogErrors, duplicate_rows_are_errors_unless_dropped) {
   EXPECT_TRUE(contains(e.problems()[0].message,
                        "duplicate row: same customer_id, timestamp and stage as line 2"))
       << e.what();
-  EXPECT_TRUE(contains(e.problems()[0].message, "set drop_duplicates to drop them")) << e.what();
+  EXPECT_TRUE(contains(e.problems()[0].message, "drop them with LogOptions::drop_duplicates = true"))
+      << e.what();
 
   LogOptions o;
   o.drop_duplicates = true;
@@ -1031,8 +1033,8 @@ TEST(MessyLog, drop_invalid_drops_and_lists_every_class) {
       "unknown stage: dropped",            "empty customer id: dropped",
       "wrong number of fields: dropped",   "empty stage: dropped",
       "duplicate row: dropped",            "timezone offset: converted to UTC",
-      "out of order: sorted by timestamp", "after an absorbing stage: dropped",
-      "customer with one row: kept (censored in its first stage)"};
+      "no time zone: read as UTC",         "out of order: sorted by timestamp",
+      "after an absorbing stage: dropped", "customer with one row: kept (censored in its first stage)"};
   EXPECT_EQ(defects, expected);
   const CleaningStep* missing = step_of(log, "missing timestamp");
   ASSERT_NE(missing, nullptr);
@@ -1086,6 +1088,265 @@ TEST(MessyLog, semicolons_are_detected_or_named) {
   EXPECT_TRUE(has_utc_offset("2026-01-01 00:00-0800"));
   EXPECT_FALSE(has_utc_offset("2026-01-01T00:00:00Z"));
   EXPECT_FALSE(has_utc_offset("2026-01-01"));
+}
+
+// ---- the analyst's front door: the whole picture, errors included ----------------------------
+
+TEST(MessyLog, collect_errors_returns_every_class_every_warning_and_the_errors) {
+  LogOptions o = messy_options();
+  o.collect_errors = true;
+  const EventLog log = parse(kMessy, o);
+  // The errors are those the plain read throws, in the same order.
+  const InputError thrown = parse_error(kMessy, messy_options());
+  ASSERT_EQ(log.errors.size(), thrown.problems().size());
+  for (std::size_t i = 0; i < log.errors.size(); ++i) {
+    EXPECT_EQ(log.errors[i].to_string(), thrown.problems()[i].to_string());
+  }
+  // Every class, the ones that stop the fit flagged, each with every line.
+  std::vector<std::string> defects;
+  for (const auto& s : log.cleaning) defects.push_back(s.defect + (s.error ? " (error)" : ""));
+  const std::vector<std::string> expected{
+      "missing timestamp (error)", "unparseable timestamp (error)", "unknown stage (error)",
+      "empty customer id (error)", "wrong number of fields (error)", "empty stage (error)",
+      "duplicate row (error)",     "timezone offset",               "no time zone",
+      "out of order",              "after an absorbing stage",      "customer with one row"};
+  EXPECT_EQ(defects, expected);
+  EXPECT_EQ(step_of(log, "missing timestamp")->action,
+            "error (drop these rows with LogOptions::drop_invalid = true)");
+  EXPECT_EQ(step_of(log, "duplicate row")->action,
+            "error (drop them with LogOptions::drop_duplicates = true)");
+  EXPECT_EQ(step_of(log, "missing timestamp")->lines, (std::vector<int>{3, 16}));
+  EXPECT_EQ(step_of(log, "timezone offset")->lines, std::vector<int>{5});
+  EXPECT_EQ(step_of(log, "timezone offset")->detail, "+02:00: 1 row");
+  EXPECT_EQ(step_of(log, "no time zone")->lines, (std::vector<int>{2, 4, 8, 9, 10, 11, 12, 13}));
+  EXPECT_EQ(step_of(log, "out of order")->lines, std::vector<int>{13});
+  EXPECT_EQ(step_of(log, "after an absorbing stage")->lines, std::vector<int>{11});
+  // The warnings are there too, and the paths are built from the rows without errors.
+  (void)warning_with(log, "out of order");
+  (void)warning_with(log, "after the customer entered an absorbing stage");
+  (void)warning_with(log, "give no time zone");
+  EXPECT_EQ(log.rows_used, 7U);
+  // The same picture with the CLI's spelling names the flags.
+  o.spelling = OptionSpelling::kCli;
+  const EventLog cli = parse(kMessy, o);
+  EXPECT_EQ(step_of(cli, "missing timestamp")->action, "error (drop these rows with --drop-invalid)");
+  EXPECT_TRUE(contains(cli.errors.back().message, "drop them with --drop-duplicates"))
+      << cli.errors.back().message;
+  // Bad options are still thrown: there is no picture without them.
+  o.censor_at = "soon";
+  EXPECT_EQ(parse_error(kMessy, o).field(), "censor_at");
+  // No usable row: the errors come back, with nothing else to show.
+  LogOptions none;
+  none.collect_errors = true;
+  const EventLog empty = parse("customer_id,timestamp,stage\nc1,,lead\nc2,x,lead\n", none);
+  EXPECT_TRUE(empty.customers.empty());
+  ASSERT_EQ(empty.errors.size(), 3U);
+  EXPECT_TRUE(contains(empty.errors.back().message, "no usable rows")) << empty.errors.back().message;
+  EXPECT_EQ(empty.cleaning.size(), 2U);
+}
+
+TEST(MessyLog, a_cleaning_step_lists_every_line) {
+  std::string csv = "customer_id,timestamp,stage\nc0,2026-01-01,lead\n";
+  std::vector<int> expected;
+  for (int i = 0; i < 25; ++i) {
+    csv += "c" + std::to_string(i) + ",,lead\n";  // lines 3..27
+    expected.push_back(3 + i);
+  }
+  LogOptions o = messy_options();
+  o.drop_invalid = true;
+  const EventLog log = parse(csv, o);
+  EXPECT_EQ(step_of(log, "missing timestamp")->rows, 25U);
+  EXPECT_EQ(step_of(log, "missing timestamp")->lines, expected);
+}
+
+TEST(EventLog, utc_named_with_z_counts_with_the_other_offsets) {
+  const auto zones = [](const std::string& rows) {
+    const EventLog log = parse("customer_id,timestamp,stage\n" + rows);
+    std::string out;
+    for (const auto& s : log.cleaning) {
+      if (s.defect == "timezone offset" || s.defect == "no time zone") {
+        out += s.defect + " " + std::to_string(s.rows) + (s.detail.empty() ? "" : " [" + s.detail + "]") + "; ";
+      }
+    }
+    return out;
+  };
+  // Z, +00:00, +02:00 and no zone in one file: Z is counted with the offsets.
+  EXPECT_EQ(zones("a,2026-01-01T00:00:00Z,lead\n"
+                  "a,2026-01-02T00:00:00Z,mql\n"
+                  "b,2026-01-01T02:00:00+02:00,lead\n"
+                  "b,2026-01-03 00:00:00+00:00,mql\n"
+                  "c,2026-01-01 09:00,lead\n"),
+            "timezone offset 4 [Z: 2 rows, +00:00: 1 row, +02:00: 1 row]; no time zone 1; ");
+  // Every row in UTC, however written, or every row without a zone: nothing needed doing.
+  EXPECT_EQ(zones("a,2026-01-01T00:00:00Z,lead\nb,2026-01-01 00:00+00:00,lead\n"), "");
+  EXPECT_EQ(zones("a,2026-01-01 10:00,lead\nb,2026-01-01,lead\n"), "");
+  // One zone other than UTC throughout: converted, no rows without one.
+  EXPECT_EQ(zones("a,2026-01-01T10:00:00-05:00,lead\nb,2026-01-01T10:00:00-0500,lead\n"),
+            "timezone offset 2 [-05:00: 2 rows]; ");
+  const EventLog mixed = parse(
+      "customer_id,timestamp,stage\na,2026-01-01T00:00:00Z,lead\nb,2026-01-01 09:00,lead\n");
+  const Problem w = warning_with(mixed, "give no time zone");
+  EXPECT_EQ(w.line, 3);
+  EXPECT_EQ(w.message,
+            "1 rows give no time zone and are read as UTC, while 1 rows name one (Z: 1 row): check "
+            "the export's time zone: line 3");
+}
+
+TEST(EventLog, customers_apart_in_a_file_grouped_by_customer_are_counted) {
+  // Grouped by customer, except d's last row and b's second block (a second export appended).
+  const EventLog log = parse(
+      "customer_id,timestamp,stage\n"  // 1
+      "a,2026-01-01,lead\n"            // 2
+      "a,2026-01-02,mql\n"             // 3
+      "b,2026-01-01,lead\n"            // 4
+      "b,2026-01-03,mql\n"             // 5
+      "c,2026-01-01,lead\n"            // 6
+      "c,2026-01-04,mql\n"             // 7
+      "d,2026-01-02,lead\n"            // 8
+      "e,2026-01-02,lead\n"            // 9
+      "e,2026-01-05,mql\n"             // 10
+      "d,2026-01-06,mql\n"             // 11 apart from line 8
+      "b,2026-01-07,sql\n"             // 12 apart from lines 4-5
+      "b,2026-01-08,won\n");           // 13 (the same block as 12, apart from 4-5)
+  const CleaningStep* apart = step_of(log, "not contiguous");
+  ASSERT_NE(apart, nullptr);
+  EXPECT_EQ(apart->lines, (std::vector<int>{11, 12, 13}));
+  EXPECT_EQ(apart->customers, 2U);
+  EXPECT_EQ(apart->column, "customer_id");
+  EXPECT_EQ(apart->action, "kept (rows gathered by customer)");
+  const Problem w = warning_with(log, "apart from the earlier rows of their customer");
+  EXPECT_EQ(w.line, 11);
+  EXPECT_TRUE(contains(w.message, "(3 of 5 customers with several rows have them together)")) << w.message;
+  ASSERT_EQ(log.customers[1].entries.size(), 4U);  // b, gathered
+  // A file in time order interleaves customers by nature: nothing to say.
+  const EventLog by_time = parse(
+      "customer_id,timestamp,stage\n"
+      "a,2026-01-01,lead\nb,2026-01-01,lead\nc,2026-01-01,lead\n"
+      "a,2026-01-02,mql\nb,2026-01-03,mql\nc,2026-01-04,mql\n");
+  for (const auto& s : by_time.cleaning) EXPECT_NE(s.defect, "not contiguous");
+}
+
+/// A log of `customers` paths lead -> mql -> sql -> won|lost, each row on its own day, plus
+/// `extra` rows appended (customer id, stage).
+std::string funnel_log(int customers, const std::vector<std::pair<std::string, std::string>>& extra = {}) {
+  std::string csv = "customer_id,timestamp,stage\n";
+  for (int c = 0; c < customers; ++c) {
+    const std::string id = "c" + std::to_string(c);
+    const int day = 1 + c % 20;
+    csv += id + ",2026-01-" + (day < 10 ? "0" : "") + std::to_string(day) + ",lead\n";
+    csv += id + ",2026-02-01,mql\n";
+    csv += id + ",2026-02-10,sql\n";
+    csv += id + ",2026-03-01," + std::string(c % 3 == 0 ? "won" : "lost") + "\n";
+  }
+  for (const auto& [id, stage] : extra) csv += id + ",2026-03-05," + stage + "\n";
+  return csv;
+}
+
+TEST(EventLog, a_stage_name_in_a_handful_of_rows_is_flagged_as_possibly_unmapped) {
+  // 1,200 rows plus 'Demo Booked' in one: at most 0.1% of the rows kept.
+  const std::string csv = funnel_log(300, {{"c0", "Demo Booked"}});
+  LogOptions o;
+  o.absorbing = {"lost"};  // 'won' is not absorbing here, so c0 can still move on
+  const EventLog log = parse(csv, o);
+  const CleaningStep* rare = step_of(log, "rare stage");
+  ASSERT_NE(rare, nullptr);
+  EXPECT_EQ(rare->lines, std::vector<int>{1202});
+  EXPECT_EQ(rare->detail, "'Demo Booked': 1 row");
+  EXPECT_EQ(rare->action, "kept as a stage of the model");
+  const Problem w = warning_with(log, "Demo Booked");
+  EXPECT_EQ(w.line, 1202);
+  EXPECT_EQ(w.field, "stage");
+  EXPECT_TRUE(contains(w.message, "stage 'Demo Booked' is in only 1 of 1201 rows (line 1202): possibly "
+                                  "a CRM stage missing from a stage map"))
+      << w.message;
+  EXPECT_TRUE(contains(w.message, "LogOptions::stages")) << w.message;
+  const auto count = std::find_if(log.stage_counts.begin(), log.stage_counts.end(),
+                                  [](const StageCount& c) { return c.stage == "Demo Booked"; });
+  ASSERT_NE(count, log.stage_counts.end());
+  EXPECT_TRUE(count->rare);
+  EXPECT_EQ(count->rows, 1U);
+  for (const auto& c : log.stage_counts) EXPECT_EQ(c.rare, c.stage == "Demo Booked") << c.stage;
+  // The CLI's and Python's spellings name their own options.
+  o.spelling = OptionSpelling::kCli;
+  EXPECT_TRUE(contains(warning_with(parse(csv, o), "Demo Booked").message,
+                       "with --stages a,b,... (other names are then errors) or map CRM names with "
+                       "--stage-map map.yaml"));
+  o.spelling = OptionSpelling::kPython;
+  EXPECT_TRUE(contains(warning_with(parse(csv, o), "Demo Booked").message, "stages=[...]"));
+  // With the stages named it is an error instead, with the closest name.
+  o.stages = {"lead", "mql", "sql", "won", "lost"};
+  EXPECT_EQ(parse_error(csv, o).line(), 1202);
+  // Without the rare name nothing is flagged; a share of 0 turns the check off.
+  const EventLog clean = parse(funnel_log(300));
+  EXPECT_TRUE(std::none_of(clean.stage_counts.begin(), clean.stage_counts.end(),
+                           [](const StageCount& c) { return c.rare; }));
+  LogOptions off;
+  off.rare_stage_share = 0.0;
+  for (const auto& s : parse(csv, off).cleaning) EXPECT_NE(s.defect, "rare stage");
+}
+
+TEST(EventLog, stages_come_in_funnel_order_along_the_paths) {
+  // First seen: sql (a customer already mid-funnel), then lost, won, mql, lead.
+  const EventLog log = parse(
+      "customer_id,timestamp,stage\n"
+      "x,2026-01-01,sql\n"
+      "x,2026-01-05,lost\n"
+      "y,2026-01-02,sql\n"
+      "y,2026-01-04,won\n"
+      "a,2026-01-02,mql\n"
+      "a,2026-01-03,sql\n"
+      "b,2026-01-02,lead\n"
+      "b,2026-01-03,mql\n"
+      "b,2026-01-06,lead\n"  // a move back: lead still comes first
+      "b,2026-01-08,mql\n"
+      "c,2026-01-02,lead\n"
+      "c,2026-01-09,sql\n");  // a skip
+  EXPECT_EQ(log.stages, (std::vector<std::string>{"lead", "mql", "sql", "lost", "won"}));
+  LogOptions o;
+  o.absorbing = {"won", "lost"};
+  const EventLog absorbing = parse(
+      "customer_id,timestamp,stage\n"
+      "x,2026-01-01,lost\n"      // seen first, but a way out: last
+      "a,2026-01-02,lead\n"
+      "a,2026-01-03,won\n"
+      "b,2026-01-02,lead\n"
+      "b,2026-01-04,mql\n"
+      "b,2026-01-06,lost\n",
+      o);
+  EXPECT_EQ(absorbing.stages, (std::vector<std::string>{"lead", "mql", "won", "lost"}));
+  ASSERT_EQ(absorbing.stage_counts.size(), 4U);
+  EXPECT_EQ(absorbing.stage_counts[0].stage, "lead");
+  EXPECT_EQ(absorbing.stage_counts[0].rows, 2U);
+  EXPECT_EQ(absorbing.stage_counts[3].stage, "lost");
+  EXPECT_EQ(absorbing.stage_counts[3].customers, 2U);
+  // Given stages keep their order; the scenario lists the stages in the log's order.
+  o.stages = {"lead", "mql", "sql", "lost", "won"};
+  const EventLog given = parse(funnel_log(40), o);
+  EXPECT_EQ(given.stages, o.stages);
+  const Calibration cal = calibrate_logs(given);
+  std::vector<std::string> names;
+  for (const auto& st : cal.scenario.stages) names.push_back(st.name);
+  EXPECT_EQ(names, o.stages);
+}
+
+TEST(OptionSpelling, hints_name_the_option_where_the_reader_sets_it) {
+  EXPECT_EQ(option_hint("drop_duplicates", OptionSpelling::kCli), "--drop-duplicates");
+  EXPECT_EQ(option_hint("drop_duplicates", OptionSpelling::kPython), "drop_duplicates=True");
+  EXPECT_EQ(option_hint("drop_duplicates", OptionSpelling::kCpp), "LogOptions::drop_duplicates = true");
+  EXPECT_EQ(option_hint("drop_invalid", OptionSpelling::kPython), "on_invalid=\"drop\"");
+  EXPECT_EQ(option_hint("date_means=end-of-day", OptionSpelling::kCli), "--date-means end-of-day");
+  EXPECT_EQ(option_hint("won", OptionSpelling::kCli), "--won STAGE");
+  EXPECT_THROW((void)option_hint("no_such_option", OptionSpelling::kCli), std::invalid_argument);
+  EXPECT_EQ(time_zone_of("2026-01-01T00:00:00Z"), "Z");
+  EXPECT_EQ(time_zone_of("2026-01-01 10:00+0530"), "+05:30");
+  EXPECT_EQ(time_zone_of("2026-01-01T10:00:00-05:00"), "-05:00");
+  EXPECT_EQ(time_zone_of("2026-01-01 10:00"), "");
+  EXPECT_EQ(time_zone_of("2026-01-01"), "");
+  EXPECT_TRUE(is_utc_zone("+00:00"));
+  EXPECT_FALSE(is_utc_zone("+01:00"));
+  EXPECT_FALSE(has_time_of_day("2026-01-31"));
+  EXPECT_FALSE(has_time_of_day(" 31/01/2026 "));
+  EXPECT_TRUE(has_time_of_day("2026-01-31 23:59"));
 }
 
 TEST(EventLogErrors, rows_after_censor_at) {
@@ -1177,7 +1438,8 @@ TEST(Calibrate, won_stage_must_be_named) {
     ADD_FAILURE() << "no error";
   } catch (const InputError& e) {
     EXPECT_EQ(e.field(), "won");
-    EXPECT_TRUE(contains(e.what(), "the log has no stage named 'won': set CalibrateOptions::won"))
+    EXPECT_TRUE(contains(e.what(), "the log has no stage named 'won': name the stage that counts as a "
+                                   "conversion with CalibrateOptions::won"))
         << e.what();
   }
   CalibrateOptions o;

@@ -153,11 +153,14 @@ TEST(MixedObservationsTest, the_reader_takes_an_entered_column_and_exact_stages)
   const SnapshotLog log = parse_snapshots(in, "s.csv", o);
   EXPECT_EQ(log.entered_column, "entered");
   ASSERT_EQ(log.customers.size(), 2u);
+  // A snapshot date alone is the end of its day (the default), an entry date alone its start.
+  const double day_end = 86399.0 / 86400.0;
   const auto& c1 = log.customers[0].observations;
-  EXPECT_NEAR(c1[0].time - c1[0].entered, 11.0, 1e-9);
-  EXPECT_NEAR(c1[1].time - c1[1].entered, 24.0 + 14.0 / 24.0, 1e-9);
+  EXPECT_NEAR(c1[0].time - c1[0].entered, 11.0 + day_end, 1e-9);
+  EXPECT_NEAR(c1[1].time - c1[1].entered, 24.0 + 14.0 / 24.0 + day_end, 1e-9);
   EXPECT_EQ(c1[2].entered, c1[2].time);  // an exact stage: its date is the entry
-  EXPECT_NEAR(log.customers[1].observations[1].time - log.customers[1].observations[1].entered, 1.0, 1e-9);
+  EXPECT_NEAR(log.customers[1].observations[1].time - log.customers[1].observations[1].entered,
+              1.0 + day_end, 1e-9);
 
   const auto error_of = [](const std::string& text, const SnapshotOptions& options) {
     std::istringstream bad(text);

@@ -218,7 +218,8 @@ TEST(PhaseFitTest, reads_creation_times_and_refuses_inconsistent_ones) {
   const SnapshotLog log = parse_snapshots(in, "snap.csv", so);
   EXPECT_EQ(log.created_column, "created");
   ASSERT_EQ(log.customers.size(), 2U);
-  EXPECT_DOUBLE_EQ(log.customers[0].observations[0].time - log.customers[0].created, 12.0);
+  // The snapshot date alone means the end of its day, the creation date the start of its day.
+  EXPECT_DOUBLE_EQ(log.customers[0].observations[0].time - log.customers[0].created, 12.0 + 86399.0 / 86400.0);
   EXPECT_TRUE(std::isnan(log.customers[1].created));
 
   const auto error_of = [&](const std::string& text) {

@@ -568,6 +568,114 @@ TEST(SnapshotReadTest, header_and_empty_input_errors) {
   EXPECT_THROW((void)read_snapshots("/nonexistent/snap.csv"), IoError);
 }
 
+TEST(SnapshotReadTest, a_date_alone_means_the_end_of_the_day_unless_asked_otherwise) {
+  // A month-end export: dates without a time; 'a' was created during the export's last day.
+  const std::string text =
+      "customer_id,date,stage,created\n"       // 1
+      "a,2026-01-31,lead,2026-01-31T15:20:00\n"  // 2
+      "a,2026-02-28,mql,2026-01-31T15:20:00\n"   // 3
+      "b,2026-01-31,lead,2026-01-10\n"           // 4 a creation date alone: the start of that day
+      "b,2026-02-28,won,2026-01-10\n";           // 5
+  SnapshotOptions o;
+  o.absorbing = {"won"};
+  const SnapshotLog log = parse(text, o);
+  EXPECT_EQ(log.epoch, "2026-01-10");  // the earliest creation day
+  ASSERT_EQ(log.customers.size(), 2U);
+  EXPECT_DOUBLE_EQ(log.customers[0].observations[0].time, 21.0 + 86399.0 / 86400.0);
+  EXPECT_DOUBLE_EQ(log.customers[0].created, 21.0 + (15.0 * 3600.0 + 20.0 * 60.0) / 86400.0);
+  EXPECT_DOUBLE_EQ(log.customers[1].created, 0.0);
+  EXPECT_DOUBLE_EQ(log.customers[0].observations[1].time - log.customers[0].observations[0].time, 28.0);
+  // Read as the start of the day, 'a' is created after the export that lists it; every such
+  // customer was created on the export's date, so the message says what the dates probably mean.
+  o.date_means = DateMeans::kStartOfDay;
+  auto p = problems(text, o);
+  ASSERT_EQ(p.size(), 2U);
+  EXPECT_EQ(p[0].line, 2);
+  EXPECT_EQ(p[0].field, "created");
+  EXPECT_NE(p[0].message.find("after its first snapshot '2026-01-31' (line 2), which means the start of "
+                              "that day"),
+            std::string::npos)
+      << p[0].message;
+  EXPECT_EQ(p[1].field, "date");
+  EXPECT_EQ(p[1].message,
+            "every one of the 1 customers created after their first snapshot was created on that "
+            "snapshot's date, which is read as the start of the day: the dates probably mean the end of "
+            "the day (as month-end exports do); read them so with SnapshotOptions::date_means = "
+            "DateMeans::kEndOfDay");
+  o.spelling = OptionSpelling::kCli;
+  EXPECT_NE(problems(text, o)[1].message.find("with --date-means end-of-day"), std::string::npos);
+  // A creation a day after the export is an error either way, and no date meaning explains it.
+  const std::string later =
+      "customer_id,date,stage,created\n"
+      "a,2026-01-31,lead,2026-02-01T10:00:00\n"
+      "a,2026-02-28,mql,\n"
+      "b,2026-01-31,lead,2026-01-31T08:00:00\n"
+      "b,2026-02-28,mql,\n";
+  p = problems(later, o);
+  ASSERT_EQ(p.size(), 2U) << p.back().message;  // a and b, no hint: a is not a same-day case
+  EXPECT_EQ(p[0].line, 2);
+  EXPECT_EQ(p[1].line, 4);
+  o.date_means = DateMeans::kEndOfDay;
+  p = problems(later, o);
+  ASSERT_EQ(p.size(), 1U);
+  EXPECT_NE(p[0].message.find("which means the end of that day"), std::string::npos) << p[0].message;
+  // A date with a time is that time whatever date_means says.
+  const SnapshotLog timed = parse("customer_id,date,stage\na,2026-01-31T23:59:59Z,lead\na,2026-02-28 12:00,mql\n");
+  EXPECT_DOUBLE_EQ(timed.customers[0].observations[0].time, 86399.0 / 86400.0);
+  EXPECT_EQ(parse_date_means("end-of-day"), DateMeans::kEndOfDay);
+  EXPECT_EQ(parse_date_means("start-of-day"), DateMeans::kStartOfDay);
+  EXPECT_FALSE(parse_date_means("midday").has_value());
+}
+
+TEST(SnapshotReadTest, export_column_names_semicolons_and_day_first_dates) {
+  SnapshotOptions o;
+  o.customer_column = "Account";
+  o.time_column = "month_end";
+  o.stage_column = "Stage";
+  o.created_column = "created_at";
+  o.date_order = DateOrder::kDayFirst;
+  o.stage_map = {{"Lead", "lead"}, {"MQL", "mql"}};
+  const SnapshotLog log = parse(
+      "Account;month_end;Stage;created_at\n"
+      "a;31/01/2026;Lead;15/01/2026 10:00\n"
+      "a;28/02/2026;MQL;15/01/2026 10:00\n",
+      o);
+  ASSERT_EQ(log.customers.size(), 1U);
+  EXPECT_EQ(log.created_column, "created_at");
+  EXPECT_EQ(log.epoch, "2026-01-15");
+  EXPECT_DOUBLE_EQ(log.customers[0].created, 10.0 / 24.0);
+  EXPECT_DOUBLE_EQ(log.customers[0].observations[0].time, 16.0 + 86399.0 / 86400.0);
+  EXPECT_EQ(log.customers[0].observations[1].stage, "mql");
+  o.date_order = DateOrder::kIso;  // never guessed
+  const auto p = problems("Account;month_end;Stage;created_at\na;31/01/2026;Lead;\na;28/02/2026;MQL;\n", o);
+  ASSERT_EQ(p.size(), 2U);
+  EXPECT_EQ(p[0].field, "month_end");
+  EXPECT_NE(p[0].message.find("got '31/01/2026'"), std::string::npos) << p[0].message;
+}
+
+TEST(SnapshotReadTest, stages_come_in_funnel_order_along_the_paths) {
+  SnapshotOptions o;
+  o.absorbing = {"won", "lost"};
+  const SnapshotLog log = parse(
+      "customer_id,date,stage\n"
+      "x,2026-01-01,sql\n"  // first seen mid-funnel
+      "x,2026-02-01,lost\n"
+      "a,2026-01-01,lead\n"
+      "a,2026-02-01,mql\n"
+      "a,2026-03-01,sql\n"
+      "a,2026-04-01,won\n"
+      "b,2026-01-01,mql\n"
+      "b,2026-02-01,lead\n"  // a move back
+      "b,2026-03-01,mql\n"
+      "c,2026-01-01,lead\n"
+      "c,2026-02-01,mql\n",
+      o);
+  // The ways out last; 'lost' (reached from sql) before 'won' (reached after sql).
+  EXPECT_EQ(log.stages, (std::vector<std::string>{"lead", "mql", "sql", "lost", "won"}));
+  o.stages = {"lead", "mql", "sql", "won", "lost"};
+  EXPECT_EQ(parse("customer_id,date,stage\na,2026-01-01,sql\na,2026-02-01,lead\n", o).stages, o.stages);
+}
+
 TEST(SnapshotReadTest, csv_round_trip_fits_like_the_direct_log) {
   Design design;
   design.customers = 300;
