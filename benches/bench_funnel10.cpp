@@ -3,7 +3,9 @@
 // lcsim::compile(lcsim::load_scenario(...)) once, then lcsim::Engine(model).simulate(r) timed.
 // The peers (benches/peers/) and the raw limit (bench_raw_limit.cpp) run the same workload;
 // benches/run.sh turns the medians into the ratios of benches/README.md. The *Scalar variants turn
-// the engine's AVX-512 lanes off (SimulationControl::vector_lanes): the same results, the scalar loop.
+// the engine's vector lanes off (SimulationControl::vector_lanes): the same results, the scalar loop.
+// The SIMD target the lanes ran (Highway's name: AVX3 for AVX-512, AVX2, ...) is in the JSON's
+// context as lcsim_simd_target (and lcsim_simd_lanes).
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -54,6 +56,8 @@ constexpr Funnel10Run kRuns[] = {
 };
 
 [[maybe_unused]] const bool kRegistered = [] {
+  benchmark::AddCustomContext("lcsim_simd_target", lcsim::Engine::vector_lanes_target());
+  benchmark::AddCustomContext("lcsim_simd_lanes", std::to_string(lcsim::Engine::vector_lane_width()));
   for (const Funnel10Run& r : kRuns) {
     benchmark::RegisterBenchmark(r.name, BM_Engine_Funnel10_Run, r.file, r.lanes)->Unit(benchmark::kMillisecond);
   }

@@ -231,7 +231,26 @@ row("sales team: sales_team baseline vs the same without its team (throughput)",
     f"{r:.2f}x", "<= 2x", r <= 2)
 
 ctx = g.get("context", {})
+def cpu_model():  # the CPU's name and x86 family/model (or Arm implementer/part), and its SIMD flags
+    info = {}
+    try:
+        for line in open("/proc/cpuinfo"):
+            k, _, v = line.partition(":")
+            info.setdefault(k.strip(), v.strip())
+    except OSError:
+        return platform.processor() or "?", ""
+    name = info.get("model name") or info.get("Model") or info.get("Hardware") or platform.processor() or "?"
+    if "cpu family" in info:
+        name += f" (family {info['cpu family']}, model {info.get('model', '?')})"
+    elif "CPU part" in info:
+        name += f" (implementer {info.get('CPU implementer', '?')}, part {info['CPU part']})"
+    flags = set((info.get("flags") or info.get("Features") or "").split())
+    simd = [f for f in ("avx512f", "avx2", "fma", "sse4_2", "asimd", "sve") if f in flags]
+    return name, " ".join(simd)
+model, simd_flags = cpu_model()
 print()
+print(f"CPU: {model}; SIMD flags: {simd_flags or '-'}; SIMD target the vector lanes ran: "
+      f"{ctx.get('lcsim_simd_target', '?')} ({ctx.get('lcsim_simd_lanes', '?')} lanes)")
 print(f"lcsim performance comparison, measured {ctx.get('date', '?')} on {ctx.get('host_name', platform.node())}: "
       f"{ctx.get('num_cpus', '?')} CPUs at {ctx.get('mhz_per_cpu', '?')} MHz, {platform.platform()}, "
       f"load average at start {', '.join(f'{x:.2f}' for x in ctx.get('load_avg', []))}; clock: {'CPU' if cpu else 'wall'} time"
@@ -252,7 +271,7 @@ print(f"Single thread unless said; medians of {len(runs('BM_Engine_Funnel10'))} 
       f"The SimPy peer runs at {sp_n:,} customers because 10^6 takes too long; its "
       "rate per transition is compared with lcsim's at 10^6 customers. Transitions at 10^6: lcsim "
       f"{eng_tr:,.0f} / {eng_w_tr:,.0f} (+webinar), numpy {np_tr:,} / {np_w_tr:,}. Raw limit reproduces the engine's "
-      f"result: {'yes' if raw_same == 1 else 'NO'}. Vector lanes (AVX-512) used: {'yes' if lanes else 'no (this CPU has no AVX-512)'}; "
+      f"result: {'yes' if raw_same == 1 else 'NO'}. Vector lanes used: {'yes, ' + ctx.get('lcsim_simd_target', '?') if lanes else 'no'}; "
       f"the scalar path (lanes off, the same results): funnel-10 {ms(eng_s)}, +webinar {ms(eng_w_s)}. "
       f"Memory run: {mem_run['run']['seconds']:.1f} s simulating. "
       f"Raw results: {out}/.")

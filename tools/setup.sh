@@ -52,7 +52,7 @@ run_packages=(
   build-essential cmake ninja-build ccache pkg-config
   python3 python3-venv python3-dev
   libeigen3-dev libboost-dev libhdf5-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev
-  libnlopt-cxx-dev
+  libnlopt-cxx-dev libhwy-dev
 )
 # The C++ tests and benches (Random123: the benches' side-by-side of the streams lcsim used before),
 # and the real browser the report and app tests drive (Selenium uses Debian's chromedriver).

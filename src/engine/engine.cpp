@@ -356,8 +356,7 @@ class Replication {
     return true;
   }
 
-  /// plain_cohort() in vector lanes (plain_lanes.hpp) when the CPU has them and the group's
-  /// stages suit them: blocks of customers advance in the lanes, and those that enter a stage the
+  /// plain_cohort() in vector lanes (plain_lanes.hpp) when the group's stages suit them: blocks of customers advance in the lanes, and those that enter a stage the
   /// lanes do not take finish here, in customer order, so conversions keep the scalar order.
   bool lane_cohort(const InitialGroup& group, SegmentId segment, std::uint64_t& index) {
     detail::LaneCohort c;
@@ -378,7 +377,7 @@ class Replication {
   /// are the same in every segment). False: the lanes cannot take these customers.
   bool lane_setup(StageId start, SegmentId segment, detail::LaneCohort& c, int& lane_tp) const {
     if (!control_.vector_lanes || control_.outcomes != nullptr || control_.events || has_referrals_ ||
-        s_count_ > detail::kLaneMaxStages || !detail::lanes_available()) {
+        s_count_ > detail::kLaneMaxStages) {
       return false;
     }
     c.s_count = s_count_;
@@ -1267,7 +1266,13 @@ class Replication {
 
 }  // namespace
 
-bool Engine::vector_lanes_available() noexcept { return detail::lanes_available(); }
+bool Engine::vector_lanes_available() noexcept { return detail::lanes_width() > 1; }
+
+const char* Engine::vector_lanes_target() noexcept { return detail::lanes_target(); }
+
+int Engine::vector_lane_width() noexcept { return static_cast<int>(detail::lanes_width()); }
+
+std::int64_t Engine::vector_lane_targets() noexcept { return detail::lanes_compiled_targets(); }
 
 ReplicationResult Engine::simulate(int replication, const SimulationControl& control) const {
   const std::uint64_t seed = control.has_seed ? control.seed_override : model_.seed;

@@ -1,273 +1,252 @@
-// Vector lanes for plain initial groups (plain_lanes.hpp). Built for baseline x86-64 like the rest
-// of the library: only the kernel (LaneKernel's members and advance_lanes_avx512(), marked
-// LCSIM_AVX512) is compiled for AVX-512, and the engine calls it only when lanes_available() says
-// the CPU runs it. The file (like the whole engine) is compiled with
-// -ffp-contract=off, so t + mean * x is a multiply and an add here as in the scalar engine.
-#include "plain_lanes.hpp"
-#include "report_index.hpp"
-#include "touched_stay.hpp"
+// Vector lanes for plain initial groups and arrival blocks (plain_lanes.hpp), written once with
+// Google Highway and compiled for every target Highway attains on the architecture: on x86-64
+// AVX-512 (Highway's AVX3), AVX2, SSE4, SSSE3 and the scalar fallback (HWY_SCALAR, one lane; or
+// EMU128 with a GCC >= 12.3); on Arm NEON and the fallback. HWY_DYNAMIC_DISPATCH picks the best
+// one this CPU runs the first time advance_lanes() is called. The file is included once per target
+// by hwy/foreach_target.h; what the lanes do lane by lane (lane_parts.hpp) is compiled once, for
+// the library's baseline, like the scalar engine.
+//
+// Every target computes the scalar engine's results bit for bit: the kernel uses only operations
+// that are exact (integer arithmetic, comparisons, gathers, selects) or correctly rounded the same
+// way everywhere (one double add, multiply, divide, floor, and int64 -> double conversions of
+// values Highway converts with one rounding on every target), never a fused multiply-add or a
+// vector math function (the engine is compiled with -ffp-contract=off). Which customer runs in
+// which lane, and how many lanes a vector has, changes nothing: counts are whole numbers, and what
+// sums in customer order (conversions, paid contacts) is kept per customer and settled by the
+// engine after the block.
+//
+// Not built: Highway's scalable targets (SVE, SVE2, RVV). Their vectors are sizeless types, which
+// cannot be members of the kernel's classes; on those CPUs Highway dispatches NEON (Arm) or the
+// fallback.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "engine/plain_lanes.cpp"
+#ifndef HWY_DISABLED_TARGETS
+#define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128 | HWY_RVV)
+#endif
+#include <hwy/foreach_target.h>  // (before highway.h)
+
+#include <hwy/highway.h>
 
 #include <algorithm>
-#include <boost/random/exponential_distribution.hpp>
-#include <cmath>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 
-#include "lcsim/model/dwell.hpp"
-#include "lcsim/rng/stream.hpp"
+#include "lane_parts.hpp"
+#include "plain_lanes.hpp"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-// GCC 12's AVX-512 headers start many intrinsics from _mm512_undefined_*() (`__Y = __Y`), which
-// -Wmaybe-uninitialized reports at every use once inlined (a known false positive of GCC 12).
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#define LCSIM_LANES_X86 1
-#endif
-
+HWY_BEFORE_NAMESPACE();
 namespace lcsim::detail {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
 
 namespace {
+
+using lane_parts::Records;
+using lane_parts::Tally;
+
+using DU = hn::ScalableTag<std::uint64_t>;
+using DI = hn::RebindToSigned<DU>;
+using DF = hn::RebindToFloat<DU>;
+using VU = hn::Vec<DU>;
+using VI = hn::Vec<DI>;
+using VF = hn::Vec<DF>;
+using MI = hn::Mask<DI>;
+
+/// Lanes of a vector on this target (a constant on every target built here).
+constexpr std::size_t kN = hn::MaxLanes(DU());
+static_assert(kN >= 1 && kN <= 8, "the lanes' bit masks and rank tables are written for 1 to 8 lanes");
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-/// Exp(1) the scalar engine's way (Boost's ziggurat) from a stream standing at `state`; moves
-/// `state` past the words it used. Compiled for baseline x86-64 (no FMA), as in the engine.
-[[gnu::noinline]] double exp1_from(std::uint64_t& state) {
-  Stream s(state);
-  const double x = boost::random::exponential_distribution<double>(1.0)(s);
-  state = s.state();
-  return x;
+/// x * C mod 2^64. Without a 64-bit multiply in AVX2 (and SSE, NEON), from three 32 x 32 -> 64-bit
+/// multiplies (MulEven), which on AVX-512 also makes a shorter dependency chain than vpmullq.
+template <std::uint64_t C>
+HWY_INLINE VU mul_const(VU x) {
+  const DU du;
+#if HWY_TARGET == HWY_SCALAR
+  return hn::Mul(x, hn::Set(du, C));
+#else
+  const hn::Repartition<std::uint32_t, DU> d32;
+  const VU lo = hn::Set(du, C & 0xffffffffULL);
+  const VU hi = hn::Set(du, C >> 32U);
+  const VU cross = hn::Add(hn::MulEven(hn::BitCast(d32, hn::ShiftRight<32>(x)), hn::BitCast(d32, lo)),
+                           hn::MulEven(hn::BitCast(d32, x), hn::BitCast(d32, hi)));
+  return hn::Add(hn::MulEven(hn::BitCast(d32, x), hn::BitCast(d32, lo)), hn::ShiftLeft<32>(cross));
+#endif
 }
 
-/// A stay's end from entry t and Exp(1) draw e under a dwell of another family, the scalar engine's
-/// way (plain_visit: entry + H^{-1}(e)). Compiled for baseline x86-64 like the engine.
-[[gnu::noinline]] double exit_from(const Dwell& dwell, double t, double e) {
-  return t + dwell.inverse_cumulative_hazard(e);
+/// a * b for a, b < 2^32 (the product is exact in 64 bits).
+HWY_INLINE VU mul32(VU a, VU b) {
+#if HWY_TARGET == HWY_SCALAR
+  return hn::Mul(a, b);
+#else
+  const hn::Repartition<std::uint32_t, DU> d32;
+  return hn::MulEven(hn::BitCast(d32, a), hn::BitCast(d32, b));
+#endif
 }
 
-/// What the lanes count and keep of a kTouched stay's contacts (the engine's TouchedHooks, less
-/// what the lanes never have: contact logs and outcomes). The customer's stream of the touchpoint
-/// is opened on its first draw and kept in the block's arrays between the customer's stays.
-struct LaneHooks {
-  LaneBlock& out;
-  std::uint32_t offset;
-  int j;                  // LaneCohort::touched index
-  Stream& rng;
-  bool& opened;
-  void contact(const Slot&, const Touchpoint& tp, double when) {
-    ++out.touched_counts[static_cast<std::size_t>(j)].contacts;
-    if (tp.cost != 0.0) out.paid_scratch.push_back(LanePaid{offset, j, when});
-  }
-  Stream& stream(TouchpointId) {
-    opened = true;
-    return rng;
-  }
-  void reached(const Slot&, const Touchpoint&, double) { ++out.touched_counts[static_cast<std::size_t>(j)].reached; }
-  void moved(const Slot&, const Touchpoint&) { ++out.touched_counts[static_cast<std::size_t>(j)].moves; }
-};
-
-/// The stay of customer `offset` (key `key`) of the block in kTouched stage `st` from `entry`, its
-/// exit's Exp(1) draw `target`: the scalar engine's touched_visit() up to the next stage's choice.
-/// Compiled for baseline x86-64 like the engine.
-[[gnu::noinline]] StayEnd touched_stay_of(const LaneCohort& c, const LaneStage& st, std::uint32_t offset,
-                                          std::uint64_t key, double entry, double target, LaneBlock& out) {
-  const auto j = static_cast<std::size_t>(st.touched);
-  const LaneTouchpoint& lt = c.touched[j];
-  const Touchpoint& tp = (*c.touchpoints)[static_cast<std::size_t>(lt.id)];
-  std::uint8_t& open_bits = out.touched_open[offset];
-  std::uint64_t& state = out.touched_state[static_cast<std::size_t>(offset) * kLaneTouchpoints + j];
-  const auto bit = static_cast<std::uint8_t>(1U << j);
-  bool opened = (open_bits & bit) != 0;
-  Stream rng(opened ? state : mix64(lt.base ^ key));
-  Slot slot = open_slot(lt.id, tp, entry);
-  LaneHooks hooks{out, offset, st.touched, rng, opened};
-  std::uint64_t windows = 0;  // window_order: one slot, so only its own windows to order
-  const StayEnd end = touched_stay(*st.dwell, &slot, 1, *c.touchpoints, entry, target, c.horizon, windows, hooks);
-  if (opened) {
-    open_bits = static_cast<std::uint8_t>(open_bits | bit);
-    state = rng.state();
-  }
-  return end;
+/// SplitMix64's finaliser, lane by lane (detail::mix64).
+HWY_INLINE VU mix64v(VU x) {
+  x = hn::Xor(x, hn::ShiftRight<30>(x));
+  x = mul_const<0xbf58476d1ce4e5b9ULL>(x);
+  x = hn::Xor(x, hn::ShiftRight<27>(x));
+  x = mul_const<0x94d049bb133111ebULL>(x);
+  return hn::Xor(x, hn::ShiftRight<31>(x));
 }
 
-/// Sorts the block's paid contacts (out.paid_scratch) by customer into out.paid, each customer's
-/// in the order they were made (a counting sort: n + contacts steps).
-void sort_paid(LaneBlock& out, std::uint32_t n) {
-  out.paid.resize(out.paid_scratch.size());
-  if (out.paid_scratch.empty()) return;
-  out.paid_at.assign(static_cast<std::size_t>(n) + 1, 0);
-  for (const LanePaid& p : out.paid_scratch) ++out.paid_at[p.offset + 1];
-  for (std::uint32_t o = 0; o < n; ++o) out.paid_at[o + 1] += out.paid_at[o];
-  for (const LanePaid& p : out.paid_scratch) out.paid[out.paid_at[p.offset]++] = p;
+HWY_INLINE VI as_i(VU v) { return hn::BitCast(DI(), v); }
+HWY_INLINE VU as_u(VI v) { return hn::BitCast(DU(), v); }
+HWY_INLINE hn::Mask<DF> as_f(MI m) { return hn::RebindMask(DF(), m); }
+HWY_INLINE MI as_i(hn::Mask<DF> m) { return hn::RebindMask(DI(), m); }
+
+/// The mask's lanes as bits (lane l: bit l).
+HWY_INLINE unsigned bits_of(MI m) {
+  std::array<std::uint8_t, 8> b{};
+  hn::StoreMaskBits(DI(), m, b.data());
+  return b[0];
 }
 
-/// The report index of a stay ending at t: the first report time at or after t.
-int report_index(const LaneCohort& c, double t) {
-  return detail::report_index(c.report_times, c.t_count, c.inv_report_every, t);
-}
-
-/// Counts of records (indices into a count array), kept apart from the lanes so that no two lanes
-/// ever write one counter at once; added up when full and at the end of the block.
-struct Records {
-  static constexpr std::size_t kCap = 1024;
-  alignas(64) std::array<std::int64_t, kCap + 8> at{};
-  std::size_t n = 0;
-};
-
-/// v as n zeros (its capacity kept).
-inline std::vector<std::int64_t>& zeroed(std::vector<std::int64_t>& v, std::size_t n) {
-  v.assign(n, 0);
-  return v;
-}
-
-/// A count array in kCopies copies while a block adds records to it: lane l's records go to copy
-/// l % kCopies (the record's index includes the copy's offset, lane_offset()), so records with the
-/// same cell (most are) rarely wait for each other through memory. Large arrays (many report rows)
-/// are counted in place. The copies live in `storage` (a LaneBlock's, reused from block to block).
-class Tally {
- public:
-  static constexpr std::size_t kCopies = 8;
-  Tally(std::int64_t* counts, std::size_t size, std::vector<std::int64_t>& storage)
-      : counts_(counts), size_(size), copies_(storage) {
-    copies_.assign(size * kCopies <= 32768 ? size * kCopies : 0, 0);
-    base_ = copies_.empty() ? counts : copies_.data();
-  }
-  Tally(const Tally&) = delete;
-  Tally& operator=(const Tally&) = delete;
-  /// Adds the copies into the counts (once, at the end).
-  void finish() {
-    for (std::size_t c = 0; c < kCopies && !copies_.empty(); ++c) {
-      for (std::size_t j = 0; j < size_; ++j) counts_[j] += copies_[c * size_ + j];
+/// rank[m][l]: how many lanes below l are set in m (where the lanes of m take new customers).
+struct RankTable {
+  std::array<std::array<std::int32_t, kN>, std::size_t{1} << kN> rank{};
+  constexpr RankTable() {
+    for (std::size_t m = 0; m < rank.size(); ++m) {
+      std::int32_t count = 0;
+      for (std::size_t l = 0; l < kN; ++l) {
+        rank[m][l] = count;
+        count += static_cast<std::int32_t>((m >> l) & 1U);
+      }
     }
   }
-  /// The offset of lane l's copy.
-  [[nodiscard]] std::int64_t lane_offset(std::size_t l) const noexcept {
-    return copies_.empty() ? 0 : static_cast<std::int64_t>((l % kCopies) * size_);
-  }
-  void add(Records& r, std::int64_t delta) {
-    for (std::size_t i = 0; i < r.n; ++i) base_[r.at[i]] += delta;
-    r.n = 0;
-  }
+};
+constexpr RankTable kRanks{};
 
- private:
-  std::int64_t* counts_;
-  std::size_t size_;
-  std::vector<std::int64_t>& copies_;
-  std::int64_t* base_ = nullptr;
+/// Appends the lanes of `v` selected by m to r (r has room for a vector more); the others go to
+/// the sink cells `sink` where a compress is not one instruction (AVX-512 has vpcompressq; Highway
+/// 1.0's Compress elsewhere copies its permutation table to the stack on each call with GCC 12).
+HWY_INLINE void append(Records& r, MI m, VI v, VI sink) {
+#if HWY_TARGET <= HWY_AVX3
+  (void)sink;
+  hn::StoreU(hn::Compress(v, m), DI(), r.at.data() + r.n);
+  r.n += hn::CountTrue(DI(), m);
+#else
+  hn::StoreU(hn::IfThenElse(m, v, sink), DI(), r.at.data() + r.n);
+  r.n += kN;
+#endif
+}
+
+#if HWY_TARGET == HWY_AVX2
+/// kCompress4[m]: the permutation (of 32-bit halves) that moves the 64-bit lanes set in m to the
+/// front, in order, and the others after them (so every lane of the result is one of the input's).
+struct CompressTable {
+  alignas(32) std::array<std::array<std::uint32_t, 8>, 16> idx{};
+  constexpr CompressTable() {
+    for (std::size_t m = 0; m < 16; ++m) {
+      std::size_t k = 0;
+      for (int pass = 0; pass < 2; ++pass) {
+        for (std::uint32_t l = 0; l < 4; ++l) {
+          if ((((m >> l) & 1U) != 0) == (pass == 0)) {
+            idx[m][2 * k] = 2 * l;
+            idx[m][2 * k + 1] = 2 * l + 1;
+            ++k;
+          }
+        }
+      }
+    }
+  }
+};
+constexpr CompressTable kCompress4{};
+#endif
+
+/// Stores the lanes of v selected by `bits` (mask bits, `m` as a mask) at p, first to last, and
+/// after them other lanes of v (never anything else: a later pass may read them as idle lanes).
+HWY_INLINE void compress_store(VI v, MI m, unsigned bits, std::int64_t* p) {
+#if HWY_TARGET == HWY_AVX2
+  (void)m;
+  const __m256i idx = _mm256_load_si256(reinterpret_cast<const __m256i*>(kCompress4.idx[bits].data()));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_permutevar8x32_epi32(v.raw, idx));
+#else
+  (void)bits;
+  hn::StoreU(hn::Compress(v, m), DI(), p);
+#endif
+}
+
+/// Vector-wide scratch for lane-by-lane work: a vector out, lanes changed, back in.
+template <class T>
+struct alignas(64) LaneArray {
+  std::array<T, kN> v{};
 };
 
-}  // namespace
-
-#ifdef LCSIM_LANES_X86
-
-#define LCSIM_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx512cd,popcnt,bmi,bmi2")))
-#define LCSIM_AVX512_INLINE LCSIM_AVX512 __attribute__((always_inline)) inline
-
-namespace {
-
-/// x * c mod 2^64 from three 32 x 32 -> 64-bit multiplies: a shorter dependency chain than
-/// AVX-512DQ's vpmullq (about 9 cycles against 15 on Intel cores).
-template <std::uint64_t C>
-LCSIM_AVX512_INLINE __m512i mul64v(__m512i x) {
-  const __m512i lo = _mm512_set1_epi64(static_cast<long long>(C & 0xffffffffULL));
-  const __m512i hi = _mm512_set1_epi64(static_cast<long long>(C >> 32U));
-  const __m512i cross = _mm512_add_epi64(_mm512_mul_epu32(_mm512_srli_epi64(x, 32), lo), _mm512_mul_epu32(x, hi));
-  return _mm512_add_epi64(_mm512_mul_epu32(x, lo), _mm512_slli_epi64(cross, 32));
-}
-
-LCSIM_AVX512_INLINE __m512i mix64v(__m512i x) {
-  x = _mm512_xor_si512(x, _mm512_srli_epi64(x, 30));
-  x = mul64v<0xbf58476d1ce4e5b9ULL>(x);
-  x = _mm512_xor_si512(x, _mm512_srli_epi64(x, 27));
-  x = mul64v<0x94d049bb133111ebULL>(x);
-  return _mm512_xor_si512(x, _mm512_srli_epi64(x, 31));
-}
-
-/// Appends the lanes of `v` selected by m to r (r has room for 8 more).
-LCSIM_AVX512_INLINE void append(Records& r, __mmask8 m, __m512i v) {
-  _mm512_storeu_si512(r.at.data() + r.n, _mm512_maskz_compress_epi64(m, v));
-  r.n += static_cast<std::size_t>(__builtin_popcount(m));
-}
-
-/// v with lane l set to x. The lane-by-lane paths (scalar calls for a few lanes) put their results
-/// in registers this way, not through memory: eight scalar stores read back as one vector wait
-/// until the stores have left the core (a failed store-to-load forward, some 20 cycles).
-LCSIM_AVX512_INLINE __m512d with_lane(__m512d v, unsigned l, double x) {
-  return _mm512_mask_broadcastsd_pd(v, static_cast<__mmask8>(1U << l), _mm_set_sd(x));
-}
-LCSIM_AVX512_INLINE __m512i with_lane(__m512i v, unsigned l, std::int64_t x) {
-  return _mm512_mask_set1_epi64(v, static_cast<__mmask8>(1U << l), static_cast<long long>(x));
-}
-
-/// Eight customers in registers, each about to visit `stage`, entered at t.
+/// Customers in registers, each about to visit `stage`, entered at t.
 struct Lanes {
-  __m512i state;        // path stream counters
-  __m512i stage;
-  __m512i k_from;       // report index of the stay that starts now
-  __m512i visited;      // bit s: stage s visited
-  __m512i offset;       // customer in the block
-  __m512d t;
-  __m512d next_report;  // report_times[k_from], or never
-  __m512i tp_state;     // touchpoint stream counters (where tp_open)
-  __mmask8 converted;
-  __mmask8 active;
-  __mmask8 tp_open;
+  VU state;        // path stream counters
+  VI stage;
+  VI k_from;       // report index of the stay that starts now
+  VU visited;      // bit s: stage s visited
+  VI offset;       // customer in the block
+  VF t;
+  VF next_report;  // report_times[k_from], or never
+  VU tp_state;     // touchpoint stream counters (where tp_open)
+  MI converted;
+  MI active;
+  MI tp_open;
 };
 
-/// One block of one cohort: constants, record buffers and the customers not yet in lanes.
-/// Two groups of lanes advance in turn (step()): their dependency chains (a mix, a gather, a
-/// compare per visit) are independent, so the core overlaps them.
+/// One block of one cohort: constants, record buffers and the customers' state. The block is
+/// advanced in chunks of kChunk customers, each in passes: a pass gives every customer still
+/// moving one visit, a vector of them at a time (visit()), and keeps those that go on. The
+/// vectors of a pass do not depend on each other, so the core overlaps them.
 class LaneKernel {
  public:
-  LCSIM_AVX512 LaneKernel(const LaneCohort& c, std::uint64_t first_key, std::uint32_t n, std::int64_t* transitions,
-                          std::int64_t* occupancy_diff, std::int64_t* reached, LaneBlock& out)
-      : c_(c), first_key_(first_key), n_(n), S_(c.s_count), T_(c.t_count), reached_(reached), out_(out),
+  static constexpr std::uint32_t kChunk = 2048;          // customers of a chunk (its arrays stay in L2)
+  static constexpr std::size_t kStride = kChunk + 2 * 8;  // an array's slots: a chunk and a vector
+  LaneKernel(const LaneCohort& c, std::uint64_t first_key, std::uint32_t n, std::int64_t* transitions,
+             std::int64_t* occupancy_diff, std::int64_t* reached, LaneBlock& out)
+      : c_(c),
+        first_key_(first_key),
+        n_(n),
+        S_(c.s_count),
+        T_(c.t_count),
+        reached_(reached),
+        out_(out),
         occupancy_(occupancy_diff, static_cast<std::size_t>((c.t_count + 1) * c.s_count), out.occupancy_copies),
-        transitions_(transitions), move_counts_(zeroed(out.move_counts, static_cast<std::size_t>(2 * c.s_count * c.s_count))),
+        transitions_(transitions),
+        move_counts_(lane_parts::zeroed(out.move_counts, static_cast<std::size_t>(2 * c.s_count * c.s_count))),
         moved_(move_counts_.data(), move_counts_.size(), out.move_copies) {
-    alignas(64) std::array<double, 16> mean{};
-    alignas(64) std::array<std::int64_t, 16> kind{};
-    alignas(64) std::array<std::int64_t, 16> next_n{};
-    for (int s = 0; s < 16; ++s) {
+    static_assert(kLaneMaxStages == 16 && static_cast<int>(LaneKind::kOther) < 8);
+    alignas(16) std::array<std::uint8_t, kLaneMaxStages> info{};
+    for (int s = 0; s < kLaneMaxStages; ++s) {
       const auto i = static_cast<std::size_t>(s);
       const LaneStage& st = c.stages[i];
-      kind[i] = static_cast<std::int64_t>(s < S_ ? st.kind : LaneKind::kOther);
-      mean[i] = s < S_ ? st.mean : 0.0;
-      next_n[i] = s < S_ ? st.next_n : 0;
+      const auto kind = static_cast<std::uint32_t>(s < S_ ? st.kind : LaneKind::kOther);
+      info[i] = static_cast<std::uint8_t>(kind | (s < S_ ? st.next_n : 0U) << 3U);
+      info_[i] = info[i];
+      mean_[i] = s < S_ ? st.mean : 0.0;
       dwell_[i] = s < S_ ? st.dwell : nullptr;
       other_families_ = other_families_ || dwell_[i] != nullptr;
-      for (std::size_t j = 0; j < 8; ++j) next_[i * 8 + j] = s < S_ ? st.next[j] : 0;
+      for (std::size_t j = 0; j < 8; ++j) next_[i * 8 + j] = s < S_ ? static_cast<std::int64_t>(st.next[j]) : 0;
     }
-    mean_lo_ = _mm512_load_pd(mean.data());
-    mean_hi_ = _mm512_load_pd(mean.data() + 8);
-    kind_lo_ = _mm512_load_si512(kind.data());
-    kind_hi_ = _mm512_load_si512(kind.data() + 8);
-    nn_lo_ = _mm512_load_si512(next_n.data());
-    nn_hi_ = _mm512_load_si512(next_n.data() + 8);
-    alignas(64) std::array<std::int64_t, 8> occ_off{};
-    alignas(64) std::array<std::int64_t, 8> moved_off{};
-    for (std::size_t l = 0; l < 8; ++l) {
-      occ_off[l] = occupancy_.lane_offset(l);
-      moved_off[l] = moved_.lane_offset(l);
+    for (std::size_t l = 0; l < kN; ++l) {
+      occ_off_.v[l] = occupancy_.lane_offset(l);
+      moved_off_.v[l] = moved_.lane_offset(l);
     }
-    occ_lane_ = _mm512_load_si512(occ_off.data());
-    moved_lane_ = _mm512_load_si512(moved_off.data());
-    alignas(64) std::array<double, 16> rt{};
-    for (int k = 0; k < 16; ++k) rt[static_cast<std::size_t>(k)] = k < T_ ? c.report_times[k] : kInf;
-    rt_lo_ = _mm512_load_pd(rt.data());
-    rt_hi_ = _mm512_load_pd(rt.data() + 8);
-    few_reports_ = T_ < 16;
-    entry_nrt_ = _mm512_set1_pd(c.entry_k < T_ ? c.report_times[c.entry_k] : kInf);
-
-    // Every customer's path stream key, eight at a time, off the lanes' dependency chains.
-    const __m512i base = _mm512_set1_epi64(static_cast<long long>(c.path_base));
-    const __m512i iota = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
-    out.keys.resize(n + 8);
-    keys_ = out.keys.data();
-    const __m512i skip = _mm512_set1_epi64(static_cast<long long>(kGolden * static_cast<std::uint64_t>(c.skip_words)));
-    for (std::uint32_t i = 0; i < n; i += 8) {
-      const __m512i key = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(first_key + i)), iota);
-      _mm512_storeu_si512(keys_ + i, _mm512_add_epi64(mix64v(_mm512_xor_si512(base, key)), skip));
-    }
+#if HWY_TARGET != HWY_SCALAR
+    info_bytes_ = hn::LoadDup128(hn::Repartition<std::uint8_t, DI>(), info.data());
+#endif
+    iota_ = hn::Iota(DI(), 0);
+    // Each lane its own sink cell: records of masked-off lanes do not wait for each other either.
+    static_assert(kN <= Tally::kSinks);
+    occ_sink_ = hn::Iota(DI(), occupancy_.sink());
+    moved_sink_ = hn::Iota(DI(), moved_.sink());
+    out.sweep.resize(kFields * kStride);
+    sweep_ = out.sweep.data();
+    // The report times, then never for k = T and beyond (a gather needs no mask then).
+    out.report_times.assign(c.report_times, c.report_times + T_);
+    out.report_times.resize(static_cast<std::size_t>(T_) + 2, kInf);
+    rt_ = out.report_times.data();
     out.conversion.assign(n, std::numeric_limits<double>::quiet_NaN());
     out.ejected.clear();
     out.tp_contacts = out.tp_reached = out.tp_moves = 0;
@@ -280,19 +259,30 @@ class LaneKernel {
     }
   }
 
-  LCSIM_AVX512 void run() {
-    Lanes a = empty();
-    Lanes b = empty();
-    for (;;) {
-      step(a);
-      step(b);
-      if (a.active == 0 && b.active == 0 && next_offset_ >= n_) break;
-      if (plus_.n > Records::kCap - 80 || minus_.n > Records::kCap - 32 || moves_.n > Records::kCap - 32) flush();
+  void run() {
+    for (std::uint32_t first = 0; first < n_; first += kChunk) {
+      const auto m = static_cast<std::uint32_t>(std::min<std::uint32_t>(kChunk, n_ - first));
+      start_chunk(first, m);
+      // Passes over the customers still moving, one visit each, those that go on compacted to the
+      // front of the arrays (in place: a pass writes only where it has read).
+      for (std::size_t live = m; live > 0;) {
+        std::size_t w = 0;
+        for (std::size_t i = 0; i < live; i += kN) {
+          Lanes L = load(i, live);
+          visit(L);
+          w += store(L, w);
+          if (plus_.n > Records::kCap - 8 * kN || minus_.n > Records::kCap - 4 * kN ||
+              moves_.n > Records::kCap - 4 * kN) {
+            flush();
+          }
+        }
+        live = w;
+      }
     }
     flush();
     occupancy_.finish();
     moved_.finish();
-    sort_paid(out_, n_);
+    lane_parts::sort_paid(out_, n_);
     // Moves, by whether they were the customer's first visit of the stage moved to (the second
     // half): every customer visits the cohort's stage first, then reached counts first visits.
     const std::size_t pairs = static_cast<std::size_t>(S_) * static_cast<std::size_t>(S_);
@@ -304,223 +294,288 @@ class LaneKernel {
   }
 
  private:
-  LCSIM_AVX512_INLINE Lanes empty() const {
-    const __m512i zero = _mm512_setzero_si512();
-    return Lanes{zero, zero, zero, zero, zero, _mm512_setzero_pd(), _mm512_setzero_pd(), zero, 0, 0, 0};
-  }
+  /// The customers' state between passes: one array per field, kStride apart.
+  enum Field : std::size_t { kState, kStage, kKFrom, kVisited, kOffset, kT, kNextReport, kTpState, kFlags, kFields };
+  static constexpr std::int64_t kConverted = 1;  // kFlags bits
+  static constexpr std::int64_t kTpOpen = 2;
+  [[nodiscard]] std::int64_t* field(Field f) const { return sweep_ + static_cast<std::size_t>(f) * kStride; }
 
-  LCSIM_AVX512_INLINE void flush() {
+  void flush() {
     occupancy_.add(plus_, 1);
     occupancy_.add(minus_, -1);
     moved_.add(moves_, 1);
   }
 
-  /// Free lanes take the next customers; then every lane makes one visit.
-  LCSIM_AVX512_INLINE void step(Lanes& L) {
-    const __m512i one = _mm512_set1_epi64(1);
-    const __m512i golden = _mm512_set1_epi64(static_cast<long long>(kGolden));
-    const __m512i s_count = _mm512_set1_epi64(S_);
-    const __m512i t_count = _mm512_set1_epi64(T_);
-
-    __mmask8 free = static_cast<__mmask8>(~L.active);
-    if (free != 0 && next_offset_ < n_) {
-      const std::uint32_t left = n_ - next_offset_;
-      if (left < 8) free = static_cast<__mmask8>(_pdep_u32((1U << left) - 1U, free));  // the lowest `left` of them
-      const __m512i iota = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
-      L.offset = _mm512_mask_expand_epi64(L.offset, free, _mm512_add_epi64(_mm512_set1_epi64(next_offset_), iota));
-      L.state = _mm512_mask_expandloadu_epi64(L.state, free, keys_ + next_offset_);
-      L.stage = _mm512_mask_mov_epi64(L.stage, free, _mm512_set1_epi64(c_.start));
-      L.visited = _mm512_mask_mov_epi64(L.visited, free, _mm512_set1_epi64(1LL << c_.start));
-      if (c_.entry_t == nullptr) {
-        L.k_from = _mm512_mask_mov_epi64(L.k_from, free, _mm512_set1_epi64(c_.entry_k));
-        L.t = _mm512_mask_mov_pd(L.t, free, _mm512_setzero_pd());
-        L.next_report = _mm512_mask_mov_pd(L.next_report, free, entry_nrt_);
-      } else {  // arrivals: each its own entry day and report row
-        L.k_from = _mm512_mask_expandloadu_epi64(L.k_from, free, c_.entry_ks + next_offset_);
-        L.t = _mm512_mask_expandloadu_pd(L.t, free, c_.entry_t + next_offset_);
-        L.next_report = _mm512_mask_mov_pd(L.next_report, free, report_time(L.k_from, free));
+  /// The arrays hold customers first .. first + m - 1 of the block, each about to visit the
+  /// cohort's stage: its path stream from its key (the segment's word skipped when segments are
+  /// drawn by shares), its entry day and report row. The slots past m hold copies of real values
+  /// (a stage, a report row) too: vectors read them as idle lanes.
+  void start_chunk(std::uint32_t first, std::uint32_t m) {
+    const DI di;
+    const DU du;
+    const DF df;
+    const VI one_past = hn::Set(di, static_cast<std::int64_t>(n_));
+    for (std::size_t i = 0; i < static_cast<std::size_t>(m) + kN; i += kN) {
+      VI offset = hn::Add(iota_, hn::Set(di, static_cast<std::int64_t>(first + i)));
+      offset = hn::IfThenElse(hn::Lt(offset, one_past), offset, hn::Zero(di));
+      const VU key = hn::Add(hn::Set(du, first_key_), as_u(offset));
+      const VU state = hn::Add(mix64v(hn::Xor(hn::Set(du, c_.path_base), key)),
+                               hn::Set(du, kGolden * static_cast<std::uint64_t>(c_.skip_words)));
+      VI k_from = hn::Set(di, c_.entry_k);
+      VF t = hn::Zero(df);
+      if (c_.entry_t != nullptr) {  // arrivals: each its own entry day and report row
+        k_from = hn::GatherIndex(di, c_.entry_ks, offset);
+        t = hn::GatherIndex(df, c_.entry_t, offset);
       }
-      L.converted = static_cast<__mmask8>(c_.converted ? (L.converted | free) : (L.converted & ~free));
-      L.active = static_cast<__mmask8>(L.active | free);
-      L.tp_open = static_cast<__mmask8>(L.tp_open & ~free);
-      next_offset_ += static_cast<std::uint32_t>(__builtin_popcount(free));
+      hn::StoreU(as_i(state), di, field(kState) + i);
+      hn::StoreU(hn::Set(di, c_.start), di, field(kStage) + i);
+      hn::StoreU(k_from, di, field(kKFrom) + i);
+      hn::StoreU(hn::Set(di, std::int64_t{1} << c_.start), di, field(kVisited) + i);
+      hn::StoreU(offset, di, field(kOffset) + i);
+      hn::StoreU(hn::BitCast(di, t), di, field(kT) + i);
+      hn::StoreU(hn::BitCast(di, report_time(k_from)), di, field(kNextReport) + i);
+      hn::StoreU(hn::Zero(di), di, field(kTpState) + i);
+      hn::StoreU(hn::Set(di, c_.converted ? kConverted : 0), di, field(kFlags) + i);
     }
-    if (L.active == 0) return;
+  }
 
-    const __m512i kd = _mm512_permutex2var_epi64(kind_lo_, L.stage, kind_hi_);
-    const __mmask8 touched =
-        _mm512_mask_cmpeq_epi64_mask(L.active, kd, _mm512_set1_epi64(static_cast<long long>(LaneKind::kCalendarMove)));
-    const __mmask8 by_lane =
-        _mm512_mask_cmpeq_epi64_mask(L.active, kd, _mm512_set1_epi64(static_cast<long long>(LaneKind::kTouched)));
+  /// The customers at i .. i + kN - 1 of the arrays, those before `live` active.
+  HWY_INLINE Lanes load(std::size_t i, std::size_t live) const {
+    const DI di;
+    const DF df;
+    const VI flags = hn::LoadU(di, field(kFlags) + i);
+    return Lanes{as_u(hn::LoadU(di, field(kState) + i)),
+                 hn::LoadU(di, field(kStage) + i),
+                 hn::LoadU(di, field(kKFrom) + i),
+                 as_u(hn::LoadU(di, field(kVisited) + i)),
+                 hn::LoadU(di, field(kOffset) + i),
+                 hn::BitCast(df, hn::LoadU(di, field(kT) + i)),
+                 hn::BitCast(df, hn::LoadU(di, field(kNextReport) + i)),
+                 as_u(hn::LoadU(di, field(kTpState) + i)),
+                 hn::TestBit(flags, hn::Set(di, kConverted)),
+                 hn::Lt(iota_, hn::Set(di, static_cast<std::int64_t>(live - i))),
+                 hn::TestBit(flags, hn::Set(di, kTpOpen))};
+  }
+
+  /// Stores the lanes still active at w, w + 1, ... of the arrays; returns how many.
+  HWY_INLINE std::size_t store(const Lanes& L, std::size_t w) {
+    const DI di;
+    const unsigned bits = bits_of(L.active);
+    const MI m = L.active;
+    const VI flags = hn::Or(hn::IfThenElseZero(L.converted, hn::Set(di, kConverted)),
+                            hn::IfThenElseZero(L.tp_open, hn::Set(di, kTpOpen)));
+    compress_store(as_i(L.state), m, bits, field(kState) + w);
+    compress_store(L.stage, m, bits, field(kStage) + w);
+    compress_store(L.k_from, m, bits, field(kKFrom) + w);
+    compress_store(as_i(L.visited), m, bits, field(kVisited) + w);
+    compress_store(L.offset, m, bits, field(kOffset) + w);
+    compress_store(hn::BitCast(di, L.t), m, bits, field(kT) + w);
+    compress_store(hn::BitCast(di, L.next_report), m, bits, field(kNextReport) + w);
+    compress_store(as_i(L.tp_state), m, bits, field(kTpState) + w);
+    compress_store(flags, m, bits, field(kFlags) + w);
+    return static_cast<std::size_t>(__builtin_popcount(bits));
+  }
+
+  /// Every active lane makes one visit; those still moving after it stay active.
+  HWY_INLINE void visit(Lanes& L) {
+    const DI di;
+    const DU du;
+    const DF df;
+    const VU golden = hn::Set(du, kGolden);
+    const VI t_count = hn::Set(di, T_);
+
+    const VI info = stage_info(L.stage);
+    const VI kd = hn::And(info, hn::Set(di, 7));
+    const MI touched = hn::And(L.active, hn::Eq(kd, hn::Set(di, static_cast<std::int64_t>(LaneKind::kCalendarMove))));
+    const MI by_lane = hn::And(L.active, hn::Eq(kd, hn::Set(di, static_cast<std::int64_t>(LaneKind::kTouched))));
     // plain: the lanes that draw a dwell (plain stages and those with touchpoints). No lane is
     // ever at an absorbing stage here: a move into one ends the customer in its step.
-    const auto plain = static_cast<__mmask8>(
-        _mm512_mask_cmpeq_epi64_mask(L.active, kd, _mm512_set1_epi64(static_cast<long long>(LaneKind::kPlain))) |
-        touched | by_lane);
-    const auto other = static_cast<__mmask8>(L.active & ~plain);
-    if (other != 0) [[unlikely]] eject(L, other);
+    const MI plain = hn::And(
+        L.active, hn::Or(hn::Eq(kd, hn::Set(di, static_cast<std::int64_t>(LaneKind::kPlain))), hn::Or(touched, by_lane)));
+    const MI other = hn::AndNot(plain, L.active);
+    if (!hn::AllFalse(di, other)) [[unlikely]] eject(L, other);
 
     // A visit's two words at once (they do not depend on each other): Exp(1) from the first, the
     // next stage from the second. Exp(1) is Boost's ziggurat, its first try here
     // (generate_int_float_pair<double, 8> of a 64-bit word: the low 8 bits pick the layer, bits
-    // 8..63 with bit 11 cleared the fraction); a lane it rejects (about 1 draw in 90) finishes
-    // the ziggurat in scalar code and takes its second word after the words that used.
-    const __m512i state_before = L.state;
-    const __m512i w = mix64v(_mm512_add_epi64(L.state, golden));
-    const __m512i two_words = _mm512_add_epi64(L.state, _mm512_add_epi64(golden, golden));
-    __m512i w2 = mix64v(two_words);
-    L.state = _mm512_mask_mov_epi64(L.state, plain, two_words);
-    const __m512i layer = _mm512_and_si512(w, _mm512_set1_epi64(0xff));
-    const __m512d r = _mm512_mul_pd(
-        _mm512_cvtepi64_pd(_mm512_srli_epi64(_mm512_andnot_si512(_mm512_set1_epi64(1LL << 11), w), 8)),
-        _mm512_set1_pd(0x1.0p-56));
-    const __m512d x_i = _mm512_i64gather_pd(layer, table_x_, 8);
-    const __m512d x_next = _mm512_i64gather_pd(layer, table_x_ + 1, 8);
-    __m512d e = _mm512_mul_pd(r, x_i);
-    const __mmask8 rejected = _mm512_mask_cmp_pd_mask(plain, e, x_next, _CMP_NLT_UQ);
-    if (rejected != 0) {
-      alignas(64) std::array<std::uint64_t, 8> st{};
-      _mm512_store_si512(st.data(), state_before);
-      __m512i after = state_before;
-      for (unsigned m = rejected; m != 0; m &= m - 1) {
-        const auto l = static_cast<unsigned>(__builtin_ctz(m));
-        std::uint64_t state = st[l];
-        e = with_lane(e, l, exp1_from(state));
-        after = with_lane(after, l, static_cast<std::int64_t>(state));
-      }
-      after = _mm512_add_epi64(after, golden);
-      L.state = _mm512_mask_mov_epi64(L.state, rejected, after);
-      w2 = _mm512_mask_mov_epi64(w2, rejected, mix64v(after));
-    }
-    const __m512d mean = _mm512_permutex2var_pd(mean_lo_, L.stage, mean_hi_);
-    __m512d exit = _mm512_add_pd(L.t, _mm512_mul_pd(mean, e));
+    // 8..63 with bit 11 cleared the fraction, converted with one rounding); a lane it rejects
+    // (about 1 draw in 90) finishes the ziggurat in scalar code and takes its second word after
+    // the words that used.
+    const VU state_before = L.state;
+    const VU w = mix64v(hn::Add(L.state, golden));
+    const VU two_words = hn::Add(L.state, hn::Add(golden, golden));
+    VU w2 = mix64v(two_words);
+    L.state = hn::IfThenElse(hn::RebindMask(du, plain), two_words, L.state);
+    const VI layer = as_i(hn::And(w, hn::Set(du, 0xff)));
+    const VF r = hn::Mul(hn::ConvertTo(df, as_i(hn::ShiftRight<8>(hn::AndNot(hn::Set(du, std::uint64_t{1} << 11U), w)))),
+                         hn::Set(df, 0x1.0p-56));
+    const VF x_i = hn::GatherIndex(df, table_x_, layer);
+    const VF x_next = hn::GatherIndex(df, table_x_ + 1, layer);
+    VF e = hn::Mul(r, x_i);
+    const MI rejected = hn::AndNot(as_i(hn::Lt(e, x_next)), plain);
+    if (!hn::AllFalse(di, rejected)) [[unlikely]] redraw(L, rejected, state_before, e, w2);
+    const VF mean = hn::GatherIndex(df, mean_.data(), L.stage);
+    VF exit = hn::Add(L.t, hn::Mul(mean, e));
     if (other_families_) [[unlikely]] {
-      const __mmask8 other_family =
-          _mm512_mask_cmpeq_pd_mask(static_cast<__mmask8>(plain & ~by_lane), mean, _mm512_setzero_pd());
-      if (other_family != 0) exit = exits_from_dwells(L.stage, L.t, other_family, e, exit);
+      const MI other_family = hn::And(hn::AndNot(by_lane, plain), as_i(hn::Eq(mean, hn::Zero(df))));
+      if (!hn::AllFalse(di, other_family)) exit = exits_from_dwells(L.stage, L.t, other_family, e, exit);
     }
     // The stay ends at `exit`, or earlier at a contact that moves the customer (tp_moved, `end`);
     // it reaches the horizon when neither comes before it (`limit`: the earlier of exit and the
     // first contact that did not come before the exit).
-    __m512d end = exit;
-    __m512d limit = exit;
-    __mmask8 tp_moved = 0;
-    __m512i move_to = _mm512_set1_epi64(c_.tp_move_to);  // of the lanes tp_moved
-    if (touched != 0) tp_moved = contacts(L, touched, exit, end, limit);
-    if (by_lane != 0) {
+    VF end = exit;
+    VF limit = exit;
+    MI tp_moved = hn::FirstN(di, 0);
+    VI move_to = hn::Set(di, c_.tp_move_to);  // of the lanes tp_moved
+    if (!hn::AllFalse(di, touched)) tp_moved = contacts(L, touched, exit, end, limit);
+    if (!hn::AllFalse(di, by_lane)) {
       const ByLane b = touched_stays(L.stage, L.t, L.offset, by_lane, e);
-      end = _mm512_mask_mov_pd(end, by_lane, b.end);
-      limit = _mm512_mask_mov_pd(limit, by_lane, b.limit);
-      move_to = _mm512_mask_mov_epi64(move_to, b.moved, b.move_to);
-      tp_moved = static_cast<__mmask8>(tp_moved | b.moved);
+      end = hn::IfThenElse(as_f(by_lane), b.end, end);
+      limit = hn::IfThenElse(as_f(by_lane), b.limit, limit);
+      move_to = hn::IfThenElse(b.moved, b.move_to, move_to);
+      tp_moved = hn::Or(tp_moved, b.moved);
     }
-    const __mmask8 at_horizon = _mm512_mask_cmp_pd_mask(static_cast<__mmask8>(plain & ~tp_moved), limit,
-                                                        _mm512_set1_pd(c_.horizon), _CMP_GE_OQ);
-    const auto moving = static_cast<__mmask8>(plain & ~at_horizon);
+    const MI at_horizon = hn::And(hn::AndNot(tp_moved, plain), as_i(hn::Ge(limit, hn::Set(df, c_.horizon))));
+    const MI moving = hn::AndNot(at_horizon, plain);
 
     // The last stay (still there at the horizon): up at its first report row (the scalar engine
-    // also takes one off the row past the last report, which is never read).
-    const __m512i row_cell = occupancy_cell(L.k_from, L.stage);
-    append(plus_, _mm512_mask_cmplt_epi64_mask(at_horizon, L.k_from, t_count), row_cell);
+    // also takes one off the row past the last report, which is never read); counted below with
+    // the last stays of customers absorbed in this visit.
+    const VI row_cell = occupancy_cell(L.k_from, L.stage);
 
     // A stay that passes a report time: up at its first report row, down at the row after its end.
-    const __mmask8 crossing = _mm512_mask_cmp_pd_mask(moving, end, L.next_report, _CMP_GT_OQ);
-    if (crossing != 0) {
-      const __m512i after = _mm512_add_epi64(L.k_from, one);
-      const __m512d t_after = report_time(after, crossing);
-      const __mmask8 fits = _mm512_mask_cmp_pd_mask(crossing, end, t_after, _CMP_LE_OQ);
-      __m512i k_to = _mm512_mask_mov_epi64(t_count, fits, after);
-      const auto search = static_cast<__mmask8>(crossing & ~fits);
-      if (search != 0) k_to = search_reports(k_to, end, search);
-      append(plus_, crossing, row_cell);
-      const __mmask8 reported = _mm512_mask_cmplt_epi64_mask(crossing, k_to, t_count);
-      append(minus_, reported, occupancy_cell(k_to, L.stage));
-      L.k_from = _mm512_mask_mov_epi64(L.k_from, crossing, k_to);
-      L.next_report = _mm512_mask_mov_pd(L.next_report, crossing, report_time(k_to, crossing));
+    const MI crossing = hn::And(moving, as_i(hn::Gt(end, L.next_report)));
+    if (!hn::AllFalse(di, crossing)) {
+      const VI after = hn::Add(L.k_from, hn::Set(di, 1));
+      const MI fits = hn::And(crossing, as_i(hn::Le(end, report_time(after))));
+      VI k_to = hn::IfThenElse(fits, after, t_count);
+      const MI search = hn::AndNot(fits, crossing);
+      if (!hn::AllFalse(di, search)) k_to = search_reports(k_to, end, search);
+      append(plus_, crossing, row_cell, occ_sink_);
+      append(minus_, hn::And(crossing, hn::Lt(k_to, t_count)), occupancy_cell(k_to, L.stage), occ_sink_);
+      L.k_from = hn::IfThenElse(crossing, k_to, L.k_from);
+      L.next_report = hn::IfThenElse(as_f(crossing), report_time(k_to), L.next_report);
     }
 
     // The next stage: the alias table's column from the high 32 bits, keep or alias by the low 32.
-    const __m512i nn = _mm512_permutex2var_epi64(nn_lo_, L.stage, nn_hi_);
-    const __m512i column = _mm512_srli_epi64(_mm512_mul_epu32(_mm512_srli_epi64(w2, 32), nn), 32);
-    // (gathered for every lane: the column is in the table for any stage, and the mask would put
+    const VU nn = hn::ShiftRight<3>(as_u(info));
+    const VI column = as_i(hn::ShiftRight<32>(mul32(hn::ShiftRight<32>(w2), nn)));
+    // (gathered for every lane: the column is in the table for any stage, and a mask would put
     // the exit's comparison on the lanes' critical path)
-    const __m512i cell = _mm512_i64gather_epi64(_mm512_add_epi64(_mm512_slli_epi64(L.stage, 3), column), next_.data(), 8);
-    const __mmask8 kept =
-        _mm512_cmplt_epu64_mask(_mm512_and_si512(w2, _mm512_set1_epi64(0xffffffffLL)), _mm512_srli_epi64(cell, 32));
-    const __m512i low16 = _mm512_set1_epi64(0xffff);
-    __m512i to =
-        _mm512_mask_mov_epi64(_mm512_and_si512(cell, low16), kept, _mm512_and_si512(_mm512_srli_epi64(cell, 16), low16));
-    if (tp_moved != 0) {  // moved by the touchpoint: no next-stage word was drawn
-      to = _mm512_mask_mov_epi64(to, tp_moved, move_to);
-      L.state = _mm512_mask_sub_epi64(L.state, tp_moved, L.state, golden);
+    const VI cell = hn::GatherIndex(di, next_.data(), hn::Add(hn::ShiftLeft<3>(L.stage), column));
+    const MI kept = hn::Lt(as_i(hn::And(w2, hn::Set(du, 0xffffffffULL))), as_i(hn::ShiftRight<32>(as_u(cell))));
+    const VI low16 = hn::Set(di, 0xffff);
+    VI to = hn::IfThenElse(kept, hn::And(hn::ShiftRight<16>(cell), low16), hn::And(cell, low16));
+    if (!hn::AllFalse(di, tp_moved)) {  // moved by the touchpoint: no next-stage word was drawn
+      to = hn::IfThenElse(tp_moved, move_to, to);
+      L.state = hn::IfThenElse(hn::RebindMask(du, tp_moved), hn::Sub(L.state, golden), L.state);
     }
     // The move, in the second half of the move counts when it is the first visit of `to`.
-    const __m512i to_bit = _mm512_sllv_epi64(one, to);
-    const __mmask8 again = _mm512_mask_test_epi64_mask(moving, L.visited, to_bit);
-    L.visited = _mm512_mask_or_epi64(L.visited, moving, L.visited, to_bit);
-    const __m512i move_cell = _mm512_add_epi64(_mm512_add_epi64(_mm512_mul_epu32(L.stage, s_count), to), moved_lane_);
-    append(moves_, moving,
-           _mm512_mask_add_epi64(move_cell, static_cast<__mmask8>(moving & ~again), move_cell, _mm512_set1_epi64(S_ * S_)));
+    const VU to_bit = hn::Shl(hn::Set(du, 1), as_u(to));
+    const MI again = hn::And(moving, hn::RebindMask(di, hn::TestBit(L.visited, to_bit)));
+    L.visited = hn::IfThenElse(hn::RebindMask(du, moving), hn::Or(L.visited, to_bit), L.visited);
+    const VI move_cell = hn::Add(hn::Add(as_i(mul32(as_u(L.stage), hn::Set(du, static_cast<std::uint64_t>(S_)))), to),
+                                 hn::Load(di, moved_off_.v.data()));
+    append(moves_, moving, hn::IfThenElse(hn::AndNot(again, moving), hn::Add(move_cell, hn::Set(di, S_ * S_)), move_cell),
+           moved_sink_);
     // A move into an absorbing stage ends the customer here: its last stay, from `end` on.
-    const __mmask8 absorbed = _mm512_mask_cmpeq_epi64_mask(
-        moving, _mm512_permutex2var_epi64(kind_lo_, to, kind_hi_),
-        _mm512_set1_epi64(static_cast<long long>(LaneKind::kAbsorbing)));
-    append(plus_, _mm512_mask_cmplt_epi64_mask(absorbed, L.k_from, t_count), occupancy_cell(L.k_from, to));
-    const __mmask8 converts = _mm512_mask_cmpeq_epi64_mask(static_cast<__mmask8>(moving & ~L.converted), to,
-                                                           _mm512_set1_epi64(c_.won));
-    if (converts != 0) {
-      _mm512_mask_i64scatter_pd(out_.conversion.data(), converts, L.offset, end, 8);
-      L.converted = static_cast<__mmask8>(L.converted | converts);
+    const VI to_kind = hn::And(stage_info(to), hn::Set(di, 7));
+    const MI absorbed = hn::And(moving, hn::Eq(to_kind, hn::Set(di, static_cast<std::int64_t>(LaneKind::kAbsorbing))));
+    const MI last = hn::And(hn::Or(absorbed, at_horizon), hn::Lt(L.k_from, t_count));
+    append(plus_, last, occupancy_cell(L.k_from, hn::IfThenElse(absorbed, to, L.stage)), occ_sink_);
+    const MI converts = hn::And(hn::AndNot(L.converted, moving), hn::Eq(to, hn::Set(di, c_.won)));
+    if (!hn::AllFalse(di, converts)) [[unlikely]] {
+      convert(L.offset, end, converts);
+      L.converted = hn::Or(L.converted, converts);
     }
-    L.stage = _mm512_mask_mov_epi64(L.stage, moving, to);
-    L.t = _mm512_mask_mov_pd(L.t, moving, end);
+    L.stage = hn::IfThenElse(moving, to, L.stage);
+    L.t = hn::IfThenElse(as_f(moving), end, L.t);
 
-    L.active = static_cast<__mmask8>(L.active & ~(at_horizon | other | absorbed));
+    L.active = hn::AndNot(hn::Or(at_horizon, hn::Or(other, absorbed)), L.active);
   }
 
-  /// report_times[k] for lanes `which` (infinity past the last report).
-  LCSIM_AVX512_INLINE __m512d report_time(__m512i k, __mmask8 which) const {
-    const __m512d inf = _mm512_set1_pd(kInf);
-    if (few_reports_) return _mm512_permutex2var_pd(rt_lo_, k, rt_hi_);  // rt_ is inf past T
-    return _mm512_mask_i64gather_pd(inf, _mm512_mask_cmplt_epi64_mask(which, k, _mm512_set1_epi64(T_)), k,
-                                    c_.report_times, 8);
+  /// Stage s's kind | next_n << 3 (a byte-table lookup where the target has one: no gather).
+  HWY_INLINE VI stage_info(VI s) const {
+#if HWY_TARGET == HWY_SCALAR
+    return hn::GatherIndex(DI(), info_.data(), s);
+#else
+    const hn::Repartition<std::uint8_t, DI> d8;
+    return hn::And(hn::BitCast(DI(), hn::TableLookupBytes(info_bytes_, hn::BitCast(d8, s))), hn::Set(DI(), 0xff));
+#endif
   }
+
+  /// report_times[k] (never for k >= T; k <= T + 1).
+  HWY_INLINE VF report_time(VI k) const { return hn::GatherIndex(DF(), rt_, k); }
 
   /// The record of occupancy row k, stage s, in the lane's copy.
-  LCSIM_AVX512_INLINE __m512i occupancy_cell(__m512i k, __m512i s) const {
-    return _mm512_add_epi64(_mm512_add_epi64(_mm512_mul_epu32(k, _mm512_set1_epi64(S_)), s), occ_lane_);
+  HWY_INLINE VI occupancy_cell(VI k, VI s) const {
+    const DU du;
+    return hn::Add(hn::Add(as_i(mul32(as_u(k), hn::Set(du, static_cast<std::uint64_t>(S_)))), s),
+                   hn::Load(DI(), occ_off_.v.data()));
+  }
+
+  /// The lanes `which` whose first ziggurat try was rejected: their Exp(1) draws finished in scalar
+  /// code from their streams as they stood (state_before), and their next-stage words after them.
+  [[gnu::noinline]] void redraw(Lanes& L, MI which, VU state_before, VF& e, VU& w2) const {
+    const DU du;
+    LaneArray<std::uint64_t> st;
+    LaneArray<double> x;
+    hn::Store(state_before, du, st.v.data());
+    hn::Store(e, DF(), x.v.data());
+    for (unsigned m = bits_of(which); m != 0; m &= m - 1) {
+      const auto l = static_cast<std::size_t>(__builtin_ctz(m));
+      x.v[l] = lane_parts::exp1_from(st.v[l]);
+    }
+    e = hn::Load(DF(), x.v.data());
+    const VU after = hn::Add(hn::Load(du, st.v.data()), hn::Set(du, kGolden));
+    L.state = hn::IfThenElse(hn::RebindMask(du, which), after, L.state);
+    w2 = hn::IfThenElse(hn::RebindMask(du, which), mix64v(after), w2);
+  }
+
+  /// Conversions of lanes `which` at `when`, per customer of the block.
+  [[gnu::noinline]] void convert(VI offsets, VF when, MI which) {
+    LaneArray<std::int64_t> o;
+    LaneArray<double> t;
+    hn::Store(offsets, DI(), o.v.data());
+    hn::Store(when, DF(), t.v.data());
+    for (unsigned m = bits_of(which); m != 0; m &= m - 1) {
+      const auto l = static_cast<std::size_t>(__builtin_ctz(m));
+      out_.conversion[static_cast<std::size_t>(o.v[l])] = t.v[l];
+    }
   }
 
   /// The calendar touchpoint's first contact day at or after `at` for lanes `which`, and its index
   /// k (day = start + k every): Schedule::next_calendar's arithmetic (the floor of a quotient, then
   /// a step or two).
-  LCSIM_AVX512_INLINE __m512d first_contact(__m512d at, __mmask8 which, __m512d& k) const {
-    const __m512d start = _mm512_set1_pd(c_.tp_start);
-    const __m512d every = _mm512_set1_pd(c_.tp_every);
-    k = _mm512_roundscale_pd(_mm512_div_pd(_mm512_sub_pd(at, start), every), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    k = _mm512_mask_mov_pd(k, _mm512_cmp_pd_mask(at, start, _CMP_LE_OQ), _mm512_setzero_pd());
-    __m512d t = _mm512_add_pd(start, _mm512_mul_pd(k, every));
+  HWY_INLINE VF first_contact(VF at, MI which, VF& k) const {
+    const DF df;
+    const VF start = hn::Set(df, c_.tp_start);
+    const VF every = hn::Set(df, c_.tp_every);
+    k = hn::Floor(hn::Div(hn::Sub(at, start), every));
+    k = hn::IfThenElse(hn::Le(at, start), hn::Zero(df), k);
+    const VF t = hn::Add(start, hn::Mul(k, every));
     return step_to<false>(t, k, at, which);
   }
 
   /// The contact after day c (= start + k every) for lanes `which`: next_calendar(c, strict), which
   /// is start + (k + 1) every (the loop only guards against a step lost to rounding).
-  LCSIM_AVX512_INLINE __m512d next_contact(__m512d c, __mmask8 which, __m512d& k) const {
-    k = _mm512_mask_add_pd(k, which, k, _mm512_set1_pd(1.0));
-    const __m512d t = _mm512_add_pd(_mm512_set1_pd(c_.tp_start), _mm512_mul_pd(k, _mm512_set1_pd(c_.tp_every)));
+  HWY_INLINE VF next_contact(VF c, MI which, VF& k) const {
+    const DF df;
+    k = hn::IfThenElse(as_f(which), hn::Add(k, hn::Set(df, 1.0)), k);
+    const VF t = hn::Add(hn::Set(df, c_.tp_start), hn::Mul(k, hn::Set(df, c_.tp_every)));
     return step_to<true>(t, k, c, which);
   }
 
   /// Steps lanes `which` whose day t is before `at` (not after it when Strict) along the grid
   /// until it is not.
   template <bool Strict>
-  LCSIM_AVX512_INLINE __m512d step_to(__m512d t, __m512d& k, __m512d at, __mmask8 which) const {
+  HWY_INLINE VF step_to(VF t, VF& k, VF at, MI which) const {
+    const DF df;
     for (;;) {
-      const __mmask8 behind = _mm512_mask_cmp_pd_mask(which, t, at, Strict ? _CMP_LE_OQ : _CMP_LT_OQ);
-      if (behind == 0) return t;
-      k = _mm512_mask_add_pd(k, behind, k, _mm512_set1_pd(1.0));
-      t = _mm512_mask_mov_pd(t, behind, _mm512_add_pd(_mm512_set1_pd(c_.tp_start),
-                                                       _mm512_mul_pd(k, _mm512_set1_pd(c_.tp_every))));
+      const MI behind = hn::And(which, as_i(Strict ? hn::Le(t, at) : hn::Lt(t, at)));
+      if (hn::AllFalse(DI(), behind)) return t;
+      k = hn::IfThenElse(as_f(behind), hn::Add(k, hn::Set(df, 1.0)), k);
+      t = hn::IfThenElse(as_f(behind), hn::Add(hn::Set(df, c_.tp_start), hn::Mul(k, hn::Set(df, c_.tp_every))), t);
     }
   }
 
@@ -528,130 +583,139 @@ class LaneKernel {
   /// with one such touchpoint): each contact before the exit and the horizon draws reach, and a
   /// reached customer the move (the two words are made at once; a customer not reached uses one).
   /// Returns the lanes it moved, with `end` their contact day.
-  LCSIM_AVX512_INLINE __mmask8 contacts(Lanes& L, __mmask8 touched, __m512d exit, __m512d& end, __m512d& limit) {
-    const __m512i golden = _mm512_set1_epi64(static_cast<long long>(kGolden));
-    const __m512d horizon = _mm512_set1_pd(c_.horizon);
-    const __m512d two_m53 = _mm512_set1_pd(0x1.0p-53);
-    __m512d k;
-    __m512d c = first_contact(L.t, touched, k);
-    __mmask8 pending = _mm512_mask_cmp_pd_mask(_mm512_mask_cmp_pd_mask(touched, c, exit, _CMP_LT_OQ), c, horizon,
-                                               _CMP_LT_OQ);
-    __mmask8 moved = 0;
-    while (pending != 0) {
-      const auto opening = static_cast<__mmask8>(pending & ~L.tp_open);
-      if (opening != 0) {
-        const __m512i key = _mm512_add_epi64(_mm512_set1_epi64(static_cast<long long>(first_key_)), L.offset);
-        L.tp_state = _mm512_mask_mov_epi64(
-            L.tp_state, opening, mix64v(_mm512_xor_si512(_mm512_set1_epi64(static_cast<long long>(c_.tp_base)), key)));
-        L.tp_open = static_cast<__mmask8>(L.tp_open | opening);
+  HWY_INLINE MI contacts(Lanes& L, MI touched, VF exit, VF& end, VF& limit) {
+    const DI di;
+    const DU du;
+    const DF df;
+    const VU golden = hn::Set(du, kGolden);
+    const VF horizon = hn::Set(df, c_.horizon);
+    const VF two_m53 = hn::Set(df, 0x1.0p-53);
+    VF k;
+    VF c = first_contact(L.t, touched, k);
+    MI pending = hn::And(touched, as_i(hn::And(hn::Lt(c, exit), hn::Lt(c, horizon))));
+    MI moved = hn::FirstN(di, 0);
+    while (!hn::AllFalse(di, pending)) {
+      const MI opening = hn::AndNot(L.tp_open, pending);
+      if (!hn::AllFalse(di, opening)) {
+        const VU key = hn::Add(hn::Set(du, first_key_), as_u(L.offset));
+        L.tp_state = hn::IfThenElse(hn::RebindMask(du, opening), mix64v(hn::Xor(hn::Set(du, c_.tp_base), key)),
+                                    L.tp_state);
+        L.tp_open = hn::Or(L.tp_open, opening);
       }
-      out_.tp_contacts += __builtin_popcount(pending);
-      const __m512i one_word = _mm512_add_epi64(L.tp_state, golden);
-      const __m512i two_words = _mm512_add_epi64(one_word, golden);
-      const __m512d u = _mm512_mul_pd(_mm512_cvtepi64_pd(_mm512_srli_epi64(mix64v(one_word), 11)), two_m53);
-      const __m512d u2 = _mm512_mul_pd(_mm512_cvtepi64_pd(_mm512_srli_epi64(mix64v(two_words), 11)), two_m53);
-      const __mmask8 hit = _mm512_mask_cmp_pd_mask(pending, u, _mm512_set1_pd(c_.tp_reach), _CMP_LT_OQ);
-      const __mmask8 move = _mm512_mask_cmp_pd_mask(hit, u2, _mm512_set1_pd(c_.tp_move_p), _CMP_LT_OQ);
-      L.tp_state = _mm512_mask_mov_epi64(_mm512_mask_mov_epi64(L.tp_state, pending, one_word), hit, two_words);
-      out_.tp_reached += __builtin_popcount(hit);
-      out_.tp_moves += __builtin_popcount(move);
-      moved = static_cast<__mmask8>(moved | move);
-      end = _mm512_mask_mov_pd(end, move, c);
-      pending = static_cast<__mmask8>(pending & ~move);
+      out_.tp_contacts += static_cast<std::int64_t>(hn::CountTrue(di, pending));
+      const VU one_word = hn::Add(L.tp_state, golden);
+      const VU two_words = hn::Add(one_word, golden);
+      const VF u = hn::Mul(hn::ConvertTo(df, as_i(hn::ShiftRight<11>(mix64v(one_word)))), two_m53);
+      const VF u2 = hn::Mul(hn::ConvertTo(df, as_i(hn::ShiftRight<11>(mix64v(two_words)))), two_m53);
+      const MI hit = hn::And(pending, as_i(hn::Lt(u, hn::Set(df, c_.tp_reach))));
+      const MI move = hn::And(hit, as_i(hn::Lt(u2, hn::Set(df, c_.tp_move_p))));
+      L.tp_state = hn::IfThenElse(hn::RebindMask(du, hit), two_words,
+                                  hn::IfThenElse(hn::RebindMask(du, pending), one_word, L.tp_state));
+      out_.tp_reached += static_cast<std::int64_t>(hn::CountTrue(di, hit));
+      out_.tp_moves += static_cast<std::int64_t>(hn::CountTrue(di, move));
+      moved = hn::Or(moved, move);
+      end = hn::IfThenElse(as_f(move), c, end);
+      pending = hn::AndNot(move, pending);
       c = next_contact(c, pending, k);
-      pending = _mm512_mask_cmp_pd_mask(_mm512_mask_cmp_pd_mask(pending, c, exit, _CMP_LT_OQ), c, horizon, _CMP_LT_OQ);
+      pending = hn::And(pending, as_i(hn::And(hn::Lt(c, exit), hn::Lt(c, horizon))));
     }
-    limit = _mm512_mask_mov_pd(limit, touched, _mm512_min_pd(c, exit));
+    limit = hn::IfThenElse(as_f(touched), hn::Min(c, exit), limit);
     return moved;
   }
 
   /// Lanes `which` go back to the scalar engine as they enter their stage.
-  LCSIM_AVX512_INLINE void eject(const Lanes& L, __mmask8 which) {
-    alignas(64) std::array<std::uint64_t, 8> state{};
-    alignas(64) std::array<std::int64_t, 8> stage{};
-    alignas(64) std::array<std::int64_t, 8> k_from{};
-    alignas(64) std::array<std::int64_t, 8> offset{};
-    alignas(64) std::array<std::uint64_t, 8> visited{};
-    alignas(64) std::array<double, 8> t{};
-    _mm512_store_si512(state.data(), L.state);
-    _mm512_store_si512(stage.data(), L.stage);
-    _mm512_store_si512(k_from.data(), L.k_from);
-    _mm512_store_si512(offset.data(), L.offset);
-    _mm512_store_si512(visited.data(), L.visited);
-    alignas(64) std::array<std::uint64_t, 8> tp_state{};
-    _mm512_store_pd(t.data(), L.t);
-    _mm512_store_si512(tp_state.data(), L.tp_state);
-    for (unsigned m = which; m != 0; m &= m - 1) {
+  [[gnu::noinline]] void eject(const Lanes& L, MI which) {
+    LaneArray<std::uint64_t> state;
+    LaneArray<std::int64_t> stage;
+    LaneArray<std::int64_t> k_from;
+    LaneArray<std::int64_t> offset;
+    LaneArray<std::uint64_t> visited;
+    LaneArray<double> t;
+    LaneArray<std::uint64_t> tp_state;
+    hn::Store(L.state, DU(), state.v.data());
+    hn::Store(L.stage, DI(), stage.v.data());
+    hn::Store(L.k_from, DI(), k_from.v.data());
+    hn::Store(L.offset, DI(), offset.v.data());
+    hn::Store(L.visited, DU(), visited.v.data());
+    hn::Store(L.t, DF(), t.v.data());
+    hn::Store(L.tp_state, DU(), tp_state.v.data());
+    const unsigned converted = bits_of(L.converted);
+    const unsigned tp_open = bits_of(L.tp_open);
+    for (unsigned m = bits_of(which); m != 0; m &= m - 1) {
       const auto l = static_cast<std::size_t>(__builtin_ctz(m));
-      out_.ejected.push_back(LaneEject{static_cast<std::uint32_t>(offset[l]), static_cast<std::int32_t>(stage[l]),
-                                       static_cast<std::int32_t>(k_from[l]), ((L.converted >> l) & 1U) != 0, t[l],
-                                       state[l], visited[l], ((L.tp_open >> l) & 1U) != 0, tp_state[l]});
+      out_.ejected.push_back(LaneEject{static_cast<std::uint32_t>(offset.v[l]), static_cast<std::int32_t>(stage.v[l]),
+                                       static_cast<std::int32_t>(k_from.v[l]), ((converted >> l) & 1U) != 0, t.v[l],
+                                       state.v[l], visited.v[l], ((tp_open >> l) & 1U) != 0, tp_state.v[l]});
     }
   }
 
   /// The exits of lanes `which`, in stages whose dwell is of another family than exponential.
-  /// (The lanes' registers by value: a reference to them would keep them in memory.)
-  [[gnu::noinline]] LCSIM_AVX512 __m512d exits_from_dwells(__m512i stages, __m512d entry, __mmask8 which, __m512d e,
-                                                           __m512d exit) const {
-    alignas(64) std::array<std::int64_t, 8> stage{};
-    alignas(64) std::array<double, 8> t{};
-    alignas(64) std::array<double, 8> x{};
-    _mm512_store_si512(stage.data(), stages);
-    _mm512_store_pd(t.data(), entry);
-    _mm512_store_pd(x.data(), e);
-    for (unsigned m = which; m != 0; m &= m - 1) {
-      const auto l = static_cast<unsigned>(__builtin_ctz(m));
-      exit = with_lane(exit, l, exit_from(*dwell_[static_cast<std::size_t>(stage[l])], t[l], x[l]));
+  [[gnu::noinline]] VF exits_from_dwells(VI stages, VF entry, MI which, VF e, VF exit) const {
+    LaneArray<std::int64_t> stage;
+    LaneArray<double> t;
+    LaneArray<double> x;
+    LaneArray<double> out;
+    hn::Store(stages, DI(), stage.v.data());
+    hn::Store(entry, DF(), t.v.data());
+    hn::Store(e, DF(), x.v.data());
+    hn::Store(exit, DF(), out.v.data());
+    for (unsigned m = bits_of(which); m != 0; m &= m - 1) {
+      const auto l = static_cast<std::size_t>(__builtin_ctz(m));
+      out.v[l] = lane_parts::exit_from(*dwell_[static_cast<std::size_t>(stage.v[l])], t.v[l], x.v[l]);
     }
-    return exit;
+    return hn::Load(DF(), out.v.data());
   }
 
   /// The kTouched stays of lanes `which` (entered at `entry`, their exits' Exp(1) draws `e`), lane
   /// by lane: where each ends (`end`; `limit` its horizon test, infinity when the horizon came
   /// first) and the lanes a contact moved, to `move_to`.
   struct ByLane {
-    __m512d end;
-    __m512d limit;
-    __m512i move_to;
-    __mmask8 moved;
+    VF end;
+    VF limit;
+    VI move_to;
+    MI moved;
   };
-  [[gnu::noinline]] LCSIM_AVX512 ByLane touched_stays(__m512i stages, __m512d entry, __m512i offsets, __mmask8 which,
-                                                     __m512d e) const {
-    alignas(64) std::array<std::int64_t, 8> stage{};
-    alignas(64) std::array<double, 8> t{};
-    alignas(64) std::array<std::int64_t, 8> offset{};
-    alignas(64) std::array<double, 8> x{};
-    _mm512_store_si512(stage.data(), stages);
-    _mm512_store_pd(t.data(), entry);
-    _mm512_store_si512(offset.data(), offsets);
-    _mm512_store_pd(x.data(), e);
-    ByLane result{_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_si512(), 0};
-    for (unsigned m = which; m != 0; m &= m - 1) {
-      const auto l = static_cast<unsigned>(__builtin_ctz(m));
-      const LaneStage& st = c_.stages[static_cast<std::size_t>(stage[l])];
-      const auto o = static_cast<std::uint32_t>(offset[l]);
-      const StayEnd r = touched_stay_of(c_, st, o, first_key_ + o, t[l], x[l], out_);
-      result.end = with_lane(result.end, l, r.when);
-      result.limit = with_lane(result.limit, l, r.kind == StayEnd::kHorizon ? kInf : r.when);
+  [[gnu::noinline]] ByLane touched_stays(VI stages, VF entry, VI offsets, MI which, VF e) const {
+    LaneArray<std::int64_t> stage;
+    LaneArray<double> t;
+    LaneArray<std::int64_t> offset;
+    LaneArray<double> x;
+    LaneArray<double> end;
+    LaneArray<double> limit;
+    LaneArray<std::int64_t> move_to;
+    LaneArray<std::int64_t> moved;
+    hn::Store(stages, DI(), stage.v.data());
+    hn::Store(entry, DF(), t.v.data());
+    hn::Store(offsets, DI(), offset.v.data());
+    hn::Store(e, DF(), x.v.data());
+    for (unsigned m = bits_of(which); m != 0; m &= m - 1) {
+      const auto l = static_cast<std::size_t>(__builtin_ctz(m));
+      const LaneStage& st = c_.stages[static_cast<std::size_t>(stage.v[l])];
+      const auto o = static_cast<std::uint32_t>(offset.v[l]);
+      const StayEnd r = lane_parts::touched_stay_of(c_, st, o, first_key_ + o, t.v[l], x.v[l], out_);
+      end.v[l] = r.when;
+      limit.v[l] = r.kind == StayEnd::kHorizon ? kInf : r.when;
       if (r.kind == StayEnd::kMove) {
-        result.moved = static_cast<__mmask8>(result.moved | (1U << l));
-        result.move_to = with_lane(
-            result.move_to, l,
-            (*c_.touchpoints)[static_cast<std::size_t>(c_.touched[static_cast<std::size_t>(st.touched)].id)].move_to);
+        moved.v[l] = -1;
+        move_to.v[l] = lane_parts::touched_move_to(c_, st);
       }
     }
-    return result;
+    const DI di;
+    return ByLane{hn::Load(DF(), end.v.data()), hn::Load(DF(), limit.v.data()), hn::Load(di, move_to.v.data()),
+                  hn::MaskFromVec(hn::Load(di, moved.v.data()))};
   }
 
   /// report_index() of the exits of lanes `which` (stays that pass more than one report time).
-  [[gnu::noinline]] LCSIM_AVX512 __m512i search_reports(__m512i k_to, __m512d exit, __mmask8 which) const {
-    alignas(64) std::array<double, 8> x{};
-    _mm512_store_pd(x.data(), exit);
-    for (unsigned m = which; m != 0; m &= m - 1) {
-      const auto l = static_cast<unsigned>(__builtin_ctz(m));
-      k_to = with_lane(k_to, l, report_index(c_, x[l]));
+  [[gnu::noinline]] VI search_reports(VI k_to, VF exit, MI which) const {
+    LaneArray<double> x;
+    LaneArray<std::int64_t> k;
+    hn::Store(exit, DF(), x.v.data());
+    hn::Store(k_to, DI(), k.v.data());
+    for (unsigned m = bits_of(which); m != 0; m &= m - 1) {
+      const auto l = static_cast<std::size_t>(__builtin_ctz(m));
+      k.v[l] = lane_parts::report_index_of(c_, x.v[l]);
     }
-    return k_to;
+    return hn::Load(DI(), k.v.data());
   }
 
   const LaneCohort& c_;
@@ -669,44 +733,58 @@ class LaneKernel {
   Records plus_;   // occupancy_diff += 1
   Records minus_;  // occupancy_diff -= 1
   Records moves_;  // transitions += 1
-  std::uint64_t* keys_ = nullptr;  // out_.keys: every customer's path stream key
-  alignas(64) std::array<std::uint64_t, 16 * 8> next_{};
-  std::array<const Dwell*, 16> dwell_{};  // stages with another family than exponential
-  bool other_families_ = false;            // any such stage
-  __m512d mean_lo_, mean_hi_, rt_lo_, rt_hi_, entry_nrt_;
-  __m512i kind_lo_, kind_hi_, nn_lo_, nn_hi_, occ_lane_, moved_lane_;
-  bool few_reports_ = false;
-  std::uint32_t next_offset_ = 0;
+  const double* rt_ = nullptr;  // report times, then never (out_.report_times)
+  // Per stage: kind | next_n << 3 (also as a byte table), the exponential mean, the alias table's
+  // columns (8 a stage).
+  alignas(64) std::array<std::int64_t, kLaneMaxStages> info_{};
+#if HWY_TARGET != HWY_SCALAR
+  hn::Vec<hn::Repartition<std::uint8_t, DI>> info_bytes_;
+#endif
+  VI iota_;  // 0, 1, 2, ...
+  alignas(64) std::array<double, kLaneMaxStages> mean_{};
+  alignas(64) std::array<std::int64_t, kLaneMaxStages * 8> next_{};
+  std::array<const Dwell*, kLaneMaxStages> dwell_{};  // stages with another family than exponential
+  bool other_families_ = false;                       // any such stage
+  LaneArray<std::int64_t> occ_off_;    // each lane's copy of the occupancy counts
+  LaneArray<std::int64_t> moved_off_;  // and of the move counts
+  VI occ_sink_;                        // each lane's sink cell of the occupancy counts
+  VI moved_sink_;                      // and of the move counts
+  std::int64_t* sweep_ = nullptr;  // out_.sweep: the customers' state between passes (field())
 };
 
 }  // namespace
 
-LCSIM_AVX512 static void advance_lanes_avx512(const LaneCohort& c, std::uint64_t first_key, std::uint32_t n,
-                                              std::int64_t* transitions, std::int64_t* occupancy_diff,
-                                              std::int64_t* reached, LaneBlock& out) {
+void AdvanceLanes(const LaneCohort& c, std::uint64_t first_key, std::uint32_t n, std::int64_t* transitions,
+                  std::int64_t* occupancy_diff, std::int64_t* reached, LaneBlock& out) {
   LaneKernel kernel(c, first_key, n, transitions, occupancy_diff, reached, out);
   kernel.run();
 }
 
-bool lanes_available() noexcept {
-  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
-                         __builtin_cpu_supports("avx512cd");
-  return ok;
-}
+const char* LaneTarget() { return hwy::TargetName(HWY_TARGET); }
+
+std::size_t LaneWidth() { return hn::Lanes(DU()); }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace lcsim::detail
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace lcsim::detail {
+
+HWY_EXPORT(AdvanceLanes);
+HWY_EXPORT(LaneTarget);
+HWY_EXPORT(LaneWidth);
 
 void advance_lanes(const LaneCohort& cohort, std::uint64_t first_key, std::uint32_t n, std::int64_t* transitions,
                    std::int64_t* occupancy_diff, std::int64_t* reached, LaneBlock& out) {
-  advance_lanes_avx512(cohort, first_key, n, transitions, occupancy_diff, reached, out);
+  HWY_DYNAMIC_DISPATCH(AdvanceLanes)(cohort, first_key, n, transitions, occupancy_diff, reached, out);
 }
 
-#else  // not x86-64 with GCC/Clang: no lanes, the engine stays scalar
+const char* lanes_target() noexcept { return HWY_DYNAMIC_DISPATCH(LaneTarget)(); }
 
-bool lanes_available() noexcept { return false; }
+std::size_t lanes_width() noexcept { return HWY_DYNAMIC_DISPATCH(LaneWidth)(); }
 
-void advance_lanes(const LaneCohort&, std::uint64_t, std::uint32_t, std::int64_t*, std::int64_t*, std::int64_t*,
-                   LaneBlock&) {}
-
-#endif
+std::int64_t lanes_compiled_targets() noexcept { return HWY_TARGETS; }
 
 }  // namespace lcsim::detail
+#endif

@@ -5,13 +5,16 @@
 /// whose one touchpoint is a free calendar contact that can only move the customer (a webinar), and
 /// stages with one touchpoint of another kind (costs, after-entry schedules, effect windows),
 /// whose stays run lane by lane in scalar code, the scalar engine's touched_stay().
-/// Eight customers advance at once in AVX-512 registers, each with its own stream and exactly the
-/// draws the scalar engine makes (Boost's ziggurat for Exp(1), the same alias choice), so the
-/// counts are the scalar engine's, bit for bit. A customer that enters any other kind of stage is
-/// handed back (LaneEject) to finish in the scalar engine. Internal to the engine.
+/// As many customers as a SIMD vector has 64-bit lanes advance at once (Google Highway, the best
+/// target of this CPU chosen at run time: 8 with AVX-512, 4 with AVX2, 2 with SSE4 or NEON, 1 in
+/// the scalar fallback), each with its own stream and exactly the draws the scalar engine makes
+/// (Boost's ziggurat for Exp(1), the same alias choice), so the counts are the scalar engine's, bit
+/// for bit, on every target. A customer that enters any other kind of stage is handed back
+/// (LaneEject) to finish in the scalar engine. Internal to the engine.
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -22,7 +25,8 @@ struct Touchpoint;
 
 namespace lcsim::detail {
 
-/// The lanes keep a stage's attributes in two 8-wide registers: at most 16 stages.
+/// The lanes keep a stage's attributes in small tables (and a stage set in a 64-bit word): at most
+/// 16 stages.
 constexpr int kLaneMaxStages = 16;
 /// Customers per call of advance_lanes (its conversion array is per customer of the block).
 constexpr std::uint32_t kLaneBlock = 16384;
@@ -143,15 +147,22 @@ struct LaneBlock {
   std::vector<LanePaid> paid;
   std::vector<LanePaid> paid_scratch;   ///< scratch: paid in the lanes' order
   std::vector<std::uint32_t> paid_at;   ///< scratch: the sort's counts
+  std::vector<double> report_times;     ///< scratch: the report times, then never (twice)
+  std::vector<std::int64_t> sweep;      ///< scratch: the customers' state between the lanes' passes
 };
 
-/// True when this CPU (and its OS) runs AVX-512 F+DQ code.
-[[nodiscard]] bool lanes_available() noexcept;
+/// The Highway target the lanes run on this CPU (hwy::TargetName: "AVX3" for AVX-512, "AVX2",
+/// "SSE4", "SSSE3", "NEON", "SCALAR" or "EMU128" for the fallback), chosen at the first call; tests
+/// may restrict the choice with hwy::SetSupportedTargetsForTest.
+[[nodiscard]] const char* lanes_target() noexcept;
+/// Customers the lanes advance at once on that target (64-bit lanes of a vector).
+[[nodiscard]] std::size_t lanes_width() noexcept;
+/// The Highway targets this build compiled the lanes for (a mask of HWY_* target bits).
+[[nodiscard]] std::int64_t lanes_compiled_targets() noexcept;
 
 /// Advances customers first_key .. first_key + n - 1 (n <= kLaneBlock) of the cohort from its
 /// start stage at their entry day (day 0 unless entry_t), adding to transitions (s_count^2, from * s_count + to), occupancy_diff
 /// ((t_count + 1) * s_count, the engine's difference rows) and reached (s_count).
-/// Requires lanes_available().
 void advance_lanes(const LaneCohort& cohort, std::uint64_t first_key, std::uint32_t n, std::int64_t* transitions,
                    std::int64_t* occupancy_diff, std::int64_t* reached, LaneBlock& out);
 

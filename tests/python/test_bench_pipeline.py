@@ -41,6 +41,9 @@ def test_quick_run_prints_the_whole_table(quick_run):
                  "1 -> 2 threads", "bundled B2B scenario", "sales team"):
         assert any(name in r for r in rows), name
     assert "QUICK SMOKE RUN" in quick_run.stdout
+    # The CPU and the SIMD target that ran head the table (the target as the engine names it).
+    assert re.search(r"^CPU: .+; SIMD target the vector lanes ran: (AVX3|AVX2|SSE4|SSSE3|NEON|SCALAR|EMU128) "
+                     r"\(\d+ lanes\)$", quick_run.stdout, re.M), quick_run.stdout[:2000]
 
 
 def test_quick_run_checks_hold(quick_run):

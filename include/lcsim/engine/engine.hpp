@@ -20,9 +20,10 @@ struct SimulationControl {
   bool has_seed = false;
   CustomerOutcomes* outcomes = nullptr;            ///< filled with one entry per customer when set
   /// Advance initial groups and arrival streams through the stages the vector lanes take (plain
-  /// ones, and those with one touchpoint; docs/contributing.md) eight customers at a time in
-  /// AVX-512 registers where the CPU has them. The results are the same either way (the same draws, counts and
-  /// order of conversions); false keeps every customer in the scalar loop (tests compare the two).
+  /// ones, and those with one touchpoint; docs/contributing.md) as many customers at a time as a
+  /// SIMD vector of this CPU has 64-bit lanes (vector_lane_width()). The results are the same
+  /// either way, on every SIMD target (the same draws, counts and order of conversions); false
+  /// keeps every customer in the scalar loop (tests compare the two).
   bool vector_lanes = true;
   /// When set, increased by the customers that started in the vector lanes (benches and tests
   /// check with it that the lanes ran).
@@ -45,8 +46,18 @@ class Engine {
   /// @throws Cancelled when control.cancel became true
   [[nodiscard]] ReplicationResult simulate(int replication, const SimulationControl& control = {}) const;
 
-  /// Whether this CPU runs the vector lanes (SimulationControl::vector_lanes): x86-64 with AVX-512.
+  /// Whether the vector lanes (SimulationControl::vector_lanes) run more than one customer at a
+  /// time on this CPU: a SIMD target (AVX-512, AVX2, SSE4, SSSE3, NEON), not Highway's fallback.
   [[nodiscard]] static bool vector_lanes_available() noexcept;
+  /// The SIMD target the vector lanes run on this CPU, Highway's name for it: "AVX3" (AVX-512),
+  /// "AVX2", "SSE4", "SSSE3", "NEON", or "SCALAR" / "EMU128" (the portable fallback). Chosen at
+  /// run time, the best this CPU runs of those the build compiled.
+  [[nodiscard]] static const char* vector_lanes_target() noexcept;
+  /// Customers the vector lanes advance at once on this CPU (8 with AVX-512, 4 with AVX2, ...).
+  [[nodiscard]] static int vector_lane_width() noexcept;
+  /// The SIMD targets this build compiled the vector lanes for, as Highway's target bits (HWY_AVX2,
+  /// ... in hwy/targets.h): tests force each in turn with hwy::SetSupportedTargetsForTest.
+  [[nodiscard]] static std::int64_t vector_lane_targets() noexcept;
 
  private:
   const Model& model_;

@@ -1,12 +1,18 @@
-// The engine's AVX-512 lanes for plain initial groups (src/engine/plain_lanes.hpp) against its
-// scalar loop: the same replication, bit for bit, for every way a customer can leave the lanes.
-// Each comparison also checks that the lanes did run (SimulationControl::vector_lane_customers).
+// The engine's vector lanes (src/engine/plain_lanes.hpp, Google Highway) against its scalar loop:
+// the same replication, bit for bit, on every SIMD target the build compiled that this CPU runs
+// (each forced in turn with hwy::SetSupportedTargetsForTest: on an AVX2 machine AVX2, SSE4, SSSE3
+// and Highway's scalar fallback; AVX-512 too where the CPU has it), for every way a customer can
+// leave the lanes. Each comparison also checks that the lanes did run
+// (SimulationControl::vector_lane_customers) and ran the target forced.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
+#include <hwy/targets.h>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "lcsim/core/error.hpp"
 #include "lcsim/engine/engine.hpp"
@@ -17,18 +23,46 @@
 namespace lcsim {
 namespace {
 
-#define LCSIM_SKIP_WITHOUT_LANES()  \
-  if (!Engine::vector_lanes_available()) \
-  GTEST_SKIP() << "this CPU has no AVX-512: the engine does not use the lanes here"
+/// The lanes' targets this CPU runs, as Highway target bits (best first).
+std::vector<std::int64_t> runnable_lane_targets() {
+  hwy::SetSupportedTargetsForTest(0);
+  const std::int64_t runnable = hwy::SupportedTargets() & Engine::vector_lane_targets();
+  std::vector<std::int64_t> targets;
+  for (std::int64_t bits = runnable; bits != 0; bits &= bits - 1) targets.push_back(bits & -bits);
+  return targets;
+}
 
-/// Compares the replication with the lanes and without; returns how many customers started in
-/// the lanes (none without them).
+/// Runs f() once with the lanes restricted to each target this CPU runs, then lifts the restriction.
+template <class F>
+void for_each_lane_target(const F& f) {
+  for (const std::int64_t target : runnable_lane_targets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    SCOPED_TRACE(std::string("SIMD target ") + hwy::TargetName(target));
+    EXPECT_STREQ(Engine::vector_lanes_target(), hwy::TargetName(target));
+    f();
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
+/// Expects two replications to be the same bit for bit.
+void expect_same_results(const ReplicationResult& a, const ReplicationResult& b, const std::string& what) {
+  EXPECT_EQ(a.occupancy, b.occupancy) << what;
+  EXPECT_EQ(a.transitions, b.transitions) << what;
+  EXPECT_EQ(a.reached, b.reached) << what;
+  EXPECT_EQ(a.queue_length, b.queue_length) << what;
+  ASSERT_EQ(a.metrics.size(), b.metrics.size()) << what;
+  ASSERT_EQ(a.touchpoints.size(), b.touchpoints.size()) << what;
+  // Every metric to the bit, the mean time to convert (a sum in customer order) included.
+  EXPECT_EQ(0, std::memcmp(a.metrics.data(), b.metrics.data(), a.metrics.size() * sizeof(double))) << what;
+  for (std::size_t i = 0; i < a.touchpoints.size(); ++i) {
+    EXPECT_EQ(0, std::memcmp(&a.touchpoints[i], &b.touchpoints[i], sizeof(TouchpointTally))) << what;
+  }
+}
+
+/// Compares the replication with the lanes, on every target this CPU runs, and without; returns
+/// how many customers started in the lanes (none without them; the same on every target).
 std::int64_t expect_same_with_and_without_lanes(const Model& model, int rep) {
   const Engine engine(model);
-  std::int64_t in_lanes = 0;
-  SimulationControl with_lanes;
-  with_lanes.vector_lane_customers = &in_lanes;
-  const ReplicationResult lanes = engine.simulate(rep, with_lanes);
   std::int64_t in_lanes_when_off = 0;
   SimulationControl scalar_only;
   scalar_only.vector_lanes = false;
@@ -36,30 +70,49 @@ std::int64_t expect_same_with_and_without_lanes(const Model& model, int rep) {
   const ReplicationResult scalar = engine.simulate(rep, scalar_only);
   const std::string what = model.name + " replication " + std::to_string(rep);
   EXPECT_EQ(in_lanes_when_off, 0) << what;
-  EXPECT_EQ(lanes.occupancy, scalar.occupancy) << what;
-  EXPECT_EQ(lanes.transitions, scalar.transitions) << what;
-  EXPECT_EQ(lanes.reached, scalar.reached) << what;
-  // (EXPECT, then return: ASSERT cannot end a function that returns a value)
-  EXPECT_EQ(lanes.metrics.size(), scalar.metrics.size()) << what;
-  EXPECT_EQ(lanes.touchpoints.size(), scalar.touchpoints.size()) << what;
-  if (lanes.metrics.size() != scalar.metrics.size() || lanes.touchpoints.size() != scalar.touchpoints.size()) {
-    return in_lanes;
-  }
-  // Every metric to the bit, the mean time to convert (a sum in customer order) included.
-  EXPECT_EQ(0, std::memcmp(lanes.metrics.data(), scalar.metrics.data(), lanes.metrics.size() * sizeof(double)))
-      << what;
-  for (std::size_t i = 0; i < lanes.touchpoints.size(); ++i) {
-    EXPECT_EQ(0, std::memcmp(&lanes.touchpoints[i], &scalar.touchpoints[i], sizeof(TouchpointTally))) << what;
-  }
-  EXPECT_GT(lanes.metrics[kConversions], 0.0) << what;
+  EXPECT_GT(scalar.metrics[kConversions], 0.0) << what;
+  std::int64_t in_lanes = -1;
+  for_each_lane_target([&] {
+    std::int64_t n = 0;
+    SimulationControl with_lanes;
+    with_lanes.vector_lane_customers = &n;
+    expect_same_results(engine.simulate(rep, with_lanes), scalar, what);
+    if (in_lanes >= 0) {
+      EXPECT_EQ(n, in_lanes) << what;
+    }
+    in_lanes = n;
+  });
   return in_lanes;
+}
+
+// Highway compiles the lanes for several targets and this CPU runs at least the fallback; on
+// x86-64 the build has AVX-512, AVX2, SSE4, SSSE3 and the fallback, and Engine names the best one
+// this CPU runs.
+TEST(PlainLanesTest, the_lanes_run_on_each_target_the_cpu_has) {
+  const std::vector<std::int64_t> targets = runnable_lane_targets();
+  ASSERT_FALSE(targets.empty());
+  std::string names;
+  for (const std::int64_t t : targets) names += std::string(names.empty() ? "" : " ") + hwy::TargetName(t);
+  RecordProperty("lane_targets", names);
+  EXPECT_STREQ(Engine::vector_lanes_target(), hwy::TargetName(targets.front())) << names;
+#if defined(__x86_64__)
+  for (const std::int64_t t : {HWY_AVX3, HWY_AVX2, HWY_SSE4}) {
+    EXPECT_NE(Engine::vector_lane_targets() & t, 0) << hwy::TargetName(t) << " not compiled";
+  }
+  EXPECT_GE(targets.size(), 2U) << names;  // a SIMD target and the fallback
+  EXPECT_TRUE(Engine::vector_lanes_available());
+  EXPECT_GE(Engine::vector_lane_width(), 2);
+#endif
+  int forced = 0;
+  for_each_lane_target([&] { ++forced; });
+  EXPECT_EQ(forced, static_cast<int>(targets.size()));
+  EXPECT_STREQ(Engine::vector_lanes_target(), hwy::TargetName(targets.front())) << "restriction lifted";
 }
 
 // funnel-10 (benches/funnel10) at 20,001 customers (two blocks of the lanes, the last lanes
 // of the last block empty), reports every 30 days, with and without its webinar: with it, every
 // customer entering mql leaves the lanes for the scalar engine (touchpoints) and converts there.
 TEST(PlainLanesTest, funnel10_and_its_webinar_are_the_same_in_lanes_and_scalar) {
-  LCSIM_SKIP_WITHOUT_LANES();
   const std::string stages = R"(
 horizon: 730
 report_every: 30
@@ -100,7 +153,6 @@ touchpoints:
 // wider than the lanes' (customers handed back with their touchpoint streams open: from b and x
 // to paid, from won to sink).
 TEST(PlainLanesTest, stages_the_lanes_do_not_take_finish_in_the_scalar_engine_with_the_same_result) {
-  LCSIM_SKIP_WITHOUT_LANES();
   const Model model = test::model_from_yaml(R"(
 name: handed_back
 horizon: 45
@@ -133,7 +185,6 @@ touchpoints:
 // served stage (requests made after the block, in customer order), queue, abandon to a plain
 // stage and are served, all in the scalar engine.
 TEST(PlainLanesTest, customers_handed_back_to_a_sales_team_give_the_same_replication) {
-  LCSIM_SKIP_WITHOUT_LANES();
   const Model model = test::model_from_yaml(R"(
 name: with_team
 horizon: 200
@@ -170,7 +221,6 @@ resources:
 // between segments and one with a one-off value on a move from it are the scalar engine's
 // (handed back); conversions in the lanes count from the customer's entry day.
 TEST(PlainLanesTest, arrivals_with_drawn_segments_are_the_same_in_lanes_and_scalar) {
-  LCSIM_SKIP_WITHOUT_LANES();
   const Model model = test::model_from_yaml(R"(
 name: arrivals
 horizon: 400
@@ -206,7 +256,6 @@ money:
 // engine, also under the lanes' calendar touchpoint (b). A stage whose dwell differs between the
 // (drawn) segments is handed back.
 TEST(PlainLanesTest, dwells_of_every_family_are_drawn_in_the_lanes_as_in_the_scalar_engine) {
-  LCSIM_SKIP_WITHOUT_LANES();
   const Model model = test::model_from_yaml(R"(
 name: families
 horizon: 300
@@ -244,7 +293,6 @@ touchpoints:
 // where the lanes left them; `vip` targets one (drawn) segment, so f differs between segments and
 // is handed back; `fifth` is the fifth such touchpoint, more than the lanes keep, so g is too.
 TEST(PlainLanesTest, stages_with_other_touchpoints_run_lane_by_lane_as_in_the_scalar_engine) {
-  LCSIM_SKIP_WITHOUT_LANES();
   const std::string stages = R"(
 horizon: 150
 report_every: 1
@@ -316,7 +364,6 @@ touchpoints:
 // An arrival stream that passes max_customers stops the run with the scalar engine's error, at
 // the same customer, with the lanes as without them.
 TEST(PlainLanesTest, arrivals_past_max_customers_stop_the_run_as_without_lanes) {
-  LCSIM_SKIP_WITHOUT_LANES();
   const Model model = test::too_many_arrivals_model();
   auto message = [&](bool lanes) {
     SimulationControl c;
@@ -337,7 +384,6 @@ TEST(PlainLanesTest, arrivals_past_max_customers_stop_the_run_as_without_lanes) 
 // group and arrivals (not their customer and loyal groups: revenue), none of sales_team's (it has
 // referrals), funnel-10 +webinar and +email whole.
 TEST(PlainLanesTest, bundled_scenarios_are_the_same_in_lanes_and_scalar) {
-  LCSIM_SKIP_WITHOUT_LANES();
   constexpr std::int64_t kNone = -1;
   // file, customers not started in the lanes (kNone: no customer is)
   const std::pair<const char*, std::int64_t> files[] = {{"scenarios/b2b_saas/baseline.yaml", 150 + 60},
@@ -352,6 +398,40 @@ TEST(PlainLanesTest, bundled_scenarios_are_the_same_in_lanes_and_scalar) {
     const auto customers = static_cast<std::int64_t>(Engine(model).simulate(1).metrics[kCustomers]);
     EXPECT_EQ(expect_same_with_and_without_lanes(model, 1), outside == kNone ? 0 : customers - outside) << file;
   }
+}
+
+
+// Every bundled scenario (scenarios/**/*.yaml, variants included) and funnel-10 with its webinar
+// and its email (benches/funnel10), initial groups capped at 20,000 customers: each SIMD target
+// this CPU runs gives the scalar engine's replication bit for bit.
+TEST(PlainLanesTest, every_bundled_scenario_is_the_same_on_every_target_and_scalar) {
+  std::vector<std::filesystem::path> files;
+  for (const char* dir : {"scenarios", "benches/funnel10"}) {
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(std::filesystem::path(LCSIM_SOURCE_DIR) / dir)) {
+      if (entry.is_regular_file() && entry.path().extension() == ".yaml") files.push_back(entry.path());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  ASSERT_GE(files.size(), 12U);
+  int with_lanes = 0;
+  for (const auto& file : files) {
+    SCOPED_TRACE(file.string());
+    Scenario scenario = load_scenario(file.string());
+    for (auto& group : scenario.arrivals.initial) group.count = std::min<std::int64_t>(group.count, 20000);
+    const Model model = compile(scenario);
+    const Engine engine(model);
+    SimulationControl scalar_only;
+    scalar_only.vector_lanes = false;
+    const ReplicationResult scalar = engine.simulate(2, scalar_only);
+    std::int64_t in_lanes = 0;
+    for_each_lane_target([&] {
+      SimulationControl c;
+      c.vector_lane_customers = &in_lanes;
+      expect_same_results(engine.simulate(2, c), scalar, file.filename().string());
+    });
+    with_lanes += in_lanes > 0 ? 1 : 0;
+  }
+  EXPECT_GE(with_lanes, 8) << "scenarios whose customers ran in the lanes";
 }
 
 }  // namespace
