@@ -30,9 +30,9 @@ for arg in "$@"; do
   esac
 done
 if ((QUICK)); then
-  REPS=1 NP_REPEAT=1 SIMPY_N=20000 SIMPY_REPEAT=1 MEM_N=1000000 THREAD_RUNS=1 THREAD_REPS=4 MIN_TIME=0.05
+  REPS=1 NP_REPEAT=1 SIMPY_N=20000 SIMPY_REPEAT=1 MEM_N=1000000 THREAD_RUNS=1 THREAD_REPS=4 BIG_RUNS=1 MIN_TIME=0.05
 else
-  REPS=5 NP_REPEAT=5 SIMPY_N=100000 SIMPY_REPEAT=3 MEM_N=10000000 THREAD_RUNS=9 THREAD_REPS=16 MIN_TIME=0.5
+  REPS=5 NP_REPEAT=5 SIMPY_N=100000 SIMPY_REPEAT=3 MEM_N=10000000 THREAD_RUNS=9 THREAD_REPS=16 BIG_RUNS=7 MIN_TIME=0.5
 fi
 
 say() { printf '\n== %s\n' "$*" >&2; }
@@ -90,6 +90,22 @@ measure() {
     { echo "run.sh: could not set the count in $OUT/funnel10_memory.yaml" >&2; exit 1; }
   /usr/bin/time -v "$CLI" run "$OUT/funnel10_memory.yaml" --threads 1 --replications 1 --json \
     >"$OUT/memory_run.json" 2>"$OUT/memory_time.txt"
+
+  say "one replication of $MEM_N funnel-10 customers on 1 and 2 threads ($BIG_RUNS runs each, alternated)"
+  for ((i = 0; i < BIG_RUNS; i++)); do
+    for t in 1 2; do
+      "$PY" - "$CLI" "$OUT/funnel10_memory.yaml" "$t" 1 >"$OUT/big_${t}_$i.json" <<'EOF'
+import json, subprocess, sys, time
+cli, scenario, threads, reps = sys.argv[1:]
+start = time.perf_counter()
+out = subprocess.run([cli, "run", scenario, "--replications", reps, "--threads", threads, "--json"],
+                     check=True, capture_output=True, text=True).stdout
+wall = time.perf_counter() - start
+j = json.loads(out)
+print(json.dumps({"threads": int(threads), "replications": int(reps), "process_seconds": wall, "seconds": j["run"]["seconds"], "json": j}))
+EOF
+    done
+  done
 
   say "threads: $THREAD_REPS replications of funnel-10 on 1 and 2 threads ($THREAD_RUNS runs each)"
   for ((i = 0; i < THREAD_RUNS; i++)); do
@@ -193,6 +209,14 @@ thread_ratios = [a["seconds"] / b["seconds"] for a, b in zip(th[1], th[2])]
 ref = strip(th[1][0]["json"])
 identical = all(strip(x["json"]) == ref for x in th[1] + th[2])
 
+# ---- one big replication on 1 and 2 threads ------------------------------------------------------
+big = {t: [load(f"big_{t}_{i}.json") for i in range(len(glob.glob(os.path.join(out, "big_1_*.json"))))] for t in (1, 2)}
+b1 = statistics.median(x["seconds"] for x in big[1])
+b2 = statistics.median(x["seconds"] for x in big[2])
+big_ratios = [a["seconds"] / b["seconds"] for a, b in zip(big[1], big[2])]
+big_ref = strip(big[1][0]["json"])
+big_identical = all(strip(x["json"]) == big_ref for x in big[1] + big[2])
+
 # ---- the table ----------------------------------------------------------------------------------
 def count(n):
     e = len(str(n)) - 1
@@ -225,6 +249,10 @@ row(f"memory: {count(mem_n)} customers, 2 years, event log off (peak RSS, lcsim 
 r = statistics.median(thread_ratios)
 row("threads: " + str(thread_reps) + " replications, 1 -> 2 threads (lcsim run; results identical: " + ("yes" if identical else "NO") + ")",
     ms(t2) + " (2 thr)", ms(t1) + " (1 thr)", f"{r:.2f}x", ">= 1.8x, identical", r >= 1.8 and identical)
+r = statistics.median(big_ratios)
+row(f"one replication of {count(mem_n)} funnel-10 customers, 1 -> 2 threads (lcsim run; results identical: "
+    + ("yes" if big_identical else "NO") + ")", ms(b2) + " (2 thr)", ms(b1) + " (1 thr)", f"{r:.2f}x",
+    ">= 1.8x, identical", r >= 1.8 and big_identical)
 row("bundled B2B scenario (baseline, 1 replication, 1 thread)", rate(b2b_rate), "-", "-", ">= 10 M tr/s", b2b_rate >= 10e6)
 r = no_team_rate / team_rate
 row("sales team: sales_team baseline vs the same without its team (throughput)", rate(team_rate), rate(no_team_rate),
@@ -267,7 +295,8 @@ print(f"Single thread unless said; medians of {len(runs('BM_Engine_Funnel10'))} 
       "and then the peer (after an untimed warm-up run in its process), each side's median over the rounds, the ratio "
       f"the median of the rounds' ratios (numpy rounds: {listed(ratios(2, 0))}; +webinar {listed(ratios(3, 1))}; "
       f"webinar cost {listed(ratios(1, 0))}). Threads: the median of the {len(thread_ratios)} pairs' ratios (a run on "
-      f"1 thread, then one on 2: {listed(thread_ratios)}; the ratio of the medians {t1 / t2:.2f}x). "
+      f"1 thread, then one on 2: {listed(thread_ratios)}; the ratio of the medians {t1 / t2:.2f}x); one big replication "
+      f"(its customers split into parts over the threads): {listed(big_ratios)}, the ratio of the medians {b1 / b2:.2f}x. "
       f"The SimPy peer runs at {sp_n:,} customers because 10^6 takes too long; its "
       "rate per transition is compared with lcsim's at 10^6 customers. Transitions at 10^6: lcsim "
       f"{eng_tr:,.0f} / {eng_w_tr:,.0f} (+webinar), numpy {np_tr:,} / {np_w_tr:,}. Raw limit reproduces the engine's "

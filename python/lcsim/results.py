@@ -30,7 +30,8 @@ def simulate(
     uncertainty=None,
     inner: int = 1,
 ) -> "Run":
-    """Simulates a scenario for R replications in parallel threads.
+    """Simulates a scenario for R replications in parallel threads (a large replication's
+    customers split over the threads too).
 
     Parameters
     ----------
@@ -38,7 +39,10 @@ def simulate(
     replications, seed : int, optional
         Default to the scenario's.
     threads : int, optional
-        Default: all cores. Results are identical bit for bit at any thread count.
+        Default: all cores. Results are identical bit for bit at any thread count. A replication
+        of more than 131,072 customers is split into parts of its customers that the threads
+        share (customers are independent until they meet a resource, whose queue runs after
+        the parts are joined), so one big replication uses every core too.
     events : bool
         Keep the per-customer event log (:meth:`Run.events`).
     name : str, optional

@@ -448,7 +448,8 @@ void bind_run(py::module_& m) {
   m.def("simulate", &simulate_py, py::arg("model"), py::arg("replications") = 0, py::arg("seed") = py::none(),
         py::arg("threads") = 0, py::arg("events") = false, py::arg("name") = "", py::arg("progress") = py::none(),
         py::arg("first_replication") = 0,
-        "Simulates R replications in parallel threads with the GIL released; Ctrl-C stops it.");
+        "Simulates R replications in parallel threads (large ones split over them) with the GIL released; "
+        "Ctrl-C stops it.");
 }
 
 }  // namespace lcsim::python

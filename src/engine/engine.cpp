@@ -5,9 +5,10 @@
 #include <boost/random/exponential_distribution.hpp>
 #include <cmath>
 #include <limits>
-#include <vector>
-
+#include <memory>
+#include <optional>
 #include <queue>
+#include <vector>
 
 #include "lcsim/core/error.hpp"
 #include "lcsim/rng/stream.hpp"
@@ -142,6 +143,87 @@ struct Scratch {
   std::vector<double> time_to_convert;
 };
 
+/// The number of 53-bit words m with m * 2^-53 * max_rate < rate (Stream::uniform()'s value times
+/// the peak rate, as doubles): the thinning's test as `word >> 11 < threshold`. The product grows
+/// with m, so those m are 0 .. threshold - 1; found by bisection on the same double expression.
+std::uint64_t thinning_threshold(double rate, double max_rate) {
+  auto kept = [&](std::uint64_t m) { return static_cast<double>(m) * 0x1.0p-53 * max_rate < rate; };
+  std::uint64_t lo = 0;                        // kept(m) for every m < lo
+  std::uint64_t hi = std::uint64_t{1} << 53U;  // !kept(m) for every m >= hi
+  while (lo < hi) {
+    const std::uint64_t mid = lo + (hi - lo) / 2;
+    if (kept(mid)) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+/// The arrival days of one arrival stream, in order: a Poisson process at the peak rate, thinned
+/// to each weekday's rate (a candidate on a day below the peak rate is kept when uniform() *
+/// max_rate < rate, i.e. when its word's top 53 bits are below keep_below[weekday]: the same test,
+/// in integers; at the peak rate it is kept with no draw). A copy continues where the original
+/// stands: Engine::plan keeps one where each part of the stream starts.
+class ArrivalStream {
+ public:
+  ArrivalStream(const ArrivalProcess& p, const StreamFamily& family, std::size_t a, double horizon)
+      : rng_(family, a, Purpose::kArrival),
+        gap_(p.max_rate > 0.0 ? p.max_rate : 1.0),
+        horizon_(horizon),
+        live_(p.max_rate > 0.0) {
+    for (std::size_t d = 0; d < 7 && live_; ++d) {
+      thinned_[d] = p.weekday_rate[d] < p.max_rate;
+      keep_below_[d] = thinning_threshold(p.weekday_rate[d], p.max_rate);
+    }
+  }
+
+  /// The next arrival's day into t; false at the horizon (and from then on).
+  bool next(double& t) {
+    if (!live_) return false;
+    for (;;) {
+      t_ += gap_(rng_);
+      if (t_ >= horizon_) {
+        live_ = false;
+        return false;
+      }
+      while (t_ >= day_end_) {
+        day_end_ += 1.0;
+        weekday_ = weekday_ == 6 ? 0 : weekday_ + 1;
+      }
+      if (thinned_[weekday_] && (rng_() >> 11U) >= keep_below_[weekday_]) continue;
+      t = t_;
+      return true;
+    }
+  }
+
+ private:
+  Stream rng_;
+  boost::random::exponential_distribution<double> gap_;
+  double horizon_;
+  bool live_;
+  double t_ = 0.0;
+  double day_end_ = 1.0;    // the candidate's day is [day_end - 1, day_end)
+  std::size_t weekday_ = 0;  // floor(t) % 7
+  std::array<std::uint64_t, 7> keep_below_{};
+  std::array<bool, 7> thinned_{};
+};
+
+/// A part of a replication (Engine::plan): `count` customers of initial group `group` from the
+/// one keyed `first` (its index in the replication), or of arrival stream `stream` from its
+/// `first`-th arrival on, `arrivals` standing just before it.
+struct PartSpec {
+  int group = -1;
+  int stream = -1;
+  std::uint64_t first = 0;
+  std::int64_t count = 0;
+  std::optional<ArrivalStream> arrivals;
+};
+
+/// What a part of a replication leaves for the join (Replication::take_part, absorb).
+struct PartData;
+
 /// Everything one replication accumulates; one instance per simulate() call.
 class Replication {
  public:
@@ -182,13 +264,40 @@ class Replication {
     build_hot();
   }
 
+  /// The whole replication.
   ReplicationResult run() {
     std::uint64_t index = 0;
-    for (const auto& group : m_.initial) {
-      if (plain_cohort(group, index)) continue;
-      for (std::int64_t i = 0; i < group.count; ++i) customer(index++, group.stage, group.segment, 0.0);
+    for (const auto& group : m_.initial) group_customers(group, group.count, index);
+    for (std::size_t a = 0; a < m_.arrivals.size(); ++a) {
+      arrivals(a, ArrivalStream(m_.arrivals[a], family_, a, m_.horizon), 0, std::numeric_limits<std::int64_t>::max());
     }
-    for (std::size_t a = 0; a < m_.arrivals.size(); ++a) arrivals(a);
+    if (has_resources_) serve();
+    flush_progress();
+    return finish();
+  }
+
+  /// One part of a split replication (Engine::plan): its customers, each until the horizon, an
+  /// absorbing stage or a resource's queue (the join serves the queues); then take_part().
+  void run_part(const PartSpec& part) {
+    if (part.group >= 0) {
+      std::uint64_t index = part.first;
+      group_customers(m_.initial[static_cast<std::size_t>(part.group)], part.count, index);
+    } else {
+      arrivals(static_cast<std::size_t>(part.stream), *part.arrivals, part.first, part.count);
+    }
+    flush_progress();
+  }
+
+  /// What run_part() accumulated (defined below, after PartData).
+  PartData take_part();
+
+  /// Adds a part's results to this replication's, parts in part order: counts add up, sums add
+  /// part by part, conversion times and logs follow each other, and the part's customers waiting
+  /// for a resource join the queue in their order (as one replication would have queued them).
+  void absorb(PartData&& part);
+
+  /// After every part was absorbed: the resources' queue, then the result.
+  ReplicationResult run_joined() {
     if (has_resources_) serve();
     flush_progress();
     return finish();
@@ -230,37 +339,21 @@ class Replication {
 
   [[nodiscard]] const StageHot& hot(StageId s) const { return hot_row_[s]; }
 
-  // ---- arrivals ------------------------------------------------------------------------------
-  /// The customers of arrival stream a: a Poisson process at the peak rate, thinned to each
-  /// weekday's rate.
-  void arrivals(std::size_t a) {
+  // ---- arrivals ----------------------------------------------------------------------------
+  /// Arrival stream a's customers from its `first`-th on, `count` at most (all: the whole stream),
+  /// `stream` standing just before the first of them.
+  void arrivals(std::size_t a, ArrivalStream stream, std::uint64_t first, std::int64_t count) {
     const ArrivalProcess& p = m_.arrivals[a];
     if (!(p.max_rate > 0.0)) return;
-    Stream rng(family_, a, Purpose::kArrival);
-    boost::random::exponential_distribution<double> gap(p.max_rate);
     const std::uint64_t base = (static_cast<std::uint64_t>(a) + 1U) << kStreamShift;
     const SegmentId segment = p.segment >= 0 ? p.segment : (m_.num_segments() == 1 ? 0 : -1);
     detail::LaneCohort lanes;
     int lane_tp = -1;
     const bool in_lanes = lane_setup(p.stage, segment, lanes, lane_tp);
-    // Thinning: a candidate on a day below the peak rate is kept when uniform() * max_rate < rate,
-    // i.e. when its word's top 53 bits are below keep_below[weekday] (the same test, in integers);
-    // at the peak rate it is kept with no draw.
-    std::array<std::uint64_t, 7> keep_below{};
-    for (std::size_t d = 0; d < 7; ++d) keep_below[d] = thinning_threshold(p.weekday_rate[d], p.max_rate);
-    std::uint64_t k = 0;
+    std::uint64_t k = first;
     int k_arrival = 0;
     double t = 0.0;
-    double day_end = 1.0;      // the candidate's day is [day_end - 1, day_end)
-    std::size_t weekday = 0;   // floor(t) % 7
-    for (;;) {
-      t += gap(rng);
-      if (t >= m_.horizon) break;
-      while (t >= day_end) {
-        day_end += 1.0;
-        weekday = weekday == 6 ? 0 : weekday + 1;
-      }
-      if (p.weekday_rate[weekday] < p.max_rate && (rng() >> 11U) >= keep_below[weekday]) continue;
+    for (std::int64_t i = 0; i < count && stream.next(t); ++i) {
       if (!in_lanes) {
         customer(base | k++, p.stage, p.segment, t);
         continue;
@@ -272,24 +365,6 @@ class Replication {
       if (arrival_t_.size() == detail::kLaneBlock) arrival_block(lanes, base | k, segment, lane_tp);
     }
     if (in_lanes) arrival_block(lanes, base | k, segment, lane_tp);
-  }
-
-  /// The number of 53-bit words m with m * 2^-53 * max_rate < rate (Stream::uniform()'s value times
-  /// the peak rate, as doubles): the thinning's test as `word >> 11 < threshold`. The product grows
-  /// with m, so those m are 0 .. threshold - 1; found by bisection on the same double expression.
-  static std::uint64_t thinning_threshold(double rate, double max_rate) {
-    auto kept = [&](std::uint64_t m) { return static_cast<double>(m) * 0x1.0p-53 * max_rate < rate; };
-    std::uint64_t lo = 0;                     // kept(m) for every m < lo
-    std::uint64_t hi = std::uint64_t{1} << 53U;  // !kept(m) for every m >= hi
-    while (lo < hi) {
-      const std::uint64_t mid = lo + (hi - lo) / 2;
-      if (kept(mid)) {
-        lo = mid + 1;
-      } else {
-        hi = mid;
-      }
-    }
-    return lo;
   }
 
   /// The arrivals collected in arrival_t_ (their keys end just before `end_key`) through the lanes,
@@ -310,6 +385,12 @@ class Replication {
   }
 
   // ---- one customer --------------------------------------------------------------------------
+  /// `count` customers of an initial group from the one keyed `index` on (index is moved past them).
+  void group_customers(const InitialGroup& group, std::int64_t count, std::uint64_t& index) {
+    if (plain_cohort(group, count, index)) return;
+    for (std::int64_t i = 0; i < count; ++i) customer(index++, group.stage, group.segment, 0.0);
+  }
+
   /// A new customer, then every customer its referrals brought in (depth first).
   void customer(std::uint64_t key, StageId stage, SegmentId segment, double t) {
     new_customer(key, stage, segment, t, kCauseArrival);
@@ -329,21 +410,21 @@ class Replication {
   /// counts, with the per-customer checks hoisted out of the loop; in the vector lanes when they
   /// take the group (a segment drawn by shares: only there). False: not taken, the caller advances
   /// the group through customer().
-  bool plain_cohort(const InitialGroup& group, std::uint64_t& index) {
+  bool plain_cohort(const InitialGroup& group, std::int64_t count, std::uint64_t& index) {
     const SegmentId segment = group.segment >= 0 ? group.segment : (m_.num_segments() == 1 ? 0 : -1);
     if (control_.outcomes != nullptr || control_.events || has_referrals_ ||
-        static_cast<std::int64_t>(customers_) + group.count > m_.max_customers) {
+        static_cast<std::int64_t>(customers_) + count > m_.max_customers) {
       return false;
     }
     enter_at(0.0);
-    if (lane_cohort(group, segment, index)) return true;
+    if (lane_cohort(group, count, segment, index)) return true;
     if (segment < 0) return false;
     const bool converted = m_.converted[static_cast<std::size_t>(group.stage)] != 0;
     hot_row_ = &hot_[static_cast<std::size_t>(segment * s_count_)];
     // Of the customer's state only these change while it advances here (no services, referrals or
     // outcomes), so the rest is set once.
     cur_ = Customer{0, 0, segment, 0, 0, 0, 0.0, converted};
-    for (std::int64_t i = 0; i < group.count; ++i) {
+    for (std::int64_t i = 0; i < count; ++i) {
       if ((++customers_ & kCancelPollMask) == 0) poll();
       const std::uint64_t key = index++;
       path_rng_ = Stream(family_.path_key(key));
@@ -358,13 +439,13 @@ class Replication {
 
   /// plain_cohort() in vector lanes (plain_lanes.hpp) when the group's stages suit them: blocks of customers advance in the lanes, and those that enter a stage the
   /// lanes do not take finish here, in customer order, so conversions keep the scalar order.
-  bool lane_cohort(const InitialGroup& group, SegmentId segment, std::uint64_t& index) {
+  bool lane_cohort(const InitialGroup& group, std::int64_t count, SegmentId segment, std::uint64_t& index) {
     detail::LaneCohort c;
     int lane_tp = -1;
     if (!lane_setup(group.stage, segment, c, lane_tp)) return false;
     c.entry_k = entry_k_;
-    for (std::int64_t done = 0; done < group.count;) {
-      const auto n = static_cast<std::uint32_t>(std::min<std::int64_t>(detail::kLaneBlock, group.count - done));
+    for (std::int64_t done = 0; done < count;) {
+      const auto n = static_cast<std::uint32_t>(std::min<std::int64_t>(detail::kLaneBlock, count - done));
       lane_block(c, index, n, segment, lane_tp);
       index += n;
       done += n;
@@ -1264,7 +1345,114 @@ class Replication {
   std::vector<std::int64_t>& arrival_k_;  // and their report indices
 };
 
+struct PartData {
+  std::vector<std::int64_t> occupancy_diff;
+  std::vector<std::int64_t> transitions;
+  std::vector<std::int64_t> reached;
+  std::vector<TouchpointTally> touchpoints;
+  std::vector<Event> events;
+  std::vector<Contact> contacts;
+  std::vector<double> time_to_convert;
+  double revenue = 0.0;
+  double cost = 0.0;
+  double discounted_revenue = 0.0;
+  double discounted_cost = 0.0;
+  std::uint64_t customers = 0;
+  std::vector<Request> requests;           // customers waiting for a resource's queue, in their order
+  std::vector<std::uint64_t> visit_bits;   // their visit sets
+};
+
+PartData Replication::take_part() {
+  PartData d;
+  d.occupancy_diff = std::move(occupancy_diff_);
+  d.transitions = std::move(result_.transitions);
+  d.reached = std::move(result_.reached);
+  d.touchpoints = std::move(result_.touchpoints);
+  d.events = std::move(result_.events);
+  d.contacts = std::move(result_.contacts);
+  d.time_to_convert = time_to_convert_;  // (the thread's scratch keeps its memory)
+  d.revenue = revenue_;
+  d.cost = cost_;
+  d.discounted_revenue = discounted_revenue_;
+  d.discounted_cost = discounted_cost_;
+  d.customers = customers_;
+  d.requests = std::move(requests_);
+  d.visit_bits = std::move(visit_bits_);
+  return d;
+}
+
+void Replication::absorb(PartData&& d) {
+  for (std::size_t i = 0; i < occupancy_diff_.size(); ++i) occupancy_diff_[i] += d.occupancy_diff[i];
+  for (std::size_t i = 0; i < result_.transitions.size(); ++i) result_.transitions[i] += d.transitions[i];
+  for (std::size_t i = 0; i < result_.reached.size(); ++i) result_.reached[i] += d.reached[i];
+  for (std::size_t i = 0; i < result_.touchpoints.size(); ++i) {
+    TouchpointTally& t = result_.touchpoints[i];
+    const TouchpointTally& p = d.touchpoints[i];
+    t.contacts += p.contacts;  // whole numbers: exact
+    t.reached += p.reached;
+    t.moves += p.moves;
+    t.cost += p.cost;
+  }
+  result_.events.insert(result_.events.end(), d.events.begin(), d.events.end());
+  result_.contacts.insert(result_.contacts.end(), d.contacts.begin(), d.contacts.end());
+  time_to_convert_.insert(time_to_convert_.end(), d.time_to_convert.begin(), d.time_to_convert.end());
+  revenue_ += d.revenue;
+  cost_ += d.cost;
+  discounted_revenue_ += d.discounted_revenue;
+  discounted_cost_ += d.discounted_cost;
+  customers_ += d.customers;
+  reported_ += d.customers;  // (each part reported its own customers)
+  // The part allocated its requests in order and freed none (that happens in serve() only), so
+  // their order is the order one replication would have pushed their joins in.
+  for (std::size_t i = 0; i < d.requests.size(); ++i) {
+    const std::uint32_t id = allocate_request();
+    requests_[id] = d.requests[i];
+    std::copy_n(d.visit_bits.begin() + static_cast<std::ptrdiff_t>(i * visit_words_), visit_words_,
+                visit_bits_.begin() + static_cast<std::ptrdiff_t>(id * visit_words_));
+    push(requests_[id].join, QueueEventKind::kJoin, id, requests_[id].gen);
+  }
+}
+
+/// One replication at a time per thread (a replication calls out to no user code), so one
+/// scratch per thread.
+Scratch& thread_scratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
+
 }  // namespace
+
+namespace detail {
+
+struct PlanState {
+  int replication = 0;
+  std::uint64_t seed = 0;
+  bool whole = true;  // one part: Replication::run(), as simulate() always did
+  std::vector<PartSpec> parts;
+};
+
+struct PartState {
+  int replication = 0;
+  int part = 0;
+  std::optional<ReplicationResult> whole;  // of a one-part plan
+  PartData data;
+};
+
+}  // namespace detail
+
+ReplicationPlan::ReplicationPlan() = default;
+ReplicationPlan::~ReplicationPlan() = default;
+ReplicationPlan::ReplicationPlan(const ReplicationPlan&) = default;
+ReplicationPlan& ReplicationPlan::operator=(const ReplicationPlan&) = default;
+ReplicationPlan::ReplicationPlan(ReplicationPlan&&) noexcept = default;
+ReplicationPlan& ReplicationPlan::operator=(ReplicationPlan&&) noexcept = default;
+int ReplicationPlan::replication() const noexcept { return state_ ? state_->replication : 0; }
+int ReplicationPlan::parts() const noexcept { return state_ ? static_cast<int>(state_->parts.size()) : 0; }
+
+ReplicationPart::ReplicationPart() = default;
+ReplicationPart::~ReplicationPart() = default;
+ReplicationPart::ReplicationPart(ReplicationPart&&) noexcept = default;
+ReplicationPart& ReplicationPart::operator=(ReplicationPart&&) noexcept = default;
 
 bool Engine::vector_lanes_available() noexcept { return detail::lanes_width() > 1; }
 
@@ -1274,13 +1462,102 @@ int Engine::vector_lane_width() noexcept { return static_cast<int>(detail::lanes
 
 std::int64_t Engine::vector_lane_targets() noexcept { return detail::lanes_compiled_targets(); }
 
+ReplicationPlan Engine::plan(int replication, const SimulationControl& control) const {
+  auto state = std::make_shared<detail::PlanState>();
+  state->replication = replication;
+  state->seed = control.has_seed ? control.seed_override : model_.seed;
+  const std::int64_t per = control.part_customers > 0 ? control.part_customers : kPartCustomers;
+  std::int64_t initial = 0;
+  double expected = 0.0;  // arrivals expected at most (the peak rate all the time)
+  for (const InitialGroup& g : model_.initial) initial += g.count;
+  for (const ArrivalProcess& p : model_.arrivals) expected += std::max(0.0, p.max_rate) * model_.horizon;
+  // Streams are drawn here only where the parts could be many (a plan costs them a second pass).
+  if (control.outcomes == nullptr && model_.referrals.empty() &&
+      static_cast<double>(initial) + expected > 0.5 * static_cast<double>(per)) {
+    std::vector<PartSpec> parts;
+    std::int64_t total = 0;
+    std::uint64_t index = 0;
+    for (std::size_t g = 0; g < model_.initial.size(); ++g) {
+      const std::int64_t count = model_.initial[g].count;
+      for (std::int64_t first = 0; first < count; first += per) {
+        parts.push_back(PartSpec{static_cast<int>(g), -1, index + static_cast<std::uint64_t>(first),
+                                 std::min(per, count - first), std::nullopt});
+      }
+      index += static_cast<std::uint64_t>(count);
+      total += count;
+    }
+    const StreamFamily family(state->seed, static_cast<std::uint64_t>(replication));
+    for (std::size_t a = 0; a < model_.arrivals.size(); ++a) {
+      ArrivalStream stream(model_.arrivals[a], family, a, model_.horizon);
+      std::uint64_t k = 0;
+      for (;;) {
+        const ArrivalStream start = stream;
+        std::int64_t n = 0;
+        double t = 0.0;
+        while (n < per && stream.next(t)) ++n;
+        if (n > 0) parts.push_back(PartSpec{-1, static_cast<int>(a), k, n, start});
+        k += static_cast<std::uint64_t>(n);
+        total += n;
+        if (n < per) break;
+      }
+    }
+    if (parts.size() > 1 && total <= model_.max_customers) {
+      state->whole = false;
+      state->parts = std::move(parts);
+    }
+  }
+  if (state->whole) state->parts.resize(1);
+  ReplicationPlan plan;
+  plan.state_ = std::move(state);
+  return plan;
+}
+
+ReplicationPart Engine::simulate_part(const ReplicationPlan& plan, int part, const SimulationControl& control) const {
+  const detail::PlanState& ps = *plan.state_;
+  if (part < 0 || part >= static_cast<int>(ps.parts.size())) throw InternalError("simulate_part: no such part");
+  Replication rep(model_, ps.seed, ps.replication, control, thread_scratch());
+  ReplicationPart out;
+  out.state_ = std::make_unique<detail::PartState>();
+  out.state_->replication = ps.replication;
+  out.state_->part = part;
+  if (ps.whole) {
+    out.state_->whole = rep.run();
+  } else {
+    rep.run_part(ps.parts[static_cast<std::size_t>(part)]);
+    out.state_->data = rep.take_part();
+  }
+  return out;
+}
+
+ReplicationResult Engine::join(const ReplicationPlan& plan, std::vector<ReplicationPart> parts,
+                               const SimulationControl& control) const {
+  const detail::PlanState& ps = *plan.state_;
+  if (parts.size() != ps.parts.size()) throw InternalError("join: not every part of the plan");
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const detail::PartState* p = parts[i].state_.get();
+    if (p == nullptr || p->replication != ps.replication || p->part != static_cast<int>(i)) {
+      throw InternalError("join: the parts are not those of the plan, in order");
+    }
+  }
+  if (ps.whole) return std::move(*parts.front().state_->whole);
+  Replication rep(model_, ps.seed, ps.replication, control, thread_scratch());
+  for (ReplicationPart& p : parts) {
+    rep.absorb(std::move(p.state_->data));
+    p.state_.reset();
+  }
+  return rep.run_joined();
+}
+
 ReplicationResult Engine::simulate(int replication, const SimulationControl& control) const {
-  const std::uint64_t seed = control.has_seed ? control.seed_override : model_.seed;
-  // One replication at a time per thread (a replication calls out to no user code), so one
-  // scratch per thread.
-  thread_local Scratch scratch;
-  Replication rep(model_, seed, replication, control, scratch);
-  return rep.run();
+  const ReplicationPlan p = plan(replication, control);
+  if (p.state_->whole) {
+    Replication rep(model_, p.state_->seed, replication, control, thread_scratch());
+    return rep.run();
+  }
+  std::vector<ReplicationPart> parts;
+  parts.reserve(static_cast<std::size_t>(p.parts()));
+  for (int i = 0; i < p.parts(); ++i) parts.push_back(simulate_part(p, i, control));
+  return join(p, std::move(parts), control);
 }
 
 }  // namespace lcsim

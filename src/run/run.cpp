@@ -1,10 +1,12 @@
 #include "lcsim/run/run.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <boost/math/distributions/students_t.hpp>
 #include <cmath>
 #include <ctime>
 #include <limits>
+#include <memory>
 
 #include "lcsim/core/error.hpp"
 #include "lcsim/core/version.hpp"
@@ -100,17 +102,52 @@ Run simulate(const Model& model, const RunOptions& options) {
   const int reps = options.replications > 0 ? options.replications : model.replications;
   const std::uint64_t seed = options.has_seed ? options.seed : model.seed;
   const Engine engine(model);
+  SimulationControl base;
+  base.events = options.events;
+  base.contacts = options.contacts;
+  base.seed_override = seed;
+  base.has_seed = true;
+  base.part_customers = options.part_customers;
+  // Each replication is split into parts of its customers (Engine::plan: one part unless it is
+  // large), and the tasks are the parts of every replication, in replication order: the threads
+  // share one big replication as they share many small ones. The thread that finishes a
+  // replication's last part joins its parts, in part order, so the result does not depend on which
+  // thread ran which part, nor when.
+  std::vector<ReplicationPlan> plans(static_cast<std::size_t>(reps));
+  for (int i = 0; i < reps; ++i) plans[static_cast<std::size_t>(i)] = engine.plan(options.first_replication + i, base);
+  struct Task {
+    int replication;  // index into plans
+    int part;
+  };
+  std::vector<Task> tasks;
+  for (int i = 0; i < reps; ++i) {
+    for (int p = 0; p < plans[static_cast<std::size_t>(i)].parts(); ++p) tasks.push_back(Task{i, p});
+  }
+  std::vector<std::vector<ReplicationPart>> parts(static_cast<std::size_t>(reps));
+  auto left = std::make_unique<std::atomic<int>[]>(static_cast<std::size_t>(reps));
+  for (int i = 0; i < reps; ++i) {
+    const auto n = static_cast<std::size_t>(plans[static_cast<std::size_t>(i)].parts());
+    parts[static_cast<std::size_t>(i)].resize(n);
+    left[static_cast<std::size_t>(i)] = static_cast<int>(n);
+  }
+  std::atomic<int> joined{0};
   std::vector<ReplicationResult> results(static_cast<std::size_t>(reps));
-  detail::parallel_for(reps, options.threads, options.cancel, options.on_progress,
-                       [&](int i, const detail::TaskControl& task) {
-                         SimulationControl control;
-                         control.events = options.events;
-                         control.contacts = options.contacts;
+  std::function<void(std::int64_t, int)> on_progress;  // (customers, replications joined)
+  if (options.on_progress) {
+    on_progress = [&](std::int64_t customers, int) { options.on_progress(customers, joined.load()); };
+  }
+  detail::parallel_for(static_cast<int>(tasks.size()), options.threads, options.cancel, on_progress,
+                       [&](int t, const detail::TaskControl& task) {
+                         const Task& k = tasks[static_cast<std::size_t>(t)];
+                         const auto i = static_cast<std::size_t>(k.replication);
+                         SimulationControl control = base;
                          control.cancel = task.stop;
                          control.progress = task.progress;
-                         control.seed_override = seed;
-                         control.has_seed = true;
-                         results[static_cast<std::size_t>(i)] = engine.simulate(options.first_replication + i, control);
+                         parts[i][static_cast<std::size_t>(k.part)] = engine.simulate_part(plans[i], k.part, control);
+                         if (--left[i] == 0) {  // the last part of the replication: join
+                           results[i] = engine.join(plans[i], std::move(parts[i]), control);
+                           ++joined;
+                         }
                        });
   return assemble_run(model, options.name, seed, std::move(results), options.events);
 }

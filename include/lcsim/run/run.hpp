@@ -65,6 +65,10 @@ struct RunOptions {
   std::uint64_t seed = 0;
   bool has_seed = false;       ///< use `seed` instead of the scenario's
   int threads = 0;             ///< 0: all cores
+  /// Customers per part of a replication split over threads (SimulationControl::part_customers;
+  /// 0: Engine::kPartCustomers). The threads never change the result; this may, in the last bits
+  /// of money sums (tests set it to split small scenarios).
+  std::int64_t part_customers = 0;
   bool events = false;
   bool contacts = false;       ///< keep landed touchpoint contacts (ReplicationResult::contacts; not stored)
   std::string name;            ///< run name; empty: the scenario's name
@@ -73,8 +77,9 @@ struct RunOptions {
   std::function<void(std::int64_t, int)> on_progress;
 };
 
-/// Runs the replications, each on one thread, reduced in replication order: the result is the same
-/// bit for bit at any thread count.
+/// Runs the replications on threads, a large replication split into parts of its customers that
+/// the threads share (Engine::plan), each replication joined in part order and the replications
+/// reduced in replication order: the result is the same bit for bit at any thread count.
 /// @throws Cancelled if options.cancel became true; no partial Run is returned
 [[nodiscard]] Run simulate(const Model& model, const RunOptions& options = {});
 

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <boost/random/exponential_distribution.hpp>
 
@@ -329,6 +331,103 @@ arrivals: {initial: [{stage: lead, count: 50}, {stage: loyal, count: 100}]}
   const ReplicationResult res = Engine(model).simulate(0);
   EXPECT_EQ(res.metrics[kConversions], 50.0);
   EXPECT_GT(res.transitions[static_cast<std::size_t>(2 * 4 + 1)], 50);  // loyal -> customer moves happened
+}
+
+
+// ---- one replication in parts (Engine::plan, simulate_part, join) ------------------------------
+
+/// funnel-10's stages with `customers` in awareness and `stream` arrivals a day.
+Model funnel10_model(int customers, int stream) {
+  return test::model_from_yaml("name: funnel10\n" + std::string(R"(
+horizon: 730
+report_every: 30
+won: customer
+stages:
+  awareness: {dwell: {dist: exponential, mean: 3},   next: {engaged: 0.30, lost: 0.70}}
+  engaged:   {dwell: {dist: exponential, mean: 5},   next: {lead: 0.40, awareness: 0.10, lost: 0.50}}
+  lead:      {dwell: {dist: exponential, mean: 7},   next: {mql: 0.45, engaged: 0.15, lost: 0.40}}
+  mql:       {dwell: {dist: exponential, mean: 10},  next: {sql: 0.35, lead: 0.20, lost: 0.45}}
+  sql:       {dwell: {dist: exponential, mean: 14},  next: {customer: 0.30, mql: 0.25, lost: 0.45}}
+  customer:  {dwell: {dist: exponential, mean: 90},  next: {loyal: 0.60, churned: 0.40}}
+  loyal:     {dwell: {dist: exponential, mean: 180}, next: {advocate: 0.20, customer: 0.10, churned: 0.70}}
+  advocate:  {dwell: {dist: exponential, mean: 365}, next: {loyal: 0.50, churned: 0.50}}
+  lost:      {absorbing: true}
+  churned:   {absorbing: true}
+arrivals:
+  initial: [{stage: awareness, count: )") + std::to_string(customers) + "}]\n  streams: [{stage: engaged, rate_per_day: " +
+                               std::to_string(stream) + "}]\n");
+}
+
+void expect_identical(const ReplicationResult& a, const ReplicationResult& b) {
+  EXPECT_EQ(a.occupancy, b.occupancy);
+  EXPECT_EQ(a.transitions, b.transitions);
+  EXPECT_EQ(a.reached, b.reached);
+  ASSERT_EQ(a.metrics.size(), b.metrics.size());
+  EXPECT_EQ(0, std::memcmp(a.metrics.data(), b.metrics.data(), a.metrics.size() * sizeof(double)));
+}
+
+// Parts of an initial group and of an arrival stream (each starting where the plan left the
+// stream), simulated in any order and joined in part order, give the whole replication bit for bit
+// when it has no money to sum: counts, occupancy, conversions and their mean time (concatenated in
+// customer order), in the vector lanes and in the scalar loop.
+TEST(EngineTest, a_replication_in_parts_is_the_whole_replication) {
+  const Model model = funnel10_model(20001, 40);
+  const Engine engine(model);
+  for (const bool lanes : {true, false}) {
+    SimulationControl whole;
+    whole.vector_lanes = lanes;
+    whole.part_customers = 1'000'000;
+    ASSERT_EQ(engine.plan(3, whole).parts(), 1);
+    const ReplicationResult expected = engine.simulate(3, whole);
+    ASSERT_GT(expected.metrics[kCustomers], 20001 + 25000);
+    SimulationControl split = whole;
+    split.part_customers = 3000;
+    const ReplicationPlan plan = engine.plan(3, split);
+    EXPECT_EQ(plan.parts(), 7 + 10);  // 20,001 customers in 7 parts, about 29,200 arrivals in 10
+    std::vector<ReplicationPart> parts(static_cast<std::size_t>(plan.parts()));
+    for (int p = plan.parts() - 1; p >= 0; --p) parts[static_cast<std::size_t>(p)] = engine.simulate_part(plan, p, split);
+    expect_identical(engine.join(plan, std::move(parts), split), expected);
+    expect_identical(engine.simulate(3, split), expected);
+  }
+}
+
+// What the plan keeps whole: a small replication, and one with referrals or outcomes; and a join
+// refuses parts out of order or missing.
+TEST(EngineTest, plans_keep_small_replications_whole_and_joins_check_their_parts) {
+  const Model model = funnel10_model(5000, 0);
+  const Engine engine(model);
+  EXPECT_EQ(engine.plan(0).parts(), 1);
+  SimulationControl split;
+  split.part_customers = 1000;
+  const ReplicationPlan plan = engine.plan(0, split);
+  ASSERT_EQ(plan.parts(), 5);
+  CustomerOutcomes outcomes;
+  SimulationControl with_outcomes = split;
+  with_outcomes.outcomes = &outcomes;
+  EXPECT_EQ(engine.plan(0, with_outcomes).parts(), 1);
+  std::vector<ReplicationPart> parts;
+  for (int p = 0; p < 5; ++p) parts.push_back(engine.simulate_part(plan, p, split));
+  std::swap(parts[1], parts[2]);
+  EXPECT_THROW((void)engine.join(plan, std::move(parts), split), InternalError);
+  std::vector<ReplicationPart> four;
+  for (int p = 0; p < 4; ++p) four.push_back(engine.simulate_part(plan, p, split));
+  EXPECT_THROW((void)engine.join(plan, std::move(four), split), InternalError);
+  EXPECT_THROW((void)engine.simulate_part(plan, 5, split), InternalError);
+  const Model referrals = test::model_from_yaml(R"(
+name: referrals
+horizon: 100
+report_every: 10
+won: b
+stages:
+  a: {dwell: {mean: 5}, next: {b: 0.5, c: 0.5}}
+  b: {absorbing: true}
+  c: {absorbing: true}
+arrivals:
+  initial: [{stage: a, count: 5000}]
+referrals:
+  wom: {from: b, to: a, rate_per_day: 0.001}
+)");
+  EXPECT_EQ(Engine(referrals).plan(0, split).parts(), 1);
 }
 
 }  // namespace
