@@ -5,8 +5,10 @@
 // What the loop contains, and nothing more:
 //   - per customer, one lcsim::Stream (counter-based SplitMix64, keyed by seed, replication, customer and
 //     purpose kPath), the stream the engine opens for that customer's path;
-//   - per stage visit, one boost::random::exponential_distribution<double>(1) draw from it times the
-//     stage's mean dwell (the engine's hazard clock for an exponential dwell is the same product);
+//   - per stage visit, one Exp(1) draw from it (lcsim::exp1: Boost's exponential_distribution<double>(1)
+//     bit for bit, its first try inline; until 2026-12-07 the distribution itself, whose division by
+//     its rate 1 was a third of the loop's time) times the stage's mean dwell (the engine's hazard
+//     clock for an exponential dwell is the same product);
 //   - per exit before the horizon, the next 64-bit word of the same stream into an lcsim::AliasTable
 //     over the stage's next-probabilities in the scenario's written order (the engine's choice);
 //   - a count of customers per stage at day 730 and of transitions.
@@ -82,13 +84,12 @@ struct Tally {
 /// Advances one customer from awareness at day 0 to an absorbing stage or the horizon.
 inline void advance(const Funnel10& f, std::uint64_t customer, Tally& tally) {
   lcsim::Stream path(kSeed, 0, customer, lcsim::Purpose::kPath);
-  boost::random::exponential_distribution<double> exp1(1.0);
   int s = kAwareness;
   double t = 0.0;
   for (;;) {
     const auto i = static_cast<std::size_t>(s);
     if (f.absorbing[i]) break;
-    const double exit = t + f.mean[i] * exp1(path);
+    const double exit = t + f.mean[i] * lcsim::exp1(path);
     if (exit >= kHorizon) break;
     s = f.to[i][f.alias[i].sample(path())];
     t = exit;
@@ -175,5 +176,13 @@ void BM_RawLimit_ExponentialDwell(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_RawLimit_ExponentialDwell);
+
+/// The same with lcsim::exp1 (the same values and words; no division by the rate).
+void BM_RawLimit_ExponentialDwellExp1(benchmark::State& state) {
+  lcsim::Stream s(kSeed, 0, 0, lcsim::Purpose::kPath);
+  for (auto _ : state) benchmark::DoNotOptimize(10.0 * lcsim::exp1(s));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RawLimit_ExponentialDwellExp1);
 
 }  // namespace

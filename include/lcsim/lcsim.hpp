@@ -26,6 +26,7 @@
 #include "lcsim/model/dwell.hpp"
 #include "lcsim/model/model.hpp"
 #include "lcsim/model/scenario.hpp"
+#include "lcsim/rng/exponential.hpp"
 #include "lcsim/rng/stream.hpp"
 #include "lcsim/run/compare.hpp"
 #include "lcsim/run/parameter_draws.hpp"

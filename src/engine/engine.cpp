@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <boost/random/exponential_distribution.hpp>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -11,6 +10,7 @@
 #include <vector>
 
 #include "lcsim/core/error.hpp"
+#include "lcsim/rng/exponential.hpp"
 #include "lcsim/rng/stream.hpp"
 #include "plain_lanes.hpp"
 #include "report_index.hpp"
@@ -170,7 +170,7 @@ class ArrivalStream {
  public:
   ArrivalStream(const ArrivalProcess& p, const StreamFamily& family, std::size_t a, double horizon)
       : rng_(family, a, Purpose::kArrival),
-        gap_(p.max_rate > 0.0 ? p.max_rate : 1.0),
+        rate_(p.max_rate > 0.0 ? p.max_rate : 1.0),
         horizon_(horizon),
         live_(p.max_rate > 0.0) {
     for (std::size_t d = 0; d < 7 && live_; ++d) {
@@ -183,7 +183,7 @@ class ArrivalStream {
   bool next(double& t) {
     if (!live_) return false;
     for (;;) {
-      t_ += gap_(rng_);
+      t_ += exp1(rng_) / rate_;  // boost::random::exponential_distribution(rate)'s value
       if (t_ >= horizon_) {
         live_ = false;
         return false;
@@ -200,7 +200,7 @@ class ArrivalStream {
 
  private:
   Stream rng_;
-  boost::random::exponential_distribution<double> gap_;
+  double rate_;  // the peak rate
   double horizon_;
   bool live_;
   double t_ = 0.0;
@@ -735,7 +735,7 @@ class Replication {
   /// A stage visit without touchpoints: one exit draw, one next draw.
   [[gnu::always_inline]] inline Visit plain_visit(const StageHot& h, StageId s, double entry) {
     const StageRule& r = *h.rule;
-    const double e = exp1_(path_rng_);
+    const double e = exp1(path_rng_);
     const double exit = entry + (h.mean > 0.0 ? h.mean * e : r.dwell.inverse_cumulative_hazard(e));
     if (exit >= m_.horizon) {
       stay(h, s, entry, m_.horizon, true);
@@ -748,7 +748,7 @@ class Replication {
   /// A stage visit with touchpoints (touched_stay.hpp): the exit's Exp(1) from the path stream,
   /// then the customer's own events until it leaves or the horizon comes.
   Visit touched_visit(const StageHot& h, StageId s, double entry) {
-    const double target = exp1_(path_rng_);  // exit when the accumulated hazard reaches this
+    const double target = exp1(path_rng_);  // exit when the accumulated hazard reaches this
     slots_.clear();
     for (std::uint32_t i = h.tp_first; i < h.tp_last; ++i) {
       const TouchpointId id = m_.touchpoints_for[i];
@@ -1092,18 +1092,20 @@ class Replication {
   void stay(StageId s, double from, double to, bool to_horizon) { stay(hot(s), s, from, to, to_horizon); }
 
   [[gnu::always_inline]] inline void stay(const StageHot& h, StageId s, double from, double to, bool to_horizon) {
-    std::int64_t* const row0 = occ_from_;
-    // Most stays end before the next report time: one comparison instead of a search.
-    if (to_horizon) {  // the customer's last stay: to the extra row past the last report
+    // The stay counts at its first report row and is taken off at the row after its end (the
+    // difference array); most stays end before the next report time, where the two cancel: one
+    // comparison and no update (two updates of the same counter by every customer would make
+    // each customer wait for the last one's through memory).
+    if (to_horizon) {  // the customer's last stay: nothing to take off (the row past the last report is never read)
+      occ_from_[s] += 1;
       k_from_ = t_count_;
       occ_from_ = occ_end_;
       next_report_t_ = kNever;
     } else if (to > next_report_t_) {
+      occ_from_[s] += 1;
       report_from(report_index_after(k_from_, to));
+      occ_from_[s] -= 1;
     }
-    // Branch-free: when the stay crosses no report time the two updates cancel.
-    row0[s] += 1;
-    occ_from_[s] -= 1;
     if (h.stay_extra) stay_extra(h, s, from, to);
   }
 
@@ -1297,7 +1299,6 @@ class Replication {
   std::size_t visit_words_;  // 64-bit words of a saved visit set
   ReplicationResult result_;
 
-  boost::random::exponential_distribution<double> exp1_{1.0};
   std::vector<std::int64_t> occupancy_diff_;  // [(T + 1) * S]
   std::vector<StageHot> hot_;                 // [G * S]
   const StageHot* hot_row_ = nullptr;         // the current customer's segment's row of hot_
