@@ -424,16 +424,25 @@ class Replication {
     // Of the customer's state only these change while it advances here (no services, referrals or
     // outcomes), so the rest is set once.
     cur_ = Customer{0, 0, segment, 0, 0, 0, 0.0, converted};
+    // The counters in locals (the counts the loop writes through int64_t pointers may alias
+    // uint64_t members, which would then be reloaded after every count).
+    const std::uint64_t first = index;
+    std::uint64_t customers = customers_;
     for (std::int64_t i = 0; i < count; ++i) {
-      if ((++customers_ & kCancelPollMask) == 0) poll();
-      const std::uint64_t key = index++;
-      path_rng_ = Stream(family_.path_key(key));
+      if ((++customers & kCancelPollMask) == 0) {
+        customers_ = customers;
+        poll();
+      }
+      const std::uint64_t key = first + static_cast<std::uint64_t>(i);
+      const std::uint64_t serial = ++serial_;
       cur_.key = key;
-      cur_.serial = ++serial_;
+      cur_.serial = serial;
       cur_.converted = converted;
       report_from(entry_k_);
-      advance(group.stage, 0.0);
+      advance(group.stage, 0.0, Stream(family_.path_key(key)), serial);
     }
+    customers_ = customers;
+    index = first + static_cast<std::uint64_t>(count);
     return true;
   }
 
@@ -458,7 +467,7 @@ class Replication {
   /// are the same in every segment). False: the lanes cannot take these customers.
   bool lane_setup(StageId start, SegmentId segment, detail::LaneCohort& c, int& lane_tp) const {
     if (!control_.vector_lanes || control_.outcomes != nullptr || control_.events || has_referrals_ ||
-        s_count_ > detail::kLaneMaxStages) {
+        s_count_ > detail::kLaneMaxStages || t_count_ > detail::kLaneMaxReports) {
       return false;
     }
     c.s_count = s_count_;
@@ -696,18 +705,25 @@ class Replication {
   }
 
   /// Moves the customer from stage s at time t until an absorbing stage or the horizon.
-  [[gnu::always_inline]] inline void advance(StageId s, double t) {
+  /// The path stream and the serial are kept in locals here: in members, every count written
+  /// through an int64_t pointer (which may alias their uint64_t words) would reload them.
+  [[gnu::always_inline]] inline void advance(StageId s, double t) { advance(s, t, path_rng_, cur_.serial); }
+
+  /// advance() with the customer's path stream `rng` and serial given (the current customer's).
+  [[gnu::always_inline]] inline void advance(StageId s, double t, Stream rng, const std::uint64_t serial) {
     for (;;) {
-      visit(s);
+      visit(s, serial);
       const StageHot& h = hot(s);
       Visit v;
       if (h.kind == StageKind::kPlain) {  // the most common kind first
-        v = plain_visit(h, s, t);
+        v = plain_visit(h, s, t, rng);
       } else if (h.kind == StageKind::kAbsorbing) {
         stay(h, s, t, m_.horizon, true);
         return;
       } else if (h.kind == StageKind::kTouched) {
+        path_rng_ = rng;
         v = touched_visit(h, s, t);
+        rng = path_rng_;
       } else {
         request(s, t, m_.served_by[static_cast<std::size_t>(s)]);
         return;  // a coupling point: the global queue takes the customer from here
@@ -720,10 +736,10 @@ class Replication {
   }
 
   /// Counts the customer in `reached` on its first visit of s (visited_ holds the customer's serial).
-  [[gnu::always_inline]] inline void visit(StageId s) {
+  [[gnu::always_inline]] inline void visit(StageId s, std::uint64_t serial) {
     auto& mark = visited_[static_cast<std::size_t>(s)];
-    result_.reached[static_cast<std::size_t>(s)] += static_cast<std::int64_t>(mark != cur_.serial);  // branch-free
-    mark = cur_.serial;
+    result_.reached[static_cast<std::size_t>(s)] += static_cast<std::int64_t>(mark != serial);  // branch-free
+    mark = serial;
   }
 
   struct Visit {
@@ -733,16 +749,16 @@ class Replication {
   };
 
   /// A stage visit without touchpoints: one exit draw, one next draw.
-  [[gnu::always_inline]] inline Visit plain_visit(const StageHot& h, StageId s, double entry) {
+  [[gnu::always_inline]] inline Visit plain_visit(const StageHot& h, StageId s, double entry, Stream& rng) {
     const StageRule& r = *h.rule;
-    const double e = exp1(path_rng_);
+    const double e = exp1(rng);
     const double exit = entry + (h.mean > 0.0 ? h.mean * e : r.dwell.inverse_cumulative_hazard(e));
     if (exit >= m_.horizon) {
       stay(h, s, entry, m_.horizon, true);
       return {};
     }
     stay(h, s, entry, exit, false);
-    return {h.next_stage(path_rng_()), exit, kCauseExit};
+    return {h.next_stage(rng()), exit, kCauseExit};
   }
 
   /// A stage visit with touchpoints (touched_stay.hpp): the exit's Exp(1) from the path stream,

@@ -242,6 +242,7 @@ class LaneKernel {
     occ_sink_ = hn::Iota(DI(), occupancy_.sink());
     moved_sink_ = hn::Iota(DI(), moved_.sink());
     out.sweep.resize(kFields * kStride);
+    for (int s = 0; s < S_; ++s) calendar_ = calendar_ || c.stages[static_cast<std::size_t>(s)].kind == LaneKind::kCalendarMove;
     sweep_ = out.sweep.data();
     // The report times, then never for k = T and beyond (a gather needs no mask then).
     out.report_times.assign(c.report_times, c.report_times + T_);
@@ -262,19 +263,23 @@ class LaneKernel {
   void run() {
     for (std::uint32_t first = 0; first < n_; first += kChunk) {
       const auto m = static_cast<std::uint32_t>(std::min<std::uint32_t>(kChunk, n_ - first));
-      start_chunk(first, m);
       // Passes over the customers still moving, one visit each, those that go on compacted to the
-      // front of the arrays (in place: a pass writes only where it has read).
-      for (std::size_t live = m; live > 0;) {
+      // front of the arrays (in place: a pass writes only where it has read). The first pass
+      // takes the chunk's customers as they enter.
+      std::size_t live = 0;
+      for (std::size_t i = 0; i < m; i += kN) {
+        Lanes L = fresh(first, i, m);
+        visit(L);
+        live += store(L, live);
+        flush_if_full();
+      }
+      while (live > 0) {
         std::size_t w = 0;
         for (std::size_t i = 0; i < live; i += kN) {
           Lanes L = load(i, live);
           visit(L);
           w += store(L, w);
-          if (plus_.n > Records::kCap - 8 * kN || minus_.n > Records::kCap - 4 * kN ||
-              moves_.n > Records::kCap - 4 * kN) {
-            flush();
-          }
+          flush_if_full();
         }
         live = w;
       }
@@ -294,9 +299,11 @@ class LaneKernel {
   }
 
  private:
-  /// The customers' state between passes: one array per field, kStride apart.
-  enum Field : std::size_t { kState, kStage, kKFrom, kVisited, kOffset, kT, kNextReport, kTpState, kFlags, kFields };
-  static constexpr std::int64_t kConverted = 1;  // kFlags bits
+  /// The customers' state between passes: one array per field, kStride apart. The small ones
+  /// share a word (kPacked): stage (bits 0-7), flags (8-15), offset in the block (16-39) and
+  /// report row (40-63): fewer arrays to load, compact and store each pass, and fewer registers.
+  enum Field : std::size_t { kState, kPacked, kVisited, kT, kNextReport, kTpState, kFields };
+  static constexpr std::int64_t kConverted = 1;  // flags
   static constexpr std::int64_t kTpOpen = 2;
   [[nodiscard]] std::int64_t* field(Field f) const { return sweep_ + static_cast<std::size_t>(f) * kStride; }
 
@@ -306,52 +313,57 @@ class LaneKernel {
     moved_.add(moves_, 1);
   }
 
-  /// The arrays hold customers first .. first + m - 1 of the block, each about to visit the
-  /// cohort's stage: its path stream from its key (the segment's word skipped when segments are
-  /// drawn by shares), its entry day and report row. The slots past m hold copies of real values
-  /// (a stage, a report row) too: vectors read them as idle lanes.
-  void start_chunk(std::uint32_t first, std::uint32_t m) {
+  /// Adds the records up when a buffer has no room left for a visit's.
+  HWY_INLINE void flush_if_full() {
+    if (plus_.n > Records::kCap - 8 * kN || minus_.n > Records::kCap - 4 * kN || moves_.n > Records::kCap - 4 * kN) {
+      flush();
+    }
+  }
+
+  /// Customers first + i .. first + i + kN - 1 of the block as they enter (those at or past
+  /// first + m idle lanes, with customer 0's offset): each about to visit the cohort's stage, its
+  /// path stream from its key (the segment's word skipped when segments are drawn by shares), its
+  /// entry day and report row.
+  HWY_INLINE Lanes fresh(std::uint32_t first, std::size_t i, std::uint32_t m) const {
     const DI di;
     const DU du;
     const DF df;
-    const VI one_past = hn::Set(di, static_cast<std::int64_t>(n_));
-    for (std::size_t i = 0; i < static_cast<std::size_t>(m) + kN; i += kN) {
-      VI offset = hn::Add(iota_, hn::Set(di, static_cast<std::int64_t>(first + i)));
-      offset = hn::IfThenElse(hn::Lt(offset, one_past), offset, hn::Zero(di));
-      const VU key = hn::Add(hn::Set(du, first_key_), as_u(offset));
-      const VU state = hn::Add(mix64v(hn::Xor(hn::Set(du, c_.path_base), key)),
-                               hn::Set(du, kGolden * static_cast<std::uint64_t>(c_.skip_words)));
-      VI k_from = hn::Set(di, c_.entry_k);
-      VF t = hn::Zero(df);
-      if (c_.entry_t != nullptr) {  // arrivals: each its own entry day and report row
-        k_from = hn::GatherIndex(di, c_.entry_ks, offset);
-        t = hn::GatherIndex(df, c_.entry_t, offset);
-      }
-      hn::StoreU(as_i(state), di, field(kState) + i);
-      hn::StoreU(hn::Set(di, c_.start), di, field(kStage) + i);
-      hn::StoreU(k_from, di, field(kKFrom) + i);
-      hn::StoreU(hn::Set(di, std::int64_t{1} << c_.start), di, field(kVisited) + i);
-      hn::StoreU(offset, di, field(kOffset) + i);
-      hn::StoreU(hn::BitCast(di, t), di, field(kT) + i);
-      hn::StoreU(hn::BitCast(di, report_time(k_from)), di, field(kNextReport) + i);
-      hn::StoreU(hn::Zero(di), di, field(kTpState) + i);
-      hn::StoreU(hn::Set(di, c_.converted ? kConverted : 0), di, field(kFlags) + i);
+    const MI valid = hn::Lt(iota_, hn::Set(di, static_cast<std::int64_t>(m - i)));
+    const VI offset = hn::IfThenElseZero(valid, hn::Add(iota_, hn::Set(di, static_cast<std::int64_t>(first + i))));
+    const VU key = hn::Add(hn::Set(du, first_key_), as_u(offset));
+    const VU state = hn::Add(mix64v(hn::Xor(hn::Set(du, c_.path_base), key)),
+                             hn::Set(du, kGolden * static_cast<std::uint64_t>(c_.skip_words)));
+    VI k_from = hn::Set(di, c_.entry_k);
+    VF t = hn::Zero(df);
+    if (c_.entry_t != nullptr) {  // arrivals: each its own entry day and report row
+      k_from = hn::GatherIndex(di, c_.entry_ks, offset);
+      t = hn::GatherIndex(df, c_.entry_t, offset);
     }
+    const MI none = hn::FirstN(di, 0);
+    return Lanes{state, hn::Set(di, c_.start), k_from, hn::Set(du, std::uint64_t{1} << c_.start), offset, t,
+                 report_time(k_from), hn::Zero(du), c_.converted ? valid : none, valid, none};
+  }
+
+  /// The kPacked word of a customer.
+  static HWY_INLINE VI pack(VI stage, VI flags, VI offset, VI k_from) {
+    return hn::Or(hn::Or(stage, hn::ShiftLeft<8>(flags)), hn::Or(hn::ShiftLeft<16>(offset), hn::ShiftLeft<40>(k_from)));
   }
 
   /// The customers at i .. i + kN - 1 of the arrays, those before `live` active.
   HWY_INLINE Lanes load(std::size_t i, std::size_t live) const {
     const DI di;
     const DF df;
-    const VI flags = hn::LoadU(di, field(kFlags) + i);
+    const VI packed = hn::LoadU(di, field(kPacked) + i);
+    const VI byte = hn::Set(di, 0xff);
+    const VI flags = hn::And(hn::ShiftRight<8>(packed), byte);
     return Lanes{as_u(hn::LoadU(di, field(kState) + i)),
-                 hn::LoadU(di, field(kStage) + i),
-                 hn::LoadU(di, field(kKFrom) + i),
+                 hn::And(packed, byte),
+                 as_i(hn::ShiftRight<40>(as_u(packed))),
                  as_u(hn::LoadU(di, field(kVisited) + i)),
-                 hn::LoadU(di, field(kOffset) + i),
+                 hn::And(hn::ShiftRight<16>(packed), hn::Set(di, 0xffffff)),
                  hn::BitCast(df, hn::LoadU(di, field(kT) + i)),
                  hn::BitCast(df, hn::LoadU(di, field(kNextReport) + i)),
-                 as_u(hn::LoadU(di, field(kTpState) + i)),
+                 calendar_ ? as_u(hn::LoadU(di, field(kTpState) + i)) : hn::Zero(DU()),
                  hn::TestBit(flags, hn::Set(di, kConverted)),
                  hn::Lt(iota_, hn::Set(di, static_cast<std::int64_t>(live - i))),
                  hn::TestBit(flags, hn::Set(di, kTpOpen))};
@@ -365,14 +377,11 @@ class LaneKernel {
     const VI flags = hn::Or(hn::IfThenElseZero(L.converted, hn::Set(di, kConverted)),
                             hn::IfThenElseZero(L.tp_open, hn::Set(di, kTpOpen)));
     compress_store(as_i(L.state), m, bits, field(kState) + w);
-    compress_store(L.stage, m, bits, field(kStage) + w);
-    compress_store(L.k_from, m, bits, field(kKFrom) + w);
+    compress_store(pack(L.stage, flags, L.offset, L.k_from), m, bits, field(kPacked) + w);
     compress_store(as_i(L.visited), m, bits, field(kVisited) + w);
-    compress_store(L.offset, m, bits, field(kOffset) + w);
     compress_store(hn::BitCast(di, L.t), m, bits, field(kT) + w);
     compress_store(hn::BitCast(di, L.next_report), m, bits, field(kNextReport) + w);
-    compress_store(as_i(L.tp_state), m, bits, field(kTpState) + w);
-    compress_store(flags, m, bits, field(kFlags) + w);
+    if (calendar_) compress_store(as_i(L.tp_state), m, bits, field(kTpState) + w);
     return static_cast<std::size_t>(__builtin_popcount(bits));
   }
 
@@ -393,7 +402,7 @@ class LaneKernel {
     const MI plain = hn::And(
         L.active, hn::Or(hn::Eq(kd, hn::Set(di, static_cast<std::int64_t>(LaneKind::kPlain))), hn::Or(touched, by_lane)));
     const MI other = hn::AndNot(plain, L.active);
-    if (!hn::AllFalse(di, other)) [[unlikely]] eject(L, other);
+    if (!hn::AllFalse(di, other)) [[unlikely]] eject(L, other);  // (L by value: see redraw())
 
     // A visit's two words at once (they do not depend on each other): Exp(1) from the first, the
     // next stage from the second. Exp(1) is Boost's ziggurat, its first try here
@@ -413,7 +422,12 @@ class LaneKernel {
     const VF x_next = hn::GatherIndex(df, table_x_ + 1, layer);
     VF e = hn::Mul(r, x_i);
     const MI rejected = hn::AndNot(as_i(hn::Lt(e, x_next)), plain);
-    if (!hn::AllFalse(di, rejected)) [[unlikely]] redraw(L, rejected, state_before, e, w2);
+    if (!hn::AllFalse(di, rejected)) [[unlikely]] {
+      const Redrawn again = redraw(rejected, state_before, e, L.state, w2);
+      e = again.e;
+      L.state = again.state;
+      w2 = again.w2;
+    }
     const VF mean = hn::GatherIndex(df, mean_.data(), L.stage);
     VF exit = hn::Add(L.t, hn::Mul(mean, e));
     if (other_families_) [[unlikely]] {
@@ -515,8 +529,15 @@ class LaneKernel {
   }
 
   /// The lanes `which` whose first ziggurat try was rejected: their Exp(1) draws finished in scalar
-  /// code from their streams as they stood (state_before), and their next-stage words after them.
-  [[gnu::noinline]] void redraw(Lanes& L, MI which, VU state_before, VF& e, VU& w2) const {
+  /// code from their streams as they stood (state_before), their streams after them and their
+  /// next-stage words. (Vectors by value, never the Lanes: a reference to them would keep every
+  /// lane's state in memory all through visit().)
+  struct Redrawn {
+    VF e;
+    VU state;
+    VU w2;
+  };
+  [[gnu::noinline]] static Redrawn redraw(MI which, VU state_before, VF e, VU state, VU w2) {
     const DU du;
     LaneArray<std::uint64_t> st;
     LaneArray<double> x;
@@ -526,10 +547,9 @@ class LaneKernel {
       const auto l = static_cast<std::size_t>(__builtin_ctz(m));
       x.v[l] = lane_parts::exp1_from(st.v[l]);
     }
-    e = hn::Load(DF(), x.v.data());
     const VU after = hn::Add(hn::Load(du, st.v.data()), hn::Set(du, kGolden));
-    L.state = hn::IfThenElse(hn::RebindMask(du, which), after, L.state);
-    w2 = hn::IfThenElse(hn::RebindMask(du, which), mix64v(after), w2);
+    return Redrawn{hn::Load(DF(), x.v.data()), hn::IfThenElse(hn::RebindMask(du, which), after, state),
+                   hn::IfThenElse(hn::RebindMask(du, which), mix64v(after), w2)};
   }
 
   /// Conversions of lanes `which` at `when`, per customer of the block.
@@ -624,7 +644,7 @@ class LaneKernel {
   }
 
   /// Lanes `which` go back to the scalar engine as they enter their stage.
-  [[gnu::noinline]] void eject(const Lanes& L, MI which) {
+  [[gnu::noinline]] void eject(Lanes L, MI which) {
     LaneArray<std::uint64_t> state;
     LaneArray<std::int64_t> stage;
     LaneArray<std::int64_t> k_from;
@@ -750,6 +770,7 @@ class LaneKernel {
   VI occ_sink_;                        // each lane's sink cell of the occupancy counts
   VI moved_sink_;                      // and of the move counts
   std::int64_t* sweep_ = nullptr;  // out_.sweep: the customers' state between passes (field())
+  bool calendar_ = false;          // the cohort has a calendar touchpoint (kCalendarMove stages)
 };
 
 }  // namespace

@@ -28,6 +28,8 @@ namespace lcsim::detail {
 /// The lanes keep a stage's attributes in small tables (and a stage set in a 64-bit word): at most
 /// 16 stages.
 constexpr int kLaneMaxStages = 16;
+/// Report times the lanes take at most (a customer's report row is kept in 24 bits).
+constexpr int kLaneMaxReports = 1 << 22;
 /// Customers per call of advance_lanes (its conversion array is per customer of the block).
 constexpr std::uint32_t kLaneBlock = 16384;
 /// Touchpoints a cohort's kTouched stages may have between them (each has a stream per customer).
