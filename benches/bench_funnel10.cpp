@@ -39,6 +39,23 @@ void BM_Engine_Funnel10_Run(benchmark::State& state, const char* file, bool lane
   state.counters["vector_lanes"] = in_lanes > 0 ? 1.0 : 0.0;  // 1: the customers ran in the vector lanes
 }
 
+/// The same replication through lcsim::simulate on `threads` threads: its 10^6 customers split into
+/// parts that the threads share (docs/contributing.md, "One replication on all cores"); wall time.
+void BM_Run_Funnel10_Threads(benchmark::State& state, const char* file) {
+  const lcsim::Model model = lcsim::compile(lcsim::load_scenario(std::string(LCSIM_SOURCE_DIR) + "/" + file));
+  lcsim::RunOptions options;
+  options.replications = 1;
+  options.threads = static_cast<int>(state.range(0));
+  double transitions = 0.0;
+  for (auto _ : state) {
+    const lcsim::Run run = lcsim::simulate(model, options);
+    transitions += run.replications.front().metrics[lcsim::kTransitions];
+    ++options.first_replication;
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(transitions));
+  state.counters["parts"] = static_cast<double>(lcsim::Engine(model).plan(0).parts());
+}
+
 // The whole runs, by name (benches/run.sh reads the first four).
 struct Funnel10Run {
   const char* name;
@@ -61,6 +78,10 @@ constexpr Funnel10Run kRuns[] = {
   for (const Funnel10Run& r : kRuns) {
     benchmark::RegisterBenchmark(r.name, BM_Engine_Funnel10_Run, r.file, r.lanes)->Unit(benchmark::kMillisecond);
   }
+  benchmark::RegisterBenchmark("BM_Run_Funnel10", BM_Run_Funnel10_Threads, "benches/funnel10/funnel10.yaml")
+      ->ArgName("threads")->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_Run_Funnel10Webinar", BM_Run_Funnel10_Threads, "benches/funnel10/funnel10_webinar.yaml")
+      ->ArgName("threads")->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
   return true;
 }();
 

@@ -74,7 +74,7 @@ measure() {
   # measured within seconds, and the table takes the median of the rounds' ratios.
   say "lcsim and the numpy peer at 10^6 customers, $NP_REPEAT paired rounds (numpy: one untimed warm-up run a round)"
   for ((i = 0; i < NP_REPEAT; i++)); do
-    "$BENCH" --benchmark_filter='^BM_Engine_Funnel10(Webinar)?$' --benchmark_min_time="$MIN_TIME" \
+    "$BENCH" --benchmark_filter='^BM_Engine_Funnel10(Webinar)?$|^BM_Run_Funnel10(Webinar)?/' --benchmark_min_time="$MIN_TIME" \
       --benchmark_format=json --benchmark_out="$OUT/paired_lcsim_$i.json" --benchmark_out_format=json >/dev/null
     "$PY" "$ROOT/benches/peers/numpy_funnel.py" --n 1e6 --seed $((i + 1)) >"$OUT/paired_numpy_$i.json"
     "$PY" "$ROOT/benches/peers/numpy_funnel.py" --n 1e6 --seed $((i + 1)) --webinar >"$OUT/paired_numpy_webinar_$i.json"
@@ -172,11 +172,15 @@ def peer(name):
 def bench_seconds(j, name):
     (b,) = [b for b in j["benchmarks"] if b["name"] == name]
     return seconds(b)
-paired = []  # per round: lcsim funnel-10, lcsim +webinar, numpy funnel-10, numpy +webinar (seconds)
+# per round: lcsim funnel-10, lcsim +webinar, numpy funnel-10, numpy +webinar, and lcsim's two on both
+# cores (one replication split into parts over 2 threads; wall time) (seconds)
+paired = []
 for i in range(len(glob.glob(os.path.join(out, "paired_lcsim_*.json")))):
     j = load(f"paired_lcsim_{i}.json")
     paired.append((bench_seconds(j, "BM_Engine_Funnel10"), bench_seconds(j, "BM_Engine_Funnel10Webinar"),
-                   peer(f"paired_numpy_{i}.json")[0], peer(f"paired_numpy_webinar_{i}.json")[0]))
+                   peer(f"paired_numpy_{i}.json")[0], peer(f"paired_numpy_webinar_{i}.json")[0],
+                   bench_seconds(j, "BM_Run_Funnel10/threads:2/real_time"),
+                   bench_seconds(j, "BM_Run_Funnel10Webinar/threads:2/real_time")))
 if not paired:
     sys.exit("run.sh: no paired rounds of lcsim and numpy in " + out)
 med = lambda k: statistics.median(p[k] for p in paired)
@@ -228,21 +232,29 @@ rows = []
 def row(workload, ours, theirs, ratio, target, passed):
     rows.append((workload, ours, theirs, ratio, target, ok(passed)))
 
+# The numpy targets of issue 35: 5x with AVX2 (or narrower vectors), 6x where the lanes run AVX-512.
+np_target = 6 if g.get("context", {}).get("lcsim_simd_target") in ("AVX3", "AVX3_DL", "AVX3_ZEN4", "AVX3_SPR") else 5
 r = statistics.median(ratios(2, 0))
-row("funnel-10, 10^6 customers: lcsim vs numpy peer", ms(p_eng), ms(np_s), f"{r:.2f}x", ">= 3x", r >= 3)
+row("funnel-10, 10^6 customers: lcsim vs numpy peer", ms(p_eng), ms(np_s), f"{r:.2f}x", f">= {np_target}x", r >= np_target)
 r = statistics.median(ratios(3, 1))
-row("+webinar, 10^6: lcsim vs numpy peer", ms(p_eng_w), ms(np_w_s), f"{r:.2f}x", ">= 3x", r >= 3)
+row("+webinar, 10^6: lcsim vs numpy peer", ms(p_eng_w), ms(np_w_s), f"{r:.2f}x", f">= {np_target}x", r >= np_target)
+r = statistics.median(ratios(2, 4))
+row("funnel-10, 10^6: lcsim on 2 threads (the replication in parts) vs numpy peer", ms(med(4)), ms(np_s), f"{r:.2f}x",
+    f">= {np_target}x", r >= np_target)
+r = statistics.median(ratios(3, 5))
+row("+webinar, 10^6: lcsim on 2 threads (the replication in parts) vs numpy peer", ms(med(5)), ms(np_w_s), f"{r:.2f}x",
+    f">= {np_target}x", r >= np_target)
 ours_rate, sp_rate = eng_tr / eng, sp_tr / sp_s
 r = ours_rate / sp_rate
-row(f"funnel-10: lcsim (10^6) vs SimPy peer (at {count(sp_n)}, per transition)", rate(ours_rate), rate(sp_rate), f"{r:,.0f}x", ">= 300x", r >= 300)
+row(f"funnel-10: lcsim (10^6) vs SimPy peer (at {count(sp_n)}, per transition)", rate(ours_rate), rate(sp_rate), f"{r:,.0f}x", ">= 1,000x", r >= 1000)
 ours_w_rate, sp_w_rate = eng_w_tr / eng_w, sp_w_tr / sp_w_s
 r = ours_w_rate / sp_w_rate
-row(f"+webinar: lcsim (10^6) vs SimPy peer (at {count(sp_n)}, per transition)", rate(ours_w_rate), rate(sp_w_rate), f"{r:,.0f}x", ">= 300x", r >= 300)
+row(f"+webinar: lcsim (10^6) vs SimPy peer (at {count(sp_n)}, per transition)", rate(ours_w_rate), rate(sp_w_rate), f"{r:,.0f}x", ">= 1,000x", r >= 1000)
 r = eng / raw
 row("engine overhead: lcsim vs raw limit loop, funnel-10 10^6" + ("" if raw_same == 1 else " (raw loop != engine result!)"),
     ms(eng), ms(raw), f"{r:.2f}x", "<= 2x", r <= 2)
 r = eng_s / raw
-row("engine overhead, scalar path (vector lanes off): lcsim vs raw limit loop", ms(eng_s), ms(raw), f"{r:.2f}x", "<= 2x", r <= 2)
+row("engine overhead, scalar path (vector lanes off): lcsim vs raw limit loop", ms(eng_s), ms(raw), f"{r:.2f}x", "<= 1.3x", r <= 1.3)
 r = statistics.median(ratios(1, 0))
 row("webinar cost: funnel-10 +webinar vs funnel-10 (lcsim)", ms(p_eng_w), ms(p_eng), f"{r:.2f}x", "<= 1.5x", r <= 1.5)
 row(f"memory: {count(mem_n)} customers, 2 years, event log off (peak RSS, lcsim run)", f"{rss_mb:,.0f} MB", "-", "-", "<= 300 MB", rss_mb <= 300)
@@ -294,6 +306,7 @@ print(f"Single thread unless said; medians of {len(runs('BM_Engine_Funnel10'))} 
       f"(the CLI's simulation seconds). The numpy rows and the webinar cost: {len(paired)} rounds of lcsim's two benchmarks "
       "and then the peer (after an untimed warm-up run in its process), each side's median over the rounds, the ratio "
       f"the median of the rounds' ratios (numpy rounds: {listed(ratios(2, 0))}; +webinar {listed(ratios(3, 1))}; "
+      f"on 2 threads {listed(ratios(2, 4))} and {listed(ratios(3, 5))}; "
       f"webinar cost {listed(ratios(1, 0))}). Threads: the median of the {len(thread_ratios)} pairs' ratios (a run on "
       f"1 thread, then one on 2: {listed(thread_ratios)}; the ratio of the medians {t1 / t2:.2f}x); one big replication "
       f"(its customers split into parts over the threads): {listed(big_ratios)}, the ratio of the medians {b1 / b2:.2f}x. "
