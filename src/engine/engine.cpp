@@ -111,7 +111,11 @@ struct StageHot {
   [[nodiscard]] StageId next_stage(std::uint64_t bits) const noexcept {
     if (next_n == 0) return rule->next_stages[rule->next.sample(bits)];
     const auto i = static_cast<std::uint32_t>(((bits >> 32U) * next_n) >> 32U);
-    return static_cast<std::uint32_t>(bits) < next_keep_below[i] ? next_keep[i] : next_alias[i];
+    // Keep or alias without a branch: the choice is random, a branch would miss often.
+    const auto keep = static_cast<std::uint32_t>(next_keep[i]);
+    const auto alias = static_cast<std::uint32_t>(next_alias[i]);
+    const std::uint32_t kept = 0U - static_cast<std::uint32_t>(static_cast<std::uint32_t>(bits) < next_keep_below[i]);
+    return static_cast<StageId>(alias ^ ((keep ^ alias) & kept));
   }
 
   /// Copies the rule's table when it is small enough.
