@@ -237,6 +237,14 @@ class LaneKernel {
     info_bytes_ = hn::LoadDup128(hn::Repartition<std::uint8_t, DI>(), info.data());
 #endif
     iota_ = hn::Iota(DI(), 0);
+    {
+      const DI di;
+      const DU du;
+      v_ = Broadcast{hn::Set(di, T_), hn::Set(di, S_), hn::Set(di, S_ * S_), hn::Set(di, c.won), hn::Set(di, c.tp_move_to),
+                     hn::Set(di, c.start), hn::Set(di, std::int64_t{1} << c.start), hn::Set(di, c.entry_k),
+                     hn::Set(du, first_key), hn::Set(du, c.path_base),
+                     hn::Set(du, kGolden * static_cast<std::uint64_t>(c.skip_words)), hn::Set(DF(), c.horizon)};
+    }
     // Each lane its own sink cell: records of masked-off lanes do not wait for each other either.
     static_assert(kN <= Tally::kSinks);
     occ_sink_ = hn::Iota(DI(), occupancy_.sink());
@@ -330,17 +338,16 @@ class LaneKernel {
     const DF df;
     const MI valid = hn::Lt(iota_, hn::Set(di, static_cast<std::int64_t>(m - i)));
     const VI offset = hn::IfThenElseZero(valid, hn::Add(iota_, hn::Set(di, static_cast<std::int64_t>(first + i))));
-    const VU key = hn::Add(hn::Set(du, first_key_), as_u(offset));
-    const VU state = hn::Add(mix64v(hn::Xor(hn::Set(du, c_.path_base), key)),
-                             hn::Set(du, kGolden * static_cast<std::uint64_t>(c_.skip_words)));
-    VI k_from = hn::Set(di, c_.entry_k);
+    const VU key = hn::Add(v_.first_key, as_u(offset));
+    const VU state = hn::Add(mix64v(hn::Xor(v_.path_base, key)), v_.skip);
+    VI k_from = v_.entry_k;
     VF t = hn::Zero(df);
     if (c_.entry_t != nullptr) {  // arrivals: each its own entry day and report row
       k_from = hn::GatherIndex(di, c_.entry_ks, offset);
       t = hn::GatherIndex(df, c_.entry_t, offset);
     }
     const MI none = hn::FirstN(di, 0);
-    return Lanes{state, hn::Set(di, c_.start), k_from, hn::Set(du, std::uint64_t{1} << c_.start), offset, t,
+    return Lanes{state, v_.start, k_from, as_u(v_.start_bit), offset, t,
                  report_time(k_from), hn::Zero(du), c_.converted ? valid : none, valid, none};
   }
 
@@ -391,7 +398,7 @@ class LaneKernel {
     const DU du;
     const DF df;
     const VU golden = hn::Set(du, kGolden);
-    const VI t_count = hn::Set(di, T_);
+    const VI t_count = v_.t_count;
 
     const VI info = stage_info(L.stage);
     const VI kd = hn::And(info, hn::Set(di, 7));
@@ -440,7 +447,7 @@ class LaneKernel {
     VF end = exit;
     VF limit = exit;
     MI tp_moved = hn::FirstN(di, 0);
-    VI move_to = hn::Set(di, c_.tp_move_to);  // of the lanes tp_moved
+    VI move_to = v_.tp_move_to;  // of the lanes tp_moved
     if (!hn::AllFalse(di, touched)) tp_moved = contacts(L, touched, exit, end, limit);
     if (!hn::AllFalse(di, by_lane)) {
       const ByLane b = touched_stays(L.stage, L.t, L.offset, by_lane, e);
@@ -449,7 +456,7 @@ class LaneKernel {
       move_to = hn::IfThenElse(b.moved, b.move_to, move_to);
       tp_moved = hn::Or(tp_moved, b.moved);
     }
-    const MI at_horizon = hn::And(hn::AndNot(tp_moved, plain), as_i(hn::Ge(limit, hn::Set(df, c_.horizon))));
+    const MI at_horizon = hn::And(hn::AndNot(tp_moved, plain), as_i(hn::Ge(limit, v_.horizon)));
     const MI moving = hn::AndNot(at_horizon, plain);
 
     // The last stay (still there at the horizon): up at its first report row (the scalar engine
@@ -488,16 +495,16 @@ class LaneKernel {
     const VU to_bit = hn::Shl(hn::Set(du, 1), as_u(to));
     const MI again = hn::And(moving, hn::RebindMask(di, hn::TestBit(L.visited, to_bit)));
     L.visited = hn::IfThenElse(hn::RebindMask(du, moving), hn::Or(L.visited, to_bit), L.visited);
-    const VI move_cell = hn::Add(hn::Add(as_i(mul32(as_u(L.stage), hn::Set(du, static_cast<std::uint64_t>(S_)))), to),
+    const VI move_cell = hn::Add(hn::Add(as_i(mul32(as_u(L.stage), as_u(v_.s_count))), to),
                                  hn::Load(di, moved_off_.v.data()));
-    append(moves_, moving, hn::IfThenElse(hn::AndNot(again, moving), hn::Add(move_cell, hn::Set(di, S_ * S_)), move_cell),
+    append(moves_, moving, hn::IfThenElse(hn::AndNot(again, moving), hn::Add(move_cell, v_.pairs), move_cell),
            moved_sink_);
     // A move into an absorbing stage ends the customer here: its last stay, from `end` on.
     const VI to_kind = hn::And(stage_info(to), hn::Set(di, 7));
     const MI absorbed = hn::And(moving, hn::Eq(to_kind, hn::Set(di, static_cast<std::int64_t>(LaneKind::kAbsorbing))));
     const MI last = hn::And(hn::Or(absorbed, at_horizon), hn::Lt(L.k_from, t_count));
     append(plus_, last, occupancy_cell(L.k_from, hn::IfThenElse(absorbed, to, L.stage)), occ_sink_);
-    const MI converts = hn::And(hn::AndNot(L.converted, moving), hn::Eq(to, hn::Set(di, c_.won)));
+    const MI converts = hn::And(hn::AndNot(L.converted, moving), hn::Eq(to, v_.won));
     if (!hn::AllFalse(di, converts)) [[unlikely]] {
       convert(L.offset, end, converts);
       L.converted = hn::Or(L.converted, converts);
@@ -523,8 +530,7 @@ class LaneKernel {
 
   /// The record of occupancy row k, stage s, in the lane's copy.
   HWY_INLINE VI occupancy_cell(VI k, VI s) const {
-    const DU du;
-    return hn::Add(hn::Add(as_i(mul32(as_u(k), hn::Set(du, static_cast<std::uint64_t>(S_)))), s),
+    return hn::Add(hn::Add(as_i(mul32(as_u(k), as_u(v_.s_count))), s),
                    hn::Load(DI(), occ_off_.v.data()));
   }
 
@@ -608,7 +614,7 @@ class LaneKernel {
     const DU du;
     const DF df;
     const VU golden = hn::Set(du, kGolden);
-    const VF horizon = hn::Set(df, c_.horizon);
+    const VF horizon = v_.horizon;
     const VF two_m53 = hn::Set(df, 0x1.0p-53);
     VF k;
     VF c = first_contact(L.t, touched, k);
@@ -617,7 +623,7 @@ class LaneKernel {
     while (!hn::AllFalse(di, pending)) {
       const MI opening = hn::AndNot(L.tp_open, pending);
       if (!hn::AllFalse(di, opening)) {
-        const VU key = hn::Add(hn::Set(du, first_key_), as_u(L.offset));
+        const VU key = hn::Add(v_.first_key, as_u(L.offset));
         L.tp_state = hn::IfThenElse(hn::RebindMask(du, opening), mix64v(hn::Xor(hn::Set(du, c_.tp_base), key)),
                                     L.tp_state);
         L.tp_open = hn::Or(L.tp_open, opening);
@@ -767,6 +773,12 @@ class LaneKernel {
   bool other_families_ = false;                       // any such stage
   LaneArray<std::int64_t> occ_off_;    // each lane's copy of the occupancy counts
   LaneArray<std::int64_t> moved_off_;  // and of the move counts
+  /// The cohort's values in every lane (loaded as vectors, not broadcast from scalars each visit).
+  struct Broadcast {
+    VI t_count, s_count, pairs, won, tp_move_to, start, start_bit, entry_k;
+    VU first_key, path_base, skip;
+    VF horizon;
+  } v_;
   VI occ_sink_;                        // each lane's sink cell of the occupancy counts
   VI moved_sink_;                      // and of the move counts
   std::int64_t* sweep_ = nullptr;  // out_.sweep: the customers' state between passes (field())
