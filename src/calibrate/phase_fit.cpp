@@ -592,7 +592,7 @@ prof::Point fixed_exit(const Likelihood& lik, const prof::Problem& problem,
     const std::vector<double> theta = expand(x, &weights);
     std::vector<double> full;
     const double ll = lik.value(theta, g != nullptr ? &full : nullptr);
-    if (g != nullptr) {
+    if (g != nullptr && std::isfinite(ll)) {
       g->assign(x.size(), 0.0);
       for (std::size_t i = 0, k = 0; i < theta.size(); ++i) {
         if (i == kj) continue;
@@ -709,8 +709,10 @@ std::pair<Structure, std::vector<double>> without_exit(const Structure& st, cons
   return {std::move(out), std::move(x)};
 }
 
+/// `quick`: Wald intervals and the second-order bound of exits at 0 only (no refits): rows that
+/// would need a profile get NaN intervals. For the models beside the chosen one.
 Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point& mle,
-                  const PhaseFitOptions& o) {
+                  const PhaseFitOptions& o, bool quick = false) {
   Summary out;
   const MarkovFit& markov = prep.markov;
   const Structure& st = prep.st;
@@ -728,7 +730,9 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
   const std::vector<bool> fixed = held_fixed(st, l, theta);
   std::vector<double> gradient0;
   phase_model::ExitScores scores0;
-  (void)lik.value(theta, &gradient0, &scores0);
+  if (!std::isfinite(lik.value(theta, &gradient0, &scores0))) {
+    throw std::logic_error("summarise: the fitted parameters have probability 0");
+  }
   std::vector<std::size_t> free;
   for (std::size_t i = 0; i < kp; ++i) {
     if (!fixed[i]) free.push_back(i);
@@ -749,9 +753,9 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
       std::vector<double> gp;
       std::vector<double> gm;
       x[i] = theta[i] + h;
-      (void)lik.value(x, &gp);
+      if (!std::isfinite(lik.value(x, &gp))) gp.assign(kp, kNaN);
       x[i] = theta[i] - h;
-      (void)lik.value(x, &gm);
+      if (!std::isfinite(lik.value(x, &gm))) gm.assign(kp, kNaN);
       for (Eigen::Index r = 0; r < kf; ++r) {
         const std::size_t j = free[static_cast<std::size_t>(r)];
         hessian(r, c) = (gp[j] - gm[j]) / (2.0 * h);
@@ -899,6 +903,7 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
       row.method = "wald";
       return;
     }
+    if (quick) return;
     const Interval r = profile_interval(h, Scale::kLog, loc.variance, two_sided);
     row.method = "profile";
     row.ci_low = r.open[0] ? 0.0 : r.end[0];
@@ -949,6 +954,7 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
       row.method = "boundary";
       if (b.open) not_bounded(row, "above", why);
     };
+    if (quick) return;
     double ll0 = kNaN;  // the profile log-likelihood at 0
     if (near_low && without) {
       ll0 = without();
@@ -1002,7 +1008,12 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
     set_next(st, l, moved, a, pi);
     std::vector<double> gradient_h;
     phase_model::ExitScores scores_h;
-    (void)lik.value(moved, &gradient_h, &scores_h);
+    if (!std::isfinite(lik.value(moved, &gradient_h, &scores_h))) {
+      row.ci_low = 0.0;
+      row.ci_high = kNaN;
+      row.method = "boundary";
+      return;
+    }
     const double s = scores0[a][j];
     double info = -(scores_h[a][j] - s) / h;
     if (information && kf > 0) {
@@ -1444,8 +1455,53 @@ PhaseTypeFit fit_phase_type(const SnapshotLog& log, const PhaseFitOptions& o) {
   if (!fit.not_identified.empty()) {
     warn("", "the data do not bound: " + text::join(fit.not_identified));
   }
+  // ---- the models the data cannot tell from the chosen one ----
+  // One more phase for a stage is often not rejected by the test, yet moves quantities that
+  // depend on how short that stage's stays can be (a skip around it against a quick passage
+  // through it): the intervals widen to cover every such model (Wald intervals of each).
+  const boost::math::chi_squared_distribution<double> chi2_alt(2.0);
+  const double plausible = boost::math::quantile(chi2_alt, o.level);
+  for (const std::size_t a : eligible) {
+    if (current.phases[a] >= o.max_phases) continue;
+    std::vector<int> next = current.phases;
+    next[a] += 1;
+    const prof::Point p = fit_model(a, next, grow_starts(a, next[a]), false);
+    const double lr = 2.0 * (p.loglik - current.point.loglik);
+    if (!(std::isfinite(lr) && lr < plausible)) continue;
+    PhaseCandidate c;
+    c.stage = markov.stages[a];
+    c.step = "alternative";
+    c.phases = make_layout(st, next).phases;
+    c.loglik = p.loglik;
+    c.parameters = make_layout(st, next).parameters;
+    c.aic = aic_of(c.loglik, c.parameters);
+    c.bic = bic_of(c.loglik, c.parameters);
+    c.lr_statistic = lr;
+    c.lr_p_value = lr > 0.0 ? boost::math::cdf(boost::math::complement(chi2_alt, lr)) : 1.0;
+    c.converged = p.converged;
+    fit.candidates.push_back(c);
+    const Likelihood alt_lik(st, data, next);
+    const Summary alt = summarise(prep, alt_lik, p, o, true);
+    for (EstimateRow& row : fit.estimates) {
+      const EstimateRow* other = find_estimate(alt.estimates, row.parameter);
+      if (other == nullptr || !std::isfinite(other->ci_low) || !std::isfinite(other->ci_high)) continue;
+      if (!(other->ci_low < row.ci_low || other->ci_high > row.ci_high)) continue;
+      row.ci_low = std::min(row.ci_low, other->ci_low);
+      row.ci_high = std::max(row.ci_high, other->ci_high);
+      row.note += (row.note.empty() ? "" : "; ") + std::string("widened to cover the fit with one more phase for ") +
+                  markov.stages[a] + " (LR test p = " + text::number(c.lr_p_value) + ")";
+    }
+  }
+  for (std::size_t d = 0; d < fit.dwells.size(); ++d) {
+    const EstimateRow* row = find_estimate(fit.estimates, "stages." + fit.dwells[d].stage + ".dwell.mean");
+    if (row != nullptr) {
+      fit.dwells[d].ci_low = row->ci_low;
+      fit.dwells[d].ci_high = row->ci_high;
+    }
+  }
+
   const bool one_everywhere = std::all_of(l.phases.begin(), l.phases.end(), [](int k) { return k == 1; });
-  fit.markov_estimates = one_everywhere ? fit.estimates : summarise(prep, one_phase, markov_optimum, o).estimates;
+  fit.markov_estimates = one_everywhere ? summary.estimates : summarise(prep, one_phase, markov_optimum, o).estimates;
   return fit;
 }
 
