@@ -12,6 +12,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -366,11 +367,11 @@ Prepared prepare(const SnapshotLog& log, const PhaseFitOptions& o) {
   prep.time_from.assign(st.s, 0.0);
   std::map<std::int64_t, int> gap_index;   // in resolutions
   std::map<std::int64_t, int> stay_index;
-  std::vector<std::int64_t> step_units;    // per step of data.steps, to index later
-  // One customer's steps as (stage, kind, units) triples after its start stage: the key that
-  // merges customers with the same observations into one weighted sequence.
+  std::vector<std::int64_t> node_units;    // per node of data.nodes, to index later
+  // One customer's steps as (stage, kind, units) triples after its start stage, then its path in
+  // the tree of shared prefixes: a node per (parent, stage, kind, units).
   std::vector<std::int64_t> key;
-  std::map<std::vector<std::int64_t>, std::size_t> sequence_of;
+  std::map<std::tuple<int, int, int, std::int64_t>, int> child_of;  // parent -1: the roots
   std::size_t unreachable = 0;
   const auto units_of = [&](double dt) {
     return static_cast<std::int64_t>(std::llround(dt / o.resolution_days));
@@ -433,21 +434,24 @@ Prepared prepare(const SnapshotLog& log, const PhaseFitOptions& o) {
     }
     if (key.empty()) continue;
     ++data.customers;
-    key.push_back(start);
-    const auto [it, added] = sequence_of.emplace(key, data.start.size());
-    if (!added) {
-      data.weight[it->second] += 1.0;
-      continue;
+    data.observations += key.size() / 3;
+    const auto node_for = [&](int parent, int stage, int kind, std::int64_t units) {
+      const auto [it, added] = child_of.emplace(std::make_tuple(parent, stage, kind, units),
+                                                static_cast<int>(data.nodes.size()));
+      if (added) {
+        data.nodes.push_back(Data::Node{parent, stage, 0, static_cast<StepKind>(kind), 0.0, 0.0});
+        node_units.push_back(units);
+      }
+      return it->second;
+    };
+    int at = node_for(-1, start, 0, 0);
+    data.nodes[static_cast<std::size_t>(at)].through += 1.0;
+    for (std::size_t i = 0; i + 2 < key.size(); i += 3) {
+      at = node_for(at, static_cast<int>(key[i]), static_cast<int>(key[i + 1]), key[i + 2]);
+      data.nodes[static_cast<std::size_t>(at)].through += 1.0;
     }
-    data.start.push_back(start);
-    data.offset.push_back(data.steps.size());
-    data.weight.push_back(1.0);
-    for (std::size_t i = 0; i + 1 < key.size(); i += 3) {
-      data.steps.push_back(Data::Step{static_cast<int>(key[i]), 0, static_cast<StepKind>(key[i + 1])});
-      step_units.push_back(key[i + 2]);
-    }
+    data.nodes[static_cast<std::size_t>(at)].ends += 1.0;
   }
-  data.offset.push_back(data.steps.size());
   {
     int g = 0;
     for (auto& [units, i] : gap_index) {
@@ -459,9 +463,10 @@ Prepared prepare(const SnapshotLog& log, const PhaseFitOptions& o) {
       i = g++;
       data.stay_gaps.push_back(units);
     }
-    for (std::size_t i = 0; i < data.steps.size(); ++i) {
-      Data::Step& s = data.steps[i];
-      s.gap = s.kind == StepKind::kStay ? stay_index.at(step_units[i]) : gap_index.at(step_units[i]);
+    for (std::size_t i = 0; i < data.nodes.size(); ++i) {
+      Data::Node& node = data.nodes[i];
+      if (node.parent < 0) continue;
+      node.gap = node.kind == StepKind::kStay ? stay_index.at(node_units[i]) : gap_index.at(node_units[i]);
     }
   }
   if (unreachable > 0) {
@@ -721,7 +726,7 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
   const Layout& l = lik.layout();
   const std::vector<double>& theta = mle.theta;
   const std::size_t kp = l.parameters;
-  const std::size_t observations = data.steps.size();
+  const std::size_t observations = data.observations;
   // Profile points need their drop to about 1e-4 (the critical values are 2.7 and 3.8), not
   // the maximum's precision: a looser stop saves most of each warm-started solve.
   prof::Problem problem = problem_of(lik, o, observations);
@@ -1196,7 +1201,7 @@ PhaseTypeFit fit_phase_type(const SnapshotLog& log, const PhaseFitOptions& o) {
   fit.n_created = data.created;
   fit.n_intervals = data.gaps.size() + data.stay_gaps.size();
   fit.n_exact = data.exact;
-  const std::size_t observations = data.steps.size();
+  const std::size_t observations = data.observations;
   const double log_n = std::log(static_cast<double>(std::max<std::size_t>(fit.n_observations, 2)));
   const auto aic_of = [](double ll, std::size_t k) { return 2.0 * static_cast<double>(k) - 2.0 * ll; };
   const auto bic_of = [&](double ll, std::size_t k) { return log_n * static_cast<double>(k) - 2.0 * ll; };
