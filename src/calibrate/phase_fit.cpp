@@ -623,7 +623,7 @@ prof::Point fixed_exit(const Likelihood& lik, const prof::Problem& problem,
 /// the logit (for the first step). Open when the range end (1e-9 or 1 - 1e-9) is reached first.
 prof::Bound exit_bound(const Likelihood& lik, const prof::Problem& problem, const prof::Point& best,
                        std::size_t a, std::size_t j, double direction, double critical,
-                       double variance) {
+                       double variance, double first = std::numeric_limits<double>::quiet_NaN()) {
   struct Trace {
     double t;
     double drop;
@@ -635,7 +635,7 @@ prof::Bound exit_bound(const Likelihood& lik, const prof::Problem& problem, cons
   std::optional<Trace> outside;
   prof::Bound out;
   double step = std::isfinite(variance) && variance > 0.0 ? std::sqrt(critical * variance) : 1.0;
-  double t = h0 + direction * std::max(step, 0.05);
+  double t = std::isfinite(first) ? first : h0 + direction * std::max(step, 0.05);
   for (int iteration = 0; iteration < 16; ++iteration) {
     if (direction * (t - end) >= 0.0) t = end;
     prof::Point p = fixed_exit(lik, problem, inside.theta, a, j, logistic(t));
@@ -1043,6 +1043,12 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
     row.ci_low = 0.0;
     row.ci_high = open ? 1.0 : std::min(1.0, p0 + eps * (1.0 - p0));
     row.method = "boundary";
+    if (!open && !quick && !prep.markov.transitions_inferred && row.ci_high < 0.5) {
+      // A transition the analyst listed: the exact profile bound, from the expansion's guess.
+      const prof::Bound b = exit_bound(lik, problem, mle, a, j, 1.0, one_sided, kNaN, logit(row.ci_high));
+      note_better(b);
+      if (!b.open) row.ci_high = logistic(b.value);
+    }
     if (open) {
       row.note = "not identified above: the likelihood does not fall as the exit opens";
       out.not_identified.push_back(row.parameter + " (" + row.note + ")");
