@@ -743,6 +743,23 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
     if (!fixed[i]) free.push_back(i);
   }
   const auto kf = static_cast<Eigen::Index>(free.size());
+  // The stages holding more than a tenth of `weights` (one per free parameter), by name.
+  const auto stages_of = [&](const Eigen::VectorXd& weights) {
+    std::vector<std::string> names;
+    const double total = weights.sum();
+    for (std::size_t a = 0; a < st.s; ++a) {
+      if (st.absorbing[a]) continue;
+      const int first = l.rate_at[a];
+      const int last = l.next_at[a] + static_cast<int>(st.exits[a].size()) - 1;
+      double w = 0.0;
+      for (Eigen::Index i = 0; i < kf; ++i) {
+        const auto p = static_cast<int>(free[static_cast<std::size_t>(i)]);
+        if (p >= first && p < last) w += weights(i);
+      }
+      if (w > 0.1 * total) names.push_back(markov.stages[a]);
+    }
+    return names;
+  };
 
   // ---- the observed information of the free parameters ----
   out.covariance.assign(kp * kp, kNaN);
@@ -793,18 +810,7 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
         }
       } else {
         // Which stages the flat directions move, in words.
-        std::vector<std::string> involved;
-        for (std::size_t a = 0; a < st.s; ++a) {
-          if (st.absorbing[a]) continue;
-          const int first = l.rate_at[a];
-          const int last = l.next_at[a] + static_cast<int>(st.exits[a].size()) - 1;
-          double weight = 0.0;
-          for (Eigen::Index r = 0; r < kf; ++r) {
-            const auto i = static_cast<int>(free[static_cast<std::size_t>(r)]);
-            if (i >= first && i < last) weight += null.row(r).squaredNorm();
-          }
-          if (weight > 0.1) involved.push_back(markov.stages[a]);
-        }
+        const std::vector<std::string> involved = stages_of(null.rowwise().squaredNorm());
         out.warn("", "the observed information is singular in " + std::to_string(flat.size()) +
                          " direction(s) (smallest eigenvalue " + text::number(values.minCoeff()) +
                          "): the data do not identify every parameter" +
@@ -845,19 +851,7 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
       const Eigen::VectorXd flat = null.transpose() * g;
       if (flat.norm() > 1e-3 * norm) {
         r.identified = false;
-        std::vector<std::string> stages;
-        const Eigen::VectorXd part = null * flat;
-        for (std::size_t a = 0; a < st.s; ++a) {
-          if (st.absorbing[a]) continue;
-          const int first = l.rate_at[a];
-          const int last = l.next_at[a] + static_cast<int>(st.exits[a].size()) - 1;
-          double w = 0.0;
-          for (Eigen::Index i = 0; i < kf; ++i) {
-            const auto p = static_cast<int>(free[static_cast<std::size_t>(i)]);
-            if (p >= first && p < last) w += part(i) * part(i);
-          }
-          if (w > 0.1 * part.squaredNorm()) stages.push_back(markov.stages[a]);
-        }
+        const std::vector<std::string> stages = stages_of((null * flat).array().square().matrix());
         r.moves = text::join(stages);
       }
     }

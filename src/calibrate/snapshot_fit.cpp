@@ -21,14 +21,12 @@
 #include <Eigen/Dense>
 #include <boost/math/distributions/chi_squared.hpp>
 #include <boost/math/distributions/normal.hpp>
-#include <nlopt.hpp>
 #include <unsupported/Eigen/MatrixFunctions>
 
 #include "csv.hpp"
 #include "lcsim/calibrate/timestamp.hpp"
 #include "lcsim/core/format.hpp"
 #include "log_reader.hpp"
-#include "nlopt_run.hpp"
 #include "profile.hpp"
 #include "text.hpp"
 
@@ -787,48 +785,26 @@ MarkovFit fit_snapshots(const SnapshotLog& log, const MarkovFitOptions& options)
   }
   std::vector<double> best = theta;
   double best_value = -std::numeric_limits<double>::infinity();
-  const auto run = [&](std::vector<double>& start) {
+  calibrate_profile::Problem problem;
+  problem.loglik = [&](const std::vector<double>& x, std::vector<double>* g) { return likelihood.value(x, g); };
+  problem.lower.assign(k_count, lower);
+  problem.upper.assign(k_count, upper);
+  problem.max_evaluations = options.max_evaluations;
+  problem.relative_tolerance = options.relative_tolerance;
+  const auto run = [&](const std::vector<double>& start) {
     if (k_count == 0) {
       fit.status = "SUCCESS";
       return;
     }
-    struct Context {
-      const PanelLikelihood* likelihood;
-      std::vector<double>* best;
-      double* best_value;
-      int evaluations;
-    } context{&likelihood, &best, &best_value, 0};
-    nlopt::opt opt(nlopt::LD_LBFGS, static_cast<unsigned>(k_count));
-    opt.set_lower_bounds(std::vector<double>(k_count, lower));
-    opt.set_upper_bounds(std::vector<double>(k_count, upper));
-    opt.set_ftol_rel(options.relative_tolerance);
-    opt.set_xtol_rel(1e-10);
-    opt.set_maxeval(options.max_evaluations);
-    opt.set_min_objective(
-        [](const std::vector<double>& x, std::vector<double>& grad, void* data) -> double {
-          auto* c = static_cast<Context*>(data);
-          ++c->evaluations;
-          std::vector<double> g;
-          const double ll = c->likelihood->value(x, grad.empty() ? nullptr : &g);
-          if (!std::isfinite(ll)) {
-            if (!grad.empty()) std::fill(grad.begin(), grad.end(), 0.0);
-            return std::numeric_limits<double>::max();
-          }
-          if (!grad.empty()) {
-            for (std::size_t i = 0; i < g.size(); ++i) grad[i] = -g[i];
-          }
-          if (ll > *c->best_value) {
-            *c->best_value = ll;
-            *c->best = x;
-          }
-          return -ll;
-        },
-        &context);
-    double minimum = 0.0;
-    const nlopt::result result = calibrate_nlopt::optimize(opt, start, minimum);
-    fit.status = calibrate_nlopt::result_name(result);
-    fit.evaluations += context.evaluations;
-    if (!std::isfinite(best_value)) best = start;
+    const calibrate_profile::Point p = calibrate_profile::maximise(problem, start);
+    fit.status = p.status;
+    fit.evaluations += p.evaluations;
+    if (p.loglik > best_value) {
+      best_value = p.loglik;
+      best = p.theta;
+    } else if (!std::isfinite(best_value)) {
+      best = start;
+    }
   };
   run(theta);
   // A rate left at its lower bound whose score d loglik / dq is positive would raise the
@@ -1032,12 +1008,8 @@ MarkovFit fit_snapshots(const SnapshotLog& log, const MarkovFitOptions& options)
                  "support the transition)");
   }
   // The profile likelihood for a next-stage probability near 0: tilting the likelihood in its
-  // logit (profile.hpp), and the likelihood-ratio test of 0 from the fit without the transition.
-  calibrate_profile::Problem problem;
-  problem.loglik = [&](const std::vector<double>& x, std::vector<double>* g) { return likelihood.value(x, g); };
-  problem.lower.assign(k_count, lower);
-  problem.upper.assign(k_count, upper);
-  problem.max_evaluations = options.max_evaluations;
+  // logit (profile.hpp), and the likelihood-ratio test of 0 from the fit without the transition;
+  // profile points need their log-likelihood to 1e-4, not the maximum's precision.
   problem.relative_tolerance = std::max(options.relative_tolerance, 1e-4 / std::max(1.0, std::abs(fit.loglik)));
   problem.gradient_tolerance = gradient_tolerance;
   calibrate_profile::Point mle;
