@@ -12,6 +12,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -366,11 +367,11 @@ Prepared prepare(const SnapshotLog& log, const PhaseFitOptions& o) {
   prep.time_from.assign(st.s, 0.0);
   std::map<std::int64_t, int> gap_index;   // in resolutions
   std::map<std::int64_t, int> stay_index;
-  std::vector<std::int64_t> step_units;    // per step of data.steps, to index later
-  // One customer's steps as (stage, kind, units) triples after its start stage: the key that
-  // merges customers with the same observations into one weighted sequence.
+  std::vector<std::int64_t> node_units;    // per node of data.nodes, to index later
+  // One customer's steps as (stage, kind, units) triples after its start stage, then its path in
+  // the tree of shared prefixes: a node per (parent, stage, kind, units).
   std::vector<std::int64_t> key;
-  std::map<std::vector<std::int64_t>, std::size_t> sequence_of;
+  std::map<std::tuple<int, int, int, std::int64_t>, int> child_of;  // parent -1: the roots
   std::size_t unreachable = 0;
   const auto units_of = [&](double dt) {
     return static_cast<std::int64_t>(std::llround(dt / o.resolution_days));
@@ -433,21 +434,24 @@ Prepared prepare(const SnapshotLog& log, const PhaseFitOptions& o) {
     }
     if (key.empty()) continue;
     ++data.customers;
-    key.push_back(start);
-    const auto [it, added] = sequence_of.emplace(key, data.start.size());
-    if (!added) {
-      data.weight[it->second] += 1.0;
-      continue;
+    data.observations += key.size() / 3;
+    const auto node_for = [&](int parent, int stage, int kind, std::int64_t units) {
+      const auto [it, added] = child_of.emplace(std::make_tuple(parent, stage, kind, units),
+                                                static_cast<int>(data.nodes.size()));
+      if (added) {
+        data.nodes.push_back(Data::Node{parent, stage, 0, static_cast<StepKind>(kind), 0.0, 0.0});
+        node_units.push_back(units);
+      }
+      return it->second;
+    };
+    int at = node_for(-1, start, 0, 0);
+    data.nodes[static_cast<std::size_t>(at)].through += 1.0;
+    for (std::size_t i = 0; i + 2 < key.size(); i += 3) {
+      at = node_for(at, static_cast<int>(key[i]), static_cast<int>(key[i + 1]), key[i + 2]);
+      data.nodes[static_cast<std::size_t>(at)].through += 1.0;
     }
-    data.start.push_back(start);
-    data.offset.push_back(data.steps.size());
-    data.weight.push_back(1.0);
-    for (std::size_t i = 0; i + 1 < key.size(); i += 3) {
-      data.steps.push_back(Data::Step{static_cast<int>(key[i]), 0, static_cast<StepKind>(key[i + 1])});
-      step_units.push_back(key[i + 2]);
-    }
+    data.nodes[static_cast<std::size_t>(at)].ends += 1.0;
   }
-  data.offset.push_back(data.steps.size());
   {
     int g = 0;
     for (auto& [units, i] : gap_index) {
@@ -459,9 +463,10 @@ Prepared prepare(const SnapshotLog& log, const PhaseFitOptions& o) {
       i = g++;
       data.stay_gaps.push_back(units);
     }
-    for (std::size_t i = 0; i < data.steps.size(); ++i) {
-      Data::Step& s = data.steps[i];
-      s.gap = s.kind == StepKind::kStay ? stay_index.at(step_units[i]) : gap_index.at(step_units[i]);
+    for (std::size_t i = 0; i < data.nodes.size(); ++i) {
+      Data::Node& node = data.nodes[i];
+      if (node.parent < 0) continue;
+      node.gap = node.kind == StepKind::kStay ? stay_index.at(node_units[i]) : gap_index.at(node_units[i]);
     }
   }
   if (unreachable > 0) {
@@ -592,7 +597,7 @@ prof::Point fixed_exit(const Likelihood& lik, const prof::Problem& problem,
     const std::vector<double> theta = expand(x, &weights);
     std::vector<double> full;
     const double ll = lik.value(theta, g != nullptr ? &full : nullptr);
-    if (g != nullptr) {
+    if (g != nullptr && std::isfinite(ll)) {
       g->assign(x.size(), 0.0);
       for (std::size_t i = 0, k = 0; i < theta.size(); ++i) {
         if (i == kj) continue;
@@ -618,7 +623,7 @@ prof::Point fixed_exit(const Likelihood& lik, const prof::Problem& problem,
 /// the logit (for the first step). Open when the range end (1e-9 or 1 - 1e-9) is reached first.
 prof::Bound exit_bound(const Likelihood& lik, const prof::Problem& problem, const prof::Point& best,
                        std::size_t a, std::size_t j, double direction, double critical,
-                       double variance) {
+                       double variance, double first = std::numeric_limits<double>::quiet_NaN()) {
   struct Trace {
     double t;
     double drop;
@@ -630,7 +635,7 @@ prof::Bound exit_bound(const Likelihood& lik, const prof::Problem& problem, cons
   std::optional<Trace> outside;
   prof::Bound out;
   double step = std::isfinite(variance) && variance > 0.0 ? std::sqrt(critical * variance) : 1.0;
-  double t = h0 + direction * std::max(step, 0.05);
+  double t = std::isfinite(first) ? first : h0 + direction * std::max(step, 0.05);
   for (int iteration = 0; iteration < 16; ++iteration) {
     if (direction * (t - end) >= 0.0) t = end;
     prof::Point p = fixed_exit(lik, problem, inside.theta, a, j, logistic(t));
@@ -709,8 +714,10 @@ std::pair<Structure, std::vector<double>> without_exit(const Structure& st, cons
   return {std::move(out), std::move(x)};
 }
 
+/// `quick`: Wald intervals and the second-order bound of exits at 0 only (no refits): rows that
+/// would need a profile get NaN intervals. For the models beside the chosen one.
 Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point& mle,
-                  const PhaseFitOptions& o) {
+                  const PhaseFitOptions& o, bool quick = false) {
   Summary out;
   const MarkovFit& markov = prep.markov;
   const Structure& st = prep.st;
@@ -719,7 +726,7 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
   const Layout& l = lik.layout();
   const std::vector<double>& theta = mle.theta;
   const std::size_t kp = l.parameters;
-  const std::size_t observations = data.steps.size();
+  const std::size_t observations = data.observations;
   // Profile points need their drop to about 1e-4 (the critical values are 2.7 and 3.8), not
   // the maximum's precision: a looser stop saves most of each warm-started solve.
   prof::Problem problem = problem_of(lik, o, observations);
@@ -728,12 +735,31 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
   const std::vector<bool> fixed = held_fixed(st, l, theta);
   std::vector<double> gradient0;
   phase_model::ExitScores scores0;
-  (void)lik.value(theta, &gradient0, &scores0);
+  if (!std::isfinite(lik.value(theta, &gradient0, &scores0))) {
+    throw std::logic_error("summarise: the fitted parameters have probability 0");
+  }
   std::vector<std::size_t> free;
   for (std::size_t i = 0; i < kp; ++i) {
     if (!fixed[i]) free.push_back(i);
   }
   const auto kf = static_cast<Eigen::Index>(free.size());
+  // The stages holding more than a tenth of `weights` (one per free parameter), by name.
+  const auto stages_of = [&](const Eigen::VectorXd& weights) {
+    std::vector<std::string> names;
+    const double total = weights.sum();
+    for (std::size_t a = 0; a < st.s; ++a) {
+      if (st.absorbing[a]) continue;
+      const int first = l.rate_at[a];
+      const int last = l.next_at[a] + static_cast<int>(st.exits[a].size()) - 1;
+      double w = 0.0;
+      for (Eigen::Index i = 0; i < kf; ++i) {
+        const auto p = static_cast<int>(free[static_cast<std::size_t>(i)]);
+        if (p >= first && p < last) w += weights(i);
+      }
+      if (w > 0.1 * total) names.push_back(markov.stages[a]);
+    }
+    return names;
+  };
 
   // ---- the observed information of the free parameters ----
   out.covariance.assign(kp * kp, kNaN);
@@ -749,9 +775,9 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
       std::vector<double> gp;
       std::vector<double> gm;
       x[i] = theta[i] + h;
-      (void)lik.value(x, &gp);
+      if (!std::isfinite(lik.value(x, &gp))) gp.assign(kp, kNaN);
       x[i] = theta[i] - h;
-      (void)lik.value(x, &gm);
+      if (!std::isfinite(lik.value(x, &gm))) gm.assign(kp, kNaN);
       for (Eigen::Index r = 0; r < kf; ++r) {
         const std::size_t j = free[static_cast<std::size_t>(r)];
         hessian(r, c) = (gp[j] - gm[j]) / (2.0 * h);
@@ -784,18 +810,7 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
         }
       } else {
         // Which stages the flat directions move, in words.
-        std::vector<std::string> involved;
-        for (std::size_t a = 0; a < st.s; ++a) {
-          if (st.absorbing[a]) continue;
-          const int first = l.rate_at[a];
-          const int last = l.next_at[a] + static_cast<int>(st.exits[a].size()) - 1;
-          double weight = 0.0;
-          for (Eigen::Index r = 0; r < kf; ++r) {
-            const auto i = static_cast<int>(free[static_cast<std::size_t>(r)]);
-            if (i >= first && i < last) weight += null.row(r).squaredNorm();
-          }
-          if (weight > 0.1) involved.push_back(markov.stages[a]);
-        }
+        const std::vector<std::string> involved = stages_of(null.rowwise().squaredNorm());
         out.warn("", "the observed information is singular in " + std::to_string(flat.size()) +
                          " direction(s) (smallest eigenvalue " + text::number(values.minCoeff()) +
                          "): the data do not identify every parameter" +
@@ -836,19 +851,7 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
       const Eigen::VectorXd flat = null.transpose() * g;
       if (flat.norm() > 1e-3 * norm) {
         r.identified = false;
-        std::vector<std::string> stages;
-        const Eigen::VectorXd part = null * flat;
-        for (std::size_t a = 0; a < st.s; ++a) {
-          if (st.absorbing[a]) continue;
-          const int first = l.rate_at[a];
-          const int last = l.next_at[a] + static_cast<int>(st.exits[a].size()) - 1;
-          double w = 0.0;
-          for (Eigen::Index i = 0; i < kf; ++i) {
-            const auto p = static_cast<int>(free[static_cast<std::size_t>(i)]);
-            if (p >= first && p < last) w += part(i) * part(i);
-          }
-          if (w > 0.1 * part.squaredNorm()) stages.push_back(markov.stages[a]);
-        }
+        const std::vector<std::string> stages = stages_of((null * flat).array().square().matrix());
         r.moves = text::join(stages);
       }
     }
@@ -899,6 +902,7 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
       row.method = "wald";
       return;
     }
+    if (quick) return;
     const Interval r = profile_interval(h, Scale::kLog, loc.variance, two_sided);
     row.method = "profile";
     row.ci_low = r.open[0] ? 0.0 : r.end[0];
@@ -949,6 +953,7 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
       row.method = "boundary";
       if (b.open) not_bounded(row, "above", why);
     };
+    if (quick) return;
     double ll0 = kNaN;  // the profile log-likelihood at 0
     if (near_low && without) {
       ll0 = without();
@@ -1002,7 +1007,12 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
     set_next(st, l, moved, a, pi);
     std::vector<double> gradient_h;
     phase_model::ExitScores scores_h;
-    (void)lik.value(moved, &gradient_h, &scores_h);
+    if (!std::isfinite(lik.value(moved, &gradient_h, &scores_h))) {
+      row.ci_low = 0.0;
+      row.ci_high = kNaN;
+      row.method = "boundary";
+      return;
+    }
     const double s = scores0[a][j];
     double info = -(scores_h[a][j] - s) / h;
     if (information && kf > 0) {
@@ -1027,6 +1037,12 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
     row.ci_low = 0.0;
     row.ci_high = open ? 1.0 : std::min(1.0, p0 + eps * (1.0 - p0));
     row.method = "boundary";
+    if (!open && !quick && !prep.markov.transitions_inferred && row.ci_high < 0.5) {
+      // A transition the analyst listed: the exact profile bound, from the expansion's guess.
+      const prof::Bound b = exit_bound(lik, problem, mle, a, j, 1.0, one_sided, kNaN, logit(row.ci_high));
+      note_better(b);
+      if (!b.open) row.ci_high = logistic(b.value);
+    }
     if (open) {
       row.note = "not identified above: the likelihood does not fall as the exit opens";
       out.not_identified.push_back(row.parameter + " (" + row.note + ")");
@@ -1185,7 +1201,7 @@ PhaseTypeFit fit_phase_type(const SnapshotLog& log, const PhaseFitOptions& o) {
   fit.n_created = data.created;
   fit.n_intervals = data.gaps.size() + data.stay_gaps.size();
   fit.n_exact = data.exact;
-  const std::size_t observations = data.steps.size();
+  const std::size_t observations = data.observations;
   const double log_n = std::log(static_cast<double>(std::max<std::size_t>(fit.n_observations, 2)));
   const auto aic_of = [](double ll, std::size_t k) { return 2.0 * static_cast<double>(k) - 2.0 * ll; };
   const auto bic_of = [&](double ll, std::size_t k) { return log_n * static_cast<double>(k) - 2.0 * ll; };
@@ -1444,8 +1460,53 @@ PhaseTypeFit fit_phase_type(const SnapshotLog& log, const PhaseFitOptions& o) {
   if (!fit.not_identified.empty()) {
     warn("", "the data do not bound: " + text::join(fit.not_identified));
   }
+  // ---- the models the data cannot tell from the chosen one ----
+  // One more phase for a stage is often not rejected by the test, yet moves quantities that
+  // depend on how short that stage's stays can be (a skip around it against a quick passage
+  // through it): the intervals widen to cover every such model (Wald intervals of each).
+  const boost::math::chi_squared_distribution<double> chi2_alt(2.0);
+  const double plausible = boost::math::quantile(chi2_alt, o.level);
+  for (const std::size_t a : eligible) {
+    if (current.phases[a] >= o.max_phases) continue;
+    std::vector<int> next = current.phases;
+    next[a] += 1;
+    const prof::Point p = fit_model(a, next, grow_starts(a, next[a]), false);
+    const double lr = 2.0 * (p.loglik - current.point.loglik);
+    if (!(std::isfinite(lr) && lr < plausible)) continue;
+    PhaseCandidate c;
+    c.stage = markov.stages[a];
+    c.step = "alternative";
+    c.phases = make_layout(st, next).phases;
+    c.loglik = p.loglik;
+    c.parameters = make_layout(st, next).parameters;
+    c.aic = aic_of(c.loglik, c.parameters);
+    c.bic = bic_of(c.loglik, c.parameters);
+    c.lr_statistic = lr;
+    c.lr_p_value = lr > 0.0 ? boost::math::cdf(boost::math::complement(chi2_alt, lr)) : 1.0;
+    c.converged = p.converged;
+    fit.candidates.push_back(c);
+    const Likelihood alt_lik(st, data, next);
+    const Summary alt = summarise(prep, alt_lik, p, o, true);
+    for (EstimateRow& row : fit.estimates) {
+      const EstimateRow* other = find_estimate(alt.estimates, row.parameter);
+      if (other == nullptr || !std::isfinite(other->ci_low) || !std::isfinite(other->ci_high)) continue;
+      if (!(other->ci_low < row.ci_low || other->ci_high > row.ci_high)) continue;
+      row.ci_low = std::min(row.ci_low, other->ci_low);
+      row.ci_high = std::max(row.ci_high, other->ci_high);
+      row.note += (row.note.empty() ? "" : "; ") + std::string("widened to cover the fit with one more phase for ") +
+                  markov.stages[a] + " (LR test p = " + text::number(c.lr_p_value) + ")";
+    }
+  }
+  for (std::size_t d = 0; d < fit.dwells.size(); ++d) {
+    const EstimateRow* row = find_estimate(fit.estimates, "stages." + fit.dwells[d].stage + ".dwell.mean");
+    if (row != nullptr) {
+      fit.dwells[d].ci_low = row->ci_low;
+      fit.dwells[d].ci_high = row->ci_high;
+    }
+  }
+
   const bool one_everywhere = std::all_of(l.phases.begin(), l.phases.end(), [](int k) { return k == 1; });
-  fit.markov_estimates = one_everywhere ? fit.estimates : summarise(prep, one_phase, markov_optimum, o).estimates;
+  fit.markov_estimates = one_everywhere ? summary.estimates : summarise(prep, one_phase, markov_optimum, o).estimates;
   return fit;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include <unsupported/Eigen/MatrixFunctions>
 
@@ -214,109 +215,117 @@ double Likelihood::value(const std::vector<double>& theta, std::vector<double>* 
 
   std::vector<Matrix> w;
   std::vector<Matrix> wr;
-  std::vector<Matrix> v;
+  std::vector<Matrix> v_w;
   if (gradient != nullptr) {
     w.assign(g_count, Matrix());
     wr.assign(r.size(), Matrix());
-    v.assign(data_.stay_gaps.size(), Matrix());
+    v_w.assign(data_.stay_gaps.size(), Matrix());
   }
   const auto touch = [](Matrix& m, Eigen::Index rows, Eigen::Index cols) -> Matrix& {
     if (m.size() == 0) m = Matrix::Zero(rows, cols);
     return m;
   };
+  // Forward over the tree of shared prefixes (parents before children): each node's alpha is its
+  // parent's times the step's matrix, normalised; every customer through the node adds the log
+  // of the normaliser.
   double ll = 0.0;
   using Vec = std::array<double, kMaxPhases>;
-  std::vector<Vec> alpha;
-  std::vector<double> scale;
-  const std::size_t sequences = data_.start.size();
-  for (std::size_t c = 0; c < sequences; ++c) {
-    const std::size_t begin = data_.offset[c];
-    const std::size_t end = data_.offset[c + 1];
-    const double weight = data_.weight[c];
-    alpha.assign(end - begin + 1, Vec{});
-    scale.assign(end - begin, 0.0);
-    alpha[0][0] = 1.0;
-    double product = 1.0;  // of the scales: one log per sequence (or when it gets small)
-    int from = data_.start[c];
-    for (std::size_t k = begin; k < end; ++k) {
-      const auto& step = data_.steps[k];
-      const auto gi = static_cast<std::size_t>(step.gap);
-      const int r0 = l.first[static_cast<std::size_t>(from)];
-      const int c0 = l.first[static_cast<std::size_t>(step.stage)];
-      const int kr = l.phases[static_cast<std::size_t>(from)];
-      const int kc = l.phases[static_cast<std::size_t>(step.stage)];
-      const Vec& a = alpha[k - begin];
-      Vec& u = alpha[k - begin + 1];
-      double total = 0.0;
-      if (step.kind == StepKind::kEntry) {
+  const std::vector<Data::Node>& nodes = data_.nodes;
+  const std::size_t count = nodes.size();
+  std::vector<Vec> alpha(count);
+  std::vector<double> scale(count, 1.0);
+  double product = 1.0;  // the normalisers of single-customer nodes: one log now and then
+  for (std::size_t v = 0; v < count; ++v) {
+    const Data::Node& node = nodes[v];
+    Vec& u = alpha[v];
+    if (node.parent < 0) {
+      u = Vec{};
+      u[0] = 1.0;
+      continue;
+    }
+    const int from = nodes[static_cast<std::size_t>(node.parent)].stage;
+    const auto gi = static_cast<std::size_t>(node.gap);
+    const int r0 = l.first[static_cast<std::size_t>(from)];
+    const int c0 = l.first[static_cast<std::size_t>(node.stage)];
+    const int kr = l.phases[static_cast<std::size_t>(from)];
+    const int kc = l.phases[static_cast<std::size_t>(node.stage)];
+    const Vec& a = alpha[static_cast<std::size_t>(node.parent)];
+    u = Vec{};
+    double total = 0.0;
+    if (node.kind == StepKind::kEntry) {
+      double x = 0.0;
+      for (int i = 0; i < kr; ++i) x += a[static_cast<std::size_t>(i)] * r[gi](r0 + i, node.stage);
+      u[0] = std::max(x, 0.0);
+      total = u[0];
+    } else if (kr == 1 && kc == 1) {  // one phase to one phase: most steps
+      const Matrix& pk = node.kind == StepKind::kPanel ? p_chain.power(gi) : s_chain.power(gi);
+      total = std::max(a[0] * pk(r0, c0), 0.0);
+      u[0] = total;
+    } else {
+      const Matrix& pk = node.kind == StepKind::kPanel ? p_chain.power(gi) : s_chain.power(gi);
+      for (int j = 0; j < kc; ++j) {
         double x = 0.0;
-        for (int i = 0; i < kr; ++i) x += a[static_cast<std::size_t>(i)] * r[gi](r0 + i, step.stage);
-        u[0] = std::max(x, 0.0);
-        total = u[0];
-      } else if (kr == 1 && kc == 1) {  // one phase to one phase: most steps
-        const Matrix& pk = step.kind == StepKind::kPanel ? p_chain.power(gi) : s_chain.power(gi);
-        total = std::max(a[0] * pk(r0, c0), 0.0);
-        u[0] = total;
-      } else {
-        const Matrix& pk = step.kind == StepKind::kPanel ? p_chain.power(gi) : s_chain.power(gi);
-        for (int j = 0; j < kc; ++j) {
-          double x = 0.0;
-          for (int i = 0; i < kr; ++i) x += a[static_cast<std::size_t>(i)] * pk(r0 + i, c0 + j);
-          x = std::max(x, 0.0);  // expm's rounding may leave -1e-18 where 0 is exact
-          u[static_cast<std::size_t>(j)] = x;
-          total += x;
-        }
+        for (int i = 0; i < kr; ++i) x += a[static_cast<std::size_t>(i)] * pk(r0 + i, c0 + j);
+        x = std::max(x, 0.0);  // expm's rounding may leave -1e-18 where 0 is exact
+        u[static_cast<std::size_t>(j)] = x;
+        total += x;
       }
-      if (!(total > 0.0)) return -std::numeric_limits<double>::infinity();
-      const double inv = 1.0 / total;
-      for (int j = 0; j < kc; ++j) u[static_cast<std::size_t>(j)] *= inv;
-      scale[k - begin] = total;
+    }
+    if (!(total > 0.0)) return -std::numeric_limits<double>::infinity();
+    const double inv = 1.0 / total;
+    for (int j = 0; j < kc; ++j) u[static_cast<std::size_t>(j)] *= inv;
+    scale[v] = total;
+    if (node.through == 1.0) {
       product *= total;
-      if (product < 1e-200) {
-        ll += weight * std::log(product);
+      if (product < 1e-250) {
+        ll += std::log(product);
         product = 1.0;
       }
-      from = step.stage;
-    }
-    ll += weight * std::log(product);
-    if (gradient == nullptr) continue;
-    Vec beta{};
-    beta.fill(1.0);
-    for (std::size_t k = end; k-- > begin;) {
-      const auto& step = data_.steps[k];
-      const auto gi = static_cast<std::size_t>(step.gap);
-      const int prev = k == begin ? data_.start[c] : data_.steps[k - 1].stage;
-      const int r0 = l.first[static_cast<std::size_t>(prev)];
-      const int c0 = l.first[static_cast<std::size_t>(step.stage)];
-      const int kr = l.phases[static_cast<std::size_t>(prev)];
-      const int kc = l.phases[static_cast<std::size_t>(step.stage)];
-      const Vec& a = alpha[k - begin];
-      const double inv = 1.0 / scale[k - begin];
-      const double winv = weight * inv;
-      Vec next{};
-      if (step.kind == StepKind::kEntry) {
-        Matrix& wk = touch(wr[gi], n, s_count);
-        for (int i = 0; i < kr; ++i) {
-          wk(r0 + i, step.stage) += a[static_cast<std::size_t>(i)] * beta[0] * winv;
-          next[static_cast<std::size_t>(i)] = r[gi](r0 + i, step.stage) * beta[0] * inv;
-        }
-      } else {
-        const bool panel = step.kind == StepKind::kPanel;
-        const Matrix& pk = panel ? p_chain.power(gi) : s_chain.power(gi);
-        Matrix& wk = touch(panel ? w[gi] : v[gi], n, n);
-        for (int i = 0; i < kr; ++i) {
-          double x = 0.0;
-          for (int j = 0; j < kc; ++j) {
-            wk(r0 + i, c0 + j) += a[static_cast<std::size_t>(i)] * beta[static_cast<std::size_t>(j)] * winv;
-            x += pk(r0 + i, c0 + j) * beta[static_cast<std::size_t>(j)];
-          }
-          next[static_cast<std::size_t>(i)] = x * inv;
-        }
-      }
-      beta = next;
+    } else {
+      ll += node.through * std::log(total);
     }
   }
+  ll += std::log(product);
   if (gradient == nullptr) return ll;
+  // Backward, children before parents: B_v, the sum over the customers through v of their
+  // backward vectors at v, is the customers ending at v (a vector of ones) plus each child's
+  // M B_child / c_child; the step into v adds alpha_parent B_v^T / c_v to d loglik / dM.
+  std::vector<Vec> back(count, Vec{});
+  for (std::size_t v = count; v-- > 0;) {
+    const Data::Node& node = nodes[v];
+    Vec& b = back[v];
+    const int kc = l.phases[static_cast<std::size_t>(node.stage)];
+    for (int j = 0; j < kc; ++j) b[static_cast<std::size_t>(j)] += node.ends;
+    if (node.parent < 0) continue;
+    const auto parent = static_cast<std::size_t>(node.parent);
+    const int from = nodes[parent].stage;
+    const auto gi = static_cast<std::size_t>(node.gap);
+    const int r0 = l.first[static_cast<std::size_t>(from)];
+    const int c0 = l.first[static_cast<std::size_t>(node.stage)];
+    const int kr = l.phases[static_cast<std::size_t>(from)];
+    const Vec& a = alpha[parent];
+    Vec& up = back[parent];
+    const double inv = 1.0 / scale[v];
+    if (node.kind == StepKind::kEntry) {
+      Matrix& wk = touch(wr[gi], n, s_count);
+      for (int i = 0; i < kr; ++i) {
+        wk(r0 + i, node.stage) += a[static_cast<std::size_t>(i)] * b[0] * inv;
+        up[static_cast<std::size_t>(i)] += r[gi](r0 + i, node.stage) * b[0] * inv;
+      }
+    } else {
+      const bool panel = node.kind == StepKind::kPanel;
+      const Matrix& pk = panel ? p_chain.power(gi) : s_chain.power(gi);
+      Matrix& wk = touch(panel ? w[gi] : v_w[gi], n, n);
+      for (int i = 0; i < kr; ++i) {
+        double x = 0.0;
+        for (int j = 0; j < kc; ++j) {
+          wk(r0 + i, c0 + j) += a[static_cast<std::size_t>(i)] * b[static_cast<std::size_t>(j)] * inv;
+          x += pk(r0 + i, c0 + j) * b[static_cast<std::size_t>(j)];
+        }
+        up[static_cast<std::size_t>(i)] += x * inv;
+      }
+    }
+  }
 
   // d loglik / dQ: through R = P Qin (both factors), through P, and through the stays.
   Matrix dq = Matrix::Zero(n, n);
@@ -332,7 +341,7 @@ double Likelihood::value(const std::vector<double>& theta, std::vector<double>* 
   }
   if (g_count > 0) dq += p_chain.dq(w);
   if (!data_.stay_gaps.empty()) {
-    const Matrix dqd = s_chain.dq(v);
+    const Matrix dqd = s_chain.dq(v_w);
     for (Eigen::Index i = 0; i < n; ++i) {
       dq(i, i) += dqd(i, i);
       if (i + 1 < n && l.stage_of[static_cast<std::size_t>(i)] == l.stage_of[static_cast<std::size_t>(i + 1)]) {

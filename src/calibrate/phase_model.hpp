@@ -87,17 +87,20 @@ struct Data {
   double unit = 1.0;
   std::vector<std::int64_t> gaps;       ///< distinct gap lengths (units) of kPanel / kEntry steps
   std::vector<std::int64_t> stay_gaps;  ///< distinct gap lengths (units) of kStay steps
-  struct Step {
-    int stage;
-    int gap;           ///< index into gaps (kPanel, kEntry) or stay_gaps (kStay)
-    StepKind kind;
+  /// The customers' observations as a tree of shared prefixes: a customer is a path from a root
+  /// (its start stage, phase 1) through one node per step; customers whose first steps agree
+  /// share those nodes, so each is computed once.
+  struct Node {
+    int parent = -1;       ///< -1 for a root
+    int stage = 0;         ///< the stage after the step (a root: the start stage)
+    int gap = 0;           ///< index into gaps (kPanel, kEntry) or stay_gaps (kStay)
+    StepKind kind = StepKind::kPanel;
+    double through = 0.0;  ///< customers whose path contains the node
+    double ends = 0.0;     ///< customers whose path ends at it
   };
-  // Customers with the same start and steps are one sequence with a weight (their count).
-  std::vector<int> start;               ///< per sequence: the stage it starts in (phase 1)
-  std::vector<std::size_t> offset;      ///< per sequence: first step (size sequences + 1)
-  std::vector<double> weight;           ///< per sequence: customers
-  std::vector<Step> steps;
+  std::vector<Node> nodes;              ///< parents before children
   std::size_t customers = 0;
+  std::size_t observations = 0;         ///< steps over all customers
   std::vector<std::size_t> pairs_from;  ///< per stage: kPanel / kEntry steps starting there
                                         ///< (customers, not sequences)
   std::size_t created = 0;              ///< customers starting at a creation time

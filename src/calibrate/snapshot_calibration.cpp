@@ -1,6 +1,7 @@
 #include "lcsim/calibrate/snapshot_calibration.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <string>
 #include <utility>
@@ -69,6 +70,18 @@ SnapshotCalibration calibrate_snapshots(const SnapshotLog& log,
   out.won = conversion_stage(log, options.won);
   out.markov = fit_snapshots(log, options.markov);
   add_warnings(out.warnings, out.markov.warnings);
+  const bool exact = std::any_of(log.customers.begin(), log.customers.end(), [](const SnapshotPath& p) {
+    return std::any_of(p.observations.begin(), p.observations.end(),
+                       [](const SnapshotObservation& o) { return std::isfinite(o.entered); });
+  });
+  if (exact) {
+    out.warnings.push_back(Problem{
+        log.file, 0, log.entered_column.empty() ? "exact_stages" : log.entered_column,
+        "the continuous-time Markov fit (msm's panel model, the 'snapshot fit' table) reads the "
+        "exactly timed rows as snapshots; the phase-type fit and its Markov rows "
+        "(markov_estimates) use their exact times",
+        true});
+  }
   const bool phase_fit = options.phase.max_phases > 1 || !options.phase.phases.empty();
   PhaseFitOptions po = options.phase;
   po.transitions = options.markov.transitions;

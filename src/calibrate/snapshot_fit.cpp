@@ -19,15 +19,15 @@
 #include <vector>
 
 #include <Eigen/Dense>
+#include <boost/math/distributions/chi_squared.hpp>
 #include <boost/math/distributions/normal.hpp>
-#include <nlopt.hpp>
 #include <unsupported/Eigen/MatrixFunctions>
 
 #include "csv.hpp"
 #include "lcsim/calibrate/timestamp.hpp"
 #include "lcsim/core/format.hpp"
 #include "log_reader.hpp"
-#include "nlopt_run.hpp"
+#include "profile.hpp"
 #include "text.hpp"
 
 namespace lcsim {
@@ -785,46 +785,56 @@ MarkovFit fit_snapshots(const SnapshotLog& log, const MarkovFitOptions& options)
   }
   std::vector<double> best = theta;
   double best_value = -std::numeric_limits<double>::infinity();
-  if (k_count > 0) {
-    struct Context {
-      const PanelLikelihood* likelihood;
-      std::vector<double>* best;
-      double* best_value;
-      int evaluations;
-    } context{&likelihood, &best, &best_value, 0};
-    nlopt::opt opt(nlopt::LD_LBFGS, static_cast<unsigned>(k_count));
-    opt.set_lower_bounds(std::vector<double>(k_count, lower));
-    opt.set_upper_bounds(std::vector<double>(k_count, upper));
-    opt.set_ftol_rel(options.relative_tolerance);
-    opt.set_xtol_rel(1e-10);
-    opt.set_maxeval(options.max_evaluations);
-    opt.set_min_objective(
-        [](const std::vector<double>& x, std::vector<double>& grad, void* data) -> double {
-          auto* c = static_cast<Context*>(data);
-          ++c->evaluations;
-          std::vector<double> g;
-          const double ll = c->likelihood->value(x, grad.empty() ? nullptr : &g);
-          if (!std::isfinite(ll)) {
-            if (!grad.empty()) std::fill(grad.begin(), grad.end(), 0.0);
-            return std::numeric_limits<double>::max();
-          }
-          if (!grad.empty()) {
-            for (std::size_t i = 0; i < g.size(); ++i) grad[i] = -g[i];
-          }
-          if (ll > *c->best_value) {
-            *c->best_value = ll;
-            *c->best = x;
-          }
-          return -ll;
-        },
-        &context);
-    double minimum = 0.0;
-    const nlopt::result result = calibrate_nlopt::optimize(opt, theta, minimum);
-    fit.status = calibrate_nlopt::result_name(result);
-    fit.evaluations = context.evaluations;
-    if (!std::isfinite(best_value)) best = theta;
-  } else {
-    fit.status = "SUCCESS";
+  calibrate_profile::Problem problem;
+  problem.loglik = [&](const std::vector<double>& x, std::vector<double>* g) { return likelihood.value(x, g); };
+  problem.lower.assign(k_count, lower);
+  problem.upper.assign(k_count, upper);
+  problem.max_evaluations = options.max_evaluations;
+  problem.relative_tolerance = options.relative_tolerance;
+  const auto run = [&](const std::vector<double>& start) {
+    if (k_count == 0) {
+      fit.status = "SUCCESS";
+      return;
+    }
+    const calibrate_profile::Point p = calibrate_profile::maximise(problem, start);
+    fit.status = p.status;
+    fit.evaluations += p.evaluations;
+    if (p.loglik > best_value) {
+      best_value = p.loglik;
+      best = p.theta;
+    } else if (!std::isfinite(best_value)) {
+      best = start;
+    }
+  };
+  run(theta);
+  // A rate left at its lower bound whose score d loglik / dq is positive would raise the
+  // likelihood if it opened: the point is not a maximum (KKT), which L-BFGS cannot see in log q
+  // (the gradient q dloglik/dq vanishes there). Open such rates and maximise again.
+  for (int round = 0; round < 3 && k_count > 0; ++round) {
+    std::vector<double> g;
+    const double before_value = likelihood.value(best, &g);
+    if (!std::isfinite(before_value)) break;
+    std::vector<double> start = best;
+    bool opened = false;
+    for (std::size_t k = 0; k < k_count; ++k) {
+      const double q = std::exp(best[k]);
+      if (best[k] > lower + 1e-6 || !(g[k] / q > 1.0)) continue;
+      double out_rate = 0.0;
+      for (std::size_t c = 0; c < k_count; ++c) {
+        if (edges[c].first == edges[k].first) out_rate += std::exp(best[c]);
+      }
+      start[k] = std::log(std::max(0.02 * out_rate, 10.0 * options.min_rate));
+      opened = true;
+    }
+    if (!opened) break;
+    const std::vector<double> kept = best;
+    const double kept_value = best_value;
+    run(start);
+    if (!(best_value > kept_value + 1e-9)) {
+      best = kept;
+      best_value = kept_value;
+      break;
+    }
   }
   theta = best;
   std::vector<double> gradient;
@@ -928,6 +938,37 @@ MarkovFit fit_snapshots(const SnapshotLog& log, const MarkovFitOptions& options)
     }
     return v;
   };
+  // A rate at its lower bound (the maximum on the boundary q = 0, LR statistic 0): its upper
+  // bound from the profile likelihood's second-order expansion in q, loglik - |s| q - I q^2 / 2,
+  // with s = dloglik/dq and I the profile (Schur complement) information of q from differences of
+  // the analytic gradient. One-sided 95%: 2.71.
+  const boost::math::chi_squared_distribution<double> chi1(1.0);
+  const double one_sided = boost::math::quantile(chi1, 2.0 * options.level - 1.0);
+  const double two_sided = boost::math::quantile(chi1, options.level);
+  const auto upper_at_zero = [&](std::size_t k, double out_rate) {
+    const double q0 = std::exp(theta[k]);
+    const double h = std::max(1e-3 * out_rate, 1e3 * options.min_rate);
+    std::vector<double> moved = theta;
+    moved[k] = std::log(q0 + h);
+    std::vector<double> gh;
+    if (!std::isfinite(likelihood.value(moved, &gh))) return nan;
+    const double score = gradient[k] / q0;
+    const double score_h = gh[k] / (q0 + h);
+    double info = -(score_h - score) / h;
+    if (fit.information_positive_definite) {
+      // cross(j) = -d^2 loglik / dq dtheta_j for the free j.
+      std::vector<double> cross(k_count, 0.0);
+      for (const std::size_t j : free) cross[j] = -(gh[j] - gradient[j]) / h;
+      for (const std::size_t r : free) {
+        for (const std::size_t c : free) info -= cross[r] * fit.covariance[r * k_count + c] * cross[c];
+      }
+    }
+    if (info > 0.0) return (score + std::sqrt(score * score + info * one_sided)) / info;
+    return score < 0.0 ? one_sided / (-2.0 * score) : std::numeric_limits<double>::infinity();
+  };
+  std::vector<double> out_rates(s, 0.0);
+  for (std::size_t k = 0; k < k_count; ++k) out_rates[static_cast<std::size_t>(edges[k].first)] += std::exp(theta[k]);
+  std::vector<double> rate_upper(k_count, nan);
   std::vector<std::string> bound_names;
   for (std::size_t k = 0; k < k_count; ++k) {
     const auto a = static_cast<std::size_t>(edges[k].first);
@@ -944,15 +985,36 @@ MarkovFit fit_snapshots(const SnapshotLog& log, const MarkovFitOptions& options)
     r.se_log = at_bound[k] ? nan : std::sqrt(fit.covariance[k * k_count + k]);
     r.ci_low = std::exp(theta[k] - z * r.se_log);
     r.ci_high = std::exp(theta[k] + z * r.se_log);
-    if (r.at_bound) bound_names.push_back(r.from + " -> " + r.to);
+    EstimateRow row{"Q." + r.from + "." + r.to, rate, r.ci_low, r.ci_high,
+                    static_cast<std::size_t>(pairs_from[a])};
+    if (r.at_bound && theta[k] <= lower + 1e-6) {
+      bound_names.push_back(r.from + " -> " + r.to);
+      rate_upper[k] = upper_at_zero(k, out_rates[a]);
+      r.ci_low = row.ci_low = 0.0;
+      r.ci_high = row.ci_high = rate_upper[k];
+      row.method = "boundary";
+      row.p_zero = 1.0;
+    } else if (r.at_bound) {
+      bound_names.push_back(r.from + " -> " + r.to);
+    } else {
+      row.method = "wald";
+    }
     fit.rates.push_back(r);
-    fit.estimates.push_back(EstimateRow{"Q." + r.from + "." + r.to, rate, r.ci_low, r.ci_high,
-                                        static_cast<std::size_t>(pairs_from[a])});
+    fit.estimates.push_back(row);
   }
   if (!bound_names.empty()) {
-    warn("", "rates on a bound (no interval; a rate at min_rate means the data do not support "
-             "the transition): " + text::join(bound_names));
+    warn("", "rates at a bound (" + text::join(bound_names) +
+                 "): a rate at min_rate is answered as 0 with an upper bound (the data do not "
+                 "support the transition)");
   }
+  // The profile likelihood for a next-stage probability near 0: tilting the likelihood in its
+  // logit (profile.hpp), and the likelihood-ratio test of 0 from the fit without the transition;
+  // profile points need their log-likelihood to 1e-4, not the maximum's precision.
+  problem.relative_tolerance = std::max(options.relative_tolerance, 1e-4 / std::max(1.0, std::abs(fit.loglik)));
+  problem.gradient_tolerance = gradient_tolerance;
+  calibrate_profile::Point mle;
+  mle.theta = theta;
+  mle.loglik = fit.loglik;
   for (std::size_t a = 0; a < s; ++a) {
     if (fit.absorbing[a]) continue;
     const std::string& name = counts.stages[a];
@@ -970,8 +1032,10 @@ MarkovFit fit_snapshots(const SnapshotLog& log, const MarkovFitOptions& options)
       for (const std::size_t k : out) g[k] = -fit.rates[k].rate / total;
       const double se = std::sqrt(var_of(g));
       const double mean = 1.0 / total;
-      fit.estimates.push_back(EstimateRow{"stages." + name + ".dwell.mean", mean,
-                                          mean * std::exp(-z * se), mean * std::exp(z * se), n});
+      EstimateRow row{"stages." + name + ".dwell.mean", mean, mean * std::exp(-z * se),
+                      mean * std::exp(z * se), n};
+      row.method = "wald";
+      fit.estimates.push_back(row);
     }
     // Jump probabilities p = q_b / sum: logit p = theta_b - log(sum - q_b).
     for (const std::size_t k : out) {
@@ -982,7 +1046,14 @@ MarkovFit fit_snapshots(const SnapshotLog& log, const MarkovFitOptions& options)
         continue;
       }
       if (fit.rates[k].at_bound) {
-        fit.estimates.push_back(EstimateRow{parameter, p, nan, nan, n});
+        EstimateRow row{parameter, p, nan, nan, n};
+        if (std::isfinite(rate_upper[k])) {
+          row.ci_low = 0.0;
+          row.ci_high = rate_upper[k] / (total + rate_upper[k]);
+          row.method = "boundary";
+          row.p_zero = 1.0;
+        }
+        fit.estimates.push_back(row);
         continue;
       }
       const double rest = total - fit.rates[k].rate;
@@ -993,8 +1064,35 @@ MarkovFit fit_snapshots(const SnapshotLog& log, const MarkovFitOptions& options)
       }
       const double se = std::sqrt(var_of(g));
       const double logit = theta[k] - std::log(rest);
-      fit.estimates.push_back(
-          EstimateRow{parameter, p, logistic(logit - z * se), logistic(logit + z * se), n});
+      EstimateRow row{parameter, p, logistic(logit - z * se), logistic(logit + z * se), n};
+      row.method = "wald";
+      if (!(p - z * p * (1.0 - p) * se > 0.0) && fit.converged) {
+        // Near 0: never a logit-scale Wald interval.
+        const calibrate_profile::Quantity h = [&, k, out](const std::vector<double>& x) {
+          double sum = 0.0;
+          for (const std::size_t c : out) sum += c == k ? 0.0 : std::exp(x[c]);
+          return x[k] - std::log(sum);
+        };
+        calibrate_profile::Problem without = problem;
+        without.lower[k] = without.upper[k] = lower;
+        const double ll0 = calibrate_profile::maximise(without, theta).loglik;
+        const double lr = std::isfinite(ll0) ? std::max(2.0 * (fit.loglik - ll0), 0.0) : 1e300;
+        row.p_zero = lr <= 1e-9 ? 1.0 : 0.5 * boost::math::cdf(boost::math::complement(chi1, lr));
+        const double lambda0 = std::isfinite(se) && se > 0.0 ? std::sqrt(one_sided) / se : 1.0;
+        if (row.p_zero >= 1.0 - options.level) {
+          const auto b = calibrate_profile::profile_bound(problem, mle, h, 1.0, one_sided, lambda0, logit + 23.0);
+          row.ci_low = 0.0;
+          row.ci_high = b.open ? 1.0 : logistic(b.value);
+          row.method = "boundary";
+        } else {
+          const auto lo = calibrate_profile::profile_bound(problem, mle, h, -1.0, two_sided, lambda0, logit - 23.0);
+          const auto hi = calibrate_profile::profile_bound(problem, mle, h, 1.0, two_sided, lambda0, logit + 23.0);
+          row.ci_low = lo.open || lr <= two_sided ? 0.0 : logistic(lo.value);
+          row.ci_high = hi.open ? 1.0 : logistic(hi.value);
+          row.method = "profile";
+        }
+      }
+      fit.estimates.push_back(row);
     }
   }
   return fit;

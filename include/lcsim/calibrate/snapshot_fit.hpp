@@ -35,6 +35,17 @@
 /// Fréchet derivative of expm, read off the top-right block of expm([[A, E], [0, A]]) (Van
 /// Loan). One 2S x 2S exponential per distinct interval gives the gradient in every theta at once.
 ///
+/// **Maximum.** L-BFGS from crude rates; a rate left at its lower bound whose score
+/// d loglik / dq is positive is opened and the fit run again (the Karush-Kuhn-Tucker check,
+/// which L-BFGS cannot make in log q, where the gradient vanishes at the bound).
+///
+/// **Boundaries.** A rate at its lower bound is answered as 0 with an upper bound (the profile
+/// likelihood's second-order expansion at 0, one-sided), and so is its next-stage probability
+/// (EstimateRow::method "boundary"). A next-stage probability near 0 (its Wald interval would
+/// reach 0) gets the likelihood-ratio test of 0 (the fit without the transition; chi-bar-squared
+/// p-value in EstimateRow::p_zero) and profile-likelihood bounds instead of a logit-scale Wald
+/// interval: [0, upper bound] when 0 is not rejected.
+///
 /// **Uncertainty.** The observed information is minus the Hessian of the log-likelihood in theta,
 /// by central differences of the analytic gradient, inverted with Eigen after a positive
 /// definiteness check (when it fails, standard errors and intervals are NaN and the fit says why).
@@ -249,7 +260,7 @@ struct RateEstimate {
   std::string to;
   double rate = 0.0;       ///< q_ab, per day
   double se_log = 0.0;     ///< standard error of log q_ab (NaN without a valid information)
-  double ci_low = 0.0;     ///< exp(log q -+ z se_log) (NaN as se_log)
+  double ci_low = 0.0;     ///< exp(log q -+ z se_log) (NaN as se_log); [0, upper bound] at min_rate
   double ci_high = 0.0;
   std::size_t n = 0;       ///< observed pairs from `from` to `to` (not necessarily direct moves)
   bool at_bound = false;   ///< the estimate lies on min_rate or max_rate

@@ -217,4 +217,25 @@ inline double worst(const std::vector<std::pair<std::string, double>>& m, std::s
   return w;
 }
 
+/// The analytic gradient of phase_type_loglik at theta against central differences (1e-5
+/// relative).
+inline void expect_gradient_matches_differences(const SnapshotLog& log, const PhaseFitOptions& options,
+                                                const std::vector<int>& phases,
+                                                const std::vector<double>& theta) {
+  std::vector<double> gradient;
+  const double ll = phase_type_loglik(log, options, phases, theta, &gradient);
+  ASSERT_TRUE(std::isfinite(ll));
+  ASSERT_EQ(gradient.size(), theta.size());
+  for (std::size_t i = 0; i < theta.size(); ++i) {
+    std::vector<double> x = theta;
+    const double h = 1e-5;
+    x[i] += h;
+    const double up = phase_type_loglik(log, options, phases, x);
+    x[i] -= 2.0 * h;
+    const double down = phase_type_loglik(log, options, phases, x);
+    const double numeric = (up - down) / (2.0 * h);
+    EXPECT_NEAR(gradient[i], numeric, 1e-5 * std::max(1.0, std::abs(numeric))) << "theta " << i;
+  }
+}
+
 }  // namespace lcsim::panel_truth

@@ -34,20 +34,7 @@ TEST(PhaseFitTest, analytic_gradient_matches_finite_differences) {
   const std::vector<int> phases = {2, 3, 1, 1, 1};
   // lead: 2 rates, 1 exit, 1 next; mql: 3 rates, 2 exits, 2 next; sql: 1 rate, 1 next.
   std::vector<double> theta = {-3.0, -2.5, 0.3, 0.4, -3.5, -2.0, -3.0, -0.5, 1.0, -1.0, 0.2, -3.2, 0.1};
-  std::vector<double> gradient;
-  const double ll = phase_type_loglik(log, options, phases, theta, &gradient);
-  ASSERT_TRUE(std::isfinite(ll));
-  ASSERT_EQ(gradient.size(), theta.size());
-  for (std::size_t i = 0; i < theta.size(); ++i) {
-    std::vector<double> x = theta;
-    const double h = 1e-5;
-    x[i] += h;
-    const double up = phase_type_loglik(log, options, phases, x);
-    x[i] -= 2.0 * h;
-    const double down = phase_type_loglik(log, options, phases, x);
-    const double numeric = (up - down) / (2.0 * h);
-    EXPECT_NEAR(gradient[i], numeric, 1e-5 * std::max(1.0, std::abs(numeric))) << "theta " << i;
-  }
+  expect_gradient_matches_differences(log, options, phases, theta);
   EXPECT_THROW((void)phase_type_loglik(log, options, {2, 3, 1}, theta), std::invalid_argument);
   EXPECT_THROW((void)phase_type_loglik(log, options, phases, {1.0}), std::invalid_argument);
 }
