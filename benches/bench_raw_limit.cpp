@@ -134,6 +134,71 @@ void BM_RawLimit_Funnel10(benchmark::State& state) {
 }
 BENCHMARK(BM_RawLimit_Funnel10)->ArgName("customers")->Arg(1000000)->Unit(benchmark::kMillisecond);
 
+// ---- where the raw limit's time goes -------------------------------------------------------------
+// The raw loop with one piece left out, put back as it was, or doubled (benches/README.md, "Where the
+// raw limit's time goes"); all but kAsIs, kBoostExp and kBranchyAlias simulate something else than the
+// engine, for the time only.
+enum class RawVariant {
+  kAsIs,           // the raw loop itself (without the engine run that checks it)
+  kBoostExp,       // Boost's exponential_distribution<double>(1) (the raw loop until 2026-12-07)
+  kNoKeyMix,       // no mix of the customer's key: its stream starts at customer * golden
+  kNoRejections,   // the ziggurat's first try always taken (rejections, ~1% of draws, not finished)
+  kExtraMix,       // one more word's mix a visit (what one of the visit's two words costs)
+  kBranchyAlias,   // the alias choice with a branch (AliasTable::sample until 2026-12-07)
+};
+
+template <RawVariant V>
+void BM_RawLimit_Funnel10Variant(benchmark::State& state) {
+  const Funnel10 f;
+  const lcsim::StreamFamily family(kSeed, 0);
+  const double* x = boost::random::detail::exponential_table<double>::table_x;
+  boost::random::exponential_distribution<double> boost_exp1(1.0);
+  std::uint64_t sink = 0;
+  for (auto _ : state) {
+    Tally tally;
+    for (std::uint64_t c = 0; c < 1000000; ++c) {
+      lcsim::Stream path(V == RawVariant::kNoKeyMix ? c * lcsim::detail::kGolden : family.path_key(c));
+      int s = kAwareness;
+      double t = 0.0;
+      for (;;) {
+        const auto i = static_cast<std::size_t>(s);
+        if (f.absorbing[i]) break;
+        double e = 0.0;
+        if constexpr (V == RawVariant::kBoostExp) {
+          e = boost_exp1(path);
+        } else if constexpr (V == RawVariant::kNoRejections) {
+          const std::uint64_t w = path();
+          e = static_cast<double>(static_cast<std::int64_t>((w & ~(std::uint64_t{1} << 11U)) >> 8U)) * 0x1.0p-56 * x[w & 0xffU];
+        } else {
+          e = lcsim::exp1(path);
+        }
+        const double exit = t + f.mean[i] * e;
+        if (exit >= kHorizon) break;
+        const std::uint64_t w = path();
+        if constexpr (V == RawVariant::kExtraMix) sink ^= lcsim::detail::mix64(path.state() ^ 0x1234567ULL);
+        if constexpr (V == RawVariant::kBranchyAlias) {
+          const lcsim::AliasTable& a = f.alias[i];
+          const auto col = static_cast<std::uint32_t>(((w >> 32U) * a.size()) >> 32U);
+          s = f.to[i][static_cast<std::uint32_t>(w) < a.threshold(col) ? col : a.alias(col)];
+        } else {
+          s = f.to[i][f.alias[i].sample(w)];
+        }
+        t = exit;
+        ++tally.transitions;
+      }
+      ++tally.at_horizon[static_cast<std::size_t>(s)];
+    }
+    benchmark::DoNotOptimize(tally);
+  }
+  benchmark::DoNotOptimize(sink);
+}
+BENCHMARK_TEMPLATE(BM_RawLimit_Funnel10Variant, RawVariant::kAsIs)->Name("BM_RawLimit_Funnel10Variant/as_is")->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_RawLimit_Funnel10Variant, RawVariant::kBoostExp)->Name("BM_RawLimit_Funnel10Variant/boost_exp")->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_RawLimit_Funnel10Variant, RawVariant::kNoKeyMix)->Name("BM_RawLimit_Funnel10Variant/no_key_mix")->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_RawLimit_Funnel10Variant, RawVariant::kNoRejections)->Name("BM_RawLimit_Funnel10Variant/no_rejections")->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_RawLimit_Funnel10Variant, RawVariant::kExtraMix)->Name("BM_RawLimit_Funnel10Variant/extra_mix")->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_RawLimit_Funnel10Variant, RawVariant::kBranchyAlias)->Name("BM_RawLimit_Funnel10Variant/branchy_alias")->Unit(benchmark::kMillisecond);
+
 /// One customer's whole advance (its stream seeded, its visits, its choices); items = customers.
 void BM_RawLimit_CustomerAdvance(benchmark::State& state) {
   const Funnel10 f;
