@@ -1,10 +1,11 @@
 """A study as one self-contained HTML page a strategist can mail to a manager.
 
 ``lcsim.report("study.h5", "report.html")`` (or ``lcsim report study.h5 --out report.html``) writes,
-for each comparison, the verdicts in words, a chart of the deltas with 95% CIs, the funnel and the
-occupancy of the won stage of base and variants, what each variant changed, who changed, the teams
-and the precision reached; for each sweep its response curves; for other runs their summaries; and a
-provenance footer. Everything is inline (Plotly's JavaScript included once, no fonts or images from
+for each comparison, the recommendation first (the variants ranked by net value with one plain
+sentence each, :mod:`lcsim.recommend`) and a glossary, a chart of the deltas with 95% CIs, per
+variant what it changes in words, a table in which net value adds up, who changed and (folded) the
+analyst's details; the funnel, the occupancy of the won stage and the teams; for each sweep its
+response curves; for other runs their summaries; and a provenance footer. Everything is inline (Plotly's JavaScript included once, no fonts or images from
 elsewhere), so the file opens without a network. Every number is read from the study.
 """
 
