@@ -424,7 +424,7 @@ def comparison_section(name: str, cmp, anchor: str) -> Section:
             "rank": r.rank, "run": r.variant, "label": r.label, "sentence": r.sentence,
             "net": recommend.money(r.net_value), "ci": f"{recommend.money(r.ci[0])} to {recommend.money(r.ci[1])}",
             "net_exact": signed(r.net_value), "ci_exact": f"{number(r.ci[0])} to {number(r.ci[1])}",
-            "tied_with": list(r.tied_with), "clear": r.clear,
+            "tied_with": list(r.tied_with), "clear_gain": r.clear,
             "conversions": signed(r.conversions), "conversions_ci": f"{number(r.conversions_ci[0])} to {number(r.conversions_ci[1])}",
         })
     teams = []

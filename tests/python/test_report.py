@@ -151,6 +151,8 @@ def test_the_recommendation_ranks_by_the_studys_net_value_and_its_sentence_has_i
                 overlapping = [o for o in runs if o != run and deltas.loc[(o, "net_value"), "ci_low"] <= hi
                                and lo <= deltas.loc[(o, "net_value"), "ci_high"]]
                 assert bool(ties) == bool(overlapping)
+                # A gain whose interval holds 0 is marked as unclear.
+                assert ("unclear" in li.get_attribute("class").split()) == (lo <= 0 <= hi)
         assert console_errors(driver) == []
     finally:
         driver.quit()
