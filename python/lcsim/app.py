@@ -22,7 +22,7 @@ from typing import Any, Optional, Sequence
 import dash
 from dash import ALL, Input, Output, State, dcc, html
 
-from . import htmlreport
+from . import htmlreport, recommend
 from .errors import ScenarioError
 from .scenario import Scenario, variant_text
 from .whatif import compare
@@ -328,6 +328,10 @@ def _result(cmp, warnings: Sequence[str] = ()) -> html.Div:
             html.Td(f"{htmlreport.number(r['ci_low'])} to {htmlreport.number(r['ci_high'])}"),
             html.Td(htmlreport.percent(r["lift"]))]))
     return html.Div([
+        # The answer first, in the report's words (lcsim.recommend); the engine's verdict below it.
+        html.Div(recommend.rank(cmp)[0].sentence, id="recommendation", className="recommendation",
+                 style={"fontWeight": 600, "borderLeft": "4px solid #2b8a3e", "background": "#f4f6f8",
+                        "padding": "8px 12px", "margin": "6px 0"}),
         html.Div(cmp.verdicts[0], id="verdict", className="verdict"),
         *[html.Div(w, className="warning") for w in warnings],
         html.Table(table, className="deltas"),

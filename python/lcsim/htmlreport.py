@@ -1,10 +1,11 @@
 """A study as one self-contained HTML page a strategist can mail to a manager.
 
 ``lcsim.report("study.h5", "report.html")`` (or ``lcsim report study.h5 --out report.html``) writes,
-for each comparison, the verdicts in words, a chart of the deltas with 95% CIs, the funnel and the
-occupancy of the won stage of base and variants, what each variant changed, who changed, the teams
-and the precision reached; for each sweep its response curves; for other runs their summaries; and a
-provenance footer. Everything is inline (Plotly's JavaScript included once, no fonts or images from
+for each comparison, the recommendation first (the variants ranked by net value with one plain
+sentence each, :mod:`lcsim.recommend`) and a glossary, a chart of the deltas with 95% CIs, per
+variant what it changes in words, a table in which net value adds up, who changed and (folded) the
+analyst's details; the funnel, the occupancy of the won stage and the teams; for each sweep its
+response curves; for other runs their summaries; and a provenance footer. Everything is inline (Plotly's JavaScript included once, no fonts or images from
 elsewhere), so the file opens without a network. Every number is read from the study.
 """
 
@@ -27,19 +28,20 @@ import plotly.io as pio
 import plotly.offline
 from plotly.subplots import make_subplots
 
-from . import __version__
+from . import __version__, recommend
 from .results import Run, Study
 from .results import open as open_study
 
 __all__ = ["report", "comparison_section", "render", "deltas_figure", "funnel_figure", "occupancy_figure",
            "sweep_figure", "number", "signed"]
 
-#: The deltas charted, with their axis titles (per replication, as the study stores them).
+#: The deltas charted, with their panel titles (per run of the horizon, i.e. per replication, as the
+#: study stores them).
 CHARTED = (
-    ("conversions", "conversions (per replication)"),
-    ("revenue", "revenue ($ per replication)"),
-    ("touchpoint_cost", "cost ($ per replication)"),
-    ("net_value", "net value ($ per replication)"),
+    ("conversions", "customers won (per run)"),
+    ("revenue", "revenue before discounting ($ per run)"),
+    ("touchpoint_cost", "touchpoint and staff cost ($ per run)"),
+    ("net_value", "net value, discounted ($ per run)"),
 )
 #: The deltas in each variant's first table (all metrics follow, folded).
 KEY_METRICS = ("conversions", "conversion_rate", "revenue", "touchpoint_cost", "net_value", "value_per_conversion")
@@ -52,11 +54,15 @@ TEAM_METRICS = (
     ("wait_p95", "95th percentile wait (days)"),
     ("abandoned", "gave up waiting (customers)"),
     ("served", "served (customers)"),
-    ("staff_cost", "staff cost ($)"),
+    ("staff_cost", "staff cost ($, part of touchpoint and staff cost)"),
 )
 _PALETTE = ("#4c6ef5", "#e8590c", "#2b8a3e", "#ae3ec9", "#c92a2a", "#0b7285", "#5c940d", "#862e9c",
             "#d9480f", "#1864ab", "#495057")
-_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["toImage"]}
+# The camera button saves a chart as PNG (Plotly draws it in the page: no network needed); the
+# "share chart" button, which would send the data to Plotly's cloud, is removed.
+_CONFIG = {"displaylogo": False, "responsive": True, "showSendToCloud": False,
+           "modeBarButtonsToRemove": ["sendDataToCloud"],
+           "toImageButtonOptions": {"format": "png", "scale": 2, "filename": "lcsim-chart"}}
 
 
 # ---- numbers as text ---------------------------------------------------------------------------
@@ -116,12 +122,13 @@ def _layout(fig: go.Figure, height: int, title: str) -> None:
     )
 
 
-def deltas_figure(deltas: pd.DataFrame, names: dict) -> go.Figure:
-    """One panel per charted metric: each variant's paired delta with its 95% CI."""
+def deltas_figure(deltas: pd.DataFrame, names: dict, order: Optional[list] = None) -> go.Figure:
+    """One panel per charted metric: each variant's paired delta with its 95% CI, top to bottom in
+    ``order`` (run names; default: the comparison's)."""
     metrics = [(m, t) for m, t in CHARTED if m in set(deltas["metric"])]
     fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[t for _, t in metrics], shared_yaxes=True,
                         horizontal_spacing=0.04)
-    variants = list(dict.fromkeys(deltas["variant"]))
+    variants = list(order) if order else list(dict.fromkeys(deltas["variant"]))
     for col, (metric, title) in enumerate(metrics, start=1):
         rows = deltas[deltas["metric"] == metric].set_index("variant").loc[variants]
         labels = [names.get(v, v) for v in variants]
@@ -143,20 +150,40 @@ def deltas_figure(deltas: pd.DataFrame, names: dict) -> go.Figure:
 
 
 def funnel_figure(runs: list[Run], names: dict) -> go.Figure:
-    """Customers who reached each stage (mean per replication), base and variants side by side."""
-    fig = go.Figure()
+    """Customers who reached each stage (mean per replication), base and variants side by side on a
+    linear axis; with variants, a second panel shows each variant's difference from the base per
+    stage, so a change is visible where the bars look alike."""
+    reached = {}
+    for run in runs:
+        per_stage = run.reached().groupby("stage", sort=False, observed=False)["customers"].mean()
+        reached[run.name] = per_stage.reindex(run.stages)
+    stages = list(runs[0].stages)
+    with_deltas = len(runs) > 1
+    fig = make_subplots(rows=1, cols=2 if with_deltas else 1, shared_yaxes=True, horizontal_spacing=0.03,
+                        column_widths=[0.6, 0.4] if with_deltas else None,
+                        subplot_titles=["customers who reached the stage", "change against the base"] if with_deltas else None)
+    base = reached[runs[0].name]
     for i, run in enumerate(runs):
-        reached = run.reached().groupby("stage", sort=False)["customers"].mean()
-        reached = reached.reindex(run.stages)
+        label = names.get(run.name, run.name)
+        colour = _PALETTE[i % len(_PALETTE)]
+        values = reached[run.name]
         fig.add_trace(go.Bar(
-            y=list(reached.index), x=reached.values, orientation="h", name=names.get(run.name, run.name),
-            marker_color=_PALETTE[i % len(_PALETTE)],
-            hovertemplate="%{y}: %{x:,.1f} customers<extra>" + names.get(run.name, run.name) + "</extra>",
-        ))
+            y=stages, x=values.reindex(stages).tolist(), orientation="h", name=label, marker_color=colour,
+            legendgroup=label, hovertemplate="%{y}: %{x:,.1f} customers<extra>" + label + "</extra>"), row=1, col=1)
+        if with_deltas and i > 0:
+            delta = (values.reindex(stages) - base.reindex(stages)).fillna(0.0)
+            fig.add_trace(go.Bar(
+                y=stages, x=delta.tolist(), orientation="h", name=label, marker_color=colour, legendgroup=label,
+                showlegend=False, hovertemplate="%{y}: %{x:+,.1f} customers vs base<extra>" + label + "</extra>"),
+                row=1, col=2)
     fig.update_layout(barmode="group")
-    fig.update_xaxes(type="log", title_text="customers who reached the stage (mean per replication, log scale)")
-    fig.update_yaxes(autorange="reversed", title_text="stage")
-    _layout(fig, 140 + 22 * len(runs[0].stages) * max(1, min(len(runs), 4)) // 2 + 60, "Funnel: who reached each stage")
+    fig.update_xaxes(type="linear", title_text="customers (mean per run)", row=1, col=1)
+    if with_deltas:
+        fig.update_xaxes(title_text="variant − base (customers per run)", zeroline=True, zerolinecolor="#868e96", row=1, col=2)
+    fig.update_yaxes(autorange="reversed")
+    fig.update_yaxes(title_text="stage", row=1, col=1)
+    _layout(fig, 140 + 22 * len(stages) * max(1, min(len(runs), 4)) // 2 + 60, "Funnel: who reached each stage")
+    fig.update_annotations(font_size=12)
     return fig
 
 
@@ -235,7 +262,7 @@ def optimisation_figures(opt) -> tuple[go.Figure, go.Figure, go.Figure]:
     pareto.add_trace(go.Scatter(x=front["touchpoint_cost"].tolist(), y=front[y].tolist(), mode="lines+markers",
                                 name="Pareto front", marker=dict(color=_PALETTE[0], size=9), line=dict(shape="hv"),
                                 hovertemplate="cost %{x:,.0f}: %{y:,.4~g}<extra>Pareto front</extra>"))
-    pareto.update_xaxes(title_text="touchpoint cost incl. staff ($ per replication)")
+    pareto.update_xaxes(title_text="touchpoint and staff cost ($ per replication)")
     pareto.update_yaxes(title_text=f"{y_label} (mean per replication)")
     _layout(pareto, 380, f"{y_label} against cost: the plans no other plan beats on both (Pareto front)")
 
@@ -290,13 +317,60 @@ def _verdict_words(verdict: str, name: str) -> str:
     return verdict[len(name) + 2:] if verdict.startswith(name + ": ") else verdict
 
 
+#: The rows of each variant's first table: the metric and its plain label. Revenue and cost come
+#: before and after discounting, so the net value adds up on the page.
+KEY_ROWS = (
+    ("conversions", "customers won"),
+    ("revenue", "revenue, before discounting"),
+    ("touchpoint_cost", "touchpoint and staff cost, before discounting"),
+    ("discounted_revenue", "revenue, discounted"),
+    ("discounted_cost", "touchpoint and staff cost, discounted"),
+    ("net_value", "net value (discounted revenue − discounted cost)"),
+)
+
+
+def short_label(label: str, base_label: str) -> str:
+    """A variant's label without the words it shares with the base's at the start, underscores as
+    spaces: ``sales_team_two_more_reps`` against ``sales_team_baseline`` -> ``two more reps``."""
+    a, b = label.split("_"), base_label.split("_")
+    k = 0
+    while k < min(len(a), len(b)) - 1 and a[k] == b[k]:
+        k += 1
+    return " ".join(a[k:]) or label
+
+
+def _term(x: float) -> str:
+    """A signed number that follows a minus sign: in parentheses when negative."""
+    return f"({signed(x)})" if x < 0 else signed(x)
+
+
+def _glossary(recs, discount: float) -> list[dict]:
+    """The glossary shown under the ranking, with this comparison's numbers filled in."""
+    words = dict(recommend.GLOSSARY)
+    if recs:
+        r = recs[0]
+        words["per run of N prospects"] = (
+            f"every figure is for one simulated {recommend.horizon_words(r.horizon_days)} ({r.horizon_days:g} days) with "
+            f"everyone who enters in it ({number(r.prospects)} prospects: the starting customers plus arrivals), "
+            f"the mean over {r.replications} such runs (replications) with different random draws")
+    words["net value"] += f" ({100 * discount:g}% a year here)" if discount > 0 else " (no discounting here: the rate is 0)"
+    words["cannot tell apart"] = ("two variants whose 95% intervals of net value overlap (the low end of each is below "
+                                  "the high end of the other): the study cannot say which is better; more replications may")
+    return [{"term": t, "meaning": m} for t, m in words.items()]
+
+
 def comparison_section(name: str, cmp, anchor: str) -> Section:
     """The data and figures of one stored comparison."""
     runs = [cmp.base] + list(cmp.variants)
     names = {r.name: _label(r) for r in runs}
     deltas = cmp.deltas()
+    recs = recommend.rank(cmp)
+    by_run = {r.variant: r for r in recs}
+    discount = recs[0].discount_rate if recs else 0.0
+    who_all = cmp.who_changed()
     variants = []
     for i, run in enumerate(cmp.variants):
+        rec = by_run[run.name]
         d = deltas[deltas["variant"] == run.name].set_index("metric")
         conv = d["delta"].get("conversions", float("nan"))
         cost = d["delta"].get("touchpoint_cost", float("nan"))
@@ -308,6 +382,8 @@ def comparison_section(name: str, cmp, anchor: str) -> Section:
                 "lift": percent(row["lift"]), "vr": number(row["variance_reduction"], 3),
                 "significant": bool(row["ci_low"] > 0 or row["ci_high"] < 0),
             })
+        rows = {r["metric"]: r for r in table}
+        key = [dict(rows[m], label=label) for m, label in KEY_ROWS if m in rows]
         changes = [c for c in cmp.base.scenario.diff(run.scenario) if c.path not in ("name", "description")]
         precision = []
         for metric in PRECISION:
@@ -316,21 +392,40 @@ def comparison_section(name: str, cmp, anchor: str) -> Section:
                 precision.append({"metric": metric, "half_width": number((row["ci_high"] - row["ci_low"]) / 2),
                                   "delta": signed(row["delta"]), "vr": number(row["variance_reduction"], 3),
                                   "n": int(row["n"])})
-        who = cmp.who_changed()
-        who = who[who["variant"] == run.name].drop(columns=["variant"])
+        who = who_all[who_all["variant"] == run.name].drop(columns=["variant"])
+        # The stage where a changed touchpoint first reached a customer: a variant that changes no
+        # touchpoint (a team, referrals, a stage) reaches no one that way, so the column says nothing.
+        touchpoints_changed = bool(cmp.changed_touchpoints[i])
+        if not touchpoints_changed and "reached_in" in who.columns:
+            who = who.drop(columns=["reached_in"]).groupby("segment", sort=False, as_index=False).sum()
+        adds_up = None
+        if all(m in d.index for m in ("discounted_revenue", "discounted_cost", "net_value")):
+            adds_up = {"net": signed(d.loc["net_value", "delta"]), "revenue": signed(d.loc["discounted_revenue", "delta"]),
+                       "cost": _term(d.loc["discounted_cost", "delta"]),
+                       "revenue_raw": signed(d["delta"].get("revenue", float("nan"))), "cost_raw": signed(cost)}
         variants.append({
             "run": run.name, "label": names[run.name], "verdict": _verdict_words(cmp.verdicts[i], run.info.scenario_name or run.name),
+            "sentence": rec.sentence, "rank": rec.rank, "changes_words": list(rec.changes),
             "description": run.scenario.to_dict().get("description", ""),
-            "changed_touchpoints": cmp.changed_touchpoints[i],
-            # The verdict's own figure: touchpoint (and staff) cost delta over conversions delta.
+            "changed_touchpoints": cmp.changed_touchpoints[i], "touchpoints_changed": touchpoints_changed,
+            # Touchpoint and staff cost delta over the conversions delta.
             "cost_per_extra": number(cost / conv) if conv > 0 and cost > 0 else "–",
-            "deltas": table,
-            "key_deltas": [r for m in KEY_METRICS for r in table if r["metric"] == m],
+            "deltas": table, "key_deltas": key, "adds_up": adds_up,
             "changes": [{"path": c.path, "old": value_text(c.old), "new": value_text(c.new)} for c in changes],
             "precision": precision,
             "who": [{k: number(v) if k not in ("segment", "reached_in") else _reached(v)
                      for k, v in r.items()} for r in who.to_dict("records")],
             "who_columns": list(who.columns),
+        })
+    variants.sort(key=lambda v: v["rank"])  # the sections in the ranking's order
+    ranking = []
+    for r in recs:
+        ranking.append({
+            "rank": r.rank, "run": r.variant, "label": r.label, "sentence": r.sentence,
+            "net": recommend.money(r.net_value), "ci": f"{recommend.money(r.ci[0])} to {recommend.money(r.ci[1])}",
+            "net_exact": signed(r.net_value), "ci_exact": f"{number(r.ci[0])} to {number(r.ci[1])}",
+            "tied_with": list(r.tied_with), "clear_gain": r.clear,
+            "conversions": signed(r.conversions), "conversions_ci": f"{number(r.conversions_ci[0])} to {number(r.conversions_ci[1])}",
         })
     teams = []
     if cmp.base.resource_names:
@@ -346,14 +441,21 @@ def comparison_section(name: str, cmp, anchor: str) -> Section:
                 rows.append({"metric": label, "cells": cells})
             teams.append({"resource": resource, "rows": rows})
     won = cmp.base.info.won
+    base_label = names[cmp.base.name]
+    settings = cmp.base.scenario.to_dict()
     return Section(
         kind="comparison", name=name, anchor=anchor,
         title=f"{names[cmp.base.name]} against {len(cmp.variants)} variant{'s' if len(cmp.variants) != 1 else ''}",
         data={
-            "base": {"run": cmp.base.name, "label": names[cmp.base.name]},
+            "base": {"run": cmp.base.name, "label": base_label},
             "variants": variants, "replications": cmp.replications, "precision_met": cmp.precision_met,
-            "teams": teams, "team_columns": [names[r.name] for r in runs], "won": won,
-            "deltas_figure": _figure_html(deltas_figure(deltas, names), f"{anchor}-deltas"),
+            "ranking": ranking, "headline": recommend.headline(recs), "glossary": _glossary(recs, discount),
+            "horizon": f"{recommend.horizon_words(float(settings['horizon']))} ({float(settings['horizon']):g} days)",
+            "prospects": number(recs[0].prospects) if recs else "–", "discount": f"{100 * discount:g}%",
+            "teams": teams, "team_columns": [{"short": "base" if r is cmp.base else short_label(names[r.name], base_label),
+                                              "label": names[r.name]} for r in runs],
+            "won": won,
+            "deltas_figure": _figure_html(deltas_figure(deltas, names, [r.variant for r in recs]), f"{anchor}-deltas"),
             "funnel_figure": _figure_html(funnel_figure(runs, names), f"{anchor}-funnel"),
             "occupancy_figure": _figure_html(occupancy_figure(runs, won, names), f"{anchor}-occupancy"),
             "provenance": [_provenance(r) for r in runs],

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -111,26 +112,45 @@ std::string shape_text(const std::vector<hsize_t>& dims) {
 /// Exclusive flock on a lock file beside the study, held for the object's life. The file is kept:
 /// removing it would let two writers lock two different inodes. The kernel releases the lock when the
 /// process dies, so a killed writer leaves no stale lock.
+/// An exclusive flock on `<study>.lock` for the duration of an append, removed again when released,
+/// so nothing is left beside the study. Removing a lock file is safe only this way: the holder
+/// unlinks it *before* it unlocks, and a writer that was waiting on the old file (now unlinked)
+/// sees, once it has the lock, that the path no longer names the file it locked, and starts over
+/// on the path's current file. So at any time at most one writer holds a lock on the file the path
+/// names, which is the only lock that counts.
 class LockFile {
  public:
-  explicit LockFile(const std::string& path) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd_ < 0) throw IoError(path + ": cannot open lock file: " + errno_text(errno));
-    while (::flock(fd_, LOCK_EX) != 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd_);
-      throw IoError(path + ": cannot lock: " + errno_text(err));
+  explicit LockFile(std::string path) : path_(std::move(path)) {
+    for (;;) {
+      fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+      if (fd_ < 0) throw IoError(path_ + ": cannot open lock file: " + errno_text(errno));
+      while (::flock(fd_, LOCK_EX) != 0) {
+        if (errno == EINTR) continue;
+        const int err = errno;
+        ::close(fd_);
+        throw IoError(path_ + ": cannot lock: " + errno_text(err));
+      }
+      struct stat held {};
+      if (::fstat(fd_, &held) != 0) {
+        const int err = errno;
+        ::close(fd_);
+        throw IoError(path_ + ": cannot look at the lock file: " + errno_text(err));
+      }
+      struct stat now {};
+      if (::stat(path_.c_str(), &now) == 0 && now.st_dev == held.st_dev && now.st_ino == held.st_ino) return;
+      ::close(fd_);  // the previous holder removed it: lock the path's current file instead
     }
   }
   LockFile(const LockFile&) = delete;
   LockFile& operator=(const LockFile&) = delete;
   ~LockFile() {
+    ::unlink(path_.c_str());  // while still locked: see the class comment
     ::flock(fd_, LOCK_UN);
     ::close(fd_);
   }
 
  private:
+  std::string path_;
   int fd_ = -1;
 };
 

@@ -210,3 +210,29 @@ def test_the_app_refuses_bad_arguments(lcsim_cli, tmp_path):
     assert done.returncode == 2 and "nowhere.yaml" in done.stderr
     done = lcsim_cli("app", "--port", 0)
     assert done.returncode == 2
+
+
+def test_the_result_opens_with_the_recommendation_in_the_reports_words(server, tmp_path):
+    """The sentence above the verdict is lcsim.recommend's for the same comparison (the report's)."""
+    from selenium.webdriver.common.keys import Keys
+
+    from lcsim import recommend
+
+    By = _by()
+    driver = chrome()
+    try:
+        driver.get(server[0])
+        handle = lever(driver, "touchpoints.first_call.reach")
+        handle.click()
+        handle.send_keys(Keys.ARROW_LEFT)  # 0.90 -> 0.89
+        wait_for(lambda: handle.get_attribute("aria-valuenow") == "0.89", what="the slider to move")
+        shown = wait_for(lambda: driver.find_element(By.ID, "recommendation").text, what="the recommendation")
+        base = lcsim.Scenario.load(BASE)
+        expected = lcsim.compare(base, base.with_changes({"touchpoints.first_call.reach": 0.89}), replications=REPLICATIONS)
+        sentence = recommend.rank(expected)[0].sentence
+        assert shown == sentence
+        assert sentence.startswith("First call: reach 89% instead of 90%:")
+        assert console_errors(driver) == []
+        driver.save_screenshot(str(tmp_path / "app-recommendation.png"))
+    finally:
+        driver.quit()

@@ -316,7 +316,7 @@ TEST(StudyTest, RoundTripWithEvents) {
   EXPECT_EQ(Study::list_runs(path), std::vector<std::string>{"base"});
   EXPECT_TRUE(same_run(Study::read_run(path, "base"), run));
   EXPECT_TRUE(temp_files(dir).empty());
-  EXPECT_TRUE(fs::exists(path + ".lock"));
+  EXPECT_FALSE(fs::exists(path + ".lock"));  // the writer's lock file goes with its lock
 }
 
 TEST(StudyTest, RoundTripWithoutEvents) {
@@ -1552,6 +1552,7 @@ TEST(StudyTest, ConcurrentProcessesBothLand) {
   EXPECT_TRUE(same_run(Study::read_run(path, "x"), x));
   EXPECT_TRUE(same_run(Study::read_run(path, "y"), y));
   EXPECT_TRUE(temp_files(dir).empty());
+  EXPECT_FALSE(fs::exists(path + ".lock"));
 }
 
 TEST(StudyTest, ConcurrentThreadsAllLand) {
@@ -1581,6 +1582,7 @@ TEST(StudyTest, ConcurrentThreadsAllLand) {
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(Study::list_runs(path), (std::vector<std::string>{"t0", "t1", "t2", "t3"}));
   for (const lcsim::Run& run : runs) EXPECT_TRUE(same_run(Study::read_run(path, run.info.name), run));
+  EXPECT_FALSE(fs::exists(path + ".lock"));  // removed by each holder before it unlocked, yet all landed
 }
 
 
