@@ -350,7 +350,9 @@ std::string run_to_text(const Run& run, double seconds) {
   const double horizon = run.info.report_times.empty() ? 0.0 : run.info.report_times.back();
   out << run.info.name << ": " << run.info.replications << " replications, seed " << run.info.seed << ", "
       << num(seconds) << " s (" << num(transitions_per_second(run, seconds) / 1e6) << " M transitions/s)\n";
-  out << "means per replication (one replication: " << num(horizon) << " days of the scenario)\n\n";
+  char days[32];
+  std::snprintf(days, sizeof days, "%g", horizon);
+  out << "means per replication (one replication: " << days << " days of the scenario)\n\n";
   out << pad("metric", 26) << pad("unit", 14) << pad("mean", 16, true) << "   95% CI\n";
   const bool referrals = has_referrals(run);
   for (const auto& row : run.summary) {
