@@ -95,7 +95,7 @@ def test_run_tables_carry_units(lcsim_cli):
     header = next(l for l in lines if l.startswith("metric"))
     assert header.split()[:3] == ["metric", "unit", "mean"]
     unit = {l.split()[0]: l.split()[1] for l in lines[lines.index(header) + 1:] if l.strip() and not l.startswith(" ")
-            and len(l.split()) > 2 and not l.startswith(("funnel", "stage", "touchpoint", "resources"))}
+            and len(l.split()) > 2 and not l.startswith(("funnel", "stage ", "touchpoint ", "touchpoints (", "resources"))}
     assert unit["net_value"] == "$" and unit["revenue"] == "$" and unit["touchpoint_cost"] == "$"
     assert unit["conversions"] == "customers" and unit["time_to_convert_mean"] == "days"
     assert unit["conversion_rate"] == "share" and unit["value_per_conversion"] == "$/conversion"
