@@ -4,6 +4,7 @@ C++ program hands them here). Exit 0 ok, 2 bad input (one line naming the file),
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -103,7 +104,12 @@ def _optimise(args) -> int:
     from tqdm import tqdm
 
     # On stderr, only on a terminal or when asked: logs and captured output stay clean.
-    bar = tqdm(total=args.trials, desc="searching", unit="plan", file=sys.stderr, dynamic_ncols=True,
+    try:  # a terminal of unknown size says 0 x 0, and tqdm hides bars below a terminal's last row
+        size = os.get_terminal_size(sys.stderr.fileno())
+        columns, rows = size.columns or 100, size.lines or 24
+    except OSError:
+        columns, rows = 100, 24
+    bar = tqdm(total=args.trials, desc="searching", unit="plan", file=sys.stderr, ncols=min(columns, 100), nrows=rows,
                disable=not (args.progress or sys.stderr.isatty()))
 
     def progress(done: int, total: int) -> None:

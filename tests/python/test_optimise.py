@@ -388,3 +388,35 @@ def test_the_report_shows_the_optimisation_in_a_browser(erlang, tmp_path):
         assert (tmp_path / "optimisation.png").stat().st_size > 10_000
     finally:
         driver.quit()
+
+
+def test_the_progress_bar_is_drawn_when_stderr_is_a_terminal(lcsim_cli):
+    import os
+    import pty
+    import select
+    import subprocess
+
+    main, side = pty.openpty()
+    proc = subprocess.Popen([lcsim_cli.path, "optimise", str(ERLANG), "--lever", "resources.sales.servers=1:5",
+                             "--trials", "6", "--batch", "3", "--replications", "3", "--final-replications", "6"],
+                            stdout=subprocess.PIPE, stderr=side, text=True)
+    os.close(side)
+    seen, deadline = b"", time.monotonic() + 120
+    while time.monotonic() < deadline:  # bounded: the run takes seconds
+        ready, _, _ = select.select([main], [], [], 1.0)
+        if ready:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # the terminal closed: the program ended
+                break
+            if not chunk:
+                break
+            seen += chunk
+        elif proc.poll() is not None:
+            break
+    out, _ = proc.communicate(timeout=60)
+    os.close(main)
+    assert proc.returncode == 0
+    shown = seen.decode(errors="replace")
+    assert "searching" in shown and "6/6" in shown and "re-evaluating the finalists" in shown
+    assert "searching" not in out and out.startswith("Best plan:")  # stdout stays the answer
