@@ -611,17 +611,11 @@ def _fmt_value(v) -> str:
 
 
 def _short_paths(paths: Sequence[str]) -> dict:
-    """Each dotted path's shortest tail (at least two parts) that no other path ends with:
-    touchpoints.nurture_email.reach -> nurture_email.reach."""
-    out = {}
-    for path in paths:
-        parts = path.split(".")
-        for k in range(min(2, len(parts)), len(parts) + 1):
-            tail = ".".join(parts[-k:])
-            if not any(other != path and (other == tail or other.endswith("." + tail)) for other in paths):
-                break
-        out[path] = tail
-    return out
+    """Row labels for lever paths: without the leading container (``touchpoints.``, ``resources.``,
+    ``segments.``, ...) where a path has three parts or more and the labels stay distinct, so the
+    touchpoint's or team's name leads: touchpoints.nurture_email.reach -> nurture_email.reach."""
+    short = {p: p.split(".", 1)[1] if p.count(".") >= 2 else p for p in paths}
+    return short if len(set(short.values())) == len(short) else {p: p for p in paths}
 
 
 def _rounded(value: float, lever: Lever, significant: int) -> float:
@@ -894,8 +888,7 @@ class Optimisation:
         deltas, constraints as "met"/"not met"."""
         final = self.final
         cons = self.settings.get("constraints", [])
-        long = max(len(p) for p in self.levers) > 40  # full paths where they fit, else their distinct tails
-        names = _short_paths(self.levers) if long else {p: p for p in self.levers}
+        names = _short_paths(self.levers)
         header = [f"plan {i + 1}" + (" (chosen)" if i == self.settings["winner"] else "") for i in range(len(final))]
         obj = self.objective
         rows: list[tuple[str, list[str]]] = []
