@@ -669,9 +669,9 @@ def _edges(base: Scenario, levers: Sequence[Lever], plan: Mapping[str, Any]) -> 
         else:
             continue
 
-        def valid(x) -> bool:
+        def valid(x) -> bool:  # the chosen plan with this lever moved (other levers may be needed, e.g. shares)
             try:
-                base.with_changes({lv.path: x})
+                base.with_changes({**plan, lv.path: x})
                 return True
             except ScenarioError:
                 return False
@@ -884,8 +884,9 @@ class Optimisation:
 
     def table(self) -> str:
         """The finalists as a plain-text table for people: one column per finalist (the chosen one
-        marked), one row per lever and per number, money with thousands separators and a sign for
-        deltas, constraints as "met"/"not met"."""
+        marked), one row per lever and per number: money with thousands separators, deltas signed,
+        the 95% CI as "from to", each constraint's measure (the share of replications meeting a
+        chance constraint, else the mean) and "meets every constraint" yes/no."""
         final = self.final
         cons = self.settings.get("constraints", [])
         names = _short_paths(self.levers)
