@@ -4,6 +4,7 @@ C++ program hands them here). Exit 0 ok, 2 bad input (one line naming the file),
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -41,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     opt.add_argument("--final-replications", type=int, help="per plan in the selection step (default 4x, >= 40)")
     opt.add_argument("--finalists", type=int, default=3, help="plans re-evaluated at the end (default 3)")
     opt.add_argument("--batch", type=int, default=8, help="plans proposed at a time (default 8)")
+    opt.add_argument("--tolerance", type=float, default=0.0,
+                     help="a lead over the runner-up below this (objective's unit) is called practically the same")
+    opt.add_argument("--progress", action="store_true",
+                     help="the progress bar on stderr even when it is not a terminal (default: only on a terminal)")
     opt.add_argument("--seed", type=int, help="default: the scenario's")
     opt.add_argument("--threads", type=int, help="threads per plan (default: all cores)")
     opt.add_argument("--out", help="add the optimisation to this study (.h5)")
@@ -96,14 +101,34 @@ def _optimise(args) -> int:
     if args.out:
         _check_free(args.out, args.name)
     objective, direction = (args.minimise, "minimise") if args.minimise else (args.maximise or "net_value", "maximise")
-    opt = optimise(args.scenario, levers, objective, direction=direction,
-                   constraints=list(args.subject_to) + list(args.at_least), budget=args.budget, trials=args.trials,
-                   replications=args.replications, final_replications=args.final_replications,
-                   finalists=args.finalists, batch=args.batch, seed=args.seed, threads=args.threads)
+    from tqdm import tqdm
+
+    # On stderr, only on a terminal or when asked: logs and captured output stay clean.
+    try:  # a terminal of unknown size says 0 x 0, and tqdm hides bars below a terminal's last row
+        size = os.get_terminal_size(sys.stderr.fileno())
+        columns, rows = size.columns or 100, size.lines or 24
+    except OSError:
+        columns, rows = 100, 24
+    bar = tqdm(total=args.trials, desc="searching", unit="plan", file=sys.stderr, ncols=min(columns, 100), nrows=rows,
+               disable=not (args.progress or sys.stderr.isatty()))
+
+    def progress(done: int, total: int) -> None:
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.set_description("search done; re-evaluating the finalists")
+
+    try:
+        opt = optimise(args.scenario, levers, objective, direction=direction,
+                       constraints=list(args.subject_to) + list(args.at_least), budget=args.budget,
+                       trials=args.trials, replications=args.replications,
+                       final_replications=args.final_replications, finalists=args.finalists, batch=args.batch,
+                       seed=args.seed, threads=args.threads, tolerance=args.tolerance, progress=progress)
+    finally:
+        bar.close()
     print("\n".join(opt.verdict))
-    final = opt.final
-    print(f"\nfinalists ({opt.settings['final_replications']} paired replications):")
-    print(final[[*opt.levers, "objective", "delta", "delta_ci_low", "delta_ci_high", "feasible"]].to_string())
+    print(f"\nfinalists (each on the same {opt.settings['final_replications']} fresh paired replications; "
+          "means per replication):")
+    print(opt.table())
     if args.out:
         opt.save(args.out, args.name)
         print(f"optimisation '{args.name}' added to {args.out}")

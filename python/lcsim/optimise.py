@@ -290,6 +290,8 @@ def optimise(
     threads: Optional[int] = None,
     client=None,
     progress: Optional[Callable[[int, int], None]] = None,
+    tolerance: float = 0.0,
+    significant: Optional[int] = 3,
 ) -> "Optimisation":
     """Searches the levers for the plan that maximises (or minimises) ``objective`` subject to
     ``constraints``, then re-evaluates the best few on fresh paired replications.
@@ -326,6 +328,17 @@ def optimise(
         Local threads per plan (default: all cores); with ``client``, threads per task (default 1).
     client : dask.distributed.Client, optional
     progress : callable(trials_done, trials_total), optional
+        Called after each batch of the search (``lcsim optimise`` draws its progress bar with it).
+    tolerance : float
+        In the objective's unit (e.g. ``5000`` for $5,000 of net value): a winner whose lead over
+        the runner-up is below it is called *practically the same* as the runner-up, as is one
+        whose lead's 95% CI includes 0 (the default 0 leaves that to the CI alone).
+    significant : int or None
+        The finalists' continuous levers are rounded before the selection step, to this many
+        significant digits but at least to 1% of the lever's range (a reach of 0.599068633 in
+        0.2 to 0.6 becomes 0.599), inside the range; whole-number and choice levers are kept. The
+        selection step simulates the rounded plans, so the verdict, ``opt.best`` and the variant
+        file are the same plan. ``None`` keeps the search's values.
 
     Returns
     -------
@@ -366,6 +379,10 @@ def optimise(
                else _positive("startup_trials", startup_trials))
     if threads is not None:
         threads = _positive("threads", threads)
+    if not _is_number(tolerance) or not math.isfinite(tolerance) or tolerance < 0:
+        raise ValueError(f"tolerance: expected a finite number >= 0 (in the objective's unit), got {tolerance!r}")
+    if significant is not None and (not _is_int(significant) or not 1 <= significant <= 15):
+        raise ValueError(f"significant: expected a whole number from 1 to 15, or None, got {significant!r}")
 
     # The base, on the search's replications: its metric names check the objective and constraints.
     base_run = Run(_core.simulate(base._model, replications=reps, seed=seed, threads=threads or 0,
@@ -427,14 +444,19 @@ def optimise(
     ok["_key"] = [_key(_row_plan(r, parsed)) for _, r in ok.iterrows()]
     ok = ok.drop_duplicates("_key")
     ok = ok.sort_values(["violation", "objective"], ascending=[True, not maximise], kind="stable")
-    final_plans = _distinct([_row_plan(r, parsed) for _, r in ok.iterrows()], parsed, finalists)
+    ranked = [_rounded_plan(base, _row_plan(r, parsed), parsed, significant) for _, r in ok.iterrows()]
+    ranked = list({_key(p): p for p in reversed(ranked)}.values())[::-1]  # first of each rounded plan
+    final_plans = _distinct(ranked, parsed, finalists)
     final_scenarios = [base.with_changes(p) for p in final_plans]
     named = [Scenario.from_yaml(_renamed(s.text, f"{base.name}_plan{i + 1}"), s.file) for i, s in enumerate(final_scenarios)]
     final_seed = seed + 1
     selection = compare(base, *named, replications=final_reps, seed=final_seed, threads=threads,
                         independent=False, who_changed=True)
-    final_rows, winner, runner_up, verdict = _select(selection, final_plans, parsed, objective, maximise, cons,
-                                                     base_values, len(rows), evaluations, reps, final_reps, seed)
+    final_rows, winner, runner_up, verdict, same = _select(selection, final_plans, parsed, objective, maximise, cons,
+                                                           base_values, len(rows), evaluations, reps, final_reps,
+                                                           seed, tolerance)
+    edges = _edges(base, parsed, final_plans[winner])
+    verdict[1:1] = [edge["text"] for edge in edges]  # right after the winner's line: act on it first
     for i, r in enumerate(final_rows):
         r["trial"] = len(rows) + i
         r["phase"] = "final"
@@ -460,6 +482,10 @@ def optimise(
         "sampler": f"optuna {optuna.__version__} TPESampler(multivariate=True, seed={seed % 2**32})",
         "winner": winner,
         "runner_up": runner_up,
+        "tolerance": float(tolerance),
+        "practically_same": same,
+        "significant": significant,
+        "edges": edges,
         "importance": importance,
         "seconds": round(time.perf_counter() - started, 3),
         "lcsim": _core.__version__,
@@ -579,9 +605,96 @@ def _describe_plan(plan: Mapping[str, Any]) -> str:
 
 
 def _fmt_value(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
+    if isinstance(v, float):  # the finalists' values are rounded (significant=): shown as they are
+        return f"{v:.12g}"
     return json.dumps(v) if not isinstance(v, str) else v
+
+
+def _short_paths(paths: Sequence[str]) -> dict:
+    """Row labels for lever paths: without the leading container (``touchpoints.``, ``resources.``,
+    ``segments.``, ...) where a path has three parts or more and the labels stay distinct, so the
+    touchpoint's or team's name leads: touchpoints.nurture_email.reach -> nurture_email.reach."""
+    short = {p: p.split(".", 1)[1] if p.count(".") >= 2 else p for p in paths}
+    return short if len(set(short.values())) == len(short) else {p: p for p in paths}
+
+
+def _rounded(value: float, lever: Lever, significant: int) -> float:
+    """``value`` to ``significant`` significant digits, but at least to 1% of the lever's range,
+    and inside the range (a digit more where rounding would leave it)."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    by_value = significant - 1 - math.floor(math.log10(abs(value)))
+    by_range = -math.floor(math.log10((lever.high - lever.low) / 100))
+    digits = max(by_value, by_range)
+    for extra in range(12):
+        out = round(value, digits + extra)
+        if lever.low <= out <= lever.high:
+            return float(out)
+    return value
+
+
+def _rounded_plan(base: Scenario, plan: Mapping[str, Any], levers: Sequence[Lever],
+                  significant: Optional[int]) -> dict:
+    """The plan with its continuous levers rounded (_rounded); the plan as it was where the rounded
+    one is not a valid scenario (shares that summed to 1 before rounding)."""
+    if significant is None or all(lv.kind != "float" for lv in levers):
+        return dict(plan)
+    out = {lv.path: _rounded(float(plan[lv.path]), lv, significant) if lv.kind == "float" else plan[lv.path]
+           for lv in levers}
+    try:
+        base.with_changes(out)
+    except ScenarioError:
+        return dict(plan)
+    return out
+
+
+#: A winner within this share of a range lever's width from one of its ends is "at the edge".
+EDGE = 0.02
+
+
+def _edges(base: Scenario, levers: Sequence[Lever], plan: Mapping[str, Any]) -> list[dict]:
+    """The range levers whose chosen value is at (within 2% of the range of) one of its ends: the
+    best plan may lie beyond. Each: lever, side ("top"/"bottom"), value, low, high, widen (a wider
+    range to try, as LOW:HIGH; None where the field stops there or only a smaller step is valid),
+    limit (True where the field allows nothing beyond) and the verdict's sentence."""
+    out = []
+    for lv in levers:
+        if lv.kind == "choice":
+            continue
+        value, width = plan[lv.path], lv.high - lv.low
+        if value >= lv.high - EDGE * width:
+            side, end, sign = "top", lv.high, 1
+        elif value <= lv.low + EDGE * width:
+            side, end, sign = "bottom", lv.low, -1
+        else:
+            continue
+
+        def valid(x) -> bool:  # the chosen plan with this lever moved (other levers may be needed, e.g. shares)
+            try:
+                base.with_changes({**plan, lv.path: x})
+                return True
+            except ScenarioError:
+                return False
+
+        step = max(1, round(width / 2)) if lv.kind == "int" else width / 2
+        tiny = 1 if lv.kind == "int" else width * 1e-6
+        wider = end + sign * step if lv.kind == "int" else round(end + sign * step, 10)
+        limit = not valid(end + sign * tiny)
+        widen = None
+        if not limit and valid(wider):
+            low, high = (lv.low, wider) if side == "top" else (wider, lv.high)
+            widen = f"{_fmt_value(low)}:{_fmt_value(high)}"
+        where = f"{lv.path} = {_fmt_value(value)} is at the {side} of its range {_fmt_value(lv.low)} to {_fmt_value(lv.high)}"
+        if limit:
+            text = (f"Edge of range: {where}, which is as far as the field allows; the search could not go "
+                    "further, so the best value may be this limit.")
+        else:
+            text = (f"Edge of range: {where} (within {EDGE:.0%} of the range); the best plan may lie beyond it: "
+                    + (f"widen the range (e.g. --lever {lv.path}={widen}) and run again." if widen
+                       else "widen the range as far as the field allows and run again."))
+        out.append({"lever": lv.path, "side": side, "value": _plain(value), "low": lv.low, "high": lv.high,
+                    "widen": widen, "limit": limit, "text": text})
+    return out
 
 
 def _fmt(metric: str, x: float, signed: bool = False) -> str:
@@ -594,8 +707,9 @@ def _fmt(metric: str, x: float, signed: bool = False) -> str:
 
 
 def _select(selection: Comparison, plans, levers, objective, maximise, cons, base_values, n_trials, evaluations,
-            reps, final_reps, seed):
-    """The selection step's rows, the winner and runner-up (indices into plans) and the verdict."""
+            reps, final_reps, seed, tolerance=0.0):
+    """The selection step's rows, the winner and runner-up (indices into plans), the verdict and
+    whether the top two are practically the same (lead's CI includes 0, or lead under ``tolerance``)."""
     base_table = selection.base.metrics()
     finals = []
     for run in selection.variants:
@@ -614,6 +728,7 @@ def _select(selection: Comparison, plans, levers, objective, maximise, cons, bas
     w = finals[winner]
 
     lines = []
+    same = False
     mean = rows[winner]["objective"]
     d, lo, hi = _paired(w[objective], fbase[objective])
     feasible = violation[winner] <= 0
@@ -641,9 +756,15 @@ def _select(selection: Comparison, plans, levers, objective, maximise, cons, bas
                      f"{_fmt(objective, dr, True)} (95% CI {_fmt(objective, lr, True)} to {_fmt(objective, hr, True)}), "
                      f"{better} it.")
         if lr <= 0 <= hr:
-            lines.append(f"The data cannot separate the top plans: after {final_reps} paired replications the "
-                         "winner's lead over the runner-up is within the noise (its 95% CI includes 0); either is "
-                         "a defensible choice, or re-run with more final_replications.")
+            same = True
+            lines.append(f"The data cannot separate the top plans: they are practically the same. After {final_reps} "
+                         "paired replications the winner's lead over the runner-up is within the noise (its 95% CI "
+                         "includes 0); either is a defensible choice, or re-run with more final_replications.")
+        elif abs(dr) < tolerance:
+            same = True
+            lines.append(f"The top plans are practically the same: the winner's lead over the runner-up "
+                         f"({_fmt(objective, abs(dr))}) is under the tolerance you set ({_fmt(objective, tolerance)}); "
+                         "choose between them on what the model leaves out.")
     for c in cons:
         x = w[c.metric]
         if c.probability is not None:
@@ -664,7 +785,7 @@ def _select(selection: Comparison, plans, levers, objective, maximise, cons, bas
     lines.append(f"Searched {n_trials} plans ({evaluations} simulated, {reps} replications each, on the base's "
                  f"common random numbers, seed {seed}); the best {len(plans)} re-evaluated on {final_reps} fresh "
                  f"paired replications (seed {seed + 1}).")
-    return rows, winner, runner_up, lines
+    return rows, winner, runner_up, lines, same
 
 
 def _lever_gains(base, levers, plan, winner_run, objective, maximise, reps, seed, threads, client) -> list[list]:
@@ -760,6 +881,39 @@ class Optimisation:
     def scenario(self) -> Scenario:
         """The chosen plan as a scenario (resolved)."""
         return self.selection.variants[self.settings["winner"]].scenario
+
+    def table(self) -> str:
+        """The finalists as a plain-text table for people: one column per finalist (the chosen one
+        marked), one row per lever and per number: money with thousands separators, deltas signed,
+        the 95% CI as "from to", each constraint's measure (the share of replications meeting a
+        chance constraint, else the mean) and "meets every constraint" yes/no."""
+        final = self.final
+        cons = self.settings.get("constraints", [])
+        names = _short_paths(self.levers)
+        header = [f"plan {i + 1}" + (" (chosen)" if i == self.settings["winner"] else "") for i in range(len(final))]
+        obj = self.objective
+        rows: list[tuple[str, list[str]]] = []
+        for path in self.levers:
+            rows.append((names[path], [_fmt_value(_plain(v)) for v in final[path]]))
+        rows.append((f"{obj} (mean)", [_fmt(obj, x) for x in final["objective"]]))
+        rows.append(("vs base", [_fmt(obj, x, True) for x in final["delta"]]))
+        rows.append(("vs base, 95% CI", [f"{_fmt(obj, lo, True)} to {_fmt(obj, hi, True)}"
+                                         for lo, hi in zip(final["delta_ci_low"], final["delta_ci_high"])]))
+        for m in RECORDED:
+            if m != obj:
+                rows.append((m, [_fmt(m, x) for x in final[m]]))
+        for label in cons:
+            c = parse_constraint(label)
+            shown = [f"{x:.0%}" if c.probability is not None else _fmt(c.metric, x) for x in final[label]]
+            rows.append((label, shown))
+        if cons:
+            rows.append(("meets every constraint", ["yes" if f == 1.0 else "no" for f in final["feasible"]]))
+        label_width = max(len(r[0]) for r in rows)
+        widths = [max(len(header[i]), *(len(r[1][i]) for r in rows)) for i in range(len(final))]
+        lines = [" " * label_width + "".join(f"  {h:>{w}}" for h, w in zip(header, widths))]
+        lines += [f"{label:<{label_width}}" + "".join(f"  {v:>{w}}" for v, w in zip(values, widths))
+                  for label, values in rows]
+        return "\n".join(lines)
 
     def pareto(self, x: str = "touchpoint_cost", y: Optional[str] = None) -> pd.DataFrame:
         """The search's plans that no other plan beats on both ``x`` (lower is better; default the

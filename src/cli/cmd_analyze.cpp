@@ -8,6 +8,7 @@
 #include <optional>
 #include <sstream>
 
+#include "checks.hpp"
 #include "commands.hpp"
 #include "lcsim/analysis/markov.hpp"
 #include "lcsim/core/error.hpp"
@@ -182,9 +183,9 @@ nlohmann::json to_json(const Model& model, const MarkovAnalysis& r, const std::o
 
 std::string to_text(const Model& model, const MarkovAnalysis& r, const std::optional<Simulated>& sim, int top) {
   std::ostringstream out;
-  out << model.name << ": closed form of the Markov part (" << r.description;
-  if (!std::isnan(r.customers)) out << "; " << num(r.customers) << " customers";
-  out << ")\n\n";
+  std::string title = model.name + ": closed form of the Markov part (" + r.description;
+  if (!std::isnan(r.customers)) title += "; " + num(r.customers) + " customers";
+  out << wrap(title + ")", text_width(), "", "  ") << '\n';
   const bool population = !std::isnan(r.customers);
   out << pad("quantity", 34) << pad("closed form", 14, true);
   if (sim) {
@@ -242,12 +243,14 @@ std::string to_text(const Model& model, const MarkovAnalysis& r, const std::opti
   }
 
   out << "\nnotes\n";
-  for (const auto& n : r.notes) out << "- " << n << '\n';
+  const std::size_t width = text_width();
+  for (const auto& n : r.notes) out << wrap(n, width, "- ", "  ");
   if (sim) {
-    out << "- simulated: " << sim->replications << " replications to the horizon (" << num(model.horizon)
-        << " days) " << (sim->touchpoints ? "with" : "without") << " touchpoints; customers still on their way "
-        << "at the horizon have not converted yet, so a short horizon pulls the simulated rate below the "
-           "closed form\n";
+    out << wrap("simulated: " + std::to_string(sim->replications) + " replications to the horizon (" +
+                    num(model.horizon) + " days) " + (sim->touchpoints ? "with" : "without") +
+                    " touchpoints; customers still on their way at the horizon have not converted yet, so a "
+                    "short horizon pulls the simulated rate below the closed form",
+                width, "- ", "  ");
   }
   return out.str();
 }
@@ -283,13 +286,13 @@ void add_analyze(CLI::App& app, int& /*exit_code*/) {
   cmd->add_option("--start", a->start,
                   "Customers who start in this stage (default: where customers arrive; segments by share)");
   cmd->add_option("--top", a->top, "Elasticities shown in the table (0: all; JSON lists all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(checks::int_at_least(0));
   cmd->add_option("--simulate", a->simulate,
                   "Also simulate R replications of the same stage rules (touchpoints removed) as a check")
-      ->check(CLI::PositiveNumber);
+      ->check(checks::positive_int());
   cmd->add_option("--seed", a->seed, "Seed of the simulation (default: the scenario's)");
   cmd->add_option("--threads,-t", a->threads, "Threads of the simulation (default: all cores)")
-      ->check(CLI::PositiveNumber);
+      ->check(checks::positive_int());
   cmd->add_flag("--keep-touchpoints", a->keep_touchpoints,
                 "Simulate with the touchpoints, to see what they add to the closed form");
   cmd->add_flag("--json", a->json, "Print the analysis as JSON on stdout");

@@ -35,6 +35,7 @@
 #include "lcsim/io/scenario_yaml.hpp"
 #include "lcsim/model/compile.hpp"
 #include "../io/yaml_load.hpp"
+#include "checks.hpp"
 #include "commands.hpp"
 
 namespace lcsim::cli {
@@ -1212,7 +1213,7 @@ void add_calibrate(CLI::App& app, int& /*exit_code*/) {
   cmd->add_option("--max-phases", a->max_phases,
                   "--snapshots: most phases of a stage's Coxian dwell, chosen stage by stage "
                   "(--phase-criterion; default 3; 1: the continuous-time Markov fit only)")
-      ->check(CLI::Range(1, 4));
+      ->check(checks::int_between(1, 4));
   cmd->add_option("--phase-criterion", a->phase_criterion,
                   "--snapshots: how a stage's phases are chosen: lr (a phase is kept when the "
                   "likelihood-ratio test gives p < 0.05; the default), aic or bic")
@@ -1250,7 +1251,7 @@ void add_calibrate(CLI::App& app, int& /*exit_code*/) {
   cmd->add_option("--period-days", a->period_days,
                   "--funnel: days per integer period (default 30) and of the last dated period "
                   "(default: its month, or the period before)")
-      ->check(CLI::PositiveNumber)
+      ->check(checks::positive())
       ->needs(funnel);
   cmd->add_option("--segment-column", a->segment_column,
                   "Column of EVENTS or of --snapshots holding the segment (default: none); "

@@ -7,6 +7,7 @@
 #include <memory>
 #include <sstream>
 
+#include "checks.hpp"
 #include "commands.hpp"
 #include "lcsim/io/scenario_yaml.hpp"
 #include "lcsim/io/study.hpp"
@@ -171,16 +172,16 @@ void add_compare(CLI::App& app, int& /*exit_code*/) {
   cmd->add_option("base", a->base, "Base scenario YAML")->required();
   cmd->add_option("variants", a->variants, "Variant scenario YAML file(s)")->required();
   cmd->add_option("--replications,-r", a->replications, "Replications per arm (default: the base scenario's)")
-      ->check(CLI::PositiveNumber);
+      ->check(checks::positive_int());
   cmd->add_option("--precision", a->precision,
                   "Add batches until the 95% CI half-width is below this fraction of the base mean (e.g. 0.02)")
-      ->check(CLI::Range(1e-9, 10.0));
+      ->check(checks::between(1e-9, 10.0));
   cmd->add_option("--precision-metric", a->precision_metrics, "Metric(s) the precision target applies to (default: conversions)");
   cmd->add_option("--precision-on", a->precision_on, "delta: the paired differences; mean: each arm's mean")
       ->check(CLI::IsMember({"delta", "mean"}));
-  cmd->add_option("--max-replications", a->max_replications, "Cap for --precision")->check(CLI::PositiveNumber);
+  cmd->add_option("--max-replications", a->max_replications, "Cap for --precision")->check(checks::positive_int());
   cmd->add_option("--seed", a->seed, "Seed for every arm (default: the base scenario's)");
-  cmd->add_option("--threads,-t", a->threads, "Threads (default: all cores)")->check(CLI::PositiveNumber);
+  cmd->add_option("--threads,-t", a->threads, "Threads (default: all cores)")->check(checks::positive_int());
   cmd->add_flag("--no-independent", a->no_independent, "Skip the independent-streams run that measures the variance reduction");
   cmd->add_option("--out", a->out, "Study file (HDF5) to add the comparison to");
   cmd->add_option("--name", a->name, "Comparison name in the study (default: comparison)");

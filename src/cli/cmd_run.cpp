@@ -2,6 +2,7 @@
 #include <chrono>
 #include <iostream>
 
+#include "checks.hpp"
 #include "commands.hpp"
 #include "lcsim/core/error.hpp"
 #include "lcsim/io/scenario_yaml.hpp"
@@ -64,9 +65,9 @@ void add_run(CLI::App& app, int& /*exit_code*/) {
   cmd->add_option("--out", a->out, "Study file (HDF5) to add the run to");
   cmd->add_option("--name", a->name, "Run name in the study (default: the scenario's name)");
   cmd->add_option("--replications,-r", a->replications, "Replications (default: the scenario's)")
-      ->check(CLI::PositiveNumber);
+      ->check(checks::positive_int());
   cmd->add_option("--seed", a->seed, "Seed (default: the scenario's)");
-  cmd->add_option("--threads,-t", a->threads, "Threads (default: all cores)")->check(CLI::PositiveNumber);
+  cmd->add_option("--threads,-t", a->threads, "Threads (default: all cores)")->check(checks::positive_int());
   cmd->add_flag("--events", a->events, "Keep the per-customer event log (stored with --out)");
   cmd->add_flag("--json", a->json, "Print the summary as JSON on stdout");
   cmd->callback([a, cmd] { run_command(*a, cmd); });

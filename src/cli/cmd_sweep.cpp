@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "lcsim/core/input_file.hpp"
+#include "checks.hpp"
 #include "commands.hpp"
 #include "lcsim/core/error.hpp"
 #include "lcsim/io/scenario_changes.hpp"
@@ -460,9 +461,9 @@ void add_sweep(CLI::App& app, int& /*exit_code*/) {
                                  "a .json file (a list of {path: value} objects)");
   set->excludes(points);
   cmd->add_option("--replications,-r", a->replications, "Replications per point (default: the scenario's)")
-      ->check(CLI::PositiveNumber);
+      ->check(checks::positive_int());
   cmd->add_option("--seed", a->seed, "Seed for every point (default: the scenario's)");
-  cmd->add_option("--threads,-t", a->threads, "Threads (default: all cores)")->check(CLI::PositiveNumber);
+  cmd->add_option("--threads,-t", a->threads, "Threads (default: all cores)")->check(checks::positive_int());
   cmd->add_option("--out", a->out, "Study file (HDF5) to add the sweep to (/sweeps/NAME, runs NAME.p0, NAME.p1, ...)");
   cmd->add_option("--name", a->name, "Sweep name in the study (default: sweep)");
   cmd->add_flag("--json", a->json, "Print the points and their summaries as JSON on stdout");

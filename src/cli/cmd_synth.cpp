@@ -5,6 +5,7 @@
 #include <memory>
 #include <sstream>
 
+#include "checks.hpp"
 #include "commands.hpp"
 #include "lcsim/calibrate/synth.hpp"
 #include "lcsim/core/error.hpp"
@@ -162,7 +163,7 @@ void add_synth(CLI::App& app, int& /*exit_code*/) {
                   "Landed contacts to write: customer_id,timestamp,touchpoint");
   cmd->add_option("--replication", a->replication,
                   "Replication to simulate (selects the random streams)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(checks::int_at_least(0))
       ->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed (default: the scenario's)");
   cmd->add_option("--start-date", a->start_date,

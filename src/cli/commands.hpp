@@ -33,6 +33,11 @@ void add_optimise(CLI::App& app, int& exit_code);
 
 /// Readable number: thousands separators for large values, a few decimals for small ones; NaN "n/a".
 std::string num(double x);
+/// Columns for wrapped prose on stdout: the terminal's width, at most 100 (100 when not a terminal).
+std::size_t text_width();
+/// `text` wrapped at spaces to lines of at most `width` characters (a longer word gets a line of
+/// its own): the first line starts with `first`, the others with `rest`; ends with a newline.
+std::string wrap(const std::string& text, std::size_t width, const std::string& first, const std::string& rest);
 /// `s` padded with spaces to `width` (on the left when `right`).
 std::string pad(const std::string& s, std::size_t width, bool right = false);
 /// A JSON number, or null for NaN and infinities.
@@ -51,7 +56,9 @@ class SigintGuard {
 
 /// The run as JSON: info, summary rows (NaN as null) and the funnel by stage.
 nlohmann::json run_to_json(const Run& run, double seconds);
-/// Human tables: metrics with 95% CIs and the funnel by stage.
+/// The unit of a run metric as the tables show it: "customers", "days", "$", "share", ... ("" unknown).
+std::string metric_unit(const std::string& metric);
+/// Human tables: metrics with units and 95% CIs, the funnel by stage, teams and touchpoints.
 std::string run_to_text(const Run& run, double seconds);
 
 /// A one-line progress bar on stderr, only when stderr is a terminal.

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
+#include <string>
 
 #include "commands.hpp"
 #include "lcsim/core/error.hpp"
@@ -32,7 +33,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "lcsim: " << e.what() << " (see lcsim --help)\n";
+    // One line: the option, what it takes and what it got; the help of the verb it belongs to.
+    std::string verb;
+    for (const CLI::App* sub : app.get_subcommands()) verb = " " + sub->get_name();
+    std::cerr << "lcsim" << verb << ": " << e.what() << " (see lcsim" << verb << " --help)\n";
     return 2;
   } catch (const lcsim::InputError& e) {
     for (const auto& p : e.problems()) std::cerr << p.to_string() << '\n';

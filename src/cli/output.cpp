@@ -1,3 +1,4 @@
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,6 +37,48 @@ std::string num(double x) {
   if (ax >= 1000.0) return (x < 0 ? "-" : "") + group_thousands(x);
   std::snprintf(buf, sizeof buf, ax >= 1.0 || ax == 0.0 ? "%.2f" : "%.4f", x);
   return buf;
+}
+
+std::size_t text_width() {
+  constexpr std::size_t kMost = 100;
+  winsize size{};
+  if (isatty(STDOUT_FILENO) != 0 && ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col >= 40) {
+    return std::min<std::size_t>(kMost, size.ws_col);
+  }
+  return kMost;
+}
+
+namespace {
+/// Characters on screen of UTF-8 text (continuation bytes are not characters).
+std::size_t shown_length(const std::string& s) {
+  std::size_t n = 0;
+  for (const char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
+}  // namespace
+
+std::string wrap(const std::string& text, std::size_t width, const std::string& first, const std::string& rest) {
+  std::string out = first;
+  std::size_t column = shown_length(first);
+  bool line_empty = true;
+  std::istringstream words(text);
+  std::string word;
+  while (words >> word) {
+    const std::size_t length = shown_length(word);
+    if (!line_empty && column + 1 + length > width) {
+      out += '\n' + rest;
+      column = shown_length(rest);
+      line_empty = true;
+    }
+    if (!line_empty) {
+      out += ' ';
+      ++column;
+    }
+    out += word;
+    column += length;
+    line_empty = false;
+  }
+  return out + '\n';
 }
 
 nlohmann::json number_or_null(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(); }
@@ -209,12 +252,13 @@ std::string resources_to_text(const Run& run) {
     bool percent;
   };
   static const Line lines[] = {{"utilisation", "utilisation", true},
-                               {"served", "served", false},
-                               {"abandoned", "abandoned", false},
-                               {"waited", "waited", true},
+                               {"served (customers)", "served", false},
+                               {"abandoned (customers)", "abandoned", false},
+                               {"waited (% of joiners)", "waited", true},
                                {"wait mean (days)", "wait_mean", false},
                                {"wait p95 (days)", "wait_p95", false},
-                               {"mean queue", "queue_mean", false}};
+                               {"mean queue (customers)", "queue_mean", false},
+                               {"staff cost ($)", "staff_cost", false}};
   std::size_t width = 22;
   for (const auto& name : run.info.resource_names) width = std::max(width, name.size() + 2);
   // An empty first header cell keeps the label column 26 wide, as in the metrics table.
@@ -286,21 +330,40 @@ nlohmann::json run_to_json(const Run& run, double seconds) {
   return j;
 }
 
+std::string metric_unit(const std::string& metric) {
+  static const std::map<std::string, std::string> units = {
+      {"customers", "customers"},       {"conversions", "customers"},
+      {"conversion_rate", "share"},     {"time_to_convert_mean", "days"},
+      {"time_to_convert_median", "days"}, {"revenue", "$"},
+      {"touchpoint_cost", "$"},         {"discounted_revenue", "$"},
+      {"discounted_cost", "$"},         {"net_value", "$"},
+      {"value_per_conversion", "$/conversion"}, {"cost_per_conversion", "$/conversion"},
+      {"transitions", "moves"},         {"referrals", "customers"}};
+  const auto it = units.find(metric);
+  if (it != units.end()) return it->second;
+  if (metric.rfind("dropoff.", 0) == 0) return "customers";
+  return "";
+}
+
 std::string run_to_text(const Run& run, double seconds) {
   std::ostringstream out;
+  const double horizon = run.info.report_times.empty() ? 0.0 : run.info.report_times.back();
   out << run.info.name << ": " << run.info.replications << " replications, seed " << run.info.seed << ", "
-      << num(seconds) << " s (" << num(transitions_per_second(run, seconds) / 1e6) << " M transitions/s)\n\n";
-  out << pad("metric", 26) << pad("mean", 16, true) << "   95% CI\n";
+      << num(seconds) << " s (" << num(transitions_per_second(run, seconds) / 1e6) << " M transitions/s)\n";
+  char days[32];
+  std::snprintf(days, sizeof days, "%g", horizon);
+  out << "means per replication (one replication: " << days << " days of the scenario)\n\n";
+  out << pad("metric", 26) << pad("unit", 14) << pad("mean", 16, true) << "   95% CI\n";
   const bool referrals = has_referrals(run);
   for (const auto& row : run.summary) {
     if (row.metric.rfind("dropoff.", 0) == 0) continue;    // shown in the funnel
     if (row.metric.rfind("resource.", 0) == 0) continue;   // shown in the resources table
     if (row.metric == "referrals" && !referrals) continue;  // always 0 without referral sources
-    out << pad(row.metric, 26) << pad(num(row.mean), 16, true) << "   ";
+    out << pad(row.metric, 26) << pad(metric_unit(row.metric), 14) << pad(num(row.mean), 16, true) << "   ";
     out << (std::isnan(row.ci_low) ? std::string("n/a") : "[" + num(row.ci_low) + ", " + num(row.ci_high) + "]") << '\n';
   }
   if (!run.info.resource_names.empty()) out << resources_to_text(run);
-  out << "\nfunnel (mean per replication; won = " << run.info.won << ")\n";
+  out << "\nfunnel (customers, mean per replication; won = " << run.info.won << ")\n";
   out << pad("stage", 16) << pad("reached", 14, true) << pad("drop-off", 14, true) << pad("at horizon", 14, true) << '\n';
   for (const auto& row : funnel(run)) {
     out << pad(row.stage, 16) << pad(num(row.reached), 14, true) << pad(num(row.dropoff), 14, true)
@@ -308,8 +371,9 @@ std::string run_to_text(const Run& run, double seconds) {
   }
   if (!run.info.touchpoint_names.empty()) {
     const auto j = run_to_json(run, seconds);
-    out << '\n' << pad("touchpoint", 16) << pad("contacts", 14, true) << pad("reached", 14, true)
-        << pad("moves", 14, true) << pad("cost", 14, true) << '\n';
+    out << "\ntouchpoints (mean per replication; cost undiscounted)\n";
+    out << pad("touchpoint", 16) << pad("contacts", 14, true) << pad("reached", 14, true)
+        << pad("moves", 14, true) << pad("cost ($)", 14, true) << '\n';
     for (const auto& t : j["touchpoints"]) {
       out << pad(t["touchpoint"].get<std::string>(), 16) << pad(num(t["contacts"].get<double>()), 14, true)
           << pad(num(t["reached"].get<double>()), 14, true) << pad(num(t["moves"].get<double>()), 14, true)

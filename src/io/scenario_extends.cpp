@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "lcsim/core/format.hpp"
 #include "lcsim/core/input_file.hpp"
 #include "yaml_tree.hpp"
 
@@ -79,6 +80,15 @@ class Resolver {
     const std::size_t changes_at = own.find(kChanges);
     if (extends_at == Tree::npos) {
       if (changes_at != Tree::npos) {
+        // A misspelt `extends:` ("extnds:") is the likely cause: name it, on its own line.
+        for (const Tree& key : own.keys) {
+          if (key.kind != Tree::Kind::kScalar || key.scalar == kChanges) continue;
+          const std::string hint = did_you_mean(key.scalar, std::vector<std::string_view>{kExtends});
+          if (!hint.empty()) {
+            throw InputError(file, key.line, key.scalar,
+                             "unknown key '" + key.scalar + "' in a file with 'changes:'" + hint);
+          }
+        }
         throw InputError(file, own.keys[changes_at].line, std::string(kChanges),
                          "'changes:' lists changes to a base scenario, but this file has no "
                          "'extends:' naming one (add 'extends: baseline.yaml')");

@@ -33,6 +33,14 @@ const Keys kTopKeys = {"arrivals",  "converted_stages", "description", "horizon"
                        "max_customers", "money", "name", "referrals",
                        "replications", "report_every", "resources", "seed",
                        "segments", "stages", "touchpoints", "won"};
+// The top-level keys a file may have, as listed in messages and searched for a "did you mean": a
+// variant's `extends:` and `changes:` are taken off before the parser sees the file, but a misspelt
+// one ("chnages:") reaches it as an unknown key.
+const Keys kTopKeysListed = {"arrivals",  "changes",  "converted_stages", "description",
+                             "extends",   "horizon",  "max_customers",    "money",
+                             "name",      "referrals", "replications",    "report_every",
+                             "resources", "seed",     "segments",         "stages",
+                             "touchpoints", "won"};
 const Keys kStageKeys = {"absorbing", "dwell", "next", "revenue_per_month"};
 const Keys kOverrideKeys = {"dwell", "next", "revenue_per_month"};
 const Keys kDwellParamKeys = {"days", "mean", "median", "mu", "rate", "scale", "sd", "shape",
@@ -209,8 +217,9 @@ class Parser {
 
   /// The mapping at `node`; unknown keys (when `allowed` is given), duplicate and non-text keys are
   /// reported. `line` is the line reported for the mapping itself (that of its key, if any).
+  /// `listed`: the keys an unknown key's message lists and suggests from (default: `allowed`).
   std::optional<MapView> map(const YAML::Node& node, int line, const std::string& field,
-                             const Keys* allowed);
+                             const Keys* allowed, const Keys* listed = nullptr);
   std::optional<MapView> map(const Entry& entry, const std::string& field, const Keys& allowed) {
     return map(entry.value, entry.line, field, &allowed);
   }
@@ -261,7 +270,7 @@ class Parser {
 };
 
 std::optional<MapView> Parser::map(const YAML::Node& node, int line, const std::string& field,
-                                   const Keys* allowed) {
+                                   const Keys* allowed, const Keys* listed) {
   if (!node.IsMap()) {
     add(line, field, expected_got("a mapping", describe(node)));
     return std::nullopt;
@@ -280,8 +289,8 @@ std::optional<MapView> Parser::map(const YAML::Node& node, int line, const std::
     const std::string name = key.Scalar();
     if (allowed != nullptr && !contains(*allowed, name)) {
       add(key_line, child(field, name),
-          "unknown key '" + name + "' (expected one of: " + join(*allowed) + ")" +
-              did_you_mean(name, *allowed));
+          "unknown key '" + name + "' (expected one of: " + join(listed != nullptr ? *listed : *allowed) +
+              ")" + did_you_mean(name, listed != nullptr ? *listed : *allowed));
       continue;
     }
     if (view.find(name) != nullptr) {
@@ -449,7 +458,7 @@ void Parser::get(const MapView& view, std::string_view key, const std::string& p
 }
 
 void Parser::parse(const YAML::Node& root, Scenario& scenario) {
-  const auto top = map(root, line_of(root, 1), "", &kTopKeys);
+  const auto top = map(root, line_of(root, 1), "", &kTopKeys, &kTopKeysListed);
   if (!top) return;
   scenario.where = top->where;
   require(*top, {"name", "horizon", "report_every", "won", "stages", "arrivals"}, "");

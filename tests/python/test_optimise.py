@@ -10,6 +10,7 @@ before anything is simulated.
 
 import json
 import math
+import re
 import time
 
 import h5py
@@ -68,6 +69,8 @@ def test_lands_on_the_known_best_team_size(erlang):
     assert won["delta_ci_low"] == pytest.approx(float(row["ci_low"].iloc[0]), rel=1e-9)
     assert not any("cannot separate" in line for line in opt.verdict)
     assert opt.verdict[0].startswith("Best plan: resources.sales.servers = 9")
+    # 9 is inside 1..20: no edge-of-range warning.
+    assert opt.settings["edges"] == [] and not any(line.startswith("Edge of range") for line in opt.verdict)
 
 
 def test_a_chance_constraint_holds_in_an_independent_long_run(erlang):
@@ -97,6 +100,84 @@ def test_plans_the_data_cannot_separate_are_called_so():
                    replications=4, final_replications=12)
     assert len(opt.final) == 2
     assert any(line.startswith("The data cannot separate the top plans") for line in opt.verdict)
+
+
+def test_a_winner_at_the_end_of_its_range_says_so(erlang):
+    # Net value grows with the team up to 9 reps: in 1..5 the best is the top end, 5.
+    opt = optimise(erlang, {"resources.sales.servers": (1, 5)}, "net_value", trials=10, batch=5, replications=4,
+                   final_replications=8)
+    assert opt.best == {"resources.sales.servers": 5}
+    edges = opt.settings["edges"]
+    assert [(e["lever"], e["side"], e["widen"], e["limit"]) for e in edges] == [
+        ("resources.sales.servers", "top", "1:7", False)]
+    assert opt.verdict[1] == edges[0]["text"]
+    assert opt.verdict[1].startswith("Edge of range: resources.sales.servers = 5 is at the top of its range 1 to 5")
+    assert "--lever resources.sales.servers=1:7" in opt.verdict[1]
+
+
+def test_edges_of_ranges_and_the_fields_limits():
+    from lcsim.optimise import _edges, parse_levers
+
+    base = lcsim.Scenario.load(SCENARIOS / "b2b_saas" / "baseline.yaml")
+    reach = "touchpoints.nurture_email.reach"
+    levers = parse_levers(base, {reach: (0.2, 0.6)})
+    # Within 2% of the range (0.008) of an end is at that end; further in is not.
+    assert _edges(base, levers, {reach: 0.5921})[0]["side"] == "top"
+    assert _edges(base, levers, {reach: 0.5919}) == []
+    assert _edges(base, levers, {reach: 0.2079})[0]["side"] == "bottom"
+    assert _edges(base, levers, {reach: 0.2081}) == []
+    top = _edges(base, levers, {reach: 0.599})[0]
+    assert top["widen"] == "0.2:0.8" and not top["limit"]
+    assert _edges(base, levers, {reach: 0.2})[0]["widen"] == "0:0.6"
+    # Half a range below 0.1 is a negative reach, which the scenario refuses: no numbers suggested.
+    bottom = _edges(base, parse_levers(base, {reach: (0.1, 0.5)}), {reach: 0.1})[0]
+    assert bottom["widen"] is None and not bottom["limit"] and "as far as the field allows" in bottom["text"]
+    # A reach of 1 is as far as a reach goes: the field's limit, said as such, nothing to widen.
+    levers = parse_levers(base, {reach: (0.5, 1.0)})
+    limit = _edges(base, levers, {reach: 1.0})[0]
+    assert limit["limit"] and limit["widen"] is None and "which is as far as the field allows" in limit["text"]
+    with pytest.raises(lcsim.ScenarioError):  # the limit is the scenario's own
+        base.with_changes({reach: 1.0 + 1e-6})
+
+
+def test_rounded_levers_stay_inside_their_range():
+    from lcsim.optimise import Lever, _rounded
+
+    share = Lever("x", "float", 0.2, 0.6)
+    assert _rounded(0.599068633462491, share, 3) == 0.599
+    assert _rounded(0.20000123, share, 3) == 0.2
+    assert _rounded(0.0123456, Lever("x", "float", 0.0, 1.0), 3) == 0.0123  # 3 significant digits
+    # ... but at least to 1% of the range: 1234.567 in 1200..1300 to whole numbers, not to 1230.
+    assert _rounded(1234.567, Lever("x", "float", 1200.0, 1300.0), 3) == 1235.0
+    assert _rounded(14.2738, Lever("x", "float", 2.0, 21.0), 3) == 14.3
+    # Rounding never leaves the range: 0.20049 to 3 digits is 0.2, below a low end of 0.2004.
+    assert _rounded(0.20049, Lever("x", "float", 0.2004, 0.6), 3) == 0.2005
+
+
+def test_top_plans_within_the_tolerance_are_practically_the_same(erlang):
+    kwargs = dict(trials=6, batch=6, replications=4, final_replications=40)
+    levers = {"resources.sales.servers": [8, 9]}
+    plain = optimise(erlang, levers, **kwargs)
+    w, r = plain.settings["winner"], plain.settings["runner_up"]
+    assert len(plain.final) == 2 and r is not None
+    final = plain.final
+    lead = float(final["objective"][w] - final["objective"][r])
+    assert lead > 0
+    line = next(v for v in plain.verdict if v.startswith("Against the runner-up"))
+    ci_has_zero = "cannot separate" in " ".join(plain.verdict)
+    assert plain.settings["practically_same"] == ci_has_zero
+    # A tolerance just above the lead calls them practically the same; just below, it changes nothing.
+    above = optimise(erlang, levers, tolerance=lead * 1.01, **kwargs)
+    below = optimise(erlang, levers, tolerance=lead * 0.99, **kwargs)
+    assert above.settings["practically_same"] and below.settings["practically_same"] == ci_has_zero
+    assert below.verdict == plain.verdict and line in above.verdict
+    same = [v for v in above.verdict if "practically the same" in v]
+    assert len(same) == 1
+    assert not ci_has_zero  # on these seeds 9 reps lead 8 by about $7,300 (CI about +$5,800 to +$8,800)
+    if not ci_has_zero:
+        assert same[0].startswith("The top plans are practically the same: the winner's lead over the runner-up")
+    with pytest.raises(ValueError, match="tolerance"):
+        optimise(erlang, levers, tolerance=-1, **kwargs)
 
 
 def test_bad_levers_and_goals_are_clear_errors_before_anything_runs(erlang, monkeypatch):
@@ -208,6 +289,48 @@ def test_the_command_line(tmp_path, lcsim_cli):
     assert done.returncode == 0 and "--lever" in done.stdout and "--at-least" in done.stdout
 
 
+def test_the_command_line_rounds_warns_and_formats(tmp_path, lcsim_cli):
+    study, best = tmp_path / "s.h5", tmp_path / "best.yaml"
+    args = ["optimise", ERLANG, "--lever", "resources.sales.servers=1:5",
+            "--lever", "resources.sales.patience.mean=0.5:2", "--trials", "12", "--batch", "6",
+            "--replications", "4", "--final-replications", "10", "--tolerance", "1e9", "--out", study,
+            "--variant-out", best]
+    done = lcsim_cli(*args)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # no progress bar: stderr is not a terminal and --progress was not given
+    out = done.stdout
+    opt = Optimisation.load(study)
+    assert opt.verdict == out.split("\n\nfinalists")[0].splitlines()
+    # The edge of the team-size range, with the wider range to try.
+    assert "Edge of range: resources.sales.servers = 5 is at the top of its range 1 to 5" in out
+    assert "--lever resources.sales.servers=1:7" in out
+    # Any lead is under a tolerance of $1e9: the top two are practically the same.
+    assert "practically the same" in out and opt.settings["practically_same"] and opt.settings["tolerance"] == 1e9
+    # The finalists' table: people's numbers, not pandas'.
+    table = out.split("\n\nfinalists", 1)[1]
+    assert "e+0" not in table and "feasible" not in table and "NaN" not in table
+    assert "plan 1" in table and "(chosen)" in table and "$" in table
+    assert re.search(r"net_value \(mean\)\s+\$\d{1,3}(,\d{3})+", table)
+    assert re.search(r"vs base\s+[+-]\$", table)
+    # best.yaml: the patience rounded (3 significant digits, or to 1% of the range), the team whole.
+    text = best.read_text()
+    patience = re.search(r"resources\.sales\.patience\.mean: (\S+)", text).group(1)
+    assert len(patience.replace(".", "").lstrip("0")) <= 3, text
+    assert re.search(r"resources\.sales\.servers: 5\n", text), text
+    assert float(patience) == opt.best["resources.sales.patience.mean"]
+    # ... and the rounded plan is the one the selection step simulated and the verdict reports.
+    winner = opt.final.iloc[opt.settings["winner"]]
+    again = lcsim.simulate(lcsim.Scenario.load(best), replications=opt.settings["final_replications"],
+                           seed=opt.settings["final_seed"]).metrics()
+    assert float(again.net_value.mean()) == pytest.approx(float(winner["objective"]), rel=1e-12)
+    # With --progress the bar is drawn on stderr even here, and stdout is the same.
+    shown = lcsim_cli(*[a for a in args if a not in (study, best, "--out", "--variant-out")], "--progress")
+    assert shown.returncode == 0, shown.stderr
+    assert "searching" in shown.stderr and "12/12" in shown.stderr and "Traceback" not in shown.stderr
+    saved = ("optimisation 'optimisation' added to", "chosen plan written to")
+    assert shown.stdout.splitlines() == [l for l in out.splitlines() if not l.startswith(saved)]
+
+
 @pytest.fixture(scope="module")
 def client():
     from distributed import Client, LocalCluster
@@ -265,3 +388,35 @@ def test_the_report_shows_the_optimisation_in_a_browser(erlang, tmp_path):
         assert (tmp_path / "optimisation.png").stat().st_size > 10_000
     finally:
         driver.quit()
+
+
+def test_the_progress_bar_is_drawn_when_stderr_is_a_terminal(lcsim_cli):
+    import os
+    import pty
+    import select
+    import subprocess
+
+    main, side = pty.openpty()
+    proc = subprocess.Popen([lcsim_cli.path, "optimise", str(ERLANG), "--lever", "resources.sales.servers=1:5",
+                             "--trials", "6", "--batch", "3", "--replications", "3", "--final-replications", "6"],
+                            stdout=subprocess.PIPE, stderr=side, text=True)
+    os.close(side)
+    seen, deadline = b"", time.monotonic() + 120
+    while time.monotonic() < deadline:  # bounded: the run takes seconds
+        ready, _, _ = select.select([main], [], [], 1.0)
+        if ready:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # the terminal closed: the program ended
+                break
+            if not chunk:
+                break
+            seen += chunk
+        elif proc.poll() is not None:
+            break
+    out, _ = proc.communicate(timeout=60)
+    os.close(main)
+    assert proc.returncode == 0
+    shown = seen.decode(errors="replace")
+    assert "searching" in shown and "6/6" in shown and "re-evaluating the finalists" in shown
+    assert "searching" not in out and out.startswith("Best plan:")  # stdout stays the answer

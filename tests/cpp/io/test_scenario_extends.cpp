@@ -217,6 +217,13 @@ TEST_F(ExtendsTest, bad_changes_are_errors_at_their_line) {
   p = error("x.yaml", "name: x\nchanges: {horizon: 3}\n");
   EXPECT_EQ(p.line, 2);
   EXPECT_NE(p.message.find("has no 'extends:'"), std::string::npos) << p.message;
+  // ... and where its extends: is misspelt, that key is named on its own line.
+  p = error("z.yaml", "name: z\nextnds: baseline.yaml\nchanges: {horizon: 3}\n");
+  EXPECT_EQ(p.line, 2);
+  EXPECT_EQ(p.field, "extnds");
+  EXPECT_NE(p.message.find("unknown key 'extnds' in a file with 'changes:'; did you mean 'extends'?"),
+            std::string::npos)
+      << p.message;
 }
 
 TEST_F(ExtendsTest, syntax_errors_name_the_file_they_are_in) {

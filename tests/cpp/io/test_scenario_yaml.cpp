@@ -339,6 +339,20 @@ TEST(ScenarioYamlTest, unknown_key_without_close_match_has_no_suggestion) {
   EXPECT_EQ(problems[0].message.find("did you mean"), std::string::npos);
 }
 
+TEST(ScenarioYamlTest, a_misspelt_top_level_key_lists_and_suggests_changes_and_extends) {
+  // A variant's changes: and extends: are taken off before the parser sees a file, but a misspelt
+  // one reaches it: the message lists them and suggests them like any other top-level key.
+  auto problems = parse_problems(kBase + "chnages: {horizon: 3}\n");
+  ASSERT_EQ(problems.size(), 1U);
+  expect_problem(problems, "chnages", 16, "unknown key 'chnages' (expected one of: arrivals, changes, ");
+  EXPECT_NE(problems[0].message.find(", extends, horizon, "), std::string::npos) << problems[0].message;
+  EXPECT_NE(problems[0].message.find("; did you mean 'changes'?"), std::string::npos) << problems[0].message;
+  problems = parse_problems(kBase + "extnds: base.yaml\n");
+  expect_problem(problems, "extnds", 16, "did you mean 'extends'?");
+  problems = parse_problems(kBase + "replicatons: 3\n");
+  expect_problem(problems, "replicatons", 16, "did you mean 'replications'?");
+}
+
 TEST(ScenarioYamlTest, reports_unknown_keys_in_nested_mappings) {
   const std::string yaml = kBase +
                            "touchpoints:\n"                                            // 16
