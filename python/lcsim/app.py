@@ -589,8 +589,9 @@ def _cost_note(cmp, delta: float) -> Optional[str]:
                 parts.append((abs(dc), f"team {name} staff {_money(dc, sign=True)}"))
     if parts:
         parts.sort(key=lambda p: -p[0])
-        text += (" Each contact is paid when it is made, so cost follows the contacts made: "
-                 + "; ".join(p for _, p in parts[:4]) + " (means per run).")
+        text += " Made of (means per run): " + "; ".join(p for _, p in parts[:4]) + "."
+        if any("contacts" in p for _, p in parts):
+            text += " A touchpoint is paid per contact made, so its cost follows the contacts, not the reach."
     return text
 
 
