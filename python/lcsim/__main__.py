@@ -18,7 +18,8 @@ def _parser() -> argparse.ArgumentParser:
     app = verbs.add_parser("app", help="what-if in the browser, on 127.0.0.1")
     app.add_argument("scenarios", nargs="*", help="baseline scenarios to offer (default: the bundled ones)")
     app.add_argument("--port", type=int, default=8050)
-    app.add_argument("--replications", type=int, default=None)
+    app.add_argument("--replications", type=int, default=None,
+                     help="paired replications per comparison (default: the scenario's, as lcsim compare)")
     app.add_argument("--save-dir", default=None)
     opt = verbs.add_parser(
         "optimise", help="the best plan under a budget",

@@ -105,7 +105,8 @@ void add_app(CLI::App& app, int& /*exit_code*/) {
   auto a = std::make_shared<AppArgs>();
   cmd->add_option("SCENARIO", a->scenarios, "baseline scenarios to offer (default: the bundled ones)");
   cmd->add_option("--port", a->port, "the port to listen on (127.0.0.1 only)")->check(checks::int_between(1, 65535));
-  cmd->add_option("--replications", a->replications, "paired replications per comparison (default: 10)")
+  cmd->add_option("--replications", a->replications,
+                  "paired replications per comparison (default: the scenario's, as lcsim compare)")
       ->check(checks::int_between(2, 100000));
   cmd->add_option("--save-dir", a->save_dir, "where saved variants and reports go (default: the current directory)");
   cmd->callback([a] {
