@@ -36,6 +36,7 @@ struct Row {
   std::uint16_t zone = 0;      ///< index into LogReader::zone_names_ ("" first)
   std::uint32_t segment = 0;   ///< index into LogReader::segment_names_
 };
+static_assert(sizeof(Row) == 32, "docs/calibration.md gives a row as 32 bytes");
 
 /// Customer ids numbered in order of first appearance: the ids one after the other in one
 /// buffer and an open-addressing table of their numbers, each slot with 32 bits of the id's hash
