@@ -143,31 +143,62 @@ class Calibrator {
     return o_.won;
   }
 
-  /// Stays and moves per stage: all customers ([0]) and per segment ([1 + g]).
+  /// Stays and moves per stage: all customers ([0]) and per segment ([1 + g]). Reads the log's
+  /// flat arrays (stage and segment numbers, no string per entry); the stays are in customer
+  /// order and path order, as the fits have always seen them.
   void collect() {
     const std::size_t groups = 1 + log_.segments.size();
     data_.assign(groups, std::vector<StageData>(log_.stages.size()));
-    for (const CustomerPath& path : log_.customers) {
-      const std::size_t g = log_.has_segments ? 1 + segment_index(path.segment) : 0;
-      const auto add = [&](std::size_t s, double duration, bool open, const std::string* to) {
+    const CustomerPaths& paths = log_.customers;
+    const std::vector<std::string>& names = paths.stage_names();
+    const std::size_t ids = names.size();
+    std::vector<std::size_t> position(ids);    // stage number -> index in log_.stages
+    std::vector<std::uint8_t> is_absorbing(ids);
+    for (std::size_t id = 0; id < ids; ++id) {
+      position[id] = stage_index(names[id]);
+      is_absorbing[id] = log_.is_absorbing(names[id]) ? 1 : 0;
+    }
+    std::vector<std::size_t> group_of(paths.segment_names().size(), 0);  // segment number -> group
+    if (log_.has_segments) {
+      for (std::size_t g = 0; g < group_of.size(); ++g) {
+        group_of[g] = 1 + segment_index(paths.segment_names()[g]);
+      }
+    }
+    // moves[(group * stages + s) * ids + target]: counted here, put in the maps at the end.
+    std::vector<std::size_t> moves(groups * log_.stages.size() * ids, 0);
+    const auto offsets = paths.offsets();
+    const auto times = paths.times();
+    const auto stages = paths.stage_ids();
+    const auto segments = paths.segment_ids();
+    for (std::size_t c = 0; c < paths.size(); ++c) {
+      const std::size_t g = log_.has_segments ? group_of[segments[c]] : 0;
+      const auto add = [&](std::size_t s, double duration, bool open, std::size_t to) {
         for (const std::size_t group : {std::size_t{0}, g}) {
           StageData& d = data_[group][s];
           d.durations.push_back(std::max(0.0, duration));
           d.censored.push_back(open);
-          if (to != nullptr) {
-            ++d.moves[*to];
+          if (!open) {
+            ++moves[(group * log_.stages.size() + s) * ids + to];
             ++d.exits;
           }
           if (group == g) break;  // without segments g == 0: count once
         }
       };
-      for (std::size_t i = 0; i < path.entries.size(); ++i) {
-        const StageEntry& e = path.entries[i];
-        const std::size_t s = stage_index(e.stage);
-        if (i + 1 < path.entries.size()) {
-          add(s, path.entries[i + 1].time - e.time, false, &path.entries[i + 1].stage);
-        } else if (!log_.is_absorbing(e.stage)) {
-          add(s, log_.censor_at - e.time, true, nullptr);
+      const std::size_t end = offsets[c + 1];
+      for (std::size_t k = offsets[c]; k < end; ++k) {
+        const std::size_t s = position[stages[k]];
+        if (k + 1 < end) {
+          add(s, times[k + 1] - times[k], false, stages[k + 1]);
+        } else if (is_absorbing[stages[k]] == 0) {
+          add(s, log_.censor_at - times[k], true, 0);
+        }
+      }
+    }
+    for (std::size_t group = 0; group < groups; ++group) {
+      for (std::size_t s = 0; s < log_.stages.size(); ++s) {
+        for (std::size_t to = 0; to < ids; ++to) {
+          const std::size_t n = moves[(group * log_.stages.size() + s) * ids + to];
+          if (n > 0) data_[group][s].moves[names[to]] = n;
         }
       }
     }

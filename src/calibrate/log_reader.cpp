@@ -241,14 +241,27 @@ std::optional<std::string> StageNames::field(const csv::Record& record, int col,
 std::vector<std::string> path_order(const std::vector<std::string>& names,
                                     const std::vector<std::vector<std::size_t>>& paths,
                                     const std::vector<std::string>& absorbing) {
+  std::vector<std::uint64_t> offsets{0};
+  std::vector<std::uint32_t> stages;
+  for (const auto& path : paths) {
+    for (const std::size_t s : path) stages.push_back(static_cast<std::uint32_t>(s));
+    offsets.push_back(stages.size());
+  }
+  return path_order(names, offsets, stages, absorbing);
+}
+
+std::vector<std::string> path_order(const std::vector<std::string>& names,
+                                    std::span<const std::uint64_t> offsets,
+                                    std::span<const std::uint32_t> stages,
+                                    const std::vector<std::string>& absorbing) {
   const std::size_t n = names.size();
   // before[a * n + b]: customers who entered a (first time) before their first entry into b.
   std::vector<std::size_t> before(n * n, 0);
   std::vector<std::size_t> first_visits;
   std::vector<std::uint8_t> seen(n, 0);
-  for (const auto& path : paths) {
+  for (std::size_t c = 0; c + 1 < offsets.size(); ++c) {
     first_visits.clear();
-    for (const std::size_t s : path) {
+    for (const std::uint32_t s : stages.subspan(offsets[c], offsets[c + 1] - offsets[c])) {
       if (seen[s] != 0) continue;
       seen[s] = 1;
       for (const std::size_t earlier : first_visits) ++before[earlier * n + s];

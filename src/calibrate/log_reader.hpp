@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <span>
 #include <fstream>
 #include <functional>
 #include <istream>
@@ -175,6 +177,12 @@ class CustomerIndex {
 /// first seen.
 std::vector<std::string> path_order(const std::vector<std::string>& names,
                                     const std::vector<std::vector<std::size_t>>& paths,
+                                    const std::vector<std::string>& absorbing);
+/// Same, with the paths in flat arrays: path c is stages[offsets[c], offsets[c + 1]) (an empty
+/// `offsets` for no paths).
+std::vector<std::string> path_order(const std::vector<std::string>& names,
+                                    std::span<const std::uint64_t> offsets,
+                                    std::span<const std::uint32_t> stages,
                                     const std::vector<std::string>& absorbing);
 
 /// Probabilities proportional to `weights` that add up to exactly 1 when summed in order, as

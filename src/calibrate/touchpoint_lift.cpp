@@ -44,7 +44,7 @@ class ContactReader {
     TouchpointLog log;
     log.file = file_;
     log.epoch = events_.epoch;
-    for (const auto& path : events_.customers) customers_.insert(path.id);
+    for (const auto& path : events_.customers) customers_.emplace(path.id);
     calibrate_log::for_each_row(records, problems_, "contact",
                                 [&](const csv::Record& record) { read_row(record, log); });
     problems_.throw_if_errors();

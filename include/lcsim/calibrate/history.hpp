@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "lcsim/calibrate/customer_paths.hpp"
 #include "lcsim/calibrate/option_spelling.hpp"
 #include "lcsim/calibrate/timestamp.hpp"
 #include "lcsim/core/error.hpp"
@@ -105,20 +106,6 @@ struct StageCount {
                               ///< (LogOptions::rare_stage_share)
 };
 
-/// A customer's entry into a stage.
-struct StageEntry {
-  double time = 0.0;   ///< days since the epoch
-  std::string stage;   ///< stage name (after the stage map)
-  int line = 0;        ///< line of the row in the file
-};
-
-/// One customer's path: stage entries in time order, ending at an absorbing stage or open.
-struct CustomerPath {
-  std::string id;
-  std::string segment;               ///< empty without a segment column
-  std::vector<StageEntry> entries;   ///< at least one, sorted by time (ties keep file order)
-};
-
 /// A cleaned stage-change log.
 struct EventLog {
   std::string file;
@@ -135,7 +122,8 @@ struct EventLog {
   std::vector<std::string> absorbing;  ///< LogOptions::absorbing
   std::vector<std::string> segments;   ///< segments in order of first occurrence
   bool has_segments = false;           ///< a segment column was read
-  std::vector<CustomerPath> customers; ///< in order of first occurrence in the file
+  CustomerPaths customers;             ///< in order of first occurrence in the file (flat arrays;
+                                       ///< indexing gives views, customer_paths.hpp)
   std::size_t rows = 0;                ///< data rows read
   std::size_t rows_used = 0;           ///< rows kept in customer paths
   /// Every class of defect found and what was done, in reading order (empty for a clean log).

@@ -158,7 +158,7 @@ TEST(SynthTest, written_csv_reads_back_through_the_calibration_readers) {
   // Each customer's path read back is the synthetic one, timestamps exact to the second.
   const auto paths = paths_of(h);
   for (const CustomerPath& p : log.customers) {
-    const auto& want = paths.at(p.id);
+    const auto& want = paths.at(std::string(p.id));
     ASSERT_EQ(p.entries.size(), want.size()) << p.id;
     for (std::size_t i = 0; i < want.size(); ++i) {
       EXPECT_EQ(p.entries[i].stage, want[i].second);
