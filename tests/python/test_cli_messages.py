@@ -7,23 +7,11 @@ import re
 import pytest
 
 from conftest import SCENARIOS
+from test_cli import SMALL  # the small scenario of the CLI's other tests
 
 BASELINE = SCENARIOS / "b2b_saas" / "baseline.yaml"
 ERLANG = __import__("pathlib").Path(__file__).parent / "data" / "erlang_a.yaml"
 
-SMALL = """\
-name: small
-horizon: 120
-report_every: 10
-replications: 4
-won: customer
-stages:
-  lead: {dwell: {mean: 5}, next: {customer: 0.3, lost: 0.7}}
-  customer: {absorbing: true, revenue_per_month: 100}
-  lost: {absorbing: true}
-arrivals:
-  initial: [{stage: lead, count: 1000}]
-"""
 
 
 def one_line(res):
