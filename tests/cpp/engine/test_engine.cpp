@@ -338,23 +338,9 @@ arrivals: {initial: [{stage: lead, count: 50}, {stage: loyal, count: 100}]}
 
 /// funnel-10's stages with `customers` in awareness and `stream` arrivals a day.
 Model funnel10_model(int customers, int stream) {
-  return test::model_from_yaml("name: funnel10\n" + std::string(R"(
-horizon: 730
-report_every: 30
-won: customer
-stages:
-  awareness: {dwell: {dist: exponential, mean: 3},   next: {engaged: 0.30, lost: 0.70}}
-  engaged:   {dwell: {dist: exponential, mean: 5},   next: {lead: 0.40, awareness: 0.10, lost: 0.50}}
-  lead:      {dwell: {dist: exponential, mean: 7},   next: {mql: 0.45, engaged: 0.15, lost: 0.40}}
-  mql:       {dwell: {dist: exponential, mean: 10},  next: {sql: 0.35, lead: 0.20, lost: 0.45}}
-  sql:       {dwell: {dist: exponential, mean: 14},  next: {customer: 0.30, mql: 0.25, lost: 0.45}}
-  customer:  {dwell: {dist: exponential, mean: 90},  next: {loyal: 0.60, churned: 0.40}}
-  loyal:     {dwell: {dist: exponential, mean: 180}, next: {advocate: 0.20, customer: 0.10, churned: 0.70}}
-  advocate:  {dwell: {dist: exponential, mean: 365}, next: {loyal: 0.50, churned: 0.50}}
-  lost:      {absorbing: true}
-  churned:   {absorbing: true}
+  return test::model_from_yaml("name: funnel10\n" + test::kFunnel10Stages + R"(
 arrivals:
-  initial: [{stage: awareness, count: )") + std::to_string(customers) + "}]\n  streams: [{stage: engaged, rate_per_day: " +
+  initial: [{stage: awareness, count: )" + std::to_string(customers) + "}]\n  streams: [{stage: engaged, rate_per_day: " +
                                std::to_string(stream) + "}]\n");
 }
 

@@ -113,21 +113,7 @@ TEST(PlainLanesTest, the_lanes_run_on_each_target_the_cpu_has) {
 // of the last block empty), reports every 30 days, with and without its webinar: with it, every
 // customer entering mql leaves the lanes for the scalar engine (touchpoints) and converts there.
 TEST(PlainLanesTest, funnel10_and_its_webinar_are_the_same_in_lanes_and_scalar) {
-  const std::string stages = R"(
-horizon: 730
-report_every: 30
-won: customer
-stages:
-  awareness: {dwell: {dist: exponential, mean: 3},   next: {engaged: 0.30, lost: 0.70}}
-  engaged:   {dwell: {dist: exponential, mean: 5},   next: {lead: 0.40, awareness: 0.10, lost: 0.50}}
-  lead:      {dwell: {dist: exponential, mean: 7},   next: {mql: 0.45, engaged: 0.15, lost: 0.40}}
-  mql:       {dwell: {dist: exponential, mean: 10},  next: {sql: 0.35, lead: 0.20, lost: 0.45}}
-  sql:       {dwell: {dist: exponential, mean: 14},  next: {customer: 0.30, mql: 0.25, lost: 0.45}}
-  customer:  {dwell: {dist: exponential, mean: 90},  next: {loyal: 0.60, churned: 0.40}}
-  loyal:     {dwell: {dist: exponential, mean: 180}, next: {advocate: 0.20, customer: 0.10, churned: 0.70}}
-  advocate:  {dwell: {dist: exponential, mean: 365}, next: {loyal: 0.50, churned: 0.50}}
-  lost:      {absorbing: true}
-  churned:   {absorbing: true}
+  const std::string stages = test::kFunnel10Stages + R"(
 arrivals:
   initial: [{stage: awareness, count: 20001}, {stage: loyal, count: 37}]
 )";
