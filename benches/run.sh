@@ -37,6 +37,20 @@ fi
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
+# timed_run SCENARIO THREADS REPLICATIONS: one `lcsim run --json` with its wall time, as one JSON line.
+timed_run() {
+  "$PY" - "$CLI" "$@" <<'EOF'
+import json, subprocess, sys, time
+cli, scenario, threads, reps = sys.argv[1:]
+start = time.perf_counter()
+out = subprocess.run([cli, "run", scenario, "--replications", reps, "--threads", threads, "--json"],
+                     check=True, capture_output=True, text=True).stdout
+wall = time.perf_counter() - start
+j = json.loads(out)
+print(json.dumps({"threads": int(threads), "replications": int(reps), "process_seconds": wall, "seconds": j["run"]["seconds"], "json": j}))
+EOF
+}
+
 # Runs everything and leaves the raw results in $OUT.
 measure() {
   [[ -x $PY ]] || { echo "run.sh: no Python at $PY (set PYTHON=...)" >&2; exit 2; }
@@ -94,32 +108,14 @@ measure() {
   say "one replication of $MEM_N funnel-10 customers on 1 and 2 threads ($BIG_RUNS runs each, alternated)"
   for ((i = 0; i < BIG_RUNS; i++)); do
     for t in 1 2; do
-      "$PY" - "$CLI" "$OUT/funnel10_memory.yaml" "$t" 1 >"$OUT/big_${t}_$i.json" <<'EOF'
-import json, subprocess, sys, time
-cli, scenario, threads, reps = sys.argv[1:]
-start = time.perf_counter()
-out = subprocess.run([cli, "run", scenario, "--replications", reps, "--threads", threads, "--json"],
-                     check=True, capture_output=True, text=True).stdout
-wall = time.perf_counter() - start
-j = json.loads(out)
-print(json.dumps({"threads": int(threads), "replications": int(reps), "process_seconds": wall, "seconds": j["run"]["seconds"], "json": j}))
-EOF
+      timed_run "$OUT/funnel10_memory.yaml" "$t" 1 >"$OUT/big_${t}_$i.json"
     done
   done
 
   say "threads: $THREAD_REPS replications of funnel-10 on 1 and 2 threads ($THREAD_RUNS runs each)"
   for ((i = 0; i < THREAD_RUNS; i++)); do
     for t in 1 2; do
-      "$PY" - "$CLI" "$ROOT/benches/funnel10/funnel10.yaml" "$t" "$THREAD_REPS" >"$OUT/threads_${t}_$i.json" <<'EOF'
-import json, subprocess, sys, time
-cli, scenario, threads, reps = sys.argv[1:]
-start = time.perf_counter()
-out = subprocess.run([cli, "run", scenario, "--replications", reps, "--threads", threads, "--json"],
-                     check=True, capture_output=True, text=True).stdout
-wall = time.perf_counter() - start
-j = json.loads(out)
-print(json.dumps({"threads": int(threads), "replications": int(reps), "process_seconds": wall, "seconds": j["run"]["seconds"], "json": j}))
-EOF
+      timed_run "$ROOT/benches/funnel10/funnel10.yaml" "$t" "$THREAD_REPS" >"$OUT/threads_${t}_$i.json"
     done
   done
 }
