@@ -208,39 +208,60 @@ std::vector<DeltaRow> paired_deltas(const Run& base, const Run& variant, const R
   return rows;
 }
 
+namespace {
+
+// A paired difference "moved" when its 95% interval excludes 0.
+bool moved(const DeltaRow* r) {
+  return r != nullptr && !std::isnan(r->ci_low) && (r->ci_low > 0.0 || r->ci_high < 0.0);
+}
+
+std::string count_with_ci(const DeltaRow& r) {
+  std::string out = signed_number(r.delta, 1);
+  if (!std::isnan(r.ci_low)) out += " (95% CI " + signed_number(r.ci_low, 1) + " to " + signed_number(r.ci_high, 1) + ")";
+  return out;
+}
+
+std::string money_with_ci(const DeltaRow& r) {
+  std::string out = money(r.delta);
+  if (!std::isnan(r.ci_low)) out += " (95% CI " + money(r.ci_low) + " to " + money(r.ci_high) + ")";
+  return out;
+}
+
+}  // namespace
+
 std::string verdict(const std::string& name, const std::vector<DeltaRow>& deltas) {
   auto find = [&](const std::string& metric) -> const DeltaRow* {
     for (const auto& r : deltas) {
-      if (r.metric == metric) return &r;
+      if (r.metric == metric && !std::isnan(r.delta)) return &r;
     }
     return nullptr;
   };
-  const DeltaRow* rate = find("conversion_rate");
   const DeltaRow* conv = find("conversions");
+  const DeltaRow* revenue = find("revenue");
   const DeltaRow* cost = find("touchpoint_cost");
   const DeltaRow* net = find("net_value");
+  // Led by the first of customers won, revenue, cost whose interval excludes 0 (as lcsim.recommend's
+  // sentence), so a change that moves only money does not open with "+0.0 customers".
+  std::vector<std::string> parts;
+  bool cost_said = false;
+  if (moved(conv)) {
+    parts.push_back(count_with_ci(*conv) + " customers won");
+  } else if (moved(revenue)) {
+    parts.push_back("no clear change in customers won; revenue " + money_with_ci(*revenue));
+  } else if (moved(cost)) {
+    parts.push_back("no clear change in customers won or revenue; touchpoint and staff cost " + money_with_ci(*cost));
+    cost_said = true;
+  } else {
+    parts.push_back("no clear change in customers won, revenue or cost");
+  }
+  if (cost != nullptr && !cost_said) parts.push_back("touchpoint and staff cost " + money(cost->delta));
+  if (moved(conv) && cost != nullptr && conv->delta > 0.0 && cost->delta > 0.0) {
+    parts.push_back("cost per extra customer won $" + group_thousands(cost->delta / conv->delta));
+  }
+  if (net != nullptr) parts.push_back("net value (discounted) " + money_with_ci(*net));
   std::string out = name + ": ";
-  if (rate != nullptr && !std::isnan(rate->delta)) {
-    out += signed_number(rate->delta * 1000.0, 1) + " conversions per 1,000 customers";
-    if (!std::isnan(rate->ci_low)) {
-      out += " (95% CI " + signed_number(rate->ci_low * 1000.0, 1) + " to " + signed_number(rate->ci_high * 1000.0, 1) + ")";
-    }
-  }
-  const bool staffed = std::any_of(deltas.begin(), deltas.end(), [](const DeltaRow& r) {
-    return r.metric.rfind("resource.", 0) == 0 && r.metric.size() > 11 &&
-           r.metric.compare(r.metric.size() - 11, 11, ".staff_cost") == 0;
-  });
-  if (cost != nullptr && !std::isnan(cost->delta)) {
-    out += std::string(staffed ? "; touchpoint and staff cost " : "; touchpoint cost ") + money(cost->delta);
-  }
-  if (conv != nullptr && cost != nullptr && conv->delta > 0.0 && cost->delta > 0.0) {
-    out += "; cost per extra conversion $" + group_thousands(cost->delta / conv->delta);
-  }
-  if (net != nullptr && !std::isnan(net->delta)) {
-    out += "; net value " + money(net->delta);
-    if (!std::isnan(net->ci_low)) out += " (95% CI " + money(net->ci_low) + " to " + money(net->ci_high) + ")";
-  }
-  return out + " per replication";
+  for (std::size_t i = 0; i < parts.size(); ++i) out += (i > 0 ? "; " : "") + parts[i];
+  return out + "; per replication";
 }
 
 Comparison compare(const Model& base, const std::vector<const Model*>& variants, const CompareOptions& options) {

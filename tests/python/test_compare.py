@@ -70,7 +70,7 @@ def test_deltas_table_and_variance_reduction(cmp):
     np.testing.assert_allclose(conv["delta"], cmp.variants[0].metrics()["conversions"].mean() - cmp.base.metrics()["conversions"].mean())
     assert cmp.replications == 12
     assert cmp.changed_touchpoints == [["webinar"]]
-    assert "conversions per 1,000 customers" in cmp.verdicts[0]
+    assert " customers won (95% CI " in cmp.verdicts[0] and "net value (discounted)" in cmp.verdicts[0]
 
 
 def test_who_changed_only_among_reached_customers(cmp):
@@ -119,7 +119,7 @@ def test_cli_compare_text_json_and_study(lcsim_cli, tmp_path):
     assert conv["variance_reduction"] > 2.0
     text = lcsim_cli("compare", base, webinar, "--replications", "3", "--out", tmp_path / "s.h5", "--name", "w")
     assert text.returncode == 0, text.stderr
-    assert "conversions per 1,000 customers" in text.stdout and "who changed" in text.stdout
+    assert "customers won" in text.stdout and "net value (discounted)" in text.stdout and "who changed" in text.stdout
     assert lcsim.open(tmp_path / "s.h5").comparisons() == ["w"]
     bad = lcsim_cli("compare", base, webinar, "--precision", "0.02", "--precision-metric", "nope")
     assert bad.returncode == 2 and "unknown metric 'nope'" in bad.stderr

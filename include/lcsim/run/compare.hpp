@@ -91,8 +91,9 @@ struct Comparison {
 [[nodiscard]] std::vector<DeltaRow> paired_deltas(const Run& base, const Run& variant,
                                                   const Run* independent = nullptr);
 
-/// The one-line verdict for a variant: conversions per 1,000 customers with CI, cost, cost per extra
-/// conversion, net value.
+/// The one-line verdict for a variant, per replication: led by the first of customers won, revenue,
+/// touchpoint and staff cost whose 95% CI excludes 0 (with that CI), then the cost, the cost per extra
+/// customer won and the discounted net value with its CI.
 [[nodiscard]] std::string verdict(const std::string& name, const std::vector<DeltaRow>& deltas);
 
 }  // namespace lcsim

@@ -88,8 +88,47 @@ TEST(CompareTest, common_random_numbers_reduce_variance_by_a_measured_factor) {
   EXPECT_DOUBLE_EQ(conv.lift, conv.delta / conv.base_mean);
   EXPECT_LT(conv.lift_ci_low, conv.lift);
   EXPECT_GT(conv.lift_ci_high, conv.lift);
-  EXPECT_NE(v.verdict.find("conversions per 1,000 customers"), std::string::npos) << v.verdict;
-  EXPECT_NE(v.verdict.find("cost per extra conversion"), std::string::npos) << v.verdict;
+  EXPECT_EQ(v.verdict.rfind("webinar: +", 0), 0U) << "led by customers won: " << v.verdict;
+  EXPECT_NE(v.verdict.find(" customers won (95% CI +"), std::string::npos) << v.verdict;
+  EXPECT_NE(v.verdict.find("cost per extra customer won $"), std::string::npos) << v.verdict;
+  EXPECT_NE(v.verdict.find("net value (discounted) "), std::string::npos) << v.verdict;
+}
+
+namespace {
+DeltaRow delta_row(const std::string& metric, double delta, double low, double high) {
+  DeltaRow r;
+  r.metric = metric;
+  r.n = 10;
+  r.delta = delta;
+  r.ci_low = low;
+  r.ci_high = high;
+  return r;
+}
+}  // namespace
+
+TEST(CompareTest, verdict_is_led_by_the_metric_whose_interval_excludes_zero) {
+  // Customers won did not move, revenue did: the verdict opens with revenue, not "+0.0 customers".
+  const std::vector<DeltaRow> money_only = {delta_row("conversions", 0.02, -0.3, 0.34),
+                                            delta_row("revenue", 1140000.0, 1000000.0, 1280000.0),
+                                            delta_row("touchpoint_cost", 87017.0, 86000.0, 88000.0),
+                                            delta_row("net_value", 856613.0, 700000.0, 1010000.0)};
+  EXPECT_EQ(verdict("loyalty", money_only),
+            "loyalty: no clear change in customers won; revenue +$1,140,000 (95% CI +$1,000,000 to +$1,280,000); "
+            "touchpoint and staff cost +$87,017; net value (discounted) +$856,613 (95% CI +$700,000 to "
+            "+$1,010,000); per replication");
+  // Only the cost moved: it leads, with its interval, and is not said twice.
+  const std::vector<DeltaRow> cost_only = {delta_row("conversions", 0.5, -1.0, 2.0),
+                                           delta_row("revenue", 100.0, -50.0, 250.0),
+                                           delta_row("touchpoint_cost", -85.0, -90.0, -80.0),
+                                           delta_row("net_value", 150.0, -20.0, 320.0)};
+  EXPECT_EQ(verdict("cheaper", cost_only),
+            "cheaper: no clear change in customers won or revenue; touchpoint and staff cost -$85 (95% CI -$90 "
+            "to -$80); net value (discounted) +$150 (95% CI -$20 to +$320); per replication");
+  // Nothing moved.
+  const std::vector<DeltaRow> none = {delta_row("conversions", 0.0, 0.0, 0.0), delta_row("net_value", 0.0, 0.0, 0.0)};
+  EXPECT_EQ(verdict("same", none),
+            "same: no clear change in customers won, revenue or cost; net value (discounted) +$0 (95% CI +$0 to "
+            "+$0); per replication");
 }
 
 TEST(CompareTest, customers_never_reached_by_the_changed_touchpoint_never_change_outcome) {
