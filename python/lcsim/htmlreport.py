@@ -211,7 +211,8 @@ def occupancy_figure(runs: list[Run], stage: str, names: dict) -> go.Figure:
 def sweep_figure(results: pd.DataFrame, parameters: list[str], metrics: list[str]) -> go.Figure:
     """The sweep's response curves: each metric's mean and 95% CI against the swept value (against the
     point number when several parameters vary)."""
-    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=metrics, horizontal_spacing=0.08)
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[metric_words(m) for m in metrics],
+                        horizontal_spacing=0.08)
     single = len(parameters) == 1
     for col, metric in enumerate(metrics, start=1):
         rows = results[results["metric"] == metric].sort_values(parameters[0] if single else "point")
@@ -222,8 +223,8 @@ def sweep_figure(results: pd.DataFrame, parameters: list[str], metrics: list[str
             error_y=dict(type="data", symmetric=False, array=rows["ci_high"] - rows["mean"],
                          arrayminus=rows["mean"] - rows["ci_low"]),
             text=hover, hovertemplate="%{text}<br>%{y:,.4~g}<extra>" + metric + "</extra>"), row=1, col=col)
-        fig.update_xaxes(title_text=parameters[0] if single else "point (values on hover)", row=1, col=col)
-        fig.update_yaxes(title_text=f"{metric} (mean per replication)", row=1, col=col)
+        fig.update_xaxes(title_text=setting_words(parameters[0]) if single else "point (values on hover)", row=1, col=col)
+        fig.update_yaxes(title_text="mean per run", row=1, col=col)
     _layout(fig, 400, "Response to the swept values (mean, 95% CI)")
     return fig
 
@@ -327,6 +328,30 @@ KEY_ROWS = (
     ("discounted_cost", "touchpoint and staff cost, discounted"),
     ("net_value", "net value (discounted revenue − discounted cost)"),
 )
+
+
+#: Plain words for the metrics a sweep shows (its dotted names stay in the hover and the analyst details).
+METRIC_WORDS = dict(CHARTED) | {"conversion_rate": "conversion rate (share of customers won)",
+                                "value_per_conversion": "net value per customer won ($)"}
+#: Plain words for the last part of a swept setting's dotted path.
+SETTING_WORDS = {"reach": "reach (share contacted)", "cost": "cost a contact ($)", "servers": "team size",
+                 "every": "every (days)", "cost_per_server_day": "cost a staff-day ($)",
+                 "rate": "rate a day", "share": "share", "horizon": "horizon (days)"}
+
+
+def metric_words(metric: str) -> str:
+    """A metric's plain label: ``net_value`` -> ``net value, discounted ($ per run)``."""
+    return METRIC_WORDS.get(metric, metric.replace("_", " "))
+
+
+def setting_words(path: str) -> str:
+    """A swept setting's dotted path in words: ``touchpoints.first_call.reach`` -> ``first call: reach
+    (share contacted)``, ``resources.sales.servers`` -> ``sales: team size``."""
+    parts = path.split(".")
+    if len(parts) >= 3 and parts[0] in ("touchpoints", "resources", "stages", "segments", "arrivals"):
+        leaf = ".".join(parts[2:])
+        return f"{parts[1].replace('_', ' ')}: {SETTING_WORDS.get(leaf, leaf.replace('_', ' '))}"
+    return SETTING_WORDS.get(path, path.replace("_", " ").replace(".", ": "))
 
 
 def short_label(label: str, base_label: str) -> str:
@@ -472,8 +497,10 @@ def sweep_section(name: str, sw, anchor: str) -> Section:
         table.append({"point": int(row["point"]), "values": [value_text(row[p]) for p in sw.parameters],
                       "cells": [f"{number(r.loc[m, 'mean'])} [{number(r.loc[m, 'ci_low'])}, {number(r.loc[m, 'ci_high'])}]"
                                 for m in metrics]})
-    return Section(kind="sweep", name=name, anchor=anchor, title=f"sweep of {', '.join(sw.parameters)}", data={
-        "parameters": sw.parameters, "metrics": metrics, "table": table, "replications": sw.replications,
+    return Section(kind="sweep", name=name, anchor=anchor, title=f"sweep of {', '.join(setting_words(p) for p in sw.parameters)}", data={
+        "parameters": [{"path": p, "words": setting_words(p)} for p in sw.parameters],
+        "metrics": [{"name": m, "words": metric_words(m)} for m in metrics], "table": table,
+        "replications": sw.replications,
         "figure": _figure_html(sweep_figure(results, sw.parameters, metrics), f"{anchor}-curves"),
         "provenance": [_provenance(sw.runs[0])] if sw.runs else [],
     })
@@ -539,10 +566,16 @@ def study_sections(study: Study) -> list[Section]:
     for k, name in enumerate(study.optimisations()):
         anchor = f"comparison-{comparisons.index(name)}" if name in comparisons else ""
         sections.append(optimisation_section(name, study.optimisation(name), f"optimisation-{k}", anchor))
+    glossary_at = ""  # the anchor of the first comparison's glossary: later ones link to it
     for k, name in enumerate(comparisons):
         cmp = study.comparison(name)
         used.update([cmp.base.name] + [v.name for v in cmp.variants])
-        sections.append(comparison_section(name, cmp, f"comparison-{k}"))
+        section = comparison_section(name, cmp, f"comparison-{k}")
+        if glossary_at:
+            section.data["glossary_link"] = glossary_at
+        else:
+            glossary_at = f"{section.anchor}-glossary"
+        sections.append(section)
     for k, name in enumerate(study.sweeps()):
         sw = study.sweep(name)
         used.update(r.name for r in sw.runs)

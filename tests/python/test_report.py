@@ -222,6 +222,25 @@ def test_the_words_on_the_page(page, study):
     assert "(not reached)" not in block and "changes no touchpoint" in block
 
 
+def test_the_glossary_once_and_sweeps_in_words(page):
+    html = page.read_text()
+    main = html[html.index("<main>"):]
+    # One glossary, under the first comparison; the second links to it and says its own run size.
+    assert main.count("What the words mean") == 1
+    assert '<details class="glossary" id="comparison-0-glossary" open>' in main
+    second = main[main.index('<section id="comparison-1"'):main.index('<section id="sweep-0"')]
+    assert 'href="#comparison-0-glossary"' in second and "replications" in second
+    # The sweep's settings and metrics in words; dotted names only in its analyst details (and the
+    # charts' hover data).
+    sweep = main[main.index('<section id="sweep-0"'):]
+    sweep = sweep[:sweep.index("</section>")]
+    assert "first call: reach (share contacted)" in sweep and "customers won (per run): mean [95% CI]" in sweep
+    visible = re.sub(r"<details class=\"analyst\">.*?</details>|<div class=\"figure\">.*?</div>|title=\"[^\"]*\"",
+                     "", sweep, flags=re.S)
+    assert "touchpoints.first_call.reach" not in visible and "net_value" not in visible
+    assert "<code>touchpoints.first_call.reach</code>" in sweep
+
+
 def test_no_lock_file_is_left_beside_the_study(study, page):
     """Neither the writers (compare, sweep, run --out) nor the report leave `<study>.lock` behind."""
     assert sorted(p.name for p in study.parent.iterdir()) == ["study.h5"]
