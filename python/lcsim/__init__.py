@@ -18,11 +18,13 @@ import warnings
 
 from . import _core
 from .analysis import Analysis, analyze
-from .backtest import Backtest, backtest
-from .calibration import Calibration, LogCheck, calibrate, check_events, synth
+from .backtest import Backtest
+from .calibration import Calibration, LogCheck, backtest, calibrate, check_events, synth
 from .errors import Problem, ScenarioError, StudyError
 from .optimise import Optimisation, optimise
-from .results import Run, Study, open, simulate
+from .run import Run
+from .simulation import simulate
+from .study import Study, open
 from .scenario import Scenario, ScenarioChange
 from .sweep import Sweep, sweep
 from .uncertainty import UncertainComparison, UncertainRun, variance_components, variance_split

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 
 from . import _core
+from ._validators import validate_positive
+from .run import Run
 from .scenario import Scenario
 
 __all__ = ["Analysis", "analyze"]
@@ -204,17 +206,15 @@ class Analysis:
         if not self._population:
             raise ValueError("check() simulates the whole population: use lcsim.analyze(scenario) without segment= "
                              "and start=")
-        from .results import Run, _positive
-
         model = self._scenario._model
         if not keep_touchpoints:
             model = _core.without_touchpoints(model)
         run = Run(
             _core.simulate(
                 model,
-                replications=_positive("replications", replications),
+                replications=validate_positive("replications", replications),
                 seed=seed,
-                threads=0 if threads is None else _positive("threads", threads),
+                threads=0 if threads is None else validate_positive("threads", threads),
             )
         )
         summary = run.summary().set_index("metric")

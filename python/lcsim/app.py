@@ -31,7 +31,7 @@ from dash import ALL, MATCH, Input, Output, State, dcc, html
 
 from . import htmlreport, recommend
 from .errors import Problem, ScenarioError
-from .results import simulate
+from .simulation import simulate
 from .scenario import Scenario, variant_text
 from .whatif import compare
 

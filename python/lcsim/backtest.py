@@ -18,20 +18,26 @@ forecast's uncertainty, since a what-if run starts the same way).
 and, in the simulation, an event of the event log. Periods are calendar months (the first and last
 may be partial) or blocks of ``period`` days from the cut. The band is the 2.5%-97.5% quantile range
 of the replications' counts, a prediction interval for one history.
+
+**Layers.** This module knows calibrations only by what it reads of them (``epoch``, ``window``,
+``scenario``), so it imports no calibration code: :mod:`lcsim.calibration` imports it, for
+:meth:`lcsim.Calibration.backtest` and :func:`lcsim.backtest` (calibrate before the cut, then
+:func:`run_backtest`), which live there.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from typing import Any, Optional, Sequence, Union
+from typing import Optional, Union
 
 import numpy as np
 import pandas as pd
 
 from .errors import ScenarioError
+from .simulation import simulate
 
-__all__ = ["Backtest", "backtest"]
+__all__ = ["Backtest", "run_backtest"]
 
 _TABLE_COLUMNS = ["period", "start", "end", "stage", "observed", "simulated", "sim_low", "sim_high", "inside"]
 
@@ -117,7 +123,7 @@ def read_history(events) -> tuple[pd.DataFrame, str]:
     raise TypeError(f"expected a path or a pandas DataFrame, got {type(events).__name__}")
 
 
-def _timestamps(frame: pd.DataFrame, file: str, column: str = "timestamp") -> pd.Series:
+def read_timestamps(frame: pd.DataFrame, file: str, column: str = "timestamp") -> pd.Series:
     """UTC timestamps of a column; unparseable ones are a ScenarioError naming line and column."""
     if column not in frame.columns:
         msg = f"missing column '{column}' (columns: {', '.join(map(str, frame.columns))})"
@@ -134,7 +140,7 @@ def _timestamps(frame: pd.DataFrame, file: str, column: str = "timestamp") -> pd
     return ts
 
 
-def _day(ts, epoch: str):
+def days_since(ts, epoch: str):
     return (ts - pd.Timestamp(epoch, tz="UTC")) / pd.Timedelta(days=1)
 
 
@@ -144,7 +150,7 @@ def _periods(epoch: str, cut: float, end: float, period: Union[str, float]) -> t
         origin = pd.Timestamp(epoch, tz="UTC")
         start = origin + pd.Timedelta(days=cut)
         months = pd.date_range(start.normalize().replace(day=1), origin + pd.Timedelta(days=end), freq="MS", tz="UTC")
-        inner = [float(_day(m, epoch)) for m in months if cut < float(_day(m, epoch)) < end]
+        inner = [float(days_since(m, epoch)) for m in months if cut < float(days_since(m, epoch)) < end]
         edges = np.array([cut] + inner + [end])
         labels = [(origin + pd.Timedelta(days=e)).strftime("%Y-%m") for e in edges[:-1]]
         return edges, labels
@@ -170,13 +176,11 @@ def run_backtest(calibration, history, *, holdout: Optional[float] = None, repli
                  seed: Optional[int] = None, threads: Optional[int] = None, period: Union[str, float] = "month",
                  scenario=None, uncertainty: bool = False, stage_map: Optional[dict] = None) -> Backtest:
     """Backtests a calibration fitted on history up to its window end (see :meth:`Calibration.backtest`)."""
-    from .results import simulate
-
     frame, file = read_history(history)
     if "stage" not in frame.columns:
         msg = f"missing column 'stage' (columns: {', '.join(map(str, frame.columns))})"
         raise ScenarioError.of([(file, 1, "stage", msg)])
-    days = _day(_timestamps(frame, file), calibration.epoch).to_numpy(dtype=float)
+    days = days_since(read_timestamps(frame, file), calibration.epoch).to_numpy(dtype=float)
     cut = float(calibration.window[1])
     last = float(days.max()) if days.size else cut
     end = cut + float(holdout) if holdout is not None else last
@@ -233,63 +237,3 @@ def run_backtest(calibration, history, *, holdout: Optional[float] = None, repli
                                      "sim_high": float(hi), "inside": bool(lo <= o <= hi),
                                      "relative_error": (m - o) / o if o else math.nan}])
     return Backtest(calibration, sim_scenario, run, table, conversions, cut, end, won)
-
-
-def backtest(events, *, holdout_start, holdout_end=None, replications: int = 20, seed: Optional[int] = None,
-             threads: Optional[int] = None, period: Union[str, float] = "month", uncertainty: bool = False,
-             **calibrate_options: Any) -> Backtest:
-    """Calibrates on the log before ``holdout_start``, then backtests on the rest.
-
-    Parameters
-    ----------
-    events : path or DataFrame
-        The whole stage-change log (``customer_id, timestamp, stage[, segment]``).
-    holdout_start : str or Timestamp
-        The cut: rows before it train the calibration (censored at the cut), rows from it on are the
-        holdout.
-    holdout_end : str or Timestamp, optional
-        End of the holdout (default: the last timestamp of the log; give the export's end when you
-        know it).
-    replications, seed, threads : int, optional
-        Of the simulation of the calibrated scenario.
-    period : "month" or float
-        Calendar months, or blocks of this many days from the cut.
-    uncertainty : bool
-        Draw the calibrated parameters per replication (see :func:`lcsim.simulate`): bands that
-        include estimation uncertainty.
-    **calibrate_options
-        Passed to :func:`lcsim.calibrate` (``absorbing``, ``won``, ``segment_column``, ...);
-        ``censor_at`` is the cut.
-
-    Returns
-    -------
-    Backtest
-
-    Raises
-    ------
-    lcsim.ScenarioError
-        Bad input (as :func:`lcsim.calibrate`), an unparseable timestamp (naming line and column), a
-        cut outside the log.
-    """
-    from .calibration import calibrate
-
-    if "censor_at" in calibrate_options:
-        raise TypeError("backtest(): the training part is censored at holdout_start; do not pass censor_at")
-    frame, file = read_history(events)
-    ts = _timestamps(frame, file)
-    cut = pd.Timestamp(holdout_start)
-    cut = cut.tz_localize("UTC") if cut.tzinfo is None else cut.tz_convert("UTC")
-    train = frame[(ts < cut).to_numpy()]
-    if train.empty or len(train) == len(frame):
-        msg = f"expected a cut inside the log ({ts.min()} .. {ts.max()}), got {cut}"
-        raise ScenarioError.of([(file, 0, "holdout_start", msg)])
-    if holdout_end is not None:
-        stop = pd.Timestamp(holdout_end)
-        stop = stop.tz_localize("UTC") if stop.tzinfo is None else stop.tz_convert("UTC")
-        frame = frame[(ts <= stop).to_numpy()]
-    cal = calibrate(train, censor_at=cut.strftime("%Y-%m-%dT%H:%M:%SZ"), **calibrate_options)
-    holdout = None
-    if holdout_end is not None:
-        holdout = float(_day(stop, cal.epoch)) - cal.window[1]
-    return run_backtest(cal, frame, holdout=holdout, replications=replications, seed=seed, threads=threads,
-                        period=period, uncertainty=uncertainty, stage_map=calibrate_options.get("stage_map"))

@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from .errors import Problem
+from .backtest import Backtest, days_since, read_history, read_timestamps, run_backtest
+from .errors import Problem, ScenarioError
 from .scenario import Scenario
 
-__all__ = ["Calibration", "LogCheck", "calibrate", "check_events", "synth"]
+__all__ = ["Calibration", "LogCheck", "backtest", "calibrate", "check_events", "synth"]
 
 _EVENT_OPTIONS = {
     "epoch": str,
@@ -245,8 +246,6 @@ class Calibration:
             Unparseable timestamps or stages the scenario lacks (naming line and column), or no
             history after the cut.
         """
-        from .backtest import run_backtest
-
         if self.scenario is None:
             raise TypeError("backtest() needs a calibration with a scenario (an event-log or funnel fit)")
         return run_backtest(self, history, holdout=holdout, replications=replications, seed=seed, threads=threads,
@@ -609,3 +608,61 @@ def synth(
         frame.attrs.update(info)
         out[key] = frame
     return out
+
+
+def backtest(events, *, holdout_start, holdout_end=None, replications: int = 20, seed: Optional[int] = None,
+             threads: Optional[int] = None, period: Union[str, float] = "month", uncertainty: bool = False,
+             **calibrate_options: Any) -> Backtest:
+    """Calibrates on the log before ``holdout_start``, then backtests on the rest.
+
+    Parameters
+    ----------
+    events : path or DataFrame
+        The whole stage-change log (``customer_id, timestamp, stage[, segment]``).
+    holdout_start : str or Timestamp
+        The cut: rows before it train the calibration (censored at the cut), rows from it on are the
+        holdout.
+    holdout_end : str or Timestamp, optional
+        End of the holdout (default: the last timestamp of the log; give the export's end when you
+        know it).
+    replications, seed, threads : int, optional
+        Of the simulation of the calibrated scenario.
+    period : "month" or float
+        Calendar months, or blocks of this many days from the cut.
+    uncertainty : bool
+        Draw the calibrated parameters per replication (see :func:`lcsim.simulate`): bands that
+        include estimation uncertainty.
+    **calibrate_options
+        Passed to :func:`lcsim.calibrate` (``absorbing``, ``won``, ``segment_column``, ...);
+        ``censor_at`` is the cut.
+
+    Returns
+    -------
+    Backtest
+
+    Raises
+    ------
+    lcsim.ScenarioError
+        Bad input (as :func:`lcsim.calibrate`), an unparseable timestamp (naming line and column), a
+        cut outside the log.
+    """
+    if "censor_at" in calibrate_options:
+        raise TypeError("backtest(): the training part is censored at holdout_start; do not pass censor_at")
+    frame, file = read_history(events)
+    ts = read_timestamps(frame, file)
+    cut = pd.Timestamp(holdout_start)
+    cut = cut.tz_localize("UTC") if cut.tzinfo is None else cut.tz_convert("UTC")
+    train = frame[(ts < cut).to_numpy()]
+    if train.empty or len(train) == len(frame):
+        msg = f"expected a cut inside the log ({ts.min()} .. {ts.max()}), got {cut}"
+        raise ScenarioError.of([(file, 0, "holdout_start", msg)])
+    if holdout_end is not None:
+        stop = pd.Timestamp(holdout_end)
+        stop = stop.tz_localize("UTC") if stop.tzinfo is None else stop.tz_convert("UTC")
+        frame = frame[(ts <= stop).to_numpy()]
+    cal = calibrate(train, censor_at=cut.strftime("%Y-%m-%dT%H:%M:%SZ"), **calibrate_options)
+    holdout = None
+    if holdout_end is not None:
+        holdout = float(days_since(stop, cal.epoch)) - cal.window[1]
+    return run_backtest(cal, frame, holdout=holdout, replications=replications, seed=seed, threads=threads,
+                        period=period, uncertainty=uncertainty, stage_map=calibrate_options.get("stage_map"))

@@ -28,9 +28,10 @@ import plotly.io as pio
 import plotly.offline
 from plotly.subplots import make_subplots
 
-from . import __version__, recommend
-from .results import Run, Study
-from .results import open as open_study
+from . import _core, recommend
+from .run import Run
+from .study import Study
+from .study import open as open_study
 
 __all__ = ["report", "comparison_section", "render", "deltas_figure", "funnel_figure", "occupancy_figure",
            "sweep_figure", "number", "signed"]
@@ -526,7 +527,7 @@ def render(sections: list[Section], title: str, source: str) -> str:
     """The HTML page of some sections (Plotly's JavaScript inline once)."""
     return _ENV.get_template("report.html.j2").render(
         title=title, sections=sections, source=source, plotly_js=plotly.offline.get_plotlyjs(),
-        generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), version=__version__,
+        generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), version=_core.__version__,
     )
 
 

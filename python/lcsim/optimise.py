@@ -56,8 +56,10 @@ import numpy as np
 import pandas as pd
 
 from . import _core
+from ._paths import MISSING, lookup
 from .errors import ScenarioError
-from .results import Run, _positive
+from ._validators import validate_positive
+from .run import Run
 from .scenario import Scenario, _plain, variant_text
 from .whatif import Comparison, compare
 
@@ -101,22 +103,6 @@ def _is_number(x) -> bool:
     return (_is_int(x) or isinstance(x, (float, np.floating))) and not isinstance(x, (bool, np.bool_))
 
 
-def _value_at(d, path: str):
-    """The value at a dotted path of a scenario's dict (``_MISSING`` where it is not written)."""
-    node = d
-    for part in re.split(r"\.|\[(\d+)\]", path):
-        if part is None or part == "":
-            continue
-        if isinstance(node, Mapping) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return _MISSING
-    return node
-
-
-_MISSING = object()
 
 
 def parse_levers(base: Scenario, levers: Mapping[str, Any]) -> list[Lever]:
@@ -130,8 +116,8 @@ def parse_levers(base: Scenario, levers: Mapping[str, Any]) -> list[Lever]:
     for path, spec in levers.items():
         if not isinstance(path, str) or not path:
             raise ValueError(f"levers: paths are dotted strings such as 'touchpoints.webinar.reach', got {path!r}")
-        current = _value_at(d, path)
-        current = None if current is _MISSING else current
+        current = lookup(d, path)
+        current = None if current is MISSING else current
         if isinstance(spec, tuple):
             if len(spec) != 2:
                 raise ValueError(f"levers[{path!r}]: a range is a tuple (low, high), got {spec!r}")
@@ -363,22 +349,22 @@ def optimise(
         if not _is_number(budget) or not math.isfinite(budget) or budget < 0:
             raise ValueError(f"budget: expected a finite number >= 0, got {budget!r}")
         cons.append(Constraint("touchpoint_cost", "<=", float(budget)))
-    trials = _positive("trials", trials)
-    batch = _positive("batch", batch)
-    finalists = _positive("finalists", finalists)
-    reps = base.replications if replications is None else _positive("replications", replications)
+    trials = validate_positive("trials", trials)
+    batch = validate_positive("batch", batch)
+    finalists = validate_positive("finalists", finalists)
+    reps = base.replications if replications is None else validate_positive("replications", replications)
     if reps < 2:
         raise ValueError("replications: at least 2 per plan, for the paired CIs")
-    final_reps = max(4 * reps, 40) if final_replications is None else _positive("final_replications", final_replications)
+    final_reps = max(4 * reps, 40) if final_replications is None else validate_positive("final_replications", final_replications)
     if final_reps < 2:
         raise ValueError("final_replications: at least 2")
     seed = base.seed if seed is None else int(seed)
     if seed < 0:
         raise ValueError(f"seed: expected an integer >= 0, got {seed}")
     startup = (min(max(8, 2 * len(parsed)), max(1, trials // 2)) if startup_trials is None
-               else _positive("startup_trials", startup_trials))
+               else validate_positive("startup_trials", startup_trials))
     if threads is not None:
-        threads = _positive("threads", threads)
+        threads = validate_positive("threads", threads)
     if not _is_number(tolerance) or not math.isfinite(tolerance) or tolerance < 0:
         raise ValueError(f"tolerance: expected a finite number >= 0 (in the objective's unit), got {tolerance!r}")
     if significant is not None and (not _is_int(significant) or not 1 <= significant <= 15):
@@ -796,8 +782,8 @@ def _lever_gains(base, levers, plan, winner_run, objective, maximise, reps, seed
     won = winner_run.metrics()[objective].to_numpy(dtype=float)
     todo, out = {}, []
     for lv in levers:
-        at_base = _value_at(d, lv.path)
-        at_base = None if at_base is _MISSING else _plain(at_base)
+        at_base = lookup(d, lv.path)
+        at_base = None if at_base is MISSING else _plain(at_base)
         if _key({"v": at_base}) == _key({"v": plan[lv.path]}):
             out.append([lv.path, at_base, plan[lv.path], 0.0, math.nan, math.nan])
             continue

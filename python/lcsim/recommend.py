@@ -39,7 +39,10 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from . import _core
+from ._paths import lookup
 from .scenario import Scenario
+from .study import Study
+from .study import open as open_study
 
 __all__ = ["Recommendation", "rank", "describe_changes", "money", "headline", "RULES", "GLOSSARY"]
 
@@ -257,17 +260,6 @@ _TOP = {"horizon": ("horizon", _days), "replications": ("replications", _value),
         "report_every": ("report every", _days), "won": ("won stage", _stage), "max_customers": ("customer limit", _value)}
 
 
-def _get(tree: Any, parts: Sequence[str]) -> Any:
-    for p in parts:
-        if isinstance(tree, dict):
-            tree = tree.get(p)
-        elif isinstance(tree, list) and p.isdigit() and int(p) < len(tree):
-            tree = tree[int(p)]
-        else:
-            return None
-    return tree
-
-
 def _was(field_words: str, fmt, old: Any, new: Any) -> str:
     if old is None:
         return f"{field_words} {fmt(new)} (new)"
@@ -296,7 +288,7 @@ def _units(base: dict, variant: dict, paths: Sequence[str]) -> list[tuple]:
         else:
             key = tuple(parts)
         if key not in units:
-            units[key] = (key, _get(base, key), _get(variant, key))
+            units[key] = (key, lookup(base, key, None), lookup(variant, key, None))
     return list(units.values())
 
 
@@ -332,7 +324,7 @@ def _describe(key: tuple, old: Any, new: Any, short: bool, variant: dict) -> Uni
             return ("Adds " if old is None else "Removes ") + text
         if key[2] == "rate_per_day":
             return (f"{_name(key[1]).capitalize()} referrals: {_value(new)} a day per customer in the "
-                    f"{_stage(_get(variant, ('referrals', key[1], 'from')) or '?')} stage instead of {_value(old)} ({float(new) / float(old):.3g}×)"
+                    f"{_stage(lookup(variant, ('referrals', key[1], 'from'), None) or '?')} stage instead of {_value(old)} ({float(new) / float(old):.3g}×)"
                     if old and new else f"{_name(key[1]).capitalize()} referrals: " + _was("rate a day", _value, old, new))
         return f"{_name(key[1]).capitalize()} referrals: " + _was(_name(key[2]), _value, old, new)
     if head == "stages":
@@ -543,9 +535,6 @@ def _replace(r: Recommendation, **changes) -> Recommendation:
 
 
 def _comparison(obj, name: Optional[str]):
-    from .results import Study
-    from .results import open as open_study
-
     if isinstance(obj, (str, os.PathLike)):
         obj = open_study(obj)
     if isinstance(obj, Study):

@@ -41,7 +41,9 @@ import pandas as pd
 
 from . import _core
 from .errors import ScenarioError
-from .results import Run, _positive, _progress, _scenario_arg, _seed, simulate
+from ._validators import validate_positive, validate_progress, validate_scenario, validate_seed
+from .run import Run
+from .simulation import simulate
 from .scenario import Scenario, _plain
 
 __all__ = ["Sweep", "sweep"]
@@ -104,12 +106,12 @@ def sweep(
         An unknown path (with the closest existing paths) or a value that makes the scenario
         invalid; the message names the point.
     """
-    base = _scenario_arg("sweep", "base", base)
-    seed = _seed("seed", seed)
-    _progress("progress", progress)
+    base = validate_scenario("sweep", "base", base)
+    seed = validate_seed("seed", seed)
+    validate_progress("progress", progress)
     design, names, values = _design(parameters, points, latin_hypercube, samples, seed if seed is not None else base.seed)
     scenarios = [_point_scenario(base, i, names, v) for i, v in enumerate(values)]
-    reps = base.replications if replications is None else _positive("replications", replications)
+    reps = base.replications if replications is None else validate_positive("replications", replications)
     seed = base.seed if seed is None else int(seed)
     run_names = [f"{base.name}.p{i}" for i in range(len(scenarios))]
     if client is None:
@@ -159,7 +161,7 @@ def _design(parameters, points, latin_hypercube, samples, seed):
         raise ValueError("latin_hypercube: expected a non-empty dict of path -> (low, high)")
     if samples is None:
         raise TypeError("latin_hypercube needs samples= (the number of points)")
-    n = _positive("samples", samples)
+    n = validate_positive("samples", samples)
     names = [_path(p) for p in latin_hypercube]
     rng = np.random.default_rng(seed)
     columns = []
@@ -232,8 +234,8 @@ def _on_dask(client, scenarios, run_names, reps, seed, threads, batch, progress)
 
     if batch is None:
         batch = math.ceil(reps / _worker_threads(client))
-    batch = _positive("batch", batch)
-    threads = 1 if threads is None else _positive("threads", threads)
+    batch = validate_positive("batch", batch)
+    threads = 1 if threads is None else validate_positive("threads", threads)
     tag = uuid.uuid4().hex[:8]
     futures, where = [], {}
     for i, (scenario, name) in enumerate(zip(scenarios, run_names)):

@@ -36,13 +36,16 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from types import SimpleNamespace
-from typing import Any, Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
 from . import _core
-from .results import Run
+from ._paths import lookup
+from ._validators import validate_positive
+from .errors import ScenarioError
+from .run import Run
 from .scenario import Scenario
 
 __all__ = ["Posterior", "UncertainComparison", "UncertainRun", "variance_components", "variance_split"]
@@ -166,24 +169,7 @@ def exact_sum(p: np.ndarray) -> list[float]:
 def changed_paths(base: Scenario, variant: Scenario, paths: Sequence[str]) -> list[str]:
     """The paths whose value differs between two scenarios (missing in one counts as different)."""
     a, b = base.to_dict(), variant.to_dict()
-    return [p for p in paths if _get(a, p) != _get(b, p)]
-
-
-def _get(tree: Any, path: str) -> Any:
-    for key in re.split(r"\.|\[|\]\.?", path):
-        if key == "":
-            continue
-        if isinstance(tree, list):
-            if not key.isdigit() or int(key) >= len(tree):
-                return None
-            tree = tree[int(key)]
-        elif isinstance(tree, dict):
-            if key not in tree:
-                return None
-            tree = tree[key]
-        else:
-            return None
-    return tree
+    return [p for p in paths if lookup(a, p, None) != lookup(b, p, None)]
 
 
 # ---- runs --------------------------------------------------------------------------------------
@@ -327,12 +313,8 @@ def _quiet():
 
 
 def _check_inner(replications: int, inner: int) -> int:
-    from .results import _positive
-
-    inner = _positive("inner", inner)
+    inner = validate_positive("inner", inner)
     if replications % inner:
-        from .errors import ScenarioError
-
         msg = f"expected a multiple of inner = {inner}, got {replications}"
         raise ScenarioError(f"replications: {msg}", [("<arguments>", 0, "replications", msg)])
     return inner
@@ -373,7 +355,7 @@ def simulate_uncertain(scenarios: Sequence[Scenario], calibration, replications:
     own = []  # per scenario: the values it keeps at the kept paths
     for s, k in zip(scenarios, kept):
         tree = s.to_dict() if k else {}
-        own.append({p: _number(_get(tree, p)) for p in k})
+        own.append({p: _number(lookup(tree, p, None)) for p in k})
 
     def one(p: int):
         values = posterior.draw(seed, p)

@@ -8,14 +8,16 @@ import numpy as np
 import pandas as pd
 
 from . import _core
-from .results import Run, _positive, _progress, _scenario_arg, _seed
+from ._validators import validate_positive, validate_progress, validate_scenario, validate_seed
+from .run import Run
 from .scenario import Scenario
+from .uncertainty import UncertainComparison, simulate_uncertain
 
 __all__ = ["Comparison", "compare"]
 
 
 def _scenario(s, what: str = "base") -> Scenario:
-    return _scenario_arg("compare", what, s)
+    return validate_scenario("compare", what, s)
 
 
 def compare(
@@ -71,10 +73,10 @@ def compare(
         raise TypeError("compare() needs at least one variant")
     base = _scenario(base)
     variants = tuple(_scenario(v, f"variants[{i}]") for i, v in enumerate(variants))
-    seed = _seed("seed", seed)
-    _progress("progress", progress)
-    batch = _positive("batch", batch)
-    max_replications = _positive("max_replications", max_replications)
+    seed = validate_seed("seed", seed)
+    validate_progress("progress", progress)
+    batch = validate_positive("batch", batch)
+    max_replications = validate_positive("max_replications", max_replications)
     if precision is not None:
         if isinstance(precision, bool) or not isinstance(precision, (int, float, np.floating, np.integer)):
             raise TypeError(f"precision: expected a number > 0 or None, got {type(precision).__name__} {precision!r}")
@@ -87,25 +89,23 @@ def compare(
     if uncertainty is not None:
         if precision is not None:
             raise TypeError("compare(): precision is not available with uncertainty=")
-        from .uncertainty import UncertainComparison, simulate_uncertain
-
         scenarios = [_scenario(base)] + [_scenario(v) for v in variants]
-        reps = scenarios[0].replications if replications is None else _positive("replications", replications)
+        reps = scenarios[0].replications if replications is None else validate_positive("replications", replications)
         names = [s.name for s in scenarios]
         runs = simulate_uncertain(scenarios, uncertainty, reps, inner, seed,
-                                  None if threads is None else _positive("threads", threads), False, names, progress)
+                                  None if threads is None else validate_positive("threads", threads), False, names, progress)
         return UncertainComparison(runs[0], runs[1:])
     core = _core.compare(
         _scenario(base)._model,
         [_scenario(v)._model for v in variants],
-        replications=0 if replications is None else _positive("replications", replications),
+        replications=0 if replications is None else validate_positive("replications", replications),
         precision=0.0 if precision is None else float(precision),
         precision_metrics=list(precision_metrics),
         precision_on_delta=precision_on == "delta",
         batch=batch,
         max_replications=max_replications,
         seed=seed,
-        threads=0 if threads is None else _positive("threads", threads),
+        threads=0 if threads is None else validate_positive("threads", threads),
         independent=independent,
         who_changed=who_changed,
         progress=progress,
