@@ -7,6 +7,8 @@ import argparse
 import os
 import sys
 
+from ._extras import MissingExtraError, missing_extra
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lcsim", description="lcsim's pages for strategists")
@@ -102,7 +104,10 @@ def _optimise(args) -> int:
     if args.out:
         _check_free(args.out, args.name)
     objective, direction = (args.minimise, "minimise") if args.minimise else (args.maximise or "net_value", "maximise")
-    from tqdm import tqdm
+    try:
+        from tqdm import tqdm
+    except ImportError as e:  # lcsim[optimise]
+        raise missing_extra("optimise", e) from e
 
     # On stderr, only on a terminal or when asked: logs and captured output stay clean.
     try:  # a terminal of unknown size says 0 x 0, and tqdm hides bars below a terminal's last row
@@ -160,9 +165,9 @@ def main(argv=None) -> int:
     except (ScenarioError, StudyError, ValueError, TypeError, FileNotFoundError) as e:
         print(f"lcsim {args.verb}: {e}" if "\n" not in str(e) else str(e), file=sys.stderr)
         return 2
-    except ImportError as e:
-        missing = "optuna" if args.verb == "optimise" else "'lcsim[app]'"
-        print(f"lcsim {args.verb}: {e.name or e} is not installed: pip install {missing}", file=sys.stderr)
+    except ImportError as e:  # an optional dependency: name the extra that installs it
+        error = e if isinstance(e, MissingExtraError) else missing_extra(args.verb, e)
+        print(f"lcsim {args.verb}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

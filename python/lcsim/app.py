@@ -26,8 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-import dash
-from dash import ALL, MATCH, Input, Output, State, dcc, html
+from ._extras import missing_extra
+
+try:  # lcsim[app]
+    import dash
+    from dash import ALL, MATCH, Input, Output, State, dcc, html
+except ImportError as _error:
+    raise missing_extra("app", _error) from _error
 
 from . import htmlreport, recommend
 from .errors import Problem, ScenarioError

@@ -20,13 +20,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
-import jinja2
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
-import plotly.io as pio
-import plotly.offline
-from plotly.subplots import make_subplots
+
+from ._extras import missing_extra
+
+try:  # lcsim[report]
+    import jinja2
+    import plotly.graph_objects as go
+    import plotly.io as pio
+    import plotly.offline
+    from plotly.subplots import make_subplots
+except ImportError as _error:
+    raise missing_extra("report", _error) from _error
 
 from . import _core, recommend
 from .run import Run

@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from . import _core
+from ._extras import missing_extra
 from ._paths import MISSING, lookup
 from .errors import ScenarioError
 from ._validators import validate_positive
@@ -332,8 +333,8 @@ def optimise(
     """
     try:
         import optuna
-    except ImportError as e:  # pragma: no cover - optuna is a dependency of lcsim[optimise]
-        raise ImportError("lcsim.optimise needs Optuna (a dependency of lcsim): pip install 'optuna>=5,<6'", name="optuna") from e
+    except ImportError as e:  # lcsim[optimise]
+        raise missing_extra("optimise", e) from e
 
     started = time.perf_counter()
     if not isinstance(base, Scenario):
