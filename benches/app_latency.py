@@ -23,8 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "python"))
 
-import lcsim  # noqa: E402
 from browser import chrome, free_port, wait_for  # noqa: E402
+
+import lcsim  # noqa: E402
 
 BASE = ROOT / "scenarios" / "b2b_saas" / "baseline.yaml"
 PATH = "touchpoints.first_call.reach"

@@ -59,7 +59,7 @@ def main() -> int:
         started = time.perf_counter()
         done = {}
 
-        def progress(k, n, done=done):
+        def progress(k, n, done=done, started=started):
             if k == n:
                 done["search"] = time.perf_counter() - started
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sys
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path

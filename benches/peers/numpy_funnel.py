@@ -32,8 +32,15 @@ import statistics
 import time
 
 import numpy as np
-
-from funnel10_workload import HORIZON, MEAN_DWELL, NEXT, STAGES, WEBINAR_EVERY, WEBINAR_MOVE, WEBINAR_REACH
+from funnel10_workload import (
+    HORIZON,
+    MEAN_DWELL,
+    NEXT,
+    STAGES,
+    WEBINAR_EVERY,
+    WEBINAR_MOVE,
+    WEBINAR_REACH,
+)
 
 
 def _tables(nxt):

@@ -26,8 +26,15 @@ import time
 from bisect import bisect_right
 
 import simpy
-
-from funnel10_workload import HORIZON, MEAN_DWELL, NEXT, STAGES, WEBINAR_EVERY, WEBINAR_MOVE, WEBINAR_REACH
+from funnel10_workload import (
+    HORIZON,
+    MEAN_DWELL,
+    NEXT,
+    STAGES,
+    WEBINAR_EVERY,
+    WEBINAR_MOVE,
+    WEBINAR_REACH,
+)
 
 
 class _Funnel:

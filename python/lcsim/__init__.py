@@ -23,9 +23,9 @@ from .calibration import Calibration, LogCheck, backtest, calibrate, check_event
 from .errors import Problem, ScenarioError, StudyError
 from .optimise import Optimisation, optimise
 from .run import Run
+from .scenario import Scenario, ScenarioChange
 from .simulation import simulate
 from .study import Study, open
-from .scenario import Scenario, ScenarioChange
 from .sweep import Sweep, sweep
 from .uncertainty import UncertainComparison, UncertainRun, variance_components, variance_split
 from .whatif import Comparison, compare

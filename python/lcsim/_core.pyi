@@ -1,5 +1,5 @@
 # Hand-written stub of the private C++ module lcsim._core (tests check it lists every public name).
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 
@@ -43,7 +43,7 @@ class RunInfo:
 class Run:
     info: RunInfo
     has_events: bool
-    parameter_draws: Optional[dict[str, object]]  # parameters, values [R, P], inner, source, note
+    parameter_draws: dict[str, object] | None  # parameters, values [R, P], inner, source, note
     def arrays(self) -> dict[str, np.ndarray]: ...
     def events(self) -> dict[str, np.ndarray]: ...
     def summary(self) -> dict[str, object]: ...
@@ -72,11 +72,11 @@ def compare(
     precision_on_delta: bool = True,
     batch: int = 10,
     max_replications: int = 1000,
-    seed: Optional[int] = None,
+    seed: int | None = None,
     threads: int = 0,
     independent: bool = True,
     who_changed: bool = True,
-    progress: Optional[Callable[[int, int], None]] = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Comparison: ...
 def resource_metric_names() -> list[str]: ...
 def t95_factor(n: int) -> float: ...
@@ -109,11 +109,11 @@ def compile_yaml(text: str, file: str = "<string>", extends: list[str] = ..., ow
 def simulate(
     model: Model,
     replications: int = 0,
-    seed: Optional[int] = None,
+    seed: int | None = None,
     threads: int = 0,
     events: bool = False,
     name: str = "",
-    progress: Optional[Callable[[int, int], None]] = None,
+    progress: Callable[[int, int], None] | None = None,
     first_replication: int = 0,
 ) -> Run: ...
 def study_append(path: str, run: Run, name: str) -> None: ...
@@ -170,6 +170,6 @@ def calibrate_funnel(
     replications: int = 10,
 ) -> dict[str, object]: ...
 def synth(
-    model: Model, replication: int = 0, seed: Optional[int] = None, start_date: str = "2025-01-06",
-    observe_until: Optional[float] = None, snapshots: str = "none", touchpoints: bool = True,
+    model: Model, replication: int = 0, seed: int | None = None, start_date: str = "2025-01-06",
+    observe_until: float | None = None, snapshots: str = "none", touchpoints: bool = True,
 ) -> dict[str, object]: ...

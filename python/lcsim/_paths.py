@@ -4,8 +4,8 @@ lookup of a path's value in a scenario's plain dict (:meth:`lcsim.Scenario.to_di
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 #: Returned by :func:`lookup` (as its default) where the path is not written.
 MISSING: Any = object()
@@ -16,7 +16,7 @@ def split(path: str) -> list[str]:
     return [part for part in re.split(r"\.|\[(\d+)\]", path) if part]
 
 
-def lookup(tree: Any, path: Union[str, Sequence[str]], default: Any = MISSING) -> Any:
+def lookup(tree: Any, path: str | Sequence[str], default: Any = MISSING) -> Any:
     """The value at a dotted path (or at a sequence of keys) of nested dicts and lists, or
     ``default`` where a key is missing, a list index is not a whole number in range, or a value
     on the way is neither a mapping nor a list."""

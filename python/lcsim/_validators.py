@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from typing import Optional
 
 from .errors import ScenarioError
 from .scenario import Scenario
@@ -28,7 +27,7 @@ def validate_positive(what: str, value: int) -> int:
     return int(value)
 
 
-def validate_seed(what: str, value) -> Optional[int]:
+def validate_seed(what: str, value) -> int | None:
     """None or a whole number in [0, 2**64): TypeError naming the argument for another type,
     ValueError for a number out of range."""
     if value is None:

@@ -15,7 +15,6 @@ resource capacity are left out, and the horizon is infinite: :attr:`Analysis.not
 from __future__ import annotations
 
 import os
-from typing import Optional, Union
 
 import numpy as np
 import pandas as pd
@@ -29,10 +28,10 @@ __all__ = ["Analysis", "analyze"]
 
 
 def analyze(
-    scenario: Union[Scenario, str, os.PathLike],
-    segment: Optional[str] = None,
-    start: Optional[str] = None,
-) -> "Analysis":
+    scenario: Scenario | str | os.PathLike,
+    segment: str | None = None,
+    start: str | None = None,
+) -> Analysis:
     """Closed form of a scenario's Markov part, with ranked elasticities.
 
     Parameters
@@ -179,8 +178,8 @@ class Analysis:
     def check(
         self,
         replications: int = 20,
-        seed: Optional[int] = None,
-        threads: Optional[int] = None,
+        seed: int | None = None,
+        threads: int | None = None,
         keep_touchpoints: bool = False,
     ) -> pd.DataFrame:
         """The closed form beside a simulation of the same stage rules (whole population only).

@@ -22,9 +22,10 @@ import re
 import sys
 import tempfile
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from ._extras import missing_extra
 
@@ -36,8 +37,8 @@ except ImportError as _error:
 
 from . import htmlreport, recommend
 from .errors import Problem, ScenarioError
-from .simulation import simulate
 from .scenario import Scenario, variant_text
+from .simulation import simulate
 from .whatif import compare
 
 __all__ = ["Lever", "levers", "parse_value", "rebalance_shares", "problem_text", "variant_text", "make_app", "serve"]
@@ -160,7 +161,7 @@ def rebalance_shares(shares: dict[str, float], moved: str) -> dict[str, float]:
     return {k: v for k, v in scaled.items() if abs(v - shares[k]) > 1e-12}
 
 
-def problem_text(problem: Problem, lever_path: Optional[str] = None) -> str:
+def problem_text(problem: Problem, lever_path: str | None = None) -> str:
     """A validation problem as the app shows it: without the file and line (the app's variant file
     is temporary; the input says where), and without the field when it is the lever's own."""
     field = problem.field or ""
@@ -171,7 +172,7 @@ def problem_text(problem: Problem, lever_path: Optional[str] = None) -> str:
     return f"{field}: {problem.message}" if field else problem.message
 
 
-def _lever_of(field: str, paths: Sequence[str]) -> Optional[str]:
+def _lever_of(field: str, paths: Sequence[str]) -> str | None:
     """The lever a problem's field belongs to (its own path, or a field inside it)."""
     for path in paths:
         if field == path or field.startswith(path + ".") or field.startswith(path + "["):
@@ -272,8 +273,8 @@ function(slider, box) {
 """
 
 
-def make_app(scenarios: Sequence[os.PathLike] = (), replications: Optional[int] = None,
-             save_dir: Optional[os.PathLike] = None, threads: Optional[int] = None) -> dash.Dash:
+def make_app(scenarios: Sequence[os.PathLike] = (), replications: int | None = None,
+             save_dir: os.PathLike | None = None, threads: int | None = None) -> dash.Dash:
     """The Dash app (not started): ``make_app(...).run(host="127.0.0.1", port=...)``.
 
     ``replications`` per comparison defaults to each baseline's own ``replications:`` (what
@@ -354,7 +355,7 @@ def make_app(scenarios: Sequence[os.PathLike] = (), replications: Optional[int] 
                 changes[lever.path] = value
         return changes, errors
 
-    def variant_of(base_path: str, changes: dict, name: Optional[str]):
+    def variant_of(base_path: str, changes: dict, name: str | None):
         base = bases[base_path]
         name = (name or "").strip() or f"{base.name}_variant"
         at = save_dir / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.yaml"
@@ -567,7 +568,7 @@ def _lifts(rows, variant_name: str) -> dict:
                        "yaxis": {"autorange": "reversed", "automargin": True}, "plot_bgcolor": "white", "showlegend": False}}
 
 
-def _cost_note(cmp, delta: float) -> Optional[str]:
+def _cost_note(cmp, delta: float) -> str | None:
     """What a change in touchpoint and staff cost is made of, and what its sign means."""
     if not math.isfinite(delta) or round(abs(delta)) == 0:
         return None
@@ -620,7 +621,7 @@ def _baseline_result(run, scenario: Scenario, per_run: str) -> html.Div:
     ])
 
 
-def _result(cmp, warnings: Sequence[str] = (), notes: Sequence[str] = (), per_run: Optional[str] = None) -> html.Div:
+def _result(cmp, warnings: Sequence[str] = (), notes: Sequence[str] = (), per_run: str | None = None) -> html.Div:
     variant = cmp.variants[0]
     deltas = cmp.deltas()
     rows = deltas.set_index("metric")
@@ -652,8 +653,8 @@ def _result(cmp, warnings: Sequence[str] = (), notes: Sequence[str] = (), per_ru
     ])
 
 
-def serve(scenarios: Sequence[os.PathLike] = (), port: int = 8050, replications: Optional[int] = None,
-          save_dir: Optional[os.PathLike] = None) -> int:
+def serve(scenarios: Sequence[os.PathLike] = (), port: int = 8050, replications: int | None = None,
+          save_dir: os.PathLike | None = None) -> int:
     """Runs the app on 127.0.0.1:port until interrupted (prints the URL first)."""
     app = make_app(scenarios, replications=replications, save_dir=save_dir)
     print(f"lcsim app: open http://127.0.0.1:{port}/ (Ctrl-C stops it)", flush=True)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Optional, Union
 
 import numpy as np
 import pandas as pd
@@ -144,7 +143,7 @@ def days_since(ts, epoch: str):
     return (ts - pd.Timestamp(epoch, tz="UTC")) / pd.Timedelta(days=1)
 
 
-def _periods(epoch: str, cut: float, end: float, period: Union[str, float]) -> tuple[np.ndarray, list[str]]:
+def _periods(epoch: str, cut: float, end: float, period: str | float) -> tuple[np.ndarray, list[str]]:
     """Edges (days) and labels of the holdout periods."""
     if period == "month":
         origin = pd.Timestamp(epoch, tz="UTC")
@@ -172,9 +171,9 @@ def _count(days: np.ndarray, stage_index: np.ndarray, edges: np.ndarray, n_stage
     return out
 
 
-def run_backtest(calibration, history, *, holdout: Optional[float] = None, replications: int = 20,
-                 seed: Optional[int] = None, threads: Optional[int] = None, period: Union[str, float] = "month",
-                 scenario=None, uncertainty: bool = False, stage_map: Optional[dict] = None) -> Backtest:
+def run_backtest(calibration, history, *, holdout: float | None = None, replications: int = 20,
+                 seed: int | None = None, threads: int | None = None, period: str | float = "month",
+                 scenario=None, uncertainty: bool = False, stage_map: dict | None = None) -> Backtest:
     """Backtests a calibration fitted on history up to its window end (see :meth:`Calibration.backtest`)."""
     frame, file = read_history(history)
     if "stage" not in frame.columns:

@@ -12,7 +12,8 @@ docs and ``include/lcsim/calibrate/calibrate.hpp`` for the model behind them.
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -158,15 +159,15 @@ class Calibration:
         self.problems = [Problem(*p) for p in data["warnings"]]
         self.warnings = [_problem_line(p) for p in self.problems]
         self.data = dict(data)
-        self.fit: Optional[dict] = data.get("fit")
-        self.counts: Optional[pd.DataFrame] = data.get("counts")
+        self.fit: dict | None = data.get("fit")
+        self.counts: pd.DataFrame | None = data.get("counts")
         if kind in ("events", "funnel"):
-            self.scenario: Optional[Scenario] = Scenario.from_yaml(data["scenario_yaml"], file=f"{self.file} (calibrated)")
+            self.scenario: Scenario | None = Scenario.from_yaml(data["scenario_yaml"], file=f"{self.file} (calibrated)")
             self.rates = None
         else:
             self.rates = pd.DataFrame(data["rates"], columns=_RATE_COLUMNS)
             self.scenario = None
-            self.markov_scenario: Optional[Scenario] = None
+            self.markov_scenario: Scenario | None = None
             if "scenario_yaml" in data:
                 self.scenario = Scenario.from_yaml(data["scenario_yaml"], file=f"{self.file} (calibrated)")
                 self.markov_scenario = Scenario.from_yaml(data["markov_scenario_yaml"],
@@ -174,18 +175,18 @@ class Calibration:
                 self.estimates = pd.concat(
                     [self.estimates, pd.DataFrame(data["arrival_estimates"], columns=_ESTIMATE_COLUMNS)],
                     ignore_index=True).astype({"n": "int64"})
-        self.segment_fits: Optional[pd.DataFrame] = None
+        self.segment_fits: pd.DataFrame | None = None
         if kind == "snapshots":
             self.segment_fits = pd.DataFrame([(g, n, list(own), list(pooled), lm, lp)
                                               for g, n, own, pooled, lm, lp in data["segments"]],
                                              columns=_SEGMENT_FIT_COLUMNS)
         phase = data.get("phase_type")
-        self.dwells: Optional[pd.DataFrame] = None
-        self.phase_candidates: Optional[pd.DataFrame] = None
-        self.phase_starts: Optional[pd.DataFrame] = None
+        self.dwells: pd.DataFrame | None = None
+        self.phase_candidates: pd.DataFrame | None = None
+        self.phase_starts: pd.DataFrame | None = None
         self.not_identified: list = []
-        self.phase_estimates: Optional[pd.DataFrame] = None
-        self.markov_estimates: Optional[pd.DataFrame] = None
+        self.phase_estimates: pd.DataFrame | None = None
+        self.markov_estimates: pd.DataFrame | None = None
         self.loglik: dict = {}
         if phase is not None:
             self.dwells = pd.DataFrame([(s, g, f, k, m, lo, hi, list(r), list(e), n)
@@ -207,9 +208,9 @@ class Calibration:
             raise KeyError(parameter)
         return rows.iloc[0]
 
-    def backtest(self, history, holdout: Optional[float] = None, replications: int = 20, *,
-                 seed: Optional[int] = None, threads: Optional[int] = None, period="month", scenario=None,
-                 uncertainty: bool = False, stage_map: Optional[Mapping[str, str]] = None):
+    def backtest(self, history, holdout: float | None = None, replications: int = 20, *,
+                 seed: int | None = None, threads: int | None = None, period="month", scenario=None,
+                 uncertainty: bool = False, stage_map: Mapping[str, str] | None = None):
         """Simulates the calibrated scenario past the calibration's end and compares with ``history``.
 
         This calibration should have been fitted on the log up to a cut (``censor_at`` = the cut,
@@ -358,20 +359,20 @@ def _options(options: Mapping[str, Any], allowed: Mapping[str, type], what: str)
 
 
 def calibrate(
-    events: Union[str, os.PathLike, pd.DataFrame, None] = None,
+    events: str | os.PathLike | pd.DataFrame | None = None,
     *,
-    snapshots: Union[str, os.PathLike, pd.DataFrame, None] = None,
-    funnel: Union[str, os.PathLike, pd.DataFrame, None] = None,
-    segment_column: Optional[str] = None,
-    censor_at: Optional[str] = None,
-    stage_map: Optional[Mapping[str, str]] = None,
-    stages: Optional[Sequence[str]] = None,
-    absorbing: Optional[Sequence[str]] = None,
-    won: Optional[str] = None,
+    snapshots: str | os.PathLike | pd.DataFrame | None = None,
+    funnel: str | os.PathLike | pd.DataFrame | None = None,
+    segment_column: str | None = None,
+    censor_at: str | None = None,
+    stage_map: Mapping[str, str] | None = None,
+    stages: Sequence[str] | None = None,
+    absorbing: Sequence[str] | None = None,
+    won: str | None = None,
     drop_duplicates: bool = False,
     on_invalid: str = "error",
-    columns: Optional[Mapping[str, str]] = None,
-    separator: Optional[str] = None,
+    columns: Mapping[str, str] | None = None,
+    separator: str | None = None,
     date_format: str = "iso",
     date_means: str = "end-of-day",
     name: str = "calibrated",
@@ -533,19 +534,19 @@ def _reading(data, default_name: str, column_keys: Sequence[str], segment_column
 
 
 def check_events(
-    events: Union[str, os.PathLike, pd.DataFrame],
+    events: str | os.PathLike | pd.DataFrame,
     *,
-    segment_column: Optional[str] = None,
-    censor_at: Optional[str] = None,
-    stage_map: Optional[Mapping[str, str]] = None,
-    stages: Optional[Sequence[str]] = None,
-    absorbing: Optional[Sequence[str]] = None,
+    segment_column: str | None = None,
+    censor_at: str | None = None,
+    stage_map: Mapping[str, str] | None = None,
+    stages: Sequence[str] | None = None,
+    absorbing: Sequence[str] | None = None,
     drop_duplicates: bool = False,
     on_invalid: str = "error",
-    columns: Optional[Mapping[str, str]] = None,
-    separator: Optional[str] = None,
+    columns: Mapping[str, str] | None = None,
+    separator: str | None = None,
     date_format: str = "iso",
-    epoch: Optional[str] = None,
+    epoch: str | None = None,
 ) -> LogCheck:
     """Reads a stage-change log without fitting it, as ``lcsim calibrate EVENTS --dry-run``.
 
@@ -572,13 +573,13 @@ def check_events(
 
 
 def synth(
-    scenario: Union[Scenario, str, os.PathLike],
+    scenario: Scenario | str | os.PathLike,
     *,
     replication: int = 0,
-    seed: Optional[int] = None,
+    seed: int | None = None,
     start_date: str = "2025-01-06",
-    observe_until: Optional[float] = None,
-    snapshots: Union[str, int, None] = None,
+    observe_until: float | None = None,
+    snapshots: str | int | None = None,
     touchpoints: bool = True,
 ) -> dict:
     """One replication of a scenario as the CRM history an analyst would get.
@@ -610,8 +611,8 @@ def synth(
     return out
 
 
-def backtest(events, *, holdout_start, holdout_end=None, replications: int = 20, seed: Optional[int] = None,
-             threads: Optional[int] = None, period: Union[str, float] = "month", uncertainty: bool = False,
+def backtest(events, *, holdout_start, holdout_end=None, replications: int = 20, seed: int | None = None,
+             threads: int | None = None, period: str | float = "month", uncertainty: bool = False,
              **calibrate_options: Any) -> Backtest:
     """Calibrates on the log before ``holdout_start``, then backtests on the rest.
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -41,9 +41,9 @@ def _transitions(transitions, file: str) -> list[tuple[str, list[str]]]:
     return out
 
 
-def fit_funnel(funnel, transitions: Mapping[str, Sequence[str]], *, won: Optional[str] = None,
-               start: str = "steady", period_days: Optional[float] = None, level: float = 0.95,
-               name: str = "calibrated", seed: int = 1, replications: int = 10, file: Optional[str] = None) -> dict:
+def fit_funnel(funnel, transitions: Mapping[str, Sequence[str]], *, won: str | None = None,
+               start: str = "steady", period_days: float | None = None, level: float = 0.95,
+               name: str = "calibrated", seed: int = 1, replications: int = 10, file: str | None = None) -> dict:
     """Fits the funnel model to counts; the data dict of a :class:`lcsim.Calibration` (kind "funnel").
 
     ``funnel`` is a path or a DataFrame with columns ``period, stage, entries`` (a DataFrame is

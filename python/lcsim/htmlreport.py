@@ -18,7 +18,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -129,14 +129,14 @@ def _layout(fig: go.Figure, height: int, title: str) -> None:
     )
 
 
-def deltas_figure(deltas: pd.DataFrame, names: dict, order: Optional[list] = None) -> go.Figure:
+def deltas_figure(deltas: pd.DataFrame, names: dict, order: list | None = None) -> go.Figure:
     """One panel per charted metric: each variant's paired delta with its 95% CI, top to bottom in
     ``order`` (run names; default: the comparison's)."""
     metrics = [(m, t) for m, t in CHARTED if m in set(deltas["metric"])]
     fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=[t for _, t in metrics], shared_yaxes=True,
                         horizontal_spacing=0.04)
     variants = list(order) if order else list(dict.fromkeys(deltas["variant"]))
-    for col, (metric, title) in enumerate(metrics, start=1):
+    for col, (metric, _title) in enumerate(metrics, start=1):
         rows = deltas[deltas["metric"] == metric].set_index("variant").loc[variants]
         labels = [names.get(v, v) for v in variants]
         fig.add_trace(go.Scatter(
@@ -474,7 +474,7 @@ def sweep_section(name: str, sw, anchor: str) -> Section:
     available = list(dict.fromkeys(results["metric"]))
     metrics = [m for m in ("conversions", "net_value") if m in available] or available[:2]
     table = []
-    for i, row in sw.points.iterrows():
+    for _i, row in sw.points.iterrows():
         r = results[results["point"] == row["point"]].set_index("metric")
         table.append({"point": int(row["point"]), "values": [value_text(row[p]) for p in sw.parameters],
                       "cells": [f"{number(r.loc[m, 'mean'])} [{number(r.loc[m, 'ci_low'])}, {number(r.loc[m, 'ci_high'])}]"
@@ -559,8 +559,8 @@ def study_sections(study: Study) -> list[Section]:
     return sections
 
 
-def report(study: Union[str, os.PathLike, Study], out: Union[str, os.PathLike, None] = None,
-           title: Optional[str] = None) -> Union[Path, str]:
+def report(study: str | os.PathLike | Study, out: str | os.PathLike | None = None,
+           title: str | None = None) -> Path | str:
     """Writes the study's report to ``out`` (one self-contained HTML file) and returns its path;
     without ``out``, returns the HTML text.
 

@@ -48,9 +48,10 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Sequence, Union
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -58,8 +59,8 @@ import pandas as pd
 from . import _core
 from ._extras import missing_extra
 from ._paths import MISSING, lookup
-from .errors import ScenarioError
 from ._validators import validate_positive
+from .errors import ScenarioError
 from .run import Run
 from .scenario import Scenario, _plain, variant_text
 from .whatif import Comparison, compare
@@ -172,7 +173,7 @@ class Constraint:
     metric: str
     op: str  # "<=" or ">="
     limit: float
-    probability: Optional[float] = None
+    probability: float | None = None
 
     @property
     def label(self) -> str:
@@ -260,26 +261,26 @@ def _wilson(successes: int, n: int) -> tuple[float, float]:
 
 # ---- the search ------------------------------------------------------------------------------
 def optimise(
-    base: Union[Scenario, str, os.PathLike],
+    base: Scenario | str | os.PathLike,
     levers: Mapping[str, Any],
     objective: str = "net_value",
     *,
     direction: str = "maximise",
-    constraints: Sequence[Union[str, Constraint]] = (),
-    budget: Optional[float] = None,
+    constraints: Sequence[str | Constraint] = (),
+    budget: float | None = None,
     trials: int = 60,
-    replications: Optional[int] = None,
-    seed: Optional[int] = None,
+    replications: int | None = None,
+    seed: int | None = None,
     batch: int = 8,
     finalists: int = 3,
-    final_replications: Optional[int] = None,
-    startup_trials: Optional[int] = None,
-    threads: Optional[int] = None,
+    final_replications: int | None = None,
+    startup_trials: int | None = None,
+    threads: int | None = None,
     client=None,
-    progress: Optional[Callable[[int, int], None]] = None,
+    progress: Callable[[int, int], None] | None = None,
     tolerance: float = 0.0,
-    significant: Optional[int] = 3,
-) -> "Optimisation":
+    significant: int | None = 3,
+) -> Optimisation:
     """Searches the levers for the plan that maximises (or minimises) ``objective`` subject to
     ``constraints``, then re-evaluates the best few on fresh paired replications.
 
@@ -621,7 +622,7 @@ def _rounded(value: float, lever: Lever, significant: int) -> float:
 
 
 def _rounded_plan(base: Scenario, plan: Mapping[str, Any], levers: Sequence[Lever],
-                  significant: Optional[int]) -> dict:
+                  significant: int | None) -> dict:
     """The plan with its continuous levers rounded (_rounded); the plan as it was where the rounded
     one is not a valid scenario (shares that summed to 1 before rounding)."""
     if significant is None or all(lv.kind != "float" for lv in levers):
@@ -656,9 +657,9 @@ def _edges(base: Scenario, levers: Sequence[Lever], plan: Mapping[str, Any]) -> 
         else:
             continue
 
-        def valid(x) -> bool:  # the chosen plan with this lever moved (other levers may be needed, e.g. shares)
+        def valid(x, path=lv.path) -> bool:  # the chosen plan with this lever moved (other levers may be needed)
             try:
-                base.with_changes({**plan, lv.path: x})
+                base.with_changes({**plan, path: x})
                 return True
             except ScenarioError:
                 return False
@@ -902,7 +903,7 @@ class Optimisation:
                   for label, values in rows]
         return "\n".join(lines)
 
-    def pareto(self, x: str = "touchpoint_cost", y: Optional[str] = None) -> pd.DataFrame:
+    def pareto(self, x: str = "touchpoint_cost", y: str | None = None) -> pd.DataFrame:
         """The search's plans that no other plan beats on both ``x`` (lower is better; default the
         touchpoint and staff cost) and ``y`` (higher is better; default the objective, in its
         direction), sorted by ``x``: the value-against-cost front."""
@@ -911,7 +912,7 @@ class Optimisation:
         better_y = (lambda a, b: a >= b) if (self.maximise or y != "objective") else (lambda a, b: a <= b)
         keep = []
         vals = df[[x, y]].to_numpy()
-        for i, (xi, yi) in enumerate(vals):
+        for _i, (xi, yi) in enumerate(vals):
             dominated = any(xj <= xi and better_y(yj, yi) and (xj < xi or yj != yi) for xj, yj in vals)
             keep.append(not dominated)
         return df[keep].sort_values(x).reset_index(drop=True)
@@ -945,7 +946,7 @@ class Optimisation:
                                         self.chosen, self.verdict, self.selection._core)
 
     @classmethod
-    def load(cls, path, name: str = "optimisation") -> "Optimisation":
+    def load(cls, path, name: str = "optimisation") -> Optimisation:
         settings, levers, columns, trials, chosen, verdict, selection = _core.study_read_optimisation(str(path), name)
         rows = []
         for number, phase, values, numbers in trials:

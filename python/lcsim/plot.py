@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from contextlib import contextmanager
-from typing import Optional, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -46,7 +46,7 @@ _OTHER_COLOURS = [
 
 
 # ---- shared aggregation over replications -------------------------------------------------
-def _across_replications(values, band: Optional[str] = "ci"):
+def _across_replications(values, band: str | None = "ci"):
     """Mean over replications (axis 0) and a band around it.
 
     Parameters
@@ -93,7 +93,7 @@ def _ordered(run) -> list[int]:
     return [i for i in range(len(run.stages)) if not absorbing[i]] + [i for i in range(len(run.stages)) if absorbing[i]]
 
 
-def _axes(ax: Optional[Axes], figsize) -> Axes:
+def _axes(ax: Axes | None, figsize) -> Axes:
     if ax is not None:
         return ax
     _, ax = plt.subplots(figsize=figsize, layout="constrained")
@@ -112,7 +112,7 @@ def _title(what: str, run, detail: str = "") -> str:
 
 
 # ---- plots ---------------------------------------------------------------------------------
-def funnel(run, ax: Optional[Axes] = None, log: Optional[bool] = None) -> Axes:
+def funnel(run, ax: Axes | None = None, log: bool | None = None) -> Axes:
     """Customers reaching each stage, and drop-off from it.
 
     Bars show the mean over replications of the customers who were in each stage at least once
@@ -172,7 +172,7 @@ def funnel(run, ax: Optional[Axes] = None, log: Optional[bool] = None) -> Axes:
     return ax
 
 
-def occupancy(run, stages: Optional[Sequence[str]] = None, ax: Optional[Axes] = None, band: Optional[str] = "ci") -> Axes:
+def occupancy(run, stages: Sequence[str] | None = None, ax: Axes | None = None, band: str | None = "ci") -> Axes:
     """Customers in each stage over time: the mean over replications with a band.
 
     Parameters
@@ -225,7 +225,7 @@ def occupancy(run, stages: Optional[Sequence[str]] = None, ax: Optional[Axes] = 
     return ax
 
 
-def flows(run, ax: Optional[Axes] = None) -> Axes:
+def flows(run, ax: Axes | None = None) -> Axes:
     """Where customers go from each stage: shares of the exits by destination.
 
     One horizontal stacked bar per non-absorbing stage, from :meth:`Run.transitions` summed over
@@ -307,7 +307,7 @@ def _across_replications_nan(values):
     return mean, mean - half, mean + half
 
 
-def resources(run, resource=None, axes=None, band: Optional[str] = "ci"):
+def resources(run, resource=None, axes=None, band: str | None = "ci"):
     """Each resource's queue over time: customers waiting, and how long the served waited.
 
     Two panels sharing the day axis. Top: customers waiting in the queue at each report time
@@ -470,7 +470,7 @@ def _variant_handles(variants, colours) -> list:
     return [Line2D([], [], color=c, marker="o", markerfacecolor=c, lw=1.6, label=v) for v, c in zip(variants, colours)]
 
 
-def compare(cmp, metrics: Optional[Sequence[str]] = None, relative: bool = False, ax=None):
+def compare(cmp, metrics: Sequence[str] | None = None, relative: bool = False, ax=None):
     """What each variant changes against the base: paired differences with 95% intervals.
 
     Draws, for each metric and variant, the mean paired difference over replications (variant minus
@@ -641,7 +641,7 @@ def _compare_lifts(rows, metrics, variants, colours, ax, title):
     return ax
 
 
-def sweep(sw, x: str, metric: str = "conversions", hue: Optional[str] = None, ax: Optional[Axes] = None) -> Axes:
+def sweep(sw, x: str, metric: str = "conversions", hue: str | None = None, ax: Axes | None = None) -> Axes:
     """A metric across a sweep: its mean per point against one parameter, with 95% intervals.
 
     One line per value of the ``hue`` parameter (or a single line), through the points' means over
@@ -741,7 +741,7 @@ def sweep(sw, x: str, metric: str = "conversions", hue: Optional[str] = None, ax
 
 
 # ---- sensitivity ----------------------------------------------------------------------------
-def sensitivity(analysis, top: int = 12, ax: Optional[Axes] = None) -> Axes:
+def sensitivity(analysis, top: int = 12, ax: Axes | None = None) -> Axes:
     """Tornado chart of elasticities from :func:`lcsim.analyze`: where nurture effort moves the needle.
 
     One row per parameter (the ``top`` largest by |elasticity of conversion|, then of time to
@@ -775,7 +775,7 @@ def sensitivity(analysis, top: int = 12, ax: Optional[Axes] = None) -> Axes:
     return ax
 
 
-def backtest(bt, stages: Optional[Sequence[str]] = None, axes=None):
+def backtest(bt, stages: Sequence[str] | None = None, axes=None):
     """Observed stage entries per period against the simulated mean and 95% band, one panel per stage.
 
     Parameters

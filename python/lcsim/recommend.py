@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence, Union
+from typing import Any
 
 import numpy as np
 
@@ -72,7 +73,7 @@ GLOSSARY = {
 
 # ---- numbers as words ----------------------------------------------------------------------------
 
-def money(x: float, scale: Optional[float] = None, sign: bool = True) -> str:
+def money(x: float, scale: float | None = None, sign: bool = True) -> str:
     """An amount of money for a sentence: ``+$0.99 M``, ``-$3 k``, ``+$2,973``, ``$15``.
 
     ``scale`` (1, 1e3 or 1e6; default: chosen from ``x``) lets an interval share its value's unit:
@@ -292,7 +293,7 @@ def _units(base: dict, variant: dict, paths: Sequence[str]) -> list[tuple]:
     return list(units.values())
 
 
-def _describe(key: tuple, old: Any, new: Any, short: bool, variant: dict) -> Union[str, list]:
+def _describe(key: tuple, old: Any, new: Any, short: bool, variant: dict) -> str | list:
     head = key[0]
     if head == "touchpoints":
         name = key[1]
@@ -455,7 +456,7 @@ def _paired_ci(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
-def tied(a: Recommendation, b: Recommendation, rule: str = "overlap", paired: Optional[tuple] = None) -> bool:
+def tied(a: Recommendation, b: Recommendation, rule: str = "overlap", paired: tuple | None = None) -> bool:
     """Whether a and b cannot be told apart by ``rule``: ``"overlap"``, their net-value intervals
     overlap (``a.low <= b.high and b.low <= a.high``); ``"paired"``, the 95% interval of the paired
     difference ``paired = (mean, low, high)`` contains 0."""
@@ -468,7 +469,7 @@ def tied(a: Recommendation, b: Recommendation, rule: str = "overlap", paired: Op
     raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
 
 
-def rank(comparison_or_study, comparison: Optional[str] = None, rule: str = "overlap") -> list[Recommendation]:
+def rank(comparison_or_study, comparison: str | None = None, rule: str = "overlap") -> list[Recommendation]:
     """The variants of a comparison, best net value first, each with its sentence and the variants it
     cannot be told apart from.
 
@@ -534,7 +535,7 @@ def _replace(r: Recommendation, **changes) -> Recommendation:
     return replace(r, **changes)
 
 
-def _comparison(obj, name: Optional[str]):
+def _comparison(obj, name: str | None):
     if isinstance(obj, (str, os.PathLike)):
         obj = open_study(obj)
     if isinstance(obj, Study):

@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 import pandas as pd
 
@@ -247,7 +245,7 @@ class Run:
         )
 
     # ---- storage ---------------------------------------------------------------------------
-    def save(self, path, name: Optional[str] = None) -> None:
+    def save(self, path, name: str | None = None) -> None:
         """Adds this run to the study at ``path`` (created if needed) as ``/runs/<name>``.
 
         The write is atomic: an interrupted save leaves the study as it was.

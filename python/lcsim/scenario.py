@@ -8,8 +8,9 @@ import math
 import os
 import re
 import stat
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -62,7 +63,7 @@ class Scenario:
 
     # ---- construction ----------------------------------------------------------------------
     @classmethod
-    def load(cls, path) -> "Scenario":
+    def load(cls, path) -> Scenario:
         """Reads a YAML scenario file."""
         path = Path(path)
         try:
@@ -79,12 +80,12 @@ class Scenario:
         return cls(text, str(path))
 
     @classmethod
-    def from_yaml(cls, text: str, file: str = "<string>") -> "Scenario":
+    def from_yaml(cls, text: str, file: str = "<string>") -> Scenario:
         """Parses YAML text; ``file`` names it in messages."""
         return cls(text, file)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], file: str = "<dict>") -> "Scenario":
+    def from_dict(cls, data: Mapping[str, Any], file: str = "<dict>") -> Scenario:
         """Builds a scenario from nested dicts and lists shaped like the YAML."""
         return cls(yaml.safe_dump(_plain(data), sort_keys=False), file)
 
@@ -142,7 +143,7 @@ class Scenario:
         return self._model.seed
 
     # ---- what-if ---------------------------------------------------------------------------
-    def with_changes(self, changes: Mapping[str, Any]) -> "Scenario":
+    def with_changes(self, changes: Mapping[str, Any]) -> Scenario:
         """A new scenario with values replaced at dotted paths, validated.
 
         Paths address any field: ``"touchpoints.webinar.reach"``, ``"stages.sql.next.customer"``,
@@ -158,7 +159,7 @@ class Scenario:
         text = _core.apply_changes(self._text, pairs, self._file)
         return Scenario.from_yaml(text, file=f"{self._file} (with changes)")
 
-    def diff(self, other: "Scenario") -> list["ScenarioChange"]:
+    def diff(self, other: Scenario) -> list[ScenarioChange]:
         """What ``other`` changes relative to this scenario: one :class:`ScenarioChange` per
         changed field, in this scenario's field order (fields only ``other`` has come last).
 

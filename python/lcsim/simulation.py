@@ -7,10 +7,16 @@ Above :mod:`lcsim.run` and :mod:`lcsim.uncertainty` (``uncertainty=`` hands the 
 from __future__ import annotations
 
 import os
-from typing import Callable, Optional, Union
+from typing import Callable
 
 from . import _core
-from ._validators import validate_optional, validate_positive, validate_progress, validate_scenario, validate_seed
+from ._validators import (
+    validate_optional,
+    validate_positive,
+    validate_progress,
+    validate_scenario,
+    validate_seed,
+)
 from .run import Run
 from .scenario import Scenario
 from .uncertainty import simulate_uncertain
@@ -19,16 +25,16 @@ __all__ = ["simulate"]
 
 
 def simulate(
-    scenario: Union[Scenario, str, os.PathLike],
-    replications: Optional[int] = None,
-    seed: Optional[int] = None,
-    threads: Optional[int] = None,
+    scenario: Scenario | str | os.PathLike,
+    replications: int | None = None,
+    seed: int | None = None,
+    threads: int | None = None,
     events: bool = False,
-    name: Optional[str] = None,
-    progress: Optional[Callable[[int, int], None]] = None,
+    name: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
     uncertainty=None,
     inner: int = 1,
-) -> "Run":
+) -> Run:
     """Simulates a scenario for R replications in parallel threads (a large replication's
     customers split over the threads too).
 

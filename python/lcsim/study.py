@@ -8,8 +8,8 @@ reverse).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from . import _core
 from .optimise import Optimisation

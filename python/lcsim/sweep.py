@@ -34,35 +34,36 @@ import json
 import math
 import os
 import uuid
-from typing import Any, Callable, Mapping, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
 from . import _core
-from .errors import ScenarioError
 from ._validators import validate_positive, validate_progress, validate_scenario, validate_seed
+from .errors import ScenarioError
 from .run import Run
-from .simulation import simulate
 from .scenario import Scenario, _plain
+from .simulation import simulate
 
 __all__ = ["Sweep", "sweep"]
 
 
 def sweep(
-    base: Union[Scenario, str, os.PathLike],
-    parameters: Optional[Mapping[str, Sequence[Any]]] = None,
+    base: Scenario | str | os.PathLike,
+    parameters: Mapping[str, Sequence[Any]] | None = None,
     *,
-    points: Optional[Sequence[Mapping[str, Any]]] = None,
-    latin_hypercube: Optional[Mapping[str, Sequence[float]]] = None,
-    samples: Optional[int] = None,
-    replications: Optional[int] = None,
-    seed: Optional[int] = None,
-    threads: Optional[int] = None,
+    points: Sequence[Mapping[str, Any]] | None = None,
+    latin_hypercube: Mapping[str, Sequence[float]] | None = None,
+    samples: int | None = None,
+    replications: int | None = None,
+    seed: int | None = None,
+    threads: int | None = None,
     client=None,
-    batch: Optional[int] = None,
-    progress: Optional[Callable[[int, int], None]] = None,
-) -> "Sweep":
+    batch: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Sweep:
     """Simulates variants of ``base`` at each point of a design.
 
     Parameters
@@ -304,7 +305,7 @@ class Sweep:
     def seed(self) -> int:
         return self.runs[0].info.seed if self.runs else 0
 
-    def results(self, metrics: Optional[Sequence[str]] = None) -> pd.DataFrame:
+    def results(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
         """One row per point and metric (tidy): point, <one column per parameter>, metric, mean,
         std, ci_low, ci_high (95% Student-t interval of the mean over replications), n.
 
@@ -338,7 +339,7 @@ class Sweep:
         _core.study_append_sweep(str(path), name, self.design, self.parameters, values, [r._run for r in self.runs])
 
     @classmethod
-    def load(cls, path, name: str = "sweep") -> "Sweep":
+    def load(cls, path, name: str = "sweep") -> Sweep:
         """Reads a sweep saved with :meth:`save` back from a study."""
         design, parameters, values, runs = _core.study_read_sweep(str(path), name)
         return cls(design, parameters, [[_from_json(v) for v in row] for row in values], [Run(r) for r in runs])

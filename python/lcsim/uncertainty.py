@@ -33,10 +33,11 @@ from __future__ import annotations
 import math
 import re
 import warnings
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from types import SimpleNamespace
-from typing import Callable, Optional, Sequence
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -224,7 +225,7 @@ class UncertainRun(Run):
         Where the posterior came from ("calibration of <file>").
     """
 
-    def __init__(self, core, inner: Optional[int] = None, source: Optional[str] = None):
+    def __init__(self, core, inner: int | None = None, source: str | None = None):
         super().__init__(core)
         stored = core.parameter_draws
         if stored is None:
@@ -286,7 +287,7 @@ class UncertainRun(Run):
         """The C++ run to store: joined from the per-replication runs, or the one read from a study."""
         return self._run.to_run() if isinstance(self._run, _JoinedCore) else self._run
 
-    def save(self, path, name: Optional[str] = None) -> None:
+    def save(self, path, name: str | None = None) -> None:
         """Adds this run to the study at ``path`` as ``/runs/<name>``: its replications as a normal
         run (scenario = the undrawn one) plus ``parameter_draws`` [R, P] and the ``uncertainty``
         attributes (docs/format.md). Atomic, like :meth:`lcsim.Run.save`; ``lcsim.open(path)[name]``
@@ -333,16 +334,16 @@ def kept_paths(posterior: Posterior, scenarios: Sequence[Scenario]) -> list[list
 
 
 def _draw_scenarios(posterior: Posterior, scenarios: Sequence[Scenario], seed: int, draw: int,
-                    keep: Optional[Sequence[Sequence[str]]] = None) -> list[Scenario]:
+                    keep: Sequence[Sequence[str]] | None = None) -> list[Scenario]:
     """The scenarios of one draw: the same drawn values in every scenario, except at kept paths."""
     keep = kept_paths(posterior, scenarios) if keep is None else keep
     values = posterior.draw(seed, draw)
     return [posterior.apply(s, values, keep=k) for s, k in zip(scenarios, keep)]
 
 
-def simulate_uncertain(scenarios: Sequence[Scenario], calibration, replications: int, inner: int, seed: Optional[int],
-                       threads: Optional[int], events: bool, names: Sequence[str],
-                       progress: Optional[Callable[[int, int], None]] = None) -> list[UncertainRun]:
+def simulate_uncertain(scenarios: Sequence[Scenario], calibration, replications: int, inner: int, seed: int | None,
+                       threads: int | None, events: bool, names: Sequence[str],
+                       progress: Callable[[int, int], None] | None = None) -> list[UncertainRun]:
     """Simulates every scenario on the same draws and replication numbers (paired): one run each."""
     inner = _check_inner(replications, inner)
     posterior = Posterior(calibration)
@@ -519,7 +520,7 @@ def variance_components(values) -> tuple[float, float]:
     return max(0.0, (msb - msw) / m), float(msw)
 
 
-def variance_split(run: UncertainRun, metrics: Optional[Sequence[str]] = None) -> pd.DataFrame:
+def variance_split(run: UncertainRun, metrics: Sequence[str] | None = None) -> pd.DataFrame:
     """Splits each metric's variance into parameter uncertainty and simulation noise.
 
     Parameters

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -21,19 +22,19 @@ def _scenario(s, what: str = "base") -> Scenario:
 
 
 def compare(
-    base: Union[Scenario, str],
-    *variants: Union[Scenario, str],
-    replications: Optional[int] = None,
-    precision: Optional[float] = None,
+    base: Scenario | str,
+    *variants: Scenario | str,
+    replications: int | None = None,
+    precision: float | None = None,
     precision_metrics: Sequence[str] = ("conversions",),
     precision_on: str = "delta",
     batch: int = 10,
     max_replications: int = 1000,
-    seed: Optional[int] = None,
-    threads: Optional[int] = None,
+    seed: int | None = None,
+    threads: int | None = None,
     independent: bool = True,
     who_changed: bool = True,
-    progress: Optional[Callable[[int, int], None]] = None,
+    progress: Callable[[int, int], None] | None = None,
     uncertainty=None,
     inner: int = 1,
 ):

@@ -44,7 +44,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -122,7 +122,7 @@ def _read(funnel, file: str) -> pd.DataFrame:
         raise _error(file, 0, "", f"cannot read file: {e}") from e
 
 
-def _periods(values: pd.Series, file: str, period_days: Optional[float]) -> tuple[pd.Series, np.ndarray, list]:
+def _periods(values: pd.Series, file: str, period_days: float | None) -> tuple[pd.Series, np.ndarray, list]:
     """(period key per row, start day of each distinct period, labels); days from the first period."""
     text = values.astype(str).str.strip()
     as_int = pd.to_numeric(text, errors="coerce")
@@ -218,9 +218,9 @@ class _Model:
         return out
 
 
-def fit_funnel(funnel, transitions: Mapping[str, Sequence[str]], *, won: Optional[str] = None,
-               start: str = "steady", period_days: Optional[float] = None, level: float = 0.95,
-               name: str = "calibrated", seed: int = 1, replications: int = 10, file: Optional[str] = None) -> dict:
+def fit_funnel(funnel, transitions: Mapping[str, Sequence[str]], *, won: str | None = None,
+               start: str = "steady", period_days: float | None = None, level: float = 0.95,
+               name: str = "calibrated", seed: int = 1, replications: int = 10, file: str | None = None) -> dict:
     """Fits the funnel model to counts; the data dict of a :class:`lcsim.Calibration` (kind "funnel").
 
     See :func:`lcsim.calibrate` (``funnel=``) for the parameters and the module docstring for the model.
@@ -305,7 +305,7 @@ def fit_funnel(funnel, transitions: Mapping[str, Sequence[str]], *, won: Optiona
     mu = mu_of(theta)
     dev = deviance(mu)
     damping, converged, iterations = 1e-3, False, 0
-    for iterations in range(1, 201):
+    for iterations in range(1, 201):  # noqa: B007 - the count is read after the loop
         jac = jacobian(theta)
         score = jac.T @ ((obs - mu) / mu)
         info = jac.T @ (jac / mu[:, None])
@@ -418,7 +418,7 @@ def _result(st, model, theta, cov, y, col, fitted, counted, edges, labels, level
         if initial:
             scenario["arrivals"]["initial"] = initial
     mvn_paths, mvn_groups = [], []
-    for i, k, m in model.layout:
+    for i, _k, m in model.layout:
         s = st.transient[i]
         mvn_paths.append(f"stages.{s}.dwell.mean")
         mvn_groups.append([f"stages.{s}.dwell.mean"])
@@ -430,7 +430,7 @@ def _result(st, model, theta, cov, y, col, fitted, counted, edges, labels, level
     mean = np.concatenate([theta, [mu for _, mu, _ in log_rates if np.isfinite(mu)]])
     cov_all = np.zeros((len(mean), len(mean)))
     cov_all[:len(theta), :len(theta)] = cov
-    for j, (_, mu, var) in enumerate([r for r in log_rates if np.isfinite(r[1])]):
+    for j, (_, _mu, var) in enumerate([r for r in log_rates if np.isfinite(r[1])]):
         cov_all[len(theta) + j, len(theta) + j] = var
 
     def transform(draw: np.ndarray) -> dict:

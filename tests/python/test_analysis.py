@@ -5,11 +5,10 @@ import json
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
+from conftest import SCENARIOS
 
 import lcsim
-from conftest import SCENARIOS
 
 BASELINE = SCENARIOS / "b2b_saas" / "baseline.yaml"
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SCENARIOS
 
 import lcsim
 from lcsim import _core
-from conftest import ROOT, SCENARIOS
 
 BASELINE = SCENARIOS / "b2b_saas" / "baseline.yaml"
 
@@ -122,7 +122,7 @@ def test_scenario_messages_match_the_cli(lcsim_cli, tmp_path):
         lcsim.Scenario.load(path)
     cli = lcsim_cli("validate", path)
     assert cli.returncode == 2
-    assert str(err.value).splitlines() == [l for l in cli.stderr.splitlines() if l]
+    assert str(err.value).splitlines() == [line for line in cli.stderr.splitlines() if line]
 
 
 def test_load_missing_file_is_a_scenario_error(tmp_path):

@@ -10,16 +10,25 @@ import math
 import os
 import shutil
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-
-import lcsim
 from browser import chrome, console_errors, free_port, requested_urls, wait_for
 from conftest import SCENARIOS
-from lcsim.app import Lever, _cost_note, _money, levers, make_app, parse_value, problem_text, rebalance_shares, variant_text
+
+import lcsim
+from lcsim.app import (
+    Lever,
+    _cost_note,
+    _money,
+    levers,
+    make_app,
+    parse_value,
+    problem_text,
+    rebalance_shares,
+    variant_text,
+)
 from lcsim.errors import Problem
 from lcsim.htmlreport import number, signed
 

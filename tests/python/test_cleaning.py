@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-import lcsim
 from conftest import SCENARIOS
 
+import lcsim
+
 COLUMNS = ["customer_id", "timestamp", "stage", "segment"]
+_HEADER = ",".join(COLUMNS)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ def messy(history):
         extra.append(("unparseable", [f"C9{k:05d}", "31/12/2025", "lead", "smb"]))
     for k in range(6):
         extra.append(("unknown", [f"C8{k:05d}", "2025-03-01T00:00:00Z", "Qualified Lead", "icp"]))
-    for k in range(3):
+    for _ in range(3):
         extra.append(("noid", ["", "2025-03-02T00:00:00Z", "lead", "smb"]))
     for k in range(2):
         extra.append(("wide", [f"C7{k:05d}", "2025-03-03T00:00:00Z", "lead", "smb", "extra"]))
@@ -99,7 +100,7 @@ def messy(history):
     return rows, expected, blanked
 
 
-def _write(path: Path, rows, header=",".join(COLUMNS), sep=","):
+def _write(path: Path, rows, header=_HEADER, sep=","):
     def cell(x):
         return f'"{x}"' if (sep in x or '"' in x) else x
     path.write_text(header + "\n" + "\n".join(sep.join(cell(x) for x in r) for r in rows) + "\n")

@@ -6,8 +6,7 @@ import subprocess
 import time
 
 import pytest
-
-from conftest import ROOT, SCENARIOS, all_scenarios
+from conftest import SCENARIOS, all_scenarios
 
 BASELINE = SCENARIOS / "b2b_saas" / "baseline.yaml"
 
@@ -61,8 +60,8 @@ def test_validate_reports_file_line_and_field_with_exit_2(lcsim_cli, tmp_path):
     bad = write(tmp_path, SMALL.replace("dwell: {mean: 5}", "dwel: {mean: 5}"))
     res = lcsim_cli("validate", bad)
     assert res.returncode == 2
-    lines = [l for l in res.stderr.splitlines() if l]
-    assert any(l.startswith(f"{bad}:7:") and "stages.lead.dwel" in l and "dwell" in l for l in lines), res.stderr
+    lines = [line for line in res.stderr.splitlines() if line]
+    assert any(line.startswith(f"{bad}:7:") and "stages.lead.dwel" in line and "dwell" in line for line in lines), res.stderr
 
 
 def test_validate_lists_every_problem(lcsim_cli, tmp_path):
@@ -74,7 +73,7 @@ def test_validate_lists_every_problem(lcsim_cli, tmp_path):
     assert res.returncode == 2
     assert "stages.lead.next" in res.stderr
     assert "arrivals.initial[0].count" in res.stderr
-    assert len([l for l in res.stderr.splitlines() if ": " in l]) >= 2
+    assert len([line for line in res.stderr.splitlines() if ": " in line]) >= 2
 
 
 def test_run_bad_input_is_one_clear_line_and_exit_2(lcsim_cli, tmp_path):

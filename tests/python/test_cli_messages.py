@@ -5,7 +5,6 @@ top-level keys (a variant's `changes:` and `extends:` included), units in `lcsim
 import re
 
 import pytest
-
 from conftest import SCENARIOS
 from test_cli import SMALL  # the small scenario of the CLI's other tests
 
@@ -63,7 +62,7 @@ def test_a_misspelt_top_level_key_gets_a_did_you_mean(lcsim_cli, tmp_path, body,
     path = variant(tmp_path, body)
     res = lcsim_cli("validate", path)
     assert res.returncode == 2
-    hit = [l for l in res.stderr.splitlines() if f"unknown key '{wrong}'" in l]
+    hit = [line for line in res.stderr.splitlines() if f"unknown key '{wrong}'" in line]
     assert len(hit) == 1, res.stderr
     assert hit[0].startswith(f"{path}:{line}:"), hit[0]
     assert hit[0].endswith(f"did you mean '{meant}'?"), hit[0]
@@ -80,15 +79,15 @@ def test_run_tables_carry_units(lcsim_cli):
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
     assert "mean per replication" in res.stdout and "730 days" in res.stdout
-    header = next(l for l in lines if l.startswith("metric"))
+    header = next(line for line in lines if line.startswith("metric"))
     assert header.split()[:3] == ["metric", "unit", "mean"]
-    unit = {l.split()[0]: l.split()[1] for l in lines[lines.index(header) + 1:] if l.strip() and not l.startswith(" ")
-            and len(l.split()) > 2 and not l.startswith(("funnel", "stage ", "touchpoint ", "touchpoints (", "resources"))}
+    unit = {line.split()[0]: line.split()[1] for line in lines[lines.index(header) + 1:] if line.strip() and not line.startswith(" ")
+            and len(line.split()) > 2 and not line.startswith(("funnel", "stage ", "touchpoint ", "touchpoints (", "resources"))}
     assert unit["net_value"] == "$" and unit["revenue"] == "$" and unit["touchpoint_cost"] == "$"
     assert unit["conversions"] == "customers" and unit["time_to_convert_mean"] == "days"
     assert unit["conversion_rate"] == "share" and unit["value_per_conversion"] == "$/conversion"
-    assert any(l.startswith("funnel (customers, mean per replication") for l in lines)
-    assert any("cost ($)" in l for l in lines if l.startswith("touchpoint"))
+    assert any(line.startswith("funnel (customers, mean per replication") for line in lines)
+    assert any("cost ($)" in line for line in lines if line.startswith("touchpoint"))
 
 
 def test_run_resources_table_carries_units(lcsim_cli):
@@ -105,13 +104,13 @@ def test_analyze_fits_in_100_columns(lcsim_cli, scenario):
     assert res.returncode == 0, res.stderr
     notes = res.stdout.split("\nnotes\n", 1)[1]
     assert notes.count("\n- ") + notes.startswith("- ") >= 2  # several notes, each still starts with "- "
-    too_long = [l for l in res.stdout.splitlines() if len(l) > 100]
+    too_long = [line for line in res.stdout.splitlines() if len(line) > 100]
     assert too_long == []
     # Wrapping keeps every word: the notes joined again are the JSON's notes.
     import json
 
     data = json.loads(lcsim_cli("analyze", scenario, "--json").stdout)
-    joined = " ".join(l.strip() for l in notes.strip().splitlines())
+    joined = " ".join(line.strip() for line in notes.strip().splitlines())
     assert joined == " ".join("- " + " ".join(n.split()) for n in data["notes"])
 
 

@@ -73,10 +73,10 @@ def test_grid_text_table(lcsim_cli, small):
     lines = out.stdout.splitlines()
     assert "grid of 4 points over 2 parameters" in lines[0]
     assert "2 replications per point" in lines[0] and "seed 3" in lines[0]
-    header = next(l for l in lines if l.lstrip().startswith("point"))
+    header = next(line for line in lines if line.lstrip().startswith("point"))
     for column in ("touchpoints.webinar.reach", "stages.lead.next", "metric", "mean", "95% CI"):
         assert column in header
-    rows = [l.split() for l in lines if l.strip() and l.split()[0].isdigit()]
+    rows = [line.split() for line in lines if line.strip() and line.split()[0].isdigit()]
     assert len(rows) == 4 * len(KEY_METRICS)  # tidy: one row per point and metric
     assert {r[0] for r in rows} == {"0", "1", "2", "3"}
     assert [r[1] for r in rows if r[0] == "3"] == ["0.6"] * len(KEY_METRICS)

@@ -1,13 +1,12 @@
 """Paired comparisons from Python and the command line."""
 
 import json
-import math
 
 import numpy as np
 import pytest
+from conftest import SCENARIOS
 
 import lcsim
-from conftest import SCENARIOS
 
 B2B = SCENARIOS / "b2b_saas"
 

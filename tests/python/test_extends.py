@@ -8,9 +8,9 @@ from pathlib import Path
 
 import h5py
 import pytest
+from conftest import SCENARIOS
 
 import lcsim
-from conftest import ROOT, SCENARIOS
 
 FULL = Path(__file__).parent / "data" / "full_variants"
 PAIRS = sorted(p.relative_to(FULL) for p in FULL.rglob("*.yaml"))

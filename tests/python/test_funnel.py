@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from funnel_reference import expm
+from funnel_reference import fit_funnel as numpy_fit_funnel
 
 import lcsim
-from funnel_reference import expm, fit_funnel as numpy_fit_funnel
 
 TRUTH = """\
 name: funnel_truth

@@ -14,12 +14,10 @@ import threading
 import uuid
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
+from conftest import ROOT
 
 import lcsim
-from conftest import ROOT
 
 SCENARIO = """\
 name: hardening

@@ -10,10 +10,10 @@ from __future__ import annotations
 import concurrent.futures
 import math
 
+import crm_export as crm
 import numpy as np
 import pytest
 
-import crm_export as crm
 import lcsim
 
 TEN_TRANSITIONS = None  # inferred from the export, as an analyst without a stage model would run it

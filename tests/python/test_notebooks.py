@@ -4,9 +4,8 @@ import re
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
-
 from conftest import ROOT
+from nbclient import NotebookClient
 
 PLOT_CALL = re.compile(r"\blcsim\.plot\.\w+\(")
 NOTEBOOKS = sorted((ROOT / "python" / "examples").glob("*.ipynb"))

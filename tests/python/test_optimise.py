@@ -17,9 +17,9 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SCENARIOS
 
 import lcsim
-from conftest import SCENARIOS
 from lcsim.optimise import Optimisation, optimise
 
 DATA = __import__("pathlib").Path(__file__).parent / "data"
@@ -328,7 +328,7 @@ def test_the_command_line_rounds_warns_and_formats(tmp_path, lcsim_cli):
     assert shown.returncode == 0, shown.stderr
     assert "searching" in shown.stderr and "12/12" in shown.stderr and "Traceback" not in shown.stderr
     saved = ("optimisation 'optimisation' added to", "chosen plan written to")
-    assert shown.stdout.splitlines() == [l for l in out.splitlines() if not l.startswith(saved)]
+    assert shown.stdout.splitlines() == [line for line in out.splitlines() if not line.startswith(saved)]
 
 
 @pytest.fixture(scope="module")

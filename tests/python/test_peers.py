@@ -15,10 +15,9 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 import lcsim
-
-from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benches" / "peers"))
 import numpy_funnel  # noqa: E402

@@ -11,15 +11,14 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
-
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from conftest import SCENARIOS  # noqa: E402
 from matplotlib.colors import to_rgb  # noqa: E402
 from matplotlib.container import BarContainer  # noqa: E402
 
 import lcsim  # noqa: E402
 import lcsim.plot  # noqa: E402
-from conftest import SCENARIOS  # noqa: E402
 
 # An absorbing stage written between others, a re-entry (lead -> lead), a won stage that is not
 # absorbing and two drop-off destinations.

@@ -10,10 +10,10 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.container import ErrorbarContainer  # noqa: E402
+from test_sweep import EVERY, REACH, TINY  # noqa: E402
 
 import lcsim  # noqa: E402
 import lcsim.plot  # noqa: E402
-from test_sweep import EVERY, REACH, TINY  # noqa: E402
 
 METRICS = ["conversions", "conversion_rate", "revenue", "touchpoint_cost", "net_value"]
 

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SCENARIOS
 
 import lcsim
-from conftest import SCENARIOS
 from lcsim import recommend
 from lcsim.recommend import describe_changes, money, rank, tied
 
@@ -30,7 +30,7 @@ def fake_comparison(variants, customers=46_000.0):
     """variants: [(scenario, {metric: (delta, low, high)}, per-replication net values or None)]."""
     base = lcsim.Scenario.load(B2B / "baseline.yaml")
     rows = []
-    for i, (scenario, metrics, _) in enumerate(variants):
+    for i, (_scenario, metrics, _) in enumerate(variants):
         metrics = {"customers": (0.0, 0.0, 0.0), **metrics}
         for metric, (delta, low, high) in metrics.items():
             base_mean = customers if metric == "customers" else 1000.0

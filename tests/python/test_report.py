@@ -3,13 +3,12 @@
 the verdicts and deltas on the page are the study's."""
 
 import re
-from pathlib import Path
 
 import pytest
-
-import lcsim
 from browser import chrome, console_errors, requested_urls, wait_for
 from conftest import SCENARIOS
+
+import lcsim
 from lcsim import recommend
 from lcsim.htmlreport import number, signed
 
@@ -124,7 +123,8 @@ def test_the_recommendation_ranks_by_the_studys_net_value_and_its_sentence_has_i
         for k, name in enumerate(("b2b", "team")):
             cmp = st.comparison(name)
             deltas = cmp.deltas().set_index(["variant", "metric"])
-            items = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, f"#comparison-{k} .recommendation"), what="the ranking")
+            items = wait_for(lambda k=k: driver.find_elements(By.CSS_SELECTOR, f"#comparison-{k} .recommendation"),
+                             what="the ranking")
             runs = [li.get_attribute("data-run") for li in items]
             net = {v.name: deltas.loc[(v.name, "net_value"), "delta"] for v in cmp.variants}
             assert runs == sorted(net, key=lambda r: -net[r]), "ranked by the study's net value"

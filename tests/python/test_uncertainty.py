@@ -7,10 +7,10 @@ import pickle
 
 import numpy as np
 import pytest
+from test_calibrate_api import TRUTH as SMALL_TRUTH
 
 import lcsim
 from lcsim.uncertainty import Posterior, _draw_scenarios
-from test_calibrate_api import TRUTH as SMALL_TRUTH
 
 # The 2-stage truth of the calibration tests with few arrivals: about 240 customers in 60 days.
 TRUTH = lcsim.Scenario.from_yaml(SMALL_TRUTH, "truth.yaml").with_changes(
