@@ -118,8 +118,10 @@ def _imports(module: str, path: Path, names: set[str]) -> list[tuple[str, int]]:
             value = node.args[0].value
             if called == "import_module" and isinstance(value, str):
                 level = len(value) - len(value.lstrip("."))
-                add(_owner(_resolve(module, is_package, level, value.lstrip(".") or None), names),
-                    node.lineno)
+                add(
+                    _owner(_resolve(module, is_package, level, value.lstrip(".") or None), names),
+                    node.lineno,
+                )
     return found
 
 
@@ -214,7 +216,9 @@ def main(argv: list[str]) -> int:
     if len(args) > 1 or flags - {"--graph"}:
         print("usage: python tools/import_cycles.py [PACKAGE_DIR] [--graph]", file=sys.stderr)
         return 2
-    package_dir = Path(args[0] if args else Path(__file__).resolve().parents[1] / "python" / "lcsim")
+    package_dir = Path(
+        args[0] if args else Path(__file__).resolve().parents[1] / "python" / "lcsim"
+    )
     if not (package_dir / "__init__.py").is_file():
         print(f"import_cycles: {package_dir} is not a package (no __init__.py)", file=sys.stderr)
         return 2
@@ -225,7 +229,9 @@ def main(argv: list[str]) -> int:
     cycles = find_cycles(package_dir)
     imports = sum(len(t) for t in graph.values())
     if not cycles:
-        print(f"import_cycles: {len(graph)} modules of {package_dir.name}, {imports} imports, no cycle")
+        print(
+            f"import_cycles: {len(graph)} modules of {package_dir.name}, {imports} imports, no cycle"
+        )
         return 0
     root = package_dir.parent
     for group, cycle in cycles:

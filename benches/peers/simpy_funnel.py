@@ -95,7 +95,9 @@ class _Funnel:
                     proc.interrupt("webinar")
 
 
-def simulate(n: int, webinar: bool = False, seed: int = 1, next_probs=None, with_transitions: bool = False):
+def simulate(
+    n: int, webinar: bool = False, seed: int = 1, next_probs=None, with_transitions: bool = False
+):
     """Stage counts at day 730 ({stage: customers}) of n customers starting in awareness at day 0.
 
     next_probs overrides the next-stage table (the tests use it for a deliberately wrong peer).
@@ -123,10 +125,21 @@ def main(argv=None):
         counts, transitions = simulate(int(a.n), a.webinar, a.seed + r, with_transitions=True)
         seconds.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
-    print(json.dumps({"seconds": statistics.median(seconds), "cpu_seconds": statistics.median(cpu),
-                      "all_seconds": seconds, "transitions": transitions,
-                      "counts": counts, "n": int(a.n), "webinar": a.webinar, "peer": "simpy",
-                      "simpy": simpy.__version__}))
+    print(
+        json.dumps(
+            {
+                "seconds": statistics.median(seconds),
+                "cpu_seconds": statistics.median(cpu),
+                "all_seconds": seconds,
+                "transitions": transitions,
+                "counts": counts,
+                "n": int(a.n),
+                "webinar": a.webinar,
+                "peer": "simpy",
+                "simpy": simpy.__version__,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

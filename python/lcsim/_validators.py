@@ -22,8 +22,10 @@ def validate_positive(what: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{what}: expected an integer >= 1, got {type(value).__name__} {value!r}")
     if not math.isfinite(float(value)) or int(value) != value or value < 1:
-        raise ScenarioError(f"{what}: expected an integer >= 1, got {value!r}",
-                            [("<arguments>", 0, what, f"expected an integer >= 1, got {value!r}")])
+        raise ScenarioError(
+            f"{what}: expected an integer >= 1, got {value!r}",
+            [("<arguments>", 0, what, f"expected an integer >= 1, got {value!r}")],
+        )
     return int(value)
 
 
@@ -33,7 +35,9 @@ def validate_seed(what: str, value) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{what}: expected an integer seed or None, got {type(value).__name__} {value!r}")
+        raise TypeError(
+            f"{what}: expected an integer seed or None, got {type(value).__name__} {value!r}"
+        )
     if not 0 <= int(value) < 2**64:
         raise ValueError(f"{what}: expected a seed in [0, 2**64), got {value!r}")
     return int(value)
@@ -46,20 +50,28 @@ def validate_scenario(function: str, what: str, value) -> Scenario:
         return value
     if isinstance(value, (str, os.PathLike)):
         return Scenario.load(value)
-    raise TypeError(f"{function}(): {what}: expected an lcsim.Scenario or the path of a scenario YAML file, "
-                    f"got {type(value).__name__}")
+    raise TypeError(
+        f"{function}(): {what}: expected an lcsim.Scenario or the path of a scenario YAML file, "
+        f"got {type(value).__name__}"
+    )
 
 
 def validate_optional(what: str, value, kind: type, description: str):
     """None or an instance of `kind`; TypeError naming the argument otherwise."""
-    if value is not None and (not isinstance(value, kind) or isinstance(value, bool) and kind is not bool):
-        raise TypeError(f"{what}: expected {description} or None, got {type(value).__name__} {value!r}")
+    if value is not None and (
+        not isinstance(value, kind) or isinstance(value, bool) and kind is not bool
+    ):
+        raise TypeError(
+            f"{what}: expected {description} or None, got {type(value).__name__} {value!r}"
+        )
     return value
 
 
 def validate_progress(what: str, value):
     """None or a callable (customers_done, replications_done); TypeError naming the argument otherwise."""
     if value is not None and not callable(value):
-        raise TypeError(f"{what}: expected a callable (customers_done, replications_done) or None, "
-                        f"got {type(value).__name__}")
+        raise TypeError(
+            f"{what}: expected a callable (customers_done, replications_done) or None, "
+            f"got {type(value).__name__}"
+        )
     return value

@@ -159,7 +159,10 @@ class Analysis:
             ("time_to_absorption", c.time_to_absorption),
         ]
         if not np.isnan(c.customers):
-            rows += [("customers", c.customers), ("expected_conversions", c.customers * c.conversion_probability)]
+            rows += [
+                ("customers", c.customers),
+                ("expected_conversions", c.customers * c.conversion_probability),
+            ]
         return pd.DataFrame(rows, columns=["quantity", "value"])
 
     @property
@@ -203,8 +206,10 @@ class Analysis:
             so customers still on their way have not converted: compare on long horizons.
         """
         if not self._population:
-            raise ValueError("check() simulates the whole population: use lcsim.analyze(scenario) without segment= "
-                             "and start=")
+            raise ValueError(
+                "check() simulates the whole population: use lcsim.analyze(scenario) without segment= "
+                "and start="
+            )
         model = self._scenario._model
         if not keep_touchpoints:
             model = _core.without_touchpoints(model)
@@ -229,7 +234,9 @@ class Analysis:
             se = row["std"] / np.sqrt(row["n"]) if row["n"] > 1 else np.nan
             z = (row["mean"] - closed) / se if se and np.isfinite(se) and se > 0 else np.nan
             rows.append((quantity, closed, row["mean"], row["ci_low"], row["ci_high"], z))
-        return pd.DataFrame(rows, columns=["quantity", "closed_form", "simulated", "ci_low", "ci_high", "z"])
+        return pd.DataFrame(
+            rows, columns=["quantity", "closed_form", "simulated", "ci_low", "ci_high", "z"]
+        )
 
     def __repr__(self) -> str:
         return (

@@ -113,7 +113,11 @@ class Run:
             return xr.DataArray(
                 occ,
                 dims=("replication", "day", "stage"),
-                coords={"replication": self.arrays["replication"], "day": self.report_times, "stage": self.stages},
+                coords={
+                    "replication": self.arrays["replication"],
+                    "day": self.report_times,
+                    "stage": self.stages,
+                },
                 name="occupancy",
             )
         r, t, s = occ.shape
@@ -157,7 +161,11 @@ class Run:
         tp = self.arrays["touchpoints"]
         r, k, _ = tp.shape
         df = pd.DataFrame(tp.reshape(r * k, 4), columns=_TOUCHPOINT_COLUMNS)
-        df.insert(0, "touchpoint", pd.Categorical(np.tile(self.touchpoint_names, r), categories=self.touchpoint_names))
+        df.insert(
+            0,
+            "touchpoint",
+            pd.Categorical(np.tile(self.touchpoint_names, r), categories=self.touchpoint_names),
+        )
         df.insert(0, "replication", np.repeat(self.arrays["replication"], k))
         return df
 
@@ -178,7 +186,9 @@ class Run:
         q, r = len(names), metrics.shape[0]
         table = {
             "replication": np.repeat(self.arrays["replication"], q),
-            "resource": pd.Categorical(np.tile(np.asarray(names, dtype=object), r), categories=names),
+            "resource": pd.Categorical(
+                np.tile(np.asarray(names, dtype=object), r), categories=names
+            ),
         }
         for m in columns:
             picks = [index[f"resource.{name}.{m}"] for name in names]
@@ -191,9 +201,17 @@ class Run:
         summary = self.summary().set_index("metric")
         rows = [(name, m) for name in self.resource_names for m in _core.resource_metric_names()]
         keys = [f"resource.{name}.{m}" for name, m in rows]
-        stats = summary.loc[keys].reset_index(drop=True) if rows else summary.iloc[0:0].reset_index(drop=True)
+        stats = (
+            summary.loc[keys].reset_index(drop=True)
+            if rows
+            else summary.iloc[0:0].reset_index(drop=True)
+        )
         stats.insert(0, "metric", [m for _, m in rows])
-        stats.insert(0, "resource", pd.Categorical([name for name, _ in rows], categories=self.resource_names))
+        stats.insert(
+            0,
+            "resource",
+            pd.Categorical([name for name, _ in rows], categories=self.resource_names),
+        )
         return stats
 
     def queue(self, as_xarray: bool = False):
@@ -210,7 +228,11 @@ class Run:
         if as_xarray:
             import xarray as xr
 
-            coords = {"replication": self.arrays["replication"], "time": self.report_times, "resource": names}
+            coords = {
+                "replication": self.arrays["replication"],
+                "time": self.report_times,
+                "resource": names,
+            }
             dims = ("replication", "time", "resource")
             return xr.Dataset(
                 {"queue_length": (dims, length), "wait_mean": (dims, wait)}, coords=coords
@@ -220,7 +242,9 @@ class Run:
             {
                 "replication": np.repeat(self.arrays["replication"], t * q),
                 "time": np.tile(np.repeat(self.report_times, q), r),
-                "resource": pd.Categorical(np.tile(np.asarray(names, dtype=object), r * t), categories=names),
+                "resource": pd.Categorical(
+                    np.tile(np.asarray(names, dtype=object), r * t), categories=names
+                ),
                 "queue_length": length.reshape(-1),
                 "wait_mean": wait.reshape(-1),
             }
@@ -240,7 +264,9 @@ class Run:
                 "time": cols["time"],
                 "from": pd.Categorical(stages[cols["from"]], categories=self.stages),
                 "to": pd.Categorical(stages[cols["to"]], categories=self.stages),
-                "cause": pd.Categorical(np.asarray(causes, dtype=object)[cols["cause"]], categories=causes),
+                "cause": pd.Categorical(
+                    np.asarray(causes, dtype=object)[cols["cause"]], categories=causes
+                ),
             }
         )
 
@@ -257,13 +283,32 @@ class Run:
         if not isinstance(other, Run):
             return NotImplemented
         a, b = self.info, other.info
-        fields = ("name", "scenario_text", "seed", "replications", "lcsim_version", "created", "stage_names",
-                  "segment_names", "touchpoint_names", "resource_names", "metric_names", "cause_names",
-                  "report_times", "won")
-        if any(getattr(a, f) != getattr(b, f) for f in fields) or self.has_events != other.has_events:
+        fields = (
+            "name",
+            "scenario_text",
+            "seed",
+            "replications",
+            "lcsim_version",
+            "created",
+            "stage_names",
+            "segment_names",
+            "touchpoint_names",
+            "resource_names",
+            "metric_names",
+            "cause_names",
+            "report_times",
+            "won",
+        )
+        if (
+            any(getattr(a, f) != getattr(b, f) for f in fields)
+            or self.has_events != other.has_events
+        ):
             return False
         for key, value in self.arrays.items():
-            if value.shape != other.arrays[key].shape or value.tobytes() != other.arrays[key].tobytes():
+            if (
+                value.shape != other.arrays[key].shape
+                or value.tobytes() != other.arrays[key].tobytes()
+            ):
                 return False
         if not self.summary().equals(other.summary()):
             return False

@@ -69,14 +69,26 @@ class Scenario:
         try:
             info = path.stat()
             if not stat.S_ISREG(info.st_mode):  # a device (/dev/zero) never ends, a FIFO can block
-                why = "a directory, not a file" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-                raise ScenarioError(f"{path}: cannot read file: {why}", [(str(path), 0, "", f"cannot read file: {why}")])
+                why = (
+                    "a directory, not a file"
+                    if stat.S_ISDIR(info.st_mode)
+                    else "not a regular file"
+                )
+                raise ScenarioError(
+                    f"{path}: cannot read file: {why}",
+                    [(str(path), 0, "", f"cannot read file: {why}")],
+                )
             if info.st_size > _MAX_SCENARIO_BYTES:
                 why = f"larger than {_MAX_SCENARIO_BYTES >> 20} MiB ({info.st_size} bytes)"
-                raise ScenarioError(f"{path}: cannot read file: {why}", [(str(path), 0, "", f"cannot read file: {why}")])
+                raise ScenarioError(
+                    f"{path}: cannot read file: {why}",
+                    [(str(path), 0, "", f"cannot read file: {why}")],
+                )
             text = path.read_text(encoding="utf-8")
         except OSError as e:
-            raise ScenarioError(f"{path}: cannot read file: {e.strerror}", [(str(path), 0, "", "cannot read file")]) from e
+            raise ScenarioError(
+                f"{path}: cannot read file: {e.strerror}", [(str(path), 0, "", "cannot read file")]
+            ) from e
         return cls(text, str(path))
 
     @classmethod
@@ -205,7 +217,11 @@ def _diff(old, new, prefix: str, out: list) -> None:
             path = f"{prefix}.{key}" if prefix else str(key)
             _diff(old.get(key, _MISSING), new.get(key, _MISSING), path, out)
     elif old is _MISSING or new is _MISSING or old != new:
-        out.append(ScenarioChange(prefix, None if old is _MISSING else old, None if new is _MISSING else new))
+        out.append(
+            ScenarioChange(
+                prefix, None if old is _MISSING else old, None if new is _MISSING else new
+            )
+        )
 
 
 def _plain(value):
@@ -230,17 +246,29 @@ def _yaml_value(value) -> str:
         if math.isinf(value):
             return ".inf" if value > 0 else "-.inf"
     if isinstance(value, (dict, list)):
-        return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=float("inf")).strip()
+        return yaml.safe_dump(
+            value, default_flow_style=True, sort_keys=False, width=float("inf")
+        ).strip()
     return json.dumps(value)
 
 
-def variant_text(base_file, at, changes: Mapping[str, Any], name: str, description: str = "", tool: str = "lcsim app") -> str:
+def variant_text(
+    base_file,
+    at,
+    changes: Mapping[str, Any],
+    name: str,
+    description: str = "",
+    tool: str = "lcsim app",
+) -> str:
     """The ``extends:`` file of a variant saved at ``at``: its base (relative to ``at``'s folder)
     and its changes, one dotted path per line."""
     base_file = Path(base_file).resolve()
     relative = os.path.relpath(base_file, Path(at).resolve().parent)
-    lines = [f"# Variant of {base_file.name}, made by {tool} on {_dt.date.today().isoformat()}.",
-             f"extends: {_yaml_value(relative)}", f"name: {_yaml_value(name)}"]
+    lines = [
+        f"# Variant of {base_file.name}, made by {tool} on {_dt.date.today().isoformat()}.",
+        f"extends: {_yaml_value(relative)}",
+        f"name: {_yaml_value(name)}",
+    ]
     if description:
         lines.append(f"description: {_yaml_value(description)}")
     if changes:

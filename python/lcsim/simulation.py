@@ -75,10 +75,22 @@ def simulate(
     validate_optional("name", name, str, "a run name (str)")
     validate_progress("progress", progress)
     if uncertainty is not None:
-        reps = scenario.replications if replications is None else validate_positive("replications", replications)
-        return simulate_uncertain([scenario], uncertainty, reps, inner, seed,
-                                  None if threads is None else validate_positive("threads", threads), events,
-                                  [name or scenario.name], progress)[0]
+        reps = (
+            scenario.replications
+            if replications is None
+            else validate_positive("replications", replications)
+        )
+        return simulate_uncertain(
+            [scenario],
+            uncertainty,
+            reps,
+            inner,
+            seed,
+            None if threads is None else validate_positive("threads", threads),
+            events,
+            [name or scenario.name],
+            progress,
+        )[0]
     if inner != 1:
         raise TypeError("simulate(): inner is for runs with uncertainty=")
     core = _core.simulate(

@@ -59,7 +59,9 @@ class Study:
         when its runs were saved with parameter draws)."""
         core = _core.study_read_comparison(str(self.path), name)
         if core.base.parameter_draws is not None:
-            return UncertainComparison(UncertainRun(core.base), [UncertainRun(v.run) for v in core.variants])
+            return UncertainComparison(
+                UncertainRun(core.base), [UncertainRun(v.run) for v in core.variants]
+            )
         return Comparison(core)
 
     def sweeps(self) -> list[str]:
@@ -79,8 +81,10 @@ class Study:
         return Optimisation.load(self.path, name)
 
     def __repr__(self) -> str:
-        return (f"Study({str(self.path)!r}, runs={self.runs()}, comparisons={self.comparisons()}, sweeps={self.sweeps()}, "
-                f"optimisations={self.optimisations()})")
+        return (
+            f"Study({str(self.path)!r}, runs={self.runs()}, comparisons={self.comparisons()}, sweeps={self.sweeps()}, "
+            f"optimisations={self.optimisations()})"
+        )
 
 
 def open(path) -> Study:  # noqa: A001 - lcsim.open mirrors h5py.File / xarray.open_dataset

@@ -79,22 +79,41 @@ def compare(
     batch = validate_positive("batch", batch)
     max_replications = validate_positive("max_replications", max_replications)
     if precision is not None:
-        if isinstance(precision, bool) or not isinstance(precision, (int, float, np.floating, np.integer)):
-            raise TypeError(f"precision: expected a number > 0 or None, got {type(precision).__name__} {precision!r}")
+        if isinstance(precision, bool) or not isinstance(
+            precision, (int, float, np.floating, np.integer)
+        ):
+            raise TypeError(
+                f"precision: expected a number > 0 or None, got {type(precision).__name__} {precision!r}"
+            )
         if not np.isfinite(precision) or precision <= 0:
             raise ValueError(f"precision: expected a number > 0, got {precision!r}")
     if isinstance(precision_metrics, str) or not all(isinstance(m, str) for m in precision_metrics):
-        raise TypeError(f"precision_metrics: expected a list of metric names, got {precision_metrics!r}")
+        raise TypeError(
+            f"precision_metrics: expected a list of metric names, got {precision_metrics!r}"
+        )
     if precision_on not in ("delta", "mean"):
         raise ValueError(f"precision_on must be 'delta' or 'mean', got {precision_on!r}")
     if uncertainty is not None:
         if precision is not None:
             raise TypeError("compare(): precision is not available with uncertainty=")
         scenarios = [_scenario(base)] + [_scenario(v) for v in variants]
-        reps = scenarios[0].replications if replications is None else validate_positive("replications", replications)
+        reps = (
+            scenarios[0].replications
+            if replications is None
+            else validate_positive("replications", replications)
+        )
         names = [s.name for s in scenarios]
-        runs = simulate_uncertain(scenarios, uncertainty, reps, inner, seed,
-                                  None if threads is None else validate_positive("threads", threads), False, names, progress)
+        runs = simulate_uncertain(
+            scenarios,
+            uncertainty,
+            reps,
+            inner,
+            seed,
+            None if threads is None else validate_positive("threads", threads),
+            False,
+            names,
+            progress,
+        )
         return UncertainComparison(runs[0], runs[1:])
     core = _core.compare(
         _scenario(base)._model,

@@ -31,14 +31,24 @@ def _block(monkeypatch, *names, reload=()):
 
 
 def _python(code: str, tmp_path: Path, extra_env=None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PACKAGE_PARENT), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(PACKAGE_PARENT), os.environ.get("PYTHONPATH", "")]),
+    )
     env.update(extra_env or {})
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=300, env=env, cwd=tmp_path)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+    )
 
 
 def test_the_core_imports_and_simulates_without_any_extra(tmp_path):
-    done = _python(f"""
+    done = _python(
+        f"""
         import sys
         for name in {OPTIONAL!r}:
             sys.modules[name] = None
@@ -54,15 +64,21 @@ def test_the_core_imports_and_simulates_without_any_extra(tmp_path):
             print("report:", e)
         loaded = [n for n in {OPTIONAL!r} if sys.modules.get(n) is not None]
         print("loaded:", loaded)
-        """, tmp_path)
+        """,
+        tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert "loaded: []" in done.stdout
-    assert "report: the HTML report (lcsim.report, lcsim report) needs jinja2, which is not installed: " \
-           "pip install 'lcsim[report]'" in done.stdout
+    assert (
+        "report: the HTML report (lcsim.report, lcsim report) needs jinja2, which is not installed: "
+        "pip install 'lcsim[report]'" in done.stdout
+    )
 
 
 def test_import_lcsim_loads_no_extra(tmp_path):
-    done = _python(f"import sys, lcsim; print([n for n in {OPTIONAL!r} if n in sys.modules])", tmp_path)
+    done = _python(
+        f"import sys, lcsim; print([n for n in {OPTIONAL!r} if n in sys.modules])", tmp_path
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
 
@@ -79,8 +95,11 @@ def test_report_without_its_extra_names_it(monkeypatch, missing):
 
 def test_optimise_without_its_extra_names_it_before_any_work(monkeypatch):
     _block(monkeypatch, "optuna")
-    with pytest.raises(MissingExtraError, match=r"optimiser .* needs optuna, which is not installed: "
-                                                r"pip install 'lcsim\[optimise\]'"):
+    with pytest.raises(
+        MissingExtraError,
+        match=r"optimiser .* needs optuna, which is not installed: "
+        r"pip install 'lcsim\[optimise\]'",
+    ):
         lcsim.optimise(BASE, {"touchpoints.nurture_email.reach": (0.2, 0.6)}, "net_value", trials=4)
 
 
@@ -92,14 +111,20 @@ def test_the_command_line_names_the_extra(monkeypatch, capsys, tmp_path):
     assert not (tmp_path / "r.html").exists()
 
     _block(monkeypatch, "optuna")
-    assert cli.main(["optimise", str(BASE), "--lever", "touchpoints.nurture_email.reach=0.2:0.6"]) == 2
-    assert "lcsim optimise: the optimiser (lcsim.optimise, lcsim optimise) needs optuna, which is not installed: " \
-           "pip install 'lcsim[optimise]'" in capsys.readouterr().err
+    assert (
+        cli.main(["optimise", str(BASE), "--lever", "touchpoints.nurture_email.reach=0.2:0.6"]) == 2
+    )
+    assert (
+        "lcsim optimise: the optimiser (lcsim.optimise, lcsim optimise) needs optuna, which is not installed: "
+        "pip install 'lcsim[optimise]'" in capsys.readouterr().err
+    )
 
     _block(monkeypatch, "dash", reload=["lcsim.app"])
     assert cli.main(["app"]) == 2
-    assert "lcsim app: the what-if app (lcsim app) needs dash, which is not installed: pip install 'lcsim[app]'" \
-           in capsys.readouterr().err
+    assert (
+        "lcsim app: the what-if app (lcsim app) needs dash, which is not installed: pip install 'lcsim[app]'"
+        in capsys.readouterr().err
+    )
 
 
 def test_lcsim_report_through_the_cxx_program_names_the_extra(lcsim_cli, tmp_path):
@@ -108,8 +133,12 @@ def test_lcsim_report_through_the_cxx_program_names_the_extra(lcsim_cli, tmp_pat
     hide = tmp_path / "hide"
     hide.mkdir()
     (hide / "sitecustomize.py").write_text("import sys\nsys.modules['jinja2'] = None\n")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(hide), str(PACKAGE_PARENT),
-                                                         os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(
+            [str(hide), str(PACKAGE_PARENT), os.environ.get("PYTHONPATH", "")]
+        ),
+    )
     done = lcsim_cli("report", tmp_path / "study.h5", "--out", tmp_path / "r.html", env=env)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "pip install 'lcsim[report]'" in done.stderr, done.stderr
