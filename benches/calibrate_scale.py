@@ -117,7 +117,8 @@ def main() -> int:
         if s not in ("3m", "30m"):
             parser.error(f"--sizes: unknown size {s!r} (expected 3m or 30m)")
     print(
-        f"CPU: {cpu_model()} ({platform.machine()}), date {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
+        f"CPU: {cpu_model()} ({platform.machine()}), "
+        f"date {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
     )
     rows = []
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:

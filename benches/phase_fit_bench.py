@@ -9,8 +9,9 @@ the monthly panel of benches/phase_fit/semi_markov10.yaml (about 20,000 customer
 `lcsim synth --snapshots --every monthly`, with creation times). Times the whole
 `lcsim calibrate --snapshots` on one core (`taskset -c CPU`): reading,
 the Markov fit, the phase-type fit with the choice of phases up to --max-phases, the same two fits
-for each of the two segments (`--segment-column segment`), the intervals and writing the scenario. Prints the median, min and max wall time of --repeat runs, the phases chosen
-and the two log-likelihoods. Timings are wall clock on a shared machine: quote the medians.
+for each of the two segments (`--segment-column segment`), the intervals and writing the scenario.
+Prints the median, min and max wall time of --repeat runs, the phases chosen and the two
+log-likelihoods. Timings are wall clock on a shared machine: quote the medians.
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ def main() -> int:
     )
     print(f"CPU: {cpu}")
     print(
-        f"{'crm_export TEN' if args.source == 'crm' else 'semi_markov10'} monthly panel: {rows} snapshot rows, {phase['n_customers']} customers, "
+        f"{'crm_export TEN' if args.source == 'crm' else 'semi_markov10'} monthly panel: "
+        f"{rows} snapshot rows, {phase['n_customers']} customers, "
         f"{phase['n_observations']} observations, {phase['n_intervals']} distinct gaps"
     )
     print(

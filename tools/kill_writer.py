@@ -82,7 +82,8 @@ class Result:
 
     def line(self) -> str:
         return (
-            f"kill_writer: {self.kills} kills ({self.mid_write} before the append they were in finished), {self.runs_saved} runs saved, "
+            f"kill_writer: {self.kills} kills ({self.mid_write} before the append they were in "
+            f"finished), {self.runs_saved} runs saved, "
             f"{self.runs_checked} run reads identical to their first, {self.leftover_temp_files} temporary files "
             f"of killed writers beside the study at the end, {len(self.failures)} failures, {self.seconds:.1f} s"
         )

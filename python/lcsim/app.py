@@ -370,7 +370,8 @@ def _lever_panel(scenario: Scenario):
 
 _CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; color: #212529; margin: 0; }
-.top { padding: 10px 20px; border-bottom: 1px solid #dee2e6; display: flex; gap: 16px; align-items: center; flex-wrap: wrap; }
+.top { padding: 10px 20px; border-bottom: 1px solid #dee2e6; display: flex; gap: 16px; align-items: center;
+       flex-wrap: wrap; }
 .top h1 { font-size: 20px; margin: 0; }
 .grid { display: grid; grid-template-columns: minmax(300px, 380px) minmax(0, 1fr); gap: 18px; padding: 12px 20px; }
 .levers { max-height: calc(100vh - 90px); overflow-y: auto; padding-right: 8px; min-width: 0; }
@@ -887,7 +888,8 @@ def _cost_note(cmp, delta: float) -> str | None:
     variant = cmp.variants[0]
     if delta < 0:
         text = (
-            f"Touchpoint and staff cost {_money(delta)}: negative means the variant spends {_money(-delta)} less per run "
+            f"Touchpoint and staff cost {_money(delta)}: negative means the variant spends "
+            f"{_money(-delta)} less per run "
             "than the baseline (a saving, which raises net value)."
         )
     else:
@@ -944,7 +946,8 @@ def _baseline_result(run, scenario: Scenario, per_run: str) -> html.Div:
         id="baseline-summary",
         children=[
             html.Div(
-                f"Baseline {scenario.name}: what the business does today. Move a lever on the left to compare a variant "
+                f"Baseline {scenario.name}: what the business does today. "
+                "Move a lever on the left to compare a variant "
                 "with it.",
                 className="verdict",
             ),

@@ -5,8 +5,9 @@ for each comparison, the recommendation first (the variants ranked by net value 
 sentence each, :mod:`lcsim.recommend`) and a glossary, a chart of the deltas with 95% CIs, per
 variant what it changes in words, a table in which net value adds up, who changed and (folded) the
 analyst's details; the funnel, the occupancy of the won stage and the teams; for each sweep its
-response curves; for other runs their summaries; and a provenance footer. Everything is inline (Plotly's JavaScript included once, no fonts or images from
-elsewhere), so the file opens without a network. Every number is read from the study.
+response curves; for other runs their summaries; and a provenance footer. Everything is inline
+(Plotly's JavaScript included once, no fonts or images from elsewhere), so the file opens without a
+network. Every number is read from the study.
 """
 
 from __future__ import annotations
@@ -554,7 +555,8 @@ def _glossary(recs, discount: float) -> list[dict]:
     if recs:
         r = recs[0]
         words["per run of N prospects"] = (
-            f"every figure is for one simulated {recommend.horizon_words(r.horizon_days)} ({r.horizon_days:g} days) with "
+            f"every figure is for one simulated {recommend.horizon_words(r.horizon_days)} "
+            f"({r.horizon_days:g} days) with "
             f"everyone who enters in it ({number(r.prospects)} prospects: the starting customers plus arrivals), "
             f"the mean over {r.replications} such runs (replications) with different random draws"
         )

@@ -827,7 +827,10 @@ def _edges(base: Scenario, levers: Sequence[Lever], plan: Mapping[str, Any]) -> 
         if not limit and valid(wider):
             low, high = (lv.low, wider) if side == "top" else (wider, lv.high)
             widen = f"{_fmt_value(low)}:{_fmt_value(high)}"
-        where = f"{lv.path} = {_fmt_value(value)} is at the {side} of its range {_fmt_value(lv.low)} to {_fmt_value(lv.high)}"
+        where = (
+            f"{lv.path} = {_fmt_value(value)} is at the {side} of its range "
+            f"{_fmt_value(lv.low)} to {_fmt_value(lv.high)}"
+        )
         if limit:
             text = (
                 f"Edge of range: {where}, which is as far as the field allows; the search could not go "

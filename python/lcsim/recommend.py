@@ -251,7 +251,8 @@ def _effect(effect: dict) -> str:
             )
         else:
             parts.append(
-                f"{'the others' if move else 'those reached'} leave {factor:g}× as fast (stay longer) for {_days(window)}"
+                f"{'the others' if move else 'those reached'} leave {factor:g}× as fast "
+                f"(stay longer) for {_days(window)}"
             )
     if window and effect.get("next"):
         parts.append(f"and then go {_shares(effect['next'])}")
@@ -263,7 +264,10 @@ def _touchpoint(name: str, t: dict, short: bool = False) -> str:
     who = _who(t.get("stages", [])) + (
         f" ({', '.join(_stage(s) for s in segments)} only)" if segments else ""
     )
-    head = f"{_name(name)} for {who}, {_schedule(t.get('schedule', {}))} ({_pct(t.get('reach', 1))} reach, {_cash(t.get('cost', 0))} a contact)"
+    head = (
+        f"{_name(name)} for {who}, {_schedule(t.get('schedule', {}))} "
+        f"({_pct(t.get('reach', 1))} reach, {_cash(t.get('cost', 0))} a contact)"
+    )
     if short:
         return head
     effect = _effect(t.get("effect", {}))
@@ -364,13 +368,19 @@ def _describe(key: tuple, old: Any, new: Any, short: bool, variant: dict) -> str
             == {"days"}
             == (new.get("after_entry") or {}).keys()
         ):
-            return f"{_name(name).capitalize()}: contacts {_days(new['after_entry']['days'])} after entering instead of {_days(old['after_entry']['days'])}"
+            return (
+                f"{_name(name).capitalize()}: contacts {_days(new['after_entry']['days'])} "
+                f"after entering instead of {_days(old['after_entry']['days'])}"
+            )
         return f"{_name(name).capitalize()}: " + _was(words, fmt, old, new)
     if head == "resources":
         team = f"{_name(key[1]).capitalize()} team"
         if len(key) == 2:
             if old is None:
-                return f"Adds the {_name(key[1])} team ({_value(new.get('servers'))} staff, works {_who(new.get('serves', []))})"
+                return (
+                    f"Adds the {_name(key[1])} team ({_value(new.get('servers'))} staff, "
+                    f"works {_who(new.get('serves', []))})"
+                )
             return f"Removes the {_name(key[1])} team"
         if key[2] == "servers" and old is not None and new is not None:
             return f"{team}: {_value(new)} staff instead of {_value(old)}"
@@ -387,7 +397,8 @@ def _describe(key: tuple, old: Any, new: Any, short: bool, variant: dict) -> str
         if key[2] == "rate_per_day":
             return (
                 f"{_name(key[1]).capitalize()} referrals: {_value(new)} a day per customer in the "
-                f"{_stage(lookup(variant, ('referrals', key[1], 'from'), None) or '?')} stage instead of {_value(old)} ({float(new) / float(old):.3g}×)"
+                f"{_stage(lookup(variant, ('referrals', key[1], 'from'), None) or '?')} stage "
+                f"instead of {_value(old)} ({float(new) / float(old):.3g}×)"
                 if old and new
                 else f"{_name(key[1]).capitalize()} referrals: "
                 + _was("rate a day", _value, old, new)
@@ -436,7 +447,8 @@ def _describe(key: tuple, old: Any, new: Any, short: bool, variant: dict) -> str
             if a is None or b is None:
                 lines.append(
                     ("Adds" if a is None else "Removes")
-                    + f" arrival stream {n + 1} ({_value((a or b).get('rate_per_day'))} a day into {_stage((a or b).get('stage', '?'))})"
+                    + f" arrival stream {n + 1} ({_value((a or b).get('rate_per_day'))} a day into "
+                    f"{_stage((a or b).get('stage', '?'))})"
                 )
                 continue
             for k in list(a) + [k for k in b if k not in a]:
@@ -534,7 +546,10 @@ def _sentence(changes_short: list[str], rows, prospects: float, horizon: float) 
     elif lead == "revenue":
         moved = f"no change in customers won, {money(rows.loc['revenue', 'delta'])} revenue and "
     elif lead == "touchpoint_cost":
-        moved = f"no change in customers won or revenue, {money(rows.loc['touchpoint_cost', 'delta'])} touchpoint and staff cost and "
+        moved = (
+            f"no change in customers won or revenue, {money(rows.loc['touchpoint_cost', 'delta'])} "
+            "touchpoint and staff cost and "
+        )
     else:
         moved = "no clear change in customers won, revenue or cost, and "
     ci = f"95% CI {money(net['ci_low'], scale)} to {money(net['ci_high'], scale)}"
@@ -700,10 +715,16 @@ def headline(recs: Sequence[Recommendation]) -> str:
         return "No variants to rank."
     best = recs[0]
     if best.ci[1] < 0:
-        return f"None of the variants beats the base ({best.base_label}): keep it; the best loses {money(-best.net_value, sign=False)} of net value."
+        return (
+            f"None of the variants beats the base ({best.base_label}): keep it; "
+            f"the best loses {money(-best.net_value, sign=False)} of net value."
+        )
     if best.tied_with:
         others = ", ".join(best.tied_with)
-        text = f"{best.label} has the highest net value ({money(best.net_value)}), but it cannot be told apart from {others}."
+        text = (
+            f"{best.label} has the highest net value ({money(best.net_value)}), "
+            f"but it cannot be told apart from {others}."
+        )
     else:
         text = f"Best by net value: {best.label} ({money(best.net_value)}), clearly ahead of the others."
     if not best.clear:

@@ -178,7 +178,8 @@ def _design(parameters, points, latin_hypercube, samples, seed):
         for i, p in enumerate(points):
             if set(p) != set(names):
                 raise ValueError(
-                    f"points: point {i} sets {sorted(p)} but point 0 sets {sorted(names)}; every point must set the same paths"
+                    f"points: point {i} sets {sorted(p)} but point 0 sets {sorted(names)}; "
+                    "every point must set the same paths"
                 )
         return "points", names, [[_plain(p[n]) for n in names] for p in points]
 

@@ -191,4 +191,7 @@ class Comparison:
         return "\n".join(self.verdicts)
 
     def __repr__(self) -> str:
-        return f"Comparison(base={self.base.name!r}, variants={[v.name for v in self.variants]}, replications={self.replications})"
+        return (
+            f"Comparison(base={self.base.name!r}, variants={[v.name for v in self.variants]}, "
+            f"replications={self.replications})"
+        )

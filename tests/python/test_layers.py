@@ -125,7 +125,8 @@ def test_the_check_ignores_type_checking_imports_and_submodules_of_the_package(t
         tmp_path,
         {
             "__init__.py": "from .a import f\nfrom .b import g\n",
-            "a.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .b import g\n\ndef f():\n    return 1\n",
+            "a.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .b import g\n\n"
+            "def f():\n    return 1\n",
             "b.py": "from . import a\n\ndef g():\n    return a.f()\n",
         },
     )

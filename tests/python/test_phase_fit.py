@@ -261,8 +261,9 @@ def test_ten_stage_monthly_panel_phase_type_recovers_what_markov_misses():
     """The issue's proof: 10 stages with Weibull (0.7, 1.8) and lognormal dwells, ~20,000 customers over two
     years, monthly snapshots: the phase-type fit's mean dwells, next-probabilities and 365-day occupancy lie
     within 4 SE of the truth (occupancy by simulating 200,000 customers of the truth), the Markov fit on the
-    same likelihood misses at least one by more than 4 SE. P(ends lost / churned) from lead too. Occupancies are compared where a stage holds at
-    least 1% at day 365, with the simulation's own error added."""
+    same likelihood misses at least one by more than 4 SE. P(ends lost / churned) from lead too.
+    Occupancies are compared where a stage holds at least 1% at day 365, with the simulation's own
+    error added."""
     truth = lcsim.Scenario.load(TEN)
     spec, rows = _truth_rows(TEN)
     snaps = lcsim.synth(truth, snapshots="monthly")["snapshots"]

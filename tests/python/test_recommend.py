@@ -289,7 +289,8 @@ def test_a_touchpoint_added_in_words():
 def test_a_touchpoint_removed_and_changed_in_words():
     base = lcsim.Scenario.load(B2B / "baseline.yaml")
     assert words(base, base.with_changes({"touchpoints.nurture_email": None})) == [
-        "Removes nurture email for the lead stage, 1 day after entering, then weekly while there (35% reach, $0.50 a contact)"
+        "Removes nurture email for the lead stage, 1 day after entering, then weekly while there "
+        "(35% reach, $0.50 a contact)"
     ]
     assert words(base, lcsim.Scenario.load(B2B / "faster_follow_up.yaml")) == [
         "First call: contacts 4 hours after entering instead of 2 days"
@@ -386,8 +387,8 @@ def test_rank_reads_a_stored_comparison_and_its_numbers(study):
             max(abs(row["delta"]), abs(row["ci_low"]), abs(row["ci_high"]))
         )
         assert (
-            f"{money(row['delta'], scale)} net value over 2 years per run of {recommend.count(customers, sign=False)} prospects"
-            in r.sentence
+            f"{money(row['delta'], scale)} net value over 2 years per run of "
+            f"{recommend.count(customers, sign=False)} prospects" in r.sentence
         )
         assert (
             f"95% CI {money(row['ci_low'], scale)} to {money(row['ci_high'], scale)}" in r.sentence

@@ -264,7 +264,8 @@ def test_teams_and_wide_tables_fit_their_box_and_the_charts_export_png(page, tmp
             By.CSS_SELECTOR, "table.deltas, table.who, table.ranking-table"
         ):
             box = driver.execute_script(
-                "const t = arguments[0], b = t.parentElement, r = t.getBoundingClientRect(), q = b.getBoundingClientRect();"
+                "const t = arguments[0], b = t.parentElement, r = t.getBoundingClientRect(), "
+                "q = b.getBoundingClientRect();"
                 "return {right: r.right, boxRight: q.right, scrollW: b.scrollWidth, clientW: b.clientWidth,"
                 " overflow: getComputedStyle(b).overflowX, inner: window.innerWidth};",
                 table,
@@ -277,7 +278,8 @@ def test_teams_and_wide_tables_fit_their_box_and_the_charts_export_png(page, tmp
                 assert fits, box  # the Teams table is fully visible at both widths
         # Each chart's camera button saves a PNG, drawn in the page (no network).
         titles = driver.execute_script(
-            "return [...document.querySelectorAll('#comparison-0-funnel .modebar-btn')].map(b => b.getAttribute('data-title'));"
+            "return [...document.querySelectorAll('#comparison-0-funnel .modebar-btn')]"
+            ".map(b => b.getAttribute('data-title'));"
         )
         assert "Download plot as a PNG" in titles and not any(
             "share" in (t or "").lower() for t in titles
@@ -290,7 +292,8 @@ def test_teams_and_wide_tables_fit_their_box_and_the_charts_export_png(page, tmp
         assert png.startswith("data:image/png;base64,") and len(png) > 5_000, png[:80]
         # The funnel is on a linear axis, with the change against the base beside it.
         layout = driver.execute_script(
-            "const g = document.getElementById('comparison-0-funnel'); return [g.layout.xaxis.type, g.data.map(t => t.xaxis)];"
+            "const g = document.getElementById('comparison-0-funnel'); "
+            "return [g.layout.xaxis.type, g.data.map(t => t.xaxis)];"
         )
         assert layout[0] == "linear" and "x2" in layout[1]
         assert console_errors(driver) == []

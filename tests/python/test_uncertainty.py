@@ -98,9 +98,14 @@ def test_intervals_include_estimation_uncertainty(small, tight):
     noise_width = np.subtract(*np.quantile(noise, [0.975, 0.025]))
     wide = lcsim.simulate(small.scenario, replications=60, seed=5, threads=2, uncertainty=small)
     narrow = lcsim.simulate(small.scenario, replications=60, seed=5, threads=2, uncertainty=tight)
-    width = lambda run: float(
-        np.subtract(*run.summary().set_index("metric").loc["conversions", ["ci_high", "ci_low"]])
-    )  # noqa: E731
+
+    def width(run):
+        return float(
+            np.subtract(
+                *run.summary().set_index("metric").loc["conversions", ["ci_high", "ci_low"]]
+            )
+        )
+
     assert width(wide) > 1.5 * noise_width
     assert 0.7 * noise_width < width(narrow) < 1.3 * noise_width
 
