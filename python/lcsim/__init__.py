@@ -17,11 +17,11 @@ import sys
 import warnings
 
 from . import _core
-from .analysis import Analysis, analyze
+from .analysis import Analysis, analyse, analyze
 from .backtest import Backtest
 from .calibration import Calibration, LogCheck, backtest, calibrate, check_events, synth
 from .errors import Problem, ScenarioError, StudyError
-from .optimise import Optimisation, optimise
+from .optimise import Optimisation, optimise, optimize
 from .run import Run
 from .scenario import Scenario, ScenarioChange
 from .simulation import simulate
@@ -50,6 +50,7 @@ __all__ = [
     "UncertainComparison",
     "UncertainRun",
     "__version__",
+    "analyse",  # alias of analyze
     "analyze",
     "backtest",
     "calibrate",
@@ -58,6 +59,7 @@ __all__ = [
     "hdf5_version",
     "open",
     "optimise",
+    "optimize",  # alias of optimise
     "plot",
     "report",
     "simulate",

@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     app.add_argument("--save-dir", default=None)
     opt = verbs.add_parser(
         "optimise",
+        aliases=["optimize"],  # one spelling, optimise; the other an alias (as the C++ program's)
         help="the best plan under a budget",
         description="Search the levers for the plan that maximises (or minimises) a metric subject to "
         "constraints, on common random numbers, then re-evaluate the best plans on fresh paired "
@@ -47,9 +48,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     goal = opt.add_mutually_exclusive_group()
     goal.add_argument(
-        "--maximise", "--maximize", metavar="METRIC", help="metric to maximise (default net_value)"
+        "--maximise",
+        "--maximize",
+        metavar="METRIC",
+        help="metric to maximise (default net_value; --maximize is an alias)",
     )
-    goal.add_argument("--minimise", "--minimize", metavar="METRIC", help="metric to minimise")
+    goal.add_argument(
+        "--minimise", "--minimize", metavar="METRIC", help="metric to minimise (alias --minimize)"
+    )
     opt.add_argument(
         "--subject-to",
         action="append",
@@ -224,6 +230,8 @@ def _optimise(args) -> int:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    if args.verb == "optimize":  # the alias: messages and extras say optimise
+        args.verb = "optimise"
     from .errors import ScenarioError, StudyError
 
     try:

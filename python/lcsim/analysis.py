@@ -24,7 +24,7 @@ from ._validators import validate_positive
 from .run import Run
 from .scenario import Scenario
 
-__all__ = ["Analysis", "analyze"]
+__all__ = ["Analysis", "analyse", "analyze"]
 
 
 def analyze(
@@ -59,6 +59,11 @@ def analyze(
         scenario = Scenario.load(scenario)
     core = _core.analyze_markov(scenario._model, segment=segment or "", start=start or "")
     return Analysis(core, scenario, population=not segment and not start)
+
+
+#: British spelling of :func:`analyze` (the canonical name, as the ``lcsim analyze`` command and the
+#: core's ``analyze``): the same function.
+analyse = analyze
 
 
 class Analysis:

@@ -42,6 +42,7 @@ from .simulation import simulate
 from .whatif import compare
 
 __all__ = [
+    "AppLever",
     "Lever",
     "levers",
     "parse_value",
@@ -71,7 +72,7 @@ _BLUE, _ORANGE = "#4c6ef5", "#e8590c"
 
 
 @dataclass(frozen=True)
-class Lever:
+class AppLever:
     """One input of the app: a scenario field by its dotted path (as ``with_changes`` takes it)."""
 
     path: str
@@ -81,15 +82,20 @@ class Lever:
     value: Any
 
 
-def levers(scenario: Scenario) -> list[Lever]:
+#: The name :class:`AppLever` had before the optimiser's levers (:class:`lcsim.optimise.SearchLever`)
+#: were told apart from it: an alias, kept for old code.
+Lever = AppLever
+
+
+def levers(scenario: Scenario) -> list[AppLever]:
     """The levers of a scenario, with its values, grouped as the app shows them."""
     d = scenario.to_dict()
-    out: list[Lever] = []
+    out: list[AppLever] = []
     for name, tp in (d.get("touchpoints") or {}).items():
         group = f"touchpoint {name}"
         p = f"touchpoints.{name}"
         out.append(
-            Lever(
+            AppLever(
                 f"{p}.reach",
                 "reach (share of contacts that land)",
                 group,
@@ -97,7 +103,9 @@ def levers(scenario: Scenario) -> list[Lever]:
                 tp.get("reach", 1),
             )
         )
-        out.append(Lever(f"{p}.cost", "cost per contact ($)", group, "number", tp.get("cost", 0)))
+        out.append(
+            AppLever(f"{p}.cost", "cost per contact ($)", group, "number", tp.get("cost", 0))
+        )
         schedule = tp.get("schedule") or {}
         for kind in ("after_entry", "calendar"):
             times = schedule.get(kind)
@@ -105,7 +113,7 @@ def levers(scenario: Scenario) -> list[Lever]:
                 continue
             if "days" in times:
                 out.append(
-                    Lever(
+                    AppLever(
                         f"{p}.schedule.{kind}.days",
                         f"{kind.replace('_', ' ')}: on days",
                         group,
@@ -115,7 +123,7 @@ def levers(scenario: Scenario) -> list[Lever]:
                 )
             if "every" in times:
                 out.append(
-                    Lever(
+                    AppLever(
                         f"{p}.schedule.{kind}.every",
                         f"{kind.replace('_', ' ')}: every (days)",
                         group,
@@ -125,7 +133,7 @@ def levers(scenario: Scenario) -> list[Lever]:
                 )
             if "start" in times:
                 out.append(
-                    Lever(
+                    AppLever(
                         f"{p}.schedule.{kind}.start",
                         f"{kind.replace('_', ' ')}: first on day",
                         group,
@@ -136,7 +144,7 @@ def levers(scenario: Scenario) -> list[Lever]:
         effect = tp.get("effect") or {}
         if isinstance(effect.get("move"), dict) and "probability" in effect["move"]:
             out.append(
-                Lever(
+                AppLever(
                     f"{p}.effect.move.probability",
                     f"moves to {effect['move'].get('to')} with probability",
                     group,
@@ -146,7 +154,7 @@ def levers(scenario: Scenario) -> list[Lever]:
             )
         if "hazard_factor" in effect:
             out.append(
-                Lever(
+                AppLever(
                     f"{p}.effect.hazard_factor",
                     "hazard factor (× exit rate)",
                     group,
@@ -156,7 +164,7 @@ def levers(scenario: Scenario) -> list[Lever]:
             )
         if "window" in effect:
             out.append(
-                Lever(
+                AppLever(
                     f"{p}.effect.window", "effect window (days)", group, "number", effect["window"]
                 )
             )
@@ -164,15 +172,17 @@ def levers(scenario: Scenario) -> list[Lever]:
         group = f"team {name}"
         p = f"resources.{name}"
         if "servers" in team:
-            out.append(Lever(f"{p}.servers", "staff (servers)", group, "integer", team["servers"]))
+            out.append(
+                AppLever(f"{p}.servers", "staff (servers)", group, "integer", team["servers"])
+            )
         handoff = team.get("handoff") or {}
         for key, label in (("days", "hand-off (days, fixed)"), ("mean", "hand-off (mean days)")):
             if key in handoff:
-                out.append(Lever(f"{p}.handoff.{key}", label, group, "number", handoff[key]))
+                out.append(AppLever(f"{p}.handoff.{key}", label, group, "number", handoff[key]))
         patience = team.get("patience") or {}
         if "mean" in patience:
             out.append(
-                Lever(
+                AppLever(
                     f"{p}.patience.mean",
                     "patience (mean days before giving up)",
                     group,
@@ -183,7 +193,7 @@ def levers(scenario: Scenario) -> list[Lever]:
     arrivals = d.get("arrivals") or {}
     for i, stream in enumerate(arrivals.get("streams") or []):
         out.append(
-            Lever(
+            AppLever(
                 f"arrivals.streams[{i}].rate_per_day",
                 f"stream into {stream.get('stage')}: per day",
                 "arrivals",
@@ -193,7 +203,7 @@ def levers(scenario: Scenario) -> list[Lever]:
         )
     for i, cohort in enumerate(arrivals.get("initial") or []):
         out.append(
-            Lever(
+            AppLever(
                 f"arrivals.initial[{i}].count",
                 f"initial cohort in {cohort.get('stage')}",
                 "arrivals",
@@ -203,7 +213,7 @@ def levers(scenario: Scenario) -> list[Lever]:
         )
     for name, segment in (d.get("segments") or {}).items():
         out.append(
-            Lever(
+            AppLever(
                 f"segments.{name}.share",
                 f"segment {name}: share",
                 "segments",
@@ -214,7 +224,7 @@ def levers(scenario: Scenario) -> list[Lever]:
     return out
 
 
-def parse_value(lever: Lever, raw: Any) -> Any:
+def parse_value(lever: AppLever, raw: Any) -> Any:
     """An input's value as the scenario takes it. Raises ValueError with a message for the input.
 
     Only the form is checked here (a number, a list of days); the range is the scenario's to check
@@ -282,7 +292,7 @@ def _lever_of(field: str, paths: Sequence[str]) -> str | None:
     return None
 
 
-def _where(lever: Lever) -> str:
+def _where(lever: AppLever) -> str:
     """A lever in a few words: "touchpoint first_call reach", "segment icp: share"."""
     label = lever.label.split(" (")[0]
     return label if lever.group in ("arrivals", "segments") else f"{lever.group} {label}"
@@ -300,7 +310,7 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def _lever_input(lever: Lever):
+def _lever_input(lever: AppLever):
     ident = {"type": "lever", "path": lever.path}
     if lever.kind == "probability":
         # The box holds the value that counts (typed values are never clamped: 1.4 is refused by

@@ -65,7 +65,7 @@ from .run import Run
 from .scenario import Scenario, _plain, variant_text
 from .whatif import Comparison, compare
 
-__all__ = ["Constraint", "Lever", "Optimisation", "optimise"]
+__all__ = ["Constraint", "Lever", "Optimisation", "SearchLever", "optimise", "optimize"]
 
 #: Metrics recorded for every plan (besides the objective and the constraints' metrics).
 RECORDED = ("conversions", "revenue", "touchpoint_cost", "net_value")
@@ -73,7 +73,7 @@ RECORDED = ("conversions", "revenue", "touchpoint_cost", "net_value")
 
 # ---- levers ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Lever:
+class SearchLever:
     """One dimension of the search: a scenario path and the values it may take."""
 
     path: str
@@ -109,7 +109,12 @@ def _is_number(x) -> bool:
     )
 
 
-def parse_levers(base: Scenario, levers: Mapping[str, Any]) -> list[Lever]:
+#: The name :class:`SearchLever` had before the app's levers (:class:`lcsim.app.AppLever`) were told
+#: apart from it: an alias, kept for old code.
+Lever = SearchLever
+
+
+def parse_levers(base: Scenario, levers: Mapping[str, Any]) -> list[SearchLever]:
     """Checks every lever against the base before anything runs: the path exists, the range is
     ordered and finite, a range is on a number field, and every end and choice gives a valid
     scenario. @raises ValueError / TypeError / ScenarioError naming the lever."""
@@ -144,7 +149,7 @@ def parse_levers(base: Scenario, levers: Mapping[str, Any]) -> list[Lever]:
                     f"{current!r} there; give a list of choices instead"
                 )
             kind = "int" if _is_int(low) and _is_int(high) else "float"
-            lever = Lever(
+            lever = SearchLever(
                 path,
                 kind,
                 int(low) if kind == "int" else float(low),
@@ -158,7 +163,7 @@ def parse_levers(base: Scenario, levers: Mapping[str, Any]) -> list[Lever]:
                 raise ValueError(f"levers[{path!r}]: no choices")
             if len({json.dumps(c, sort_keys=True) for c in choices}) != len(choices):
                 raise ValueError(f"levers[{path!r}]: the choices {list(choices)} repeat a value")
-            lever = Lever(path, "choice", choices=choices, base=current)
+            lever = SearchLever(path, "choice", choices=choices, base=current)
             tried = list(choices)
         else:
             raise TypeError(
@@ -332,6 +337,7 @@ def optimise(
         A metric of the runs (``net_value``, ``conversions``, ``touchpoint_cost``, ...): its mean per
         replication.
     direction : {"maximise", "minimise"}
+        (``"maximize"`` and ``"minimize"`` are aliases.)
     constraints : list of str
         ``"metric<=value"``, ``"metric>=value"`` (on the mean) or ``"metric>=value@p"`` (in at least
         a share ``p`` of the replications).
@@ -599,6 +605,11 @@ def optimise(
     return Optimisation(settings, [lv.path for lv in parsed], table, chosen, verdict, selection)
 
 
+#: American spelling of :func:`optimise` (the canonical name, as the ``lcsim optimise`` command,
+#: whose ``lcsim optimize`` is an alias too): the same function.
+optimize = optimise
+
+
 @contextlib.contextmanager
 def _quiet(optuna):
     """Optuna's INFO lines ("A new study created in memory ...") off, the caller's level kept."""
@@ -610,7 +621,7 @@ def _quiet(optuna):
         optuna.logging.set_verbosity(level)
 
 
-def _distributions(levers: Sequence[Lever], optuna) -> dict:
+def _distributions(levers: Sequence[SearchLever], optuna) -> dict:
     out = {}
     for lv in levers:
         if lv.kind == "float":
@@ -624,7 +635,7 @@ def _distributions(levers: Sequence[Lever], optuna) -> dict:
     return out
 
 
-def _plan(levers: Sequence[Lever], params: Mapping[str, Any]) -> dict:
+def _plan(levers: Sequence[SearchLever], params: Mapping[str, Any]) -> dict:
     plan = {}
     for lv in levers:
         v = params[lv.path]
@@ -636,12 +647,12 @@ def _plan(levers: Sequence[Lever], params: Mapping[str, Any]) -> dict:
     return plan
 
 
-def _row_plan(row, levers: Sequence[Lever]) -> dict:
+def _row_plan(row, levers: Sequence[SearchLever]) -> dict:
     return {lv.path: row[lv.path] for lv in levers}
 
 
 def _distinct(
-    ranked: Sequence[dict], levers: Sequence[Lever], n: int, closeness: float = 0.05
+    ranked: Sequence[dict], levers: Sequence[SearchLever], n: int, closeness: float = 0.05
 ) -> list[dict]:
     """The first ``n`` plans of ``ranked`` that differ from every plan kept before: in a whole-number
     or choice lever, or by more than ``closeness`` of its range in a continuous one (so the
@@ -754,7 +765,7 @@ def _short_paths(paths: Sequence[str]) -> dict:
     return short if len(set(short.values())) == len(short) else {p: p for p in paths}
 
 
-def _rounded(value: float, lever: Lever, significant: int) -> float:
+def _rounded(value: float, lever: SearchLever, significant: int) -> float:
     """``value`` to ``significant`` significant digits, but at least to 1% of the lever's range,
     and inside the range (a digit more where rounding would leave it)."""
     if value == 0 or not math.isfinite(value):
@@ -770,7 +781,7 @@ def _rounded(value: float, lever: Lever, significant: int) -> float:
 
 
 def _rounded_plan(
-    base: Scenario, plan: Mapping[str, Any], levers: Sequence[Lever], significant: int | None
+    base: Scenario, plan: Mapping[str, Any], levers: Sequence[SearchLever], significant: int | None
 ) -> dict:
     """The plan with its continuous levers rounded (_rounded); the plan as it was where the rounded
     one is not a valid scenario (shares that summed to 1 before rounding)."""
@@ -793,7 +804,7 @@ def _rounded_plan(
 EDGE = 0.02
 
 
-def _edges(base: Scenario, levers: Sequence[Lever], plan: Mapping[str, Any]) -> list[dict]:
+def _edges(base: Scenario, levers: Sequence[SearchLever], plan: Mapping[str, Any]) -> list[dict]:
     """The range levers whose chosen value is at (within 2% of the range of) one of its ends: the
     best plan may lie beyond. Each: lever, side ("top"/"bottom"), value, low, high, widen (a wider
     range to try, as LOW:HIGH; None where the field stops there or only a smaller step is valid),
