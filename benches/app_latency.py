@@ -23,8 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "python"))
 
-import lcsim  # noqa: E402
 from browser import chrome, free_port, wait_for  # noqa: E402
+
+import lcsim  # noqa: E402
 
 BASE = ROOT / "scenarios" / "b2b_saas" / "baseline.yaml"
 PATH = "touchpoints.first_call.reach"
@@ -33,7 +34,9 @@ PATH = "touchpoints.first_call.reach"
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=15)
-    parser.add_argument("--replications", type=int, default=None, help="default: the scenario's (the app's default)")
+    parser.add_argument(
+        "--replications", type=int, default=None, help="default: the scenario's (the app's default)"
+    )
     args = parser.parse_args()
     base = lcsim.Scenario.load(BASE)
     replications = args.replications or base.replications
@@ -53,26 +56,45 @@ def main() -> int:
             from selenium.webdriver.support import expected_conditions as ec
             from selenium.webdriver.support.ui import WebDriverWait
 
-            wait_for(lambda: (driver.get(url) or True) and driver.find_element(By.ID, "levers"), timeout=60,
-                     step=0.5, what="the app")
-            wait_for(lambda: driver.find_element(By.ID, "baseline-summary"), timeout=60, what="the baseline")
+            wait_for(
+                lambda: (driver.get(url) or True) and driver.find_element(By.ID, "levers"),
+                timeout=60,
+                step=0.5,
+                what="the app",
+            )
+            wait_for(
+                lambda: driver.find_element(By.ID, "baseline-summary"),
+                timeout=60,
+                what="the baseline",
+            )
             # The baseline's numbers on a fresh page (the server has the baseline's run by now).
             t0 = time.perf_counter()
             driver.get(url)
             WebDriverWait(driver, 60, poll_frequency=0.01).until(
-                ec.presence_of_element_located((By.CSS_SELECTOR, "#baseline-summary #funnel-figure .main-svg")))
+                ec.presence_of_element_located(
+                    (By.CSS_SELECTOR, "#baseline-summary #funnel-figure .main-svg")
+                )
+            )
             opened = time.perf_counter() - t0
-            box = wait_for(lambda: driver.find_element(By.CSS_SELECTOR, f'[id*=\'"path":"{PATH}"\'][id*=\'"type":"slider"\']'))
+            box = wait_for(
+                lambda: driver.find_element(
+                    By.CSS_SELECTOR, f'[id*=\'"path":"{PATH}"\'][id*=\'"type":"slider"\']'
+                )
+            )
             handle = box.find_element(By.CSS_SELECTOR, "[role=slider]")
             handle.click()
-            handle.send_keys(Keys.ARROW_LEFT)  # warm-up change: the first comparison and the charts' first draw
+            handle.send_keys(
+                Keys.ARROW_LEFT
+            )  # warm-up change: the first comparison and the charts' first draw
             wait_for(lambda: driver.find_element(By.ID, "verdict"), what="the first comparison")
             for _ in range(args.changes):
                 old = driver.find_element(By.ID, "verdict")
                 t0 = time.perf_counter()
                 handle.send_keys(Keys.ARROW_LEFT)
                 WebDriverWait(driver, 60, poll_frequency=0.01).until(ec.staleness_of(old))
-                WebDriverWait(driver, 60, poll_frequency=0.01).until(ec.presence_of_element_located((By.ID, "verdict")))
+                WebDriverWait(driver, 60, poll_frequency=0.01).until(
+                    ec.presence_of_element_located((By.ID, "verdict"))
+                )
                 page.append(time.perf_counter() - t0)
         finally:
             driver.quit()
@@ -84,13 +106,19 @@ def main() -> int:
     for k in range(args.changes):
         variant = base.with_changes({PATH: round(0.89 - 0.01 * (k + 1), 2)})
         t0 = time.perf_counter()
-        lcsim.compare(base, variant, replications=replications, independent=False, who_changed=False)
+        lcsim.compare(
+            base, variant, replications=replications, independent=False, who_changed=False
+        )
         alone.append(time.perf_counter() - t0)
 
-    print(f"lcsim app latency, {BASE.relative_to(ROOT)}, {replications} paired replications, {args.changes} changes")
+    print(
+        f"lcsim app latency, {BASE.relative_to(ROOT)}, {replications} paired replications, {args.changes} changes"
+    )
     print(f"  page opened -> baseline's numbers and funnel {opened:.3f} s")
     for label, xs in (("change -> refreshed page", page), ("lcsim.compare alone", alone)):
-        print(f"  {label:26s} median {statistics.median(xs):.3f} s   min {min(xs):.3f} s   max {max(xs):.3f} s")
+        print(
+            f"  {label:26s} median {statistics.median(xs):.3f} s   min {min(xs):.3f} s   max {max(xs):.3f} s"
+        )
     print(f"  page / compare (medians)   {statistics.median(page) / statistics.median(alone):.2f}x")
     return 0
 

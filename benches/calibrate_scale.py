@@ -30,8 +30,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "benches" / "calibrate_scale" / "b2b_1500.yaml"
-CALIBRATE = ["--censor-at", "2027-01-06T00:00:00Z", "--absorbing", "lost,churned", "--won", "customer",
-             "--segment-column", "segment"]
+CALIBRATE = [
+    "--censor-at",
+    "2027-01-06T00:00:00Z",
+    "--absorbing",
+    "lost,churned",
+    "--won",
+    "customer",
+    "--segment-column",
+    "segment",
+]
 
 
 def cpu_model() -> str:
@@ -45,8 +53,11 @@ def cpu_model() -> str:
 
 
 def synth(lcsim: str, out: Path, replication: int) -> None:
-    subprocess.run([lcsim, "synth", str(SCENARIO), "--events", str(out), "--replication", str(replication)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [lcsim, "synth", str(SCENARIO), "--events", str(out), "--replication", str(replication)],
+        check=True,
+        capture_output=True,
+    )
 
 
 def make_log(lcsim: str, size: str, directory: Path) -> Path:
@@ -71,8 +82,11 @@ def make_log(lcsim: str, size: str, directory: Path) -> Path:
 
 def timed(lcsim: str, log: Path, out: Path) -> tuple[float, float, float]:
     """(wall s, user + system s, max RSS MB) of one calibration."""
-    res = subprocess.run(["/usr/bin/time", "-v", lcsim, "calibrate", str(log), *CALIBRATE, "--out", str(out)],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        ["/usr/bin/time", "-v", lcsim, "calibrate", str(log), *CALIBRATE, "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
     if res.returncode != 0:
         sys.exit(f"lcsim calibrate failed ({res.returncode}):\n{res.stderr[-3000:]}")
     t = res.stderr
@@ -92,7 +106,9 @@ def main() -> int:
     parser.add_argument("--sizes", default="3m,30m", help="comma-separated: 3m, 30m")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--repeat-30m", type=int, default=1)
-    parser.add_argument("--lcsim", action="append", help="lcsim programs to compare (default .venv/bin/lcsim)")
+    parser.add_argument(
+        "--lcsim", action="append", help="lcsim programs to compare (default .venv/bin/lcsim)"
+    )
     parser.add_argument("--tmp", default="/tmp")
     args = parser.parse_args()
     programs = args.lcsim or [shutil.which("lcsim", path=str(ROOT / ".venv" / "bin")) or "lcsim"]
@@ -100,7 +116,10 @@ def main() -> int:
     for s in sizes:
         if s not in ("3m", "30m"):
             parser.error(f"--sizes: unknown size {s!r} (expected 3m or 30m)")
-    print(f"CPU: {cpu_model()} ({platform.machine()}), date {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    print(
+        f"CPU: {cpu_model()} ({platform.machine()}), "
+        f"date {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
+    )
     rows = []
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         d = Path(tmp)
@@ -112,11 +131,24 @@ def main() -> int:
             for program in programs:
                 runs = [timed(program, log, d / "calibrated.yaml") for _ in range(repeat)]
                 for wall, cpu, rss in runs:
-                    print(f"  {program}: wall {wall:.1f} s, cpu {cpu:.1f} s, max RSS {rss:.0f} MB", flush=True)
-                rows.append((size, program, statistics.median(r[0] for r in runs),
-                             statistics.median(r[1] for r in runs), statistics.median(r[2] for r in runs), repeat))
+                    print(
+                        f"  {program}: wall {wall:.1f} s, cpu {cpu:.1f} s, max RSS {rss:.0f} MB",
+                        flush=True,
+                    )
+                rows.append(
+                    (
+                        size,
+                        program,
+                        statistics.median(r[0] for r in runs),
+                        statistics.median(r[1] for r in runs),
+                        statistics.median(r[2] for r in runs),
+                        repeat,
+                    )
+                )
             log.unlink()
-    print("\n| log | lcsim | wall (s) | user+sys (s) | max RSS (MB) | runs |\n|---|---|---:|---:|---:|---:|")
+    print(
+        "\n| log | lcsim | wall (s) | user+sys (s) | max RSS (MB) | runs |\n|---|---|---:|---:|---:|---:|"
+    )
     for size, program, wall, cpu, rss, repeat in rows:
         print(f"| {size} | {program} | {wall:.1f} | {cpu:.1f} | {rss:.0f} | {repeat} |")
     return 0

@@ -43,34 +43,61 @@ def main() -> int:
     base = lcsim.Scenario.load(BASE)
 
     rng = np.random.default_rng(1)
-    plans = [base.with_changes({"touchpoints.nurture_email.schedule.after_entry.every": int(rng.integers(2, 22)),
-                                "touchpoints.nurture_email.reach": float(rng.uniform(0.2, 0.6))}) for _ in range(40)]
+    plans = [
+        base.with_changes(
+            {
+                "touchpoints.nurture_email.schedule.after_entry.every": int(rng.integers(2, 22)),
+                "touchpoints.nurture_email.reach": float(rng.uniform(0.2, 0.6)),
+            }
+        )
+        for _ in range(40)
+    ]
     rates = []
     for _ in range(args.repeat):
         started = time.perf_counter()
         for p in plans:
-            _evaluate(p.text, p.file, args.replications, base.seed, args.threads, ["net_value", "conversions"])
+            _evaluate(
+                p.text,
+                p.file,
+                args.replications,
+                base.seed,
+                args.threads,
+                ["net_value", "conversions"],
+            )
         rates.append(len(plans) / (time.perf_counter() - started))
-    print(f"plan evaluations per second ({args.replications} replications each, {args.threads} threads): "
-          f"median {statistics.median(rates):.1f} (min {min(rates):.1f}, max {max(rates):.1f})")
+    print(
+        f"plan evaluations per second ({args.replications} replications each, {args.threads} threads): "
+        f"median {statistics.median(rates):.1f} (min {min(rates):.1f}, max {max(rates):.1f})"
+    )
 
     walls, searches = [], []
     for _ in range(args.repeat):
         started = time.perf_counter()
         done = {}
 
-        def progress(k, n, done=done):
+        def progress(k, n, done=done, started=started):
             if k == n:
                 done["search"] = time.perf_counter() - started
 
-        opt = lcsim.optimise(base, LEVERS, "net_value", budget=80_000, constraints=["conversions>=400@0.9"],
-                             trials=args.trials, replications=args.replications, threads=args.threads, progress=progress)
+        opt = lcsim.optimise(
+            base,
+            LEVERS,
+            "net_value",
+            budget=80_000,
+            constraints=["conversions>=400@0.9"],
+            trials=args.trials,
+            replications=args.replications,
+            threads=args.threads,
+            progress=progress,
+        )
         walls.append(time.perf_counter() - started)
         searches.append(done["search"])
-    print(f"{args.trials}-trial optimisation ({opt.settings['evaluations']} plans simulated, {args.threads} threads): "
-          f"wall median {statistics.median(walls):.2f} s (min {min(walls):.2f}, max {max(walls):.2f}); "
-          f"search {statistics.median(searches):.2f} s, selection and importance "
-          f"{statistics.median(walls) - statistics.median(searches):.2f} s")
+    print(
+        f"{args.trials}-trial optimisation ({opt.settings['evaluations']} plans simulated, {args.threads} threads): "
+        f"wall median {statistics.median(walls):.2f} s (min {min(walls):.2f}, max {max(walls):.2f}); "
+        f"search {statistics.median(searches):.2f} s, selection and importance "
+        f"{statistics.median(walls) - statistics.median(searches):.2f} s"
+    )
     print(opt.verdict[0])
     return 0
 

@@ -71,17 +71,22 @@ while True:
 @dataclass
 class Result:
     kills: int = 0
-    mid_write: int = 0          # Python writers killed after a "begin" without its "saved", CLI writers killed
-    runs_saved: int = 0         # runs reported saved (all must be in the study)
-    runs_checked: int = 0       # run reads compared against their first digest
+    mid_write: int = (
+        0  # Python writers killed after a "begin" without its "saved", CLI writers killed
+    )
+    runs_saved: int = 0  # runs reported saved (all must be in the study)
+    runs_checked: int = 0  # run reads compared against their first digest
     leftover_temp_files: int = 0  # temporary files of killed writers beside the study at the end
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def line(self) -> str:
-        return (f"kill_writer: {self.kills} kills ({self.mid_write} before the append they were in finished), {self.runs_saved} runs saved, "
-                f"{self.runs_checked} run reads identical to their first, {self.leftover_temp_files} temporary files "
-                f"of killed writers beside the study at the end, {len(self.failures)} failures, {self.seconds:.1f} s")
+        return (
+            f"kill_writer: {self.kills} kills ({self.mid_write} before the append they were in "
+            f"finished), {self.runs_saved} runs saved, "
+            f"{self.runs_checked} run reads identical to their first, {self.leftover_temp_files} temporary files "
+            f"of killed writers beside the study at the end, {len(self.failures)} failures, {self.seconds:.1f} s"
+        )
 
 
 def digest(run) -> str:
@@ -90,7 +95,9 @@ def digest(run) -> str:
         h.update(key.encode())
         h.update(run.arrays[key].tobytes())
     h.update(run.summary().to_csv().encode())
-    h.update(run.scenario.text.encode() if hasattr(run.scenario, "text") else repr(run.scenario).encode())
+    h.update(
+        run.scenario.text.encode() if hasattr(run.scenario, "text") else repr(run.scenario).encode()
+    )
     return h.hexdigest()
 
 
@@ -101,7 +108,9 @@ def _lines(path: Path) -> list[str]:
         return []
 
 
-def run_rounds(kills: int, seed: int, workdir: Path, lcsim_cli: str | None = None, log=print) -> Result:
+def run_rounds(
+    kills: int, seed: int, workdir: Path, lcsim_cli: str | None = None, log=print
+) -> Result:
     """`kills` rounds of start-writer, wait, SIGKILL, check (see the module docstring)."""
     import lcsim
 
@@ -125,7 +134,18 @@ def run_rounds(kills: int, seed: int, workdir: Path, lcsim_cli: str | None = Non
             cmd = [sys.executable, "-c", PY_WRITER, str(scenario), str(study), f"p{round_}"]
         else:
             name = f"c{round_}"
-            cmd = [lcsim_cli, "run", str(scenario), "--out", str(study), "--name", name, "--events", "--threads", "1"]
+            cmd = [
+                lcsim_cli,
+                "run",
+                str(scenario),
+                "--out",
+                str(study),
+                "--name",
+                name,
+                "--events",
+                "--threads",
+                "1",
+            ]
         with out.open("w") as stdout:
             t0 = time.monotonic()
             proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.STDOUT)
@@ -133,7 +153,11 @@ def run_rounds(kills: int, seed: int, workdir: Path, lcsim_cli: str | None = Non
                 # wait for its first append to begin (imports and simulation first), then a random
                 # time up to about two appends
                 deadline = t0 + 60
-                while time.monotonic() < deadline and proc.poll() is None and "begin" not in out.read_text():
+                while (
+                    time.monotonic() < deadline
+                    and proc.poll() is None
+                    and "begin" not in out.read_text()
+                ):
                     time.sleep(0.01)
                 delay = rng.uniform(0.0, 2.5 * append_s)
             else:
@@ -161,7 +185,9 @@ def run_rounds(kills: int, seed: int, workdir: Path, lcsim_cli: str | None = Non
             append_s = sorted(times)[len(times) // 2]
         result.mid_write += bool(inside)
         if rc == 0 and python_writer:
-            result.failures.append(f"round {round_}: the Python writer ended by itself: {lines[-5:]}")
+            result.failures.append(
+                f"round {round_}: the Python writer ended by itself: {lines[-5:]}"
+            )
         if rc not in (0, -signal.SIGKILL):
             result.failures.append(f"round {round_}: writer exited {rc}: {out.read_text()[-800:]}")
         result.kills += 1
@@ -171,11 +197,15 @@ def run_rounds(kills: int, seed: int, workdir: Path, lcsim_cli: str | None = Non
                 st = lcsim.open(study)
                 names = set(st.runs())
             except Exception as e:  # noqa: BLE001 - any failure to open is a finding
-                result.failures.append(f"round {round_}: lcsim.open failed: {type(e).__name__}: {e}")
+                result.failures.append(
+                    f"round {round_}: lcsim.open failed: {type(e).__name__}: {e}"
+                )
                 continue
             missing = saved - names
             if missing:
-                result.failures.append(f"round {round_}: runs reported saved are missing: {sorted(missing)}")
+                result.failures.append(
+                    f"round {round_}: runs reported saved are missing: {sorted(missing)}"
+                )
             strangers = names - begun
             if strangers:
                 result.failures.append(f"round {round_}: runs nobody began: {sorted(strangers)}")
@@ -183,20 +213,36 @@ def run_rounds(kills: int, seed: int, workdir: Path, lcsim_cli: str | None = Non
                 try:
                     d = digest(st[name_])
                 except Exception as e:  # noqa: BLE001
-                    result.failures.append(f"round {round_}: run {name_} does not read: {type(e).__name__}: {e}")
+                    result.failures.append(
+                        f"round {round_}: run {name_} does not read: {type(e).__name__}: {e}"
+                    )
                     continue
                 result.runs_checked += 1
                 if digests.setdefault(name_, d) != d:
-                    result.failures.append(f"round {round_}: run {name_} changed after it was written")
+                    result.failures.append(
+                        f"round {round_}: run {name_} changed after it was written"
+                    )
         elif saved:
-            result.failures.append(f"round {round_}: the study is gone but {len(saved)} runs were saved")
-        log(f"round {round_:3d}: {'python' if python_writer else 'cli   '} writer killed after "
+            result.failures.append(
+                f"round {round_}: the study is gone but {len(saved)} runs were saved"
+            )
+        log(
+            f"round {round_:3d}: {'python' if python_writer else 'cli   '} writer killed after "
             f"{time.monotonic() - t0:5.2f} s (rc {rc}), {len(digests)} runs in the study, {len(saved)} saved, "
-            f"{'inside an append' if inside else 'between appends'}")
+            f"{'inside an append' if inside else 'between appends'}"
+        )
     # one more append after all the kills: it must work and keep everything
-    final = subprocess.run([sys.executable, "-c",
-                            "import sys, lcsim; lcsim.simulate(sys.argv[1], threads=1).save(sys.argv[2], 'final')",
-                            str(scenario), str(study)], capture_output=True, text=True)
+    final = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, lcsim; lcsim.simulate(sys.argv[1], threads=1).save(sys.argv[2], 'final')",
+            str(scenario),
+            str(study),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if final.returncode != 0:
         result.failures.append(f"the append after the kills failed: {final.stderr[-800:]}")
     else:
@@ -209,18 +255,26 @@ def run_rounds(kills: int, seed: int, workdir: Path, lcsim_cli: str | None = Non
                 result.failures.append(f"after the final append, run {name_} changed")
     # a killed writer's temporary file (beside the study) did not stop the next writer (checked
     # above); count those still there
-    result.leftover_temp_files = sum(1 for p in workdir.iterdir() if p.name.startswith("study.h5.tmp"))
+    result.leftover_temp_files = sum(
+        1 for p in workdir.iterdir() if p.name.startswith("study.h5.tmp")
+    )
     result.runs_saved = len(saved)
     result.seconds = time.monotonic() - t_start
     return result
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--kills", type=int, default=60)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--dir", type=Path, default=None, help="work directory (default: a new temporary one)")
-    parser.add_argument("--lcsim", default=None, help="the lcsim command (default: on PATH or beside python)")
+    parser.add_argument(
+        "--dir", type=Path, default=None, help="work directory (default: a new temporary one)"
+    )
+    parser.add_argument(
+        "--lcsim", default=None, help="the lcsim command (default: on PATH or beside python)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     workdir = args.dir or Path(tempfile.mkdtemp(prefix="lcsim_kill_writer_"))

@@ -2,9 +2,12 @@
 # Idempotent set-up for a Debian 12 machine (run as root), split by what a command needs:
 #
 #   bash tools/setup.sh run    the main job: the Debian build dependencies, the virtual environment
-#                              .venv, and lcsim pip-installed there with its runtime dependencies
-#                              (one compile of the C++ core, the `lcsim` command and the Python module)
-#   bash tools/setup.sh test   all of `run`, plus the test extras (pytest, h5py, Dask, ...), the
+#                              .venv, and lcsim pip-installed there with its runtime dependencies and
+#                              the `report` extra (Jinja2, Plotly: tools/study.sh writes the HTML
+#                              report) (one compile of the C++ core, the `lcsim` command and the
+#                              Python module)
+#   bash tools/setup.sh test   all of `run`, plus the test extras (pytest, h5py, Dask, the optimiser's
+#                              Optuna, the app's Dash, ruff, ...), the
 #                              Debian packages of GoogleTest and Google Benchmark, and the C++ tests
 #                              and benches, compiled in the same build directory build/ as the
 #                              package (so nothing is compiled twice)
@@ -129,7 +132,8 @@ installed="$(cat "$stamp" 2>/dev/null || true)"
 if [ "$installed" = "$fingerprint test" ] || [ "$installed" = "$fingerprint $mode" ]; then
   skip "lcsim ($mode) up to date"
 else
-  tests=OFF extras=""
+  # run: the report extra, for the main job's HTML report; test: every extra's packages (pyproject.toml)
+  tests=OFF extras="[report]"
   if [ "$mode" = test ]; then tests=ON extras="[test]"; fi
   # One CMake build directory, build/, for the wheel and for the C++ tests and benches: a test
   # install only adds the tests' and benches' targets to what a run install compiled.

@@ -1,8 +1,28 @@
 """The funnel-10 reference workload (benches/funnel10/*.yaml), shared by the peers."""
 
-STAGES = ["awareness", "engaged", "lead", "mql", "sql", "customer", "loyal", "advocate", "lost", "churned"]
+STAGES = [
+    "awareness",
+    "engaged",
+    "lead",
+    "mql",
+    "sql",
+    "customer",
+    "loyal",
+    "advocate",
+    "lost",
+    "churned",
+]
 HORIZON = 730.0
-MEAN_DWELL = {"awareness": 3, "engaged": 5, "lead": 7, "mql": 10, "sql": 14, "customer": 90, "loyal": 180, "advocate": 365}
+MEAN_DWELL = {
+    "awareness": 3,
+    "engaged": 5,
+    "lead": 7,
+    "mql": 10,
+    "sql": 14,
+    "customer": 90,
+    "loyal": 180,
+    "advocate": 365,
+}
 NEXT = {
     "awareness": {"engaged": 0.30, "lost": 0.70},
     "engaged": {"lead": 0.40, "awareness": 0.10, "lost": 0.50},

@@ -32,8 +32,15 @@ import statistics
 import time
 
 import numpy as np
-
-from funnel10_workload import HORIZON, MEAN_DWELL, NEXT, STAGES, WEBINAR_EVERY, WEBINAR_MOVE, WEBINAR_REACH
+from funnel10_workload import (
+    HORIZON,
+    MEAN_DWELL,
+    NEXT,
+    STAGES,
+    WEBINAR_EVERY,
+    WEBINAR_MOVE,
+    WEBINAR_REACH,
+)
 
 
 def _tables(nxt):
@@ -61,7 +68,9 @@ def _tables(nxt):
     return mean, cuts[:, 0].copy(), cuts[:, 1].copy(), dest, absorbing
 
 
-def simulate(n: int, webinar: bool = False, seed: int = 1, next_probs=None, with_transitions: bool = False):
+def simulate(
+    n: int, webinar: bool = False, seed: int = 1, next_probs=None, with_transitions: bool = False
+):
     """Stage counts at day 730 ({stage: customers}) of n customers starting in awareness at day 0.
 
     next_probs overrides the next-stage table (the tests use it for a deliberately wrong peer).
@@ -77,7 +86,7 @@ def simulate(n: int, webinar: bool = False, seed: int = 1, next_probs=None, with
 
     # Stage indices are intp: numpy converts any other index type to intp on every gather.
     stage = np.zeros(n, dtype=np.intp)  # everyone in awareness
-    t = np.zeros(n)                     # time of entering `stage`
+    t = np.zeros(n)  # time of entering `stage`
     counts = np.zeros(s_count, dtype=np.int64)
     transitions = 0
     while stage.size:
@@ -94,17 +103,21 @@ def simulate(n: int, webinar: bool = False, seed: int = 1, next_probs=None, with
             in_mql = np.flatnonzero(stage == mql)
             if in_mql.size:
                 entry, leave = t.take(in_mql), np.minimum(exit_t.take(in_mql), HORIZON)
-                first = (np.floor(entry / WEBINAR_EVERY) + 1.0) * WEBINAR_EVERY  # first webinar after entry
-                seen = np.ceil((leave - first) / WEBINAR_EVERY)  # webinars first, first + 7, ... before leave
+                first = (
+                    np.floor(entry / WEBINAR_EVERY) + 1.0
+                ) * WEBINAR_EVERY  # first webinar after entry
+                seen = np.ceil(
+                    (leave - first) / WEBINAR_EVERY
+                )  # webinars first, first + 7, ... before leave
                 g = rng.geometric(p_move, in_mql.size)  # the webinar that moves the customer
                 moved = g <= seen
                 hit = in_mql[moved]
                 exit_t[hit] = first[moved] + (g[moved] - 1) * WEBINAR_EVERY
                 nxt[hit] = sql
-        going = exit_t < HORIZON            # leaves its stage before the horizon
-        keep = going & moving.take(nxt)     # ... and into a stage it can leave again
+        going = exit_t < HORIZON  # leaves its stage before the horizon
+        keep = going & moving.take(nxt)  # ... and into a stage it can leave again
         transitions += int(np.count_nonzero(going))
-        ended = np.flatnonzero(~keep)       # counted where they are at day 730
+        ended = np.flatnonzero(~keep)  # counted where they are at day 730
         if ended.size:
             final = np.where(going.take(ended), nxt.take(ended), stage.take(ended))
             counts += np.bincount(final, minlength=s_count)
@@ -120,9 +133,13 @@ def main(argv=None):
     ap.add_argument("--webinar", action="store_true", help="the +webinar variant")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=1, help="runs; seconds is their median")
-    ap.add_argument("--warmup", type=int, default=1,
-                    help="untimed runs first (default 1): the first run in a process pays for page faults of "
-                         "its fresh arrays, 2-4x the time of later runs, and lcsim's benchmark is timed warm too")
+    ap.add_argument(
+        "--warmup",
+        type=int,
+        default=1,
+        help="untimed runs first (default 1): the first run in a process pays for page faults of "
+        "its fresh arrays, 2-4x the time of later runs, and lcsim's benchmark is timed warm too",
+    )
     a = ap.parse_args(argv)
     for r in range(a.warmup):
         simulate(int(a.n), a.webinar, a.seed + a.repeat + r)
@@ -132,9 +149,21 @@ def main(argv=None):
         counts, transitions = simulate(int(a.n), a.webinar, a.seed + r, with_transitions=True)
         seconds.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
-    print(json.dumps({"seconds": statistics.median(seconds), "cpu_seconds": statistics.median(cpu),
-                      "all_seconds": seconds, "transitions": transitions,
-                      "counts": counts, "n": int(a.n), "webinar": a.webinar, "peer": "numpy", "numpy": np.__version__}))
+    print(
+        json.dumps(
+            {
+                "seconds": statistics.median(seconds),
+                "cpu_seconds": statistics.median(cpu),
+                "all_seconds": seconds,
+                "transitions": transitions,
+                "counts": counts,
+                "n": int(a.n),
+                "webinar": a.webinar,
+                "peer": "numpy",
+                "numpy": np.__version__,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -26,8 +26,15 @@ import time
 from bisect import bisect_right
 
 import simpy
-
-from funnel10_workload import HORIZON, MEAN_DWELL, NEXT, STAGES, WEBINAR_EVERY, WEBINAR_MOVE, WEBINAR_REACH
+from funnel10_workload import (
+    HORIZON,
+    MEAN_DWELL,
+    NEXT,
+    STAGES,
+    WEBINAR_EVERY,
+    WEBINAR_MOVE,
+    WEBINAR_REACH,
+)
 
 
 class _Funnel:
@@ -88,7 +95,9 @@ class _Funnel:
                     proc.interrupt("webinar")
 
 
-def simulate(n: int, webinar: bool = False, seed: int = 1, next_probs=None, with_transitions: bool = False):
+def simulate(
+    n: int, webinar: bool = False, seed: int = 1, next_probs=None, with_transitions: bool = False
+):
     """Stage counts at day 730 ({stage: customers}) of n customers starting in awareness at day 0.
 
     next_probs overrides the next-stage table (the tests use it for a deliberately wrong peer).
@@ -116,10 +125,21 @@ def main(argv=None):
         counts, transitions = simulate(int(a.n), a.webinar, a.seed + r, with_transitions=True)
         seconds.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
-    print(json.dumps({"seconds": statistics.median(seconds), "cpu_seconds": statistics.median(cpu),
-                      "all_seconds": seconds, "transitions": transitions,
-                      "counts": counts, "n": int(a.n), "webinar": a.webinar, "peer": "simpy",
-                      "simpy": simpy.__version__}))
+    print(
+        json.dumps(
+            {
+                "seconds": statistics.median(seconds),
+                "cpu_seconds": statistics.median(cpu),
+                "all_seconds": seconds,
+                "transitions": transitions,
+                "counts": counts,
+                "n": int(a.n),
+                "webinar": a.webinar,
+                "peer": "simpy",
+                "simpy": simpy.__version__,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -17,13 +17,15 @@ import sys
 import warnings
 
 from . import _core
-from .analysis import Analysis, analyze
-from .backtest import Backtest, backtest
-from .calibration import Calibration, LogCheck, calibrate, check_events, synth
+from .analysis import Analysis, analyse, analyze
+from .backtest import Backtest
+from .calibration import Calibration, LogCheck, backtest, calibrate, check_events, synth
 from .errors import Problem, ScenarioError, StudyError
-from .optimise import Optimisation, optimise
-from .results import Run, Study, open, simulate
+from .optimise import Optimisation, optimise, optimize
+from .run import Run
 from .scenario import Scenario, ScenarioChange
+from .simulation import simulate
+from .study import Study, open
 from .sweep import Sweep, sweep
 from .uncertainty import UncertainComparison, UncertainRun, variance_components, variance_split
 from .whatif import Comparison, compare
@@ -48,6 +50,7 @@ __all__ = [
     "UncertainComparison",
     "UncertainRun",
     "__version__",
+    "analyse",  # alias of analyze
     "analyze",
     "backtest",
     "calibrate",
@@ -56,6 +59,7 @@ __all__ = [
     "hdf5_version",
     "open",
     "optimise",
+    "optimize",  # alias of optimise
     "plot",
     "report",
     "simulate",

@@ -7,6 +7,8 @@ import argparse
 import os
 import sys
 
+from ._extras import MissingExtraError, missing_extra
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lcsim", description="lcsim's pages for strategists")
@@ -16,41 +18,91 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--out", "-o", required=True, help="the HTML file to write")
     report.add_argument("--title", help="the page title (default: the study's file name)")
     app = verbs.add_parser("app", help="what-if in the browser, on 127.0.0.1")
-    app.add_argument("scenarios", nargs="*", help="baseline scenarios to offer (default: the bundled ones)")
+    app.add_argument(
+        "scenarios", nargs="*", help="baseline scenarios to offer (default: the bundled ones)"
+    )
     app.add_argument("--port", type=int, default=8050)
-    app.add_argument("--replications", type=int, default=None,
-                     help="paired replications per comparison (default: the scenario's, as lcsim compare)")
+    app.add_argument(
+        "--replications",
+        type=int,
+        default=None,
+        help="paired replications per comparison (default: the scenario's, as lcsim compare)",
+    )
     app.add_argument("--save-dir", default=None)
     opt = verbs.add_parser(
-        "optimise", help="the best plan under a budget",
+        "optimise",
+        aliases=["optimize"],  # one spelling, optimise; the other an alias (as the C++ program's)
+        help="the best plan under a budget",
         description="Search the levers for the plan that maximises (or minimises) a metric subject to "
-                    "constraints, on common random numbers, then re-evaluate the best plans on fresh paired "
-                    "replications (lcsim.optimise; docs/optimise.md).")
+        "constraints, on common random numbers, then re-evaluate the best plans on fresh paired "
+        "replications (lcsim.optimise; docs/optimise.md).",
+    )
     opt.add_argument("scenario", help="the base scenario (.yaml)")
-    opt.add_argument("--lever", action="append", required=True, metavar="PATH=LOW:HIGH|PATH=[A,B,...]",
-                     help="a dotted scenario path and its range (whole numbers when both ends are) or choices "
-                          "(a YAML list); repeat for each lever")
+    opt.add_argument(
+        "--lever",
+        action="append",
+        required=True,
+        metavar="PATH=LOW:HIGH|PATH=[A,B,...]",
+        help="a dotted scenario path and its range (whole numbers when both ends are) or choices "
+        "(a YAML list); repeat for each lever",
+    )
     goal = opt.add_mutually_exclusive_group()
-    goal.add_argument("--maximise", "--maximize", metavar="METRIC", help="metric to maximise (default net_value)")
-    goal.add_argument("--minimise", "--minimize", metavar="METRIC", help="metric to minimise")
-    opt.add_argument("--subject-to", action="append", default=[], metavar="METRIC<=VALUE",
-                     help="a constraint on the mean per replication; repeatable")
-    opt.add_argument("--at-least", action="append", default=[], metavar="METRIC>=VALUE@P",
-                     help="a chance constraint: met in at least a share P of the replications; repeatable")
-    opt.add_argument("--budget", type=float, help="shorthand for --subject-to touchpoint_cost<=BUDGET")
-    opt.add_argument("--trials", type=int, default=60, help="plans proposed by the search (default 60)")
-    opt.add_argument("--replications", type=int, help="per plan in the search (default: the scenario's)")
-    opt.add_argument("--final-replications", type=int, help="per plan in the selection step (default 4x, >= 40)")
-    opt.add_argument("--finalists", type=int, default=3, help="plans re-evaluated at the end (default 3)")
+    goal.add_argument(
+        "--maximise",
+        "--maximize",
+        metavar="METRIC",
+        help="metric to maximise (default net_value; --maximize is an alias)",
+    )
+    goal.add_argument(
+        "--minimise", "--minimize", metavar="METRIC", help="metric to minimise (alias --minimize)"
+    )
+    opt.add_argument(
+        "--subject-to",
+        action="append",
+        default=[],
+        metavar="METRIC<=VALUE",
+        help="a constraint on the mean per replication; repeatable",
+    )
+    opt.add_argument(
+        "--at-least",
+        action="append",
+        default=[],
+        metavar="METRIC>=VALUE@P",
+        help="a chance constraint: met in at least a share P of the replications; repeatable",
+    )
+    opt.add_argument(
+        "--budget", type=float, help="shorthand for --subject-to touchpoint_cost<=BUDGET"
+    )
+    opt.add_argument(
+        "--trials", type=int, default=60, help="plans proposed by the search (default 60)"
+    )
+    opt.add_argument(
+        "--replications", type=int, help="per plan in the search (default: the scenario's)"
+    )
+    opt.add_argument(
+        "--final-replications", type=int, help="per plan in the selection step (default 4x, >= 40)"
+    )
+    opt.add_argument(
+        "--finalists", type=int, default=3, help="plans re-evaluated at the end (default 3)"
+    )
     opt.add_argument("--batch", type=int, default=8, help="plans proposed at a time (default 8)")
-    opt.add_argument("--tolerance", type=float, default=0.0,
-                     help="a lead over the runner-up below this (objective's unit) is called practically the same")
-    opt.add_argument("--progress", action="store_true",
-                     help="the progress bar on stderr even when it is not a terminal (default: only on a terminal)")
+    opt.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.0,
+        help="a lead over the runner-up below this (objective's unit) is called practically the same",
+    )
+    opt.add_argument(
+        "--progress",
+        action="store_true",
+        help="the progress bar on stderr even when it is not a terminal (default: only on a terminal)",
+    )
     opt.add_argument("--seed", type=int, help="default: the scenario's")
     opt.add_argument("--threads", type=int, help="threads per plan (default: all cores)")
     opt.add_argument("--out", help="add the optimisation to this study (.h5)")
-    opt.add_argument("--name", default="optimisation", help="its name in the study (default optimisation)")
+    opt.add_argument(
+        "--name", default="optimisation", help="its name in the study (default optimisation)"
+    )
     opt.add_argument("--variant-out", help="write the chosen plan as an extends: file here")
     opt.add_argument("--trials-csv", help="write every plan tried as CSV here")
     return parser
@@ -77,8 +129,12 @@ def _lever(text: str):
         bounds = (yaml.safe_load(low), yaml.safe_load(high)) if sep else None
     except yaml.YAMLError:
         bounds = None
-    if bounds is None or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds):
-        raise ValueError(f"--lever {text!r}: expected PATH=LOW:HIGH with two numbers, or PATH=[A, B, ...]")
+    if bounds is None or not all(
+        isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds
+    ):
+        raise ValueError(
+            f"--lever {text!r}: expected PATH=LOW:HIGH with two numbers, or PATH=[A, B, ...]"
+        )
     return path, bounds
 
 
@@ -90,9 +146,14 @@ def _check_free(study: str, name: str) -> None:
 
     if not os.path.exists(study):
         return
-    for kind, names in (("optimisation", _core.study_optimisations(study)), ("comparison", _core.study_comparisons(study))):
+    for kind, names in (
+        ("optimisation", _core.study_optimisations(study)),
+        ("comparison", _core.study_comparisons(study)),
+    ):
         if name in names:
-            raise ValueError(f"{study} already has {'an' if kind[0] == 'o' else 'a'} {kind} '{name}'; choose another --name")
+            raise ValueError(
+                f"{study} already has {'an' if kind[0] == 'o' else 'a'} {kind} '{name}'; choose another --name"
+            )
 
 
 def _optimise(args) -> int:
@@ -101,8 +162,13 @@ def _optimise(args) -> int:
     levers = dict(_lever(t) for t in args.lever)
     if args.out:
         _check_free(args.out, args.name)
-    objective, direction = (args.minimise, "minimise") if args.minimise else (args.maximise or "net_value", "maximise")
-    from tqdm import tqdm
+    objective, direction = (
+        (args.minimise, "minimise") if args.minimise else (args.maximise or "net_value", "maximise")
+    )
+    try:
+        from tqdm import tqdm
+    except ImportError as e:  # lcsim[optimise]
+        raise missing_extra("optimise", e) from e
 
     # On stderr, only on a terminal or when asked: logs and captured output stay clean.
     try:  # a terminal of unknown size says 0 x 0, and tqdm hides bars below a terminal's last row
@@ -110,8 +176,15 @@ def _optimise(args) -> int:
         columns, rows = size.columns or 100, size.lines or 24
     except OSError:
         columns, rows = 100, 24
-    bar = tqdm(total=args.trials, desc="searching", unit="plan", file=sys.stderr, ncols=min(columns, 100), nrows=rows,
-               disable=not (args.progress or sys.stderr.isatty()))
+    bar = tqdm(
+        total=args.trials,
+        desc="searching",
+        unit="plan",
+        file=sys.stderr,
+        ncols=min(columns, 100),
+        nrows=rows,
+        disable=not (args.progress or sys.stderr.isatty()),
+    )
 
     def progress(done: int, total: int) -> None:
         bar.update(done - bar.n)
@@ -119,16 +192,30 @@ def _optimise(args) -> int:
             bar.set_description("search done; re-evaluating the finalists")
 
     try:
-        opt = optimise(args.scenario, levers, objective, direction=direction,
-                       constraints=list(args.subject_to) + list(args.at_least), budget=args.budget,
-                       trials=args.trials, replications=args.replications,
-                       final_replications=args.final_replications, finalists=args.finalists, batch=args.batch,
-                       seed=args.seed, threads=args.threads, tolerance=args.tolerance, progress=progress)
+        opt = optimise(
+            args.scenario,
+            levers,
+            objective,
+            direction=direction,
+            constraints=list(args.subject_to) + list(args.at_least),
+            budget=args.budget,
+            trials=args.trials,
+            replications=args.replications,
+            final_replications=args.final_replications,
+            finalists=args.finalists,
+            batch=args.batch,
+            seed=args.seed,
+            threads=args.threads,
+            tolerance=args.tolerance,
+            progress=progress,
+        )
     finally:
         bar.close()
     print("\n".join(opt.verdict))
-    print(f"\nfinalists (each on the same {opt.settings['final_replications']} fresh paired replications; "
-          "means per replication):")
+    print(
+        f"\nfinalists (each on the same {opt.settings['final_replications']} fresh paired replications; "
+        "means per replication):"
+    )
     print(opt.table())
     if args.out:
         opt.save(args.out, args.name)
@@ -143,6 +230,8 @@ def _optimise(args) -> int:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    if args.verb == "optimize":  # the alias: messages and extras say optimise
+        args.verb = "optimise"
     from .errors import ScenarioError, StudyError
 
     try:
@@ -156,13 +245,15 @@ def main(argv=None) -> int:
             return _optimise(args)
         from .app import serve
 
-        return serve(args.scenarios, port=args.port, replications=args.replications, save_dir=args.save_dir)
+        return serve(
+            args.scenarios, port=args.port, replications=args.replications, save_dir=args.save_dir
+        )
     except (ScenarioError, StudyError, ValueError, TypeError, FileNotFoundError) as e:
         print(f"lcsim {args.verb}: {e}" if "\n" not in str(e) else str(e), file=sys.stderr)
         return 2
-    except ImportError as e:
-        missing = "optuna" if args.verb == "optimise" else "'lcsim[app]'"
-        print(f"lcsim {args.verb}: {e.name or e} is not installed: pip install {missing}", file=sys.stderr)
+    except ImportError as e:  # an optional dependency: name the extra that installs it
+        error = e if isinstance(e, MissingExtraError) else missing_extra(args.verb, e)
+        print(f"lcsim {args.verb}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

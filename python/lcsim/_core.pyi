@@ -1,5 +1,5 @@
 # Hand-written stub of the private C++ module lcsim._core (tests check it lists every public name).
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 
@@ -43,7 +43,7 @@ class RunInfo:
 class Run:
     info: RunInfo
     has_events: bool
-    parameter_draws: Optional[dict[str, object]]  # parameters, values [R, P], inner, source, note
+    parameter_draws: dict[str, object] | None  # parameters, values [R, P], inner, source, note
     def arrays(self) -> dict[str, np.ndarray]: ...
     def events(self) -> dict[str, np.ndarray]: ...
     def summary(self) -> dict[str, object]: ...
@@ -72,48 +72,75 @@ def compare(
     precision_on_delta: bool = True,
     batch: int = 10,
     max_replications: int = 1000,
-    seed: Optional[int] = None,
+    seed: int | None = None,
     threads: int = 0,
     independent: bool = True,
     who_changed: bool = True,
-    progress: Optional[Callable[[int, int], None]] = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Comparison: ...
 def resource_metric_names() -> list[str]: ...
 def t95_factor(n: int) -> float: ...
 def join_batches(batches: list[Run]) -> Run: ...
-def assemble_drawn_run(model: Model, parts: list[Run], name: str, seed: int, draws: dict[str, object]) -> Run: ...
+def assemble_drawn_run(
+    model: Model, parts: list[Run], name: str, seed: int, draws: dict[str, object]
+) -> Run: ...
 def make_comparison(
-    base: Run, variants: list[Run], deltas: list[dict[str, object]], verdicts: list[str],
+    base: Run,
+    variants: list[Run],
+    deltas: list[dict[str, object]],
+    verdicts: list[str],
     changed_touchpoints: list[list[str]],
 ) -> Comparison: ...
 def study_append_comparison(path: str, comparison: Comparison, name: str) -> None: ...
 def study_comparisons(path: str) -> list[str]: ...
 def study_read_comparison(path: str, name: str) -> Comparison: ...
 def study_append_sweep(
-    path: str, name: str, design: str, parameters: list[str], values: list[list[str]], runs: list[Run]
+    path: str,
+    name: str,
+    design: str,
+    parameters: list[str],
+    values: list[list[str]],
+    runs: list[Run],
 ) -> None: ...
 def study_sweeps(path: str) -> list[str]: ...
 def study_read_sweep(path: str, name: str) -> tuple[str, list[str], list[list[str]], list[Run]]: ...
 def study_append_optimisation(
-    path: str, name: str, settings: str, levers: list[str], columns: list[str],
-    trials: list[tuple[int, str, list[str], list[float]]], chosen: str, verdict: list[str], selection: Comparison,
+    path: str,
+    name: str,
+    settings: str,
+    levers: list[str],
+    columns: list[str],
+    trials: list[tuple[int, str, list[str], list[float]]],
+    chosen: str,
+    verdict: list[str],
+    selection: Comparison,
 ) -> None: ...
 def study_optimisations(path: str) -> list[str]: ...
 def study_read_optimisation(
     path: str, name: str
-) -> tuple[str, list[str], list[str], list[tuple[int, str, list[str], list[float]]], str, list[str], Comparison]: ...
+) -> tuple[
+    str,
+    list[str],
+    list[str],
+    list[tuple[int, str, list[str], list[float]]],
+    str,
+    list[str],
+    Comparison,
+]: ...
 def check_yaml(text: str, file: str = "<string>") -> list[tuple[str, int, str, str, bool]]: ...
 def canonical_yaml(text: str, file: str = "<string>") -> str: ...
 def apply_changes(text: str, changes: list[tuple[str, str]], file: str = "<string>") -> str: ...
-def compile_yaml(text: str, file: str = "<string>", extends: list[str] = ..., own_text: str = "") -> Model: ...
+def compile_yaml(
+    text: str, file: str = "<string>", extends: list[str] = ..., own_text: str = ""
+) -> Model: ...
 def simulate(
     model: Model,
     replications: int = 0,
-    seed: Optional[int] = None,
+    seed: int | None = None,
     threads: int = 0,
     events: bool = False,
     name: str = "",
-    progress: Optional[Callable[[int, int], None]] = None,
+    progress: Callable[[int, int], None] | None = None,
     first_replication: int = 0,
 ) -> Run: ...
 def study_append(path: str, run: Run, name: str) -> None: ...
@@ -143,33 +170,90 @@ def without_touchpoints(model: Model) -> Model: ...
 
 # ---- calibration (bind_calibrate.cpp): plain dicts, shaped by lcsim.calibration ----
 def calibrate_events(
-    source: str, is_text: bool, file: str, segment_column: str = "", censor_at: str = "",
-    stage_map: dict[str, str] = ..., absorbing: list[str] = ..., epoch: str = "", drop_duplicates: bool = False,
-    won: str = "", name: str = "calibrated", min_segment_observations: int = 30, initial_cohort_days: float = 7.0,
-    transition_prior: float = 0.5, level: float = 0.95, horizon: float = 0.0, report_every: float = 7.0,
-    seed: int = 1, replications: int = 10, drop_invalid: bool = False, columns: dict[str, str] = ...,
-    separator: str = "", date_format: str = "iso", stages: list[str] = ...,
+    source: str,
+    is_text: bool,
+    file: str,
+    segment_column: str = "",
+    censor_at: str = "",
+    stage_map: dict[str, str] = ...,
+    absorbing: list[str] = ...,
+    epoch: str = "",
+    drop_duplicates: bool = False,
+    won: str = "",
+    name: str = "calibrated",
+    min_segment_observations: int = 30,
+    initial_cohort_days: float = 7.0,
+    transition_prior: float = 0.5,
+    level: float = 0.95,
+    horizon: float = 0.0,
+    report_every: float = 7.0,
+    seed: int = 1,
+    replications: int = 10,
+    drop_invalid: bool = False,
+    columns: dict[str, str] = ...,
+    separator: str = "",
+    date_format: str = "iso",
+    stages: list[str] = ...,
 ) -> dict[str, object]: ...
 def check_events(
-    source: str, is_text: bool, file: str, segment_column: str = "", censor_at: str = "",
-    stage_map: dict[str, str] = ..., stages: list[str] = ..., absorbing: list[str] = ..., epoch: str = "",
-    drop_duplicates: bool = False, drop_invalid: bool = False, columns: dict[str, str] = ..., separator: str = "",
+    source: str,
+    is_text: bool,
+    file: str,
+    segment_column: str = "",
+    censor_at: str = "",
+    stage_map: dict[str, str] = ...,
+    stages: list[str] = ...,
+    absorbing: list[str] = ...,
+    epoch: str = "",
+    drop_duplicates: bool = False,
+    drop_invalid: bool = False,
+    columns: dict[str, str] = ...,
+    separator: str = "",
     date_format: str = "iso",
 ) -> dict[str, object]: ...
 def calibrate_snapshots(
-    source: str, is_text: bool, file: str, stage_map: dict[str, str] = ..., stages: list[str] = ...,
-    absorbing: list[str] = ..., epoch: str = "", transitions: list[tuple[str, str]] = ..., level: float = 0.95,
-    max_phases: int = 3, phases: dict[str, int] = ..., entry_stage: str = "", won: str = "",
-    name: str = "calibrated", segment_column: str = "", min_segment_pairs: int = 30, columns: dict[str, str] = ...,
-    separator: str = "", date_format: str = "iso", date_means: str = "end-of-day", phase_criterion: str = "lr",
+    source: str,
+    is_text: bool,
+    file: str,
+    stage_map: dict[str, str] = ...,
+    stages: list[str] = ...,
+    absorbing: list[str] = ...,
+    epoch: str = "",
+    transitions: list[tuple[str, str]] = ...,
+    level: float = 0.95,
+    max_phases: int = 3,
+    phases: dict[str, int] = ...,
+    entry_stage: str = "",
+    won: str = "",
+    name: str = "calibrated",
+    segment_column: str = "",
+    min_segment_pairs: int = 30,
+    columns: dict[str, str] = ...,
+    separator: str = "",
+    date_format: str = "iso",
+    date_means: str = "end-of-day",
+    phase_criterion: str = "lr",
     exact_stages: list[str] = ...,
 ) -> dict[str, object]: ...
 def calibrate_funnel(
-    source: str, is_text: bool, file: str, transitions: list[tuple[str, list[str]]], won: str = "",
-    start: str = "steady", period_days: float = 0.0, level: float = 0.95, name: str = "calibrated", seed: int = 1,
+    source: str,
+    is_text: bool,
+    file: str,
+    transitions: list[tuple[str, list[str]]],
+    won: str = "",
+    start: str = "steady",
+    period_days: float = 0.0,
+    level: float = 0.95,
+    name: str = "calibrated",
+    seed: int = 1,
     replications: int = 10,
 ) -> dict[str, object]: ...
 def synth(
-    model: Model, replication: int = 0, seed: Optional[int] = None, start_date: str = "2025-01-06",
-    observe_until: Optional[float] = None, snapshots: str = "none", touchpoints: bool = True,
+    model: Model,
+    replication: int = 0,
+    seed: int | None = None,
+    start_date: str = "2025-01-06",
+    observe_until: float | None = None,
+    snapshots: str = "none",
+    touchpoints: bool = True,
 ) -> dict[str, object]: ...

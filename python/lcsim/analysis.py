@@ -15,22 +15,23 @@ resource capacity are left out, and the horizon is infinite: :attr:`Analysis.not
 from __future__ import annotations
 
 import os
-from typing import Optional, Union
 
 import numpy as np
 import pandas as pd
 
 from . import _core
+from ._validators import validate_positive
+from .run import Run
 from .scenario import Scenario
 
-__all__ = ["Analysis", "analyze"]
+__all__ = ["Analysis", "analyse", "analyze"]
 
 
 def analyze(
-    scenario: Union[Scenario, str, os.PathLike],
-    segment: Optional[str] = None,
-    start: Optional[str] = None,
-) -> "Analysis":
+    scenario: Scenario | str | os.PathLike,
+    segment: str | None = None,
+    start: str | None = None,
+) -> Analysis:
     """Closed form of a scenario's Markov part, with ranked elasticities.
 
     Parameters
@@ -58,6 +59,11 @@ def analyze(
         scenario = Scenario.load(scenario)
     core = _core.analyze_markov(scenario._model, segment=segment or "", start=start or "")
     return Analysis(core, scenario, population=not segment and not start)
+
+
+#: British spelling of :func:`analyze` (the canonical name, as the ``lcsim analyze`` command and the
+#: core's ``analyze``): the same function.
+analyse = analyze
 
 
 class Analysis:
@@ -158,7 +164,10 @@ class Analysis:
             ("time_to_absorption", c.time_to_absorption),
         ]
         if not np.isnan(c.customers):
-            rows += [("customers", c.customers), ("expected_conversions", c.customers * c.conversion_probability)]
+            rows += [
+                ("customers", c.customers),
+                ("expected_conversions", c.customers * c.conversion_probability),
+            ]
         return pd.DataFrame(rows, columns=["quantity", "value"])
 
     @property
@@ -177,8 +186,8 @@ class Analysis:
     def check(
         self,
         replications: int = 20,
-        seed: Optional[int] = None,
-        threads: Optional[int] = None,
+        seed: int | None = None,
+        threads: int | None = None,
         keep_touchpoints: bool = False,
     ) -> pd.DataFrame:
         """The closed form beside a simulation of the same stage rules (whole population only).
@@ -202,19 +211,19 @@ class Analysis:
             so customers still on their way have not converted: compare on long horizons.
         """
         if not self._population:
-            raise ValueError("check() simulates the whole population: use lcsim.analyze(scenario) without segment= "
-                             "and start=")
-        from .results import Run, _positive
-
+            raise ValueError(
+                "check() simulates the whole population: use lcsim.analyze(scenario) without segment= "
+                "and start="
+            )
         model = self._scenario._model
         if not keep_touchpoints:
             model = _core.without_touchpoints(model)
         run = Run(
             _core.simulate(
                 model,
-                replications=_positive("replications", replications),
+                replications=validate_positive("replications", replications),
                 seed=seed,
-                threads=0 if threads is None else _positive("threads", threads),
+                threads=0 if threads is None else validate_positive("threads", threads),
             )
         )
         summary = run.summary().set_index("metric")
@@ -230,7 +239,9 @@ class Analysis:
             se = row["std"] / np.sqrt(row["n"]) if row["n"] > 1 else np.nan
             z = (row["mean"] - closed) / se if se and np.isfinite(se) and se > 0 else np.nan
             rows.append((quantity, closed, row["mean"], row["ci_low"], row["ci_high"], z))
-        return pd.DataFrame(rows, columns=["quantity", "closed_form", "simulated", "ci_low", "ci_high", "z"])
+        return pd.DataFrame(
+            rows, columns=["quantity", "closed_form", "simulated", "ci_low", "ci_high", "z"]
+        )
 
     def __repr__(self) -> str:
         return (

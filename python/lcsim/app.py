@@ -22,33 +22,57 @@ import re
 import sys
 import tempfile
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
-import dash
-from dash import ALL, MATCH, Input, Output, State, dcc, html
+from ._extras import missing_extra
+
+try:  # lcsim[app]
+    import dash
+    from dash import ALL, MATCH, Input, Output, State, dcc, html
+except ImportError as _error:
+    raise missing_extra("app", _error) from _error
 
 from . import htmlreport, recommend
 from .errors import Problem, ScenarioError
-from .results import simulate
 from .scenario import Scenario, variant_text
+from .simulation import simulate
 from .whatif import compare
 
-__all__ = ["Lever", "levers", "parse_value", "rebalance_shares", "problem_text", "variant_text", "make_app", "serve"]
+__all__ = [
+    "AppLever",
+    "Lever",
+    "levers",
+    "parse_value",
+    "rebalance_shares",
+    "problem_text",
+    "variant_text",
+    "make_app",
+    "serve",
+]
 
 #: Metrics shown in the app's tables, in order, with their labels.
-SHOWN = (("conversions", "conversions (customers won)"), ("conversion_rate", "conversion rate"),
-         ("revenue", "revenue ($)"), ("touchpoint_cost", "touchpoint and staff cost ($)"),
-         ("net_value", "net value ($, discounted)"))
+SHOWN = (
+    ("conversions", "conversions (customers won)"),
+    ("conversion_rate", "conversion rate"),
+    ("revenue", "revenue ($)"),
+    ("touchpoint_cost", "touchpoint and staff cost ($)"),
+    ("net_value", "net value ($, discounted)"),
+)
 #: Metrics in the app's chart of relative changes.
-CHARTED = (("conversions", "conversions"), ("revenue", "revenue"), ("touchpoint_cost", "touchpoint and staff cost"),
-           ("net_value", "net value"))
+CHARTED = (
+    ("conversions", "conversions"),
+    ("revenue", "revenue"),
+    ("touchpoint_cost", "touchpoint and staff cost"),
+    ("net_value", "net value"),
+)
 _BLUE, _ORANGE = "#4c6ef5", "#e8590c"
 
 
 @dataclass(frozen=True)
-class Lever:
+class AppLever:
     """One input of the app: a scenario field by its dotted path (as ``with_changes`` takes it)."""
 
     path: str
@@ -58,59 +82,149 @@ class Lever:
     value: Any
 
 
-def levers(scenario: Scenario) -> list[Lever]:
+#: The name :class:`AppLever` had before the optimiser's levers (:class:`lcsim.optimise.SearchLever`)
+#: were told apart from it: an alias, kept for old code.
+Lever = AppLever
+
+
+def levers(scenario: Scenario) -> list[AppLever]:
     """The levers of a scenario, with its values, grouped as the app shows them."""
     d = scenario.to_dict()
-    out: list[Lever] = []
+    out: list[AppLever] = []
     for name, tp in (d.get("touchpoints") or {}).items():
         group = f"touchpoint {name}"
         p = f"touchpoints.{name}"
-        out.append(Lever(f"{p}.reach", "reach (share of contacts that land)", group, "probability", tp.get("reach", 1)))
-        out.append(Lever(f"{p}.cost", "cost per contact ($)", group, "number", tp.get("cost", 0)))
+        out.append(
+            AppLever(
+                f"{p}.reach",
+                "reach (share of contacts that land)",
+                group,
+                "probability",
+                tp.get("reach", 1),
+            )
+        )
+        out.append(
+            AppLever(f"{p}.cost", "cost per contact ($)", group, "number", tp.get("cost", 0))
+        )
         schedule = tp.get("schedule") or {}
         for kind in ("after_entry", "calendar"):
             times = schedule.get(kind)
             if not isinstance(times, dict):
                 continue
             if "days" in times:
-                out.append(Lever(f"{p}.schedule.{kind}.days", f"{kind.replace('_', ' ')}: on days", group, "days", times["days"]))
+                out.append(
+                    AppLever(
+                        f"{p}.schedule.{kind}.days",
+                        f"{kind.replace('_', ' ')}: on days",
+                        group,
+                        "days",
+                        times["days"],
+                    )
+                )
             if "every" in times:
-                out.append(Lever(f"{p}.schedule.{kind}.every", f"{kind.replace('_', ' ')}: every (days)", group, "number", times["every"]))
+                out.append(
+                    AppLever(
+                        f"{p}.schedule.{kind}.every",
+                        f"{kind.replace('_', ' ')}: every (days)",
+                        group,
+                        "number",
+                        times["every"],
+                    )
+                )
             if "start" in times:
-                out.append(Lever(f"{p}.schedule.{kind}.start", f"{kind.replace('_', ' ')}: first on day", group, "number", times["start"]))
+                out.append(
+                    AppLever(
+                        f"{p}.schedule.{kind}.start",
+                        f"{kind.replace('_', ' ')}: first on day",
+                        group,
+                        "number",
+                        times["start"],
+                    )
+                )
         effect = tp.get("effect") or {}
         if isinstance(effect.get("move"), dict) and "probability" in effect["move"]:
-            out.append(Lever(f"{p}.effect.move.probability", f"moves to {effect['move'].get('to')} with probability", group,
-                             "probability", effect["move"]["probability"]))
+            out.append(
+                AppLever(
+                    f"{p}.effect.move.probability",
+                    f"moves to {effect['move'].get('to')} with probability",
+                    group,
+                    "probability",
+                    effect["move"]["probability"],
+                )
+            )
         if "hazard_factor" in effect:
-            out.append(Lever(f"{p}.effect.hazard_factor", "hazard factor (× exit rate)", group, "number", effect["hazard_factor"]))
+            out.append(
+                AppLever(
+                    f"{p}.effect.hazard_factor",
+                    "hazard factor (× exit rate)",
+                    group,
+                    "number",
+                    effect["hazard_factor"],
+                )
+            )
         if "window" in effect:
-            out.append(Lever(f"{p}.effect.window", "effect window (days)", group, "number", effect["window"]))
+            out.append(
+                AppLever(
+                    f"{p}.effect.window", "effect window (days)", group, "number", effect["window"]
+                )
+            )
     for name, team in (d.get("resources") or {}).items():
         group = f"team {name}"
         p = f"resources.{name}"
         if "servers" in team:
-            out.append(Lever(f"{p}.servers", "staff (servers)", group, "integer", team["servers"]))
+            out.append(
+                AppLever(f"{p}.servers", "staff (servers)", group, "integer", team["servers"])
+            )
         handoff = team.get("handoff") or {}
         for key, label in (("days", "hand-off (days, fixed)"), ("mean", "hand-off (mean days)")):
             if key in handoff:
-                out.append(Lever(f"{p}.handoff.{key}", label, group, "number", handoff[key]))
+                out.append(AppLever(f"{p}.handoff.{key}", label, group, "number", handoff[key]))
         patience = team.get("patience") or {}
         if "mean" in patience:
-            out.append(Lever(f"{p}.patience.mean", "patience (mean days before giving up)", group, "number", patience["mean"]))
+            out.append(
+                AppLever(
+                    f"{p}.patience.mean",
+                    "patience (mean days before giving up)",
+                    group,
+                    "number",
+                    patience["mean"],
+                )
+            )
     arrivals = d.get("arrivals") or {}
     for i, stream in enumerate(arrivals.get("streams") or []):
-        out.append(Lever(f"arrivals.streams[{i}].rate_per_day", f"stream into {stream.get('stage')}: per day", "arrivals",
-                         "number", stream.get("rate_per_day")))
+        out.append(
+            AppLever(
+                f"arrivals.streams[{i}].rate_per_day",
+                f"stream into {stream.get('stage')}: per day",
+                "arrivals",
+                "number",
+                stream.get("rate_per_day"),
+            )
+        )
     for i, cohort in enumerate(arrivals.get("initial") or []):
-        out.append(Lever(f"arrivals.initial[{i}].count", f"initial cohort in {cohort.get('stage')}", "arrivals", "integer",
-                         cohort.get("count")))
+        out.append(
+            AppLever(
+                f"arrivals.initial[{i}].count",
+                f"initial cohort in {cohort.get('stage')}",
+                "arrivals",
+                "integer",
+                cohort.get("count"),
+            )
+        )
     for name, segment in (d.get("segments") or {}).items():
-        out.append(Lever(f"segments.{name}.share", f"segment {name}: share", "segments", "probability", segment.get("share")))
+        out.append(
+            AppLever(
+                f"segments.{name}.share",
+                f"segment {name}: share",
+                "segments",
+                "probability",
+                segment.get("share"),
+            )
+        )
     return out
 
 
-def parse_value(lever: Lever, raw: Any) -> Any:
+def parse_value(lever: AppLever, raw: Any) -> Any:
     """An input's value as the scenario takes it. Raises ValueError with a message for the input.
 
     Only the form is checked here (a number, a list of days); the range is the scenario's to check
@@ -119,7 +233,11 @@ def parse_value(lever: Lever, raw: Any) -> Any:
         raise ValueError("enter a value")
     if lever.kind == "days":
         try:
-            return [float(x) if "." in x or "e" in x.lower() else int(x) for x in re.split(r"[,\s]+", str(raw).strip()) if x]
+            return [
+                float(x) if "." in x or "e" in x.lower() else int(x)
+                for x in re.split(r"[,\s]+", str(raw).strip())
+                if x
+            ]
         except ValueError:
             raise ValueError("expected days as numbers separated by commas, e.g. 1, 8") from None
     if isinstance(raw, str):
@@ -155,18 +273,18 @@ def rebalance_shares(shares: dict[str, float], moved: str) -> dict[str, float]:
     return {k: v for k, v in scaled.items() if abs(v - shares[k]) > 1e-12}
 
 
-def problem_text(problem: Problem, lever_path: Optional[str] = None) -> str:
+def problem_text(problem: Problem, lever_path: str | None = None) -> str:
     """A validation problem as the app shows it: without the file and line (the app's variant file
     is temporary; the input says where), and without the field when it is the lever's own."""
     field = problem.field or ""
     if lever_path is not None and field == lever_path:
         return problem.message
     if lever_path is not None and field.startswith(lever_path):
-        field = field[len(lever_path):].lstrip(".")
+        field = field[len(lever_path) :].lstrip(".")
     return f"{field}: {problem.message}" if field else problem.message
 
 
-def _lever_of(field: str, paths: Sequence[str]) -> Optional[str]:
+def _lever_of(field: str, paths: Sequence[str]) -> str | None:
     """The lever a problem's field belongs to (its own path, or a field inside it)."""
     for path in paths:
         if field == path or field.startswith(path + ".") or field.startswith(path + "["):
@@ -174,7 +292,7 @@ def _lever_of(field: str, paths: Sequence[str]) -> Optional[str]:
     return None
 
 
-def _where(lever: Lever) -> str:
+def _where(lever: AppLever) -> str:
     """A lever in a few words: "touchpoint first_call reach", "segment icp: share"."""
     label = lever.label.split(" (")[0]
     return label if lever.group in ("arrivals", "segments") else f"{lever.group} {label}"
@@ -192,38 +310,78 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def _lever_input(lever: Lever):
+def _lever_input(lever: AppLever):
     ident = {"type": "lever", "path": lever.path}
     if lever.kind == "probability":
         # The box holds the value that counts (typed values are never clamped: 1.4 is refused by
         # the scenario's check); the slider is a view of it, kept in step on the client.
-        return html.Div(className="probability", children=[
-            dcc.Slider(id={"type": "slider", "path": lever.path}, min=0, max=1, step=0.01, value=lever.value,
-                       marks={0: "0", 0.5: "0.5", 1: "1"}, updatemode="mouseup", allow_direct_input=False),
-            dcc.Input(id=ident, type="text", value=_shown(lever.value), debounce=True, inputMode="decimal",
-                      className="box", autoComplete="off"),
-        ])
+        return html.Div(
+            className="probability",
+            children=[
+                dcc.Slider(
+                    id={"type": "slider", "path": lever.path},
+                    min=0,
+                    max=1,
+                    step=0.01,
+                    value=lever.value,
+                    marks={0: "0", 0.5: "0.5", 1: "1"},
+                    updatemode="mouseup",
+                    allow_direct_input=False,
+                ),
+                dcc.Input(
+                    id=ident,
+                    type="text",
+                    value=_shown(lever.value),
+                    debounce=True,
+                    inputMode="decimal",
+                    className="box",
+                    autoComplete="off",
+                ),
+            ],
+        )
     if lever.kind == "days":
-        return dcc.Input(id=ident, type="text", value=_shown(lever.value), debounce=True, className="box wide")
-    return dcc.Input(id=ident, type="number", value=lever.value, debounce=True, className="box",
-                     step=1 if lever.kind == "integer" else "any")
+        return dcc.Input(
+            id=ident, type="text", value=_shown(lever.value), debounce=True, className="box wide"
+        )
+    return dcc.Input(
+        id=ident,
+        type="number",
+        value=lever.value,
+        debounce=True,
+        className="box",
+        step=1 if lever.kind == "integer" else "any",
+    )
 
 
 def _lever_panel(scenario: Scenario):
     groups: dict[str, list] = {}
     for lever in levers(scenario):
-        groups.setdefault(lever.group, []).append(html.Div(id={"type": "lever-box", "path": lever.path}, className="lever", children=[
-            html.Label([lever.label, html.Span(f" baseline {_shown(lever.value)}", className="baseline"),
-                        html.Span(" changed", className="mark")]),
-            _lever_input(lever),
-            html.Div(id={"type": "lever-error", "path": lever.path}, className="lever-error"),
-        ]))
+        groups.setdefault(lever.group, []).append(
+            html.Div(
+                id={"type": "lever-box", "path": lever.path},
+                className="lever",
+                children=[
+                    html.Label(
+                        [
+                            lever.label,
+                            html.Span(f" baseline {_shown(lever.value)}", className="baseline"),
+                            html.Span(" changed", className="mark"),
+                        ]
+                    ),
+                    _lever_input(lever),
+                    html.Div(
+                        id={"type": "lever-error", "path": lever.path}, className="lever-error"
+                    ),
+                ],
+            )
+        )
     return [html.Fieldset([html.Legend(group), *items]) for group, items in groups.items()]
 
 
 _CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; color: #212529; margin: 0; }
-.top { padding: 10px 20px; border-bottom: 1px solid #dee2e6; display: flex; gap: 16px; align-items: center; flex-wrap: wrap; }
+.top { padding: 10px 20px; border-bottom: 1px solid #dee2e6; display: flex; gap: 16px; align-items: center;
+       flex-wrap: wrap; }
 .top h1 { font-size: 20px; margin: 0; }
 .grid { display: grid; grid-template-columns: minmax(300px, 380px) minmax(0, 1fr); gap: 18px; padding: 12px 20px; }
 .levers { max-height: calc(100vh - 90px); overflow-y: auto; padding-right: 8px; min-width: 0; }
@@ -267,8 +425,12 @@ function(slider, box) {
 """
 
 
-def make_app(scenarios: Sequence[os.PathLike] = (), replications: Optional[int] = None,
-             save_dir: Optional[os.PathLike] = None, threads: Optional[int] = None) -> dash.Dash:
+def make_app(
+    scenarios: Sequence[os.PathLike] = (),
+    replications: int | None = None,
+    save_dir: os.PathLike | None = None,
+    threads: int | None = None,
+) -> dash.Dash:
     """The Dash app (not started): ``make_app(...).run(host="127.0.0.1", port=...)``.
 
     ``replications`` per comparison defaults to each baseline's own ``replications:`` (what
@@ -277,13 +439,17 @@ def make_app(scenarios: Sequence[os.PathLike] = (), replications: Optional[int] 
     ``scenarios/*/baseline.yaml`` under the working directory)."""
     paths = [Path(s) for s in scenarios] or _default_scenarios()
     if not paths:
-        raise ValueError("give the baseline scenario(s) to offer: lcsim app scenarios/b2b_saas/baseline.yaml")
+        raise ValueError(
+            "give the baseline scenario(s) to offer: lcsim app scenarios/b2b_saas/baseline.yaml"
+        )
     bases = {str(p): Scenario.load(p) for p in paths}
     save_dir = Path(save_dir) if save_dir else Path.cwd()
     if replications is not None:
         replications = int(replications)
         if replications < 2:
-            raise ValueError(f"--replications: expected at least 2 paired replications, got {replications}")
+            raise ValueError(
+                f"--replications: expected at least 2 paired replications, got {replications}"
+            )
     first = next(iter(bases))
     lever_lists = {p: levers(s) for p, s in bases.items()}
     baseline_runs: dict[str, Any] = {}
@@ -293,7 +459,11 @@ def make_app(scenarios: Sequence[os.PathLike] = (), replications: Optional[int] 
         return replications if replications is not None else bases[base_path].replications
 
     def reps_text(base_path: str) -> str:
-        source = "" if replications is not None else " (the scenario's replications, as in lcsim compare and the report)"
+        source = (
+            ""
+            if replications is not None
+            else " (the scenario's replications, as in lcsim compare and the report)"
+        )
         return f"{reps_of(base_path)} paired replications per comparison{source}"
 
     per_run_texts = {p: _per_run(s, reps_of(p)) for p, s in bases.items()}
@@ -304,33 +474,72 @@ def make_app(scenarios: Sequence[os.PathLike] = (), replications: Optional[int] 
     def baseline_run(base_path: str):
         with baseline_lock:  # once per baseline: its numbers on open and on every return to it
             if base_path not in baseline_runs:
-                baseline_runs[base_path] = simulate(bases[base_path], replications=reps_of(base_path), threads=threads)
+                baseline_runs[base_path] = simulate(
+                    bases[base_path], replications=reps_of(base_path), threads=threads
+                )
             return baseline_runs[base_path]
 
     app = dash.Dash("lcsim", title="lcsim what-if", serve_locally=True, update_title=None)
     app.index_string = app.index_string.replace("{%css%}", "{%css%}<style>" + _CSS + "</style>")
-    app.layout = html.Div([
-        html.Div(className="top", children=[
-            html.H1("lcsim what-if"),
-            html.Label(["baseline ", dcc.Dropdown(id="baseline", options=[{"label": f"{s.name} ({p})", "value": p}
-                                                                      for p, s in bases.items()],
-                                                  value=first, clearable=False, style={"width": "420px"})]),
-            html.Span(reps_text(first), id="replications", className="baseline"),
-        ]),
-        html.Div(className="grid", children=[
-            html.Div(id="levers", className="levers", children=_lever_panel(bases[first])),
-            html.Div(style={"minWidth": 0}, children=[
-                html.Div(className="actions", children=[
-                    dcc.Input(id="variant-name", type="text", placeholder="variant name (file name)", debounce=True,
-                              style={"width": "16em"}),
-                    html.Button("Save variant", id="save-variant"), html.Button("Save report", id="save-report"),
-                    html.Span(id="saved", className="saved"),
-                ]),
-                html.Div(id="errors", className="errors"),
-                dcc.Loading(id="loading", type="default", delay_show=300, children=html.Div(id="result")),
-            ]),
-        ]),
-    ])
+    app.layout = html.Div(
+        [
+            html.Div(
+                className="top",
+                children=[
+                    html.H1("lcsim what-if"),
+                    html.Label(
+                        [
+                            "baseline ",
+                            dcc.Dropdown(
+                                id="baseline",
+                                options=[
+                                    {"label": f"{s.name} ({p})", "value": p}
+                                    for p, s in bases.items()
+                                ],
+                                value=first,
+                                clearable=False,
+                                style={"width": "420px"},
+                            ),
+                        ]
+                    ),
+                    html.Span(reps_text(first), id="replications", className="baseline"),
+                ],
+            ),
+            html.Div(
+                className="grid",
+                children=[
+                    html.Div(id="levers", className="levers", children=_lever_panel(bases[first])),
+                    html.Div(
+                        style={"minWidth": 0},
+                        children=[
+                            html.Div(
+                                className="actions",
+                                children=[
+                                    dcc.Input(
+                                        id="variant-name",
+                                        type="text",
+                                        placeholder="variant name (file name)",
+                                        debounce=True,
+                                        style={"width": "16em"},
+                                    ),
+                                    html.Button("Save variant", id="save-variant"),
+                                    html.Button("Save report", id="save-report"),
+                                    html.Span(id="saved", className="saved"),
+                                ],
+                            ),
+                            html.Div(id="errors", className="errors"),
+                            dcc.Loading(
+                                id="loading",
+                                type="default",
+                                delay_show=300,
+                                children=html.Div(id="result"),
+                            ),
+                        ],
+                    ),
+                ],
+            ),
+        ]
+    )
 
     def changes_of(base_path: str, values: list, ids: list) -> tuple[dict, dict]:
         """(changes, input errors): the levers whose value differs from the baseline's."""
@@ -349,32 +558,41 @@ def make_app(scenarios: Sequence[os.PathLike] = (), replications: Optional[int] 
                 changes[lever.path] = value
         return changes, errors
 
-    def variant_of(base_path: str, changes: dict, name: Optional[str]):
+    def variant_of(base_path: str, changes: dict, name: str | None):
         base = bases[base_path]
         name = (name or "").strip() or f"{base.name}_variant"
         at = save_dir / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.yaml"
         text = variant_text(Path(base_path), at, changes, name)
         return Scenario.from_yaml(text, str(at)), text, at
 
-    @app.callback(Output("levers", "children"), Output("replications", "children"), Input("baseline", "value"),
-                  prevent_initial_call=True)
+    @app.callback(
+        Output("levers", "children"),
+        Output("replications", "children"),
+        Input("baseline", "value"),
+        prevent_initial_call=True,
+    )
     def _baseline(path):
         return _lever_panel(bases[path]), reps_text(path)
 
     app.clientside_callback(
         _SYNC,
-        Output({"type": "slider", "path": MATCH}, "value"), Output({"type": "lever", "path": MATCH}, "value"),
-        Input({"type": "slider", "path": MATCH}, "value"), Input({"type": "lever", "path": MATCH}, "value"),
+        Output({"type": "slider", "path": MATCH}, "value"),
+        Output({"type": "lever", "path": MATCH}, "value"),
+        Input({"type": "slider", "path": MATCH}, "value"),
+        Input({"type": "lever", "path": MATCH}, "value"),
         prevent_initial_call=True,
     )
 
     @app.callback(
-        Output("result", "children"), Output("errors", "children"),
+        Output("result", "children"),
+        Output("errors", "children"),
         Output({"type": "lever-error", "path": ALL}, "children"),
         Output({"type": "lever-box", "path": ALL}, "className"),
         Output({"type": "lever", "path": ALL}, "value"),
-        Input({"type": "lever", "path": ALL}, "value"), Input("variant-name", "value"),
-        State({"type": "lever", "path": ALL}, "id"), State("baseline", "value"),
+        Input({"type": "lever", "path": ALL}, "value"),
+        Input("variant-name", "value"),
+        State({"type": "lever", "path": ALL}, "id"),
+        State("baseline", "value"),
     )
     def _compare(values, name, ids, base_path):
         values = list(values)
@@ -388,7 +606,9 @@ def make_app(scenarios: Sequence[os.PathLike] = (), replications: Optional[int] 
             for i, ident in enumerate(ids):
                 if ident["path"].startswith("segments."):
                     try:
-                        shares[ident["path"]] = float(parse_value(by_path[ident["path"]], values[i]))
+                        shares[ident["path"]] = float(
+                            parse_value(by_path[ident["path"]], values[i])
+                        )
                     except (ValueError, KeyError):
                         shares = {}
                         break
@@ -415,12 +635,20 @@ def make_app(scenarios: Sequence[os.PathLike] = (), replications: Optional[int] 
                         continue
                     target = _lever_of(p.field or "", paths)
                     if target is not None:
-                        errors[target] = (errors.get(target, "") + "\n" + problem_text(p, target)).strip()
+                        errors[target] = (
+                            errors.get(target, "") + "\n" + problem_text(p, target)
+                        ).strip()
                     else:
                         general.append(problem_text(p))
         per_lever = [errors.get(i["path"], "") for i in ids]
-        classes = ["lever invalid" if i["path"] in errors else "lever changed" if i["path"] in changes else "lever"
-                   for i in ids]
+        classes = [
+            "lever invalid"
+            if i["path"] in errors
+            else "lever changed"
+            if i["path"] in changes
+            else "lever"
+            for i in ids
+        ]
         if errors or general:
             if errors:
                 by_path = {lever.path: lever for lever in lever_lists[base_path]}
@@ -431,19 +659,51 @@ def make_app(scenarios: Sequence[os.PathLike] = (), replications: Optional[int] 
             return html.Div(text, className="errors"), "\n".join(general), per_lever, classes, shown
         run = baseline_run(base_path)
         if not changes:
-            return _baseline_result(run, bases[base_path], per_run_of(base_path)), "", per_lever, classes, shown
+            return (
+                _baseline_result(run, bases[base_path], per_run_of(base_path)),
+                "",
+                per_lever,
+                classes,
+                shown,
+            )
         # Paired deltas only (the independent arm that measures variance reduction is left to reports).
-        cmp = compare(bases[base_path], variant, replications=reps_of(base_path), threads=threads, independent=False,
-                      who_changed=False)
+        cmp = compare(
+            bases[base_path],
+            variant,
+            replications=reps_of(base_path),
+            threads=threads,
+            independent=False,
+            who_changed=False,
+        )
         by_path = {lever.path: lever for lever in lever_lists[base_path]}
-        changed = [f"{_where(by_path[p])} {_shown(by_path[p].value)} → {_shown(v)}" for p, v in changes.items()]
+        changed = [
+            f"{_where(by_path[p])} {_shown(by_path[p].value)} → {_shown(v)}"
+            for p, v in changes.items()
+        ]
         warnings = [problem_text(w) for w in variant.warnings]
-        return (_result(cmp, warnings, notes=["Changed: " + "; ".join(changed) + "."] + notes, per_run=per_run_of(base_path)),
-                "", per_lever, classes, shown)
+        return (
+            _result(
+                cmp,
+                warnings,
+                notes=["Changed: " + "; ".join(changed) + "."] + notes,
+                per_run=per_run_of(base_path),
+            ),
+            "",
+            per_lever,
+            classes,
+            shown,
+        )
 
-    @app.callback(Output("saved", "children"), Input("save-variant", "n_clicks"), Input("save-report", "n_clicks"),
-                  State({"type": "lever", "path": ALL}, "value"), State({"type": "lever", "path": ALL}, "id"),
-                  State("variant-name", "value"), State("baseline", "value"), prevent_initial_call=True)
+    @app.callback(
+        Output("saved", "children"),
+        Input("save-variant", "n_clicks"),
+        Input("save-report", "n_clicks"),
+        State({"type": "lever", "path": ALL}, "value"),
+        State({"type": "lever", "path": ALL}, "id"),
+        State("variant-name", "value"),
+        State("baseline", "value"),
+        prevent_initial_call=True,
+    )
     def _save(_variant_clicks, _report_clicks, values, ids, name, base_path):
         base = bases[base_path]
         changes, errors = changes_of(base_path, values, ids)
@@ -452,7 +712,9 @@ def make_app(scenarios: Sequence[os.PathLike] = (), replications: Optional[int] 
         try:
             variant, text, at = variant_of(base_path, changes, name)
         except ScenarioError as e:
-            return "Nothing saved: " + "; ".join(problem_text(p) for p in e.problems if not p.warning)
+            return "Nothing saved: " + "; ".join(
+                problem_text(p) for p in e.problems if not p.warning
+            )
         save_dir.mkdir(parents=True, exist_ok=True)
         if dash.ctx.triggered_id == "save-variant":
             _write(at, text)
@@ -467,7 +729,9 @@ def make_app(scenarios: Sequence[os.PathLike] = (), replications: Optional[int] 
             os.replace(tmp, study)
         finally:
             Path(tmp).unlink(missing_ok=True)
-        out = htmlreport.report(study, at.with_suffix(".html"), title=f"{base.name} against {variant.name}")
+        out = htmlreport.report(
+            study, at.with_suffix(".html"), title=f"{base.name} against {variant.name}"
+        )
         return f"study saved to {study}, report to {out}"
 
     return app
@@ -488,6 +752,7 @@ def _write(path: Path, text: str) -> None:
 
 # ---- the result panel ----------------------------------------------------------------------------
 
+
 def _money(x: float, sign: bool = False) -> str:
     """Dollars as text: −$85, +$1,234, $0.99 M for millions."""
     if x is None or not math.isfinite(float(x)):
@@ -503,11 +768,15 @@ def _per_run(scenario: Scenario, replications: int) -> str:
     """What a number in the tables is (the scenario parsed in Python: once per baseline, not per refresh)."""
     d = scenario.to_dict()
     rate = (d.get("money") or {}).get("discount_rate", 0) or 0
-    text = (f"Numbers are per run: one simulated {d.get('horizon'):g}-day horizon of the scenario's customers, the "
-            f"mean over {replications} replications, with a 95% interval. Revenue and cost are undiscounted; ")
+    text = (
+        f"Numbers are per run: one simulated {d.get('horizon'):g}-day horizon of the scenario's customers, the "
+        f"mean over {replications} replications, with a 95% interval. Revenue and cost are undiscounted; "
+    )
     if rate:
-        return text + (f"net value is revenue minus cost, both discounted at {rate:.0%} a year, so it is not the "
-                       "revenue minus the cost shown here.")
+        return text + (
+            f"net value is revenue minus cost, both discounted at {rate:.0%} a year, so it is not the "
+            "revenue minus the cost shown here."
+        )
     return text + "net value is revenue minus cost."
 
 
@@ -517,35 +786,62 @@ def _funnel(runs: list, names: list[str]) -> dict:
     its difference from the base beside its bar."""
     data, base = [], None
     for i, (run, name) in enumerate(zip(runs, names)):
-        reached = run.arrays["reached"].mean(axis=0)  # [stage]: customers who reached it, mean per run
-        trace = {"type": "bar", "orientation": "h", "y": list(run.stages), "x": [float(x) for x in reached],
-                 "name": name, "marker": {"color": (_BLUE, _ORANGE)[i % 2]},
-                 "hovertemplate": "%{y}: %{x:,.1f} customers<extra>" + name + "</extra>"}
+        reached = run.arrays["reached"].mean(
+            axis=0
+        )  # [stage]: customers who reached it, mean per run
+        trace = {
+            "type": "bar",
+            "orientation": "h",
+            "y": list(run.stages),
+            "x": [float(x) for x in reached],
+            "name": name,
+            "marker": {"color": (_BLUE, _ORANGE)[i % 2]},
+            "hovertemplate": "%{y}: %{x:,.1f} customers<extra>" + name + "</extra>",
+        }
         if base is None:
             base = reached
         else:
-            trace["text"] = [f"{'+' if d > 0 else '−' if d < 0 else '±'}{abs(d):,.1f}" for d in reached - base]
+            trace["text"] = [
+                f"{'+' if d > 0 else '−' if d < 0 else '±'}{abs(d):,.1f}" for d in reached - base
+            ]
             trace["textposition"] = "outside"
             trace["cliponaxis"] = False
         data.append(trace)
     stages = len(runs[0].stages)
-    return {"data": data, "layout": {
-        "barmode": "group", "height": 120 + stages * (18 if len(runs) == 1 else 30), "template": None,
-        "margin": {"l": 10, "r": 60, "t": 40, "b": 40}, "font": {"size": 12},
-        "title": {"text": "Funnel: customers who reached each stage (mean per run)" +
-                  ("; the variant's change beside its bars" if len(runs) > 1 else ""), "x": 0, "font": {"size": 14}},
-        "xaxis": {"title": {"text": "customers per run"}, "gridcolor": "#e9ecef", "zeroline": False},
-        "yaxis": {"autorange": "reversed", "automargin": True},
-        "legend": {"orientation": "h", "y": -0.15}, "plot_bgcolor": "white",
-    }}
+    return {
+        "data": data,
+        "layout": {
+            "barmode": "group",
+            "height": 120 + stages * (18 if len(runs) == 1 else 30),
+            "template": None,
+            "margin": {"l": 10, "r": 60, "t": 40, "b": 40},
+            "font": {"size": 12},
+            "title": {
+                "text": "Funnel: customers who reached each stage (mean per run)"
+                + ("; the variant's change beside its bars" if len(runs) > 1 else ""),
+                "x": 0,
+                "font": {"size": 14},
+            },
+            "xaxis": {
+                "title": {"text": "customers per run"},
+                "gridcolor": "#e9ecef",
+                "zeroline": False,
+            },
+            "yaxis": {"autorange": "reversed", "automargin": True},
+            "legend": {"orientation": "h", "y": -0.15},
+            "plot_bgcolor": "white",
+        },
+    }
 
 
 def _lifts(rows, variant_name: str) -> dict:
     """The relative changes (% of the base's mean) with their 95% CIs, as a plain Plotly figure."""
     labels, x, hi, lo, hover = [], [], [], [], []
     for metric, label in CHARTED:
-        if metric not in rows.index or not all(math.isfinite(float(rows.loc[metric, k]))
-                                               for k in ("lift", "lift_ci_low", "lift_ci_high")):
+        if metric not in rows.index or not all(
+            math.isfinite(float(rows.loc[metric, k]))
+            for k in ("lift", "lift_ci_low", "lift_ci_high")
+        ):
             continue
         r = rows.loc[metric]
         labels.append(label)
@@ -553,23 +849,59 @@ def _lifts(rows, variant_name: str) -> dict:
         hi.append(100 * float(r["lift_ci_high"] - r["lift"]))
         lo.append(100 * float(r["lift"] - r["lift_ci_low"]))
         hover.append(f"{label}: {htmlreport.signed(r['delta'])} ({htmlreport.percent(r['lift'])})")
-    return {"data": [{"type": "scatter", "mode": "markers", "x": x, "y": labels, "text": hover,
-                      "hovertemplate": "%{text}<extra>" + variant_name + "</extra>", "marker": {"size": 10, "color": _BLUE},
-                      "error_x": {"type": "data", "symmetric": False, "array": hi, "arrayminus": lo, "thickness": 2, "width": 6}}],
-            "layout": {"height": 90 + 34 * len(labels), "margin": {"l": 10, "r": 20, "t": 40, "b": 40}, "font": {"size": 12},
-                       "title": {"text": "Change against the base, % of the base (95% CI)", "x": 0, "font": {"size": 14}},
-                       "xaxis": {"ticksuffix": "%", "zeroline": True, "zerolinecolor": "#868e96", "gridcolor": "#e9ecef"},
-                       "yaxis": {"autorange": "reversed", "automargin": True}, "plot_bgcolor": "white", "showlegend": False}}
+    return {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "x": x,
+                "y": labels,
+                "text": hover,
+                "hovertemplate": "%{text}<extra>" + variant_name + "</extra>",
+                "marker": {"size": 10, "color": _BLUE},
+                "error_x": {
+                    "type": "data",
+                    "symmetric": False,
+                    "array": hi,
+                    "arrayminus": lo,
+                    "thickness": 2,
+                    "width": 6,
+                },
+            }
+        ],
+        "layout": {
+            "height": 90 + 34 * len(labels),
+            "margin": {"l": 10, "r": 20, "t": 40, "b": 40},
+            "font": {"size": 12},
+            "title": {
+                "text": "Change against the base, % of the base (95% CI)",
+                "x": 0,
+                "font": {"size": 14},
+            },
+            "xaxis": {
+                "ticksuffix": "%",
+                "zeroline": True,
+                "zerolinecolor": "#868e96",
+                "gridcolor": "#e9ecef",
+            },
+            "yaxis": {"autorange": "reversed", "automargin": True},
+            "plot_bgcolor": "white",
+            "showlegend": False,
+        },
+    }
 
 
-def _cost_note(cmp, delta: float) -> Optional[str]:
+def _cost_note(cmp, delta: float) -> str | None:
     """What a change in touchpoint and staff cost is made of, and what its sign means."""
     if not math.isfinite(delta) or round(abs(delta)) == 0:
         return None
     variant = cmp.variants[0]
     if delta < 0:
-        text = (f"Touchpoint and staff cost {_money(delta)}: negative means the variant spends {_money(-delta)} less per run "
-                "than the baseline (a saving, which raises net value).")
+        text = (
+            f"Touchpoint and staff cost {_money(delta)}: negative means the variant spends "
+            f"{_money(-delta)} less per run "
+            "than the baseline (a saving, which raises net value)."
+        )
     else:
         text = f"Touchpoint and staff cost {_money(delta, sign=True)}: the variant spends {_money(delta)} more per run."
     parts = []
@@ -579,7 +911,12 @@ def _cost_note(cmp, delta: float) -> Optional[str]:
     for name in base_tp.keys() & var_tp.keys():
         dc = float(var_tp[name][3] - base_tp[name][3])
         if round(abs(dc)) > 0:
-            parts.append((abs(dc), f"{name} {base_tp[name][0]:,.1f} → {var_tp[name][0]:,.1f} contacts ({_money(dc, sign=True)})"))
+            parts.append(
+                (
+                    abs(dc),
+                    f"{name} {base_tp[name][0]:,.1f} → {var_tp[name][0]:,.1f} contacts ({_money(dc, sign=True)})",
+                )
+            )
     if cmp.base.resource_names:
         base_st = cmp.base.resources().groupby("resource", observed=False)["staff_cost"].mean()
         var_st = variant.resources().groupby("resource", observed=False)["staff_cost"].mean()
@@ -603,52 +940,123 @@ def _baseline_result(run, scenario: Scenario, per_run: str) -> html.Div:
         if metric not in summary.index:
             continue
         r = summary.loc[metric]
-        table.append(html.Tr(id=f"base-{metric}", children=[
-            html.Td(label), html.Td(htmlreport.number(r["mean"]), className="value"),
-            html.Td(f"{htmlreport.number(r['ci_low'])} to {htmlreport.number(r['ci_high'])}")]))
-    return html.Div(id="baseline-summary", children=[
-        html.Div(f"Baseline {scenario.name}: what the business does today. Move a lever on the left to compare a variant "
-                 "with it.", className="verdict"),
-        html.Table(table, className="deltas"),
-        html.Div(per_run, className="note"),
-        dcc.Graph(id="funnel-figure", figure=_funnel([run], [scenario.name]), config={"displaylogo": False}),
-    ])
+        table.append(
+            html.Tr(
+                id=f"base-{metric}",
+                children=[
+                    html.Td(label),
+                    html.Td(htmlreport.number(r["mean"]), className="value"),
+                    html.Td(
+                        f"{htmlreport.number(r['ci_low'])} to {htmlreport.number(r['ci_high'])}"
+                    ),
+                ],
+            )
+        )
+    return html.Div(
+        id="baseline-summary",
+        children=[
+            html.Div(
+                f"Baseline {scenario.name}: what the business does today. "
+                "Move a lever on the left to compare a variant "
+                "with it.",
+                className="verdict",
+            ),
+            html.Table(table, className="deltas"),
+            html.Div(per_run, className="note"),
+            dcc.Graph(
+                id="funnel-figure",
+                figure=_funnel([run], [scenario.name]),
+                config={"displaylogo": False},
+            ),
+        ],
+    )
 
 
-def _result(cmp, warnings: Sequence[str] = (), notes: Sequence[str] = (), per_run: Optional[str] = None) -> html.Div:
+def _result(
+    cmp, warnings: Sequence[str] = (), notes: Sequence[str] = (), per_run: str | None = None
+) -> html.Div:
     variant = cmp.variants[0]
     deltas = cmp.deltas()
     rows = deltas.set_index("metric")
-    names = [cmp.base.info.scenario_name or cmp.base.name, variant.info.scenario_name or variant.name]
-    table = [html.Tr([html.Th("metric"), html.Th("base"), html.Th("variant"), html.Th("delta"), html.Th("95% CI"), html.Th("lift")])]
+    names = [
+        cmp.base.info.scenario_name or cmp.base.name,
+        variant.info.scenario_name or variant.name,
+    ]
+    table = [
+        html.Tr(
+            [
+                html.Th("metric"),
+                html.Th("base"),
+                html.Th("variant"),
+                html.Th("delta"),
+                html.Th("95% CI"),
+                html.Th("lift"),
+            ]
+        )
+    ]
     for metric, label in SHOWN:
         if metric not in rows.index:
             continue
         r = rows.loc[metric]
-        table.append(html.Tr(id=f"delta-{metric}", children=[
-            html.Td(label), html.Td(htmlreport.number(r["base_mean"])), html.Td(htmlreport.number(r["variant_mean"])),
-            html.Td(htmlreport.signed(r["delta"]), className="delta"),
-            html.Td(f"{htmlreport.number(r['ci_low'])} to {htmlreport.number(r['ci_high'])}"),
-            html.Td(htmlreport.percent(r["lift"]))]))
-    cost = _cost_note(cmp, float(rows.loc["touchpoint_cost", "delta"])) if "touchpoint_cost" in rows.index else None
-    return html.Div([
-        # The answer first, in the report's words (lcsim.recommend); the engine's verdict below it.
-        html.Div(recommend.rank(cmp)[0].sentence, id="recommendation", className="recommendation",
-                 style={"fontWeight": 600, "borderLeft": "4px solid #2b8a3e", "background": "#f4f6f8",
-                        "padding": "8px 12px", "margin": "6px 0"}),
-        html.Div(cmp.verdicts[0], id="verdict", className="verdict"),
-        *[html.Div(n, className="note") for n in notes],
-        *[html.Div(w, className="warning") for w in warnings],
-        html.Table(table, className="deltas"),
-        *([html.Div(cost, id="cost-note", className="note")] if cost else []),
-        html.Div(per_run or _per_run(cmp.base.scenario, cmp.replications), className="note"),
-        dcc.Graph(id="deltas-figure", figure=_lifts(rows, names[1]), config={"displaylogo": False}),
-        dcc.Graph(id="funnel-figure", figure=_funnel([cmp.base, variant], names), config={"displaylogo": False}),
-    ])
+        table.append(
+            html.Tr(
+                id=f"delta-{metric}",
+                children=[
+                    html.Td(label),
+                    html.Td(htmlreport.number(r["base_mean"])),
+                    html.Td(htmlreport.number(r["variant_mean"])),
+                    html.Td(htmlreport.signed(r["delta"]), className="delta"),
+                    html.Td(
+                        f"{htmlreport.number(r['ci_low'])} to {htmlreport.number(r['ci_high'])}"
+                    ),
+                    html.Td(htmlreport.percent(r["lift"])),
+                ],
+            )
+        )
+    cost = (
+        _cost_note(cmp, float(rows.loc["touchpoint_cost", "delta"]))
+        if "touchpoint_cost" in rows.index
+        else None
+    )
+    return html.Div(
+        [
+            # The answer first, in the report's words (lcsim.recommend); the engine's verdict below it.
+            html.Div(
+                recommend.rank(cmp)[0].sentence,
+                id="recommendation",
+                className="recommendation",
+                style={
+                    "fontWeight": 600,
+                    "borderLeft": "4px solid #2b8a3e",
+                    "background": "#f4f6f8",
+                    "padding": "8px 12px",
+                    "margin": "6px 0",
+                },
+            ),
+            html.Div(cmp.verdicts[0], id="verdict", className="verdict"),
+            *[html.Div(n, className="note") for n in notes],
+            *[html.Div(w, className="warning") for w in warnings],
+            html.Table(table, className="deltas"),
+            *([html.Div(cost, id="cost-note", className="note")] if cost else []),
+            html.Div(per_run or _per_run(cmp.base.scenario, cmp.replications), className="note"),
+            dcc.Graph(
+                id="deltas-figure", figure=_lifts(rows, names[1]), config={"displaylogo": False}
+            ),
+            dcc.Graph(
+                id="funnel-figure",
+                figure=_funnel([cmp.base, variant], names),
+                config={"displaylogo": False},
+            ),
+        ]
+    )
 
 
-def serve(scenarios: Sequence[os.PathLike] = (), port: int = 8050, replications: Optional[int] = None,
-          save_dir: Optional[os.PathLike] = None) -> int:
+def serve(
+    scenarios: Sequence[os.PathLike] = (),
+    port: int = 8050,
+    replications: int | None = None,
+    save_dir: os.PathLike | None = None,
+) -> int:
     """Runs the app on 127.0.0.1:port until interrupted (prints the URL first)."""
     app = make_app(scenarios, replications=replications, save_dir=save_dir)
     print(f"lcsim app: open http://127.0.0.1:{port}/ (Ctrl-C stops it)", flush=True)

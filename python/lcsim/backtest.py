@@ -18,22 +18,37 @@ forecast's uncertainty, since a what-if run starts the same way).
 and, in the simulation, an event of the event log. Periods are calendar months (the first and last
 may be partial) or blocks of ``period`` days from the cut. The band is the 2.5%-97.5% quantile range
 of the replications' counts, a prediction interval for one history.
+
+**Layers.** This module knows calibrations only by what it reads of them (``epoch``, ``window``,
+``scenario``), so it imports no calibration code: :mod:`lcsim.calibration` imports it, for
+:meth:`lcsim.Calibration.backtest` and :func:`lcsim.backtest` (calibrate before the cut, then
+:func:`run_backtest`), which live there.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
 
 from .errors import ScenarioError
+from .simulation import simulate
 
-__all__ = ["Backtest", "backtest"]
+__all__ = ["Backtest", "run_backtest"]
 
-_TABLE_COLUMNS = ["period", "start", "end", "stage", "observed", "simulated", "sim_low", "sim_high", "inside"]
+_TABLE_COLUMNS = [
+    "period",
+    "start",
+    "end",
+    "stage",
+    "observed",
+    "simulated",
+    "sim_low",
+    "sim_high",
+    "inside",
+]
 
 
 class Backtest:
@@ -82,25 +97,39 @@ class Backtest:
         self.wape = float(overall["wape"])
 
     def __repr__(self) -> str:
-        return (f"Backtest(days {self.cut:g}-{self.end:g}, periods={self.table['period'].nunique()}, "
-                f"stages={self.table['stage'].nunique()}, replications={self.run.replications}, "
-                f"coverage={self.coverage:.2f}, mape={self.mape:.3f})")
+        return (
+            f"Backtest(days {self.cut:g}-{self.end:g}, periods={self.table['period'].nunique()}, "
+            f"stages={self.table['stage'].nunique()}, replications={self.run.replications}, "
+            f"coverage={self.coverage:.2f}, mape={self.mape:.3f})"
+        )
 
 
 def _errors(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    groups = [(s, g) for s, g in table.groupby("stage", sort=False, observed=True)] + [("all", table)]
+    groups = [(s, g) for s, g in table.groupby("stage", sort=False, observed=True)] + [
+        ("all", table)
+    ]
     for stage, g in groups:
         pos = g[g["observed"] > 0]
-        mape = float((abs(pos["simulated"] - pos["observed"]) / pos["observed"]).mean()) if len(pos) else math.nan
-        rows.append({
-            "stage": stage,
-            "cells": len(g),
-            "mape": mape,
-            "wape": float(abs(g["simulated"] - g["observed"]).sum() / g["observed"].sum()) if g["observed"].sum() else math.nan,
-            "rmse": float(np.sqrt(((g["simulated"] - g["observed"]) ** 2).mean())) if len(g) else math.nan,
-            "coverage": float(g["inside"].mean()) if len(g) else math.nan,
-        })
+        mape = (
+            float((abs(pos["simulated"] - pos["observed"]) / pos["observed"]).mean())
+            if len(pos)
+            else math.nan
+        )
+        rows.append(
+            {
+                "stage": stage,
+                "cells": len(g),
+                "mape": mape,
+                "wape": float(abs(g["simulated"] - g["observed"]).sum() / g["observed"].sum())
+                if g["observed"].sum()
+                else math.nan,
+                "rmse": float(np.sqrt(((g["simulated"] - g["observed"]) ** 2).mean()))
+                if len(g)
+                else math.nan,
+                "coverage": float(g["inside"].mean()) if len(g) else math.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -117,7 +146,7 @@ def read_history(events) -> tuple[pd.DataFrame, str]:
     raise TypeError(f"expected a path or a pandas DataFrame, got {type(events).__name__}")
 
 
-def _timestamps(frame: pd.DataFrame, file: str, column: str = "timestamp") -> pd.Series:
+def read_timestamps(frame: pd.DataFrame, file: str, column: str = "timestamp") -> pd.Series:
     """UTC timestamps of a column; unparseable ones are a ScenarioError naming line and column."""
     if column not in frame.columns:
         msg = f"missing column '{column}' (columns: {', '.join(map(str, frame.columns))})"
@@ -129,22 +158,31 @@ def _timestamps(frame: pd.DataFrame, file: str, column: str = "timestamp") -> pd
         ts = pd.to_datetime(raw.astype(str), utc=True, errors="coerce", format="ISO8601")
     bad = np.flatnonzero(ts.isna().to_numpy())
     if bad.size:
-        problems = [(file, int(i) + 2, column, f"expected a timestamp, got {str(raw.iloc[i])!r}") for i in bad[:20]]
+        problems = [
+            (file, int(i) + 2, column, f"expected a timestamp, got {str(raw.iloc[i])!r}")
+            for i in bad[:20]
+        ]
         raise ScenarioError.of(problems)
     return ts
 
 
-def _day(ts, epoch: str):
+def days_since(ts, epoch: str):
     return (ts - pd.Timestamp(epoch, tz="UTC")) / pd.Timedelta(days=1)
 
 
-def _periods(epoch: str, cut: float, end: float, period: Union[str, float]) -> tuple[np.ndarray, list[str]]:
+def _periods(
+    epoch: str, cut: float, end: float, period: str | float
+) -> tuple[np.ndarray, list[str]]:
     """Edges (days) and labels of the holdout periods."""
     if period == "month":
         origin = pd.Timestamp(epoch, tz="UTC")
         start = origin + pd.Timedelta(days=cut)
-        months = pd.date_range(start.normalize().replace(day=1), origin + pd.Timedelta(days=end), freq="MS", tz="UTC")
-        inner = [float(_day(m, epoch)) for m in months if cut < float(_day(m, epoch)) < end]
+        months = pd.date_range(
+            start.normalize().replace(day=1), origin + pd.Timedelta(days=end), freq="MS", tz="UTC"
+        )
+        inner = [
+            float(days_since(m, epoch)) for m in months if cut < float(days_since(m, epoch)) < end
+        ]
         edges = np.array([cut] + inner + [end])
         labels = [(origin + pd.Timedelta(days=e)).strftime("%Y-%m") for e in edges[:-1]]
         return edges, labels
@@ -157,7 +195,9 @@ def _periods(epoch: str, cut: float, end: float, period: Union[str, float]) -> t
     return edges, labels
 
 
-def _count(days: np.ndarray, stage_index: np.ndarray, edges: np.ndarray, n_stages: int) -> np.ndarray:
+def _count(
+    days: np.ndarray, stage_index: np.ndarray, edges: np.ndarray, n_stages: int
+) -> np.ndarray:
     """Entries per [period, stage]; days outside [edges[0], edges[-1]) are dropped."""
     k = np.searchsorted(edges, days, side="right") - 1
     ok = (k >= 0) & (k < len(edges) - 1) & (stage_index >= 0)
@@ -166,23 +206,33 @@ def _count(days: np.ndarray, stage_index: np.ndarray, edges: np.ndarray, n_stage
     return out
 
 
-def run_backtest(calibration, history, *, holdout: Optional[float] = None, replications: int = 20,
-                 seed: Optional[int] = None, threads: Optional[int] = None, period: Union[str, float] = "month",
-                 scenario=None, uncertainty: bool = False, stage_map: Optional[dict] = None) -> Backtest:
+def run_backtest(
+    calibration,
+    history,
+    *,
+    holdout: float | None = None,
+    replications: int = 20,
+    seed: int | None = None,
+    threads: int | None = None,
+    period: str | float = "month",
+    scenario=None,
+    uncertainty: bool = False,
+    stage_map: dict | None = None,
+) -> Backtest:
     """Backtests a calibration fitted on history up to its window end (see :meth:`Calibration.backtest`)."""
-    from .results import simulate
-
     frame, file = read_history(history)
     if "stage" not in frame.columns:
         msg = f"missing column 'stage' (columns: {', '.join(map(str, frame.columns))})"
         raise ScenarioError.of([(file, 1, "stage", msg)])
-    days = _day(_timestamps(frame, file), calibration.epoch).to_numpy(dtype=float)
+    days = days_since(read_timestamps(frame, file), calibration.epoch).to_numpy(dtype=float)
     cut = float(calibration.window[1])
     last = float(days.max()) if days.size else cut
     end = cut + float(holdout) if holdout is not None else last
     if not end > cut:
-        msg = (f"expected history after the calibration's end (day {cut:g}, {calibration.epoch} + {cut:g} days); "
-               f"the history ends at day {last:g}")
+        msg = (
+            f"expected history after the calibration's end (day {cut:g}, {calibration.epoch} + {cut:g} days); "
+            f"the history ends at day {last:g}"
+        )
         raise ScenarioError.of([(file, 0, "holdout", msg)])
     base = scenario if scenario is not None else calibration.scenario
     sim_scenario = base.with_changes({"horizon": end})
@@ -196,27 +246,39 @@ def run_backtest(calibration, history, *, holdout: Optional[float] = None, repli
     edges, labels = _periods(calibration.epoch, cut, end, period)
     obs = _count(days, observed_stage.map(index).to_numpy(dtype=np.int64), edges, len(stages))
 
-    run = simulate(sim_scenario, replications=replications, seed=seed, threads=threads, events=True,
-                   uncertainty=calibration if uncertainty else None)
+    run = simulate(
+        sim_scenario,
+        replications=replications,
+        seed=seed,
+        threads=threads,
+        events=True,
+        uncertainty=calibration if uncertainty else None,
+    )
     ev = run.events()
     to = ev["to"].cat.codes.to_numpy(dtype=np.int64)
     rep = ev["replication"].to_numpy()
     reps = np.unique(run.arrays["replication"])
-    sims = np.stack([_count(ev["time"].to_numpy()[rep == r], to[rep == r], edges, len(stages)) for r in reps])
+    sims = np.stack(
+        [_count(ev["time"].to_numpy()[rep == r], to[rep == r], edges, len(stages)) for r in reps]
+    )
     mean = sims.mean(axis=0)
     low, high = np.quantile(sims, 0.025, axis=0), np.quantile(sims, 0.975, axis=0)
     p, s = obs.shape
-    table = pd.DataFrame({
-        "period": np.repeat(labels, s),
-        "start": np.repeat(edges[:-1], s),
-        "end": np.repeat(edges[1:], s),
-        "stage": pd.Categorical(np.tile(stages, p), categories=stages),
-        "observed": obs.reshape(-1),
-        "simulated": mean.reshape(-1),
-        "sim_low": low.reshape(-1),
-        "sim_high": high.reshape(-1),
-    })
-    table["inside"] = (table["observed"] >= table["sim_low"]) & (table["observed"] <= table["sim_high"])
+    table = pd.DataFrame(
+        {
+            "period": np.repeat(labels, s),
+            "start": np.repeat(edges[:-1], s),
+            "end": np.repeat(edges[1:], s),
+            "stage": pd.Categorical(np.tile(stages, p), categories=stages),
+            "observed": obs.reshape(-1),
+            "simulated": mean.reshape(-1),
+            "sim_low": low.reshape(-1),
+            "sim_high": high.reshape(-1),
+        }
+    )
+    table["inside"] = (table["observed"] >= table["sim_low"]) & (
+        table["observed"] <= table["sim_high"]
+    )
     # stages nobody enters in the holdout, observed or simulated, say nothing: leave them out
     entered = table.groupby("stage", observed=True)[["observed", "simulated"]].sum().sum(axis=1)
     table = table[table["stage"].isin(entered[entered > 0].index)].reset_index(drop=True)
@@ -229,67 +291,17 @@ def run_backtest(calibration, history, *, holdout: Optional[float] = None, repli
         per_rep = sims[:, :, index[won]].sum(axis=1)
         m = float(per_rep.mean())
         lo, hi = np.quantile(per_rep, [0.025, 0.975])
-        conversions = pd.DataFrame([{"stage": won, "observed": o, "simulated": m, "sim_low": float(lo),
-                                     "sim_high": float(hi), "inside": bool(lo <= o <= hi),
-                                     "relative_error": (m - o) / o if o else math.nan}])
+        conversions = pd.DataFrame(
+            [
+                {
+                    "stage": won,
+                    "observed": o,
+                    "simulated": m,
+                    "sim_low": float(lo),
+                    "sim_high": float(hi),
+                    "inside": bool(lo <= o <= hi),
+                    "relative_error": (m - o) / o if o else math.nan,
+                }
+            ]
+        )
     return Backtest(calibration, sim_scenario, run, table, conversions, cut, end, won)
-
-
-def backtest(events, *, holdout_start, holdout_end=None, replications: int = 20, seed: Optional[int] = None,
-             threads: Optional[int] = None, period: Union[str, float] = "month", uncertainty: bool = False,
-             **calibrate_options: Any) -> Backtest:
-    """Calibrates on the log before ``holdout_start``, then backtests on the rest.
-
-    Parameters
-    ----------
-    events : path or DataFrame
-        The whole stage-change log (``customer_id, timestamp, stage[, segment]``).
-    holdout_start : str or Timestamp
-        The cut: rows before it train the calibration (censored at the cut), rows from it on are the
-        holdout.
-    holdout_end : str or Timestamp, optional
-        End of the holdout (default: the last timestamp of the log; give the export's end when you
-        know it).
-    replications, seed, threads : int, optional
-        Of the simulation of the calibrated scenario.
-    period : "month" or float
-        Calendar months, or blocks of this many days from the cut.
-    uncertainty : bool
-        Draw the calibrated parameters per replication (see :func:`lcsim.simulate`): bands that
-        include estimation uncertainty.
-    **calibrate_options
-        Passed to :func:`lcsim.calibrate` (``absorbing``, ``won``, ``segment_column``, ...);
-        ``censor_at`` is the cut.
-
-    Returns
-    -------
-    Backtest
-
-    Raises
-    ------
-    lcsim.ScenarioError
-        Bad input (as :func:`lcsim.calibrate`), an unparseable timestamp (naming line and column), a
-        cut outside the log.
-    """
-    from .calibration import calibrate
-
-    if "censor_at" in calibrate_options:
-        raise TypeError("backtest(): the training part is censored at holdout_start; do not pass censor_at")
-    frame, file = read_history(events)
-    ts = _timestamps(frame, file)
-    cut = pd.Timestamp(holdout_start)
-    cut = cut.tz_localize("UTC") if cut.tzinfo is None else cut.tz_convert("UTC")
-    train = frame[(ts < cut).to_numpy()]
-    if train.empty or len(train) == len(frame):
-        msg = f"expected a cut inside the log ({ts.min()} .. {ts.max()}), got {cut}"
-        raise ScenarioError.of([(file, 0, "holdout_start", msg)])
-    if holdout_end is not None:
-        stop = pd.Timestamp(holdout_end)
-        stop = stop.tz_localize("UTC") if stop.tzinfo is None else stop.tz_convert("UTC")
-        frame = frame[(ts <= stop).to_numpy()]
-    cal = calibrate(train, censor_at=cut.strftime("%Y-%m-%dT%H:%M:%SZ"), **calibrate_options)
-    holdout = None
-    if holdout_end is not None:
-        holdout = float(_day(stop, cal.epoch)) - cal.window[1]
-    return run_backtest(cal, frame, holdout=holdout, replications=replications, seed=seed, threads=threads,
-                        period=period, uncertainty=uncertainty, stage_map=calibrate_options.get("stage_map"))

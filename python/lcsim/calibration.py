@@ -12,16 +12,18 @@ docs and ``include/lcsim/calibrate/calibrate.hpp`` for the model behind them.
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from . import _core
-from .errors import Problem
+from .backtest import Backtest, days_since, read_history, read_timestamps, run_backtest
+from .errors import Problem, ScenarioError
 from .scenario import Scenario
 
-__all__ = ["Calibration", "LogCheck", "calibrate", "check_events", "synth"]
+__all__ = ["Calibration", "LogCheck", "backtest", "calibrate", "check_events", "synth"]
 
 _EVENT_OPTIONS = {
     "epoch": str,
@@ -34,22 +36,71 @@ _EVENT_OPTIONS = {
     "seed": int,
     "replications": int,
 }
-_SNAPSHOT_OPTIONS = {"epoch": str, "level": float, "transitions": list, "max_phases": int,
-                     "phases": dict, "entry_stage": str, "min_segment_pairs": int, "phase_criterion": str,
-                     "exact_stages": list}
+_SNAPSHOT_OPTIONS = {
+    "epoch": str,
+    "level": float,
+    "transitions": list,
+    "max_phases": int,
+    "phases": dict,
+    "entry_stage": str,
+    "min_segment_pairs": int,
+    "phase_criterion": str,
+    "exact_stages": list,
+}
 
 _CLEANING_COLUMNS = ["defect", "column", "rows", "customers", "lines", "action", "detail", "error"]
 _STAGE_COUNT_COLUMNS = ["stage", "rows", "customers", "rare"]
 _EVENT_COLUMN_KEYS = ("customer_id", "timestamp", "stage", "segment")
 _SNAPSHOT_COLUMN_KEYS = ("customer_id", "date", "created", "stage", "segment", "entered")
 _ESTIMATE_COLUMNS = ["parameter", "estimate", "ci_low", "ci_high", "n", "method", "p_zero", "note"]
-_FAMILY_COLUMNS = ["stage", "segment", "family", "fitted", "loglik", "aic", "params", "chosen", "n_events",
-                   "n_censored", "note"]
+_FAMILY_COLUMNS = [
+    "stage",
+    "segment",
+    "family",
+    "fitted",
+    "loglik",
+    "aic",
+    "params",
+    "chosen",
+    "n_events",
+    "n_censored",
+    "note",
+]
 _RATE_COLUMNS = ["from", "to", "rate", "se_log", "ci_low", "ci_high", "n", "at_bound"]
-_DWELL_COLUMNS = ["stage", "segment", "family", "phases", "mean", "ci_low", "ci_high", "rates", "exit", "n"]
-_SEGMENT_FIT_COLUMNS = ["segment", "customers", "own_stages", "pooled_stages", "loglik_markov", "loglik_phase_type"]
-_CANDIDATE_COLUMNS = ["model", "step", "phases", "loglik", "parameters", "aic", "bic", "lr_statistic", "lr_p_value",
-                      "chosen", "edge", "converged"]
+_DWELL_COLUMNS = [
+    "stage",
+    "segment",
+    "family",
+    "phases",
+    "mean",
+    "ci_low",
+    "ci_high",
+    "rates",
+    "exit",
+    "n",
+]
+_SEGMENT_FIT_COLUMNS = [
+    "segment",
+    "customers",
+    "own_stages",
+    "pooled_stages",
+    "loglik_markov",
+    "loglik_phase_type",
+]
+_CANDIDATE_COLUMNS = [
+    "model",
+    "step",
+    "phases",
+    "loglik",
+    "parameters",
+    "aic",
+    "bic",
+    "lr_statistic",
+    "lr_p_value",
+    "chosen",
+    "edge",
+    "converged",
+]
 _START_COLUMNS = ["start", "loglik", "converged", "best"]
 
 
@@ -150,54 +201,83 @@ class Calibration:
         self.file: str = data["file"]
         self.epoch: str = data["epoch"]
         self.window: tuple[float, float] = tuple(data["window"])
-        self.estimates = pd.DataFrame(data["estimates"], columns=_ESTIMATE_COLUMNS).astype({"n": "int64"})
+        self.estimates = pd.DataFrame(data["estimates"], columns=_ESTIMATE_COLUMNS).astype(
+            {"n": "int64"}
+        )
         self.families = pd.DataFrame(data.get("families", []), columns=_FAMILY_COLUMNS)
         self.cleaning = _cleaning_frame(data.get("cleaning", []))
         self.stage_counts = _stage_count_frame(data.get("stage_counts", []))
         self.problems = [Problem(*p) for p in data["warnings"]]
         self.warnings = [_problem_line(p) for p in self.problems]
         self.data = dict(data)
-        self.fit: Optional[dict] = data.get("fit")
-        self.counts: Optional[pd.DataFrame] = data.get("counts")
+        self.fit: dict | None = data.get("fit")
+        self.counts: pd.DataFrame | None = data.get("counts")
         if kind in ("events", "funnel"):
-            self.scenario: Optional[Scenario] = Scenario.from_yaml(data["scenario_yaml"], file=f"{self.file} (calibrated)")
+            self.scenario: Scenario | None = Scenario.from_yaml(
+                data["scenario_yaml"], file=f"{self.file} (calibrated)"
+            )
             self.rates = None
         else:
             self.rates = pd.DataFrame(data["rates"], columns=_RATE_COLUMNS)
             self.scenario = None
-            self.markov_scenario: Optional[Scenario] = None
+            self.markov_scenario: Scenario | None = None
             if "scenario_yaml" in data:
-                self.scenario = Scenario.from_yaml(data["scenario_yaml"], file=f"{self.file} (calibrated)")
-                self.markov_scenario = Scenario.from_yaml(data["markov_scenario_yaml"],
-                                                          file=f"{self.file} (calibrated, Markov)")
+                self.scenario = Scenario.from_yaml(
+                    data["scenario_yaml"], file=f"{self.file} (calibrated)"
+                )
+                self.markov_scenario = Scenario.from_yaml(
+                    data["markov_scenario_yaml"], file=f"{self.file} (calibrated, Markov)"
+                )
                 self.estimates = pd.concat(
-                    [self.estimates, pd.DataFrame(data["arrival_estimates"], columns=_ESTIMATE_COLUMNS)],
-                    ignore_index=True).astype({"n": "int64"})
-        self.segment_fits: Optional[pd.DataFrame] = None
+                    [
+                        self.estimates,
+                        pd.DataFrame(data["arrival_estimates"], columns=_ESTIMATE_COLUMNS),
+                    ],
+                    ignore_index=True,
+                ).astype({"n": "int64"})
+        self.segment_fits: pd.DataFrame | None = None
         if kind == "snapshots":
-            self.segment_fits = pd.DataFrame([(g, n, list(own), list(pooled), lm, lp)
-                                              for g, n, own, pooled, lm, lp in data["segments"]],
-                                             columns=_SEGMENT_FIT_COLUMNS)
+            self.segment_fits = pd.DataFrame(
+                [
+                    (g, n, list(own), list(pooled), lm, lp)
+                    for g, n, own, pooled, lm, lp in data["segments"]
+                ],
+                columns=_SEGMENT_FIT_COLUMNS,
+            )
         phase = data.get("phase_type")
-        self.dwells: Optional[pd.DataFrame] = None
-        self.phase_candidates: Optional[pd.DataFrame] = None
-        self.phase_starts: Optional[pd.DataFrame] = None
+        self.dwells: pd.DataFrame | None = None
+        self.phase_candidates: pd.DataFrame | None = None
+        self.phase_starts: pd.DataFrame | None = None
         self.not_identified: list = []
-        self.phase_estimates: Optional[pd.DataFrame] = None
-        self.markov_estimates: Optional[pd.DataFrame] = None
+        self.phase_estimates: pd.DataFrame | None = None
+        self.markov_estimates: pd.DataFrame | None = None
         self.loglik: dict = {}
         if phase is not None:
-            self.dwells = pd.DataFrame([(s, g, f, k, m, lo, hi, list(r), list(e), n)
-                                        for s, g, f, k, m, lo, hi, r, e, n in phase["dwells"]], columns=_DWELL_COLUMNS)
-            self.phase_candidates = pd.DataFrame([(m, st, dict(k), *rest) for m, st, k, *rest in phase["candidates"]],
-                                                 columns=_CANDIDATE_COLUMNS)
+            self.dwells = pd.DataFrame(
+                [
+                    (s, g, f, k, m, lo, hi, list(r), list(e), n)
+                    for s, g, f, k, m, lo, hi, r, e, n in phase["dwells"]
+                ],
+                columns=_DWELL_COLUMNS,
+            )
+            self.phase_candidates = pd.DataFrame(
+                [(m, st, dict(k), *rest) for m, st, k, *rest in phase["candidates"]],
+                columns=_CANDIDATE_COLUMNS,
+            )
             self.phase_starts = pd.DataFrame(phase["starts"], columns=_START_COLUMNS)
             self.not_identified = list(phase["not_identified"])
-            self.phase_estimates = pd.DataFrame(phase["estimates"], columns=_ESTIMATE_COLUMNS).astype({"n": "int64"})
-            self.markov_estimates = pd.DataFrame(phase["markov_estimates"],
-                                                 columns=_ESTIMATE_COLUMNS).astype({"n": "int64"})
-            self.loglik = {"markov": phase["loglik_markov"], "phase_type": phase["loglik"],
-                           "aic_markov": phase["aic_markov"], "aic_phase_type": phase["aic"]}
+            self.phase_estimates = pd.DataFrame(
+                phase["estimates"], columns=_ESTIMATE_COLUMNS
+            ).astype({"n": "int64"})
+            self.markov_estimates = pd.DataFrame(
+                phase["markov_estimates"], columns=_ESTIMATE_COLUMNS
+            ).astype({"n": "int64"})
+            self.loglik = {
+                "markov": phase["loglik_markov"],
+                "phase_type": phase["loglik"],
+                "aic_markov": phase["aic_markov"],
+                "aic_phase_type": phase["aic"],
+            }
 
     def estimate(self, parameter: str) -> pd.Series:
         """The estimate row of one parameter path (KeyError when there is none)."""
@@ -206,9 +286,19 @@ class Calibration:
             raise KeyError(parameter)
         return rows.iloc[0]
 
-    def backtest(self, history, holdout: Optional[float] = None, replications: int = 20, *,
-                 seed: Optional[int] = None, threads: Optional[int] = None, period="month", scenario=None,
-                 uncertainty: bool = False, stage_map: Optional[Mapping[str, str]] = None):
+    def backtest(
+        self,
+        history,
+        holdout: float | None = None,
+        replications: int = 20,
+        *,
+        seed: int | None = None,
+        threads: int | None = None,
+        period="month",
+        scenario=None,
+        uncertainty: bool = False,
+        stage_map: Mapping[str, str] | None = None,
+    ):
         """Simulates the calibrated scenario past the calibration's end and compares with ``history``.
 
         This calibration should have been fitted on the log up to a cut (``censor_at`` = the cut,
@@ -245,29 +335,50 @@ class Calibration:
             Unparseable timestamps or stages the scenario lacks (naming line and column), or no
             history after the cut.
         """
-        from .backtest import run_backtest
-
         if self.scenario is None:
-            raise TypeError("backtest() needs a calibration with a scenario (an event-log or funnel fit)")
-        return run_backtest(self, history, holdout=holdout, replications=replications, seed=seed, threads=threads,
-                            period=period, scenario=scenario, uncertainty=uncertainty,
-                            stage_map=dict(stage_map or {}))
+            raise TypeError(
+                "backtest() needs a calibration with a scenario (an event-log or funnel fit)"
+            )
+        return run_backtest(
+            self,
+            history,
+            holdout=holdout,
+            replications=replications,
+            seed=seed,
+            threads=threads,
+            period=period,
+            scenario=scenario,
+            uncertainty=uncertainty,
+            stage_map=dict(stage_map or {}),
+        )
 
     def __repr__(self) -> str:
-        what = f"scenario={self.scenario.name!r}" if self.scenario is not None else f"rates={len(self.rates)}"
-        return (f"Calibration({self.kind}, file={self.file!r}, epoch={self.epoch}, "
-                f"window=({self.window[0]:g}, {self.window[1]:g}), estimates={len(self.estimates)}, "
-                f"warnings={len(self.warnings)}, {what})")
+        what = (
+            f"scenario={self.scenario.name!r}"
+            if self.scenario is not None
+            else f"rates={len(self.rates)}"
+        )
+        return (
+            f"Calibration({self.kind}, file={self.file!r}, epoch={self.epoch}, "
+            f"window=({self.window[0]:g}, {self.window[1]:g}), estimates={len(self.estimates)}, "
+            f"warnings={len(self.warnings)}, {what})"
+        )
 
 
 def _cleaning_frame(steps) -> pd.DataFrame:
-    return pd.DataFrame([(d, c, r, n, list(lines), a, detail, bool(err)) for d, c, r, n, lines, a, detail, err in steps],
-                        columns=_CLEANING_COLUMNS).astype({"rows": "int64", "customers": "int64", "error": "bool"})
+    return pd.DataFrame(
+        [
+            (d, c, r, n, list(lines), a, detail, bool(err))
+            for d, c, r, n, lines, a, detail, err in steps
+        ],
+        columns=_CLEANING_COLUMNS,
+    ).astype({"rows": "int64", "customers": "int64", "error": "bool"})
 
 
 def _stage_count_frame(counts) -> pd.DataFrame:
     return pd.DataFrame([tuple(c) for c in counts], columns=_STAGE_COUNT_COLUMNS).astype(
-        {"rows": "int64", "customers": "int64", "rare": "bool"})
+        {"rows": "int64", "customers": "int64", "rare": "bool"}
+    )
 
 
 class LogCheck:
@@ -312,9 +423,11 @@ class LogCheck:
         self.ok: bool = not self.errors
 
     def __repr__(self) -> str:
-        return (f"LogCheck(file={self.file!r}, rows={self.rows}, usable={self.rows_used}, "
-                f"customers={self.customers}, classes={len(self.cleaning)}, errors={len(self.errors)}, "
-                f"warnings={len(self.warnings)})")
+        return (
+            f"LogCheck(file={self.file!r}, rows={self.rows}, usable={self.rows_used}, "
+            f"customers={self.customers}, classes={len(self.cleaning)}, errors={len(self.errors)}, "
+            f"warnings={len(self.warnings)})"
+        )
 
 
 def _problem_line(p: Problem) -> str:
@@ -330,7 +443,9 @@ def _source(data, default_name: str) -> tuple[str, bool, str]:
         path = os.fspath(data)
         return path, False, path
     # default_name is "<events>", "<snapshots>" or "<funnel>": the argument's name in angle brackets
-    raise TypeError(f"{default_name.strip('<>')}: expected a path or a pandas DataFrame, got {type(data).__name__}")
+    raise TypeError(
+        f"{default_name.strip('<>')}: expected a path or a pandas DataFrame, got {type(data).__name__}"
+    )
 
 
 def _check_argument_types(**arguments: Any) -> None:
@@ -340,39 +455,57 @@ def _check_argument_types(**arguments: Any) -> None:
     for what, value in arguments.items():
         if what in text and value is not None and not isinstance(value, str):
             raise TypeError(f"{what}: expected a str or None, got {type(value).__name__} {value!r}")
-        if what in ("on_invalid", "date_format", "date_means", "name") and not isinstance(value, str):
+        if what in ("on_invalid", "date_format", "date_means", "name") and not isinstance(
+            value, str
+        ):
             raise TypeError(f"{what}: expected a str, got {type(value).__name__} {value!r}")
-        if what in ("stage_map", "columns") and value is not None and not isinstance(value, Mapping):
-            raise TypeError(f"{what}: expected a dict or None, got {type(value).__name__} {value!r}")
-        if what in ("absorbing", "stages") and value is not None and (
-                isinstance(value, (str, bytes)) or not all(isinstance(v, str) for v in value)):
+        if (
+            what in ("stage_map", "columns")
+            and value is not None
+            and not isinstance(value, Mapping)
+        ):
+            raise TypeError(
+                f"{what}: expected a dict or None, got {type(value).__name__} {value!r}"
+            )
+        if (
+            what in ("absorbing", "stages")
+            and value is not None
+            and (isinstance(value, (str, bytes)) or not all(isinstance(v, str) for v in value))
+        ):
             raise TypeError(f"{what}: expected a list of stage names or None, got {value!r}")
         if what == "drop_duplicates" and not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"drop_duplicates: expected True or False, got {type(value).__name__} {value!r}")
+            raise TypeError(
+                f"drop_duplicates: expected True or False, got {type(value).__name__} {value!r}"
+            )
 
 
 def _options(options: Mapping[str, Any], allowed: Mapping[str, type], what: str) -> dict:
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise TypeError(f"{what}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}")
-    return {k: allowed[k](v) if allowed[k] not in (list, dict) else allowed[k](v) for k, v in options.items()}
+        raise TypeError(
+            f"{what}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}"
+        )
+    return {
+        k: allowed[k](v) if allowed[k] not in (list, dict) else allowed[k](v)
+        for k, v in options.items()
+    }
 
 
 def calibrate(
-    events: Union[str, os.PathLike, pd.DataFrame, None] = None,
+    events: str | os.PathLike | pd.DataFrame | None = None,
     *,
-    snapshots: Union[str, os.PathLike, pd.DataFrame, None] = None,
-    funnel: Union[str, os.PathLike, pd.DataFrame, None] = None,
-    segment_column: Optional[str] = None,
-    censor_at: Optional[str] = None,
-    stage_map: Optional[Mapping[str, str]] = None,
-    stages: Optional[Sequence[str]] = None,
-    absorbing: Optional[Sequence[str]] = None,
-    won: Optional[str] = None,
+    snapshots: str | os.PathLike | pd.DataFrame | None = None,
+    funnel: str | os.PathLike | pd.DataFrame | None = None,
+    segment_column: str | None = None,
+    censor_at: str | None = None,
+    stage_map: Mapping[str, str] | None = None,
+    stages: Sequence[str] | None = None,
+    absorbing: Sequence[str] | None = None,
+    won: str | None = None,
     drop_duplicates: bool = False,
     on_invalid: str = "error",
-    columns: Optional[Mapping[str, str]] = None,
-    separator: Optional[str] = None,
+    columns: Mapping[str, str] | None = None,
+    separator: str | None = None,
     date_format: str = "iso",
     date_means: str = "end-of-day",
     name: str = "calibrated",
@@ -466,59 +599,136 @@ def calibrate(
     lcsim.StudyError
         A file that cannot be read.
     """
-    given = [k for k, v in (("events", events), ("snapshots", snapshots), ("funnel", funnel)) if v is not None]
+    given = [
+        k
+        for k, v in (("events", events), ("snapshots", snapshots), ("funnel", funnel))
+        if v is not None
+    ]
     if len(given) != 1:
-        raise TypeError(f"calibrate() takes one of events, snapshots or funnel, got {given or 'none'}")
-    _check_argument_types(segment_column=segment_column, censor_at=censor_at, stage_map=stage_map, stages=stages,
-                          absorbing=absorbing, won=won, drop_duplicates=drop_duplicates, on_invalid=on_invalid,
-                          columns=columns, separator=separator, date_format=date_format, date_means=date_means,
-                          name=name)
+        raise TypeError(
+            f"calibrate() takes one of events, snapshots or funnel, got {given or 'none'}"
+        )
+    _check_argument_types(
+        segment_column=segment_column,
+        censor_at=censor_at,
+        stage_map=stage_map,
+        stages=stages,
+        absorbing=absorbing,
+        won=won,
+        drop_duplicates=drop_duplicates,
+        on_invalid=on_invalid,
+        columns=columns,
+        separator=separator,
+        date_format=date_format,
+        date_means=date_means,
+        name=name,
+    )
     if funnel is not None:
         from .funnel import fit_funnel
 
         allowed = {"transitions", "won", "start", "period_days", "level", "seed", "replications"}
         unknown = sorted(set(options) - allowed)
         if unknown:
-            raise TypeError(f"calibrate(funnel): unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}")
+            raise TypeError(
+                f"calibrate(funnel): unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}"
+            )
         if "transitions" not in options:
             raise TypeError("calibrate(funnel=...) needs transitions={stage: [targets]}")
         opts = dict(options)
-        return Calibration(fit_funnel(funnel, opts.pop("transitions"), name=str(name), won=won, **opts), "funnel")
+        return Calibration(
+            fit_funnel(funnel, opts.pop("transitions"), name=str(name), won=won, **opts), "funnel"
+        )
     if date_means not in ("end-of-day", "start-of-day"):
         raise ValueError(f"date_means: expected 'end-of-day' or 'start-of-day', got {date_means!r}")
     if events is not None:
         if date_means != "end-of-day":
-            raise ValueError("date_means: applies to snapshots only (a stage-change log's timestamps are the "
-                             "moments of change)")
-        source, is_text, file, reading = _reading(events, "<events>", _EVENT_COLUMN_KEYS, segment_column, censor_at,
-                                                  stage_map, stages, absorbing, drop_duplicates, on_invalid, columns,
-                                                  separator, date_format)
-        data = _core.calibrate_events(source, is_text, file, won=won or "", name=str(name), **reading,
-                                      **_options(options, _EVENT_OPTIONS, "calibrate(events)"))
+            raise ValueError(
+                "date_means: applies to snapshots only (a stage-change log's timestamps are the "
+                "moments of change)"
+            )
+        source, is_text, file, reading = _reading(
+            events,
+            "<events>",
+            _EVENT_COLUMN_KEYS,
+            segment_column,
+            censor_at,
+            stage_map,
+            stages,
+            absorbing,
+            drop_duplicates,
+            on_invalid,
+            columns,
+            separator,
+            date_format,
+        )
+        data = _core.calibrate_events(
+            source,
+            is_text,
+            file,
+            won=won or "",
+            name=str(name),
+            **reading,
+            **_options(options, _EVENT_OPTIONS, "calibrate(events)"),
+        )
         data["transition_prior"] = float(options.get("transition_prior", 0.5))
         return Calibration(data, "events")
     opts = _options(options, _SNAPSHOT_OPTIONS, "calibrate(snapshots)")
     if "transitions" in opts:
         opts["transitions"] = [(str(a), str(b)) for a, b in opts["transitions"]]
-    source, is_text, file, reading = _reading(snapshots, "<snapshots>", _SNAPSHOT_COLUMN_KEYS, segment_column, None,
-                                              stage_map, stages, absorbing, False, "error", columns, separator,
-                                              date_format)
+    source, is_text, file, reading = _reading(
+        snapshots,
+        "<snapshots>",
+        _SNAPSHOT_COLUMN_KEYS,
+        segment_column,
+        None,
+        stage_map,
+        stages,
+        absorbing,
+        False,
+        "error",
+        columns,
+        separator,
+        date_format,
+    )
     for events_only in ("censor_at", "drop_duplicates", "drop_invalid"):
         reading.pop(events_only)
-    data = _core.calibrate_snapshots(source, is_text, file, won=won or "", name=str(name), date_means=date_means,
-                                     **reading, **opts)
+    data = _core.calibrate_snapshots(
+        source,
+        is_text,
+        file,
+        won=won or "",
+        name=str(name),
+        date_means=date_means,
+        **reading,
+        **opts,
+    )
     return Calibration(data, "snapshots")
 
 
-def _reading(data, default_name: str, column_keys: Sequence[str], segment_column, censor_at, stage_map, stages,
-             absorbing, drop_duplicates, on_invalid, columns, separator, date_format) -> tuple:
+def _reading(
+    data,
+    default_name: str,
+    column_keys: Sequence[str],
+    segment_column,
+    censor_at,
+    stage_map,
+    stages,
+    absorbing,
+    drop_duplicates,
+    on_invalid,
+    columns,
+    separator,
+    date_format,
+) -> tuple:
     """(source, is_text, file, keyword arguments of the core's readers), the options checked."""
     if on_invalid not in ("error", "drop"):
         raise ValueError(f"on_invalid: expected 'error' or 'drop', got {on_invalid!r}")
     columns = {str(k): str(v) for k, v in (columns or {}).items()}
     unknown_columns = sorted(set(columns) - set(column_keys))
     if unknown_columns:
-        raise ValueError(f"columns: unknown key(s) {', '.join(unknown_columns)} (expected {', '.join(column_keys)})")
+        raise ValueError(
+            f"columns: unknown key(s) {', '.join(unknown_columns)} (expected {', '.join(column_keys)})"
+        )
     if date_format not in ("iso", "dmy", "mdy"):
         raise ValueError(f"date_format: expected 'iso', 'dmy' or 'mdy', got {date_format!r}")
     if separator is not None and (len(str(separator)) != 1 or str(separator) in '"\n'):
@@ -526,27 +736,39 @@ def _reading(data, default_name: str, column_keys: Sequence[str], segment_column
     source, is_text, file = _source(data, default_name)
     if is_text:  # a DataFrame, written as comma-separated text
         separator = ","
-    return source, is_text, file, dict(
-        segment_column=segment_column or "", censor_at=censor_at or "",
-        stage_map={str(k): str(v) for k, v in (stage_map or {}).items()}, stages=[str(s) for s in (stages or [])],
-        absorbing=[str(s) for s in (absorbing or [])], drop_duplicates=bool(drop_duplicates),
-        drop_invalid=on_invalid == "drop", columns=columns, separator=separator or "", date_format=date_format)
+    return (
+        source,
+        is_text,
+        file,
+        dict(
+            segment_column=segment_column or "",
+            censor_at=censor_at or "",
+            stage_map={str(k): str(v) for k, v in (stage_map or {}).items()},
+            stages=[str(s) for s in (stages or [])],
+            absorbing=[str(s) for s in (absorbing or [])],
+            drop_duplicates=bool(drop_duplicates),
+            drop_invalid=on_invalid == "drop",
+            columns=columns,
+            separator=separator or "",
+            date_format=date_format,
+        ),
+    )
 
 
 def check_events(
-    events: Union[str, os.PathLike, pd.DataFrame],
+    events: str | os.PathLike | pd.DataFrame,
     *,
-    segment_column: Optional[str] = None,
-    censor_at: Optional[str] = None,
-    stage_map: Optional[Mapping[str, str]] = None,
-    stages: Optional[Sequence[str]] = None,
-    absorbing: Optional[Sequence[str]] = None,
+    segment_column: str | None = None,
+    censor_at: str | None = None,
+    stage_map: Mapping[str, str] | None = None,
+    stages: Sequence[str] | None = None,
+    absorbing: Sequence[str] | None = None,
     drop_duplicates: bool = False,
     on_invalid: str = "error",
-    columns: Optional[Mapping[str, str]] = None,
-    separator: Optional[str] = None,
+    columns: Mapping[str, str] | None = None,
+    separator: str | None = None,
     date_format: str = "iso",
-    epoch: Optional[str] = None,
+    epoch: str | None = None,
 ) -> LogCheck:
     """Reads a stage-change log without fitting it, as ``lcsim calibrate EVENTS --dry-run``.
 
@@ -563,23 +785,44 @@ def check_events(
     lcsim.StudyError
         A file that cannot be read.
     """
-    _check_argument_types(segment_column=segment_column, censor_at=censor_at, stage_map=stage_map, stages=stages,
-                          absorbing=absorbing, drop_duplicates=drop_duplicates, on_invalid=on_invalid, columns=columns,
-                          separator=separator, date_format=date_format)
-    source, is_text, file, reading = _reading(events, "<events>", _EVENT_COLUMN_KEYS, segment_column, censor_at,
-                                              stage_map, stages, absorbing, drop_duplicates, on_invalid, columns,
-                                              separator, date_format)
+    _check_argument_types(
+        segment_column=segment_column,
+        censor_at=censor_at,
+        stage_map=stage_map,
+        stages=stages,
+        absorbing=absorbing,
+        drop_duplicates=drop_duplicates,
+        on_invalid=on_invalid,
+        columns=columns,
+        separator=separator,
+        date_format=date_format,
+    )
+    source, is_text, file, reading = _reading(
+        events,
+        "<events>",
+        _EVENT_COLUMN_KEYS,
+        segment_column,
+        censor_at,
+        stage_map,
+        stages,
+        absorbing,
+        drop_duplicates,
+        on_invalid,
+        columns,
+        separator,
+        date_format,
+    )
     return LogCheck(_core.check_events(source, is_text, file, epoch=str(epoch or ""), **reading))
 
 
 def synth(
-    scenario: Union[Scenario, str, os.PathLike],
+    scenario: Scenario | str | os.PathLike,
     *,
     replication: int = 0,
-    seed: Optional[int] = None,
+    seed: int | None = None,
     start_date: str = "2025-01-06",
-    observe_until: Optional[float] = None,
-    snapshots: Union[str, int, None] = None,
+    observe_until: float | None = None,
+    snapshots: str | int | None = None,
     touchpoints: bool = True,
 ) -> dict:
     """One replication of a scenario as the CRM history an analyst would get.
@@ -598,9 +841,15 @@ def synth(
     if not isinstance(scenario, Scenario):
         scenario = Scenario.load(scenario)
     every = "none" if snapshots is None else str(snapshots)
-    data = _core.synth(scenario._model, replication=int(replication), seed=None if seed is None else int(seed),
-                       start_date=str(start_date), observe_until=None if observe_until is None else float(observe_until),
-                       snapshots=every, touchpoints=bool(touchpoints))
+    data = _core.synth(
+        scenario._model,
+        replication=int(replication),
+        seed=None if seed is None else int(seed),
+        start_date=str(start_date),
+        observe_until=None if observe_until is None else float(observe_until),
+        snapshots=every,
+        touchpoints=bool(touchpoints),
+    )
     keys = ("events", "snapshots", "touchpoints")
     info = {k: v for k, v in data.items() if k not in keys}
     out = {}
@@ -609,3 +858,81 @@ def synth(
         frame.attrs.update(info)
         out[key] = frame
     return out
+
+
+def backtest(
+    events,
+    *,
+    holdout_start,
+    holdout_end=None,
+    replications: int = 20,
+    seed: int | None = None,
+    threads: int | None = None,
+    period: str | float = "month",
+    uncertainty: bool = False,
+    **calibrate_options: Any,
+) -> Backtest:
+    """Calibrates on the log before ``holdout_start``, then backtests on the rest.
+
+    Parameters
+    ----------
+    events : path or DataFrame
+        The whole stage-change log (``customer_id, timestamp, stage[, segment]``).
+    holdout_start : str or Timestamp
+        The cut: rows before it train the calibration (censored at the cut), rows from it on are the
+        holdout.
+    holdout_end : str or Timestamp, optional
+        End of the holdout (default: the last timestamp of the log; give the export's end when you
+        know it).
+    replications, seed, threads : int, optional
+        Of the simulation of the calibrated scenario.
+    period : "month" or float
+        Calendar months, or blocks of this many days from the cut.
+    uncertainty : bool
+        Draw the calibrated parameters per replication (see :func:`lcsim.simulate`): bands that
+        include estimation uncertainty.
+    **calibrate_options
+        Passed to :func:`lcsim.calibrate` (``absorbing``, ``won``, ``segment_column``, ...);
+        ``censor_at`` is the cut.
+
+    Returns
+    -------
+    Backtest
+
+    Raises
+    ------
+    lcsim.ScenarioError
+        Bad input (as :func:`lcsim.calibrate`), an unparseable timestamp (naming line and column), a
+        cut outside the log.
+    """
+    if "censor_at" in calibrate_options:
+        raise TypeError(
+            "backtest(): the training part is censored at holdout_start; do not pass censor_at"
+        )
+    frame, file = read_history(events)
+    ts = read_timestamps(frame, file)
+    cut = pd.Timestamp(holdout_start)
+    cut = cut.tz_localize("UTC") if cut.tzinfo is None else cut.tz_convert("UTC")
+    train = frame[(ts < cut).to_numpy()]
+    if train.empty or len(train) == len(frame):
+        msg = f"expected a cut inside the log ({ts.min()} .. {ts.max()}), got {cut}"
+        raise ScenarioError.of([(file, 0, "holdout_start", msg)])
+    if holdout_end is not None:
+        stop = pd.Timestamp(holdout_end)
+        stop = stop.tz_localize("UTC") if stop.tzinfo is None else stop.tz_convert("UTC")
+        frame = frame[(ts <= stop).to_numpy()]
+    cal = calibrate(train, censor_at=cut.strftime("%Y-%m-%dT%H:%M:%SZ"), **calibrate_options)
+    holdout = None
+    if holdout_end is not None:
+        holdout = float(days_since(stop, cal.epoch)) - cal.window[1]
+    return run_backtest(
+        cal,
+        frame,
+        holdout=holdout,
+        replications=replications,
+        seed=seed,
+        threads=threads,
+        period=period,
+        uncertainty=uncertainty,
+        stage_map=calibrate_options.get("stage_map"),
+    )

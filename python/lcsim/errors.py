@@ -35,7 +35,7 @@ class ScenarioError(ValueError):
         self.problems = [p if isinstance(p, Problem) else Problem(*p) for p in problems]
 
     @classmethod
-    def of(cls, problems) -> "ScenarioError":
+    def of(cls, problems) -> ScenarioError:
         """The error of (file, line, field, message) tuples, one ``file:line: field: message`` line each."""
         problems = [p if isinstance(p, Problem) else Problem(*p) for p in problems]
         return cls("\n".join(str(p) for p in problems), problems)

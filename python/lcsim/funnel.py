@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -32,18 +32,39 @@ __all__ = ["fit_funnel"]
 
 def _transitions(transitions, file: str) -> list[tuple[str, list[str]]]:
     if not isinstance(transitions, Mapping) or not transitions:
-        raise ScenarioError.of([(file, 0, "transitions", "expected a mapping {stage: [targets]} with at least one stage")])
+        raise ScenarioError.of(
+            [
+                (
+                    file,
+                    0,
+                    "transitions",
+                    "expected a mapping {stage: [targets]} with at least one stage",
+                )
+            ]
+        )
     out = []
     for s, ts in transitions.items():
         if isinstance(ts, str) or not isinstance(ts, Sequence):
-            raise ScenarioError.of([(file, 0, f"transitions.{s}", f"expected a list of target stages, got {ts!r}")])
+            raise ScenarioError.of(
+                [(file, 0, f"transitions.{s}", f"expected a list of target stages, got {ts!r}")]
+            )
         out.append((str(s), [str(t) for t in ts]))
     return out
 
 
-def fit_funnel(funnel, transitions: Mapping[str, Sequence[str]], *, won: Optional[str] = None,
-               start: str = "steady", period_days: Optional[float] = None, level: float = 0.95,
-               name: str = "calibrated", seed: int = 1, replications: int = 10, file: Optional[str] = None) -> dict:
+def fit_funnel(
+    funnel,
+    transitions: Mapping[str, Sequence[str]],
+    *,
+    won: str | None = None,
+    start: str = "steady",
+    period_days: float | None = None,
+    level: float = 0.95,
+    name: str = "calibrated",
+    seed: int = 1,
+    replications: int = 10,
+    file: str | None = None,
+) -> dict:
     """Fits the funnel model to counts; the data dict of a :class:`lcsim.Calibration` (kind "funnel").
 
     ``funnel`` is a path or a DataFrame with columns ``period, stage, entries`` (a DataFrame is
@@ -57,15 +78,33 @@ def fit_funnel(funnel, transitions: Mapping[str, Sequence[str]], *, won: Optiona
         source, is_text = os.fspath(funnel), False
         file = source
     else:
-        raise TypeError(f"funnel: expected a path or a pandas DataFrame, got {type(funnel).__name__}")
+        raise TypeError(
+            f"funnel: expected a path or a pandas DataFrame, got {type(funnel).__name__}"
+        )
     if start not in ("steady", "empty"):
         raise ScenarioError.of([(file, 0, "start", f"expected 'steady' or 'empty', got {start!r}")])
-    if period_days is not None and not (float(period_days) > 0 and math.isfinite(float(period_days))):
-        raise ScenarioError.of([(file, 0, "period_days", f"expected a number of days > 0, got {period_days!r}")])
-    data = _core.calibrate_funnel(source, is_text, file, _transitions(transitions, file), won=won or "",
-                                  start=start, period_days=0.0 if period_days is None else float(period_days),
-                                  level=float(level), name=str(name), seed=int(seed), replications=int(replications))
-    counts = pd.DataFrame(data.pop("cells"), columns=["period", "stage", "observed", "expected", "fitted"])
+    if period_days is not None and not (
+        float(period_days) > 0 and math.isfinite(float(period_days))
+    ):
+        raise ScenarioError.of(
+            [(file, 0, "period_days", f"expected a number of days > 0, got {period_days!r}")]
+        )
+    data = _core.calibrate_funnel(
+        source,
+        is_text,
+        file,
+        _transitions(transitions, file),
+        won=won or "",
+        start=start,
+        period_days=0.0 if period_days is None else float(period_days),
+        level=float(level),
+        name=str(name),
+        seed=int(seed),
+        replications=int(replications),
+    )
+    counts = pd.DataFrame(
+        data.pop("cells"), columns=["period", "stage", "observed", "expected", "fitted"]
+    )
     data["counts"] = counts.astype({"fitted": bool})
     data["families"] = []
     data["posterior_mvn"] = _posterior(data)
@@ -87,10 +126,21 @@ def _posterior(data: dict) -> dict:
             nexts = [f"stages.{s}.next.{t}" for t in ts]
             paths += nexts
             groups.append(nexts)
-    streams = [(p, n) for p, value, _, _, n, *_ in data["estimates"]
-               if p.startswith("arrivals.streams[") and value > 0]
-    mean = np.concatenate([theta, [math.log(v) for p, v, _, _, n, *_ in data["estimates"]
-                                   if p.startswith("arrivals.streams[") and v > 0]])
+    streams = [
+        (p, n)
+        for p, value, _, _, n, *_ in data["estimates"]
+        if p.startswith("arrivals.streams[") and value > 0
+    ]
+    mean = np.concatenate(
+        [
+            theta,
+            [
+                math.log(v)
+                for p, v, _, _, n, *_ in data["estimates"]
+                if p.startswith("arrivals.streams[") and v > 0
+            ],
+        ]
+    )
     cov_all = np.zeros((mean.size, mean.size))
     cov_all[:size, :size] = cov
     for j, (_, n) in enumerate(streams):
@@ -102,12 +152,18 @@ def _posterior(data: dict) -> dict:
         for s, ts, k in layout:
             out[f"stages.{s}.dwell.mean"] = float(math.exp(draw[k]))
             if len(ts) > 1:
-                z = np.concatenate([[0.0], draw[k + 1:k + len(ts)]])
+                z = np.concatenate([[0.0], draw[k + 1 : k + len(ts)]])
                 z = np.exp(z - z.max())
                 out.update(zip([f"stages.{s}.next.{t}" for t in ts], _exact(z / z.sum())))
         for j, p in enumerate(stream_paths):
             out[p] = float(math.exp(draw[size + j]))
         return out
 
-    return {"paths": paths + stream_paths, "unidentified": list(data["unidentified"]),
-            "groups": groups + [[p] for p in stream_paths], "mean": mean, "cov": cov_all, "transform": transform}
+    return {
+        "paths": paths + stream_paths,
+        "unidentified": list(data["unidentified"]),
+        "groups": groups + [[p] for p in stream_paths],
+        "mean": mean,
+        "cov": cov_all,
+        "transform": transform,
+    }

@@ -48,20 +48,24 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Sequence, Union
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
 from . import _core
+from ._extras import missing_extra
+from ._paths import MISSING, lookup
+from ._validators import validate_positive
 from .errors import ScenarioError
-from .results import Run, _positive
+from .run import Run
 from .scenario import Scenario, _plain, variant_text
 from .whatif import Comparison, compare
 
-__all__ = ["Constraint", "Lever", "Optimisation", "optimise"]
+__all__ = ["Constraint", "Lever", "Optimisation", "SearchLever", "optimise", "optimize"]
 
 #: Metrics recorded for every plan (besides the objective and the constraints' metrics).
 RECORDED = ("conversions", "revenue", "touchpoint_cost", "net_value")
@@ -69,7 +73,7 @@ RECORDED = ("conversions", "revenue", "touchpoint_cost", "net_value")
 
 # ---- levers ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Lever:
+class SearchLever:
     """One dimension of the search: a scenario path and the values it may take."""
 
     path: str
@@ -82,7 +86,9 @@ class Lever:
     def describe(self) -> str:
         if self.kind == "choice":
             return f"{self.path} in {list(self.choices)}"
-        return f"{self.path} in [{self.low}, {self.high}]" + (" (whole numbers)" if self.kind == "int" else "")
+        return f"{self.path} in [{self.low}, {self.high}]" + (
+            " (whole numbers)" if self.kind == "int" else ""
+        )
 
     def to_json(self) -> dict:
         d = {"path": self.path, "kind": self.kind}
@@ -98,28 +104,17 @@ def _is_int(x) -> bool:
 
 
 def _is_number(x) -> bool:
-    return (_is_int(x) or isinstance(x, (float, np.floating))) and not isinstance(x, (bool, np.bool_))
+    return (_is_int(x) or isinstance(x, (float, np.floating))) and not isinstance(
+        x, (bool, np.bool_)
+    )
 
 
-def _value_at(d, path: str):
-    """The value at a dotted path of a scenario's dict (``_MISSING`` where it is not written)."""
-    node = d
-    for part in re.split(r"\.|\[(\d+)\]", path):
-        if part is None or part == "":
-            continue
-        if isinstance(node, Mapping) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return _MISSING
-    return node
+#: The name :class:`SearchLever` had before the app's levers (:class:`lcsim.app.AppLever`) were told
+#: apart from it: an alias, kept for old code.
+Lever = SearchLever
 
 
-_MISSING = object()
-
-
-def parse_levers(base: Scenario, levers: Mapping[str, Any]) -> list[Lever]:
+def parse_levers(base: Scenario, levers: Mapping[str, Any]) -> list[SearchLever]:
     """Checks every lever against the base before anything runs: the path exists, the range is
     ordered and finite, a range is on a number field, and every end and choice gives a valid
     scenario. @raises ValueError / TypeError / ScenarioError naming the lever."""
@@ -129,25 +124,38 @@ def parse_levers(base: Scenario, levers: Mapping[str, Any]) -> list[Lever]:
     out = []
     for path, spec in levers.items():
         if not isinstance(path, str) or not path:
-            raise ValueError(f"levers: paths are dotted strings such as 'touchpoints.webinar.reach', got {path!r}")
-        current = _value_at(d, path)
-        current = None if current is _MISSING else current
+            raise ValueError(
+                f"levers: paths are dotted strings such as 'touchpoints.webinar.reach', got {path!r}"
+            )
+        current = lookup(d, path)
+        current = None if current is MISSING else current
         if isinstance(spec, tuple):
             if len(spec) != 2:
                 raise ValueError(f"levers[{path!r}]: a range is a tuple (low, high), got {spec!r}")
             low, high = spec
             if not (_is_number(low) and _is_number(high)):
-                raise TypeError(f"levers[{path!r}]: a range needs numbers, got {spec!r} (give a list for choices)")
+                raise TypeError(
+                    f"levers[{path!r}]: a range needs numbers, got {spec!r} (give a list for choices)"
+                )
             if not (math.isfinite(low) and math.isfinite(high)):
                 raise ValueError(f"levers[{path!r}]: the range must be finite, got {spec!r}")
             if not low < high:
-                raise ValueError(f"levers[{path!r}]: low must be below high, got low {low} and high {high}")
+                raise ValueError(
+                    f"levers[{path!r}]: low must be below high, got low {low} and high {high}"
+                )
             if current is not None and not _is_number(current):
-                raise TypeError(f"levers[{path!r}]: a range needs a number field, but the base has "
-                                f"{current!r} there; give a list of choices instead")
+                raise TypeError(
+                    f"levers[{path!r}]: a range needs a number field, but the base has "
+                    f"{current!r} there; give a list of choices instead"
+                )
             kind = "int" if _is_int(low) and _is_int(high) else "float"
-            lever = Lever(path, kind, int(low) if kind == "int" else float(low),
-                          int(high) if kind == "int" else float(high), base=current)
+            lever = SearchLever(
+                path,
+                kind,
+                int(low) if kind == "int" else float(low),
+                int(high) if kind == "int" else float(high),
+                base=current,
+            )
             tried = [lever.low, lever.high]
         elif isinstance(spec, (list, np.ndarray)):
             choices = tuple(_plain(c) for c in spec)
@@ -155,10 +163,12 @@ def parse_levers(base: Scenario, levers: Mapping[str, Any]) -> list[Lever]:
                 raise ValueError(f"levers[{path!r}]: no choices")
             if len({json.dumps(c, sort_keys=True) for c in choices}) != len(choices):
                 raise ValueError(f"levers[{path!r}]: the choices {list(choices)} repeat a value")
-            lever = Lever(path, "choice", choices=choices, base=current)
+            lever = SearchLever(path, "choice", choices=choices, base=current)
             tried = list(choices)
         else:
-            raise TypeError(f"levers[{path!r}]: expected a tuple (low, high) or a list of choices, got {spec!r}")
+            raise TypeError(
+                f"levers[{path!r}]: expected a tuple (low, high) or a list of choices, got {spec!r}"
+            )
         for value in tried:
             try:
                 base.with_changes({path: value})
@@ -167,11 +177,16 @@ def parse_levers(base: Scenario, levers: Mapping[str, Any]) -> list[Lever]:
                 # field (segment shares that no longer sum to 1) may be mended by the other levers:
                 # such combinations are tried, and those that stay invalid are failed trials.
                 errors = [p for p in e.problems if not p.warning]
-                own = not errors or any(p.field == path or p.field.startswith(path + ".") or
-                                        p.field.startswith(path + "[") for p in errors)
+                own = not errors or any(
+                    p.field == path
+                    or p.field.startswith(path + ".")
+                    or p.field.startswith(path + "[")
+                    for p in errors
+                )
                 if own or len(levers) == 1:
-                    raise ScenarioError(f"lever {path} = {value!r} does not give a valid scenario:\n{e}",
-                                        e.problems) from None
+                    raise ScenarioError(
+                        f"lever {path} = {value!r} does not give a valid scenario:\n{e}", e.problems
+                    ) from None
         out.append(lever)
     return out
 
@@ -185,7 +200,7 @@ class Constraint:
     metric: str
     op: str  # "<=" or ">="
     limit: float
-    probability: Optional[float] = None
+    probability: float | None = None
 
     @property
     def label(self) -> str:
@@ -197,7 +212,11 @@ class Constraint:
 
     def measure(self, values: np.ndarray) -> float:
         """The number the constraint is about: the mean, or the share of replications meeting it."""
-        return float(np.mean(self.met_by(values))) if self.probability is not None else float(np.mean(values))
+        return (
+            float(np.mean(self.met_by(values)))
+            if self.probability is not None
+            else float(np.mean(values))
+        )
 
     def violation(self, values: np.ndarray) -> float:
         """<= 0 when met (Optuna's convention), scaled so that constraints compare."""
@@ -208,19 +227,25 @@ class Constraint:
         return (x - self.limit) / scale if self.op == "<=" else (self.limit - x) / scale
 
 
-_CONSTRAINT = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=)\s*([-+0-9.eE_]+)\s*(?:@\s*([0-9.]+))?\s*$")
+_CONSTRAINT = re.compile(
+    r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=)\s*([-+0-9.eE_]+)\s*(?:@\s*([0-9.]+))?\s*$"
+)
 
 
 def parse_constraint(text) -> Constraint:
     if isinstance(text, Constraint):
         return text
     if not isinstance(text, str):
-        raise TypeError(f"constraints: expected strings such as 'touchpoint_cost<=50000' or "
-                        f"'conversions>=500@0.9', got {text!r}")
+        raise TypeError(
+            f"constraints: expected strings such as 'touchpoint_cost<=50000' or "
+            f"'conversions>=500@0.9', got {text!r}"
+        )
     m = _CONSTRAINT.match(text)
     if not m:
-        raise ValueError(f"constraint {text!r}: expected METRIC<=VALUE or METRIC>=VALUE, optionally @PROBABILITY "
-                         "(e.g. 'touchpoint_cost<=50000', 'conversions>=500@0.9')")
+        raise ValueError(
+            f"constraint {text!r}: expected METRIC<=VALUE or METRIC>=VALUE, optionally @PROBABILITY "
+            "(e.g. 'touchpoint_cost<=50000', 'conversions>=500@0.9')"
+        )
     metric, op, limit, prob = m.groups()
     try:
         limit = float(limit.replace("_", ""))
@@ -231,7 +256,9 @@ def parse_constraint(text) -> Constraint:
     if prob is not None:
         p = float(prob)
         if not 0 < p < 1:
-            raise ValueError(f"constraint {text!r}: the probability after @ must be between 0 and 1, got {prob}")
+            raise ValueError(
+                f"constraint {text!r}: the probability after @ must be between 0 and 1, got {prob}"
+            )
         prob = p
     return Constraint(metric, op, limit, prob)
 
@@ -241,10 +268,16 @@ def _number(x) -> str:
 
 
 # ---- evaluation ------------------------------------------------------------------------------
-def _evaluate(text: str, file: str, replications: int, seed: int, threads: int, metrics: Sequence[str]) -> dict:
+def _evaluate(
+    text: str, file: str, replications: int, seed: int, threads: int, metrics: Sequence[str]
+) -> dict:
     """Simulates one plan; returns each metric's values per replication (runs on a Dask worker too)."""
     scenario = Scenario.from_yaml(text, file)
-    run = Run(_core.simulate(scenario._model, replications=replications, seed=seed, threads=threads, name="plan"))
+    run = Run(
+        _core.simulate(
+            scenario._model, replications=replications, seed=seed, threads=threads, name="plan"
+        )
+    )
     table = run.metrics()
     return {m: table[m].to_numpy(dtype=float) for m in metrics}
 
@@ -273,26 +306,26 @@ def _wilson(successes: int, n: int) -> tuple[float, float]:
 
 # ---- the search ------------------------------------------------------------------------------
 def optimise(
-    base: Union[Scenario, str, os.PathLike],
+    base: Scenario | str | os.PathLike,
     levers: Mapping[str, Any],
     objective: str = "net_value",
     *,
     direction: str = "maximise",
-    constraints: Sequence[Union[str, Constraint]] = (),
-    budget: Optional[float] = None,
+    constraints: Sequence[str | Constraint] = (),
+    budget: float | None = None,
     trials: int = 60,
-    replications: Optional[int] = None,
-    seed: Optional[int] = None,
+    replications: int | None = None,
+    seed: int | None = None,
     batch: int = 8,
     finalists: int = 3,
-    final_replications: Optional[int] = None,
-    startup_trials: Optional[int] = None,
-    threads: Optional[int] = None,
+    final_replications: int | None = None,
+    startup_trials: int | None = None,
+    threads: int | None = None,
     client=None,
-    progress: Optional[Callable[[int, int], None]] = None,
+    progress: Callable[[int, int], None] | None = None,
     tolerance: float = 0.0,
-    significant: Optional[int] = 3,
-) -> "Optimisation":
+    significant: int | None = 3,
+) -> Optimisation:
     """Searches the levers for the plan that maximises (or minimises) ``objective`` subject to
     ``constraints``, then re-evaluates the best few on fresh paired replications.
 
@@ -304,6 +337,7 @@ def optimise(
         A metric of the runs (``net_value``, ``conversions``, ``touchpoint_cost``, ...): its mean per
         replication.
     direction : {"maximise", "minimise"}
+        (``"maximize"`` and ``"minimize"`` are aliases.)
     constraints : list of str
         ``"metric<=value"``, ``"metric>=value"`` (on the mean) or ``"metric>=value@p"`` (in at least
         a share ``p`` of the replications).
@@ -346,8 +380,8 @@ def optimise(
     """
     try:
         import optuna
-    except ImportError as e:  # pragma: no cover - optuna is a dependency of lcsim[optimise]
-        raise ImportError("lcsim.optimise needs Optuna (a dependency of lcsim): pip install 'optuna>=5,<6'", name="optuna") from e
+    except ImportError as e:  # lcsim[optimise]
+        raise missing_extra("optimise", e) from e
 
     started = time.perf_counter()
     if not isinstance(base, Scenario):
@@ -358,46 +392,73 @@ def optimise(
     if not isinstance(objective, str) or not objective:
         raise TypeError(f"objective: expected a metric name such as 'net_value', got {objective!r}")
     parsed = parse_levers(base, levers)
-    cons = [parse_constraint(c) for c in (list(constraints) if not isinstance(constraints, str) else [constraints])]
+    cons = [
+        parse_constraint(c)
+        for c in (list(constraints) if not isinstance(constraints, str) else [constraints])
+    ]
     if budget is not None:
         if not _is_number(budget) or not math.isfinite(budget) or budget < 0:
             raise ValueError(f"budget: expected a finite number >= 0, got {budget!r}")
         cons.append(Constraint("touchpoint_cost", "<=", float(budget)))
-    trials = _positive("trials", trials)
-    batch = _positive("batch", batch)
-    finalists = _positive("finalists", finalists)
-    reps = base.replications if replications is None else _positive("replications", replications)
+    trials = validate_positive("trials", trials)
+    batch = validate_positive("batch", batch)
+    finalists = validate_positive("finalists", finalists)
+    reps = (
+        base.replications
+        if replications is None
+        else validate_positive("replications", replications)
+    )
     if reps < 2:
         raise ValueError("replications: at least 2 per plan, for the paired CIs")
-    final_reps = max(4 * reps, 40) if final_replications is None else _positive("final_replications", final_replications)
+    final_reps = (
+        max(4 * reps, 40)
+        if final_replications is None
+        else validate_positive("final_replications", final_replications)
+    )
     if final_reps < 2:
         raise ValueError("final_replications: at least 2")
     seed = base.seed if seed is None else int(seed)
     if seed < 0:
         raise ValueError(f"seed: expected an integer >= 0, got {seed}")
-    startup = (min(max(8, 2 * len(parsed)), max(1, trials // 2)) if startup_trials is None
-               else _positive("startup_trials", startup_trials))
+    startup = (
+        min(max(8, 2 * len(parsed)), max(1, trials // 2))
+        if startup_trials is None
+        else validate_positive("startup_trials", startup_trials)
+    )
     if threads is not None:
-        threads = _positive("threads", threads)
+        threads = validate_positive("threads", threads)
     if not _is_number(tolerance) or not math.isfinite(tolerance) or tolerance < 0:
-        raise ValueError(f"tolerance: expected a finite number >= 0 (in the objective's unit), got {tolerance!r}")
+        raise ValueError(
+            f"tolerance: expected a finite number >= 0 (in the objective's unit), got {tolerance!r}"
+        )
     if significant is not None and (not _is_int(significant) or not 1 <= significant <= 15):
-        raise ValueError(f"significant: expected a whole number from 1 to 15, or None, got {significant!r}")
+        raise ValueError(
+            f"significant: expected a whole number from 1 to 15, or None, got {significant!r}"
+        )
 
     # The base, on the search's replications: its metric names check the objective and constraints.
-    base_run = Run(_core.simulate(base._model, replications=reps, seed=seed, threads=threads or 0,
-                                  name=base.name))
+    base_run = Run(
+        _core.simulate(
+            base._model, replications=reps, seed=seed, threads=threads or 0, name=base.name
+        )
+    )
     names = base_run.metric_names
-    for metric, what in [(objective, "objective")] + [(c.metric, f"constraint {c.label!r}") for c in cons]:
+    for metric, what in [(objective, "objective")] + [
+        (c.metric, f"constraint {c.label!r}") for c in cons
+    ]:
         if metric not in names:
             raise ValueError(f"{what}: unknown metric {metric!r}; the runs have {', '.join(names)}")
     metrics = list(dict.fromkeys([objective, *RECORDED, *(c.metric for c in cons)]))
     base_table = base_run.metrics()
     base_values = {m: base_table[m].to_numpy(dtype=float) for m in metrics}
 
-    sampler = optuna.samplers.TPESampler(seed=seed % 2**32, n_startup_trials=startup, multivariate=True)
+    sampler = optuna.samplers.TPESampler(
+        seed=seed % 2**32, n_startup_trials=startup, multivariate=True
+    )
     with _quiet(optuna):
-        study = optuna.create_study(direction="maximize" if maximise else "minimize", sampler=sampler)
+        study = optuna.create_study(
+            direction="maximize" if maximise else "minimize", sampler=sampler
+        )
     distributions = _distributions(parsed, optuna)
 
     evaluated: dict[str, dict] = {}  # plan key -> metric values per replication
@@ -415,12 +476,18 @@ def optimise(
                     scenarios[k] = base.with_changes(plan)
                 except ScenarioError as e:  # a combination of valid values that is invalid together
                     evaluated[k] = {"error": str(e).splitlines()[0]}
-            results = _run_plans({k: s for k, s in scenarios.items()}, reps, seed, threads, metrics, client)
+            results = _run_plans(
+                {k: s for k, s in scenarios.items()}, reps, seed, threads, metrics, client
+            )
             evaluations += len(results)
             evaluated.update(results)
             for t, plan, k in zip(asked, plans, keys):
                 values = evaluated[k]
-                row = {"trial": t.number, "phase": "search", **{lv.path: plan[lv.path] for lv in parsed}}
+                row = {
+                    "trial": t.number,
+                    "phase": "search",
+                    **{lv.path: plan[lv.path] for lv in parsed},
+                }
                 if "error" in values:
                     study.tell(t, state=optuna.trial.TrialState.FAIL)
                     row.update(_numbers(None, base_values, objective, cons, reps))
@@ -438,31 +505,74 @@ def optimise(
     search = pd.DataFrame(rows)
     ok = search[search["objective"].notna()].copy()
     if ok.empty:
-        raise ScenarioError("optimise: no plan gave a valid scenario; the first error was: " + search["note"].iloc[0])
-    ok["violation"] = [max([0.0] + [c.violation(evaluated[_key(_row_plan(r, parsed))][c.metric]) for c in cons])
-                       for _, r in ok.iterrows()]
+        raise ScenarioError(
+            "optimise: no plan gave a valid scenario; the first error was: "
+            + search["note"].iloc[0]
+        )
+    ok["violation"] = [
+        max([0.0] + [c.violation(evaluated[_key(_row_plan(r, parsed))][c.metric]) for c in cons])
+        for _, r in ok.iterrows()
+    ]
     ok["_key"] = [_key(_row_plan(r, parsed)) for _, r in ok.iterrows()]
     ok = ok.drop_duplicates("_key")
     ok = ok.sort_values(["violation", "objective"], ascending=[True, not maximise], kind="stable")
-    ranked = [_rounded_plan(base, _row_plan(r, parsed), parsed, significant) for _, r in ok.iterrows()]
-    ranked = list({_key(p): p for p in reversed(ranked)}.values())[::-1]  # first of each rounded plan
+    ranked = [
+        _rounded_plan(base, _row_plan(r, parsed), parsed, significant) for _, r in ok.iterrows()
+    ]
+    ranked = list({_key(p): p for p in reversed(ranked)}.values())[
+        ::-1
+    ]  # first of each rounded plan
     final_plans = _distinct(ranked, parsed, finalists)
     final_scenarios = [base.with_changes(p) for p in final_plans]
-    named = [Scenario.from_yaml(_renamed(s.text, f"{base.name}_plan{i + 1}"), s.file) for i, s in enumerate(final_scenarios)]
+    named = [
+        Scenario.from_yaml(_renamed(s.text, f"{base.name}_plan{i + 1}"), s.file)
+        for i, s in enumerate(final_scenarios)
+    ]
     final_seed = seed + 1
-    selection = compare(base, *named, replications=final_reps, seed=final_seed, threads=threads,
-                        independent=False, who_changed=True)
-    final_rows, winner, runner_up, verdict, same = _select(selection, final_plans, parsed, objective, maximise, cons,
-                                                           base_values, len(rows), evaluations, reps, final_reps,
-                                                           seed, tolerance)
+    selection = compare(
+        base,
+        *named,
+        replications=final_reps,
+        seed=final_seed,
+        threads=threads,
+        independent=False,
+        who_changed=True,
+    )
+    final_rows, winner, runner_up, verdict, same = _select(
+        selection,
+        final_plans,
+        parsed,
+        objective,
+        maximise,
+        cons,
+        base_values,
+        len(rows),
+        evaluations,
+        reps,
+        final_reps,
+        seed,
+        tolerance,
+    )
     edges = _edges(base, parsed, final_plans[winner])
-    verdict[1:1] = [edge["text"] for edge in edges]  # right after the winner's line: act on it first
+    verdict[1:1] = [
+        edge["text"] for edge in edges
+    ]  # right after the winner's line: act on it first
     for i, r in enumerate(final_rows):
         r["trial"] = len(rows) + i
         r["phase"] = "final"
     table = pd.concat([search, pd.DataFrame(final_rows)], ignore_index=True)
-    importance = _lever_gains(base, parsed, final_plans[winner], selection.variants[winner], objective, maximise,
-                              final_reps, final_seed, threads, client)
+    importance = _lever_gains(
+        base,
+        parsed,
+        final_plans[winner],
+        selection.variants[winner],
+        objective,
+        maximise,
+        final_reps,
+        final_seed,
+        threads,
+        client,
+    )
     settings = {
         "base": base.name,
         "base_file": base.file,
@@ -495,6 +605,11 @@ def optimise(
     return Optimisation(settings, [lv.path for lv in parsed], table, chosen, verdict, selection)
 
 
+#: American spelling of :func:`optimise` (the canonical name, as the ``lcsim optimise`` command,
+#: whose ``lcsim optimize`` is an alias too): the same function.
+optimize = optimise
+
+
 @contextlib.contextmanager
 def _quiet(optuna):
     """Optuna's INFO lines ("A new study created in memory ...") off, the caller's level kept."""
@@ -506,7 +621,7 @@ def _quiet(optuna):
         optuna.logging.set_verbosity(level)
 
 
-def _distributions(levers: Sequence[Lever], optuna) -> dict:
+def _distributions(levers: Sequence[SearchLever], optuna) -> dict:
     out = {}
     for lv in levers:
         if lv.kind == "float":
@@ -514,26 +629,35 @@ def _distributions(levers: Sequence[Lever], optuna) -> dict:
         elif lv.kind == "int":
             out[lv.path] = optuna.distributions.IntDistribution(lv.low, lv.high)
         else:  # choices by index: Optuna's categorical values must be plain scalars
-            out[lv.path] = optuna.distributions.CategoricalDistribution(list(range(len(lv.choices))))
+            out[lv.path] = optuna.distributions.CategoricalDistribution(
+                list(range(len(lv.choices)))
+            )
     return out
 
 
-def _plan(levers: Sequence[Lever], params: Mapping[str, Any]) -> dict:
+def _plan(levers: Sequence[SearchLever], params: Mapping[str, Any]) -> dict:
     plan = {}
     for lv in levers:
         v = params[lv.path]
-        plan[lv.path] = lv.choices[int(v)] if lv.kind == "choice" else (int(v) if lv.kind == "int" else float(v))
+        plan[lv.path] = (
+            lv.choices[int(v)]
+            if lv.kind == "choice"
+            else (int(v) if lv.kind == "int" else float(v))
+        )
     return plan
 
 
-def _row_plan(row, levers: Sequence[Lever]) -> dict:
+def _row_plan(row, levers: Sequence[SearchLever]) -> dict:
     return {lv.path: row[lv.path] for lv in levers}
 
 
-def _distinct(ranked: Sequence[dict], levers: Sequence[Lever], n: int, closeness: float = 0.05) -> list[dict]:
+def _distinct(
+    ranked: Sequence[dict], levers: Sequence[SearchLever], n: int, closeness: float = 0.05
+) -> list[dict]:
     """The first ``n`` plans of ``ranked`` that differ from every plan kept before: in a whole-number
     or choice lever, or by more than ``closeness`` of its range in a continuous one (so the
     finalists are alternatives, not the same plan twice). Near-duplicates fill up if too few differ."""
+
     def close(a, b):
         for lv in levers:
             if lv.kind == "float":
@@ -569,11 +693,25 @@ def _run_plans(scenarios: Mapping[str, Scenario], reps, seed, threads, metrics, 
     if not scenarios:
         return {}
     if client is None:
-        return {k: _evaluate(s.text, s.file, reps, seed, threads or 0, metrics) for k, s in scenarios.items()}
+        return {
+            k: _evaluate(s.text, s.file, reps, seed, threads or 0, metrics)
+            for k, s in scenarios.items()
+        }
     tag = uuid.uuid4().hex[:8]
-    futures = {k: client.submit(_evaluate, s.text, s.file, reps, seed, threads or 1, list(metrics),
-                                key=f"lcsim-optimise-{tag}-{i}", pure=False)
-               for i, (k, s) in enumerate(scenarios.items())}
+    futures = {
+        k: client.submit(
+            _evaluate,
+            s.text,
+            s.file,
+            reps,
+            seed,
+            threads or 1,
+            list(metrics),
+            key=f"lcsim-optimise-{tag}-{i}",
+            pure=False,
+        )
+        for i, (k, s) in enumerate(scenarios.items())
+    }
     try:
         return {k: f.result() for k, f in futures.items()}
     except BaseException:
@@ -586,13 +724,22 @@ def _numbers(values, base_values, objective, cons, reps) -> dict:
     metrics' means, each constraint's measure, feasibility and the replications."""
     out = {}
     if values is None:
-        out.update({"objective": math.nan, "delta": math.nan, "delta_ci_low": math.nan, "delta_ci_high": math.nan})
+        out.update(
+            {
+                "objective": math.nan,
+                "delta": math.nan,
+                "delta_ci_low": math.nan,
+                "delta_ci_high": math.nan,
+            }
+        )
         out.update({m: math.nan for m in RECORDED})
         out.update({c.label: math.nan for c in cons})
         out.update({"feasible": 0.0, "replications": float(reps)})
         return out
     out["objective"] = float(np.mean(values[objective]))
-    out["delta"], out["delta_ci_low"], out["delta_ci_high"] = _paired(values[objective], base_values[objective])
+    out["delta"], out["delta_ci_low"], out["delta_ci_high"] = _paired(
+        values[objective], base_values[objective]
+    )
     out.update({m: float(np.mean(values[m])) for m in RECORDED})
     out.update({c.label: c.measure(values[c.metric]) for c in cons})
     out["feasible"] = float(all(c.violation(values[c.metric]) <= 0 for c in cons))
@@ -618,7 +765,7 @@ def _short_paths(paths: Sequence[str]) -> dict:
     return short if len(set(short.values())) == len(short) else {p: p for p in paths}
 
 
-def _rounded(value: float, lever: Lever, significant: int) -> float:
+def _rounded(value: float, lever: SearchLever, significant: int) -> float:
     """``value`` to ``significant`` significant digits, but at least to 1% of the lever's range,
     and inside the range (a digit more where rounding would leave it)."""
     if value == 0 or not math.isfinite(value):
@@ -633,14 +780,19 @@ def _rounded(value: float, lever: Lever, significant: int) -> float:
     return value
 
 
-def _rounded_plan(base: Scenario, plan: Mapping[str, Any], levers: Sequence[Lever],
-                  significant: Optional[int]) -> dict:
+def _rounded_plan(
+    base: Scenario, plan: Mapping[str, Any], levers: Sequence[SearchLever], significant: int | None
+) -> dict:
     """The plan with its continuous levers rounded (_rounded); the plan as it was where the rounded
     one is not a valid scenario (shares that summed to 1 before rounding)."""
     if significant is None or all(lv.kind != "float" for lv in levers):
         return dict(plan)
-    out = {lv.path: _rounded(float(plan[lv.path]), lv, significant) if lv.kind == "float" else plan[lv.path]
-           for lv in levers}
+    out = {
+        lv.path: _rounded(float(plan[lv.path]), lv, significant)
+        if lv.kind == "float"
+        else plan[lv.path]
+        for lv in levers
+    }
     try:
         base.with_changes(out)
     except ScenarioError:
@@ -652,7 +804,7 @@ def _rounded_plan(base: Scenario, plan: Mapping[str, Any], levers: Sequence[Leve
 EDGE = 0.02
 
 
-def _edges(base: Scenario, levers: Sequence[Lever], plan: Mapping[str, Any]) -> list[dict]:
+def _edges(base: Scenario, levers: Sequence[SearchLever], plan: Mapping[str, Any]) -> list[dict]:
     """The range levers whose chosen value is at (within 2% of the range of) one of its ends: the
     best plan may lie beyond. Each: lever, side ("top"/"bottom"), value, low, high, widen (a wider
     range to try, as LOW:HIGH; None where the field stops there or only a smaller step is valid),
@@ -669,9 +821,11 @@ def _edges(base: Scenario, levers: Sequence[Lever], plan: Mapping[str, Any]) -> 
         else:
             continue
 
-        def valid(x) -> bool:  # the chosen plan with this lever moved (other levers may be needed, e.g. shares)
+        def valid(
+            x, path=lv.path
+        ) -> bool:  # the chosen plan with this lever moved (other levers may be needed)
             try:
-                base.with_changes({**plan, lv.path: x})
+                base.with_changes({**plan, path: x})
                 return True
             except ScenarioError:
                 return False
@@ -684,30 +838,70 @@ def _edges(base: Scenario, levers: Sequence[Lever], plan: Mapping[str, Any]) -> 
         if not limit and valid(wider):
             low, high = (lv.low, wider) if side == "top" else (wider, lv.high)
             widen = f"{_fmt_value(low)}:{_fmt_value(high)}"
-        where = f"{lv.path} = {_fmt_value(value)} is at the {side} of its range {_fmt_value(lv.low)} to {_fmt_value(lv.high)}"
+        where = (
+            f"{lv.path} = {_fmt_value(value)} is at the {side} of its range "
+            f"{_fmt_value(lv.low)} to {_fmt_value(lv.high)}"
+        )
         if limit:
-            text = (f"Edge of range: {where}, which is as far as the field allows; the search could not go "
-                    "further, so the best value may be this limit.")
+            text = (
+                f"Edge of range: {where}, which is as far as the field allows; the search could not go "
+                "further, so the best value may be this limit."
+            )
         else:
-            text = (f"Edge of range: {where} (within {EDGE:.0%} of the range); the best plan may lie beyond it: "
-                    + (f"widen the range (e.g. --lever {lv.path}={widen}) and run again." if widen
-                       else "widen the range as far as the field allows and run again."))
-        out.append({"lever": lv.path, "side": side, "value": _plain(value), "low": lv.low, "high": lv.high,
-                    "widen": widen, "limit": limit, "text": text})
+            text = (
+                f"Edge of range: {where} (within {EDGE:.0%} of the range); the best plan may lie beyond it: "
+                + (
+                    f"widen the range (e.g. --lever {lv.path}={widen}) and run again."
+                    if widen
+                    else "widen the range as far as the field allows and run again."
+                )
+            )
+        out.append(
+            {
+                "lever": lv.path,
+                "side": side,
+                "value": _plain(value),
+                "low": lv.low,
+                "high": lv.high,
+                "widen": widen,
+                "limit": limit,
+                "text": text,
+            }
+        )
     return out
 
 
 def _fmt(metric: str, x: float, signed: bool = False) -> str:
-    money = metric in ("revenue", "touchpoint_cost", "net_value", "discounted_revenue", "discounted_cost",
-                       "value_per_conversion", "cost_per_conversion") or metric.endswith("cost")
+    money = metric in (
+        "revenue",
+        "touchpoint_cost",
+        "net_value",
+        "discounted_revenue",
+        "discounted_cost",
+        "value_per_conversion",
+        "cost_per_conversion",
+    ) or metric.endswith("cost")
     sign = "+" if signed and x > 0 else ("-" if x < 0 else "")
     a = abs(x)
     body = f"{a:,.0f}" if a >= 100 else f"{a:,.3g}"
     return f"{sign}${body}" if money else f"{sign}{body}"
 
 
-def _select(selection: Comparison, plans, levers, objective, maximise, cons, base_values, n_trials, evaluations,
-            reps, final_reps, seed, tolerance=0.0):
+def _select(
+    selection: Comparison,
+    plans,
+    levers,
+    objective,
+    maximise,
+    cons,
+    base_values,
+    n_trials,
+    evaluations,
+    reps,
+    final_reps,
+    seed,
+    tolerance=0.0,
+):
     """The selection step's rows, the winner and runner-up (indices into plans), the verdict and
     whether the top two are practically the same (lead's CI includes 0, or lead under ``tolerance``)."""
     base_table = selection.base.metrics()
@@ -715,14 +909,19 @@ def _select(selection: Comparison, plans, levers, objective, maximise, cons, bas
     for run in selection.variants:
         t = run.metrics()
         finals.append({m: t[m].to_numpy(dtype=float) for m in t.columns if m != "replication"})
-    fbase = {m: base_table[m].to_numpy(dtype=float) for m in base_table.columns if m != "replication"}
+    fbase = {
+        m: base_table[m].to_numpy(dtype=float) for m in base_table.columns if m != "replication"
+    }
     rows = []
     for plan, values in zip(plans, finals):
         row = {lv.path: plan[lv.path] for lv in levers}
         row.update(_numbers(values, fbase, objective, cons, final_reps))
         rows.append(row)
     violation = [max([0.0] + [c.violation(v[c.metric]) for c in cons]) for v in finals]
-    order = sorted(range(len(plans)), key=lambda i: (violation[i], -rows[i]["objective"] if maximise else rows[i]["objective"]))
+    order = sorted(
+        range(len(plans)),
+        key=lambda i: (violation[i], -rows[i]["objective"] if maximise else rows[i]["objective"]),
+    )
     winner = order[0]
     runner_up = order[1] if len(order) > 1 else None
     w = finals[winner]
@@ -733,62 +932,96 @@ def _select(selection: Comparison, plans, levers, objective, maximise, cons, bas
     d, lo, hi = _paired(w[objective], fbase[objective])
     feasible = violation[winner] <= 0
     head = "Best plan" if feasible else "No plan tried meets every constraint; the closest"
-    lines.append(f"{head}: {_describe_plan(plans[winner])}: {objective} {_fmt(objective, mean)} per replication, "
-                 f"{_fmt(objective, d, True)} against the base (95% CI {_fmt(objective, lo, True)} to "
-                 f"{_fmt(objective, hi, True)}).")
-    if all(_key({"v": plan_value}) == _key({"v": base_value}) for plan_value, base_value
-           in ((plans[winner][lv.path], lv.base) for lv in levers)):
-        lines.append("This is the base's own plan: no plan tried does better on these replications.")
+    lines.append(
+        f"{head}: {_describe_plan(plans[winner])}: {objective} {_fmt(objective, mean)} per replication, "
+        f"{_fmt(objective, d, True)} against the base (95% CI {_fmt(objective, lo, True)} to "
+        f"{_fmt(objective, hi, True)})."
+    )
+    if all(
+        _key({"v": plan_value}) == _key({"v": base_value})
+        for plan_value, base_value in ((plans[winner][lv.path], lv.base) for lv in levers)
+    ):
+        lines.append(
+            "This is the base's own plan: no plan tried does better on these replications."
+        )
     elif lo <= 0 <= hi:
-        lines.append("Against the base the difference is within the noise (its 95% CI includes 0): "
-                     "keeping the base is as defensible as this plan.")
+        lines.append(
+            "Against the base the difference is within the noise (its 95% CI includes 0): "
+            "keeping the base is as defensible as this plan."
+        )
     for m in RECORDED:
         if m == objective:
             continue
         dm, lm, hm = _paired(w[m], fbase[m])
-        lines.append(f"{m}: {_fmt(m, float(np.mean(w[m])))} ({_fmt(m, dm, True)} vs base, 95% CI "
-                     f"{_fmt(m, lm, True)} to {_fmt(m, hm, True)})")
+        lines.append(
+            f"{m}: {_fmt(m, float(np.mean(w[m])))} ({_fmt(m, dm, True)} vs base, 95% CI "
+            f"{_fmt(m, lm, True)} to {_fmt(m, hm, True)})"
+        )
     if runner_up is not None:
         r = finals[runner_up]
         dr, lr, hr = _paired(w[objective], r[objective])
         better = "ahead of" if (dr > 0) == maximise else "behind"
-        lines.append(f"Against the runner-up ({_describe_plan(plans[runner_up])}): {objective} "
-                     f"{_fmt(objective, dr, True)} (95% CI {_fmt(objective, lr, True)} to {_fmt(objective, hr, True)}), "
-                     f"{better} it.")
+        lines.append(
+            f"Against the runner-up ({_describe_plan(plans[runner_up])}): {objective} "
+            f"{_fmt(objective, dr, True)} (95% CI {_fmt(objective, lr, True)} to {_fmt(objective, hr, True)}), "
+            f"{better} it."
+        )
         if lr <= 0 <= hr:
             same = True
-            lines.append(f"The data cannot separate the top plans: they are practically the same. After {final_reps} "
-                         "paired replications the winner's lead over the runner-up is within the noise (its 95% CI "
-                         "includes 0); either is a defensible choice, or re-run with more final_replications.")
+            lines.append(
+                f"The data cannot separate the top plans: they are practically the same. After {final_reps} "
+                "paired replications the winner's lead over the runner-up is within the noise (its 95% CI "
+                "includes 0); either is a defensible choice, or re-run with more final_replications."
+            )
         elif abs(dr) < tolerance:
             same = True
-            lines.append(f"The top plans are practically the same: the winner's lead over the runner-up "
-                         f"({_fmt(objective, abs(dr))}) is under the tolerance you set ({_fmt(objective, tolerance)}); "
-                         "choose between them on what the model leaves out.")
+            lines.append(
+                f"The top plans are practically the same: the winner's lead over the runner-up "
+                f"({_fmt(objective, abs(dr))}) is under the tolerance you set ({_fmt(objective, tolerance)}); "
+                "choose between them on what the model leaves out."
+            )
     for c in cons:
         x = w[c.metric]
         if c.probability is not None:
             k = int(np.sum(c.met_by(x)))
             plo, phi = _wilson(k, len(x))
-            sure = ("holds" if plo >= c.probability else
-                    "is not certain (its 95% interval reaches below the target)" if k / len(x) >= c.probability
-                    else "does not hold")
-            lines.append(f"P({c.metric} {c.op} {_number(c.limit)}) = {k / len(x):.2f} (95% CI {plo:.3f} to {phi:.3f}, "
-                         f"{k} of {len(x)} replications): the chance constraint (>= {_number(c.probability)}) {sure}.")
+            sure = (
+                "holds"
+                if plo >= c.probability
+                else "is not certain (its 95% interval reaches below the target)"
+                if k / len(x) >= c.probability
+                else "does not hold"
+            )
+            lines.append(
+                f"P({c.metric} {c.op} {_number(c.limit)}) = {k / len(x):.2f} (95% CI {plo:.3f} to {phi:.3f}, "
+                f"{k} of {len(x)} replications): the chance constraint (>= {_number(c.probability)}) {sure}."
+            )
         else:
             cm, clo, chi = _paired(x, np.zeros_like(x))
             holds = c.met_by(np.array([chi if c.op == "<=" else clo]))[0]
             met = c.met_by(np.array([cm]))[0]
-            state = "holds" if holds else ("holds on average but its 95% CI crosses the limit" if met else "does not hold")
-            lines.append(f"{c.metric} {c.op} {_number(c.limit)}: mean {_fmt(c.metric, cm)} (95% CI "
-                         f"{_fmt(c.metric, clo)} to {_fmt(c.metric, chi)}): {state}.")
-    lines.append(f"Searched {n_trials} plans ({evaluations} simulated, {reps} replications each, on the base's "
-                 f"common random numbers, seed {seed}); the best {len(plans)} re-evaluated on {final_reps} fresh "
-                 f"paired replications (seed {seed + 1}).")
+            state = (
+                "holds"
+                if holds
+                else (
+                    "holds on average but its 95% CI crosses the limit" if met else "does not hold"
+                )
+            )
+            lines.append(
+                f"{c.metric} {c.op} {_number(c.limit)}: mean {_fmt(c.metric, cm)} (95% CI "
+                f"{_fmt(c.metric, clo)} to {_fmt(c.metric, chi)}): {state}."
+            )
+    lines.append(
+        f"Searched {n_trials} plans ({evaluations} simulated, {reps} replications each, on the base's "
+        f"common random numbers, seed {seed}); the best {len(plans)} re-evaluated on {final_reps} fresh "
+        f"paired replications (seed {seed + 1})."
+    )
     return rows, winner, runner_up, lines, same
 
 
-def _lever_gains(base, levers, plan, winner_run, objective, maximise, reps, seed, threads, client) -> list[list]:
+def _lever_gains(
+    base, levers, plan, winner_run, objective, maximise, reps, seed, threads, client
+) -> list[list]:
     """For each lever, the chosen plan with that lever alone back at the base's value, on the
     selection's seed and replications (so paired with the winner's run): [lever, base value, chosen
     value, gain, ci_low, ci_high], the gain in the objective's direction."""
@@ -796,8 +1029,8 @@ def _lever_gains(base, levers, plan, winner_run, objective, maximise, reps, seed
     won = winner_run.metrics()[objective].to_numpy(dtype=float)
     todo, out = {}, []
     for lv in levers:
-        at_base = _value_at(d, lv.path)
-        at_base = None if at_base is _MISSING else _plain(at_base)
+        at_base = lookup(d, lv.path)
+        at_base = None if at_base is MISSING else _plain(at_base)
         if _key({"v": at_base}) == _key({"v": plan[lv.path]}):
             out.append([lv.path, at_base, plan[lv.path], 0.0, math.nan, math.nan])
             continue
@@ -823,8 +1056,14 @@ def _chosen_text(base: Scenario, plan: Mapping[str, Any], name: str, description
     """The chosen plan as an ``extends:`` file beside the base, else (a base without a file) in full."""
     base_path = Path(base.file)
     if base_path.is_file():
-        return variant_text(base_path, base_path.parent / f"{name}.yaml", dict(plan), name,
-                            description=description, tool="lcsim optimise")
+        return variant_text(
+            base_path,
+            base_path.parent / f"{name}.yaml",
+            dict(plan),
+            name,
+            description=description,
+            tool="lcsim optimise",
+        )
     return _renamed(base.with_changes(plan).text, name)
 
 
@@ -849,8 +1088,15 @@ class Optimisation:
         The finalists against the base on the final replications (stored as a comparison).
     """
 
-    def __init__(self, settings: dict, levers: Sequence[str], trials: pd.DataFrame, chosen: str,
-                 verdict: Sequence[str], selection: Comparison):
+    def __init__(
+        self,
+        settings: dict,
+        levers: Sequence[str],
+        trials: pd.DataFrame,
+        chosen: str,
+        verdict: Sequence[str],
+        selection: Comparison,
+    ):
         self.settings = dict(settings)
         self.levers = list(levers)
         self.trials = trials.reset_index(drop=True)
@@ -890,42 +1136,62 @@ class Optimisation:
         final = self.final
         cons = self.settings.get("constraints", [])
         names = _short_paths(self.levers)
-        header = [f"plan {i + 1}" + (" (chosen)" if i == self.settings["winner"] else "") for i in range(len(final))]
+        header = [
+            f"plan {i + 1}" + (" (chosen)" if i == self.settings["winner"] else "")
+            for i in range(len(final))
+        ]
         obj = self.objective
         rows: list[tuple[str, list[str]]] = []
         for path in self.levers:
             rows.append((names[path], [_fmt_value(_plain(v)) for v in final[path]]))
         rows.append((f"{obj} (mean)", [_fmt(obj, x) for x in final["objective"]]))
         rows.append(("vs base", [_fmt(obj, x, True) for x in final["delta"]]))
-        rows.append(("vs base, 95% CI", [f"{_fmt(obj, lo, True)} to {_fmt(obj, hi, True)}"
-                                         for lo, hi in zip(final["delta_ci_low"], final["delta_ci_high"])]))
+        rows.append(
+            (
+                "vs base, 95% CI",
+                [
+                    f"{_fmt(obj, lo, True)} to {_fmt(obj, hi, True)}"
+                    for lo, hi in zip(final["delta_ci_low"], final["delta_ci_high"])
+                ],
+            )
+        )
         for m in RECORDED:
             if m != obj:
                 rows.append((m, [_fmt(m, x) for x in final[m]]))
         for label in cons:
             c = parse_constraint(label)
-            shown = [f"{x:.0%}" if c.probability is not None else _fmt(c.metric, x) for x in final[label]]
+            shown = [
+                f"{x:.0%}" if c.probability is not None else _fmt(c.metric, x) for x in final[label]
+            ]
             rows.append((label, shown))
         if cons:
-            rows.append(("meets every constraint", ["yes" if f == 1.0 else "no" for f in final["feasible"]]))
+            rows.append(
+                ("meets every constraint", ["yes" if f == 1.0 else "no" for f in final["feasible"]])
+            )
         label_width = max(len(r[0]) for r in rows)
         widths = [max(len(header[i]), *(len(r[1][i]) for r in rows)) for i in range(len(final))]
         lines = [" " * label_width + "".join(f"  {h:>{w}}" for h, w in zip(header, widths))]
-        lines += [f"{label:<{label_width}}" + "".join(f"  {v:>{w}}" for v, w in zip(values, widths))
-                  for label, values in rows]
+        lines += [
+            f"{label:<{label_width}}" + "".join(f"  {v:>{w}}" for v, w in zip(values, widths))
+            for label, values in rows
+        ]
         return "\n".join(lines)
 
-    def pareto(self, x: str = "touchpoint_cost", y: Optional[str] = None) -> pd.DataFrame:
+    def pareto(self, x: str = "touchpoint_cost", y: str | None = None) -> pd.DataFrame:
         """The search's plans that no other plan beats on both ``x`` (lower is better; default the
         touchpoint and staff cost) and ``y`` (higher is better; default the objective, in its
         direction), sorted by ``x``: the value-against-cost front."""
         y = y or "objective"
         df = self.trials[(self.trials["phase"] == "search") & self.trials["objective"].notna()]
-        better_y = (lambda a, b: a >= b) if (self.maximise or y != "objective") else (lambda a, b: a <= b)
+        better_y = (
+            (lambda a, b: a >= b) if (self.maximise or y != "objective") else (lambda a, b: a <= b)
+        )
         keep = []
         vals = df[[x, y]].to_numpy()
-        for i, (xi, yi) in enumerate(vals):
-            dominated = any(xj <= xi and better_y(yj, yi) and (xj < xi or yj != yi) for xj, yj in vals)
+        for _i, (xi, yi) in enumerate(vals):
+            dominated = any(
+                xj <= xi and better_y(yj, yi) and (xj < xi or yj != yi) for xj, yj in vals
+            )
             keep.append(not dominated)
         return df[keep].sort_values(x).reset_index(drop=True)
 
@@ -937,8 +1203,10 @@ class Optimisation:
         the plan with this lever at the base), gain_ci_low, gain_ci_high (paired 95% CI), share
         (gain / sum of the gains' absolute values). A gain of 0 with no CI: the chosen value is the
         base's; no gain (NaN): the lever cannot go back alone (the plan would be invalid)."""
-        df = pd.DataFrame(self.settings["importance"],
-                          columns=["lever", "base", "chosen", "gain", "gain_ci_low", "gain_ci_high"])
+        df = pd.DataFrame(
+            self.settings["importance"],
+            columns=["lever", "base", "chosen", "gain", "gain_ci_low", "gain_ci_high"],
+        )
         for c in ("gain", "gain_ci_low", "gain_ci_high"):
             df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
         total = float(df["gain"].abs().sum(skipna=True))
@@ -949,32 +1217,59 @@ class Optimisation:
         """Adds the optimisation to a study in one atomic write: ``/optimisations/<name>`` (settings,
         every trial, the chosen plan, the verdict) and its selection step as the comparison
         ``/comparisons/<name>`` with its runs."""
-        numbers = [c for c in self.trials.columns if c not in ("trial", "phase", "note", *self.levers)]
+        numbers = [
+            c for c in self.trials.columns if c not in ("trial", "phase", "note", *self.levers)
+        ]
         trials = []
         for _, r in self.trials.iterrows():
-            trials.append((int(r["trial"]), str(r["phase"]), [json.dumps(_plain(r[p])) for p in self.levers],
-                           [float(r[c]) for c in numbers]))
-        _core.study_append_optimisation(str(path), name, json.dumps(self.settings), self.levers, numbers, trials,
-                                        self.chosen, self.verdict, self.selection._core)
+            trials.append(
+                (
+                    int(r["trial"]),
+                    str(r["phase"]),
+                    [json.dumps(_plain(r[p])) for p in self.levers],
+                    [float(r[c]) for c in numbers],
+                )
+            )
+        _core.study_append_optimisation(
+            str(path),
+            name,
+            json.dumps(self.settings),
+            self.levers,
+            numbers,
+            trials,
+            self.chosen,
+            self.verdict,
+            self.selection._core,
+        )
 
     @classmethod
-    def load(cls, path, name: str = "optimisation") -> "Optimisation":
-        settings, levers, columns, trials, chosen, verdict, selection = _core.study_read_optimisation(str(path), name)
+    def load(cls, path, name: str = "optimisation") -> Optimisation:
+        settings, levers, columns, trials, chosen, verdict, selection = (
+            _core.study_read_optimisation(str(path), name)
+        )
         rows = []
         for number, phase, values, numbers in trials:
             row = {"trial": number, "phase": phase}
             row.update({p: json.loads(v) for p, v in zip(levers, values)})
             row.update(dict(zip(columns, numbers)))
             rows.append(row)
-        return cls(json.loads(settings), levers, pd.DataFrame(rows), chosen, verdict, Comparison(selection))
+        return cls(
+            json.loads(settings), levers, pd.DataFrame(rows), chosen, verdict, Comparison(selection)
+        )
 
     def save_variant(self, path) -> Path:
         """Writes the chosen plan as an ``extends:`` file at ``path`` (its base path relative to it)."""
         path = Path(path)
         base_file = Path(self.settings.get("base_file", ""))
         if base_file.is_file():
-            text = variant_text(base_file, path, self.best, path.stem, description=self.verdict[0],
-                                tool="lcsim optimise")
+            text = variant_text(
+                base_file,
+                path,
+                self.best,
+                path.stem,
+                description=self.verdict[0],
+                tool="lcsim optimise",
+            )
         else:
             text = self.chosen
         path.write_text(text)
@@ -985,4 +1280,6 @@ class Optimisation:
 
     def __repr__(self) -> str:
         n = int((self.trials["phase"] == "search").sum())
-        return f"Optimisation({self.objective!r}, levers={self.levers}, trials={n}, best={self.best})"
+        return (
+            f"Optimisation({self.objective!r}, levers={self.levers}, trials={n}, best={self.best})"
+        )

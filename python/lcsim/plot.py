@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from contextlib import contextmanager
-from typing import Optional, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -33,20 +33,40 @@ from matplotlib.transforms import offset_copy
 
 from . import _core
 
-__all__ = ["backtest", "compare", "flows", "funnel", "occupancy", "optimisation", "resources", "sensitivity", "sweep"]
+__all__ = [
+    "backtest",
+    "compare",
+    "flows",
+    "funnel",
+    "occupancy",
+    "optimisation",
+    "resources",
+    "sensitivity",
+    "sweep",
+]
 
 # Destinations that are drop-off (absorbing, not the won stage) get these, in order.
 _DROPOFF_COLOURS = ["#c0392b", "#7f7f7f", "#e8827a", "#b0b0b0", "#8e1b10", "#4d4d4d"]
 # The won stage stands out in green; everything else: blues, purples, olives (no reds, oranges, greys, greens).
 _WON_COLOUR = "#2ca02c"
 _OTHER_COLOURS = [
-    "#1f77b4", "#9467bd", "#17becf", "#bcbd22", "#aec7e8", "#c5b0d5",
-    "#393b79", "#6baed6", "#5254a3", "#7b4173", "#9edae5", "#dbdb8d",
+    "#1f77b4",
+    "#9467bd",
+    "#17becf",
+    "#bcbd22",
+    "#aec7e8",
+    "#c5b0d5",
+    "#393b79",
+    "#6baed6",
+    "#5254a3",
+    "#7b4173",
+    "#9edae5",
+    "#dbdb8d",
 ]
 
 
 # ---- shared aggregation over replications -------------------------------------------------
-def _across_replications(values, band: Optional[str] = "ci"):
+def _across_replications(values, band: str | None = "ci"):
     """Mean over replications (axis 0) and a band around it.
 
     Parameters
@@ -90,10 +110,12 @@ def _absorbing(run) -> np.ndarray:
 def _ordered(run) -> list[int]:
     """Stage indices: non-absorbing stages in written order, then the absorbing ones."""
     absorbing = _absorbing(run)
-    return [i for i in range(len(run.stages)) if not absorbing[i]] + [i for i in range(len(run.stages)) if absorbing[i]]
+    return [i for i in range(len(run.stages)) if not absorbing[i]] + [
+        i for i in range(len(run.stages)) if absorbing[i]
+    ]
 
 
-def _axes(ax: Optional[Axes], figsize) -> Axes:
+def _axes(ax: Axes | None, figsize) -> Axes:
     if ax is not None:
         return ax
     _, ax = plt.subplots(figsize=figsize, layout="constrained")
@@ -112,7 +134,7 @@ def _title(what: str, run, detail: str = "") -> str:
 
 
 # ---- plots ---------------------------------------------------------------------------------
-def funnel(run, ax: Optional[Axes] = None, log: Optional[bool] = None) -> Axes:
+def funnel(run, ax: Axes | None = None, log: bool | None = None) -> Axes:
     """Customers reaching each stage, and drop-off from it.
 
     Bars show the mean over replications of the customers who were in each stage at least once
@@ -139,7 +161,12 @@ def funnel(run, ax: Optional[Axes] = None, log: Optional[bool] = None) -> Axes:
     reached = run.arrays["reached"][:, order]
     metrics = run.metrics()
     dropoff = np.column_stack(
-        [metrics[f"dropoff.{s}"].to_numpy(float) if f"dropoff.{s}" in metrics else np.zeros(len(metrics)) for s in names]
+        [
+            metrics[f"dropoff.{s}"].to_numpy(float)
+            if f"dropoff.{s}" in metrics
+            else np.zeros(len(metrics))
+            for s in names
+        ]
     )
     r_mean, r_low, r_high = _across_replications(reached)
     d_mean, d_low, d_high = _across_replications(dropoff)
@@ -148,8 +175,24 @@ def funnel(run, ax: Optional[Axes] = None, log: Optional[bool] = None) -> Axes:
     x = np.arange(len(names))
     width = 0.4
     kw = dict(capsize=3, error_kw={"elinewidth": 1, "ecolor": "#333333"})
-    bars = ax.bar(x - width / 2, r_mean, width, yerr=_errors(r_mean, r_low, r_high), label="reached", color="#1f77b4", **kw)
-    ax.bar(x + width / 2, d_mean, width, yerr=_errors(d_mean, d_low, d_high), label="drop-off", color="#c0392b", **kw)
+    bars = ax.bar(
+        x - width / 2,
+        r_mean,
+        width,
+        yerr=_errors(r_mean, r_low, r_high),
+        label="reached",
+        color="#1f77b4",
+        **kw,
+    )
+    ax.bar(
+        x + width / 2,
+        d_mean,
+        width,
+        yerr=_errors(d_mean, d_low, d_high),
+        label="drop-off",
+        color="#c0392b",
+        **kw,
+    )
     ax.bar_label(bars, labels=[_count(v) for v in r_mean], padding=2, fontsize=8)
 
     positive = r_mean[r_mean > 0]
@@ -172,7 +215,9 @@ def funnel(run, ax: Optional[Axes] = None, log: Optional[bool] = None) -> Axes:
     return ax
 
 
-def occupancy(run, stages: Optional[Sequence[str]] = None, ax: Optional[Axes] = None, band: Optional[str] = "ci") -> Axes:
+def occupancy(
+    run, stages: Sequence[str] | None = None, ax: Axes | None = None, band: str | None = "ci"
+) -> Axes:
     """Customers in each stage over time: the mean over replications with a band.
 
     Parameters
@@ -212,7 +257,9 @@ def occupancy(run, stages: Optional[Sequence[str]] = None, ax: Optional[Axes] = 
         colour = colours[j % len(colours)]
         ax.plot(days, mean[:, j], color=colour, lw=1.6, label=stage)
         if band not in (None, "none"):
-            ax.fill_between(days, low[:, j], high[:, j], color=colour, alpha=0.2, lw=0, label="_nolegend_")
+            ax.fill_between(
+                days, low[:, j], high[:, j], color=colour, alpha=0.2, lw=0, label="_nolegend_"
+            )
     ax.set_xlabel("day")
     ax.set_ylabel("customers in stage")
     shade = {"ci": ", bands: 95% CI of the mean", "range": ", bands: min to max"}.get(band, "")
@@ -225,7 +272,7 @@ def occupancy(run, stages: Optional[Sequence[str]] = None, ax: Optional[Axes] = 
     return ax
 
 
-def flows(run, ax: Optional[Axes] = None) -> Axes:
+def flows(run, ax: Axes | None = None) -> Axes:
     """Where customers go from each stage: shares of the exits by destination.
 
     One horizontal stacked bar per non-absorbing stage, from :meth:`Run.transitions` summed over
@@ -253,7 +300,9 @@ def flows(run, ax: Optional[Axes] = None) -> Axes:
 
     used = counts.sum(axis=0) > 0
     dropoff = absorbing & (np.array(run.stages) != run.info.won)
-    destinations = [i for i in _ordered(run) if used[i] and not dropoff[i]] + [i for i in _ordered(run) if used[i] and dropoff[i]]
+    destinations = [i for i in _ordered(run) if used[i] and not dropoff[i]] + [
+        i for i in _ordered(run) if used[i] and dropoff[i]
+    ]
     won = run.stages.index(run.info.won) if run.info.won in run.stages else -1
     colour = {won: _WON_COLOUR}
     others = iter(_OTHER_COLOURS * len(destinations))
@@ -267,15 +316,43 @@ def flows(run, ax: Optional[Axes] = None) -> Axes:
     left = np.zeros(len(sources))
     for i in destinations:
         width = shares[:, i]
-        ax.barh(y, width, left=left, height=0.7, color=colour[i], label=run.stages[i], edgecolor="white", linewidth=0.5)
-        ink = "white" if sum(c * w for c, w in zip(to_rgb(colour[i]), (0.299, 0.587, 0.114))) < 0.55 else "black"
+        ax.barh(
+            y,
+            width,
+            left=left,
+            height=0.7,
+            color=colour[i],
+            label=run.stages[i],
+            edgecolor="white",
+            linewidth=0.5,
+        )
+        ink = (
+            "white"
+            if sum(c * w for c, w in zip(to_rgb(colour[i]), (0.299, 0.587, 0.114))) < 0.55
+            else "black"
+        )
         for row in np.flatnonzero(width >= 0.06):
-            ax.text(left[row] + width[row] / 2, y[row], f"{width[row]:.0%}", ha="center", va="center", fontsize=8, color=ink)
+            ax.text(
+                left[row] + width[row] / 2,
+                y[row],
+                f"{width[row]:.0%}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color=ink,
+            )
         left += width
     per_rep = exits / max(run.replications, 1)
     for row in range(len(sources)):
-        ax.text(1.01, y[row], _count(per_rep[row]) if exits[row] > 0 else "no exits", ha="left", va="center", fontsize=8,
-                transform=ax.get_yaxis_transform())
+        ax.text(
+            1.01,
+            y[row],
+            _count(per_rep[row]) if exits[row] > 0 else "no exits",
+            ha="left",
+            va="center",
+            fontsize=8,
+            transform=ax.get_yaxis_transform(),
+        )
     ax.text(1.01, 1.0, "exits/rep.", ha="left", va="bottom", fontsize=8, transform=ax.transAxes)
 
     ax.set_yticks(y, [run.stages[i] for i in sources])
@@ -287,8 +364,14 @@ def flows(run, ax: Optional[Axes] = None) -> Axes:
     ax.set_title(_title("Where customers go from each stage", run))
     # Below the x label, a fixed distance in points whatever the figure's height.
     below = offset_copy(ax.transAxes, fig=ax.figure, y=-36, units="points")
-    ax.legend(title="to (green: won, red/grey: drop-off)", loc="upper center", bbox_to_anchor=(0.5, 0.0),
-              bbox_transform=below, ncol=min(len(destinations), 6), frameon=False)
+    ax.legend(
+        title="to (green: won, red/grey: drop-off)",
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        bbox_transform=below,
+        ncol=min(len(destinations), 6),
+        frameon=False,
+    )
     return ax
 
 
@@ -302,12 +385,14 @@ def _across_replications_nan(values):
         mean = np.where(n > 0, total / np.maximum(n, 1), np.nan)
         squares = np.nansum((values - mean) ** 2, axis=0)
         sd = np.sqrt(np.where(n > 1, squares / np.maximum(n - 1, 1), np.nan))
-        factor = np.vectorize(lambda k: _core.t95_factor(int(k)) if k >= 2 else np.nan, otypes=[float])(n)
+        factor = np.vectorize(
+            lambda k: _core.t95_factor(int(k)) if k >= 2 else np.nan, otypes=[float]
+        )(n)
         half = factor * sd / np.sqrt(np.maximum(n, 1))
     return mean, mean - half, mean + half
 
 
-def resources(run, resource=None, axes=None, band: Optional[str] = "ci"):
+def resources(run, resource=None, axes=None, band: str | None = "ci"):
     """Each resource's queue over time: customers waiting, and how long the served waited.
 
     Two panels sharing the day axis. Top: customers waiting in the queue at each report time
@@ -354,7 +439,11 @@ def resources(run, resource=None, axes=None, band: Optional[str] = "ci"):
         w_mean, w_low, w_high = _across_replications_nan(wait)
     elif band == "range":
         with _quiet_nan_warnings():
-            w_mean, w_low, w_high = np.nanmean(wait, axis=0), np.nanmin(wait, axis=0), np.nanmax(wait, axis=0)
+            w_mean, w_low, w_high = (
+                np.nanmean(wait, axis=0),
+                np.nanmin(wait, axis=0),
+                np.nanmax(wait, axis=0),
+            )
     else:
         with _quiet_nan_warnings():
             w_mean = np.nanmean(wait, axis=0)
@@ -373,9 +462,18 @@ def resources(run, resource=None, axes=None, band: Optional[str] = "ci"):
         periods, w = _over_periods(days, w_mean[:, j])
         bottom.plot(periods, w, color=colour, lw=1.6, label=name)
         if shaded:
-            top.fill_between(days, l_low[:, j], l_high[:, j], color=colour, alpha=0.2, lw=0, label="_nolegend_")
-            bottom.fill_between(periods, _over_periods(days, w_low[:, j])[1], _over_periods(days, w_high[:, j])[1],
-                                color=colour, alpha=0.2, lw=0, label="_nolegend_")
+            top.fill_between(
+                days, l_low[:, j], l_high[:, j], color=colour, alpha=0.2, lw=0, label="_nolegend_"
+            )
+            bottom.fill_between(
+                periods,
+                _over_periods(days, w_low[:, j])[1],
+                _over_periods(days, w_high[:, j])[1],
+                color=colour,
+                alpha=0.2,
+                lw=0,
+                label="_nolegend_",
+            )
     shade = {"ci": ", bands: 95% CI of the mean", "range": ", bands: min to max"}.get(band, "")
     top.set_title(_title("Queue", run, shade))
     top.set_ylabel("customers waiting")
@@ -467,10 +565,13 @@ def _variant_handles(variants, colours) -> list:
     """Legend entries: a filled dot with a bar per variant (whatever the dots in the plot look like)."""
     from matplotlib.lines import Line2D
 
-    return [Line2D([], [], color=c, marker="o", markerfacecolor=c, lw=1.6, label=v) for v, c in zip(variants, colours)]
+    return [
+        Line2D([], [], color=c, marker="o", markerfacecolor=c, lw=1.6, label=v)
+        for v, c in zip(variants, colours)
+    ]
 
 
-def compare(cmp, metrics: Optional[Sequence[str]] = None, relative: bool = False, ax=None):
+def compare(cmp, metrics: Sequence[str] | None = None, relative: bool = False, ax=None):
     """What each variant changes against the base: paired differences with 95% intervals.
 
     Draws, for each metric and variant, the mean paired difference over replications (variant minus
@@ -522,7 +623,9 @@ def compare(cmp, metrics: Optional[Sequence[str]] = None, relative: bool = False
     detail = f"{reps} paired replications, 95% CI" if reps else "95% CI"
     if relative:
         return _compare_lifts(rows, metrics, variants, colours, ax, f"Lift{against}\n{detail}")
-    return _compare_deltas(rows, metrics, variants, colours, ax, f"Paired differences{against}\n{detail}")
+    return _compare_deltas(
+        rows, metrics, variants, colours, ax, f"Paired differences{against}\n{detail}"
+    )
 
 
 def _variant_labels(deltas) -> list:
@@ -551,13 +654,17 @@ def _compare_deltas(rows, metrics, variants, colours, ax, title):
 
     nv, nm = len(variants), len(metrics)
     if ax is None:
-        fig, grid = plt.subplots(nm, 1, figsize=(9, 0.9 + nm * (0.75 + 0.3 * nv)), layout="constrained", squeeze=False)
+        fig, grid = plt.subplots(
+            nm, 1, figsize=(9, 0.9 + nm * (0.75 + 0.3 * nv)), layout="constrained", squeeze=False
+        )
         axes = grid[:, 0]
         fig.suptitle(title)
     else:
         axes = np.atleast_1d(np.asarray(ax, dtype=object))
         if len(axes) != nm:
-            raise ValueError(f"ax: {nm} metrics need {nm} Axes (one row each), got {len(axes)}; or pass relative=True")
+            raise ValueError(
+                f"ax: {nm} metrics need {nm} Axes (one row each), got {len(axes)}; or pass relative=True"
+            )
     for k, (metric, a) in enumerate(zip(metrics, axes)):
         extremes = [0.0]
         for j, variant in enumerate(variants):
@@ -566,11 +673,27 @@ def _compare_deltas(rows, metrics, variants, colours, ax, title):
             r = rows.loc[(variant, metric)]
             d, lo, hi = float(r["delta"]), float(r["ci_low"]), float(r["ci_high"])
             significant = np.isfinite(lo) and (lo > 0 or hi < 0)
-            a.errorbar([d], [j], xerr=_errors(np.array([d]), np.array([lo]), np.array([hi])), fmt="o", color=colours[j],
-                       markerfacecolor=colours[j] if significant else "white", markersize=7, capsize=4, lw=1.6,
-                       label=variant)
-            a.text(1.01, j, f"{_signed(d)} [{_signed(lo)}, {_signed(hi)}]", transform=a.get_yaxis_transform(),
-                   ha="left", va="center", fontsize=8)
+            a.errorbar(
+                [d],
+                [j],
+                xerr=_errors(np.array([d]), np.array([lo]), np.array([hi])),
+                fmt="o",
+                color=colours[j],
+                markerfacecolor=colours[j] if significant else "white",
+                markersize=7,
+                capsize=4,
+                lw=1.6,
+                label=variant,
+            )
+            a.text(
+                1.01,
+                j,
+                f"{_signed(d)} [{_signed(lo)}, {_signed(hi)}]",
+                transform=a.get_yaxis_transform(),
+                ha="left",
+                va="center",
+                fontsize=8,
+            )
             extremes += [v for v in (d, lo, hi) if np.isfinite(v)]
         a.axvline(0, color="#333333", lw=0.9, ls="--", zorder=0)
         _engineering(a.xaxis, extremes)
@@ -578,9 +701,14 @@ def _compare_deltas(rows, metrics, variants, colours, ax, title):
         a.set_xlim(min(extremes) - 0.08 * span, max(extremes) + 0.08 * span)
         a.set_yticks(range(nv), variants)
         a.set_ylim(nv - 0.5, -0.5)
-        base_mean = rows.xs(metric, level="metric")["base_mean"].iloc[0] if "base_mean" in rows else np.nan
+        base_mean = (
+            rows.xs(metric, level="metric")["base_mean"].iloc[0] if "base_mean" in rows else np.nan
+        )
         a.xaxis.set_major_locator(MaxNLocator(nbins=6))
-        a.set_title(f"{metric}" + (f" (base mean {_short(base_mean)})" if np.isfinite(base_mean) else ""), fontsize=10)
+        a.set_title(
+            f"{metric}" + (f" (base mean {_short(base_mean)})" if np.isfinite(base_mean) else ""),
+            fontsize=10,
+        )
         a.set_xlabel(f"\u0394 {metric} (variant \u2212 base)", fontsize=9)
         a.set_ylabel("variant", fontsize=9)
         a.grid(axis="x", alpha=0.3)
@@ -589,9 +717,17 @@ def _compare_deltas(rows, metrics, variants, colours, ax, title):
             a.set_title(f"{title.splitlines()[0]}: {a.get_title()}", fontsize=10)
     last = axes[-1]
     below = offset_copy(last.transAxes, fig=last.figure, y=-34, units="points")
-    last.legend(handles=_variant_handles(variants, colours), title="variant (filled dot: 95% CI excludes 0)",
-                loc="upper center", bbox_to_anchor=(0.5, 0.0),
-                bbox_transform=below, ncol=min(nv, 3), frameon=False, fontsize=8, title_fontsize=8)
+    last.legend(
+        handles=_variant_handles(variants, colours),
+        title="variant (filled dot: 95% CI excludes 0)",
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        bbox_transform=below,
+        ncol=min(nv, 3),
+        frameon=False,
+        fontsize=8,
+        title_fontsize=8,
+    )
     return axes
 
 
@@ -608,8 +744,17 @@ def _compare_lifts(rows, metrics, variants, colours, ax, title):
             lift = float(r["lift"]) if r is not None else np.nan
             lo = float(r["lift_ci_low"]) if r is not None else np.nan
             hi = float(r["lift_ci_high"]) if r is not None else np.nan
-            ax.text(1.01, y, f"{_signed(lift, True)} [{_signed(lo, True)}, {_signed(hi, True)}]" if np.isfinite(lift) else "n/a",
-                    transform=ax.get_yaxis_transform(), ha="left", va="center", fontsize=7)
+            ax.text(
+                1.01,
+                y,
+                f"{_signed(lift, True)} [{_signed(lo, True)}, {_signed(hi, True)}]"
+                if np.isfinite(lift)
+                else "n/a",
+                transform=ax.get_yaxis_transform(),
+                ha="left",
+                va="center",
+                fontsize=7,
+            )
             if np.isfinite(lift):
                 ys.append(y)
                 ds.append(100 * lift)
@@ -617,12 +762,28 @@ def _compare_lifts(rows, metrics, variants, colours, ax, title):
                 his.append(100 * hi)
                 extremes += [v for v in (100 * lift, 100 * lo, 100 * hi) if np.isfinite(v)]
         ys, ds, los, his = (np.array(v, dtype=float) for v in (ys, ds, los, his))
-        container = ax.errorbar(ds, ys, xerr=_errors(ds, los, his) if len(ds) else None, fmt="o", color=colours[j],
-                                markersize=6, capsize=3, lw=1.4, label=variant)
+        container = ax.errorbar(
+            ds,
+            ys,
+            xerr=_errors(ds, los, his) if len(ds) else None,
+            fmt="o",
+            color=colours[j],
+            markersize=6,
+            capsize=3,
+            lw=1.4,
+            label=variant,
+        )
         hollow = ~((los > 0) | (his < 0))
         if hollow.any():
-            ax.plot(ds[hollow], ys[hollow], "o", color="white", markersize=3.5, zorder=container.lines[0].get_zorder() + 1,
-                    label="_nolegend_")
+            ax.plot(
+                ds[hollow],
+                ys[hollow],
+                "o",
+                color="white",
+                markersize=3.5,
+                zorder=container.lines[0].get_zorder() + 1,
+                label="_nolegend_",
+            )
     ax.axvline(0, color="#333333", lw=0.9, ls="--", zorder=0)
     span = (max(extremes) - min(extremes)) or 1.0
     ax.set_xlim(min(extremes) - 0.08 * span, max(extremes) + 0.08 * span)
@@ -635,13 +796,23 @@ def _compare_lifts(rows, metrics, variants, colours, ax, title):
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
     below = offset_copy(ax.transAxes, fig=ax.figure, y=-34, units="points")
-    ax.legend(handles=_variant_handles(variants, colours), title="variant (filled dot: 95% CI excludes 0)",
-              loc="upper center", bbox_to_anchor=(0.5, 0.0),
-              bbox_transform=below, ncol=min(nv, 3), frameon=False, fontsize=8, title_fontsize=8)
+    ax.legend(
+        handles=_variant_handles(variants, colours),
+        title="variant (filled dot: 95% CI excludes 0)",
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        bbox_transform=below,
+        ncol=min(nv, 3),
+        frameon=False,
+        fontsize=8,
+        title_fontsize=8,
+    )
     return ax
 
 
-def sweep(sw, x: str, metric: str = "conversions", hue: Optional[str] = None, ax: Optional[Axes] = None) -> Axes:
+def sweep(
+    sw, x: str, metric: str = "conversions", hue: str | None = None, ax: Axes | None = None
+) -> Axes:
     """A metric across a sweep: its mean per point against one parameter, with 95% intervals.
 
     One line per value of the ``hue`` parameter (or a single line), through the points' means over
@@ -704,24 +875,42 @@ def sweep(sw, x: str, metric: str = "conversions", hue: Optional[str] = None, ax
     else:
         d["_hue"] = d[hue].map(repr)
         firsts = d.drop_duplicates("_hue")
-        order = list(firsts[hue]) if not pd.to_numeric(firsts[hue], errors="coerce").notna().all() else sorted(firsts[hue])
+        order = (
+            list(firsts[hue])
+            if not pd.to_numeric(firsts[hue], errors="coerce").notna().all()
+            else sorted(firsts[hue])
+        )
         groups = [(v, str(v), d[d["_hue"] == repr(v)]) for v in order]
 
     ax = _axes(ax, (9, 4.8))
-    colours = plt.get_cmap("tab10").colors if len(groups) <= 10 else plt.get_cmap("viridis")(np.linspace(0, 1, len(groups)))
+    colours = (
+        plt.get_cmap("tab10").colors
+        if len(groups) <= 10
+        else plt.get_cmap("viridis")(np.linspace(0, 1, len(groups)))
+    )
     for j, (_, label, g) in enumerate(groups):
         g = g.sort_values("_x", kind="stable")
         xs, mean = g["_x"].to_numpy(float), g["mean"].to_numpy(float)
         low, high = g["ci_low"].to_numpy(float), g["ci_high"].to_numpy(float)
         colour = colours[j % len(colours)]
         if varying:
-            ax.errorbar(xs, mean, yerr=_errors(mean, low, high), fmt="o", color=colour, capsize=3, label=label)
+            ax.errorbar(
+                xs,
+                mean,
+                yerr=_errors(mean, low, high),
+                fmt="o",
+                color=colour,
+                capsize=3,
+                label=label,
+            )
         else:
             ax.plot(xs, mean, "o-", color=colour, lw=1.6, markersize=5, label=label)
             ax.fill_between(xs, low, high, color=colour, alpha=0.2, lw=0, label="_nolegend_")
     if ticks is not None:
         ax.set_xticks(*ticks)
-    _engineering(ax.yaxis, np.concatenate([d["mean"].to_numpy(float), d["ci_high"].to_numpy(float)]))
+    _engineering(
+        ax.yaxis, np.concatenate([d["mean"].to_numpy(float), d["ci_high"].to_numpy(float)])
+    )
     ax.set_xlabel(x)
     ax.set_ylabel(f"{metric} (mean per replication)")
     n = int(d["n"].max()) if "n" in d and len(d) else 0
@@ -741,7 +930,7 @@ def sweep(sw, x: str, metric: str = "conversions", hue: Optional[str] = None, ax
 
 
 # ---- sensitivity ----------------------------------------------------------------------------
-def sensitivity(analysis, top: int = 12, ax: Optional[Axes] = None) -> Axes:
+def sensitivity(analysis, top: int = 12, ax: Axes | None = None) -> Axes:
     """Tornado chart of elasticities from :func:`lcsim.analyze`: where nurture effort moves the needle.
 
     One row per parameter (the ``top`` largest by |elasticity of conversion|, then of time to
@@ -761,10 +950,20 @@ def sensitivity(analysis, top: int = 12, ax: Optional[Axes] = None) -> Axes:
     height = 0.38
     conversion = table["elasticity_conversion"].to_numpy(dtype=float)
     time = table["elasticity_time"].to_numpy(dtype=float)
-    ax.barh(y + height / 2, np.nan_to_num(conversion), height, color="#1f77b4",
-            label="elasticity of P(convert)")
-    ax.barh(y - height / 2, np.nan_to_num(time), height, color="#bcbd22",
-            label="elasticity of days to convert")
+    ax.barh(
+        y + height / 2,
+        np.nan_to_num(conversion),
+        height,
+        color="#1f77b4",
+        label="elasticity of P(convert)",
+    )
+    ax.barh(
+        y - height / 2,
+        np.nan_to_num(time),
+        height,
+        color="#bcbd22",
+        label="elasticity of days to convert",
+    )
     ax.axvline(0.0, color="black", linewidth=0.8)
     ax.set_yticks(y)
     ax.set_yticklabels(list(table["parameter"]))
@@ -775,7 +974,7 @@ def sensitivity(analysis, top: int = 12, ax: Optional[Axes] = None) -> Axes:
     return ax
 
 
-def backtest(bt, stages: Optional[Sequence[str]] = None, axes=None):
+def backtest(bt, stages: Sequence[str] | None = None, axes=None):
     """Observed stage entries per period against the simulated mean and 95% band, one panel per stage.
 
     Parameters
@@ -796,21 +995,35 @@ def backtest(bt, stages: Optional[Sequence[str]] = None, axes=None):
     names = list(stages) if stages is not None else list(table["stage"].cat.categories)
     unknown = [s for s in names if s not in set(table["stage"])]
     if unknown:
-        raise KeyError(f"stages {unknown} are not in the backtest (stages: {list(table['stage'].cat.categories)})")
+        raise KeyError(
+            f"stages {unknown} are not in the backtest (stages: {list(table['stage'].cat.categories)})"
+        )
     if axes is None:
         cols = min(len(names), 4)
         rows = math.ceil(len(names) / cols)
-        fig, grid = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.0 * rows), layout="constrained", squeeze=False)
+        fig, grid = plt.subplots(
+            rows, cols, figsize=(3.6 * cols, 3.0 * rows), layout="constrained", squeeze=False
+        )
         axes = list(grid.reshape(-1))
-        for extra in axes[len(names):]:
+        for extra in axes[len(names) :]:
             extra.set_visible(False)
-        fig.suptitle(f"Backtest of {bt.scenario.name}: days {bt.cut:g} to {bt.end:g}, "
-                     f"{bt.run.replications} replications (coverage {bt.coverage:.0%}, MAPE {bt.mape:.1%})")
+        fig.suptitle(
+            f"Backtest of {bt.scenario.name}: days {bt.cut:g} to {bt.end:g}, "
+            f"{bt.run.replications} replications (coverage {bt.coverage:.0%}, MAPE {bt.mape:.1%})"
+        )
     errors = bt.error.set_index("stage")
     for ax, stage in zip(axes, names):
         rows_ = table[table["stage"] == stage]
         x = np.arange(len(rows_))
-        ax.fill_between(x, rows_["sim_low"], rows_["sim_high"], color="#aec7e8", alpha=0.7, label="95% band", step=None)
+        ax.fill_between(
+            x,
+            rows_["sim_low"],
+            rows_["sim_high"],
+            color="#aec7e8",
+            alpha=0.7,
+            label="95% band",
+            step=None,
+        )
         ax.plot(x, rows_["simulated"], color="#1f77b4", label="simulated mean")
         ax.plot(x, rows_["observed"], "o", color="black", markersize=4, label="observed")
         handles, labels = ax.get_legend_handles_labels()
@@ -853,10 +1066,22 @@ def optimisation(opt, axes=None):
     ok = (search["feasible"] == 1.0).to_numpy()
 
     ax = axes[0]
-    ax.scatter(search["trial"][ok], search["objective"][ok], s=22, color="#1f77b4", label="meets the constraints")
+    ax.scatter(
+        search["trial"][ok],
+        search["objective"][ok],
+        s=22,
+        color="#1f77b4",
+        label="meets the constraints",
+    )
     if (~ok).any():
-        ax.scatter(search["trial"][~ok], search["objective"][~ok], s=22, color="#9467bd", marker="x",
-                   label="breaks a constraint")
+        ax.scatter(
+            search["trial"][~ok],
+            search["objective"][~ok],
+            s=22,
+            color="#9467bd",
+            marker="x",
+            label="breaks a constraint",
+        )
     feasible = search["objective"].where(ok)
     best = (feasible.cummax() if opt.maximise else feasible.cummin()).ffill()
     ax.step(search["trial"], best, where="post", color="#ff7f0e", label="best so far (feasible)")
@@ -871,7 +1096,14 @@ def optimisation(opt, axes=None):
     label = objective if y == "objective" else "conversions"
     front = opt.pareto("touchpoint_cost", y)
     ax.scatter(search["touchpoint_cost"], search[y], s=18, color="#b0b7c3", label="plans tried")
-    ax.step(front["touchpoint_cost"], front[y], where="post", color="#1f77b4", marker="o", label="Pareto front")
+    ax.step(
+        front["touchpoint_cost"],
+        front[y],
+        where="post",
+        color="#1f77b4",
+        marker="o",
+        label="Pareto front",
+    )
     ax.set_xlabel("touchpoint and staff cost ($ per replication)")
     ax.set_ylabel(f"{label} (mean per replication)")
     ax.set_title(f"{label} against cost")
@@ -881,8 +1113,19 @@ def optimisation(opt, axes=None):
 
     ax = axes[2]
     gains = opt.importance().iloc[::-1]
-    err = np.vstack([(gains["gain"] - gains["gain_ci_low"]).fillna(0), (gains["gain_ci_high"] - gains["gain"]).fillna(0)])
-    ax.barh([_short_path(p) for p in gains["lever"]], gains["gain"].to_numpy(), xerr=err, color="#2ca02c", capsize=3)
+    err = np.vstack(
+        [
+            (gains["gain"] - gains["gain_ci_low"]).fillna(0),
+            (gains["gain_ci_high"] - gains["gain"]).fillna(0),
+        ]
+    )
+    ax.barh(
+        [_short_path(p) for p in gains["lever"]],
+        gains["gain"].to_numpy(),
+        xerr=err,
+        color="#2ca02c",
+        capsize=3,
+    )
     ax.axvline(0, color="#444", lw=0.8)
     ax.set_xlabel(f"{objective} the lever brings (95% CI)")
     ax.set_title("What each lever brings to the chosen plan")
@@ -891,4 +1134,4 @@ def optimisation(opt, axes=None):
 
 
 def _short_path(path: str, width: int = 34) -> str:
-    return path if len(path) <= width else "…" + path[-(width - 1):]
+    return path if len(path) <= width else "…" + path[-(width - 1) :]

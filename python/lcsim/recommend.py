@@ -33,13 +33,17 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence, Union
+from typing import Any
 
 import numpy as np
 
 from . import _core
+from ._paths import lookup
 from .scenario import Scenario
+from .study import Study
+from .study import open as open_study
 
 __all__ = ["Recommendation", "rank", "describe_changes", "money", "headline", "RULES", "GLOSSARY"]
 
@@ -51,25 +55,26 @@ LEADS = ("conversions", "revenue", "touchpoint_cost")
 #: Plain definitions of the words the report and the app use (shown where they first appear).
 GLOSSARY = {
     "net value": "revenue minus touchpoint and staff cost, both discounted to today at the scenario's "
-                 "discount rate (money later is worth less), for the variant minus the base",
+    "discount rate (money later is worth less), for the variant minus the base",
     "customers won": "conversions: customers who reach the won stage for the first time",
     "touchpoint and staff cost": "what the contacts cost (per contact, landed or not) plus the teams' "
-                                 "pay (staff-days times the daily cost)",
+    "pay (staff-days times the daily cost)",
     "per run of N prospects": "every figure is for one simulated history of the horizon with everyone "
-                              "who enters in it (N prospects), averaged over the replications (repeated "
-                              "runs with different random draws)",
+    "who enters in it (N prospects), averaged over the replications (repeated "
+    "runs with different random draws)",
     "95% CI": "the 95% confidence interval: the range the true average difference lies in, given how much "
-              "the replications vary",
+    "the replications vary",
     "cannot tell apart": "two variants whose 95% intervals of net value overlap: the study cannot say "
-                         "which is better; more replications may",
+    "which is better; more replications may",
     "paired": "base and variant are simulated with the same random draws (common random numbers), so a "
-              "difference comes from the change, not from luck",
+    "difference comes from the change, not from luck",
 }
 
 
 # ---- numbers as words ----------------------------------------------------------------------------
 
-def money(x: float, scale: Optional[float] = None, sign: bool = True) -> str:
+
+def money(x: float, scale: float | None = None, sign: bool = True) -> str:
     """An amount of money for a sentence: ``+$0.99 M``, ``-$3 k``, ``+$2,973``, ``$15``.
 
     ``scale`` (1, 1e3 or 1e6; default: chosen from ``x``) lets an interval share its value's unit:
@@ -101,7 +106,9 @@ def count(x: float, sign: bool = True) -> str:
     x = float(x)
     text = f"{abs(x):,.0f}" if abs(x) >= 10 else f"{abs(x):.1f}"
     if sign:
-        return ("+" if x > 0 and text.strip("0.") else "-" if x < 0 and text.strip("0.") else "") + text
+        return (
+            "+" if x > 0 and text.strip("0.") else "-" if x < 0 and text.strip("0.") else ""
+        ) + text
     return ("-" if x < 0 else "") + text
 
 
@@ -121,7 +128,11 @@ def _days(x: Any) -> str:
     x = float(x)
     if 0 < x < 1:
         hours = x * 24
-        return f"{hours:.0f} hour{'s' if round(hours) != 1 else ''}" if abs(hours - round(hours)) < 0.05 else f"{hours:.1f} hours"
+        return (
+            f"{hours:.0f} hour{'s' if round(hours) != 1 else ''}"
+            if abs(hours - round(hours)) < 0.05
+            else f"{hours:.1f} hours"
+        )
     return f"{x:g} day{'s' if x != 1 else ''}"
 
 
@@ -150,11 +161,18 @@ def _who(stages: Sequence[str]) -> str:
     stages = list(stages)
     if all(s.lower() in _ACRONYMS for s in stages):
         return " and ".join(s.upper() + "s" for s in stages)
-    return "the " + " and ".join(_stage(s) for s in stages) + " stage" + ("s" if len(stages) > 1 else "")
+    return (
+        "the "
+        + " and ".join(_stage(s) for s in stages)
+        + " stage"
+        + ("s" if len(stages) > 1 else "")
+    )
 
 
 def _every(days: float) -> str:
-    return {1: "daily", 7: "weekly", 14: "every two weeks", 30: "monthly"}.get(float(days), f"every {_days(days)}")
+    return {1: "daily", 7: "weekly", 14: "every two weeks", 30: "monthly"}.get(
+        float(days), f"every {_days(days)}"
+    )
 
 
 def _schedule(schedule: dict) -> str:
@@ -174,8 +192,12 @@ def _schedule(schedule: dict) -> str:
             parts.append(f"{_days(after['days'])} after entering")
         if after.get("every"):
             start = after.get("start")
-            parts.append(("then " if after.get("days") else "") + _every(after["every"]) + " while there"
-                         + (f" from day {start:g}" if start else ""))
+            parts.append(
+                ("then " if after.get("days") else "")
+                + _every(after["every"])
+                + " while there"
+                + (f" from day {start:g}" if start else "")
+            )
     return ", ".join(parts) or "on no schedule"
 
 
@@ -217,14 +239,21 @@ def _effect(effect: dict) -> str:
     parts = []
     move = effect.get("move")
     if move:
-        parts.append(f"{_pct(move['probability'])} of those reached move to {_stage(move['to'])} at once")
+        parts.append(
+            f"{_pct(move['probability'])} of those reached move to {_stage(move['to'])} at once"
+        )
     window = effect.get("window", 0)
     factor = effect.get("hazard_factor", 1)
     if window and factor != 1:
         if factor > 1:
-            parts.append(f"{'the others' if move else 'those reached'} move on {factor:g}× as fast for {_days(window)}")
+            parts.append(
+                f"{'the others' if move else 'those reached'} move on {factor:g}× as fast for {_days(window)}"
+            )
         else:
-            parts.append(f"{'the others' if move else 'those reached'} leave {factor:g}× as fast (stay longer) for {_days(window)}")
+            parts.append(
+                f"{'the others' if move else 'those reached'} leave {factor:g}× as fast "
+                f"(stay longer) for {_days(window)}"
+            )
     if window and effect.get("next"):
         parts.append(f"and then go {_shares(effect['next'])}")
     return "; ".join(parts)
@@ -232,8 +261,13 @@ def _effect(effect: dict) -> str:
 
 def _touchpoint(name: str, t: dict, short: bool = False) -> str:
     segments = t.get("segments")
-    who = _who(t.get("stages", [])) + (f" ({', '.join(_stage(s) for s in segments)} only)" if segments else "")
-    head = f"{_name(name)} for {who}, {_schedule(t.get('schedule', {}))} ({_pct(t.get('reach', 1))} reach, {_cash(t.get('cost', 0))} a contact)"
+    who = _who(t.get("stages", [])) + (
+        f" ({', '.join(_stage(s) for s in segments)} only)" if segments else ""
+    )
+    head = (
+        f"{_name(name)} for {who}, {_schedule(t.get('schedule', {}))} "
+        f"({_pct(t.get('reach', 1))} reach, {_cash(t.get('cost', 0))} a contact)"
+    )
     if short:
         return head
     effect = _effect(t.get("effect", {}))
@@ -242,30 +276,41 @@ def _touchpoint(name: str, t: dict, short: bool = False) -> str:
 
 # ---- changes in words ----------------------------------------------------------------------------
 
-_TOUCHPOINT_FIELDS = {"reach": ("reach", _pct), "cost": ("cost per contact", _cash), "stages": ("for", _who),
-                      "segments": ("segments", lambda v: ", ".join(map(_stage, v)) if v else "all"),
-                      "schedule": ("schedule", _schedule), "effect": ("effect", _effect)}
-_RESOURCE_FIELDS = {"servers": ("staff", _value), "handoff": ("hand-off", _dwell), "service": ("work per customer", _dwell),
-                    "patience": ("patience before giving up", _dwell),
-                    "discipline": ("queue order", lambda v: {"fifo": "first come, first served", "priority": "by priority"}.get(v, _value(v))),
-                    "priority": ("served first", lambda v: ", then ".join(map(_stage, v)) if v else "no one"),
-                    "cost_per_server_day": ("cost a staff-day", _cash), "serves": ("works", _who),
-                    "abandon_to": ("those giving up go to", _stage)}
-_STAGE_FIELDS = {"dwell": ("time there", _dwell), "next": ("then", _shares),
-                 "revenue_per_month": ("revenue a month", _cash)}
-_TOP = {"horizon": ("horizon", _days), "replications": ("replications", _value), "seed": ("seed", _value),
-        "report_every": ("report every", _days), "won": ("won stage", _stage), "max_customers": ("customer limit", _value)}
-
-
-def _get(tree: Any, parts: Sequence[str]) -> Any:
-    for p in parts:
-        if isinstance(tree, dict):
-            tree = tree.get(p)
-        elif isinstance(tree, list) and p.isdigit() and int(p) < len(tree):
-            tree = tree[int(p)]
-        else:
-            return None
-    return tree
+_TOUCHPOINT_FIELDS = {
+    "reach": ("reach", _pct),
+    "cost": ("cost per contact", _cash),
+    "stages": ("for", _who),
+    "segments": ("segments", lambda v: ", ".join(map(_stage, v)) if v else "all"),
+    "schedule": ("schedule", _schedule),
+    "effect": ("effect", _effect),
+}
+_RESOURCE_FIELDS = {
+    "servers": ("staff", _value),
+    "handoff": ("hand-off", _dwell),
+    "service": ("work per customer", _dwell),
+    "patience": ("patience before giving up", _dwell),
+    "discipline": (
+        "queue order",
+        lambda v: {"fifo": "first come, first served", "priority": "by priority"}.get(v, _value(v)),
+    ),
+    "priority": ("served first", lambda v: ", then ".join(map(_stage, v)) if v else "no one"),
+    "cost_per_server_day": ("cost a staff-day", _cash),
+    "serves": ("works", _who),
+    "abandon_to": ("those giving up go to", _stage),
+}
+_STAGE_FIELDS = {
+    "dwell": ("time there", _dwell),
+    "next": ("then", _shares),
+    "revenue_per_month": ("revenue a month", _cash),
+}
+_TOP = {
+    "horizon": ("horizon", _days),
+    "replications": ("replications", _value),
+    "seed": ("seed", _value),
+    "report_every": ("report every", _days),
+    "won": ("won stage", _stage),
+    "max_customers": ("customer limit", _value),
+}
 
 
 def _was(field_words: str, fmt, old: Any, new: Any) -> str:
@@ -292,15 +337,19 @@ def _units(base: dict, variant: dict, paths: Sequence[str]) -> list[tuple]:
         elif head == "segments" and len(parts) >= 2:
             key = (head, parts[1]) if len(parts) == 2 else (head, parts[1], *parts[2:5])
         elif head == "arrivals" and len(parts) >= 3 and parts[1] == "streams":
-            key = (head, "streams", parts[2]) if len(parts) == 3 else (head, "streams", parts[2], parts[3])
+            key = (
+                (head, "streams", parts[2])
+                if len(parts) == 3
+                else (head, "streams", parts[2], parts[3])
+            )
         else:
             key = tuple(parts)
         if key not in units:
-            units[key] = (key, _get(base, key), _get(variant, key))
+            units[key] = (key, lookup(base, key, None), lookup(variant, key, None))
     return list(units.values())
 
 
-def _describe(key: tuple, old: Any, new: Any, short: bool, variant: dict) -> Union[str, list]:
+def _describe(key: tuple, old: Any, new: Any, short: bool, variant: dict) -> str | list:
     head = key[0]
     if head == "touchpoints":
         name = key[1]
@@ -311,14 +360,27 @@ def _describe(key: tuple, old: Any, new: Any, short: bool, variant: dict) -> Uni
                 return "Removes " + _touchpoint(name, old, True)
             return f"Changes {_name(name)}"
         words, fmt = _TOUCHPOINT_FIELDS.get(key[2], (_name(key[2]), _value))
-        if key[2] == "schedule" and old and new and (old.get("after_entry") or {}).keys() == {"days"} == (new.get("after_entry") or {}).keys():
-            return f"{_name(name).capitalize()}: contacts {_days(new['after_entry']['days'])} after entering instead of {_days(old['after_entry']['days'])}"
+        if (
+            key[2] == "schedule"
+            and old
+            and new
+            and (old.get("after_entry") or {}).keys()
+            == {"days"}
+            == (new.get("after_entry") or {}).keys()
+        ):
+            return (
+                f"{_name(name).capitalize()}: contacts {_days(new['after_entry']['days'])} "
+                f"after entering instead of {_days(old['after_entry']['days'])}"
+            )
         return f"{_name(name).capitalize()}: " + _was(words, fmt, old, new)
     if head == "resources":
         team = f"{_name(key[1]).capitalize()} team"
         if len(key) == 2:
             if old is None:
-                return f"Adds the {_name(key[1])} team ({_value(new.get('servers'))} staff, works {_who(new.get('serves', []))})"
+                return (
+                    f"Adds the {_name(key[1])} team ({_value(new.get('servers'))} staff, "
+                    f"works {_who(new.get('serves', []))})"
+                )
             return f"Removes the {_name(key[1])} team"
         if key[2] == "servers" and old is not None and new is not None:
             return f"{team}: {_value(new)} staff instead of {_value(old)}"
@@ -327,56 +389,95 @@ def _describe(key: tuple, old: Any, new: Any, short: bool, variant: dict) -> Uni
     if head == "referrals":
         if len(key) == 2:
             what = new if old is None else old
-            text = (f"{_name(key[1])} referrals: {_value(what.get('rate_per_day'))} a day per customer in "
-                    f"{_stage(what.get('from', '?'))}, arriving in {_stage(what.get('to', '?'))}")
+            text = (
+                f"{_name(key[1])} referrals: {_value(what.get('rate_per_day'))} a day per customer in "
+                f"{_stage(what.get('from', '?'))}, arriving in {_stage(what.get('to', '?'))}"
+            )
             return ("Adds " if old is None else "Removes ") + text
         if key[2] == "rate_per_day":
-            return (f"{_name(key[1]).capitalize()} referrals: {_value(new)} a day per customer in the "
-                    f"{_stage(_get(variant, ('referrals', key[1], 'from')) or '?')} stage instead of {_value(old)} ({float(new) / float(old):.3g}×)"
-                    if old and new else f"{_name(key[1]).capitalize()} referrals: " + _was("rate a day", _value, old, new))
+            return (
+                f"{_name(key[1]).capitalize()} referrals: {_value(new)} a day per customer in the "
+                f"{_stage(lookup(variant, ('referrals', key[1], 'from'), None) or '?')} stage "
+                f"instead of {_value(old)} ({float(new) / float(old):.3g}×)"
+                if old and new
+                else f"{_name(key[1]).capitalize()} referrals: "
+                + _was("rate a day", _value, old, new)
+            )
         return f"{_name(key[1]).capitalize()} referrals: " + _was(_name(key[2]), _value, old, new)
     if head == "stages":
         if len(key) == 2:
-            return ("Adds" if old is None else "Removes" if new is None else "Changes") + f" stage {_stage(key[1])}"
+            return (
+                "Adds" if old is None else "Removes" if new is None else "Changes"
+            ) + f" stage {_stage(key[1])}"
         words, fmt = _STAGE_FIELDS.get(key[2], (_name(key[2]), _value))
         return f"In {_stage(key[1])}: " + _was(words, fmt, old, new)
     if head == "segments":
         if len(key) == 2:
-            return ("Adds" if old is None else "Removes" if new is None else "Changes") + f" segment {_stage(key[1])}"
+            return (
+                "Adds" if old is None else "Removes" if new is None else "Changes"
+            ) + f" segment {_stage(key[1])}"
         if key[2] == "share":
             return f"Segment {_stage(key[1])}: " + _was("share", _pct, old, new)
         if key[2] == "stages" and len(key) >= 5:
             words, fmt = _STAGE_FIELDS.get(key[4], (_name(key[4]), _value))
             return f"Segment {_stage(key[1])}, in {_stage(key[3])}: " + _was(words, fmt, old, new)
-        return f"Segment {_stage(key[1])}: " + _was(" ".join(_name(k) for k in key[2:]), _value, old, new)
+        return f"Segment {_stage(key[1])}: " + _was(
+            " ".join(_name(k) for k in key[2:]), _value, old, new
+        )
     if head == "arrivals" and len(key) >= 3 and key[1] == "streams":
         n = int(key[2]) + 1
         if len(key) == 3:
-            return ("Adds" if old is None else "Removes" if new is None else "Changes") + f" arrival stream {n}"
+            return (
+                "Adds" if old is None else "Removes" if new is None else "Changes"
+            ) + f" arrival stream {n}"
         if key[3] == "rate_per_day":
             return f"Arrival stream {n}: " + _was("arrivals a day", _value, old, new)
         return f"Arrival stream {n}: " + _was(_name(key[3]), _value, old, new)
-    if head == "arrivals" and len(key) == 2 and key[1] == "streams" and isinstance(old, list) and isinstance(new, list):
+    if (
+        head == "arrivals"
+        and len(key) == 2
+        and key[1] == "streams"
+        and isinstance(old, list)
+        and isinstance(new, list)
+    ):
         lines = []
         for n in range(max(len(old), len(new))):
             a = old[n] if n < len(old) else None
             b = new[n] if n < len(new) else None
             if a is None or b is None:
-                lines.append(("Adds" if a is None else "Removes") + f" arrival stream {n + 1} ({_value((a or b).get('rate_per_day'))} a day into {_stage((a or b).get('stage', '?'))})")
+                lines.append(
+                    ("Adds" if a is None else "Removes")
+                    + f" arrival stream {n + 1} ({_value((a or b).get('rate_per_day'))} a day into "
+                    f"{_stage((a or b).get('stage', '?'))})"
+                )
                 continue
             for k in list(a) + [k for k in b if k not in a]:
                 if a.get(k) != b.get(k):
                     words = "arrivals a day" if k == "rate_per_day" else _name(k)
-                    lines.append(f"Arrival stream {n + 1}: " + _was(words, _value, a.get(k), b.get(k)))
+                    lines.append(
+                        f"Arrival stream {n + 1}: " + _was(words, _value, a.get(k), b.get(k))
+                    )
         return lines
     if head == "arrivals" and len(key) == 2 and key[1] == "initial":
-        return "Starting customers: " + _was("", lambda v: "; ".join(f"{x.get('count')} in {_stage(x.get('stage', '?'))}" for x in v), old, new).strip()
+        return (
+            "Starting customers: "
+            + _was(
+                "",
+                lambda v: "; ".join(
+                    f"{x.get('count')} in {_stage(x.get('stage', '?'))}" for x in v
+                ),
+                old,
+                new,
+            ).strip()
+        )
     if head == "money" and len(key) == 2 and key[1] == "discount_rate":
         return "Money: " + _was("discount rate a year", _pct, old, new)
     if len(key) == 1 and key[0] in _TOP:
         words, fmt = _TOP[key[0]]
         return words.capitalize() + ": " + _was("", fmt, old, new).strip()
-    return " › ".join(_name(k) for k in key).capitalize() + ": " + _was("", _value, old, new).strip()
+    return (
+        " › ".join(_name(k) for k in key).capitalize() + ": " + _was("", _value, old, new).strip()
+    )
 
 
 def describe_changes(base: Scenario, variant: Scenario, short: bool = False) -> list[str]:
@@ -394,24 +495,25 @@ def describe_changes(base: Scenario, variant: Scenario, short: bool = False) -> 
 
 # ---- the ranking ---------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Recommendation:
     """One variant of a comparison, ranked by net value (see the module docstring for the words)."""
 
-    variant: str                 #: run name in the study
-    label: str                   #: the variant's scenario name
-    rank: int                    #: 1 = the highest net value
-    net_value: float             #: net value delta (discounted), per replication
-    ci: tuple                    #: its 95% CI (low, high)
-    tied_with: tuple             #: labels of the variants it cannot be told apart from
-    lead: str                    #: the metric that led the sentence (a LEADS entry, or "" when none moved)
-    sentence: str                #: the plain sentence
-    changes: tuple               #: describe_changes(base, variant)
-    conversions: float           #: conversions delta per replication
+    variant: str  #: run name in the study
+    label: str  #: the variant's scenario name
+    rank: int  #: 1 = the highest net value
+    net_value: float  #: net value delta (discounted), per replication
+    ci: tuple  #: its 95% CI (low, high)
+    tied_with: tuple  #: labels of the variants it cannot be told apart from
+    lead: str  #: the metric that led the sentence (a LEADS entry, or "" when none moved)
+    sentence: str  #: the plain sentence
+    changes: tuple  #: describe_changes(base, variant)
+    conversions: float  #: conversions delta per replication
     conversions_ci: tuple
-    revenue: float               #: revenue delta before discounting
-    cost: float                  #: touchpoint and staff cost delta before discounting
-    prospects: float             #: the base's customers per replication (starting cohort plus arrivals)
+    revenue: float  #: revenue delta before discounting
+    cost: float  #: touchpoint and staff cost delta before discounting
+    prospects: float  #: the base's customers per replication (starting cohort plus arrivals)
     horizon_days: float
     discount_rate: float
     replications: int
@@ -432,7 +534,9 @@ def _moved(row) -> bool:
 
 def _sentence(changes_short: list[str], rows, prospects: float, horizon: float) -> tuple[str, str]:
     more = len(changes_short) - 1
-    what = (changes_short[0] if changes_short else "") + (f" and {more} more change{'s' if more > 1 else ''}" if more > 0 else "")
+    what = (changes_short[0] if changes_short else "") + (
+        f" and {more} more change{'s' if more > 1 else ''}" if more > 0 else ""
+    )
     what = what or "The same scenario as the base"
     lead = next((m for m in LEADS if m in rows.index and _moved(rows.loc[m])), "")
     net = rows.loc["net_value"]
@@ -442,14 +546,19 @@ def _sentence(changes_short: list[str], rows, prospects: float, horizon: float) 
     elif lead == "revenue":
         moved = f"no change in customers won, {money(rows.loc['revenue', 'delta'])} revenue and "
     elif lead == "touchpoint_cost":
-        moved = f"no change in customers won or revenue, {money(rows.loc['touchpoint_cost', 'delta'])} touchpoint and staff cost and "
+        moved = (
+            f"no change in customers won or revenue, {money(rows.loc['touchpoint_cost', 'delta'])} "
+            "touchpoint and staff cost and "
+        )
     else:
         moved = "no clear change in customers won, revenue or cost, and "
     ci = f"95% CI {money(net['ci_low'], scale)} to {money(net['ci_high'], scale)}"
     if not (net["ci_low"] > 0 or net["ci_high"] < 0):
         ci += ", so it may be no better than the base"
-    sentence = (f"{what}: {moved}{money(net['delta'], scale)} net value over {horizon_words(horizon)} "
-                f"per run of {count(prospects, sign=False)} prospects; {ci}.")
+    sentence = (
+        f"{what}: {moved}{money(net['delta'], scale)} net value over {horizon_words(horizon)} "
+        f"per run of {count(prospects, sign=False)} prospects; {ci}."
+    )
     return sentence[0].upper() + sentence[1:], lead
 
 
@@ -463,7 +572,9 @@ def _paired_ci(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
-def tied(a: Recommendation, b: Recommendation, rule: str = "overlap", paired: Optional[tuple] = None) -> bool:
+def tied(
+    a: Recommendation, b: Recommendation, rule: str = "overlap", paired: tuple | None = None
+) -> bool:
     """Whether a and b cannot be told apart by ``rule``: ``"overlap"``, their net-value intervals
     overlap (``a.low <= b.high and b.low <= a.high``); ``"paired"``, the 95% interval of the paired
     difference ``paired = (mean, low, high)`` contains 0."""
@@ -476,7 +587,9 @@ def tied(a: Recommendation, b: Recommendation, rule: str = "overlap", paired: Op
     raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
 
 
-def rank(comparison_or_study, comparison: Optional[str] = None, rule: str = "overlap") -> list[Recommendation]:
+def rank(
+    comparison_or_study, comparison: str | None = None, rule: str = "overlap"
+) -> list[Recommendation]:
     """The variants of a comparison, best net value first, each with its sentence and the variants it
     cannot be told apart from.
 
@@ -497,21 +610,49 @@ def rank(comparison_or_study, comparison: Optional[str] = None, rule: str = "ove
     drafts = []
     for i, run in enumerate(cmp.variants):
         rows = deltas[deltas["variant"] == run.name].set_index("metric")
-        prospects = float(rows.loc["customers", "base_mean"]) if "customers" in rows.index else math.nan
+        prospects = (
+            float(rows.loc["customers", "base_mean"]) if "customers" in rows.index else math.nan
+        )
         variant_scenario = run.scenario
         changes = describe_changes(base_scenario, variant_scenario)
-        sentence, lead = _sentence(describe_changes(base_scenario, variant_scenario, short=True), rows, prospects, horizon)
+        sentence, lead = _sentence(
+            describe_changes(base_scenario, variant_scenario, short=True), rows, prospects, horizon
+        )
         net = rows.loc["net_value"]
         conv = rows.loc["conversions"] if "conversions" in rows.index else None
-        drafts.append((i, run, Recommendation(
-            variant=run.name, label=run.info.scenario_name or run.name, rank=0, net_value=float(net["delta"]),
-            ci=(float(net["ci_low"]), float(net["ci_high"])), tied_with=(), lead=lead, sentence=sentence,
-            changes=tuple(changes), conversions=float(conv["delta"]) if conv is not None else math.nan,
-            conversions_ci=(float(conv["ci_low"]), float(conv["ci_high"])) if conv is not None else (math.nan, math.nan),
-            revenue=float(rows.loc["revenue", "delta"]) if "revenue" in rows.index else math.nan,
-            cost=float(rows.loc["touchpoint_cost", "delta"]) if "touchpoint_cost" in rows.index else math.nan,
-            prospects=prospects, horizon_days=horizon, discount_rate=discount, replications=int(net["n"]),
-            rule=rule, base_label=base_label)))
+        drafts.append(
+            (
+                i,
+                run,
+                Recommendation(
+                    variant=run.name,
+                    label=run.info.scenario_name or run.name,
+                    rank=0,
+                    net_value=float(net["delta"]),
+                    ci=(float(net["ci_low"]), float(net["ci_high"])),
+                    tied_with=(),
+                    lead=lead,
+                    sentence=sentence,
+                    changes=tuple(changes),
+                    conversions=float(conv["delta"]) if conv is not None else math.nan,
+                    conversions_ci=(float(conv["ci_low"]), float(conv["ci_high"]))
+                    if conv is not None
+                    else (math.nan, math.nan),
+                    revenue=float(rows.loc["revenue", "delta"])
+                    if "revenue" in rows.index
+                    else math.nan,
+                    cost=float(rows.loc["touchpoint_cost", "delta"])
+                    if "touchpoint_cost" in rows.index
+                    else math.nan,
+                    prospects=prospects,
+                    horizon_days=horizon,
+                    discount_rate=discount,
+                    replications=int(net["n"]),
+                    rule=rule,
+                    base_label=base_label,
+                ),
+            )
+        )
     drafts.sort(key=lambda d: (-d[2].net_value, d[0]))
     per_rep = {}
     if rule == "paired":
@@ -542,26 +683,29 @@ def _replace(r: Recommendation, **changes) -> Recommendation:
     return replace(r, **changes)
 
 
-def _comparison(obj, name: Optional[str]):
-    from .results import Study
-    from .results import open as open_study
-
+def _comparison(obj, name: str | None):
     if isinstance(obj, (str, os.PathLike)):
         obj = open_study(obj)
     if isinstance(obj, Study):
         names = obj.comparisons()
         if name is None:
             if len(names) != 1:
-                raise ValueError(f"{obj.path}: holds {len(names)} comparisons ({', '.join(names) or 'none'}): "
-                                 "name one with comparison=")
+                raise ValueError(
+                    f"{obj.path}: holds {len(names)} comparisons ({', '.join(names) or 'none'}): "
+                    "name one with comparison="
+                )
             name = names[0]
         if name not in names:
-            raise ValueError(f"{obj.path}: no comparison '{name}' (it has: {', '.join(names) or 'none'})")
+            raise ValueError(
+                f"{obj.path}: no comparison '{name}' (it has: {', '.join(names) or 'none'})"
+            )
         return obj.comparison(name)
     if name is not None:
         raise TypeError("rank(): comparison= is for a study; a Comparison is already one")
     if not hasattr(obj, "deltas") or not hasattr(obj, "variants"):
-        raise TypeError(f"rank(): expected an lcsim.Comparison, an lcsim.Study or a study's path, got {type(obj).__name__}")
+        raise TypeError(
+            f"rank(): expected an lcsim.Comparison, an lcsim.Study or a study's path, got {type(obj).__name__}"
+        )
     return obj
 
 
@@ -571,10 +715,16 @@ def headline(recs: Sequence[Recommendation]) -> str:
         return "No variants to rank."
     best = recs[0]
     if best.ci[1] < 0:
-        return f"None of the variants beats the base ({best.base_label}): keep it; the best loses {money(-best.net_value, sign=False)} of net value."
+        return (
+            f"None of the variants beats the base ({best.base_label}): keep it; "
+            f"the best loses {money(-best.net_value, sign=False)} of net value."
+        )
     if best.tied_with:
         others = ", ".join(best.tied_with)
-        text = f"{best.label} has the highest net value ({money(best.net_value)}), but it cannot be told apart from {others}."
+        text = (
+            f"{best.label} has the highest net value ({money(best.net_value)}), "
+            f"but it cannot be told apart from {others}."
+        )
     else:
         text = f"Best by net value: {best.label} ({money(best.net_value)}), clearly ahead of the others."
     if not best.clear:

@@ -8,8 +8,9 @@ import math
 import os
 import re
 import stat
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -62,29 +63,41 @@ class Scenario:
 
     # ---- construction ----------------------------------------------------------------------
     @classmethod
-    def load(cls, path) -> "Scenario":
+    def load(cls, path) -> Scenario:
         """Reads a YAML scenario file."""
         path = Path(path)
         try:
             info = path.stat()
             if not stat.S_ISREG(info.st_mode):  # a device (/dev/zero) never ends, a FIFO can block
-                why = "a directory, not a file" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-                raise ScenarioError(f"{path}: cannot read file: {why}", [(str(path), 0, "", f"cannot read file: {why}")])
+                why = (
+                    "a directory, not a file"
+                    if stat.S_ISDIR(info.st_mode)
+                    else "not a regular file"
+                )
+                raise ScenarioError(
+                    f"{path}: cannot read file: {why}",
+                    [(str(path), 0, "", f"cannot read file: {why}")],
+                )
             if info.st_size > _MAX_SCENARIO_BYTES:
                 why = f"larger than {_MAX_SCENARIO_BYTES >> 20} MiB ({info.st_size} bytes)"
-                raise ScenarioError(f"{path}: cannot read file: {why}", [(str(path), 0, "", f"cannot read file: {why}")])
+                raise ScenarioError(
+                    f"{path}: cannot read file: {why}",
+                    [(str(path), 0, "", f"cannot read file: {why}")],
+                )
             text = path.read_text(encoding="utf-8")
         except OSError as e:
-            raise ScenarioError(f"{path}: cannot read file: {e.strerror}", [(str(path), 0, "", "cannot read file")]) from e
+            raise ScenarioError(
+                f"{path}: cannot read file: {e.strerror}", [(str(path), 0, "", "cannot read file")]
+            ) from e
         return cls(text, str(path))
 
     @classmethod
-    def from_yaml(cls, text: str, file: str = "<string>") -> "Scenario":
+    def from_yaml(cls, text: str, file: str = "<string>") -> Scenario:
         """Parses YAML text; ``file`` names it in messages."""
         return cls(text, file)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], file: str = "<dict>") -> "Scenario":
+    def from_dict(cls, data: Mapping[str, Any], file: str = "<dict>") -> Scenario:
         """Builds a scenario from nested dicts and lists shaped like the YAML."""
         return cls(yaml.safe_dump(_plain(data), sort_keys=False), file)
 
@@ -142,7 +155,7 @@ class Scenario:
         return self._model.seed
 
     # ---- what-if ---------------------------------------------------------------------------
-    def with_changes(self, changes: Mapping[str, Any]) -> "Scenario":
+    def with_changes(self, changes: Mapping[str, Any]) -> Scenario:
         """A new scenario with values replaced at dotted paths, validated.
 
         Paths address any field: ``"touchpoints.webinar.reach"``, ``"stages.sql.next.customer"``,
@@ -158,7 +171,7 @@ class Scenario:
         text = _core.apply_changes(self._text, pairs, self._file)
         return Scenario.from_yaml(text, file=f"{self._file} (with changes)")
 
-    def diff(self, other: "Scenario") -> list["ScenarioChange"]:
+    def diff(self, other: Scenario) -> list[ScenarioChange]:
         """What ``other`` changes relative to this scenario: one :class:`ScenarioChange` per
         changed field, in this scenario's field order (fields only ``other`` has come last).
 
@@ -204,7 +217,11 @@ def _diff(old, new, prefix: str, out: list) -> None:
             path = f"{prefix}.{key}" if prefix else str(key)
             _diff(old.get(key, _MISSING), new.get(key, _MISSING), path, out)
     elif old is _MISSING or new is _MISSING or old != new:
-        out.append(ScenarioChange(prefix, None if old is _MISSING else old, None if new is _MISSING else new))
+        out.append(
+            ScenarioChange(
+                prefix, None if old is _MISSING else old, None if new is _MISSING else new
+            )
+        )
 
 
 def _plain(value):
@@ -229,17 +246,29 @@ def _yaml_value(value) -> str:
         if math.isinf(value):
             return ".inf" if value > 0 else "-.inf"
     if isinstance(value, (dict, list)):
-        return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=float("inf")).strip()
+        return yaml.safe_dump(
+            value, default_flow_style=True, sort_keys=False, width=float("inf")
+        ).strip()
     return json.dumps(value)
 
 
-def variant_text(base_file, at, changes: Mapping[str, Any], name: str, description: str = "", tool: str = "lcsim app") -> str:
+def variant_text(
+    base_file,
+    at,
+    changes: Mapping[str, Any],
+    name: str,
+    description: str = "",
+    tool: str = "lcsim app",
+) -> str:
     """The ``extends:`` file of a variant saved at ``at``: its base (relative to ``at``'s folder)
     and its changes, one dotted path per line."""
     base_file = Path(base_file).resolve()
     relative = os.path.relpath(base_file, Path(at).resolve().parent)
-    lines = [f"# Variant of {base_file.name}, made by {tool} on {_dt.date.today().isoformat()}.",
-             f"extends: {_yaml_value(relative)}", f"name: {_yaml_value(name)}"]
+    lines = [
+        f"# Variant of {base_file.name}, made by {tool} on {_dt.date.today().isoformat()}.",
+        f"extends: {_yaml_value(relative)}",
+        f"name: {_yaml_value(name)}",
+    ]
     if description:
         lines.append(f"description: {_yaml_value(description)}")
     if changes:

@@ -34,33 +34,36 @@ import json
 import math
 import os
 import uuid
-from typing import Any, Callable, Mapping, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
 from . import _core
+from ._validators import validate_positive, validate_progress, validate_scenario, validate_seed
 from .errors import ScenarioError
-from .results import Run, _positive, _progress, _scenario_arg, _seed, simulate
+from .run import Run
 from .scenario import Scenario, _plain
+from .simulation import simulate
 
 __all__ = ["Sweep", "sweep"]
 
 
 def sweep(
-    base: Union[Scenario, str, os.PathLike],
-    parameters: Optional[Mapping[str, Sequence[Any]]] = None,
+    base: Scenario | str | os.PathLike,
+    parameters: Mapping[str, Sequence[Any]] | None = None,
     *,
-    points: Optional[Sequence[Mapping[str, Any]]] = None,
-    latin_hypercube: Optional[Mapping[str, Sequence[float]]] = None,
-    samples: Optional[int] = None,
-    replications: Optional[int] = None,
-    seed: Optional[int] = None,
-    threads: Optional[int] = None,
+    points: Sequence[Mapping[str, Any]] | None = None,
+    latin_hypercube: Mapping[str, Sequence[float]] | None = None,
+    samples: int | None = None,
+    replications: int | None = None,
+    seed: int | None = None,
+    threads: int | None = None,
     client=None,
-    batch: Optional[int] = None,
-    progress: Optional[Callable[[int, int], None]] = None,
-) -> "Sweep":
+    batch: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Sweep:
     """Simulates variants of ``base`` at each point of a design.
 
     Parameters
@@ -104,17 +107,25 @@ def sweep(
         An unknown path (with the closest existing paths) or a value that makes the scenario
         invalid; the message names the point.
     """
-    base = _scenario_arg("sweep", "base", base)
-    seed = _seed("seed", seed)
-    _progress("progress", progress)
-    design, names, values = _design(parameters, points, latin_hypercube, samples, seed if seed is not None else base.seed)
+    base = validate_scenario("sweep", "base", base)
+    seed = validate_seed("seed", seed)
+    validate_progress("progress", progress)
+    design, names, values = _design(
+        parameters, points, latin_hypercube, samples, seed if seed is not None else base.seed
+    )
     scenarios = [_point_scenario(base, i, names, v) for i, v in enumerate(values)]
-    reps = base.replications if replications is None else _positive("replications", replications)
+    reps = (
+        base.replications
+        if replications is None
+        else validate_positive("replications", replications)
+    )
     seed = base.seed if seed is None else int(seed)
     run_names = [f"{base.name}.p{i}" for i in range(len(scenarios))]
     if client is None:
         if batch is not None:
-            raise ValueError("batch= is for Dask (client=); local threads share each point's replications")
+            raise ValueError(
+                "batch= is for Dask (client=); local threads share each point's replications"
+            )
         runs = _on_threads(scenarios, run_names, reps, seed, threads, progress)
     else:
         runs = _on_dask(client, scenarios, run_names, reps, seed, threads, batch, progress)
@@ -123,9 +134,19 @@ def sweep(
 
 # ---- designs ---------------------------------------------------------------------------------
 def _design(parameters, points, latin_hypercube, samples, seed):
-    given = [k for k, v in (("parameters", parameters), ("points", points), ("latin_hypercube", latin_hypercube)) if v is not None]
+    given = [
+        k
+        for k, v in (
+            ("parameters", parameters),
+            ("points", points),
+            ("latin_hypercube", latin_hypercube),
+        )
+        if v is not None
+    ]
     if len(given) != 1:
-        raise TypeError(f"sweep() needs exactly one of parameters (a grid), points or latin_hypercube; got {given or 'none'}")
+        raise TypeError(
+            f"sweep() needs exactly one of parameters (a grid), points or latin_hypercube; got {given or 'none'}"
+        )
     if samples is not None and latin_hypercube is None:
         raise TypeError("samples= goes with latin_hypercube=")
 
@@ -135,7 +156,11 @@ def _design(parameters, points, latin_hypercube, samples, seed):
         names = [_path(p) for p in parameters]
         lists = []
         for name, vals in parameters.items():
-            if isinstance(vals, (str, bytes)) or not isinstance(vals, Sequence) and not isinstance(vals, np.ndarray):
+            if (
+                isinstance(vals, (str, bytes))
+                or not isinstance(vals, Sequence)
+                and not isinstance(vals, np.ndarray)
+            ):
                 raise ValueError(f"parameters[{name!r}]: expected a list of values, got {vals!r}")
             vals = [_plain(v) for v in vals]
             if not vals:
@@ -152,14 +177,17 @@ def _design(parameters, points, latin_hypercube, samples, seed):
         names = [_path(p) for p in points[0]]
         for i, p in enumerate(points):
             if set(p) != set(names):
-                raise ValueError(f"points: point {i} sets {sorted(p)} but point 0 sets {sorted(names)}; every point must set the same paths")
+                raise ValueError(
+                    f"points: point {i} sets {sorted(p)} but point 0 sets {sorted(names)}; "
+                    "every point must set the same paths"
+                )
         return "points", names, [[_plain(p[n]) for n in names] for p in points]
 
     if not isinstance(latin_hypercube, Mapping) or not latin_hypercube:
         raise ValueError("latin_hypercube: expected a non-empty dict of path -> (low, high)")
     if samples is None:
         raise TypeError("latin_hypercube needs samples= (the number of points)")
-    n = _positive("samples", samples)
+    n = validate_positive("samples", samples)
     names = [_path(p) for p in latin_hypercube]
     rng = np.random.default_rng(seed)
     columns = []
@@ -167,9 +195,13 @@ def _design(parameters, points, latin_hypercube, samples, seed):
         try:
             low, high = (float(b) for b in bounds)
         except (TypeError, ValueError):
-            raise ValueError(f"latin_hypercube[{name!r}]: expected (low, high), got {bounds!r}") from None
+            raise ValueError(
+                f"latin_hypercube[{name!r}]: expected (low, high), got {bounds!r}"
+            ) from None
         if not (math.isfinite(low) and math.isfinite(high) and low < high):
-            raise ValueError(f"latin_hypercube[{name!r}]: expected finite low < high, got {bounds!r}")
+            raise ValueError(
+                f"latin_hypercube[{name!r}]: expected finite low < high, got {bounds!r}"
+            )
         # One point in each of the n equal bins, at a uniform position inside it; bins shuffled.
         u = (rng.permutation(n) + rng.random(n)) / n
         columns.append(low + u * (high - low))
@@ -178,7 +210,9 @@ def _design(parameters, points, latin_hypercube, samples, seed):
 
 def _path(p) -> str:
     if not isinstance(p, str) or not p:
-        raise ValueError(f"parameter paths are dotted strings such as 'touchpoints.webinar.reach', got {p!r}")
+        raise ValueError(
+            f"parameter paths are dotted strings such as 'touchpoints.webinar.reach', got {p!r}"
+        )
     if p == "point":
         raise ValueError("'point' is not a scenario path (it names the point-number column)")
     return p
@@ -208,16 +242,31 @@ def _on_threads(scenarios, run_names, reps, seed, threads, progress):
             def inner(_customers, replications_done, done_before=done_before):
                 progress(done_before + replications_done, total)
 
-        runs.append(simulate(scenario, replications=reps, seed=seed, threads=threads, name=name, progress=inner))
+        runs.append(
+            simulate(
+                scenario, replications=reps, seed=seed, threads=threads, name=name, progress=inner
+            )
+        )
         if progress is not None:
             progress((i + 1) * reps, total)
     return runs
 
 
-def _simulate_batch(yaml_text: str, file: str, count: int, first: int, seed: int, threads: int, name: str) -> Run:
+def _simulate_batch(
+    yaml_text: str, file: str, count: int, first: int, seed: int, threads: int, name: str
+) -> Run:
     """Runs on a Dask worker: replications first .. first + count - 1 of one point."""
     scenario = Scenario.from_yaml(yaml_text, file)
-    return Run(_core.simulate(scenario._model, replications=count, first_replication=first, seed=seed, threads=threads, name=name))
+    return Run(
+        _core.simulate(
+            scenario._model,
+            replications=count,
+            first_replication=first,
+            seed=seed,
+            threads=threads,
+            name=name,
+        )
+    )
 
 
 def _worker_threads(client) -> int:
@@ -232,15 +281,25 @@ def _on_dask(client, scenarios, run_names, reps, seed, threads, batch, progress)
 
     if batch is None:
         batch = math.ceil(reps / _worker_threads(client))
-    batch = _positive("batch", batch)
-    threads = 1 if threads is None else _positive("threads", threads)
+    batch = validate_positive("batch", batch)
+    threads = 1 if threads is None else validate_positive("threads", threads)
     tag = uuid.uuid4().hex[:8]
     futures, where = [], {}
     for i, (scenario, name) in enumerate(zip(scenarios, run_names)):
         for first in range(0, reps, batch):
             count = min(batch, reps - first)
-            f = client.submit(_simulate_batch, scenario.text, scenario.file, count, first, seed, threads, name,
-                              key=f"lcsim-sweep-{tag}-p{i}-r{first}", pure=False)
+            f = client.submit(
+                _simulate_batch,
+                scenario.text,
+                scenario.file,
+                count,
+                first,
+                seed,
+                threads,
+                name,
+                key=f"lcsim-sweep-{tag}-p{i}-r{first}",
+                pure=False,
+            )
             futures.append(f)
             where[f.key] = (i, count)
     total, done = reps * len(scenarios), 0
@@ -273,7 +332,13 @@ class Sweep:
         One per point, in point order; ``runs[i].scenario`` is point i's scenario.
     """
 
-    def __init__(self, design: str, parameters: Sequence[str], values: Sequence[Sequence[Any]], runs: Sequence[Run]):
+    def __init__(
+        self,
+        design: str,
+        parameters: Sequence[str],
+        values: Sequence[Sequence[Any]],
+        runs: Sequence[Run],
+    ):
         if len(values) != len(runs):
             raise ValueError(f"{len(values)} points but {len(runs)} runs")
         self.design = design
@@ -302,7 +367,7 @@ class Sweep:
     def seed(self) -> int:
         return self.runs[0].info.seed if self.runs else 0
 
-    def results(self, metrics: Optional[Sequence[str]] = None) -> pd.DataFrame:
+    def results(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
         """One row per point and metric (tidy): point, <one column per parameter>, metric, mean,
         std, ci_low, ci_high (95% Student-t interval of the mean over replications), n.
 
@@ -314,7 +379,9 @@ class Sweep:
             if metrics is not None:
                 unknown = [m for m in metrics if m not in set(s["metric"])]
                 if unknown:
-                    raise ValueError(f"unknown metric(s) {unknown}; the runs have {list(s['metric'])}")
+                    raise ValueError(
+                        f"unknown metric(s) {unknown}; the runs have {list(s['metric'])}"
+                    )
                 s = s[s["metric"].isin(list(metrics))]
             s = s.reset_index(drop=True)
             s.insert(0, "point", i)
@@ -322,7 +389,18 @@ class Sweep:
                 s.insert(1 + j, name, pd.Series([self._values[i][j]] * len(s), dtype=object))
             frames.append(s)
         if not frames:
-            return pd.DataFrame(columns=["point", *self.parameters, "metric", "mean", "std", "ci_low", "ci_high", "n"])
+            return pd.DataFrame(
+                columns=[
+                    "point",
+                    *self.parameters,
+                    "metric",
+                    "mean",
+                    "std",
+                    "ci_low",
+                    "ci_high",
+                    "n",
+                ]
+            )
         df = pd.concat(frames, ignore_index=True)
         for name in self.parameters:
             df[name] = _column(list(df[name]))
@@ -333,20 +411,29 @@ class Sweep:
         parameters, one row of values per point as JSON text) and one run per point under
         ``/runs`` (with the point's scenario)."""
         values = [[json.dumps(_plain(v)) for v in row] for row in self._values]
-        _core.study_append_sweep(str(path), name, self.design, self.parameters, values, [r._run for r in self.runs])
+        _core.study_append_sweep(
+            str(path), name, self.design, self.parameters, values, [r._run for r in self.runs]
+        )
 
     @classmethod
-    def load(cls, path, name: str = "sweep") -> "Sweep":
+    def load(cls, path, name: str = "sweep") -> Sweep:
         """Reads a sweep saved with :meth:`save` back from a study."""
         design, parameters, values, runs = _core.study_read_sweep(str(path), name)
-        return cls(design, parameters, [[_from_json(v) for v in row] for row in values], [Run(r) for r in runs])
+        return cls(
+            design,
+            parameters,
+            [[_from_json(v) for v in row] for row in values],
+            [Run(r) for r in runs],
+        )
 
     def __len__(self) -> int:
         return len(self.runs)
 
     def __repr__(self) -> str:
-        return (f"Sweep({self.design!r}, parameters={self.parameters}, points={len(self)}, "
-                f"replications={self.replications})")
+        return (
+            f"Sweep({self.design!r}, parameters={self.parameters}, points={len(self)}, "
+            f"replications={self.replications})"
+        )
 
 
 def _from_json(text: str):
@@ -360,5 +447,7 @@ def _from_json(text: str):
 def _column(values: list) -> pd.Series:
     """Numbers as a numeric column; anything else (lists, strings, mixed) as objects."""
     if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        return pd.Series(values, dtype="int64" if all(isinstance(v, int) for v in values) else "float64")
+        return pd.Series(
+            values, dtype="int64" if all(isinstance(v, int) for v in values) else "float64"
+        )
     return pd.Series(values, dtype=object)

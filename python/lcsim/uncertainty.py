@@ -33,19 +33,29 @@ from __future__ import annotations
 import math
 import re
 import warnings
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from types import SimpleNamespace
-from typing import Any, Callable, Optional, Sequence
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from . import _core
-from .results import Run
+from ._paths import lookup
+from ._validators import validate_positive
+from .errors import ScenarioError
+from .run import Run
 from .scenario import Scenario
 
-__all__ = ["Posterior", "UncertainComparison", "UncertainRun", "variance_components", "variance_split"]
+__all__ = [
+    "Posterior",
+    "UncertainComparison",
+    "UncertainRun",
+    "variance_components",
+    "variance_split",
+]
 
 _Z95 = 1.959963984540054
 _NEXT = re.compile(r"^(?P<group>.+)\.next\.(?P<to>[^.]+)$")
@@ -73,11 +83,18 @@ class Posterior:
     """
 
     def __init__(self, calibration):
-        if getattr(calibration, "scenario", None) is None or getattr(calibration, "kind", "") == "snapshots":
-            raise TypeError("uncertainty needs a Calibration with a scenario from an event-log or funnel fit "
-                            "(parameter draws of snapshot fits are not supported yet)")
+        if (
+            getattr(calibration, "scenario", None) is None
+            or getattr(calibration, "kind", "") == "snapshots"
+        ):
+            raise TypeError(
+                "uncertainty needs a Calibration with a scenario from an event-log or funnel fit "
+                "(parameter draws of snapshot fits are not supported yet)"
+            )
         self.calibration = calibration
-        self._mvn = calibration.data.get("posterior_mvn")  # funnel fits: (paths, mean, cov, transform)
+        self._mvn = calibration.data.get(
+            "posterior_mvn"
+        )  # funnel fits: (paths, mean, cov, transform)
         prior = float(calibration.data.get("transition_prior", 0.5))
         est = calibration.estimates
         self._dirichlet: list[tuple[list[str], np.ndarray]] = []
@@ -86,46 +103,71 @@ class Posterior:
         self._logit: list[tuple[str, float, float]] = []
         if self._mvn is not None:
             if self._mvn["unidentified"]:
-                raise ValueError("uncertainty: the counts do not identify " + ", ".join(self._mvn["unidentified"])
-                                 + " (see the fit's warnings), so the parameters cannot be drawn")
+                raise ValueError(
+                    "uncertainty: the counts do not identify "
+                    + ", ".join(self._mvn["unidentified"])
+                    + " (see the fit's warnings), so the parameters cannot be drawn"
+                )
             return
         groups: dict[str, list[tuple[str, float, int]]] = {}
         shares: list[tuple[str, float, int]] = []
         for row in est.itertuples(index=False):
-            path, value, low, high, n = row.parameter, float(row.estimate), float(row.ci_low), float(row.ci_high), int(row.n)
+            path, value, low, high, n = (
+                row.parameter,
+                float(row.estimate),
+                float(row.ci_low),
+                float(row.ci_high),
+                int(row.n),
+            )
             if _NEXT.match(path):
                 groups.setdefault(_NEXT.match(path)["group"], []).append((path, value, n))
             elif _SHARE.match(path):
                 shares.append((path, value, n))
             elif _EXIT.match(path):
                 if 0 < low < value < high < 1:
-                    self._logit.append((path, _logit(value), (_logit(high) - _logit(low)) / (2 * _Z95)))
+                    self._logit.append(
+                        (path, _logit(value), (_logit(high) - _logit(low)) / (2 * _Z95))
+                    )
             elif _DWELL.match(path):
                 if value > 0 and low > 0 and math.isfinite(high) and high > low:
-                    self._lognormal.append((path, math.log(value), (math.log(high) - math.log(low)) / (2 * _Z95)))
+                    self._lognormal.append(
+                        (path, math.log(value), (math.log(high) - math.log(low)) / (2 * _Z95))
+                    )
             elif _STREAM.match(path) and n > 0 and value > 0:
                 self._gamma.append((path, n + 0.5, value / n))  # shape, scale = 1 / exposure
         for rows in groups.values():
             if len(rows) > 1:
-                self._dirichlet.append(([p for p, _, _ in rows], np.array([v * n + prior for _, v, n in rows])))
+                self._dirichlet.append(
+                    ([p for p, _, _ in rows], np.array([v * n + prior for _, v, n in rows]))
+                )
         if len(shares) > 1:
-            self._dirichlet.append(([p for p, _, _ in shares], np.array([v * n + 0.5 for _, v, n in shares])))
+            self._dirichlet.append(
+                ([p for p, _, _ in shares], np.array([v * n + 0.5 for _, v, n in shares]))
+            )
 
     @property
     def paths(self) -> list[str]:
         """Every scenario path a draw sets."""
         if self._mvn is not None:
             return list(self._mvn["paths"])
-        return [p for paths, _ in self._dirichlet for p in paths] + [p for p, *_ in self._lognormal] + [
-            p for p, *_ in self._gamma] + [p for p, *_ in self._logit]
+        return (
+            [p for paths, _ in self._dirichlet for p in paths]
+            + [p for p, *_ in self._lognormal]
+            + [p for p, *_ in self._gamma]
+            + [p for p, *_ in self._logit]
+        )
 
     @property
     def groups(self) -> list[list[str]]:
         """Paths that must change together (next-probabilities of a stage, segment shares)."""
         if self._mvn is not None:
             return [list(g) for g in self._mvn["groups"]]
-        return [list(paths) for paths, _ in self._dirichlet] + [[p] for p, *_ in self._lognormal] + [
-            [p] for p, *_ in self._gamma] + [[p] for p, *_ in self._logit]
+        return (
+            [list(paths) for paths, _ in self._dirichlet]
+            + [[p] for p, *_ in self._lognormal]
+            + [[p] for p, *_ in self._gamma]
+            + [[p] for p, *_ in self._logit]
+        )
 
     def draw(self, seed: int, index: int) -> dict[str, float]:
         """The parameter draw number ``index`` for run seed ``seed``: ``{path: value}``."""
@@ -145,7 +187,9 @@ class Posterior:
             out[path] = float(1.0 / (1.0 + math.exp(-(mu + se * rng.standard_normal()))))
         return out
 
-    def apply(self, scenario: Scenario, draw: dict[str, float], keep: Sequence[str] = ()) -> Scenario:
+    def apply(
+        self, scenario: Scenario, draw: dict[str, float], keep: Sequence[str] = ()
+    ) -> Scenario:
         """``scenario`` with the drawn values, except the groups that contain a path in ``keep``."""
         kept = self.kept(keep)
         changes = {p: draw[p] for group in self.groups for p in group if p not in kept}
@@ -166,24 +210,7 @@ def exact_sum(p: np.ndarray) -> list[float]:
 def changed_paths(base: Scenario, variant: Scenario, paths: Sequence[str]) -> list[str]:
     """The paths whose value differs between two scenarios (missing in one counts as different)."""
     a, b = base.to_dict(), variant.to_dict()
-    return [p for p in paths if _get(a, p) != _get(b, p)]
-
-
-def _get(tree: Any, path: str) -> Any:
-    for key in re.split(r"\.|\[|\]\.?", path):
-        if key == "":
-            continue
-        if isinstance(tree, list):
-            if not key.isdigit() or int(key) >= len(tree):
-                return None
-            tree = tree[int(key)]
-        elif isinstance(tree, dict):
-            if key not in tree:
-                return None
-            tree = tree[key]
-        else:
-            return None
-    return tree
+    return [p for p in paths if lookup(a, p, None) != lookup(b, p, None)]
 
 
 # ---- runs --------------------------------------------------------------------------------------
@@ -195,9 +222,22 @@ class _JoinedCore:
         self.runs = list(runs)
         self.parameter_draws = draws
         first = self.runs[0].info
-        fields = ("scenario_name", "scenario_file", "seed", "lcsim_version", "boost_version", "created",
-                  "stage_names", "segment_names", "touchpoint_names", "resource_names", "metric_names",
-                  "cause_names", "report_times", "won")
+        fields = (
+            "scenario_name",
+            "scenario_file",
+            "seed",
+            "lcsim_version",
+            "boost_version",
+            "created",
+            "stage_names",
+            "segment_names",
+            "touchpoint_names",
+            "resource_names",
+            "metric_names",
+            "cause_names",
+            "report_times",
+            "won",
+        )
         self.info = SimpleNamespace(**{f: getattr(first, f) for f in fields})
         self.info.name = name
         self.info.scenario_text = scenario.text
@@ -206,13 +246,22 @@ class _JoinedCore:
         self.has_events = all(r.has_events for r in self.runs)
 
     def __reduce__(self):
-        return (_JoinedCore, (self.runs, Scenario(self.info.scenario_text, self.info.scenario_file), self.info.name,
-                              self.parameter_draws))
+        return (
+            _JoinedCore,
+            (
+                self.runs,
+                Scenario(self.info.scenario_text, self.info.scenario_file),
+                self.info.name,
+                self.parameter_draws,
+            ),
+        )
 
     def to_run(self):
         """One C++ run of the scenario's labels holding every replication and its draw (for a study)."""
         scenario = Scenario(self.info.scenario_text, self.info.scenario_file)
-        return _core.assemble_drawn_run(scenario._model, self.runs, self.info.name, self.info.seed, self.parameter_draws)
+        return _core.assemble_drawn_run(
+            scenario._model, self.runs, self.info.name, self.info.seed, self.parameter_draws
+        )
 
     def arrays(self) -> dict:
         parts = [r.arrays() for r in self.runs]
@@ -238,7 +287,7 @@ class UncertainRun(Run):
         Where the posterior came from ("calibration of <file>").
     """
 
-    def __init__(self, core, inner: Optional[int] = None, source: Optional[str] = None):
+    def __init__(self, core, inner: int | None = None, source: str | None = None):
         super().__init__(core)
         stored = core.parameter_draws
         if stored is None:
@@ -254,8 +303,10 @@ class UncertainRun(Run):
         """The parameter values each replication simulated: replication, draw, then one column per
         drawn scenario path (a path the scenario kept at its own value shows that value)."""
         d = self._run.parameter_draws
-        df = pd.DataFrame(np.asarray(d["values"], dtype=float).reshape(self.replications, -1),
-                          columns=list(d["parameters"]))
+        df = pd.DataFrame(
+            np.asarray(d["values"], dtype=float).reshape(self.replications, -1),
+            columns=list(d["parameters"]),
+        )
         df.insert(0, "draw", np.arange(self.replications) // self.inner)
         df.insert(0, "replication", self.arrays["replication"])
         return df
@@ -284,14 +335,16 @@ class UncertainRun(Run):
         for j, name in enumerate(self.metric_names):
             x = values[:, j][~np.isnan(values[:, j])]
             d = means[:, j][~np.isnan(means[:, j])]
-            rows.append({
-                "metric": name,
-                "mean": float(x.mean()) if x.size else math.nan,
-                "std": float(x.std(ddof=1)) if x.size > 1 else math.nan,
-                "ci_low": float(np.quantile(d, 0.025)) if d.size > 1 else math.nan,
-                "ci_high": float(np.quantile(d, 0.975)) if d.size > 1 else math.nan,
-                "n": int(x.size),
-            })
+            rows.append(
+                {
+                    "metric": name,
+                    "mean": float(x.mean()) if x.size else math.nan,
+                    "std": float(x.std(ddof=1)) if x.size > 1 else math.nan,
+                    "ci_low": float(np.quantile(d, 0.025)) if d.size > 1 else math.nan,
+                    "ci_high": float(np.quantile(d, 0.975)) if d.size > 1 else math.nan,
+                    "n": int(x.size),
+                }
+            )
         df = pd.DataFrame(rows, columns=["metric", "mean", "std", "ci_low", "ci_high", "n"])
         df.attrs["uncertainty"] = self.note
         return df
@@ -300,7 +353,7 @@ class UncertainRun(Run):
         """The C++ run to store: joined from the per-replication runs, or the one read from a study."""
         return self._run.to_run() if isinstance(self._run, _JoinedCore) else self._run
 
-    def save(self, path, name: Optional[str] = None) -> None:
+    def save(self, path, name: str | None = None) -> None:
         """Adds this run to the study at ``path`` as ``/runs/<name>``: its replications as a normal
         run (scenario = the undrawn one) plus ``parameter_draws`` [R, P] and the ``uncertainty``
         attributes (docs/format.md). Atomic, like :meth:`lcsim.Run.save`; ``lcsim.open(path)[name]``
@@ -308,14 +361,18 @@ class UncertainRun(Run):
         _core.study_append(str(path), self._core_run(), self.name if name is None else name)
 
     def __repr__(self) -> str:
-        return (f"UncertainRun({self.name!r}, replications={self.replications}, draws={self.draws}, "
-                f"inner={self.inner}, parameter uncertainty from {self.source})")
+        return (
+            f"UncertainRun({self.name!r}, replications={self.replications}, draws={self.draws}, "
+            f"inner={self.inner}, parameter uncertainty from {self.source})"
+        )
 
 
 def _note(source: str, draws: int, inner: int) -> str:
-    return (f"parameter uncertainty from {source}: {draws} posterior draws x {inner} "
-            f"replication(s); ci_low/ci_high are the 2.5%/97.5% quantiles over draws of the draw means, "
-            f"so they include estimation uncertainty")
+    return (
+        f"parameter uncertainty from {source}: {draws} posterior draws x {inner} "
+        f"replication(s); ci_low/ci_high are the 2.5%/97.5% quantiles over draws of the draw means, "
+        f"so they include estimation uncertainty"
+    )
 
 
 @contextmanager
@@ -327,12 +384,8 @@ def _quiet():
 
 
 def _check_inner(replications: int, inner: int) -> int:
-    from .results import _positive
-
-    inner = _positive("inner", inner)
+    inner = validate_positive("inner", inner)
     if replications % inner:
-        from .errors import ScenarioError
-
         msg = f"expected a multiple of inner = {inner}, got {replications}"
         raise ScenarioError(f"replications: {msg}", [("<arguments>", 0, "replications", msg)])
     return inner
@@ -347,20 +400,36 @@ def kept_paths(posterior: Posterior, scenarios: Sequence[Scenario]) -> list[list
     differs from the calibrated one and, for the others, also those where they differ from the first."""
     calibrated = posterior.calibration.scenario
     own = changed_paths(calibrated, scenarios[0], posterior.paths)
-    return [own] + [sorted(set(own) | set(changed_paths(scenarios[0], v, posterior.paths))) for v in scenarios[1:]]
+    return [own] + [
+        sorted(set(own) | set(changed_paths(scenarios[0], v, posterior.paths)))
+        for v in scenarios[1:]
+    ]
 
 
-def _draw_scenarios(posterior: Posterior, scenarios: Sequence[Scenario], seed: int, draw: int,
-                    keep: Optional[Sequence[Sequence[str]]] = None) -> list[Scenario]:
+def _draw_scenarios(
+    posterior: Posterior,
+    scenarios: Sequence[Scenario],
+    seed: int,
+    draw: int,
+    keep: Sequence[Sequence[str]] | None = None,
+) -> list[Scenario]:
     """The scenarios of one draw: the same drawn values in every scenario, except at kept paths."""
     keep = kept_paths(posterior, scenarios) if keep is None else keep
     values = posterior.draw(seed, draw)
     return [posterior.apply(s, values, keep=k) for s, k in zip(scenarios, keep)]
 
 
-def simulate_uncertain(scenarios: Sequence[Scenario], calibration, replications: int, inner: int, seed: Optional[int],
-                       threads: Optional[int], events: bool, names: Sequence[str],
-                       progress: Optional[Callable[[int, int], None]] = None) -> list[UncertainRun]:
+def simulate_uncertain(
+    scenarios: Sequence[Scenario],
+    calibration,
+    replications: int,
+    inner: int,
+    seed: int | None,
+    threads: int | None,
+    events: bool,
+    names: Sequence[str],
+    progress: Callable[[int, int], None] | None = None,
+) -> list[UncertainRun]:
     """Simulates every scenario on the same draws and replication numbers (paired): one run each."""
     inner = _check_inner(replications, inner)
     posterior = Posterior(calibration)
@@ -373,22 +442,39 @@ def simulate_uncertain(scenarios: Sequence[Scenario], calibration, replications:
     own = []  # per scenario: the values it keeps at the kept paths
     for s, k in zip(scenarios, kept):
         tree = s.to_dict() if k else {}
-        own.append({p: _number(_get(tree, p)) for p in k})
+        own.append({p: _number(lookup(tree, p, None)) for p in k})
 
     def one(p: int):
         values = posterior.draw(seed, p)
         models = [posterior.apply(s, values, keep=k)._model for s, k in zip(scenarios, keep)]
-        applied = [[own[k][path] if path in kept[k] else values[path] for path in paths] for k in range(len(scenarios))]
-        return [[_core.simulate(m, replications=1, first_replication=p * inner + i, seed=seed, threads=1,
-                                events=events, name=names[k]) for i in range(inner)]
-                for k, m in enumerate(models)], applied
+        applied = [
+            [own[k][path] if path in kept[k] else values[path] for path in paths]
+            for k in range(len(scenarios))
+        ]
+        return [
+            [
+                _core.simulate(
+                    m,
+                    replications=1,
+                    first_replication=p * inner + i,
+                    seed=seed,
+                    threads=1,
+                    events=events,
+                    name=names[k],
+                )
+                for i in range(inner)
+            ]
+            for k, m in enumerate(models)
+        ], applied
 
     workers = threads or None
     done = 0
     results = []
     applied = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for res, values in pool.map(one, range(draws)):  # in draw order: deterministic at any thread count
+        for res, values in pool.map(
+            one, range(draws)
+        ):  # in draw order: deterministic at any thread count
             results.append(res)
             applied.append(values)
             done += inner
@@ -397,10 +483,24 @@ def simulate_uncertain(scenarios: Sequence[Scenario], calibration, replications:
     source = _source_name(calibration)
     out = []
     for k in range(len(scenarios)):
-        values = np.repeat(np.asarray([a[k] for a in applied], dtype=float).reshape(draws, len(paths)), inner, axis=0)
+        values = np.repeat(
+            np.asarray([a[k] for a in applied], dtype=float).reshape(draws, len(paths)),
+            inner,
+            axis=0,
+        )
         note = _note(source, draws, inner)
-        core = _JoinedCore([r for res in results for r in res[k]], scenarios[k], names[k],
-                           {"parameters": list(paths), "values": values, "inner": inner, "source": source, "note": note})
+        core = _JoinedCore(
+            [r for res in results for r in res[k]],
+            scenarios[k],
+            names[k],
+            {
+                "parameters": list(paths),
+                "values": values,
+                "inner": inner,
+                "source": source,
+                "note": note,
+            },
+        )
         out.append(UncertainRun(core, inner, source))
     return out
 
@@ -452,15 +552,23 @@ class UncertainComparison:
                 lift = dd[good] / db[good]
                 base_mean = float(b[ok, j].mean()) if ok.any() else math.nan
                 delta = float(d[ok].mean()) if ok.any() else math.nan
-                rows.append({
-                    "variant": v.name, "metric": name, "base_mean": base_mean,
-                    "variant_mean": float(x[ok, j].mean()) if ok.any() else math.nan, "delta": delta,
-                    "delta_std": float(d[ok].std(ddof=1)) if ok.sum() > 1 else math.nan,
-                    "ci_low": _q(dd[~np.isnan(dd)], 0.025), "ci_high": _q(dd[~np.isnan(dd)], 0.975),
-                    "lift": delta / base_mean if base_mean != 0 else math.nan,
-                    "lift_ci_low": _q(lift, 0.025), "lift_ci_high": _q(lift, 0.975),
-                    "variance_reduction": math.nan, "n": int(ok.sum()),
-                })
+                rows.append(
+                    {
+                        "variant": v.name,
+                        "metric": name,
+                        "base_mean": base_mean,
+                        "variant_mean": float(x[ok, j].mean()) if ok.any() else math.nan,
+                        "delta": delta,
+                        "delta_std": float(d[ok].std(ddof=1)) if ok.sum() > 1 else math.nan,
+                        "ci_low": _q(dd[~np.isnan(dd)], 0.025),
+                        "ci_high": _q(dd[~np.isnan(dd)], 0.975),
+                        "lift": delta / base_mean if base_mean != 0 else math.nan,
+                        "lift_ci_low": _q(lift, 0.025),
+                        "lift_ci_high": _q(lift, 0.975),
+                        "variance_reduction": math.nan,
+                        "n": int(ok.sum()),
+                    }
+                )
         df = pd.DataFrame(rows)
         df.attrs["uncertainty"] = self.note
         return df
@@ -472,9 +580,13 @@ class UncertainComparison:
         rows = rows[rows["metric"] == "conversions"]
         out = []
         for v, (_, r) in zip(self.variants, rows.iterrows()):
-            sure = "better" if r.ci_low > 0 else "worse" if r.ci_high < 0 else "not clearly different"
-            out.append(f"{v.name}: conversions {r.delta:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}] "
-                       f"with parameter uncertainty: {sure}")
+            sure = (
+                "better" if r.ci_low > 0 else "worse" if r.ci_high < 0 else "not clearly different"
+            )
+            out.append(
+                f"{v.name}: conversions {r.delta:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}] "
+                f"with parameter uncertainty: {sure}"
+            )
         return out
 
     def who_changed(self):
@@ -487,24 +599,36 @@ class UncertainComparison:
         verdicts. ``lcsim.open(path).comparison(name)`` is an ``UncertainComparison`` again."""
         table = self.deltas()
         deltas = []
-        per = len(self.base.metric_names)  # deltas() has one row per metric for each variant, in order
+        per = len(
+            self.base.metric_names
+        )  # deltas() has one row per metric for each variant, in order
         for k, _ in enumerate(self.variants):
-            rows = table.iloc[k * per:(k + 1) * per]
-            cols = {c: rows[c].to_numpy(dtype=float).tolist() for c in rows.columns
-                    if c not in ("variant", "metric", "n")}
+            rows = table.iloc[k * per : (k + 1) * per]
+            cols = {
+                c: rows[c].to_numpy(dtype=float).tolist()
+                for c in rows.columns
+                if c not in ("variant", "metric", "n")
+            }
             cols["metric"] = rows["metric"].tolist()
             cols["n"] = rows["n"].astype("int64").tolist()
             deltas.append(cols)
-        core = _core.make_comparison(self.base._core_run(), [v._core_run() for v in self.variants], deltas,
-                                     self.verdicts, [[] for _ in self.variants])
+        core = _core.make_comparison(
+            self.base._core_run(),
+            [v._core_run() for v in self.variants],
+            deltas,
+            self.verdicts,
+            [[] for _ in self.variants],
+        )
         _core.study_append_comparison(str(path), core, name)
 
     def __str__(self) -> str:
         return "\n".join(self.verdicts)
 
     def __repr__(self) -> str:
-        return (f"UncertainComparison(base={self.base.name!r}, variants={[v.name for v in self.variants]}, "
-                f"replications={self.replications}, parameter uncertainty from {self.base.source})")
+        return (
+            f"UncertainComparison(base={self.base.name!r}, variants={[v.name for v in self.variants]}, "
+            f"replications={self.replications}, parameter uncertainty from {self.base.source})"
+        )
 
 
 def _q(x: np.ndarray, q: float) -> float:
@@ -529,7 +653,9 @@ def variance_components(values) -> tuple[float, float]:
     """
     y = np.asarray(values, dtype=float)
     if y.ndim != 2 or y.shape[0] < 2 or y.shape[1] < 2:
-        raise ValueError(f"variance_components: expected a (P, M) array with P, M >= 2, got shape {y.shape}")
+        raise ValueError(
+            f"variance_components: expected a (P, M) array with P, M >= 2, got shape {y.shape}"
+        )
     p, m = y.shape
     group = y.mean(axis=1)
     msb = m * ((group - group.mean()) ** 2).sum() / (p - 1)
@@ -537,7 +663,7 @@ def variance_components(values) -> tuple[float, float]:
     return max(0.0, (msb - msw) / m), float(msw)
 
 
-def variance_split(run: UncertainRun, metrics: Optional[Sequence[str]] = None) -> pd.DataFrame:
+def variance_split(run: UncertainRun, metrics: Sequence[str] | None = None) -> pd.DataFrame:
     """Splits each metric's variance into parameter uncertainty and simulation noise.
 
     Parameters
@@ -557,10 +683,14 @@ def variance_split(run: UncertainRun, metrics: Optional[Sequence[str]] = None) -
         else ``"more replications"``. Metrics with a NaN replication get NaN.
     """
     if not isinstance(run, UncertainRun):
-        raise TypeError("variance_split() needs a run from lcsim.simulate(..., uncertainty=calibration, inner=M)")
+        raise TypeError(
+            "variance_split() needs a run from lcsim.simulate(..., uncertainty=calibration, inner=M)"
+        )
     if run.inner < 2 or run.draws < 2:
-        raise ValueError(f"variance_split() needs at least 2 draws of at least 2 replications; "
-                         f"got {run.draws} draws x {run.inner}: simulate with inner=M >= 2")
+        raise ValueError(
+            f"variance_split() needs at least 2 draws of at least 2 replications; "
+            f"got {run.draws} draws x {run.inner}: simulate with inner=M >= 2"
+        )
     names = list(metrics) if metrics is not None else run.metric_names
     index = {m: i for i, m in enumerate(run.metric_names)}
     unknown = [m for m in names if m not in index]
@@ -576,10 +706,21 @@ def variance_split(run: UncertainRun, metrics: Optional[Sequence[str]] = None) -
             between, within = variance_components(y)
         total = between + within
         share = between / total if total > 0 else math.nan
-        rows.append({"metric": m, "total_var": total, "parameter_var": between, "noise_var": within,
-                     "parameter_share": share, "noise_share": 1 - share if not math.isnan(share) else math.nan,
-                     "draws": run.draws, "inner": run.inner,
-                     "advice": "" if math.isnan(share) else ("more data" if share > 0.5 else "more replications")})
+        rows.append(
+            {
+                "metric": m,
+                "total_var": total,
+                "parameter_var": between,
+                "noise_var": within,
+                "parameter_share": share,
+                "noise_share": 1 - share if not math.isnan(share) else math.nan,
+                "draws": run.draws,
+                "inner": run.inner,
+                "advice": ""
+                if math.isnan(share)
+                else ("more data" if share > 0.5 else "more replications"),
+            }
+        )
     df = pd.DataFrame(rows)
     df.attrs["uncertainty"] = run.note
     return df

@@ -2,36 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from . import _core
-from .results import Run, _positive, _progress, _scenario_arg, _seed
+from ._validators import validate_positive, validate_progress, validate_scenario, validate_seed
+from .run import Run
 from .scenario import Scenario
+from .uncertainty import UncertainComparison, simulate_uncertain
 
 __all__ = ["Comparison", "compare"]
 
 
 def _scenario(s, what: str = "base") -> Scenario:
-    return _scenario_arg("compare", what, s)
+    return validate_scenario("compare", what, s)
 
 
 def compare(
-    base: Union[Scenario, str],
-    *variants: Union[Scenario, str],
-    replications: Optional[int] = None,
-    precision: Optional[float] = None,
+    base: Scenario | str,
+    *variants: Scenario | str,
+    replications: int | None = None,
+    precision: float | None = None,
     precision_metrics: Sequence[str] = ("conversions",),
     precision_on: str = "delta",
     batch: int = 10,
     max_replications: int = 1000,
-    seed: Optional[int] = None,
-    threads: Optional[int] = None,
+    seed: int | None = None,
+    threads: int | None = None,
     independent: bool = True,
     who_changed: bool = True,
-    progress: Optional[Callable[[int, int], None]] = None,
+    progress: Callable[[int, int], None] | None = None,
     uncertainty=None,
     inner: int = 1,
 ):
@@ -71,41 +74,58 @@ def compare(
         raise TypeError("compare() needs at least one variant")
     base = _scenario(base)
     variants = tuple(_scenario(v, f"variants[{i}]") for i, v in enumerate(variants))
-    seed = _seed("seed", seed)
-    _progress("progress", progress)
-    batch = _positive("batch", batch)
-    max_replications = _positive("max_replications", max_replications)
+    seed = validate_seed("seed", seed)
+    validate_progress("progress", progress)
+    batch = validate_positive("batch", batch)
+    max_replications = validate_positive("max_replications", max_replications)
     if precision is not None:
-        if isinstance(precision, bool) or not isinstance(precision, (int, float, np.floating, np.integer)):
-            raise TypeError(f"precision: expected a number > 0 or None, got {type(precision).__name__} {precision!r}")
+        if isinstance(precision, bool) or not isinstance(
+            precision, (int, float, np.floating, np.integer)
+        ):
+            raise TypeError(
+                f"precision: expected a number > 0 or None, got {type(precision).__name__} {precision!r}"
+            )
         if not np.isfinite(precision) or precision <= 0:
             raise ValueError(f"precision: expected a number > 0, got {precision!r}")
     if isinstance(precision_metrics, str) or not all(isinstance(m, str) for m in precision_metrics):
-        raise TypeError(f"precision_metrics: expected a list of metric names, got {precision_metrics!r}")
+        raise TypeError(
+            f"precision_metrics: expected a list of metric names, got {precision_metrics!r}"
+        )
     if precision_on not in ("delta", "mean"):
         raise ValueError(f"precision_on must be 'delta' or 'mean', got {precision_on!r}")
     if uncertainty is not None:
         if precision is not None:
             raise TypeError("compare(): precision is not available with uncertainty=")
-        from .uncertainty import UncertainComparison, simulate_uncertain
-
         scenarios = [_scenario(base)] + [_scenario(v) for v in variants]
-        reps = scenarios[0].replications if replications is None else _positive("replications", replications)
+        reps = (
+            scenarios[0].replications
+            if replications is None
+            else validate_positive("replications", replications)
+        )
         names = [s.name for s in scenarios]
-        runs = simulate_uncertain(scenarios, uncertainty, reps, inner, seed,
-                                  None if threads is None else _positive("threads", threads), False, names, progress)
+        runs = simulate_uncertain(
+            scenarios,
+            uncertainty,
+            reps,
+            inner,
+            seed,
+            None if threads is None else validate_positive("threads", threads),
+            False,
+            names,
+            progress,
+        )
         return UncertainComparison(runs[0], runs[1:])
     core = _core.compare(
         _scenario(base)._model,
         [_scenario(v)._model for v in variants],
-        replications=0 if replications is None else _positive("replications", replications),
+        replications=0 if replications is None else validate_positive("replications", replications),
         precision=0.0 if precision is None else float(precision),
         precision_metrics=list(precision_metrics),
         precision_on_delta=precision_on == "delta",
         batch=batch,
         max_replications=max_replications,
         seed=seed,
-        threads=0 if threads is None else _positive("threads", threads),
+        threads=0 if threads is None else validate_positive("threads", threads),
         independent=independent,
         who_changed=who_changed,
         progress=progress,
@@ -171,4 +191,7 @@ class Comparison:
         return "\n".join(self.verdicts)
 
     def __repr__(self) -> str:
-        return f"Comparison(base={self.base.name!r}, variants={[v.name for v in self.variants]}, replications={self.replications})"
+        return (
+            f"Comparison(base={self.base.name!r}, variants={[v.name for v in self.variants]}, "
+            f"replications={self.replications})"
+        )

@@ -18,16 +18,27 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 def chrome(width: int = 1366, height: int = 900):
     """A headless Chromium that records the browser console and every network request."""
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.skip("Debian's chromium and chromium-driver are not installed (bash tools/setup.sh test installs them)")
+        pytest.skip(
+            "Debian's chromium and chromium-driver are not installed (bash tools/setup.sh test installs them)"
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
     options = Options()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                f"--window-size={width},{height}", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-default-apps", "--disable-sync"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        f"--window-size={width},{height}",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-default-apps",
+        "--disable-sync",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -62,7 +73,10 @@ def wait_for(predicate, timeout: float = 30.0, step: float = 0.1, what: str = "t
         except Exception as e:  # noqa: BLE001 - elements come and go while Dash re-renders
             last_error = e
         time.sleep(step)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}" + (f" (last error: {last_error})" if last_error else ""))
+    raise AssertionError(
+        f"timed out after {timeout} s waiting for {what}"
+        + (f" (last error: {last_error})" if last_error else "")
+    )
 
 
 def free_port() -> int:

@@ -28,7 +28,9 @@ def lcsim_cli():
     exe = cli_path()
 
     def run(*args, timeout=300, **kwargs):
-        return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, timeout=timeout, **kwargs)
+        return subprocess.run(
+            [exe, *map(str, args)], capture_output=True, text=True, timeout=timeout, **kwargs
+        )
 
     run.path = exe
     return run

@@ -83,8 +83,15 @@ def month_ends(start: str, months: int) -> list[pd.Timestamp]:
     return [(first + k).to_timestamp(how="end").floor("s") for k in range(months)]
 
 
-def export(truth: dict, accounts: int, seed: int, start: str = "2025-01-01", months: int = 24,
-           before_months: int = 3, stage_entered: bool = False) -> dict:
+def export(
+    truth: dict,
+    accounts: int,
+    seed: int,
+    start: str = "2025-01-01",
+    months: int = 24,
+    before_months: int = 3,
+    stage_entered: bool = False,
+) -> dict:
     """A CRM's month-end exports of `accounts` accounts created at random times (with a time of
     day) from `before_months` before `start` to the last export; returns {"accounts": the accounts
     table, "snapshots": the exports joined with the creation time (and the segment), "events": the
@@ -117,25 +124,30 @@ def export(truth: dict, accounts: int, seed: int, start: str = "2025-01-01", mon
     pair_acc, pair_end = np.nonzero(ends_days[None, :] >= created[:, None])
     where = np.searchsorted(key, pair_acc * span + ends_days[pair_end], side="right") - 1
     stages = np.array(truth["stages"])
-    to_ts = lambda days: (day0 + pd.to_timedelta(np.round(days * 86400.0), unit="s"))  # noqa: E731
+    to_ts = lambda days: day0 + pd.to_timedelta(np.round(days * 86400.0), unit="s")  # noqa: E731
     ids = np.array([f"A{a:06d}" for a in range(accounts)])
     end_text = np.array([e.strftime("%Y-%m-%dT%H:%M:%S") for e in ends])
     created_text = np.asarray(to_ts(created).strftime("%Y-%m-%dT%H:%M:%S"))
-    out = pd.DataFrame({
-        "customer_id": ids[pair_acc],
-        "date": end_text[pair_end],
-        "stage": stages[stg[where]],
-        "segment": np.array(names)[segment[pair_acc]],
-        "created": created_text[pair_acc],
-    })
+    out = pd.DataFrame(
+        {
+            "customer_id": ids[pair_acc],
+            "date": end_text[pair_end],
+            "stage": stages[stg[where]],
+            "segment": np.array(names)[segment[pair_acc]],
+            "created": created_text[pair_acc],
+        }
+    )
     if stage_entered:
         out["stage_entered"] = np.asarray(to_ts(tim[where]).strftime("%Y-%m-%dT%H:%M:%S"))
-    table = pd.DataFrame({"customer_id": ids, "segment": np.array(names)[segment], "created": created_text})
+    table = pd.DataFrame(
+        {"customer_id": ids, "segment": np.array(names)[segment], "created": created_text}
+    )
     ev = pd.DataFrame({"account": acc, "time": tim, "stage": stages[stg]})
     return {"accounts": table, "snapshots": out, "events": ev, "day0": day0}
 
 
 # ---- the truth's own numbers (for the tests' comparisons) ----------------------------------------
+
 
 def embedded(truth: dict, segment: str) -> np.ndarray:
     stages = truth["stages"]
@@ -172,23 +184,42 @@ def occupancy(truth: dict, segment: str, day: float, n: int = 200_000, seed: int
     acc, stg = acc[keep], stg[keep]
     last = np.r_[acc[1:] != acc[:-1], True]
     counts = np.bincount(stg[last], minlength=len(truth["stages"])) / n
-    return {s: (float(counts[i]), float(counts[i] * (1 - counts[i]) / n)) for i, s in enumerate(truth["stages"])}
+    return {
+        s: (float(counts[i]), float(counts[i] * (1 - counts[i]) / n))
+        for i, s in enumerate(truth["stages"])
+    }
 
 
 # ---- the truths of the tests -----------------------------------------------------------------------
 
+
 def _ten(slow: float, sql_won: float) -> dict:
     return {
         "awareness": {"dwell": ("exponential", 40.0 * slow), "next": {"engaged": 0.6, "lost": 0.4}},
-        "engaged": {"dwell": ("exponential", 20.0 * slow),
-                    "next": {"lead": 0.55, "mql": 0.12, "awareness": 0.08, "lost": 0.25}},
-        "lead": {"dwell": ("weibull", 1.8, 18.0 * slow),
-                 "next": {"mql": 0.55, "sql": 0.15, "engaged": 0.05, "lost": 0.25}},
-        "mql": {"dwell": ("weibull", 0.7, 25.0 * slow), "next": {"sql": 0.5, "lead": 0.1, "lost": 0.4}},
-        "sql": {"dwell": ("lognormal", 30.0 * slow, 0.8),
-                "next": {"customer": sql_won, "mql": 0.1, "lost": 0.9 - sql_won}},
-        "customer": {"dwell": ("exponential", 150.0), "next": {"loyal": 0.6, "advocate": 0.1, "churned": 0.3}},
-        "loyal": {"dwell": ("exponential", 240.0), "next": {"advocate": 0.3, "customer": 0.1, "churned": 0.6}},
+        "engaged": {
+            "dwell": ("exponential", 20.0 * slow),
+            "next": {"lead": 0.55, "mql": 0.12, "awareness": 0.08, "lost": 0.25},
+        },
+        "lead": {
+            "dwell": ("weibull", 1.8, 18.0 * slow),
+            "next": {"mql": 0.55, "sql": 0.15, "engaged": 0.05, "lost": 0.25},
+        },
+        "mql": {
+            "dwell": ("weibull", 0.7, 25.0 * slow),
+            "next": {"sql": 0.5, "lead": 0.1, "lost": 0.4},
+        },
+        "sql": {
+            "dwell": ("lognormal", 30.0 * slow, 0.8),
+            "next": {"customer": sql_won, "mql": 0.1, "lost": 0.9 - sql_won},
+        },
+        "customer": {
+            "dwell": ("exponential", 150.0),
+            "next": {"loyal": 0.6, "advocate": 0.1, "churned": 0.3},
+        },
+        "loyal": {
+            "dwell": ("exponential", 240.0),
+            "next": {"advocate": 0.3, "customer": 0.1, "churned": 0.6},
+        },
         "advocate": {"dwell": ("exponential", 300.0), "next": {"loyal": 0.2, "churned": 0.8}},
     }
 
@@ -199,11 +230,23 @@ def _ten(slow: float, sql_won: float) -> dict:
 # lead, mql and sql dwell 0.6-1.2 months on average, less than or about the export interval.
 TEN = {
     "entry": "awareness",
-    "stages": ["awareness", "engaged", "lead", "mql", "sql", "customer", "loyal", "advocate", "lost",
-               "churned"],
+    "stages": [
+        "awareness",
+        "engaged",
+        "lead",
+        "mql",
+        "sql",
+        "customer",
+        "loyal",
+        "advocate",
+        "lost",
+        "churned",
+    ],
     "absorbing": ["lost", "churned"],
-    "segments": {"smb": {"share": 0.7, "stages": _ten(1.0, 0.4)},
-                 "ent": {"share": 0.3, "stages": _ten(1.25, 0.55)}},
+    "segments": {
+        "smb": {"share": 0.7, "stages": _ten(1.0, 0.4)},
+        "ent": {"share": 0.3, "stages": _ten(1.25, 0.55)},
+    },
 }
 
 # A small truth for coverage: a skip (lead -> sql, around an exponential mql) and a backward move
@@ -215,9 +258,20 @@ SMALL = {
     "entry": "lead",
     "stages": ["lead", "mql", "sql", "won", "lost"],
     "absorbing": ["won", "lost"],
-    "segments": {"all": {"share": 1.0, "stages": {
-        "lead": {"dwell": ("weibull", 1.5, 15.0), "next": {"mql": 0.6, "sql": 0.1, "lost": 0.3}},
-        "mql": {"dwell": ("exponential", 25.0), "next": {"sql": 0.5, "lead": 0.15, "lost": 0.35}},
-        "sql": {"dwell": ("lognormal", 20.0, 0.7), "next": {"won": 0.5, "lost": 0.5}},
-    }}},
+    "segments": {
+        "all": {
+            "share": 1.0,
+            "stages": {
+                "lead": {
+                    "dwell": ("weibull", 1.5, 15.0),
+                    "next": {"mql": 0.6, "sql": 0.1, "lost": 0.3},
+                },
+                "mql": {
+                    "dwell": ("exponential", 25.0),
+                    "next": {"sql": 0.5, "lead": 0.15, "lost": 0.35},
+                },
+                "sql": {"dwell": ("lognormal", 20.0, 0.7), "next": {"won": 0.5, "lost": 0.5}},
+            },
+        }
+    },
 }

@@ -44,7 +44,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -68,10 +68,14 @@ def expm(a) -> np.ndarray:
     a = np.asarray(a, dtype=float)
     norm = np.abs(a).sum(axis=0).max() if a.size else 0.0
     s = max(0, int(math.ceil(math.log2(norm / 0.5)))) if norm > 0.5 else 0
-    a = a / (2.0 ** s)
+    a = a / (2.0**s)
     q = 6
-    c = [math.factorial(2 * q - k) * math.factorial(q) / (math.factorial(2 * q) * math.factorial(k) * math.factorial(q - k))
-         for k in range(q + 1)]
+    c = [
+        math.factorial(2 * q - k)
+        * math.factorial(q)
+        / (math.factorial(2 * q) * math.factorial(k) * math.factorial(q - k))
+        for k in range(q + 1)
+    ]
     eye = np.eye(a.shape[0])
     x = eye.copy()
     num = eye.copy()
@@ -98,19 +102,36 @@ class _Structure:
 
     def __init__(self, transitions: Mapping[str, Sequence[str]], file: str):
         if not isinstance(transitions, Mapping) or not transitions:
-            raise _error(file, 0, "transitions", "expected a mapping {stage: [targets]} with at least one stage")
+            raise _error(
+                file,
+                0,
+                "transitions",
+                "expected a mapping {stage: [targets]} with at least one stage",
+            )
         self.targets = {str(s): [str(t) for t in ts] for s, ts in transitions.items()}
         for s, ts in self.targets.items():
             if not ts or len(set(ts)) != len(ts) or s in ts:
-                raise _error(file, 0, f"transitions.{s}", f"expected distinct targets other than '{s}', got {ts}")
-        self.stages = list(self.targets) + sorted({t for ts in self.targets.values() for t in ts} - set(self.targets))
+                raise _error(
+                    file,
+                    0,
+                    f"transitions.{s}",
+                    f"expected distinct targets other than '{s}', got {ts}",
+                )
+        self.stages = list(self.targets) + sorted(
+            {t for ts in self.targets.values() for t in ts} - set(self.targets)
+        )
         self.transient = list(self.targets)
         self.absorbing = [s for s in self.stages if s not in self.targets]
         targeted = {t for ts in self.targets.values() for t in ts}
         self.entry = [s for s in self.transient if s not in targeted]
         if not self.entry:
-            raise _error(file, 0, "transitions", "no entry stage: every stage is some stage's target; "
-                         "arrivals must enter through a stage that no transition leads to")
+            raise _error(
+                file,
+                0,
+                "transitions",
+                "no entry stage: every stage is some stage's target; "
+                "arrivals must enter through a stage that no transition leads to",
+            )
 
 
 def _read(funnel, file: str) -> pd.DataFrame:
@@ -122,7 +143,9 @@ def _read(funnel, file: str) -> pd.DataFrame:
         raise _error(file, 0, "", f"cannot read file: {e}") from e
 
 
-def _periods(values: pd.Series, file: str, period_days: Optional[float]) -> tuple[pd.Series, np.ndarray, list]:
+def _periods(
+    values: pd.Series, file: str, period_days: float | None
+) -> tuple[pd.Series, np.ndarray, list]:
     """(period key per row, start day of each distinct period, labels); days from the first period."""
     text = values.astype(str).str.strip()
     as_int = pd.to_numeric(text, errors="coerce")
@@ -131,14 +154,26 @@ def _periods(values: pd.Series, file: str, period_days: Optional[float]) -> tupl
         keys = as_int.astype(np.int64)
         distinct = np.sort(keys.unique())
         if (np.diff(distinct) != 1).any():
-            raise _error(file, 0, "period", f"expected consecutive integer periods, got {list(distinct)}")
+            raise _error(
+                file, 0, "period", f"expected consecutive integer periods, got {list(distinct)}"
+            )
         starts = (distinct - distinct[0]) * step
         return keys, np.append(starts, starts[-1] + step), [str(k) for k in distinct]
     dates = pd.to_datetime(text, errors="coerce", format="mixed")
     bad = np.flatnonzero(dates.isna().to_numpy())
     if bad.size:
-        raise _errors([(file, int(i) + 2, "period", f"expected a date (YYYY-MM or YYYY-MM-DD) or an integer, "
-                        f"got {values.iloc[i]!r}") for i in bad[:20]])
+        raise _errors(
+            [
+                (
+                    file,
+                    int(i) + 2,
+                    "period",
+                    f"expected a date (YYYY-MM or YYYY-MM-DD) or an integer, "
+                    f"got {values.iloc[i]!r}",
+                )
+                for i in bad[:20]
+            ]
+        )
     distinct = pd.DatetimeIndex(np.sort(dates.unique()))
     starts = ((distinct - distinct[0]) / pd.Timedelta(days=1)).to_numpy(dtype=float)
     if period_days is not None:
@@ -159,10 +194,10 @@ class _Model:
         self.st = st
         self.n = len(st.transient)
         self.lengths = lengths
-        self.arrivals = arrivals          # [K, n]: arrivals per period into each transient stage
+        self.arrivals = arrivals  # [K, n]: arrivals per period into each transient stage
         self.start = start
         self.col = {s: i for i, s in enumerate(st.stages)}
-        self.layout = []                  # (stage index, slice of theta: log mean, logits)
+        self.layout = []  # (stage index, slice of theta: log mean, logits)
         k = 0
         for i, s in enumerate(st.transient):
             m = len(st.targets[s])
@@ -175,7 +210,7 @@ class _Model:
         q = np.zeros((len(self.st.stages), len(self.st.stages)))
         for i, k, m in self.layout:
             mean = math.exp(theta[k])
-            p = self.probs(theta[k + 1:k + m])
+            p = self.probs(theta[k + 1 : k + m])
             s = self.st.transient[i]
             for t, pt in zip(self.st.targets[s], p):
                 q[i, self.col[t]] = pt / mean
@@ -206,10 +241,10 @@ class _Model:
             if length not in cache:
                 big = np.zeros((3 * n, 3 * n))
                 big[:n, :n] = b
-                big[:n, n:2 * n] = np.eye(n)
-                big[n:2 * n, 2 * n:] = np.eye(n)
+                big[:n, n : 2 * n] = np.eye(n)
+                big[n : 2 * n, 2 * n :] = np.eye(n)
                 e = expm(big * length)
-                cache[length] = (e[:n, :n], e[:n, n:2 * n], e[:n, 2 * n:])
+                cache[length] = (e[:n, :n], e[:n, n : 2 * n], e[:n, 2 * n :])
             eb, f1, f2 = cache[length]
             integral = x @ f1 + rates[k] @ f2
             out[k] = integral @ flows
@@ -218,9 +253,19 @@ class _Model:
         return out
 
 
-def fit_funnel(funnel, transitions: Mapping[str, Sequence[str]], *, won: Optional[str] = None,
-               start: str = "steady", period_days: Optional[float] = None, level: float = 0.95,
-               name: str = "calibrated", seed: int = 1, replications: int = 10, file: Optional[str] = None) -> dict:
+def fit_funnel(
+    funnel,
+    transitions: Mapping[str, Sequence[str]],
+    *,
+    won: str | None = None,
+    start: str = "steady",
+    period_days: float | None = None,
+    level: float = 0.95,
+    name: str = "calibrated",
+    seed: int = 1,
+    replications: int = 10,
+    file: str | None = None,
+) -> dict:
     """Fits the funnel model to counts; the data dict of a :class:`lcsim.Calibration` (kind "funnel").
 
     See :func:`lcsim.calibrate` (``funnel=``) for the parameters and the module docstring for the model.
@@ -234,8 +279,17 @@ def fit_funnel(funnel, transitions: Mapping[str, Sequence[str]], *, won: Optiona
     frame = _read(funnel, file)
     missing = [c for c in _COLUMNS if c not in frame.columns]
     if missing:
-        raise _errors([(file, 1, c, f"missing column '{c}' (columns: {', '.join(map(str, frame.columns))})")
-                       for c in missing])
+        raise _errors(
+            [
+                (
+                    file,
+                    1,
+                    c,
+                    f"missing column '{c}' (columns: {', '.join(map(str, frame.columns))})",
+                )
+                for c in missing
+            ]
+        )
     if frame.empty:
         raise _error(file, 1, "entries", "no rows")
     problems = []
@@ -243,13 +297,17 @@ def fit_funnel(funnel, transitions: Mapping[str, Sequence[str]], *, won: Optiona
     for i, s in enumerate(stages):
         if s not in st.stages:
             close = difflib.get_close_matches(s, st.stages, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (stages: {', '.join(st.stages)})"
+            hint = (
+                f" (did you mean '{close[0]}'?)" if close else f" (stages: {', '.join(st.stages)})"
+            )
             problems.append((file, i + 2, "stage", f"unknown stage '{s}'{hint}"))
     raw = frame["entries"]
     counts = pd.to_numeric(raw.astype(str).str.strip(), errors="coerce")
     for i, (r, c) in enumerate(zip(raw, counts)):
         if not (np.isfinite(c) and c >= 0 and c == round(c)):
-            problems.append((file, i + 2, "entries", f"expected a count (an integer >= 0), got {r!r}"))
+            problems.append(
+                (file, i + 2, "entries", f"expected a count (an integer >= 0), got {r!r}")
+            )
     if problems:
         raise _errors(problems[:50])
     keys, edges, labels = _periods(frame["period"], file, period_days)
@@ -259,18 +317,31 @@ def fit_funnel(funnel, transitions: Mapping[str, Sequence[str]], *, won: Optiona
     y = np.full((len(distinct), len(st.stages)), np.nan)
     for i, (k, s, c) in enumerate(zip(keys, stages, counts)):
         if not np.isnan(y[index[k], col[s]]):
-            problems.append((file, i + 2, "stage", f"a second row for stage '{s}' in period {labels[index[k]]}"))
+            problems.append(
+                (file, i + 2, "stage", f"a second row for stage '{s}' in period {labels[index[k]]}")
+            )
         y[index[k], col[s]] = c
     counted = [s for s in st.stages if not np.isnan(y[:, col[s]]).all()]
     for s in counted:
         for k in np.flatnonzero(np.isnan(y[:, col[s]])):
-            problems.append((file, 0, "period", f"no row for stage '{s}' in period {labels[k]} (give 0 entries)"))
+            problems.append(
+                (
+                    file,
+                    0,
+                    "period",
+                    f"no row for stage '{s}' in period {labels[k]} (give 0 entries)",
+                )
+            )
     for s in st.entry:
         if s not in counted:
-            problems.append((file, 0, "stage", f"entry stage '{s}' has no counts: its entries are the arrivals"))
+            problems.append(
+                (file, 0, "stage", f"entry stage '{s}' has no counts: its entries are the arrivals")
+            )
     fitted = [s for s in counted if s not in st.entry]
     if not fitted:
-        problems.append((file, 0, "stage", "no counts of a stage after the entry stages: nothing to fit"))
+        problems.append(
+            (file, 0, "stage", "no counts of a stage after the entry stages: nothing to fit")
+        )
     if problems:
         raise _errors(problems[:50])
     won = won if won is not None else ("won" if "won" in st.stages else None)
@@ -305,7 +376,7 @@ def fit_funnel(funnel, transitions: Mapping[str, Sequence[str]], *, won: Optiona
     mu = mu_of(theta)
     dev = deviance(mu)
     damping, converged, iterations = 1e-3, False, 0
-    for iterations in range(1, 201):
+    for iterations in range(1, 201):  # noqa: B007 - the count is read after the loop
         jac = jacobian(theta)
         score = jac.T @ ((obs - mu) / mu)
         info = jac.T @ (jac / mu[:, None])
@@ -341,13 +412,45 @@ def fit_funnel(funnel, transitions: Mapping[str, Sequence[str]], *, won: Optiona
         # Flat directions: a vague ridge (a normal prior with sd ~ 1e4 / sqrt(largest information) on
         # theta) keeps the identified parameters' intervals; the flat ones come out huge and flagged.
         info = info + 1e-8 * max(eig.max(), 1e-300) * np.eye(len(theta))
-        warnings.append((file, 0, "funnel", "the information matrix is singular: some parameters are not "
-                         "identified by the counts"))
+        warnings.append(
+            (
+                file,
+                0,
+                "funnel",
+                "the information matrix is singular: some parameters are not "
+                "identified by the counts",
+            )
+        )
     cov = dispersion * np.linalg.inv(info)
-    return _result(st, model, theta, cov, y, col, fitted, counted, edges, labels, level, won, name, seed,
-                   replications, file, start, dict(deviance=dev, pearson=pearson, dispersion=dispersion, cells=len(obs),
-                                                   parameters=len(theta), iterations=iterations, converged=converged),
-                   warnings)
+    return _result(
+        st,
+        model,
+        theta,
+        cov,
+        y,
+        col,
+        fitted,
+        counted,
+        edges,
+        labels,
+        level,
+        won,
+        name,
+        seed,
+        replications,
+        file,
+        start,
+        dict(
+            deviance=dev,
+            pearson=pearson,
+            dispersion=dispersion,
+            cells=len(obs),
+            parameters=len(theta),
+            iterations=iterations,
+            converged=converged,
+        ),
+        warnings,
+    )
 
 
 def _start(st: _Structure, y, col, model: _Model) -> np.ndarray:
@@ -360,12 +463,31 @@ def _start(st: _Structure, y, col, model: _Model) -> np.ndarray:
         targets = st.targets[st.transient[i]]
         w = np.array([total[col[t]] if not np.isnan(y[:, col[t]]).all() else 0.0 for t in targets])
         w = np.where(w > 0, w, w[w > 0].mean() if (w > 0).any() else 1.0)
-        theta[k + 1:k + m] = np.log(w[1:] / w[0])
+        theta[k + 1 : k + m] = np.log(w[1:] / w[0])
     return theta
 
 
-def _result(st, model, theta, cov, y, col, fitted, counted, edges, labels, level, won, name, seed, replications,
-            file, start, fit, warnings) -> dict:
+def _result(
+    st,
+    model,
+    theta,
+    cov,
+    y,
+    col,
+    fitted,
+    counted,
+    edges,
+    labels,
+    level,
+    won,
+    name,
+    seed,
+    replications,
+    file,
+    start,
+    fit,
+    warnings,
+) -> dict:
     z = float(np.sqrt(2.0) * _erfinv(level))
     rows = []
     scenario_stages = {}
@@ -376,17 +498,29 @@ def _result(st, model, theta, cov, y, col, fitted, counted, edges, labels, level
         n_in = int(total[col[s]]) if s in counted else 0
         se = math.sqrt(cov[k, k]) if np.isfinite(cov[k, k]) else math.nan
         mean = math.exp(theta[k])
-        half = min(z * se, 700.0)  # exp() of more overflows: such a mean is flagged as not identified anyway
-        rows.append((f"stages.{s}.dwell.mean", mean, mean * math.exp(-half), mean * math.exp(half), n_in))
-        p = model.probs(theta[k + 1:k + m])
+        half = min(
+            z * se, 700.0
+        )  # exp() of more overflows: such a mean is flagged as not identified anyway
+        rows.append(
+            (f"stages.{s}.dwell.mean", mean, mean * math.exp(-half), mean * math.exp(half), n_in)
+        )
+        p = model.probs(theta[k + 1 : k + m])
         for j, t in enumerate(st.targets[s]):
             g = _logit_gradient(model, theta, k, m, j)
             var = float(g @ cov @ g)
-            lo, hi = (_expit(_logit(p[j]) - z * math.sqrt(var)), _expit(_logit(p[j]) + z * math.sqrt(var))) \
-                if m > 1 and np.isfinite(var) else ((1.0, 1.0) if m == 1 else (math.nan, math.nan))
+            lo, hi = (
+                (
+                    _expit(_logit(p[j]) - z * math.sqrt(var)),
+                    _expit(_logit(p[j]) + z * math.sqrt(var)),
+                )
+                if m > 1 and np.isfinite(var)
+                else ((1.0, 1.0) if m == 1 else (math.nan, math.nan))
+            )
             rows.append((f"stages.{s}.next.{t}", float(p[j]), lo, hi, n_in))
-        scenario_stages[s] = {"dwell": {"dist": "exponential", "mean": float(mean)},
-                              "next": dict(zip(st.targets[s], _exact(p)))}
+        scenario_stages[s] = {
+            "dwell": {"dist": "exponential", "mean": float(mean)},
+            "next": dict(zip(st.targets[s], _exact(p))),
+        }
         paths_mean.append(s)
     for s in st.absorbing:
         scenario_stages[s] = {"absorbing": True}
@@ -398,27 +532,54 @@ def _result(st, model, theta, cov, y, col, fitted, counted, edges, labels, level
         rate = n / days
         streams.append({"stage": s, "rate_per_day": float(rate)})
         half = z * math.sqrt(max(n, 1)) / days
-        rows.append((f"arrivals.streams[{e}].rate_per_day", rate, max(0.0, rate - half), rate + half, n))
-        log_rates.append((f"arrivals.streams[{e}].rate_per_day", math.log(rate) if rate > 0 else math.nan, 1.0 / max(n, 1)))
-    flagged = [r[0] for r in rows if r[0].endswith(".dwell.mean") and not r[3] / max(r[2], 1e-300) <= 50.0]
+        rows.append(
+            (f"arrivals.streams[{e}].rate_per_day", rate, max(0.0, rate - half), rate + half, n)
+        )
+        log_rates.append(
+            (
+                f"arrivals.streams[{e}].rate_per_day",
+                math.log(rate) if rate > 0 else math.nan,
+                1.0 / max(n, 1),
+            )
+        )
+    flagged = [
+        r[0] for r in rows if r[0].endswith(".dwell.mean") and not r[3] / max(r[2], 1e-300) <= 50.0
+    ]
     flagged += [r[0] for r in rows if ".next." in r[0] and not (r[3] - r[2]) <= 0.5]
     if flagged:
-        warnings.append((file, 0, "funnel", "not identified by the counts (a mean's interval wider than a factor "
-                         "of 50, a probability's wider than 0.5): " + ", ".join(flagged)))
+        warnings.append(
+            (
+                file,
+                0,
+                "funnel",
+                "not identified by the counts (a mean's interval wider than a factor "
+                "of 50, a probability's wider than 0.5): " + ", ".join(flagged),
+            )
+        )
     scenario = {
         "name": name,
         "description": f"fitted to funnel counts in {file} ({len(labels)} periods from {labels[0]})",
-        "horizon": days, "report_every": float(np.median(np.diff(edges))), "seed": int(seed),
-        "replications": int(replications), "won": won, "stages": scenario_stages,
+        "horizon": days,
+        "report_every": float(np.median(np.diff(edges))),
+        "seed": int(seed),
+        "replications": int(replications),
+        "won": won,
+        "stages": scenario_stages,
         "arrivals": {"streams": streams},
     }
     if start == "steady":
-        x0 = -np.linalg.solve(model.generator(theta)[:model.n, :model.n].T, model.arrivals[0] / model.lengths[0])
-        initial = [{"stage": s, "count": int(round(x0[i]))} for i, s in enumerate(st.transient) if round(x0[i]) >= 1]
+        x0 = -np.linalg.solve(
+            model.generator(theta)[: model.n, : model.n].T, model.arrivals[0] / model.lengths[0]
+        )
+        initial = [
+            {"stage": s, "count": int(round(x0[i]))}
+            for i, s in enumerate(st.transient)
+            if round(x0[i]) >= 1
+        ]
         if initial:
             scenario["arrivals"]["initial"] = initial
     mvn_paths, mvn_groups = [], []
-    for i, k, m in model.layout:
+    for i, _k, m in model.layout:
         s = st.transient[i]
         mvn_paths.append(f"stages.{s}.dwell.mean")
         mvn_groups.append([f"stages.{s}.dwell.mean"])
@@ -429,8 +590,8 @@ def _result(st, model, theta, cov, y, col, fitted, counted, edges, labels, level
     stream_paths = [p for p, mu, _ in log_rates if np.isfinite(mu)]
     mean = np.concatenate([theta, [mu for _, mu, _ in log_rates if np.isfinite(mu)]])
     cov_all = np.zeros((len(mean), len(mean)))
-    cov_all[:len(theta), :len(theta)] = cov
-    for j, (_, mu, var) in enumerate([r for r in log_rates if np.isfinite(r[1])]):
+    cov_all[: len(theta), : len(theta)] = cov
+    for j, (_, _mu, var) in enumerate([r for r in log_rates if np.isfinite(r[1])]):
         cov_all[len(theta) + j, len(theta) + j] = var
 
     def transform(draw: np.ndarray) -> dict:
@@ -439,26 +600,44 @@ def _result(st, model, theta, cov, y, col, fitted, counted, edges, labels, level
             s = st.transient[i]
             out[f"stages.{s}.dwell.mean"] = float(math.exp(draw[k]))
             if m > 1:
-                out.update(zip([f"stages.{s}.next.{t}" for t in st.targets[s]], _exact(model.probs(draw[k + 1:k + m]))))
+                out.update(
+                    zip(
+                        [f"stages.{s}.next.{t}" for t in st.targets[s]],
+                        _exact(model.probs(draw[k + 1 : k + m])),
+                    )
+                )
         for j, p in enumerate(stream_paths):
             out[p] = float(math.exp(draw[len(theta) + j]))
         return out
 
     fitted_frame = model.entries(theta)
-    table = pd.DataFrame({
-        "period": np.repeat(labels, len(counted)),
-        "stage": np.tile(counted, len(labels)),
-        "observed": y[:, [col[s] for s in counted]].reshape(-1),
-        "expected": fitted_frame[:, [col[s] for s in counted]].reshape(-1),
-    })
+    table = pd.DataFrame(
+        {
+            "period": np.repeat(labels, len(counted)),
+            "stage": np.tile(counted, len(labels)),
+            "observed": y[:, [col[s] for s in counted]].reshape(-1),
+            "expected": fitted_frame[:, [col[s] for s in counted]].reshape(-1),
+        }
+    )
     table["fitted"] = ~table["stage"].isin(st.entry)
     return {
-        "file": file, "epoch": labels[0] if "-" in labels[0] else "", "window": (0.0, days),
-        "estimates": rows, "families": [], "warnings": [(f, line, c, msg, True) for f, line, c, msg in warnings],
+        "file": file,
+        "epoch": labels[0] if "-" in labels[0] else "",
+        "window": (0.0, days),
+        "estimates": rows,
+        "families": [],
+        "warnings": [(f, line, c, msg, True) for f, line, c, msg in warnings],
         "scenario_yaml": yaml.safe_dump(scenario, sort_keys=False),
-        "fit": fit, "counts": table,
-        "posterior_mvn": {"paths": mvn_paths + stream_paths, "unidentified": flagged, "groups": mvn_groups + [[p] for p in stream_paths],
-                          "mean": mean, "cov": cov_all, "transform": transform},
+        "fit": fit,
+        "counts": table,
+        "posterior_mvn": {
+            "paths": mvn_paths + stream_paths,
+            "unidentified": flagged,
+            "groups": mvn_groups + [[p] for p in stream_paths],
+            "mean": mean,
+            "cov": cov_all,
+            "transform": transform,
+        },
     }
 
 
@@ -467,13 +646,13 @@ def _logit_gradient(model, theta, k, m, j) -> np.ndarray:
     g = np.zeros(len(theta))
     if m == 1:
         return g
-    p = model.probs(theta[k + 1:k + m])
+    p = model.probs(theta[k + 1 : k + m])
     # d log p_j / d logit_l = [j == l] - p_l  (l indexes targets 1..m-1; logit of target 0 fixed at 0)
     dlogp = -p[1:].copy()
     if j >= 1:
         dlogp[j - 1] += 1.0
     # logit p_j = log p_j - log(1 - p_j); d/dx = dlogp / (1 - p_j)
-    g[k + 1:k + m] = dlogp / (1.0 - p[j])
+    g[k + 1 : k + m] = dlogp / (1.0 - p[j])
     return g
 
 

@@ -5,11 +5,10 @@ import json
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
+from conftest import SCENARIOS
 
 import lcsim
-from conftest import SCENARIOS
 
 BASELINE = SCENARIOS / "b2b_saas" / "baseline.yaml"
 
@@ -50,6 +49,7 @@ def write(tmp_path, text, name="s.yaml"):
 
 # ---- Python API -----------------------------------------------------------------------------
 
+
 def test_analyze_matches_the_hand_solution(hand):
     a = lcsim.analyze(hand)
     assert isinstance(a, lcsim.Analysis)
@@ -57,7 +57,13 @@ def test_analyze_matches_the_hand_solution(hand):
     assert a.time_to_convert == pytest.approx(140 / 17, rel=1e-12)
     assert a.customers == 20000
     assert list(a.stages.columns) == [
-        "stage", "absorbing", "reach_probability", "expected_visits", "expected_days", "mean_dwell"]
+        "stage",
+        "absorbing",
+        "reach_probability",
+        "expected_visits",
+        "expected_days",
+        "mean_dwell",
+    ]
     st = a.stages.set_index("stage")
     assert st.loc["a", "expected_visits"] == pytest.approx(20 / 17)
     assert st.loc["b", "expected_visits"] == pytest.approx(12 / 17)
@@ -65,15 +71,29 @@ def test_analyze_matches_the_hand_solution(hand):
     assert st.loc["lost", "reach_probability"] == pytest.approx(11 / 17)
     assert bool(st.loc["won", "absorbing"]) and math.isnan(st.loc["won", "expected_days"])
     summary = dict(zip(a.summary["quantity"], a.summary["value"]))
-    assert set(summary) == {"conversion_probability", "time_to_convert", "time_to_absorption", "customers",
-                            "expected_conversions"}
+    assert set(summary) == {
+        "conversion_probability",
+        "time_to_convert",
+        "time_to_absorption",
+        "customers",
+        "expected_conversions",
+    }
     assert summary["expected_conversions"] == pytest.approx(20000 * 6 / 17)
 
 
 def test_sensitivity_table_is_ranked_and_complete(hand):
     s = lcsim.analyze(hand).sensitivity
-    assert list(s.columns) == ["parameter", "kind", "segment", "stage", "target", "value",
-                               "elasticity_conversion", "elasticity_time", "rank"]
+    assert list(s.columns) == [
+        "parameter",
+        "kind",
+        "segment",
+        "stage",
+        "target",
+        "value",
+        "elasticity_conversion",
+        "elasticity_time",
+        "rank",
+    ]
     # Every next-probability (< 1) and every dwell mean: a (2 + 1), b (3 + 1).
     assert len(s) == 7
     assert set(s["kind"]) == {"next", "dwell_mean"}
@@ -81,7 +101,12 @@ def test_sensitivity_table_is_ranked_and_complete(hand):
     conv = s["elasticity_conversion"].abs().to_numpy()
     assert np.all(conv[:-1] >= conv[1:])
     top = s.iloc[0]
-    assert (top["parameter"], top["kind"], top["stage"], top["target"]) == ("stages.a.next.b", "next", "a", "b")
+    assert (top["parameter"], top["kind"], top["stage"], top["target"]) == (
+        "stages.a.next.b",
+        "next",
+        "a",
+        "b",
+    )
     assert top["elasticity_conversion"] == pytest.approx(20 / 17, rel=1e-12)
     dwell = s[s["kind"] == "dwell_mean"]
     assert (dwell["elasticity_conversion"] == 0).all()
@@ -108,7 +133,8 @@ def test_per_segment_and_start(tmp_path):
     assert set(icp_sql.sensitivity["segment"]) == {"icp"}
     both = lcsim.analyze(BASELINE, start="sql")  # segments by share 0.35 / 0.65
     assert both.conversion_probability == pytest.approx(
-        0.35 * icp_sql.conversion_probability + 0.65 * smb_sql.conversion_probability, rel=1e-13)
+        0.35 * icp_sql.conversion_probability + 0.65 * smb_sql.conversion_probability, rel=1e-13
+    )
     seg = lcsim.analyze(BASELINE, segment="icp")
     assert seg.customers == pytest.approx(0.35 * (2000 + 150 + 60 + 60 * 730))
     with pytest.raises(lcsim.ScenarioError, match="unknown stage 'sqll'"):
@@ -129,8 +155,14 @@ def test_baseline_population_notes_and_starts():
     assert "infinite horizon" in notes
     assert "weibull" in notes
     starts = a.starts
-    assert list(starts.columns) == ["segment", "start", "weight", "conversion_probability", "time_to_convert",
-                                    "time_to_absorption"]
+    assert list(starts.columns) == [
+        "segment",
+        "start",
+        "weight",
+        "conversion_probability",
+        "time_to_convert",
+        "time_to_absorption",
+    ]
     assert starts["weight"].sum() == pytest.approx(1.0)
     assert (starts.loc[starts["start"] == "customer", "conversion_probability"] == 0).all()
     assert "P(convert)" in repr(a)
@@ -160,19 +192,29 @@ def test_simulated_visits_match_expected_visits():
     stages = a.stages.set_index("stage")
     n = 20000
     for stage in ("a", "b", "won"):
-        per_customer = ev[ev["to"] == stage].groupby("customer").size().reindex(range(n), fill_value=0)
+        per_customer = (
+            ev[ev["to"] == stage].groupby("customer").size().reindex(range(n), fill_value=0)
+        )
         mean, se = per_customer.mean(), per_customer.std(ddof=1) / math.sqrt(n)
         assert abs(mean - stages.loc[stage, "expected_visits"]) < 4 * se, stage
 
 
 # ---- command line ---------------------------------------------------------------------------
 
+
 def test_cli_analyze_tables(lcsim_cli):
     res = lcsim_cli("analyze", BASELINE)
     assert res.returncode == 0, res.stderr
     out = res.stdout
-    for text in ("P(convert) (won = customer)", "E[days to convert | convert]", "reach P", "elasticities",
-                 "notes", "touchpoints (nurture_email, first_call)", "infinite horizon"):
+    for text in (
+        "P(convert) (won = customer)",
+        "E[days to convert | convert]",
+        "reach P",
+        "elasticities",
+        "notes",
+        "touchpoints (nurture_email, first_call)",
+        "infinite horizon",
+    ):
         assert text in out, text
     assert "analyze" in lcsim_cli("--help").stdout
 
@@ -182,7 +224,17 @@ def test_cli_analyze_json_and_simulate(lcsim_cli, tmp_path):
     res = lcsim_cli("analyze", path, "--json", "--simulate", "3", "--threads", "2")
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
-    assert {"scenario", "won", "mix", "summary", "stages", "starts", "sensitivity", "notes", "simulation"} <= set(data)
+    assert {
+        "scenario",
+        "won",
+        "mix",
+        "summary",
+        "stages",
+        "starts",
+        "sensitivity",
+        "notes",
+        "simulation",
+    } <= set(data)
     assert data["summary"]["conversion_probability"] == pytest.approx(6 / 17)
     assert data["summary"]["time_to_convert"] == pytest.approx(140 / 17)
     assert [s["stage"] for s in data["stages"]] == ["a", "b", "won", "lost"]
@@ -222,12 +274,16 @@ def test_sensitivity_plot_shows_the_top_elasticities():
     ax = lcsim.plot.sensitivity(analysis, top=5)
     try:
         table = analysis.sensitivity.sort_values("rank").head(5)
-        by_height = sorted(zip(ax.get_yticks(), (t.get_text() for t in ax.get_yticklabels())), reverse=True)
+        by_height = sorted(
+            zip(ax.get_yticks(), (t.get_text() for t in ax.get_yticklabels())), reverse=True
+        )
         assert [label for _, label in by_height] == list(table["parameter"])  # rank 1 on top
         assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
         legend = [t.get_text() for t in ax.get_legend().get_texts()]
         assert legend == ["elasticity of P(convert)", "elasticity of days to convert"]
         widths = sorted(p.get_width() for p in ax.containers[0].patches)
-        assert widths == pytest.approx(sorted(np.nan_to_num(table["elasticity_conversion"].to_numpy())))
+        assert widths == pytest.approx(
+            sorted(np.nan_to_num(table["elasticity_conversion"].to_numpy()))
+        )
     finally:
         plt.close("all")

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SCENARIOS
 
 import lcsim
 from lcsim import _core
-from conftest import ROOT, SCENARIOS
 
 BASELINE = SCENARIOS / "b2b_saas" / "baseline.yaml"
 
@@ -54,6 +54,7 @@ def run(small):
 
 # ---- scenarios ------------------------------------------------------------------------------
 
+
 def test_yaml_scenario_yaml_round_trip(small):
     text = small.to_yaml()
     again = lcsim.Scenario.from_yaml(text)
@@ -75,7 +76,9 @@ def test_scenario_properties(small):
 
 
 def test_with_changes_returns_a_new_validated_scenario(small):
-    variant = small.with_changes({"touchpoints.webinar.reach": 0.6, "stages.lead.next": {"mql": 0.7, "lost": 0.3}})
+    variant = small.with_changes(
+        {"touchpoints.webinar.reach": 0.6, "stages.lead.next": {"mql": 0.7, "lost": 0.3}}
+    )
     assert variant.to_dict()["touchpoints"]["webinar"]["reach"] == 0.6
     assert variant.to_dict()["stages"]["lead"]["next"] == {"mql": 0.7, "lost": 0.3}
     assert small.to_dict()["touchpoints"]["webinar"]["reach"] == 0.3  # unchanged
@@ -122,7 +125,7 @@ def test_scenario_messages_match_the_cli(lcsim_cli, tmp_path):
         lcsim.Scenario.load(path)
     cli = lcsim_cli("validate", path)
     assert cli.returncode == 2
-    assert str(err.value).splitlines() == [l for l in cli.stderr.splitlines() if l]
+    assert str(err.value).splitlines() == [line for line in cli.stderr.splitlines() if line]
 
 
 def test_load_missing_file_is_a_scenario_error(tmp_path):
@@ -131,11 +134,16 @@ def test_load_missing_file_is_a_scenario_error(tmp_path):
 
 
 def test_unreachable_stage_is_a_warning(small):
-    s = lcsim.Scenario.from_yaml(SMALL.replace("  lost: {absorbing: true}", "  lost: {absorbing: true}\n  island: {absorbing: true}"))
+    s = lcsim.Scenario.from_yaml(
+        SMALL.replace(
+            "  lost: {absorbing: true}", "  lost: {absorbing: true}\n  island: {absorbing: true}"
+        )
+    )
     assert any(p.warning and p.field.endswith("island") for p in s.warnings)
 
 
 # ---- runs -----------------------------------------------------------------------------------
+
 
 def test_summary_has_every_metric_with_ci(run):
     df = run.summary()
@@ -224,6 +232,7 @@ def test_progress_callback_and_its_errors(small):
 
 # ---- studies --------------------------------------------------------------------------------
 
+
 def test_run_save_and_load_identical(run, tmp_path):
     path = tmp_path / "study.h5"
     run.save(path, "first")
@@ -268,7 +277,9 @@ def test_h5py_view_matches_documented_layout_in_the_same_process(run, tmp_path):
         np.testing.assert_array_equal(g["reached"][()], run.arrays["reached"])
         np.testing.assert_array_equal(g["touchpoints"][()], run.arrays["touchpoints"])
         metrics = pd.DataFrame(g["metrics"][()])
-        np.testing.assert_array_equal(metrics["conversions"].values, run.metrics()["conversions"].values)
+        np.testing.assert_array_equal(
+            metrics["conversions"].values, run.metrics()["conversions"].values
+        )
         assert len(g["events"]) == len(run.events())
     # lcsim reads the file h5py just closed, and h5py reads what lcsim writes while open for reading
     with h5py.File(path, "r") as f:
@@ -315,7 +326,9 @@ LONG = SMALL.replace("count: 2000", "count: 4000000").replace("replications: 4",
 def test_gil_is_released_while_simulating():
     scenario = lcsim.Scenario.from_yaml(LONG)
     done = threading.Event()
-    worker = threading.Thread(target=lambda: (lcsim.simulate(scenario, threads=1, replications=2), done.set()))
+    worker = threading.Thread(
+        target=lambda: (lcsim.simulate(scenario, threads=1, replications=2), done.set())
+    )
     worker.start()
     counter = 0
     deadline = time.monotonic() + 0.3
@@ -351,6 +364,7 @@ def test_keyboard_interrupt_stops_within_a_second_and_keeps_the_study(tmp_path, 
 
 
 # ---- package surface ------------------------------------------------------------------------
+
 
 def test_public_names_exist_and_core_stub_is_complete():
     for name in lcsim.__all__:

@@ -8,7 +8,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -42,8 +41,9 @@ def events():
 
 @pytest.fixture(scope="module")
 def good(events):
-    return lcsim.backtest(events, holdout_start=CUT, holdout_end=END, absorbing=ABSORBING, replications=40,
-                          threads=2)
+    return lcsim.backtest(
+        events, holdout_start=CUT, holdout_end=END, absorbing=ABSORBING, replications=40, threads=2
+    )
 
 
 def test_backtest_of_the_true_model_covers_and_errs_little(good):
@@ -51,8 +51,17 @@ def test_backtest_of_the_true_model_covers_and_errs_little(good):
     assert good.end == pytest.approx(299.0)
     assert good.calibration.window[1] == pytest.approx(207.0)
     t = good.table
-    assert list(t.columns) == ["period", "start", "end", "stage", "observed", "simulated", "sim_low", "sim_high",
-                               "inside"]
+    assert list(t.columns) == [
+        "period",
+        "start",
+        "end",
+        "stage",
+        "observed",
+        "simulated",
+        "sim_low",
+        "sim_high",
+        "inside",
+    ]
     assert list(t["period"].unique()) == ["2025-08", "2025-09", "2025-10"]
     assert set(t["stage"]) == {"lead", "mql", "won", "lost"}
     assert (t["sim_low"] <= t["simulated"]).all() and (t["simulated"] <= t["sim_high"]).all()
@@ -77,7 +86,8 @@ def test_backtest_of_the_true_model_covers_and_errs_little(good):
 def test_backtest_of_a_wrong_model_errs_clearly_more(good, events):
     p = good.calibration.estimate("stages.lead.next.mql")["estimate"]
     wrong = good.calibration.scenario.with_changes(
-        {"stages.lead.next.mql": round(p / 2, 6), "stages.lead.next.lost": round(1 - p / 2, 6)})
+        {"stages.lead.next.mql": round(p / 2, 6), "stages.lead.next.lost": round(1 - p / 2, 6)}
+    )
     bad = good.calibration.backtest(events, holdout=92, replications=40, threads=2, scenario=wrong)
     assert bad.cut == good.cut and bad.end == pytest.approx(good.end)
     assert bad.mape > 3 * good.mape, (bad.error, good.error)
@@ -99,7 +109,9 @@ def test_method_equals_function_and_periods_in_days(good, events):
 
 
 def test_backtest_with_parameter_uncertainty_widens_the_bands(good, events):
-    wide = good.calibration.backtest(events, holdout=92, replications=40, threads=2, uncertainty=True)
+    wide = good.calibration.backtest(
+        events, holdout=92, replications=40, threads=2, uncertainty=True
+    )
     width = lambda bt: float((bt.table["sim_high"] - bt.table["sim_low"]).mean())  # noqa: E731
     assert width(wide) > width(good)
     assert isinstance(wide.run, lcsim.UncertainRun)
@@ -111,7 +123,11 @@ def test_plot_backtest(good):
     axes = lcsim.plot.backtest(good)
     assert len(axes) == 4 and len(lcsim.plot.backtest(good, stages=["won"])) == 1
     assert axes[0].get_title() == "lead"
-    assert [t.get_text() for t in axes[0].get_legend().get_texts()] == ["observed", "simulated mean", "95% band"]
+    assert [t.get_text() for t in axes[0].get_legend().get_texts()] == [
+        "observed",
+        "simulated mean",
+        "95% band",
+    ]
     assert "coverage" in axes[0].get_xlabel()
     plt.close("all")
 

@@ -42,13 +42,19 @@ def history(truth):
 @pytest.fixture(scope="module")
 def calibration(history):
     events = history["events"]
-    return lcsim.calibrate(events, censor_at=events.attrs["censor_at"], absorbing=["won", "lost"], name="recovered")
+    return lcsim.calibrate(
+        events, censor_at=events.attrs["censor_at"], absorbing=["won", "lost"], name="recovered"
+    )
 
 
 def test_synth_returns_the_csv_tables(history):
     assert set(history) == {"events", "snapshots", "touchpoints"}
     events = history["events"]
-    assert list(events.columns) == ["customer_id", "timestamp", "stage"]  # one segment: no segment column
+    assert list(events.columns) == [
+        "customer_id",
+        "timestamp",
+        "stage",
+    ]  # one segment: no segment column
     assert list(history["snapshots"].columns) == ["customer_id", "date", "stage", "created"]
     assert list(history["touchpoints"].columns) == ["customer_id", "timestamp", "touchpoint"]
     assert events["customer_id"].nunique() > 2500
@@ -62,19 +68,42 @@ def test_synth_returns_the_csv_tables(history):
 
 def test_round_trip_recovers_next_probabilities(calibration):
     cal = calibration
-    assert set(cal.estimates.columns) == {"parameter", "estimate", "ci_low", "ci_high", "n", "method", "p_zero", "note"}
+    assert set(cal.estimates.columns) == {
+        "parameter",
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "n",
+        "method",
+        "p_zero",
+        "note",
+    }
     # One seed: each estimate within 4 standard errors (a half-width is 1.96 se; a miss by 4 se is
     # a bug). Whether the 95% intervals cover 95% of the time is measured over many seeds in
     # tests/cpp/calibrate (at this seed lead -> mql is 3.2 se off, a 1-in-700 draw: over 300 seeds
     # the z-scores have mean 0.01 and sd 0.97).
-    for parameter, truth in [("stages.lead.next.mql", 0.6), ("stages.lead.next.lost", 0.4),
-                             ("stages.mql.next.won", 0.5)]:
+    for parameter, truth in [
+        ("stages.lead.next.mql", 0.6),
+        ("stages.lead.next.lost", 0.4),
+        ("stages.mql.next.won", 0.5),
+    ]:
         row = cal.estimate(parameter)
         half = (row["ci_high"] - row["ci_low"]) / 2
         assert abs(row["estimate"] - truth) < 4 / 1.96 * half, (parameter, row.to_dict())
         assert row["n"] > 500
-    assert list(cal.families.columns) == ["stage", "segment", "family", "fitted", "loglik", "aic", "params",
-                                          "chosen", "n_events", "n_censored", "note"]
+    assert list(cal.families.columns) == [
+        "stage",
+        "segment",
+        "family",
+        "fitted",
+        "loglik",
+        "aic",
+        "params",
+        "chosen",
+        "n_events",
+        "n_censored",
+        "note",
+    ]
     chosen = cal.families[cal.families["chosen"]]
     assert set(chosen["stage"]) >= {"lead", "mql"}
     assert all(isinstance(p, dict) for p in cal.families["params"])
@@ -98,8 +127,9 @@ def test_dataframe_input_equals_path_input(history, calibration, tmp_path):
     events = history["events"]
     path = tmp_path / "events.csv"
     events.to_csv(path, index=False)
-    from_file = lcsim.calibrate(path, censor_at=events.attrs["censor_at"], absorbing=["won", "lost"],
-                                name="recovered")
+    from_file = lcsim.calibrate(
+        path, censor_at=events.attrs["censor_at"], absorbing=["won", "lost"], name="recovered"
+    )
     pd.testing.assert_frame_equal(from_file.estimates, calibration.estimates)
     pd.testing.assert_frame_equal(from_file.families, calibration.families)
     # the scenarios differ only in the description, which names the input
@@ -132,8 +162,12 @@ def test_unknown_option_and_missing_input_are_type_errors(history):
 def test_snapshots_fit_a_markov_model(history, tmp_path):
     path = tmp_path / "snapshots.csv"
     history["snapshots"].to_csv(path, index=False)
-    cal = lcsim.calibrate(None, snapshots=path, absorbing=["won", "lost"],
-                          transitions=[("lead", "mql"), ("lead", "lost"), ("mql", "won"), ("mql", "lost")])
+    cal = lcsim.calibrate(
+        None,
+        snapshots=path,
+        absorbing=["won", "lost"],
+        transitions=[("lead", "mql"), ("lead", "lost"), ("mql", "won"), ("mql", "lost")],
+    )
     assert cal.kind == "snapshots"
     # a conversion stage named "won": the phase-type fit's scenario (and the Markov fit's) simulate
     assert cal.scenario is not None and cal.markov_scenario is not None
@@ -142,7 +176,16 @@ def test_snapshots_fit_a_markov_model(history, tmp_path):
     q = cal.estimates[cal.estimates["parameter"].str.startswith("Q.")]
     assert set(q["parameter"]) == {"Q.lead.mql", "Q.lead.lost", "Q.mql.won", "Q.mql.lost"}
     assert (q["estimate"] > 0).all()
-    assert list(cal.rates.columns) == ["from", "to", "rate", "se_log", "ci_low", "ci_high", "n", "at_bound"]
+    assert list(cal.rates.columns) == [
+        "from",
+        "to",
+        "rate",
+        "se_log",
+        "ci_low",
+        "ci_high",
+        "n",
+        "at_bound",
+    ]
     assert len(cal.rates) == 4
     # lead -> mql at 0.6 / 5 per day; monthly panels give a rough but positive estimate
     assert 0.03 < cal.rates.set_index(["from", "to"]).loc[("lead", "mql"), "rate"] < 0.5
@@ -164,6 +207,7 @@ def test_calibrate_simulate_calibrate_returns_the_same_parameters(calibration):
     again_history = lcsim.synth(first.scenario, seed=3, observe_until=180)
     events = again_history["events"]
     again = lcsim.calibrate(events, censor_at=events.attrs["censor_at"], absorbing=["won", "lost"])
+
     def row(cal, parameter):
         try:
             return cal.estimate(parameter)
@@ -171,8 +215,12 @@ def test_calibrate_simulate_calibrate_returns_the_same_parameters(calibration):
             return None
 
     compared = []
-    for parameter in ["stages.lead.next.mql", "stages.mql.next.won", "stages.lead.dwell.mean",
-                      "stages.mql.dwell.mean"]:
+    for parameter in [
+        "stages.lead.next.mql",
+        "stages.mql.next.won",
+        "stages.lead.dwell.mean",
+        "stages.mql.dwell.mean",
+    ]:
         a = row(first, parameter)
         b = row(again, parameter)
         if a is None or b is None:
@@ -181,5 +229,9 @@ def test_calibrate_simulate_calibrate_returns_the_same_parameters(calibration):
         # two independent estimates of the same value: their difference within 4 combined SEs
         se_a = (a["ci_high"] - a["ci_low"]) / (2 * 1.96)
         se_b = (b["ci_high"] - b["ci_low"]) / (2 * 1.96)
-        assert abs(a["estimate"] - b["estimate"]) <= 4 * (se_a**2 + se_b**2) ** 0.5, (parameter, a.to_dict(), b.to_dict())
+        assert abs(a["estimate"] - b["estimate"]) <= 4 * (se_a**2 + se_b**2) ** 0.5, (
+            parameter,
+            a.to_dict(),
+            b.to_dict(),
+        )
     assert {"stages.lead.next.mql", "stages.mql.next.won"} <= set(compared)

@@ -24,7 +24,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,19 +31,28 @@ DATA = ROOT / "tests" / "data" / "calibrate_reference"
 VARIANT = DATA / "b2b_100.yaml"
 REFERENCE = DATA / "b2b_100.json"
 RELATIVE = 1e-12
-CALIBRATE = ["--censor-at", "2027-01-06T00:00:00Z", "--absorbing", "lost,churned", "--won", "customer",
-             "--segment-column", "segment", "--drop-invalid"]
+CALIBRATE = [
+    "--censor-at",
+    "2027-01-06T00:00:00Z",
+    "--absorbing",
+    "lost,churned",
+    "--won",
+    "customer",
+    "--segment-column",
+    "segment",
+    "--drop-invalid",
+]
 
 
 def add_defects(lines: list[str]) -> list[str]:
     """The synthesized rows with one defect of each kind the reader repairs or drops."""
     header, rows = lines[0], list(lines[1:])
     customer = [r.split(",", 1)[0] for r in rows]
-    rows.append(rows[1000])                                   # a duplicate row
+    rows.append(rows[1000])  # a duplicate row
     c, t, s, g = rows[2000].split(",")
-    rows[2000] = f"{c},not-a-time,{s},{g}"                    # an unparseable timestamp
-    rows[3000] = rows[3000] + ",extra"                        # the wrong number of fields
-    rows[4000] = "," + rows[4000].split(",", 1)[1]            # an empty customer id
+    rows[2000] = f"{c},not-a-time,{s},{g}"  # an unparseable timestamp
+    rows[3000] = rows[3000] + ",extra"  # the wrong number of fields
+    rows[4000] = "," + rows[4000].split(",", 1)[1]  # an empty customer id
     # The first row from 5000 on before 22:00 gets the same instant written at +02:00.
     i = next(i for i in range(5000, len(rows)) if int(rows[i].split(",")[1][11:13]) < 22)
     c, t, s, g = rows[i].split(",")
@@ -72,7 +80,9 @@ def calibrate(lcsim_cli, directory: Path) -> dict:
     log, digest = make_log(lcsim_cli, directory)
     report = directory / "report.json"
     scenario = directory / "calibrated.yaml"
-    res = lcsim_cli("calibrate", log, *CALIBRATE, "--out", scenario, "--report", report, cwd=directory)
+    res = lcsim_cli(
+        "calibrate", log, *CALIBRATE, "--out", scenario, "--report", report, cwd=directory
+    )
     assert res.returncode == 0, res.stderr
     out = json.loads(report.read_text())
     for key in ("created", "lcsim_version", "inputs"):
@@ -84,7 +94,10 @@ def calibrate(lcsim_cli, directory: Path) -> dict:
     for step in out["events"]["cleaning"]:
         if len(step["lines"]) > 100:  # (the time zone class lists every row) as a count and a hash
             text = ",".join(map(str, step["lines"]))
-            step["lines"] = {"count": len(step["lines"]), "sha256": hashlib.sha256(text.encode()).hexdigest()}
+            step["lines"] = {
+                "count": len(step["lines"]),
+                "sha256": hashlib.sha256(text.encode()).hexdigest(),
+            }
     written = yaml.safe_load(scenario.read_text())
     written.pop("description")  # names the file
     return {"synth_sha256": digest, "report": out, "scenario_yaml": written}
@@ -107,14 +120,18 @@ def differences(got, want, where="") -> list[str]:
         return [] if abs(got - want) <= RELATIVE * scale else [f"{where}: {got!r} != {want!r}"]
     if isinstance(want, list):
         if not isinstance(got, list) or len(got) != len(want):
-            return [f"{where}: length {len(got) if isinstance(got, list) else got!r} != {len(want)}"]
+            return [
+                f"{where}: length {len(got) if isinstance(got, list) else got!r} != {len(want)}"
+            ]
         out = []
         for i, (g, w) in enumerate(zip(got, want)):
             out += differences(g, w, f"{where}[{i}]")
         return out
     if isinstance(want, dict):
         if not isinstance(got, dict) or sorted(got) != sorted(want):
-            return [f"{where}: keys {sorted(got) if isinstance(got, dict) else got!r} != {sorted(want)}"]
+            return [
+                f"{where}: keys {sorted(got) if isinstance(got, dict) else got!r} != {sorted(want)}"
+            ]
         out = []
         for k in want:
             out += differences(got[k], want[k], f"{where}.{k}")
@@ -127,12 +144,19 @@ def test_the_reference_log_calibrates_to_the_recorded_estimates(lcsim_cli, tmp_p
     got = calibrate(lcsim_cli, tmp_path)
     assert got["synth_sha256"] == reference["synth_sha256"], (
         "lcsim synth now writes another log for the reference scenario (the engine's draws "
-        "changed): check the estimates otherwise and regenerate the reference (see the module doc)")
+        "changed): check the estimates otherwise and regenerate the reference (see the module doc)"
+    )
     # The comparison must be able to fail: the reference holds many numbers and every defect class.
     assert len(reference["report"]["estimates"]) > 100
     defects = {s["defect"] for s in reference["report"]["events"]["cleaning"]}
-    assert {"duplicate row", "unparseable timestamp", "wrong number of fields", "empty customer id",
-            "timezone offset", "out of order"} <= defects
+    assert {
+        "duplicate row",
+        "unparseable timestamp",
+        "wrong number of fields",
+        "empty customer id",
+        "timezone offset",
+        "out of order",
+    } <= defects
     found = differences(got, reference)
     assert not found, f"{len(found)} differences, the first: " + "\n".join(found[:20])
 

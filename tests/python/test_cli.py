@@ -6,8 +6,7 @@ import subprocess
 import time
 
 import pytest
-
-from conftest import ROOT, SCENARIOS, all_scenarios
+from conftest import SCENARIOS, all_scenarios
 
 BASELINE = SCENARIOS / "b2b_saas" / "baseline.yaml"
 
@@ -61,20 +60,25 @@ def test_validate_reports_file_line_and_field_with_exit_2(lcsim_cli, tmp_path):
     bad = write(tmp_path, SMALL.replace("dwell: {mean: 5}", "dwel: {mean: 5}"))
     res = lcsim_cli("validate", bad)
     assert res.returncode == 2
-    lines = [l for l in res.stderr.splitlines() if l]
-    assert any(l.startswith(f"{bad}:7:") and "stages.lead.dwel" in l and "dwell" in l for l in lines), res.stderr
+    lines = [line for line in res.stderr.splitlines() if line]
+    assert any(
+        line.startswith(f"{bad}:7:") and "stages.lead.dwel" in line and "dwell" in line
+        for line in lines
+    ), res.stderr
 
 
 def test_validate_lists_every_problem(lcsim_cli, tmp_path):
     bad = write(
         tmp_path,
-        SMALL.replace("customer: 0.3, lost: 0.7", "customer: 0.3, lost: 0.6").replace("count: 1000", "count: -5"),
+        SMALL.replace("customer: 0.3, lost: 0.7", "customer: 0.3, lost: 0.6").replace(
+            "count: 1000", "count: -5"
+        ),
     )
     res = lcsim_cli("validate", bad)
     assert res.returncode == 2
     assert "stages.lead.next" in res.stderr
     assert "arrivals.initial[0].count" in res.stderr
-    assert len([l for l in res.stderr.splitlines() if ": " in l]) >= 2
+    assert len([line for line in res.stderr.splitlines() if ": " in line]) >= 2
 
 
 def test_run_bad_input_is_one_clear_line_and_exit_2(lcsim_cli, tmp_path):
@@ -101,7 +105,11 @@ def test_run_text_output_has_metrics_with_ci_and_funnel(lcsim_cli, tmp_path):
 
 def strip_timing(data):
     data = dict(data)
-    data["run"] = {k: v for k, v in data["run"].items() if k not in ("seconds", "transitions_per_second", "created")}
+    data["run"] = {
+        k: v
+        for k, v in data["run"].items()
+        if k not in ("seconds", "transitions_per_second", "created")
+    }
     return data
 
 
@@ -124,7 +132,10 @@ def test_study_layout_matches_docs_and_second_run_appends(lcsim_cli, tmp_path):
     with h5py.File(study, "r") as f:
         assert f.attrs["filetype"] in (b"lcsim-study", "lcsim-study")
         assert list(f.attrs["format_version"]) == [1, 4]
-        first = {k: f["runs/first"][k][()] for k in ("occupancy", "transitions", "touchpoints", "metrics", "summary")}
+        first = {
+            k: f["runs/first"][k][()]
+            for k in ("occupancy", "transitions", "touchpoints", "metrics", "summary")
+        }
         g = f["runs/first"]
         assert g["occupancy"].shape == (4, 13, 3)
         assert g["transitions"].shape == (4, 3, 3)
@@ -132,9 +143,17 @@ def test_study_layout_matches_docs_and_second_run_appends(lcsim_cli, tmp_path):
         assert g["metrics"].shape == (4,)
         assert "conversion_rate" in g["metrics"].dtype.names
         assert g.attrs["replications"] == 4
-        assert "name: small" in (g.attrs["scenario"].decode() if isinstance(g.attrs["scenario"], bytes) else g.attrs["scenario"])
+        assert "name: small" in (
+            g.attrs["scenario"].decode()
+            if isinstance(g.attrs["scenario"], bytes)
+            else g.attrs["scenario"]
+        )
         assert int(g.attrs["complete"]) == 1
-        assert list(g.attrs["resource_names"]) == [] and "queue_length" not in g and "queue_wait" not in g
+        assert (
+            list(g.attrs["resource_names"]) == []
+            and "queue_length" not in g
+            and "queue_wait" not in g
+        )
         assert "events" not in g
     res = lcsim_cli("run", scenario, "--out", study, "--name", "second", "--events", "--seed", "3")
     assert res.returncode == 0, res.stderr
@@ -155,10 +174,19 @@ def test_study_layout_matches_docs_and_second_run_appends(lcsim_cli, tmp_path):
 
 
 def test_ctrl_c_stops_quickly_and_writes_nothing(lcsim_cli, tmp_path):
-    scenario = write(tmp_path, SMALL.replace("count: 1000", "count: 20000000").replace("replications: 4", "replications: 50"))
+    scenario = write(
+        tmp_path,
+        SMALL.replace("count: 1000", "count: 20000000").replace(
+            "replications: 4", "replications: 50"
+        ),
+    )
     study = tmp_path / "study.h5"
-    proc = subprocess.Popen([lcsim_cli.path, "run", scenario, "--out", study], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [lcsim_cli.path, "run", scenario, "--out", study],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(1.5)
     assert proc.poll() is None, "the long run finished too early to test interruption"
     start = time.monotonic()

@@ -42,8 +42,19 @@ def history(lcsim_cli, tmp_path_factory):
     d = tmp_path_factory.mktemp("synth")
     scenario = d / "truth.yaml"
     scenario.write_text(TRUTH)
-    res = lcsim_cli("synth", scenario, "--events", d / "events.csv", "--snapshots", d / "snapshots.csv",
-                    "--touchpoints", d / "touchpoints.csv", "--observe-until", "240", "--json")
+    res = lcsim_cli(
+        "synth",
+        scenario,
+        "--events",
+        d / "events.csv",
+        "--snapshots",
+        d / "snapshots.csv",
+        "--touchpoints",
+        d / "touchpoints.csv",
+        "--observe-until",
+        "240",
+        "--json",
+    )
     assert res.returncode == 0, res.stderr
     return d, json.loads(res.stdout)
 
@@ -76,20 +87,38 @@ def test_synth_writes_the_files_and_summarises_them(history, lcsim_cli, tmp_path
     assert "--censor-at 2025-09-03T00:00:00Z" in summary["calibrate_command"]
 
     # The text summary says the same in one paragraph and suggests the calibrate command.
-    res = lcsim_cli("synth", d / "truth.yaml", "--events", tmp_path / "e.csv", "--observe-until", "240")
+    res = lcsim_cli(
+        "synth", d / "truth.yaml", "--events", tmp_path / "e.csv", "--observe-until", "240"
+    )
     assert res.returncode == 0, res.stderr
     assert "customers" in res.stdout and "right-censored" in res.stdout
     assert "lcsim calibrate" in res.stdout
     assert (tmp_path / "e.csv").read_text() == (d / "events.csv").read_text()
 
 
-def test_round_trip_recovers_next_probabilities_within_their_intervals(history, lcsim_cli, tmp_path):
+def test_round_trip_recovers_next_probabilities_within_their_intervals(
+    history, lcsim_cli, tmp_path
+):
     d, summary = history
     out = tmp_path / "calibrated.yaml"
     report_file = tmp_path / "report.json"
-    res = lcsim_cli("calibrate", d / "events.csv", "--out", out, "--report", report_file,
-                    "--censor-at", summary["censor_at"], "--absorbing", "won,lost", "--won", "won",
-                    "--segment-column", "segment", "--json")
+    res = lcsim_cli(
+        "calibrate",
+        d / "events.csv",
+        "--out",
+        out,
+        "--report",
+        report_file,
+        "--censor-at",
+        summary["censor_at"],
+        "--absorbing",
+        "won,lost",
+        "--won",
+        "won",
+        "--segment-column",
+        "segment",
+        "--json",
+    )
     assert res.returncode == 0, res.stderr
     report = json.loads(res.stdout)
     assert json.loads(report_file.read_text())["estimates"] == report["estimates"]
@@ -106,8 +135,11 @@ def test_round_trip_recovers_next_probabilities_within_their_intervals(history, 
         assert covers(est[parameter], value), (parameter, est[parameter])
         assert est[parameter]["n"] > 100
     assert covers(est["segments.icp.share"], 0.4)
-    lead_mean = [f for f in report["families"] if f["stage"] == "lead" and f["segment"] == ""
-                 and f["family"] == "exponential"][0]
+    lead_mean = [
+        f
+        for f in report["families"]
+        if f["stage"] == "lead" and f["segment"] == "" and f["family"] == "exponential"
+    ][0]
     assert lead_mean["params"]["mean"] == pytest.approx(8.0, rel=0.1)
     assert report["events"]["censor_at"] == summary["censor_at"]
     assert report["events"]["stays_open"] > 0
@@ -126,12 +158,24 @@ def test_round_trip_recovers_next_probabilities_within_their_intervals(history, 
 
 def test_human_tables_mark_the_chosen_family_and_print_warnings_first(history, lcsim_cli, tmp_path):
     d, summary = history
-    res = lcsim_cli("calibrate", d / "events.csv", "--out", tmp_path / "c.yaml", "--absorbing", "won,lost",
-                    "--segment-column", "segment", "--censor-at", summary["censor_at"])
+    res = lcsim_cli(
+        "calibrate",
+        d / "events.csv",
+        "--out",
+        tmp_path / "c.yaml",
+        "--absorbing",
+        "won,lost",
+        "--segment-column",
+        "segment",
+        "--censor-at",
+        summary["censor_at"],
+    )
     assert res.returncode == 0, res.stderr
     assert "estimates (95% intervals" in res.stdout
     assert "stages.mql.next.won" in res.stdout
-    family_lines = [line for line in res.stdout.splitlines() if line.startswith("lead ") and " - " in line]
+    family_lines = [
+        line for line in res.stdout.splitlines() if line.startswith("lead ") and " - " in line
+    ]
     assert len(family_lines) == 5  # exponential, weibull, lognormal, gamma, coxian for all segments
     assert sum(" * " in line for line in family_lines) == 1
     assert "wrote " in res.stdout
@@ -142,19 +186,37 @@ def test_human_tables_mark_the_chosen_family_and_print_warnings_first(history, l
 
 def test_touchpoint_lift_from_the_contact_log(history, lcsim_cli, tmp_path):
     d, summary = history
-    res = lcsim_cli("calibrate", d / "events.csv", "--out", tmp_path / "c.yaml", "--absorbing", "won,lost",
-                    "--censor-at", summary["censor_at"], "--touchpoints", d / "touchpoints.csv",
-                    "--lift", "webinar:mql:5", "--json")
+    res = lcsim_cli(
+        "calibrate",
+        d / "events.csv",
+        "--out",
+        tmp_path / "c.yaml",
+        "--absorbing",
+        "won,lost",
+        "--censor-at",
+        summary["censor_at"],
+        "--touchpoints",
+        d / "touchpoints.csv",
+        "--lift",
+        "webinar:mql:5",
+        "--json",
+    )
     assert res.returncode == 0, res.stderr
     lift = json.loads(res.stdout)["lift"]
     assert len(lift) == 1
-    assert lift[0]["touchpoint"] == "webinar" and lift[0]["stage"] == "mql" and lift[0]["window"] == 5
+    assert (
+        lift[0]["touchpoint"] == "webinar" and lift[0]["stage"] == "mql" and lift[0]["window"] == 5
+    )
     assert lift[0]["converged"]
     assert lift[0]["ci_low"] <= 2.0 <= lift[0]["ci_high"], lift[0]
     assert lift[0]["ci_low"] > 1.0
-    assert "webinar" in (tmp_path / "c.yaml").read_text()  # noted in the header, not in the scenario
+    assert (
+        "webinar" in (tmp_path / "c.yaml").read_text()
+    )  # noted in the header, not in the scenario
 
-    bad = lcsim_cli("calibrate", d / "events.csv", "--out", tmp_path / "x.yaml", "--lift", "webinar")
+    bad = lcsim_cli(
+        "calibrate", d / "events.csv", "--out", tmp_path / "x.yaml", "--lift", "webinar"
+    )
     assert bad.returncode == 2
     assert "--lift" in bad.stderr
     assert not (tmp_path / "x.yaml").exists()
@@ -163,8 +225,18 @@ def test_touchpoint_lift_from_the_contact_log(history, lcsim_cli, tmp_path):
 def test_snapshots_alone_give_a_scenario_that_runs(history, lcsim_cli, tmp_path):
     d, summary = history
     out = tmp_path / "snap.yaml"
-    res = lcsim_cli("calibrate", "--snapshots", d / "snapshots.csv", "--absorbing", "won,lost", "--won", "won",
-                    "--out", out, "--json")
+    res = lcsim_cli(
+        "calibrate",
+        "--snapshots",
+        d / "snapshots.csv",
+        "--absorbing",
+        "won,lost",
+        "--won",
+        "won",
+        "--out",
+        out,
+        "--json",
+    )
     assert res.returncode == 0, res.stderr
     report = json.loads(res.stdout)
     assert report["scenario"]["source"] == "snapshots"
@@ -180,20 +252,55 @@ def test_snapshots_alone_give_a_scenario_that_runs(history, lcsim_cli, tmp_path)
     assert run.returncode == 0, run.stderr
 
     # --transitions fixes the allowed transitions instead of inferring them from the observed pairs.
-    given = lcsim_cli("calibrate", "--snapshots", d / "snapshots.csv", "--absorbing", "won,lost", "--transitions",
-                      "lead:mql,lead:lost,mql:won,mql:lead,mql:lost", "--out", tmp_path / "given.yaml", "--json")
+    given = lcsim_cli(
+        "calibrate",
+        "--snapshots",
+        d / "snapshots.csv",
+        "--absorbing",
+        "won,lost",
+        "--transitions",
+        "lead:mql,lead:lost,mql:won,mql:lead,mql:lost",
+        "--out",
+        tmp_path / "given.yaml",
+        "--json",
+    )
     assert given.returncode == 0, given.stderr
     fit = json.loads(given.stdout)["snapshots"]
     assert fit["transitions_inferred"] is False
-    assert [(r["from"], r["to"]) for r in fit["rates"]] == [("lead", "mql"), ("lead", "lost"), ("mql", "won"),
-                                                            ("mql", "lead"), ("mql", "lost")]
-    bad = lcsim_cli("calibrate", "--snapshots", d / "snapshots.csv", "--absorbing", "won,lost", "--transitions",
-                    "lead:mqll", "--out", tmp_path / "bad.yaml")
+    assert [(r["from"], r["to"]) for r in fit["rates"]] == [
+        ("lead", "mql"),
+        ("lead", "lost"),
+        ("mql", "won"),
+        ("mql", "lead"),
+        ("mql", "lost"),
+    ]
+    bad = lcsim_cli(
+        "calibrate",
+        "--snapshots",
+        d / "snapshots.csv",
+        "--absorbing",
+        "won,lost",
+        "--transitions",
+        "lead:mqll",
+        "--out",
+        tmp_path / "bad.yaml",
+    )
     assert bad.returncode == 2 and "unknown stage 'mqll'" in bad.stderr
 
     # With events as well, the snapshot fit is reported beside the event-log estimates.
-    both = lcsim_cli("calibrate", d / "events.csv", "--snapshots", d / "snapshots.csv", "--absorbing",
-                     "won,lost", "--censor-at", summary["censor_at"], "--out", tmp_path / "both.yaml", "--json")
+    both = lcsim_cli(
+        "calibrate",
+        d / "events.csv",
+        "--snapshots",
+        d / "snapshots.csv",
+        "--absorbing",
+        "won,lost",
+        "--censor-at",
+        summary["censor_at"],
+        "--out",
+        tmp_path / "both.yaml",
+        "--json",
+    )
     assert both.returncode == 0, both.stderr
     report = json.loads(both.stdout)
     assert report["scenario"]["source"] == "events"
@@ -214,13 +321,26 @@ def assert_one_line_exit_2(res, expected, out):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("rows, args, expected", [
-    ("c1,2025-01-06T09:00:00Z,lead\nc1,2025-13-40,mql\n", [], ["bad.csv:3:", "timestamp", "2025-13-40"]),
-    ("c1,2025-01-06,lead\nc1,2025-01-09,leed\n", ["--stages", "lead,mql,won,lost"],
-     ["bad.csv:3:", "stage", "'leed'", "did you mean 'lead'"]),
-    ("c1,2025-01-06,Lead\nc1,2025-01-09,Qualified\n", ["--stage-map", "MAP"],
-     ["bad.csv:3:", "stage", "'Qualified'"]),
-])
+@pytest.mark.parametrize(
+    "rows, args, expected",
+    [
+        (
+            "c1,2025-01-06T09:00:00Z,lead\nc1,2025-13-40,mql\n",
+            [],
+            ["bad.csv:3:", "timestamp", "2025-13-40"],
+        ),
+        (
+            "c1,2025-01-06,lead\nc1,2025-01-09,leed\n",
+            ["--stages", "lead,mql,won,lost"],
+            ["bad.csv:3:", "stage", "'leed'", "did you mean 'lead'"],
+        ),
+        (
+            "c1,2025-01-06,Lead\nc1,2025-01-09,Qualified\n",
+            ["--stage-map", "MAP"],
+            ["bad.csv:3:", "stage", "'Qualified'"],
+        ),
+    ],
+)
 def test_bad_history_exits_2_naming_row_and_column(lcsim_cli, tmp_path, rows, args, expected):
     (tmp_path / "bad.csv").write_text(BAD_HEADER + rows)
     (tmp_path / "map.yaml").write_text("Lead: lead\nMQL: mql\n")
@@ -243,8 +363,14 @@ def test_empty_file_bad_stage_map_and_no_input_exit_2(lcsim_cli, tmp_path):
     assert res.returncode == 2 and "header.csv" in res.stderr
     (tmp_path / "map.yaml").write_text("Lead: [lead]\n")
     (tmp_path / "ok.csv").write_text(BAD_HEADER + "c1,2025-01-06,Lead\n")
-    res = lcsim_cli("calibrate", tmp_path / "ok.csv", "--out", tmp_path / "out.yaml", "--stage-map",
-                    tmp_path / "map.yaml")
+    res = lcsim_cli(
+        "calibrate",
+        tmp_path / "ok.csv",
+        "--out",
+        tmp_path / "out.yaml",
+        "--stage-map",
+        tmp_path / "map.yaml",
+    )
     assert res.returncode == 2
     assert "map.yaml:1: Lead: expected a stage name, got a list" in res.stderr
     res = lcsim_cli("calibrate", "--out", tmp_path / "out.yaml")
@@ -256,13 +382,25 @@ def test_empty_file_bad_stage_map_and_no_input_exit_2(lcsim_cli, tmp_path):
 
 def test_bad_synth_options_exit_2_naming_the_option(history, lcsim_cli, tmp_path):
     d, _ = history
-    res = lcsim_cli("synth", d / "truth.yaml", "--events", tmp_path / "e.csv", "--start-date", "2025-02-30")
+    res = lcsim_cli(
+        "synth", d / "truth.yaml", "--events", tmp_path / "e.csv", "--start-date", "2025-02-30"
+    )
     assert res.returncode == 2
     assert "--start-date: expected a date YYYY-MM-DD, got 2025-02-30" in res.stderr
-    res = lcsim_cli("synth", d / "truth.yaml", "--events", tmp_path / "e.csv", "--observe-until", "400")
+    res = lcsim_cli(
+        "synth", d / "truth.yaml", "--events", tmp_path / "e.csv", "--observe-until", "400"
+    )
     assert res.returncode == 2 and "--observe-until" in res.stderr
-    res = lcsim_cli("synth", d / "truth.yaml", "--events", tmp_path / "e.csv", "--snapshots",
-                    tmp_path / "s.csv", "--every", "weekly")
+    res = lcsim_cli(
+        "synth",
+        d / "truth.yaml",
+        "--events",
+        tmp_path / "e.csv",
+        "--snapshots",
+        tmp_path / "s.csv",
+        "--every",
+        "weekly",
+    )
     assert res.returncode == 2 and "--every" in res.stderr
     assert not (tmp_path / "e.csv").exists()
 
@@ -270,14 +408,38 @@ def test_bad_synth_options_exit_2_naming_the_option(history, lcsim_cli, tmp_path
 def test_help_lists_the_options(lcsim_cli):
     synth = lcsim_cli("synth", "--help")
     assert synth.returncode == 0
-    for option in ("--events", "--snapshots", "--every", "--touchpoints", "--replication", "--seed",
-                   "--start-date", "--observe-until", "--json"):
+    for option in (
+        "--events",
+        "--snapshots",
+        "--every",
+        "--touchpoints",
+        "--replication",
+        "--seed",
+        "--start-date",
+        "--observe-until",
+        "--json",
+    ):
         assert option in synth.stdout, option
     cal = lcsim_cli("calibrate", "--help")
     assert cal.returncode == 0
-    for option in ("--out", "--snapshots", "--segment-column", "--censor-at", "--stage-map", "--absorbing",
-                   "--won", "--drop-duplicates", "--touchpoints", "--lift", "--report", "--json", "--date-means",
-                   "--columns", "--dry-run", "--stages"):
+    for option in (
+        "--out",
+        "--snapshots",
+        "--segment-column",
+        "--censor-at",
+        "--stage-map",
+        "--absorbing",
+        "--won",
+        "--drop-duplicates",
+        "--touchpoints",
+        "--lift",
+        "--report",
+        "--json",
+        "--date-means",
+        "--columns",
+        "--dry-run",
+        "--stages",
+    ):
         assert option in cal.stdout, option
     assert "end-of-day" in cal.stdout and "month_end" in cal.stdout
     top = lcsim_cli("--help")
@@ -323,22 +485,41 @@ def test_funnel_counts_calibrate_and_the_scenario_runs(lcsim_cli, tmp_path):
     counts = tmp_path / "counts.csv"
     funnel_counts_csv(counts)
     out, report_path = tmp_path / "funnel.yaml", tmp_path / "report.json"
-    res = lcsim_cli("calibrate", "--funnel", counts, "--transitions", FUNNEL_TRANSITIONS, "--start", "empty",
-                    "--out", out, "--report", report_path, "--name", "from_counts")
+    res = lcsim_cli(
+        "calibrate",
+        "--funnel",
+        counts,
+        "--transitions",
+        FUNNEL_TRANSITIONS,
+        "--start",
+        "empty",
+        "--out",
+        out,
+        "--report",
+        report_path,
+        "--name",
+        "from_counts",
+    )
     assert res.returncode == 0, res.stderr
     assert "calibrated from funnel counts" in res.stdout and "stages.mql.next.won" in res.stdout
     report = json.loads(report_path.read_text())
     assert report["scenario"]["source"] == "funnel" and report["inputs"]["funnel"] == str(counts)
     f = report["funnel"]
     assert f["converged"] and f["cells"] == 24 and f["parameters"] == 4 and f["start"] == "empty"
-    assert f["epoch"] == "2025-01-01" and f["periods"][1] == "2025-01-31" and f["period_starts"][-1] == 360
+    assert (
+        f["epoch"] == "2025-01-01"
+        and f["periods"][1] == "2025-01-31"
+        and f["period_starts"][-1] == 360
+    )
     assert f["deviance"] < 2.5 * (24 - 4)
     assert len(f["counts"]) == 12 * 3
     est = estimates(report)
     for stage, (mean, nxt) in FUNNEL_TRUTH.items():
         assert covers(est[f"stages.{stage}.dwell.mean"], mean), est[f"stages.{stage}.dwell.mean"]
         for target, p in nxt.items():
-            assert covers(est[f"stages.{stage}.next.{target}"], p), est[f"stages.{stage}.next.{target}"]
+            assert covers(est[f"stages.{stage}.next.{target}"], p), est[
+                f"stages.{stage}.next.{target}"
+            ]
     assert est["arrivals.streams[0].rate_per_day"]["estimate"] == pytest.approx(20.0, rel=0.05)
     assert report["warnings"] == []
 
@@ -354,47 +535,98 @@ def test_funnel_counts_calibrate_and_the_scenario_runs(lcsim_cli, tmp_path):
     # One implementation: Python's lcsim.calibrate(funnel=...) gives the command's numbers exactly.
     import lcsim
 
-    cal = lcsim.calibrate(funnel=counts, transitions={"lead": ["mql", "lost"], "mql": ["won", "lost"]},
-                          start="empty", name="from_counts")
+    cal = lcsim.calibrate(
+        funnel=counts,
+        transitions={"lead": ["mql", "lost"], "mql": ["won", "lost"]},
+        start="empty",
+        name="from_counts",
+    )
     for row in cal.estimates.itertuples(index=False):
         assert (row.estimate, row.ci_low, row.ci_high, row.n) == tuple(
-            est[row.parameter][k] for k in ("estimate", "ci_low", "ci_high", "n")), row.parameter
+            est[row.parameter][k] for k in ("estimate", "ci_low", "ci_high", "n")
+        ), row.parameter
     assert cal.fit["deviance"] == f["deviance"] and cal.fit["iterations"] == f["iterations"]
 
 
-@pytest.mark.parametrize("rows, args, expected", [
-    ("2025-01-01,lead,100\n2025-01-01,mq1,40\n", [], ["counts.csv:3:", "stage", "unknown stage 'mq1'",
-                                                     "did you mean 'mql'"]),
-    ("2025-01-01,lead,100\n2025-01-01,mql,many\n", [], ["counts.csv:3:", "entries", "expected a count", "'many'"]),
-    ("2025-01-01,lead,100\n2025-01-01,mql,-3\n", [], ["counts.csv:3:", "entries", "'-3'"]),
-    ("2025-01-01,lead,100\n2025-01-01,mql,40\n2025-02-01,lead,90\n2025-02-01,mql,30\n2025-01-01,mql,41\n", [],
-     ["counts.csv:6:", "stage", "a second row for stage 'mql' in period 2025-01-01"]),
-    ("2025-01-01,lead,100\n", ["--transitions", "lead-mql"], ["--transitions", "FROM:TO", "'lead-mql'"]),
-    ("2025-01-01,lead,100\n", ["NONE"], ["--transitions", "--funnel needs the stage model"]),
-])
+@pytest.mark.parametrize(
+    "rows, args, expected",
+    [
+        (
+            "2025-01-01,lead,100\n2025-01-01,mq1,40\n",
+            [],
+            ["counts.csv:3:", "stage", "unknown stage 'mq1'", "did you mean 'mql'"],
+        ),
+        (
+            "2025-01-01,lead,100\n2025-01-01,mql,many\n",
+            [],
+            ["counts.csv:3:", "entries", "expected a count", "'many'"],
+        ),
+        ("2025-01-01,lead,100\n2025-01-01,mql,-3\n", [], ["counts.csv:3:", "entries", "'-3'"]),
+        (
+            "2025-01-01,lead,100\n2025-01-01,mql,40\n2025-02-01,lead,90\n2025-02-01,mql,30\n2025-01-01,mql,41\n",
+            [],
+            ["counts.csv:6:", "stage", "a second row for stage 'mql' in period 2025-01-01"],
+        ),
+        (
+            "2025-01-01,lead,100\n",
+            ["--transitions", "lead-mql"],
+            ["--transitions", "FROM:TO", "'lead-mql'"],
+        ),
+        ("2025-01-01,lead,100\n", ["NONE"], ["--transitions", "--funnel needs the stage model"]),
+    ],
+)
 def test_bad_funnel_counts_exit_2_naming_row_and_column(lcsim_cli, tmp_path, rows, args, expected):
     (tmp_path / "counts.csv").write_text("period,stage,entries\n" + rows)
     if not args:
         args = ["--transitions", FUNNEL_TRANSITIONS]
     args = [a for a in args if a != "NONE"]
-    res = lcsim_cli("calibrate", "--funnel", tmp_path / "counts.csv", "--out", tmp_path / "out.yaml", *args)
+    res = lcsim_cli(
+        "calibrate", "--funnel", tmp_path / "counts.csv", "--out", tmp_path / "out.yaml", *args
+    )
     assert_one_line_exit_2(res, expected, tmp_path / "out.yaml")
 
 
 def test_funnel_empty_file_missing_column_and_mixed_inputs_exit_2(lcsim_cli, tmp_path):
     out = tmp_path / "out.yaml"
     (tmp_path / "empty.csv").write_text("")
-    res = lcsim_cli("calibrate", "--funnel", tmp_path / "empty.csv", "--transitions", FUNNEL_TRANSITIONS, "--out", out)
+    res = lcsim_cli(
+        "calibrate",
+        "--funnel",
+        tmp_path / "empty.csv",
+        "--transitions",
+        FUNNEL_TRANSITIONS,
+        "--out",
+        out,
+    )
     assert res.returncode == 2 and "empty.csv: empty file" in res.stderr
     (tmp_path / "cols.csv").write_text("period,stage,count\n2025-01,lead,3\n")
-    res = lcsim_cli("calibrate", "--funnel", tmp_path / "cols.csv", "--transitions", FUNNEL_TRANSITIONS, "--out", out)
+    res = lcsim_cli(
+        "calibrate",
+        "--funnel",
+        tmp_path / "cols.csv",
+        "--transitions",
+        FUNNEL_TRANSITIONS,
+        "--out",
+        out,
+    )
     assert res.returncode == 2 and "cols.csv:1: entries: missing column 'entries'" in res.stderr
     (tmp_path / "events.csv").write_text(BAD_HEADER + "c1,2025-01-06,lead\n")
-    res = lcsim_cli("calibrate", tmp_path / "events.csv", "--funnel", tmp_path / "cols.csv", "--transitions",
-                    FUNNEL_TRANSITIONS, "--out", out)
+    res = lcsim_cli(
+        "calibrate",
+        tmp_path / "events.csv",
+        "--funnel",
+        tmp_path / "cols.csv",
+        "--transitions",
+        FUNNEL_TRANSITIONS,
+        "--out",
+        out,
+    )
     assert res.returncode == 2 and "EVENTS: cannot be combined with --funnel" in res.stderr
     res = lcsim_cli("calibrate", tmp_path / "events.csv", "--transitions", "lead:mql", "--out", out)
-    assert res.returncode == 2 and "--transitions: applies to --funnel and --snapshots only" in res.stderr
+    assert (
+        res.returncode == 2
+        and "--transitions: applies to --funnel and --snapshots only" in res.stderr
+    )
     res = lcsim_cli("calibrate", tmp_path / "events.csv", "--start", "empty", "--out", out)
     assert res.returncode == 2 and "--funnel" in res.stderr
     assert not out.exists()

@@ -41,8 +41,16 @@ def small(tmp_path):
 
 
 def grid_args(small):
-    return ["sweep", small, "--set", "touchpoints.webinar.reach=0.1,0.6",
-            "--set", "stages.lead.next={mql: 0.7, lost: 0.3},{mql: 0.3, lost: 0.7}", "-t", "1"]
+    return [
+        "sweep",
+        small,
+        "--set",
+        "touchpoints.webinar.reach=0.1,0.6",
+        "--set",
+        "stages.lead.next={mql: 0.7, lost: 0.3},{mql: 0.3, lost: 0.7}",
+        "-t",
+        "1",
+    ]
 
 
 def test_grid_2x2_json(lcsim_cli, small):
@@ -56,14 +64,18 @@ def test_grid_2x2_json(lcsim_cli, small):
     # Cartesian product, the first --set varying slowest.
     assert [p["parameters"]["touchpoints.webinar.reach"] for p in points] == [0.1, 0.1, 0.6, 0.6]
     assert [p["parameters"]["stages.lead.next"] for p in points] == [
-        {"mql": 0.7, "lost": 0.3}, {"mql": 0.3, "lost": 0.7}] * 2
+        {"mql": 0.7, "lost": 0.3},
+        {"mql": 0.3, "lost": 0.7},
+    ] * 2
     for p in points:
         assert p["seed"] == 3 and p["replications"] == 3  # common random numbers: one seed
         metrics = {row["metric"]: row for row in p["summary"]}
         for m in KEY_METRICS:
             assert metrics[m]["ci_low"] <= metrics[m]["mean"] <= metrics[m]["ci_high"]
     conversions = [{r["metric"]: r["mean"] for r in p["summary"]}["conversions"] for p in points]
-    assert conversions[0] > conversions[1] and conversions[2] > conversions[3]  # more leads into mql
+    assert (
+        conversions[0] > conversions[1] and conversions[2] > conversions[3]
+    )  # more leads into mql
     assert conversions[2] > conversions[0]  # a wider reach converts more
 
 
@@ -73,10 +85,10 @@ def test_grid_text_table(lcsim_cli, small):
     lines = out.stdout.splitlines()
     assert "grid of 4 points over 2 parameters" in lines[0]
     assert "2 replications per point" in lines[0] and "seed 3" in lines[0]
-    header = next(l for l in lines if l.lstrip().startswith("point"))
+    header = next(line for line in lines if line.lstrip().startswith("point"))
     for column in ("touchpoints.webinar.reach", "stages.lead.next", "metric", "mean", "95% CI"):
         assert column in header
-    rows = [l.split() for l in lines if l.strip() and l.split()[0].isdigit()]
+    rows = [line.split() for line in lines if line.strip() and line.split()[0].isdigit()]
     assert len(rows) == 4 * len(KEY_METRICS)  # tidy: one row per point and metric
     assert {r[0] for r in rows} == {"0", "1", "2", "3"}
     assert [r[1] for r in rows if r[0] == "3"] == ["0.6"] * len(KEY_METRICS)
@@ -93,7 +105,12 @@ def test_out_stores_the_sweep_with_each_points_scenario(lcsim_cli, small, tmp_pa
         assert list(group.attrs["parameters"]) == ["touchpoints.webinar.reach", "stages.lead.next"]
         points = group["points"][:]
         assert list(points["point"]) == [0, 1, 2, 3]
-        assert [v.decode() for v in points["touchpoints.webinar.reach"]] == ["0.1", "0.1", "0.6", "0.6"]
+        assert [v.decode() for v in points["touchpoints.webinar.reach"]] == [
+            "0.1",
+            "0.1",
+            "0.6",
+            "0.6",
+        ]
         assert json.loads(points["stages.lead.next"][1].decode()) == {"mql": 0.3, "lost": 0.7}
         assert sorted(f["runs"]) == [f"grid1.p{i}" for i in range(4)]
     design, parameters, values, runs = _core.study_read_sweep(str(study), "grid1")
@@ -110,9 +127,14 @@ def test_out_stores_the_sweep_with_each_points_scenario(lcsim_cli, small, tmp_pa
 
 
 def test_unknown_path_suggests_close_matches(lcsim_cli, small, tmp_path):
-    out = lcsim_cli("sweep", small, "--set", "touchpoint.webinar.reach=0.1,0.2", "--out", tmp_path / "s.h5")
+    out = lcsim_cli(
+        "sweep", small, "--set", "touchpoint.webinar.reach=0.1,0.2", "--out", tmp_path / "s.h5"
+    )
     assert out.returncode == 2
-    assert "unknown path 'touchpoint.webinar.reach'; did you mean 'touchpoints.webinar.reach'" in out.stderr
+    assert (
+        "unknown path 'touchpoint.webinar.reach'; did you mean 'touchpoints.webinar.reach'"
+        in out.stderr
+    )
     assert not (tmp_path / "s.h5").exists()
     bad_index = lcsim_cli("sweep", small, "--set", "arrivals.initial[2].count=10")
     assert bad_index.returncode == 2 and "'arrivals.initial' has 1 item" in bad_index.stderr
@@ -120,22 +142,37 @@ def test_unknown_path_suggests_close_matches(lcsim_cli, small, tmp_path):
 
 def test_points_from_csv(lcsim_cli, small, tmp_path):
     csv = tmp_path / "points.csv"
-    csv.write_text('touchpoints.webinar.reach,stages.lead.next,arrivals.initial[0].count\n'
-                   '0.2,"{mql: 0.6, lost: 0.4}",100\n'
-                   '0.4,"{mql: 0.4, lost: 0.6}",200\n'
-                   '0.9,"{mql: 0.5, lost: 0.5}",300\n')
+    csv.write_text(
+        "touchpoints.webinar.reach,stages.lead.next,arrivals.initial[0].count\n"
+        '0.2,"{mql: 0.6, lost: 0.4}",100\n'
+        '0.4,"{mql: 0.4, lost: 0.6}",200\n'
+        '0.9,"{mql: 0.5, lost: 0.5}",300\n'
+    )
     out = lcsim_cli("sweep", small, "--points", csv, "-r", "2", "--json")
     assert out.returncode == 0, out.stderr
     j = json.loads(out.stdout)
     assert j["design"] == "points"
-    assert j["parameters"] == ["touchpoints.webinar.reach", "stages.lead.next", "arrivals.initial[0].count"]
+    assert j["parameters"] == [
+        "touchpoints.webinar.reach",
+        "stages.lead.next",
+        "arrivals.initial[0].count",
+    ]
     assert [p["parameters"] for p in j["points"]] == [
-        {"touchpoints.webinar.reach": 0.2, "stages.lead.next": {"mql": 0.6, "lost": 0.4},
-         "arrivals.initial[0].count": 100},
-        {"touchpoints.webinar.reach": 0.4, "stages.lead.next": {"mql": 0.4, "lost": 0.6},
-         "arrivals.initial[0].count": 200},
-        {"touchpoints.webinar.reach": 0.9, "stages.lead.next": {"mql": 0.5, "lost": 0.5},
-         "arrivals.initial[0].count": 300},
+        {
+            "touchpoints.webinar.reach": 0.2,
+            "stages.lead.next": {"mql": 0.6, "lost": 0.4},
+            "arrivals.initial[0].count": 100,
+        },
+        {
+            "touchpoints.webinar.reach": 0.4,
+            "stages.lead.next": {"mql": 0.4, "lost": 0.6},
+            "arrivals.initial[0].count": 200,
+        },
+        {
+            "touchpoints.webinar.reach": 0.9,
+            "stages.lead.next": {"mql": 0.5, "lost": 0.5},
+            "arrivals.initial[0].count": 300,
+        },
     ]
     customers = [{r["metric"]: r["mean"] for r in p["summary"]}["customers"] for p in j["points"]]
     assert customers == [100, 200, 300]
@@ -143,8 +180,14 @@ def test_points_from_csv(lcsim_cli, small, tmp_path):
 
 def test_points_from_json(lcsim_cli, small, tmp_path):
     points = tmp_path / "points.json"
-    points.write_text(json.dumps([{"touchpoints.webinar.reach": 0.2, "touchpoints.webinar.cost": 5},
-                                  {"touchpoints.webinar.cost": 50, "touchpoints.webinar.reach": 0.8}]))
+    points.write_text(
+        json.dumps(
+            [
+                {"touchpoints.webinar.reach": 0.2, "touchpoints.webinar.cost": 5},
+                {"touchpoints.webinar.cost": 50, "touchpoints.webinar.reach": 0.8},
+            ]
+        )
+    )
     out = lcsim_cli("sweep", small, "--points", points, "-r", "2", "--json")
     assert out.returncode == 0, out.stderr
     j = json.loads(out.stdout)
@@ -153,7 +196,9 @@ def test_points_from_json(lcsim_cli, small, tmp_path):
 
 
 def test_invalid_point_names_the_point_and_field(lcsim_cli, small, tmp_path):
-    out = lcsim_cli("sweep", small, "--set", "stages.lead.next.mql=0.5,0.9", "--out", tmp_path / "s.h5")
+    out = lcsim_cli(
+        "sweep", small, "--set", "stages.lead.next.mql=0.5,0.9", "--out", tmp_path / "s.h5"
+    )
     assert out.returncode == 2
     assert "sweep point 1: stages.lead.next.mql=0.9" in out.stderr
     assert "stages.lead.next: " in out.stderr and "sum" in out.stderr

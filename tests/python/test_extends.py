@@ -8,9 +8,9 @@ from pathlib import Path
 
 import h5py
 import pytest
+from conftest import SCENARIOS
 
 import lcsim
-from conftest import ROOT, SCENARIOS
 
 FULL = Path(__file__).parent / "data" / "full_variants"
 PAIRS = sorted(p.relative_to(FULL) for p in FULL.rglob("*.yaml"))
@@ -45,7 +45,9 @@ def test_a_variant_keeps_its_resolved_text_its_own_text_and_its_bases(tmp_path):
     assert variant.own_text == (SCENARIOS / "b2b_saas/faster_follow_up.yaml").read_text()
     # Rebuilt from its pickled state (a Dask worker without the base file): same scenario, same provenance.
     again = pickle.loads(pickle.dumps(variant))
-    assert again == variant and again.extends == variant.extends and again.own_text == variant.own_text
+    assert (
+        again == variant and again.extends == variant.extends and again.own_text == variant.own_text
+    )
     # to_yaml is the resolved, canonical form: it loads on its own.
     alone = tmp_path / "resolved.yaml"
     alone.write_text(variant.to_yaml())
@@ -53,19 +55,33 @@ def test_a_variant_keeps_its_resolved_text_its_own_text_and_its_bases(tmp_path):
     # A variant of a variant.
     (tmp_path / "sub").mkdir()
     chained = tmp_path / "sub" / "even_faster.yaml"
-    chained.write_text(f"extends: {SCENARIOS / 'b2b_saas/faster_follow_up.yaml'}\n"
-                       "changes: {touchpoints.first_call.reach: 0.95}\n")
+    chained.write_text(
+        f"extends: {SCENARIOS / 'b2b_saas/faster_follow_up.yaml'}\n"
+        "changes: {touchpoints.first_call.reach: 0.95}\n"
+    )
     s = lcsim.Scenario.load(chained)
-    assert s.extends == [str(SCENARIOS / "b2b_saas/faster_follow_up.yaml"), str(SCENARIOS / "b2b_saas/baseline.yaml")]
-    assert s.diff(variant) == [lcsim.ScenarioChange("touchpoints.first_call.reach", 0.95, variant.to_dict()
-                                                    ["touchpoints"]["first_call"]["reach"])]
+    assert s.extends == [
+        str(SCENARIOS / "b2b_saas/faster_follow_up.yaml"),
+        str(SCENARIOS / "b2b_saas/baseline.yaml"),
+    ]
+    assert s.diff(variant) == [
+        lcsim.ScenarioChange(
+            "touchpoints.first_call.reach",
+            0.95,
+            variant.to_dict()["touchpoints"]["first_call"]["reach"],
+        )
+    ]
 
 
 def test_diff_lists_the_changed_paths_with_old_and_new_values():
     base = lcsim.Scenario.load(SCENARIOS / "b2b_saas/baseline.yaml")
     faster = lcsim.Scenario.load(SCENARIOS / "b2b_saas/faster_follow_up.yaml")
     changes = {c.path: c for c in base.diff(faster)}
-    assert set(changes) == {"name", "description", "touchpoints.first_call.schedule.after_entry.days"}
+    assert set(changes) == {
+        "name",
+        "description",
+        "touchpoints.first_call.schedule.after_entry.days",
+    }
     assert changes["touchpoints.first_call.schedule.after_entry.days"].old == [2]
     assert changes["touchpoints.first_call.schedule.after_entry.days"].new == [0.1667]
     webinar = lcsim.Scenario.load(SCENARIOS / "b2b_saas/webinar_for_mqls.yaml")
@@ -105,11 +121,17 @@ def test_errors_point_into_the_file_and_line_they_are_in(tmp_path, lcsim_cli):
     base = (SCENARIOS / "b2b_saas/baseline.yaml").read_text()
     (tmp_path / "baseline.yaml").write_text(base)
     variant = tmp_path / "wide.yaml"
-    variant.write_text("# a webinar for everyone\nextends: baseline.yaml\nchanges:\n  touchpoints.nurture_email.reach: 1.4\n")
+    variant.write_text(
+        "# a webinar for everyone\nextends: baseline.yaml\nchanges:\n  touchpoints.nurture_email.reach: 1.4\n"
+    )
     with pytest.raises(lcsim.ScenarioError) as caught:
         lcsim.Scenario.load(variant)
     (problem,) = caught.value.problems
-    assert (problem.file, problem.line, problem.field) == (str(variant), 4, "touchpoints.nurture_email.reach")
+    assert (problem.file, problem.line, problem.field) == (
+        str(variant),
+        4,
+        "touchpoints.nurture_email.reach",
+    )
     done = lcsim_cli("validate", variant)
     assert done.returncode == 2
     assert f"{variant}:4: touchpoints.nurture_email.reach:" in done.stdout + done.stderr
@@ -119,17 +141,27 @@ def test_errors_point_into_the_file_and_line_they_are_in(tmp_path, lcsim_cli):
     (tmp_path / "named.yaml").write_text("extends: baseline.yaml\nname: named\n")
     done = lcsim_cli("validate", tmp_path / "named.yaml")
     assert done.returncode == 2
-    assert f"{tmp_path / 'baseline.yaml'}:{line}: touchpoints.nurture_email.reach:" in done.stdout + done.stderr
+    assert (
+        f"{tmp_path / 'baseline.yaml'}:{line}: touchpoints.nurture_email.reach:"
+        in done.stdout + done.stderr
+    )
     # Missing base and cycles.
     (tmp_path / "lost.yaml").write_text("extends: nowhere.yaml\n")
     done = lcsim_cli("validate", tmp_path / "lost.yaml")
-    assert done.returncode == 2 and "cannot read the base scenario 'nowhere.yaml'" in done.stdout + done.stderr
+    assert (
+        done.returncode == 2
+        and "cannot read the base scenario 'nowhere.yaml'" in done.stdout + done.stderr
+    )
     (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
     (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
     done = lcsim_cli("validate", tmp_path / "a.yaml")
     assert done.returncode == 2
     message = done.stdout + done.stderr
-    assert "extends cycle" in message and str(tmp_path / "a.yaml") in message and str(tmp_path / "b.yaml") in message
+    assert (
+        "extends cycle" in message
+        and str(tmp_path / "a.yaml") in message
+        and str(tmp_path / "b.yaml") in message
+    )
 
 
 def test_compare_and_sweep_take_a_variant(tmp_path, lcsim_cli):
@@ -140,8 +172,12 @@ def test_compare_and_sweep_take_a_variant(tmp_path, lcsim_cli):
     (variant,) = json.loads(cli.stdout)["variants"]
     assert variant["changed_touchpoints"] == ["first_call"]
     cli_deltas = {d["metric"]: d["delta"] for d in variant["deltas"]}
-    py = lcsim.compare(lcsim.Scenario.load(base), lcsim.Scenario.load(faster), replications=4).deltas()
+    py = lcsim.compare(
+        lcsim.Scenario.load(base), lcsim.Scenario.load(faster), replications=4
+    ).deltas()
     assert {row.metric: row.delta for row in py.itertuples()} == cli_deltas
     # A sweep over a field only the base writes.
-    done = lcsim_cli("sweep", faster, "--set", "touchpoints.nurture_email.reach=0.2,0.5", "--replications", 2)
+    done = lcsim_cli(
+        "sweep", faster, "--set", "touchpoints.nurture_email.reach=0.2,0.5", "--replications", 2
+    )
     assert done.returncode == 0, done.stderr

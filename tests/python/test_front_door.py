@@ -19,8 +19,11 @@ HEADER = ["Account ID", "Changed At", "Stage"]
 COLUMNS = "customer_id=Account ID,timestamp=Changed At,stage=Stage"
 T0 = pd.Timestamp("2025-01-06")
 MEAN_DAYS = {"Lead": 6.0, "MQL": 10.0, "SQL": 8.0}
-NEXT = {"Lead": (["MQL", "Lost"], [0.6, 0.4]), "MQL": (["SQL", "Lead", "Lost"], [0.5, 0.1, 0.4]),
-        "SQL": (["Won", "Lost"], [0.5, 0.5])}
+NEXT = {
+    "Lead": (["MQL", "Lost"], [0.6, 0.4]),
+    "MQL": (["SQL", "Lead", "Lost"], [0.5, 0.1, 0.4]),
+    "SQL": (["Won", "Lost"], [0.5, 0.5]),
+}
 
 
 def _accounts(n: int, seed: int):
@@ -69,7 +72,9 @@ def export(tmp_path_factory):
         return paths[a][i][0]
 
     for a in take(8):  # a row written with its offset: the same instant at +02:00
-        blocks[a][1][1] = (T0 + pd.Timedelta(seconds=seconds(a, 1) + 7200)).strftime("%Y-%m-%dT%H:%M:%S+02:00")
+        blocks[a][1][1] = (T0 + pd.Timedelta(seconds=seconds(a, 1) + 7200)).strftime(
+            "%Y-%m-%dT%H:%M:%S+02:00"
+        )
         blocks[a][1][3] = "offset"
     for a in take(6):  # a row in UTC, named with Z
         blocks[a][0][1] = (T0 + pd.Timedelta(seconds=seconds(a, 0))).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -88,7 +93,9 @@ def export(tmp_path_factory):
     for a in take(5, lambda b: b[-1][2] == "Lost"):  # a row after the account was lost
         blocks[a].append([ids[a], _local(paths[a][-1][0] + 3 * 86400), "MQL", "after"])
     for a in take(4, lambda b: b[1][2] == "MQL"):  # a CRM stage nobody mapped, between lead and mql
-        blocks[a].insert(1, [ids[a], _local((seconds(a, 0) + seconds(a, 1)) // 2), "Demo Booked", "rare"])
+        blocks[a].insert(
+            1, [ids[a], _local((seconds(a, 0) + seconds(a, 1)) // 2), "Demo Booked", "rare"]
+        )
     apart = []
     for a in take(6):  # the account's last row, appended at the end of the file
         row = blocks[a].pop()
@@ -105,8 +112,13 @@ def export(tmp_path_factory):
     zoned = {"offset", "z"}
     plain = [r for r in rows if r[3] not in unusable | zoned]
     # The classes of unusable rows come in the order of their first row, then the others in a fixed order.
-    unusable_classes = sorted([("missing timestamp", tagged("missing")), ("unparseable timestamp", tagged("unparseable"))],
-                              key=lambda c: c[1][0][0])
+    unusable_classes = sorted(
+        [
+            ("missing timestamp", tagged("missing")),
+            ("unparseable timestamp", tagged("unparseable")),
+        ],
+        key=lambda c: c[1][0][0],
+    )
     expected = {
         **dict(unusable_classes),
         "duplicate row": tagged("duplicate"),
@@ -130,7 +142,9 @@ def test_one_dry_run_shows_every_class_and_reports_every_row(export, lcsim_cli, 
     path, expected, rows = export
     report = tmp_path / "r.json"
     done = lcsim_cli(*_base(path), "--dry-run", "--report", report)
-    assert done.returncode == 2, done.stderr  # errors stop the fit, and the report is written anyway
+    assert done.returncode == 2, (
+        done.stderr
+    )  # errors stop the fit, and the report is written anyway
     for defect in expected:
         assert defect in done.stdout, (defect, done.stdout)
     assert "3 classes of defect stop the fit" in done.stdout
@@ -166,7 +180,9 @@ def test_one_dry_run_shows_every_class_and_reports_every_row(export, lcsim_cli, 
     rare = next(w for w in warnings if "'Demo Booked'" in w)
     assert "--stages a,b,..." in rare and "--stage-map map.yaml" in rare
     assert any("apart from the earlier rows of their customer (6 customers)" in w for w in warnings)
-    assert any("give no time zone and are read as UTC, while 14 rows name one" in w for w in warnings)
+    assert any(
+        "give no time zone and are read as UTC, while 14 rows name one" in w for w in warnings
+    )
     for needle in ("out of order", "absorbing stage", "Demo Booked", "no time zone"):
         assert needle in done.stderr
     # --json prints the same JSON, and exits 2 too.
@@ -177,7 +193,9 @@ def test_one_dry_run_shows_every_class_and_reports_every_row(export, lcsim_cli, 
 
 def test_a_failing_fit_shows_the_same_picture_before_its_errors(export, lcsim_cli, tmp_path):
     path, expected, _ = export
-    done = lcsim_cli(*_base(path), "--won", "Won", "--out", tmp_path / "c.yaml", "--report", tmp_path / "r.json")
+    done = lcsim_cli(
+        *_base(path), "--won", "Won", "--out", tmp_path / "c.yaml", "--report", tmp_path / "r.json"
+    )
     assert done.returncode == 2
     assert "stopped by the errors below" in done.stdout
     for defect in expected:
@@ -187,8 +205,11 @@ def test_a_failing_fit_shows_the_same_picture_before_its_errors(export, lcsim_cl
 
 def test_python_check_events_gives_the_same_picture_with_python_hints(export, lcsim_cli, tmp_path):
     path, expected, _ = export
-    check = lcsim.check_events(path, columns={"customer_id": "Account ID", "timestamp": "Changed At", "stage": "Stage"},
-                               absorbing=["Won", "Lost"])
+    check = lcsim.check_events(
+        path,
+        columns={"customer_id": "Account ID", "timestamp": "Changed At", "stage": "Stage"},
+        absorbing=["Won", "Lost"],
+    )
     assert not check.ok
     got = {r.defect: (r.lines, r.customers) for r in check.cleaning.itertuples()}
     assert got == expected
@@ -198,29 +219,51 @@ def test_python_check_events_gives_the_same_picture_with_python_hints(export, lc
     assert check.stage_counts.set_index("stage").loc["Demo Booked", "rare"]
     assert any("stages=[...]" in w and "stage_map={...}" in w for w in check.warnings)
     with pytest.raises(lcsim.ScenarioError, match="drop_duplicates=True"):
-        lcsim.calibrate(path, columns={"customer_id": "Account ID", "timestamp": "Changed At", "stage": "Stage"},
-                        absorbing=["Won", "Lost"], won="Won")
+        lcsim.calibrate(
+            path,
+            columns={"customer_id": "Account ID", "timestamp": "Changed At", "stage": "Stage"},
+            absorbing=["Won", "Lost"],
+            won="Won",
+        )
 
 
 def test_once_cleaned_the_fit_lists_stages_in_funnel_order(export, lcsim_cli, tmp_path):
     path, expected, _ = export
     out = tmp_path / "c.yaml"
-    done = lcsim_cli(*_base(path), "--won", "Won", "--drop-invalid", "--drop-duplicates", "--out", out)
+    done = lcsim_cli(
+        *_base(path), "--won", "Won", "--drop-invalid", "--drop-duplicates", "--out", out
+    )
     assert done.returncode == 0, done.stderr
     stages = list(yaml.safe_load(out.read_text())["stages"])
-    assert stages[:4] == ["Lead", "Demo Booked", "MQL", "SQL"] and set(stages[4:]) == {"Won", "Lost"}
-    table = done.stdout[done.stdout.index("stages found"):]
-    assert [table.index(f"\n{s} ") for s in stages] == sorted(table.index(f"\n{s} ") for s in stages)
-    estimates = done.stdout[done.stdout.index("estimates ("):]
+    assert stages[:4] == ["Lead", "Demo Booked", "MQL", "SQL"] and set(stages[4:]) == {
+        "Won",
+        "Lost",
+    }
+    table = done.stdout[done.stdout.index("stages found") :]
+    assert [table.index(f"\n{s} ") for s in stages] == sorted(
+        table.index(f"\n{s} ") for s in stages
+    )
+    estimates = done.stdout[done.stdout.index("estimates (") :]
     first = [estimates.index(f"stages.{s}.") for s in stages if s not in ("Won", "Lost")]
     assert first == sorted(first)
     # --stages gives the order (and makes an unlisted CRM name an error).
     order = "Lead,Demo Booked,MQL,SQL,Lost,Won"
-    done = lcsim_cli(*_base(path), "--won", "Won", "--drop-invalid", "--drop-duplicates", "--stages", order,
-                     "--out", out)
+    done = lcsim_cli(
+        *_base(path),
+        "--won",
+        "Won",
+        "--drop-invalid",
+        "--drop-duplicates",
+        "--stages",
+        order,
+        "--out",
+        out,
+    )
     assert done.returncode == 0, done.stderr
     assert list(yaml.safe_load(out.read_text())["stages"]) == order.split(",")
-    done = lcsim_cli(*_base(path), "--drop-invalid", "--stages", "Lead,MQL,SQL,Won,Lost", "--dry-run")
+    done = lcsim_cli(
+        *_base(path), "--drop-invalid", "--stages", "Lead,MQL,SQL,Won,Lost", "--dry-run"
+    )
     assert done.returncode == 0 and "unknown stage" in done.stdout and "rare" not in done.stdout
 
 
@@ -235,13 +278,17 @@ def month_end(tmp_path_factory):
     at times of day, 30 of them during a month's last day; its own column names."""
     rng = np.random.default_rng(11)
     ends = [(pd.Timestamp("2025-01-01") + pd.offsets.MonthEnd(k)) for k in range(1, 13)]
-    rates = {"lead": ({"mql": 0.05, "lost": 0.03}), "mql": {"sql": 0.06, "lost": 0.03},
-             "sql": {"customer": 0.05, "lost": 0.04}}
+    rates = {
+        "lead": ({"mql": 0.05, "lost": 0.03}),
+        "mql": {"sql": 0.06, "lost": 0.03},
+        "sql": {"customer": 0.05, "lost": 0.04},
+    }
     rows = []
     month_end_days = {(end - pd.Timestamp("2025-01-01")).days for end in ends}
     # Accounts created at random times, none during a month's last day, then 30 during one.
-    created_all = [c + 1.0 if int(c) in month_end_days else c for c in rng.uniform(0, 300, 1500)] + [
-        (ends[k % 10] - pd.Timestamp("2025-01-01")).days + 0.3 + 0.02 * k for k in range(30)]
+    created_all = [
+        c + 1.0 if int(c) in month_end_days else c for c in rng.uniform(0, 300, 1500)
+    ] + [(ends[k % 10] - pd.Timestamp("2025-01-01")).days + 0.3 + 0.02 * k for k in range(30)]
     for a, c in enumerate(created_all):
         created = pd.Timestamp("2025-01-01") + pd.Timedelta(seconds=int(c * 86400))
         t, stage, changes = created, "lead", []
@@ -259,18 +306,33 @@ def month_end(tmp_path_factory):
             for when, s in changes:
                 if when <= close:
                     now = s
-            rows.append((f"A{a:05d}", end.strftime("%Y-%m-%d"), now, created.strftime("%Y-%m-%dT%H:%M:%S")))
+            rows.append(
+                (f"A{a:05d}", end.strftime("%Y-%m-%d"), now, created.strftime("%Y-%m-%dT%H:%M:%S"))
+            )
     path = tmp_path_factory.mktemp("month_end") / "snapshots.csv"
-    pd.DataFrame(rows, columns=["account", "month_end", "stage", "created_at"]).to_csv(path, index=False)
+    pd.DataFrame(rows, columns=["account", "month_end", "stage", "created_at"]).to_csv(
+        path, index=False
+    )
     return path
 
 
 SNAP_COLUMNS = "customer_id=account,date=month_end,created=created_at"
 
 
-def test_month_end_snapshots_with_their_own_columns_read_as_the_end_of_the_day(month_end, lcsim_cli, tmp_path):
-    base = ["calibrate", "--snapshots", month_end, "--columns", SNAP_COLUMNS, "--absorbing", "customer,lost",
-            "--max-phases", "1"]
+def test_month_end_snapshots_with_their_own_columns_read_as_the_end_of_the_day(
+    month_end, lcsim_cli, tmp_path
+):
+    base = [
+        "calibrate",
+        "--snapshots",
+        month_end,
+        "--columns",
+        SNAP_COLUMNS,
+        "--absorbing",
+        "customer,lost",
+        "--max-phases",
+        "1",
+    ]
     out = tmp_path / "s.yaml"
     done = lcsim_cli(*base, "--won", "customer", "--out", out, "--report", tmp_path / "r.json")
     assert done.returncode == 0, done.stderr
@@ -283,22 +345,40 @@ def test_month_end_snapshots_with_their_own_columns_read_as_the_end_of_the_day(m
     late = [line for line in done.stderr.splitlines() if "after its first snapshot" in line]
     assert len(late) == 30, done.stderr
     assert all("which means the start of that day" in line for line in late)
-    assert "every one of the 30 customers created after their first snapshot was created on that snapshot's " \
-           "date" in done.stderr
+    assert (
+        "every one of the 30 customers created after their first snapshot was created on that snapshot's "
+        "date" in done.stderr
+    )
     assert "--date-means end-of-day" in done.stderr
     # --stages gives the order of the tables and of the scenario.
-    done = lcsim_cli(*base, "--won", "customer", "--stages", "lead,mql,sql,lost,customer", "--out", out)
+    done = lcsim_cli(
+        *base, "--won", "customer", "--stages", "lead,mql,sql,lost,customer", "--out", out
+    )
     assert done.returncode == 0, done.stderr
-    assert list(yaml.safe_load(out.read_text())["stages"]) == ["lead", "mql", "sql", "lost", "customer"]
+    assert list(yaml.safe_load(out.read_text())["stages"]) == [
+        "lead",
+        "mql",
+        "sql",
+        "lost",
+        "customer",
+    ]
     # Python: the same columns and meaning.
-    cal = lcsim.calibrate(snapshots=month_end, columns={"customer_id": "account", "date": "month_end",
-                                                        "created": "created_at"},
-                          absorbing=["customer", "lost"], won="customer", max_phases=1)
+    cal = lcsim.calibrate(
+        snapshots=month_end,
+        columns={"customer_id": "account", "date": "month_end", "created": "created_at"},
+        absorbing=["customer", "lost"],
+        won="customer",
+        max_phases=1,
+    )
     assert cal.scenario is not None
     with pytest.raises(lcsim.ScenarioError, match='date_means="end-of-day"'):
-        lcsim.calibrate(snapshots=month_end, columns={"customer_id": "account", "date": "month_end",
-                                                      "created": "created_at"},
-                        absorbing=["customer", "lost"], max_phases=1, date_means="start-of-day")
+        lcsim.calibrate(
+            snapshots=month_end,
+            columns={"customer_id": "account", "date": "month_end", "created": "created_at"},
+            absorbing=["customer", "lost"],
+            max_phases=1,
+            date_means="start-of-day",
+        )
     with pytest.raises(ValueError, match="date_means"):
         lcsim.calibrate(snapshots=month_end, date_means="noon")
     with pytest.raises(ValueError, match="columns: unknown key"):
@@ -306,8 +386,17 @@ def test_month_end_snapshots_with_their_own_columns_read_as_the_end_of_the_day(m
 
 
 def test_a_markov_only_fit_needs_no_won(month_end, lcsim_cli, tmp_path):
-    base = ["calibrate", "--snapshots", month_end, "--columns", SNAP_COLUMNS, "--absorbing", "customer,lost",
-            "--max-phases", "1"]
+    base = [
+        "calibrate",
+        "--snapshots",
+        month_end,
+        "--columns",
+        SNAP_COLUMNS,
+        "--absorbing",
+        "customer,lost",
+        "--max-phases",
+        "1",
+    ]
     report = tmp_path / "r.json"
     done = lcsim_cli(*base, "--report", report)
     assert done.returncode == 0, done.stderr

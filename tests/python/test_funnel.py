@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from funnel_reference import expm
+from funnel_reference import fit_funnel as numpy_fit_funnel
 
 import lcsim
-from funnel_reference import expm, fit_funnel as numpy_fit_funnel
 
 TRUTH = """\
 name: funnel_truth
@@ -28,9 +29,15 @@ arrivals:
   streams: [{stage: lead, rate_per_day: 25}]
 """
 TRANSITIONS = {"lead": ["mql", "lost"], "mql": ["sql", "lost"], "sql": ["won", "lost"]}
-TRUE = {"stages.lead.dwell.mean": 8, "stages.mql.dwell.mean": 20, "stages.sql.dwell.mean": 15,
-        "stages.lead.next.mql": 0.5, "stages.mql.next.sql": 0.4, "stages.sql.next.won": 0.6,
-        "arrivals.streams[0].rate_per_day": 25}
+TRUE = {
+    "stages.lead.dwell.mean": 8,
+    "stages.mql.dwell.mean": 20,
+    "stages.sql.dwell.mean": 15,
+    "stages.lead.next.mql": 0.5,
+    "stages.mql.next.sql": 0.4,
+    "stages.sql.next.won": 0.6,
+    "arrivals.streams[0].rate_per_day": 25,
+}
 
 
 def monthly_counts(events: pd.DataFrame, stages) -> pd.DataFrame:
@@ -43,14 +50,22 @@ def monthly_counts(events: pd.DataFrame, stages) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def counts():
-    history = lcsim.synth(lcsim.Scenario.from_yaml(TRUTH, "truth.yaml"), seed=3, start_date="2025-01-01",
-                          observe_until=365)
-    return monthly_counts(history["events"], ["lead", "mql", "sql", "won"])  # drop-offs are not reported
+    history = lcsim.synth(
+        lcsim.Scenario.from_yaml(TRUTH, "truth.yaml"),
+        seed=3,
+        start_date="2025-01-01",
+        observe_until=365,
+    )
+    return monthly_counts(
+        history["events"], ["lead", "mql", "sql", "won"]
+    )  # drop-offs are not reported
 
 
 @pytest.fixture(scope="module")
 def fit(counts):
-    return lcsim.calibrate(funnel=counts, transitions=TRANSITIONS, start="empty", name="from_counts")
+    return lcsim.calibrate(
+        funnel=counts, transitions=TRANSITIONS, start="empty", name="from_counts"
+    )
 
 
 def test_expm_matches_closed_forms():
@@ -74,12 +89,18 @@ def test_recovers_known_parameters_within_intervals(fit, counts):
         row = fit.estimate(path)
         assert row["ci_low"] <= truth <= row["ci_high"], (path, row.to_dict())
     # monthly counts pin the probabilities down to a few points, the means much less (ramp-up only)
-    assert fit.estimate("stages.mql.next.sql")["ci_high"] - fit.estimate("stages.mql.next.sql")["ci_low"] < 0.06
+    assert (
+        fit.estimate("stages.mql.next.sql")["ci_high"]
+        - fit.estimate("stages.mql.next.sql")["ci_low"]
+        < 0.06
+    )
     mean = fit.estimate("stages.mql.dwell.mean")
     assert mean["ci_high"] / mean["ci_low"] < 3.0
     assert list(fit.counts.columns) == ["period", "stage", "observed", "expected", "fitted"]
     lead = fit.counts[fit.counts["stage"] == "lead"]
-    np.testing.assert_allclose(lead["expected"], lead["observed"])  # arrivals are the entry stage's counts
+    np.testing.assert_allclose(
+        lead["expected"], lead["observed"]
+    )  # arrivals are the entry stage's counts
     assert not lead["fitted"].any()
 
 
@@ -96,7 +117,9 @@ def test_fitted_scenario_simulates_and_carries_uncertainty(fit):
 
 
 def test_steady_inflow_does_not_identify_dwell_means(counts):
-    late = counts[counts["period"] >= "2025-06"]  # the funnel is full by then; the inflow is constant
+    late = counts[
+        counts["period"] >= "2025-06"
+    ]  # the funnel is full by then; the inflow is constant
     cal = lcsim.calibrate(funnel=late, transitions=TRANSITIONS, start="steady")
     message = " ".join(cal.warnings)
     assert "not identified by the counts" in message, cal.warnings
@@ -107,7 +130,9 @@ def test_steady_inflow_does_not_identify_dwell_means(counts):
     # the probabilities are still there, with intervals that cover the truth
     for path in ("stages.lead.next.mql", "stages.mql.next.sql", "stages.sql.next.won"):
         row = cal.estimate(path)
-        assert row["ci_low"] <= TRUE[path] <= row["ci_high"] and row["ci_high"] - row["ci_low"] < 0.15, row.to_dict()
+        assert (
+            row["ci_low"] <= TRUE[path] <= row["ci_high"] and row["ci_high"] - row["ci_low"] < 0.15
+        ), row.to_dict()
         assert path not in message
     with pytest.raises(ValueError, match="do not identify stages.lead.dwell.mean"):
         lcsim.simulate(cal.scenario, replications=2, uncertainty=cal)
@@ -115,8 +140,12 @@ def test_steady_inflow_does_not_identify_dwell_means(counts):
 
 def test_integer_periods_with_a_period_length(counts):
     numbered = counts.copy()
-    numbered["period"] = numbered["period"].map({p: i for i, p in enumerate(sorted(counts["period"].unique()))})
-    cal = lcsim.calibrate(funnel=numbered, transitions=TRANSITIONS, start="empty", period_days=365 / 12)
+    numbered["period"] = numbered["period"].map(
+        {p: i for i, p in enumerate(sorted(counts["period"].unique()))}
+    )
+    cal = lcsim.calibrate(
+        funnel=numbered, transitions=TRANSITIONS, start="empty", period_days=365 / 12
+    )
     assert cal.window == (0.0, pytest.approx(365.0))
     assert abs(cal.estimate("stages.lead.next.mql")["estimate"] - 0.5) < 0.03
 
@@ -124,12 +153,31 @@ def test_integer_periods_with_a_period_length(counts):
 @pytest.mark.parametrize(
     "change, line, column, text",
     [
-        (lambda d: d.assign(stage=d["stage"].replace({"sql": "sqll"})), 4, "stage", "did you mean 'sql'"),
-        (lambda d: d.assign(entries=d["entries"].where(d.index != 5, -3)), 7, "entries", "expected a count"),
-        (lambda d: d.assign(entries=d["entries"].astype(object).where(d.index != 6, "many")), 8, "entries",
-         "expected a count"),
+        (
+            lambda d: d.assign(stage=d["stage"].replace({"sql": "sqll"})),
+            4,
+            "stage",
+            "did you mean 'sql'",
+        ),
+        (
+            lambda d: d.assign(entries=d["entries"].where(d.index != 5, -3)),
+            7,
+            "entries",
+            "expected a count",
+        ),
+        (
+            lambda d: d.assign(entries=d["entries"].astype(object).where(d.index != 6, "many")),
+            8,
+            "entries",
+            "expected a count",
+        ),
         (lambda d: d.drop(columns="entries"), 1, "entries", "missing column 'entries'"),
-        (lambda d: d.assign(period=d["period"].where(d.index != 9, "2025-13")), 11, "period", "expected a date"),
+        (
+            lambda d: d.assign(period=d["period"].where(d.index != 9, "2025-13")),
+            11,
+            "period",
+            "expected a date",
+        ),
         (lambda d: pd.concat([d, d.iloc[[0]]], ignore_index=True), 50, "stage", "a second row"),
     ],
 )
@@ -159,7 +207,10 @@ def test_bad_structure_and_options(counts, tmp_path):
     from_file = lcsim.calibrate(funnel=path, transitions=TRANSITIONS, start="empty")
     assert from_file.file == str(path)
     assert from_file.estimate("stages.sql.next.won")["estimate"] == pytest.approx(
-        lcsim.calibrate(funnel=counts, transitions=TRANSITIONS, start="empty").estimate("stages.sql.next.won")["estimate"])
+        lcsim.calibrate(funnel=counts, transitions=TRANSITIONS, start="empty").estimate(
+            "stages.sql.next.won"
+        )["estimate"]
+    )
 
 
 # From an empty start every parameter is identified and the two agree to 1e-6. From a steady start
@@ -183,14 +234,18 @@ def test_cpp_fit_matches_the_numpy_reference(counts, start):
     assert cal.data["posterior_mvn"]["unidentified"] == flagged
     assert (flagged == []) == (start == "empty")
     mine = cal.estimates.set_index("parameter")
-    theirs = pd.DataFrame(ref["estimates"], columns=["parameter", "estimate", "ci_low", "ci_high", "n"]).set_index("parameter")
+    theirs = pd.DataFrame(
+        ref["estimates"], columns=["parameter", "estimate", "ci_low", "ci_high", "n"]
+    ).set_index("parameter")
     assert list(mine.index) == list(theirs.index)
     np.testing.assert_array_equal(mine["n"], theirs["n"])
     ok = ~mine.index.isin(flagged)
     assert ok.sum() >= 7
     if exact:
         for column in ("estimate", "ci_low", "ci_high"):
-            np.testing.assert_allclose(mine.loc[ok, column], theirs.loc[ok, column], rtol=1e-6, err_msg=column)
+            np.testing.assert_allclose(
+                mine.loc[ok, column], theirs.loc[ok, column], rtol=1e-6, err_msg=column
+            )
         for key in ("deviance", "pearson", "dispersion"):
             assert cal.fit[key] == pytest.approx(ref["fit"][key], rel=1e-6), key
         np.testing.assert_allclose(cal.counts["expected"], ref["counts"]["expected"], rtol=1e-6)
@@ -216,8 +271,14 @@ def test_cpp_fit_matches_the_numpy_reference(counts, start):
     draw = np.array(ref_mvn["mean"]) + 0.01
     assert mvn["transform"](draw) == pytest.approx(ref_mvn["transform"](draw), rel=1e-12)
     assert [w[3] for w in cal.problems] == [w[3] for w in ref["warnings"]]
-    mine_sc, ref_sc = cal.scenario.to_dict(), lcsim.Scenario.from_yaml(ref["scenario_yaml"], "ref.yaml").to_dict()
-    assert mine_sc["horizon"] == ref_sc["horizon"] and mine_sc["report_every"] == ref_sc["report_every"]
+    mine_sc, ref_sc = (
+        cal.scenario.to_dict(),
+        lcsim.Scenario.from_yaml(ref["scenario_yaml"], "ref.yaml").to_dict(),
+    )
+    assert (
+        mine_sc["horizon"] == ref_sc["horizon"]
+        and mine_sc["report_every"] == ref_sc["report_every"]
+    )
     if exact:
         assert mine_sc["arrivals"].get("initial") == ref_sc["arrivals"].get("initial")
     else:  # the steady cohort scales with the (unidentified) dwell means
@@ -227,7 +288,9 @@ def test_cpp_fit_matches_the_numpy_reference(counts, start):
             assert a["count"] == pytest.approx(b["count"], rel=0.05)
     for stage, spec in ref_sc["stages"].items():
         if "dwell" in spec and exact:
-            assert mine_sc["stages"][stage]["dwell"]["mean"] == pytest.approx(spec["dwell"]["mean"], rel=2e-5)
+            assert mine_sc["stages"][stage]["dwell"]["mean"] == pytest.approx(
+                spec["dwell"]["mean"], rel=2e-5
+            )
             assert mine_sc["stages"][stage]["next"] == pytest.approx(spec["next"], rel=1e-6)
 
 

@@ -14,12 +14,10 @@ import threading
 import uuid
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
+from conftest import ROOT
 
 import lcsim
-from conftest import ROOT
 
 SCENARIO = """\
 name: hardening
@@ -56,11 +54,15 @@ def _bytes(path: Path) -> bytes:
 
 
 def _same_run(a, b) -> bool:
-    return a.arrays.keys() == b.arrays.keys() and all(
-        a.arrays[k].tobytes() == b.arrays[k].tobytes() for k in a.arrays) and a.summary().equals(b.summary())
+    return (
+        a.arrays.keys() == b.arrays.keys()
+        and all(a.arrays[k].tobytes() == b.arrays[k].tobytes() for k in a.arrays)
+        and a.summary().equals(b.summary())
+    )
 
 
 # ---- killed writers --------------------------------------------------------------------------------
+
 
 def _kill_writer_module():
     spec = importlib.util.spec_from_file_location("kill_writer", ROOT / "tools" / "kill_writer.py")
@@ -74,21 +76,30 @@ def test_killed_writers_lose_no_earlier_run(tmp_path, lcsim_cli):
     """A few rounds of tools/kill_writer.py (the script does >= 50): Python and CLI writers killed
     at random moments, every run saved before still byte-identical and the study still opens."""
     kw = _kill_writer_module()
-    result = kw.run_rounds(6, seed=24, workdir=tmp_path, lcsim_cli=lcsim_cli.path, log=lambda line: None)
+    result = kw.run_rounds(
+        6, seed=24, workdir=tmp_path, lcsim_cli=lcsim_cli.path, log=lambda line: None
+    )
     assert result.failures == []
     assert result.kills == 6
-    assert result.runs_saved >= 1, "no writer got one run saved: the kills were too early to test anything"
+    assert result.runs_saved >= 1, (
+        "no writer got one run saved: the kills were too early to test anything"
+    )
     assert result.runs_checked >= result.runs_saved
     assert "final" in lcsim.open(tmp_path / "study.h5").runs()
 
 
 # ---- full disk and read-only directory (a small tmpfs; needs root) -----------------------------------
 
+
 def _mount_tmpfs(where: Path, size: str) -> None:
     where.mkdir(parents=True, exist_ok=True)
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a tmpfs needs root (and mount)")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
 
@@ -130,7 +141,10 @@ def test_full_disk_is_a_study_error_and_leaves_the_study_as_it_was(tmpfs, run):
     assert lcsim.open(study).runs() == ["first"]
     assert _same_run(lcsim.open(study)["first"], run)
     # nothing of the failed write is left to fill the disk further
-    assert sorted(p.name for p in disk.iterdir() if p.name not in ("filler",)) in (["study.h5"], ["study.h5", "study.h5.lock"])
+    assert sorted(p.name for p in disk.iterdir() if p.name not in ("filler",)) in (
+        ["study.h5"],
+        ["study.h5", "study.h5.lock"],
+    )
     filler.unlink()
     run.save(study, "second")  # and with room again, it works
     assert lcsim.open(study).runs() == ["first", "second"]
@@ -159,6 +173,7 @@ def test_read_only_directory_is_a_study_error_and_leaves_the_study_as_it_was(tmp
 
 # ---- files that are not studies, run names ---------------------------------------------------------
 
+
 def test_truncated_study_is_a_study_error(tmp_path, run):
     study = tmp_path / "study.h5"
     run.save(study, "a")
@@ -174,8 +189,11 @@ def test_truncated_study_is_a_study_error(tmp_path, run):
         assert str(cut) in str(err.value)
 
 
-@pytest.mark.parametrize("content", [b"", b"just text, not HDF5\n", b"\x89HDF\r\n\x1a\n" + b"\0" * 100, os.urandom(4096)],
-                         ids=["empty", "text", "hdf5-signature-only", "random"])
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"just text, not HDF5\n", b"\x89HDF\r\n\x1a\n" + b"\0" * 100, os.urandom(4096)],
+    ids=["empty", "text", "hdf5-signature-only", "random"],
+)
 def test_non_hdf5_file_is_a_study_error(tmp_path, content):
     path = tmp_path / "x.h5"
     path.write_bytes(content)
@@ -206,6 +224,7 @@ def test_bad_run_names_are_refused_and_leave_the_study_alone(tmp_path, run, name
 
 # ---- argument types --------------------------------------------------------------------------------
 
+
 def _bad_calls(scenario_file):
     s = str(scenario_file)
     return [
@@ -233,14 +252,22 @@ def _bad_calls(scenario_file):
         (lambda: lcsim.compare(s, s, max_replications="x"), TypeError, "max_replications"),
         (lambda: lcsim.compare(s, s, precision="0.1"), TypeError, "precision"),
         (lambda: lcsim.compare(s, s, precision=-0.1), ValueError, "precision"),
-        (lambda: lcsim.compare(s, s, precision_metrics="conversions"), TypeError, "precision_metrics"),
+        (
+            lambda: lcsim.compare(s, s, precision_metrics="conversions"),
+            TypeError,
+            "precision_metrics",
+        ),
         (lambda: lcsim.sweep(7, {"horizon": [10]}), TypeError, "base"),
         (lambda: lcsim.sweep(s, {"horizon": [10]}, replications="2"), TypeError, "replications"),
         (lambda: lcsim.sweep(s, {"horizon": [10]}, seed="x"), TypeError, "seed"),
         (lambda: lcsim.sweep(s, {"horizon": [10]}, threads=0), ValueError, "threads"),
         (lambda: lcsim.calibrate(42), TypeError, "events"),
         (lambda: lcsim.calibrate(snapshots=3.5), TypeError, "snapshots"),
-        (lambda: lcsim.calibrate(funnel=[1, 2], transitions={"lead": ["mql"]}), TypeError, "funnel"),
+        (
+            lambda: lcsim.calibrate(funnel=[1, 2], transitions={"lead": ["mql"]}),
+            TypeError,
+            "funnel",
+        ),
         (lambda: lcsim.calibrate("e.csv", absorbing="lost"), TypeError, "absorbing"),
         (lambda: lcsim.calibrate("e.csv", stage_map=["a", "b"]), TypeError, "stage_map"),
         (lambda: lcsim.calibrate("e.csv", censor_at=20240101), TypeError, "censor_at"),
@@ -257,8 +284,12 @@ def test_devices_fifos_and_huge_files_are_not_read_as_scenarios(tmp_path):
     huge = tmp_path / "huge.yaml"
     huge.write_text(SCENARIO)
     os.truncate(huge, (64 << 20) + 1)  # sparse
-    for path, why in (("/dev/zero", "not a regular file"), (fifo, "not a regular file"), (tmp_path, "a directory"),
-                      (huge, "larger than 64 MiB")):
+    for path, why in (
+        ("/dev/zero", "not a regular file"),
+        (fifo, "not a regular file"),
+        (tmp_path, "a directory"),
+        (huge, "larger than 64 MiB"),
+    ):
         with pytest.raises(lcsim.ScenarioError, match=f"cannot read file: {why}"):
             lcsim.simulate(path)
 
@@ -267,10 +298,13 @@ def test_wrong_argument_types_name_the_argument(scenario_file):
     for i, (call, kind, argument) in enumerate(_bad_calls(scenario_file)):
         with pytest.raises(kind) as err:
             call()
-        assert argument in str(err.value), f"call {i}: {kind.__name__} does not name {argument}: {err.value}"
+        assert argument in str(err.value), (
+            f"call {i}: {kind.__name__} does not name {argument}: {err.value}"
+        )
 
 
 # ---- threads -----------------------------------------------------------------------------------------
+
 
 def test_simulating_from_several_python_threads_equals_serial(scenario_file):
     base = lcsim.Scenario.load(scenario_file)
@@ -309,9 +343,11 @@ BAD_HORIZON = SCENARIO.replace("horizon: 60", "horizon: -1")  # line 2, field ho
 FILES = {
     "good.yaml": SCENARIO,
     "bad.yaml": BAD_HORIZON,
-    "comma.yaml": ",\n" + SCENARIO,  # line 1: a stray ',' that made yaml-cpp's LoadAll loop for ever
-    "alias_bomb.yaml": SCENARIO + "description: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"d{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]\n" for i in range(1, 10)),
+    "comma.yaml": ",\n"
+    + SCENARIO,  # line 1: a stray ',' that made yaml-cpp's LoadAll loop for ever
+    "alias_bomb.yaml": SCENARIO
+    + "description: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+    + "".join(f"d{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]\n" for i in range(1, 10)),
     "variant.yaml": "extends: good.yaml\nchanges:\n  stages.lead.next.mql: 1.5\n",
     "events.csv": "customer_id,timestamp,stage\nc1,2024-01-01T00:00:00Z,lead\nc1,2024-13-01,mql\n",
     "snapshots.csv": "customer_id,date,stage\nA,2024-01-01,lead\nA,2024-02-30,mql\n",
@@ -326,7 +362,11 @@ FILES = {
 CLI_CASES = [
     # (id, arguments, the start of the expected stderr line: file:line: field:)
     ("validate", ["validate", "bad.yaml"], "bad.yaml:2: horizon:"),
-    ("validate-comma", ["validate", "comma.yaml"], "comma.yaml:1: YAML syntax error: unexpected ','"),
+    (
+        "validate-comma",
+        ["validate", "comma.yaml"],
+        "comma.yaml:1: YAML syntax error: unexpected ','",
+    ),
     ("validate-alias-bomb", ["validate", "alias_bomb.yaml"], "alias_bomb.yaml:"),
     ("validate-alias-cycle", ["validate", "alias_cycle.yaml"], "alias_cycle.yaml:"),
     ("run", ["run", "bad.yaml"], "bad.yaml:2: horizon:"),
@@ -335,27 +375,79 @@ CLI_CASES = [
     ("run-not-a-study", ["run", "good.yaml", "--out", "notastudy.h5"], "lcsim: "),
     ("analyze", ["analyze", "bad.yaml"], "bad.yaml:2: horizon:"),
     ("compare-base", ["compare", "bad.yaml", "good.yaml"], "bad.yaml:2: horizon:"),
-    ("compare-variant", ["compare", "good.yaml", "comma.yaml"], "comma.yaml:1: YAML syntax error: unexpected ','"),
-    ("sweep-set", ["sweep", "good.yaml", "--set", "horizon=10,-5"], "good.yaml (sweep point 1: horizon=-5):2: horizon:"),
+    (
+        "compare-variant",
+        ["compare", "good.yaml", "comma.yaml"],
+        "comma.yaml:1: YAML syntax error: unexpected ','",
+    ),
+    (
+        "sweep-set",
+        ["sweep", "good.yaml", "--set", "horizon=10,-5"],
+        "good.yaml (sweep point 1: horizon=-5):2: horizon:",
+    ),
     ("sweep-set-comma", ["sweep", "good.yaml", "--set", "horizon=,5"], "--set: horizon:"),
-    ("sweep-points", ["sweep", "good.yaml", "--points", "points.csv"], "good.yaml (sweep point 1: horizon=-5, seed=2):2: horizon:"),
+    (
+        "sweep-points",
+        ["sweep", "good.yaml", "--points", "points.csv"],
+        "good.yaml (sweep point 1: horizon=-5, seed=2):2: horizon:",
+    ),
     ("synth", ["synth", "bad.yaml", "--events", "e.csv"], "bad.yaml:2: horizon:"),
     ("calibrate-events", ["calibrate", "events.csv", "--dry-run"], "events.csv:3: timestamp:"),
-    ("calibrate-snapshots", ["calibrate", "--snapshots", "snapshots.csv", "--out", "o.yaml"], "snapshots.csv:3: date:"),
-    ("calibrate-funnel", ["calibrate", "--funnel", "funnel.csv", "--transitions", "lead:mql", "--out", "o.yaml"], "funnel.csv:3: entries:"),
-    ("calibrate-stage-map", ["calibrate", "events.csv", "--stage-map", "stage_map.yaml", "--dry-run"], "stage_map.yaml:2:"),
-    ("calibrate-stage-map-comma", ["calibrate", "events.csv", "--stage-map", "stage_map_comma.yaml", "--dry-run"],
-     "stage_map_comma.yaml:1: YAML syntax: unexpected ','"),
-    ("validate-device", ["validate", "/dev/zero"], "/dev/zero: cannot read file: not a regular file (a device)"),
+    (
+        "calibrate-snapshots",
+        ["calibrate", "--snapshots", "snapshots.csv", "--out", "o.yaml"],
+        "snapshots.csv:3: date:",
+    ),
+    (
+        "calibrate-funnel",
+        ["calibrate", "--funnel", "funnel.csv", "--transitions", "lead:mql", "--out", "o.yaml"],
+        "funnel.csv:3: entries:",
+    ),
+    (
+        "calibrate-stage-map",
+        ["calibrate", "events.csv", "--stage-map", "stage_map.yaml", "--dry-run"],
+        "stage_map.yaml:2:",
+    ),
+    (
+        "calibrate-stage-map-comma",
+        ["calibrate", "events.csv", "--stage-map", "stage_map_comma.yaml", "--dry-run"],
+        "stage_map_comma.yaml:1: YAML syntax: unexpected ','",
+    ),
+    (
+        "validate-device",
+        ["validate", "/dev/zero"],
+        "/dev/zero: cannot read file: not a regular file (a device)",
+    ),
     ("run-fifo", ["run", "fifo.yaml"], "fifo.yaml: cannot read file: not a regular file (a FIFO)"),
-    ("calibrate-fifo", ["calibrate", "fifo.csv", "--out", "o.yaml"], "lcsim: cannot open fifo.csv for reading: not a regular file (a FIFO)"),
-    ("sweep-points-device", ["sweep", "good.yaml", "--points", "/dev/zero"], "/dev/zero: cannot read file: not a regular file (a device)"),
+    (
+        "calibrate-fifo",
+        ["calibrate", "fifo.csv", "--out", "o.yaml"],
+        "lcsim: cannot open fifo.csv for reading: not a regular file (a FIFO)",
+    ),
+    (
+        "sweep-points-device",
+        ["sweep", "good.yaml", "--points", "/dev/zero"],
+        "/dev/zero: cannot read file: not a regular file (a device)",
+    ),
     ("report", ["report", "notastudy.h5", "--out", "r.html"], "lcsim report: notastudy.h5:"),
-    ("optimise", ["optimise", "bad.yaml", "--lever", "arrivals.streams[0].rate_per_day=5:20", "--maximise", "conversions"], "lcsim optimise: bad.yaml:2: horizon:"),
+    (
+        "optimise",
+        [
+            "optimise",
+            "bad.yaml",
+            "--lever",
+            "arrivals.streams[0].rate_per_day=5:20",
+            "--maximise",
+            "conversions",
+        ],
+        "lcsim optimise: bad.yaml:2: horizon:",
+    ),
 ]
 
 
-@pytest.mark.parametrize("arguments, expected", [c[1:] for c in CLI_CASES], ids=[c[0] for c in CLI_CASES])
+@pytest.mark.parametrize(
+    "arguments, expected", [c[1:] for c in CLI_CASES], ids=[c[0] for c in CLI_CASES]
+)
 def test_bad_input_exits_2_naming_file_line_and_field(tmp_path, lcsim_cli, arguments, expected):
     for name, text in FILES.items():
         (tmp_path / name).write_text(text)
@@ -366,6 +458,8 @@ def test_bad_input_exits_2_naming_file_line_and_field(tmp_path, lcsim_cli, argum
     assert "internal error" not in res.stderr
     assert "Traceback" not in res.stderr
     lines = res.stderr.splitlines()
-    assert any(line.startswith(expected) for line in lines), f"no line starting {expected!r} in:\n{res.stderr}"
+    assert any(line.startswith(expected) for line in lines), (
+        f"no line starting {expected!r} in:\n{res.stderr}"
+    )
     for output in ("r.html", "e.csv", "o.yaml"):
         assert not (tmp_path / output).exists(), f"{output} was written despite the error"

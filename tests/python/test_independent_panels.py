@@ -10,10 +10,10 @@ from __future__ import annotations
 import concurrent.futures
 import math
 
+import crm_export as crm
 import numpy as np
 import pytest
 
-import crm_export as crm
 import lcsim
 
 TEN_TRANSITIONS = None  # inferred from the export, as an analyst without a stage model would run it
@@ -25,7 +25,13 @@ def _z(row: dict, truth: float, extra_var: float = 0.0) -> float:
     asymmetric profile and boundary intervals are read as they are); `extra_var` is a simulated
     truth's own variance (probabilities)."""
     mean = ".dwell.mean" in row["parameter"]
-    f = math.log if mean else (lambda p: math.log(min(max(p, 1e-12), 1 - 1e-12) / (1 - min(max(p, 1e-12), 1 - 1e-12))))
+    f = (
+        math.log
+        if mean
+        else (
+            lambda p: math.log(min(max(p, 1e-12), 1 - 1e-12) / (1 - min(max(p, 1e-12), 1 - 1e-12)))
+        )
+    )
     est, lo, hi = row["estimate"], row["ci_low"], row["ci_high"]
     assert np.isfinite(lo) and np.isfinite(hi), row
     t, e = f(truth), f(est)
@@ -45,7 +51,9 @@ def _truth_rows(truth: dict, segment: str) -> dict:
     for stage, spec in truth["segments"][segment]["stages"].items():
         rows[f"stages.{stage}.dwell.mean"] = crm.dwell_mean(spec["dwell"])
         if len(spec["next"]) > 1:
-            rows.update({f"stages.{stage}.next.{to}": p for to, p in spec["next"].items() if p >= 0.05})
+            rows.update(
+                {f"stages.{stage}.next.{to}": p for to, p in spec["next"].items() if p >= 0.05}
+            )
     return rows
 
 
@@ -53,8 +61,13 @@ def _truth_rows(truth: dict, segment: str) -> dict:
 def ten():
     """The issue's export: 10 stages, 2 segments, 20,000 accounts, 24 month-end exports."""
     export = crm.export(crm.TEN, 20000, seed=1)
-    cal = lcsim.calibrate(None, snapshots=export["snapshots"], segment_column="segment",
-                          absorbing=["lost", "churned"], won="customer")
+    cal = lcsim.calibrate(
+        None,
+        snapshots=export["snapshots"],
+        segment_column="segment",
+        absorbing=["lost", "churned"],
+        won="customer",
+    )
     return export, cal
 
 
@@ -120,14 +133,28 @@ def test_ten_stage_choice_keeps_exponential_stages_exponential(ten):
     assert list(starts["start"][:3]) == ["markov fit", "floored", "crude"] and starts["best"].any()
 
 
-SMALL_TRANSITIONS = [("lead", "mql"), ("lead", "sql"), ("lead", "lost"), ("mql", "sql"), ("mql", "lead"),
-                     ("mql", "lost"), ("sql", "won"), ("sql", "lost"), ("sql", "mql")]
+SMALL_TRANSITIONS = [
+    ("lead", "mql"),
+    ("lead", "sql"),
+    ("lead", "lost"),
+    ("mql", "sql"),
+    ("mql", "lead"),
+    ("mql", "lost"),
+    ("sql", "won"),
+    ("sql", "lost"),
+    ("sql", "mql"),
+]
 
 
 def _small_fit(seed: int):
     export = crm.export(crm.SMALL, 2000, seed=seed, months=18, before_months=0)
-    cal = lcsim.calibrate(None, snapshots=export["snapshots"], absorbing=["won", "lost"], won="won",
-                          transitions=SMALL_TRANSITIONS)
+    cal = lcsim.calibrate(
+        None,
+        snapshots=export["snapshots"],
+        absorbing=["won", "lost"],
+        won="won",
+        transitions=SMALL_TRANSITIONS,
+    )
     return cal.phase_estimates.set_index("parameter"), cal.dwells.set_index("stage")["phases"]
 
 
@@ -147,10 +174,16 @@ def test_intervals_cover_the_truth_over_100_seeds():
         for rows, phases in pool.map(_small_fit, seeds):
             mql_one_phase += phases["mql"] == 1
             for parameter, value in truth.items():
-                covered[parameter] += rows.loc[parameter, "ci_low"] <= value <= rows.loc[parameter, "ci_high"]
+                covered[parameter] += (
+                    rows.loc[parameter, "ci_low"] <= value <= rows.loc[parameter, "ci_high"]
+                )
             absent = rows.loc["stages.sql.next.mql"]
-            absent_at_boundary += (absent["method"] == "boundary" and absent["ci_low"] == 0.0
-                                   and absent["p_zero"] >= 0.05 and absent["ci_high"] < 0.05)
+            absent_at_boundary += (
+                absent["method"] == "boundary"
+                and absent["ci_low"] == 0.0
+                and absent["p_zero"] >= 0.05
+                and absent["ci_high"] < 0.05
+            )
     coverage = {p: c / len(seeds) for p, c in covered.items()}
     assert all(0.90 <= c <= 0.99 for c in coverage.values()), coverage
     assert absent_at_boundary >= 90, absent_at_boundary
@@ -160,9 +193,21 @@ def test_intervals_cover_the_truth_over_100_seeds():
 def test_cli_answers_an_absent_transition_as_a_boundary(lcsim_cli, tmp_path):
     export = crm.export(crm.SMALL, 2000, seed=11, months=18, before_months=0)
     export["snapshots"].to_csv(tmp_path / "exports.csv", index=False)
-    res = lcsim_cli("calibrate", "--snapshots", tmp_path / "exports.csv", "--absorbing", "won,lost", "--won", "won",
-                    "--transitions", ",".join(f"{a}:{b}" for a, b in SMALL_TRANSITIONS), "--out", tmp_path / "s.yaml",
-                    "--report", tmp_path / "r.json")
+    res = lcsim_cli(
+        "calibrate",
+        "--snapshots",
+        tmp_path / "exports.csv",
+        "--absorbing",
+        "won,lost",
+        "--won",
+        "won",
+        "--transitions",
+        ",".join(f"{a}:{b}" for a, b in SMALL_TRANSITIONS),
+        "--out",
+        tmp_path / "s.yaml",
+        "--report",
+        tmp_path / "r.json",
+    )
     assert res.returncode == 0, res.stderr
     line = next(ln for ln in res.stdout.splitlines() if ln.startswith("stages.sql.next.mql"))
     assert "[0, " in line and "0 not rejected (LR test p = " in line, line

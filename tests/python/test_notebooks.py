@@ -4,9 +4,8 @@ import re
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
-
 from conftest import ROOT
+from nbclient import NotebookClient
 
 PLOT_CALL = re.compile(r"\blcsim\.plot\.\w+\(")
 NOTEBOOKS = sorted((ROOT / "python" / "examples").glob("*.ipynb"))
@@ -27,10 +26,14 @@ def test_committed_without_outputs(path):
     nbformat.validate(nb)
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
     dirty = [
-        i for i, cell in enumerate(nb.cells)
-        if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count") is not None)
+        i
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        and (cell.get("outputs") or cell.get("execution_count") is not None)
     ]
-    assert not dirty, f"{path.name}: cells {dirty} have outputs or execution counts; clear them before committing"
+    assert not dirty, (
+        f"{path.name}: cells {dirty} have outputs or execution counts; clear them before committing"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
@@ -40,10 +43,14 @@ def test_runs_without_errors(path, monkeypatch):
     # backend of Jupyter, so figures come back as image/png outputs.
     monkeypatch.delenv("MPLBACKEND", raising=False)
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(path.parent)}}
+    )
     client.execute()  # raises CellExecutionError, naming the cell and its traceback, on any error
 
-    errors = [o for cell in nb.cells for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    errors = [
+        o for cell in nb.cells for o in cell.get("outputs", []) if o.get("output_type") == "error"
+    ]
     assert not errors
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and PLOT_CALL.search(cell.source):

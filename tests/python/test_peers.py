@@ -15,10 +15,9 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 import lcsim
-
-from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benches" / "peers"))
 import numpy_funnel  # noqa: E402
@@ -27,7 +26,7 @@ FUNNEL = ROOT / "benches" / "funnel10" / "funnel10.yaml"
 WEBINAR = ROOT / "benches" / "funnel10" / "funnel10_webinar.yaml"
 N_LCSIM = 1_000_000  # lcsim and numpy: well under a second each
 N_NUMPY = 1_000_000
-N_SIMPY = 20_000     # SimPy: about 30k events, a second or so
+N_SIMPY = 20_000  # SimPy: about 30k events, a second or so
 ALPHA = 1e-3
 
 WRONG_NEXT = dict(numpy_funnel.NEXT, awareness={"engaged": 0.35, "lost": 0.65})
@@ -134,7 +133,9 @@ def test_numpy_peer_agrees_with_lcsim(engine, webinar):
     assert sum(peer.values()) == N_NUMPY
     assert list(peer) == list(engine[webinar])  # same stages, same order
     stat, df, p = homogeneity(engine[webinar], peer)
-    assert p > ALPHA, f"numpy peer differs from lcsim: chi2={stat:.1f}, df={df}, p={p:.2e}\n{engine[webinar]}\n{peer}"
+    assert p > ALPHA, (
+        f"numpy peer differs from lcsim: chi2={stat:.1f}, df={df}, p={p:.2e}\n{engine[webinar]}\n{peer}"
+    )
 
 
 @pytest.mark.parametrize("webinar", [False, True], ids=["funnel10", "webinar"])
@@ -142,7 +143,9 @@ def test_simpy_peer_agrees_with_lcsim(engine, simpy_funnel, webinar):
     peer = simpy_funnel.simulate(N_SIMPY, webinar=webinar, seed=12)
     assert sum(peer.values()) == N_SIMPY
     stat, df, p = homogeneity(engine[webinar], peer)
-    assert p > ALPHA, f"SimPy peer differs from lcsim: chi2={stat:.1f}, df={df}, p={p:.2e}\n{engine[webinar]}\n{peer}"
+    assert p > ALPHA, (
+        f"SimPy peer differs from lcsim: chi2={stat:.1f}, df={df}, p={p:.2e}\n{engine[webinar]}\n{peer}"
+    )
 
 
 def test_simpy_peer_agrees_with_numpy_peer(simpy_funnel):
@@ -165,7 +168,9 @@ def test_a_peer_without_the_webinar_is_rejected(engine):
     """Negative control: the webinar's effect on day-730 counts is large enough to be seen."""
     without = numpy_funnel.simulate(N_NUMPY, webinar=False, seed=11)
     stat, df, p = homogeneity(engine[True], without)
-    assert p < ALPHA, f"the webinar made no detectable difference: chi2={stat:.1f}, df={df}, p={p:.2e}"
+    assert p < ALPHA, (
+        f"the webinar made no detectable difference: chi2={stat:.1f}, df={df}, p={p:.2e}"
+    )
 
 
 def test_simpy_peer_rejects_a_wrong_model_it_can_resolve(engine, simpy_funnel):
@@ -180,8 +185,11 @@ def test_simpy_peer_rejects_a_wrong_model_it_can_resolve(engine, simpy_funnel):
 
 def test_peers_count_transitions_like_lcsim(engine):
     """Transitions per customer agree (same definition: every stage move before day 730)."""
-    run = lcsim.simulate(lcsim.Scenario.load(FUNNEL).with_changes({"arrivals.initial.0.count": 200_000}),
-                         replications=1, threads=1)
+    run = lcsim.simulate(
+        lcsim.Scenario.load(FUNNEL).with_changes({"arrivals.initial.0.count": 200_000}),
+        replications=1,
+        threads=1,
+    )
     ours = run.arrays["metrics"][0, run.metric_names.index("transitions")] / 200_000
     _, theirs = numpy_funnel.simulate(200_000, webinar=False, seed=3, with_transitions=True)
     # per-customer transitions have sd ~1.3; the difference of two means of 2e5 has sd ~0.004

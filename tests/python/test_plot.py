@@ -11,15 +11,14 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
-
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from conftest import SCENARIOS  # noqa: E402
 from matplotlib.colors import to_rgb  # noqa: E402
 from matplotlib.container import BarContainer  # noqa: E402
 
 import lcsim  # noqa: E402
 import lcsim.plot  # noqa: E402
-from conftest import SCENARIOS  # noqa: E402
 
 # An absorbing stage written between others, a re-entry (lead -> lead), a won stage that is not
 # absorbing and two drop-off destinations.
@@ -41,7 +40,13 @@ arrivals:
   streams: [{stage: lead, rate_per_day: 5}]
 """
 ACTIVE = ["lead", "mql", "customer"]
-ORDER = ["lead", "mql", "customer", "lost", "churned"]  # non-absorbing in written order, then absorbing
+ORDER = [
+    "lead",
+    "mql",
+    "customer",
+    "lost",
+    "churned",
+]  # non-absorbing in written order, then absorbing
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +88,13 @@ def test_funnel_bars_are_the_mean_reached_and_dropoff(run):
     expected = run.reached().groupby("stage", observed=True)["customers"].mean()
     np.testing.assert_allclose([p.get_height() for p in reached], expected[ORDER].to_numpy())
     metrics = run.metrics()
-    np.testing.assert_allclose([p.get_height() for p in dropoff], [metrics[f"dropoff.{s}"].mean() for s in ORDER])
+    np.testing.assert_allclose(
+        [p.get_height() for p in dropoff], [metrics[f"dropoff.{s}"].mean() for s in ORDER]
+    )
     assert reached.patches[ORDER.index("lost")].get_height() > 0
-    assert dropoff.patches[ORDER.index("lost")].get_height() == 0  # nothing leaves an absorbing stage
+    assert (
+        dropoff.patches[ORDER.index("lost")].get_height() == 0
+    )  # nothing leaves an absorbing stage
 
 
 def test_funnel_error_bars_are_the_95_percent_intervals(run):
@@ -114,7 +123,14 @@ def test_aggregation_matches_summary(run):
 
 
 def test_t95_factor_is_the_student_t_quantile():
-    known = {1: 12.706204736, 2: 4.302652730, 5: 2.570581836, 9: 2.262157163, 30: 2.042272456, 120: 1.979930405}
+    known = {
+        1: 12.706204736,
+        2: 4.302652730,
+        5: 2.570581836,
+        9: 2.262157163,
+        30: 2.042272456,
+        120: 1.979930405,
+    }
     for df, q in known.items():
         assert lcsim._core.t95_factor(df + 1) == pytest.approx(q, rel=1e-8)
     assert math.isnan(lcsim._core.t95_factor(1))
@@ -155,7 +171,13 @@ def test_flows_shares_match_transitions(run):
     check_decorations(ax)
     assert [t.get_text() for t in ax.get_yticklabels()] == ACTIVE
 
-    tr = run.transitions().groupby(["from", "to"], observed=True)["count"].sum().unstack().loc[ACTIVE]
+    tr = (
+        run.transitions()
+        .groupby(["from", "to"], observed=True)["count"]
+        .sum()
+        .unstack()
+        .loc[ACTIVE]
+    )
     shares = tr.div(tr.sum(axis=1), axis=0)
     destinations = [c for c in tr.columns if tr[c].sum() > 0]
 
@@ -176,7 +198,9 @@ def test_flows_shares_match_transitions(run):
     for c in series:
         hue, _, saturation = colorsys.rgb_to_hls(*to_rgb(c.patches[0].get_facecolor()))
         red_or_grey = saturation < 0.15 or hue < 0.1 or hue > 0.9
-        assert red_or_grey == (c.get_label() in ("lost", "churned")), f"{c.get_label()}: hue {hue:.2f}, saturation {saturation:.2f}"
+        assert red_or_grey == (c.get_label() in ("lost", "churned")), (
+            f"{c.get_label()}: hue {hue:.2f}, saturation {saturation:.2f}"
+        )
     texts = [t.get_text() for t in ax.texts]
     assert f"{shares.loc['lead', 'mql']:.0%}" in texts
 
@@ -194,7 +218,11 @@ def test_plots_draw_on_a_given_axes(run):
 def test_new_figures_and_rendering(tmp_path):
     """The bundled baseline, three replications: every plot renders to PNG."""
     run = lcsim.simulate(SCENARIOS / "b2b_saas" / "baseline.yaml", replications=3, threads=1)
-    for name, plot in [("funnel", lcsim.plot.funnel), ("occupancy", lcsim.plot.occupancy), ("flows", lcsim.plot.flows)]:
+    for name, plot in [
+        ("funnel", lcsim.plot.funnel),
+        ("occupancy", lcsim.plot.occupancy),
+        ("flows", lcsim.plot.flows),
+    ]:
         before = len(plt.get_fignums())
         ax = plot(run)
         assert len(plt.get_fignums()) == before + 1
@@ -212,7 +240,12 @@ def test_one_replication_has_no_intervals_but_plots(run):
 def test_lazy_attribute():
     """``import lcsim; lcsim.plot`` works in a fresh interpreter (plot is imported on first use)."""
     code = "import lcsim; assert 'lcsim.plot' not in __import__('sys').modules; print(lcsim.plot.__all__)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "MPLBACKEND": "Agg"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "MPLBACKEND": "Agg"},
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "funnel" in out.stdout

@@ -10,10 +10,10 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.container import ErrorbarContainer  # noqa: E402
+from test_sweep import EVERY, REACH, TINY  # noqa: E402
 
 import lcsim  # noqa: E402
 import lcsim.plot  # noqa: E402
-from test_sweep import EVERY, REACH, TINY  # noqa: E402
 
 METRICS = ["conversions", "conversion_rate", "revenue", "touchpoint_cost", "net_value"]
 
@@ -27,7 +27,9 @@ def base():
 def cmp(base):
     more = base.with_changes({REACH: 0.6, "name": "more_reach"})
     faster = base.with_changes({EVERY: 3, "name": "every_3_days"})
-    return lcsim.compare(base, more, faster, replications=6, threads=2, independent=False, who_changed=False)
+    return lcsim.compare(
+        base, more, faster, replications=6, threads=2, independent=False, who_changed=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +67,9 @@ def horizontal_interval(container, i=0):
 
 
 def has_zero_line(ax):
-    return any(np.allclose(line.get_xdata(), 0) and line.get_linestyle() == "--" for line in ax.get_lines())
+    return any(
+        np.allclose(line.get_xdata(), 0) and line.get_linestyle() == "--" for line in ax.get_lines()
+    )
 
 
 def variant_names(cmp):
@@ -78,7 +82,10 @@ def test_compare_one_row_per_metric_with_the_paired_deltas(cmp):
     deltas = cmp.deltas().set_index(["variant", "metric"])
     names = variant_names(cmp)
     assert len(axes) == len(METRICS)
-    assert axes[0].figure._suptitle is not None and cmp.base.name in axes[0].figure._suptitle.get_text()
+    assert (
+        axes[0].figure._suptitle is not None
+        and cmp.base.name in axes[0].figure._suptitle.get_text()
+    )
     for ax, metric in zip(axes, METRICS):
         check_decorations(ax)
         assert metric in ax.get_title() and metric in ax.get_xlabel()
@@ -91,7 +98,9 @@ def test_compare_one_row_per_metric_with_the_paired_deltas(cmp):
             x, y = bar.lines[0].get_data()
             assert y[0] == j
             assert x[0] == pytest.approx(row["delta"], rel=1e-12, abs=1e-12)
-            np.testing.assert_allclose(horizontal_interval(bar), [row["ci_low"], row["ci_high"]], rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(
+                horizontal_interval(bar), [row["ci_low"], row["ci_high"]], rtol=1e-9, atol=1e-12
+            )
             low, high = ax.get_xlim()
             assert low <= min(row["ci_low"], 0) and high >= max(row["ci_high"], 0)
     assert legend_labels(axes[-1]) == names
@@ -117,13 +126,24 @@ def test_compare_relative_puts_lifts_on_one_axis(cmp):
         x, y = bar.lines[0].get_data()
         shown = [m for m in METRICS if np.isfinite(deltas.loc[(name, m), "lift"])]
         assert "revenue" not in shown and len(shown) == len(METRICS) - 1
-        np.testing.assert_allclose(x, [deltas.loc[(name, m), "lift"] * 100 for m in shown], rtol=1e-12)
+        np.testing.assert_allclose(
+            x, [deltas.loc[(name, m), "lift"] * 100 for m in shown], rtol=1e-12
+        )
         rows = [METRICS.index(m) for m in shown]
-        np.testing.assert_allclose(np.round(np.asarray(y, dtype=float)), rows)  # each dot on its metric's row
+        np.testing.assert_allclose(
+            np.round(np.asarray(y, dtype=float)), rows
+        )  # each dot on its metric's row
         for i, m in enumerate(shown):
             row = deltas.loc[(name, m)]
-            np.testing.assert_allclose(horizontal_interval(bar, i), [100 * row["lift_ci_low"], 100 * row["lift_ci_high"]], rtol=1e-9)
-            assert f"{row['lift']:+.1%} [{row['lift_ci_low']:+.1%}, {row['lift_ci_high']:+.1%}]" in texts
+            np.testing.assert_allclose(
+                horizontal_interval(bar, i),
+                [100 * row["lift_ci_low"], 100 * row["lift_ci_high"]],
+                rtol=1e-9,
+            )
+            assert (
+                f"{row['lift']:+.1%} [{row['lift_ci_low']:+.1%}, {row['lift_ci_high']:+.1%}]"
+                in texts
+            )
 
 
 def test_compare_chosen_metrics_and_axes(cmp):
@@ -142,14 +162,23 @@ def test_compare_chosen_metrics_and_axes(cmp):
 
 
 def test_compare_variants_with_the_same_name_stay_apart(base):
-    cmp = lcsim.compare(base, base.with_changes({REACH: 0.6}), base.with_changes({EVERY: 3}), replications=3, threads=2,
-                        independent=False, who_changed=False)
+    cmp = lcsim.compare(
+        base,
+        base.with_changes({REACH: 0.6}),
+        base.with_changes({EVERY: 3}),
+        replications=3,
+        threads=2,
+        independent=False,
+        who_changed=False,
+    )
     assert [v.name for v in cmp.variants] == ["tiny", "tiny"]
     axes = lcsim.plot.compare(cmp, metrics=["conversions"])
     assert legend_labels(axes[0]) == ["tiny #1", "tiny #2"]
     deltas = cmp.deltas()
     x = [bar.lines[0].get_xdata()[0] for bar in errorbars(axes[0])]
-    np.testing.assert_allclose(x, deltas.loc[deltas["metric"] == "conversions", "delta"], rtol=1e-12)
+    np.testing.assert_allclose(
+        x, deltas.loc[deltas["metric"] == "conversions", "delta"], rtol=1e-12
+    )
 
 
 # ---- sweep -----------------------------------------------------------------------------------
@@ -168,7 +197,9 @@ def test_sweep_lines_are_the_means_per_hue_with_ci_bands(grid):
         np.testing.assert_array_equal(line.get_xdata(), rows[REACH].to_numpy())
         np.testing.assert_allclose(line.get_ydata(), rows["mean"].to_numpy(), rtol=1e-12)
         ys = np.concatenate([p.vertices[:, 1] for p in band.get_paths()])
-        assert ys.min() == pytest.approx(rows["ci_low"].min()) and ys.max() == pytest.approx(rows["ci_high"].max())
+        assert ys.min() == pytest.approx(rows["ci_low"].min()) and ys.max() == pytest.approx(
+            rows["ci_high"].max()
+        )
 
 
 def test_sweep_one_parameter_without_hue(base):
@@ -196,10 +227,18 @@ def test_sweep_other_varying_parameters_give_unjoined_points(grid):
 
 
 def test_sweep_categorical_x_and_errors(grid):
-    df = pd.DataFrame({
-        "point": [0, 1, 2], "schedule": ["weekly", "fortnightly", "monthly"], "metric": "conversions",
-        "mean": [10.0, 8.0, 5.0], "std": 1.0, "ci_low": [9.0, 7.0, 4.0], "ci_high": [11.0, 9.0, 6.0], "n": 5,
-    })
+    df = pd.DataFrame(
+        {
+            "point": [0, 1, 2],
+            "schedule": ["weekly", "fortnightly", "monthly"],
+            "metric": "conversions",
+            "mean": [10.0, 8.0, 5.0],
+            "std": 1.0,
+            "ci_low": [9.0, 7.0, 4.0],
+            "ci_high": [11.0, 9.0, 6.0],
+            "n": 5,
+        }
+    )
     ax = lcsim.plot.sweep(df, x="schedule", metric="conversions")
     assert [t.get_text() for t in ax.get_xticklabels()] == ["weekly", "fortnightly", "monthly"]
     np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), [10.0, 8.0, 5.0])

@@ -63,8 +63,16 @@ arrivals:
 """
 
 RESOURCE_METRICS = [
-    "joined", "served", "abandoned", "waited", "wait_mean", "wait_p95",
-    "queue_time_mean", "queue_mean", "utilisation", "staff_cost",
+    "joined",
+    "served",
+    "abandoned",
+    "waited",
+    "wait_mean",
+    "wait_p95",
+    "queue_time_mean",
+    "queue_mean",
+    "utilisation",
+    "staff_cost",
 ]
 R, T, Q = 4, 10, 1  # report times 0, 7, ..., 56 and the horizon 60
 
@@ -150,7 +158,9 @@ def test_resource_summary_reshapes_the_summary_rows(run):
     assert list(rs["resource"]) == ["sales"] * len(RESOURCE_METRICS)
     summary = run.summary().set_index("metric")
     expected = summary.loc[[f"resource.sales.{m}" for m in RESOURCE_METRICS]].reset_index(drop=True)
-    pd.testing.assert_frame_equal(rs.drop(columns=["resource", "metric"]), expected, check_exact=True)
+    pd.testing.assert_frame_equal(
+        rs.drop(columns=["resource", "metric"]), expected, check_exact=True
+    )
 
 
 # ---- Run.queue() -----------------------------------------------------------------------------
@@ -161,7 +171,9 @@ def test_queue_is_long_and_equals_the_raw_arrays(run):
     assert same_bits(q["queue_length"].to_numpy(), run.arrays["queue_length"].reshape(-1))
     assert same_bits(q["wait_mean"].to_numpy(), run.arrays["queue_wait"].reshape(-1))
     np.testing.assert_array_equal(q["time"].to_numpy(), np.tile(run.report_times, R))
-    np.testing.assert_array_equal(q["replication"].to_numpy(), np.repeat(run.arrays["replication"], T))
+    np.testing.assert_array_equal(
+        q["replication"].to_numpy(), np.repeat(run.arrays["replication"], T)
+    )
     assert set(q["resource"]) == {"sales"}
     row = q[(q["replication"] == 2) & (q["time"] == 14.0)].iloc[0]
     assert row["queue_length"] == run.arrays["queue_length"][2, 2, 0]
@@ -224,7 +236,9 @@ def test_dask_sweep_carries_the_queues():
     base = lcsim.Scenario.from_yaml(TINY_TEAM, "tiny_team.yaml")
     points = [{"resources.sales.servers": 1}, {"resources.sales.servers": 3}]
     local = lcsim.sweep(base, points=points, replications=R, threads=1)
-    with distributed.LocalCluster(n_workers=1, processes=True, threads_per_worker=1, dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=1, processes=True, threads_per_worker=1, dashboard_address=None
+    ) as cluster:
         with distributed.Client(cluster) as client:
             on_dask = lcsim.sweep(base, points=points, replications=R, client=client, batch=2)
     for a, b in zip(on_dask.runs, local.runs):
@@ -269,9 +283,15 @@ def test_run_without_resources_has_empty_tables(tmp_path, plain):
     df = plain.resources()
     assert list(df.columns) == ["replication", "resource", *RESOURCE_METRICS] and len(df) == 0
     q = plain.queue()
-    assert list(q.columns) == ["replication", "time", "resource", "queue_length", "wait_mean"] and len(q) == 0
+    assert (
+        list(q.columns) == ["replication", "time", "resource", "queue_length", "wait_mean"]
+        and len(q) == 0
+    )
     rs = plain.resource_summary()
-    assert list(rs.columns) == ["resource", "metric", "mean", "std", "ci_low", "ci_high", "n"] and len(rs) == 0
+    assert (
+        list(rs.columns) == ["resource", "metric", "mean", "std", "ci_low", "ci_high", "n"]
+        and len(rs) == 0
+    )
     assert plain.arrays["queue_length"].shape == (3, len(plain.report_times), 0)
     assert pickle.loads(pickle.dumps(plain)) == plain
     path = tmp_path / "plain.h5"
@@ -295,7 +315,11 @@ def test_cli_json_has_the_resources_block(lcsim_cli, tmp_path, run):
     sales = data["resources"]["sales"]
     for m in RESOURCE_METRICS:
         row = summary[f"resource.sales.{m}"]
-        assert sales[m] == {"mean": row["mean"], "ci_low": row["ci_low"], "ci_high": row["ci_high"]}, m
+        assert sales[m] == {
+            "mean": row["mean"],
+            "ci_low": row["ci_low"],
+            "ci_high": row["ci_high"],
+        }, m
     # the CLI simulates the same numbers as Python
     ours = run.summary().set_index("metric")
     assert sales["served"]["mean"] == ours.loc["resource.sales.served", "mean"]
@@ -336,7 +360,9 @@ def test_whatif_on_a_team_pairs_customers_and_shows_the_team(tmp_path, lcsim_cli
     more = base.with_changes({"resources.sales.servers": 6})
     cmp = lcsim.compare(base, more, replications=4)
     deltas = cmp.deltas().set_index("metric")
-    assert deltas.loc["customers", "delta"] == 0  # same customers in both arms (no team upstream of arrivals)
+    assert (
+        deltas.loc["customers", "delta"] == 0
+    )  # same customers in both arms (no team upstream of arrivals)
     assert deltas.loc["resource.sales.wait_mean", "delta"] < 0
     assert deltas.loc["resource.sales.staff_cost", "delta"] == 0  # no cost_per_server_day set
 
@@ -347,7 +373,11 @@ def test_whatif_on_a_team_pairs_customers_and_shows_the_team(tmp_path, lcsim_cli
     a = tmp_path / "a.yaml"
     b = tmp_path / "b.yaml"
     a.write_text(TINY_TEAM)
-    b.write_text(TINY_TEAM.replace("servers: 2", "servers: 6").replace("name: tiny_team", "name: tiny_team_6"))
+    b.write_text(
+        TINY_TEAM.replace("servers: 2", "servers: 6").replace(
+            "name: tiny_team", "name: tiny_team_6"
+        )
+    )
     out = lcsim_cli("compare", a, b, "--replications", "3")
     assert out.returncode == 0, out.stderr
     assert "resource.sales.wait_mean" in out.stdout

@@ -87,7 +87,9 @@ def test_grid_is_the_cartesian_product_in_dict_order(base, grid):
 
 
 def test_each_point_runs_its_own_scenario_with_the_base_seed(base, grid):
-    for (reach, every), run, scenario in zip(itertools.product([0.1, 0.3, 0.5], [7, 14]), grid.runs, grid.scenarios):
+    for (reach, every), run, scenario in zip(
+        itertools.product([0.1, 0.3, 0.5], [7, 14]), grid.runs, grid.scenarios
+    ):
         assert webinar(run)["reach"] == reach
         assert webinar(run)["schedule"]["calendar"]["every"] == every
         assert webinar(run)["cost"] == 15  # untouched fields stay as in the base
@@ -99,10 +101,18 @@ def test_each_point_runs_its_own_scenario_with_the_base_seed(base, grid):
 
 def test_a_point_equals_simulating_its_scenario(base, grid):
     """A sweep point is exactly lcsim.simulate of base.with_changes(point) with the same seed."""
-    alone = lcsim.simulate(base.with_changes({REACH: 0.5, EVERY: 7}), replications=3, seed=base.seed, threads=2, name="tiny.p4")
+    alone = lcsim.simulate(
+        base.with_changes({REACH: 0.5, EVERY: 7}),
+        replications=3,
+        seed=base.seed,
+        threads=2,
+        name="tiny.p4",
+    )
     same_numbers(grid.runs[4], alone)
     # The webinar's reach shows in the touchpoint counts: more reached contacts per contact.
-    reached = [r.touchpoints()["reached"].sum() / r.touchpoints()["contacts"].sum() for r in grid.runs[::2]]
+    reached = [
+        r.touchpoints()["reached"].sum() / r.touchpoints()["contacts"].sum() for r in grid.runs[::2]
+    ]
     assert reached == sorted(reached) and reached[0] < reached[-1]
 
 
@@ -131,17 +141,29 @@ def test_latin_hypercube_is_stratified_and_deterministic(base):
     for path, (low, high) in ranges.items():
         values = sw.points[path].to_numpy()
         assert ((values >= low) & (values < high)).all()
-        assert bins(values, low, high, 5) == list(range(5)), f"{path}: each of the 5 bins holds one point"
+        assert bins(values, low, high, 5) == list(range(5)), (
+            f"{path}: each of the 5 bins holds one point"
+        )
     for i, run in enumerate(sw.runs):
-        assert webinar(run)["reach"] == sw.points[REACH][i] and webinar(run)["cost"] == sw.points[COST][i]
+        assert (
+            webinar(run)["reach"] == sw.points[REACH][i]
+            and webinar(run)["cost"] == sw.points[COST][i]
+        )
         assert run.info.seed == 3
 
     # The design is a function of the seed (numpy Generator seeded with it).
-    assert _design(None, None, ranges, 5, 3) == ("latin_hypercube", [REACH, COST], sw.points[[REACH, COST]].values.tolist())
+    assert _design(None, None, ranges, 5, 3) == (
+        "latin_hypercube",
+        [REACH, COST],
+        sw.points[[REACH, COST]].values.tolist(),
+    )
     assert _design(None, None, ranges, 5, 4)[2] != _design(None, None, ranges, 5, 3)[2]
     # Without a seed, the scenario's seed draws the design (and seeds the runs).
     default = lcsim.sweep(base, latin_hypercube=ranges, samples=2, replications=1, threads=1)
-    assert default.points[[REACH, COST]].values.tolist() == _design(None, None, ranges, 2, base.seed)[2]
+    assert (
+        default.points[[REACH, COST]].values.tolist()
+        == _design(None, None, ranges, 2, base.seed)[2]
+    )
 
 
 def test_latin_hypercube_strata_with_many_samples():
@@ -151,7 +173,9 @@ def test_latin_hypercube_strata_with_many_samples():
     columns = np.array(values).T
     for col, (low, high) in zip(columns, [(0, 1), (-3, 7), (1e-3, 2e-3)]):
         assert bins(col, low, high, n) == list(range(n))
-    assert abs(np.corrcoef(columns[0], columns[1])[0, 1]) < 0.3  # bins paired at random, not in step
+    assert (
+        abs(np.corrcoef(columns[0], columns[1])[0, 1]) < 0.3
+    )  # bins paired at random, not in step
 
 
 def test_unknown_path_lists_close_matches(base):
@@ -163,12 +187,17 @@ def test_unknown_path_lists_close_matches(base):
     assert "did you mean" in message and f"'{REACH}'" in message
     assert err.value.problems and err.value.problems[0].field == "touchpoints.webinr.reach"
     # An unknown last key: the scenario's own check names the allowed keys and the closest one.
-    with pytest.raises(lcsim.ScenarioError, match=r"sweep point 0(.|\n)*unknown key 'rech'(.|\n)*did you mean 'reach'"):
+    with pytest.raises(
+        lcsim.ScenarioError,
+        match=r"sweep point 0(.|\n)*unknown key 'rech'(.|\n)*did you mean 'reach'",
+    ):
         lcsim.sweep(base, {"touchpoints.webinar.rech": [0.1, 0.2]}, replications=1)
 
 
 def test_invalid_value_names_the_point(base):
-    with pytest.raises(lcsim.ScenarioError, match=r"sweep point 1 \(touchpoints.webinar.reach=1.5\)") as err:
+    with pytest.raises(
+        lcsim.ScenarioError, match=r"sweep point 1 \(touchpoints.webinar.reach=1.5\)"
+    ) as err:
         lcsim.sweep(base, {REACH: [0.5, 1.5]}, replications=1)
     assert any("reach" in p.field for p in err.value.problems)
 
@@ -196,7 +225,13 @@ def test_argument_errors(base):
 
 def test_progress_counts_replications(base):
     calls = []
-    lcsim.sweep(base, {REACH: [0.1, 0.2]}, replications=3, threads=1, progress=lambda done, total: calls.append((done, total)))
+    lcsim.sweep(
+        base,
+        {REACH: [0.1, 0.2]},
+        replications=3,
+        threads=1,
+        progress=lambda done, total: calls.append((done, total)),
+    )
     assert calls and calls[-1] == (6, 6)
     assert all(total == 6 for _, total in calls)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
@@ -211,8 +246,12 @@ def test_results_are_tidy(grid):
     assert res[REACH].dtype == np.float64 and res[EVERY].dtype == np.int64
     for i, run in enumerate(grid.runs):
         rows = res[res["point"] == i]
-        assert (rows[REACH] == grid.points[REACH][i]).all() and (rows[EVERY] == grid.points[EVERY][i]).all()
-        pd.testing.assert_frame_equal(rows[STATS].reset_index(drop=True), run.summary()[STATS], check_exact=True)
+        assert (rows[REACH] == grid.points[REACH][i]).all() and (
+            rows[EVERY] == grid.points[EVERY][i]
+        ).all()
+        pd.testing.assert_frame_equal(
+            rows[STATS].reset_index(drop=True), run.summary()[STATS], check_exact=True
+        )
 
     some = grid.results(metrics=["conversions", "revenue"])
     assert set(some["metric"]) == {"conversions", "revenue"} and len(some) == 2 * len(grid)
@@ -223,14 +262,18 @@ def test_results_are_tidy(grid):
 def test_save_and_load_round_trip(tmp_path, grid, base):
     path = tmp_path / "study.h5"
     grid.save(path, "webinar_grid")
-    lhs = lcsim.sweep(base, latin_hypercube={REACH: (0.1, 0.4)}, samples=3, seed=5, replications=2, threads=1)
+    lhs = lcsim.sweep(
+        base, latin_hypercube={REACH: (0.1, 0.4)}, samples=3, seed=5, replications=2, threads=1
+    )
     lhs.save(path, "webinar_lhs")
     assert _core.study_sweeps(str(path)) == ["webinar_grid", "webinar_lhs"]
 
     for saved, name in ((grid, "webinar_grid"), (lhs, "webinar_lhs")):
         loaded = lcsim.Sweep.load(path, name)
         assert (loaded.design, loaded.parameters) == (saved.design, saved.parameters)
-        pd.testing.assert_frame_equal(loaded.points, saved.points, check_exact=True)  # floats exact through JSON
+        pd.testing.assert_frame_equal(
+            loaded.points, saved.points, check_exact=True
+        )  # floats exact through JSON
         pd.testing.assert_frame_equal(loaded.results(), saved.results(), check_exact=True)
         for a, b in zip(loaded.runs, saved.runs):
             assert a.info.scenario_text == b.info.scenario_text  # each point's scenario is stored
@@ -262,7 +305,9 @@ def client():
     from distributed import Client, LocalCluster
 
     started = time.perf_counter()
-    cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None)
+    cluster = LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+    )
     client = Client(cluster)
     client.wait_for_workers(2)
     print(f"LocalCluster with 2 worker processes up in {time.perf_counter() - started:.1f} s")
@@ -274,8 +319,13 @@ def client():
 def test_dask_equals_threads_bit_for_bit(base, grid, client):
     started = time.perf_counter()
     calls = []
-    on_dask = lcsim.sweep(base, {REACH: [0.1, 0.3, 0.5], EVERY: [7, 14]}, replications=3, client=client,
-                          progress=lambda d, t: calls.append((d, t)))
+    on_dask = lcsim.sweep(
+        base,
+        {REACH: [0.1, 0.3, 0.5], EVERY: [7, 14]},
+        replications=3,
+        client=client,
+        progress=lambda d, t: calls.append((d, t)),
+    )
     print(f"6 points x 3 replications on Dask: {time.perf_counter() - started:.2f} s")
     assert (on_dask.design, on_dask.parameters) == (grid.design, grid.parameters)
     pd.testing.assert_frame_equal(on_dask.points, grid.points, check_exact=True)
@@ -283,7 +333,9 @@ def test_dask_equals_threads_bit_for_bit(base, grid, client):
         same_numbers(a, b)
         np.testing.assert_array_equal(a.arrays["replication"], np.arange(3))
     pd.testing.assert_frame_equal(on_dask.results(), grid.results(), check_exact=True)
-    assert calls[-1] == (18, 18) and len(calls) == 12  # default batch: ceil(3 / 2 workers) = 2 -> 2 tasks a point
+    assert (
+        calls[-1] == (18, 18) and len(calls) == 12
+    )  # default batch: ceil(3 / 2 workers) = 2 -> 2 tasks a point
 
 
 @pytest.mark.parametrize("batch", [1, 4, 7])
@@ -297,8 +349,12 @@ def test_dask_batches_join_to_the_same_run(base, client, batch):
 
 def test_dask_latin_hypercube_and_study(tmp_path, base, client):
     ranges = {REACH: (0.1, 0.5), COST: (5, 25)}
-    threads = lcsim.sweep(base, latin_hypercube=ranges, samples=4, seed=9, replications=2, threads=1)
-    on_dask = lcsim.sweep(base, latin_hypercube=ranges, samples=4, seed=9, replications=2, client=client)
+    threads = lcsim.sweep(
+        base, latin_hypercube=ranges, samples=4, seed=9, replications=2, threads=1
+    )
+    on_dask = lcsim.sweep(
+        base, latin_hypercube=ranges, samples=4, seed=9, replications=2, client=client
+    )
     pd.testing.assert_frame_equal(on_dask.points, threads.points, check_exact=True)
     for a, b in zip(on_dask.runs, threads.runs):
         same_numbers(a, b)
@@ -311,6 +367,8 @@ def test_dask_worker_errors_reach_the_caller(client):
     """The worker function's errors come back to the caller as lcsim's own exceptions."""
     from lcsim.sweep import _simulate_batch
 
-    future = client.submit(_simulate_batch, "name: [broken", "broken.yaml", 1, 0, 1, 1, "x", pure=False)
+    future = client.submit(
+        _simulate_batch, "name: [broken", "broken.yaml", 1, 0, 1, 1, "x", pure=False
+    )
     with pytest.raises(lcsim.ScenarioError, match="broken.yaml"):
         future.result()

@@ -7,14 +7,15 @@ import pickle
 
 import numpy as np
 import pytest
+from test_calibrate_api import TRUTH as SMALL_TRUTH
 
 import lcsim
 from lcsim.uncertainty import Posterior, _draw_scenarios
-from test_calibrate_api import TRUTH as SMALL_TRUTH
 
 # The 2-stage truth of the calibration tests with few arrivals: about 240 customers in 60 days.
 TRUTH = lcsim.Scenario.from_yaml(SMALL_TRUTH, "truth.yaml").with_changes(
-    {"horizon": 120, "arrivals.initial": None, "arrivals.streams[0].rate_per_day": 4})
+    {"horizon": 120, "arrivals.initial": None, "arrivals.streams[0].rate_per_day": 4}
+)
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,9 @@ def small():
     """A calibration from little data (about 240 customers in 60 days): wide intervals."""
     history = lcsim.synth(TRUTH, seed=7, observe_until=60)
     events = history["events"]
-    cal = lcsim.calibrate(events, censor_at=events.attrs["censor_at"], absorbing=["won", "lost"], horizon=120)
+    cal = lcsim.calibrate(
+        events, censor_at=events.attrs["censor_at"], absorbing=["won", "lost"], horizon=120
+    )
     return cal
 
 
@@ -40,8 +43,12 @@ def tight(small):
 
 def test_posterior_draws_are_deterministic_and_centred(small):
     post = Posterior(small)
-    assert {"stages.lead.next.mql", "stages.lead.next.lost", "stages.mql.next.won",
-            "arrivals.streams[0].rate_per_day"} <= set(post.paths)
+    assert {
+        "stages.lead.next.mql",
+        "stages.lead.next.lost",
+        "stages.mql.next.won",
+        "arrivals.streams[0].rate_per_day",
+    } <= set(post.paths)
     a, b = post.draw(11, 3), post.draw(11, 3)
     assert a == b
     assert post.draw(11, 4) != a and post.draw(12, 3) != a
@@ -56,7 +63,9 @@ def test_posterior_draws_are_deterministic_and_centred(small):
         assert abs(x.mean() - row["estimate"]) < 0.15 * se + 0.01 * row["estimate"], path
         assert 0.85 < x.std() / se < 1.15, path
         lo, hi = np.quantile(x, [0.025, 0.975])
-        assert lo == pytest.approx(row["ci_low"], abs=0.25 * se) and hi == pytest.approx(row["ci_high"], abs=0.25 * se)
+        assert lo == pytest.approx(row["ci_low"], abs=0.25 * se) and hi == pytest.approx(
+            row["ci_high"], abs=0.25 * se
+        )
 
 
 def test_simulate_with_uncertainty_is_deterministic_and_says_so(small):
@@ -69,7 +78,10 @@ def test_simulate_with_uncertainty_is_deterministic_and_says_so(small):
     assert not np.array_equal(a.arrays["metrics"], c.arrays["metrics"])
     s = a.summary()
     assert list(s.columns) == ["metric", "mean", "std", "ci_low", "ci_high", "n"]
-    assert "parameter uncertainty" in s.attrs["uncertainty"] and "12 posterior draws" in s.attrs["uncertainty"]
+    assert (
+        "parameter uncertainty" in s.attrs["uncertainty"]
+        and "12 posterior draws" in s.attrs["uncertainty"]
+    )
     assert "parameter uncertainty" in repr(a)
     assert a.scenario == small.scenario and a.metrics().shape[0] == 12
     back = pickle.loads(pickle.dumps(a))  # Dask ships runs between processes
@@ -80,11 +92,20 @@ def test_simulate_with_uncertainty_is_deterministic_and_says_so(small):
 def test_intervals_include_estimation_uncertainty(small, tight):
     """Little data: the interval over draws is much wider than simulation noise alone; with a huge n
     it shrinks to the noise."""
-    noise = lcsim.simulate(small.scenario, replications=60, seed=5, threads=2).metrics()["conversions"]
+    noise = lcsim.simulate(small.scenario, replications=60, seed=5, threads=2).metrics()[
+        "conversions"
+    ]
     noise_width = np.subtract(*np.quantile(noise, [0.975, 0.025]))
     wide = lcsim.simulate(small.scenario, replications=60, seed=5, threads=2, uncertainty=small)
     narrow = lcsim.simulate(small.scenario, replications=60, seed=5, threads=2, uncertainty=tight)
-    width = lambda run: float(np.subtract(*run.summary().set_index("metric").loc["conversions", ["ci_high", "ci_low"]]))  # noqa: E731
+
+    def width(run):
+        return float(
+            np.subtract(
+                *run.summary().set_index("metric").loc["conversions", ["ci_high", "ci_low"]]
+            )
+        )
+
     assert width(wide) > 1.5 * noise_width
     assert 0.7 * noise_width < width(narrow) < 1.3 * noise_width
 
@@ -106,15 +127,27 @@ def test_variance_components_recover_known_components():
 def test_variance_split_tells_data_from_noise(small, tight):
     # The parameter share of conversions is about 0.7 here; its estimate from 60 draws ranged over
     # 0.56-0.79 across seeds 1-20 (from 25 draws it fell to 0.40 at one seed in 10).
-    wide = lcsim.simulate(small.scenario, replications=60 * 4, seed=9, threads=2, uncertainty=small, inner=4)
+    wide = lcsim.simulate(
+        small.scenario, replications=60 * 4, seed=9, threads=2, uncertainty=small, inner=4
+    )
     split = lcsim.variance_split(wide).set_index("metric")
-    assert list(split.columns) == ["total_var", "parameter_var", "noise_var", "parameter_share", "noise_share",
-                                   "draws", "inner", "advice"]
+    assert list(split.columns) == [
+        "total_var",
+        "parameter_var",
+        "noise_var",
+        "parameter_share",
+        "noise_share",
+        "draws",
+        "inner",
+        "advice",
+    ]
     conv = split.loc["conversions"]
     assert conv["draws"] == 60 and conv["inner"] == 4
     assert conv["total_var"] == pytest.approx(conv["parameter_var"] + conv["noise_var"])
     assert conv["parameter_share"] > 0.5 and conv["advice"] == "more data"
-    narrow = lcsim.simulate(small.scenario, replications=60 * 4, seed=9, threads=2, uncertainty=tight, inner=4)
+    narrow = lcsim.simulate(
+        small.scenario, replications=60 * 4, seed=9, threads=2, uncertainty=tight, inner=4
+    )
     conv0 = lcsim.variance_split(narrow, metrics=["conversions"]).iloc[0]
     assert conv0["parameter_share"] < 0.15 and conv0["advice"] == "more replications"
     with pytest.raises(ValueError, match="inner"):
@@ -132,12 +165,16 @@ def test_compare_with_uncertainty_is_paired(small):
     assert isinstance(cmp, lcsim.UncertainComparison)
     lead = base.stages.index("lead")
     b, v = cmp.base.arrays["reached"][:, lead], cmp.variants[0].arrays["reached"][:, lead]
-    np.testing.assert_array_equal(b, v)  # same arrival draw and streams in both arms of each replication
+    np.testing.assert_array_equal(
+        b, v
+    )  # same arrival draw and streams in both arms of each replication
     assert len(set(b)) > 10  # and a different draw per replication
     d = cmp.deltas()
     assert "parameter uncertainty" in d.attrs["uncertainty"]
     row = d.set_index("metric").loc["conversions"]
-    assert row["ci_low"] > 0 and row["delta"] > 0  # 0.7 instead of about 0.5: clearly more conversions
+    assert (
+        row["ci_low"] > 0 and row["delta"] > 0
+    )  # 0.7 instead of about 0.5: clearly more conversions
     assert math.isnan(row["variance_reduction"])
     assert "conversions" in str(cmp) and "parameter uncertainty" in repr(cmp)
     # the variant's own value of the changed next-probabilities is kept in every draw
@@ -163,7 +200,9 @@ def test_a_value_set_by_hand_is_not_drawn(small):
     for p in range(3):
         (drawn,) = _draw_scenarios(post, [doubled], 1, p)
         assert drawn.to_dict()["arrivals"]["streams"][0]["rate_per_day"] == 8.0
-        assert drawn.to_dict()["stages"]["lead"]["next"] != doubled.to_dict()["stages"]["lead"]["next"]
+        assert (
+            drawn.to_dict()["stages"]["lead"]["next"] != doubled.to_dict()["stages"]["lead"]["next"]
+        )
     run = lcsim.simulate(doubled, replications=6, threads=2, uncertainty=small)
     customers = run.metrics()["customers"]
     assert customers.min() > 1.6 * 4.23 * 120  # about 8 a day for 120 days, in every draw
@@ -174,7 +213,9 @@ def test_uncertain_run_round_trips_through_a_study(small, tmp_path):
     import h5py
     import pandas as pd
 
-    run = lcsim.simulate(small.scenario, replications=8, seed=5, threads=2, uncertainty=small, inner=2)
+    run = lcsim.simulate(
+        small.scenario, replications=8, seed=5, threads=2, uncertainty=small, inner=2
+    )
     path = tmp_path / "study.h5"
     run.save(path, "psa")
     back = lcsim.open(path)["psa"]
@@ -182,7 +223,10 @@ def test_uncertain_run_round_trips_through_a_study(small, tmp_path):
     assert (back.inner, back.draws, back.source) == (2, 4, run.source)
     summary, again = run.summary(), back.summary()
     pd.testing.assert_frame_equal(again, summary)
-    assert again.attrs["uncertainty"] == summary.attrs["uncertainty"] and "4 posterior draws x 2" in back.note
+    assert (
+        again.attrs["uncertainty"] == summary.attrs["uncertainty"]
+        and "4 posterior draws x 2" in back.note
+    )
     np.testing.assert_array_equal(back.arrays["metrics"], run.arrays["metrics"])
     np.testing.assert_array_equal(back.arrays["occupancy"], run.arrays["occupancy"])
     assert back.scenario == small.scenario and back.info.seed == 5
@@ -242,7 +286,9 @@ def test_uncertain_comparison_round_trips_through_a_study(small, tmp_path):
     assert isinstance(back, lcsim.UncertainComparison)
     mine, theirs = cmp.deltas(), back.deltas()
     pd.testing.assert_frame_equal(theirs.drop(columns="variant"), mine.drop(columns="variant"))
-    assert list(theirs["variant"].unique()) == ["cmp.v1"]  # runs are named as stored, as for any comparison
+    assert list(theirs["variant"].unique()) == [
+        "cmp.v1"
+    ]  # runs are named as stored, as for any comparison
     assert theirs.attrs["uncertainty"] == mine.attrs["uncertainty"]
     assert [v.split(":", 1)[1] for v in back.verdicts] == [v.split(":", 1)[1] for v in cmp.verdicts]
     pd.testing.assert_frame_equal(back.base.summary(), cmp.base.summary())
