@@ -351,7 +351,10 @@ def sweep_figure(results: pd.DataFrame, parameters: list[str], metrics: list[str
             parameters[0] if single else "point"
         )
         x = rows[parameters[0]] if single else rows["point"]
-        hover = [", ".join(f"{p}={r[p]}" for p in parameters) for _, r in rows.iterrows()]
+        hover = [
+            ", ".join(f"{setting_words(p)} = {r[p]}" for p in parameters)
+            for _, r in rows.iterrows()
+        ]
         fig.add_trace(
             go.Scatter(
                 x=x,
@@ -763,6 +766,7 @@ def comparison_section(name: str, cmp, anchor: str) -> Section:
             "ranking": ranking,
             "headline": recommend.headline(recs),
             "glossary": _glossary(recs, discount),
+            "glossary_link": "",  # set by study_sections for the second comparison on
             "horizon": f"{recommend.horizon_words(float(settings['horizon']))} ({float(settings['horizon']):g} days)",
             "prospects": number(recs[0].prospects) if recs else "–",
             "discount": f"{100 * discount:g}%",

@@ -280,6 +280,7 @@ void add_analyze(CLI::App& app, int& /*exit_code*/) {
       "analyze",
       "Closed form of the scenario's Markov part: reach probabilities, expected visits and days per stage, "
       "P(convert), expected days to convert, and ranked elasticities");
+  cmd->alias("analyse");  // one canonical spelling (analyze, as lcsim.analyze), the other an alias
   auto a = std::make_shared<AnalyzeArgs>();
   cmd->add_option("scenario", a->scenario, "Scenario YAML file")->required();
   cmd->add_option("--segment", a->segment, "Only this segment (default: the whole population)");

@@ -215,8 +215,8 @@ bool moved(const DeltaRow* r) {
   return r != nullptr && !std::isnan(r->ci_low) && (r->ci_low > 0.0 || r->ci_high < 0.0);
 }
 
-std::string count_with_ci(const DeltaRow& r) {
-  std::string out = signed_number(r.delta, 1);
+std::string count_with_ci(const DeltaRow& r, const std::string& unit) {
+  std::string out = signed_number(r.delta, 1) + " " + unit;
   if (!std::isnan(r.ci_low)) out += " (95% CI " + signed_number(r.ci_low, 1) + " to " + signed_number(r.ci_high, 1) + ")";
   return out;
 }
@@ -245,7 +245,7 @@ std::string verdict(const std::string& name, const std::vector<DeltaRow>& deltas
   std::vector<std::string> parts;
   bool cost_said = false;
   if (moved(conv)) {
-    parts.push_back(count_with_ci(*conv) + " customers won");
+    parts.push_back(count_with_ci(*conv, "customers won"));
   } else if (moved(revenue)) {
     parts.push_back("no clear change in customers won; revenue " + money_with_ci(*revenue));
   } else if (moved(cost)) {

@@ -208,3 +208,9 @@ def test_every_verb_has_the_same_help_style(lcsim_cli):
     ):
         assert option in text, option
     assert lcsim_cli("optimize", "--help").stdout == text
+
+
+def test_analyse_is_an_alias_of_analyze(lcsim_cli):
+    text = lcsim_cli("analyze", "--help")
+    assert text.returncode == 0 and "Closed form" in text.stdout
+    assert lcsim_cli("analyse", "--help").stdout == text.stdout

@@ -362,7 +362,7 @@ def test_the_glossary_once_and_sweeps_in_words(page):
         and "customers won (per run): mean [95% CI]" in sweep
     )
     visible = re.sub(
-        r"<details class=\"analyst\">.*?</details>|<div class=\"figure\">.*?</div>|title=\"[^\"]*\"",
+        r"<details class=\"analyst\">.*?</details>|<script.*?</script>|title=\"[^\"]*\"",
         "",
         sweep,
         flags=re.S,
