@@ -2,6 +2,7 @@
 /// A study: one HDF5 file of runs. Layout: docs/format.md.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 

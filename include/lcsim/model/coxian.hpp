@@ -6,6 +6,7 @@
 /// sub-generator T (T_ii = -rates[i], T_i,i+1 = rates[i] (1 - exit[i])) and alpha = e_0.
 #pragma once
 
+#include <cstddef>
 #include <vector>
 
 namespace lcsim {

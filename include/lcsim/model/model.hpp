@@ -3,6 +3,7 @@
 /// (only compile() makes one), so the engine never re-checks anything.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <string>

@@ -4,6 +4,7 @@
 /// The YAML schema is documented field by field in docs/scenario.md.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
