@@ -46,4 +46,4 @@ def test_setup_refuses_an_unknown_mode_and_lists_its_packages():
     packages = listed.stdout.split()
     # What the main job compiles with, and what only the tests add.
     assert {"libhdf5-dev", "libeigen3-dev", "libcli11-dev", "libnlopt-cxx-dev", "libhwy-dev"} <= set(packages)
-    assert {"libgtest-dev", "libbenchmark-dev", "chromium", "chromium-driver"} <= set(packages)
+    assert {"libgtest-dev", "libbenchmark-dev", "chromium", "chromium-driver", "clang-format-14"} <= set(packages)
