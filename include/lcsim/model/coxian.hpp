@@ -39,7 +39,9 @@ class Coxian {
   };
   [[nodiscard]] LogSurvival at(double d) const;
 
-  [[nodiscard]] double cumulative_hazard(double d) const { return d > 0.0 ? -at(d).log_survival : 0.0; }
+  [[nodiscard]] double cumulative_hazard(double d) const {
+    return d > 0.0 ? -at(d).log_survival : 0.0;
+  }
   /// Smallest d with H(d) >= h: Newton on log H against log d, safeguarded by bisection, to 1e-14
   /// relative; `guess` (> 0) warm-starts it.
   [[nodiscard]] double inverse_cumulative_hazard(double h, double guess = 0.0) const;

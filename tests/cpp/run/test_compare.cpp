@@ -117,7 +117,8 @@ TEST(CompareTest, customers_never_reached_by_the_changed_touchpoint_never_change
   // Net change in conversions over all replications equals gained - lost.
   double delta_total = 0.0;
   for (std::size_t r = 0; r < c.base.replications.size(); ++r) {
-    delta_total += v.run.replications[r].metrics[kConversions] - c.base.replications[r].metrics[kConversions];
+    delta_total +=
+        v.run.replications[r].metrics[kConversions] - c.base.replications[r].metrics[kConversions];
   }
   EXPECT_EQ(static_cast<double>(gained - lost), delta_total);
 }
@@ -157,7 +158,8 @@ TEST(CompareTest, results_do_not_depend_on_threads) {
   const Comparison b = compare(base, {&webinar}, two);
   ASSERT_EQ(a.variants[0].deltas.size(), b.variants[0].deltas.size());
   for (std::size_t i = 0; i < a.variants[0].deltas.size(); ++i) {
-    EXPECT_EQ(0, std::memcmp(&a.variants[0].deltas[i].delta, &b.variants[0].deltas[i].delta, sizeof(double)));
+    EXPECT_EQ(0, std::memcmp(&a.variants[0].deltas[i].delta, &b.variants[0].deltas[i].delta,
+                             sizeof(double)));
   }
   EXPECT_EQ(a.variants[0].verdict, b.variants[0].verdict);
 }
