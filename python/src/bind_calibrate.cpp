@@ -11,8 +11,8 @@
 #include "lcsim/calibrate/funnel_fit.hpp"
 #include "lcsim/calibrate/history.hpp"
 #include "lcsim/calibrate/phase_fit.hpp"
-#include "lcsim/calibrate/snapshot_fit.hpp"
 #include "lcsim/calibrate/snapshot_calibration.hpp"
+#include "lcsim/calibrate/snapshot_fit.hpp"
 #include "lcsim/calibrate/synth.hpp"
 #include "lcsim/io/scenario_yaml.hpp"
 

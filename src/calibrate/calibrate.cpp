@@ -11,10 +11,10 @@
 #include <utility>
 #include <vector>
 
+#include "intervals.hpp"
 #include "lcsim/calibrate/timestamp.hpp"
 #include "lcsim/core/format.hpp"
 #include "lcsim/model/compile.hpp"
-#include "intervals.hpp"
 #include "log_reader.hpp"
 #include "text.hpp"
 

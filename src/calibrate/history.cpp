@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <istream>
 #include <limits>
-#include <memory>
-#include <span>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <sstream>
 #include <string>
 #include <string_view>

@@ -7,8 +7,8 @@
 #include <numeric>
 #include <utility>
 
-#include "lcsim/core/input_file.hpp"
 #include "lcsim/core/format.hpp"
+#include "lcsim/core/input_file.hpp"
 #include "text.hpp"
 
 namespace lcsim::calibrate_log {

@@ -32,18 +32,18 @@ namespace {
 
 namespace text = calibrate_text;
 namespace prof = calibrate_profile;
+using phase_model::coxian_mean;
 using phase_model::Data;
 using phase_model::Layout;
 using phase_model::Likelihood;
-using phase_model::Matrix;
-using phase_model::StageParams;
-using phase_model::StepKind;
-using phase_model::Structure;
-using phase_model::coxian_mean;
 using phase_model::logistic;
 using phase_model::logit;
 using phase_model::make_layout;
+using phase_model::Matrix;
 using phase_model::stage_params;
+using phase_model::StageParams;
+using phase_model::StepKind;
+using phase_model::Structure;
 constexpr int kMaxPhases = phase_model::kMaxPhases;
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 

@@ -20,23 +20,23 @@
 #include <string>
 #include <vector>
 
-#include "lcsim/core/input_file.hpp"
+#include "../io/yaml_load.hpp"
+#include "checks.hpp"
+#include "commands.hpp"
 #include "lcsim/calibrate/calibrate.hpp"
 #include "lcsim/calibrate/funnel_fit.hpp"
 #include "lcsim/calibrate/history.hpp"
 #include "lcsim/calibrate/phase_fit.hpp"
-#include "lcsim/calibrate/snapshot_fit.hpp"
 #include "lcsim/calibrate/snapshot_calibration.hpp"
+#include "lcsim/calibrate/snapshot_fit.hpp"
 #include "lcsim/calibrate/synth.hpp"
 #include "lcsim/calibrate/timestamp.hpp"
 #include "lcsim/calibrate/touchpoint_lift.hpp"
 #include "lcsim/core/error.hpp"
+#include "lcsim/core/input_file.hpp"
 #include "lcsim/core/version.hpp"
 #include "lcsim/io/scenario_yaml.hpp"
 #include "lcsim/model/compile.hpp"
-#include "../io/yaml_load.hpp"
-#include "checks.hpp"
-#include "commands.hpp"
 
 namespace lcsim::cli {
 namespace {

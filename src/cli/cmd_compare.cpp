@@ -1,6 +1,6 @@
+#include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>

@@ -12,10 +12,10 @@
 #include <utility>
 #include <vector>
 
-#include "lcsim/core/input_file.hpp"
 #include "checks.hpp"
 #include "commands.hpp"
 #include "lcsim/core/error.hpp"
+#include "lcsim/core/input_file.hpp"
 #include "lcsim/io/scenario_changes.hpp"
 #include "lcsim/io/scenario_yaml.hpp"
 #include "lcsim/io/study.hpp"

@@ -445,8 +445,8 @@ std::vector<PathNode> paths(const Tree& tree, const std::string& prefix) {
 
 namespace {
 
-using yaml_tree::Tree;
 using yaml_tree::all_digits;
+using yaml_tree::Tree;
 
 // ---- values as JSON ----------------------------------------------------------------------------
 

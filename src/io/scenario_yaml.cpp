@@ -19,8 +19,8 @@
 #include "lcsim/core/format.hpp"
 #include "lcsim/core/input_file.hpp"
 #include "lcsim/io/scenario_extends.hpp"
-#include "yaml_load.hpp"
 #include "lcsim/model/compile.hpp"
+#include "yaml_load.hpp"
 
 namespace lcsim {
 namespace {

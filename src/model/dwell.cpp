@@ -8,9 +8,9 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <stdexcept>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 #include <utility>
 
 namespace lcsim {

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <utility>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "lcsim/calibrate/dwell_fit.hpp"

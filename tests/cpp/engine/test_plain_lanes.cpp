@@ -6,10 +6,10 @@
 // (SimulationControl::vector_lane_customers) and ran the target forced.
 #include <gtest/gtest.h>
 
+#include <hwy/targets.h>
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <hwy/targets.h>
 #include <string>
 #include <utility>
 #include <vector>
