@@ -22,7 +22,9 @@ def main(argv: list[str]) -> int:
         path = golden.golden_path(source)
         before = path.read_text() if path.exists() else None
         golden.write(source, golden.compute(source))
-        state = "new" if before is None else ("unchanged" if path.read_text() == before else "CHANGED")
+        state = (
+            "new" if before is None else ("unchanged" if path.read_text() == before else "CHANGED")
+        )
         print(f"{state:9} {path.relative_to(golden.ROOT)}")
     return 0
 

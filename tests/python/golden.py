@@ -31,7 +31,9 @@ REPLICATIONS = 3
 # The random streams the numbers were drawn with. The code has no stream version number: this names
 # the scheme (include/lcsim/rng/stream.hpp) so that a reader of a golden file knows what drew it;
 # Boost's version is recorded beside it (its ziggurat draws the exponentials).
-STREAMS = "SplitMix64 counter keys of (seed, replication, customer, purpose, sub, epoch); rng/stream.hpp"
+STREAMS = (
+    "SplitMix64 counter keys of (seed, replication, customer, purpose, sub, epoch); rng/stream.hpp"
+)
 
 # Relative tolerance of the comparison (test_golden.py's docstring says why it is not 0).
 RTOL = 1e-12
@@ -41,7 +43,9 @@ FIELDS = ("mean", "std", "ci_low", "ci_high", "n")
 
 def sources() -> list[Path]:
     """Every scenario the golden test pins: the bundled scenarios, then the benches' workloads."""
-    return sorted((ROOT / "scenarios").glob("*/*.yaml")) + sorted((ROOT / "benches").glob("*/*.yaml"))
+    return sorted((ROOT / "scenarios").glob("*/*.yaml")) + sorted(
+        (ROOT / "benches").glob("*/*.yaml")
+    )
 
 
 def golden_path(source: Path) -> Path:
@@ -142,8 +146,13 @@ def differences(expected: dict, actual: dict, rtol: float = RTOL) -> list[str]:
             a, b = _read_number(want[metric][field]), _read_number(got[metric][field])
             if not same(a, b, rtol):
                 rel = ""
-                if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a != 0 and math.isfinite(a) \
-                        and math.isfinite(b):
+                if (
+                    isinstance(a, (int, float))
+                    and isinstance(b, (int, float))
+                    and a != 0
+                    and math.isfinite(a)
+                    and math.isfinite(b)
+                ):
                     rel = f" (relative {abs(b - a) / abs(a):.3g})"
                 lines.append(f"{metric}.{field}: pinned {a!r}, now {b!r}{rel}")
     for metric in got:

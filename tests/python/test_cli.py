@@ -5,9 +5,8 @@ import signal
 import subprocess
 import time
 
-import pytest
-
 import golden
+import pytest
 from conftest import ROOT, SCENARIOS, all_scenarios
 
 BASELINE = SCENARIOS / "b2b_saas" / "baseline.yaml"

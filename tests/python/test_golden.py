@@ -20,22 +20,31 @@ Rewrite the files with ``pytest --update-golden`` or ``python tools/update_golde
 deliberate change of what is drawn (docs/contributing.md, "Golden summaries").
 """
 
-import pytest
-
 import golden
+import pytest
 
 SOURCES = golden.sources()
 
 
 def _id(path):
-    return golden.golden_path(path).relative_to(golden.GOLDEN_DIR).as_posix().removesuffix(".expected.json")
+    return (
+        golden.golden_path(path)
+        .relative_to(golden.GOLDEN_DIR)
+        .as_posix()
+        .removesuffix(".expected.json")
+    )
 
 
 def test_every_bundled_scenario_and_bench_workload_has_a_golden_file():
     assert len([p for p in SOURCES if p.parts[-3] == "scenarios"]) >= 9
     assert any(p.name == "funnel10_webinar.yaml" for p in SOURCES)
-    stale = sorted({p.relative_to(golden.GOLDEN_DIR).as_posix() for p in golden.GOLDEN_DIR.rglob("*.expected.json")}
-                   - {golden.golden_path(p).relative_to(golden.GOLDEN_DIR).as_posix() for p in SOURCES})
+    stale = sorted(
+        {
+            p.relative_to(golden.GOLDEN_DIR).as_posix()
+            for p in golden.GOLDEN_DIR.rglob("*.expected.json")
+        }
+        - {golden.golden_path(p).relative_to(golden.GOLDEN_DIR).as_posix() for p in SOURCES}
+    )
     assert not stale, f"golden files without a scenario: {stale}"
 
 
@@ -47,5 +56,7 @@ def test_golden_summary(source, request):
     path = golden.golden_path(source)
     assert path.exists(), f"no golden file {path}: run python tools/update_golden.py {source}"
     moved = golden.differences(golden.read(source), actual)
-    assert not moved, (f"{source.relative_to(golden.ROOT)}: {len(moved)} pinned values moved "
-                       f"(relative tolerance {golden.RTOL}):\n  " + "\n  ".join(moved))
+    assert not moved, (
+        f"{source.relative_to(golden.ROOT)}: {len(moved)} pinned values moved "
+        f"(relative tolerance {golden.RTOL}):\n  " + "\n  ".join(moved)
+    )
