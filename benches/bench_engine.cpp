@@ -33,7 +33,8 @@ void BM_Engine_B2bReplication(benchmark::State& state) {
     benchmark::DoNotOptimize(result.occupancy.data());
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(transitions));
-  state.counters["transitions_per_s"] = benchmark::Counter(transitions, benchmark::Counter::kIsRate);
+  state.counters["transitions_per_s"] =
+      benchmark::Counter(transitions, benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_Engine_B2bReplication)->Unit(benchmark::kMillisecond);
 
@@ -170,7 +171,8 @@ BENCHMARK_CAPTURE(BM_Dwell_Sample, lognormal_table, tabulated(lcsim::Dwell::logn
 BENCHMARK_CAPTURE(BM_Dwell_Sample, gamma_table, tabulated(lcsim::Dwell::gamma(2.0, 6.0)));
 BENCHMARK_CAPTURE(BM_Dwell_Sample, weibull_table, tabulated(lcsim::Dwell::weibull(1.5, 10.0)));
 
-BENCHMARK_CAPTURE(BM_Dwell_Sample, coxian_table, tabulated(lcsim::Dwell::coxian({0.5, 0.08}, {0.3, 1.0})));
+BENCHMARK_CAPTURE(BM_Dwell_Sample, coxian_table,
+                  tabulated(lcsim::Dwell::coxian({0.5, 0.08}, {0.3, 1.0})));
 
 /// Coxian::at (log S and log f) over stays from 1e-3 to 1e3 days; the stiff one has rates eight
 /// orders apart (what a fit on censored data can give).
@@ -183,12 +185,15 @@ void BM_Coxian_At(benchmark::State& state, std::vector<double> rates, std::vecto
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK_CAPTURE(BM_Coxian_At, two_phases, std::vector<double>{0.5, 0.08}, std::vector<double>{0.3, 1.0});
-BENCHMARK_CAPTURE(BM_Coxian_At, stiff, std::vector<double>{0.37, 3e-8}, std::vector<double>{0.19, 1.0});
+BENCHMARK_CAPTURE(BM_Coxian_At, two_phases, std::vector<double>{0.5, 0.08},
+                  std::vector<double>{0.3, 1.0});
+BENCHMARK_CAPTURE(BM_Coxian_At, stiff, std::vector<double>{0.37, 3e-8},
+                  std::vector<double>{0.19, 1.0});
 
 /// Building a coxian's sampling tables (what compile does once per parameter set; the rate is
 /// nudged each time so that Dwell's cache does not answer).
-void BM_Coxian_Tabulate(benchmark::State& state, std::vector<double> rates, std::vector<double> exit) {
+void BM_Coxian_Tabulate(benchmark::State& state, std::vector<double> rates,
+                        std::vector<double> exit) {
   static double nudge = 1.0;  // across repetitions too
   for (auto _ : state) {
     std::vector<double> r = rates;
@@ -199,9 +204,11 @@ void BM_Coxian_Tabulate(benchmark::State& state, std::vector<double> rates, std:
     benchmark::DoNotOptimize(dwell.has_tables());
   }
 }
-BENCHMARK_CAPTURE(BM_Coxian_Tabulate, two_phases, std::vector<double>{0.5, 0.08}, std::vector<double>{0.3, 1.0})
+BENCHMARK_CAPTURE(BM_Coxian_Tabulate, two_phases, std::vector<double>{0.5, 0.08},
+                  std::vector<double>{0.3, 1.0})
     ->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Coxian_Tabulate, stiff, std::vector<double>{0.37, 3e-8}, std::vector<double>{0.19, 1.0})
+BENCHMARK_CAPTURE(BM_Coxian_Tabulate, stiff, std::vector<double>{0.37, 3e-8},
+                  std::vector<double>{0.19, 1.0})
     ->Unit(benchmark::kMillisecond);
 
 void BM_AliasTable_Sample(benchmark::State& state) {

@@ -15,7 +15,8 @@
 namespace {
 
 void BM_Engine_Funnel10_Run(benchmark::State& state, const char* file, bool lanes = true) {
-  const lcsim::Model model = lcsim::compile(lcsim::load_scenario(std::string(LCSIM_SOURCE_DIR) + "/" + file));
+  const lcsim::Model model =
+      lcsim::compile(lcsim::load_scenario(std::string(LCSIM_SOURCE_DIR) + "/" + file));
   const lcsim::Engine engine(model);
   std::int64_t customers = 0;
   for (const auto& group : model.initial) customers += group.count;
@@ -33,16 +34,19 @@ void BM_Engine_Funnel10_Run(benchmark::State& state, const char* file, bool lane
     benchmark::DoNotOptimize(result.occupancy.data());
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(transitions));
-  state.counters["transitions_per_s"] = benchmark::Counter(transitions, benchmark::Counter::kIsRate);
+  state.counters["transitions_per_s"] =
+      benchmark::Counter(transitions, benchmark::Counter::kIsRate);
   state.counters["transitions"] = last;
   state.counters["customers"] = static_cast<double>(customers);
-  state.counters["vector_lanes"] = in_lanes > 0 ? 1.0 : 0.0;  // 1: the customers ran in the vector lanes
+  state.counters["vector_lanes"] =
+      in_lanes > 0 ? 1.0 : 0.0;  // 1: the customers ran in the vector lanes
 }
 
 /// The same replication through lcsim::simulate on `threads` threads: its 10^6 customers split into
 /// parts that the threads share (docs/contributing.md, "One replication on all cores"); wall time.
 void BM_Run_Funnel10_Threads(benchmark::State& state, const char* file) {
-  const lcsim::Model model = lcsim::compile(lcsim::load_scenario(std::string(LCSIM_SOURCE_DIR) + "/" + file));
+  const lcsim::Model model =
+      lcsim::compile(lcsim::load_scenario(std::string(LCSIM_SOURCE_DIR) + "/" + file));
   lcsim::RunOptions options;
   options.replications = 1;
   options.threads = static_cast<int>(state.range(0));
@@ -74,14 +78,24 @@ constexpr Funnel10Run kRuns[] = {
 
 [[maybe_unused]] const bool kRegistered = [] {
   benchmark::AddCustomContext("lcsim_simd_target", lcsim::Engine::vector_lanes_target());
-  benchmark::AddCustomContext("lcsim_simd_lanes", std::to_string(lcsim::Engine::vector_lane_width()));
+  benchmark::AddCustomContext("lcsim_simd_lanes",
+                              std::to_string(lcsim::Engine::vector_lane_width()));
   for (const Funnel10Run& r : kRuns) {
-    benchmark::RegisterBenchmark(r.name, BM_Engine_Funnel10_Run, r.file, r.lanes)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(r.name, BM_Engine_Funnel10_Run, r.file, r.lanes)
+        ->Unit(benchmark::kMillisecond);
   }
-  benchmark::RegisterBenchmark("BM_Run_Funnel10", BM_Run_Funnel10_Threads, "benches/funnel10/funnel10.yaml")
-      ->ArgName("threads")->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("BM_Run_Funnel10Webinar", BM_Run_Funnel10_Threads, "benches/funnel10/funnel10_webinar.yaml")
-      ->ArgName("threads")->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_Run_Funnel10", BM_Run_Funnel10_Threads,
+                               "benches/funnel10/funnel10.yaml")
+      ->ArgName("threads")
+      ->Arg(2)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_Run_Funnel10Webinar", BM_Run_Funnel10_Threads,
+                               "benches/funnel10/funnel10_webinar.yaml")
+      ->ArgName("threads")
+      ->Arg(2)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
   return true;
 }();
 

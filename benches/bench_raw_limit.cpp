@@ -44,10 +44,12 @@ struct NextRule {
 /// funnel-10 as plain tables, in the order of benches/funnel10/funnel10.yaml.
 struct Funnel10 {
   std::array<double, kStages> mean{3, 5, 7, 10, 14, 90, 180, 365, 0, 0};
-  std::array<bool, kStages> absorbing{false, false, false, false, false, false, false, false, true, true};
+  std::array<bool, kStages> absorbing{false, false, false, false, false,
+                                      false, false, false, true,  true};
   std::array<lcsim::AliasTable, kStages> alias;
   std::array<std::array<int, 3>, kStages> to{};
-  std::array<std::array<double, 2>, kStages> cut{};  // cumulative probabilities, for the cumulative choice
+  std::array<std::array<double, 2>, kStages>
+      cut{};  // cumulative probabilities, for the cumulative choice
 
   Funnel10() {
     // awareness engaged lead mql sql customer loyal advocate lost churned
@@ -111,7 +113,8 @@ void BM_RawLimit_Funnel10(benchmark::State& state) {
     transitions += static_cast<double>(tally.transitions);
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(transitions));
-  state.counters["transitions_per_s"] = benchmark::Counter(transitions, benchmark::Counter::kIsRate);
+  state.counters["transitions_per_s"] =
+      benchmark::Counter(transitions, benchmark::Counter::kIsRate);
   state.counters["transitions"] = static_cast<double>(tally.transitions);
 
   // Same answer as the engine on the same scenario? (1 = bit-identical stage counts at day 730 and
@@ -139,12 +142,12 @@ BENCHMARK(BM_RawLimit_Funnel10)->ArgName("customers")->Arg(1000000)->Unit(benchm
 // raw limit's time goes"); all but kAsIs, kBoostExp and kBranchyAlias simulate something else than the
 // engine, for the time only.
 enum class RawVariant {
-  kAsIs,           // the raw loop itself (without the engine run that checks it)
-  kBoostExp,       // Boost's exponential_distribution<double>(1) (the raw loop until 2026-12-07)
-  kNoKeyMix,       // no mix of the customer's key: its stream starts at customer * golden
-  kNoRejections,   // the ziggurat's first try always taken (rejections, ~1% of draws, not finished)
-  kExtraMix,       // one more word's mix a visit (what one of the visit's two words costs)
-  kBranchyAlias,   // the alias choice with a branch (AliasTable::sample until 2026-12-07)
+  kAsIs,          // the raw loop itself (without the engine run that checks it)
+  kBoostExp,      // Boost's exponential_distribution<double>(1) (the raw loop until 2026-12-07)
+  kNoKeyMix,      // no mix of the customer's key: its stream starts at customer * golden
+  kNoRejections,  // the ziggurat's first try always taken (rejections, ~1% of draws, not finished)
+  kExtraMix,      // one more word's mix a visit (what one of the visit's two words costs)
+  kBranchyAlias,  // the alias choice with a branch (AliasTable::sample until 2026-12-07)
 };
 
 template <RawVariant V>
@@ -157,7 +160,8 @@ void BM_RawLimit_Funnel10Variant(benchmark::State& state) {
   for (auto _ : state) {
     Tally tally;
     for (std::uint64_t c = 0; c < 1000000; ++c) {
-      lcsim::Stream path(V == RawVariant::kNoKeyMix ? c * lcsim::detail::kGolden : family.path_key(c));
+      lcsim::Stream path(V == RawVariant::kNoKeyMix ? c * lcsim::detail::kGolden
+                                                    : family.path_key(c));
       int s = kAwareness;
       double t = 0.0;
       for (;;) {
@@ -168,14 +172,17 @@ void BM_RawLimit_Funnel10Variant(benchmark::State& state) {
           e = boost_exp1(path);
         } else if constexpr (V == RawVariant::kNoRejections) {
           const std::uint64_t w = path();
-          e = static_cast<double>(static_cast<std::int64_t>((w & ~(std::uint64_t{1} << 11U)) >> 8U)) * 0x1.0p-56 * x[w & 0xffU];
+          e = static_cast<double>(
+                  static_cast<std::int64_t>((w & ~(std::uint64_t{1} << 11U)) >> 8U)) *
+              0x1.0p-56 * x[w & 0xffU];
         } else {
           e = lcsim::exp1(path);
         }
         const double exit = t + f.mean[i] * e;
         if (exit >= kHorizon) break;
         const std::uint64_t w = path();
-        if constexpr (V == RawVariant::kExtraMix) sink ^= lcsim::detail::mix64(path.state() ^ 0x1234567ULL);
+        if constexpr (V == RawVariant::kExtraMix)
+          sink ^= lcsim::detail::mix64(path.state() ^ 0x1234567ULL);
         if constexpr (V == RawVariant::kBranchyAlias) {
           const lcsim::AliasTable& a = f.alias[i];
           const auto col = static_cast<std::uint32_t>(((w >> 32U) * a.size()) >> 32U);
@@ -192,12 +199,24 @@ void BM_RawLimit_Funnel10Variant(benchmark::State& state) {
   }
   benchmark::DoNotOptimize(sink);
 }
-BENCHMARK_TEMPLATE(BM_RawLimit_Funnel10Variant, RawVariant::kAsIs)->Name("BM_RawLimit_Funnel10Variant/as_is")->Unit(benchmark::kMillisecond);
-BENCHMARK_TEMPLATE(BM_RawLimit_Funnel10Variant, RawVariant::kBoostExp)->Name("BM_RawLimit_Funnel10Variant/boost_exp")->Unit(benchmark::kMillisecond);
-BENCHMARK_TEMPLATE(BM_RawLimit_Funnel10Variant, RawVariant::kNoKeyMix)->Name("BM_RawLimit_Funnel10Variant/no_key_mix")->Unit(benchmark::kMillisecond);
-BENCHMARK_TEMPLATE(BM_RawLimit_Funnel10Variant, RawVariant::kNoRejections)->Name("BM_RawLimit_Funnel10Variant/no_rejections")->Unit(benchmark::kMillisecond);
-BENCHMARK_TEMPLATE(BM_RawLimit_Funnel10Variant, RawVariant::kExtraMix)->Name("BM_RawLimit_Funnel10Variant/extra_mix")->Unit(benchmark::kMillisecond);
-BENCHMARK_TEMPLATE(BM_RawLimit_Funnel10Variant, RawVariant::kBranchyAlias)->Name("BM_RawLimit_Funnel10Variant/branchy_alias")->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_RawLimit_Funnel10Variant, RawVariant::kAsIs)
+    ->Name("BM_RawLimit_Funnel10Variant/as_is")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_RawLimit_Funnel10Variant, RawVariant::kBoostExp)
+    ->Name("BM_RawLimit_Funnel10Variant/boost_exp")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_RawLimit_Funnel10Variant, RawVariant::kNoKeyMix)
+    ->Name("BM_RawLimit_Funnel10Variant/no_key_mix")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_RawLimit_Funnel10Variant, RawVariant::kNoRejections)
+    ->Name("BM_RawLimit_Funnel10Variant/no_rejections")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_RawLimit_Funnel10Variant, RawVariant::kExtraMix)
+    ->Name("BM_RawLimit_Funnel10Variant/extra_mix")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_RawLimit_Funnel10Variant, RawVariant::kBranchyAlias)
+    ->Name("BM_RawLimit_Funnel10Variant/branchy_alias")
+    ->Unit(benchmark::kMillisecond);
 
 /// One customer's whole advance (its stream seeded, its visits, its choices); items = customers.
 void BM_RawLimit_CustomerAdvance(benchmark::State& state) {
@@ -226,7 +245,8 @@ void BM_NextChoice_Cumulative(benchmark::State& state) {
   lcsim::Stream s(kSeed, 0, 0, lcsim::Purpose::kPath);
   for (auto _ : state) {
     const double u = s.uniform();
-    const std::size_t j = static_cast<std::size_t>(u >= f.cut[3][0]) + static_cast<std::size_t>(u >= f.cut[3][1]);
+    const std::size_t j =
+        static_cast<std::size_t>(u >= f.cut[3][0]) + static_cast<std::size_t>(u >= f.cut[3][1]);
     benchmark::DoNotOptimize(f.to[3][j]);
   }
   state.SetItemsProcessed(state.iterations());

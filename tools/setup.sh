@@ -58,9 +58,10 @@ run_packages=(
   libnlopt-cxx-dev libhwy-dev
 )
 # The C++ tests and benches (Random123: the benches' side-by-side of the streams lcsim used before),
-# and the real browser the report and app tests drive (Selenium uses Debian's chromedriver).
+# the real browser the report and app tests drive (Selenium uses Debian's chromedriver), and
+# clang-format 14, whose layout tools/test.sh checks first (tools/format.sh --check).
 test_packages=(libgtest-dev libgmock-dev libbenchmark-dev librandom123-dev chromium chromium-driver
-  fonts-liberation)
+  fonts-liberation clang-format-14)
 if [ "$mode" = --print-packages ]; then  # for tools/fresh_times.sh
   echo "${run_packages[*]} ${test_packages[*]}"
   exit 0

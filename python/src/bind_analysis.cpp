@@ -18,7 +18,8 @@ namespace {
 using Shape = std::vector<py::ssize_t>;
 
 /// A read-only numpy view of one per-stage vector, kept alive by the analysis object (no copy).
-py::array_t<double> stage_view(const py::object& self, std::vector<double> MarkovAnalysis::*member) {
+py::array_t<double> stage_view(const py::object& self,
+                               std::vector<double> MarkovAnalysis::*member) {
   auto& analysis = self.cast<MarkovAnalysis&>();
   const std::vector<double>& v = analysis.*member;
   py::array_t<double> out(Shape{static_cast<py::ssize_t>(v.size())}, v.data(), self);
@@ -96,21 +97,29 @@ void bind_analysis(py::module_& m) {
       .def_readonly("customers", &MarkovAnalysis::customers)
       .def_readonly("notes", &MarkovAnalysis::notes)
       .def_property_readonly(
-          "reach_probability", [](const py::object& self) { return stage_view(self, &MarkovAnalysis::reach_probability); },
+          "reach_probability",
+          [](const py::object& self) {
+            return stage_view(self, &MarkovAnalysis::reach_probability);
+          },
           "[S] P(the stage is ever entered), read-only view.")
       .def_property_readonly(
-          "expected_visits", [](const py::object& self) { return stage_view(self, &MarkovAnalysis::expected_visits); },
+          "expected_visits",
+          [](const py::object& self) { return stage_view(self, &MarkovAnalysis::expected_visits); },
           "[S] expected entries (inf for stages never left), read-only view.")
       .def_property_readonly(
-          "expected_days", [](const py::object& self) { return stage_view(self, &MarkovAnalysis::expected_days); },
+          "expected_days",
+          [](const py::object& self) { return stage_view(self, &MarkovAnalysis::expected_days); },
           "[S] expected days in the stage (NaN for absorbing), read-only view.")
       .def_property_readonly(
-          "mean_dwell", [](const py::object& self) { return stage_view(self, &MarkovAnalysis::mean_dwell); },
+          "mean_dwell",
+          [](const py::object& self) { return stage_view(self, &MarkovAnalysis::mean_dwell); },
           "[S] mean dwell (NaN for absorbing), read-only view.")
-      .def("sensitivity", &sensitivity_of,
-           "Columns parameter, kind, segment, stage, target, value, elasticity_conversion, elasticity_time, rank.")
-      .def("starts", &starts_of,
-           "Columns segment, start, weight, conversion_probability, time_to_convert, time_to_absorption.");
+      .def(
+          "sensitivity", &sensitivity_of,
+          "Columns parameter, kind, segment, stage, target, value, elasticity_conversion, elasticity_time, rank.")
+      .def(
+          "starts", &starts_of,
+          "Columns segment, start, weight, conversion_probability, time_to_convert, time_to_absorption.");
 
   m.def(
       "analyze_markov",
@@ -121,8 +130,10 @@ void bind_analysis(py::module_& m) {
       "Closed form and elasticities of the Markov part; empty names mean the whole population. "
       "Raises lcsim.ScenarioError for an unknown segment or stage.");
   m.def(
-      "without_touchpoints", [](const Model& model) { return std::make_shared<Model>(without_touchpoints(model)); },
-      py::arg("model"), "A copy of the model without touchpoints (the part the closed form describes).");
+      "without_touchpoints",
+      [](const Model& model) { return std::make_shared<Model>(without_touchpoints(model)); },
+      py::arg("model"),
+      "A copy of the model without touchpoints (the part the closed form describes).");
 }
 
 }  // namespace lcsim::python

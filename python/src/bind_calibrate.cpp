@@ -11,8 +11,8 @@
 #include "lcsim/calibrate/funnel_fit.hpp"
 #include "lcsim/calibrate/history.hpp"
 #include "lcsim/calibrate/phase_fit.hpp"
-#include "lcsim/calibrate/snapshot_fit.hpp"
 #include "lcsim/calibrate/snapshot_calibration.hpp"
+#include "lcsim/calibrate/snapshot_fit.hpp"
 #include "lcsim/calibrate/synth.hpp"
 #include "lcsim/io/scenario_yaml.hpp"
 
@@ -23,14 +23,16 @@ namespace {
 
 py::list problem_list(const std::vector<Problem>& problems) {
   py::list out;
-  for (const auto& p : problems) out.append(py::make_tuple(p.file, p.line, p.field, p.message, p.warning));
+  for (const auto& p : problems)
+    out.append(py::make_tuple(p.file, p.line, p.field, p.message, p.warning));
   return out;
 }
 
 py::list estimate_list(const std::vector<EstimateRow>& rows) {
   py::list out;
   for (const auto& r : rows) {
-    out.append(py::make_tuple(r.parameter, r.estimate, r.ci_low, r.ci_high, r.n, r.method, r.p_zero, r.note));
+    out.append(py::make_tuple(r.parameter, r.estimate, r.ci_low, r.ci_high, r.n, r.method, r.p_zero,
+                              r.note));
   }
   return out;
 }
@@ -47,10 +49,11 @@ auto read_source(const std::string& source, bool is_text, Parse parse, Read read
 /// (checked there); hints in messages name the Python keywords.
 LogOptions log_options_of(const std::string& segment_column, const std::string& censor_at,
                           const std::map<std::string, std::string>& stage_map,
-                          const std::vector<std::string>& stages, const std::vector<std::string>& absorbing,
-                          const std::string& epoch, bool drop_duplicates, bool drop_invalid,
-                          const std::map<std::string, std::string>& columns, const std::string& separator,
-                          const std::string& date_format) {
+                          const std::vector<std::string>& stages,
+                          const std::vector<std::string>& absorbing, const std::string& epoch,
+                          bool drop_duplicates, bool drop_invalid,
+                          const std::map<std::string, std::string>& columns,
+                          const std::string& separator, const std::string& date_format) {
   LogOptions log_options;
   log_options.segment_column = segment_column;
   log_options.censor_at = censor_at;
@@ -76,7 +79,8 @@ LogOptions log_options_of(const std::string& segment_column, const std::string& 
 py::list cleaning_list(const std::vector<CleaningStep>& cleaning) {
   py::list steps;
   for (const auto& s : cleaning) {
-    steps.append(py::make_tuple(s.defect, s.column, s.rows, s.customers, s.lines, s.action, s.detail, s.error));
+    steps.append(py::make_tuple(s.defect, s.column, s.rows, s.customers, s.lines, s.action,
+                                s.detail, s.error));
   }
   return steps;
 }
@@ -91,12 +95,15 @@ py::list stage_count_list(const std::vector<StageCount>& counts) {
 /// --dry-run): the counts, the stages found, every class of defect, the warnings and the errors.
 py::dict check_events(const std::string& source, bool is_text, const std::string& file,
                       const std::string& segment_column, const std::string& censor_at,
-                      const std::map<std::string, std::string>& stage_map, const std::vector<std::string>& stages,
-                      const std::vector<std::string>& absorbing, const std::string& epoch, bool drop_duplicates,
-                      bool drop_invalid, const std::map<std::string, std::string>& columns,
+                      const std::map<std::string, std::string>& stage_map,
+                      const std::vector<std::string>& stages,
+                      const std::vector<std::string>& absorbing, const std::string& epoch,
+                      bool drop_duplicates, bool drop_invalid,
+                      const std::map<std::string, std::string>& columns,
                       const std::string& separator, const std::string& date_format) {
-  LogOptions log_options = log_options_of(segment_column, censor_at, stage_map, stages, absorbing, epoch,
-                                          drop_duplicates, drop_invalid, columns, separator, date_format);
+  LogOptions log_options =
+      log_options_of(segment_column, censor_at, stage_map, stages, absorbing, epoch,
+                     drop_duplicates, drop_invalid, columns, separator, date_format);
   log_options.collect_errors = true;
   EventLog log;
   {
@@ -124,15 +131,18 @@ py::dict check_events(const std::string& source, bool is_text, const std::string
 /// Calibrates a stage-change log given as a path (is_text false) or as CSV text named `file`.
 py::dict calibrate_events(const std::string& source, bool is_text, const std::string& file,
                           const std::string& segment_column, const std::string& censor_at,
-                          const std::map<std::string, std::string>& stage_map, const std::vector<std::string>& absorbing,
-                          const std::string& epoch, bool drop_duplicates, const std::string& won, const std::string& name,
-                          std::size_t min_segment_observations, double initial_cohort_days, double transition_prior,
-                          double level, double horizon, double report_every, std::uint64_t seed, int replications,
+                          const std::map<std::string, std::string>& stage_map,
+                          const std::vector<std::string>& absorbing, const std::string& epoch,
+                          bool drop_duplicates, const std::string& won, const std::string& name,
+                          std::size_t min_segment_observations, double initial_cohort_days,
+                          double transition_prior, double level, double horizon,
+                          double report_every, std::uint64_t seed, int replications,
                           bool drop_invalid, const std::map<std::string, std::string>& columns,
                           const std::string& separator, const std::string& date_format,
                           const std::vector<std::string>& stages) {
-  const LogOptions log_options = log_options_of(segment_column, censor_at, stage_map, stages, absorbing, epoch,
-                                                drop_duplicates, drop_invalid, columns, separator, date_format);
+  const LogOptions log_options =
+      log_options_of(segment_column, censor_at, stage_map, stages, absorbing, epoch,
+                     drop_duplicates, drop_invalid, columns, separator, date_format);
   CalibrateOptions options;
   options.won = won;
   options.spelling = OptionSpelling::kPython;
@@ -164,8 +174,8 @@ py::dict calibrate_events(const std::string& source, bool is_text, const std::st
   for (const auto& f : cal.families) {
     py::dict params;
     for (const auto& [k, v] : f.params) params[py::str(k)] = v;
-    families.append(py::make_tuple(f.stage, f.segment, f.family, f.fitted, f.loglik, f.aic, params, f.chosen,
-                                   f.n_events, f.n_censored, f.note));
+    families.append(py::make_tuple(f.stage, f.segment, f.family, f.fitted, f.loglik, f.aic, params,
+                                   f.chosen, f.n_events, f.n_censored, f.note));
   }
   py::dict out;
   out["file"] = cal.file;
@@ -184,7 +194,8 @@ py::dict calibrate_events(const std::string& source, bool is_text, const std::st
 }
 
 /// The rows of a segment's fit named as scenario paths of that segment ("segments.<g>.<path>").
-std::vector<EstimateRow> segment_rows(const std::vector<EstimateRow>& rows, const std::string& segment) {
+std::vector<EstimateRow> segment_rows(const std::vector<EstimateRow>& rows,
+                                      const std::string& segment) {
   std::vector<EstimateRow> out = rows;
   for (auto& r : out) r.parameter = "segments." + segment + "." + r.parameter;
   return out;
@@ -193,23 +204,23 @@ std::vector<EstimateRow> segment_rows(const std::vector<EstimateRow>& rows, cons
 /// The Coxian dwells of a phase-type fit as (stage, segment, family, phases, mean, ci, rates, exit, n) tuples.
 void append_dwells(py::list& dwells, const PhaseTypeFit& phase, const std::string& segment) {
   for (const auto& d : phase.dwells)
-    dwells.append(py::make_tuple(d.stage, segment, d.rates.size() == 1 ? "exponential" : "coxian", d.rates.size(),
-                                 d.mean, d.ci_low, d.ci_high, d.rates, d.exit, d.n));
+    dwells.append(py::make_tuple(d.stage, segment, d.rates.size() == 1 ? "exponential" : "coxian",
+                                 d.rates.size(), d.mean, d.ci_low, d.ci_high, d.rates, d.exit,
+                                 d.n));
 }
 
 /// Fits a snapshot file (path) or CSV text: the continuous-time Markov model, the phase-type model unless
 /// max_phases is 1, each segment when segment_column is given, and the scenarios (calibrate_snapshots).
-py::dict calibrate_snapshots(const std::string& source, bool is_text, const std::string& file,
-                             const std::map<std::string, std::string>& stage_map,
-                             const std::vector<std::string>& stages, const std::vector<std::string>& absorbing,
-                             const std::string& epoch,
-                             const std::vector<std::pair<std::string, std::string>>& transitions, double level,
-                             int max_phases, const std::map<std::string, int>& phases,
-                             const std::string& entry_stage, const std::string& won, const std::string& name,
-                             const std::string& segment_column, std::size_t min_segment_pairs,
-                             const std::map<std::string, std::string>& columns, const std::string& separator,
-                             const std::string& date_format, const std::string& date_means,
-                             const std::string& phase_criterion, const std::vector<std::string>& exact_stages) {
+py::dict calibrate_snapshots(
+    const std::string& source, bool is_text, const std::string& file,
+    const std::map<std::string, std::string>& stage_map, const std::vector<std::string>& stages,
+    const std::vector<std::string>& absorbing, const std::string& epoch,
+    const std::vector<std::pair<std::string, std::string>>& transitions, double level,
+    int max_phases, const std::map<std::string, int>& phases, const std::string& entry_stage,
+    const std::string& won, const std::string& name, const std::string& segment_column,
+    std::size_t min_segment_pairs, const std::map<std::string, std::string>& columns,
+    const std::string& separator, const std::string& date_format, const std::string& date_means,
+    const std::string& phase_criterion, const std::vector<std::string>& exact_stages) {
   SnapshotOptions log_options;
   log_options.stage_map = stage_map;
   log_options.stages = stages;
@@ -230,7 +241,9 @@ py::dict calibrate_snapshots(const std::string& source, bool is_text, const std:
   if (date_format == "dmy") log_options.date_order = DateOrder::kDayFirst;
   if (date_format == "mdy") log_options.date_order = DateOrder::kMonthFirst;
   const std::optional<DateMeans> means = parse_date_means(date_means);
-  if (!means) throw InputError(file, 0, "date_means", expected_got("'end-of-day' or 'start-of-day'", "'" + date_means + "'"));
+  if (!means)
+    throw InputError(file, 0, "date_means",
+                     expected_got("'end-of-day' or 'start-of-day'", "'" + date_means + "'"));
   log_options.date_means = *means;
   SnapshotCalibrationOptions options;
   options.markov.transitions = transitions;
@@ -267,14 +280,16 @@ py::dict calibrate_snapshots(const std::string& source, bool is_text, const std:
   const MarkovFit& fit = c.markov;
   py::list rates;
   for (const auto& r : fit.rates)
-    rates.append(py::make_tuple(r.from, r.to, r.rate, r.se_log, r.ci_low, r.ci_high, r.n, r.at_bound));
+    rates.append(
+        py::make_tuple(r.from, r.to, r.rate, r.se_log, r.ci_low, r.ci_high, r.n, r.at_bound));
   std::vector<EstimateRow> estimates = fit.estimates;
   py::list segments;
   for (const auto& g : c.segments) {
     const std::vector<EstimateRow> rows = segment_rows(g.markov.estimates, g.segment);
     estimates.insert(estimates.end(), rows.begin(), rows.end());
-    segments.append(py::make_tuple(g.segment, g.customers, g.own_stages, g.pooled_stages, g.markov.loglik,
-                                   g.phase ? py::object(py::float_(g.phase->loglik)) : py::object(py::none())));
+    segments.append(
+        py::make_tuple(g.segment, g.customers, g.own_stages, g.pooled_stages, g.markov.loglik,
+                       g.phase ? py::object(py::float_(g.phase->loglik)) : py::object(py::none())));
   }
   py::dict out;
   out["file"] = fit.file;
@@ -317,12 +332,14 @@ py::dict calibrate_snapshots(const std::string& source, bool is_text, const std:
       for (std::size_t i = 0; i < cand.phases.size(); ++i) {
         if (!phase.absorbing[i]) k[py::str(phase.stages[i])] = cand.phases[i];
       }
-      candidates.append(py::make_tuple(cand.step == "markov" ? "Markov" : cand.stage, cand.step, k, cand.loglik,
-                                       cand.parameters, cand.aic, cand.bic, cand.lr_statistic, cand.lr_p_value,
-                                       cand.chosen, cand.edge, cand.converged));
+      candidates.append(py::make_tuple(cand.step == "markov" ? "Markov" : cand.stage, cand.step, k,
+                                       cand.loglik, cand.parameters, cand.aic, cand.bic,
+                                       cand.lr_statistic, cand.lr_p_value, cand.chosen, cand.edge,
+                                       cand.converged));
     }
     py::list starts;
-    for (const auto& st : phase.starts) starts.append(py::make_tuple(st.start, st.loglik, st.converged, st.best));
+    for (const auto& st : phase.starts)
+      starts.append(py::make_tuple(st.start, st.loglik, st.converged, st.best));
     py::dict p;
     p["dwells"] = dwells;
     p["candidates"] = candidates;
@@ -346,15 +363,17 @@ py::dict calibrate_snapshots(const std::string& source, bool is_text, const std:
 }
 
 /// Fits the funnel-count model to a count file (path) or CSV text.
-py::dict calibrate_funnel(const std::string& source, bool is_text, const std::string& file,
-                          const std::vector<std::pair<std::string, std::vector<std::string>>>& transitions,
-                          const std::string& won, const std::string& start, double period_days, double level,
-                          const std::string& name, std::uint64_t seed, int replications) {
+py::dict calibrate_funnel(
+    const std::string& source, bool is_text, const std::string& file,
+    const std::vector<std::pair<std::string, std::vector<std::string>>>& transitions,
+    const std::string& won, const std::string& start, double period_days, double level,
+    const std::string& name, std::uint64_t seed, int replications) {
   FunnelFitOptions options;
   options.transitions = transitions;
   options.won = won;
   const std::optional<FunnelStart> how = parse_funnel_start(start);
-  if (!how) throw InputError(file, 0, "start", expected_got("'steady' or 'empty'", "'" + start + "'"));
+  if (!how)
+    throw InputError(file, 0, "start", expected_got("'steady' or 'empty'", "'" + start + "'"));
   options.start = *how;
   options.period_days = period_days;
   options.level = level;
@@ -372,9 +391,11 @@ py::dict calibrate_funnel(const std::string& source, bool is_text, const std::st
     yaml = to_yaml(fit.scenario);
   }
   py::list cells;
-  for (const auto& c : fit.cells) cells.append(py::make_tuple(c.period, c.stage, c.observed, c.expected, c.fitted));
+  for (const auto& c : fit.cells)
+    cells.append(py::make_tuple(c.period, c.stage, c.observed, c.expected, c.fitted));
   py::list parameters;
-  for (const auto& p : fit.parameters) parameters.append(py::make_tuple(p.stage, p.targets, p.offset));
+  for (const auto& p : fit.parameters)
+    parameters.append(py::make_tuple(p.stage, p.targets, p.offset));
   py::dict summary;
   summary["deviance"] = fit.deviance;
   summary["pearson"] = fit.pearson;
@@ -404,8 +425,9 @@ py::dict calibrate_funnel(const std::string& source, bool is_text, const std::st
 }
 
 /// One replication of a model as CRM history rows (column lists per table).
-py::dict synth(const Model& model, int replication, std::optional<std::uint64_t> seed, const std::string& start_date,
-               std::optional<double> observe_until, const std::string& snapshots, bool touchpoints) {
+py::dict synth(const Model& model, int replication, std::optional<std::uint64_t> seed,
+               const std::string& start_date, std::optional<double> observe_until,
+               const std::string& snapshots, bool touchpoints) {
   SynthOptions options;
   options.replication = replication;
   options.seed = seed;
@@ -422,7 +444,8 @@ py::dict synth(const Model& model, int replication, std::optional<std::uint64_t>
   std::vector<std::string> e_id, e_ts, e_stage, e_seg;
   e_id.reserve(ne), e_ts.reserve(ne), e_stage.reserve(ne), e_seg.reserve(ne);
   for (const auto& r : h.events) {
-    e_id.push_back(r.customer_id), e_ts.push_back(r.timestamp), e_stage.push_back(r.stage), e_seg.push_back(r.segment);
+    e_id.push_back(r.customer_id), e_ts.push_back(r.timestamp), e_stage.push_back(r.stage),
+        e_seg.push_back(r.segment);
   }
   py::dict events;
   events["customer_id"] = e_id;
@@ -432,7 +455,8 @@ py::dict synth(const Model& model, int replication, std::optional<std::uint64_t>
 
   std::vector<std::string> s_id, s_date, s_stage, s_seg, s_created;
   for (const auto& r : h.snapshots) {
-    s_id.push_back(r.customer_id), s_date.push_back(r.taken_at()), s_stage.push_back(r.stage), s_seg.push_back(r.segment);
+    s_id.push_back(r.customer_id), s_date.push_back(r.taken_at()), s_stage.push_back(r.stage),
+        s_seg.push_back(r.segment);
     s_created.push_back(r.created);
   }
   py::dict snaps;
@@ -443,7 +467,8 @@ py::dict synth(const Model& model, int replication, std::optional<std::uint64_t>
   snaps["created"] = s_created;
 
   std::vector<std::string> t_id, t_ts, t_tp;
-  for (const auto& r : h.touchpoints) t_id.push_back(r.customer_id), t_ts.push_back(r.timestamp), t_tp.push_back(r.touchpoint);
+  for (const auto& r : h.touchpoints)
+    t_id.push_back(r.customer_id), t_ts.push_back(r.timestamp), t_tp.push_back(r.touchpoint);
   py::dict tps;
   tps["customer_id"] = t_id;
   tps["timestamp"] = t_ts;
@@ -470,42 +495,55 @@ py::dict synth(const Model& model, int replication, std::optional<std::uint64_t>
 }  // namespace
 
 void bind_calibrate(py::module_& m) {
-  m.def("calibrate_events", &calibrate_events, py::arg("source"), py::arg("is_text"), py::arg("file"),
-        py::arg("segment_column") = "", py::arg("censor_at") = "",
-        py::arg("stage_map") = std::map<std::string, std::string>{}, py::arg("absorbing") = std::vector<std::string>{},
-        py::arg("epoch") = "", py::arg("drop_duplicates") = false, py::arg("won") = "", py::arg("name") = "calibrated",
-        py::arg("min_segment_observations") = 30, py::arg("initial_cohort_days") = 7.0,
-        py::arg("transition_prior") = 0.5, py::arg("level") = 0.95, py::arg("horizon") = 0.0,
-        py::arg("report_every") = 7.0, py::arg("seed") = 1, py::arg("replications") = 10,
-        py::arg("drop_invalid") = false, py::arg("columns") = std::map<std::string, std::string>{},
-        py::arg("separator") = "", py::arg("date_format") = "iso", py::arg("stages") = std::vector<std::string>{},
-        "Reads a stage-change log (a path, or CSV text when is_text) and calibrates it: a dict of plain data.");
-  m.def("check_events", &check_events, py::arg("source"), py::arg("is_text"), py::arg("file"),
-        py::arg("segment_column") = "", py::arg("censor_at") = "",
-        py::arg("stage_map") = std::map<std::string, std::string>{}, py::arg("stages") = std::vector<std::string>{},
-        py::arg("absorbing") = std::vector<std::string>{}, py::arg("epoch") = "", py::arg("drop_duplicates") = false,
-        py::arg("drop_invalid") = false, py::arg("columns") = std::map<std::string, std::string>{},
-        py::arg("separator") = "", py::arg("date_format") = "iso",
-        "Reads a stage-change log without fitting (lcsim calibrate --dry-run): counts, stages, cleaning, "
-        "warnings and the errors, returned rather than raised.");
-  m.def("calibrate_snapshots", &calibrate_snapshots, py::arg("source"), py::arg("is_text"), py::arg("file"),
-        py::arg("stage_map") = std::map<std::string, std::string>{}, py::arg("stages") = std::vector<std::string>{},
-        py::arg("absorbing") = std::vector<std::string>{}, py::arg("epoch") = "",
-        py::arg("transitions") = std::vector<std::pair<std::string, std::string>>{}, py::arg("level") = 0.95,
-        py::arg("max_phases") = 3, py::arg("phases") = std::map<std::string, int>{}, py::arg("entry_stage") = "",
-        py::arg("won") = "", py::arg("name") = "calibrated", py::arg("segment_column") = "",
-        py::arg("min_segment_pairs") = 30, py::arg("columns") = std::map<std::string, std::string>{},
-        py::arg("separator") = "", py::arg("date_format") = "iso", py::arg("date_means") = "end-of-day",
-        py::arg("phase_criterion") = "lr", py::arg("exact_stages") = std::vector<std::string>{},
-        "Reads a snapshot file (a path, or CSV text when is_text) and fits a continuous-time Markov model and, "
-        "unless max_phases is 1, the phase-type (Coxian dwell) model, per segment too with segment_column.");
-  m.def("calibrate_funnel", &calibrate_funnel, py::arg("source"), py::arg("is_text"), py::arg("file"),
-        py::arg("transitions"), py::arg("won") = "", py::arg("start") = "steady", py::arg("period_days") = 0.0,
-        py::arg("level") = 0.95, py::arg("name") = "calibrated", py::arg("seed") = 1, py::arg("replications") = 10,
-        "Reads funnel counts (a path, or CSV text when is_text) and fits the funnel model by matching entries.");
+  m.def(
+      "calibrate_events", &calibrate_events, py::arg("source"), py::arg("is_text"), py::arg("file"),
+      py::arg("segment_column") = "", py::arg("censor_at") = "",
+      py::arg("stage_map") = std::map<std::string, std::string>{},
+      py::arg("absorbing") = std::vector<std::string>{}, py::arg("epoch") = "",
+      py::arg("drop_duplicates") = false, py::arg("won") = "", py::arg("name") = "calibrated",
+      py::arg("min_segment_observations") = 30, py::arg("initial_cohort_days") = 7.0,
+      py::arg("transition_prior") = 0.5, py::arg("level") = 0.95, py::arg("horizon") = 0.0,
+      py::arg("report_every") = 7.0, py::arg("seed") = 1, py::arg("replications") = 10,
+      py::arg("drop_invalid") = false, py::arg("columns") = std::map<std::string, std::string>{},
+      py::arg("separator") = "", py::arg("date_format") = "iso",
+      py::arg("stages") = std::vector<std::string>{},
+      "Reads a stage-change log (a path, or CSV text when is_text) and calibrates it: a dict of plain data.");
+  m.def(
+      "check_events", &check_events, py::arg("source"), py::arg("is_text"), py::arg("file"),
+      py::arg("segment_column") = "", py::arg("censor_at") = "",
+      py::arg("stage_map") = std::map<std::string, std::string>{},
+      py::arg("stages") = std::vector<std::string>{},
+      py::arg("absorbing") = std::vector<std::string>{}, py::arg("epoch") = "",
+      py::arg("drop_duplicates") = false, py::arg("drop_invalid") = false,
+      py::arg("columns") = std::map<std::string, std::string>{}, py::arg("separator") = "",
+      py::arg("date_format") = "iso",
+      "Reads a stage-change log without fitting (lcsim calibrate --dry-run): counts, stages, cleaning, "
+      "warnings and the errors, returned rather than raised.");
+  m.def(
+      "calibrate_snapshots", &calibrate_snapshots, py::arg("source"), py::arg("is_text"),
+      py::arg("file"), py::arg("stage_map") = std::map<std::string, std::string>{},
+      py::arg("stages") = std::vector<std::string>{},
+      py::arg("absorbing") = std::vector<std::string>{}, py::arg("epoch") = "",
+      py::arg("transitions") = std::vector<std::pair<std::string, std::string>>{},
+      py::arg("level") = 0.95, py::arg("max_phases") = 3,
+      py::arg("phases") = std::map<std::string, int>{}, py::arg("entry_stage") = "",
+      py::arg("won") = "", py::arg("name") = "calibrated", py::arg("segment_column") = "",
+      py::arg("min_segment_pairs") = 30, py::arg("columns") = std::map<std::string, std::string>{},
+      py::arg("separator") = "", py::arg("date_format") = "iso",
+      py::arg("date_means") = "end-of-day", py::arg("phase_criterion") = "lr",
+      py::arg("exact_stages") = std::vector<std::string>{},
+      "Reads a snapshot file (a path, or CSV text when is_text) and fits a continuous-time Markov model and, "
+      "unless max_phases is 1, the phase-type (Coxian dwell) model, per segment too with segment_column.");
+  m.def(
+      "calibrate_funnel", &calibrate_funnel, py::arg("source"), py::arg("is_text"), py::arg("file"),
+      py::arg("transitions"), py::arg("won") = "", py::arg("start") = "steady",
+      py::arg("period_days") = 0.0, py::arg("level") = 0.95, py::arg("name") = "calibrated",
+      py::arg("seed") = 1, py::arg("replications") = 10,
+      "Reads funnel counts (a path, or CSV text when is_text) and fits the funnel model by matching entries.");
   m.def("synth", &synth, py::arg("model"), py::arg("replication") = 0, py::arg("seed") = py::none(),
-        py::arg("start_date") = "2025-01-06", py::arg("observe_until") = py::none(), py::arg("snapshots") = "none",
-        py::arg("touchpoints") = true, "One replication as CRM history: events, snapshots and touchpoint rows.");
+        py::arg("start_date") = "2025-01-06", py::arg("observe_until") = py::none(),
+        py::arg("snapshots") = "none", py::arg("touchpoints") = true,
+        "One replication as CRM history: events, snapshots and touchpoint rows.");
 }
 
 }  // namespace lcsim::python

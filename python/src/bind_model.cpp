@@ -21,7 +21,8 @@ py::list check_yaml(const std::string& text, const std::string& file) {
     problems = e.problems();
   }
   py::list out;
-  for (const auto& p : problems) out.append(py::make_tuple(p.file, p.line, p.field, p.message, p.warning));
+  for (const auto& p : problems)
+    out.append(py::make_tuple(p.file, p.line, p.field, p.message, p.warning));
   return out;
 }
 
@@ -31,13 +32,20 @@ void bind_model(py::module_& m) {
   m.def("check_yaml", &check_yaml, py::arg("text"), py::arg("file") = "<string>",
         "Every problem of a YAML scenario as (file, line, field, message, warning) tuples.");
   m.def(
-      "canonical_yaml", [](const std::string& text, const std::string& file) { return to_yaml(parse_scenario(text, file)); },
-      py::arg("text"), py::arg("file") = "<string>", "The scenario re-emitted in lcsim's canonical YAML form.");
-  m.def("apply_changes", &apply_changes, py::arg("text"), py::arg("changes"), py::arg("file") = "<string>",
-        "YAML text with (dotted path, YAML value text) changes applied in order; a null value removes the field. "
-        "Raises lcsim.ScenarioError for an unknown path (listing close matches) or a value that is not YAML.");
+      "canonical_yaml",
+      [](const std::string& text, const std::string& file) {
+        return to_yaml(parse_scenario(text, file));
+      },
+      py::arg("text"), py::arg("file") = "<string>",
+      "The scenario re-emitted in lcsim's canonical YAML form.");
+  m.def(
+      "apply_changes", &apply_changes, py::arg("text"), py::arg("changes"),
+      py::arg("file") = "<string>",
+      "YAML text with (dotted path, YAML value text) changes applied in order; a null value removes the field. "
+      "Raises lcsim.ScenarioError for an unknown path (listing close matches) or a value that is not YAML.");
 
-  py::class_<Model, std::shared_ptr<Model>>(m, "Model", "A compiled, validated scenario (see lcsim.Scenario).")
+  py::class_<Model, std::shared_ptr<Model>>(m, "Model",
+                                            "A compiled, validated scenario (see lcsim.Scenario).")
       .def_readonly("name", &Model::name)
       .def_readonly("stage_names", &Model::stage_names)
       .def_readonly("segment_names", &Model::segment_names)
@@ -54,15 +62,17 @@ void bind_model(py::module_& m) {
       [](const std::string& text, const std::string& file, const std::vector<std::string>& extends,
          const std::string& own_text) {
         Scenario scenario = parse_scenario(text, file);
-        if (!extends.empty()) {  // a resolved variant rebuilt from its text (pickled): keep its provenance
+        if (!extends
+                 .empty()) {  // a resolved variant rebuilt from its text (pickled): keep its provenance
           scenario.sources.files = {file};
-          scenario.sources.files.insert(scenario.sources.files.end(), extends.begin(), extends.end());
+          scenario.sources.files.insert(scenario.sources.files.end(), extends.begin(),
+                                        extends.end());
           scenario.sources.own_text = own_text;
         }
         return std::make_shared<Model>(compile(scenario));
       },
-      py::arg("text"), py::arg("file") = "<string>", py::arg("extends") = std::vector<std::string>{},
-      py::arg("own_text") = "",
+      py::arg("text"), py::arg("file") = "<string>",
+      py::arg("extends") = std::vector<std::string>{}, py::arg("own_text") = "",
       "Parses (resolving extends:) and compiles a scenario; raises lcsim.ScenarioError. `extends` and "
       "`own_text` restore the provenance of a variant given by its resolved text.");
 }

@@ -29,7 +29,8 @@ template <class Work>
 auto interruptible(const py::object& progress, Work&& work) {
   std::atomic<bool> cancel{false};
   std::unique_ptr<py::error_already_set> python_error;
-  const std::function<void(std::int64_t, int)> on_progress = [&](std::int64_t customers, int done) noexcept {
+  const std::function<void(std::int64_t, int)> on_progress = [&](std::int64_t customers,
+                                                                 int done) noexcept {
     const py::gil_scoped_acquire gil;
     try {
       if (PyErr_CheckSignals() != 0) throw py::error_already_set();
@@ -52,8 +53,9 @@ auto interruptible(const py::object& progress, Work&& work) {
   return result;
 }
 
-std::shared_ptr<Run> simulate_py(const Model& model, int replications, std::optional<std::uint64_t> seed,
-                                 int threads, bool events, const std::string& name, const py::object& progress,
+std::shared_ptr<Run> simulate_py(const Model& model, int replications,
+                                 std::optional<std::uint64_t> seed, int threads, bool events,
+                                 const std::string& name, const py::object& progress,
                                  int first_replication) {
   RunOptions options;
   options.replications = replications;
@@ -70,7 +72,8 @@ std::shared_ptr<Run> simulate_py(const Model& model, int replications, std::opti
   });
 }
 
-std::shared_ptr<Comparison> compare_py(const Model& base, const std::vector<std::shared_ptr<Model>>& variants,
+std::shared_ptr<Comparison> compare_py(const Model& base,
+                                       const std::vector<std::shared_ptr<Model>>& variants,
                                        CompareOptions options, std::optional<std::uint64_t> seed,
                                        const py::object& progress) {
   std::vector<const Model*> pointers;
@@ -172,7 +175,8 @@ py::object draws_of(const Run& run) {
   py::dict out;
   out["parameters"] = d.parameters;
   std::vector<double> values = d.values;
-  out["values"] = to_numpy(std::move(values), Shape{ssize(run.replications.size()), ssize(d.parameters.size())});
+  out["values"] = to_numpy(std::move(values),
+                           Shape{ssize(run.replications.size()), ssize(d.parameters.size())});
   out["inner"] = d.inner;
   out["source"] = d.source;
   out["note"] = d.note;
@@ -182,7 +186,8 @@ py::object draws_of(const Run& run) {
 ParameterDraws draws_from(const py::dict& d, std::size_t replications) {
   ParameterDraws out;
   out.parameters = d["parameters"].cast<std::vector<std::string>>();
-  const auto values = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(d["values"]);
+  const auto values =
+      py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(d["values"]);
   if (!values || static_cast<std::size_t>(values.size()) != replications * out.parameters.size()) {
     throw py::value_error("parameter draws: expected values of shape [replications, parameters]");
   }
@@ -205,9 +210,12 @@ std::shared_ptr<Run> run_from_state(const py::tuple& state) {
     run = std::make_shared<Run>(unpack(info, a, nullptr));
   } else {
     const auto e = state[2].cast<py::dict>();
-    const EventColumns events{column<std::int32_t>(e, "replication"), column<std::int64_t>(e, "customer"),
-                              column<double>(e, "time"),         column<std::int16_t>(e, "from"),
-                              column<std::int16_t>(e, "to"),        column<std::int16_t>(e, "cause")};
+    const EventColumns events{column<std::int32_t>(e, "replication"),
+                              column<std::int64_t>(e, "customer"),
+                              column<double>(e, "time"),
+                              column<std::int16_t>(e, "from"),
+                              column<std::int16_t>(e, "to"),
+                              column<std::int16_t>(e, "cause")};
     run = std::make_shared<Run>(unpack(info, a, &events));
   }
   if (state.size() == 4 && !state[3].is_none()) {
@@ -218,8 +226,10 @@ std::shared_ptr<Run> run_from_state(const py::tuple& state) {
 
 /// One run of `model`'s labels from runs of drawn variants of it (replications in the given
 /// order), carrying the draw of each replication.
-std::shared_ptr<Run> assemble_drawn_run(const Model& model, const std::vector<std::shared_ptr<Run>>& parts,
-                                        const std::string& name, std::uint64_t seed, const py::dict& draws) {
+std::shared_ptr<Run> assemble_drawn_run(const Model& model,
+                                        const std::vector<std::shared_ptr<Run>>& parts,
+                                        const std::string& name, std::uint64_t seed,
+                                        const py::dict& draws) {
   std::vector<ReplicationResult> reps;
   bool has_events = !parts.empty();
   for (const auto& p : parts) has_events = has_events && p->has_events;
@@ -247,8 +257,10 @@ std::shared_ptr<Comparison> make_comparison(const std::shared_ptr<Run>& base,
                                             const std::vector<py::dict>& deltas,
                                             const std::vector<std::string>& verdicts,
                                             const std::vector<std::vector<std::string>>& changed) {
-  if (deltas.size() != variants.size() || verdicts.size() != variants.size() || changed.size() != variants.size()) {
-    throw py::value_error("make_comparison: one deltas table, verdict and changed list per variant");
+  if (deltas.size() != variants.size() || verdicts.size() != variants.size() ||
+      changed.size() != variants.size()) {
+    throw py::value_error(
+        "make_comparison: one deltas table, verdict and changed list per variant");
   }
   auto c = std::make_shared<Comparison>();
   c->base = *base;
@@ -261,14 +273,15 @@ std::shared_ptr<Comparison> make_comparison(const std::shared_ptr<Run>& base,
     const py::dict& d = deltas[k];
     const auto metric = d["metric"].cast<std::vector<std::string>>();
     const auto col = [&](const char* name) { return d[name].cast<std::vector<double>>(); };
-    const auto base_mean = col("base_mean"), variant_mean = col("variant_mean"), delta = col("delta"),
-               delta_std = col("delta_std"), ci_low = col("ci_low"), ci_high = col("ci_high"), lift = col("lift"),
-               lift_low = col("lift_ci_low"), lift_high = col("lift_ci_high"), reduction = col("variance_reduction");
+    const auto base_mean = col("base_mean"), variant_mean = col("variant_mean"),
+               delta = col("delta"), delta_std = col("delta_std"), ci_low = col("ci_low"),
+               ci_high = col("ci_high"), lift = col("lift"), lift_low = col("lift_ci_low"),
+               lift_high = col("lift_ci_high"), reduction = col("variance_reduction");
     const auto n = d["n"].cast<std::vector<std::int64_t>>();
     for (std::size_t i = 0; i < metric.size(); ++i) {
-      v.deltas.push_back(DeltaRow{metric[i], base_mean.at(i), variant_mean.at(i), delta.at(i), delta_std.at(i),
-                                  ci_low.at(i), ci_high.at(i), lift.at(i), lift_low.at(i), lift_high.at(i),
-                                  reduction.at(i), n.at(i)});
+      v.deltas.push_back(DeltaRow{metric[i], base_mean.at(i), variant_mean.at(i), delta.at(i),
+                                  delta_std.at(i), ci_low.at(i), ci_high.at(i), lift.at(i),
+                                  lift_low.at(i), lift_high.at(i), reduction.at(i), n.at(i)});
     }
     c->variants.push_back(std::move(v));
   }
@@ -276,15 +289,17 @@ std::shared_ptr<Comparison> make_comparison(const std::shared_ptr<Run>& base,
 }
 
 py::tuple info_state(const RunInfo& i) {
-  return py::make_tuple(i.name, i.scenario_name, i.scenario_text, i.scenario_file, i.seed, i.replications,
-                        i.lcsim_version, i.boost_version, i.created, i.stage_names, i.segment_names,
-                        i.touchpoint_names, i.metric_names, i.cause_names, i.report_times, i.won,
-                        i.resource_names, i.scenario_extends, i.scenario_own_text);
+  return py::make_tuple(i.name, i.scenario_name, i.scenario_text, i.scenario_file, i.seed,
+                        i.replications, i.lcsim_version, i.boost_version, i.created, i.stage_names,
+                        i.segment_names, i.touchpoint_names, i.metric_names, i.cause_names,
+                        i.report_times, i.won, i.resource_names, i.scenario_extends,
+                        i.scenario_own_text);
 }
 
 RunInfo info_from_state(const py::tuple& t) {
   // 16 fields before resources existed; resource_names came 17th, a variant's provenance 18th and 19th
-  if (t.size() != 16 && t.size() != 17 && t.size() != 19) throw py::value_error("bad RunInfo state");
+  if (t.size() != 16 && t.size() != 17 && t.size() != 19)
+    throw py::value_error("bad RunInfo state");
   RunInfo i;
   i.name = t[0].cast<std::string>();
   i.scenario_name = t[1].cast<std::string>();
@@ -316,13 +331,15 @@ py::dict deltas_of(const VariantComparison& v) {
   std::vector<std::int64_t> n;
   for (const auto& d : v.deltas) {
     metric.append(d.metric);
-    const double values[] = {d.base_mean, d.variant_mean, d.delta, d.delta_std, d.ci_low, d.ci_high,
-                             d.lift, d.lift_ci_low, d.lift_ci_high, d.variance_reduction};
+    const double values[] = {d.base_mean,    d.variant_mean,      d.delta, d.delta_std,
+                             d.ci_low,       d.ci_high,           d.lift,  d.lift_ci_low,
+                             d.lift_ci_high, d.variance_reduction};
     for (std::size_t c = 0; c < 10; ++c) cols[c].push_back(values[c]);
     n.push_back(d.n);
   }
-  const char* names[] = {"base_mean", "variant_mean", "delta", "delta_std", "ci_low", "ci_high",
-                         "lift", "lift_ci_low", "lift_ci_high", "variance_reduction"};
+  const char* names[] = {"base_mean",    "variant_mean",      "delta", "delta_std",
+                         "ci_low",       "ci_high",           "lift",  "lift_ci_low",
+                         "lift_ci_high", "variance_reduction"};
   const Shape shape{ssize(v.deltas.size())};
   py::dict out;
   out["metric"] = metric;
@@ -337,8 +354,10 @@ py::dict changes_of(const VariantComparison& v) {
   std::vector<std::vector<std::int64_t>> cols(5);
   for (const auto& c : v.changes) {
     segment.append(c.segment);
-    reached_in.append(c.reached_in.empty() ? py::object(py::none()) : py::object(py::str(c.reached_in)));
-    const std::int64_t values[] = {c.customers, c.converted_base, c.converted_variant, c.gained, c.lost};
+    reached_in.append(c.reached_in.empty() ? py::object(py::none())
+                                           : py::object(py::str(c.reached_in)));
+    const std::int64_t values[] = {c.customers, c.converted_base, c.converted_variant, c.gained,
+                                   c.lost};
     for (std::size_t i = 0; i < 5; ++i) cols[i].push_back(values[i]);
   }
   const char* names[] = {"customers", "converted_base", "converted_variant", "gained", "lost"};
@@ -380,22 +399,26 @@ void bind_run(py::module_& m) {
   py::class_<Run, std::shared_ptr<Run>>(m, "Run", "Results of R replications (see lcsim.Run).")
       .def_readonly("info", &Run::info)
       .def_readonly("has_events", &Run::has_events)
-      .def_property_readonly("parameter_draws", &draws_of,
-                             "Runs with parameter uncertainty: dict(parameters, values [R, P], inner, source, note); else None.")
-      .def("arrays", &arrays_of,
-           "Replication-major numpy arrays (no copy beyond packing): replication, occupancy, transitions, "
-           "reached, touchpoints, metrics, queue_length [R,T,Q], queue_wait [R,T,Q].")
+      .def_property_readonly(
+          "parameter_draws", &draws_of,
+          "Runs with parameter uncertainty: dict(parameters, values [R, P], inner, source, note); else None.")
+      .def(
+          "arrays", &arrays_of,
+          "Replication-major numpy arrays (no copy beyond packing): replication, occupancy, transitions, "
+          "reached, touchpoints, metrics, queue_length [R,T,Q], queue_wait [R,T,Q].")
       .def("events", &events_of, "The event log as numpy columns.")
       .def("summary", &summary_of, "Summary columns: metric, mean, std, ci_low, ci_high, n.")
       .def(py::pickle(
           [](const Run& r) {
-            return py::make_tuple(r.info, arrays_of(r), r.has_events ? py::object(events_of(r)) : py::object(py::none()),
+            return py::make_tuple(r.info, arrays_of(r),
+                                  r.has_events ? py::object(events_of(r)) : py::object(py::none()),
                                   draws_of(r));
           },
           &run_from_state));
 
-  m.def("resource_metric_names", &resource_metric_names,
-        "Per-resource metrics, in order: the <metric> of the 'resource.<name>.<metric>' metric names.");
+  m.def(
+      "resource_metric_names", &resource_metric_names,
+      "Per-resource metrics, in order: the <metric> of the 'resource.<name>.<metric>' metric names.");
 
   m.def("t95_factor", &t95_factor, py::arg("n"),
         "Student-t factor of a 95% CI of a mean of n values (NaN when n < 2).");
@@ -403,15 +426,19 @@ void bind_run(py::module_& m) {
   m.def("join_batches", &join_batches, py::arg("batches"), py::call_guard<py::gil_scoped_release>(),
         "Joins replication batches of one scenario and seed into one Run.");
 
-  py::class_<VariantComparison>(m, "VariantComparison", "One variant against the base (see lcsim.Comparison).")
-      .def_property_readonly("run", [](const VariantComparison& v) { return std::make_shared<Run>(v.run); })
+  py::class_<VariantComparison>(m, "VariantComparison",
+                                "One variant against the base (see lcsim.Comparison).")
+      .def_property_readonly(
+          "run", [](const VariantComparison& v) { return std::make_shared<Run>(v.run); })
       .def_readonly("changed_touchpoints", &VariantComparison::changed_touchpoints)
       .def_readonly("verdict", &VariantComparison::verdict)
       .def("deltas", &deltas_of, "Delta columns per metric.")
       .def("changes", &changes_of, "Who-changed columns.");
 
-  py::class_<Comparison, std::shared_ptr<Comparison>>(m, "Comparison", "A paired comparison (see lcsim.Comparison).")
-      .def_property_readonly("base", [](const Comparison& c) { return std::make_shared<Run>(c.base); })
+  py::class_<Comparison, std::shared_ptr<Comparison>>(m, "Comparison",
+                                                      "A paired comparison (see lcsim.Comparison).")
+      .def_property_readonly("base",
+                             [](const Comparison& c) { return std::make_shared<Run>(c.base); })
       .def_readonly("variants", &Comparison::variants)
       .def_readonly("replications", &Comparison::replications)
       .def_readonly("precision", &Comparison::precision)
@@ -420,9 +447,10 @@ void bind_run(py::module_& m) {
 
   m.def(
       "compare",
-      [](const Model& base, const std::vector<std::shared_ptr<Model>>& variants, int replications, double precision,
-         std::vector<std::string> precision_metrics, bool precision_on_delta, int batch, int max_replications,
-         std::optional<std::uint64_t> seed, int threads, bool independent, bool who_changed, const py::object& progress) {
+      [](const Model& base, const std::vector<std::shared_ptr<Model>>& variants, int replications,
+         double precision, std::vector<std::string> precision_metrics, bool precision_on_delta,
+         int batch, int max_replications, std::optional<std::uint64_t> seed, int threads,
+         bool independent, bool who_changed, const py::object& progress) {
         CompareOptions o;
         o.replications = replications;
         o.precision = precision;
@@ -436,20 +464,26 @@ void bind_run(py::module_& m) {
         return compare_py(base, variants, o, seed, progress);
       },
       py::arg("base"), py::arg("variants"), py::arg("replications") = 0, py::arg("precision") = 0.0,
-      py::arg("precision_metrics") = std::vector<std::string>{"conversions"}, py::arg("precision_on_delta") = true,
-      py::arg("batch") = 10, py::arg("max_replications") = 1000, py::arg("seed") = py::none(), py::arg("threads") = 0,
-      py::arg("independent") = true, py::arg("who_changed") = true, py::arg("progress") = py::none(),
+      py::arg("precision_metrics") = std::vector<std::string>{"conversions"},
+      py::arg("precision_on_delta") = true, py::arg("batch") = 10,
+      py::arg("max_replications") = 1000, py::arg("seed") = py::none(), py::arg("threads") = 0,
+      py::arg("independent") = true, py::arg("who_changed") = true,
+      py::arg("progress") = py::none(),
       "Paired comparison with common random numbers; GIL released, Ctrl-C stops it.");
 
-  m.def("assemble_drawn_run", &assemble_drawn_run, py::arg("model"), py::arg("parts"), py::arg("name"), py::arg("seed"),
-        py::arg("draws"), "One run (labels and scenario of `model`) of runs of drawn variants, with each replication's draw.");
-  m.def("make_comparison", &make_comparison, py::arg("base"), py::arg("variants"), py::arg("deltas"),
-        py::arg("verdicts"), py::arg("changed_touchpoints"), "A comparison of runs already simulated, its deltas given.");
-  m.def("simulate", &simulate_py, py::arg("model"), py::arg("replications") = 0, py::arg("seed") = py::none(),
-        py::arg("threads") = 0, py::arg("events") = false, py::arg("name") = "", py::arg("progress") = py::none(),
-        py::arg("first_replication") = 0,
-        "Simulates R replications in parallel threads (large ones split over them) with the GIL released; "
-        "Ctrl-C stops it.");
+  m.def(
+      "assemble_drawn_run", &assemble_drawn_run, py::arg("model"), py::arg("parts"),
+      py::arg("name"), py::arg("seed"), py::arg("draws"),
+      "One run (labels and scenario of `model`) of runs of drawn variants, with each replication's draw.");
+  m.def("make_comparison", &make_comparison, py::arg("base"), py::arg("variants"),
+        py::arg("deltas"), py::arg("verdicts"), py::arg("changed_touchpoints"),
+        "A comparison of runs already simulated, its deltas given.");
+  m.def(
+      "simulate", &simulate_py, py::arg("model"), py::arg("replications") = 0,
+      py::arg("seed") = py::none(), py::arg("threads") = 0, py::arg("events") = false,
+      py::arg("name") = "", py::arg("progress") = py::none(), py::arg("first_replication") = 0,
+      "Simulates R replications in parallel threads (large ones split over them) with the GIL released; "
+      "Ctrl-C stops it.");
 }
 
 }  // namespace lcsim::python

@@ -13,7 +13,8 @@ py::object error_class(const char* name) { return py::module_::import("lcsim.err
 
 py::list problem_tuples(const std::vector<Problem>& problems) {
   py::list out;
-  for (const auto& p : problems) out.append(py::make_tuple(p.file, p.line, p.field, p.message, p.warning));
+  for (const auto& p : problems)
+    out.append(py::make_tuple(p.file, p.line, p.field, p.message, p.warning));
   return out;
 }
 

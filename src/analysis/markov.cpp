@@ -58,20 +58,20 @@ std::string join(const std::vector<std::string>& items) {
 /// Everything the closed form needs about one segment, for every start stage at once.
 struct Chain {
   Index s_count = 0;
-  MatrixXd p;                       // [S, S] jump chain
-  VectorXd m;                       // [S] mean dwell (0 for absorbing)
+  MatrixXd p;  // [S, S] jump chain
+  VectorXd m;  // [S] mean dwell (0 for absorbing)
   std::vector<std::uint8_t> absorbing;
   std::vector<std::vector<std::uint8_t>> reach;  // reach[i][j]: a path of >= 1 move from i to j
-  MatrixXd hit;                     // [S, S] P(stage j is ever entered | start in i); 1 on the diagonal
-  MatrixXd visits;                  // [S, S] expected entries (+inf for stages never left)
-  VectorXd to_absorption;           // [S] expected days until an absorbing stage
-  std::vector<std::uint8_t> trap;   // [S] transient, but no absorbing stage can be reached
+  MatrixXd hit;            // [S, S] P(stage j is ever entered | start in i); 1 on the diagonal
+  MatrixXd visits;         // [S, S] expected entries (+inf for stages never left)
+  VectorXd to_absorption;  // [S] expected days until an absorbing stage
+  std::vector<std::uint8_t> trap;  // [S] transient, but no absorbing stage can be reached
   // Conversion chain (won absorbing)
-  std::vector<Index> w;             // stages of W
-  std::vector<Index> w_of;          // [S] index in W or -1
-  Eigen::PartialPivLU<MatrixXd> lu; // of I - P[W, W]
-  VectorXd h;                       // [|W|]
-  VectorXd g;                       // [|W|]
+  std::vector<Index> w;              // stages of W
+  std::vector<Index> w_of;           // [S] index in W or -1
+  Eigen::PartialPivLU<MatrixXd> lu;  // of I - P[W, W]
+  VectorXd h;                        // [|W|]
+  VectorXd g;                        // [|W|]
 };
 
 /// Solves (I - P[C, C]) x = P[C, target] for the stages C that can reach `target`.
@@ -105,7 +105,8 @@ Chain build_chain(const Model& model, SegmentId segment) {
     if (c.absorbing[at(i)] != 0) continue;
     const StageRule& rule = model.rule(segment, i);
     c.m(i) = rule.dwell.mean();
-    for (std::size_t k = 0; k < rule.next_stages.size(); ++k) c.p(i, rule.next_stages[k]) += rule.next_probs[k];
+    for (std::size_t k = 0; k < rule.next_stages.size(); ++k)
+      c.p(i, rule.next_stages[k]) += rule.next_probs[k];
   }
   // Reachability in >= 1 move (absorbing stages have no moves out).
   c.reach.assign(at(s_count), std::vector<std::uint8_t>(at(s_count), 0));
@@ -133,7 +134,8 @@ Chain build_chain(const Model& model, SegmentId segment) {
   for (Index i = 0; i < s_count; ++i) {
     if (c.absorbing[at(i)] != 0) continue;
     bool ends = false;
-    for (Index a = 0; a < s_count; ++a) ends = ends || (c.absorbing[at(a)] != 0 && c.reach[at(i)][at(a)] != 0);
+    for (Index a = 0; a < s_count; ++a)
+      ends = ends || (c.absorbing[at(a)] != 0 && c.reach[at(i)][at(a)] != 0);
     if (ends) {
       finite.push_back(i);
     } else {
@@ -252,7 +254,8 @@ SegmentId segment_by_name(const Model& model, const std::string& name) {
   for (int g = 0; g < model.num_segments(); ++g) {
     if (model.segment_names[at(g)] == name) return g;
   }
-  throw bad(model, "segment", "unknown segment '" + name + "'; segments: " + join(model.segment_names));
+  throw bad(model, "segment",
+            "unknown segment '" + name + "'; segments: " + join(model.segment_names));
 }
 
 StageId stage_by_name(const Model& model, const std::string& name) {
@@ -281,7 +284,8 @@ std::vector<StartWeight> population_mix(const Model& model) {
       if (share > 0.0) weight[{g, stage}] += count * share;
     }
   };
-  for (const InitialGroup& group : model.initial) add(group.segment, group.stage, static_cast<double>(group.count));
+  for (const InitialGroup& group : model.initial)
+    add(group.segment, group.stage, static_cast<double>(group.count));
   for (const ArrivalProcess& stream : model.arrivals) {
     add(stream.segment, stream.stage, stream.rate_per_day * model.horizon);
   }
@@ -291,19 +295,23 @@ std::vector<StartWeight> population_mix(const Model& model) {
   return mix;
 }
 
-MarkovAnalysis analyze_mix(const Model& model, const std::vector<StartWeight>& mix, const std::string& description) {
+MarkovAnalysis analyze_mix(const Model& model, const std::vector<StartWeight>& mix,
+                           const std::string& description) {
   const int s_count = model.num_stages();
   const int g_count = model.num_segments();
-  if (mix.empty()) throw bad(model, "start", "nothing to analyse: no (segment, start stage) was given");
+  if (mix.empty())
+    throw bad(model, "start", "nothing to analyse: no (segment, start stage) was given");
   double total = 0.0;
   for (const StartWeight& sw : mix) {
     if (sw.segment < 0 || sw.segment >= g_count) {
-      throw bad(model, "segment", expected_got("a segment index in [0, " + std::to_string(g_count) + ")",
-                                               std::to_string(sw.segment)));
+      throw bad(model, "segment",
+                expected_got("a segment index in [0, " + std::to_string(g_count) + ")",
+                             std::to_string(sw.segment)));
     }
     if (sw.start < 0 || sw.start >= s_count) {
-      throw bad(model, "start", expected_got("a stage index in [0, " + std::to_string(s_count) + ")",
-                                             std::to_string(sw.start)));
+      throw bad(model, "start",
+                expected_got("a stage index in [0, " + std::to_string(s_count) + ")",
+                             std::to_string(sw.start)));
     }
     if (!(sw.weight >= 0.0) || !std::isfinite(sw.weight)) {
       throw bad(model, "weight", expected_got("a finite weight >= 0", std::to_string(sw.weight)));
@@ -337,7 +345,8 @@ MarkovAnalysis analyze_mix(const Model& model, const std::vector<StartWeight>& m
   double absorption = 0.0;
   std::vector<VectorXd> a(at(g_count));  // start weights over W, per segment
   for (int g = 0; g < g_count; ++g) {
-    if (segment_weight[at(g)] > 0.0) a[at(g)] = VectorXd::Zero(static_cast<Index>(chains[at(g)].w.size()));
+    if (segment_weight[at(g)] > 0.0)
+      a[at(g)] = VectorXd::Zero(static_cast<Index>(chains[at(g)].w.size()));
   }
   std::vector<std::string> converted_starts;
   for (const StartWeight& sw : mix) {
@@ -466,20 +475,23 @@ MarkovAnalysis analyze_mix(const Model& model, const std::vector<StartWeight>& m
   // Notes: what the closed form leaves out or assumes.
   out.notes.push_back(
       "Markov part only: touchpoints (" +
-      (model.touchpoint_names.empty() ? std::string("none in this scenario") : join(model.touchpoint_names)) +
+      (model.touchpoint_names.empty() ? std::string("none in this scenario")
+                                      : join(model.touchpoint_names)) +
       ") and resource capacity are left out; each stage uses its own dwell and next-probabilities");
   if (!model.resource_names.empty()) {
     std::vector<std::string> served;
     for (StageId i = 0; i < s_count; ++i) {
       if (model.served_by[at(i)] >= 0) served.push_back(model.stage_names[at(i)]);
     }
-    out.notes.push_back("served stages (" + join(served) + ", teams: " + join(model.resource_names) +
-                        ") enter with the hand-off + service mean and the outcome at zero wait: queueing, "
-                        "giving up and wait decay are left out, so the closed form is what ample staff would give");
+    out.notes.push_back(
+        "served stages (" + join(served) + ", teams: " + join(model.resource_names) +
+        ") enter with the hand-off + service mean and the outcome at zero wait: queueing, "
+        "giving up and wait decay are left out, so the closed form is what ample staff would give");
   }
   if (!model.referral_names.empty()) {
-    out.notes.push_back("referrals (" + join(model.referral_names) +
-                        ") bring in new customers and are left out: these figures are per customer who arrives");
+    out.notes.push_back(
+        "referrals (" + join(model.referral_names) +
+        ") bring in new customers and are left out: these figures are per customer who arrives");
   }
   std::vector<std::string> non_exponential;
   for (StageId i = 0; i < s_count; ++i) {
@@ -488,18 +500,22 @@ MarkovAnalysis analyze_mix(const Model& model, const std::vector<StartWeight>& m
       if (!(segment_weight[at(g)] > 0.0)) continue;
       const Dwell& dwell = model.rule(g, i).dwell;
       if (dwell.family() != DwellFamily::kExponential) {
-        non_exponential.push_back(model.stage_names[at(i)] + " (" + to_string(dwell.family()) + ")");
+        non_exponential.push_back(model.stage_names[at(i)] + " (" + to_string(dwell.family()) +
+                                  ")");
         break;
       }
     }
   }
   if (!non_exponential.empty()) {
-    out.notes.push_back("non-exponential dwells enter through their means: " + join(non_exponential) +
-                        "; probabilities, expected visits and mean times are still exact (semi-Markov)");
+    out.notes.push_back(
+        "non-exponential dwells enter through their means: " + join(non_exponential) +
+        "; probabilities, expected visits and mean times are still exact (semi-Markov)");
   }
   out.notes.push_back("infinite horizon: every customer is followed until absorption (expected " +
-                      days(out.time_to_absorption) + " to absorption); the simulation stops at its horizon (" +
-                      days(model.horizon) + "), so compare with it only when the horizon is long against these times");
+                      days(out.time_to_absorption) +
+                      " to absorption); the simulation stops at its horizon (" +
+                      days(model.horizon) +
+                      "), so compare with it only when the horizon is long against these times");
   std::vector<std::string> traps;
   for (StageId i = 0; i < s_count; ++i) {
     if (std::isinf(out.expected_visits[at(i)])) traps.push_back(model.stage_names[at(i)]);
@@ -510,13 +526,15 @@ MarkovAnalysis analyze_mix(const Model& model, const std::vector<StartWeight>& m
   }
   if (!converted_starts.empty()) {
     std::sort(converted_starts.begin(), converted_starts.end());
-    converted_starts.erase(std::unique(converted_starts.begin(), converted_starts.end()), converted_starts.end());
+    converted_starts.erase(std::unique(converted_starts.begin(), converted_starts.end()),
+                           converted_starts.end());
     out.notes.push_back("customers who start in a converted stage (" + join(converted_starts) +
                         ") never count as conversions, as in the simulation");
   }
   if (!(p_total > 0.0)) {
-    out.notes.push_back("won ('" + out.won +
-                        "') cannot be reached: the time to convert and every elasticity are undefined (NaN)");
+    out.notes.push_back(
+        "won ('" + out.won +
+        "') cannot be reached: the time to convert and every elasticity are undefined (NaN)");
   }
   out.notes.push_back(
       "elasticity = (dY/dθ)(θ/Y) for Y = P(convert) and E[time to convert | convert]; a next-probability "
@@ -528,21 +546,25 @@ MarkovAnalysis analyze_mix(const Model& model, const std::vector<StartWeight>& m
 
 MarkovAnalysis analyze(const Model& model, SegmentId segment, StageId start) {
   if (segment < 0 || segment >= model.num_segments()) {
-    throw bad(model, "segment", expected_got("a segment index in [0, " + std::to_string(model.num_segments()) + ")",
-                                             std::to_string(segment)));
+    throw bad(model, "segment",
+              expected_got("a segment index in [0, " + std::to_string(model.num_segments()) + ")",
+                           std::to_string(segment)));
   }
   if (start < 0 || start >= model.num_stages()) {
-    throw bad(model, "start", expected_got("a stage index in [0, " + std::to_string(model.num_stages()) + ")",
-                                           std::to_string(start)));
+    throw bad(model, "start",
+              expected_got("a stage index in [0, " + std::to_string(model.num_stages()) + ")",
+                           std::to_string(start)));
   }
-  const std::string label = "segment " + model.segment_names[at(segment)] + ", start " + model.stage_names[at(start)];
+  const std::string label =
+      "segment " + model.segment_names[at(segment)] + ", start " + model.stage_names[at(start)];
   return analyze_mix(model, {StartWeight{segment, start, 1.0}}, label);
 }
 
 MarkovAnalysis analyze_population(const Model& model) {
   const std::vector<StartWeight> mix = population_mix(model);
   if (mix.empty()) throw bad(model, "arrivals", "no customer arrives: nothing to analyse");
-  MarkovAnalysis out = analyze_mix(model, mix, "population: initial cohorts + arrival rate x horizon");
+  MarkovAnalysis out =
+      analyze_mix(model, mix, "population: initial cohorts + arrival rate x horizon");
   double customers = 0.0;
   for (const StartWeight& sw : mix) customers += sw.weight;
   out.customers = customers;
@@ -551,15 +573,18 @@ MarkovAnalysis analyze_population(const Model& model) {
 
 MarkovAnalysis analyze(const Model& model, const std::string& segment, const std::string& start) {
   if (segment.empty() && start.empty()) return analyze_population(model);
-  if (!segment.empty() && !start.empty()) return analyze(model, segment_by_name(model, segment), stage_by_name(model, start));
+  if (!segment.empty() && !start.empty())
+    return analyze(model, segment_by_name(model, segment), stage_by_name(model, start));
   if (!segment.empty()) {
     const SegmentId g = segment_by_name(model, segment);
     std::vector<StartWeight> mix;
     for (const StartWeight& sw : population_mix(model)) {
       if (sw.segment == g) mix.push_back(sw);
     }
-    if (mix.empty()) throw bad(model, "segment", "no customer arrives in segment '" + segment + "'");
-    MarkovAnalysis out = analyze_mix(model, mix, "segment " + segment + ": its initial cohorts + arrival rate x horizon");
+    if (mix.empty())
+      throw bad(model, "segment", "no customer arrives in segment '" + segment + "'");
+    MarkovAnalysis out = analyze_mix(
+        model, mix, "segment " + segment + ": its initial cohorts + arrival rate x horizon");
     double customers = 0.0;
     for (const StartWeight& sw : mix) customers += sw.weight;
     out.customers = customers;
@@ -568,10 +593,12 @@ MarkovAnalysis analyze(const Model& model, const std::string& segment, const std
   const StageId s = stage_by_name(model, start);
   std::vector<StartWeight> mix;
   for (int g = 0; g < model.num_segments(); ++g) {
-    if (model.segment_share[at(g)] > 0.0) mix.push_back(StartWeight{g, s, model.segment_share[at(g)]});
+    if (model.segment_share[at(g)] > 0.0)
+      mix.push_back(StartWeight{g, s, model.segment_share[at(g)]});
   }
-  return analyze_mix(model, mix,
-                     "start " + start + (model.num_segments() > 1 ? ", segments weighted by their shares" : ""));
+  return analyze_mix(
+      model, mix,
+      "start " + start + (model.num_segments() > 1 ? ", segments weighted by their shares" : ""));
 }
 
 Model without_touchpoints(const Model& model) {
@@ -579,7 +606,8 @@ Model without_touchpoints(const Model& model) {
   out.touchpoints.clear();
   out.touchpoint_names.clear();
   out.touchpoints_for.clear();
-  out.tp_offsets.assign(static_cast<std::size_t>(model.num_segments() * model.num_stages() + 1), 0U);
+  out.tp_offsets.assign(static_cast<std::size_t>(model.num_segments() * model.num_stages() + 1),
+                        0U);
   return out;
 }
 

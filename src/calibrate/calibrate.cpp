@@ -11,10 +11,10 @@
 #include <utility>
 #include <vector>
 
+#include "intervals.hpp"
 #include "lcsim/calibrate/timestamp.hpp"
 #include "lcsim/core/format.hpp"
 #include "lcsim/model/compile.hpp"
-#include "intervals.hpp"
 #include "log_reader.hpp"
 #include "text.hpp"
 
@@ -42,7 +42,8 @@ void check_options(const EventLog& log, const CalibrateOptions& o) {
     problems.push_back(Problem{log.file, 0, field, expected_got(what, text::number(value)), false});
   };
   const auto finite = [](double x) { return std::isfinite(x); };
-  if (!finite(o.horizon) || o.horizon < 0.0) bad("horizon", "a number >= 0 (0: censor_at)", o.horizon);
+  if (!finite(o.horizon) || o.horizon < 0.0)
+    bad("horizon", "a number >= 0 (0: censor_at)", o.horizon);
   if (!finite(o.report_every) || o.report_every <= 0.0) {
     bad("report_every", "a number > 0", o.report_every);
   } else {
@@ -58,16 +59,17 @@ void check_options(const EventLog& log, const CalibrateOptions& o) {
   if (!finite(o.transition_prior) || o.transition_prior <= 0.0) {
     bad("transition_prior", "a number > 0", o.transition_prior);
   }
-  if (!(o.dwell.level > 0.0 && o.dwell.level < 1.0)) bad("dwell.level", "a level in (0, 1)", o.dwell.level);
+  if (!(o.dwell.level > 0.0 && o.dwell.level < 1.0))
+    bad("dwell.level", "a level in (0, 1)", o.dwell.level);
   if (!finite(o.dwell.min_duration) || o.dwell.min_duration <= 0.0) {
     bad("dwell.min_duration", "a number > 0", o.dwell.min_duration);
   }
   for (const DwellFamily family : o.dwell.families) {
     if (family == DwellFamily::kFixed || family == DwellFamily::kEmpirical) {
-      problems.push_back(Problem{log.file, 0, "dwell.families",
-                                 expected_got("exponential, weibull, lognormal, gamma or coxian",
-                                              to_string(family)),
-                                 false});
+      problems.push_back(Problem{
+          log.file, 0, "dwell.families",
+          expected_got("exponential, weibull, lognormal, gamma or coxian", to_string(family)),
+          false});
     }
   }
   if (!problems.empty()) throw InputError(std::move(problems));
@@ -109,17 +111,16 @@ class Calibrator {
   [[nodiscard]] double level() const { return o_.dwell.level; }
 
   [[nodiscard]] std::size_t stage_index(const std::string& stage) const {
-    return static_cast<std::size_t>(
-        std::find(log_.stages.begin(), log_.stages.end(), stage) - log_.stages.begin());
+    return static_cast<std::size_t>(std::find(log_.stages.begin(), log_.stages.end(), stage) -
+                                    log_.stages.begin());
   }
   [[nodiscard]] std::size_t segment_index(const std::string& segment) const {
-    return static_cast<std::size_t>(
-        std::find(log_.segments.begin(), log_.segments.end(), segment) - log_.segments.begin());
+    return static_cast<std::size_t>(std::find(log_.segments.begin(), log_.segments.end(), segment) -
+                                    log_.segments.begin());
   }
   [[nodiscard]] bool absorbing(const std::string& stage) const {
-    return log_.is_absorbing(stage) ||
-           std::find(made_absorbing_.begin(), made_absorbing_.end(), stage) !=
-               made_absorbing_.end();
+    return log_.is_absorbing(stage) || std::find(made_absorbing_.begin(), made_absorbing_.end(),
+                                                 stage) != made_absorbing_.end();
   }
 
   std::string won_stage() const {
@@ -131,14 +132,13 @@ class Calibrator {
       throw InputError(log_.file, 0, "won",
                        "the log has no stage named 'won': name the stage that counts as a "
                        "conversion with " +
-                           option_hint("won", o_.spelling) + " (stages in the log: " +
-                           text::join(log_.stages) + ")");
+                           option_hint("won", o_.spelling) +
+                           " (stages in the log: " + text::join(log_.stages) + ")");
     }
     if (!has(o_.won)) {
       throw InputError(log_.file, 0, "won",
                        "unknown stage '" + o_.won + "' (stages in the log: " +
-                           text::join(log_.stages) + ")" +
-                           did_you_mean(o_.won, log_.stages));
+                           text::join(log_.stages) + ")" + did_you_mean(o_.won, log_.stages));
     }
     return o_.won;
   }
@@ -152,7 +152,7 @@ class Calibrator {
     const CustomerPaths& paths = log_.customers;
     const std::vector<std::string>& names = paths.stage_names();
     const std::size_t ids = names.size();
-    std::vector<std::size_t> position(ids);    // stage number -> index in log_.stages
+    std::vector<std::size_t> position(ids);  // stage number -> index in log_.stages
     std::vector<std::uint8_t> is_absorbing(ids);
     for (std::size_t id = 0; id < ids; ++id) {
       position[id] = stage_index(names[id]);
@@ -309,7 +309,8 @@ class Calibrator {
   /// n_s) < kExcessP; then the n_s - round(lambda_s * window) earliest of them (log order breaks
   /// ties) are taken as present at day 0 and join the initial cohort, and a warning says so.
   /// Without an excess every one of them is an arrival, as before.
-  std::vector<std::uint8_t> present_in_entry_stages(const std::vector<std::uint8_t>& entry, double cohort_end) {
+  std::vector<std::uint8_t> present_in_entry_stages(const std::vector<std::uint8_t>& entry,
+                                                    double cohort_end) {
     constexpr double kExcessP = 1e-3;
     std::vector<std::uint8_t> present(log_.customers.size(), 0);
     const double start = log_.first_time;
@@ -336,19 +337,23 @@ class Calibrator {
       const double rate = static_cast<double>(late) / late_exposure;
       const double expected = rate * window;
       const boost::math::poisson_distribution<double> arrivals(expected);
-      const double p = boost::math::cdf(boost::math::complement(arrivals, static_cast<double>(early.size() - 1)));
+      const double p = boost::math::cdf(
+          boost::math::complement(arrivals, static_cast<double>(early.size() - 1)));
       if (!(p < kExcessP)) continue;
-      const auto excess = static_cast<std::size_t>(static_cast<double>(early.size()) - std::round(expected));
+      const auto excess =
+          static_cast<std::size_t>(static_cast<double>(early.size()) - std::round(expected));
       std::stable_sort(early.begin(), early.end(), [&](std::size_t a, std::size_t b) {
         return log_.customers[a].entries.front().time < log_.customers[b].entries.front().time;
       });
       for (std::size_t i = 0; i < excess; ++i) present[early[i]] = 1;
       const auto tenths = [](double x) { return text::number(std::round(x * 10.0) / 10.0); };
-      warning("arrivals", std::to_string(early.size()) + " customers were first seen in entry stage '" +
-                              log_.stages[s] + "' within the first " + tenths(window) +
-                              " days, where the later arrival rate (" + tenths(rate) + " a day) explains " +
-                              tenths(expected) + "; the " + std::to_string(excess) +
-                              " earliest are taken as already there at day 0 (initial cohort), the rest as arrivals");
+      warning(
+          "arrivals",
+          std::to_string(early.size()) + " customers were first seen in entry stage '" +
+              log_.stages[s] + "' within the first " + tenths(window) +
+              " days, where the later arrival rate (" + tenths(rate) + " a day) explains " +
+              tenths(expected) + "; the " + std::to_string(excess) +
+              " earliest are taken as already there at day 0 (initial cohort), the rest as arrivals");
     }
     return present;
   }
@@ -410,15 +415,16 @@ class Calibrator {
         out_.initial.push_back(InitialEstimate{
             log_.stages[s], log_.has_segments ? log_.segments[g] : std::string(), count});
         const double c = static_cast<double>(count);
-        out_.estimates.push_back(EstimateRow{
-            "arrivals.initial[" + std::to_string(out_.initial.size() - 1) + "].count", c, c, c,
-            count});
+        out_.estimates.push_back(
+            EstimateRow{"arrivals.initial[" + std::to_string(out_.initial.size() - 1) + "].count",
+                        c, c, c, count});
       }
     }
     if (total == 0) return;
     const auto [low, high] = poisson_interval(total, exposure, level());
     out_.arrival_rate = static_cast<double>(total) / exposure;
-    out_.estimates.push_back(EstimateRow{"arrivals.rate_per_day", out_.arrival_rate, low, high, total});
+    out_.estimates.push_back(
+        EstimateRow{"arrivals.rate_per_day", out_.arrival_rate, low, high, total});
     for (std::size_t s = 0; s < log_.stages.size(); ++s) {
       if (arrivals[s] == 0) continue;
       const auto [lo, hi] = poisson_interval(arrivals[s], exposure, level());
@@ -455,8 +461,8 @@ class Calibrator {
 
   void estimate_shares() {
     if (!log_.has_segments) return;
-    const std::size_t arrived = std::accumulate(arrival_segment_.begin(), arrival_segment_.end(),
-                                                std::size_t{0});
+    const std::size_t arrived =
+        std::accumulate(arrival_segment_.begin(), arrival_segment_.end(), std::size_t{0});
     const std::vector<std::size_t>& counts = arrived > 0 ? arrival_segment_ : all_segment_;
     const std::size_t n = std::accumulate(counts.begin(), counts.end(), std::size_t{0});
     // Shares keep the segments' order: summed in that order, the last is fixed to make 1.
@@ -485,9 +491,8 @@ class Calibrator {
     Scenario& sc = out_.scenario;
     sc.file = "<calibrated from " + log_.file + ">";
     sc.name = o_.name;
-    sc.description = "calibrated from " + log_.file + " (" +
-                     std::to_string(log_.customers.size()) + " customers; day 0 is " +
-                     log_.epoch + ")";
+    sc.description = "calibrated from " + log_.file + " (" + std::to_string(log_.customers.size()) +
+                     " customers; day 0 is " + log_.epoch + ")";
     sc.horizon = o_.horizon > 0.0 ? o_.horizon : (log_.censor_at > 0.0 ? log_.censor_at : 1.0);
     sc.report_every = o_.report_every;
     sc.seed = o_.seed;

@@ -10,7 +10,8 @@ namespace lcsim::csv {
 char detect_separator(const std::string& text) {
   std::size_t start = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
   const std::size_t end = text.find('\n', start);
-  const std::string header = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  const std::string header =
+      text.substr(start, end == std::string::npos ? std::string::npos : end - start);
   return header.find(';') != std::string::npos && header.find(',') == std::string::npos ? ';' : ',';
 }
 
@@ -68,7 +69,8 @@ std::vector<Record> read_records(const std::string& text, const std::string& fil
             !(text[pos] == '\r' && pos + 1 < n && text[pos + 1] == '\n') &&
             !(text[pos] == '\r' && pos + 1 == n)) {
           throw InputError(file, line, "",
-                           expected_got("'" + std::string(1, sep) + "' or the end of the record after a closing quote",
+                           expected_got("'" + std::string(1, sep) +
+                                            "' or the end of the record after a closing quote",
                                         "'" + std::string(1, text[pos]) + "'"));
         }
       } else {
@@ -102,7 +104,8 @@ RecordReader::RecordReader(std::istream& in, std::string file, char separator, s
   while (!eof_ && std::string_view(buf_.data(), end_).find('\n') == std::string_view::npos) fill();
   const std::string_view head(buf_.data(), end_);
   if (head.substr(0, 3) == "\xEF\xBB\xBF") pos_ = 3;
-  sep_ = separator != 0 ? separator : detect_separator(std::string(head.substr(0, head.find('\n'))));
+  sep_ =
+      separator != 0 ? separator : detect_separator(std::string(head.substr(0, head.find('\n'))));
 }
 
 bool RecordReader::fill() {
@@ -200,10 +203,11 @@ RecordReader::Parse RecordReader::parse() {
       }
       if (p >= n && !eof_) return Parse::kMore;
       if (p < n && t[p] == '\r' && p + 1 >= n && !eof_) return Parse::kMore;
-      if (p < n && t[p] != sep_ && t[p] != '\n' && !(t[p] == '\r' && p + 1 < n && t[p + 1] == '\n') &&
-          !(t[p] == '\r' && p + 1 == n)) {
+      if (p < n && t[p] != sep_ && t[p] != '\n' &&
+          !(t[p] == '\r' && p + 1 < n && t[p + 1] == '\n') && !(t[p] == '\r' && p + 1 == n)) {
         throw InputError(file_, line, "",
-                         expected_got("'" + std::string(1, sep_) + "' or the end of the record after a closing quote",
+                         expected_got("'" + std::string(1, sep_) +
+                                          "' or the end of the record after a closing quote",
                                       "'" + std::string(1, t[p]) + "'"));
       }
     } else {

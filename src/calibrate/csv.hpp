@@ -23,7 +23,8 @@ char detect_separator(const std::string& text);
 /// (they still count as lines). A UTF-8 byte-order mark at the start is ignored.
 /// @throws InputError (file, line, "") for an unterminated quoted field or text after a closing
 ///         quote other than a comma or the end of the record.
-std::vector<Record> read_records(const std::string& text, const std::string& file, char separator = ',');
+std::vector<Record> read_records(const std::string& text, const std::string& file,
+                                 char separator = ',');
 
 /// The records of a stream one at a time, as read_records() splits them (same separator
 /// detection, quoting, line numbers, blank lines, byte-order mark and errors), reading the stream

@@ -2,10 +2,10 @@
 
 #include <Eigen/Dense>
 #include <algorithm>
+#include <array>
 #include <boost/math/distributions/normal.hpp>
 #include <boost/math/special_functions/erf.hpp>
 #include <boost/math/special_functions/gamma.hpp>
-#include <array>
 #include <cmath>
 #include <limits>
 #include <nlopt.hpp>
@@ -22,13 +22,12 @@ namespace {
 
 namespace bm = boost::math;
 // No exceptions from Boost.Math inside likelihoods: a bad region just gives -inf or NaN.
-using Policy = bm::policies::policy<
-    bm::policies::domain_error<bm::policies::ignore_error>,
-    bm::policies::pole_error<bm::policies::ignore_error>,
-    bm::policies::overflow_error<bm::policies::ignore_error>,
-    bm::policies::underflow_error<bm::policies::ignore_error>,
-    bm::policies::evaluation_error<bm::policies::ignore_error>,
-    bm::policies::promote_double<false>>;
+using Policy = bm::policies::policy<bm::policies::domain_error<bm::policies::ignore_error>,
+                                    bm::policies::pole_error<bm::policies::ignore_error>,
+                                    bm::policies::overflow_error<bm::policies::ignore_error>,
+                                    bm::policies::underflow_error<bm::policies::ignore_error>,
+                                    bm::policies::evaluation_error<bm::policies::ignore_error>,
+                                    bm::policies::promote_double<false>>;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -145,8 +144,7 @@ double loglik(DwellFamily family, double a, double b, const Stays& s) {
       const double log_scale = std::log(b);
       for (std::size_t i = 0; i < n; ++i) {
         const double y = s.x[i] / b;
-        sum += s.censored[i] ? log_gamma_q(a, y)
-                             : -lg - a * log_scale + (a - 1.0) * s.log_x[i] - y;
+        sum += s.censored[i] ? log_gamma_q(a, y) : -lg - a * log_scale + (a - 1.0) * s.log_x[i] - y;
       }
       return sum;
     }
@@ -382,7 +380,8 @@ double coxian_loglik(const std::vector<double>& phi, const Stays& s, double* gra
   const double r1 = std::exp(phi[0]);
   const double r2 = std::exp(phi[1]);
   const double p1 = logistic(phi[2]);
-  if (!(r1 > 0.0 && r2 > 0.0 && std::isfinite(r1) && std::isfinite(r2)) || !(p1 < 1.0)) return -kInf;
+  if (!(r1 > 0.0 && r2 > 0.0 && std::isfinite(r1) && std::isfinite(r2)) || !(p1 < 1.0))
+    return -kInf;
   double sum = 0.0;
   std::array<double, 3> g{0.0, 0.0, 0.0};
   std::array<double, 3> ds{};
@@ -407,7 +406,8 @@ double coxian_loglik(const std::vector<double>& phi, const Stays& s, double* gra
 
 double coxian_objective(const std::vector<double>& phi, std::vector<double>& grad, void* data) {
   double g[3] = {0.0, 0.0, 0.0};
-  const double ll = coxian_loglik(phi, *static_cast<const Stays*>(data), grad.empty() ? nullptr : g);
+  const double ll =
+      coxian_loglik(phi, *static_cast<const Stays*>(data), grad.empty() ? nullptr : g);
   if (!std::isfinite(ll)) {
     for (double& v : grad) v = 0.0;
     return kPenalty;
@@ -426,7 +426,8 @@ DwellFit fit_coxian(const Stays& s, double z) {
   fit.loglik = kNaN;
   fit.aic = kNaN;
   if (distinct_events(s) < 3) {
-    fit.reason = "fewer than three distinct ended stays: a three-parameter coxian fit is not identified";
+    fit.reason =
+        "fewer than three distinct ended stays: a three-parameter coxian fit is not identified";
     return fit;
   }
   const double mean = s.total / static_cast<double>(s.events);
@@ -435,8 +436,8 @@ DwellFit fit_coxian(const Stays& s, double z) {
   std::vector<double> upper{lm + kScaleBox / 4.0, lm + kScaleBox / 4.0, kCoxianLogit};
   // Starts: hyperexponential-like (a fast phase that often ends it, then a slow one) and
   // hypoexponential-like (two similar phases in a row).
-  const std::vector<std::vector<double>> starts = {
-      {lm + std::log(3.0), lm + std::log(0.4), 0.4}, {lm + std::log(2.0), lm + std::log(2.4), -3.0}};
+  const std::vector<std::vector<double>> starts = {{lm + std::log(3.0), lm + std::log(0.4), 0.4},
+                                                   {lm + std::log(2.0), lm + std::log(2.4), -3.0}};
   std::vector<double> best;
   double best_value = kInf;
   for (std::vector<double> phi : starts) {
@@ -473,10 +474,11 @@ DwellFit fit_coxian(const Stays& s, double z) {
     if (best[j] <= lower[j] + 1e-3 || best[j] >= upper[j] - 1e-3) {
       // Typically the second rate going to 0: a share of the customers that never leaves within
       // the window (censored stays), which the likelihood keeps rewarding without a maximum.
-      fit.reason = "phase " + std::to_string(j + 1) + "'s rate went to its bound (" +
-                   (best[j] <= lower[j] + 1e-3 ? "a phase that never ends: stays that outlast the data"
-                                               : "a phase that ends at once") +
-                   "): the likelihood has no interior maximum";
+      fit.reason =
+          "phase " + std::to_string(j + 1) + "'s rate went to its bound (" +
+          (best[j] <= lower[j] + 1e-3 ? "a phase that never ends: stays that outlast the data"
+                                      : "a phase that ends at once") +
+          "): the likelihood has no interior maximum";
       return fit;
     }
   }
@@ -511,7 +513,8 @@ DwellFit fit_coxian(const Stays& s, double z) {
   fit.params.push_back(positive("rates[1]", best[1], se[1], z));
   const double p1 = logistic(best[2]);
   fit.params.push_back(DwellParameter{"exit[0]", p1, p1 * (1.0 - p1) * se[2],
-                                      logistic(best[2] - z * se[2]), logistic(best[2] + z * se[2])});
+                                      logistic(best[2] - z * se[2]),
+                                      logistic(best[2] + z * se[2])});
   return fit;
 }
 
@@ -643,8 +646,8 @@ const DwellFit* DwellComparison::fit(DwellFamily family) const {
 }
 
 double dwell_log_likelihood(DwellFamily family, double a, double b,
-                            const std::vector<double>& durations,
-                            const std::vector<bool>& censored, double min_duration) {
+                            const std::vector<double>& durations, const std::vector<bool>& censored,
+                            double min_duration) {
   return loglik(family, a, b, prepare(durations, censored, min_duration));
 }
 
@@ -671,10 +674,9 @@ DwellComparison fit_dwell_all(const std::vector<double>& durations,
     }
   }
   if (out.chosen < 0) {
-    out.reason = stays.events == 0
-                     ? "no ended stays (" + std::to_string(stays.x.size()) +
-                           " censored): the dwell cannot be estimated"
-                     : "no family could be fitted";
+    out.reason = stays.events == 0 ? "no ended stays (" + std::to_string(stays.x.size()) +
+                                         " censored): the dwell cannot be estimated"
+                                   : "no family could be fitted";
   }
   return out;
 }

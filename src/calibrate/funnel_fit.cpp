@@ -131,7 +131,8 @@ class FunnelModel {
       const double mean = std::exp(theta[k]);
       const Vector p = probabilities(theta.data() + k + 1, m);
       const auto row = static_cast<Eigen::Index>(i);
-      for (std::size_t j = 0; j < m; ++j) q(row, targets_[i][j]) = p(static_cast<Eigen::Index>(j)) / mean;
+      for (std::size_t j = 0; j < m; ++j)
+        q(row, targets_[i][j]) = p(static_cast<Eigen::Index>(j)) / mean;
       q(row, row) = -1.0 / mean;
     }
     return q;
@@ -155,7 +156,8 @@ class FunnelModel {
     for (Eigen::Index i = 0; i < n; ++i) flows(i, i) = 0.0;
     const auto periods = static_cast<Eigen::Index>(lengths_.size());
     Matrix rates = arrivals_;
-    for (Eigen::Index k = 0; k < periods; ++k) rates.row(k) /= lengths_[static_cast<std::size_t>(k)];
+    for (Eigen::Index k = 0; k < periods; ++k)
+      rates.row(k) /= lengths_[static_cast<std::size_t>(k)];
     RowVector x = RowVector::Zero(n);
     if (start_ == FunnelStart::steady && periods > 0) x = steady(q, rates.row(0));
     struct Blocks {
@@ -172,8 +174,9 @@ class FunnelModel {
         big.block(0, n, n, n).setIdentity();
         big.block(n, 2 * n, n, n).setIdentity();
         const Matrix e = (big * length).exp();
-        it = cache.emplace(length, Blocks{e.topLeftCorner(n, n), e.block(0, n, n, n),
-                                          e.block(0, 2 * n, n, n)})
+        it = cache
+                 .emplace(length, Blocks{e.topLeftCorner(n, n), e.block(0, n, n, n),
+                                         e.block(0, 2 * n, n, n)})
                  .first;
       }
       const Blocks& blocks = it->second;
@@ -309,8 +312,7 @@ std::vector<double> funnel_expected_entries(const std::vector<std::string>& stag
                                             const std::vector<FunnelStageParameters>& parameters,
                                             const std::vector<double>& theta,
                                             const std::vector<double>& arrivals,
-                                            const std::vector<double>& lengths,
-                                            FunnelStart start) {
+                                            const std::vector<double>& lengths, FunnelStart start) {
   const auto k = static_cast<Eigen::Index>(lengths.size());
   const auto n = static_cast<Eigen::Index>(parameters.size());
   if (arrivals.size() != static_cast<std::size_t>(k * n)) {
@@ -375,10 +377,10 @@ FunnelFit fit_funnel(const FunnelCounts& counts, const FunnelFitOptions& options
       const std::set<std::string> distinct(ts.begin(), ts.end());
       if (s.empty() || ts.empty() || distinct.size() != ts.size() || distinct.count(s) > 0 ||
           distinct.count("") > 0) {
-        errors.push_back(Problem{file, 0, "transitions." + s,
-                                 expected_got("distinct targets other than '" + s + "'",
-                                              "[" + text::join(ts) + "]"),
-                                 false});
+        errors.push_back(Problem{
+            file, 0, "transitions." + s,
+            expected_got("distinct targets other than '" + s + "'", "[" + text::join(ts) + "]"),
+            false});
       }
     }
     if (!errors.empty()) throw InputError(std::move(errors));
@@ -496,8 +498,8 @@ FunnelFit fit_funnel(const FunnelCounts& counts, const FunnelFitOptions& options
     edges.push_back(edges.back() + last);
     fit.epoch = civil_date(epoch);
     for (std::size_t i = 0; i < counts.rows.size(); ++i) {
-      const auto it = std::lower_bound(distinct.begin(), distinct.end(), times[i],
-                                       calibrate_log::before);
+      const auto it =
+          std::lower_bound(distinct.begin(), distinct.end(), times[i], calibrate_log::before);
       period_of[i] = static_cast<std::size_t>(it - distinct.begin());
     }
   }
@@ -512,17 +514,17 @@ FunnelFit fit_funnel(const FunnelCounts& counts, const FunnelFitOptions& options
     const auto r = static_cast<Eigen::Index>(period_of[i]);
     const auto c = static_cast<Eigen::Index>(col.at(row.stage));
     if (!std::isnan(y(r, c))) {
-      problems.error(row.line, "stage",
-                     "a second row for stage '" + row.stage + "' in period " +
-                         fit.periods[period_of[i]]);
+      problems.error(
+          row.line, "stage",
+          "a second row for stage '" + row.stage + "' in period " + fit.periods[period_of[i]]);
     }
     y(r, c) = row.entries;
   }
   std::vector<bool> counted(n_stages, false);
   for (std::size_t c = 0; c < n_stages; ++c) {
     for (std::size_t r = 0; r < n_periods; ++r) {
-      counted[c] = counted[c] ||
-                   !std::isnan(y(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)));
+      counted[c] =
+          counted[c] || !std::isnan(y(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)));
     }
     if (!counted[c]) continue;
     fit.counted_stages.push_back(fit.stages[c]);
@@ -542,8 +544,8 @@ FunnelFit fit_funnel(const FunnelCounts& counts, const FunnelFitOptions& options
   }
   std::vector<std::size_t> fitted;  // stage columns matched
   for (std::size_t c = 0; c < n_stages; ++c) {
-    const bool entry = std::find(fit.entry_stages.begin(), fit.entry_stages.end(),
-                                 fit.stages[c]) != fit.entry_stages.end();
+    const bool entry = std::find(fit.entry_stages.begin(), fit.entry_stages.end(), fit.stages[c]) !=
+                       fit.entry_stages.end();
     if (counted[c] && !entry) fitted.push_back(c);
   }
   if (fitted.empty()) {
@@ -562,8 +564,8 @@ FunnelFit fit_funnel(const FunnelCounts& counts, const FunnelFitOptions& options
   // ---- model ----
   std::vector<double> lengths;
   for (std::size_t k = 0; k + 1 < edges.size(); ++k) lengths.push_back(edges[k + 1] - edges[k]);
-  Matrix arrivals = Matrix::Zero(static_cast<Eigen::Index>(n_periods),
-                                 static_cast<Eigen::Index>(n_transient));
+  Matrix arrivals =
+      Matrix::Zero(static_cast<Eigen::Index>(n_periods), static_cast<Eigen::Index>(n_transient));
   for (const auto& s : fit.entry_stages) {
     const auto c = static_cast<Eigen::Index>(col.at(s));
     arrivals.col(c) = y.col(c);  // entry stages are non-absorbing: column index = stage index
@@ -583,8 +585,8 @@ FunnelFit fit_funnel(const FunnelCounts& counts, const FunnelFitOptions& options
     Vector mu(cells);
     for (std::size_t r = 0; r < n_periods; ++r) {
       for (std::size_t j = 0; j < fitted.size(); ++j) {
-        mu(static_cast<Eigen::Index>(r * fitted.size() + j)) = std::max(
-            e(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(fitted[j])), 1e-12);
+        mu(static_cast<Eigen::Index>(r * fitted.size() + j)) =
+            std::max(e(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(fitted[j])), 1e-12);
       }
     }
     return mu;
@@ -712,7 +714,8 @@ FunnelFit fit_funnel(const FunnelCounts& counts, const FunnelFitOptions& options
   fit.covariance.assign(size * size, 0.0);
   for (std::size_t r = 0; r < size; ++r) {
     for (std::size_t c = 0; c < size; ++c) {
-      fit.covariance[r * size + c] = cov(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c));
+      fit.covariance[r * size + c] =
+          cov(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c));
     }
   }
   fit.deviance = dev;
@@ -841,13 +844,13 @@ FunnelFit fit_funnel(const FunnelCounts& counts, const FunnelFitOptions& options
   for (std::size_t r = 0; r < n_periods; ++r) {
     for (std::size_t c = 0; c < n_stages; ++c) {
       if (!counted[c]) continue;
-      const bool entry = c < n_transient &&
-                         std::find(fit.entry_stages.begin(), fit.entry_stages.end(),
-                                   fit.stages[c]) != fit.entry_stages.end();
-      fit.cells.push_back(FunnelCell{
-          fit.periods[r], fit.stages[c],
-          y(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)),
-          expected(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)), !entry});
+      const bool entry =
+          c < n_transient && std::find(fit.entry_stages.begin(), fit.entry_stages.end(),
+                                       fit.stages[c]) != fit.entry_stages.end();
+      fit.cells.push_back(
+          FunnelCell{fit.periods[r], fit.stages[c],
+                     y(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)),
+                     expected(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)), !entry});
     }
   }
   return fit;

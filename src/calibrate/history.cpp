@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <istream>
 #include <limits>
-#include <memory>
-#include <span>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -32,9 +32,9 @@ struct Row {
   Timestamp time;
   std::uint32_t customer = 0;  ///< index into the customer ids
   std::int32_t line = 0;
-  std::uint16_t stage = 0;     ///< index into LogReader::stage_names_ (after the stage map)
-  std::uint16_t zone = 0;      ///< index into LogReader::zone_names_ ("" first)
-  std::uint32_t segment = 0;   ///< index into LogReader::segment_names_
+  std::uint16_t stage = 0;    ///< index into LogReader::stage_names_ (after the stage map)
+  std::uint16_t zone = 0;     ///< index into LogReader::zone_names_ ("" first)
+  std::uint32_t segment = 0;  ///< index into LogReader::segment_names_
 };
 static_assert(sizeof(Row) == 32, "docs/calibration.md gives a row as 32 bytes");
 
@@ -90,7 +90,8 @@ class CustomerIds {
 
   std::string chars_;
   std::vector<std::uint64_t> end_;
-  std::vector<std::uint64_t> slots_;  ///< high 32 bits: of the hash; low: customer number + 1; 0: empty
+  std::vector<std::uint64_t>
+      slots_;  ///< high 32 bits: of the hash; low: customer number + 1; 0: empty
   std::uint32_t last_ = std::numeric_limits<std::uint32_t>::max();
 };
 
@@ -103,7 +104,9 @@ class RowStore {
     ++size_;
   }
   [[nodiscard]] Row& operator[](std::size_t i) { return blocks_[i / kBlock][i % kBlock]; }
-  [[nodiscard]] const Row& operator[](std::size_t i) const { return blocks_[i / kBlock][i % kBlock]; }
+  [[nodiscard]] const Row& operator[](std::size_t i) const {
+    return blocks_[i / kBlock][i % kBlock];
+  }
   [[nodiscard]] std::size_t size() const { return size_; }
   void clear() {
     blocks_.clear();
@@ -160,15 +163,16 @@ class LogReader {
                        "empty file: expected a header row naming the columns " + required_names());
     }
     const int header_line = reader.line();
-    read_header(csv::Record{std::vector<std::string>(reader.fields().begin(), reader.fields().end()),
-                            header_line});
+    read_header(csv::Record{
+        std::vector<std::string>(reader.fields().begin(), reader.fields().end()), header_line});
     stage_names_.check(problems_);
     problems_.throw_if_errors();
     expected_time_ = expected_time();
     if (!o_.censor_at.empty()) censor_given_ = parse_timestamp(o_.censor_at, o_.date_order);
     while (reader.next()) read_row(reader.fields(), reader.line());
     if (data_rows_ == 0) {
-      problems_.error(header_line, "", "no data rows: expected one row per stage change after the header");
+      problems_.error(header_line, "",
+                      "no data rows: expected one row per stage change after the header");
     }
     problems_.throw_if_errors();  // only a header without rows: nothing else to look at
     // One pass: every class of defect is looked for before anything is thrown.
@@ -254,7 +258,8 @@ class LogReader {
     } else {
       time = parse_timestamp(time_text, o_.date_order);
       if (!time) {
-        check.error(line, o_.time_column, expected_got(expected_time_, "'" + std::string(time_text) + "'"));
+        check.error(line, o_.time_column,
+                    expected_got(expected_time_, "'" + std::string(time_text) + "'"));
         failed("unparseable timestamp", o_.time_column, id);
       }
     }
@@ -314,8 +319,10 @@ class LogReader {
   /// "a timestamp (...)", with the day-first or month-first form when asked for.
   [[nodiscard]] std::string expected_time() const {
     std::string what = calibrate_log::timestamp_expected();
-    if (o_.date_order == DateOrder::kDayFirst) what.insert(what.size() - 1, "; or DD/MM/YYYY [HH:MM[:SS]]");
-    if (o_.date_order == DateOrder::kMonthFirst) what.insert(what.size() - 1, "; or MM/DD/YYYY [HH:MM[:SS]]");
+    if (o_.date_order == DateOrder::kDayFirst)
+      what.insert(what.size() - 1, "; or DD/MM/YYYY [HH:MM[:SS]]");
+    if (o_.date_order == DateOrder::kMonthFirst)
+      what.insert(what.size() - 1, "; or MM/DD/YYYY [HH:MM[:SS]]");
     return what;
   }
 
@@ -324,7 +331,8 @@ class LogReader {
               calibrate_log::Problems& check) {
     auto it = std::find_if(defects_.begin(), defects_.end(),
                            [&](const DefectRows& d) { return d.defect == name; });
-    if (it == defects_.end()) it = defects_.insert(defects_.end(), DefectRows{name, column, {}, {}, {}});
+    if (it == defects_.end())
+      it = defects_.insert(defects_.end(), DefectRows{name, column, {}, {}, {}});
     it->lines.push_back(line);
     if (!id.empty()) it->customers.insert(id);
     for (Problem& p : check.take_errors()) {
@@ -349,11 +357,10 @@ class LogReader {
       if (d.lines.size() > kErrorsPerDefect) {
         const std::vector<int> rest(d.lines.begin() + static_cast<std::ptrdiff_t>(kErrorsPerDefect),
                                     d.lines.end());
-        problems_.add_error(Problem{
-            file_, rest.front(), d.column,
-            std::to_string(rest.size()) + " more rows with " + describe(d) + ": " +
-                text::lines(rest, o_.rows_listed),
-            false});
+        problems_.add_error(Problem{file_, rest.front(), d.column,
+                                    std::to_string(rest.size()) + " more rows with " + describe(d) +
+                                        ": " + text::lines(rest, o_.rows_listed),
+                                    false});
       }
     }
     defects_.clear();
@@ -414,7 +421,8 @@ class LogReader {
         check.error(row.line, o_.time_column,
                     expected_got("a timestamp at or before censor_at (" + o_.censor_at + ")",
                                  "'" + late_texts_[late++] + "'"));
-        defect("after censor_at", o_.time_column, row.line, std::string(customers_[row.customer]), check);
+        defect("after censor_at", o_.time_column, row.line, std::string(customers_[row.customer]),
+               check);
         row.customer = kRemoved;
         --rows_alive_;
       }
@@ -456,7 +464,8 @@ class LogReader {
     {
       std::vector<std::uint64_t> next(first.begin(), first.end() - 1);
       for (std::size_t i = 0; i < rows_.size(); ++i) {
-        if (rows_[i].customer != kRemoved) by_customer[next[rows_[i].customer]++] = static_cast<std::uint32_t>(i);
+        if (rows_[i].customer != kRemoved)
+          by_customer[next[rows_[i].customer]++] = static_cast<std::uint32_t>(i);
       }
     }
     std::vector<std::uint8_t> kept(rows_.size(), 0);
@@ -472,7 +481,9 @@ class LogReader {
     std::vector<std::uint8_t> absorbing(stage_names_list_.size(), 0);
     for (std::size_t s = 0; s < stage_names_list_.size(); ++s) {
       absorbing[s] = std::find(o_.absorbing.begin(), o_.absorbing.end(), stage_names_list_[s]) !=
-                             o_.absorbing.end() ? 1 : 0;
+                             o_.absorbing.end()
+                         ? 1
+                         : 0;
     }
     log.customers.set_names(stage_names_list_, segment_names_);
     log.customers.reserve(n_customers, rows_alive_, customers_.chars());
@@ -553,12 +564,11 @@ class LogReader {
       std::vector<int> duplicate_lines;
       for (const auto& d : duplicates) duplicate_lines.push_back(d.first);
       if (o_.drop_duplicates || o_.drop_invalid) {
-        cleaning_.push_back(step("duplicate row", "", duplicate_lines, duplicate_customers.size(),
-                                 "dropped"));
+        cleaning_.push_back(
+            step("duplicate row", "", duplicate_lines, duplicate_customers.size(), "dropped"));
         problems_.warn_lines(duplicate_lines, "",
                              "duplicate rows dropped (same " + o_.customer_column + ", " +
-                                 o_.time_column + " and " + o_.stage_column +
-                                 " as an earlier row)",
+                                 o_.time_column + " and " + o_.stage_column + " as an earlier row)",
                              listed);
       } else {
         error(duplicate_lines.front(), "",
@@ -601,7 +611,8 @@ class LogReader {
     if (o_.stages.empty()) {
       std::vector<std::uint32_t> paths;
       paths.reserve(log.customers.entry_count());
-      for (const std::uint16_t s : log.customers.stage_ids()) paths.push_back(static_cast<std::uint32_t>(place[s]));
+      for (const std::uint16_t s : log.customers.stage_ids())
+        paths.push_back(static_cast<std::uint32_t>(place[s]));
       log.stages = calibrate_log::path_order(in_file, log.customers.offsets(), paths, o_.absorbing);
     } else {
       for (const auto& stage : o_.stages) {
@@ -701,8 +712,8 @@ class LogReader {
     cleaning_.back().detail = detail;
     if (plain.empty()) return;
     const std::size_t zoned_rows = cleaning_.back().rows;
-    cleaning_.push_back(step("no time zone", o_.time_column, plain, plain_customers,
-                             "read as UTC"));
+    cleaning_.push_back(
+        step("no time zone", o_.time_column, plain, plain_customers, "read as UTC"));
     problems_.warn_lines(plain, o_.time_column,
                          "rows give no time zone and are read as UTC, while " +
                              std::to_string(zoned_rows) + " rows name one (" + detail +
@@ -755,7 +766,8 @@ class LogReader {
                              "kept (rows gathered by customer)"));
     problems_.warn_lines(apart, o_.customer_column,
                          "rows come after other customers' rows, apart from the earlier rows of "
-                         "their customer (" + std::to_string(apart_customers) +
+                         "their customer (" +
+                             std::to_string(apart_customers) +
                              " customers), in a file otherwise grouped by customer (" +
                              std::to_string(together) + " of " + std::to_string(several) +
                              " customers with several rows have them together): a second export "
@@ -786,7 +798,8 @@ class LogReader {
     for (std::size_t c = 0; c < paths.size(); ++c) {
       for (std::size_t k = offsets[c]; k < offsets[c + 1]; ++k) {
         const std::size_t s = position[stages[k]];
-        if (s == log.stages.size()) throw InternalError("count_stages: a stage missing from the log's stages");
+        if (s == log.stages.size())
+          throw InternalError("count_stages: a stage missing from the log's stages");
         StageCount& count = log.stage_counts[s];
         ++count.rows;
         if (entered_by[s] != c) ++count.customers;
@@ -834,8 +847,10 @@ class LogReader {
                             text::lines(own, o_.rows_listed) +
                             "): possibly a CRM stage missing from a stage map; it is a stage of "
                             "the model unless you name the model's stages with " +
-                            hint("stages") + " (other names are then errors) or map CRM names "
-                            "with " + hint("stage_map"));
+                            hint("stages") +
+                            " (other names are then errors) or map CRM names "
+                            "with " +
+                            hint("stage_map"));
     }
     if (lines.empty()) return;
     cleaning_.push_back(step("rare stage", o_.stage_column, lines, customers.size(),
@@ -867,10 +882,11 @@ class LogReader {
       const std::string& stage = log.stages[s];
       if (log.is_absorbing(stage)) continue;
       if (exits[s] == 0) {
-        problems_.warning(first_line[s], o_.stage_column,
-                "stage '" + stage + "' is never left: its " + std::to_string(entries[s]) +
-                    " entries are all still open at censor_at, so its dwell and next cannot be "
-                    "estimated");
+        problems_.warning(
+            first_line[s], o_.stage_column,
+            "stage '" + stage + "' is never left: its " + std::to_string(entries[s]) +
+                " entries are all still open at censor_at, so its dwell and next cannot be "
+                "estimated");
       }
     }
     log.warnings = problems_.take_warnings();
@@ -902,7 +918,7 @@ class LogReader {
   std::optional<Timestamp> censor_given_;  ///< LogOptions::censor_at parsed (when it parses)
   std::vector<std::string> late_texts_;    ///< time texts of the rows after censor_given_
   std::string expected_time_;
-  std::vector<DefectRows> defects_;   ///< unusable rows by class, in order of first appearance
+  std::vector<DefectRows> defects_;  ///< unusable rows by class, in order of first appearance
   std::vector<CleaningStep> cleaning_;
   Timestamp censor_;
   std::int64_t epoch_day_ = 0;

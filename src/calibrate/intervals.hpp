@@ -25,8 +25,7 @@ inline std::pair<double, double> jeffreys_interval(std::size_t successes, std::s
                                                    double level) {
   const double tail = (1.0 - level) / 2.0;
   const double s = static_cast<double>(successes);
-  const boost::math::beta_distribution<double> posterior(s + 0.5,
-                                                         static_cast<double>(n) - s + 0.5);
+  const boost::math::beta_distribution<double> posterior(s + 0.5, static_cast<double>(n) - s + 0.5);
   return {successes == 0 ? 0.0 : boost::math::quantile(posterior, tail),
           successes == n ? 1.0 : boost::math::quantile(posterior, 1.0 - tail)};
 }

@@ -7,8 +7,8 @@
 #include <numeric>
 #include <utility>
 
-#include "lcsim/core/input_file.hpp"
 #include "lcsim/core/format.hpp"
+#include "lcsim/core/input_file.hpp"
 #include "text.hpp"
 
 namespace lcsim::calibrate_log {
@@ -81,7 +81,8 @@ std::vector<csv::Record> read_table(const std::string& content, const std::strin
                                     const std::string& columns, char separator) {
   std::vector<csv::Record> records = csv::read_records(content, file, separator);
   if (records.empty()) {
-    throw InputError(file, 0, "", "empty file: expected a header row naming the columns " + columns);
+    throw InputError(file, 0, "",
+                     "empty file: expected a header row naming the columns " + columns);
   }
   return records;
 }
@@ -197,8 +198,7 @@ void StageNames::check(Problems& problems) {
   accepted_.erase(std::unique(accepted_.begin(), accepted_.end()), accepted_.end());
 }
 
-std::optional<std::string> StageNames::resolve(const std::string& raw,
-                                               std::string& message) const {
+std::optional<std::string> StageNames::resolve(const std::string& raw, std::string& message) const {
   std::string stage = raw;
   if (!stage_map_.empty()) {
     const auto it = stage_map_.find(raw);
@@ -207,16 +207,16 @@ std::optional<std::string> StageNames::resolve(const std::string& raw,
     } else if (!std::binary_search(accepted_.begin(), accepted_.end(), raw)) {
       std::vector<std::string> keys;
       for (const auto& entry : stage_map_) keys.push_back(entry.first);
-      message = "unknown stage '" + raw + "': not in the stage map (expected one of: " +
-                text::join(keys) + ")" + did_you_mean(raw, accepted_);
+      message = "unknown stage '" + raw +
+                "': not in the stage map (expected one of: " + text::join(keys) + ")" +
+                did_you_mean(raw, accepted_);
       return std::nullopt;
     }
   }
   if (!stages_.empty() && !known(stage)) {
     message = "unknown stage '" + stage + "'" +
               (stage != raw ? " (mapped from '" + raw + "')" : std::string()) +
-              " (expected one of: " + text::join(stages_) + ")" +
-              did_you_mean(stage, stages_);
+              " (expected one of: " + text::join(stages_) + ")" + did_you_mean(stage, stages_);
     return std::nullopt;
   }
   return stage;

@@ -4,12 +4,12 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <span>
 #include <fstream>
 #include <functional>
 #include <istream>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <tuple>
 #include <unordered_map>
@@ -101,7 +101,8 @@ std::string timestamp_expected();
 /// "expected <what>, got ..." for `column`, and `ok` set to false.
 std::optional<Timestamp> timestamp_field(const std::string& text, int line,
                                          const std::string& column, const std::string& what,
-                                         Problems& problems, bool& ok, DateOrder order = DateOrder::kIso);
+                                         Problems& problems, bool& ok,
+                                         DateOrder order = DateOrder::kIso);
 
 inline bool before(const Timestamp& a, const Timestamp& b) {
   return std::tie(a.day, a.seconds) < std::tie(b.day, b.seconds);

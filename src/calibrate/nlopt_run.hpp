@@ -27,18 +27,30 @@ inline nlopt::result optimize(nlopt::opt& opt, std::vector<double>& x, double& v
 /// "FTOL_REACHED", "ROUNDOFF_LIMITED", ...
 inline std::string result_name(nlopt::result r) {
   switch (r) {
-    case nlopt::FAILURE: return "FAILURE";
-    case nlopt::INVALID_ARGS: return "INVALID_ARGS";
-    case nlopt::OUT_OF_MEMORY: return "OUT_OF_MEMORY";
-    case nlopt::ROUNDOFF_LIMITED: return "ROUNDOFF_LIMITED";
-    case nlopt::FORCED_STOP: return "FORCED_STOP";
-    case nlopt::SUCCESS: return "SUCCESS";
-    case nlopt::STOPVAL_REACHED: return "STOPVAL_REACHED";
-    case nlopt::FTOL_REACHED: return "FTOL_REACHED";
-    case nlopt::XTOL_REACHED: return "XTOL_REACHED";
-    case nlopt::MAXEVAL_REACHED: return "MAXEVAL_REACHED";
-    case nlopt::MAXTIME_REACHED: return "MAXTIME_REACHED";
-    default: return "UNKNOWN";
+    case nlopt::FAILURE:
+      return "FAILURE";
+    case nlopt::INVALID_ARGS:
+      return "INVALID_ARGS";
+    case nlopt::OUT_OF_MEMORY:
+      return "OUT_OF_MEMORY";
+    case nlopt::ROUNDOFF_LIMITED:
+      return "ROUNDOFF_LIMITED";
+    case nlopt::FORCED_STOP:
+      return "FORCED_STOP";
+    case nlopt::SUCCESS:
+      return "SUCCESS";
+    case nlopt::STOPVAL_REACHED:
+      return "STOPVAL_REACHED";
+    case nlopt::FTOL_REACHED:
+      return "FTOL_REACHED";
+    case nlopt::XTOL_REACHED:
+      return "XTOL_REACHED";
+    case nlopt::MAXEVAL_REACHED:
+      return "MAXEVAL_REACHED";
+    case nlopt::MAXTIME_REACHED:
+      return "MAXTIME_REACHED";
+    default:
+      return "UNKNOWN";
   }
 }
 

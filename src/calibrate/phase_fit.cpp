@@ -32,25 +32,26 @@ namespace {
 
 namespace text = calibrate_text;
 namespace prof = calibrate_profile;
+using phase_model::coxian_mean;
 using phase_model::Data;
 using phase_model::Layout;
 using phase_model::Likelihood;
-using phase_model::Matrix;
-using phase_model::StageParams;
-using phase_model::StepKind;
-using phase_model::Structure;
-using phase_model::coxian_mean;
 using phase_model::logistic;
 using phase_model::logit;
 using phase_model::make_layout;
+using phase_model::Matrix;
 using phase_model::stage_params;
+using phase_model::StageParams;
+using phase_model::StepKind;
+using phase_model::Structure;
 constexpr int kMaxPhases = phase_model::kMaxPhases;
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 /// Parameters the information matrix leaves out: on a bound, or an exit or next-stage
 /// probability so close to 0 or 1 (|logit| >= 10, resp. 15) that the likelihood is flat in its
 /// logit (a phase the data do not use): held fixed, like a rate on a bound.
-std::vector<bool> held_fixed(const Structure& st, const Layout& l, const std::vector<double>& theta) {
+std::vector<bool> held_fixed(const Structure& st, const Layout& l,
+                             const std::vector<double>& theta) {
   const std::vector<double> lo = phase_model::lower_bounds(st, l);
   const std::vector<double> hi = phase_model::upper_bounds(st, l);
   std::vector<bool> out(theta.size());
@@ -72,9 +73,12 @@ std::vector<bool> held_fixed(const Structure& st, const Layout& l, const std::ve
 }
 
 /// The maximisation problem of one likelihood.
-prof::Problem problem_of(const Likelihood& lik, const PhaseFitOptions& o, std::size_t observations) {
+prof::Problem problem_of(const Likelihood& lik, const PhaseFitOptions& o,
+                         std::size_t observations) {
   prof::Problem p;
-  p.loglik = [&lik](const std::vector<double>& x, std::vector<double>* g) { return lik.value(x, g); };
+  p.loglik = [&lik](const std::vector<double>& x, std::vector<double>* g) {
+    return lik.value(x, g);
+  };
   p.lower = phase_model::lower_bounds(lik.structure(), lik.layout());
   p.upper = phase_model::upper_bounds(lik.structure(), lik.layout());
   p.max_evaluations = o.max_evaluations;
@@ -88,7 +92,8 @@ void set_next(const Structure& st, const Layout& l, std::vector<double>& theta, 
               const std::vector<double>& probs) {
   const double ref = std::max(probs[0], 1e-300);
   for (std::size_t j = 1; j < st.exits[a].size(); ++j) {
-    theta[static_cast<std::size_t>(l.next_at[a]) + j - 1] = std::log(std::max(probs[j], 1e-300) / ref);
+    theta[static_cast<std::size_t>(l.next_at[a]) + j - 1] =
+        std::log(std::max(probs[j], 1e-300) / ref);
   }
 }
 
@@ -115,9 +120,9 @@ std::vector<double> floored(const Structure& st, const Layout& l, std::vector<do
 /// whose gradient vanishes there) and maximises again, at most three times.
 prof::Point maximise_open(const Likelihood& lik, const prof::Problem& problem,
                           const std::vector<double>& start) {
-  constexpr double kClosed = 1e-6;     // an exit below this probability counts as closed
-  constexpr double kOpenScore = 1.0;   // d loglik / d probability that makes it worth opening
-  constexpr double kOpenAt = 0.02;     // the probability an opened exit restarts from
+  constexpr double kClosed = 1e-6;    // an exit below this probability counts as closed
+  constexpr double kOpenScore = 1.0;  // d loglik / d probability that makes it worth opening
+  constexpr double kOpenAt = 0.02;    // the probability an opened exit restarts from
   const Structure& st = lik.structure();
   const Layout& l = lik.layout();
   prof::Point best = prof::maximise(problem, start);
@@ -139,7 +144,8 @@ prof::Point maximise_open(const Likelihood& lik, const prof::Problem& problem,
         if (!(pi[j] < kClosed && scores[a][j] > kOpenScore)) rest += pi[j];
       }
       for (std::size_t j = 0; j < pi.size(); ++j) {
-        pi[j] = pi[j] < kClosed && scores[a][j] > kOpenScore ? kOpenAt : pi[j] * (1.0 - open) / rest;
+        pi[j] =
+            pi[j] < kClosed && scores[a][j] > kOpenScore ? kOpenAt : pi[j] * (1.0 - open) / rest;
       }
       set_next(st, l, theta, a, pi);
       opened = true;
@@ -321,7 +327,8 @@ Prepared prepare(const SnapshotLog& log, const PhaseFitOptions& o) {
   if (entry.empty()) {
     std::vector<std::size_t> first_seen(st.s, 0);
     for (const auto& path : log.customers) {
-      if (std::isfinite(path.created)) ++first_seen[static_cast<std::size_t>(index.at(path.observations.front().stage))];
+      if (std::isfinite(path.created))
+        ++first_seen[static_cast<std::size_t>(index.at(path.observations.front().stage))];
     }
     std::size_t best = 0;
     for (std::size_t a = 0; a < st.s; ++a) {
@@ -335,8 +342,8 @@ Prepared prepare(const SnapshotLog& log, const PhaseFitOptions& o) {
   const auto entry_it = index.find(entry);
   if (entry_it == index.end() || st.absorbing[static_cast<std::size_t>(entry_it->second)]) {
     throw InputError(log.file, 0, "entry_stage",
-                     expected_got("a non-absorbing stage of the snapshots",
-                                  "'" + entry + "'") + did_you_mean(entry, markov.stages));
+                     expected_got("a non-absorbing stage of the snapshots", "'" + entry + "'") +
+                         did_you_mean(entry, markov.stages));
   }
   const int entry_stage = entry_it->second;
   prep.entry = entry;
@@ -365,9 +372,9 @@ Prepared prepare(const SnapshotLog& log, const PhaseFitOptions& o) {
   data.pairs_from.assign(st.s, 0);
   prep.pairs.assign(st.s, std::vector<double>(st.s, 0.0));
   prep.time_from.assign(st.s, 0.0);
-  std::map<std::int64_t, int> gap_index;   // in resolutions
+  std::map<std::int64_t, int> gap_index;  // in resolutions
   std::map<std::int64_t, int> stay_index;
-  std::vector<std::int64_t> node_units;    // per node of data.nodes, to index later
+  std::vector<std::int64_t> node_units;  // per node of data.nodes, to index later
   // One customer's steps as (stage, kind, units) triples after its start stage, then its path in
   // the tree of shared prefixes: a node per (parent, stage, kind, units).
   std::vector<std::int64_t> key;
@@ -423,7 +430,8 @@ Prepared prepare(const SnapshotLog& log, const PhaseFitOptions& o) {
       if (!(obs[k].time > t)) continue;
       if (std::isfinite(entered) && (entered > t || to != from)) {
         add_step(from, to, std::max(entered - t, 0.0), StepKind::kEntry);
-        if (!st.absorbing[static_cast<std::size_t>(to)]) add_step(to, to, obs[k].time - entered, StepKind::kStay);
+        if (!st.absorbing[static_cast<std::size_t>(to)])
+          add_step(to, to, obs[k].time - entered, StepKind::kStay);
       } else if (std::isfinite(entered)) {
         add_step(to, to, obs[k].time - t, StepKind::kStay);  // still the stay seen before
       } else {
@@ -466,14 +474,16 @@ Prepared prepare(const SnapshotLog& log, const PhaseFitOptions& o) {
     for (std::size_t i = 0; i < data.nodes.size(); ++i) {
       Data::Node& node = data.nodes[i];
       if (node.parent < 0) continue;
-      node.gap = node.kind == StepKind::kStay ? stay_index.at(node_units[i]) : gap_index.at(node_units[i]);
+      node.gap =
+          node.kind == StepKind::kStay ? stay_index.at(node_units[i]) : gap_index.at(node_units[i]);
     }
   }
   if (unreachable > 0) {
     warn(log.created_column,
-         std::to_string(unreachable) + " customers are first seen in a stage the allowed "
-         "transitions cannot reach from the entry stage '" + entry +
-         "': their creation times are not used (they start at their first snapshot)");
+         std::to_string(unreachable) +
+             " customers are first seen in a stage the allowed "
+             "transitions cannot reach from the entry stage '" +
+             entry + "': their creation times are not used (they start at their first snapshot)");
   }
   // Each stage's reference exit (the logit 0 of its next-stage choice): the exit with the most
   // observed pairs, so that no reference sits near 0.
@@ -481,7 +491,8 @@ Prepared prepare(const SnapshotLog& log, const PhaseFitOptions& o) {
     auto& ex = st.exits[a];
     if (ex.size() < 2) continue;
     const auto best = std::max_element(ex.begin(), ex.end(), [&](int x, int y) {
-      return prep.pairs[a][static_cast<std::size_t>(x)] < prep.pairs[a][static_cast<std::size_t>(y)];
+      return prep.pairs[a][static_cast<std::size_t>(x)] <
+             prep.pairs[a][static_cast<std::size_t>(y)];
     });
     std::rotate(ex.begin(), best, best + 1);
   }
@@ -507,7 +518,8 @@ std::vector<std::pair<std::string, std::vector<double>>> markov_starts(const Pre
     if (st.absorbing[a]) continue;
     theta[static_cast<std::size_t>(one.rate_at[a])] = std::log(-markov.generator[a * st.s + a]);
     std::vector<double> q;
-    for (const int b : st.exits[a]) q.push_back(markov.generator[a * st.s + static_cast<std::size_t>(b)]);
+    for (const int b : st.exits[a])
+      q.push_back(markov.generator[a * st.s + static_cast<std::size_t>(b)]);
     set_next(st, one, theta, a, q);
   }
   out.emplace_back("markov fit", theta);
@@ -519,10 +531,12 @@ std::vector<std::pair<std::string, std::vector<double>>> markov_starts(const Pre
     if (st.absorbing[a]) continue;
     double leaving = 0.0;
     for (std::size_t b = 0; b < st.s; ++b) leaving += b == a ? 0.0 : prep.pairs[a][b];
-    if (prep.time_from[a] > 0.0) crude_rate[a] = std::clamp((leaving + 0.5) / prep.time_from[a], 1e-5, 1e2);
+    if (prep.time_from[a] > 0.0)
+      crude_rate[a] = std::clamp((leaving + 0.5) / prep.time_from[a], 1e-5, 1e2);
     crude[static_cast<std::size_t>(one.rate_at[a])] = std::log(crude_rate[a]);
     std::vector<double> probs;
-    for (const int b : st.exits[a]) probs.push_back(prep.pairs[a][static_cast<std::size_t>(b)] + 0.5);
+    for (const int b : st.exits[a])
+      probs.push_back(prep.pairs[a][static_cast<std::size_t>(b)] + 0.5);
     set_next(st, one, crude, a, probs);
   }
   out.emplace_back("crude", crude);
@@ -534,7 +548,8 @@ std::vector<std::pair<std::string, std::vector<double>>> markov_starts(const Pre
     std::vector<double> x(one.parameters, 0.0);
     for (std::size_t a = 0; a < st.s; ++a) {
       if (st.absorbing[a]) continue;
-      const double normal = std::sqrt(-2.0 * std::log(uniform())) * std::cos(2.0 * M_PI * uniform());
+      const double normal =
+          std::sqrt(-2.0 * std::log(uniform())) * std::cos(2.0 * M_PI * uniform());
       x[static_cast<std::size_t>(one.rate_at[a])] = std::log(crude_rate[a]) + 0.7 * normal;
       std::vector<double> probs;
       for (std::size_t j = 0; j < st.exits[a].size(); ++j) probs.push_back(-std::log(uniform()));
@@ -566,7 +581,8 @@ prof::Point fixed_exit(const Likelihood& lik, const prof::Problem& problem,
                        const std::vector<double>& start, std::size_t a, std::size_t j, double v) {
   const Structure& st = lik.structure();
   const Layout& l = lik.layout();
-  const std::size_t kj = static_cast<std::size_t>(l.next_at[a]) + j - 1;  // j >= 1: not the reference
+  const std::size_t kj =
+      static_cast<std::size_t>(l.next_at[a]) + j - 1;  // j >= 1: not the reference
   const std::size_t first = static_cast<std::size_t>(l.next_at[a]);
   const std::size_t m = st.exits[a].size();
   const double target = logit(v);
@@ -698,16 +714,19 @@ std::pair<Structure, std::vector<double>> without_exit(const Structure& st, cons
   for (std::size_t b = 0; b < st.s; ++b) {
     if (st.absorbing[b]) continue;
     for (int i = 0; i < l.phases[b]; ++i) {
-      x[static_cast<std::size_t>(lo.rate_at[b] + i)] = theta[static_cast<std::size_t>(l.rate_at[b] + i)];
+      x[static_cast<std::size_t>(lo.rate_at[b] + i)] =
+          theta[static_cast<std::size_t>(l.rate_at[b] + i)];
     }
     for (int i = 0; i + 1 < l.phases[b]; ++i) {
-      x[static_cast<std::size_t>(lo.exit_at[b] + i)] = theta[static_cast<std::size_t>(l.exit_at[b] + i)];
+      x[static_cast<std::size_t>(lo.exit_at[b] + i)] =
+          theta[static_cast<std::size_t>(l.exit_at[b] + i)];
     }
     if (b == a) {
       set_next(out, lo, x, b, rest);
     } else {
       for (std::size_t m = 1; m < st.exits[b].size(); ++m) {
-        x[static_cast<std::size_t>(lo.next_at[b]) + m - 1] = theta[static_cast<std::size_t>(l.next_at[b]) + m - 1];
+        x[static_cast<std::size_t>(lo.next_at[b]) + m - 1] =
+            theta[static_cast<std::size_t>(l.next_at[b]) + m - 1];
       }
     }
   }
@@ -764,7 +783,7 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
   // ---- the observed information of the free parameters ----
   out.covariance.assign(kp * kp, kNaN);
   Matrix pseudo = Matrix::Zero(kf, kf);  // the inverse on the identified subspace
-  Matrix null;                            // free-parameter directions the data do not identify
+  Matrix null;                           // free-parameter directions the data do not identify
   bool information = false;
   {
     Matrix hessian(kf, kf);
@@ -793,40 +812,45 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
       std::vector<Eigen::Index> flat;
       for (Eigen::Index i = 0; i < kf; ++i) {
         if (values(i) > tol) {
-          pseudo += eigen.eigenvectors().col(i) * eigen.eigenvectors().col(i).transpose() / values(i);
+          pseudo +=
+              eigen.eigenvectors().col(i) * eigen.eigenvectors().col(i).transpose() / values(i);
         } else {
           flat.push_back(i);
         }
       }
       out.positive_definite = flat.empty();
       null.resize(kf, static_cast<Eigen::Index>(flat.size()));
-      for (std::size_t i = 0; i < flat.size(); ++i) null.col(static_cast<Eigen::Index>(i)) = eigen.eigenvectors().col(flat[i]);
+      for (std::size_t i = 0; i < flat.size(); ++i)
+        null.col(static_cast<Eigen::Index>(i)) = eigen.eigenvectors().col(flat[i]);
       if (out.positive_definite) {
         std::fill(out.covariance.begin(), out.covariance.end(), 0.0);
         for (Eigen::Index r = 0; r < kf; ++r) {
           for (Eigen::Index c = 0; c < kf; ++c) {
-            out.covariance[free[static_cast<std::size_t>(r)] * kp + free[static_cast<std::size_t>(c)]] = pseudo(r, c);
+            out.covariance[free[static_cast<std::size_t>(r)] * kp +
+                           free[static_cast<std::size_t>(c)]] = pseudo(r, c);
           }
         }
       } else {
         // Which stages the flat directions move, in words.
         const std::vector<std::string> involved = stages_of(null.rowwise().squaredNorm());
-        out.warn("", "the observed information is singular in " + std::to_string(flat.size()) +
-                         " direction(s) (smallest eigenvalue " + text::number(values.minCoeff()) +
-                         "): the data do not identify every parameter" +
-                         (involved.empty() ? std::string()
-                                           : " (the flat directions move the dwell or next stages of " +
-                                                 text::join(involved) + ")") +
-                         "; quantities that depend on them get profile-likelihood intervals");
+        out.warn("",
+                 "the observed information is singular in " + std::to_string(flat.size()) +
+                     " direction(s) (smallest eigenvalue " + text::number(values.minCoeff()) +
+                     "): the data do not identify every parameter" +
+                     (involved.empty() ? std::string()
+                                       : " (the flat directions move the dwell or next stages of " +
+                                             text::join(involved) + ")") +
+                     "; quantities that depend on them get profile-likelihood intervals");
       }
     } else if (kp > 0) {
-      out.warn("", "the observed information could not be computed: profile-likelihood intervals only");
+      out.warn("",
+               "the observed information could not be computed: profile-likelihood intervals only");
     }
   }
   const boost::math::normal_distribution<double> normal;
   const double z = boost::math::quantile(normal, 0.5 + o.level / 2.0);
   const boost::math::chi_squared_distribution<double> chi1(1.0);
-  const double two_sided = boost::math::quantile(chi1, o.level);            // 3.84 at 95%
+  const double two_sided = boost::math::quantile(chi1, o.level);              // 3.84 at 95%
   const double one_sided = boost::math::quantile(chi1, 2.0 * o.level - 1.0);  // 2.71 at 95%
 
   enum class Scale { kLog, kLogit };
@@ -870,7 +894,8 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
   };
   const auto profile_interval = [&](const prof::Quantity& h, Scale scale, double variance,
                                     double critical) {
-    const double lambda0 = std::isfinite(variance) && variance > 0.0 ? std::sqrt(critical / variance) : 1.0;
+    const double lambda0 =
+        std::isfinite(variance) && variance > 0.0 ? std::sqrt(critical / variance) : 1.0;
     const double lim = scale == Scale::kLog ? 25.0 : 23.0;
     Interval r;
     for (int side = 0; side < 2; ++side) {
@@ -907,8 +932,14 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
     row.method = "profile";
     row.ci_low = r.open[0] ? 0.0 : r.end[0];
     row.ci_high = r.open[1] ? std::numeric_limits<double>::infinity() : r.end[1];
-    const std::string why = loc.moves.empty() ? std::string() : "the likelihood is flat in parameters of " + loc.moves;
-    if (r.open[0] || r.open[1]) not_bounded(row, r.open[0] && r.open[1] ? "on either side" : r.open[0] ? "below" : "above", why);
+    const std::string why =
+        loc.moves.empty() ? std::string() : "the likelihood is flat in parameters of " + loc.moves;
+    if (r.open[0] || r.open[1])
+      not_bounded(row,
+                  r.open[0] && r.open[1] ? "on either side"
+                  : r.open[0]            ? "below"
+                                         : "above",
+                  why);
   };
   // A probability: Wald on the logit scale where identified and not near 0 or 1, else profile.
   // `without` (when given) refits with the probability at 0: the likelihood-ratio test of 0, and
@@ -922,7 +953,8 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
     const double se_p = p * (1.0 - p) * std::sqrt(std::max(loc.variance, 0.0));
     const bool near_low = !loc.identified || !std::isfinite(loc.variance) || p - z * se_p <= 0.0;
     const bool near_high = !loc.identified || !std::isfinite(loc.variance) || p + z * se_p >= 1.0;
-    const std::string why = loc.moves.empty() ? std::string() : "the likelihood is flat in parameters of " + loc.moves;
+    const std::string why =
+        loc.moves.empty() ? std::string() : "the likelihood is flat in parameters of " + loc.moves;
     if (!near_low && !near_high) {
       const double t = h(theta);
       const double se = std::sqrt(std::max(loc.variance, 0.0));
@@ -941,7 +973,9 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
     };
     const auto bound = [&](double direction, double critical) {
       if (ends) return ends(direction, critical);
-      const double lambda0 = std::isfinite(loc.variance) && loc.variance > 0.0 ? std::sqrt(critical / loc.variance) : 1.0;
+      const double lambda0 = std::isfinite(loc.variance) && loc.variance > 0.0
+                                 ? std::sqrt(critical / loc.variance)
+                                 : 1.0;
       return prof::profile_bound(problem, mle, h, direction, critical, lambda0,
                                  h(theta) + direction * 23.0);
     };
@@ -1039,7 +1073,8 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
     row.method = "boundary";
     if (!open && !quick && !prep.markov.transitions_inferred && row.ci_high < 0.5) {
       // A transition the analyst listed: the exact profile bound, from the expansion's guess.
-      const prof::Bound b = exit_bound(lik, problem, mle, a, j, 1.0, one_sided, kNaN, logit(row.ci_high));
+      const prof::Bound b =
+          exit_bound(lik, problem, mle, a, j, 1.0, one_sided, kNaN, logit(row.ci_high));
       note_better(b);
       if (!b.open) row.ci_high = logistic(b.value);
     }
@@ -1060,7 +1095,8 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
       d.exit.push_back(sp.p[static_cast<std::size_t>(i)]);
     }
     d.n = data.pairs_from[a];
-    EstimateRow mean{"stages." + name + ".dwell.mean", coxian_mean(sp, l.phases[a]), kNaN, kNaN, d.n};
+    EstimateRow mean{"stages." + name + ".dwell.mean", coxian_mean(sp, l.phases[a]), kNaN, kNaN,
+                     d.n};
     positive(mean, [&, a](const std::vector<double>& x) {
       return std::log(coxian_mean(stage_params(st, l, x, a), l.phases[a]));
     });
@@ -1073,9 +1109,11 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
     const auto& ex = st.exits[a];
     std::vector<std::size_t> order(ex.size());
     for (std::size_t j = 0; j < ex.size(); ++j) order[j] = j;
-    std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return ex[x] < ex[y]; });
+    std::sort(order.begin(), order.end(),
+              [&](std::size_t x, std::size_t y) { return ex[x] < ex[y]; });
     for (const std::size_t j : order) {
-      const std::string parameter = "stages." + name + ".next." + markov.stages[static_cast<std::size_t>(ex[j])];
+      const std::string parameter =
+          "stages." + name + ".next." + markov.stages[static_cast<std::size_t>(ex[j])];
       EstimateRow row{parameter, sp.pi[j], kNaN, kNaN, d.n};
       if (ex.size() == 1) {
         row.ci_low = row.ci_high = 1.0;
@@ -1117,7 +1155,8 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
       if (st.absorbing[from] || from == target) continue;
       const StageParams sp = stage_params(st, l, x, from);
       const auto& ex = st.exits[from];
-      for (std::size_t j = 0; j < ex.size(); ++j) m(static_cast<Eigen::Index>(from), ex[j]) -= sp.pi[j];
+      for (std::size_t j = 0; j < ex.size(); ++j)
+        m(static_cast<Eigen::Index>(from), ex[j]) -= sp.pi[j];
     }
     const Eigen::VectorXd h = m.partialPivLu().solve(rhs);
     const double v = h(entry_stage);
@@ -1127,12 +1166,16 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
   for (std::size_t b = 0; b < st.s; ++b) {
     if (st.absorbing[b]) targets.emplace_back("absorption." + markov.stages[b], b);
   }
-  if (prep.won >= 0) targets.emplace_back("conversion." + markov.stages[static_cast<std::size_t>(prep.won)], static_cast<std::size_t>(prep.won));
+  if (prep.won >= 0)
+    targets.emplace_back("conversion." + markov.stages[static_cast<std::size_t>(prep.won)],
+                         static_cast<std::size_t>(prep.won));
   for (const auto& [parameter, b] : targets) {
     EstimateRow row{parameter, absorption(b, theta), kNaN, kNaN, data.customers};
-    probability(row, [&, b = b](const std::vector<double>& x) {
-      return logit(std::clamp(absorption(b, x), 1e-300, 1.0 - 1e-16));
-    }, {}, {});
+    probability(row,
+                [&, b = b](const std::vector<double>& x) {
+                  return logit(std::clamp(absorption(b, x), 1e-300, 1.0 - 1e-16));
+                },
+                {}, {});
     out.estimates.push_back(row);
   }
   for (const double day : o.occupancy_days) {
@@ -1146,9 +1189,11 @@ Summary summarise(const Prepared& prep, const Likelihood& lik, const prof::Point
       };
       EstimateRow row{"occupancy." + text::number(day) + "." + markov.stages[b], occupancy(theta),
                       kNaN, kNaN, data.customers};
-      probability(row, [&, occupancy](const std::vector<double>& x) {
-        return logit(std::clamp(occupancy(x), 1e-300, 1.0 - 1e-16));
-      }, {}, {});
+      probability(row,
+                  [&, occupancy](const std::vector<double>& x) {
+                    return logit(std::clamp(occupancy(x), 1e-300, 1.0 - 1e-16));
+                  },
+                  {}, {});
       out.estimates.push_back(row);
     }
   }
@@ -1203,9 +1248,15 @@ PhaseTypeFit fit_phase_type(const SnapshotLog& log, const PhaseFitOptions& o) {
   fit.n_exact = data.exact;
   const std::size_t observations = data.observations;
   const double log_n = std::log(static_cast<double>(std::max<std::size_t>(fit.n_observations, 2)));
-  const auto aic_of = [](double ll, std::size_t k) { return 2.0 * static_cast<double>(k) - 2.0 * ll; };
-  const auto bic_of = [&](double ll, std::size_t k) { return log_n * static_cast<double>(k) - 2.0 * ll; };
-  const auto score = [&](double ll, std::size_t k) { return o.criterion == "bic" ? bic_of(ll, k) : aic_of(ll, k); };
+  const auto aic_of = [](double ll, std::size_t k) {
+    return 2.0 * static_cast<double>(k) - 2.0 * ll;
+  };
+  const auto bic_of = [&](double ll, std::size_t k) {
+    return log_n * static_cast<double>(k) - 2.0 * ll;
+  };
+  const auto score = [&](double ll, std::size_t k) {
+    return o.criterion == "bic" ? bic_of(ll, k) : aic_of(ll, k);
+  };
 
   // ---- the Markov model, from several starts ----
   const Layout one = make_layout(st, std::vector<int>(st.s, 1));
@@ -1248,7 +1299,8 @@ PhaseTypeFit fit_phase_type(const SnapshotLog& log, const PhaseFitOptions& o) {
       std::vector<int> next = from.phases;
       next[a] = phases[a];
       const Layout to = make_layout(st, next);
-      const auto starts = coxian_starts(stage_params(st, from, theta, a), from.phases[a], phases[a], 1);
+      const auto starts =
+          coxian_starts(stage_params(st, from, theta, a), from.phases[a], phases[a], 1);
       theta = carry_over(st, from, theta, to, a, starts.back().first, starts.back().second);
       from = to;
     }
@@ -1304,7 +1356,8 @@ PhaseTypeFit fit_phase_type(const SnapshotLog& log, const PhaseFitOptions& o) {
   // no phase but the last exits, equal rates): the most regular dwell k phases can show. The fit
   // pushes against the family's limit, so the next phase can only help; it is kept whatever the
   // test says (the model with one phase fewer is misspecified, and its intervals with it).
-  const auto at_edge = [&](const std::vector<int>& ph, const std::vector<double>& x, std::size_t a) {
+  const auto at_edge = [&](const std::vector<int>& ph, const std::vector<double>& x,
+                           std::size_t a) {
     const int k = ph[a];
     if (k < 2) return false;
     const StageParams sp = stage_params(st, make_layout(st, ph), x, a);
@@ -1329,8 +1382,11 @@ PhaseTypeFit fit_phase_type(const SnapshotLog& log, const PhaseFitOptions& o) {
     c.aic = aic_of(c.loglik, c.parameters);
     c.bic = bic_of(c.loglik, c.parameters);
     const bool removal = step == "remove";
-    c.lr_statistic = 2.0 * (removal ? current.point.loglik - best.loglik : best.loglik - current.point.loglik);
-    c.lr_p_value = c.lr_statistic > 0.0 ? boost::math::cdf(boost::math::complement(chi2, c.lr_statistic)) : 1.0;
+    c.lr_statistic =
+        2.0 * (removal ? current.point.loglik - best.loglik : best.loglik - current.point.loglik);
+    c.lr_p_value = c.lr_statistic > 0.0
+                       ? boost::math::cdf(boost::math::complement(chi2, c.lr_statistic))
+                       : 1.0;
     c.converged = best.converged;
     if (std::isfinite(c.loglik) && step != "screen") {
       if (step == "add" && at_edge(current.phases, current.point.theta, a) &&
@@ -1352,7 +1408,8 @@ PhaseTypeFit fit_phase_type(const SnapshotLog& log, const PhaseFitOptions& o) {
   };
   const auto grow_starts = [&](std::size_t a, int k) {
     const Layout from = make_layout(st, current.phases);
-    return coxian_starts(stage_params(st, from, current.point.theta, a), current.phases[a], k, o.extra_starts);
+    return coxian_starts(stage_params(st, from, current.point.theta, a), current.phases[a], k,
+                         o.extra_starts);
   };
 
   // ---- screening: one more phase for each stage alone, to order the stages by evidence ----
@@ -1379,9 +1436,11 @@ PhaseTypeFit fit_phase_type(const SnapshotLog& log, const PhaseFitOptions& o) {
     // Its Coxian starts the full fit of the same model in the forward pass.
     const StageParams sp = stage_params(st, make_layout(st, next), p.theta, a);
     CoxianStart start;
-    for (int i = 0; i < next[a]; ++i) start.first.push_back(std::log(sp.r[static_cast<std::size_t>(i)]));
+    for (int i = 0; i < next[a]; ++i)
+      start.first.push_back(std::log(sp.r[static_cast<std::size_t>(i)]));
     for (int i = 0; i + 1 < next[a]; ++i) {
-      start.second.push_back(logit(std::clamp(sp.p[static_cast<std::size_t>(i)], 1e-9, 1.0 - 1e-9)));
+      start.second.push_back(
+          logit(std::clamp(sp.p[static_cast<std::size_t>(i)], 1e-9, 1.0 - 1e-9)));
     }
     screened.emplace(a, std::move(start));
   }
@@ -1393,7 +1452,8 @@ PhaseTypeFit fit_phase_type(const SnapshotLog& log, const PhaseFitOptions& o) {
       std::vector<int> next = current.phases;
       next[a] = k;
       const bool first = k == base[a] + 1;
-      const std::vector<CoxianStart> starts = first ? std::vector<CoxianStart>{screened.at(a)} : grow_starts(a, k);
+      const std::vector<CoxianStart> starts =
+          first ? std::vector<CoxianStart>{screened.at(a)} : grow_starts(a, k);
       if (!consider(a, next, fit_model(a, next, starts, false), "add")) break;
     }
   }
@@ -1402,11 +1462,17 @@ PhaseTypeFit fit_phase_type(const SnapshotLog& log, const PhaseFitOptions& o) {
     if (current.phases[a] <= base[a]) continue;
     std::vector<int> fewer = current.phases;
     fewer[a] -= 1;
-    if (fewer[a] >= 2 && at_edge(current.phases, current.point.theta, a)) continue;  // still needs them
+    if (fewer[a] >= 2 && at_edge(current.phases, current.point.theta, a))
+      continue;  // still needs them
     const Layout from = make_layout(st, current.phases);
     std::vector<int> next = current.phases;
     next[a] -= 1;
-    (void)consider(a, next, fit_model(a, next, {drop_phase(stage_params(st, from, current.point.theta, a), current.phases[a])}, false), "remove");
+    (void)consider(
+        a, next,
+        fit_model(a, next,
+                  {drop_phase(stage_params(st, from, current.point.theta, a), current.phases[a])},
+                  false),
+        "remove");
   }
 
   // ---- edges: a stage whose Coxian ended at the edge of its family gets its next phase ----
@@ -1422,9 +1488,11 @@ PhaseTypeFit fit_phase_type(const SnapshotLog& log, const PhaseFitOptions& o) {
       warn("stages." + markov.stages[a] + ".dwell",
            "'" + markov.stages[a] + "' is at the edge of " + std::to_string(o.max_phases) +
                "-phase Coxians (equal rates, no early exit: an Erlang): its dwell is more "
-               "regular than " + std::to_string(o.max_phases) + " phases can show; more phases "
-               "(--max-phases " + std::to_string(std::min(o.max_phases + 1, kMaxPhases)) +
-               ") may fit it better");
+               "regular than " +
+               std::to_string(o.max_phases) +
+               " phases can show; more phases "
+               "(--max-phases " +
+               std::to_string(std::min(o.max_phases + 1, kMaxPhases)) + ") may fit it better");
     }
   }
   // ---- the chosen model ----
@@ -1449,7 +1517,8 @@ PhaseTypeFit fit_phase_type(const SnapshotLog& log, const PhaseFitOptions& o) {
   fit.converged = current.point.converged;
   if (!current.point.converged) {
     warn("", "the optimiser did not converge (" + current.point.status + ", max |gradient| " +
-                 text::number(current.point.gradient_max) + "): estimates and intervals are unreliable");
+                 text::number(current.point.gradient_max) +
+                 "): estimates and intervals are unreliable");
   }
   fit.covariance = summary.covariance;
   fit.information_positive_definite = summary.positive_definite;
@@ -1489,24 +1558,29 @@ PhaseTypeFit fit_phase_type(const SnapshotLog& log, const PhaseFitOptions& o) {
     const Summary alt = summarise(prep, alt_lik, p, o, true);
     for (EstimateRow& row : fit.estimates) {
       const EstimateRow* other = find_estimate(alt.estimates, row.parameter);
-      if (other == nullptr || !std::isfinite(other->ci_low) || !std::isfinite(other->ci_high)) continue;
+      if (other == nullptr || !std::isfinite(other->ci_low) || !std::isfinite(other->ci_high))
+        continue;
       if (!(other->ci_low < row.ci_low || other->ci_high > row.ci_high)) continue;
       row.ci_low = std::min(row.ci_low, other->ci_low);
       row.ci_high = std::max(row.ci_high, other->ci_high);
-      row.note += (row.note.empty() ? "" : "; ") + std::string("widened to cover the fit with one more phase for ") +
+      row.note += (row.note.empty() ? "" : "; ") +
+                  std::string("widened to cover the fit with one more phase for ") +
                   markov.stages[a] + " (LR test p = " + text::number(c.lr_p_value) + ")";
     }
   }
   for (std::size_t d = 0; d < fit.dwells.size(); ++d) {
-    const EstimateRow* row = find_estimate(fit.estimates, "stages." + fit.dwells[d].stage + ".dwell.mean");
+    const EstimateRow* row =
+        find_estimate(fit.estimates, "stages." + fit.dwells[d].stage + ".dwell.mean");
     if (row != nullptr) {
       fit.dwells[d].ci_low = row->ci_low;
       fit.dwells[d].ci_high = row->ci_high;
     }
   }
 
-  const bool one_everywhere = std::all_of(l.phases.begin(), l.phases.end(), [](int k) { return k == 1; });
-  fit.markov_estimates = one_everywhere ? summary.estimates : summarise(prep, one_phase, markov_optimum, o).estimates;
+  const bool one_everywhere =
+      std::all_of(l.phases.begin(), l.phases.end(), [](int k) { return k == 1; });
+  fit.markov_estimates =
+      one_everywhere ? summary.estimates : summarise(prep, one_phase, markov_optimum, o).estimates;
   return fit;
 }
 

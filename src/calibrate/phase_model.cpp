@@ -95,8 +95,10 @@ std::vector<double> lower_bounds(const Structure& st, const Layout& l) {
   std::vector<double> lo(l.parameters, -kNextBound);
   for (std::size_t a = 0; a < st.s; ++a) {
     if (st.absorbing[a]) continue;
-    for (int i = 0; i < l.phases[a]; ++i) lo[static_cast<std::size_t>(l.rate_at[a] + i)] = kLogRateLow;
-    for (int i = 0; i + 1 < l.phases[a]; ++i) lo[static_cast<std::size_t>(l.exit_at[a] + i)] = -kLogitBound;
+    for (int i = 0; i < l.phases[a]; ++i)
+      lo[static_cast<std::size_t>(l.rate_at[a] + i)] = kLogRateLow;
+    for (int i = 0; i + 1 < l.phases[a]; ++i)
+      lo[static_cast<std::size_t>(l.exit_at[a] + i)] = -kLogitBound;
   }
   return lo;
 }
@@ -105,8 +107,10 @@ std::vector<double> upper_bounds(const Structure& st, const Layout& l) {
   std::vector<double> hi(l.parameters, kNextBound);
   for (std::size_t a = 0; a < st.s; ++a) {
     if (st.absorbing[a]) continue;
-    for (int i = 0; i < l.phases[a]; ++i) hi[static_cast<std::size_t>(l.rate_at[a] + i)] = kLogRateHigh;
-    for (int i = 0; i + 1 < l.phases[a]; ++i) hi[static_cast<std::size_t>(l.exit_at[a] + i)] = kLogitBound;
+    for (int i = 0; i < l.phases[a]; ++i)
+      hi[static_cast<std::size_t>(l.rate_at[a] + i)] = kLogRateHigh;
+    for (int i = 0; i + 1 < l.phases[a]; ++i)
+      hi[static_cast<std::size_t>(l.exit_at[a] + i)] = kLogitBound;
   }
   return hi;
 }
@@ -194,7 +198,8 @@ double Likelihood::value(const std::vector<double>& theta, std::vector<double>* 
     qd = Matrix::Zero(n, n);
     for (Eigen::Index i = 0; i < n; ++i) {
       qd(i, i) = q(i, i);
-      if (i + 1 < n && l.stage_of[static_cast<std::size_t>(i)] == l.stage_of[static_cast<std::size_t>(i + 1)]) {
+      if (i + 1 < n &&
+          l.stage_of[static_cast<std::size_t>(i)] == l.stage_of[static_cast<std::size_t>(i + 1)]) {
         qd(i, i + 1) = q(i, i + 1);
       }
     }
@@ -205,7 +210,8 @@ double Likelihood::value(const std::vector<double>& theta, std::vector<double>* 
   if (data_.exact > 0) {
     for (Eigen::Index m = 0; m < n; ++m) {
       for (Eigen::Index b = 0; b < s_count; ++b) {
-        if (l.stage_of[static_cast<std::size_t>(m)] != b) qin(m, b) = q(m, l.first[static_cast<std::size_t>(b)]);
+        if (l.stage_of[static_cast<std::size_t>(m)] != b)
+          qin(m, b) = q(m, l.first[static_cast<std::size_t>(b)]);
       }
     }
   }
@@ -319,7 +325,8 @@ double Likelihood::value(const std::vector<double>& theta, std::vector<double>* 
       for (int i = 0; i < kr; ++i) {
         double x = 0.0;
         for (int j = 0; j < kc; ++j) {
-          wk(r0 + i, c0 + j) += a[static_cast<std::size_t>(i)] * b[static_cast<std::size_t>(j)] * inv;
+          wk(r0 + i, c0 + j) +=
+              a[static_cast<std::size_t>(i)] * b[static_cast<std::size_t>(j)] * inv;
           x += pk(r0 + i, c0 + j) * b[static_cast<std::size_t>(j)];
         }
         up[static_cast<std::size_t>(i)] += x * inv;
@@ -335,7 +342,8 @@ double Likelihood::value(const std::vector<double>& theta, std::vector<double>* 
     const Matrix dqin = p_chain.power(g).transpose() * wr[g];
     for (Eigen::Index m = 0; m < n; ++m) {
       for (Eigen::Index b = 0; b < s_count; ++b) {
-        if (l.stage_of[static_cast<std::size_t>(m)] != b) dq(m, l.first[static_cast<std::size_t>(b)]) += dqin(m, b);
+        if (l.stage_of[static_cast<std::size_t>(m)] != b)
+          dq(m, l.first[static_cast<std::size_t>(b)]) += dqin(m, b);
       }
     }
   }
@@ -344,7 +352,8 @@ double Likelihood::value(const std::vector<double>& theta, std::vector<double>* 
     const Matrix dqd = s_chain.dq(v_w);
     for (Eigen::Index i = 0; i < n; ++i) {
       dq(i, i) += dqd(i, i);
-      if (i + 1 < n && l.stage_of[static_cast<std::size_t>(i)] == l.stage_of[static_cast<std::size_t>(i + 1)]) {
+      if (i + 1 < n &&
+          l.stage_of[static_cast<std::size_t>(i)] == l.stage_of[static_cast<std::size_t>(i + 1)]) {
         dq(i, i + 1) += dqd(i, i + 1);
       }
     }
@@ -381,11 +390,13 @@ void Likelihood::chain(const std::vector<double>& theta, const Matrix& dq,
       gradient[static_cast<std::size_t>(l.rate_at[a] + i)] +=
           -r * dq(row, row) + r * (1.0 - p) * onward + r * p * exits;
       if (i + 1 < k) {  // d / d logit p = p (1 - p) d / dp
-        gradient[static_cast<std::size_t>(l.exit_at[a] + i)] += p * (1.0 - p) * r * (exits - onward);
+        gradient[static_cast<std::size_t>(l.exit_at[a] + i)] +=
+            p * (1.0 - p) * r * (exits - onward);
       }
       // d / d eta_j (j >= 1): r p pi_c (delta_cj - pi_j) summed over c.
       for (std::size_t j = 1; j < m; ++j) {
-        gradient[static_cast<std::size_t>(l.next_at[a]) + j - 1] += r * p * sp.pi[j] * (to[j] - exits);
+        gradient[static_cast<std::size_t>(l.next_at[a]) + j - 1] +=
+            r * p * sp.pi[j] * (to[j] - exits);
       }
     }
     if (scores != nullptr) {

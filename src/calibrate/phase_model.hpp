@@ -34,8 +34,8 @@ constexpr int kMaxPhases = static_cast<int>(Coxian::kMaxPhases);
 
 /// Bounds of the parameters: log rates (per day), logits of the exit probabilities, next-stage
 /// logits against the reference exit.
-constexpr double kLogRateLow = -13.8;   // 1e-6 per day
-constexpr double kLogRateHigh = 6.9;    // 1e3 per day
+constexpr double kLogRateLow = -13.8;  // 1e-6 per day
+constexpr double kLogRateHigh = 6.9;   // 1e3 per day
 constexpr double kLogitBound = 20.0;
 constexpr double kNextBound = 25.0;
 
@@ -52,13 +52,13 @@ struct Structure {
 
 /// The expanded states and the parameter vector of one choice of phases.
 struct Layout {
-  std::vector<int> phases;   ///< per stage (absorbing: 1)
-  std::vector<int> first;    ///< first expanded state of each stage
-  std::vector<int> stage_of; ///< stage of each expanded state
-  int n = 0;                 ///< expanded states
-  std::vector<int> rate_at;  ///< per stage: index of log r_1 in theta (-1 when absorbing)
-  std::vector<int> exit_at;  ///< logit p_1
-  std::vector<int> next_at;  ///< next logit of exits[1]
+  std::vector<int> phases;    ///< per stage (absorbing: 1)
+  std::vector<int> first;     ///< first expanded state of each stage
+  std::vector<int> stage_of;  ///< stage of each expanded state
+  int n = 0;                  ///< expanded states
+  std::vector<int> rate_at;   ///< per stage: index of log r_1 in theta (-1 when absorbing)
+  std::vector<int> exit_at;   ///< logit p_1
+  std::vector<int> next_at;   ///< next logit of exits[1]
   std::size_t parameters = 0;
 };
 
@@ -91,14 +91,14 @@ struct Data {
   /// (its start stage, phase 1) through one node per step; customers whose first steps agree
   /// share those nodes, so each is computed once.
   struct Node {
-    int parent = -1;       ///< -1 for a root
-    int stage = 0;         ///< the stage after the step (a root: the start stage)
-    int gap = 0;           ///< index into gaps (kPanel, kEntry) or stay_gaps (kStay)
+    int parent = -1;  ///< -1 for a root
+    int stage = 0;    ///< the stage after the step (a root: the start stage)
+    int gap = 0;      ///< index into gaps (kPanel, kEntry) or stay_gaps (kStay)
     StepKind kind = StepKind::kPanel;
     double through = 0.0;  ///< customers whose path contains the node
     double ends = 0.0;     ///< customers whose path ends at it
   };
-  std::vector<Node> nodes;              ///< parents before children
+  std::vector<Node> nodes;  ///< parents before children
   std::size_t customers = 0;
   std::size_t observations = 0;         ///< steps over all customers
   std::vector<std::size_t> pairs_from;  ///< per stage: kPanel / kEntry steps starting there

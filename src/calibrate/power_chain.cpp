@@ -38,8 +38,8 @@ void PowerChain::build(const Matrix& a, const std::vector<std::int64_t>& exponen
     if (m <= kDirect) {
       powers_[i] = x_[static_cast<std::size_t>(m)];
     } else {
-      powers_[i].noalias() = y_[static_cast<std::size_t>(m / kStride)] *
-                             x_[static_cast<std::size_t>(m % kStride)];
+      powers_[i].noalias() =
+          y_[static_cast<std::size_t>(m / kStride)] * x_[static_cast<std::size_t>(m % kStride)];
     }
   }
 }
@@ -62,7 +62,7 @@ Matrix PowerChain::adjoint(const std::vector<Matrix>& w) const {
     }
     const auto q = static_cast<std::size_t>(m / kStride);
     const auto r = static_cast<std::size_t>(m % kStride);
-    add(wy, q, w[i] * x_[r].transpose());       // P = Y_q X_r
+    add(wy, q, w[i] * x_[r].transpose());  // P = Y_q X_r
     if (r > 0) add(wx, r, y_[q].transpose() * w[i]);
   }
   // The long chain: Y_q = Y_{q-1} B with B = X_kStride.

@@ -35,8 +35,8 @@ class PowerChain {
  private:
   Eigen::MatrixXd a_;
   std::vector<std::int64_t> exponents_;
-  std::vector<Eigen::MatrixXd> x_;   ///< A^k, k = 0 .. top of the short chain
-  std::vector<Eigen::MatrixXd> y_;   ///< (A^kStride)^q, q = 0 .. top of the long chain
+  std::vector<Eigen::MatrixXd> x_;  ///< A^k, k = 0 .. top of the short chain
+  std::vector<Eigen::MatrixXd> y_;  ///< (A^kStride)^q, q = 0 .. top of the long chain
   std::vector<Eigen::MatrixXd> powers_;
 };
 

@@ -29,7 +29,8 @@ std::vector<double> gradient(const Quantity& h, const std::vector<double>& theta
 Point maximise(const Problem& problem, std::vector<double> start, const Quantity& h,
                double lambda) {
   const std::size_t k = start.size();
-  for (std::size_t i = 0; i < k; ++i) start[i] = std::clamp(start[i], problem.lower[i], problem.upper[i]);
+  for (std::size_t i = 0; i < k; ++i)
+    start[i] = std::clamp(start[i], problem.lower[i], problem.upper[i]);
   struct Context {
     const Problem* problem;
     const Quantity* h;
@@ -92,24 +93,26 @@ Point maximise(const Problem& problem, std::vector<double> start, const Quantity
     for (std::size_t i = 0; i < g.size(); ++i) g[i] += lambda * gh[i];
   }
   for (std::size_t i = 0; i < k; ++i) {
-    const bool bound = out.theta[i] <= problem.lower[i] + 1e-6 || out.theta[i] >= problem.upper[i] - 1e-6;
+    const bool bound =
+        out.theta[i] <= problem.lower[i] + 1e-6 || out.theta[i] >= problem.upper[i] - 1e-6;
     if (!bound) out.gradient_max = std::max(out.gradient_max, std::abs(g[i]));
   }
-  out.converged = calibrate_nlopt::converged(result) && out.gradient_max <= problem.gradient_tolerance;
+  out.converged =
+      calibrate_nlopt::converged(result) && out.gradient_max <= problem.gradient_tolerance;
   return out;
 }
 
 Bound profile_bound(const Problem& problem, const Point& best, const Quantity& h, double direction,
                     double critical, double lambda0, double limit) {
   struct Trace {
-    double drop = 0.0;   // 2 (best - loglik)
-    double value = 0.0;  // h
-    double lambda = 0.0; // |lambda|
+    double drop = 0.0;    // 2 (best - loglik)
+    double value = 0.0;   // h
+    double lambda = 0.0;  // |lambda|
     std::vector<double> theta;
   };
   Bound out;
   Trace inside{0.0, h(best.theta), 0.0, best.theta};  // the last point with drop < critical
-  Trace outside;                                       // the first point with drop >= critical
+  Trace outside;                                      // the first point with drop >= critical
   bool have_outside = false;
   double lambda = std::isfinite(lambda0) && lambda0 > 0.0 ? lambda0 : 1.0;
   const auto beyond = [&](double v) { return direction * (v - limit) >= 0.0; };
@@ -127,9 +130,10 @@ Bound profile_bound(const Problem& problem, const Point& best, const Quantity& h
       }
       Trace t{2.0 * (best.loglik - p.loglik), h(p.theta), lambda, p.theta};
       if (t.drop < critical) {
-        const bool stalled = have_outside ? false
-                                          : std::abs(t.value - inside.value) <=
-                                                1e-7 * (1.0 + std::abs(t.value)) && iteration > 0;
+        const bool stalled =
+            have_outside ? false
+                         : std::abs(t.value - inside.value) <= 1e-7 * (1.0 + std::abs(t.value)) &&
+                               iteration > 0;
         inside = std::move(t);
         if (beyond(inside.value) || stalled) {
           out.open = true;
@@ -152,7 +156,8 @@ Bound profile_bound(const Problem& problem, const Point& best, const Quantity& h
           gap <= 1e-6 * (1.0 + std::abs(outside.value))) {
         break;
       }
-      lambda = inside.lambda > 0.0 ? std::sqrt(inside.lambda * outside.lambda) : outside.lambda / 4.0;
+      lambda =
+          inside.lambda > 0.0 ? std::sqrt(inside.lambda * outside.lambda) : outside.lambda / 4.0;
     } else {
       lambda *= 4.0;
     }
@@ -170,7 +175,8 @@ Bound profile_bound(const Problem& problem, const Point& best, const Quantity& h
   const double a = std::sqrt(std::max(inside.drop, 0.0));
   const double b = std::sqrt(outside.drop);
   const double c = std::sqrt(critical);
-  out.value = b > a ? inside.value + (outside.value - inside.value) * (c - a) / (b - a) : outside.value;
+  out.value =
+      b > a ? inside.value + (outside.value - inside.value) * (c - a) / (b - a) : outside.value;
   return out;
 }
 

@@ -70,7 +70,6 @@ struct Bound {
 /// Wald variance V of h: sqrt(critical / V)); `limit` is where h's range ends on that side (e.g.
 /// the logit of 1e-9), beyond which the search stops and the bound is open.
 [[nodiscard]] Bound profile_bound(const Problem& problem, const Point& best, const Quantity& h,
-                                  double direction, double critical, double lambda0,
-                                  double limit);
+                                  double direction, double critical, double lambda0, double limit);
 
 }  // namespace lcsim::calibrate_profile

@@ -70,10 +70,11 @@ SnapshotCalibration calibrate_snapshots(const SnapshotLog& log,
   out.won = conversion_stage(log, options.won);
   out.markov = fit_snapshots(log, options.markov);
   add_warnings(out.warnings, out.markov.warnings);
-  const bool exact = std::any_of(log.customers.begin(), log.customers.end(), [](const SnapshotPath& p) {
-    return std::any_of(p.observations.begin(), p.observations.end(),
-                       [](const SnapshotObservation& o) { return std::isfinite(o.entered); });
-  });
+  const bool exact =
+      std::any_of(log.customers.begin(), log.customers.end(), [](const SnapshotPath& p) {
+        return std::any_of(p.observations.begin(), p.observations.end(),
+                           [](const SnapshotObservation& o) { return std::isfinite(o.entered); });
+      });
   if (exact) {
     out.warnings.push_back(Problem{
         log.file, 0, log.entered_column.empty() ? "exact_stages" : log.entered_column,
@@ -94,7 +95,8 @@ SnapshotCalibration calibrate_snapshots(const SnapshotLog& log,
   // Every segment gets the all-customer fit's stage model: its transitions and entry stage.
   MarkovFitOptions segment_markov = options.markov;
   if (segment_markov.transitions.empty()) {
-    for (const RateEstimate& r : out.markov.rates) segment_markov.transitions.emplace_back(r.from, r.to);
+    for (const RateEstimate& r : out.markov.rates)
+      segment_markov.transitions.emplace_back(r.from, r.to);
   }
   PhaseFitOptions segment_phase = po;
   segment_phase.transitions = segment_markov.transitions;
@@ -109,18 +111,19 @@ SnapshotCalibration calibrate_snapshots(const SnapshotLog& log,
     std::size_t total = 0;
     for (std::size_t a = 0; a < s_count; ++a) {
       std::size_t n = 0;
-      for (std::size_t b = 0; b < s_count; ++b) n += static_cast<std::size_t>(counts.pairs[a * s_count + b]);
+      for (std::size_t b = 0; b < s_count; ++b)
+        n += static_cast<std::size_t>(counts.pairs[a * s_count + b]);
       seg.pairs.push_back(n);
       total += n;
     }
     const std::string prefix = "segments." + name + ".";
     if (total < options.min_segment_pairs) {
-      out.warnings.push_back(Problem{
-          log.file, 0, prefix + "stages",
-          "segment '" + name + "' has " + std::to_string(total) +
-              " observed pairs in all (fewer than min_segment_pairs = " +
-              std::to_string(options.min_segment_pairs) + "): not fitted, every stage pooled",
-          true});
+      out.warnings.push_back(Problem{log.file, 0, prefix + "stages",
+                                     "segment '" + name + "' has " + std::to_string(total) +
+                                         " observed pairs in all (fewer than min_segment_pairs = " +
+                                         std::to_string(options.min_segment_pairs) +
+                                         "): not fitted, every stage pooled",
+                                     true});
       continue;
     }
     seg.markov = fit_snapshots(sub, segment_markov);

@@ -51,7 +51,7 @@ struct Row {
   std::optional<Timestamp> created;
   std::string created_text;
   std::string segment;
-  bool date_only = false;  ///< the time column gave a date without a time of day
+  bool date_only = false;            ///< the time column gave a date without a time of day
   std::optional<Timestamp> entered;  ///< exact entry into `stage` (entered column, exact stages)
   std::string entered_text;
 };
@@ -144,7 +144,8 @@ class SnapshotReader {
       if (!entered_text.empty()) {
         entered = calibrate_log::timestamp_field(
             entered_text, line, o_.entered_column,
-            expected_time("the date or timestamp the customer entered the row's stage", " or nothing"),
+            expected_time("the date or timestamp the customer entered the row's stage",
+                          " or nothing"),
             problems_, ok, o_.date_order);
       }
     }
@@ -241,8 +242,8 @@ class SnapshotReader {
         } else if (!(*row.created == *created_row->created)) {
           error(row.line, o_.created_column,
                 "customer '" + path.id + "' has two creation times: '" + created_row->created_text +
-                    "' (line " + std::to_string(created_row->line) + ") and '" +
-                    row.created_text + "'");
+                    "' (line " + std::to_string(created_row->line) + ") and '" + row.created_text +
+                    "'");
         }
       }
       if (created_row != nullptr && !rows.empty() &&
@@ -272,9 +273,8 @@ class SnapshotReader {
           } else {
             error(row.line, o_.stage_column,
                   "customer '" + path.id + "' has two rows for " + o_.time_column + " '" +
-                      row.time_text + "' with different stages: '" + kept_last->stage +
-                      "' (line " + std::to_string(kept_last->line) + ") and '" + row.stage +
-                      "'");
+                      row.time_text + "' with different stages: '" + kept_last->stage + "' (line " +
+                      std::to_string(kept_last->line) + ") and '" + row.stage + "'");
           }
           continue;
         }
@@ -294,7 +294,8 @@ class SnapshotReader {
             error(row.line, o_.entered_column,
                   "customer '" + path.id + "' entered '" + row.stage + "' at '" + row.entered_text +
                       "', before its previous snapshot '" + kept_last->time_text + "' (line " +
-                      std::to_string(kept_last->line) + "), which shows '" + kept_last->stage + "'");
+                      std::to_string(kept_last->line) + "), which shows '" + kept_last->stage +
+                      "'");
           }
         }
         path.observations.push_back(obs);
@@ -370,11 +371,11 @@ class SnapshotReader {
         o_.date_means == DateMeans::kStartOfDay) {
       problems_.add_error(Problem{
           file_, 0, o_.time_column,
-            "every one of the " + std::to_string(created_late_) +
-                " customers created after their first snapshot was created on that snapshot's "
-                "date, which is read as the start of the day: the dates probably mean the end "
-                "of the day (as month-end exports do); read them so with " +
-                option_hint("date_means=end-of-day", o_.spelling),
+          "every one of the " + std::to_string(created_late_) +
+              " customers created after their first snapshot was created on that snapshot's "
+              "date, which is read as the start of the day: the dates probably mean the end "
+              "of the day (as month-end exports do); read them so with " +
+              option_hint("date_means=end-of-day", o_.spelling),
           false});  // listed however many errors come before it
     }
     if (log.customers.empty()) {
@@ -550,8 +551,8 @@ PanelCounts count_panel(const SnapshotLog& log) {
     if (used) ++out.n_customers;
   }
   for (auto& [seconds, counts] : by_dt) {
-    out.intervals.push_back(PanelCounts::Interval{static_cast<double>(seconds) / 86400.0,
-                                                  std::move(counts)});
+    out.intervals.push_back(
+        PanelCounts::Interval{static_cast<double>(seconds) / 86400.0, std::move(counts)});
   }
   return out;
 }
@@ -638,10 +639,10 @@ MarkovFit fit_snapshots(const SnapshotLog& log, const MarkovFitOptions& options)
   }
   if (!(options.min_rate > 0.0 && options.max_rate > options.min_rate &&
         std::isfinite(options.max_rate))) {
-    throw InputError(log.file, 0, "min_rate",
-                     expected_got("0 < min_rate < max_rate < inf",
-                                  text::number(options.min_rate) + " and " +
-                                      text::number(options.max_rate)));
+    throw InputError(
+        log.file, 0, "min_rate",
+        expected_got("0 < min_rate < max_rate < inf",
+                     text::number(options.min_rate) + " and " + text::number(options.max_rate)));
   }
   PanelCounts counts = count_panel(log);
   const std::size_t s = counts.size();
@@ -688,8 +689,8 @@ MarkovFit fit_snapshots(const SnapshotLog& log, const MarkovFitOptions& options)
       for (const auto& [name, idx] : {std::pair{from, a}, std::pair{to, b}}) {
         if (idx < 0) {
           errors.push_back(Problem{log.file, 0, field,
-                                   "unknown stage '" + name + "' (expected one of: " +
-                                       text::join(counts.stages) + ")" +
+                                   "unknown stage '" + name +
+                                       "' (expected one of: " + text::join(counts.stages) + ")" +
                                        did_you_mean(name, counts.stages),
                                    false});
         }
@@ -697,8 +698,9 @@ MarkovFit fit_snapshots(const SnapshotLog& log, const MarkovFitOptions& options)
       if (a < 0 || b < 0) continue;
       if (a == b) {
         errors.push_back(Problem{log.file, 0, field,
-                                 "a transition from '" + from + "' to itself (the diagonal of Q "
-                                 "is minus the sum of the row)",
+                                 "a transition from '" + from +
+                                     "' to itself (the diagonal of Q "
+                                     "is minus the sum of the row)",
                                  false});
         continue;
       }
@@ -737,10 +739,11 @@ MarkovFit fit_snapshots(const SnapshotLog& log, const MarkovFitOptions& options)
         if (n > 0.0 && reach[b] == 0) {
           errors.push_back(Problem{
               log.file, counts.first_line[a * s + b], "transitions",
-              "customers are seen in '" + counts.stages[a] + "' and then in '" +
-                  counts.stages[b] + "' (" + std::to_string(static_cast<long long>(n)) +
+              "customers are seen in '" + counts.stages[a] + "' and then in '" + counts.stages[b] +
+                  "' (" + std::to_string(static_cast<long long>(n)) +
                   " times; this row is the first), but the allowed transitions give no path "
-                  "from '" + counts.stages[a] + "' to '" + counts.stages[b] + "'",
+                  "from '" +
+                  counts.stages[a] + "' to '" + counts.stages[b] + "'",
               false});
         }
       }
@@ -786,7 +789,9 @@ MarkovFit fit_snapshots(const SnapshotLog& log, const MarkovFitOptions& options)
   std::vector<double> best = theta;
   double best_value = -std::numeric_limits<double>::infinity();
   calibrate_profile::Problem problem;
-  problem.loglik = [&](const std::vector<double>& x, std::vector<double>* g) { return likelihood.value(x, g); };
+  problem.loglik = [&](const std::vector<double>& x, std::vector<double>* g) {
+    return likelihood.value(x, g);
+  };
   problem.lower.assign(k_count, lower);
   problem.upper.assign(k_count, upper);
   problem.max_evaluations = options.max_evaluations;
@@ -864,9 +869,9 @@ MarkovFit fit_snapshots(const SnapshotLog& log, const MarkovFitOptions& options)
 
   // ---- observed information on the free parameters ----
   const auto kf = static_cast<Eigen::Index>(free.size());
-  Matrix cov = Matrix::Constant(static_cast<Eigen::Index>(k_count),
-                                static_cast<Eigen::Index>(k_count),
-                                std::numeric_limits<double>::quiet_NaN());
+  Matrix cov =
+      Matrix::Constant(static_cast<Eigen::Index>(k_count), static_cast<Eigen::Index>(k_count),
+                       std::numeric_limits<double>::quiet_NaN());
   fit.information_positive_definite = false;
   if (kf > 0 && std::isfinite(fit.loglik)) {
     Matrix hessian(kf, kf);
@@ -960,14 +965,16 @@ MarkovFit fit_snapshots(const SnapshotLog& log, const MarkovFitOptions& options)
       std::vector<double> cross(k_count, 0.0);
       for (const std::size_t j : free) cross[j] = -(gh[j] - gradient[j]) / h;
       for (const std::size_t r : free) {
-        for (const std::size_t c : free) info -= cross[r] * fit.covariance[r * k_count + c] * cross[c];
+        for (const std::size_t c : free)
+          info -= cross[r] * fit.covariance[r * k_count + c] * cross[c];
       }
     }
     if (info > 0.0) return (score + std::sqrt(score * score + info * one_sided)) / info;
     return score < 0.0 ? one_sided / (-2.0 * score) : std::numeric_limits<double>::infinity();
   };
   std::vector<double> out_rates(s, 0.0);
-  for (std::size_t k = 0; k < k_count; ++k) out_rates[static_cast<std::size_t>(edges[k].first)] += std::exp(theta[k]);
+  for (std::size_t k = 0; k < k_count; ++k)
+    out_rates[static_cast<std::size_t>(edges[k].first)] += std::exp(theta[k]);
   std::vector<double> rate_upper(k_count, nan);
   std::vector<std::string> bound_names;
   for (std::size_t k = 0; k < k_count; ++k) {
@@ -1010,7 +1017,8 @@ MarkovFit fit_snapshots(const SnapshotLog& log, const MarkovFitOptions& options)
   // The profile likelihood for a next-stage probability near 0: tilting the likelihood in its
   // logit (profile.hpp), and the likelihood-ratio test of 0 from the fit without the transition;
   // profile points need their log-likelihood to 1e-4, not the maximum's precision.
-  problem.relative_tolerance = std::max(options.relative_tolerance, 1e-4 / std::max(1.0, std::abs(fit.loglik)));
+  problem.relative_tolerance =
+      std::max(options.relative_tolerance, 1e-4 / std::max(1.0, std::abs(fit.loglik)));
   problem.gradient_tolerance = gradient_tolerance;
   calibrate_profile::Point mle;
   mle.theta = theta;
@@ -1080,13 +1088,16 @@ MarkovFit fit_snapshots(const SnapshotLog& log, const MarkovFitOptions& options)
         row.p_zero = lr <= 1e-9 ? 1.0 : 0.5 * boost::math::cdf(boost::math::complement(chi1, lr));
         const double lambda0 = std::isfinite(se) && se > 0.0 ? std::sqrt(one_sided) / se : 1.0;
         if (row.p_zero >= 1.0 - options.level) {
-          const auto b = calibrate_profile::profile_bound(problem, mle, h, 1.0, one_sided, lambda0, logit + 23.0);
+          const auto b = calibrate_profile::profile_bound(problem, mle, h, 1.0, one_sided, lambda0,
+                                                          logit + 23.0);
           row.ci_low = 0.0;
           row.ci_high = b.open ? 1.0 : logistic(b.value);
           row.method = "boundary";
         } else {
-          const auto lo = calibrate_profile::profile_bound(problem, mle, h, -1.0, two_sided, lambda0, logit - 23.0);
-          const auto hi = calibrate_profile::profile_bound(problem, mle, h, 1.0, two_sided, lambda0, logit + 23.0);
+          const auto lo = calibrate_profile::profile_bound(problem, mle, h, -1.0, two_sided,
+                                                           lambda0, logit - 23.0);
+          const auto hi = calibrate_profile::profile_bound(problem, mle, h, 1.0, two_sided, lambda0,
+                                                           logit + 23.0);
           row.ci_low = lo.open || lr <= two_sided ? 0.0 : logistic(lo.value);
           row.ci_high = hi.open ? 1.0 : logistic(hi.value);
           row.method = "profile";

@@ -1,8 +1,8 @@
 #include "lcsim/calibrate/snapshot_scenario.hpp"
 
 #include <algorithm>
-#include <cstddef>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <set>

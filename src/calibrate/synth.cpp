@@ -285,9 +285,9 @@ SynthHistory synthesize(const Model& model, const SynthOptions& o) {
       std::size_t& n = cursor[i];
       while (n < c.changes.size() && c.changes[n].first <= at) ++n;
       if (n == 0) continue;  // not arrived yet
-      h.snapshots.push_back(
-          SynthSnapshotRow{ids[i], date, stage_name(c.changes[n - 1].second), segment_name(c), k,
-                           iso_timestamp(h.start_day, c.changes.front().first)});
+      h.snapshots.push_back(SynthSnapshotRow{ids[i], date, stage_name(c.changes[n - 1].second),
+                                             segment_name(c), k,
+                                             iso_timestamp(h.start_day, c.changes.front().first)});
     }
   }
 

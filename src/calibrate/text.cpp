@@ -26,7 +26,6 @@ std::string join(const std::vector<std::string>& items, std::size_t limit) {
   return out;
 }
 
-
 std::string lines(const std::vector<int>& line_numbers, std::size_t limit) {
   std::string out = line_numbers.size() == 1 ? "line " : "lines ";
   for (std::size_t i = 0; i < line_numbers.size(); ++i) {

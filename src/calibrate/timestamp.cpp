@@ -56,10 +56,10 @@ std::int64_t days_from_civil(std::int64_t year, int month, int day) {
   // H. Hinnant's days_from_civil: exact for the proleptic Gregorian calendar.
   year -= month <= 2 ? 1 : 0;
   const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
-  const std::int64_t yoe = year - era * 400;                                   // [0, 399]
-  const std::int64_t mp = (month + 9) % 12;                                    // March = 0
-  const std::int64_t doy = (153 * mp + 2) / 5 + day - 1;                       // [0, 365]
-  const std::int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;              // [0, 146096]
+  const std::int64_t yoe = year - era * 400;                       // [0, 399]
+  const std::int64_t mp = (month + 9) % 12;                        // March = 0
+  const std::int64_t doy = (153 * mp + 2) / 5 + day - 1;           // [0, 365]
+  const std::int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;  // [0, 146096]
   return era * 146097 + doe - 719468;
 }
 
@@ -206,13 +206,15 @@ std::optional<Timestamp> parse_timestamp(std::string_view text, DateOrder order)
       ++pos;
     }
     if (k < 2) {
-      if (pos >= text.size() || (text[pos] != '/' && text[pos] != '.' && text[pos] != '-')) return std::nullopt;
+      if (pos >= text.size() || (text[pos] != '/' && text[pos] != '.' && text[pos] != '-'))
+        return std::nullopt;
       if (sep == 0) sep = text[pos];
       if (text[pos] != sep) return std::nullopt;
       ++pos;
     }
   }
-  if (digits[0] == 0 || digits[0] > 2 || digits[1] == 0 || digits[1] > 2 || digits[2] != 4) return std::nullopt;
+  if (digits[0] == 0 || digits[0] > 2 || digits[1] == 0 || digits[1] > 2 || digits[2] != 4)
+    return std::nullopt;
   const int day = order == DateOrder::kDayFirst ? parts[0] : parts[1];
   const int month = order == DateOrder::kDayFirst ? parts[1] : parts[0];
   char iso[11];

@@ -85,8 +85,7 @@ class ContactReader {
         std::find(o_.touchpoints.begin(), o_.touchpoints.end(), name) == o_.touchpoints.end()) {
       problems_.error(line, o_.touchpoint_column,
                       "unknown touchpoint '" + name + "' (expected one of: " +
-                          text::join(o_.touchpoints) + ")" +
-                          did_you_mean(name, o_.touchpoints));
+                          text::join(o_.touchpoints) + ")" + did_you_mean(name, o_.touchpoints));
       ok = false;
     }
     if (!ok) return;
@@ -126,10 +125,10 @@ struct Piece {
 
 /// Risk-set sizes and events at one distinct event time.
 struct EventTime {
-  double n0 = 0.0;   ///< unexposed at risk
-  double n1 = 0.0;   ///< exposed at risk
-  double d = 0.0;    ///< events
-  double d1 = 0.0;   ///< events while exposed
+  double n0 = 0.0;  ///< unexposed at risk
+  double n1 = 0.0;  ///< exposed at risk
+  double d = 0.0;   ///< events
+  double d1 = 0.0;  ///< events while exposed
 };
 
 struct Partial {
@@ -190,14 +189,13 @@ std::vector<EventTime> event_times(const std::vector<Piece>& pieces) {
 void check_options(const LiftOptions& o, const std::string& file) {
   std::vector<Problem> errors;
   if (o.stage.empty()) {
-    errors.push_back(Problem{file, 0, "stage", expected_got("a stage name", "an empty value"),
-                             false});
+    errors.push_back(
+        Problem{file, 0, "stage", expected_got("a stage name", "an empty value"), false});
   }
   if (o.exposure == LiftExposure::kWindow && !(o.window > 0.0 && std::isfinite(o.window))) {
-    errors.push_back(Problem{file, 0, "window",
-                             expected_got("a positive, finite number of days",
-                                          text::number(o.window)),
-                             false});
+    errors.push_back(
+        Problem{file, 0, "window",
+                expected_got("a positive, finite number of days", text::number(o.window)), false});
   }
   if (!(o.level > 0.0 && o.level < 1.0)) {
     errors.push_back(Problem{file, 0, "level",
@@ -205,10 +203,9 @@ void check_options(const LiftOptions& o, const std::string& file) {
                              false});
   }
   if (!(o.min_duration > 0.0)) {
-    errors.push_back(Problem{file, 0, "min_duration",
-                             expected_got("a positive number of days",
-                                          text::number(o.min_duration)),
-                             false});
+    errors.push_back(
+        Problem{file, 0, "min_duration",
+                expected_got("a positive number of days", text::number(o.min_duration)), false});
   }
   if (!errors.empty()) throw InputError(std::move(errors));
 }
@@ -338,8 +335,8 @@ TouchpointLift fit_touchpoint_lift(const std::vector<Stay>& stays,
   const double nan = std::numeric_limits<double>::quiet_NaN();
   out.log_factor = out.se_log_factor = out.factor = out.ci_low = out.ci_high = nan;
   out.partial_loglik = out.partial_loglik_null = partial(times, 0.0).value;
-  out.row.parameter = "touchpoints." + (options.touchpoint.empty() ? std::string("any")
-                                                                    : options.touchpoint) +
+  out.row.parameter = "touchpoints." +
+                      (options.touchpoint.empty() ? std::string("any") : options.touchpoint) +
                       ".effect.hazard_factor";
   out.row.n = out.n_exposed_stays;
   out.row.estimate = out.row.ci_low = out.row.ci_high = nan;
@@ -351,14 +348,16 @@ TouchpointLift fit_touchpoint_lift(const std::vector<Stay>& stays,
     return out;
   }
   if (out.n_events_exposed == 0) {
-    out.note = "no exit while exposed: the factor's maximum-likelihood estimate is 0 (no finite "
-               "log factor)";
+    out.note =
+        "no exit while exposed: the factor's maximum-likelihood estimate is 0 (no finite "
+        "log factor)";
     return out;
   }
   const Partial at_zero = partial(times, 0.0);
   if (!(at_zero.information > 0.0)) {
-    out.note = "exposed and unexposed stays are never at risk together at an exit: the factor is "
-               "not identified";
+    out.note =
+        "exposed and unexposed stays are never at risk together at an exit: the factor is "
+        "not identified";
     return out;
   }
   // Newton-Raphson with step halving; the partial log-likelihood is concave in beta.
@@ -412,8 +411,8 @@ TouchpointLift fit_touchpoint_lift(const EventLog& events, const TouchpointLog& 
   const auto check_stage = [&](const std::string& field, const std::string& stage) {
     if (std::find(events.stages.begin(), events.stages.end(), stage) == events.stages.end()) {
       errors.push_back(Problem{events.file, 0, field,
-                               "unknown stage '" + stage + "' (the log has: " +
-                                   text::join(events.stages) + ")" +
+                               "unknown stage '" + stage +
+                                   "' (the log has: " + text::join(events.stages) + ")" +
                                    did_you_mean(stage, events.stages),
                                false});
     }

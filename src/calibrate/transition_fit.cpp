@@ -41,8 +41,8 @@ TransitionFit fit_transitions(const std::vector<std::pair<std::string, std::size
     TransitionEstimate e;
     e.to = to;
     e.count = count;
-    e.probability = fit.n > 0 ? static_cast<double>(count) / n
-                              : std::numeric_limits<double>::quiet_NaN();
+    e.probability =
+        fit.n > 0 ? static_cast<double>(count) / n : std::numeric_limits<double>::quiet_NaN();
     if (counts.size() == 1) {
       e.ci_low = e.ci_high = 1.0;
     } else {

@@ -37,11 +37,12 @@ CLI::Validator make(std::string name, bool whole, double min, double max, bool a
           used = 0;
         }
         const bool ok = !input.empty() && used == input.size() && std::isfinite(value) &&
-                        (!whole || value == std::floor(value)) && (above ? value > min : value >= min) &&
-                        value <= max;
+                        (!whole || value == std::floor(value)) &&
+                        (above ? value > min : value >= min) && value <= max;
         if (ok) return {};
         const bool number = !input.empty() && used == input.size();
-        return "expected " + wanted(whole, min, max, above) + ", got " + (number ? input : "'" + input + "'");
+        return "expected " + wanted(whole, min, max, above) + ", got " +
+               (number ? input : "'" + input + "'");
       },
       std::move(name));
 }
@@ -51,7 +52,8 @@ CLI::Validator make(std::string name, bool whole, double min, double max, bool a
 CLI::Validator positive_int() { return make("POSITIVE", true, 1.0, kInf); }
 
 CLI::Validator int_at_least(long long min) {
-  return make(min == 0 ? std::string("NONNEGATIVE") : ">=" + std::to_string(min), true, static_cast<double>(min), kInf);
+  return make(min == 0 ? std::string("NONNEGATIVE") : ">=" + std::to_string(min), true,
+              static_cast<double>(min), kInf);
 }
 
 CLI::Validator int_between(long long min, long long max) {

@@ -59,7 +59,8 @@ std::string num(double x) {
   if (ax >= 1000.0) {
     std::string s = fmt("%.0f", x);
     const std::size_t first = s[0] == '-' ? 1 : 0;
-    for (auto i = static_cast<std::ptrdiff_t>(s.size()) - 3; i > static_cast<std::ptrdiff_t>(first); i -= 3) {
+    for (auto i = static_cast<std::ptrdiff_t>(s.size()) - 3; i > static_cast<std::ptrdiff_t>(first);
+         i -= 3) {
       s.insert(static_cast<std::size_t>(i), ",");
     }
     return s;
@@ -73,16 +74,21 @@ std::string pad(const std::string& s, std::size_t width, bool right = false) {
   return right ? fill + s : s + fill;
 }
 
-nlohmann::json number_or_null(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(); }
+nlohmann::json number_or_null(double x) {
+  return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json();
+}
 
 nlohmann::json row_json(const SummaryRow& r) {
-  return {{"mean", number_or_null(r.mean)}, {"ci_low", number_or_null(r.ci_low)},
-          {"ci_high", number_or_null(r.ci_high)}, {"n", r.n}};
+  return {{"mean", number_or_null(r.mean)},
+          {"ci_low", number_or_null(r.ci_low)},
+          {"ci_high", number_or_null(r.ci_high)},
+          {"n", r.n}};
 }
 
 std::string row_text(const SummaryRow& r) {
   if (std::isnan(r.mean)) return "n/a";
-  return num(r.mean) + (std::isnan(r.ci_low) ? "" : "  [" + num(r.ci_low) + ", " + num(r.ci_high) + "]");
+  return num(r.mean) +
+         (std::isnan(r.ci_low) ? "" : "  [" + num(r.ci_low) + ", " + num(r.ci_high) + "]");
 }
 
 Simulated simulate_check(const Model& model, const AnalyzeArgs& a, bool has_seed) {
@@ -94,7 +100,9 @@ Simulated simulate_check(const Model& model, const AnalyzeArgs& a, bool has_seed
   options.threads = a.threads;
   options.cancel = &g_interrupted;
   Progress progress("simulating " + model.name, a.simulate);
-  options.on_progress = [&progress](std::int64_t customers, int done) { progress.update(customers, done); };
+  options.on_progress = [&progress](std::int64_t customers, int done) {
+    progress.update(customers, done);
+  };
   std::signal(SIGINT, on_sigint_analyze);
   const Run run = simulate(bare, options);
   progress.finish();
@@ -116,13 +124,15 @@ Simulated simulate_check(const Model& model, const AnalyzeArgs& a, bool has_seed
   for (const auto& rep : run.replications) {
     const double customers = rep.metrics[kCustomers];
     for (std::size_t s = 0; s < s_count; ++s) {
-      if (customers > 0) out.reached[s] += static_cast<double>(rep.reached[s]) / customers / r_count;
+      if (customers > 0)
+        out.reached[s] += static_cast<double>(rep.reached[s]) / customers / r_count;
     }
   }
   return out;
 }
 
-nlohmann::json to_json(const Model& model, const MarkovAnalysis& r, const std::optional<Simulated>& sim) {
+nlohmann::json to_json(const Model& model, const MarkovAnalysis& r,
+                       const std::optional<Simulated>& sim) {
   nlohmann::json j;
   j["scenario"] = model.name;
   j["scenario_file"] = model.scenario_file;
@@ -153,21 +163,24 @@ nlohmann::json to_json(const Model& model, const MarkovAnalysis& r, const std::o
   }
   auto& sens = j["sensitivity"] = nlohmann::json::array();
   for (const Sensitivity& s : r.sensitivity) {
-    sens.push_back({{"rank", s.rank},
-                    {"parameter", s.parameter},
-                    {"kind", to_string(s.kind)},
-                    {"segment", r.segment_names[static_cast<std::size_t>(s.segment)]},
-                    {"stage", r.stage_names[static_cast<std::size_t>(s.stage)]},
-                    {"target", s.target >= 0 ? nlohmann::json(r.stage_names[static_cast<std::size_t>(s.target)])
-                                             : nlohmann::json()},
-                    {"value", s.value},
-                    {"elasticity_conversion", number_or_null(s.elasticity_conversion)},
-                    {"elasticity_time", number_or_null(s.elasticity_time)}});
+    sens.push_back(
+        {{"rank", s.rank},
+         {"parameter", s.parameter},
+         {"kind", to_string(s.kind)},
+         {"segment", r.segment_names[static_cast<std::size_t>(s.segment)]},
+         {"stage", r.stage_names[static_cast<std::size_t>(s.stage)]},
+         {"target", s.target >= 0
+                        ? nlohmann::json(r.stage_names[static_cast<std::size_t>(s.target)])
+                        : nlohmann::json()},
+         {"value", s.value},
+         {"elasticity_conversion", number_or_null(s.elasticity_conversion)},
+         {"elasticity_time", number_or_null(s.elasticity_time)}});
   }
   j["notes"] = r.notes;
   if (sim) {
     nlohmann::json reached = nlohmann::json::object();
-    for (std::size_t s = 0; s < r.stage_names.size(); ++s) reached[r.stage_names[s]] = sim->reached[s];
+    for (std::size_t s = 0; s < r.stage_names.size(); ++s)
+      reached[r.stage_names[s]] = sim->reached[s];
     j["simulation"] = {{"replications", sim->replications},
                        {"seed", sim->seed},
                        {"touchpoints", sim->touchpoints},
@@ -181,7 +194,8 @@ nlohmann::json to_json(const Model& model, const MarkovAnalysis& r, const std::o
   return j;
 }
 
-std::string to_text(const Model& model, const MarkovAnalysis& r, const std::optional<Simulated>& sim, int top) {
+std::string to_text(const Model& model, const MarkovAnalysis& r,
+                    const std::optional<Simulated>& sim, int top) {
   std::ostringstream out;
   std::string title = model.name + ": closed form of the Markov part (" + r.description;
   if (!std::isnan(r.customers)) title += "; " + num(r.customers) + " customers";
@@ -198,15 +212,18 @@ std::string to_text(const Model& model, const MarkovAnalysis& r, const std::opti
     if (sim && simulated != nullptr) out << "   " << row_text(*simulated);
     out << '\n';
   };
-  line("P(convert) (won = " + r.won + ")", r.conversion_probability, sim ? &sim->conversion_rate : nullptr);
+  line("P(convert) (won = " + r.won + ")", r.conversion_probability,
+       sim ? &sim->conversion_rate : nullptr);
   line("E[days to convert | convert]", r.time_to_convert, sim ? &sim->time_to_convert : nullptr);
   line("E[days to absorption]", r.time_to_absorption, nullptr);
   if (population) {
     line("customers", r.customers, sim ? &sim->customers : nullptr);
-    line("expected conversions", r.customers * r.conversion_probability, sim ? &sim->conversions : nullptr);
+    line("expected conversions", r.customers * r.conversion_probability,
+         sim ? &sim->conversions : nullptr);
   }
 
-  out << '\n' << pad("stage", 16) << pad("reach P", 12, true) << pad("visits", 12, true)
+  out << '\n'
+      << pad("stage", 16) << pad("reach P", 12, true) << pad("visits", 12, true)
       << pad("days", 12, true) << pad("mean dwell", 12, true);
   if (sim) out << pad("sim reached", 14, true);
   out << '\n';
@@ -221,20 +238,24 @@ std::string to_text(const Model& model, const MarkovAnalysis& r, const std::opti
   }
 
   if (r.starts.size() > 1) {
-    out << '\n' << pad("segment", 12) << pad("start", 14) << pad("weight", 10, true) << pad("P(convert)", 13, true)
-        << pad("days|conv", 12, true) << '\n';
+    out << '\n'
+        << pad("segment", 12) << pad("start", 14) << pad("weight", 10, true)
+        << pad("P(convert)", 13, true) << pad("days|conv", 12, true) << '\n';
     for (const StartResult& st : r.starts) {
       out << pad(r.segment_names[static_cast<std::size_t>(st.segment)], 12)
-          << pad(r.stage_names[static_cast<std::size_t>(st.start)], 14) << pad(num(st.weight), 10, true)
-          << pad(num(st.conversion_probability), 13, true) << pad(num(st.time_to_convert), 12, true) << '\n';
+          << pad(r.stage_names[static_cast<std::size_t>(st.start)], 14)
+          << pad(num(st.weight), 10, true) << pad(num(st.conversion_probability), 13, true)
+          << pad(num(st.time_to_convert), 12, true) << '\n';
     }
   }
 
-  const std::size_t shown = top <= 0 ? r.sensitivity.size() : std::min(r.sensitivity.size(), static_cast<std::size_t>(top));
-  out << "\nelasticities: where nurture effort moves the needle (top " << shown << " of " << r.sensitivity.size()
-      << ")\n";
-  out << pad("rank", 6) << pad("parameter", 46) << pad("value", 10, true) << pad("P(convert)", 13, true)
-      << pad("days|conv", 12, true) << '\n';
+  const std::size_t shown = top <= 0
+                                ? r.sensitivity.size()
+                                : std::min(r.sensitivity.size(), static_cast<std::size_t>(top));
+  out << "\nelasticities: where nurture effort moves the needle (top " << shown << " of "
+      << r.sensitivity.size() << ")\n";
+  out << pad("rank", 6) << pad("parameter", 46) << pad("value", 10, true)
+      << pad("P(convert)", 13, true) << pad("days|conv", 12, true) << '\n';
   for (std::size_t i = 0; i < shown; ++i) {
     const Sensitivity& s = r.sensitivity[i];
     const auto e = [](double x) { return std::isnan(x) ? std::string("n/a") : fmt("%+.4f", x); };
@@ -246,11 +267,12 @@ std::string to_text(const Model& model, const MarkovAnalysis& r, const std::opti
   const std::size_t width = text_width();
   for (const auto& n : r.notes) out << wrap(n, width, "- ", "  ");
   if (sim) {
-    out << wrap("simulated: " + std::to_string(sim->replications) + " replications to the horizon (" +
-                    num(model.horizon) + " days) " + (sim->touchpoints ? "with" : "without") +
-                    " touchpoints; customers still on their way at the horizon have not converted yet, so a "
-                    "short horizon pulls the simulated rate below the closed form",
-                width, "- ", "  ");
+    out << wrap(
+        "simulated: " + std::to_string(sim->replications) + " replications to the horizon (" +
+            num(model.horizon) + " days) " + (sim->touchpoints ? "with" : "without") +
+            " touchpoints; customers still on their way at the horizon have not converted yet, so a "
+            "short horizon pulls the simulated rate below the closed form",
+        width, "- ", "  ");
   }
   return out.str();
 }
@@ -284,12 +306,14 @@ void add_analyze(CLI::App& app, int& /*exit_code*/) {
   auto a = std::make_shared<AnalyzeArgs>();
   cmd->add_option("scenario", a->scenario, "Scenario YAML file")->required();
   cmd->add_option("--segment", a->segment, "Only this segment (default: the whole population)");
-  cmd->add_option("--start", a->start,
-                  "Customers who start in this stage (default: where customers arrive; segments by share)");
+  cmd->add_option(
+      "--start", a->start,
+      "Customers who start in this stage (default: where customers arrive; segments by share)");
   cmd->add_option("--top", a->top, "Elasticities shown in the table (0: all; JSON lists all)")
       ->check(checks::int_at_least(0));
-  cmd->add_option("--simulate", a->simulate,
-                  "Also simulate R replications of the same stage rules (touchpoints removed) as a check")
+  cmd->add_option(
+         "--simulate", a->simulate,
+         "Also simulate R replications of the same stage rules (touchpoints removed) as a check")
       ->check(checks::positive_int());
   cmd->add_option("--seed", a->seed, "Seed of the simulation (default: the scenario's)");
   cmd->add_option("--threads,-t", a->threads, "Threads of the simulation (default: all cores)")

@@ -20,23 +20,23 @@
 #include <string>
 #include <vector>
 
-#include "lcsim/core/input_file.hpp"
+#include "../io/yaml_load.hpp"
+#include "checks.hpp"
+#include "commands.hpp"
 #include "lcsim/calibrate/calibrate.hpp"
 #include "lcsim/calibrate/funnel_fit.hpp"
 #include "lcsim/calibrate/history.hpp"
 #include "lcsim/calibrate/phase_fit.hpp"
-#include "lcsim/calibrate/snapshot_fit.hpp"
 #include "lcsim/calibrate/snapshot_calibration.hpp"
+#include "lcsim/calibrate/snapshot_fit.hpp"
 #include "lcsim/calibrate/synth.hpp"
 #include "lcsim/calibrate/timestamp.hpp"
 #include "lcsim/calibrate/touchpoint_lift.hpp"
 #include "lcsim/core/error.hpp"
+#include "lcsim/core/input_file.hpp"
 #include "lcsim/core/version.hpp"
 #include "lcsim/io/scenario_yaml.hpp"
 #include "lcsim/model/compile.hpp"
-#include "../io/yaml_load.hpp"
-#include "checks.hpp"
-#include "commands.hpp"
 
 namespace lcsim::cli {
 namespace {
@@ -63,13 +63,13 @@ struct CalibrateArgs {
   bool drop_duplicates = false;
   bool drop_invalid = false;
   bool dry_run = false;
-  std::string columns;    ///< "customer_id=Deal ID,timestamp=Date entered,stage=Stage"
-  std::string separator;  ///< "," ";" "tab" or empty (detected)
+  std::string columns;              ///< "customer_id=Deal ID,timestamp=Date entered,stage=Stage"
+  std::string separator;            ///< "," ";" "tab" or empty (detected)
   std::string date_format = "iso";  ///< iso, dmy or mdy
   std::string date_means = "end-of-day";  ///< --snapshots: what a date without a time means
-  int max_phases = 3;                ///< --snapshots: phases a stage's dwell may get (1: Markov)
-  std::vector<std::string> phases;   ///< --snapshots: STAGE=K fixed
-  std::string entry_stage;           ///< --snapshots: where created customers entered
+  int max_phases = 3;                  ///< --snapshots: phases a stage's dwell may get (1: Markov)
+  std::vector<std::string> phases;     ///< --snapshots: STAGE=K fixed
+  std::string entry_stage;             ///< --snapshots: where created customers entered
   std::string phase_criterion = "lr";  ///< --snapshots: how phases are chosen (lr, aic, bic)
   std::vector<std::string> exact_stages;  ///< --snapshots: absorbing stages dated exactly
   std::string touchpoints;
@@ -96,7 +96,6 @@ std::string g4(double x) {
   std::snprintf(buf, sizeof buf, "%.4g", x);
   return buf;
 }
-
 
 /// A table with a header row; columns are as wide as their widest cell.
 class Table {
@@ -157,13 +156,16 @@ std::map<std::string, std::string> read_stage_map(const std::string& path) {
   bool ok = false;
   std::string why;
   const std::string text = read_input_file(path, kMaxScenarioBytes, ok, why);
-  if (!ok) throw InputError(path, 0, "--stage-map", why.empty() ? "cannot read the file" : "cannot read the file: " + why);
+  if (!ok)
+    throw InputError(path, 0, "--stage-map",
+                     why.empty() ? "cannot read the file" : "cannot read the file: " + why);
   YAML::Node root;
   try {
     // yaml_load, as for scenarios: a stray ',' is a syntax error, aliases are bounded (yaml_load.hpp).
     const std::vector<YAML::Node> documents = yaml_load::load_all(text);
     if (documents.size() > 1) {
-      throw InputError(path, 0, "--stage-map", expected_got("one YAML document", std::to_string(documents.size())));
+      throw InputError(path, 0, "--stage-map",
+                       expected_got("one YAML document", std::to_string(documents.size())));
     }
     if (!documents.empty()) root = documents.front();
   } catch (const YAML::ParserException& e) {
@@ -247,10 +249,9 @@ std::vector<std::pair<std::string, std::string>> parse_transitions(
     const auto colon = spec.find(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size() ||
         spec.find(':', colon + 1) != std::string::npos) {
-      problems.push_back(Problem{kCommand, 0, "--transitions",
-                                 expected_got("FROM:TO pairs, e.g. lead:mql,lead:lost",
-                                              "'" + spec + "'"),
-                                 false});
+      problems.push_back(
+          Problem{kCommand, 0, "--transitions",
+                  expected_got("FROM:TO pairs, e.g. lead:mql,lead:lost", "'" + spec + "'"), false});
       continue;
     }
     pairs.emplace_back(spec.substr(0, colon), spec.substr(colon + 1));
@@ -266,14 +267,13 @@ std::map<std::string, int> parse_phases(const std::vector<std::string>& specs) {
   for (const std::string& spec : specs) {
     const auto eq = spec.find('=');
     int k = 0;
-    bool ok = eq != std::string::npos && eq > 0 && eq + 2 == spec.size() &&
-              spec[eq + 1] >= '1' && spec[eq + 1] <= '4';
+    bool ok = eq != std::string::npos && eq > 0 && eq + 2 == spec.size() && spec[eq + 1] >= '1' &&
+              spec[eq + 1] <= '4';
     if (ok) k = spec[eq + 1] - '0';
     if (!ok) {
-      problems.push_back(Problem{kCommand, 0, "--phases",
-                                 expected_got("STAGE=K with K from 1 to 4, e.g. lead=2",
-                                              "'" + spec + "'"),
-                                 false});
+      problems.push_back(Problem{
+          kCommand, 0, "--phases",
+          expected_got("STAGE=K with K from 1 to 4, e.g. lead=2", "'" + spec + "'"), false});
       continue;
     }
     out[spec.substr(0, eq)] = k;
@@ -509,15 +509,17 @@ std::string estimates_text(const std::vector<EstimateRow>& rows) {
 std::string phase_text(const PhaseTypeFit& f) {
   std::ostringstream out;
   out << "phase-type snapshot fit (semi-Markov, Coxian dwells chosen by "
-      << (f.criterion == "lr" ? std::string("likelihood-ratio tests") : f.criterion == "aic" ? std::string("AIC") : std::string("BIC"))
-      << "; "
-      << (f.converged ? "converged" : "NOT converged") << "): log-likelihood " << g4(f.loglik)
-      << " vs Markov " << g4(f.loglik_markov) << ", AIC " << g4(f.aic) << " vs " << g4(f.aic_markov)
-      << "; " << f.n_customers << " customers, " << f.n_created << " from their creation time in '"
-      << f.entry_stage << "'\n";
+      << (f.criterion == "lr"    ? std::string("likelihood-ratio tests")
+          : f.criterion == "aic" ? std::string("AIC")
+                                 : std::string("BIC"))
+      << "; " << (f.converged ? "converged" : "NOT converged") << "): log-likelihood "
+      << g4(f.loglik) << " vs Markov " << g4(f.loglik_markov) << ", AIC " << g4(f.aic) << " vs "
+      << g4(f.aic_markov) << "; " << f.n_customers << " customers, " << f.n_created
+      << " from their creation time in '" << f.entry_stage << "'\n";
   std::string starts;
   for (const auto& s : f.starts) {
-    starts += (starts.empty() ? "" : ", ") + s.start + " " + g4(s.loglik) + (s.best ? " (best)" : "");
+    starts +=
+        (starts.empty() ? "" : ", ") + s.start + " " + g4(s.loglik) + (s.best ? " (best)" : "");
   }
   out << "Markov model's starts (log-likelihood where each ended): " << starts << "\n";
   Table steps({"step", "model", "phases", "loglik", "AIC", "BIC", "LR", "p", "kept"},
@@ -528,13 +530,16 @@ std::string phase_text(const PhaseTypeFit& f) {
       if (f.absorbing[i] || c.phases[i] == 1) continue;
       phases += (phases.empty() ? "" : " ") + f.stages[i] + "=" + std::to_string(c.phases[i]);
     }
-    const std::string model = c.step == "markov" ? "Markov"
+    const std::string model = c.step == "markov"   ? "Markov"
                               : c.step == "remove" ? c.stage + " -1 phase"
                                                    : c.stage + " +1 phase";
     steps.add({c.step, model, phases.empty() ? "all 1" : phases, g4(c.loglik), g4(c.aic), g4(c.bic),
                std::isnan(c.lr_statistic) ? "-" : g4(c.lr_statistic),
                std::isnan(c.lr_p_value) ? "-" : g4(c.lr_p_value),
-               c.step == "screen" ? "-" : c.edge ? "yes (edge)" : c.chosen ? "yes" : "no"});
+               c.step == "screen" ? "-"
+               : c.edge           ? "yes (edge)"
+               : c.chosen         ? "yes"
+                                  : "no"});
   }
   out << steps.str() << "\n";
   Table dwells({"stage", "dwell", "mean (days)", "95% CI", "rates", "exit", "pairs"},
@@ -546,7 +551,8 @@ std::string phase_text(const PhaseTypeFit& f) {
       rates += (i > 0 ? " " : "") + g4(d.rates[i]);
       exits += (i > 0 ? " " : "") + g4(d.exit[i]);
     }
-    dwells.add({d.stage, d.rates.size() == 1 ? "exponential" : "coxian " + std::to_string(d.rates.size()),
+    dwells.add({d.stage,
+                d.rates.size() == 1 ? "exponential" : "coxian " + std::to_string(d.rates.size()),
                 g4(d.mean), "[" + g4(d.ci_low) + ", " + g4(d.ci_high) + "]", rates, exits,
                 std::to_string(d.n)});
   }
@@ -624,9 +630,14 @@ json events_json(const EventLog& log) {
   j["stage_counts"] = counts;
   json cleaning = json::array();
   for (const CleaningStep& s : log.cleaning) {
-    cleaning.push_back({{"defect", s.defect}, {"column", s.column}, {"rows", s.rows},
-                        {"customers", s.customers}, {"lines", s.lines}, {"action", s.action},
-                        {"detail", s.detail}, {"error", s.error}});
+    cleaning.push_back({{"defect", s.defect},
+                        {"column", s.column},
+                        {"rows", s.rows},
+                        {"customers", s.customers},
+                        {"lines", s.lines},
+                        {"action", s.action},
+                        {"detail", s.detail},
+                        {"error", s.error}});
   }
   j["cleaning"] = cleaning;
   return j;
@@ -691,7 +702,9 @@ json report_json(const Result& r, const CalibrateArgs& a) {
   for (const auto& s : r.scenario.segments) segments.push_back(s.name);
   j["scenario"] = {{"file", a.out},
                    {"name", r.scenario.name},
-                   {"source", r.calibration ? "events" : r.funnel ? "funnel" : "snapshots"},
+                   {"source", r.calibration ? "events"
+                              : r.funnel    ? "funnel"
+                                            : "snapshots"},
                    {"stages", stages},
                    {"segments", segments},
                    {"horizon", r.scenario.horizon},
@@ -735,7 +748,8 @@ std::string yaml_header(const Result& r, const CalibrateArgs& a) {
                       return s;
                     }() +
                     "): a continuous-time Markov model fitted by matching expected entries "
-                    "(exponential dwells; start " + a.start + ").");
+                    "(exponential dwells; start " +
+                    a.start + ").");
     lines.push_back("Fit: Poisson deviance " + g4(f.deviance) + " on " + std::to_string(f.n_cells) +
                     " cells and " + std::to_string(f.n_parameters) + " parameters, dispersion " +
                     g4(f.dispersion) + (f.converged ? "" : ", NOT converged") + ".");
@@ -768,8 +782,9 @@ std::string cleaning_text(const EventLog& log) {
       lines += (lines.empty() ? "" : ", ") + std::to_string(s.lines[i]);
     }
     if (s.rows > kFirstLines) lines += ", ...";
-    t.add({s.defect, s.column.empty() ? "-" : s.column, std::to_string(s.rows), std::to_string(s.customers),
-           lines, s.action + (s.detail.empty() ? "" : ": " + s.detail)});
+    t.add({s.defect, s.column.empty() ? "-" : s.column, std::to_string(s.rows),
+           std::to_string(s.customers), lines,
+           s.action + (s.detail.empty() ? "" : ": " + s.detail)});
   }
   return t.str();
 }
@@ -796,7 +811,8 @@ std::string result_text(const Result& r, const CalibrateArgs& a) {
         << timestamp_of(log.epoch_day, log.censor_at) << " (censored there), day 0 = " << log.epoch
         << "\n\n";
     out << stages_text(log, a) << "\n";
-    if (!log.cleaning.empty()) out << "cleaning (what the log needed)\n" << cleaning_text(log) << "\n";
+    if (!log.cleaning.empty())
+      out << "cleaning (what the log needed)\n" << cleaning_text(log) << "\n";
     out << "estimates (95% intervals; n = moves out of the stage, customers or arrivals)\n"
         << estimates_text(r.calibration->estimates) << "\n";
     out << "dwell families by stage (* = chosen, minimum AIC; ended / open stays)\n"
@@ -941,7 +957,8 @@ std::map<std::string, std::string> parse_columns(const CalibrateArgs& a) {
   std::size_t start = 0;
   while (start <= a.columns.size()) {
     const std::size_t comma = a.columns.find(',', start);
-    const std::string item = a.columns.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    const std::string item =
+        a.columns.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     start = comma == std::string::npos ? a.columns.size() + 1 : comma + 1;
     const std::size_t eq = item.find('=');
     const std::string key = eq == std::string::npos ? item : item.substr(0, eq);
@@ -955,9 +972,9 @@ std::map<std::string, std::string> parse_columns(const CalibrateArgs& a) {
     if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
       std::string list;
       for (const auto& k : keys) list += (list.empty() ? "" : ", ") + k;
-      throw InputError(kCommand, 0, "--columns",
-                       "unknown key '" + key + "' (expected one of: " + list + ")" +
-                           did_you_mean(key, keys));
+      throw InputError(
+          kCommand, 0, "--columns",
+          "unknown key '" + key + "' (expected one of: " + list + ")" + did_you_mean(key, keys));
     }
     out[key] = name;
   }
@@ -1011,7 +1028,8 @@ void print_log_picture(const EventLog& log, const CalibrateArgs& a, const std::s
   if (!log.errors.empty()) {
     std::size_t classes = 0;
     for (const CleaningStep& s : log.cleaning) classes += s.error ? 1 : 0;
-    std::cout << "\n" << classes << (classes == 1 ? " class" : " classes")
+    std::cout << "\n"
+              << classes << (classes == 1 ? " class" : " classes")
               << " of defect stop the fit (the errors on stderr; the report lists every row)\n";
   }
 }
@@ -1041,12 +1059,14 @@ void dry_run_report(const EventLog& log, const CalibrateArgs& a) {
 }
 
 void calibrate_command(const CalibrateArgs& a) {
-  if (a.dry_run && (a.events.empty() || !a.funnel.empty() || !a.snapshots.empty() || !a.touchpoints.empty())) {
+  if (a.dry_run &&
+      (a.events.empty() || !a.funnel.empty() || !a.snapshots.empty() || !a.touchpoints.empty())) {
     throw InputError(kCommand, 0, "--dry-run", "checks a stage-change log (EVENTS.csv) alone");
   }
   const bool snapshots_alone = a.events.empty() && a.funnel.empty() && !a.snapshots.empty();
   if (!a.dry_run && a.out.empty() && !snapshots_alone) {
-    throw InputError(kCommand, 0, "--out", "expected the calibrated scenario file to write: --out FILE.yaml");
+    throw InputError(kCommand, 0, "--out",
+                     "expected the calibrated scenario file to write: --out FILE.yaml");
   }
   if (a.events.empty() && a.snapshots.empty() && a.funnel.empty()) {
     throw InputError(kCommand, 0, "EVENTS",
@@ -1062,8 +1082,9 @@ void calibrate_command(const CalibrateArgs& a) {
                      "moves itself)");
   }
   if (a.date_means != "end-of-day" && a.snapshots.empty()) {
-    throw InputError(kCommand, 0, "--date-means",
-                     "applies to --snapshots only (a stage-change log's dates are the moments of change)");
+    throw InputError(
+        kCommand, 0, "--date-means",
+        "applies to --snapshots only (a stage-change log's dates are the moments of change)");
   }
   const std::vector<LiftRequest> lifts = parse_lifts(a.lift);
   std::map<std::string, std::string> stage_map;
@@ -1196,10 +1217,9 @@ void add_calibrate(CLI::App& app, int& /*exit_code*/) {
       "Estimate a stage model with uncertainty from CRM history (a stage-change log, snapshots "
       "or funnel counts) and write it as a scenario");
   auto a = std::make_shared<CalibrateArgs>();
-  cmd->add_option(
-         "events", a->events,
-         "Stage-change log (CSV: customer_id,timestamp,stage[,segment]); optional with "
-         "--snapshots, not with --funnel")
+  cmd->add_option("events", a->events,
+                  "Stage-change log (CSV: customer_id,timestamp,stage[,segment]); optional with "
+                  "--snapshots, not with --funnel")
       ->check(CLI::ExistingFile);
   cmd->add_option("--out,-o", a->out,
                   "Calibrated scenario YAML to write (required unless --dry-run; optional with "
@@ -1276,23 +1296,26 @@ void add_calibrate(CLI::App& app, int& /*exit_code*/) {
   cmd->add_option("--won", a->won, "Stage that counts as a conversion (default: 'won')");
   cmd->add_flag("--drop-duplicates", a->drop_duplicates,
                 "Drop repeated rows with a warning instead of failing");
-  cmd->add_flag("--drop-invalid", a->drop_invalid,
-                "Drop unusable rows (missing or unparseable timestamp, unknown or empty stage, empty id, "
-                "wrong number of fields, after --censor-at) and duplicates, listing each class, instead "
-                "of failing");
-  cmd->add_flag("--dry-run", a->dry_run,
-                "Only read EVENTS and report the stages found, every class of defect and warning and "
-                "what cleaning would do (with --report: as JSON listing every affected row, written "
-                "even when errors stop the run with exit 2); nothing is fitted or written");
+  cmd->add_flag(
+      "--drop-invalid", a->drop_invalid,
+      "Drop unusable rows (missing or unparseable timestamp, unknown or empty stage, empty id, "
+      "wrong number of fields, after --censor-at) and duplicates, listing each class, instead "
+      "of failing");
+  cmd->add_flag(
+      "--dry-run", a->dry_run,
+      "Only read EVENTS and report the stages found, every class of defect and warning and "
+      "what cleaning would do (with --report: as JSON listing every affected row, written "
+      "even when errors stop the run with exit 2); nothing is fitted or written");
   cmd->add_option("--columns", a->columns,
                   "Column names: KEY=NAME pairs, e.g. 'customer_id=Deal ID,timestamp=Date "
                   "entered,stage=Stage[,segment=Segment]' for EVENTS, "
                   "'customer_id=Account,date=month_end,stage=Stage[,created=created_at]"
                   "[,entered=stage_entered_at]' for --snapshots (customer_id, stage and segment "
                   "name the columns of both)");
-  cmd->add_option("--date-format", a->date_format,
-                  "Also accept day-first (dmy: 31/12/2025 14:00) or month-first (mdy: 12/31/2025) dates in "
-                  "EVENTS, --snapshots and --censor-at; iso (the default) accepts ISO 8601 only")
+  cmd->add_option(
+         "--date-format", a->date_format,
+         "Also accept day-first (dmy: 31/12/2025 14:00) or month-first (mdy: 12/31/2025) dates in "
+         "EVENTS, --snapshots and --censor-at; iso (the default) accepts ISO 8601 only")
       ->check(CLI::IsMember({"iso", "dmy", "mdy"}));
   cmd->add_option("--date-means", a->date_means,
                   "--snapshots: the moment a snapshot date without a time stands for: end-of-day "
@@ -1300,7 +1323,8 @@ void add_calibrate(CLI::App& app, int& /*exit_code*/) {
                   "exports mean it) or start-of-day (00:00:00 UTC). A creation date alone always "
                   "means the start of its day")
       ->check(CLI::IsMember({"end-of-day", "start-of-day"}));
-  cmd->add_option("--separator", a->separator, "Field separator of EVENTS and --snapshots: one "
+  cmd->add_option("--separator", a->separator,
+                  "Field separator of EVENTS and --snapshots: one "
                   "character or 'tab' (default: ',' unless the header has ';' and no ',')");
   cmd->add_option("--touchpoints", a->touchpoints,
                   "Contact log (CSV: customer_id,timestamp,touchpoint)")

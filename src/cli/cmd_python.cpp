@@ -88,7 +88,8 @@ struct OptimiseArgs {
 }  // namespace
 
 void add_report(CLI::App& app, int& /*exit_code*/) {
-  auto* cmd = app.add_subcommand("report", "Write a study as one self-contained HTML page (opens offline)");
+  auto* cmd =
+      app.add_subcommand("report", "Write a study as one self-contained HTML page (opens offline)");
   auto a = std::make_shared<ReportArgs>();
   cmd->add_option("STUDY", a->study, "the study file (.h5)")->required();
   cmd->add_option("--out,-o", a->out, "the HTML file to write")->required();
@@ -103,15 +104,19 @@ void add_report(CLI::App& app, int& /*exit_code*/) {
 void add_app(CLI::App& app, int& /*exit_code*/) {
   auto* cmd = app.add_subcommand("app", "What-if in the browser: a local app on 127.0.0.1");
   auto a = std::make_shared<AppArgs>();
-  cmd->add_option("SCENARIO", a->scenarios, "baseline scenarios to offer (default: the bundled ones)");
-  cmd->add_option("--port", a->port, "the port to listen on (127.0.0.1 only)")->check(checks::int_between(1, 65535));
+  cmd->add_option("SCENARIO", a->scenarios,
+                  "baseline scenarios to offer (default: the bundled ones)");
+  cmd->add_option("--port", a->port, "the port to listen on (127.0.0.1 only)")
+      ->check(checks::int_between(1, 65535));
   cmd->add_option("--replications", a->replications,
                   "paired replications per comparison (default: the scenario's, as lcsim compare)")
       ->check(checks::int_between(2, 100000));
-  cmd->add_option("--save-dir", a->save_dir, "where saved variants and reports go (default: the current directory)");
+  cmd->add_option("--save-dir", a->save_dir,
+                  "where saved variants and reports go (default: the current directory)");
   cmd->callback([a] {
     std::vector<std::string> args{"app", "--port", std::to_string(a->port)};
-    if (a->replications > 0) args.insert(args.end(), {"--replications", std::to_string(a->replications)});
+    if (a->replications > 0)
+      args.insert(args.end(), {"--replications", std::to_string(a->replications)});
     if (!a->save_dir.empty()) args.insert(args.end(), {"--save-dir", a->save_dir});
     args.insert(args.end(), a->scenarios.begin(), a->scenarios.end());
     exec_python(args);
@@ -119,25 +124,31 @@ void add_app(CLI::App& app, int& /*exit_code*/) {
 }
 
 void add_optimise(CLI::App& app, int& /*exit_code*/) {
-  auto* cmd = app.add_subcommand("optimise",
-                                 "The best plan under a budget: search levers on common random numbers, then "
-                                 "re-evaluate the best plans on fresh paired replications (docs/optimise.md)");
+  auto* cmd = app.add_subcommand(
+      "optimise",
+      "The best plan under a budget: search levers on common random numbers, then "
+      "re-evaluate the best plans on fresh paired replications (docs/optimise.md)");
   cmd->alias("optimize");
   // The options are declared here, so that `lcsim optimise --help` reads like every other verb and
   // bad values get the same one-line messages; the work is done by python -m lcsim optimise.
   auto a = std::make_shared<OptimiseArgs>();
   cmd->add_option("scenario", a->scenario, "The base scenario YAML file")->required();
-  cmd->add_option("--lever", a->levers,
-                  "A dotted scenario path and its range, PATH=LOW:HIGH (whole numbers when both ends are), "
-                  "or its choices, PATH=[A, B, ...] (a YAML list); repeat for each lever")
+  cmd->add_option(
+         "--lever", a->levers,
+         "A dotted scenario path and its range, PATH=LOW:HIGH (whole numbers when both ends are), "
+         "or its choices, PATH=[A, B, ...] (a YAML list); repeat for each lever")
       ->required()
       ->type_name("PATH=LOW:HIGH|PATH=[A,...]")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  auto* maximise = cmd->add_option("--maximise,--maximize", a->maximise, "Metric to maximise (default net_value)")
+  auto* maximise = cmd->add_option("--maximise,--maximize", a->maximise,
+                                   "Metric to maximise (default net_value)")
                        ->type_name("METRIC");
-  cmd->add_option("--minimise,--minimize", a->minimise, "Metric to minimise")->type_name("METRIC")->excludes(maximise);
-  cmd->add_option("--subject-to", a->subject_to, "A constraint on the mean per replication; repeatable")
+  cmd->add_option("--minimise,--minimize", a->minimise, "Metric to minimise")
+      ->type_name("METRIC")
+      ->excludes(maximise);
+  cmd->add_option("--subject-to", a->subject_to,
+                  "A constraint on the mean per replication; repeatable")
       ->type_name("METRIC<=VALUE")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
@@ -149,34 +160,45 @@ void add_optimise(CLI::App& app, int& /*exit_code*/) {
   cmd->add_option("--budget", a->budget, "Shorthand for --subject-to touchpoint_cost<=BUDGET")
       ->type_name("NUMBER")
       ->check(checks::non_negative());
-  cmd->add_option("--trials", a->trials, "Plans proposed by the search (default 60)")->type_name("INT")
+  cmd->add_option("--trials", a->trials, "Plans proposed by the search (default 60)")
+      ->type_name("INT")
       ->check(checks::positive_int());
-  cmd->add_option("--replications,-r", a->replications, "Replications per plan in the search (default: the scenario's)")
+  cmd->add_option("--replications,-r", a->replications,
+                  "Replications per plan in the search (default: the scenario's)")
       ->type_name("INT")
       ->check(checks::int_at_least(2));
-  cmd->add_option("--final-replications", a->final_replications,
-                  "Replications per plan in the selection step (default 4 x --replications, at least 40)")
+  cmd->add_option(
+         "--final-replications", a->final_replications,
+         "Replications per plan in the selection step (default 4 x --replications, at least 40)")
       ->type_name("INT")
       ->check(checks::int_at_least(2));
-  cmd->add_option("--finalists", a->finalists, "Plans re-evaluated in the selection step (default 3)")
+  cmd->add_option("--finalists", a->finalists,
+                  "Plans re-evaluated in the selection step (default 3)")
       ->type_name("INT")
       ->check(checks::positive_int());
-  cmd->add_option("--batch", a->batch, "Plans proposed at a time (default 8)")->type_name("INT")
+  cmd->add_option("--batch", a->batch, "Plans proposed at a time (default 8)")
+      ->type_name("INT")
       ->check(checks::positive_int());
-  cmd->add_option("--tolerance", a->tolerance,
-                  "A lead over the runner-up below this (in the objective's unit, e.g. 5000 for $5,000) is "
-                  "called practically the same (default 0: only the 95% CI decides)")
+  cmd->add_option(
+         "--tolerance", a->tolerance,
+         "A lead over the runner-up below this (in the objective's unit, e.g. 5000 for $5,000) is "
+         "called practically the same (default 0: only the 95% CI decides)")
       ->type_name("NUMBER")
       ->check(checks::non_negative());
-  cmd->add_option("--seed", a->seed, "Seed (default: the scenario's)")->type_name("UINT")->check(checks::int_at_least(0));
-  cmd->add_option("--threads,-t", a->threads, "Threads per plan (default: all cores)")->type_name("INT")
+  cmd->add_option("--seed", a->seed, "Seed (default: the scenario's)")
+      ->type_name("UINT")
+      ->check(checks::int_at_least(0));
+  cmd->add_option("--threads,-t", a->threads, "Threads per plan (default: all cores)")
+      ->type_name("INT")
       ->check(checks::positive_int());
   cmd->add_option("--out", a->out, "Study file (HDF5) to add the optimisation to");
   cmd->add_option("--name", a->name, "Its name in the study (default: optimisation)");
-  cmd->add_option("--variant-out", a->variant_out, "Write the chosen plan here as an extends: file");
+  cmd->add_option("--variant-out", a->variant_out,
+                  "Write the chosen plan here as an extends: file");
   cmd->add_option("--trials-csv", a->trials_csv, "Write every plan tried here as CSV");
-  cmd->add_flag("--progress", a->progress,
-                "Show the progress bar on stderr even when it is not a terminal (default: only on a terminal)");
+  cmd->add_flag(
+      "--progress", a->progress,
+      "Show the progress bar on stderr even when it is not a terminal (default: only on a terminal)");
   cmd->callback([a, cmd] {
     std::vector<std::string> args{"optimise", a->scenario};
     for (const auto& lever : a->levers) args.insert(args.end(), {"--lever", lever});

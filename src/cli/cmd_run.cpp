@@ -35,14 +35,17 @@ void run_command(const RunArgs& a, CLI::App* cmd) {
   options.cancel = &interrupted();
   const int reps = a.replications > 0 ? a.replications : model.replications;
   Progress progress("simulating " + model.name, reps);
-  options.on_progress = [&progress](std::int64_t customers, int done) { progress.update(customers, done); };
+  options.on_progress = [&progress](std::int64_t customers, int done) {
+    progress.update(customers, done);
+  };
 
   const auto start = std::chrono::steady_clock::now();
   Run run = [&] {
     const SigintGuard guard;
     return simulate(model, options);
   }();
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   progress.finish();
 
   if (!a.out.empty()) Study::append(a.out, run, run.info.name);
@@ -67,7 +70,8 @@ void add_run(CLI::App& app, int& /*exit_code*/) {
   cmd->add_option("--replications,-r", a->replications, "Replications (default: the scenario's)")
       ->check(checks::positive_int());
   cmd->add_option("--seed", a->seed, "Seed (default: the scenario's)");
-  cmd->add_option("--threads,-t", a->threads, "Threads (default: all cores)")->check(checks::positive_int());
+  cmd->add_option("--threads,-t", a->threads, "Threads (default: all cores)")
+      ->check(checks::positive_int());
   cmd->add_flag("--events", a->events, "Keep the per-customer event log (stored with --out)");
   cmd->add_flag("--json", a->json, "Print the summary as JSON on stdout");
   cmd->callback([a, cmd] { run_command(*a, cmd); });

@@ -12,10 +12,10 @@
 #include <utility>
 #include <vector>
 
-#include "lcsim/core/input_file.hpp"
 #include "checks.hpp"
 #include "commands.hpp"
 #include "lcsim/core/error.hpp"
+#include "lcsim/core/input_file.hpp"
 #include "lcsim/io/scenario_changes.hpp"
 #include "lcsim/io/scenario_yaml.hpp"
 #include "lcsim/io/study.hpp"
@@ -38,8 +38,8 @@ struct SweepArgs {
 };
 
 /// Metrics in the text table (every metric is in --json).
-const std::vector<std::string> kShown = {"conversions", "conversion_rate", "revenue", "touchpoint_cost",
-                                         "net_value"};
+const std::vector<std::string> kShown = {"conversions", "conversion_rate", "revenue",
+                                         "touchpoint_cost", "net_value"};
 
 constexpr std::size_t kMaxPoints = 1'000'000;
 
@@ -66,10 +66,12 @@ std::string read_file(const std::string& path) {
 void check_distinct(const std::vector<std::string>& parameters, const std::string& file) {
   for (std::size_t j = 0; j < parameters.size(); ++j) {
     if (parameters[j] == "point") {
-      throw InputError(file, 0, parameters[j], "'point' cannot be a sweep parameter (it names the point column)");
+      throw InputError(file, 0, parameters[j],
+                       "'point' cannot be a sweep parameter (it names the point column)");
     }
     for (std::size_t k = 0; k < j; ++k) {
-      if (parameters[k] == parameters[j]) throw InputError(file, 0, parameters[j], "path given twice");
+      if (parameters[k] == parameters[j])
+        throw InputError(file, 0, parameters[j], "path given twice");
     }
   }
 }
@@ -87,7 +89,8 @@ Design grid_design(const std::vector<std::string>& sets) {
     for (const auto& v : cv.values) as_json.push_back(yaml_value_to_json(v, cv.path));
     count *= cv.values.size();
     if (count > kMaxPoints) {
-      throw InputError("--set", 0, cv.path, "the grid has more than " + std::to_string(kMaxPoints) + " points");
+      throw InputError("--set", 0, cv.path,
+                       "the grid has more than " + std::to_string(kMaxPoints) + " points");
     }
     d.parameters.push_back(cv.path);
     values.push_back(std::move(cv.values));
@@ -112,13 +115,14 @@ Design grid_design(const std::vector<std::string>& sets) {
 
 /// RFC 4180 CSV: rows of cells with the line each row starts on; quoted cells keep their text as is,
 /// unquoted ones are trimmed; blank lines are skipped.
-std::vector<std::pair<int, std::vector<std::string>>> read_csv(const std::string& text, const std::string& file) {
+std::vector<std::pair<int, std::vector<std::string>>> read_csv(const std::string& text,
+                                                               const std::string& file) {
   std::vector<std::pair<int, std::vector<std::string>>> rows;
   std::vector<std::string> row;
   std::string cell;
-  bool quoted = false;     // inside quotes
-  bool was_quoted = false; // this cell was quoted
-  bool any = false;        // the row has content
+  bool quoted = false;      // inside quotes
+  bool was_quoted = false;  // this cell was quoted
+  bool any = false;         // the row has content
   int line = 1;
   int row_line = 1;
   std::size_t i = text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0;  // UTF-8 byte order mark
@@ -156,7 +160,9 @@ std::vector<std::pair<int, std::vector<std::string>>> read_csv(const std::string
     }
     if (c == '"') {
       if (cell.find_first_not_of(" \t") != std::string::npos) {
-        throw InputError(file, line, "", "a quote inside an unquoted cell (quote the whole cell, doubling inner quotes)");
+        throw InputError(
+            file, line, "",
+            "a quote inside an unquoted cell (quote the whole cell, doubling inner quotes)");
       }
       cell.clear();
       quoted = true;
@@ -193,13 +199,15 @@ Design csv_design(const std::string& file) {
   for (std::size_t r = 1; r < rows.size(); ++r) {
     const auto& [line, cells] = rows[r];
     if (cells.size() != d.parameters.size()) {
-      throw InputError(file, line, "",
-                       expected_got(std::to_string(d.parameters.size()) + " values (one per header path)",
-                                    std::to_string(cells.size())));
+      throw InputError(
+          file, line, "",
+          expected_got(std::to_string(d.parameters.size()) + " values (one per header path)",
+                       std::to_string(cells.size())));
     }
     std::vector<std::string> json;
     for (std::size_t j = 0; j < cells.size(); ++j) {
-      if (cells[j].empty()) throw InputError(file, line, d.parameters[j], "empty value (write ~ to remove the field)");
+      if (cells[j].empty())
+        throw InputError(file, line, d.parameters[j], "empty value (write ~ to remove the field)");
       try {
         json.push_back(yaml_value_to_json(cells[j], d.parameters[j]));
       } catch (const InputError& e) {
@@ -241,7 +249,8 @@ Design json_design(const std::string& file) {
       std::vector<std::string> b = d.parameters;
       std::sort(a.begin(), a.end());
       std::sort(b.begin(), b.end());
-      if (a != b) throw InputError(file, 0, where, "every point must set the same paths as point 0");
+      if (a != b)
+        throw InputError(file, 0, where, "every point must set the same paths as point 0");
     }
     std::vector<std::string> yaml_row;
     std::vector<std::string> json_row;
@@ -257,7 +266,8 @@ Design json_design(const std::string& file) {
 }
 
 bool ends_with_json(std::string path) {
-  std::transform(path.begin(), path.end(), path.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(path.begin(), path.end(), path.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0;
 }
 
@@ -272,24 +282,29 @@ std::string assignments(const Design& d, std::size_t i) {
 }
 
 /// The point's scenario, parsed and compiled; problems name the point and its values.
-Model point_model(const std::string& base_text, const std::string& base_file, const Design& d, std::size_t i) {
+Model point_model(const std::string& base_text, const std::string& base_file, const Design& d,
+                  std::size_t i) {
   const std::string label = base_file + " (sweep point " + std::to_string(i) + ")";
   std::vector<Change> changes;
-  for (std::size_t j = 0; j < d.parameters.size(); ++j) changes.emplace_back(d.parameters[j], d.yaml[i][j]);
+  for (std::size_t j = 0; j < d.parameters.size(); ++j)
+    changes.emplace_back(d.parameters[j], d.yaml[i][j]);
   try {
     const std::string text = apply_changes(base_text, changes, label);
     return compile(parse_scenario(text, label));
   } catch (const InputError& e) {
     std::vector<Problem> problems = e.problems();
     for (auto& p : problems) {
-      if (p.file == label) p.file = base_file + " (sweep point " + std::to_string(i) + ": " + assignments(d, i) + ")";
+      if (p.file == label)
+        p.file = base_file + " (sweep point " + std::to_string(i) + ": " + assignments(d, i) + ")";
     }
     throw InputError(std::move(problems));
   }
 }
 
 /// Point i's run name in the study (Study::append_sweep stores point i as <name>.p<i>).
-std::string point_run(const std::string& name, std::size_t i) { return name + ".p" + std::to_string(i); }
+std::string point_run(const std::string& name, std::size_t i) {
+  return name + ".p" + std::to_string(i);
+}
 
 nlohmann::json value_json(const std::string& text) {
   auto j = nlohmann::json::parse(text, nullptr, false);
@@ -312,7 +327,8 @@ nlohmann::json to_json(const std::string& scenario, const Sweep& sweep) {
   for (std::size_t i = 0; i < sweep.points.size(); ++i) {
     const SweepPoint& p = sweep.points[i];
     nlohmann::json params = nlohmann::json::object();
-    for (std::size_t k = 0; k < sweep.parameters.size(); ++k) params[sweep.parameters[k]] = value_json(p.values[k]);
+    for (std::size_t k = 0; k < sweep.parameters.size(); ++k)
+      params[sweep.parameters[k]] = value_json(p.values[k]);
     nlohmann::json summary = nlohmann::json::array();
     for (const auto& row : p.run.summary) {
       summary.push_back({{"metric", row.metric},
@@ -364,7 +380,8 @@ std::string to_text(const std::string& scenario, const Sweep& sweep, double seco
   for (const auto& m : kShown) metric_width = std::max(metric_width, m.size());
 
   out << pad("point", widths[0], true);
-  for (std::size_t k = 0; k < sweep.parameters.size(); ++k) out << "  " << pad(sweep.parameters[k], widths[k + 1]);
+  for (std::size_t k = 0; k < sweep.parameters.size(); ++k)
+    out << "  " << pad(sweep.parameters[k], widths[k + 1]);
   out << "  " << pad("metric", metric_width) << pad("mean", 16, true) << "   95% CI\n";
   for (std::size_t i = 0; i < sweep.points.size(); ++i) {
     const SweepPoint& p = sweep.points[i];
@@ -372,9 +389,11 @@ std::string to_text(const std::string& scenario, const Sweep& sweep, double seco
       const SummaryRow* row = find_row(p.run, metric);
       if (row == nullptr) continue;
       out << pad(std::to_string(i), widths[0], true);
-      for (std::size_t k = 0; k < sweep.parameters.size(); ++k) out << "  " << pad(p.values[k], widths[k + 1]);
+      for (std::size_t k = 0; k < sweep.parameters.size(); ++k)
+        out << "  " << pad(p.values[k], widths[k + 1]);
       out << "  " << pad(metric, metric_width) << pad(num(row->mean), 16, true) << "   "
-          << (std::isnan(row->ci_low) ? std::string("n/a") : "[" + num(row->ci_low) + ", " + num(row->ci_high) + "]")
+          << (std::isnan(row->ci_low) ? std::string("n/a")
+                                      : "[" + num(row->ci_low) + ", " + num(row->ci_high) + "]")
           << '\n';
     }
   }
@@ -383,10 +402,12 @@ std::string to_text(const std::string& scenario, const Sweep& sweep, double seco
 
 void sweep_command(const SweepArgs& a, CLI::App* cmd) {
   if (a.sets.empty() && a.points.empty()) {
-    throw InputError("lcsim sweep", 0, "", "give the values to sweep with --set PATH=V1,V2,... or --points FILE");
+    throw InputError("lcsim sweep", 0, "",
+                     "give the values to sweep with --set PATH=V1,V2,... or --points FILE");
   }
-  const Design d = !a.points.empty() ? (ends_with_json(a.points) ? json_design(a.points) : csv_design(a.points))
-                                     : grid_design(a.sets);
+  const Design d = !a.points.empty()
+                       ? (ends_with_json(a.points) ? json_design(a.points) : csv_design(a.points))
+                       : grid_design(a.sets);
   // The scenario's whole text (a variant's `extends:` resolved, its problems named in its files).
   const std::string base_text = load_scenario(a.scenario).source;
   if (!a.out.empty()) Study::check_sweep_names(a.out, a.name, d.yaml.size());
@@ -394,7 +415,8 @@ void sweep_command(const SweepArgs& a, CLI::App* cmd) {
   // Every point is checked before any is simulated.
   std::vector<Model> models;
   models.reserve(d.yaml.size());
-  for (std::size_t i = 0; i < d.yaml.size(); ++i) models.push_back(point_model(base_text, a.scenario, d, i));
+  for (std::size_t i = 0; i < d.yaml.size(); ++i)
+    models.push_back(point_model(base_text, a.scenario, d, i));
 
   Sweep sweep;
   sweep.design = d.kind;
@@ -407,21 +429,26 @@ void sweep_command(const SweepArgs& a, CLI::App* cmd) {
       if (interrupted()) throw Cancelled();
       RunOptions options;
       options.replications = a.replications;
-      options.has_seed = cmd->count("--seed") > 0;  // else the point's own seed: the base's unless swept
+      options.has_seed =
+          cmd->count("--seed") > 0;  // else the point's own seed: the base's unless swept
       options.seed = a.seed;
       options.threads = a.threads;
       options.name = point_run(a.name, i);
       options.cancel = &interrupted();
       const int reps = a.replications > 0 ? a.replications : models[i].replications;
-      Progress progress("point " + std::to_string(i + 1) + "/" + std::to_string(models.size()), reps);
-      options.on_progress = [&progress](std::int64_t customers, int done) { progress.update(customers, done); };
+      Progress progress("point " + std::to_string(i + 1) + "/" + std::to_string(models.size()),
+                        reps);
+      options.on_progress = [&progress](std::int64_t customers, int done) {
+        progress.update(customers, done);
+      };
       sweep.points[i].run = simulate(models[i], options);
       progress.finish();
       sweep.points[i].values = d.json[i];
     }
     if (interrupted()) throw Cancelled();
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   if (!a.out.empty()) Study::append_sweep(a.out, sweep, a.name);
   if (a.json) {
@@ -452,19 +479,26 @@ void add_sweep(CLI::App& app, int& /*exit_code*/) {
       "designs over ranges: use lcsim.sweep in Python.");
   auto a = std::make_shared<SweepArgs>();
   cmd->add_option("scenario", a->scenario, "Base scenario YAML file")->required();
-  auto* set = cmd->add_option("--set", a->sets,
-                              "PATH=V1,V2,...: values of one field (repeat for a full grid, first --set varying "
-                              "slowest); commas inside [], {} or quotes do not split")
-                  ->allow_extra_args(false);
-  auto* points = cmd->add_option("--points", a->points,
-                                 "Explicit points: a CSV file (header = paths, one row per point, cells are YAML) or "
-                                 "a .json file (a list of {path: value} objects)");
+  auto* set =
+      cmd->add_option(
+             "--set", a->sets,
+             "PATH=V1,V2,...: values of one field (repeat for a full grid, first --set varying "
+             "slowest); commas inside [], {} or quotes do not split")
+          ->allow_extra_args(false);
+  auto* points = cmd->add_option(
+      "--points", a->points,
+      "Explicit points: a CSV file (header = paths, one row per point, cells are YAML) or "
+      "a .json file (a list of {path: value} objects)");
   set->excludes(points);
-  cmd->add_option("--replications,-r", a->replications, "Replications per point (default: the scenario's)")
+  cmd->add_option("--replications,-r", a->replications,
+                  "Replications per point (default: the scenario's)")
       ->check(checks::positive_int());
   cmd->add_option("--seed", a->seed, "Seed for every point (default: the scenario's)");
-  cmd->add_option("--threads,-t", a->threads, "Threads (default: all cores)")->check(checks::positive_int());
-  cmd->add_option("--out", a->out, "Study file (HDF5) to add the sweep to (/sweeps/NAME, runs NAME.p0, NAME.p1, ...)");
+  cmd->add_option("--threads,-t", a->threads, "Threads (default: all cores)")
+      ->check(checks::positive_int());
+  cmd->add_option(
+      "--out", a->out,
+      "Study file (HDF5) to add the sweep to (/sweeps/NAME, runs NAME.p0, NAME.p1, ...)");
   cmd->add_option("--name", a->name, "Sweep name in the study (default: sweep)");
   cmd->add_flag("--json", a->json, "Print the points and their summaries as JSON on stdout");
   cmd->callback([a, cmd] { sweep_command(*a, cmd); });

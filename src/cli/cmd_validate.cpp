@@ -6,7 +6,8 @@
 namespace lcsim::cli {
 
 void add_validate(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand("validate", "Check scenario files; print every problem as file:line: field: message");
+  auto* cmd = app.add_subcommand(
+      "validate", "Check scenario files; print every problem as file:line: field: message");
   auto files = std::make_shared<std::vector<std::string>>();
   cmd->add_option("scenario", *files, "Scenario YAML file(s)")->required();
   cmd->callback([files, &exit_code] {
@@ -21,8 +22,8 @@ void add_validate(CLI::App& app, int& exit_code) {
         exit_code = 2;
         std::cout << path << ": " << errors << " error(s), " << warnings << " warning(s)\n";
       } else {
-        std::cout << path << ": ok" << (warnings > 0 ? " (" + std::to_string(warnings) + " warning(s))" : "")
-                  << '\n';
+        std::cout << path << ": ok"
+                  << (warnings > 0 ? " (" + std::to_string(warnings) + " warning(s))" : "") << '\n';
       }
     }
   });

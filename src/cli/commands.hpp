@@ -37,7 +37,8 @@ std::string num(double x);
 std::size_t text_width();
 /// `text` wrapped at spaces to lines of at most `width` characters (a longer word gets a line of
 /// its own): the first line starts with `first`, the others with `rest`; ends with a newline.
-std::string wrap(const std::string& text, std::size_t width, const std::string& first, const std::string& rest);
+std::string wrap(const std::string& text, std::size_t width, const std::string& first,
+                 const std::string& rest);
 /// `s` padded with spaces to `width` (on the left when `right`).
 std::string pad(const std::string& s, std::size_t width, bool right = false);
 /// A JSON number, or null for NaN and infinities.

@@ -42,7 +42,8 @@ std::string num(double x) {
 std::size_t text_width() {
   constexpr std::size_t kMost = 100;
   winsize size{};
-  if (isatty(STDOUT_FILENO) != 0 && ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col >= 40) {
+  if (isatty(STDOUT_FILENO) != 0 && ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 &&
+      size.ws_col >= 40) {
     return std::min<std::size_t>(kMost, size.ws_col);
   }
   return kMost;
@@ -57,7 +58,8 @@ std::size_t shown_length(const std::string& s) {
 }
 }  // namespace
 
-std::string wrap(const std::string& text, std::size_t width, const std::string& first, const std::string& rest) {
+std::string wrap(const std::string& text, std::size_t width, const std::string& first,
+                 const std::string& rest) {
   std::string out = first;
   std::size_t column = shown_length(first);
   bool line_empty = true;
@@ -81,7 +83,9 @@ std::string wrap(const std::string& text, std::size_t width, const std::string& 
   return out + '\n';
 }
 
-nlohmann::json number_or_null(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(); }
+nlohmann::json number_or_null(double x) {
+  return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json();
+}
 
 std::string pad(const std::string& s, std::size_t width, bool right) {
   if (s.size() >= width) return s;
@@ -154,7 +158,8 @@ Band band_of(const std::vector<double>& values) {
   for (const double x : values) {
     if (!std::isnan(x)) ss += (x - b.mean) * (x - b.mean);
   }
-  const double half = t95_factor(n) * std::sqrt(ss / static_cast<double>(n - 1) / static_cast<double>(n));
+  const double half =
+      t95_factor(n) * std::sqrt(ss / static_cast<double>(n - 1) / static_cast<double>(n));
   b.ci_low = b.mean - half;
   b.ci_high = b.mean + half;
   return b;
@@ -169,7 +174,8 @@ std::vector<Band> queue_bands(const Run& run, std::size_t q, bool wait) {
   for (std::size_t t = 0; t < t_count; ++t) {
     for (std::size_t r = 0; r < run.replications.size(); ++r) {
       const auto& rep = run.replications[r];
-      values[r] = wait ? rep.queue_wait[t * q_count + q] : static_cast<double>(rep.queue_length[t * q_count + q]);
+      values[r] = wait ? rep.queue_wait[t * q_count + q]
+                       : static_cast<double>(rep.queue_length[t * q_count + q]);
     }
     bands[t] = band_of(values);
   }
@@ -185,7 +191,8 @@ nlohmann::json bands_to_json(const Run& run, const std::vector<Band>& bands) {
     low.push_back(number_or_null(b.ci_low));
     high.push_back(number_or_null(b.ci_high));
   }
-  return {{"report_times", run.info.report_times}, {"mean", mean}, {"ci_low", low}, {"ci_high", high}};
+  return {
+      {"report_times", run.info.report_times}, {"mean", mean}, {"ci_low", low}, {"ci_high", high}};
 }
 
 /// {resource: {metric: {mean, ci_low, ci_high}, queue_length: {report_times, mean, ci_low,
@@ -270,7 +277,8 @@ std::string resources_to_text(const Run& run) {
     out << pad(line.label, 26);
     for (const auto& name : run.info.resource_names) {
       const auto it = rows.find("resource." + name + "." + line.metric);
-      out << pad_right_aligned(with_half_width(it == rows.end() ? nullptr : it->second, line.percent), width);
+      out << pad_right_aligned(
+          with_half_width(it == rows.end() ? nullptr : it->second, line.percent), width);
     }
     out << '\n';
   }
@@ -308,7 +316,10 @@ nlohmann::json run_to_json(const Run& run, double seconds) {
   }
   auto& f = j["funnel"] = nlohmann::json::array();
   for (const auto& row : funnel(run)) {
-    f.push_back({{"stage", row.stage}, {"reached", row.reached}, {"dropoff", row.dropoff}, {"at_horizon", row.at_horizon}});
+    f.push_back({{"stage", row.stage},
+                 {"reached", row.reached},
+                 {"dropoff", row.dropoff},
+                 {"at_horizon", row.at_horizon}});
   }
   j["resources"] = resources_to_json(run);
   auto& tps = j["touchpoints"] = nlohmann::json::array();
@@ -331,14 +342,20 @@ nlohmann::json run_to_json(const Run& run, double seconds) {
 }
 
 std::string metric_unit(const std::string& metric) {
-  static const std::map<std::string, std::string> units = {
-      {"customers", "customers"},       {"conversions", "customers"},
-      {"conversion_rate", "share"},     {"time_to_convert_mean", "days"},
-      {"time_to_convert_median", "days"}, {"revenue", "$"},
-      {"touchpoint_cost", "$"},         {"discounted_revenue", "$"},
-      {"discounted_cost", "$"},         {"net_value", "$"},
-      {"value_per_conversion", "$/conversion"}, {"cost_per_conversion", "$/conversion"},
-      {"transitions", "moves"},         {"referrals", "customers"}};
+  static const std::map<std::string, std::string> units = {{"customers", "customers"},
+                                                           {"conversions", "customers"},
+                                                           {"conversion_rate", "share"},
+                                                           {"time_to_convert_mean", "days"},
+                                                           {"time_to_convert_median", "days"},
+                                                           {"revenue", "$"},
+                                                           {"touchpoint_cost", "$"},
+                                                           {"discounted_revenue", "$"},
+                                                           {"discounted_cost", "$"},
+                                                           {"net_value", "$"},
+                                                           {"value_per_conversion", "$/conversion"},
+                                                           {"cost_per_conversion", "$/conversion"},
+                                                           {"transitions", "moves"},
+                                                           {"referrals", "customers"}};
   const auto it = units.find(metric);
   if (it != units.end()) return it->second;
   if (metric.rfind("dropoff.", 0) == 0) return "customers";
@@ -348,23 +365,28 @@ std::string metric_unit(const std::string& metric) {
 std::string run_to_text(const Run& run, double seconds) {
   std::ostringstream out;
   const double horizon = run.info.report_times.empty() ? 0.0 : run.info.report_times.back();
-  out << run.info.name << ": " << run.info.replications << " replications, seed " << run.info.seed << ", "
-      << num(seconds) << " s (" << num(transitions_per_second(run, seconds) / 1e6) << " M transitions/s)\n";
+  out << run.info.name << ": " << run.info.replications << " replications, seed " << run.info.seed
+      << ", " << num(seconds) << " s (" << num(transitions_per_second(run, seconds) / 1e6)
+      << " M transitions/s)\n";
   char days[32];
   std::snprintf(days, sizeof days, "%g", horizon);
   out << "means per replication (one replication: " << days << " days of the scenario)\n\n";
   out << pad("metric", 26) << pad("unit", 14) << pad("mean", 16, true) << "   95% CI\n";
   const bool referrals = has_referrals(run);
   for (const auto& row : run.summary) {
-    if (row.metric.rfind("dropoff.", 0) == 0) continue;    // shown in the funnel
-    if (row.metric.rfind("resource.", 0) == 0) continue;   // shown in the resources table
+    if (row.metric.rfind("dropoff.", 0) == 0) continue;     // shown in the funnel
+    if (row.metric.rfind("resource.", 0) == 0) continue;    // shown in the resources table
     if (row.metric == "referrals" && !referrals) continue;  // always 0 without referral sources
-    out << pad(row.metric, 26) << pad(metric_unit(row.metric), 14) << pad(num(row.mean), 16, true) << "   ";
-    out << (std::isnan(row.ci_low) ? std::string("n/a") : "[" + num(row.ci_low) + ", " + num(row.ci_high) + "]") << '\n';
+    out << pad(row.metric, 26) << pad(metric_unit(row.metric), 14) << pad(num(row.mean), 16, true)
+        << "   ";
+    out << (std::isnan(row.ci_low) ? std::string("n/a")
+                                   : "[" + num(row.ci_low) + ", " + num(row.ci_high) + "]")
+        << '\n';
   }
   if (!run.info.resource_names.empty()) out << resources_to_text(run);
   out << "\nfunnel (customers, mean per replication; won = " << run.info.won << ")\n";
-  out << pad("stage", 16) << pad("reached", 14, true) << pad("drop-off", 14, true) << pad("at horizon", 14, true) << '\n';
+  out << pad("stage", 16) << pad("reached", 14, true) << pad("drop-off", 14, true)
+      << pad("at horizon", 14, true) << '\n';
   for (const auto& row : funnel(run)) {
     out << pad(row.stage, 16) << pad(num(row.reached), 14, true) << pad(num(row.dropoff), 14, true)
         << pad(num(row.at_horizon), 14, true) << '\n';
@@ -375,8 +397,10 @@ std::string run_to_text(const Run& run, double seconds) {
     out << pad("touchpoint", 16) << pad("contacts", 14, true) << pad("reached", 14, true)
         << pad("moves", 14, true) << pad("cost ($)", 14, true) << '\n';
     for (const auto& t : j["touchpoints"]) {
-      out << pad(t["touchpoint"].get<std::string>(), 16) << pad(num(t["contacts"].get<double>()), 14, true)
-          << pad(num(t["reached"].get<double>()), 14, true) << pad(num(t["moves"].get<double>()), 14, true)
+      out << pad(t["touchpoint"].get<std::string>(), 16)
+          << pad(num(t["contacts"].get<double>()), 14, true)
+          << pad(num(t["reached"].get<double>()), 14, true)
+          << pad(num(t["moves"].get<double>()), 14, true)
           << pad(num(t["cost"].get<double>()), 14, true) << '\n';
     }
   }

@@ -13,7 +13,8 @@ std::string group_thousands(double x) {
   std::string out;
   out.reserve(static_cast<std::size_t>(n + n / 3));
   for (int i = 0; i < n; ++i) {
-    if (i > 0 && (n - i) % 3 == 0 && digits[i - 1] >= '0' && digits[i - 1] <= '9') out.push_back(',');
+    if (i > 0 && (n - i) % 3 == 0 && digits[i - 1] >= '0' && digits[i - 1] <= '9')
+      out.push_back(',');
     out.push_back(digits[i]);
   }
   return out;

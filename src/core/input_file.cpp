@@ -30,12 +30,14 @@ std::string input_file_problem(const std::string& path, std::uintmax_t max_bytes
   }
   const std::uintmax_t size = fs::file_size(path, error);
   if (!error && size > max_bytes) {
-    return "larger than " + std::to_string(max_bytes >> 20) + " MiB (" + std::to_string(size) + " bytes)";
+    return "larger than " + std::to_string(max_bytes >> 20) + " MiB (" + std::to_string(size) +
+           " bytes)";
   }
   return "";
 }
 
-std::string read_input_file(const std::string& path, std::uintmax_t max_bytes, bool& ok, std::string& why) {
+std::string read_input_file(const std::string& path, std::uintmax_t max_bytes, bool& ok,
+                            std::string& why) {
   ok = false;
   why = input_file_problem(path, max_bytes);
   if (!why.empty()) return {};

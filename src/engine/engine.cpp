@@ -23,7 +23,7 @@ namespace {
 constexpr double kNever = std::numeric_limits<double>::infinity();
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr std::uint64_t kCancelPollMask = 1023;  // poll the cancel flag every 1024 customers
-constexpr unsigned kStreamShift = 40;             // arrival customers: (stream + 1) << 40 | k
+constexpr unsigned kStreamShift = 40;            // arrival customers: (stream + 1) << 40 | k
 constexpr std::uint64_t kReferralKeyBit = std::uint64_t{1} << 63U;  // referred customers' keys
 
 using detail::mix64;
@@ -34,9 +34,9 @@ double exp1_inverse(Stream& rng) noexcept { return -std::log1p(-rng.uniform()); 
 /// The customer being advanced. Saved in its Request while it waits for a resource.
 struct Customer {
   std::uint64_t key = 0;
-  std::uint64_t serial = 0;          // new for every stretch of independent advance (visit marks, streams)
+  std::uint64_t serial = 0;  // new for every stretch of independent advance (visit marks, streams)
   SegmentId segment = 0;
-  std::uint64_t epoch = 0;           // services and abandonments so far: selects fresh streams after each
+  std::uint64_t epoch = 0;  // services and abandonments so far: selects fresh streams after each
   std::uint64_t referrals_made = 0;  // numbers the customer's referrals (their keys)
   std::size_t out_index = 0;         // position in CustomerOutcomes
   double first_seen = 0.0;
@@ -69,7 +69,8 @@ struct Request {
   std::uint64_t outcome_word = 0;
   double decay_u = 0.0;
   RequestState state = RequestState::kFree;
-  std::uint32_t gen = 0;  // bumped when the slot is freed: stale queue entries and events are skipped
+  std::uint32_t gen =
+      0;  // bumped when the slot is freed: stale queue entries and events are skipped
 };
 
 enum class QueueEventKind : std::uint8_t { kJoin, kAbandon, kServiceEnd, kStaff };
@@ -81,7 +82,9 @@ struct QueueEvent {
   std::uint32_t id = 0;   // request id, or resource index for kStaff
   std::uint32_t gen = 0;  // request generation, or staffing index for kStaff
   QueueEventKind kind = QueueEventKind::kJoin;
-  bool operator>(const QueueEvent& o) const noexcept { return time != o.time ? time > o.time : seq > o.seq; }
+  bool operator>(const QueueEvent& o) const noexcept {
+    return time != o.time ? time > o.time : seq > o.seq;
+  }
 };
 
 /// How the advance loop treats a stage of a segment.
@@ -96,8 +99,8 @@ struct StageHot {
   std::uint32_t tp_first = 0;    // touchpoints for this stage: touchpoints_for[tp_first, tp_last)
   std::uint32_t tp_last = 0;
   StageKind kind = StageKind::kPlain;
-  bool refers = false;           // referrals are made from this stage
-  bool stay_extra = false;       // refers, or the stay earns revenue: stays take stay_extra()
+  bool refers = false;      // referrals are made from this stage
+  bool stay_extra = false;  // refers, or the stay earns revenue: stays take stay_extra()
   // The rule's next-stage alias table, inlined (up to kInlineNext targets; next_n = 0: use the
   // rule's table): column i keeps next_keep[i] when the low 32 bits are below next_keep_below[i],
   // else gives next_alias[i]. The same choice as AliasTable::sample, with no pointer to follow.
@@ -114,7 +117,8 @@ struct StageHot {
     // Keep or alias without a branch: the choice is random, a branch would miss often.
     const auto keep = static_cast<std::uint32_t>(next_keep[i]);
     const auto alias = static_cast<std::uint32_t>(next_alias[i]);
-    const std::uint32_t kept = 0U - static_cast<std::uint32_t>(static_cast<std::uint32_t>(bits) < next_keep_below[i]);
+    const std::uint32_t kept =
+        0U - static_cast<std::uint32_t>(static_cast<std::uint32_t>(bits) < next_keep_below[i]);
     return static_cast<StageId>(alias ^ ((keep ^ alias) & kept));
   }
 
@@ -208,7 +212,7 @@ class ArrivalStream {
   double horizon_;
   bool live_;
   double t_ = 0.0;
-  double day_end_ = 1.0;    // the candidate's day is [day_end - 1, day_end)
+  double day_end_ = 1.0;     // the candidate's day is [day_end - 1, day_end)
   std::size_t weekday_ = 0;  // floor(t) % 7
   std::array<std::uint64_t, 7> keep_below_{};
   std::array<bool, 7> thinned_{};
@@ -231,7 +235,8 @@ struct PartData;
 /// Everything one replication accumulates; one instance per simulate() call.
 class Replication {
  public:
-  Replication(const Model& model, std::uint64_t seed, int replication, const SimulationControl& c, Scratch& scratch)
+  Replication(const Model& model, std::uint64_t seed, int replication, const SimulationControl& c,
+              Scratch& scratch)
       : m_(model),
         rep_(static_cast<std::uint64_t>(replication)),
         family_(seed, rep_),
@@ -239,10 +244,12 @@ class Replication {
         s_count_(model.num_stages()),
         t_count_(static_cast<int>(model.report_times.size())),
         inv_report_every_(1.0 / model.report_every),
-        has_one_off_(std::any_of(model.one_off.begin(), model.one_off.end(), [](double v) { return v != 0.0; })),
+        has_one_off_(std::any_of(model.one_off.begin(), model.one_off.end(),
+                                 [](double v) { return v != 0.0; })),
         has_resources_(!model.resources.empty()),
         has_referrals_(!model.referrals.empty()),
-        causes_{model.num_touchpoints(), model.num_resources(), static_cast<int>(model.referrals.size())},
+        causes_{model.num_touchpoints(), model.num_resources(),
+                static_cast<int>(model.referrals.size())},
         visit_words_(static_cast<std::size_t>((s_count_ + 63) / 64)),
         time_to_convert_(scratch.time_to_convert),
         lane_block_(scratch.lane_block),
@@ -264,7 +271,8 @@ class Replication {
     tp_stream_owner_.assign(model.touchpoints.size(), ~std::uint64_t{0});
     ref_streams_.resize(model.referrals.size());
     ref_stream_owner_.assign(model.referrals.size(), ~std::uint64_t{0});
-    if (c.outcomes != nullptr) *c.outcomes = CustomerOutcomes{model.num_touchpoints(), {}, {}, {}, {}};
+    if (c.outcomes != nullptr)
+      *c.outcomes = CustomerOutcomes{model.num_touchpoints(), {}, {}, {}, {}};
     build_hot();
   }
 
@@ -273,7 +281,8 @@ class Replication {
     std::uint64_t index = 0;
     for (const auto& group : m_.initial) group_customers(group, group.count, index);
     for (std::size_t a = 0; a < m_.arrivals.size(); ++a) {
-      arrivals(a, ArrivalStream(m_.arrivals[a], family_, a, m_.horizon), 0, std::numeric_limits<std::int64_t>::max());
+      arrivals(a, ArrivalStream(m_.arrivals[a], family_, a, m_.horizon), 0,
+               std::numeric_limits<std::int64_t>::max());
     }
     if (has_resources_) serve();
     flush_progress();
@@ -337,7 +346,8 @@ class Replication {
     move_extra_.assign(pairs, 0);
     for (std::size_t ft = 0; ft < pairs; ++ft) {
       const auto to = static_cast<StageId>(ft % static_cast<std::size_t>(s_count_));
-      move_extra_[ft] = static_cast<std::uint8_t>(control_.events || to == m_.won || (has_one_off_ && m_.one_off[ft] != 0.0));
+      move_extra_[ft] = static_cast<std::uint8_t>(control_.events || to == m_.won ||
+                                                  (has_one_off_ && m_.one_off[ft] != 0.0));
     }
   }
 
@@ -362,7 +372,8 @@ class Replication {
         customer(base | k++, p.stage, p.segment, t);
         continue;
       }
-      while (k_arrival < t_count_ && m_.report_times[static_cast<std::size_t>(k_arrival)] < t) ++k_arrival;
+      while (k_arrival < t_count_ && m_.report_times[static_cast<std::size_t>(k_arrival)] < t)
+        ++k_arrival;
       arrival_t_.push_back(t);
       arrival_k_.push_back(k_arrival);  // report_index(t): arrival days only grow
       ++k;
@@ -373,12 +384,14 @@ class Replication {
 
   /// The arrivals collected in arrival_t_ (their keys end just before `end_key`) through the lanes,
   /// or one by one when they would pass max_customers (which then stops the run where it must).
-  void arrival_block(detail::LaneCohort& lanes, std::uint64_t end_key, SegmentId segment, int lane_tp) {
+  void arrival_block(detail::LaneCohort& lanes, std::uint64_t end_key, SegmentId segment,
+                     int lane_tp) {
     const auto n = static_cast<std::uint32_t>(arrival_t_.size());
     if (n == 0) return;
     const std::uint64_t first = end_key - n;
     if (static_cast<std::int64_t>(customers_ + n) > m_.max_customers) {
-      for (std::uint32_t i = 0; i < n; ++i) customer(first + i, lanes.start, segment, arrival_t_[i]);
+      for (std::uint32_t i = 0; i < n; ++i)
+        customer(first + i, lanes.start, segment, arrival_t_[i]);
     } else {
       lanes.entry_t = arrival_t_.data();
       lanes.entry_ks = arrival_k_.data();
@@ -415,7 +428,8 @@ class Replication {
   /// take the group (a segment drawn by shares: only there). False: not taken, the caller advances
   /// the group through customer().
   bool plain_cohort(const InitialGroup& group, std::int64_t count, std::uint64_t& index) {
-    const SegmentId segment = group.segment >= 0 ? group.segment : (m_.num_segments() == 1 ? 0 : -1);
+    const SegmentId segment =
+        group.segment >= 0 ? group.segment : (m_.num_segments() == 1 ? 0 : -1);
     if (control_.outcomes != nullptr || control_.events || has_referrals_ ||
         static_cast<std::int64_t>(customers_) + count > m_.max_customers) {
       return false;
@@ -452,13 +466,15 @@ class Replication {
 
   /// plain_cohort() in vector lanes (plain_lanes.hpp) when the group's stages suit them: blocks of customers advance in the lanes, and those that enter a stage the
   /// lanes do not take finish here, in customer order, so conversions keep the scalar order.
-  bool lane_cohort(const InitialGroup& group, std::int64_t count, SegmentId segment, std::uint64_t& index) {
+  bool lane_cohort(const InitialGroup& group, std::int64_t count, SegmentId segment,
+                   std::uint64_t& index) {
     detail::LaneCohort c;
     int lane_tp = -1;
     if (!lane_setup(group.stage, segment, c, lane_tp)) return false;
     c.entry_k = entry_k_;
     for (std::int64_t done = 0; done < count;) {
-      const auto n = static_cast<std::uint32_t>(std::min<std::int64_t>(detail::kLaneBlock, count - done));
+      const auto n =
+          static_cast<std::uint32_t>(std::min<std::int64_t>(detail::kLaneBlock, count - done));
       lane_block(c, index, n, segment, lane_tp);
       index += n;
       done += n;
@@ -470,8 +486,8 @@ class Replication {
   /// drawn by shares from the path stream's first word; the lanes then take only the stages that
   /// are the same in every segment). False: the lanes cannot take these customers.
   bool lane_setup(StageId start, SegmentId segment, detail::LaneCohort& c, int& lane_tp) const {
-    if (!control_.vector_lanes || control_.outcomes != nullptr || control_.events || has_referrals_ ||
-        s_count_ > detail::kLaneMaxStages || t_count_ > detail::kLaneMaxReports) {
+    if (!control_.vector_lanes || control_.outcomes != nullptr || control_.events ||
+        has_referrals_ || s_count_ > detail::kLaneMaxStages || t_count_ > detail::kLaneMaxReports) {
       return false;
     }
     c.s_count = s_count_;
@@ -485,9 +501,11 @@ class Replication {
       for (int g = g_first + 1; g < g_last && ls.kind != detail::LaneKind::kOther; ++g) {
         int tp_g = lane_tp;
         TouchpointId by_lane_g = -1;
-        const detail::LaneStage other = lane_stage(hot_[static_cast<std::size_t>(g * s_count_ + s)], s, tp_g, by_lane_g);
+        const detail::LaneStage other =
+            lane_stage(hot_[static_cast<std::size_t>(g * s_count_ + s)], s, tp_g, by_lane_g);
         if (tp_g != tp || by_lane_g != by_lane || other.kind != ls.kind || other.mean != ls.mean ||
-            !same_dwell(other.dwell, ls.dwell) || other.next_n != ls.next_n || other.next != ls.next) {
+            !same_dwell(other.dwell, ls.dwell) || other.next_n != ls.next_n ||
+            other.next != ls.next) {
           ls = detail::LaneStage{};  // differs between segments: handed back on entry
         }
       }
@@ -527,7 +545,8 @@ class Replication {
   /// How the lanes treat stage s of one segment (its StageHot h); a stage with the lanes'
   /// calendar touchpoint sets `lane_tp` to it (when it was -1 or that touchpoint already), one
   /// with another touchpoint they can run lane by lane (kTouched) sets `by_lane` to its id.
-  [[nodiscard]] detail::LaneStage lane_stage(const StageHot& h, StageId s, int& lane_tp, TouchpointId& by_lane) const {
+  [[nodiscard]] detail::LaneStage lane_stage(const StageHot& h, StageId s, int& lane_tp,
+                                             TouchpointId& by_lane) const {
     detail::LaneStage ls;
     static_assert(StageHot::kInlineNext <= std::tuple_size_v<decltype(ls.next)>);
     if (h.kind == StageKind::kAbsorbing) {
@@ -552,14 +571,17 @@ class Replication {
       }
     }
     if (h.kind != StageKind::kPlain && !touched && by_lane < 0) return ls;
-    ls.kind = touched ? detail::LaneKind::kCalendarMove : by_lane >= 0 ? detail::LaneKind::kTouched : detail::LaneKind::kPlain;
+    ls.kind = touched        ? detail::LaneKind::kCalendarMove
+              : by_lane >= 0 ? detail::LaneKind::kTouched
+                             : detail::LaneKind::kPlain;
     // (a touched stay draws its exit through H^{-1} whatever the family, as touched_visit() does)
     ls.mean = by_lane >= 0 ? 0.0 : h.mean;
     ls.dwell = ls.mean > 0.0 ? nullptr : &h.rule->dwell;
     ls.next_n = h.next_n;
     for (std::size_t i = 0; i < h.next_n; ++i) {
       ls.next[i] = static_cast<std::uint64_t>(h.next_keep_below[i]) << 32U |
-                   static_cast<std::uint64_t>(h.next_keep[i]) << 16U | static_cast<std::uint64_t>(h.next_alias[i]);
+                   static_cast<std::uint64_t>(h.next_keep[i]) << 16U |
+                   static_cast<std::uint64_t>(h.next_alias[i]);
     }
     return ls;
   }
@@ -571,7 +593,8 @@ class Replication {
     }
     if (c.touched_count == detail::kLaneTouchpoints) return -1;
     const Touchpoint& tp = m_.touchpoints[static_cast<std::size_t>(id)];
-    c.touched[static_cast<std::size_t>(c.touched_count)] = {id, family_.base(Purpose::kTouchpoint, tp.stream_key)};
+    c.touched[static_cast<std::size_t>(c.touched_count)] = {
+        id, family_.base(Purpose::kTouchpoint, tp.stream_key)};
     return c.touched_count++;
   }
 
@@ -579,16 +602,17 @@ class Replication {
   /// stage's mean compared apart).
   static bool same_dwell(const Dwell* a, const Dwell* b) {
     if (a == nullptr || b == nullptr) return a == b;
-    return a->family() == b->family() && a->a() == b->a() && a->b() == b->b() && a->values() == b->values() &&
-           a->has_tables() == b->has_tables();
+    return a->family() == b->family() && a->a() == b->a() && a->b() == b->b() &&
+           a->values() == b->values() && a->has_tables() == b->has_tables();
   }
 
   /// Customers first .. first + n - 1 (n <= kLaneBlock) through the lanes; those handed back
   /// finish here in customer order, with the block's conversions in between in customer order, so
   /// sums keep the scalar engine's order. Counts them in customers_ as new_customer() does.
-  void lane_block(const detail::LaneCohort& c, std::uint64_t first, std::uint32_t n, SegmentId segment, int lane_tp) {
-    detail::advance_lanes(c, first, n, result_.transitions.data(), occupancy_diff_.data(), result_.reached.data(),
-                          lane_block_);
+  void lane_block(const detail::LaneCohort& c, std::uint64_t first, std::uint32_t n,
+                  SegmentId segment, int lane_tp) {
+    detail::advance_lanes(c, first, n, result_.transitions.data(), occupancy_diff_.data(),
+                          result_.reached.data(), lane_block_);
     if (lane_tp >= 0) {  // whole numbers: the same sums as one contact at a time
       TouchpointTally& tally = result_.touchpoints[static_cast<std::size_t>(lane_tp)];
       tally.contacts += static_cast<double>(lane_block_.tp_contacts);
@@ -596,14 +620,17 @@ class Replication {
       tally.moves += static_cast<double>(lane_block_.tp_moves);
     }
     for (int j = 0; j < c.touched_count; ++j) {
-      const detail::LaneTouchpointCounts& k = lane_block_.touched_counts[static_cast<std::size_t>(j)];
-      TouchpointTally& tally = result_.touchpoints[static_cast<std::size_t>(c.touched[static_cast<std::size_t>(j)].id)];
+      const detail::LaneTouchpointCounts& k =
+          lane_block_.touched_counts[static_cast<std::size_t>(j)];
+      TouchpointTally& tally =
+          result_.touchpoints[static_cast<std::size_t>(c.touched[static_cast<std::size_t>(j)].id)];
       tally.contacts += static_cast<double>(k.contacts);
       tally.reached += static_cast<double>(k.reached);
       tally.moves += static_cast<double>(k.moves);
     }
     auto& ejected = lane_block_.ejected;
-    std::sort(ejected.begin(), ejected.end(), [](const auto& a, const auto& b) { return a.offset < b.offset; });
+    std::sort(ejected.begin(), ejected.end(),
+              [](const auto& a, const auto& b) { return a.offset < b.offset; });
     auto entry = [&](std::uint32_t o) { return c.entry_t != nullptr ? c.entry_t[o] : 0.0; };
     std::uint32_t o = 0;
     std::size_t p = 0;
@@ -615,19 +642,22 @@ class Replication {
       }
       for (; p < lane_block_.paid.size() && lane_block_.paid[p].offset < end; ++p) {
         const detail::LanePaid& paid = lane_block_.paid[p];
-        const auto id = static_cast<std::size_t>(c.touched[static_cast<std::size_t>(paid.touched)].id);
+        const auto id =
+            static_cast<std::size_t>(c.touched[static_cast<std::size_t>(paid.touched)].id);
         pay(m_.touchpoints[id], result_.touchpoints[id], paid.when);
       }
     };
     for (const detail::LaneEject& e : ejected) {
       settle_before(e.offset + 1);
-      resume_from_lanes(c, e, first + e.offset, serial_ + e.offset + 1, segment, entry(e.offset), lane_tp);
+      resume_from_lanes(c, e, first + e.offset, serial_ + e.offset + 1, segment, entry(e.offset),
+                        lane_tp);
     }
     settle_before(n);
     serial_ += n;
     const std::uint64_t before = customers_;
     customers_ += n;
-    if ((before | kCancelPollMask) < customers_) poll();  // passed a multiple of 1024, as the loop polls
+    if ((before | kCancelPollMask) < customers_)
+      poll();  // passed a multiple of 1024, as the loop polls
     if (control_.vector_lane_customers != nullptr) *control_.vector_lane_customers += n;
     if (control_.vector_lane_handed_back != nullptr) {
       *control_.vector_lane_handed_back += static_cast<std::int64_t>(ejected.size());
@@ -639,14 +669,15 @@ class Replication {
   [[nodiscard]] bool lane_touchpoint(const Touchpoint& tp) const {
     const Schedule& sch = tp.schedule;
     return !control_.contacts && sch.after_entry_days.empty() && !(sch.after_entry_every > 0.0) &&
-           sch.calendar_days.empty() && sch.calendar_every > 0.0 && tp.cost == 0.0 && tp.move_to >= 0 &&
-           !(tp.window > 0.0);
+           sch.calendar_days.empty() && sch.calendar_every > 0.0 && tp.cost == 0.0 &&
+           tp.move_to >= 0 && !(tp.window > 0.0);
   }
 
   /// A customer the lanes handed back as it enters e.stage: the rest of its advance, here.
   /// `segment` -1: drawn by shares (the path stream's first word, as new_customer() draws it).
-  [[gnu::noinline]] void resume_from_lanes(const detail::LaneCohort& c, const detail::LaneEject& e, std::uint64_t key,
-                                           std::uint64_t serial, SegmentId segment, double first_seen, int lane_tp) {
+  [[gnu::noinline]] void resume_from_lanes(const detail::LaneCohort& c, const detail::LaneEject& e,
+                                           std::uint64_t key, std::uint64_t serial,
+                                           SegmentId segment, double first_seen, int lane_tp) {
     if (segment < 0) {
       Stream path(family_.path_key(key));
       segment = static_cast<SegmentId>(m_.segment_choice.sample(path()));
@@ -661,11 +692,13 @@ class Replication {
     for (int j = 0; j < c.touched_count; ++j) {  // and those of kTouched stages
       if (((lane_block_.touched_open[e.offset] >> j) & 1U) == 0) continue;
       const auto id = static_cast<std::size_t>(c.touched[static_cast<std::size_t>(j)].id);
-      tp_streams_[id] = Stream(lane_block_.touched_state[static_cast<std::size_t>(e.offset) * detail::kLaneTouchpoints +
-                                                         static_cast<std::size_t>(j)]);
+      tp_streams_[id] = Stream(
+          lane_block_.touched_state[static_cast<std::size_t>(e.offset) * detail::kLaneTouchpoints +
+                                    static_cast<std::size_t>(j)]);
       tp_stream_owner_[id] = serial;
     }
-    for (std::uint64_t m = e.visited; m != 0; m &= m - 1) visited_[static_cast<std::size_t>(__builtin_ctzll(m))] = serial;
+    for (std::uint64_t m = e.visited; m != 0; m &= m - 1)
+      visited_[static_cast<std::size_t>(__builtin_ctzll(m))] = serial;
     report_from(e.k_from);
     advance(static_cast<StageId>(e.stage), e.t);
   }
@@ -678,14 +711,18 @@ class Replication {
     }
   }
 
-  void new_customer(std::uint64_t key, StageId stage, SegmentId segment, double t, std::int16_t cause) {
+  void new_customer(std::uint64_t key, StageId stage, SegmentId segment, double t,
+                    std::int16_t cause) {
     if (static_cast<std::int64_t>(customers_) >= m_.max_customers) too_many_customers(t);
     if ((++customers_ & kCancelPollMask) == 0) poll();
     path_rng_ = Stream(family_, key, Purpose::kPath);
     if (segment < 0) {
-      segment = m_.num_segments() == 1 ? 0 : static_cast<SegmentId>(m_.segment_choice.sample(path_rng_()));
+      segment = m_.num_segments() == 1
+                    ? 0
+                    : static_cast<SegmentId>(m_.segment_choice.sample(path_rng_()));
     }
-    cur_ = Customer{key, ++serial_, segment, 0, 0, 0, t, m_.converted[static_cast<std::size_t>(stage)] != 0};
+    cur_ = Customer{key, ++serial_, segment, 0,
+                    0,   0,         t,       m_.converted[static_cast<std::size_t>(stage)] != 0};
     hot_row_ = &hot_[static_cast<std::size_t>(segment * s_count_)];
     CustomerOutcomes* out = control_.outcomes;
     if (out != nullptr) {
@@ -702,19 +739,23 @@ class Replication {
   }
 
   [[noreturn]] void too_many_customers(double t) const {
-    throw InputError(m_.scenario_file.empty() ? "<scenario>" : m_.scenario_file, 0, "max_customers",
-                     "replication " + std::to_string(rep_) + " would simulate more than " +
-                         std::to_string(m_.max_customers) + " customers (day " + std::to_string(t) +
-                         "): referrals outgrow the funnel; lower referrals' rate_per_day or raise max_customers");
+    throw InputError(
+        m_.scenario_file.empty() ? "<scenario>" : m_.scenario_file, 0, "max_customers",
+        "replication " + std::to_string(rep_) + " would simulate more than " +
+            std::to_string(m_.max_customers) + " customers (day " + std::to_string(t) +
+            "): referrals outgrow the funnel; lower referrals' rate_per_day or raise max_customers");
   }
 
   /// Moves the customer from stage s at time t until an absorbing stage or the horizon.
   /// The path stream and the serial are kept in locals here: in members, every count written
   /// through an int64_t pointer (which may alias their uint64_t words) would reload them.
-  [[gnu::always_inline]] inline void advance(StageId s, double t) { advance(s, t, path_rng_, cur_.serial); }
+  [[gnu::always_inline]] inline void advance(StageId s, double t) {
+    advance(s, t, path_rng_, cur_.serial);
+  }
 
   /// advance() with the customer's path stream `rng` and serial given (the current customer's).
-  [[gnu::always_inline]] inline void advance(StageId s, double t, Stream rng, const std::uint64_t serial) {
+  [[gnu::always_inline]] inline void advance(StageId s, double t, Stream rng,
+                                             const std::uint64_t serial) {
     for (;;) {
       visit(s, serial);
       const StageHot& h = hot(s);
@@ -742,7 +783,8 @@ class Replication {
   /// Counts the customer in `reached` on its first visit of s (visited_ holds the customer's serial).
   [[gnu::always_inline]] inline void visit(StageId s, std::uint64_t serial) {
     auto& mark = visited_[static_cast<std::size_t>(s)];
-    result_.reached[static_cast<std::size_t>(s)] += static_cast<std::int64_t>(mark != serial);  // branch-free
+    result_.reached[static_cast<std::size_t>(s)] +=
+        static_cast<std::int64_t>(mark != serial);  // branch-free
     mark = serial;
   }
 
@@ -753,7 +795,8 @@ class Replication {
   };
 
   /// A stage visit without touchpoints: one exit draw, one next draw.
-  [[gnu::always_inline]] inline Visit plain_visit(const StageHot& h, StageId s, double entry, Stream& rng) {
+  [[gnu::always_inline]] inline Visit plain_visit(const StageHot& h, StageId s, double entry,
+                                                  Stream& rng) {
     const StageRule& r = *h.rule;
     const double e = exp1(rng);
     const double exit = entry + (h.mean > 0.0 ? h.mean * e : r.dwell.inverse_cumulative_hazard(e));
@@ -775,8 +818,9 @@ class Replication {
       slots_.push_back(detail::open_slot(id, m_.touchpoints[static_cast<std::size_t>(id)], entry));
     }
     TouchedHooks hooks{*this, s};
-    const detail::StayEnd end = detail::touched_stay(h.rule->dwell, slots_.data(), slots_.size(), m_.touchpoints,
-                                                     entry, target, m_.horizon, window_counter_, hooks);
+    const detail::StayEnd end =
+        detail::touched_stay(h.rule->dwell, slots_.data(), slots_.size(), m_.touchpoints, entry,
+                             target, m_.horizon, window_counter_, hooks);
     if (end.kind == detail::StayEnd::kHorizon) {
       stay(h, s, entry, m_.horizon, true);
       return {};
@@ -801,12 +845,14 @@ class Replication {
     void reached(const detail::Slot& sl, const Touchpoint&, double when) {
       r.result_.touchpoints[static_cast<std::size_t>(sl.tp)].reached += 1.0;
       if (r.control_.contacts) {
-        r.result_.contacts.push_back(Contact{static_cast<std::int32_t>(r.rep_), static_cast<std::int64_t>(r.cur_.key),
-                                             when, static_cast<std::int16_t>(sl.tp), static_cast<std::int16_t>(s)});
+        r.result_.contacts.push_back(
+            Contact{static_cast<std::int32_t>(r.rep_), static_cast<std::int64_t>(r.cur_.key), when,
+                    static_cast<std::int16_t>(sl.tp), static_cast<std::int16_t>(s)});
       }
       if (r.control_.outcomes != nullptr) {
-        auto& first_reach = r.control_.outcomes->first_reach[r.cur_.out_index * r.m_.touchpoints.size() +
-                                                              static_cast<std::size_t>(sl.tp)];
+        auto& first_reach =
+            r.control_.outcomes->first_reach[r.cur_.out_index * r.m_.touchpoints.size() +
+                                             static_cast<std::size_t>(sl.tp)];
         if (first_reach < 0) first_reach = static_cast<std::int16_t>(s);
       }
     }
@@ -828,7 +874,8 @@ class Replication {
   StageId choose_next(const StageHot& h) {
     const detail::Slot* latest = nullptr;
     for (const detail::Slot& sl : slots_) {
-      if (sl.window_end < kNever && m_.touchpoints[static_cast<std::size_t>(sl.tp)].has_next_override &&
+      if (sl.window_end < kNever &&
+          m_.touchpoints[static_cast<std::size_t>(sl.tp)].has_next_override &&
           (latest == nullptr || sl.window_order > latest->window_order)) {
         latest = &sl;
       }
@@ -841,7 +888,8 @@ class Replication {
   Stream& tp_stream(TouchpointId id) {
     const auto i = static_cast<std::size_t>(id);
     if (tp_stream_owner_[i] != cur_.serial) {
-      tp_streams_[i] = Stream(family_, cur_.key, Purpose::kTouchpoint, m_.touchpoints[i].stream_key, cur_.epoch);
+      tp_streams_[i] =
+          Stream(family_, cur_.key, Purpose::kTouchpoint, m_.touchpoints[i].stream_key, cur_.epoch);
       tp_stream_owner_[i] = cur_.serial;
     }
     return tp_streams_[i];
@@ -849,7 +897,8 @@ class Replication {
 
   Stream& referral_stream(std::uint32_t j) {
     if (ref_stream_owner_[j] != cur_.serial) {
-      ref_streams_[j] = Stream(family_, cur_.key, Purpose::kReferral, m_.referrals[j].stream_key, cur_.epoch);
+      ref_streams_[j] =
+          Stream(family_, cur_.key, Purpose::kReferral, m_.referrals[j].stream_key, cur_.epoch);
       ref_stream_owner_[j] = cur_.serial;
     }
     return ref_streams_[j];
@@ -868,10 +917,13 @@ class Replication {
       for (double t = from;;) {
         t += exp1_inverse(rng) / ref.rate_per_day;
         if (t >= to) break;
-        if (static_cast<std::int64_t>(customers_ + pending_.size()) >= m_.max_customers) too_many_customers(t);
+        if (static_cast<std::int64_t>(customers_ + pending_.size()) >= m_.max_customers)
+          too_many_customers(t);
         const std::uint64_t n = cur_.referrals_made++;
-        const std::uint64_t key = kReferralKeyBit | (mix64(cur_.key ^ mix64(n + 0x9e3779b97f4a7c15ULL)) >> 1U);
-        pending_.push_back(Pending{key, ref.to, ref.segment, t, causes_.referral(static_cast<int>(j))});
+        const std::uint64_t key =
+            kReferralKeyBit | (mix64(cur_.key ^ mix64(n + 0x9e3779b97f4a7c15ULL)) >> 1U);
+        pending_.push_back(
+            Pending{key, ref.to, ref.segment, t, causes_.referral(static_cast<int>(j))});
         ++referrals_;
       }
     }
@@ -891,7 +943,8 @@ class Replication {
     const std::uint64_t outcome_word = rng();
     const double decay_u = rng.uniform();
 
-    const double join = t + (res.has_handoff ? res.handoff.inverse_cumulative_hazard(e_handoff) : 0.0);
+    const double join =
+        t + (res.has_handoff ? res.handoff.inverse_cumulative_hazard(e_handoff) : 0.0);
     if (join >= m_.horizon) {  // still in the hand-off at the horizon
       stay(s, t, m_.horizon, true);
       return;
@@ -912,7 +965,8 @@ class Replication {
     std::uint64_t* bits = &visit_bits_[static_cast<std::size_t>(id) * visit_words_];
     std::fill(bits, bits + visit_words_, 0);
     for (int v = 0; v < s_count_; ++v) {
-      if (visited_[static_cast<std::size_t>(v)] == cur_.serial) bits[v / 64] |= std::uint64_t{1} << (v % 64);
+      if (visited_[static_cast<std::size_t>(v)] == cur_.serial)
+        bits[v / 64] |= std::uint64_t{1} << (v % 64);
     }
     push(join, QueueEventKind::kJoin, id, q.gen);
   }
@@ -959,10 +1013,18 @@ class Replication {
       if ((++handled & kCancelPollMask) == 0) poll();
       record_queues(e.time);
       switch (e.kind) {
-        case QueueEventKind::kJoin: join(e.id, e.time); break;
-        case QueueEventKind::kAbandon: abandon(e.id, e.gen, e.time); break;
-        case QueueEventKind::kServiceEnd: service_end(e.id, e.time); break;
-        case QueueEventKind::kStaff: staff(e.id, e.gen, e.time); break;
+        case QueueEventKind::kJoin:
+          join(e.id, e.time);
+          break;
+        case QueueEventKind::kAbandon:
+          abandon(e.id, e.gen, e.time);
+          break;
+        case QueueEventKind::kServiceEnd:
+          service_end(e.id, e.time);
+          break;
+        case QueueEventKind::kStaff:
+          staff(e.id, e.gen, e.time);
+          break;
       }
     }
     record_queues(kNever);
@@ -984,7 +1046,8 @@ class Replication {
     const auto q_count = queues_.size();
     while (next_report_ < t_count_ && m_.report_times[static_cast<std::size_t>(next_report_)] < t) {
       for (std::size_t r = 0; r < q_count; ++r) {
-        result_.queue_length[static_cast<std::size_t>(next_report_) * q_count + r] = queues_[r].waiting();
+        result_.queue_length[static_cast<std::size_t>(next_report_) * q_count + r] =
+            queues_[r].waiting();
       }
       ++next_report_;
     }
@@ -1001,7 +1064,8 @@ class Replication {
     rq.count_join(true);
     q.state = RequestState::kWaiting;
     rq.enqueue(t, q.cls, {id, q.gen});
-    if (q.patience < kNever && t + q.patience < m_.horizon) push(t + q.patience, QueueEventKind::kAbandon, id, q.gen);
+    if (q.patience < kNever && t + q.patience < m_.horizon)
+      push(t + q.patience, QueueEventKind::kAbandon, id, q.gen);
   }
 
   void start_service(std::uint32_t id, double t) {
@@ -1015,7 +1079,8 @@ class Replication {
 
   void abandon(std::uint32_t id, std::uint32_t gen, double t) {
     const Request& q = requests_[id];
-    if (q.gen != gen || q.state != RequestState::kWaiting) return;  // served before its patience ran out
+    if (q.gen != gen || q.state != RequestState::kWaiting)
+      return;  // served before its patience ran out
     detail::ResourceQueue& rq = queues_[static_cast<std::size_t>(q.resource)];
     rq.leave_queue(t, t - q.join);
     rq.count_abandon();
@@ -1036,7 +1101,8 @@ class Replication {
       to = rule.next_stages[rule.next.sample(q.outcome_word)];
     }
     // The chance of the decaying outcome halves every half-life of waiting.
-    if (to == res.decay_stage && !(q.decay_u < std::exp(-res.decay_per_day * (q.start - q.join)))) to = res.decay_to;
+    if (to == res.decay_stage && !(q.decay_u < std::exp(-res.decay_per_day * (q.start - q.join))))
+      to = res.decay_to;
     try_start(r, t);
     resume(id, t, to, causes_.service(r));
   }
@@ -1109,9 +1175,12 @@ class Replication {
 
   /// The customer was in stage s over [from, to); `to_horizon` means still there at the horizon.
   /// Stays of a customer are contiguous, so `from`'s report index is the previous stay's end.
-  void stay(StageId s, double from, double to, bool to_horizon) { stay(hot(s), s, from, to, to_horizon); }
+  void stay(StageId s, double from, double to, bool to_horizon) {
+    stay(hot(s), s, from, to, to_horizon);
+  }
 
-  [[gnu::always_inline]] inline void stay(const StageHot& h, StageId s, double from, double to, bool to_horizon) {
+  [[gnu::always_inline]] inline void stay(const StageHot& h, StageId s, double from, double to,
+                                          bool to_horizon) {
     // The stay counts at its first report row and is taken off at the row after its end (the
     // difference array); most stays end before the next report time, where the two cancel: one
     // comparison and no update (two updates of the same counter by every customer would make
@@ -1190,13 +1259,15 @@ class Replication {
 
   void log(double t, StageId from, StageId to, std::int16_t cause) {
     if (!control_.events) return;
-    result_.events.push_back(Event{static_cast<std::int32_t>(rep_), static_cast<std::int64_t>(cur_.key), t,
-                                   static_cast<std::int16_t>(from), static_cast<std::int16_t>(to), cause});
+    result_.events.push_back(
+        Event{static_cast<std::int32_t>(rep_), static_cast<std::int64_t>(cur_.key), t,
+              static_cast<std::int16_t>(from), static_cast<std::int16_t>(to), cause});
   }
 
   void poll() {
     flush_progress();
-    if (control_.cancel != nullptr && control_.cancel->load(std::memory_order_relaxed)) throw Cancelled();
+    if (control_.cancel != nullptr && control_.cancel->load(std::memory_order_relaxed))
+      throw Cancelled();
   }
 
   void flush_progress() {
@@ -1222,7 +1293,8 @@ class Replication {
     const int q_count = m_.num_resources();
     result_.num_resources = q_count;
     result_.queue_wait.assign(static_cast<std::size_t>(t_count_ * q_count), kNaN);
-    if (result_.queue_length.empty()) result_.queue_length.assign(static_cast<std::size_t>(t_count_ * q_count), 0);
+    if (result_.queue_length.empty())
+      result_.queue_length.assign(static_cast<std::size_t>(t_count_ * q_count), 0);
     std::vector<double> resource_metrics;
     for (int r = 0; r < q_count; ++r) {
       detail::ResourceQueue& rq = queues_[static_cast<std::size_t>(r)];
@@ -1230,7 +1302,8 @@ class Replication {
       discounted_cost_ += rq.discounted_staff_cost();
       const auto values = rq.metrics(m_.horizon);
       resource_metrics.insert(resource_metrics.end(), values.begin(), values.end());
-      for (int k = 0; k < t_count_; ++k) result_.queue_wait[static_cast<std::size_t>(k * q_count + r)] = rq.period_wait(k);
+      for (int k = 0; k < t_count_; ++k)
+        result_.queue_wait[static_cast<std::size_t>(k * q_count + r)] = rq.period_wait(k);
     }
     if (control_.outcomes != nullptr) sort_outcomes(*control_.outcomes);
 
@@ -1279,7 +1352,8 @@ class Replication {
     const auto k = static_cast<std::size_t>(out.touchpoints);
     std::vector<std::size_t> order(n);
     for (std::size_t i = 0; i < n; ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return out.customer[a] < out.customer[b]; });
+    std::sort(order.begin(), order.end(),
+              [&](std::size_t a, std::size_t b) { return out.customer[a] < out.customer[b]; });
     CustomerOutcomes sorted{out.touchpoints, {}, {}, {}, {}};
     sorted.customer.reserve(n);
     sorted.segment.reserve(n);
@@ -1289,7 +1363,8 @@ class Replication {
       sorted.customer.push_back(out.customer[i]);
       sorted.segment.push_back(out.segment[i]);
       sorted.converted.push_back(out.converted[i]);
-      sorted.first_reach.insert(sorted.first_reach.end(), out.first_reach.begin() + static_cast<std::ptrdiff_t>(i * k),
+      sorted.first_reach.insert(sorted.first_reach.end(),
+                                out.first_reach.begin() + static_cast<std::ptrdiff_t>(i * k),
                                 out.first_reach.begin() + static_cast<std::ptrdiff_t>((i + 1) * k));
     }
     out = std::move(sorted);
@@ -1332,7 +1407,7 @@ class Replication {
   std::vector<std::uint64_t> visited_;  // [S] serial of the last customer who visited the stage
   std::vector<Stream> ref_streams_;
   std::vector<std::uint64_t> ref_stream_owner_;
-  std::vector<Pending> pending_;        // referred customers not yet advanced (a stack)
+  std::vector<Pending> pending_;  // referred customers not yet advanced (a stack)
   std::uint64_t referrals_ = 0;
   std::uint64_t serial_ = 0;
 
@@ -1358,9 +1433,9 @@ class Replication {
   std::int64_t* occ_from_ = nullptr;  // its row of occupancy_diff_
   std::int64_t* occ_end_ = nullptr;   // the row past the last report (stays to the horizon)
   double next_report_t_ = kNever;     // report_times[k_from_], or never
-  double entry_t_ = kNaN;  // the last new customer's entry time and its report index
+  double entry_t_ = kNaN;             // the last new customer's entry time and its report index
   int entry_k_ = 0;
-  Stream path_rng_;  // segment, then E and next choice of each visit
+  Stream path_rng_;                       // segment, then E and next choice of each visit
   detail::LaneBlock& lane_block_;         // lane_block()'s results
   std::vector<double>& arrival_t_;        // arrivals waiting for the lanes: entry days,
   std::vector<std::int64_t>& arrival_k_;  // and their report indices
@@ -1379,8 +1454,8 @@ struct PartData {
   double discounted_revenue = 0.0;
   double discounted_cost = 0.0;
   std::uint64_t customers = 0;
-  std::vector<Request> requests;           // customers waiting for a resource's queue, in their order
-  std::vector<std::uint64_t> visit_bits;   // their visit sets
+  std::vector<Request> requests;  // customers waiting for a resource's queue, in their order
+  std::vector<std::uint64_t> visit_bits;  // their visit sets
 };
 
 PartData Replication::take_part() {
@@ -1403,8 +1478,10 @@ PartData Replication::take_part() {
 }
 
 void Replication::absorb(PartData&& d) {
-  for (std::size_t i = 0; i < occupancy_diff_.size(); ++i) occupancy_diff_[i] += d.occupancy_diff[i];
-  for (std::size_t i = 0; i < result_.transitions.size(); ++i) result_.transitions[i] += d.transitions[i];
+  for (std::size_t i = 0; i < occupancy_diff_.size(); ++i)
+    occupancy_diff_[i] += d.occupancy_diff[i];
+  for (std::size_t i = 0; i < result_.transitions.size(); ++i)
+    result_.transitions[i] += d.transitions[i];
   for (std::size_t i = 0; i < result_.reached.size(); ++i) result_.reached[i] += d.reached[i];
   for (std::size_t i = 0; i < result_.touchpoints.size(); ++i) {
     TouchpointTally& t = result_.touchpoints[i];
@@ -1416,7 +1493,8 @@ void Replication::absorb(PartData&& d) {
   }
   result_.events.insert(result_.events.end(), d.events.begin(), d.events.end());
   result_.contacts.insert(result_.contacts.end(), d.contacts.begin(), d.contacts.end());
-  time_to_convert_.insert(time_to_convert_.end(), d.time_to_convert.begin(), d.time_to_convert.end());
+  time_to_convert_.insert(time_to_convert_.end(), d.time_to_convert.begin(),
+                          d.time_to_convert.end());
   revenue_ += d.revenue;
   cost_ += d.cost;
   discounted_revenue_ += d.discounted_revenue;
@@ -1468,7 +1546,9 @@ ReplicationPlan& ReplicationPlan::operator=(const ReplicationPlan&) = default;
 ReplicationPlan::ReplicationPlan(ReplicationPlan&&) noexcept = default;
 ReplicationPlan& ReplicationPlan::operator=(ReplicationPlan&&) noexcept = default;
 int ReplicationPlan::replication() const noexcept { return state_ ? state_->replication : 0; }
-int ReplicationPlan::parts() const noexcept { return state_ ? static_cast<int>(state_->parts.size()) : 0; }
+int ReplicationPlan::parts() const noexcept {
+  return state_ ? static_cast<int>(state_->parts.size()) : 0;
+}
 
 ReplicationPart::ReplicationPart() = default;
 ReplicationPart::~ReplicationPart() = default;
@@ -1491,7 +1571,8 @@ ReplicationPlan Engine::plan(int replication, const SimulationControl& control) 
   std::int64_t initial = 0;
   double expected = 0.0;  // arrivals expected at most (the peak rate all the time)
   for (const InitialGroup& g : model_.initial) initial += g.count;
-  for (const ArrivalProcess& p : model_.arrivals) expected += std::max(0.0, p.max_rate) * model_.horizon;
+  for (const ArrivalProcess& p : model_.arrivals)
+    expected += std::max(0.0, p.max_rate) * model_.horizon;
   // Streams are drawn here only where the parts could be many (a plan costs them a second pass).
   if (control.outcomes == nullptr && model_.referrals.empty() &&
       static_cast<double>(initial) + expected > 0.5 * static_cast<double>(per)) {
@@ -1533,9 +1614,11 @@ ReplicationPlan Engine::plan(int replication, const SimulationControl& control) 
   return plan;
 }
 
-ReplicationPart Engine::simulate_part(const ReplicationPlan& plan, int part, const SimulationControl& control) const {
+ReplicationPart Engine::simulate_part(const ReplicationPlan& plan, int part,
+                                      const SimulationControl& control) const {
   const detail::PlanState& ps = *plan.state_;
-  if (part < 0 || part >= static_cast<int>(ps.parts.size())) throw InternalError("simulate_part: no such part");
+  if (part < 0 || part >= static_cast<int>(ps.parts.size()))
+    throw InternalError("simulate_part: no such part");
   Replication rep(model_, ps.seed, ps.replication, control, thread_scratch());
   ReplicationPart out;
   out.state_ = std::make_unique<detail::PartState>();

@@ -52,14 +52,19 @@ struct LaneHooks {
     opened = true;
     return rng;
   }
-  void reached(const Slot&, const Touchpoint&, double) { ++out.touched_counts[static_cast<std::size_t>(j)].reached; }
-  void moved(const Slot&, const Touchpoint&) { ++out.touched_counts[static_cast<std::size_t>(j)].moves; }
+  void reached(const Slot&, const Touchpoint&, double) {
+    ++out.touched_counts[static_cast<std::size_t>(j)].reached;
+  }
+  void moved(const Slot&, const Touchpoint&) {
+    ++out.touched_counts[static_cast<std::size_t>(j)].moves;
+  }
 };
 
 /// The stay of customer `offset` (key `key`) of the block in kTouched stage `st` from `entry`, its
 /// exit's Exp(1) draw `target`: the scalar engine's touched_visit() up to the next stage's choice.
-[[gnu::noinline]] inline StayEnd touched_stay_of(const LaneCohort& c, const LaneStage& st, std::uint32_t offset,
-                                                 std::uint64_t key, double entry, double target, LaneBlock& out) {
+[[gnu::noinline]] inline StayEnd touched_stay_of(const LaneCohort& c, const LaneStage& st,
+                                                 std::uint32_t offset, std::uint64_t key,
+                                                 double entry, double target, LaneBlock& out) {
   const auto j = static_cast<std::size_t>(st.touched);
   const LaneTouchpoint& lt = c.touched[j];
   const Touchpoint& tp = (*c.touchpoints)[static_cast<std::size_t>(lt.id)];
@@ -71,7 +76,8 @@ struct LaneHooks {
   Slot slot = open_slot(lt.id, tp, entry);
   LaneHooks hooks{out, offset, st.touched, rng, opened};
   std::uint64_t windows = 0;  // window_order: one slot, so only its own windows to order
-  const StayEnd end = touched_stay(*st.dwell, &slot, 1, *c.touchpoints, entry, target, c.horizon, windows, hooks);
+  const StayEnd end =
+      touched_stay(*st.dwell, &slot, 1, *c.touchpoints, entry, target, c.horizon, windows, hooks);
   if (opened) {
     open_bits = static_cast<std::uint8_t>(open_bits | bit);
     state = rng.state();
@@ -81,7 +87,9 @@ struct LaneHooks {
 
 /// The touchpoint a kTouched stay's contact moves customers to.
 inline StageId touched_move_to(const LaneCohort& c, const LaneStage& st) {
-  return (*c.touchpoints)[static_cast<std::size_t>(c.touched[static_cast<std::size_t>(st.touched)].id)].move_to;
+  return (*c.touchpoints)[static_cast<std::size_t>(
+                              c.touched[static_cast<std::size_t>(st.touched)].id)]
+      .move_to;
 }
 
 /// Sorts the block's paid contacts (out.paid_scratch) by customer into out.paid, each customer's
@@ -126,7 +134,10 @@ class Tally {
   static constexpr std::size_t kCopies = 8;
   static constexpr std::size_t kSinks = 8;
   Tally(std::int64_t* counts, std::size_t size, std::vector<std::int64_t>& storage)
-      : counts_(counts), size_(size), copies_(size * kCopies <= 32768 ? kCopies : 1), storage_(storage) {
+      : counts_(counts),
+        size_(size),
+        copies_(size * kCopies <= 32768 ? kCopies : 1),
+        storage_(storage) {
     storage_.assign(size * copies_ + kSinks, 0);
   }
   Tally(const Tally&) = delete;
@@ -142,7 +153,9 @@ class Tally {
     return static_cast<std::int64_t>((l % copies_) * size_);
   }
   /// The first of the kSinks cells.
-  [[nodiscard]] std::int64_t sink() const noexcept { return static_cast<std::int64_t>(size_ * copies_); }
+  [[nodiscard]] std::int64_t sink() const noexcept {
+    return static_cast<std::int64_t>(size_ * copies_);
+  }
   void add(Records& r, std::int64_t delta) {
     std::int64_t* const base = storage_.data();
     const std::size_t n = r.n;  // (a local: the counts' stores cannot change it)

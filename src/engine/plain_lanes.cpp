@@ -57,7 +57,8 @@ using MI = hn::Mask<DI>;
 
 /// Lanes of a vector on this target (a constant on every target built here).
 constexpr std::size_t kN = hn::MaxLanes(DU());
-static_assert(kN >= 1 && kN <= 8, "the lanes' bit masks and rank tables are written for 1 to 8 lanes");
+static_assert(kN >= 1 && kN <= 8,
+              "the lanes' bit masks and rank tables are written for 1 to 8 lanes");
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
@@ -72,8 +73,9 @@ HWY_INLINE VU mul_const(VU x) {
   const hn::Repartition<std::uint32_t, DU> d32;
   const VU lo = hn::Set(du, C & 0xffffffffULL);
   const VU hi = hn::Set(du, C >> 32U);
-  const VU cross = hn::Add(hn::MulEven(hn::BitCast(d32, hn::ShiftRight<32>(x)), hn::BitCast(d32, lo)),
-                           hn::MulEven(hn::BitCast(d32, x), hn::BitCast(d32, hi)));
+  const VU cross =
+      hn::Add(hn::MulEven(hn::BitCast(d32, hn::ShiftRight<32>(x)), hn::BitCast(d32, lo)),
+              hn::MulEven(hn::BitCast(d32, x), hn::BitCast(d32, hi)));
   return hn::Add(hn::MulEven(hn::BitCast(d32, x), hn::BitCast(d32, lo)), hn::ShiftLeft<32>(cross));
 #endif
 }
@@ -166,7 +168,8 @@ constexpr CompressTable kCompress4{};
 HWY_INLINE void compress_store(VI v, MI m, unsigned bits, std::int64_t* p) {
 #if HWY_TARGET == HWY_AVX2
   (void)m;
-  const __m256i idx = _mm256_load_si256(reinterpret_cast<const __m256i*>(kCompress4.idx[bits].data()));
+  const __m256i idx =
+      _mm256_load_si256(reinterpret_cast<const __m256i*>(kCompress4.idx[bits].data()));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_permutevar8x32_epi32(v.raw, idx));
 #else
   (void)bits;
@@ -182,11 +185,11 @@ struct alignas(64) LaneArray {
 
 /// Customers in registers, each about to visit `stage`, entered at t.
 struct Lanes {
-  VU state;        // path stream counters
+  VU state;  // path stream counters
   VI stage;
-  VI k_from;       // report index of the stay that starts now
-  VU visited;      // bit s: stage s visited
-  VI offset;       // customer in the block
+  VI k_from;   // report index of the stay that starts now
+  VU visited;  // bit s: stage s visited
+  VI offset;   // customer in the block
   VF t;
   VF next_report;  // report_times[k_from], or never
   VU tp_state;     // touchpoint stream counters (where tp_open)
@@ -201,10 +204,11 @@ struct Lanes {
 /// vectors of a pass do not depend on each other, so the core overlaps them.
 class LaneKernel {
  public:
-  static constexpr std::uint32_t kChunk = 2048;          // customers of a chunk (its arrays stay in L2)
+  static constexpr std::uint32_t kChunk = 2048;  // customers of a chunk (its arrays stay in L2)
   static constexpr std::size_t kStride = kChunk + 2 * 8;  // an array's slots: a chunk and a vector
-  LaneKernel(const LaneCohort& c, std::uint64_t first_key, std::uint32_t n, std::int64_t* transitions,
-             std::int64_t* occupancy_diff, std::int64_t* reached, LaneBlock& out)
+  LaneKernel(const LaneCohort& c, std::uint64_t first_key, std::uint32_t n,
+             std::int64_t* transitions, std::int64_t* occupancy_diff, std::int64_t* reached,
+             LaneBlock& out)
       : c_(c),
         first_key_(first_key),
         n_(n),
@@ -212,9 +216,11 @@ class LaneKernel {
         T_(c.t_count),
         reached_(reached),
         out_(out),
-        occupancy_(occupancy_diff, static_cast<std::size_t>((c.t_count + 1) * c.s_count), out.occupancy_copies),
+        occupancy_(occupancy_diff, static_cast<std::size_t>((c.t_count + 1) * c.s_count),
+                   out.occupancy_copies),
         transitions_(transitions),
-        move_counts_(lane_parts::zeroed(out.move_counts, static_cast<std::size_t>(2 * c.s_count * c.s_count))),
+        move_counts_(lane_parts::zeroed(out.move_counts,
+                                        static_cast<std::size_t>(2 * c.s_count * c.s_count))),
         moved_(move_counts_.data(), move_counts_.size(), out.move_copies) {
     static_assert(kLaneMaxStages == 16 && static_cast<int>(LaneKind::kOther) < 8);
     alignas(16) std::array<std::uint8_t, kLaneMaxStages> info{};
@@ -227,7 +233,8 @@ class LaneKernel {
       mean_[i] = s < S_ ? st.mean : 0.0;
       dwell_[i] = s < S_ ? st.dwell : nullptr;
       other_families_ = other_families_ || dwell_[i] != nullptr;
-      for (std::size_t j = 0; j < 8; ++j) next_[i * 8 + j] = s < S_ ? static_cast<std::int64_t>(st.next[j]) : 0;
+      for (std::size_t j = 0; j < 8; ++j)
+        next_[i * 8 + j] = s < S_ ? static_cast<std::int64_t>(st.next[j]) : 0;
     }
     for (std::size_t l = 0; l < kN; ++l) {
       occ_off_.v[l] = occupancy_.lane_offset(l);
@@ -240,17 +247,27 @@ class LaneKernel {
     {
       const DI di;
       const DU du;
-      v_ = Broadcast{hn::Set(di, T_), hn::Set(di, S_), hn::Set(di, S_ * S_), hn::Set(di, c.won), hn::Set(di, c.tp_move_to),
-                     hn::Set(di, c.start), hn::Set(di, std::int64_t{1} << c.start), hn::Set(di, c.entry_k),
-                     hn::Set(du, first_key), hn::Set(du, c.path_base),
-                     hn::Set(du, kGolden * static_cast<std::uint64_t>(c.skip_words)), hn::Set(DF(), c.horizon)};
+      v_ = Broadcast{hn::Set(di, T_),
+                     hn::Set(di, S_),
+                     hn::Set(di, S_ * S_),
+                     hn::Set(di, c.won),
+                     hn::Set(di, c.tp_move_to),
+                     hn::Set(di, c.start),
+                     hn::Set(di, std::int64_t{1} << c.start),
+                     hn::Set(di, c.entry_k),
+                     hn::Set(du, first_key),
+                     hn::Set(du, c.path_base),
+                     hn::Set(du, kGolden * static_cast<std::uint64_t>(c.skip_words)),
+                     hn::Set(DF(), c.horizon)};
     }
     // Each lane its own sink cell: records of masked-off lanes do not wait for each other either.
     static_assert(kN <= Tally::kSinks);
     occ_sink_ = hn::Iota(DI(), occupancy_.sink());
     moved_sink_ = hn::Iota(DI(), moved_.sink());
     out.sweep.resize(kFields * kStride);
-    for (int s = 0; s < S_; ++s) calendar_ = calendar_ || c.stages[static_cast<std::size_t>(s)].kind == LaneKind::kCalendarMove;
+    for (int s = 0; s < S_; ++s)
+      calendar_ =
+          calendar_ || c.stages[static_cast<std::size_t>(s)].kind == LaneKind::kCalendarMove;
     sweep_ = out.sweep.data();
     // The report times, then never for k = T and beyond (a gather needs no mask then).
     out.report_times.assign(c.report_times, c.report_times + T_);
@@ -313,7 +330,9 @@ class LaneKernel {
   enum Field : std::size_t { kState, kPacked, kVisited, kT, kNextReport, kTpState, kFields };
   static constexpr std::int64_t kConverted = 1;  // flags
   static constexpr std::int64_t kTpOpen = 2;
-  [[nodiscard]] std::int64_t* field(Field f) const { return sweep_ + static_cast<std::size_t>(f) * kStride; }
+  [[nodiscard]] std::int64_t* field(Field f) const {
+    return sweep_ + static_cast<std::size_t>(f) * kStride;
+  }
 
   void flush() {
     occupancy_.add(plus_, 1);
@@ -323,7 +342,8 @@ class LaneKernel {
 
   /// Adds the records up when a buffer has no room left for a visit's.
   HWY_INLINE void flush_if_full() {
-    if (plus_.n > Records::kCap - 8 * kN || minus_.n > Records::kCap - 4 * kN || moves_.n > Records::kCap - 4 * kN) {
+    if (plus_.n > Records::kCap - 8 * kN || minus_.n > Records::kCap - 4 * kN ||
+        moves_.n > Records::kCap - 4 * kN) {
       flush();
     }
   }
@@ -337,7 +357,8 @@ class LaneKernel {
     const DU du;
     const DF df;
     const MI valid = hn::Lt(iota_, hn::Set(di, static_cast<std::int64_t>(m - i)));
-    const VI offset = hn::IfThenElseZero(valid, hn::Add(iota_, hn::Set(di, static_cast<std::int64_t>(first + i))));
+    const VI offset = hn::IfThenElseZero(
+        valid, hn::Add(iota_, hn::Set(di, static_cast<std::int64_t>(first + i))));
     const VU key = hn::Add(v_.first_key, as_u(offset));
     const VU state = hn::Add(mix64v(hn::Xor(v_.path_base, key)), v_.skip);
     VI k_from = v_.entry_k;
@@ -347,13 +368,23 @@ class LaneKernel {
       t = hn::GatherIndex(df, c_.entry_t, offset);
     }
     const MI none = hn::FirstN(di, 0);
-    return Lanes{state, v_.start, k_from, as_u(v_.start_bit), offset, t,
-                 report_time(k_from), hn::Zero(du), c_.converted ? valid : none, valid, none};
+    return Lanes{state,
+                 v_.start,
+                 k_from,
+                 as_u(v_.start_bit),
+                 offset,
+                 t,
+                 report_time(k_from),
+                 hn::Zero(du),
+                 c_.converted ? valid : none,
+                 valid,
+                 none};
   }
 
   /// The kPacked word of a customer.
   static HWY_INLINE VI pack(VI stage, VI flags, VI offset, VI k_from) {
-    return hn::Or(hn::Or(stage, hn::ShiftLeft<8>(flags)), hn::Or(hn::ShiftLeft<16>(offset), hn::ShiftLeft<40>(k_from)));
+    return hn::Or(hn::Or(stage, hn::ShiftLeft<8>(flags)),
+                  hn::Or(hn::ShiftLeft<16>(offset), hn::ShiftLeft<40>(k_from)));
   }
 
   /// The customers at i .. i + kN - 1 of the arrays, those before `live` active.
@@ -402,14 +433,18 @@ class LaneKernel {
 
     const VI info = stage_info(L.stage);
     const VI kd = hn::And(info, hn::Set(di, 7));
-    const MI touched = hn::And(L.active, hn::Eq(kd, hn::Set(di, static_cast<std::int64_t>(LaneKind::kCalendarMove))));
-    const MI by_lane = hn::And(L.active, hn::Eq(kd, hn::Set(di, static_cast<std::int64_t>(LaneKind::kTouched))));
+    const MI touched = hn::And(
+        L.active, hn::Eq(kd, hn::Set(di, static_cast<std::int64_t>(LaneKind::kCalendarMove))));
+    const MI by_lane =
+        hn::And(L.active, hn::Eq(kd, hn::Set(di, static_cast<std::int64_t>(LaneKind::kTouched))));
     // plain: the lanes that draw a dwell (plain stages and those with touchpoints). No lane is
     // ever at an absorbing stage here: a move into one ends the customer in its step.
     const MI plain = hn::And(
-        L.active, hn::Or(hn::Eq(kd, hn::Set(di, static_cast<std::int64_t>(LaneKind::kPlain))), hn::Or(touched, by_lane)));
+        L.active, hn::Or(hn::Eq(kd, hn::Set(di, static_cast<std::int64_t>(LaneKind::kPlain))),
+                         hn::Or(touched, by_lane)));
     const MI other = hn::AndNot(plain, L.active);
-    if (!hn::AllFalse(di, other)) [[unlikely]] eject(L, other);  // (L by value: see redraw())
+    if (!hn::AllFalse(di, other)) [[unlikely]]
+      eject(L, other);  // (L by value: see redraw())
 
     // A visit's two words at once (they do not depend on each other): Exp(1) from the first, the
     // next stage from the second. Exp(1) is Boost's ziggurat, its first try here
@@ -423,8 +458,10 @@ class LaneKernel {
     VU w2 = mix64v(two_words);
     L.state = hn::IfThenElse(hn::RebindMask(du, plain), two_words, L.state);
     const VI layer = as_i(hn::And(w, hn::Set(du, 0xff)));
-    const VF r = hn::Mul(hn::ConvertTo(df, as_i(hn::ShiftRight<8>(hn::AndNot(hn::Set(du, std::uint64_t{1} << 11U), w)))),
-                         hn::Set(df, 0x1.0p-56));
+    const VF r = hn::Mul(
+        hn::ConvertTo(df,
+                      as_i(hn::ShiftRight<8>(hn::AndNot(hn::Set(du, std::uint64_t{1} << 11U), w)))),
+        hn::Set(df, 0x1.0p-56));
     const VF x_i = hn::GatherIndex(df, table_x_, layer);
     const VF x_next = hn::GatherIndex(df, table_x_ + 1, layer);
     VF e = hn::Mul(r, x_i);
@@ -439,7 +476,8 @@ class LaneKernel {
     VF exit = hn::Add(L.t, hn::Mul(mean, e));
     if (other_families_) [[unlikely]] {
       const MI other_family = hn::And(hn::AndNot(by_lane, plain), as_i(hn::Eq(mean, hn::Zero(df))));
-      if (!hn::AllFalse(di, other_family)) exit = exits_from_dwells(L.stage, L.t, other_family, e, exit);
+      if (!hn::AllFalse(di, other_family))
+        exit = exits_from_dwells(L.stage, L.t, other_family, e, exit);
     }
     // The stay ends at `exit`, or earlier at a contact that moves the customer (tp_moved, `end`);
     // it reaches the horizon when neither comes before it (`limit`: the earlier of exit and the
@@ -473,7 +511,8 @@ class LaneKernel {
       const MI search = hn::AndNot(fits, crossing);
       if (!hn::AllFalse(di, search)) k_to = search_reports(k_to, end, search);
       append(plus_, crossing, row_cell, occ_sink_);
-      append(minus_, hn::And(crossing, hn::Lt(k_to, t_count)), occupancy_cell(k_to, L.stage), occ_sink_);
+      append(minus_, hn::And(crossing, hn::Lt(k_to, t_count)), occupancy_cell(k_to, L.stage),
+             occ_sink_);
       L.k_from = hn::IfThenElse(crossing, k_to, L.k_from);
       L.next_report = hn::IfThenElse(as_f(crossing), report_time(k_to), L.next_report);
     }
@@ -484,7 +523,8 @@ class LaneKernel {
     // (gathered for every lane: the column is in the table for any stage, and a mask would put
     // the exit's comparison on the lanes' critical path)
     const VI cell = hn::GatherIndex(di, next_.data(), hn::Add(hn::ShiftLeft<3>(L.stage), column));
-    const MI kept = hn::Lt(as_i(hn::And(w2, hn::Set(du, 0xffffffffULL))), as_i(hn::ShiftRight<32>(as_u(cell))));
+    const MI kept =
+        hn::Lt(as_i(hn::And(w2, hn::Set(du, 0xffffffffULL))), as_i(hn::ShiftRight<32>(as_u(cell))));
     const VI low16 = hn::Set(di, 0xffff);
     VI to = hn::IfThenElse(kept, hn::And(hn::ShiftRight<16>(cell), low16), hn::And(cell, low16));
     if (!hn::AllFalse(di, tp_moved)) {  // moved by the touchpoint: no next-stage word was drawn
@@ -497,11 +537,13 @@ class LaneKernel {
     L.visited = hn::IfThenElse(hn::RebindMask(du, moving), hn::Or(L.visited, to_bit), L.visited);
     const VI move_cell = hn::Add(hn::Add(as_i(mul32(as_u(L.stage), as_u(v_.s_count))), to),
                                  hn::Load(di, moved_off_.v.data()));
-    append(moves_, moving, hn::IfThenElse(hn::AndNot(again, moving), hn::Add(move_cell, v_.pairs), move_cell),
+    append(moves_, moving,
+           hn::IfThenElse(hn::AndNot(again, moving), hn::Add(move_cell, v_.pairs), move_cell),
            moved_sink_);
     // A move into an absorbing stage ends the customer here: its last stay, from `end` on.
     const VI to_kind = hn::And(stage_info(to), hn::Set(di, 7));
-    const MI absorbed = hn::And(moving, hn::Eq(to_kind, hn::Set(di, static_cast<std::int64_t>(LaneKind::kAbsorbing))));
+    const MI absorbed = hn::And(
+        moving, hn::Eq(to_kind, hn::Set(di, static_cast<std::int64_t>(LaneKind::kAbsorbing))));
     const MI last = hn::And(hn::Or(absorbed, at_horizon), hn::Lt(L.k_from, t_count));
     append(plus_, last, occupancy_cell(L.k_from, hn::IfThenElse(absorbed, to, L.stage)), occ_sink_);
     const MI converts = hn::And(hn::AndNot(L.converted, moving), hn::Eq(to, v_.won));
@@ -521,7 +563,8 @@ class LaneKernel {
     return hn::GatherIndex(DI(), info_.data(), s);
 #else
     const hn::Repartition<std::uint8_t, DI> d8;
-    return hn::And(hn::BitCast(DI(), hn::TableLookupBytes(info_bytes_, hn::BitCast(d8, s))), hn::Set(DI(), 0xff));
+    return hn::And(hn::BitCast(DI(), hn::TableLookupBytes(info_bytes_, hn::BitCast(d8, s))),
+                   hn::Set(DI(), 0xff));
 #endif
   }
 
@@ -554,7 +597,8 @@ class LaneKernel {
       x.v[l] = lane_parts::exp1_from(st.v[l]);
     }
     const VU after = hn::Add(hn::Load(du, st.v.data()), hn::Set(du, kGolden));
-    return Redrawn{hn::Load(DF(), x.v.data()), hn::IfThenElse(hn::RebindMask(du, which), after, state),
+    return Redrawn{hn::Load(DF(), x.v.data()),
+                   hn::IfThenElse(hn::RebindMask(du, which), after, state),
                    hn::IfThenElse(hn::RebindMask(du, which), mix64v(after), w2)};
   }
 
@@ -601,7 +645,8 @@ class LaneKernel {
       const MI behind = hn::And(which, as_i(Strict ? hn::Le(t, at) : hn::Lt(t, at)));
       if (hn::AllFalse(DI(), behind)) return t;
       k = hn::IfThenElse(as_f(behind), hn::Add(k, hn::Set(df, 1.0)), k);
-      t = hn::IfThenElse(as_f(behind), hn::Add(hn::Set(df, c_.tp_start), hn::Mul(k, hn::Set(df, c_.tp_every))), t);
+      t = hn::IfThenElse(
+          as_f(behind), hn::Add(hn::Set(df, c_.tp_start), hn::Mul(k, hn::Set(df, c_.tp_every))), t);
     }
   }
 
@@ -624,19 +669,21 @@ class LaneKernel {
       const MI opening = hn::AndNot(L.tp_open, pending);
       if (!hn::AllFalse(di, opening)) {
         const VU key = hn::Add(v_.first_key, as_u(L.offset));
-        L.tp_state = hn::IfThenElse(hn::RebindMask(du, opening), mix64v(hn::Xor(hn::Set(du, c_.tp_base), key)),
-                                    L.tp_state);
+        L.tp_state = hn::IfThenElse(hn::RebindMask(du, opening),
+                                    mix64v(hn::Xor(hn::Set(du, c_.tp_base), key)), L.tp_state);
         L.tp_open = hn::Or(L.tp_open, opening);
       }
       out_.tp_contacts += static_cast<std::int64_t>(hn::CountTrue(di, pending));
       const VU one_word = hn::Add(L.tp_state, golden);
       const VU two_words = hn::Add(one_word, golden);
       const VF u = hn::Mul(hn::ConvertTo(df, as_i(hn::ShiftRight<11>(mix64v(one_word)))), two_m53);
-      const VF u2 = hn::Mul(hn::ConvertTo(df, as_i(hn::ShiftRight<11>(mix64v(two_words)))), two_m53);
+      const VF u2 =
+          hn::Mul(hn::ConvertTo(df, as_i(hn::ShiftRight<11>(mix64v(two_words)))), two_m53);
       const MI hit = hn::And(pending, as_i(hn::Lt(u, hn::Set(df, c_.tp_reach))));
       const MI move = hn::And(hit, as_i(hn::Lt(u2, hn::Set(df, c_.tp_move_p))));
-      L.tp_state = hn::IfThenElse(hn::RebindMask(du, hit), two_words,
-                                  hn::IfThenElse(hn::RebindMask(du, pending), one_word, L.tp_state));
+      L.tp_state =
+          hn::IfThenElse(hn::RebindMask(du, hit), two_words,
+                         hn::IfThenElse(hn::RebindMask(du, pending), one_word, L.tp_state));
       out_.tp_reached += static_cast<std::int64_t>(hn::CountTrue(di, hit));
       out_.tp_moves += static_cast<std::int64_t>(hn::CountTrue(di, move));
       moved = hn::Or(moved, move);
@@ -669,9 +716,10 @@ class LaneKernel {
     const unsigned tp_open = bits_of(L.tp_open);
     for (unsigned m = bits_of(which); m != 0; m &= m - 1) {
       const auto l = static_cast<std::size_t>(__builtin_ctz(m));
-      out_.ejected.push_back(LaneEject{static_cast<std::uint32_t>(offset.v[l]), static_cast<std::int32_t>(stage.v[l]),
-                                       static_cast<std::int32_t>(k_from.v[l]), ((converted >> l) & 1U) != 0, t.v[l],
-                                       state.v[l], visited.v[l], ((tp_open >> l) & 1U) != 0, tp_state.v[l]});
+      out_.ejected.push_back(
+          LaneEject{static_cast<std::uint32_t>(offset.v[l]), static_cast<std::int32_t>(stage.v[l]),
+                    static_cast<std::int32_t>(k_from.v[l]), ((converted >> l) & 1U) != 0, t.v[l],
+                    state.v[l], visited.v[l], ((tp_open >> l) & 1U) != 0, tp_state.v[l]});
     }
   }
 
@@ -687,7 +735,8 @@ class LaneKernel {
     hn::Store(exit, DF(), out.v.data());
     for (unsigned m = bits_of(which); m != 0; m &= m - 1) {
       const auto l = static_cast<std::size_t>(__builtin_ctz(m));
-      out.v[l] = lane_parts::exit_from(*dwell_[static_cast<std::size_t>(stage.v[l])], t.v[l], x.v[l]);
+      out.v[l] =
+          lane_parts::exit_from(*dwell_[static_cast<std::size_t>(stage.v[l])], t.v[l], x.v[l]);
     }
     return hn::Load(DF(), out.v.data());
   }
@@ -718,7 +767,8 @@ class LaneKernel {
       const auto l = static_cast<std::size_t>(__builtin_ctz(m));
       const LaneStage& st = c_.stages[static_cast<std::size_t>(stage.v[l])];
       const auto o = static_cast<std::uint32_t>(offset.v[l]);
-      const StayEnd r = lane_parts::touched_stay_of(c_, st, o, first_key_ + o, t.v[l], x.v[l], out_);
+      const StayEnd r =
+          lane_parts::touched_stay_of(c_, st, o, first_key_ + o, t.v[l], x.v[l], out_);
       end.v[l] = r.when;
       limit.v[l] = r.kind == StayEnd::kHorizon ? kInf : r.when;
       if (r.kind == StayEnd::kMove) {
@@ -727,8 +777,8 @@ class LaneKernel {
       }
     }
     const DI di;
-    return ByLane{hn::Load(DF(), end.v.data()), hn::Load(DF(), limit.v.data()), hn::Load(di, move_to.v.data()),
-                  hn::MaskFromVec(hn::Load(di, moved.v.data()))};
+    return ByLane{hn::Load(DF(), end.v.data()), hn::Load(DF(), limit.v.data()),
+                  hn::Load(di, move_to.v.data()), hn::MaskFromVec(hn::Load(di, moved.v.data()))};
   }
 
   /// report_index() of the exits of lanes `which` (stays that pass more than one report time).
@@ -754,11 +804,12 @@ class LaneKernel {
   LaneBlock& out_;
   Tally occupancy_;
   std::int64_t* transitions_;
-  std::vector<std::int64_t>& move_counts_;  // [2 S^2]: moves to a stage visited before, then first visits
+  std::vector<std::int64_t>&
+      move_counts_;  // [2 S^2]: moves to a stage visited before, then first visits
   Tally moved_;
-  Records plus_;   // occupancy_diff += 1
-  Records minus_;  // occupancy_diff -= 1
-  Records moves_;  // transitions += 1
+  Records plus_;                // occupancy_diff += 1
+  Records minus_;               // occupancy_diff -= 1
+  Records moves_;               // transitions += 1
   const double* rt_ = nullptr;  // report times, then never (out_.report_times)
   // Per stage: kind | next_n << 3 (also as a byte table), the exponential mean, the alias table's
   // columns (8 a stage).
@@ -771,24 +822,25 @@ class LaneKernel {
   alignas(64) std::array<std::int64_t, kLaneMaxStages * 8> next_{};
   std::array<const Dwell*, kLaneMaxStages> dwell_{};  // stages with another family than exponential
   bool other_families_ = false;                       // any such stage
-  LaneArray<std::int64_t> occ_off_;    // each lane's copy of the occupancy counts
-  LaneArray<std::int64_t> moved_off_;  // and of the move counts
+  LaneArray<std::int64_t> occ_off_;                   // each lane's copy of the occupancy counts
+  LaneArray<std::int64_t> moved_off_;                 // and of the move counts
   /// The cohort's values in every lane (loaded as vectors, not broadcast from scalars each visit).
   struct Broadcast {
     VI t_count, s_count, pairs, won, tp_move_to, start, start_bit, entry_k;
     VU first_key, path_base, skip;
     VF horizon;
   } v_;
-  VI occ_sink_;                        // each lane's sink cell of the occupancy counts
-  VI moved_sink_;                      // and of the move counts
+  VI occ_sink_;                    // each lane's sink cell of the occupancy counts
+  VI moved_sink_;                  // and of the move counts
   std::int64_t* sweep_ = nullptr;  // out_.sweep: the customers' state between passes (field())
   bool calendar_ = false;          // the cohort has a calendar touchpoint (kCalendarMove stages)
 };
 
 }  // namespace
 
-void AdvanceLanes(const LaneCohort& c, std::uint64_t first_key, std::uint32_t n, std::int64_t* transitions,
-                  std::int64_t* occupancy_diff, std::int64_t* reached, LaneBlock& out) {
+void AdvanceLanes(const LaneCohort& c, std::uint64_t first_key, std::uint32_t n,
+                  std::int64_t* transitions, std::int64_t* occupancy_diff, std::int64_t* reached,
+                  LaneBlock& out) {
   LaneKernel kernel(c, first_key, n, transitions, occupancy_diff, reached, out);
   kernel.run();
 }
@@ -808,9 +860,11 @@ HWY_EXPORT(AdvanceLanes);
 HWY_EXPORT(LaneTarget);
 HWY_EXPORT(LaneWidth);
 
-void advance_lanes(const LaneCohort& cohort, std::uint64_t first_key, std::uint32_t n, std::int64_t* transitions,
-                   std::int64_t* occupancy_diff, std::int64_t* reached, LaneBlock& out) {
-  HWY_DYNAMIC_DISPATCH(AdvanceLanes)(cohort, first_key, n, transitions, occupancy_diff, reached, out);
+void advance_lanes(const LaneCohort& cohort, std::uint64_t first_key, std::uint32_t n,
+                   std::int64_t* transitions, std::int64_t* occupancy_diff, std::int64_t* reached,
+                   LaneBlock& out) {
+  HWY_DYNAMIC_DISPATCH(AdvanceLanes)
+  (cohort, first_key, n, transitions, occupancy_diff, reached, out);
 }
 
 const char* lanes_target() noexcept { return HWY_DYNAMIC_DISPATCH(LaneTarget)(); }

@@ -43,12 +43,12 @@ enum class LaneKind : std::uint8_t {
   /// kPlain (any dwell family) with one other touchpoint (LaneCohort::touched[LaneStage::touched]):
   /// the stay runs lane by lane in scalar code, touched_stay() as in the scalar engine
   kTouched,
-  kOther,      ///< anything else: the customer goes back to the scalar engine on entering it
+  kOther,  ///< anything else: the customer goes back to the scalar engine on entering it
 };
 
 struct LaneStage {
   LaneKind kind = LaneKind::kOther;
-  double mean = 0.0;         ///< the exponential mean (kPlain); 0: another family, `dwell`
+  double mean = 0.0;  ///< the exponential mean (kPlain); 0: another family, `dwell`
   /// A dwell of another family: the lanes draw E ~ Exp(1) and call its inverse_cumulative_hazard(E)
   /// for each lane in scalar code, as the scalar engine does.
   const Dwell* dwell = nullptr;
@@ -84,9 +84,9 @@ struct LanePaid {
 struct LaneCohort {
   std::array<LaneStage, kLaneMaxStages> stages{};
   int s_count = 0;
-  int start = 0;              ///< the group's stage (kPlain)
-  int won = -1;               ///< a first move into it is a conversion (-1: none)
-  bool converted = false;     ///< the group starts converted (no conversion to record)
+  int start = 0;                ///< the group's stage (kPlain)
+  int won = -1;                 ///< a first move into it is a conversion (-1: none)
+  bool converted = false;       ///< the group starts converted (no conversion to record)
   std::uint64_t path_base = 0;  ///< the customer's path stream key: mix64(path_base ^ key)
   /// Words of the path stream drawn before the first visit (1: the segment, drawn by shares; the
   /// stages the lanes take are then the same in every segment).
@@ -95,7 +95,7 @@ struct LaneCohort {
   const double* report_times = nullptr;
   int t_count = 0;
   double inv_report_every = 0.0;  ///< 1 / Model::report_every
-  int entry_k = 0;            ///< report index of day 0
+  int entry_k = 0;                ///< report index of day 0
   /// Per customer of the block (arrivals): its entry day and that day's report index. Null: every
   /// customer enters at day 0, report index entry_k.
   const double* entry_t = nullptr;
@@ -112,14 +112,15 @@ struct LaneCohort {
   // The touchpoints of kTouched stages (none of them the calendar touchpoint above).
   std::array<LaneTouchpoint, kLaneTouchpoints> touched{};
   int touched_count = 0;
-  const std::vector<Touchpoint>* touchpoints = nullptr;  ///< the model's (kTouched stays look them up)
+  const std::vector<Touchpoint>* touchpoints =
+      nullptr;  ///< the model's (kTouched stays look them up)
 };
 
 /// A customer handed back to the scalar engine as it enters stage `stage` at time `t`.
 struct LaneEject {
-  std::uint32_t offset = 0;   ///< in the block
+  std::uint32_t offset = 0;  ///< in the block
   std::int32_t stage = 0;
-  std::int32_t k_from = 0;    ///< report index of the stay that starts now
+  std::int32_t k_from = 0;  ///< report index of the stay that starts now
   bool converted = false;
   double t = 0.0;
   std::uint64_t state = 0;    ///< its path stream's counter (Stream(state) continues it)
@@ -131,13 +132,13 @@ struct LaneEject {
 /// What a block leaves besides the counts, and the block's scratch arrays: one LaneBlock serves
 /// block after block (and the engine keeps one per thread), so their memory is allocated once.
 struct LaneBlock {
-  std::vector<double> conversion;  ///< per customer of the block: its conversion time, NaN if none
-  std::vector<LaneEject> ejected;  ///< in no particular order
-  std::vector<std::uint64_t> keys; ///< scratch: the block's path stream keys
+  std::vector<double> conversion;   ///< per customer of the block: its conversion time, NaN if none
+  std::vector<LaneEject> ejected;   ///< in no particular order
+  std::vector<std::uint64_t> keys;  ///< scratch: the block's path stream keys
   std::vector<std::int64_t> occupancy_copies;  ///< scratch: the occupancy counts' copies (Tally)
   std::vector<std::int64_t> move_counts;       ///< scratch: the block's moves, 2 S^2
   std::vector<std::int64_t> move_copies;       ///< scratch: their copies
-  std::int64_t tp_contacts = 0;    ///< the calendar touchpoint's contacts, reached and moves
+  std::int64_t tp_contacts = 0;  ///< the calendar touchpoint's contacts, reached and moves
   std::int64_t tp_reached = 0;
   std::int64_t tp_moves = 0;
   // The touchpoints of kTouched stages: their counts, each customer's streams (touched_state[offset
@@ -147,10 +148,10 @@ struct LaneBlock {
   std::vector<std::uint64_t> touched_state;
   std::vector<std::uint8_t> touched_open;
   std::vector<LanePaid> paid;
-  std::vector<LanePaid> paid_scratch;   ///< scratch: paid in the lanes' order
-  std::vector<std::uint32_t> paid_at;   ///< scratch: the sort's counts
-  std::vector<double> report_times;     ///< scratch: the report times, then never (twice)
-  std::vector<std::int64_t> sweep;      ///< scratch: the customers' state between the lanes' passes
+  std::vector<LanePaid> paid_scratch;  ///< scratch: paid in the lanes' order
+  std::vector<std::uint32_t> paid_at;  ///< scratch: the sort's counts
+  std::vector<double> report_times;    ///< scratch: the report times, then never (twice)
+  std::vector<std::int64_t> sweep;     ///< scratch: the customers' state between the lanes' passes
 };
 
 /// The Highway target the lanes run on this CPU (hwy::TargetName: "AVX3" for AVX-512, "AVX2",
@@ -165,7 +166,8 @@ struct LaneBlock {
 /// Advances customers first_key .. first_key + n - 1 (n <= kLaneBlock) of the cohort from its
 /// start stage at their entry day (day 0 unless entry_t), adding to transitions (s_count^2, from * s_count + to), occupancy_diff
 /// ((t_count + 1) * s_count, the engine's difference rows) and reached (s_count).
-void advance_lanes(const LaneCohort& cohort, std::uint64_t first_key, std::uint32_t n, std::int64_t* transitions,
-                   std::int64_t* occupancy_diff, std::int64_t* reached, LaneBlock& out);
+void advance_lanes(const LaneCohort& cohort, std::uint64_t first_key, std::uint32_t n,
+                   std::int64_t* transitions, std::int64_t* occupancy_diff, std::int64_t* reached,
+                   LaneBlock& out);
 
 }  // namespace lcsim::detail

@@ -3,10 +3,9 @@
 namespace lcsim {
 
 const std::vector<std::string>& resource_metric_names() {
-  static const std::vector<std::string> names = {"joined",          "served",     "abandoned",
-                                                 "waited",          "wait_mean",  "wait_p95",
-                                                 "queue_time_mean", "queue_mean", "utilisation",
-                                                 "staff_cost"};
+  static const std::vector<std::string> names = {
+      "joined",   "served",          "abandoned",  "waited",      "wait_mean",
+      "wait_p95", "queue_time_mean", "queue_mean", "utilisation", "staff_cost"};
   return names;
 }
 

@@ -39,8 +39,8 @@ class ResourceQueue {
     busy_area_ += static_cast<double>(busy_) * dt;
     staffed_area_ += static_cast<double>(level_) * dt;
     const double d = discount_per_day_;
-    discounted_staffed_area_ +=
-        static_cast<double>(level_) * (d > 0.0 ? (std::exp(-d * last_) - std::exp(-d * t)) / d : dt);
+    discounted_staffed_area_ += static_cast<double>(level_) *
+                                (d > 0.0 ? (std::exp(-d * last_) - std::exp(-d * t)) / d : dt);
     last_ = t;
   }
 
@@ -111,7 +111,9 @@ class ResourceQueue {
 
   /// Staffing cost over [0, horizon], undiscounted and discounted; call after the final clock.
   [[nodiscard]] double staff_cost() const { return r_.cost_per_server_day * staffed_area_; }
-  [[nodiscard]] double discounted_staff_cost() const { return r_.cost_per_server_day * discounted_staffed_area_; }
+  [[nodiscard]] double discounted_staff_cost() const {
+    return r_.cost_per_server_day * discounted_staffed_area_;
+  }
 
   /// The ResourceMetric values (after advance_clock(horizon)); reorders the waits.
   [[nodiscard]] std::vector<double> metrics(double horizon) {

@@ -22,7 +22,8 @@ namespace lcsim::detail {
 /// schedule and the customer's window, if one is running.
 struct Slot {
   TouchpointId tp = 0;
-  double next_offset = std::numeric_limits<double>::infinity();  // after-entry schedule, days since stage entry
+  double next_offset =
+      std::numeric_limits<double>::infinity();  // after-entry schedule, days since stage entry
   double next_calendar = std::numeric_limits<double>::infinity();
   double window_end = std::numeric_limits<double>::infinity();
   std::uint64_t window_order = 0;  // larger = started later
@@ -30,7 +31,8 @@ struct Slot {
 
 /// Touchpoint `id`'s slot for a stay that starts at `entry`: its first contacts at or after it.
 inline Slot open_slot(TouchpointId id, const Touchpoint& tp, double entry) {
-  return Slot{id, tp.schedule.next_after_entry(0.0, false), tp.schedule.next_calendar(entry, false)};
+  return Slot{id, tp.schedule.next_after_entry(0.0, false),
+              tp.schedule.next_calendar(entry, false)};
 }
 
 /// How a touched stay ended.
@@ -54,9 +56,9 @@ struct StayEnd {
 /// On return the slots hold the windows still running (for the next stage's choice).
 template <class Hooks>
 [[gnu::always_inline]] inline StayEnd touched_stay(const Dwell& dwell, Slot* slots, std::size_t n,
-                                                   const std::vector<Touchpoint>& touchpoints, double entry,
-                                                   double target, double horizon, std::uint64_t& window_counter,
-                                                   Hooks& hooks) {
+                                                   const std::vector<Touchpoint>& touchpoints,
+                                                   double entry, double target, double horizon,
+                                                   std::uint64_t& window_counter, Hooks& hooks) {
   constexpr double kNever = std::numeric_limits<double>::infinity();
   double consumed = 0.0;  // factor-weighted hazard up to d_mark
   double d_mark = 0.0;    // dwell time of the last factor change
@@ -73,7 +75,8 @@ template <class Hooks>
     d_mark = d_now;
     factor = 1.0;
     for (std::size_t j = 0; j < n; ++j) {
-      if (slots[j].window_end < kNever) factor *= touchpoints[static_cast<std::size_t>(slots[j].tp)].hazard_factor;
+      if (slots[j].window_end < kNever)
+        factor *= touchpoints[static_cast<std::size_t>(slots[j].tp)].hazard_factor;
     }
     const double remaining = std::max(0.0, target - consumed);
     exit = entry + std::max(d_mark, dwell.inverse_cumulative_hazard(h_mark + remaining / factor));

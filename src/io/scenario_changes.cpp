@@ -46,7 +46,8 @@ Tree copy_tree(const YAML::Node& node, int source, int depth, std::size_t& budge
     case YAML::NodeType::Sequence:
       tree.kind = Tree::Kind::kSeq;
       tree.flow = node.Style() == YAML::EmitterStyle::Flow;
-      for (const auto& item : node) tree.values.push_back(copy_tree(item, source, depth + 1, budget, file, field));
+      for (const auto& item : node)
+        tree.values.push_back(copy_tree(item, source, depth + 1, budget, file, field));
       break;
     case YAML::NodeType::Map:
       tree.kind = Tree::Kind::kMap;
@@ -72,7 +73,8 @@ Tree copy(const YAML::Node& node, int source, const std::string& file, const std
 Tree load(const std::string& text, const std::string& file, const std::string& field, bool value,
           int source) {
   std::vector<YAML::Node> documents;
-  const std::string prefix = value ? "value '" + text + "' is not valid YAML: " : "YAML syntax error: ";
+  const std::string prefix =
+      value ? "value '" + text + "' is not valid YAML: " : "YAML syntax error: ";
   try {
     documents = yaml_load::load_all(text);
   } catch (const YAML::Exception& e) {
@@ -240,26 +242,31 @@ std::size_t matching_characters(std::string_view a, std::string_view b) {
     if (best == 0) continue;
     total += best;
     if (alo < best_i && blo < best_j) queue.push_back({alo, best_i, blo, best_j});
-    if (best_i + best < ahi && best_j + best < bhi) queue.push_back({best_i + best, ahi, best_j + best, bhi});
+    if (best_i + best < ahi && best_j + best < bhi)
+      queue.push_back({best_i + best, ahi, best_j + best, bhi});
   }
   return total;
 }
 
 double similarity(std::string_view a, std::string_view b) {
   if (a.empty() && b.empty()) return 1.0;
-  return 2.0 * static_cast<double>(matching_characters(a, b)) / static_cast<double>(a.size() + b.size());
+  return 2.0 * static_cast<double>(matching_characters(a, b)) /
+         static_cast<double>(a.size() + b.size());
 }
 
 /// Up to 5 candidates with similarity >= 0.6, best first (ties in document order).
-std::vector<std::string> close_matches(const std::string& word, const std::vector<std::string>& candidates) {
+std::vector<std::string> close_matches(const std::string& word,
+                                       const std::vector<std::string>& candidates) {
   std::vector<std::pair<double, std::size_t>> scored;
   for (std::size_t i = 0; i < candidates.size(); ++i) {
     const double score = similarity(word, candidates[i]);
     if (score >= 0.6) scored.emplace_back(score, i);
   }
-  std::stable_sort(scored.begin(), scored.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
+  std::stable_sort(scored.begin(), scored.end(),
+                   [](const auto& x, const auto& y) { return x.first > y.first; });
   std::vector<std::string> out;
-  for (std::size_t k = 0; k < scored.size() && k < 5; ++k) out.push_back(candidates[scored[k].second]);
+  for (std::size_t k = 0; k < scored.size() && k < 5; ++k)
+    out.push_back(candidates[scored[k].second]);
   return out;
 }
 
@@ -334,7 +341,8 @@ class Applier {
         }
       } else if (at != Tree::npos) {
         node->values[at] = value;
-        if (key_origin.line != 0) {  // the change, not the key it replaced, says where it was written
+        if (key_origin.line !=
+            0) {  // the change, not the key it replaced, says where it was written
           node->keys[at].source = key_origin.source;
           node->keys[at].line = key_origin.line;
         }
@@ -361,7 +369,8 @@ class Applier {
   }
 
  private:
-  static std::string container_problem(const std::string& where, const Tree& node, const Token& token) {
+  static std::string container_problem(const std::string& where, const Tree& node,
+                                       const Token& token) {
     const std::string name = where.empty() ? std::string("the document") : "'" + where + "'";
     if (node.kind == Tree::Kind::kMap && token.bracket) {
       return name + " is a mapping, not a list";
@@ -373,18 +382,21 @@ class Applier {
                          const std::string& where, const Tree& list) {
     const Token& token = tokens[k];
     const std::size_t n = list.values.size();
-    const std::string range = n == 0 ? std::string("it is empty")
-                                     : "indices 0 to " + std::to_string(n - 1);
+    const std::string range =
+        n == 0 ? std::string("it is empty") : "indices 0 to " + std::to_string(n - 1);
     if (!all_digits(token.key)) {
-      unknown(path, tokens, k, where, "'" + where + "' is a list; expected an index (" + range + "), got '" +
-                                          token.key + "'", false);
+      unknown(
+          path, tokens, k, where,
+          "'" + where + "' is a list; expected an index (" + range + "), got '" + token.key + "'",
+          false);
     }
     std::size_t index = 0;
-    const auto [ptr, ec] = std::from_chars(token.key.data(), token.key.data() + token.key.size(), index);
+    const auto [ptr, ec] =
+        std::from_chars(token.key.data(), token.key.data() + token.key.size(), index);
     if (ec != std::errc() || ptr != token.key.data() + token.key.size() || index >= n) {
       unknown(path, tokens, k, where,
-              "'" + where + "' has " + std::to_string(n) + (n == 1 ? " item" : " items") + " (" + range +
-                  "), no item " + token.key,
+              "'" + where + "' has " + std::to_string(n) + (n == 1 ? " item" : " items") + " (" +
+                  range + "), no item " + token.key,
               false);
     }
     return index;
@@ -392,13 +404,14 @@ class Applier {
 
   /// Throws the "unknown path" InputError. `k` is the first token that could not be followed, `where`
   /// the canonical path before it.
-  [[noreturn]] void unknown(const std::string& path, const std::vector<Token>& tokens, std::size_t k,
-                            const std::string& where, const std::string& detail, bool missing_key) const {
+  [[noreturn]] void unknown(const std::string& path, const std::vector<Token>& tokens,
+                            std::size_t k, const std::string& where, const std::string& detail,
+                            bool missing_key) const {
     // The path as the existing paths are written (list items as [i]), for the similarity.
     std::string query = where;
     for (std::size_t i = k; i < tokens.size(); ++i) {
       query = tokens[i].bracket || all_digits(tokens[i].key) ? query + "[" + tokens[i].key + "]"
-                                                               : append_key(query, tokens[i].key);
+                                                             : append_key(query, tokens[i].key);
     }
     std::vector<PathNode> nodes;
     collect_paths(root_, "", nodes);
@@ -432,8 +445,8 @@ std::vector<PathNode> paths(const Tree& tree, const std::string& prefix) {
 
 namespace {
 
-using yaml_tree::Tree;
 using yaml_tree::all_digits;
+using yaml_tree::Tree;
 
 // ---- values as JSON ----------------------------------------------------------------------------
 
@@ -451,7 +464,8 @@ std::optional<double> to_double(std::string_view text) {
   if (!text.empty() && text.front() == '+') text.remove_prefix(1);
   if (text.empty()) return std::nullopt;
   for (const char c : text) {
-    const bool ok = (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-';
+    const bool ok =
+        (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-';
     if (!ok) return std::nullopt;
   }
   double value = 0.0;
@@ -488,7 +502,8 @@ std::string json_string(std::string_view text) {
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buffer[8];
-          std::snprintf(buffer, sizeof buffer, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+          std::snprintf(buffer, sizeof buffer, "\\u%04x",
+                        static_cast<unsigned>(static_cast<unsigned char>(c)));
           out += buffer;
         } else {
           out += c;
@@ -571,7 +586,8 @@ std::string apply_changes(const std::string& yaml_text, const std::vector<Change
                           const std::string& file) {
   Tree root = yaml_tree::load(yaml_text, file, "", false);
   for (const auto& [path, value_text] : changes) {
-    yaml_tree::apply_change(root, path, yaml_tree::load(value_text, file, path, true), file, Tree{});
+    yaml_tree::apply_change(root, path, yaml_tree::load(value_text, file, path, true), file,
+                            Tree{});
   }
   return yaml_tree::emit(root);
 }
@@ -591,8 +607,9 @@ std::vector<std::string> split_values(const std::string& text) {
   const auto add = [&](std::size_t end) {
     std::string value = trim(std::string_view(text).substr(start, end - start));
     if (value.empty()) {
-      throw InputError("--set", 0, "",
-                       "empty value in '" + text + "' (write ~ to remove a field; quote a value with a comma)");
+      throw InputError(
+          "--set", 0, "",
+          "empty value in '" + text + "' (write ~ to remove a field; quote a value with a comma)");
     }
     values.push_back(std::move(value));
   };
@@ -629,7 +646,8 @@ ChangeValues parse_changes(const std::string& text) {
   ChangeValues out;
   out.path = trim(std::string_view(text).substr(0, eq));
   if (out.path.empty()) {
-    throw InputError("--set", 0, "", "no path before '=' in '" + text + "' (expected PATH=VALUE[,VALUE...])");
+    throw InputError("--set", 0, "",
+                     "no path before '=' in '" + text + "' (expected PATH=VALUE[,VALUE...])");
   }
   try {
     out.values = split_values(text.substr(eq + 1));

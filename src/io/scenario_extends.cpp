@@ -83,7 +83,8 @@ class Resolver {
         // A misspelt `extends:` ("extnds:") is the likely cause: name it, on its own line.
         for (const Tree& key : own.keys) {
           if (key.kind != Tree::Kind::kScalar || key.scalar == kChanges) continue;
-          const std::string hint = did_you_mean(key.scalar, std::vector<std::string_view>{kExtends});
+          const std::string hint =
+              did_you_mean(key.scalar, std::vector<std::string_view>{kExtends});
           if (!hint.empty()) {
             throw InputError(file, key.line, key.scalar,
                              "unknown key '" + key.scalar + "' in a file with 'changes:'" + hint);
@@ -115,14 +116,14 @@ class Resolver {
     }
     std::string base_text;
     if (!read(base_file, base_text)) {
-      throw InputError(file, extends_key.line, std::string(kExtends),
-                       "cannot read the base scenario '" + extends.scalar + "' (looked for " +
-                           base_file + ")");
+      throw InputError(
+          file, extends_key.line, std::string(kExtends),
+          "cannot read the base scenario '" + extends.scalar + "' (looked for " + base_file + ")");
     }
     Tree base = resolve_file(base_text, base_file);
     if (base.kind != Tree::Kind::kMap) {
-      throw InputError(base_file, base.line, "", expected_got("a scenario (a mapping)",
-                                                             "a document that is not a mapping"));
+      throw InputError(base_file, base.line, "",
+                       expected_got("a scenario (a mapping)", "a document that is not a mapping"));
     }
 
     Tree patch;
@@ -149,7 +150,8 @@ class Resolver {
     for (std::size_t i = 0; i < changes.keys.size(); ++i) {
       const Tree& path = changes.keys[i];
       if (path.kind != Tree::Kind::kScalar) {
-        throw InputError(file, path.line, std::string(kChanges), "expected a dotted path as the key");
+        throw InputError(file, path.line, std::string(kChanges),
+                         "expected a dotted path as the key");
       }
       try {
         yaml_tree::apply_change(base, path.scalar, changes.values[i], file, path);
@@ -163,7 +165,8 @@ class Resolver {
   }
 
   static bool read(const std::string& path, std::string& text) {
-    if (!input_file_problem(path, kMaxScenarioBytes).empty()) return false;  // a device, a FIFO, too large
+    if (!input_file_problem(path, kMaxScenarioBytes).empty())
+      return false;  // a device, a FIFO, too large
     std::ifstream in(path, std::ios::binary);
     if (!in) return false;
     text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

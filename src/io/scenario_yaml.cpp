@@ -19,8 +19,8 @@
 #include "lcsim/core/format.hpp"
 #include "lcsim/core/input_file.hpp"
 #include "lcsim/io/scenario_extends.hpp"
-#include "yaml_load.hpp"
 #include "lcsim/model/compile.hpp"
+#include "yaml_load.hpp"
 
 namespace lcsim {
 namespace {
@@ -29,24 +29,24 @@ namespace {
 
 using Keys = std::vector<std::string_view>;
 
-const Keys kTopKeys = {"arrivals",  "converted_stages", "description", "horizon",
-                       "max_customers", "money", "name", "referrals",
-                       "replications", "report_every", "resources", "seed",
-                       "segments", "stages", "touchpoints", "won"};
+const Keys kTopKeys = {
+    "arrivals", "converted_stages", "description",  "horizon",      "max_customers", "money",
+    "name",     "referrals",        "replications", "report_every", "resources",     "seed",
+    "segments", "stages",           "touchpoints",  "won"};
 // The top-level keys a file may have, as listed in messages and searched for a "did you mean": a
 // variant's `extends:` and `changes:` are taken off before the parser sees the file, but a misspelt
 // one ("chnages:") reaches it as an unknown key.
-const Keys kTopKeysListed = {"arrivals",  "changes",  "converted_stages", "description",
-                             "extends",   "horizon",  "max_customers",    "money",
-                             "name",      "referrals", "replications",    "report_every",
-                             "resources", "seed",     "segments",         "stages",
+const Keys kTopKeysListed = {"arrivals",    "changes",   "converted_stages", "description",
+                             "extends",     "horizon",   "max_customers",    "money",
+                             "name",        "referrals", "replications",     "report_every",
+                             "resources",   "seed",      "segments",         "stages",
                              "touchpoints", "won"};
 const Keys kStageKeys = {"absorbing", "dwell", "next", "revenue_per_month"};
 const Keys kOverrideKeys = {"dwell", "next", "revenue_per_month"};
-const Keys kDwellParamKeys = {"days", "mean", "median", "mu", "rate", "scale", "sd", "shape",
-                              "sigma"};
-const Keys kDwellKeys = {"days", "dist", "exit",  "mean",  "median", "mu",    "rate",
-                         "rates", "scale", "sd", "shape", "sigma", "values"};
+const Keys kDwellParamKeys = {"days",  "mean", "median", "mu",   "rate",
+                              "scale", "sd",   "shape",  "sigma"};
+const Keys kDwellKeys = {"days",  "dist",  "exit", "mean",  "median", "mu",    "rate",
+                         "rates", "scale", "sd",   "shape", "sigma",  "values"};
 const Keys kSegmentKeys = {"share", "stages"};
 const Keys kArrivalsKeys = {"initial", "streams"};
 const Keys kInitialKeys = {"count", "segment", "stage"};
@@ -58,9 +58,10 @@ const Keys kScheduleKeys = {"after_entry", "calendar"};
 const Keys kTimesKeys = {"days", "every", "start"};
 const Keys kEffectKeys = {"hazard_factor", "move", "next", "window"};
 const Keys kMoveKeys = {"probability", "to"};
-const Keys kResourceKeys = {"abandon_to", "changes",  "cost_per_server_day", "discipline",
-                            "handoff",    "outcome",  "patience",            "priority",
-                            "servers",    "serves",   "service",             "weekdays"};
+const Keys kResourceKeys = {"abandon_to", "changes",  "cost_per_server_day",
+                            "discipline", "handoff",  "outcome",
+                            "patience",   "priority", "servers",
+                            "serves",     "service",  "weekdays"};
 const Keys kChangeKeys = {"day", "servers"};
 const Keys kOutcomeKeys = {"decay", "next"};
 const Keys kDecayKeys = {"half_life", "stage", "to"};
@@ -132,8 +133,8 @@ std::optional<double> to_double(std::string_view text) {
   if (!text.empty() && text.front() == '+') text.remove_prefix(1);
   if (text.empty()) return std::nullopt;
   for (const char c : text) {
-    const bool ok = (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' ||
-                    c == '-';
+    const bool ok =
+        (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-';
     if (!ok) return std::nullopt;
   }
   double value = 0.0;
@@ -236,11 +237,9 @@ class Parser {
   void get(const MapView& view, std::string_view key, const std::string& prefix, double& out);
   void get(const MapView& view, std::string_view key, const std::string& prefix,
            std::optional<double>& out);
-  void get(const MapView& view, std::string_view key, const std::string& prefix,
-           std::string& out);
+  void get(const MapView& view, std::string_view key, const std::string& prefix, std::string& out);
   void get(const MapView& view, std::string_view key, const std::string& prefix, bool& out);
-  void get(const MapView& view, std::string_view key, const std::string& prefix,
-           std::int64_t& out);
+  void get(const MapView& view, std::string_view key, const std::string& prefix, std::int64_t& out);
   void get(const MapView& view, std::string_view key, const std::string& prefix, int& out);
   void get(const MapView& view, std::string_view key, const std::string& prefix,
            std::uint64_t& out);
@@ -289,8 +288,9 @@ std::optional<MapView> Parser::map(const YAML::Node& node, int line, const std::
     const std::string name = key.Scalar();
     if (allowed != nullptr && !contains(*allowed, name)) {
       add(key_line, child(field, name),
-          "unknown key '" + name + "' (expected one of: " + join(listed != nullptr ? *listed : *allowed) +
-              ")" + did_you_mean(name, listed != nullptr ? *listed : *allowed));
+          "unknown key '" + name +
+              "' (expected one of: " + join(listed != nullptr ? *listed : *allowed) + ")" +
+              did_you_mean(name, listed != nullptr ? *listed : *allowed));
       continue;
     }
     if (view.find(name) != nullptr) {
@@ -355,8 +355,7 @@ void Parser::get(const MapView& view, std::string_view key, const std::string& p
   }
 }
 
-void Parser::get(const MapView& view, std::string_view key, const std::string& prefix,
-                 bool& out) {
+void Parser::get(const MapView& view, std::string_view key, const std::string& prefix, bool& out) {
   if (const Entry* entry = view.find(key)) {
     const YAML::Node& node = entry->value;
     if (node.IsScalar() && !is_string_scalar(node)) {
@@ -964,8 +963,9 @@ void write_resource(std::ostringstream& out, const ResourceSpec& resource) {
   if (!resource.changes.empty()) {
     out << "    changes:\n";
     for (const auto& change : resource.changes) {
-      out << "      - " << flow_map({"day: " + format_number(change.day),
-                                    "servers: " + std::to_string(change.servers)})
+      out << "      - "
+          << flow_map({"day: " + format_number(change.day),
+                       "servers: " + std::to_string(change.servers)})
           << "\n";
     }
   }
@@ -1054,7 +1054,8 @@ Scenario load_scenario(const std::string& path) {
   bool ok = false;
   std::string why;
   std::string text = read_input_file(path, kMaxScenarioBytes, ok, why);
-  if (!ok) throw InputError(path, 0, "", why.empty() ? "cannot read file" : "cannot read file: " + why);
+  if (!ok)
+    throw InputError(path, 0, "", why.empty() ? "cannot read file" : "cannot read file: " + why);
   return parse_scenario(text, path);
 }
 
@@ -1094,8 +1095,7 @@ std::string to_yaml(const Scenario& scenario) {
   }
 
   const ArrivalsSpec& arrivals = scenario.arrivals;
-  out << "arrivals:" << (arrivals.initial.empty() && arrivals.streams.empty() ? " {}" : "")
-      << "\n";
+  out << "arrivals:" << (arrivals.initial.empty() && arrivals.streams.empty() ? " {}" : "") << "\n";
   if (!arrivals.initial.empty()) {
     out << "  initial:\n";
     for (const auto& cohort : arrivals.initial) {
@@ -1156,7 +1156,9 @@ std::vector<Problem> validate_file(const std::string& path) {
   bool ok = false;
   std::string why;
   const std::string text = read_input_file(path, kMaxScenarioBytes, ok, why);
-  if (!ok) return {Problem{path, 0, "", why.empty() ? "cannot read file" : "cannot read file: " + why, false}};
+  if (!ok)
+    return {
+        Problem{path, 0, "", why.empty() ? "cannot read file" : "cannot read file: " + why, false}};
   Scenario scenario;
   try {
     scenario = parse_scenario(text, path);

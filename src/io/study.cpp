@@ -137,7 +137,9 @@ class LockFile {
         throw IoError(path_ + ": cannot look at the lock file: " + errno_text(err));
       }
       struct stat now {};
-      if (::stat(path_.c_str(), &now) == 0 && now.st_dev == held.st_dev && now.st_ino == held.st_ino) return;
+      if (::stat(path_.c_str(), &now) == 0 && now.st_dev == held.st_dev &&
+          now.st_ino == held.st_ino)
+        return;
       ::close(fd_);  // the previous holder removed it: lock the path's current file instead
     }
   }
@@ -241,7 +243,8 @@ struct FormatVersion {
 
 FormatVersion check_study(const hdf5::File& file, const std::string& path) {
   const std::string not_study = path + ": not an lcsim study";
-  if (!hdf5::has_attr(file, "filetype")) throw IoError(not_study + " (no root attribute 'filetype')");
+  if (!hdf5::has_attr(file, "filetype"))
+    throw IoError(not_study + " (no root attribute 'filetype')");
   std::string filetype;
   try {
     filetype = hdf5::read_string_attr(file, "filetype");
@@ -272,12 +275,14 @@ hdf5::File open_study(const std::string& path, const std::string& shown, bool wr
   const fs::file_status status = fs::status(path, ec);
   if (ec || !fs::exists(status)) throw IoError(shown + ": no such study file");
   if (fs::is_directory(status)) throw IoError(shown + ": is a directory, not a study file");
-  if (::access(path.c_str(), R_OK) != 0) throw IoError(shown + ": cannot read: " + errno_text(errno));
+  if (::access(path.c_str(), R_OK) != 0)
+    throw IoError(shown + ": cannot read: " + errno_text(errno));
   hdf5::File file;
   try {
     file = hdf5::open_file(path, writable);
   } catch (const IoError&) {
-    if (!hdf5::has_hdf5_signature(path)) throw IoError(shown + ": not an HDF5 file, so not an lcsim study");
+    if (!hdf5::has_hdf5_signature(path))
+      throw IoError(shown + ": not an HDF5 file, so not an lcsim study");
     throw;
   }
   const FormatVersion found = check_study(file, shown);
@@ -323,8 +328,9 @@ hdf5::Group open_complete(const hdf5::File& file, const std::string& path, const
   if (!found) {
     const std::vector<std::string> names = complete_names(file, kind);
     throw InputError(path, 0, "name",
-                     std::string("no ") + kind.noun + " '" + name + "' in " + path + "; available " +
-                         kind.group + ": " + (names.empty() ? std::string("(none)") : join(names)));
+                     std::string("no ") + kind.noun + " '" + name + "' in " + path +
+                         "; available " + kind.group + ": " +
+                         (names.empty() ? std::string("(none)") : join(names)));
   }
   return hdf5::open_group(hdf5::open_group(file, kind.group), name);
 }
@@ -343,7 +349,7 @@ hdf5::Group open_referenced_run(const hdf5::File& file, const hdf5::Group& owner
 /// The top-level group of `kind`, created if the study has none yet.
 hdf5::Group require_group(const hdf5::File& file, const Kind& kind) {
   return hdf5::link_exists(file, kind.group) ? hdf5::open_group(file, kind.group)
-                                              : hdf5::create_group(file, kind.group);
+                                             : hdf5::create_group(file, kind.group);
 }
 
 /// Makes `name` free in `parent` for a new member: a complete member of that name is an InputError
@@ -399,15 +405,18 @@ Shape run_shape(const Run& run, const std::string& context) {
       throw bad("num_stages/num_reports differ from replication 0");
     }
     if (rep.occupancy.size() != shape.reports * shape.stages) throw bad("occupancy is not [T * S]");
-    if (rep.transitions.size() != shape.stages * shape.stages) throw bad("transitions is not [S * S]");
+    if (rep.transitions.size() != shape.stages * shape.stages)
+      throw bad("transitions is not [S * S]");
     if (rep.reached.size() != shape.stages) throw bad("reached is not [S]");
     if (rep.touchpoints.size() != shape.touchpoints) throw bad("touchpoint count differs");
     if (rep.metrics.size() != shape.metrics) throw bad("metrics do not match metric_names");
     if (static_cast<std::size_t>(rep.num_resources) != shape.resources) {
       throw bad("num_resources does not match resource_names");
     }
-    if (rep.queue_length.size() != shape.reports * shape.resources) throw bad("queue_length is not [T * Q]");
-    if (rep.queue_wait.size() != shape.reports * shape.resources) throw bad("queue_wait is not [T * Q]");
+    if (rep.queue_length.size() != shape.reports * shape.resources)
+      throw bad("queue_length is not [T * Q]");
+    if (rep.queue_wait.size() != shape.reports * shape.resources)
+      throw bad("queue_wait is not [T * Q]");
     for (const Event& e : rep.events) {
       if (e.replication != rep.replication) throw bad("an event belongs to another replication");
     }
@@ -477,7 +486,8 @@ void write_events(const hdf5::Group& group, const Run& run) {
   hdf5::Dataset table = hdf5::create_table(group, "events", ev.layout, total, chunk_rows, true);
   if (total == 0) return;
 
-  std::vector<std::byte> block(static_cast<std::size_t>(std::min(total, kEventBlockRows)) * row_size);
+  std::vector<std::byte> block(static_cast<std::size_t>(std::min(total, kEventBlockRows)) *
+                               row_size);
   hsize_t filled = 0;
   hsize_t written = 0;
   for (const auto& rep : run.replications) {
@@ -553,7 +563,8 @@ void write_run(const hdf5::Object& runs, const std::string& name, const Run& run
       const ReplicationResult& rep = run.replications[r];
       std::byte* row = rows.data() + r * row_size;
       put(row, layout.offset(0), static_cast<std::int32_t>(rep.replication));
-      for (std::size_t m = 0; m < shape.metrics; ++m) put(row, layout.offset(1 + m), rep.metrics[m]);
+      for (std::size_t m = 0; m < shape.metrics; ++m)
+        put(row, layout.offset(1 + m), rep.metrics[m]);
     }
     hdf5::write_table(group, "metrics", layout, R, rows.data());
   }
@@ -576,9 +587,9 @@ void write_run(const hdf5::Object& runs, const std::string& name, const Run& run
   if (run.has_events) write_events(group, run);
   if (run.parameter_draws) {  // format 1.3: a run with parameter uncertainty
     const ParameterDraws& d = *run.parameter_draws;
-    const hdf5::Dataset draws = hdf5::write_array(
-        group, "parameter_draws", std::span<const double>(d.values),
-        std::array<hsize_t, 2>{R, static_cast<hsize_t>(d.parameters.size())});
+    const hdf5::Dataset draws =
+        hdf5::write_array(group, "parameter_draws", std::span<const double>(d.values),
+                          std::array<hsize_t, 2>{R, static_cast<hsize_t>(d.parameters.size())});
     hdf5::write_strings_attr(draws, "parameters", d.parameters);
     hdf5::write_int_attr(group, "uncertainty_inner", d.inner);
     hdf5::write_string_attr(group, "uncertainty_source", d.source);
@@ -621,7 +632,8 @@ void read_events(const hdf5::Group& group, Run& run) {
                     std::to_string(run.replications[r].replication) + " appears twice in metrics");
     }
   }
-  std::vector<std::byte> block(static_cast<std::size_t>(std::min(total, kEventBlockRows)) * row_size);
+  std::vector<std::byte> block(static_cast<std::size_t>(std::min(total, kEventBlockRows)) *
+                               row_size);
   std::int32_t last_id = 0;
   std::vector<Event>* last = nullptr;
   for (hsize_t first = 0; first < total; first += kEventBlockRows) {
@@ -639,8 +651,9 @@ void read_events(const hdf5::Group& group, Run& run) {
       if (last == nullptr || e.replication != last_id) {
         const auto it = index.find(e.replication);
         if (it == index.end()) {
-          throw IoError(table.where() + ": row " + std::to_string(first + i) + " names replication " +
-                        std::to_string(e.replication) + ", which the run does not have");
+          throw IoError(table.where() + ": row " + std::to_string(first + i) +
+                        " names replication " + std::to_string(e.replication) +
+                        ", which the run does not have");
         }
         last_id = e.replication;
         last = &run.replications[it->second].events;
@@ -691,8 +704,8 @@ Run read_run_group(const hdf5::Group& group, const std::string& name) {
   hdf5::Dataset touchpoints_set = hdf5::open_dataset(group, "touchpoints");
   const std::vector<hsize_t> touchpoint_dims = hdf5::dataset_shape(touchpoints_set);
   if (touchpoint_dims.size() != 3 || touchpoint_dims[0] != R || touchpoint_dims[2] != 4) {
-    throw IoError(touchpoints_set.where() + ": expected shape [" + std::to_string(R) + ", K, 4], got " +
-                  shape_text(touchpoint_dims));
+    throw IoError(touchpoints_set.where() + ": expected shape [" + std::to_string(R) +
+                  ", K, 4], got " + shape_text(touchpoint_dims));
   }
   const hsize_t K = touchpoint_dims[1];
   const std::size_t M = info.metric_names.size();
@@ -814,8 +827,8 @@ void write_deltas(const hdf5::Group& group, const std::vector<DeltaRow>& deltas)
     const DeltaRow& d = deltas[i];
     std::byte* row = rows.data() + i * row_size;
     put(row, layout.offset(0), d.metric.c_str());
-    const std::array<double, 10> values{d.base_mean, d.variant_mean, d.delta,       d.delta_std,
-                                        d.ci_low,    d.ci_high,      d.lift,        d.lift_ci_low,
+    const std::array<double, 10> values{d.base_mean,    d.variant_mean,      d.delta, d.delta_std,
+                                        d.ci_low,       d.ci_high,           d.lift,  d.lift_ci_low,
                                         d.lift_ci_high, d.variance_reduction};
     for (std::size_t f = 0; f < values.size(); ++f) put(row, layout.offset(1 + f), values[f]);
     put(row, layout.offset(11), d.n);
@@ -967,7 +980,8 @@ void check_sweep(const std::string& path, const Sweep& sweep) {
     };
     if (parameter.empty()) throw bad("is empty");
     if (parameter == "point") throw bad("is named like the point-number field 'point'");
-    if (std::find(sweep.parameters.begin(), sweep.parameters.begin() + static_cast<std::ptrdiff_t>(j),
+    if (std::find(sweep.parameters.begin(),
+                  sweep.parameters.begin() + static_cast<std::ptrdiff_t>(j),
                   parameter) != sweep.parameters.begin() + static_cast<std::ptrdiff_t>(j)) {
       throw bad("appears twice");
     }
@@ -991,7 +1005,8 @@ std::string sweep_taken(const std::string& path, const std::string& name) {
   return "sweep '" + name + "' already exists in " + path;
 }
 
-std::string sweep_run_taken(const std::string& path, const std::string& name, const std::string& run) {
+std::string sweep_run_taken(const std::string& path, const std::string& name,
+                            const std::string& run) {
   return "sweep '" + name + "' needs run '" + run + "', which already exists in " + path;
 }
 
@@ -1000,9 +1015,11 @@ void write_sweep(const hdf5::File& file, const std::string& path, const std::str
   hdf5::Group sweeps = require_group(file, kSweeps);
   claim(sweeps, name, path, sweep_taken(path, name));
   std::vector<std::string> point_runs;
-  for (std::size_t i = 0; i < sweep.points.size(); ++i) point_runs.push_back(sweep_point_run(name, i));
+  for (std::size_t i = 0; i < sweep.points.size(); ++i)
+    point_runs.push_back(sweep_point_run(name, i));
   hdf5::Group runs = require_group(file, kRuns);
-  for (const std::string& run : point_runs) claim(runs, run, path, sweep_run_taken(path, name, run));
+  for (const std::string& run : point_runs)
+    claim(runs, run, path, sweep_run_taken(path, name, run));
 
   for (std::size_t i = 0; i < sweep.points.size(); ++i) {
     write_run(runs, point_runs[i], sweep.points[i].run, shapes.at(i));
@@ -1020,7 +1037,8 @@ void write_sweep(const hdf5::File& file, const std::string& path, const std::str
       std::byte* row = rows.data() + i * row_size;
       put(row, layout.offset(0), static_cast<std::int32_t>(i));
       const std::vector<std::string>& values = sweep.points[i].values;
-      for (std::size_t j = 0; j < values.size(); ++j) put(row, layout.offset(1 + j), values[j].c_str());
+      for (std::size_t j = 0; j < values.size(); ++j)
+        put(row, layout.offset(1 + j), values[j].c_str());
     }
     hdf5::write_table(group, "points", layout, sweep.points.size(), rows.data());
   }
@@ -1047,7 +1065,8 @@ Sweep read_sweep_group(const hdf5::File& file, const hdf5::Group& group) {
     }
     SweepPoint& p = sweep.points[i];
     p.values.reserve(sweep.parameters.size());
-    for (std::size_t j = 0; j < sweep.parameters.size(); ++j) p.values.push_back(rows.string(i, 1 + j));
+    for (std::size_t j = 0; j < sweep.parameters.size(); ++j)
+      p.values.push_back(rows.string(i, 1 + j));
     p.run = read_run_group(open_referenced_run(file, group, point_runs[i]), point_runs[i]);
   }
   return sweep;
@@ -1071,11 +1090,13 @@ hdf5::CompoundLayout trials_layout(const Optimisation& o) {
 void check_optimisation(const std::string& path, const Optimisation& o) {
   std::vector<std::string> names{"trial", "phase"};
   const auto check_name = [&](const std::string& what, const std::string& field) {
-    if (field.empty()) throw InputError(path, 0, what, "optimisation " + what + " has an empty name");
+    if (field.empty())
+      throw InputError(path, 0, what, "optimisation " + what + " has an empty name");
     if (std::find(names.begin(), names.end(), field) != names.end()) {
-      throw InputError(path, 0, what, "optimisation " + what + " '" + field +
-                                          "' appears twice (levers, columns, 'trial' and 'phase' "
-                                          "share one table)");
+      throw InputError(path, 0, what,
+                       "optimisation " + what + " '" + field +
+                           "' appears twice (levers, columns, 'trial' and 'phase' "
+                           "share one table)");
     }
     names.push_back(field);
   };
@@ -1148,7 +1169,8 @@ Optimisation read_optimisation_group(const hdf5::File& file, const std::string& 
     t.number = rows.get<std::int32_t>(i, field++);
     t.phase = rows.string(i, field++);
     for (std::size_t j = 0; j < o.levers.size(); ++j) t.values.push_back(rows.string(i, field++));
-    for (std::size_t j = 0; j < o.columns.size(); ++j) t.numbers.push_back(rows.get<double>(i, field++));
+    for (std::size_t j = 0; j < o.columns.size(); ++j)
+      t.numbers.push_back(rows.get<double>(i, field++));
   }
   return o;
 }
@@ -1237,8 +1259,8 @@ void Study::append_comparison(const std::string& path, const Comparison& compari
                               const std::string& name) {
   std::vector<Shape> shapes{run_shape(comparison.base, "Study::append_comparison: base run")};
   for (std::size_t k = 0; k < comparison.variants.size(); ++k) {
-    shapes.push_back(run_shape(comparison.variants[k].run,
-                               "Study::append_comparison: variant " + std::to_string(k + 1) + " run"));
+    shapes.push_back(run_shape(comparison.variants[k].run, "Study::append_comparison: variant " +
+                                                               std::to_string(k + 1) + " run"));
   }
   append_atomically(path, kComparisons, name, [&](const hdf5::File& file) {
     write_comparison(file, path, name, comparison, shapes);
@@ -1259,11 +1281,11 @@ void Study::append_sweep(const std::string& path, const Sweep& sweep, const std:
   check_sweep(path, sweep);
   std::vector<Shape> shapes;
   for (std::size_t i = 0; i < sweep.points.size(); ++i) {
-    shapes.push_back(run_shape(sweep.points[i].run, "Study::append_sweep: point " + std::to_string(i) + " run"));
+    shapes.push_back(
+        run_shape(sweep.points[i].run, "Study::append_sweep: point " + std::to_string(i) + " run"));
   }
-  append_atomically(path, kSweeps, name, [&](const hdf5::File& file) {
-    write_sweep(file, path, name, sweep, shapes);
-  });
+  append_atomically(path, kSweeps, name,
+                    [&](const hdf5::File& file) { write_sweep(file, path, name, sweep, shapes); });
 }
 
 std::vector<std::string> Study::list_sweeps(const std::string& path) {
@@ -1271,7 +1293,8 @@ std::vector<std::string> Study::list_sweeps(const std::string& path) {
   return complete_names(file, kSweeps);
 }
 
-void Study::check_sweep_names(const std::string& path, const std::string& name, std::size_t points) {
+void Study::check_sweep_names(const std::string& path, const std::string& name,
+                              std::size_t points) {
   require_valid_name(path, kSweeps, name);
   std::error_code ec;
   if (!fs::exists(path, ec)) return;
@@ -1285,7 +1308,8 @@ void Study::check_sweep_names(const std::string& path, const std::string& name, 
   if (complete_in(kSweeps, name)) throw InputError(path, 0, "name", sweep_taken(path, name));
   for (std::size_t i = 0; i < points; ++i) {
     const std::string run = sweep_point_run(name, i);
-    if (complete_in(kRuns, run)) throw InputError(path, 0, "name", sweep_run_taken(path, name, run));
+    if (complete_in(kRuns, run))
+      throw InputError(path, 0, "name", sweep_run_taken(path, name, run));
   }
 }
 
@@ -1300,8 +1324,8 @@ void Study::append_optimisation(const std::string& path, const Optimisation& opt
   const Comparison& c = optimisation.selection;
   std::vector<Shape> shapes{run_shape(c.base, "Study::append_optimisation: base run")};
   for (std::size_t k = 0; k < c.variants.size(); ++k) {
-    shapes.push_back(run_shape(c.variants[k].run,
-                               "Study::append_optimisation: finalist " + std::to_string(k + 1) + " run"));
+    shapes.push_back(run_shape(c.variants[k].run, "Study::append_optimisation: finalist " +
+                                                      std::to_string(k + 1) + " run"));
   }
   append_atomically(path, kOptimisations, name, [&](const hdf5::File& file) {
     write_optimisation(file, path, name, optimisation, shapes);

@@ -33,7 +33,8 @@ class Guard : public YAML::EventHandler {
     const auto it = sizes_.find(anchor);
     leaf(mark, 0, it == sizes_.end() ? 1 : it->second);
   }
-  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, const std::string&) override {
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                const std::string&) override {
     leaf(mark, anchor, 1);
   }
   void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
@@ -59,7 +60,8 @@ class Guard : public YAML::EventHandler {
   void count(const YAML::Mark& mark, std::size_t n) {
     total_ += n;
     if (total_ > kMaxExpandedNodes) {
-      throw YAML::ParserException(mark, "the document has more than " + std::to_string(kMaxExpandedNodes) +
+      throw YAML::ParserException(mark, "the document has more than " +
+                                            std::to_string(kMaxExpandedNodes) +
                                             " nodes with its aliases expanded (an alias bomb?)");
     }
   }
@@ -86,7 +88,9 @@ class Guard : public YAML::EventHandler {
   std::size_t total_ = 0;  ///< expanded nodes of the document so far
 };
 
-bool same(const YAML::Mark& a, const YAML::Mark& b) { return a.pos == b.pos && a.line == b.line && a.column == b.column; }
+bool same(const YAML::Mark& a, const YAML::Mark& b) {
+  return a.pos == b.pos && a.line == b.line && a.column == b.column;
+}
 
 }  // namespace
 
@@ -100,16 +104,19 @@ std::vector<YAML::Node> load_all(const std::string& text) {
     while (parser.HandleNextDocument(guard)) {
       if (documents > 0 && same(guard.start(), previous)) {
         // yaml-cpp's LoadAll would return empty documents here for ever.
-        throw YAML::ParserException(guard.start(), "unexpected ',' (a ',' separates items only inside [...] or {...})");
+        throw YAML::ParserException(
+            guard.start(), "unexpected ',' (a ',' separates items only inside [...] or {...})");
       }
       previous = guard.start();
       if (++documents > kMaxDocuments) {
-        throw YAML::ParserException(guard.start(), "more than " + std::to_string(kMaxDocuments) + " YAML documents");
+        throw YAML::ParserException(
+            guard.start(), "more than " + std::to_string(kMaxDocuments) + " YAML documents");
       }
     }
     return YAML::LoadAll(text);
   } catch (const YAML::DeepRecursion& e) {
-    throw YAML::ParserException(e.mark, "nested too deeply (more than " + std::to_string(e.depth()) + " levels)");
+    throw YAML::ParserException(
+        e.mark, "nested too deeply (more than " + std::to_string(e.depth()) + " levels)");
   }
 }
 

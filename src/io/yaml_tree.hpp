@@ -18,12 +18,12 @@ struct Tree {
   enum class Kind { kNull, kScalar, kMap, kSeq };
   Kind kind = Kind::kNull;
   std::string scalar;
-  std::string tag;            ///< scalar tag as yaml-cpp reports it: "?" plain, "!" quoted, ...
-  bool flow = false;          ///< written in flow style ({...} or [...])
-  std::vector<Tree> keys;     ///< kMap: keys, parallel to `values`
-  std::vector<Tree> values;   ///< kMap: values; kSeq: items
-  int source = 0;             ///< which file it was read from (an index the caller chooses)
-  int line = 0;               ///< 1-based line in that file, 0 when unknown
+  std::string tag;           ///< scalar tag as yaml-cpp reports it: "?" plain, "!" quoted, ...
+  bool flow = false;         ///< written in flow style ({...} or [...])
+  std::vector<Tree> keys;    ///< kMap: keys, parallel to `values`
+  std::vector<Tree> values;  ///< kMap: values; kSeq: items
+  int source = 0;            ///< which file it was read from (an index the caller chooses)
+  int line = 0;              ///< 1-based line in that file, 0 when unknown
 
   [[nodiscard]] bool is_text_key(std::string_view name) const {
     return kind == Kind::kScalar && scalar == name;

@@ -62,19 +62,27 @@ struct DwellFamilySpec {
 
 const std::vector<DwellFamilySpec>& dwell_families() {
   static const std::vector<DwellFamilySpec> families = {
-      {"exponential", DwellFamily::kExponential, {{"mean"}, {"rate"}, {"median"}},
+      {"exponential",
+       DwellFamily::kExponential,
+       {{"mean"}, {"rate"}, {"median"}},
        "mean, rate or median"},
-      {"weibull", DwellFamily::kWeibull,
+      {"weibull",
+       DwellFamily::kWeibull,
        {{"scale", "shape"}, {"mean", "shape"}, {"median", "shape"}},
        "shape with one of scale, mean, median"},
-      {"lognormal", DwellFamily::kLognormal,
+      {"lognormal",
+       DwellFamily::kLognormal,
        {{"mu", "sigma"}, {"median", "sigma"}, {"mean", "sigma"}, {"mean", "sd"}},
        "sigma with one of mu, median, mean; or mean with sd"},
-      {"gamma", DwellFamily::kGamma, {{"scale", "shape"}, {"mean", "shape"}, {"mean", "sd"}},
+      {"gamma",
+       DwellFamily::kGamma,
+       {{"scale", "shape"}, {"mean", "shape"}, {"mean", "sd"}},
        "shape with one of scale, mean; or mean with sd"},
       {"fixed", DwellFamily::kFixed, {{"days"}}, "days"},
       {"empirical", DwellFamily::kEmpirical, {{}}, "values (at least 2) and no other parameter"},
-      {"coxian", DwellFamily::kCoxian, {{}},
+      {"coxian",
+       DwellFamily::kCoxian,
+       {{}},
        "rates and exit (one per phase, 1 to 4 phases) and no other parameter"},
   };
   return families;
@@ -322,7 +330,9 @@ class Checker {
       ok = false;
     }
     for (std::size_t i = 0; i < k; ++i) {
-      ok = check_positive(dwell.rates[i], dwell.where.of("rates"), item(child(field, "rates"), i)) && ok;
+      ok =
+          check_positive(dwell.rates[i], dwell.where.of("rates"), item(child(field, "rates"), i)) &&
+          ok;
     }
     if (dwell.exit.size() != k) {
       error(dwell.where.of("exit"), child(field, "exit"),
@@ -340,7 +350,8 @@ class Checker {
     }
     if (k > 0 && dwell.exit[k - 1] != 1.0) {
       error(dwell.where.of("exit"), item(child(field, "exit"), k - 1),
-            expected_got("1 (the last phase always ends the dwell)", format_number(dwell.exit[k - 1])));
+            expected_got("1 (the last phase always ends the dwell)",
+                         format_number(dwell.exit[k - 1])));
       ok = false;
     }
     return ok;
@@ -357,8 +368,8 @@ class Checker {
       return;
     }
     const std::vector<std::string> given = sorted_keys(dwell.params);
-    const bool form_ok = std::find(family->forms.begin(), family->forms.end(), given) !=
-                         family->forms.end();
+    const bool form_ok =
+        std::find(family->forms.begin(), family->forms.end(), given) != family->forms.end();
     if (!form_ok) {
       error(dwell.where.line, field,
             std::string(family->name) + " needs " + std::string(family->description) + "; got " +
@@ -396,7 +407,8 @@ class Checker {
     } else {
       for (const char* key : {"rates", "exit"}) {
         if ((key[0] == 'r' ? dwell.rates : dwell.exit).empty()) continue;
-        error(dwell.where.of(key), child(field, key), std::string(key) + " is only allowed with dist: coxian");
+        error(dwell.where.of(key), child(field, key),
+              std::string(key) + " is only allowed with dist: coxian");
         ok = false;
       }
     }
@@ -431,12 +443,14 @@ class Checker {
     }
     if (std::isfinite(s_.horizon) && s_.horizon > 0.0 && std::isfinite(s_.report_every) &&
         s_.report_every > 0.0 && s_.horizon / s_.report_every <= kMaxReports &&
-        (s_.horizon / s_.report_every + 1.0) * static_cast<double>(s_.stages.size()) > kMaxReportCells) {
-      error(w.of("report_every"), "report_every",
-            "too small for the horizon and the stages: " +
-                format_number(std::floor(s_.horizon / s_.report_every) + 1.0) + " reports of " +
-                std::to_string(s_.stages.size()) +
-                " stages need more than 2e7 occupancy cells (160 MB) per replication; raise report_every");
+        (s_.horizon / s_.report_every + 1.0) * static_cast<double>(s_.stages.size()) >
+            kMaxReportCells) {
+      error(
+          w.of("report_every"), "report_every",
+          "too small for the horizon and the stages: " +
+              format_number(std::floor(s_.horizon / s_.report_every) + 1.0) + " reports of " +
+              std::to_string(s_.stages.size()) +
+              " stages need more than 2e7 occupancy cells (160 MB) per replication; raise report_every");
     }
     check_stage_name(s_.won, w.of("won"), "won");
     if (!s_.converted_stages.empty()) {
@@ -601,8 +615,10 @@ class Checker {
       if (s_.max_customers >= 1 && initial > s_.max_customers) {
         const std::string field = item("arrivals.initial", i);
         error(cohort.where.of("count"), child(field, "count"),
-              "the initial cohorts hold " + std::to_string(initial) + " customers up to here, more than max_customers (" +
-                  std::to_string(s_.max_customers) + "); lower the counts or raise max_customers (at most 1e10)");
+              "the initial cohorts hold " + std::to_string(initial) +
+                  " customers up to here, more than max_customers (" +
+                  std::to_string(s_.max_customers) +
+                  "); lower the counts or raise max_customers (at most 1e10)");
         break;
       }
     }
@@ -622,13 +638,17 @@ class Checker {
     // nothing here): far past what any replication may simulate is refused before it runs.
     double expected = 0.0;
     for (const ArrivalStream& stream : arrivals.streams) {
-      if (std::isfinite(stream.rate_per_day) && stream.rate_per_day > 0.0) expected += stream.rate_per_day;
+      if (std::isfinite(stream.rate_per_day) && stream.rate_per_day > 0.0)
+        expected += stream.rate_per_day;
     }
     expected *= std::isfinite(s_.horizon) && s_.horizon > 0.0 ? s_.horizon : 0.0;
     if (expected > static_cast<double>(kMaxCustomersLimit)) {
-      error(s_.where.of("arrivals"), "arrivals.streams",
-            "the streams bring " + format_number(expected) + " customers per replication on average over the horizon of " +
-                format_number(s_.horizon) + " days, more than the 1e10 a replication may simulate; lower rate_per_day or the horizon");
+      error(
+          s_.where.of("arrivals"), "arrivals.streams",
+          "the streams bring " + format_number(expected) +
+              " customers per replication on average over the horizon of " +
+              format_number(s_.horizon) +
+              " days, more than the 1e10 a replication may simulate; lower rate_per_day or the horizon");
     }
     if (!any) {
       error(s_.where.of("arrivals"), "arrivals",
@@ -639,8 +659,7 @@ class Checker {
 
   void check_money() {
     const MoneySpec& money = s_.money;
-    check_non_negative(money.discount_rate, money.where.of("discount_rate"),
-                       "money.discount_rate");
+    check_non_negative(money.discount_rate, money.where.of("discount_rate"), "money.discount_rate");
     for (std::size_t i = 0; i < money.one_off.size(); ++i) {
       const OneOffValue& value = money.one_off[i];
       const std::string field = item("money.one_off", i);
@@ -721,8 +740,7 @@ class Checker {
         }
       }
       for (std::size_t k = 0; k < tp.segments.size(); ++k) {
-        check_segment_name(tp.segments[k], w.of("segments"),
-                           item(child(field, "segments"), k));
+        check_segment_name(tp.segments[k], w.of("segments"), item(child(field, "segments"), k));
       }
       check_probability(tp.reach, w.of("reach"), child(field, "reach"));
       check_non_negative(tp.cost, w.of("cost"), child(field, "cost"));
@@ -837,7 +855,8 @@ class Checker {
     if (!missing.empty()) {
       error(line, priority,
             "discipline priority needs every segment exactly once, highest priority first; "
-            "missing: " + join(missing));
+            "missing: " +
+                join(missing));
     }
   }
 
@@ -909,8 +928,8 @@ class Checker {
         const std::string& name = r.serves[k];
         const std::string stage_field = item(serves, k);
         if (!check_stage_name(name, w.of("serves"), stage_field)) continue;
-        if (std::find(r.serves.begin(), r.serves.begin() + static_cast<std::ptrdiff_t>(k),
-                      name) != r.serves.begin() + static_cast<std::ptrdiff_t>(k)) {
+        if (std::find(r.serves.begin(), r.serves.begin() + static_cast<std::ptrdiff_t>(k), name) !=
+            r.serves.begin() + static_cast<std::ptrdiff_t>(k)) {
           error(w.of("serves"), stage_field, "stage '" + name + "' is listed twice");
         } else if (stage(name)->absorbing) {
           error(w.of("serves"), stage_field, "a team cannot serve absorbing stage '" + name + "'");
@@ -1207,8 +1226,8 @@ class Builder {
           process.weekday_rate[w] = stream.rate_per_day * profile[w] / mean;
         }
       }
-      process.max_rate = *std::max_element(process.weekday_rate.begin(),
-                                           process.weekday_rate.end());
+      process.max_rate =
+          *std::max_element(process.weekday_rate.begin(), process.weekday_rate.end());
       m.arrivals.push_back(std::move(process));
     }
   }
@@ -1327,10 +1346,12 @@ class Builder {
       r.name = spec.name;
       r.stream_key = fnv1a(spec.name);
       build_staffing(spec, r);
-      r.service = make_dwell(*spec.service); r.service.tabulate();
+      r.service = make_dwell(*spec.service);
+      r.service.tabulate();
       if (spec.handoff) {
         r.has_handoff = true;
-        r.handoff = make_dwell(*spec.handoff); r.handoff.tabulate();
+        r.handoff = make_dwell(*spec.handoff);
+        r.handoff.tabulate();
       }
       r.segment_class.assign(num_segments, 0);
       if (spec.discipline == "priority") {
@@ -1342,7 +1363,8 @@ class Builder {
       }
       if (spec.patience) {
         r.has_patience = true;
-        r.patience = make_dwell(*spec.patience); r.patience.tabulate();
+        r.patience = make_dwell(*spec.patience);
+        r.patience.tabulate();
         r.abandon_to = stage_id_.at(spec.abandon_to);
       }
       if (spec.outcome) {
@@ -1376,7 +1398,7 @@ class Builder {
         for (std::size_t g = 0; g < num_segments; ++g) {
           StageRule& rule = m.rules[g * num_stages + static_cast<std::size_t>(s)];
           rule.dwell = std::isfinite(mean) && mean > 0.0 ? Dwell::exponential(mean)
-                       : mean == 0.0 ? Dwell::fixed(0.0)
+                       : mean == 0.0                     ? Dwell::fixed(0.0)
                                      : Dwell::exponential(std::numeric_limits<double>::max());
           if (spec.outcome) {
             rule.next_stages = r.outcome_stages;
@@ -1420,7 +1442,8 @@ class Builder {
     const std::size_t n = s_.stages.size();
     m.converted.assign(n, 0);
     if (!s_.converted_stages.empty()) {
-      for (const auto& name : s_.converted_stages) m.converted[static_cast<std::size_t>(stage_id_.at(name))] = 1;
+      for (const auto& name : s_.converted_stages)
+        m.converted[static_cast<std::size_t>(stage_id_.at(name))] = 1;
       return;
     }
     std::vector<StageId> todo = {m.won};

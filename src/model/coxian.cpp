@@ -26,15 +26,20 @@ void multiply(const Matrix& a, const Matrix& b, Matrix& c, std::size_t n) {
 
 }  // namespace
 
-Coxian::Coxian(std::vector<double> rates, std::vector<double> exit) : rates_(std::move(rates)), exit_(std::move(exit)) {
+Coxian::Coxian(std::vector<double> rates, std::vector<double> exit)
+    : rates_(std::move(rates)), exit_(std::move(exit)) {
   const std::size_t k = rates_.size();
   if (k < 1 || k > kMaxPhases) throw std::invalid_argument("coxian dwell: 1 to 4 phases");
-  if (exit_.size() != k) throw std::invalid_argument("coxian dwell: one exit probability per phase");
+  if (exit_.size() != k)
+    throw std::invalid_argument("coxian dwell: one exit probability per phase");
   for (std::size_t i = 0; i < k; ++i) {
-    if (!(rates_[i] > 0.0) || !std::isfinite(rates_[i])) throw std::invalid_argument("coxian dwell: rates must be > 0");
-    if (!(exit_[i] >= 0.0 && exit_[i] <= 1.0)) throw std::invalid_argument("coxian dwell: exit probabilities in [0, 1]");
+    if (!(rates_[i] > 0.0) || !std::isfinite(rates_[i]))
+      throw std::invalid_argument("coxian dwell: rates must be > 0");
+    if (!(exit_[i] >= 0.0 && exit_[i] <= 1.0))
+      throw std::invalid_argument("coxian dwell: exit probabilities in [0, 1]");
   }
-  if (exit_[k - 1] != 1.0) throw std::invalid_argument("coxian dwell: the last phase's exit probability must be 1");
+  if (exit_[k - 1] != 1.0)
+    throw std::invalid_argument("coxian dwell: the last phase's exit probability must be 1");
 }
 
 Coxian::LogSurvival Coxian::at(double d) const {
@@ -97,7 +102,8 @@ Coxian::LogSurvival Coxian::at(double d) const {
   const double base = -lambda * d + log_scale;
   const double log_survival = base + std::log(survival);
   // Below the median 1 - S cancels: take F(d) from its own column instead.
-  if (log_survival > -0.6931471805599453) return {std::log1p(-std::exp(base) * e[0][k]), base + std::log(density)};
+  if (log_survival > -0.6931471805599453)
+    return {std::log1p(-std::exp(base) * e[0][k]), base + std::log(density)};
   return {log_survival, base + std::log(density)};
 }
 
@@ -127,7 +133,8 @@ double Coxian::inverse_cumulative_hazard(double h, double guess) const {
     step = std::clamp(step, -5.0, 5.0);
     double candidate = x + step;
     if (!(candidate > lo && candidate < hi)) {  // outside the bracket: bisect (or widen it)
-      candidate = std::isfinite(lo) && std::isfinite(hi) ? 0.5 * (lo + hi) : x + (g < 0.0 ? 2.0 : -2.0);
+      candidate =
+          std::isfinite(lo) && std::isfinite(hi) ? 0.5 * (lo + hi) : x + (g < 0.0 ? 2.0 : -2.0);
     }
     if (std::fabs(candidate - x) < 1e-14 * std::max(1.0, std::fabs(x))) return std::exp(candidate);
     x = candidate;

@@ -8,9 +8,9 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <stdexcept>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 #include <utility>
 
 namespace lcsim {
@@ -107,15 +107,19 @@ struct LogLogHermite {
   static constexpr int kCells = 4096;
   double x_low = 0.0;
   double inv_dx = 0.0;
-  double low = 0.0;   // exp(x_low): the smallest argument the table takes
-  double high = 0.0;  // exp(x_high): arguments must stay below it
+  double low = 0.0;          // exp(x_low): the smallest argument the table takes
+  double high = 0.0;         // exp(x_high): arguments must stay below it
   std::vector<double> node;  // [2 * (kCells + 1)]: y_i, dx * y'_i
 
   LogLogHermite() = default;  // takes no argument (covers() is false)
   /// @param at(x) returns {y(x), y'(x)}
   template <class At>
   LogLogHermite(double x_lo, double x_hi, At at)
-      : x_low(x_lo), inv_dx(kCells / (x_hi - x_lo)), low(std::exp(x_lo)), high(std::exp(x_hi)), node(2 * (kCells + 1)) {
+      : x_low(x_lo),
+        inv_dx(kCells / (x_hi - x_lo)),
+        low(std::exp(x_lo)),
+        high(std::exp(x_hi)),
+        node(2 * (kCells + 1)) {
     const double dx = (x_hi - x_lo) / kCells;
     for (int i = 0; i <= kCells; ++i) {
       const auto [y, slope] = at(x_lo + dx * i);
@@ -135,8 +139,8 @@ struct LogLogHermite {
     const double t = x - i;
     const double* p = &node[static_cast<std::size_t>(2 * i)];
     const double u = 1.0 - t;
-    const double y = (1.0 + 2.0 * t) * u * u * p[0] + t * u * u * p[1] + t * t * (3.0 - 2.0 * t) * p[2] -
-                     t * t * u * p[3];
+    const double y = (1.0 + 2.0 * t) * u * u * p[0] + t * u * u * p[1] +
+                     t * t * (3.0 - 2.0 * t) * p[2] - t * t * u * p[3];
     return std::exp(y);
   }
 };
@@ -155,13 +159,15 @@ struct BinadeHermite {
   std::int64_t first = 0;  // the lowest cell's bits >> kShift
   double low = 0.0;        // the table takes v in [low, high)
   double high = 0.0;
-  std::vector<double> node;  // [2 * (cells + 1)]: y, y' at each cell's left end (and the last right end)
+  std::vector<double>
+      node;  // [2 * (cells + 1)]: y, y' at each cell's left end (and the last right end)
 
   BinadeHermite() = default;
   /// @param exact(v) y(v), for the nodes and the check; @param slope(v, y) y'(v) given y = y(v)
   template <class Exact, class Slope>
   BinadeHermite(int e_low, int e_high, Exact exact, Slope slope)
-      : first(std::bit_cast<std::int64_t>(std::ldexp(1.0, e_low)) >> kShift), low(std::ldexp(1.0, e_low)) {
+      : first(std::bit_cast<std::int64_t>(std::ldexp(1.0, e_low)) >> kShift),
+        low(std::ldexp(1.0, e_low)) {
     const int per_binade = 1 << kBits;
     const int cells = (e_high - e_low) * per_binade;
     node.resize(2 * static_cast<std::size_t>(cells + 1));
@@ -180,7 +186,8 @@ struct BinadeHermite {
         const double mid = 0.5 * (left_end(i) + left_end(i + 1));
         const double want = exact(mid);
         const double got = eval(mid, i);
-        ok = std::isfinite(got) && std::isfinite(want) && std::fabs(got - want) <= kTolerance * std::fabs(want);
+        ok = std::isfinite(got) && std::isfinite(want) &&
+             std::fabs(got - want) <= kTolerance * std::fabs(want);
       }
       run = ok ? run + 1 : 0;
       if (run > best_count) {
@@ -204,20 +211,24 @@ struct BinadeHermite {
   }
 
  private:
-  [[nodiscard]] double left_end(int i) const { return std::bit_cast<double>((first + i) << kShift); }
+  [[nodiscard]] double left_end(int i) const {
+    return std::bit_cast<double>((first + i) << kShift);
+  }
 
   /// y(v) in cell i (v in [left_end(i), left_end(i + 1)]).
   [[nodiscard]] double eval(double v, int i) const {
     constexpr std::int64_t kExponent = 0x7ff0000000000000LL;
     const std::int64_t cell = (first + i) << kShift;
     const double h0 = std::bit_cast<double>(cell);
-    const std::int64_t width_bits = (cell & kExponent) - (std::int64_t{kBits} << 52);  // 2^(e - kBits)
+    const std::int64_t width_bits =
+        (cell & kExponent) - (std::int64_t{kBits} << 52);  // 2^(e - kBits)
     const double width = std::bit_cast<double>(width_bits);
-    const double t = (v - h0) * std::bit_cast<double>((std::int64_t{2046} << 52) - width_bits);  // exact
+    const double t =
+        (v - h0) * std::bit_cast<double>((std::int64_t{2046} << 52) - width_bits);  // exact
     const double* p = &node[2 * static_cast<std::size_t>(i)];
     const double u = 1.0 - t;
-    return (1.0 + 2.0 * t) * u * u * p[0] + t * u * u * (width * p[1]) + t * t * (3.0 - 2.0 * t) * p[2] -
-           t * t * u * (width * p[3]);
+    return (1.0 + 2.0 * t) * u * u * p[0] + t * u * u * (width * p[1]) +
+           t * t * (3.0 - 2.0 * t) * p[2] - t * t * u * (width * p[3]);
   }
 };
 
@@ -243,15 +254,18 @@ struct HazardTables {
       : binade(
             kBinadeLow, kBinadeHigh, [&](double h) { return hazard_quantile(dist, h); },
             [&](double h, double d) { return std::exp(-h) / density(dist, d); }),
-        inverse(binade.covers(std::exp(kLogLow)) && binade.high >= std::exp(kLogHigh)
-                    ? LogLogHermite()
-                    : LogLogHermite(kLogLow, kLogHigh,
-                                    [&](double x) {
-                                      const double h = std::exp(x);
-                                      const double d = hazard_quantile(dist, h);
-                                      return std::pair{std::log(d), h * std::exp(-h) / (d * density(dist, d))};
-                                    })),
-        forward(std::log(hazard_quantile(dist, std::exp(kLogLow))), std::log(hazard_quantile(dist, std::exp(kLogHigh))),
+        inverse(
+            binade.covers(std::exp(kLogLow)) && binade.high >= std::exp(kLogHigh)
+                ? LogLogHermite()
+                : LogLogHermite(
+                      kLogLow, kLogHigh,
+                      [&](double x) {
+                        const double h = std::exp(x);
+                        const double d = hazard_quantile(dist, h);
+                        return std::pair{std::log(d), h * std::exp(-h) / (d * density(dist, d))};
+                      })),
+        forward(std::log(hazard_quantile(dist, std::exp(kLogLow))),
+                std::log(hazard_quantile(dist, std::exp(kLogHigh))),
                 [&](double x) {
                   const double d = std::exp(x);
                   const double h = hazard_of(dist, d);
@@ -291,7 +305,8 @@ void Dwell::tabulate() {
     if (cached == nullptr) {
       if (cache.size() > 256) {
         cache.clear();
-        tables_ = cache[values_] = std::make_shared<const detail::HazardTables>(CoxianDist{coxian_.get()});
+        tables_ = cache[values_] =
+            std::make_shared<const detail::HazardTables>(CoxianDist{coxian_.get()});
         return;
       }
       cached = std::make_shared<const detail::HazardTables>(CoxianDist{coxian_.get()});
@@ -301,7 +316,8 @@ void Dwell::tabulate() {
 }
 
 std::pair<double, double> Dwell::binade_inverse_range() const {
-  return tables_ == nullptr ? std::pair{0.0, 0.0} : std::pair{tables_->binade.low, tables_->binade.high};
+  return tables_ == nullptr ? std::pair{0.0, 0.0}
+                            : std::pair{tables_->binade.low, tables_->binade.high};
 }
 
 std::pair<double, double> Dwell::binade_forward_range() const {
@@ -311,13 +327,20 @@ std::pair<double, double> Dwell::binade_forward_range() const {
 
 const char* to_string(DwellFamily family) {
   switch (family) {
-    case DwellFamily::kExponential: return "exponential";
-    case DwellFamily::kWeibull: return "weibull";
-    case DwellFamily::kLognormal: return "lognormal";
-    case DwellFamily::kGamma: return "gamma";
-    case DwellFamily::kFixed: return "fixed";
-    case DwellFamily::kEmpirical: return "empirical";
-    case DwellFamily::kCoxian: return "coxian";
+    case DwellFamily::kExponential:
+      return "exponential";
+    case DwellFamily::kWeibull:
+      return "weibull";
+    case DwellFamily::kLognormal:
+      return "lognormal";
+    case DwellFamily::kGamma:
+      return "gamma";
+    case DwellFamily::kFixed:
+      return "fixed";
+    case DwellFamily::kEmpirical:
+      return "empirical";
+    case DwellFamily::kCoxian:
+      return "coxian";
   }
   return "?";
 }
@@ -396,16 +419,22 @@ double Dwell::cumulative_hazard(double d) const {
 double Dwell::cumulative_hazard_exact(double d) const {
   if (d <= 0.0) return 0.0;
   switch (family_) {
-    case DwellFamily::kExponential: return d / a_;
-    case DwellFamily::kWeibull: return std::pow(d / b_, a_);
-    case DwellFamily::kLognormal: return hazard_of(Lognormal(a_, b_), d);
-    case DwellFamily::kGamma: return hazard_of(Gamma(a_, b_), d);
-    case DwellFamily::kFixed: return d < a_ ? 0.0 : kInf;
+    case DwellFamily::kExponential:
+      return d / a_;
+    case DwellFamily::kWeibull:
+      return std::pow(d / b_, a_);
+    case DwellFamily::kLognormal:
+      return hazard_of(Lognormal(a_, b_), d);
+    case DwellFamily::kGamma:
+      return hazard_of(Gamma(a_, b_), d);
+    case DwellFamily::kFixed:
+      return d < a_ ? 0.0 : kInf;
     case DwellFamily::kEmpirical: {
       const double s = 1.0 - empirical_cdf(values_, d);
       return s > 0.0 ? -std::log(s) : kInf;
     }
-    case DwellFamily::kCoxian: return coxian_->cumulative_hazard(d);
+    case DwellFamily::kCoxian:
+      return coxian_->cumulative_hazard(d);
   }
   return 0.0;
 }
@@ -421,13 +450,20 @@ double Dwell::inverse_cumulative_hazard_general(double h) const {
 double Dwell::inverse_cumulative_hazard_exact(double h) const {
   if (!(h > 0.0)) return family_ == DwellFamily::kFixed ? a_ : 0.0;
   switch (family_) {
-    case DwellFamily::kExponential: return a_ * h;
-    case DwellFamily::kWeibull: return b_ * std::pow(h, 1.0 / a_);
-    case DwellFamily::kLognormal: return hazard_quantile(Lognormal(a_, b_), h);
-    case DwellFamily::kGamma: return hazard_quantile(Gamma(a_, b_), h);
-    case DwellFamily::kFixed: return a_;
-    case DwellFamily::kEmpirical: return empirical_quantile(values_, -std::expm1(-h));
-    case DwellFamily::kCoxian: return coxian_->inverse_cumulative_hazard(h);
+    case DwellFamily::kExponential:
+      return a_ * h;
+    case DwellFamily::kWeibull:
+      return b_ * std::pow(h, 1.0 / a_);
+    case DwellFamily::kLognormal:
+      return hazard_quantile(Lognormal(a_, b_), h);
+    case DwellFamily::kGamma:
+      return hazard_quantile(Gamma(a_, b_), h);
+    case DwellFamily::kFixed:
+      return a_;
+    case DwellFamily::kEmpirical:
+      return empirical_quantile(values_, -std::expm1(-h));
+    case DwellFamily::kCoxian:
+      return coxian_->inverse_cumulative_hazard(h);
   }
   return 0.0;
 }
@@ -440,18 +476,25 @@ double Dwell::cdf(double d) const {
 
 double Dwell::mean() const {
   switch (family_) {
-    case DwellFamily::kExponential: return a_;
-    case DwellFamily::kWeibull: return b_ * std::tgamma(1.0 + 1.0 / a_);
-    case DwellFamily::kLognormal: return std::exp(a_ + 0.5 * b_ * b_);
-    case DwellFamily::kGamma: return a_ * b_;
-    case DwellFamily::kFixed: return a_;
+    case DwellFamily::kExponential:
+      return a_;
+    case DwellFamily::kWeibull:
+      return b_ * std::tgamma(1.0 + 1.0 / a_);
+    case DwellFamily::kLognormal:
+      return std::exp(a_ + 0.5 * b_ * b_);
+    case DwellFamily::kGamma:
+      return a_ * b_;
+    case DwellFamily::kFixed:
+      return a_;
     case DwellFamily::kEmpirical: {
       // Mean of the piecewise-linear quantile function: average of segment midpoints.
       double sum = 0.0;
-      for (std::size_t i = 0; i + 1 < values_.size(); ++i) sum += 0.5 * (values_[i] + values_[i + 1]);
+      for (std::size_t i = 0; i + 1 < values_.size(); ++i)
+        sum += 0.5 * (values_[i] + values_[i + 1]);
       return sum / static_cast<double>(values_.size() - 1);
     }
-    case DwellFamily::kCoxian: return coxian_->mean();
+    case DwellFamily::kCoxian:
+      return coxian_->mean();
   }
   return 0.0;
 }

@@ -40,7 +40,9 @@ bool same_touchpoint(const Touchpoint& a, const Touchpoint& b, const Model& ma, 
     }
     return out;
   };
-  auto stage_name = [](const Model& m, StageId s) { return s < 0 ? std::string() : m.stage_names[static_cast<std::size_t>(s)]; };
+  auto stage_name = [](const Model& m, StageId s) {
+    return s < 0 ? std::string() : m.stage_names[static_cast<std::size_t>(s)];
+  };
   auto stage_names = [&](const Model& m, const std::vector<StageId>& ids) {
     std::vector<std::string> out;
     for (StageId s : ids) out.push_back(stage_name(m, s));
@@ -52,10 +54,11 @@ bool same_touchpoint(const Touchpoint& a, const Touchpoint& b, const Model& ma, 
          names(a.targets_segment, ma.segment_names) == names(b.targets_segment, mb.segment_names) &&
          x.after_entry_days == y.after_entry_days && x.after_entry_every == y.after_entry_every &&
          x.after_entry_start == y.after_entry_start && x.calendar_days == y.calendar_days &&
-         x.calendar_every == y.calendar_every && x.calendar_start == y.calendar_start && a.reach == b.reach &&
-         a.cost == b.cost && stage_name(ma, a.move_to) == stage_name(mb, b.move_to) &&
-         a.move_probability == b.move_probability && a.window == b.window && a.hazard_factor == b.hazard_factor &&
-         a.has_next_override == b.has_next_override &&
+         x.calendar_every == y.calendar_every && x.calendar_start == y.calendar_start &&
+         a.reach == b.reach && a.cost == b.cost &&
+         stage_name(ma, a.move_to) == stage_name(mb, b.move_to) &&
+         a.move_probability == b.move_probability && a.window == b.window &&
+         a.hazard_factor == b.hazard_factor && a.has_next_override == b.has_next_override &&
          stage_names(ma, a.next_override_stages) == stage_names(mb, b.next_override_stages);
 }
 
@@ -64,12 +67,14 @@ std::vector<std::string> changed_touchpoints(const Model& base, const Model& var
   std::vector<std::string> out;
   for (std::size_t k = 0; k < variant.touchpoints.size(); ++k) {
     const std::size_t j = index_of(base.touchpoint_names, variant.touchpoint_names[k]);
-    if (j == base.touchpoints.size() || !same_touchpoint(base.touchpoints[j], variant.touchpoints[k], base, variant)) {
+    if (j == base.touchpoints.size() ||
+        !same_touchpoint(base.touchpoints[j], variant.touchpoints[k], base, variant)) {
       out.push_back(variant.touchpoint_names[k]);
     }
   }
   for (const auto& name : base.touchpoint_names) {
-    if (index_of(variant.touchpoint_names, name) == variant.touchpoint_names.size()) out.push_back(name);
+    if (index_of(variant.touchpoint_names, name) == variant.touchpoint_names.size())
+      out.push_back(name);
   }
   return out;
 }
@@ -78,7 +83,8 @@ std::vector<std::string> changed_touchpoints(const Model& base, const Model& var
 using ChangeCounts = std::map<std::pair<std::int32_t, std::int32_t>, ChangeRow>;
 
 /// Stage where one of `tps` first reached the customer (in touchpoint order), or -1.
-std::int32_t reached_in(const CustomerOutcomes& o, std::size_t customer, const std::vector<std::size_t>& tps) {
+std::int32_t reached_in(const CustomerOutcomes& o, std::size_t customer,
+                        const std::vector<std::size_t>& tps) {
   for (std::size_t k : tps) {
     const std::int16_t s = o.first_reach[customer * static_cast<std::size_t>(o.touchpoints) + k];
     if (s >= 0) return s;
@@ -87,7 +93,8 @@ std::int32_t reached_in(const CustomerOutcomes& o, std::size_t customer, const s
 }
 
 /// Merges two arms' outcome logs (both in increasing customer order) into counts.
-void count_changes(const CustomerOutcomes& base, const CustomerOutcomes& variant, const std::vector<std::size_t>& base_tps,
+void count_changes(const CustomerOutcomes& base, const CustomerOutcomes& variant,
+                   const std::vector<std::size_t>& base_tps,
                    const std::vector<std::size_t>& variant_tps, ChangeCounts& counts) {
   std::size_t i = 0;
   std::size_t j = 0;
@@ -163,7 +170,8 @@ std::vector<DeltaRow> paired_deltas(const Run& base, const Run& variant, const R
     row.metric = names[m];
     row.n = static_cast<std::int64_t>(d.size());
     if (d.empty()) {
-      row.base_mean = row.variant_mean = row.delta = row.delta_std = row.ci_low = row.ci_high = kNaN;
+      row.base_mean = row.variant_mean = row.delta = row.delta_std = row.ci_low = row.ci_high =
+          kNaN;
       row.lift = row.lift_ci_low = row.lift_ci_high = row.variance_reduction = kNaN;
       rows.push_back(row);
       continue;
@@ -189,8 +197,8 @@ std::vector<DeltaRow> paired_deltas(const Run& base, const Run& variant, const R
       for (std::size_t i = 0; i < d.size(); ++i) cov += (d[i] - row.delta) * (b[i] - row.base_mean);
       cov = d.size() > 1 ? cov / (n - 1.0) : kNaN;
       const double var_b = variance(b, row.base_mean);
-      const double var_lift =
-          (var_d - 2.0 * row.lift * cov + row.lift * row.lift * var_b) / (n * row.base_mean * row.base_mean);
+      const double var_lift = (var_d - 2.0 * row.lift * cov + row.lift * row.lift * var_b) /
+                              (n * row.base_mean * row.base_mean);
       const double lift_half = t95_factor(row.n) * std::sqrt(std::max(0.0, var_lift));
       row.lift_ci_low = row.lift - lift_half;
       row.lift_ci_high = row.lift + lift_half;
@@ -217,7 +225,8 @@ bool moved(const DeltaRow* r) {
 
 std::string count_with_ci(const DeltaRow& r, const std::string& unit) {
   std::string out = signed_number(r.delta, 1) + " " + unit;
-  if (!std::isnan(r.ci_low)) out += " (95% CI " + signed_number(r.ci_low, 1) + " to " + signed_number(r.ci_high, 1) + ")";
+  if (!std::isnan(r.ci_low))
+    out += " (95% CI " + signed_number(r.ci_low, 1) + " to " + signed_number(r.ci_high, 1) + ")";
   return out;
 }
 
@@ -249,12 +258,14 @@ std::string verdict(const std::string& name, const std::vector<DeltaRow>& deltas
   } else if (moved(revenue)) {
     parts.push_back("no clear change in customers won; revenue " + money_with_ci(*revenue));
   } else if (moved(cost)) {
-    parts.push_back("no clear change in customers won or revenue; touchpoint and staff cost " + money_with_ci(*cost));
+    parts.push_back("no clear change in customers won or revenue; touchpoint and staff cost " +
+                    money_with_ci(*cost));
     cost_said = true;
   } else {
     parts.push_back("no clear change in customers won, revenue or cost");
   }
-  if (cost != nullptr && !cost_said) parts.push_back("touchpoint and staff cost " + money(cost->delta));
+  if (cost != nullptr && !cost_said)
+    parts.push_back("touchpoint and staff cost " + money(cost->delta));
   if (moved(conv) && cost != nullptr && conv->delta > 0.0 && cost->delta > 0.0) {
     parts.push_back("cost per extra customer won $" + group_thousands(cost->delta / conv->delta));
   }
@@ -264,14 +275,18 @@ std::string verdict(const std::string& name, const std::vector<DeltaRow>& deltas
   return out + "; per replication";
 }
 
-Comparison compare(const Model& base, const std::vector<const Model*>& variants, const CompareOptions& options) {
+Comparison compare(const Model& base, const std::vector<const Model*>& variants,
+                   const CompareOptions& options) {
   const std::uint64_t seed = options.has_seed ? options.seed : base.seed;
   const int first_count = options.replications > 0 ? options.replications : base.replications;
   if (options.precision < 0.0 || std::isnan(options.precision)) {
-    throw InputError("<options>", 0, "precision", expected_got("a fraction > 0", std::to_string(options.precision)));
+    throw InputError("<options>", 0, "precision",
+                     expected_got("a fraction > 0", std::to_string(options.precision)));
   }
   if (options.precision > 0.0) {
-    if (options.batch < 2) throw InputError("<options>", 0, "batch", expected_got("an integer >= 2", std::to_string(options.batch)));
+    if (options.batch < 2)
+      throw InputError("<options>", 0, "batch",
+                       expected_got("an integer >= 2", std::to_string(options.batch)));
     for (const auto& metric : options.precision_metrics) {
       const auto names = metric_names(base.stage_names, base.resource_names);
       if (index_of(names, metric) == names.size()) {
@@ -316,7 +331,8 @@ Comparison compare(const Model& base, const std::vector<const Model*>& variants,
                              control.outcomes = options.who_changed ? &variant_out : nullptr;
                              p.variants[v] = engines[v].simulate(r, control);
                              if (options.who_changed) {
-                               count_changes(base_out, variant_out, base_tps[v], variant_tps[v], p.changes[v]);
+                               count_changes(base_out, variant_out, base_tps[v], variant_tps[v],
+                                             p.changes[v]);
                              }
                            }
                          });
@@ -338,7 +354,8 @@ Comparison compare(const Model& base, const std::vector<const Model*>& variants,
   // Replications: a fixed count, or batches until the precision target holds.
   Comparison out;
   out.precision = options.precision;
-  out.precision_metrics = options.precision > 0.0 ? options.precision_metrics : std::vector<std::string>{};
+  out.precision_metrics =
+      options.precision > 0.0 ? options.precision_metrics : std::vector<std::string>{};
   simulate_batch(0, first_count);
   // Is the precision target met for every precision metric (of every variant)?
   auto precise = [&] {
@@ -357,7 +374,8 @@ Comparison compare(const Model& base, const std::vector<const Model*>& variants,
           }
         } else {
           const std::size_t mv = index_of(vr.info.metric_names, metric);
-          if (mv < vr.summary.size() && !(half(vr.summary[mv]) <= options.precision * std::fabs(vr.summary[mv].mean))) {
+          if (mv < vr.summary.size() &&
+              !(half(vr.summary[mv]) <= options.precision * std::fabs(vr.summary[mv].mean))) {
             return false;
           }
         }
@@ -393,7 +411,8 @@ Comparison compare(const Model& base, const std::vector<const Model*>& variants,
       ind.on_progress = options.on_progress;
       independent = simulate(*variants[v], ind);
     }
-    vc.deltas = paired_deltas(out.base, vc.run, options.measure_independent ? &independent : nullptr);
+    vc.deltas =
+        paired_deltas(out.base, vc.run, options.measure_independent ? &independent : nullptr);
     if (options.who_changed) {
       ChangeCounts total;
       for (const auto& p : paired) {
@@ -409,7 +428,8 @@ Comparison compare(const Model& base, const std::vector<const Model*>& variants,
       const Model& vm = *variants[v];
       for (auto& [key, row] : total) {
         row.segment = vm.segment_names[static_cast<std::size_t>(key.first)];
-        row.reached_in = key.second < 0 ? std::string() : vm.stage_names[static_cast<std::size_t>(key.second)];
+        row.reached_in =
+            key.second < 0 ? std::string() : vm.stage_names[static_cast<std::size_t>(key.second)];
         vc.changes.push_back(row);
       }
     }

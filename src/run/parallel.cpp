@@ -51,7 +51,8 @@ void parallel_for(int count, int threads, const std::atomic<bool>* cancel,
       if (cancel != nullptr && cancel->load()) stop = true;
       if (on_progress) on_progress(progress.load(), done.load());
       std::unique_lock<std::mutex> lock(mutex);
-      wake.wait_for(lock, std::chrono::milliseconds(100), [&] { return done.load() >= count || stop.load(); });
+      wake.wait_for(lock, std::chrono::milliseconds(100),
+                    [&] { return done.load() >= count || stop.load(); });
     }
   } catch (...) {
     stop = true;

@@ -45,7 +45,8 @@ RunInfo make_info(const Model& model, const std::string& name, std::uint64_t see
   info.touchpoint_names = model.touchpoint_names;
   info.resource_names = model.resource_names;
   info.metric_names = metric_names(model.stage_names, model.resource_names);
-  info.cause_names = cause_names(model.touchpoint_names, model.resource_names, model.referral_names);
+  info.cause_names =
+      cause_names(model.touchpoint_names, model.resource_names, model.referral_names);
   info.report_times = model.report_times;
   info.won = model.stage_names[static_cast<std::size_t>(model.won)];
   return info;
@@ -114,14 +115,16 @@ Run simulate(const Model& model, const RunOptions& options) {
   // replication's last part joins its parts, in part order, so the result does not depend on which
   // thread ran which part, nor when.
   std::vector<ReplicationPlan> plans(static_cast<std::size_t>(reps));
-  for (int i = 0; i < reps; ++i) plans[static_cast<std::size_t>(i)] = engine.plan(options.first_replication + i, base);
+  for (int i = 0; i < reps; ++i)
+    plans[static_cast<std::size_t>(i)] = engine.plan(options.first_replication + i, base);
   struct Task {
     int replication;  // index into plans
     int part;
   };
   std::vector<Task> tasks;
   for (int i = 0; i < reps; ++i) {
-    for (int p = 0; p < plans[static_cast<std::size_t>(i)].parts(); ++p) tasks.push_back(Task{i, p});
+    for (int p = 0; p < plans[static_cast<std::size_t>(i)].parts(); ++p)
+      tasks.push_back(Task{i, p});
   }
   std::vector<std::vector<ReplicationPart>> parts(static_cast<std::size_t>(reps));
   auto left = std::make_unique<std::atomic<int>[]>(static_cast<std::size_t>(reps));
@@ -134,7 +137,9 @@ Run simulate(const Model& model, const RunOptions& options) {
   std::vector<ReplicationResult> results(static_cast<std::size_t>(reps));
   std::function<void(std::int64_t, int)> on_progress;  // (customers, replications joined)
   if (options.on_progress) {
-    on_progress = [&](std::int64_t customers, int) { options.on_progress(customers, joined.load()); };
+    on_progress = [&](std::int64_t customers, int) {
+      options.on_progress(customers, joined.load());
+    };
   }
   detail::parallel_for(static_cast<int>(tasks.size()), options.threads, options.cancel, on_progress,
                        [&](int t, const detail::TaskControl& task) {
@@ -143,7 +148,8 @@ Run simulate(const Model& model, const RunOptions& options) {
                          SimulationControl control = base;
                          control.cancel = task.stop;
                          control.progress = task.progress;
-                         parts[i][static_cast<std::size_t>(k.part)] = engine.simulate_part(plans[i], k.part, control);
+                         parts[i][static_cast<std::size_t>(k.part)] =
+                             engine.simulate_part(plans[i], k.part, control);
                          if (--left[i] == 0) {  // the last part of the replication: join
                            results[i] = engine.join(plans[i], std::move(parts[i]), control);
                            ++joined;
@@ -174,7 +180,9 @@ Run join_batches(std::vector<Run> batches) {
     for (auto& rep : next.replications) out.replications.push_back(std::move(rep));
   }
   std::stable_sort(out.replications.begin(), out.replications.end(),
-                   [](const ReplicationResult& a, const ReplicationResult& b) { return a.replication < b.replication; });
+                   [](const ReplicationResult& a, const ReplicationResult& b) {
+                     return a.replication < b.replication;
+                   });
   out.info.replications = static_cast<int>(out.replications.size());
   out.summary = summarize(out.info.metric_names, out.replications);
   return out;

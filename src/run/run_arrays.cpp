@@ -26,23 +26,25 @@ RunArrays pack(const Run& run) {
   a.queue_length.reserve(r_count * tq);
   a.queue_wait.reserve(r_count * tq);
   for (const ReplicationResult& rep : run.replications) {
-    if (rep.occupancy.size() != a.reports * a.stages || rep.transitions.size() != a.stages * a.stages ||
-        rep.reached.size() != a.stages || rep.touchpoints.size() != a.touchpoints ||
-        rep.metrics.size() != a.metrics) {
+    if (rep.occupancy.size() != a.reports * a.stages ||
+        rep.transitions.size() != a.stages * a.stages || rep.reached.size() != a.stages ||
+        rep.touchpoints.size() != a.touchpoints || rep.metrics.size() != a.metrics) {
       throw InternalError("pack: replication " + std::to_string(rep.replication) +
                           " does not match the run's stages, reports, touchpoints or metrics");
     }
-    if (static_cast<std::size_t>(rep.num_resources) != a.resources || rep.queue_length.size() != tq ||
-        rep.queue_wait.size() != tq) {
-      throw InternalError("pack: replication " + std::to_string(rep.replication) +
-                          " does not match the run's resources (queue_length/queue_wait are not [T * Q])");
+    if (static_cast<std::size_t>(rep.num_resources) != a.resources ||
+        rep.queue_length.size() != tq || rep.queue_wait.size() != tq) {
+      throw InternalError(
+          "pack: replication " + std::to_string(rep.replication) +
+          " does not match the run's resources (queue_length/queue_wait are not [T * Q])");
     }
     a.replication.push_back(rep.replication);
     a.occupancy.insert(a.occupancy.end(), rep.occupancy.begin(), rep.occupancy.end());
     a.transitions.insert(a.transitions.end(), rep.transitions.begin(), rep.transitions.end());
     a.reached.insert(a.reached.end(), rep.reached.begin(), rep.reached.end());
     for (const TouchpointTally& t : rep.touchpoints) {
-      a.touchpoint_tallies.insert(a.touchpoint_tallies.end(), {t.contacts, t.reached, t.moves, t.cost});
+      a.touchpoint_tallies.insert(a.touchpoint_tallies.end(),
+                                  {t.contacts, t.reached, t.moves, t.cost});
     }
     a.metric_values.insert(a.metric_values.end(), rep.metrics.begin(), rep.metrics.end());
     a.queue_length.insert(a.queue_length.end(), rep.queue_length.begin(), rep.queue_length.end());
@@ -84,14 +86,16 @@ Run unpack(RunInfo info, const RunArrays& a, const EventColumns* events) {
   if (a.replication.size() != r_count || a.occupancy.size() != r_count * t * s ||
       a.transitions.size() != r_count * s * s || a.reached.size() != r_count * s ||
       a.touchpoint_tallies.size() != r_count * k * 4 || a.metric_values.size() != r_count * m ||
-      s != info.stage_names.size() || t != info.report_times.size() || k != info.touchpoint_names.size() ||
-      m != info.metric_names.size() || q != info.resource_names.size() ||
-      a.queue_length.size() != r_count * t * q || a.queue_wait.size() != r_count * t * q) {
+      s != info.stage_names.size() || t != info.report_times.size() ||
+      k != info.touchpoint_names.size() || m != info.metric_names.size() ||
+      q != info.resource_names.size() || a.queue_length.size() != r_count * t * q ||
+      a.queue_wait.size() != r_count * t * q) {
     throw InternalError("unpack: array sizes do not match the run's shape");
   }
   auto slice = [](const auto& v, std::size_t i, std::size_t n) {
     using T = typename std::decay_t<decltype(v)>::value_type;
-    return std::vector<T>(v.begin() + static_cast<std::ptrdiff_t>(i * n), v.begin() + static_cast<std::ptrdiff_t>((i + 1) * n));
+    return std::vector<T>(v.begin() + static_cast<std::ptrdiff_t>(i * n),
+                          v.begin() + static_cast<std::ptrdiff_t>((i + 1) * n));
   };
   Run run;
   run.info = std::move(info);
@@ -120,9 +124,11 @@ Run unpack(RunInfo info, const RunArrays& a, const EventColumns* events) {
     for (std::size_t e = 0; e < events->time.size(); ++e) {
       // events come in replication order: advance to the replication of this row
       while (i < r_count && run.replications[i].replication != events->replication[e]) ++i;
-      if (i == r_count) throw InternalError("unpack: an event belongs to no replication of the run");
-      run.replications[i].events.push_back(Event{events->replication[e], events->customer[e], events->time[e],
-                                                 events->from[e], events->to[e], events->cause[e]});
+      if (i == r_count)
+        throw InternalError("unpack: an event belongs to no replication of the run");
+      run.replications[i].events.push_back(Event{events->replication[e], events->customer[e],
+                                                 events->time[e], events->from[e], events->to[e],
+                                                 events->cause[e]});
     }
   }
   run.summary = summarize(run.info.metric_names, run.replications);

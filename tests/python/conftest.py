@@ -11,6 +11,16 @@ ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite the golden summaries tests/scenarios/**/*.expected.json (test_golden.py) before "
+        "comparing; only for a deliberate change of what is drawn (docs/contributing.md)",
+    )
+
+
 def cli_path() -> str:
     """The `lcsim` program installed next to this Python (the project's venv), unless overridden."""
     override = os.environ.get("LCSIM_CLI")

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import time
 
+import golden
 import pytest
 from conftest import SCENARIOS, all_scenarios
 
@@ -43,17 +44,23 @@ def test_version_and_help(lcsim_cli):
 
 
 @pytest.mark.parametrize("scenario", all_scenarios(), ids=lambda p: str(p.relative_to(SCENARIOS)))
-def test_every_bundled_scenario_validates_and_runs(lcsim_cli, scenario):
+def test_every_bundled_scenario_validates_and_runs_to_its_pinned_numbers(lcsim_cli, scenario):
+    """`lcsim validate` passes and `lcsim run --json` gives the golden summary (test_golden.py)
+    of every metric, through the command line's JSON (written at full precision)."""
     res = lcsim_cli("validate", scenario)
     assert res.returncode == 0, res.stderr
     assert "ok" in res.stdout
-    run = lcsim_cli("run", scenario, "--replications", "3", "--json")
+    run = lcsim_cli("run", scenario, "--replications", golden.REPLICATIONS, "--json")
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
-    summary = {row["metric"]: row for row in data["summary"]}
-    assert summary["customers"]["mean"] > 0
-    assert summary["conversions"]["mean"] > 0
-    assert data["run"]["replications"] == 3
+    assert data["run"]["replications"] == golden.REPLICATIONS
+    actual = {
+        "seed": data["run"]["seed"],
+        "replications": data["run"]["replications"],
+        "metrics": {row["metric"]: {k: row[k] for k in golden.FIELDS} for row in data["summary"]},
+    }
+    moved = golden.differences(golden.read(scenario), actual)
+    assert not moved, f"{scenario}: pinned values moved:\n  " + "\n  ".join(moved)
 
 
 def test_validate_reports_file_line_and_field_with_exit_2(lcsim_cli, tmp_path):

@@ -86,4 +86,10 @@ def test_setup_refuses_an_unknown_mode_and_lists_its_packages():
         "libnlopt-cxx-dev",
         "libhwy-dev",
     } <= set(packages)
-    assert {"libgtest-dev", "libbenchmark-dev", "chromium", "chromium-driver"} <= set(packages)
+    assert {
+        "libgtest-dev",
+        "libbenchmark-dev",
+        "chromium",
+        "chromium-driver",
+        "clang-format-14",
+    } <= set(packages)

@@ -44,23 +44,23 @@ struct Sensitivity {
   ParameterKind kind = ParameterKind::kNext;
   SegmentId segment = 0;
   StageId stage = 0;
-  StageId target = -1;         ///< next-probabilities only; -1 for dwell means
-  std::string parameter;       ///< scenario path, e.g. "stages.lead.next.mql" or
-                               ///< "segments.icp.stages.lead.dwell.mean" (with several segments)
-  double value = 0.0;          ///< θ: the probability or the mean dwell in days
+  StageId target = -1;    ///< next-probabilities only; -1 for dwell means
+  std::string parameter;  ///< scenario path, e.g. "stages.lead.next.mql" or
+                          ///< "segments.icp.stages.lead.dwell.mean" (with several segments)
+  double value = 0.0;     ///< θ: the probability or the mean dwell in days
   double elasticity_conversion = 0.0;  ///< NaN when P(convert) = 0
   double elasticity_time = 0.0;        ///< NaN when P(convert) = 0
-  int rank = 0;                ///< 1-based; by |elasticity_conversion|, then |elasticity_time|
+  int rank = 0;  ///< 1-based; by |elasticity_conversion|, then |elasticity_time|
 };
 
 /// Closed-form answers for one start (segment, start stage) of a mix.
 struct StartResult {
   SegmentId segment = 0;
   StageId start = 0;
-  double weight = 0.0;                   ///< normalised: the weights of a mix sum to 1
-  double conversion_probability = 0.0;   ///< P(first entry into won); 0 from a converted stage
-  double time_to_convert = 0.0;          ///< E[days to conversion | conversion]; NaN if P = 0
-  double time_to_absorption = 0.0;       ///< E[days until an absorbing stage]; +inf if never
+  double weight = 0.0;                  ///< normalised: the weights of a mix sum to 1
+  double conversion_probability = 0.0;  ///< P(first entry into won); 0 from a converted stage
+  double time_to_convert = 0.0;         ///< E[days to conversion | conversion]; NaN if P = 0
+  double time_to_absorption = 0.0;      ///< E[days until an absorbing stage]; +inf if never
 };
 
 /// Closed-form answers for a weighted mix of starts (one start, a segment, or the population).
@@ -69,21 +69,21 @@ struct MarkovAnalysis {
   std::vector<std::string> stage_names;
   std::vector<std::string> segment_names;
   std::string won;
-  std::string description;                ///< what the mix is, e.g. "population (arrivals)"
-  std::vector<StartResult> starts;        ///< the mix, in the order given
+  std::string description;          ///< what the mix is, e.g. "population (arrivals)"
+  std::vector<StartResult> starts;  ///< the mix, in the order given
 
   std::vector<double> reach_probability;  ///< [S] P(the stage is ever entered); 1 for the start
   std::vector<double> expected_visits;    ///< [S] expected entries (+inf for stages never left)
   std::vector<double> expected_days;      ///< [S] expected days spent there (visits x mean dwell)
   std::vector<double> mean_dwell;         ///< [S] mean dwell of the mix's segments (NaN: absorbing)
 
-  double conversion_probability = 0.0;    ///< P(convert)
-  double time_to_convert = 0.0;           ///< E[days to conversion | conversion]; NaN if P = 0
-  double time_to_absorption = 0.0;        ///< E[days until absorption]; +inf if some never end
-  double customers = 0.0;                 ///< expected customers of a population mix; NaN otherwise
+  double conversion_probability = 0.0;  ///< P(convert)
+  double time_to_convert = 0.0;         ///< E[days to conversion | conversion]; NaN if P = 0
+  double time_to_absorption = 0.0;      ///< E[days until absorption]; +inf if some never end
+  double customers = 0.0;               ///< expected customers of a population mix; NaN otherwise
 
-  std::vector<Sensitivity> sensitivity;   ///< every next-probability < 1 and dwell mean, ranked
-  std::vector<std::string> notes;         ///< what the closed form leaves out or assumes
+  std::vector<Sensitivity> sensitivity;  ///< every next-probability < 1 and dwell mean, ranked
+  std::vector<std::string> notes;        ///< what the closed form leaves out or assumes
 };
 
 /// The population mix of a model: each initial cohort's count plus rate x horizon for each arrival
@@ -116,7 +116,8 @@ struct MarkovAnalysis {
 /// @param segment segment name or ""
 /// @param start stage name or ""
 /// @throws InputError for an unknown name (listing the known ones) or a segment nobody arrives in
-[[nodiscard]] MarkovAnalysis analyze(const Model& model, const std::string& segment, const std::string& start);
+[[nodiscard]] MarkovAnalysis analyze(const Model& model, const std::string& segment,
+                                     const std::string& start);
 
 /// A copy of the model without touchpoints (what the closed form describes), for simulating the
 /// Markov part beside the analysis. Nothing is recompiled; everything else is kept.

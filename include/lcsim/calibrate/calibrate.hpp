@@ -74,8 +74,8 @@ struct CalibrateOptions {
   DwellFitOptions dwell;
   // ---- the scenario ----
   std::string name = "calibrated";
-  double horizon = 0.0;        ///< days; 0: censor_at (the observed window from the epoch)
-  double report_every = 7.0;   ///< days
+  double horizon = 0.0;       ///< days; 0: censor_at (the observed window from the epoch)
+  double report_every = 7.0;  ///< days
   std::uint64_t seed = 1;
   int replications = 10;
 };
@@ -83,34 +83,34 @@ struct CalibrateOptions {
 /// One row of the dwell family comparison.
 struct FamilyRow {
   std::string stage;
-  std::string segment;    ///< "" for the all-segment fit
+  std::string segment;  ///< "" for the all-segment fit
   std::string family;
   bool fitted = false;
-  double loglik = 0.0;    ///< NaN when not fitted
-  double aic = 0.0;       ///< NaN when not fitted
+  double loglik = 0.0;  ///< NaN when not fitted
+  double aic = 0.0;     ///< NaN when not fitted
   std::vector<std::pair<std::string, double>> params;
   bool chosen = false;
   std::size_t n_events = 0;
   std::size_t n_censored = 0;
-  std::string note;       ///< DwellFit::reason
+  std::string note;  ///< DwellFit::reason
 };
 
 /// Everything estimated for one stage over all customers or one segment.
 struct StageFit {
   std::string stage;
-  std::string segment;             ///< "" for all segments
-  std::vector<double> durations;   ///< stays, days
-  std::vector<bool> censored;      ///< same size: open at censor_at
-  DwellComparison dwell;           ///< empty (not fitted) when there is no move out
-  TransitionFit next;              ///< targets by decreasing count
-  bool pooled = false;             ///< segment with too few moves: the scenario uses the
-                                   ///< all-segment fit
+  std::string segment;            ///< "" for all segments
+  std::vector<double> durations;  ///< stays, days
+  std::vector<bool> censored;     ///< same size: open at censor_at
+  DwellComparison dwell;          ///< empty (not fitted) when there is no move out
+  TransitionFit next;             ///< targets by decreasing count
+  bool pooled = false;            ///< segment with too few moves: the scenario uses the
+                                  ///< all-segment fit
 };
 
 /// Customers that enter through one stage.
 struct ArrivalEstimate {
   std::string stage;
-  std::size_t count = 0;    ///< arrivals observed
+  std::size_t count = 0;  ///< arrivals observed
   double rate_per_day = 0.0;
   double ci_low = 0.0;
   double ci_high = 0.0;
@@ -119,26 +119,26 @@ struct ArrivalEstimate {
 /// Customers taken as already present at the start of the log.
 struct InitialEstimate {
   std::string stage;
-  std::string segment;      ///< "" without segments
+  std::string segment;  ///< "" without segments
   std::size_t count = 0;
 };
 
 /// The result of calibrate_logs().
 struct Calibration {
-  std::string file;                  ///< the log's file
-  std::string epoch;                 ///< day 0 as "YYYY-MM-DD"
-  int epoch_weekday = 0;             ///< 0 = Monday
-  double window_start = 0.0;         ///< first timestamp, days since the epoch
-  double window_end = 0.0;           ///< censor_at, days since the epoch
-  std::vector<StageFit> stages;      ///< all-segment fits in stage order, then per segment
+  std::string file;              ///< the log's file
+  std::string epoch;             ///< day 0 as "YYYY-MM-DD"
+  int epoch_weekday = 0;         ///< 0 = Monday
+  double window_start = 0.0;     ///< first timestamp, days since the epoch
+  double window_end = 0.0;       ///< censor_at, days since the epoch
+  std::vector<StageFit> stages;  ///< all-segment fits in stage order, then per segment
   std::vector<ArrivalEstimate> arrivals;
   std::vector<InitialEstimate> initial;
-  double arrival_rate = 0.0;         ///< all streams, per day
+  double arrival_rate = 0.0;           ///< all streams, per day
   std::vector<double> weekly_profile;  ///< true weekdays, Monday first, mean 1; empty if < 7 days
   std::vector<EstimateRow> estimates;
   std::vector<FamilyRow> families;
-  std::vector<Problem> warnings;     ///< the log's warnings, then the calibration's
-  Scenario scenario;                 ///< ready for compile(); `source` is empty (no YAML text)
+  std::vector<Problem> warnings;  ///< the log's warnings, then the calibration's
+  Scenario scenario;              ///< ready for compile(); `source` is empty (no YAML text)
 
   /// The all-segment (segment "") or segment fit of a stage; nullptr when none.
   [[nodiscard]] const StageFit* stage(const std::string& name,

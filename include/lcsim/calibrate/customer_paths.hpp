@@ -42,12 +42,32 @@ class ViewIterator {
   ViewIterator(const Container* c, std::size_t i) : c_(c), i_(i) {}
   Value operator*() const { return (*c_)[i_]; }
   Value operator[](difference_type k) const { return (*c_)[i_ + static_cast<std::size_t>(k)]; }
-  ViewIterator& operator++() { ++i_; return *this; }
-  ViewIterator operator++(int) { ViewIterator old = *this; ++i_; return old; }
-  ViewIterator& operator--() { --i_; return *this; }
-  ViewIterator operator--(int) { ViewIterator old = *this; --i_; return old; }
-  ViewIterator& operator+=(difference_type k) { i_ += static_cast<std::size_t>(k); return *this; }
-  ViewIterator& operator-=(difference_type k) { i_ -= static_cast<std::size_t>(k); return *this; }
+  ViewIterator& operator++() {
+    ++i_;
+    return *this;
+  }
+  ViewIterator operator++(int) {
+    ViewIterator old = *this;
+    ++i_;
+    return old;
+  }
+  ViewIterator& operator--() {
+    --i_;
+    return *this;
+  }
+  ViewIterator operator--(int) {
+    ViewIterator old = *this;
+    --i_;
+    return old;
+  }
+  ViewIterator& operator+=(difference_type k) {
+    i_ += static_cast<std::size_t>(k);
+    return *this;
+  }
+  ViewIterator& operator-=(difference_type k) {
+    i_ -= static_cast<std::size_t>(k);
+    return *this;
+  }
   friend ViewIterator operator+(ViewIterator it, difference_type k) { return it += k; }
   friend ViewIterator operator+(difference_type k, ViewIterator it) { return it += k; }
   friend ViewIterator operator-(ViewIterator it, difference_type k) { return it -= k; }
@@ -169,8 +189,8 @@ class CustomerPaths {
   std::vector<double> time_;
   std::vector<std::uint16_t> stage_;
   std::vector<std::int32_t> line_;
-  std::string ids_;                     ///< every id, one after the other
-  std::vector<std::uint64_t> id_end_;   ///< end of each id in ids_
+  std::string ids_;                    ///< every id, one after the other
+  std::vector<std::uint64_t> id_end_;  ///< end of each id in ids_
   std::vector<std::uint32_t> segment_;
   std::vector<std::string> stage_names_;
   std::vector<std::string> segment_names_{std::string()};

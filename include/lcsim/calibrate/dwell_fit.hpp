@@ -46,11 +46,11 @@ struct DwellFitOptions {
 
 /// One fitted parameter, named as in docs/scenario.md for its family.
 struct DwellParameter {
-  std::string name;      ///< mean (exponential), shape/scale (Weibull, gamma), mu/sigma (lognormal),
-                         ///< rates[0], rates[1], exit[0] (coxian)
+  std::string name;  ///< mean (exponential), shape/scale (Weibull, gamma), mu/sigma (lognormal),
+                     ///< rates[0], rates[1], exit[0] (coxian)
   double estimate = 0.0;
-  double se = 0.0;       ///< standard error (NaN when the information is singular)
-  double ci_low = 0.0;   ///< Wald interval at DwellFitOptions::level (NaN as se)
+  double se = 0.0;      ///< standard error (NaN when the information is singular)
+  double ci_low = 0.0;  ///< Wald interval at DwellFitOptions::level (NaN as se)
   double ci_high = 0.0;
 };
 
@@ -58,10 +58,10 @@ struct DwellParameter {
 struct DwellFit {
   DwellFamily family = DwellFamily::kExponential;
   bool fitted = false;
-  std::string reason;    ///< why not fitted, or a note on the uncertainty ("" when all is well)
+  std::string reason;  ///< why not fitted, or a note on the uncertainty ("" when all is well)
   std::vector<DwellParameter> params;
-  double loglik = 0.0;   ///< maximised log-likelihood (NaN when not fitted)
-  double aic = 0.0;      ///< 2 k - 2 loglik (NaN when not fitted)
+  double loglik = 0.0;         ///< maximised log-likelihood (NaN when not fitted)
+  double aic = 0.0;            ///< 2 k - 2 loglik (NaN when not fitted)
   std::size_t n_events = 0;    ///< stays that ended
   std::size_t n_censored = 0;  ///< stays still open at the end of observation
 
@@ -95,7 +95,8 @@ struct DwellComparison {
 /// coxian fit maximises with L-BFGS. S and f are linear in e^{-r1 d}, e^{-r2 d} and
 /// h = (e^{-r2 d} - e^{-r1 d}) / (r1 - r2), computed scaled by e^{min(r1, r2) d} (no underflow in
 /// the tail), h and its derivatives by a Taylor series in (r1 - r2) d when that is below 1e-2.
-[[nodiscard]] std::pair<double, double> coxian2_log_gradient(double r1, double r2, double p1, double d,
+[[nodiscard]] std::pair<double, double> coxian2_log_gradient(double r1, double r2, double p1,
+                                                             double d,
                                                              std::array<double, 3>& dlog_s,
                                                              std::array<double, 3>& dlog_f);
 

@@ -28,11 +28,11 @@ struct EstimateRow {
   /// Monday first), "arrivals.initial[0].count".
   std::string parameter;
   double estimate = 0.0;
-  double ci_low = 0.0;    ///< interval at the options' level (equal to the estimate for counts)
+  double ci_low = 0.0;  ///< interval at the options' level (equal to the estimate for counts)
   double ci_high = 0.0;
-  std::size_t n = 0;      ///< observations behind it: moves out of the stage for next and dwell
-                          ///< parameters, customers for shares and arrivals, arrivals on that
-                          ///< weekday for the profile
+  std::size_t n = 0;  ///< observations behind it: moves out of the stage for next and dwell
+                      ///< parameters, customers for shares and arrivals, arrivals on that
+                      ///< weekday for the profile
   /// How the interval was found, where a fit says: "wald" (delta method on the log or logit
   /// scale), "profile" (profile likelihood), "boundary" (the estimate is at or near 0 and the data
   /// do not reject 0: the interval is [0, the profile-likelihood upper bound]), "fixed" (a value

@@ -78,7 +78,7 @@ enum class FunnelStart {
 
 /// One row of a funnel-count file.
 struct FunnelRow {
-  std::string period;   ///< as written (trimmed)
+  std::string period;  ///< as written (trimmed)
   std::string stage;
   double entries = 0.0;
   int line = 0;
@@ -125,7 +125,7 @@ struct FunnelStageParameters {
 
 /// One (period, counted stage) cell: the observed and expected entries at the fit.
 struct FunnelCell {
-  std::string period;   ///< label: "YYYY-MM-DD" for dates, the integer for integer periods
+  std::string period;  ///< label: "YYYY-MM-DD" for dates, the integer for integer periods
   std::string stage;
   double observed = 0.0;
   double expected = 0.0;
@@ -135,32 +135,32 @@ struct FunnelCell {
 /// The result of fit_funnel().
 struct FunnelFit {
   std::string file;
-  std::string epoch;                   ///< day 0 "YYYY-MM-DD" for dated periods, else ""
-  std::vector<std::string> periods;    ///< labels, in time order
-  std::vector<double> period_starts;   ///< days since the first period's start; one more entry:
-                                       ///< the end of the last period
-  std::vector<std::string> stages;     ///< non-absorbing first, then absorbing
+  std::string epoch;                  ///< day 0 "YYYY-MM-DD" for dated periods, else ""
+  std::vector<std::string> periods;   ///< labels, in time order
+  std::vector<double> period_starts;  ///< days since the first period's start; one more entry:
+                                      ///< the end of the last period
+  std::vector<std::string> stages;    ///< non-absorbing first, then absorbing
   std::vector<std::string> entry_stages;
   std::vector<std::string> counted_stages;  ///< stages with rows, in model order
   std::vector<FunnelStageParameters> parameters;
-  std::vector<double> theta;           ///< log means and logits at the fit
-  std::vector<double> covariance;      ///< of theta, row-major (quasi-Poisson, ridge if singular)
+  std::vector<double> theta;       ///< log means and logits at the fit
+  std::vector<double> covariance;  ///< of theta, row-major (quasi-Poisson, ridge if singular)
   /// Tidy table: "stages.<s>.dwell.mean", "stages.<s>.next.<t>" (n: the stage's counted entries,
   /// 0 when it has no counts) and "arrivals.streams[i].rate_per_day" (n: the entry stage's entries).
   std::vector<EstimateRow> estimates;
   std::vector<std::string> unidentified;  ///< estimate parameters flagged as not identified
-  std::vector<FunnelCell> cells;       ///< period-major, counted stages in model order
+  std::vector<FunnelCell> cells;          ///< period-major, counted stages in model order
   double deviance = 0.0;
   double pearson = 0.0;
   double dispersion = 1.0;
-  std::size_t n_cells = 0;             ///< fitted cells
+  std::size_t n_cells = 0;  ///< fitted cells
   std::size_t n_parameters = 0;
   int iterations = 0;
   bool converged = false;
   double level = 0.95;
   std::vector<Problem> warnings;
-  Scenario scenario;                   ///< exponential dwells, the streams, the steady start's
-                                       ///< initial cohort; horizon = the periods' days
+  Scenario scenario;  ///< exponential dwells, the streams, the steady start's
+                      ///< initial cohort; horizon = the periods' days
 
   /// The estimate row of a parameter; nullptr when none.
   [[nodiscard]] const EstimateRow* estimate(const std::string& parameter) const;

@@ -109,12 +109,12 @@ struct StageCount {
 /// A cleaned stage-change log.
 struct EventLog {
   std::string file;
-  std::string epoch;              ///< day 0, "YYYY-MM-DD" (UTC midnight)
-  std::int64_t epoch_day = 0;     ///< the epoch in days since 1970-01-01
-  int epoch_weekday = 0;          ///< weekday of the epoch, 0 = Monday
-  double first_time = 0.0;        ///< earliest timestamp, days since the epoch
-  double last_time = 0.0;         ///< latest timestamp (of the rows kept)
-  double censor_at = 0.0;         ///< end of observation, days since the epoch
+  std::string epoch;                   ///< day 0, "YYYY-MM-DD" (UTC midnight)
+  std::int64_t epoch_day = 0;          ///< the epoch in days since 1970-01-01
+  int epoch_weekday = 0;               ///< weekday of the epoch, 0 = Monday
+  double first_time = 0.0;             ///< earliest timestamp, days since the epoch
+  double last_time = 0.0;              ///< latest timestamp (of the rows kept)
+  double censor_at = 0.0;              ///< end of observation, days since the epoch
   std::vector<std::string> stages;     ///< stages that occur, in funnel order: that of
                                        ///< LogOptions::stages, else along the customers' paths
                                        ///< (a stage most customers entered before another comes

@@ -119,19 +119,19 @@ struct PhaseFitOptions {
 
 /// One model tried in the choice.
 struct PhaseCandidate {
-  std::string stage;           ///< the stage whose phases changed ("" for the Markov model)
-  std::vector<int> phases;     ///< per stage (absorbing stages 1)
+  std::string stage;        ///< the stage whose phases changed ("" for the Markov model)
+  std::vector<int> phases;  ///< per stage (absorbing stages 1)
   double loglik = 0.0;
   std::size_t parameters = 0;
   double aic = 0.0;
-  double lr_statistic = 0.0;   ///< against the model it extends (NaN for the first)
-  double lr_p_value = 0.0;     ///< chi-square, 2 df
-  double bic = 0.0;            ///< k log(observations) - 2 loglik
+  double lr_statistic = 0.0;  ///< against the model it extends (NaN for the first)
+  double lr_p_value = 0.0;    ///< chi-square, 2 df
+  double bic = 0.0;           ///< k log(observations) - 2 loglik
   /// "markov" (the start), "screen" (one more phase for this stage alone, from the Markov model:
   /// its gain orders the stages), "add" (one more phase) or "remove" (one fewer, the backward
   /// pass).
   std::string step;
-  bool chosen = false;         ///< kept by the criterion (screening rows are never kept)
+  bool chosen = false;  ///< kept by the criterion (screening rows are never kept)
   /// Kept because the stage's Coxian was at the edge of its family (an Erlang: equal rates, no
   /// early exit), which one more phase can only improve.
   bool edge = false;
@@ -140,31 +140,31 @@ struct PhaseCandidate {
 
 /// One start of the Markov (one-phase) model's maximisation.
 struct PhaseStart {
-  std::string start;          ///< "markov fit", "floored", "crude", "random 1", ...
-  double loglik = 0.0;        ///< where L-BFGS ended from it
+  std::string start;    ///< "markov fit", "floored", "crude", "random 1", ...
+  double loglik = 0.0;  ///< where L-BFGS ended from it
   bool converged = false;
-  bool best = false;          ///< the start kept
+  bool best = false;  ///< the start kept
 };
 
 /// The fitted Coxian dwell of one stage.
 struct PhaseDwell {
   std::string stage;
-  std::vector<double> rates;   ///< per phase, per day
-  std::vector<double> exit;    ///< per phase, the last 1
-  double mean = 0.0;           ///< exact mean dwell (days)
+  std::vector<double> rates;  ///< per phase, per day
+  std::vector<double> exit;   ///< per phase, the last 1
+  double mean = 0.0;          ///< exact mean dwell (days)
   double ci_low = 0.0;
   double ci_high = 0.0;
-  std::size_t n = 0;           ///< observed pairs starting in the stage
+  std::size_t n = 0;  ///< observed pairs starting in the stage
 };
 
 /// The result of fit_phase_type().
 struct PhaseTypeFit {
   std::string file;
   std::vector<std::string> stages;
-  std::vector<bool> absorbing;          ///< per stage
-  std::vector<int> phases;              ///< chosen, per stage (absorbing 1)
+  std::vector<bool> absorbing;  ///< per stage
+  std::vector<int> phases;      ///< chosen, per stage (absorbing 1)
   std::string entry_stage;
-  std::vector<PhaseDwell> dwells;       ///< non-absorbing stages, in stage order
+  std::vector<PhaseDwell> dwells;  ///< non-absorbing stages, in stage order
   /// Next-stage probabilities by (from, to) as "stages.<from>.next.<to>"; mean dwells as
   /// "stages.<s>.dwell.mean"; occupancies as "occupancy.<day>.<stage>" (share of a customer
   /// entering the entry stage at day 0 who is in <stage> at day <day>).
@@ -173,28 +173,28 @@ struct PhaseTypeFit {
   /// much the answer moves.
   std::vector<EstimateRow> markov_estimates;
   std::vector<PhaseCandidate> candidates;  ///< every model tried, in order
-  std::vector<PhaseStart> starts;       ///< every start of the Markov model
+  std::vector<PhaseStart> starts;          ///< every start of the Markov model
   /// Estimate rows (of `estimates`) whose interval the data leave open on a side, with why.
   std::vector<std::string> not_identified;
-  std::string criterion;                ///< "bic" or "aic"
-  double loglik = 0.0;                  ///< of the chosen model
-  double loglik_markov = 0.0;           ///< of k = 1 everywhere, on the same likelihood
+  std::string criterion;       ///< "bic" or "aic"
+  double loglik = 0.0;         ///< of the chosen model
+  double loglik_markov = 0.0;  ///< of k = 1 everywhere, on the same likelihood
   double aic = 0.0;
   double aic_markov = 0.0;
   double bic = 0.0;
   double bic_markov = 0.0;
   std::size_t parameters = 0;
-  std::vector<double> theta;            ///< the chosen model's parameters
-  std::vector<double> covariance;       ///< of theta, row-major (NaN when not positive definite)
+  std::vector<double> theta;       ///< the chosen model's parameters
+  std::vector<double> covariance;  ///< of theta, row-major (NaN when not positive definite)
   bool information_positive_definite = false;
   bool converged = false;
   std::size_t n_customers = 0;
-  std::size_t n_observations = 0;       ///< transitions between observations (incl. from creation)
-  std::size_t n_created = 0;            ///< customers starting at a creation time
-  std::size_t n_intervals = 0;          ///< distinct gap lengths
-  std::size_t n_exact = 0;              ///< exact entries (stage-entry times, exact stages)
+  std::size_t n_observations = 0;  ///< transitions between observations (incl. from creation)
+  std::size_t n_created = 0;       ///< customers starting at a creation time
+  std::size_t n_intervals = 0;     ///< distinct gap lengths
+  std::size_t n_exact = 0;         ///< exact entries (stage-entry times, exact stages)
   double level = 0.95;
-  std::vector<Problem> warnings;        ///< the fit's (the log's are in the log)
+  std::vector<Problem> warnings;  ///< the fit's (the log's are in the log)
 
   [[nodiscard]] const EstimateRow* estimate(const std::string& parameter) const;
 };

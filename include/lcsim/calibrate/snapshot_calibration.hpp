@@ -55,10 +55,10 @@ struct SegmentSnapshotFit {
 };
 
 struct SnapshotCalibration {
-  MarkovFit markov;                        ///< all customers
-  std::optional<PhaseTypeFit> phase;       ///< all customers, when fitted
+  MarkovFit markov;                          ///< all customers
+  std::optional<PhaseTypeFit> phase;         ///< all customers, when fitted
   std::vector<SegmentSnapshotFit> segments;  ///< per fitted segment, in the log's order
-  std::string won;                         ///< the conversion stage used; empty: no scenario
+  std::string won;                           ///< the conversion stage used; empty: no scenario
   bool has_scenario = false;
   /// From the phase-type fits when fitted, else the Markov fits; with segment overrides.
   Scenario scenario;
@@ -74,7 +74,7 @@ struct SnapshotCalibration {
 /// Runs the fits and builds the scenarios.
 /// @throws InputError as fit_snapshots() and fit_phase_type() do; for `won` naming a stage that is
 ///         not in the snapshots (field "won"); for min_segment_pairs 0 (field "min_segment_pairs")
-[[nodiscard]] SnapshotCalibration calibrate_snapshots(const SnapshotLog& log,
-                                                      const SnapshotCalibrationOptions& options = {});
+[[nodiscard]] SnapshotCalibration calibrate_snapshots(
+    const SnapshotLog& log, const SnapshotCalibrationOptions& options = {});
 
 }  // namespace lcsim

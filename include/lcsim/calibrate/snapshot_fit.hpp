@@ -75,7 +75,7 @@ namespace lcsim {
 
 /// The moment a snapshot date without a time of day stands for (SnapshotOptions::date_means).
 enum class DateMeans {
-  kEndOfDay,    ///< 23:59:59 UTC of the date: the state as of the close of the day (month-end exports)
+  kEndOfDay,  ///< 23:59:59 UTC of the date: the state as of the close of the day (month-end exports)
   kStartOfDay,  ///< 00:00:00 UTC of the date: the state before anything happened that day
 };
 
@@ -133,9 +133,9 @@ struct SnapshotOptions {
 
 /// One observation of a customer's stage.
 struct SnapshotObservation {
-  double time = 0.0;   ///< days since the epoch
-  std::string stage;   ///< stage name (after the stage map)
-  int line = 0;        ///< line of the row in the file
+  double time = 0.0;  ///< days since the epoch
+  std::string stage;  ///< stage name (after the stage map)
+  int line = 0;       ///< line of the row in the file
   /// Days since the epoch when the customer entered `stage`, when known exactly
   /// (SnapshotOptions::entered_column, exact_stages); NaN when unknown.
   double entered = std::numeric_limits<double>::quiet_NaN();
@@ -155,23 +155,23 @@ struct SnapshotPath {
 /// A cleaned snapshot file.
 struct SnapshotLog {
   std::string file;
-  std::string epoch;              ///< day 0, "YYYY-MM-DD"
-  std::int64_t epoch_day = 0;     ///< the epoch in days since 1970-01-01
-  std::vector<std::string> stages;     ///< SnapshotOptions::stages when given, else the stages
-                                       ///< that occur in funnel order along the customers' paths
-                                       ///< (as EventLog::stages), absorbing stages last
-  std::vector<std::string> absorbing;  ///< SnapshotOptions::absorbing
-  std::string created_column;          ///< the column creation times came from; empty: none
-  std::string segment_column;          ///< the column segments came from; empty: none
-  std::string entered_column;          ///< the column exact entry times came from; empty: none
+  std::string epoch;                      ///< day 0, "YYYY-MM-DD"
+  std::int64_t epoch_day = 0;             ///< the epoch in days since 1970-01-01
+  std::vector<std::string> stages;        ///< SnapshotOptions::stages when given, else the stages
+                                          ///< that occur in funnel order along the customers' paths
+                                          ///< (as EventLog::stages), absorbing stages last
+  std::vector<std::string> absorbing;     ///< SnapshotOptions::absorbing
+  std::string created_column;             ///< the column creation times came from; empty: none
+  std::string segment_column;             ///< the column segments came from; empty: none
+  std::string entered_column;             ///< the column exact entry times came from; empty: none
   std::vector<std::string> exact_stages;  ///< SnapshotOptions::exact_stages
-  std::vector<std::string> segments;   ///< segments of the customers kept, in order of first
-                                       ///< occurrence (empty without a segment column)
-  std::vector<SnapshotPath> customers; ///< customers with >= 2 usable rows (or one after their
-                                       ///< creation time), in file order
-  std::size_t rows = 0;                ///< data rows read
-  std::size_t rows_used = 0;           ///< rows kept in customer paths
-  std::size_t customers_single = 0;    ///< customers with one usable row (not used)
+  std::vector<std::string> segments;      ///< segments of the customers kept, in order of first
+                                          ///< occurrence (empty without a segment column)
+  std::vector<SnapshotPath> customers;    ///< customers with >= 2 usable rows (or one after their
+                                          ///< creation time), in file order
+  std::size_t rows = 0;                   ///< data rows read
+  std::size_t rows_used = 0;              ///< rows kept in customer paths
+  std::size_t customers_single = 0;       ///< customers with one usable row (not used)
   std::vector<Problem> warnings;
 };
 
@@ -194,16 +194,16 @@ struct SnapshotLog {
 /// panel likelihood.
 struct PanelCounts {
   std::vector<std::string> stages;
-  std::vector<bool> absorbing;         ///< per stage
+  std::vector<bool> absorbing;  ///< per stage
   struct Interval {
-    double dt = 0.0;                   ///< days between the two observations (> 0)
-    std::vector<double> counts;        ///< S x S row-major: pairs (from, to) with this dt
+    double dt = 0.0;             ///< days between the two observations (> 0)
+    std::vector<double> counts;  ///< S x S row-major: pairs (from, to) with this dt
   };
-  std::vector<Interval> intervals;     ///< by increasing dt
-  std::vector<double> pairs;           ///< S x S row-major: pairs over all intervals
-  std::vector<double> time_from;       ///< per stage: sum of dt over pairs starting there
-  std::vector<int> first_line;         ///< S x S: line of the later row of the first such pair
-  std::size_t n_transitions = 0;       ///< pairs used (including a -> a)
+  std::vector<Interval> intervals;  ///< by increasing dt
+  std::vector<double> pairs;        ///< S x S row-major: pairs over all intervals
+  std::vector<double> time_from;    ///< per stage: sum of dt over pairs starting there
+  std::vector<int> first_line;      ///< S x S: line of the later row of the first such pair
+  std::size_t n_transitions = 0;    ///< pairs used (including a -> a)
   std::size_t n_customers = 0;
 
   [[nodiscard]] std::size_t size() const noexcept { return stages.size(); }
@@ -258,38 +258,38 @@ struct MarkovFitOptions {
 struct RateEstimate {
   std::string from;
   std::string to;
-  double rate = 0.0;       ///< q_ab, per day
-  double se_log = 0.0;     ///< standard error of log q_ab (NaN without a valid information)
-  double ci_low = 0.0;     ///< exp(log q -+ z se_log) (NaN as se_log); [0, upper bound] at min_rate
+  double rate = 0.0;    ///< q_ab, per day
+  double se_log = 0.0;  ///< standard error of log q_ab (NaN without a valid information)
+  double ci_low = 0.0;  ///< exp(log q -+ z se_log) (NaN as se_log); [0, upper bound] at min_rate
   double ci_high = 0.0;
-  std::size_t n = 0;       ///< observed pairs from `from` to `to` (not necessarily direct moves)
-  bool at_bound = false;   ///< the estimate lies on min_rate or max_rate
+  std::size_t n = 0;      ///< observed pairs from `from` to `to` (not necessarily direct moves)
+  bool at_bound = false;  ///< the estimate lies on min_rate or max_rate
 };
 
 /// The result of fit_snapshots().
 struct MarkovFit {
   std::string file;
   std::vector<std::string> stages;
-  std::vector<bool> absorbing;         ///< per stage: given absorbing, or without allowed exits
-  std::vector<double> generator;       ///< Q, S x S row-major, rows sum to 0
+  std::vector<bool> absorbing;    ///< per stage: given absorbing, or without allowed exits
+  std::vector<double> generator;  ///< Q, S x S row-major, rows sum to 0
   bool transitions_inferred = false;
-  std::vector<RateEstimate> rates;     ///< one per allowed transition, in fitting order
-  std::vector<double> covariance;      ///< of theta = log rates, K x K row-major (NaN when the
-                                       ///< information is not positive definite)
+  std::vector<RateEstimate> rates;  ///< one per allowed transition, in fitting order
+  std::vector<double> covariance;   ///< of theta = log rates, K x K row-major (NaN when the
+                                    ///< information is not positive definite)
   /// Tidy table: "Q.<from>.<to>" rates, "stages.<s>.dwell.mean" mean sojourns (days) and
   /// "stages.<s>.next.<to>" jump probabilities. n: pairs starting in <from> / <s>.
   std::vector<EstimateRow> estimates;
   double loglik = 0.0;
-  std::size_t n_transitions = 0;       ///< consecutive-observation pairs used
+  std::size_t n_transitions = 0;  ///< consecutive-observation pairs used
   std::size_t n_customers = 0;
-  std::size_t n_intervals = 0;         ///< distinct interval lengths
+  std::size_t n_intervals = 0;  ///< distinct interval lengths
   bool converged = false;
-  std::string status;                  ///< the NLopt result, e.g. "FTOL_REACHED"
+  std::string status;  ///< the NLopt result, e.g. "FTOL_REACHED"
   int evaluations = 0;
-  double gradient_norm = 0.0;          ///< max |d loglik / d theta| at the optimum
+  double gradient_norm = 0.0;  ///< max |d loglik / d theta| at the optimum
   bool information_positive_definite = false;
   double level = 0.95;
-  std::vector<Problem> warnings;       ///< the log's, then the fit's
+  std::vector<Problem> warnings;  ///< the log's, then the fit's
 
   /// q_ab (0 when not allowed); throws std::out_of_range for an unknown stage.
   [[nodiscard]] double rate(const std::string& from, const std::string& to) const;

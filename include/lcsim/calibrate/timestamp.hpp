@@ -13,8 +13,8 @@ namespace lcsim {
 
 /// A point in time in UTC: a civil day and the seconds since that day's midnight.
 struct Timestamp {
-  std::int64_t day = 0;   ///< days since 1970-01-01 (UTC)
-  double seconds = 0.0;   ///< seconds since midnight UTC, in [0, 86400)
+  std::int64_t day = 0;  ///< days since 1970-01-01 (UTC)
+  double seconds = 0.0;  ///< seconds since midnight UTC, in [0, 86400)
 
   /// Days (with fraction) since the UTC midnight that starts `epoch_day`.
   [[nodiscard]] double days_since(std::int64_t epoch_day) const {
@@ -36,8 +36,8 @@ inline constexpr const char* kTimestampFormats =
 
 /// How the date of a timestamp that is not ISO may be written (LogOptions::date_order).
 enum class DateOrder {
-  kIso,         ///< only the ISO forms of kTimestampFormats
-  kDayFirst,    ///< also DD/MM/YYYY (or DD.MM.YYYY, DD-MM-YYYY) [HH:MM[:SS]], as European exports write
+  kIso,       ///< only the ISO forms of kTimestampFormats
+  kDayFirst,  ///< also DD/MM/YYYY (or DD.MM.YYYY, DD-MM-YYYY) [HH:MM[:SS]], as European exports write
   kMonthFirst,  ///< also MM/DD/YYYY [HH:MM[:SS]], as US exports write
 };
 

@@ -55,17 +55,17 @@ struct TouchpointLogOptions {
 /// One contact of a touchpoint with a customer.
 struct TouchpointContact {
   std::string customer;
-  double time = 0.0;        ///< days since the stage-change log's epoch
+  double time = 0.0;  ///< days since the stage-change log's epoch
   std::string touchpoint;
-  int line = 0;             ///< line of the row in the file (0 when not read from a file)
+  int line = 0;  ///< line of the row in the file (0 when not read from a file)
 };
 
 /// A cleaned contact log.
 struct TouchpointLog {
   std::string file;
-  std::string epoch;                     ///< the stage-change log's epoch
-  std::vector<TouchpointContact> contacts;         ///< in file order
-  std::vector<std::string> touchpoints;  ///< names in order of first occurrence
+  std::string epoch;                        ///< the stage-change log's epoch
+  std::vector<TouchpointContact> contacts;  ///< in file order
+  std::vector<std::string> touchpoints;     ///< names in order of first occurrence
   std::size_t rows = 0;
   std::vector<Problem> warnings;
 };
@@ -88,10 +88,10 @@ struct TouchpointLog {
 struct Stay {
   std::string customer;
   std::string stage;
-  double entry = 0.0;     ///< days since the epoch
-  double exit = 0.0;      ///< the move, or the end of observation when !ended
-  bool ended = false;     ///< the customer moved on at `exit`
-  std::string to;         ///< where it moved ("" when !ended)
+  double entry = 0.0;  ///< days since the epoch
+  double exit = 0.0;   ///< the move, or the end of observation when !ended
+  bool ended = false;  ///< the customer moved on at `exit`
+  std::string to;      ///< where it moved ("" when !ended)
 };
 
 /// The stays of a cleaned log: every stage entry up to the next one; the last stay of a path is
@@ -123,24 +123,24 @@ struct TouchpointLift {
   double window = 0.0;
   LiftExposure exposure = LiftExposure::kWindow;
   double level = 0.95;
-  double log_factor = 0.0;     ///< beta (NaN when there is no finite maximum)
-  double se_log_factor = 0.0;  ///< 1/sqrt(information) at beta
-  double factor = 0.0;         ///< exp(beta)
-  double ci_low = 0.0;         ///< exp(beta - z se)
-  double ci_high = 0.0;        ///< exp(beta + z se)
-  double partial_loglik = 0.0;       ///< at beta
-  double partial_loglik_null = 0.0;  ///< at beta = 0 (likelihood-ratio statistic: twice the gap)
-  std::size_t n_stays = 0;           ///< stays of the stage used
-  std::size_t n_exposed_stays = 0;   ///< stays with some exposed time
-  std::size_t n_events = 0;          ///< exits (to the target) observed
-  std::size_t n_events_exposed = 0;  ///< of which while exposed
-  std::size_t n_contacts = 0;        ///< contacts of the touchpoint
+  double log_factor = 0.0;              ///< beta (NaN when there is no finite maximum)
+  double se_log_factor = 0.0;           ///< 1/sqrt(information) at beta
+  double factor = 0.0;                  ///< exp(beta)
+  double ci_low = 0.0;                  ///< exp(beta - z se)
+  double ci_high = 0.0;                 ///< exp(beta + z se)
+  double partial_loglik = 0.0;          ///< at beta
+  double partial_loglik_null = 0.0;     ///< at beta = 0 (likelihood-ratio statistic: twice the gap)
+  std::size_t n_stays = 0;              ///< stays of the stage used
+  std::size_t n_exposed_stays = 0;      ///< stays with some exposed time
+  std::size_t n_events = 0;             ///< exits (to the target) observed
+  std::size_t n_events_exposed = 0;     ///< of which while exposed
+  std::size_t n_contacts = 0;           ///< contacts of the touchpoint
   std::size_t n_contacts_in_stays = 0;  ///< of which during a stay of the stage
   double days_at_risk = 0.0;
   double days_exposed = 0.0;
   bool converged = false;
   int iterations = 0;
-  std::string note;            ///< why there is no estimate ("" when all is well)
+  std::string note;  ///< why there is no estimate ("" when all is well)
   /// "touchpoints.<touchpoint>.effect.hazard_factor" (estimate, interval, n = exposed stays).
   EstimateRow row;
 };

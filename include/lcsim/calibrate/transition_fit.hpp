@@ -28,8 +28,8 @@ struct TransitionEstimate {
 
 /// Next-stage probabilities of one stage.
 struct TransitionFit {
-  std::size_t n = 0;      ///< moves out of the stage (sum of the counts)
-  double prior = 0.5;     ///< Dirichlet concentration per listed target
+  std::size_t n = 0;   ///< moves out of the stage (sum of the counts)
+  double prior = 0.5;  ///< Dirichlet concentration per listed target
   double level = 0.95;
   std::vector<TransitionEstimate> targets;  ///< in the order given
 

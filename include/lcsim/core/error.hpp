@@ -16,11 +16,11 @@ class Error : public std::runtime_error {
 
 /// One problem found in user input: where it is and what was expected.
 struct Problem {
-  std::string file;     ///< input file name ("<string>" for text without a file)
-  int line = 0;         ///< 1-based line, 0 when unknown
-  std::string field;    ///< dotted path of the field, e.g. "stages.lead.next.mql"
-  std::string message;  ///< what was expected and what was found
-  bool warning = false; ///< warnings do not make input invalid
+  std::string file;      ///< input file name ("<string>" for text without a file)
+  int line = 0;          ///< 1-based line, 0 when unknown
+  std::string field;     ///< dotted path of the field, e.g. "stages.lead.next.mql"
+  std::string message;   ///< what was expected and what was found
+  bool warning = false;  ///< warnings do not make input invalid
 
   /// "file:line: field: message" (or "warning: ..." prefixed for warnings).
   [[nodiscard]] std::string to_string() const;

@@ -15,13 +15,13 @@ namespace lcsim {
 
 /// Optional controls of a simulation; all pointers may be null.
 struct SimulationControl {
-  bool events = false;                             ///< keep the per-customer event log
-  bool contacts = false;                           ///< keep the log of landed touchpoint contacts
-  const std::atomic<bool>* cancel = nullptr;       ///< polled every few thousand customers
-  std::atomic<std::int64_t>* progress = nullptr;   ///< incremented by customers finished
-  std::uint64_t seed_override = 0;                 ///< used instead of model.seed when has_seed
+  bool events = false;                            ///< keep the per-customer event log
+  bool contacts = false;                          ///< keep the log of landed touchpoint contacts
+  const std::atomic<bool>* cancel = nullptr;      ///< polled every few thousand customers
+  std::atomic<std::int64_t>* progress = nullptr;  ///< incremented by customers finished
+  std::uint64_t seed_override = 0;                ///< used instead of model.seed when has_seed
   bool has_seed = false;
-  CustomerOutcomes* outcomes = nullptr;            ///< filled with one entry per customer when set
+  CustomerOutcomes* outcomes = nullptr;  ///< filled with one entry per customer when set
   /// Advance initial groups and arrival streams through the stages the vector lanes take (plain
   /// ones, and those with one touchpoint; docs/contributing.md) as many customers at a time as a
   /// SIMD vector of this CPU has 64-bit lanes (vector_lane_width()). The results are the same
@@ -98,7 +98,8 @@ class Engine {
   /// The whole replication on the calling thread: plan(), every part in order, join().
   /// @param replication 0-based replication index (selects the random streams)
   /// @throws Cancelled when control.cancel became true
-  [[nodiscard]] ReplicationResult simulate(int replication, const SimulationControl& control = {}) const;
+  [[nodiscard]] ReplicationResult simulate(int replication,
+                                           const SimulationControl& control = {}) const;
 
   /// Splits replication `replication` into parts of about part_customers customers each: ranges
   /// of an initial group's customers and of an arrival stream's (the stream's arrival times are
@@ -119,7 +120,8 @@ class Engine {
   /// The replication from all its parts, given in part order (the order fixes every sum).
   /// @throws InternalError when the parts are not those of `plan`
   /// @throws Cancelled when control.cancel became true (while the resources' queue runs)
-  [[nodiscard]] ReplicationResult join(const ReplicationPlan& plan, std::vector<ReplicationPart> parts,
+  [[nodiscard]] ReplicationResult join(const ReplicationPlan& plan,
+                                       std::vector<ReplicationPart> parts,
                                        const SimulationControl& control = {}) const;
 
   /// Whether the vector lanes (SimulationControl::vector_lanes) run more than one customer at a

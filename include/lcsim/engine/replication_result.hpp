@@ -19,7 +19,9 @@ struct CauseIds {
   int touchpoints = 0;
   int resources = 0;
   int referrals = 0;
-  [[nodiscard]] std::int16_t touchpoint(int k) const { return static_cast<std::int16_t>(kCauseTouchpoint + k); }
+  [[nodiscard]] std::int16_t touchpoint(int k) const {
+    return static_cast<std::int16_t>(kCauseTouchpoint + k);
+  }
   [[nodiscard]] std::int16_t service(int r) const {
     return static_cast<std::int16_t>(kCauseTouchpoint + touchpoints + r);
   }
@@ -69,21 +71,22 @@ struct TouchpointTally {
 /// "dropoff.<stage>" per stage (customers who left that stage for an absorbing stage other than
 /// won), then "resource.<name>.<metric>" for each resource and each ResourceMetric.
 /// @param stage_names the model's stages @param resource_names the model's resources
-[[nodiscard]] std::vector<std::string> metric_names(const std::vector<std::string>& stage_names,
-                                                    const std::vector<std::string>& resource_names = {});
+[[nodiscard]] std::vector<std::string> metric_names(
+    const std::vector<std::string>& stage_names,
+    const std::vector<std::string>& resource_names = {});
 
 /// Per-resource metrics, in this order after the dropoffs (see resource_metric_names()).
 enum ResourceMetric : int {
-  kJoined = 0,       ///< customers who joined the queue before the horizon
-  kServed,           ///< customers whose service started before the horizon
-  kAbandoned,        ///< customers who gave up waiting before the horizon
-  kWaited,           ///< fraction of joiners who found every server busy (Erlang C's P(wait))
-  kWaitMean,         ///< mean wait (join to service start) of the served, days
-  kWaitP95,          ///< 95th percentile of those waits
-  kQueueTimeMean,    ///< mean time in queue of all who left it (served or gave up), days
-  kQueueMean,        ///< time-averaged number waiting over [0, horizon]
-  kUtilisation,      ///< busy server-days / staffed server-days over [0, horizon]
-  kStaffCost,        ///< cost_per_server_day * staffed server-days (undiscounted)
+  kJoined = 0,     ///< customers who joined the queue before the horizon
+  kServed,         ///< customers whose service started before the horizon
+  kAbandoned,      ///< customers who gave up waiting before the horizon
+  kWaited,         ///< fraction of joiners who found every server busy (Erlang C's P(wait))
+  kWaitMean,       ///< mean wait (join to service start) of the served, days
+  kWaitP95,        ///< 95th percentile of those waits
+  kQueueTimeMean,  ///< mean time in queue of all who left it (served or gave up), days
+  kQueueMean,      ///< time-averaged number waiting over [0, horizon]
+  kUtilisation,    ///< busy server-days / staffed server-days over [0, horizon]
+  kStaffCost,      ///< cost_per_server_day * staffed server-days (undiscounted)
   kNumResourceMetrics
 };
 
@@ -92,48 +95,49 @@ enum ResourceMetric : int {
 
 /// Indices of the fixed metrics in ReplicationResult::metrics.
 enum Metric : int {
-  kCustomers = 0,        ///< customers simulated (initial cohort + arrivals before the horizon)
-  kConversions,          ///< customers who entered the won stage before the horizon
-  kConversionRate,       ///< conversions / customers
-  kTimeToConvertMean,    ///< days from first appearance to first entry into won (NaN if none)
+  kCustomers = 0,      ///< customers simulated (initial cohort + arrivals before the horizon)
+  kConversions,        ///< customers who entered the won stage before the horizon
+  kConversionRate,     ///< conversions / customers
+  kTimeToConvertMean,  ///< days from first appearance to first entry into won (NaN if none)
   kTimeToConvertMedian,
-  kRevenue,              ///< undiscounted: stage revenue over time + one-off values
-  kTouchpointCost,       ///< undiscounted; includes resources' staffing cost
+  kRevenue,         ///< undiscounted: stage revenue over time + one-off values
+  kTouchpointCost,  ///< undiscounted; includes resources' staffing cost
   kDiscountedRevenue,
   kDiscountedCost,
-  kNetValue,             ///< discounted revenue - discounted cost
-  kValuePerConversion,   ///< net value / conversions (NaN if none)
-  kCostPerConversion,    ///< touchpoint cost / conversions (NaN if none)
-  kTransitions,          ///< stage moves (arrivals not counted)
-  kReferrals,            ///< customers brought in by referrals before the horizon
+  kNetValue,            ///< discounted revenue - discounted cost
+  kValuePerConversion,  ///< net value / conversions (NaN if none)
+  kCostPerConversion,   ///< touchpoint cost / conversions (NaN if none)
+  kTransitions,         ///< stage moves (arrivals not counted)
+  kReferrals,           ///< customers brought in by referrals before the horizon
   kNumFixedMetrics
 };
 
 /// Per-customer outcomes of one replication, in the engine's customer order (increasing customer
 /// key), asked for by paired comparisons to find who changed outcome between two arms.
 struct CustomerOutcomes {
-  int touchpoints = 0;                     ///< K
-  std::vector<std::uint64_t> customer;     ///< customer keys
+  int touchpoints = 0;                  ///< K
+  std::vector<std::uint64_t> customer;  ///< customer keys
   std::vector<std::int32_t> segment;
-  std::vector<std::uint8_t> converted;     ///< entered won during the horizon (not already converted)
-  std::vector<std::int16_t> first_reach;   ///< [n * K] stage where touchpoint k first reached them; -1 never
+  std::vector<std::uint8_t> converted;  ///< entered won during the horizon (not already converted)
+  std::vector<std::int16_t>
+      first_reach;  ///< [n * K] stage where touchpoint k first reached them; -1 never
 };
 
 struct ReplicationResult {
   int replication = 0;
   int num_stages = 0;
   int num_reports = 0;
-  std::vector<std::int64_t> occupancy;    ///< [T * S] customers per stage at each report time
-  std::vector<std::int64_t> transitions;  ///< [S * S] from-major
-  std::vector<std::int64_t> reached;      ///< [S] customers who were in the stage at least once
+  std::vector<std::int64_t> occupancy;       ///< [T * S] customers per stage at each report time
+  std::vector<std::int64_t> transitions;     ///< [S * S] from-major
+  std::vector<std::int64_t> reached;         ///< [S] customers who were in the stage at least once
   std::vector<TouchpointTally> touchpoints;  ///< [K]
-  std::vector<double> metrics;            ///< [kNumFixedMetrics + S + Q * kNumResourceMetrics]
+  std::vector<double> metrics;               ///< [kNumFixedMetrics + S + Q * kNumResourceMetrics]
   int num_resources = 0;
   std::vector<std::int64_t> queue_length;  ///< [T * Q] customers waiting at each report time
   /// [T * Q] mean wait of the services started in (report_times[k-1], report_times[k]]; NaN: none
   std::vector<double> queue_wait;
-  std::vector<Event> events;              ///< empty unless the event log was asked for
-  std::vector<Contact> contacts;          ///< empty unless the contact log was asked for
+  std::vector<Event> events;      ///< empty unless the event log was asked for
+  std::vector<Contact> contacts;  ///< empty unless the contact log was asked for
 };
 
 }  // namespace lcsim

@@ -30,7 +30,8 @@ using Change = std::pair<std::string, std::string>;
 ///   of range, the path descends into a scalar, the path is malformed, or the value is not valid
 ///   YAML; unknown paths list up to 5 close existing paths ("unknown path 'touchpoint.webinar.reach';
 ///   did you mean 'touchpoints.webinar.reach'?"). Also when the text itself is not one YAML document.
-[[nodiscard]] std::string apply_changes(const std::string& yaml_text, const std::vector<Change>& changes,
+[[nodiscard]] std::string apply_changes(const std::string& yaml_text,
+                                        const std::vector<Change>& changes,
                                         const std::string& file = "<string>");
 
 /// Every dotted path of a YAML document (list items as `[i]`), in document order.
@@ -56,6 +57,7 @@ struct ChangeValues {
 /// reads as numbers become JSON numbers (.inf / .nan as Infinity / NaN, as Python's json writes
 /// them), true/false become booleans, null/~ becomes null, other scalars JSON strings; mappings and
 /// lists are converted recursively. @throws InputError (field = `what`) if it is not valid YAML
-[[nodiscard]] std::string yaml_value_to_json(const std::string& yaml_value, const std::string& what = "");
+[[nodiscard]] std::string yaml_value_to_json(const std::string& yaml_value,
+                                             const std::string& what = "");
 
 }  // namespace lcsim

@@ -14,7 +14,8 @@ namespace lcsim {
 /// keys) are all collected and thrown together; semantic checks are compile()'s job.
 /// @param file name used in messages
 /// @throws InputError naming file, line and field of each problem
-[[nodiscard]] Scenario parse_scenario(const std::string& text, const std::string& file = "<string>");
+[[nodiscard]] Scenario parse_scenario(const std::string& text,
+                                      const std::string& file = "<string>");
 
 /// Reads and parses a file. @throws InputError (also when the file cannot be read)
 [[nodiscard]] Scenario load_scenario(const std::string& path);

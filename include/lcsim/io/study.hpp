@@ -2,6 +2,7 @@
 /// A study: one HDF5 file of runs. Layout: docs/format.md.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -14,9 +15,10 @@ namespace lcsim {
 
 /// Format version written into every study (attribute format_version = [major, minor]).
 inline constexpr int kStudyFormatMajor = 1;
-inline constexpr int kStudyFormatMinor = 4;  // 1.1: /comparisons and /sweeps; 1.2: resources and queues;
-                                             // 1.3: parameter draws of runs with uncertainty;
-                                             // 1.4: /optimisations
+inline constexpr int kStudyFormatMinor =
+    4;  // 1.1: /comparisons and /sweeps; 1.2: resources and queues;
+        // 1.3: parameter draws of runs with uncertainty;
+        // 1.4: /optimisations
 
 /// Static functions over a study file; each call opens and closes the file, so no handle outlives it.
 class Study {
@@ -41,7 +43,8 @@ class Study {
   /// /runs/<name>.v<k+1>, and /comparisons/<name> with the deltas, who-changed tables, verdicts and
   /// options (layout: docs/format.md).
   /// @throws InputError if a comparison or one of its run names exists, or the name is invalid
-  static void append_comparison(const std::string& path, const Comparison& comparison, const std::string& name);
+  static void append_comparison(const std::string& path, const Comparison& comparison,
+                                const std::string& name);
   [[nodiscard]] static std::vector<std::string> list_comparisons(const std::string& path);
   /// Reads a comparison back (runs included), equal to what was appended except run info.name,
   /// which is the stored run name. @throws InputError for an unknown name
@@ -55,7 +58,8 @@ class Study {
   /// its names valid and free, so a caller can fail before simulating (append_sweep checks again
   /// under its lock). A missing study passes.
   /// @throws InputError with the same messages as append_sweep; IoError for a file that is no study
-  static void check_sweep_names(const std::string& path, const std::string& name, std::size_t points);
+  static void check_sweep_names(const std::string& path, const std::string& name,
+                                std::size_t points);
   [[nodiscard]] static Sweep read_sweep(const std::string& path, const std::string& name);
 
   /// Adds an optimisation in one atomic append: /optimisations/<name> with its settings, the table
@@ -66,7 +70,8 @@ class Study {
   static void append_optimisation(const std::string& path, const Optimisation& optimisation,
                                   const std::string& name);
   [[nodiscard]] static std::vector<std::string> list_optimisations(const std::string& path);
-  [[nodiscard]] static Optimisation read_optimisation(const std::string& path, const std::string& name);
+  [[nodiscard]] static Optimisation read_optimisation(const std::string& path,
+                                                      const std::string& name);
 
   /// Version of the HDF5 library lcsim is linked with, "major.minor.release" (to check that a
   /// process has only one HDF5: h5py must be built against the same library).

@@ -2,6 +2,7 @@
 /// Walker/Vose alias table: O(1) sampling from a discrete distribution with one 64-bit draw.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

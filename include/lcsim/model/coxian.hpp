@@ -6,6 +6,7 @@
 /// sub-generator T (T_ii = -rates[i], T_i,i+1 = rates[i] (1 - exit[i])) and alpha = e_0.
 #pragma once
 
+#include <cstddef>
 #include <vector>
 
 namespace lcsim {
@@ -38,7 +39,9 @@ class Coxian {
   };
   [[nodiscard]] LogSurvival at(double d) const;
 
-  [[nodiscard]] double cumulative_hazard(double d) const { return d > 0.0 ? -at(d).log_survival : 0.0; }
+  [[nodiscard]] double cumulative_hazard(double d) const {
+    return d > 0.0 ? -at(d).log_survival : 0.0;
+  }
   /// Smallest d with H(d) >= h: Newton on log H against log d, safeguarded by bisection, to 1e-14
   /// relative; `guess` (> 0) warm-starts it.
   [[nodiscard]] double inverse_cumulative_hazard(double h, double guess = 0.0) const;

@@ -62,7 +62,8 @@ class Dwell {
   /// tabulate() where they were built and take h, else Weibull in closed form, the others via
   /// quantiles.
   [[nodiscard]] double inverse_cumulative_hazard(double h) const {
-    return family_ == DwellFamily::kExponential && h > 0.0 ? a_ * h : inverse_cumulative_hazard_general(h);
+    return family_ == DwellFamily::kExponential && h > 0.0 ? a_ * h
+                                                           : inverse_cumulative_hazard_general(h);
   }
   /// Builds the engine's tables (a no-op for exponential, fixed and empirical dwells, and when
   /// built already). For Weibull, lognormal, gamma and coxian dwells, H^{-1} by the bits of h: each binade
@@ -98,9 +99,10 @@ class Dwell {
   DwellFamily family_ = DwellFamily::kExponential;
   double a_ = 1.0;
   double b_ = 0.0;
-  std::vector<double> values_;  // sorted (empirical only)
-  std::shared_ptr<const Coxian> coxian_;                // coxian only
-  std::shared_ptr<const detail::HazardTables> tables_;  // Weibull, lognormal, gamma, coxian: see tabulate()
+  std::vector<double> values_;            // sorted (empirical only)
+  std::shared_ptr<const Coxian> coxian_;  // coxian only
+  std::shared_ptr<const detail::HazardTables>
+      tables_;  // Weibull, lognormal, gamma, coxian: see tabulate()
 };
 
 }  // namespace lcsim

@@ -4,6 +4,7 @@
 /// The YAML schema is documented field by field in docs/scenario.md.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -165,21 +166,21 @@ struct DecaySpec {
 /// (default: the served stage's own next-probabilities), optionally decayed by the wait.
 struct ResourceSpec {
   std::string name;
-  std::optional<int> servers;             ///< reps; required unless `weekdays` is given
-  std::vector<int> weekdays;              ///< 7 values, reps per weekday (Monday first, day 0 is a Monday)
-  std::vector<StaffingChange> changes;    ///< with `servers`: the team's size from given days on
-  std::vector<std::string> serves;        ///< stages whose every entry asks this team for service
-  std::optional<DwellSpec> service;       ///< required
-  std::optional<DwellSpec> handoff;       ///< delay from stage entry to joining the queue; none: 0
-  std::string discipline = "fifo";        ///< "fifo" or "priority"
-  std::vector<std::string> priority;      ///< with discipline priority: segments, highest first
-  std::optional<DwellSpec> patience;      ///< none: customers wait as long as it takes
-  std::string abandon_to;                 ///< required with patience
-  std::optional<NextSpec> outcome;        ///< next stages after service; none: the served stage's next
-  std::optional<DecaySpec> decay;         ///< outcome.decay
-  double cost_per_server_day = 0.0;       ///< staffing cost, counted with the touchpoint cost
+  std::optional<int> servers;  ///< reps; required unless `weekdays` is given
+  std::vector<int> weekdays;   ///< 7 values, reps per weekday (Monday first, day 0 is a Monday)
+  std::vector<StaffingChange> changes;  ///< with `servers`: the team's size from given days on
+  std::vector<std::string> serves;      ///< stages whose every entry asks this team for service
+  std::optional<DwellSpec> service;     ///< required
+  std::optional<DwellSpec> handoff;     ///< delay from stage entry to joining the queue; none: 0
+  std::string discipline = "fifo";      ///< "fifo" or "priority"
+  std::vector<std::string> priority;    ///< with discipline priority: segments, highest first
+  std::optional<DwellSpec> patience;    ///< none: customers wait as long as it takes
+  std::string abandon_to;               ///< required with patience
+  std::optional<NextSpec> outcome;   ///< next stages after service; none: the served stage's next
+  std::optional<DecaySpec> decay;    ///< outcome.decay
+  double cost_per_server_day = 0.0;  ///< staffing cost, counted with the touchpoint cost
   Where where;
-  Where outcome_where;                    ///< the `outcome` mapping (next and decay live under it)
+  Where outcome_where;  ///< the `outcome` mapping (next and decay live under it)
 };
 
 /// Word of mouth: each customer in stage `from` brings new customers at `rate_per_day`, arriving
@@ -222,7 +223,8 @@ struct Sources {
     for (auto it = origins.upper_bound(at); it != origins.end(); ++it) {
       const std::string& path = it->first;
       if (path.compare(0, at.size(), at) != 0) break;
-      if (!at.empty() && path.size() > at.size() && path[at.size()] != '.' && path[at.size()] != '[') {
+      if (!at.empty() && path.size() > at.size() && path[at.size()] != '.' &&
+          path[at.size()] != '[') {
         continue;
       }
       if (!at.empty() && it->second.first != file) {

@@ -35,9 +35,12 @@ inline double exp1(Stream& rng) noexcept {
   const std::uint64_t w = rng();
   const auto layer = static_cast<std::size_t>(w & 0xffU);
   // (w >> 8 < 2^56: converted as a signed integer, one rounding as Boost's unsigned conversion)
-  const double r = static_cast<double>(static_cast<std::int64_t>((w & ~(std::uint64_t{1} << 11U)) >> 8U)) * 0x1.0p-56;
+  const double r =
+      static_cast<double>(static_cast<std::int64_t>((w & ~(std::uint64_t{1} << 11U)) >> 8U)) *
+      0x1.0p-56;
   const double e = r * x[layer];
-  if (e < x[layer + 1]) [[likely]] return e;
+  if (e < x[layer + 1]) [[likely]]
+    return e;
   return detail::exp1_rejected(rng, before);
 }
 

@@ -17,8 +17,8 @@ enum class Purpose : std::uint32_t {
   kPath = 1,
   kArrival = 4,     ///< arrival times of one arrival stream
   kTouchpoint = 5,  ///< one touchpoint's reach and move draws (sub = hash of its name)
-  kResource = 6,    ///< one request for a resource: hand-off, patience, service, outcome (sub = hash)
-  kReferral = 7,    ///< one referral's arrival times from one customer (sub = hash of its name)
+  kResource = 6,  ///< one request for a resource: hand-off, patience, service, outcome (sub = hash)
+  kReferral = 7,  ///< one referral's arrival times from one customer (sub = hash of its name)
 };
 
 namespace detail {
@@ -37,7 +37,8 @@ class StreamFamily {
  public:
   StreamFamily() = default;
   StreamFamily(std::uint64_t seed, std::uint64_t replication) noexcept
-      : prefix_(detail::mix64(detail::mix64(seed ^ 0x6c63736d2d726e67ULL) ^ (replication * detail::kGolden))),
+      : prefix_(detail::mix64(detail::mix64(seed ^ 0x6c63736d2d726e67ULL) ^
+                              (replication * detail::kGolden))),
         path_(tag_base(Purpose::kPath, 0)) {}
   /// The 64-bit key of the stream (customer, purpose, sub, epoch) of this family:
   /// mix64(base(purpose, sub) ^ customer ^ mix64(epoch * golden)), where base = mix64(prefix ^ tag)
@@ -52,7 +53,9 @@ class StreamFamily {
     return purpose == Purpose::kPath && sub == 0 ? path_ : tag_base(purpose, sub);
   }
   /// key(customer, Purpose::kPath, 0, 0), the stream every customer opens first.
-  [[nodiscard]] std::uint64_t path_key(std::uint64_t customer) const noexcept { return detail::mix64(path_ ^ customer); }
+  [[nodiscard]] std::uint64_t path_key(std::uint64_t customer) const noexcept {
+    return detail::mix64(path_ ^ customer);
+  }
 
  private:
   [[nodiscard]] std::uint64_t tag_base(Purpose purpose, std::uint32_t sub) const noexcept {

@@ -25,11 +25,11 @@ struct CompareOptions {
   int batch = 10;
   int max_replications = 1000;
   std::uint64_t seed = 0;
-  bool has_seed = false;         ///< use `seed` instead of the base scenario's
-  int threads = 0;               ///< 0: all cores
+  bool has_seed = false;            ///< use `seed` instead of the base scenario's
+  int threads = 0;                  ///< 0: all cores
   bool measure_independent = true;  ///< also run each variant on independent streams to measure the
                                     ///< variance reduction that pairing buys
-  bool who_changed = true;       ///< per-customer outcomes in both arms
+  bool who_changed = true;          ///< per-customer outcomes in both arms
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(std::int64_t, int)> on_progress;
 };
@@ -39,9 +39,9 @@ struct DeltaRow {
   std::string metric;
   double base_mean = 0.0;
   double variant_mean = 0.0;
-  double delta = 0.0;        ///< mean of variant - base per replication
+  double delta = 0.0;  ///< mean of variant - base per replication
   double delta_std = 0.0;
-  double ci_low = 0.0;       ///< 95% Student t on the paired differences
+  double ci_low = 0.0;  ///< 95% Student t on the paired differences
   double ci_high = 0.0;
   double lift = 0.0;         ///< delta / base mean (relative change)
   double lift_ci_low = 0.0;  ///< delta method on the paired means
@@ -49,7 +49,7 @@ struct DeltaRow {
   /// var(variant on independent streams - base) / var(variant - base): what pairing buys;
   /// NaN when not measured, +inf when the paired differences do not vary.
   double variance_reduction = 0.0;
-  std::int64_t n = 0;        ///< replications where both arms have a value
+  std::int64_t n = 0;  ///< replications where both arms have a value
 };
 
 /// Customers (summed over replications) by segment and by the stage where a changed touchpoint
@@ -75,9 +75,9 @@ struct VariantComparison {
 struct Comparison {
   Run base;
   std::vector<VariantComparison> variants;
-  int replications = 0;          ///< per arm
-  double precision = 0.0;        ///< the target asked for (0: fixed count)
-  bool precision_met = true;     ///< false when max_replications stopped the batches first
+  int replications = 0;       ///< per arm
+  double precision = 0.0;     ///< the target asked for (0: fixed count)
+  bool precision_met = true;  ///< false when max_replications stopped the batches first
   std::vector<std::string> precision_metrics;
 };
 

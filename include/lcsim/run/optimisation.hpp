@@ -21,7 +21,7 @@ struct OptimisationTrial {
 };
 
 struct Optimisation {
-  std::string settings;              ///< JSON text: objective, direction, levers, constraints, seeds, ...
+  std::string settings;  ///< JSON text: objective, direction, levers, constraints, seeds, ...
   std::vector<std::string> levers;   ///< dotted scenario paths
   std::vector<std::string> columns;  ///< names of the trials' numbers
   std::vector<OptimisationTrial> trials;

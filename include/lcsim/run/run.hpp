@@ -32,8 +32,9 @@ struct RunInfo {
   std::string scenario_name;
   std::string scenario_text;
   std::string scenario_file;
-  std::vector<std::string> scenario_extends;  ///< a variant's bases, nearest first (empty: one file)
-  std::string scenario_own_text;              ///< a variant's own text (scenario_text is resolved)
+  std::vector<std::string>
+      scenario_extends;           ///< a variant's bases, nearest first (empty: one file)
+  std::string scenario_own_text;  ///< a variant's own text (scenario_text is resolved)
   std::uint64_t seed = 0;
   int replications = 0;
   std::string lcsim_version;
@@ -42,7 +43,8 @@ struct RunInfo {
   std::vector<std::string> stage_names;
   std::vector<std::string> segment_names;
   std::vector<std::string> touchpoint_names;
-  std::vector<std::string> resource_names;  ///< teams with limited capacity (queue arrays' last axis)
+  std::vector<std::string>
+      resource_names;  ///< teams with limited capacity (queue arrays' last axis)
   std::vector<std::string> metric_names;
   std::vector<std::string> cause_names;  ///< "exit", "arrival", "touchpoint:<name>", ...
   std::vector<double> report_times;
@@ -52,7 +54,7 @@ struct RunInfo {
 struct Run {
   RunInfo info;
   std::vector<ReplicationResult> replications;  ///< in replication order
-  std::vector<SummaryRow> summary;               ///< one row per metric, in metric order
+  std::vector<SummaryRow> summary;              ///< one row per metric, in metric order
   bool has_events = false;
   /// Runs with parameter uncertainty: the parameter draw of each replication (the replications
   /// then simulate different parameter values of the scenario in info.scenario_text).
@@ -60,18 +62,19 @@ struct Run {
 };
 
 struct RunOptions {
-  int replications = 0;        ///< 0: the scenario's
-  int first_replication = 0;   ///< replication numbers first_replication, +1, ... (for batches)
+  int replications = 0;       ///< 0: the scenario's
+  int first_replication = 0;  ///< replication numbers first_replication, +1, ... (for batches)
   std::uint64_t seed = 0;
-  bool has_seed = false;       ///< use `seed` instead of the scenario's
-  int threads = 0;             ///< 0: all cores
+  bool has_seed = false;  ///< use `seed` instead of the scenario's
+  int threads = 0;        ///< 0: all cores
   /// Customers per part of a replication split over threads (SimulationControl::part_customers;
   /// 0: Engine::kPartCustomers). The threads never change the result; this may, in the last bits
   /// of money sums (tests set it to split small scenarios).
   std::int64_t part_customers = 0;
   bool events = false;
-  bool contacts = false;       ///< keep landed touchpoint contacts (ReplicationResult::contacts; not stored)
-  std::string name;            ///< run name; empty: the scenario's name
+  bool contacts =
+      false;         ///< keep landed touchpoint contacts (ReplicationResult::contacts; not stored)
+  std::string name;  ///< run name; empty: the scenario's name
   const std::atomic<bool>* cancel = nullptr;
   /// Called from the calling thread about 10 times a second with (customers done, replications done).
   std::function<void(std::int64_t, int)> on_progress;

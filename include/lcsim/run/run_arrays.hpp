@@ -27,7 +27,8 @@ struct RunArrays {
   std::vector<double> touchpoint_tallies;  ///< [R, K, 4]: contacts, reached, moves, cost
   std::vector<double> metric_values;       ///< [R, M]
   std::vector<std::int64_t> queue_length;  ///< [R, T, Q] customers waiting at each report time
-  std::vector<double> queue_wait;          ///< [R, T, Q] mean wait of services started in the period; NaN none
+  std::vector<double>
+      queue_wait;  ///< [R, T, Q] mean wait of services started in the period; NaN none
 };
 
 /// The event log as columns, in replication order.

@@ -12,7 +12,7 @@ namespace lcsim {
 
 struct SweepPoint {
   std::vector<std::string> values;  ///< one per parameter, as JSON text (e.g. "0.2", "[1, 3]")
-  Run run;                          ///< the point simulated; its scenario text is the point's scenario
+  Run run;  ///< the point simulated; its scenario text is the point's scenario
 };
 
 struct Sweep {

@@ -66,33 +66,48 @@ PropList study_file_access(const std::string& where) {
 
 hid_t native(FieldType type) {
   switch (type) {
-    case FieldType::kInt16: return H5T_NATIVE_INT16;
-    case FieldType::kInt32: return H5T_NATIVE_INT32;
-    case FieldType::kInt64: return H5T_NATIVE_INT64;
-    case FieldType::kFloat64: return H5T_NATIVE_DOUBLE;
-    case FieldType::kString: break;
+    case FieldType::kInt16:
+      return H5T_NATIVE_INT16;
+    case FieldType::kInt32:
+      return H5T_NATIVE_INT32;
+    case FieldType::kInt64:
+      return H5T_NATIVE_INT64;
+    case FieldType::kFloat64:
+      return H5T_NATIVE_DOUBLE;
+    case FieldType::kString:
+      break;
   }
   return H5I_INVALID_HID;
 }
 
 hid_t little_endian(FieldType type) {
   switch (type) {
-    case FieldType::kInt16: return H5T_STD_I16LE;
-    case FieldType::kInt32: return H5T_STD_I32LE;
-    case FieldType::kInt64: return H5T_STD_I64LE;
-    case FieldType::kFloat64: return H5T_IEEE_F64LE;
-    case FieldType::kString: break;
+    case FieldType::kInt16:
+      return H5T_STD_I16LE;
+    case FieldType::kInt32:
+      return H5T_STD_I32LE;
+    case FieldType::kInt64:
+      return H5T_STD_I64LE;
+    case FieldType::kFloat64:
+      return H5T_IEEE_F64LE;
+    case FieldType::kString:
+      break;
   }
   return H5I_INVALID_HID;
 }
 
 std::size_t field_size(FieldType type) {
   switch (type) {
-    case FieldType::kInt16: return 2;
-    case FieldType::kInt32: return 4;
-    case FieldType::kInt64: return 8;
-    case FieldType::kFloat64: return 8;
-    case FieldType::kString: return sizeof(const char*);
+    case FieldType::kInt16:
+      return 2;
+    case FieldType::kInt32:
+      return 4;
+    case FieldType::kInt64:
+      return 8;
+    case FieldType::kFloat64:
+      return 8;
+    case FieldType::kString:
+      return sizeof(const char*);
   }
   return 0;
 }
@@ -118,10 +133,10 @@ Dataspace scalar_space(const std::string& where) {
 Attribute create_attr(const Object& obj, const std::string& name, hid_t file_type,
                       const Dataspace& space) {
   const std::string where = obj.where() + " attribute " + name;
-  return Attribute(check(H5Acreate2(obj.id(), name.c_str(), file_type, space.id(), H5P_DEFAULT,
-                                    H5P_DEFAULT),
-                         "H5Acreate2", where),
-                   where);
+  return Attribute(
+      check(H5Acreate2(obj.id(), name.c_str(), file_type, space.id(), H5P_DEFAULT, H5P_DEFAULT),
+            "H5Acreate2", where),
+      where);
 }
 
 Attribute open_attr(const Object& obj, const std::string& name) {
@@ -163,7 +178,8 @@ void write_array_attr(const Object& obj, const std::string& name, hid_t file_typ
   Attribute attr = create_attr(obj, name, file_type, space);
   // Written even when empty (see write_strings_attr).
   const T none{};
-  check(H5Awrite(attr.id(), mem_type, values.empty() ? &none : values.data()), "H5Awrite", attr.where());
+  check(H5Awrite(attr.id(), mem_type, values.empty() ? &none : values.data()), "H5Awrite",
+        attr.where());
 }
 
 template <class T>
@@ -232,9 +248,7 @@ std::pair<Dataspace, Dataspace> row_selection(const Dataset& table, hsize_t firs
 
 void init() {
   static std::once_flag once;
-  std::call_once(once, [] {
-    H5open();
-  });
+  std::call_once(once, [] { H5open(); });
   thread_local bool quiet = false;
   if (!quiet) {
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
@@ -268,9 +282,9 @@ std::string Object::child(const std::string& name) const {
 File create_file(const std::string& path) {
   const std::string where = path + ":/";
   PropList fapl = study_file_access(where);
-  return File(check(H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.id()), "H5Fcreate",
-                    where),
-              where);
+  return File(
+      check(H5Fcreate(path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.id()), "H5Fcreate", where),
+      where);
 }
 
 File open_file(const std::string& path, bool writable) {
@@ -317,7 +331,8 @@ bool is_group(const Object& loc, const std::string& name) {
   if (!link_exists(loc, name)) return false;
   const std::string where = loc.child(name);
   // H5Oget_info_by_name changed signature in 1.12; H5Oexists_by_name + H5Gget_info_by_name work in both.
-  if (check(H5Oexists_by_name(loc.id(), name.c_str(), H5P_DEFAULT), "H5Oexists_by_name", where) <= 0) {
+  if (check(H5Oexists_by_name(loc.id(), name.c_str(), H5P_DEFAULT), "H5Oexists_by_name", where) <=
+      0) {
     return false;  // dangling soft or external link
   }
   H5I_type_t type = H5I_BADID;
@@ -371,7 +386,8 @@ void write_string_attr(const Object& obj, const std::string& name, const std::st
 
 std::string read_string_attr(const Object& obj, const std::string& name) {
   std::vector<std::string> values = read_strings_attr(obj, name);
-  if (values.size() != 1) throw IoError(obj.where() + " attribute " + name + ": expected one string");
+  if (values.size() != 1)
+    throw IoError(obj.where() + " attribute " + name + ": expected one string");
   return std::move(values.front());
 }
 
@@ -387,7 +403,8 @@ void write_strings_attr(const Object& obj, const std::string& name,
   data.reserve(values.size());
   for (const auto& v : values) data.push_back(v.c_str());
   const char* const none = "";
-  check(H5Awrite(attr.id(), type.id(), data.empty() ? &none : data.data()), "H5Awrite", attr.where());
+  check(H5Awrite(attr.id(), type.id(), data.empty() ? &none : data.data()), "H5Awrite",
+        attr.where());
 }
 
 std::vector<std::string> read_strings_attr(const Object& obj, const std::string& name) {
@@ -455,7 +472,8 @@ void write_int64s_attr(const Object& obj, const std::string& name,
 std::vector<std::int64_t> read_int64s_attr(const Object& obj, const std::string& name) {
   return read_array_attr<std::int64_t>(obj, name, H5T_NATIVE_INT64);
 }
-void write_doubles_attr(const Object& obj, const std::string& name, std::span<const double> values) {
+void write_doubles_attr(const Object& obj, const std::string& name,
+                        std::span<const double> values) {
   write_array_attr(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, values);
 }
 std::vector<double> read_doubles_attr(const Object& obj, const std::string& name) {
@@ -493,7 +511,8 @@ Dataset open_dataset(const Object& loc, const std::string& name) {
 std::vector<hsize_t> dataset_shape(const Dataset& dataset) {
   const std::string& where = dataset.where();
   Dataspace space(check(H5Dget_space(dataset.id()), "H5Dget_space", where), where);
-  const int rank = check(H5Sget_simple_extent_ndims(space.id()), "H5Sget_simple_extent_ndims", where);
+  const int rank =
+      check(H5Sget_simple_extent_ndims(space.id()), "H5Sget_simple_extent_ndims", where);
   std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
   if (rank > 0) {
     check(H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr), "H5Sget_simple_extent_dims",
@@ -586,8 +605,8 @@ Dataset write_table(const Object& loc, const std::string& name, const CompoundLa
                     hsize_t rows, const void* data) {
   hsize_t chunk_rows = 0;
   if (rows * layout.num_fields() > kCompressAbove) {
-    chunk_rows = std::clamp<hsize_t>((hsize_t{1} << 20) / std::max<std::size_t>(layout.row_size(), 1),
-                                     1, rows);
+    chunk_rows = std::clamp<hsize_t>(
+        (hsize_t{1} << 20) / std::max<std::size_t>(layout.row_size(), 1), 1, rows);
   }
   Dataset table = create_table(loc, name, layout, rows, chunk_rows, chunk_rows > 0);
   write_rows(table, layout, 0, rows, data);
@@ -607,16 +626,18 @@ void read_rows(const Dataset& table, const CompoundLayout& layout, hsize_t first
   if (count == 0) return;
   auto [file_space, mem_space] = row_selection(table, first, count);
   Datatype type = layout.memory_type(table.where());
-  check(H5Dread(table.id(), type.id(), mem_space.id(), file_space.id(), H5P_DEFAULT, data), "H5Dread",
-        table.where());
+  check(H5Dread(table.id(), type.id(), mem_space.id(), file_space.id(), H5P_DEFAULT, data),
+        "H5Dread", table.where());
 }
 
-void reclaim_strings(const Dataset& table, const CompoundLayout& layout, hsize_t count, void* data) {
+void reclaim_strings(const Dataset& table, const CompoundLayout& layout, hsize_t count,
+                     void* data) {
   if (count == 0 || !layout.has_strings()) return;
   const std::array<hsize_t, 1> dims{count};
   Dataspace space = simple_space(dims, table.where());
   Datatype type = layout.memory_type(table.where());
-  check(H5Dvlen_reclaim(type.id(), space.id(), H5P_DEFAULT, data), "H5Dvlen_reclaim", table.where());
+  check(H5Dvlen_reclaim(type.id(), space.id(), H5P_DEFAULT, data), "H5Dvlen_reclaim",
+        table.where());
 }
 
 TableRows::TableRows(const Dataset& table, CompoundLayout layout)

@@ -169,7 +169,8 @@ void write_string_attr(const Object& obj, const std::string& name, const std::st
 void write_strings_attr(const Object& obj, const std::string& name,
                         const std::vector<std::string>& values);
 /// Reads a 1-d (or scalar) string attribute, variable- or fixed-length.
-[[nodiscard]] std::vector<std::string> read_strings_attr(const Object& obj, const std::string& name);
+[[nodiscard]] std::vector<std::string> read_strings_attr(const Object& obj,
+                                                         const std::string& name);
 
 /// Scalar int32.
 void write_int_attr(const Object& obj, const std::string& name, int value);
@@ -187,7 +188,8 @@ void write_ints_attr(const Object& obj, const std::string& name, std::span<const
 [[nodiscard]] std::vector<int> read_ints_attr(const Object& obj, const std::string& name);
 void write_int64s_attr(const Object& obj, const std::string& name,
                        std::span<const std::int64_t> values);
-[[nodiscard]] std::vector<std::int64_t> read_int64s_attr(const Object& obj, const std::string& name);
+[[nodiscard]] std::vector<std::int64_t> read_int64s_attr(const Object& obj,
+                                                         const std::string& name);
 void write_doubles_attr(const Object& obj, const std::string& name, std::span<const double> values);
 [[nodiscard]] std::vector<double> read_doubles_attr(const Object& obj, const std::string& name);
 
@@ -200,7 +202,8 @@ inline constexpr unsigned kDeflateLevel = 4;
 
 /// Chunk shape for a dataset of `dims` with elements of `element_size` bytes: empty (contiguous) for
 /// at most kCompressAbove elements, else about 1 MiB per chunk, split along the leading dimensions.
-[[nodiscard]] std::vector<hsize_t> chunk_shape(std::span<const hsize_t> dims, std::size_t element_size);
+[[nodiscard]] std::vector<hsize_t> chunk_shape(std::span<const hsize_t> dims,
+                                               std::size_t element_size);
 
 /// Writes a row-major int64 (file: little-endian int64) dataset of shape `dims`;
 /// data.size() must be the product of dims. Chunked and compressed above kCompressAbove elements.

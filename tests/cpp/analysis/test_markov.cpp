@@ -80,7 +80,8 @@ TEST(MarkovAnalysisTest, hand_solved_three_stage_chain) {
     if (s.kind == ParameterKind::kDwellMean) {
       EXPECT_EQ(s.elasticity_conversion, 0.0) << s.parameter;
     } else if (s.parameter == "stages.b.next.won") {
-      EXPECT_NEAR(s.elasticity_conversion, (12.0 / 17.0) * (1.0 - 10.0 / 17.0) / 0.5 * 0.5 / (6.0 / 17.0), 1e-12);
+      EXPECT_NEAR(s.elasticity_conversion,
+                  (12.0 / 17.0) * (1.0 - 10.0 / 17.0) / 0.5 * 0.5 / (6.0 / 17.0), 1e-12);
       EXPECT_EQ(s.rank, 2);
     } else if (s.parameter == "stages.a.next.b") {
       EXPECT_NEAR(s.elasticity_conversion, 20.0 / 17.0, 1e-12);
@@ -142,7 +143,8 @@ TEST(MarkovAnalysisTest, matches_fundamental_matrix_of_a_random_chain) {
       if (absorbing[at(i)]) continue;
       const StageRule& rule = model.rule(0, i);
       mean(i) = rule.dwell.mean();
-      for (std::size_t k = 0; k < rule.next_stages.size(); ++k) jump(i, rule.next_stages[k]) = rule.next_probs[k];
+      for (std::size_t k = 0; k < rule.next_stages.size(); ++k)
+        jump(i, rule.next_stages[k]) = rule.next_probs[k];
     }
     // Full chain (won transient): visits and time to absorption.
     const test::AbsorbingChain full = test::solve_absorbing(jump, mean, absorbing);
@@ -155,7 +157,8 @@ TEST(MarkovAnalysisTest, matches_fundamental_matrix_of_a_random_chain) {
     for (int start = 0; start < 6; ++start) {
       const MarkovAnalysis r = analyze(model, 0, start);
       EXPECT_NEAR(r.conversion_probability, conv.absorption(start, 0), 1e-12) << "seed " << seed;
-      EXPECT_NEAR(r.time_to_absorption, full.time_to_absorb(start), 1e-9 * full.time_to_absorb(start));
+      EXPECT_NEAR(r.time_to_absorption, full.time_to_absorb(start),
+                  1e-9 * full.time_to_absorb(start));
       for (int k = 0; k < 7; ++k) {
         EXPECT_NEAR(r.expected_visits[at(k)], full.visits(start, k), 1e-12);
         EXPECT_NEAR(r.expected_days[at(k)], full.visits(start, k) * mean(k), 1e-10);
@@ -163,8 +166,10 @@ TEST(MarkovAnalysisTest, matches_fundamental_matrix_of_a_random_chain) {
         const double p = k == start ? 1.0 : full.visits(start, k) / full.visits(k, k);
         EXPECT_NEAR(r.reach_probability[at(k)], p, 1e-12) << "start " << start << " stage " << k;
       }
-      EXPECT_NEAR(r.reach_probability[at(stage_of(model, "lost"))], full.absorption(start, 0), 1e-12);
-      EXPECT_NEAR(r.reach_probability[at(stage_of(model, "churned"))], full.absorption(start, 1), 1e-12);
+      EXPECT_NEAR(r.reach_probability[at(stage_of(model, "lost"))], full.absorption(start, 0),
+                  1e-12);
+      EXPECT_NEAR(r.reach_probability[at(stage_of(model, "churned"))], full.absorption(start, 1),
+                  1e-12);
     }
     // won is converted: starting there never converts.
     const MarkovAnalysis w = analyze(model, 0, model.won);
@@ -214,7 +219,7 @@ Model perturbed(const Model& model, const Sensitivity& s, double delta) {
     const Dwell& d = rule.dwell;
     const double factor = (d.mean() + delta) / d.mean();
     rule.dwell = d.family() == DwellFamily::kWeibull ? Dwell::weibull(d.a(), d.b() * factor)
-                                                      : Dwell::exponential(d.mean() + delta);
+                                                     : Dwell::exponential(d.mean() + delta);
   }
   return out;
 }
@@ -230,15 +235,17 @@ TEST(MarkovAnalysisTest, elasticities_match_central_finite_differences) {
       const double delta = 1e-5 * s.value;
       const MarkovAnalysis up = analyze_mix(perturbed(model, s, delta), mix);
       const MarkovAnalysis down = analyze_mix(perturbed(model, s, -delta), mix);
-      const double fd_conv = (up.conversion_probability - down.conversion_probability) / (2 * delta) * s.value /
-                             base.conversion_probability;
-      const double fd_time =
-          (up.time_to_convert - down.time_to_convert) / (2 * delta) * s.value / base.time_to_convert;
-      for (const auto& [analytic, fd] : {std::pair{s.elasticity_conversion, fd_conv}, std::pair{s.elasticity_time, fd_time}}) {
+      const double fd_conv = (up.conversion_probability - down.conversion_probability) /
+                             (2 * delta) * s.value / base.conversion_probability;
+      const double fd_time = (up.time_to_convert - down.time_to_convert) / (2 * delta) * s.value /
+                             base.time_to_convert;
+      for (const auto& [analytic, fd] :
+           {std::pair{s.elasticity_conversion, fd_conv}, std::pair{s.elasticity_time, fd_time}}) {
         const double err = std::fabs(analytic - fd);
         if (std::fabs(analytic) > 1e-6) {
           max_rel = std::max(max_rel, err / std::fabs(analytic));
-          EXPECT_LT(err, 1e-6 * std::fabs(analytic)) << s.parameter << " analytic " << analytic << " fd " << fd;
+          EXPECT_LT(err, 1e-6 * std::fabs(analytic))
+              << s.parameter << " analytic " << analytic << " fd " << fd;
         } else {
           EXPECT_LT(err, 1e-9) << s.parameter << " analytic " << analytic << " fd " << fd;
         }
@@ -246,10 +253,11 @@ TEST(MarkovAnalysisTest, elasticities_match_central_finite_differences) {
       }
     }
   };
-  check({StartWeight{0, 0, 1.0}});                                   // icp from lead
-  check({StartWeight{1, 1, 1.0}});                                   // other from mql
-  check(population_mix(model));                                      // both segments, two starts
-  std::printf("[          ] %d elasticities checked, max relative error vs central FD: %.3g\n", checked, max_rel);
+  check({StartWeight{0, 0, 1.0}});  // icp from lead
+  check({StartWeight{1, 1, 1.0}});  // other from mql
+  check(population_mix(model));     // both segments, two starts
+  std::printf("[          ] %d elasticities checked, max relative error vs central FD: %.3g\n",
+              checked, max_rel);
   EXPECT_GT(checked, 60);
 }
 
@@ -284,7 +292,8 @@ TEST(MarkovAnalysisTest, agrees_with_simulation_within_four_standard_errors) {
       converted[e.customer] = true;
       to_convert.push_back(e.time - arrived[e.customer]);
     }
-    if (e.from >= 0 && model.absorbing[at(e.to)] != 0) to_absorb.push_back(e.time - arrived[e.customer]);
+    if (e.from >= 0 && model.absorbing[at(e.to)] != 0)
+      to_absorb.push_back(e.time - arrived[e.customer]);
   }
   ASSERT_EQ(visits.size(), 200000U);
   ASSERT_EQ(to_absorb.size(), 200000U);  // the horizon is long enough for everyone to finish
@@ -293,11 +302,12 @@ TEST(MarkovAnalysisTest, agrees_with_simulation_within_four_standard_errors) {
   EXPECT_NEAR(res.metrics[kTimeToConvertMean], t.mean, 1e-9 * t.mean);
   const test::MeanSe a = test::mean_se(to_absorb);
   EXPECT_NEAR(a.mean, exact.time_to_absorption, 4 * a.se);
-  std::printf("[          ] P(convert) closed %.5f sim %.5f (%.2f SE); time to convert closed %.3f sim %.3f (%.2f SE);"
-              " time to absorption closed %.2f sim %.2f (%.2f SE)\n",
-              p, res.metrics[kConversionRate], (res.metrics[kConversionRate] - p) / se_p, exact.time_to_convert,
-              t.mean, (t.mean - exact.time_to_convert) / t.se, exact.time_to_absorption, a.mean,
-              (a.mean - exact.time_to_absorption) / a.se);
+  std::printf(
+      "[          ] P(convert) closed %.5f sim %.5f (%.2f SE); time to convert closed %.3f sim %.3f (%.2f SE);"
+      " time to absorption closed %.2f sim %.2f (%.2f SE)\n",
+      p, res.metrics[kConversionRate], (res.metrics[kConversionRate] - p) / se_p,
+      exact.time_to_convert, t.mean, (t.mean - exact.time_to_convert) / t.se,
+      exact.time_to_absorption, a.mean, (a.mean - exact.time_to_absorption) / a.se);
   for (int k = 0; k < s_count; ++k) {
     std::vector<double> per_customer;
     per_customer.reserve(visits.size());
@@ -307,8 +317,9 @@ TEST(MarkovAnalysisTest, agrees_with_simulation_within_four_standard_errors) {
     const double reached = static_cast<double>(res.reached[at(k)]) / n;
     const double q = exact.reach_probability[at(k)];
     EXPECT_NEAR(reached, q, 4 * std::sqrt(q * (1 - q) / n) + 1e-12) << model.stage_names[at(k)];
-    std::printf("[          ] %-8s visits closed %.4f sim %.4f (%+.2f SE)\n", model.stage_names[at(k)].c_str(),
-                exact.expected_visits[at(k)], m.mean, m.se > 0 ? (m.mean - exact.expected_visits[at(k)]) / m.se : 0.0);
+    std::printf("[          ] %-8s visits closed %.4f sim %.4f (%+.2f SE)\n",
+                model.stage_names[at(k)].c_str(), exact.expected_visits[at(k)], m.mean,
+                m.se > 0 ? (m.mean - exact.expected_visits[at(k)]) / m.se : 0.0);
   }
 }
 
@@ -372,7 +383,8 @@ arrivals:
   EXPECT_EQ(pop.starts[1].conversion_probability, 0.0);
   EXPECT_TRUE(std::isnan(pop.starts[1].time_to_convert));
   bool noted = false;
-  for (const auto& note : pop.notes) noted = noted || note.find("converted stage (won)") != std::string::npos;
+  for (const auto& note : pop.notes)
+    noted = noted || note.find("converted stage (won)") != std::string::npos;
   EXPECT_TRUE(noted);
 
   // By names: segment only = that segment's arrivals; start only = segments by share.
@@ -383,7 +395,8 @@ arrivals:
   ASSERT_EQ(start.starts.size(), 2U);
   EXPECT_DOUBLE_EQ(start.starts[0].weight, 0.25);
   EXPECT_NEAR(start.conversion_probability,
-              0.25 * analyze(model, 0, 0).conversion_probability + 0.75 * analyze(model, 1, 0).conversion_probability,
+              0.25 * analyze(model, 0, 0).conversion_probability +
+                  0.75 * analyze(model, 1, 0).conversion_probability,
               1e-15);
   EXPECT_EQ(analyze(model, "y", "b").starts.size(), 1U);
   // Only parameters of segments in the mix are listed.
@@ -440,9 +453,11 @@ arrivals:
   EXPECT_TRUE(std::isinf(from_a.time_to_absorption));
   EXPECT_NEAR(from_a.expected_visits[1], 0.5, 1e-15);
   bool noted = false;
-  for (const auto& note : from_a.notes) noted = noted || note.find("no absorbing stage can be reached from c, d") != std::string::npos;
+  for (const auto& note : from_a.notes)
+    noted = noted || note.find("no absorbing stage can be reached from c, d") != std::string::npos;
   EXPECT_TRUE(noted);
-  for (const Sensitivity& s : from_a.sensitivity) EXPECT_TRUE(std::isfinite(s.elasticity_conversion)) << s.parameter;
+  for (const Sensitivity& s : from_a.sensitivity)
+    EXPECT_TRUE(std::isfinite(s.elasticity_conversion)) << s.parameter;
 
   const MarkovAnalysis from_e = analyze(model, 0, 4);  // won cannot be reached: NaN, no throw
   EXPECT_EQ(from_e.conversion_probability, 0.0);
@@ -453,11 +468,13 @@ arrivals:
     EXPECT_TRUE(std::isnan(s.elasticity_time));
   }
   // Rows with a single next entry of 1 have no next-probability elasticity.
-  for (const Sensitivity& s : from_a.sensitivity) EXPECT_FALSE(s.kind == ParameterKind::kNext && s.value == 1.0);
+  for (const Sensitivity& s : from_a.sensitivity)
+    EXPECT_FALSE(s.kind == ParameterKind::kNext && s.value == 1.0);
 }
 
 TEST(MarkovAnalysisTest, bundled_baseline_analyses_and_its_ranking_is_sorted) {
-  const std::string path = (std::filesystem::path(LCSIM_SOURCE_DIR) / "scenarios/b2b_saas/baseline.yaml").string();
+  const std::string path =
+      (std::filesystem::path(LCSIM_SOURCE_DIR) / "scenarios/b2b_saas/baseline.yaml").string();
   const Model model = compile(load_scenario(path));
   const MarkovAnalysis r = analyze_population(model);
   EXPECT_DOUBLE_EQ(r.customers, 2000.0 + 150.0 + 60.0 + 60.0 * 730.0);
@@ -469,7 +486,8 @@ TEST(MarkovAnalysisTest, bundled_baseline_analyses_and_its_ranking_is_sorted) {
   for (std::size_t i = 0; i < r.sensitivity.size(); ++i) {
     EXPECT_EQ(r.sensitivity[i].rank, static_cast<int>(i) + 1);
     if (i > 0) {
-      EXPECT_GE(std::fabs(r.sensitivity[i - 1].elasticity_conversion), std::fabs(r.sensitivity[i].elasticity_conversion));
+      EXPECT_GE(std::fabs(r.sensitivity[i - 1].elasticity_conversion),
+                std::fabs(r.sensitivity[i].elasticity_conversion));
     }
   }
   // The top entries move conversion; the notes name what is left out.
@@ -482,21 +500,25 @@ TEST(MarkovAnalysisTest, bundled_baseline_analyses_and_its_ranking_is_sorted) {
   EXPECT_NE(notes.find("customer, loyal"), std::string::npos);  // the initial cohort of customers
   // Per (segment, start) and by name.
   EXPECT_NO_THROW((void)analyze(model, "icp", "sql"));
-  EXPECT_GT(analyze(model, "icp", "sql").conversion_probability, analyze(model, "smb", "sql").conversion_probability);
+  EXPECT_GT(analyze(model, "icp", "sql").conversion_probability,
+            analyze(model, "smb", "sql").conversion_probability);
 }
 
 TEST(MarkovAnalysisTest, without_touchpoints_keeps_the_stage_rules) {
-  const std::string path = (std::filesystem::path(LCSIM_SOURCE_DIR) / "scenarios/b2b_saas/baseline.yaml").string();
+  const std::string path =
+      (std::filesystem::path(LCSIM_SOURCE_DIR) / "scenarios/b2b_saas/baseline.yaml").string();
   const Model model = compile(load_scenario(path));
   const Model bare = without_touchpoints(model);
   EXPECT_EQ(bare.num_touchpoints(), 0);
   EXPECT_TRUE(bare.touchpoint_names.empty());
-  EXPECT_EQ(bare.tp_offsets.size(), static_cast<std::size_t>(model.num_segments() * model.num_stages() + 1));
+  EXPECT_EQ(bare.tp_offsets.size(),
+            static_cast<std::size_t>(model.num_segments() * model.num_stages() + 1));
   EXPECT_EQ(bare.rules.size(), model.rules.size());
   const ReplicationResult res = Engine(bare).simulate(0);
   EXPECT_TRUE(res.touchpoints.empty());
   EXPECT_GT(res.metrics[kConversions], 0.0);
-  EXPECT_EQ(analyze_population(bare).conversion_probability, analyze_population(model).conversion_probability);
+  EXPECT_EQ(analyze_population(bare).conversion_probability,
+            analyze_population(model).conversion_probability);
 }
 
 }  // namespace

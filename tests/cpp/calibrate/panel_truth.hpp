@@ -19,7 +19,9 @@
 
 namespace lcsim::panel_truth {
 
-inline double uniform01(std::mt19937_64& rng) { return (static_cast<double>(rng() >> 11) + 0.5) * 0x1.0p-53; }
+inline double uniform01(std::mt19937_64& rng) {
+  return (static_cast<double>(rng() >> 11) + 0.5) * 0x1.0p-53;
+}
 
 /// A semi-Markov truth: each stage's dwell sampler, mean and next-stage probabilities.
 struct TrueStage {
@@ -31,7 +33,9 @@ struct TrueStage {
 
 inline std::function<double(std::mt19937_64&)> weibull(double shape, double mean) {
   const double scale = mean / std::tgamma(1.0 + 1.0 / shape);
-  return [=](std::mt19937_64& rng) { return scale * std::pow(-std::log(uniform01(rng)), 1.0 / shape); };
+  return [=](std::mt19937_64& rng) {
+    return scale * std::pow(-std::log(uniform01(rng)), 1.0 / shape);
+  };
 }
 
 inline std::function<double(std::mt19937_64&)> lognormal(double mean, double sigma) {
@@ -76,7 +80,7 @@ inline std::vector<TrueStage> markov_truth() {
 
 /// The stage at each of `times` of a customer entering stage 0 at time `start`.
 inline std::vector<int> path_at(const std::vector<TrueStage>& truth, double start,
-                         const std::vector<double>& times, std::mt19937_64& rng) {
+                                const std::vector<double>& times, std::mt19937_64& rng) {
   std::vector<int> out;
   int stage = 0;
   double t = start;
@@ -94,7 +98,8 @@ inline std::vector<int> path_at(const std::vector<TrueStage>& truth, double star
       }
       stage = to;
       t = leave;
-      if (truth[static_cast<std::size_t>(stage)].dwell) leave = t + truth[static_cast<std::size_t>(stage)].dwell(rng);
+      if (truth[static_cast<std::size_t>(stage)].dwell)
+        leave = t + truth[static_cast<std::size_t>(stage)].dwell(rng);
     }
     out.push_back(stage);
   }
@@ -104,7 +109,7 @@ inline std::vector<int> path_at(const std::vector<TrueStage>& truth, double star
 /// Customers created at whole days in [0, days), seen every 30 days from day 0 to `days`
 /// (monthly exports), observation stopping at the first absorbing stage.
 inline SnapshotLog panel(const std::vector<TrueStage>& truth, int customers, std::uint64_t seed,
-                  int days = 720, bool with_created = true) {
+                         int days = 720, bool with_created = true) {
   std::mt19937_64 rng(seed);
   SnapshotLog log;
   log.file = "<panel>";
@@ -124,8 +129,8 @@ inline SnapshotLog panel(const std::vector<TrueStage>& truth, int customers, std
     p.id = "c" + std::to_string(c);
     if (with_created) p.created = created;
     for (std::size_t k = 0; k < times.size(); ++k) {
-      p.observations.push_back(
-          SnapshotObservation{times[k], truth[static_cast<std::size_t>(at[k])].name, static_cast<int>(k + 2)});
+      p.observations.push_back(SnapshotObservation{
+          times[k], truth[static_cast<std::size_t>(at[k])].name, static_cast<int>(k + 2)});
       if (!truth[static_cast<std::size_t>(at[k])].dwell) break;
     }
     if (p.observations.size() >= 2 || (with_created && p.observations.front().time > created)) {
@@ -139,7 +144,8 @@ inline SnapshotLog panel(const std::vector<TrueStage>& truth, int customers, std
 inline std::vector<double> true_occupancy(const std::vector<TrueStage>& truth, double day, int n) {
   std::mt19937_64 rng(999);
   std::vector<double> out(truth.size(), 0.0);
-  for (int i = 0; i < n; ++i) out[static_cast<std::size_t>(path_at(truth, 0.0, {day}, rng)[0])] += 1.0 / n;
+  for (int i = 0; i < n; ++i)
+    out[static_cast<std::size_t>(path_at(truth, 0.0, {day}, rng)[0])] += 1.0 / n;
   return out;
 }
 
@@ -147,11 +153,13 @@ inline std::vector<double> true_occupancy(const std::vector<TrueStage>& truth, d
 inline PhaseFitOptions known() {
   PhaseFitOptions o;
   o.transitions = {{"lead", "mql"}, {"lead", "lost"}, {"mql", "sql"}, {"mql", "lead"},
-                   {"mql", "lost"}, {"sql", "won"}, {"sql", "lost"}};
+                   {"mql", "lost"}, {"sql", "won"},   {"sql", "lost"}};
   return o;
 }
 
-inline double se_of(const EstimateRow& row) { return (row.ci_high - row.ci_low) / (2.0 * 1.959964); }
+inline double se_of(const EstimateRow& row) {
+  return (row.ci_high - row.ci_low) / (2.0 * 1.959964);
+}
 
 /// P(a customer entering at stage 0 ends in each stage) of the truth's stage chain (0 for the
 /// non-absorbing ones), by iterating h = P h from the indicator of the target.
@@ -182,9 +190,9 @@ inline std::vector<double> true_absorption(const std::vector<TrueStage>& truth) 
 /// (of stages holding at least `min_occupancy`: a Coxian's exponential tail underestimates nearly
 /// empty stages under Weibull 0.7 / lognormal truths, docs/calibration.md).
 inline std::vector<std::pair<std::string, double>> misses(const PhaseTypeFit& fit,
-                                                   const std::vector<TrueStage>& truth,
-                                                   const std::vector<double>& occupancy,
-                                                   double min_occupancy = 0.0) {
+                                                          const std::vector<TrueStage>& truth,
+                                                          const std::vector<double>& occupancy,
+                                                          double min_occupancy = 0.0) {
   std::vector<std::pair<std::string, double>> out;
   const auto check = [&](const std::string& parameter, double value) {
     const EstimateRow* row = fit.estimate(parameter);
@@ -196,7 +204,8 @@ inline std::vector<std::pair<std::string, double>> misses(const PhaseTypeFit& fi
     if (!s.dwell) continue;
     check("stages." + s.name + ".dwell.mean", s.mean);
     if (s.next.size() < 2) continue;
-    for (const auto& [b, p] : s.next) check("stages." + s.name + ".next." + truth[static_cast<std::size_t>(b)].name, p);
+    for (const auto& [b, p] : s.next)
+      check("stages." + s.name + ".next." + truth[static_cast<std::size_t>(b)].name, p);
   }
   const std::vector<double> absorption = true_absorption(truth);
   for (std::size_t b = 0; b < truth.size(); ++b) {
@@ -206,7 +215,8 @@ inline std::vector<std::pair<std::string, double>> misses(const PhaseTypeFit& fi
   return out;
 }
 
-inline double worst(const std::vector<std::pair<std::string, double>>& m, std::string* which = nullptr) {
+inline double worst(const std::vector<std::pair<std::string, double>>& m,
+                    std::string* which = nullptr) {
   double w = 0.0;
   for (const auto& [name, z] : m) {
     if (z > w) {
@@ -219,7 +229,8 @@ inline double worst(const std::vector<std::pair<std::string, double>>& m, std::s
 
 /// The analytic gradient of phase_type_loglik at theta against central differences (1e-5
 /// relative).
-inline void expect_gradient_matches_differences(const SnapshotLog& log, const PhaseFitOptions& options,
+inline void expect_gradient_matches_differences(const SnapshotLog& log,
+                                                const PhaseFitOptions& options,
                                                 const std::vector<int>& phases,
                                                 const std::vector<double>& theta) {
   std::vector<double> gradient;

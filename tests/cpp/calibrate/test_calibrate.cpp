@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
 #include <algorithm>
 #include <array>
 #include <boost/math/special_functions/beta.hpp>
@@ -16,8 +18,6 @@
 #include <random>
 #include <sstream>
 #include <string>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <utility>
 #include <vector>
 
@@ -45,10 +45,10 @@ struct TrueStage {
 
 struct TrueChain {
   std::vector<TrueStage> stages;
-  std::string entry;                ///< stage arrivals enter
-  double rate = 0.0;                ///< arrivals per day (mean over a week)
+  std::string entry;                                   ///< stage arrivals enter
+  double rate = 0.0;                                   ///< arrivals per day (mean over a week)
   std::array<double, 7> profile{1, 1, 1, 1, 1, 1, 1};  ///< by day index mod 7 (day 0 a Monday)
-  double observe_days = 0.0;        ///< the log ends at this day (integer)
+  double observe_days = 0.0;                           ///< the log ends at this day (integer)
   /// Segments (name, share, override of the entry stage's next); empty: no segment column.
   std::vector<std::pair<std::string, double>> segments;
   std::vector<std::vector<std::pair<std::string, double>>> segment_entry_next;
@@ -90,7 +90,8 @@ std::vector<LogRow> simulate(const TrueChain& chain, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   const double mean_profile =
       (chain.profile[0] + chain.profile[1] + chain.profile[2] + chain.profile[3] +
-       chain.profile[4] + chain.profile[5] + chain.profile[6]) / 7.0;
+       chain.profile[4] + chain.profile[5] + chain.profile[6]) /
+      7.0;
   const double max_rate =
       chain.rate * *std::max_element(chain.profile.begin(), chain.profile.end()) / mean_profile;
   std::exponential_distribution<double> gap(max_rate);
@@ -167,12 +168,12 @@ std::string timestamp_text(double days, int style) {
   char buffer[64];
   if (style == 0) {
     std::snprintf(buffer, sizeof buffer, "%s %02lld:%02lld:%02lld.%03lld", date_of(d).c_str(),
-                  static_cast<long long>(h), static_cast<long long>(mi),
-                  static_cast<long long>(s), static_cast<long long>(f));
+                  static_cast<long long>(h), static_cast<long long>(mi), static_cast<long long>(s),
+                  static_cast<long long>(f));
   } else if (style == 1) {
     std::snprintf(buffer, sizeof buffer, "%sT%02lld:%02lld:%02lld.%03lldZ", date_of(d).c_str(),
-                  static_cast<long long>(h), static_cast<long long>(mi),
-                  static_cast<long long>(s), static_cast<long long>(f));
+                  static_cast<long long>(h), static_cast<long long>(mi), static_cast<long long>(s),
+                  static_cast<long long>(f));
   } else {
     // The same instant at UTC+02:00 (local time two hours later, maybe the next day).
     std::int64_t local = ms + 2 * 3600000;
@@ -184,16 +185,15 @@ std::string timestamp_text(double days, int style) {
     std::snprintf(buffer, sizeof buffer, "%sT%02lld:%02lld:%02lld.%03lld+02:00",
                   date_of(ld).c_str(), static_cast<long long>(local / 3600000),
                   static_cast<long long>(local / 60000 % 60),
-                  static_cast<long long>(local / 1000 % 60),
-                  static_cast<long long>(local % 1000));
+                  static_cast<long long>(local / 1000 % 60), static_cast<long long>(local % 1000));
   }
   return buffer;
 }
 
 /// CSV text of rows; customer ids are quoted (they hold a comma).
 std::string to_csv(const std::vector<LogRow>& rows, bool with_segment) {
-  std::string out = with_segment ? "customer_id,timestamp,stage,segment\n"
-                                 : "customer_id,timestamp,stage\n";
+  std::string out =
+      with_segment ? "customer_id,timestamp,stage,segment\n" : "customer_id,timestamp,stage\n";
   int i = 0;
   for (const LogRow& r : rows) {
     out += "\"" + r.customer + "\"," + timestamp_text(r.time, i++ % 3) + "," + r.stage;
@@ -366,13 +366,17 @@ TEST_F(Recovery, arrival_rate_and_weekly_profile) {
   ASSERT_EQ(calibration_->weekly_profile.size(), 7U);
   const double mean = 6.0 / 7.0;
   for (std::size_t w = 0; w < 7; ++w) {
-    EXPECT_NEAR(calibration_->weekly_profile[w], chain_->profile[w] / mean, 0.15) << "weekday " << w;
+    EXPECT_NEAR(calibration_->weekly_profile[w], chain_->profile[w] / mean, 0.15)
+        << "weekday " << w;
   }
 }
 
 TEST_F(Recovery, the_scenario_compiles_with_probabilities_summing_to_exactly_one) {
   const Scenario& sc = calibration_->scenario;
-  EXPECT_NO_THROW({ const Model m = compile(sc); (void)m; }) << dump(check(sc));
+  EXPECT_NO_THROW({
+    const Model m = compile(sc);
+    (void)m;
+  }) << dump(check(sc));
   EXPECT_EQ(sc.won, "won");
   ASSERT_EQ(sc.stages.size(), 6U);
   for (const auto& st : sc.stages) {
@@ -409,7 +413,10 @@ TEST_F(Recovery, a_later_epoch_rotates_the_scenario_profile_to_real_weekdays) {
     // Scenario day j (a "Monday" when j = 0) is the real weekday of 2026-01-07 + j.
     EXPECT_DOUBLE_EQ(scenario_profile[w], cal.weekly_profile[(w + 2) % 7]);
   }
-  EXPECT_NO_THROW({ const Model m = compile(cal.scenario); (void)m; });
+  EXPECT_NO_THROW({
+    const Model m = compile(cal.scenario);
+    (void)m;
+  });
 }
 
 TEST(Calibrate, bad_options_name_the_option) {
@@ -443,9 +450,8 @@ TEST(CalibrateSegments, segments_with_enough_moves_get_overrides_and_small_ones_
   c.rate = 20.0;
   c.observe_days = 60.0;
   c.segments = {{"icp", 0.3}, {"other", 0.69}, {"tiny", 0.01}};
-  c.segment_entry_next = {{{"mql", 0.8}, {"lost", 0.2}},
-                          {{"mql", 0.4}, {"lost", 0.6}},
-                          {{"mql", 0.4}, {"lost", 0.6}}};
+  c.segment_entry_next = {
+      {{"mql", 0.8}, {"lost", 0.2}}, {{"mql", 0.4}, {"lost", 0.6}}, {{"mql", 0.4}, {"lost", 0.6}}};
   std::istringstream in(to_csv(simulate(c, 7), true));
   const EventLog log = parse_event_log(in, "segments.csv", options_for(c));
   ASSERT_EQ(log.segments.size(), 3U);
@@ -487,8 +493,11 @@ TEST(CalibrateSegments, segments_with_enough_moves_get_overrides_and_small_ones_
   EXPECT_NEAR(shares, 1.0, 1e-12);
   EXPECT_FALSE(sc.segments[0].stages.empty());  // icp overrides lead (and mql)
   EXPECT_EQ(sc.segments[0].stages[0].stage, "lead");
-  EXPECT_TRUE(sc.segments[2].stages.empty());   // tiny: all pooled
-  EXPECT_NO_THROW({ const Model m = compile(sc); (void)m; }) << dump(check(sc));
+  EXPECT_TRUE(sc.segments[2].stages.empty());  // tiny: all pooled
+  EXPECT_NO_THROW({
+    const Model m = compile(sc);
+    (void)m;
+  }) << dump(check(sc));
 }
 
 // ---- coverage ----------------------------------------------------------------------------------
@@ -518,7 +527,8 @@ TEST(CalibrateCoverage, intervals_cover_the_truth_in_90_to_99_percent_of_200_see
     const EstimateRow* p = cal.estimate("stages.lead.next.mql");
     ASSERT_NE(p, nullptr);
     cover_p += p->ci_low <= 0.3 && 0.3 <= p->ci_high ? 1 : 0;
-    const DwellParameter* shape = cal.stage("lead")->dwell.fit(DwellFamily::kWeibull)->param("shape");
+    const DwellParameter* shape =
+        cal.stage("lead")->dwell.fit(DwellFamily::kWeibull)->param("shape");
     ASSERT_NE(shape, nullptr);
     cover_shape += shape->ci_low <= 1.5 && 1.5 <= shape->ci_high ? 1 : 0;
     const DwellParameter* mean =
@@ -549,8 +559,8 @@ TEST(CalibrateCensoring, censored_mle_is_unbiased_where_naive_fits_are_far_off) 
   std::istringstream in(to_csv(simulate(c, 99), false));
   CalibrateOptions options;
   options.won = "mql";
-  const Calibration cal = calibrate_logs(parse_event_log(in, "censoring.csv", options_for(c)),
-                                         options);
+  const Calibration cal =
+      calibrate_logs(parse_event_log(in, "censoring.csv", options_for(c)), options);
   const StageFit* lead = cal.stage("lead");
   ASSERT_NE(lead, nullptr);
   const auto open = std::count(lead->censored.begin(), lead->censored.end(), true);
@@ -599,8 +609,10 @@ TEST(DwellFit, aic_picks_weibull_over_exponential_for_shape_2) {
   const DwellParameter* shape = all.best()->param("shape");
   EXPECT_LE(shape->ci_low, 2.0);
   EXPECT_GE(shape->ci_high, 2.0);
-  EXPECT_NEAR(shape->se, shape->estimate * (std::log(shape->ci_high) - std::log(shape->ci_low)) /
-                             (2 * 1.959963984540054), 1e-9);
+  EXPECT_NEAR(shape->se,
+              shape->estimate * (std::log(shape->ci_high) - std::log(shape->ci_low)) /
+                  (2 * 1.959963984540054),
+              1e-9);
 }
 
 TEST(DwellFit, the_optimum_is_a_maximum_of_the_likelihood) {
@@ -653,8 +665,7 @@ TEST(DwellFit, refuses_without_ended_stays) {
   EXPECT_FALSE(one.fitted);
   EXPECT_NE(one.reason.find("fewer than two distinct ended stays"), std::string::npos);
   EXPECT_THROW((void)fit_dwell(DwellFamily::kFixed, {1.0}, {false}), std::invalid_argument);
-  EXPECT_THROW((void)fit_dwell(DwellFamily::kWeibull, {1.0}, {false, true}),
-               std::invalid_argument);
+  EXPECT_THROW((void)fit_dwell(DwellFamily::kWeibull, {1.0}, {false, true}), std::invalid_argument);
   EXPECT_THROW((void)fit_dwell(DwellFamily::kWeibull, {-1.0}, {false}), std::invalid_argument);
 }
 
@@ -665,14 +676,14 @@ TEST(DwellFit, log_survival_is_finite_far_in_the_tail) {
   EXPECT_NEAR(dwell_log_likelihood(DwellFamily::kGamma, 2.0, 1.0, {5.0}, {true}),
               -5.0 + std::log(6.0), 1e-12);
   // Lognormal: continuous where the tail switches to the asymptotic series (z = 25).
-  const double below = dwell_log_likelihood(DwellFamily::kLognormal, 0.0, 1.0,
-                                            {std::exp(25.0 - 1e-7)}, {true});
-  const double above = dwell_log_likelihood(DwellFamily::kLognormal, 0.0, 1.0,
-                                            {std::exp(25.0 + 1e-7)}, {true});
+  const double below =
+      dwell_log_likelihood(DwellFamily::kLognormal, 0.0, 1.0, {std::exp(25.0 - 1e-7)}, {true});
+  const double above =
+      dwell_log_likelihood(DwellFamily::kLognormal, 0.0, 1.0, {std::exp(25.0 + 1e-7)}, {true});
   EXPECT_TRUE(std::isfinite(below));
   EXPECT_NEAR(below, above, 1e-4);
-  EXPECT_TRUE(std::isfinite(
-      dwell_log_likelihood(DwellFamily::kLognormal, 0.0, 0.01, {1e6}, {true})));
+  EXPECT_TRUE(
+      std::isfinite(dwell_log_likelihood(DwellFamily::kLognormal, 0.0, 0.01, {1e6}, {true})));
   // Weibull: exact.
   EXPECT_DOUBLE_EQ(dwell_log_likelihood(DwellFamily::kWeibull, 2.0, 1.0, {30.0}, {true}), -900.0);
 }
@@ -710,9 +721,9 @@ TEST(Timestamp, formats_and_time_zones) {
   const auto t = parse_timestamp("2026-01-02 12:00:00.5");
   ASSERT_TRUE(t.has_value());
   EXPECT_DOUBLE_EQ(t->days_since(z->day), 1.5 + 0.5 / 86400.0);
-  for (const char* bad : {"2026-02-30", "2026-13-01", "2026-01-01 24:00", "2026-1-01",
-                          "01/02/2026", "2026-01-01T10", "2026-01-01 10:00:00+5", "2026-01-01Z",
-                          "2026-01-01 10:00:00.", "yesterday", ""}) {
+  for (const char* bad :
+       {"2026-02-30", "2026-13-01", "2026-01-01 24:00", "2026-1-01", "01/02/2026", "2026-01-01T10",
+        "2026-01-01 10:00:00+5", "2026-01-01Z", "2026-01-01 10:00:00.", "yesterday", ""}) {
     EXPECT_FALSE(parse_timestamp(bad).has_value()) << bad;
   }
   EXPECT_TRUE(parse_timestamp("2024-02-29").has_value());
@@ -764,8 +775,7 @@ TEST(EventLogErrors, missing_timestamp) {
   EXPECT_EQ(e.file(), "events.csv");
   EXPECT_EQ(e.line(), 3);
   EXPECT_EQ(e.field(), "timestamp");
-  EXPECT_TRUE(contains(e.problems()[0].message, "expected a timestamp (YYYY-MM-DD, "))
-      << e.what();
+  EXPECT_TRUE(contains(e.problems()[0].message, "expected a timestamp (YYYY-MM-DD, ")) << e.what();
   EXPECT_TRUE(contains(e.problems()[0].message, "got an empty value")) << e.what();
   EXPECT_TRUE(contains(e.what(), "events.csv:3: timestamp: expected a timestamp")) << e.what();
 }
@@ -862,7 +872,8 @@ TEST(EventLogErrors, duplicate_rows_are_errors_unless_dropped) {
   EXPECT_TRUE(contains(e.problems()[0].message,
                        "duplicate row: same customer_id, timestamp and stage as line 2"))
       << e.what();
-  EXPECT_TRUE(contains(e.problems()[0].message, "drop them with LogOptions::drop_duplicates = true"))
+  EXPECT_TRUE(
+      contains(e.problems()[0].message, "drop them with LogOptions::drop_duplicates = true"))
       << e.what();
 
   LogOptions o;
@@ -938,7 +949,8 @@ TEST(EventLogErrors, missing_column) {
             "expected a column named 'timestamp', got columns customer_id, time, stage");
   LogOptions o;
   o.segment_column = "segment";
-  const InputError seg = parse_error("customer_id,timestamp,stage,segmnt\nc1,2026-01-01,lead,a\n", o);
+  const InputError seg =
+      parse_error("customer_id,timestamp,stage,segmnt\nc1,2026-01-01,lead,a\n", o);
   EXPECT_EQ(seg.field(), "segment");
   EXPECT_TRUE(contains(seg.what(), "did you mean 'segmnt'?")) << seg.what();
 }
@@ -966,22 +978,22 @@ TEST(EventLogErrors, empty_id_empty_stage_and_wrong_field_count) {
 
 /// A log with one or more rows of each defect class, at known lines (the header is line 1).
 const std::string kMessy =
-    "customer_id,timestamp,stage\n"                 // 1
-    "c1,2026-01-01,lead\n"                          // 2
-    "c1,,mql\n"                                     // 3  missing timestamp
-    "c1,2026-01-09,mql\n"                           // 4
-    "c2,2026-01-02T10:00:00+02:00,lead\n"           // 5  offset -> UTC
-    "c2,someday,mql\n"                              // 6  unparseable timestamp
-    "c2,2026-01-03,Leed\n"                          // 7  unknown stage
-    "c3,2026-01-04,lead\n"                          // 8
-    "c3,2026-01-04,lead\n"                          // 9  duplicate of 8
-    "c3,2026-01-20,won\n"                           // 10
-    "c3,2026-01-25,mql\n"                           // 11 after an absorbing stage
-    "c4,2026-01-12,mql\n"                           // 12
-    "c4,2026-01-06,lead\n"                          // 13 out of order
-    ",2026-01-07,lead\n"                            // 14 empty customer id
-    "c5,2026-01-08,lead,extra\n"                    // 15 wrong number of fields
-    "c5,,\n";                                       // 16 missing timestamp and empty stage
+    "customer_id,timestamp,stage\n"        // 1
+    "c1,2026-01-01,lead\n"                 // 2
+    "c1,,mql\n"                            // 3  missing timestamp
+    "c1,2026-01-09,mql\n"                  // 4
+    "c2,2026-01-02T10:00:00+02:00,lead\n"  // 5  offset -> UTC
+    "c2,someday,mql\n"                     // 6  unparseable timestamp
+    "c2,2026-01-03,Leed\n"                 // 7  unknown stage
+    "c3,2026-01-04,lead\n"                 // 8
+    "c3,2026-01-04,lead\n"                 // 9  duplicate of 8
+    "c3,2026-01-20,won\n"                  // 10
+    "c3,2026-01-25,mql\n"                  // 11 after an absorbing stage
+    "c4,2026-01-12,mql\n"                  // 12
+    "c4,2026-01-06,lead\n"                 // 13 out of order
+    ",2026-01-07,lead\n"                   // 14 empty customer id
+    "c5,2026-01-08,lead,extra\n"           // 15 wrong number of fields
+    "c5,,\n";                              // 16 missing timestamp and empty stage
 
 LogOptions messy_options() {
   LogOptions o;
@@ -1005,8 +1017,8 @@ TEST(MessyLog, every_class_of_defect_is_reported_in_one_pass) {
   // Row defects grouped by class in order of first appearance, then the duplicate (found on the
   // usable rows in the same pass).
   const std::vector<std::pair<int, std::string>> expected{
-      {3, "timestamp"}, {16, "timestamp"}, {6, "timestamp"}, {7, "stage"}, {14, "customer_id"},
-      {15, ""},         {16, "stage"},     {9, ""}};
+      {3, "timestamp"},    {16, "timestamp"}, {6, "timestamp"}, {7, "stage"},
+      {14, "customer_id"}, {15, ""},          {16, "stage"},    {9, ""}};
   EXPECT_EQ(found, expected) << e.what();
 }
 
@@ -1017,7 +1029,8 @@ TEST(MessyLog, each_class_lists_ten_rows_and_counts_the_rest) {
   const InputError e = parse_error(csv, messy_options());
   ASSERT_EQ(e.problems().size(), 10U + 1U + 10U + 1U) << e.what();
   EXPECT_EQ(e.problems()[10].line, 13);
-  EXPECT_EQ(e.problems()[10].message, "15 more rows with a missing timestamp: lines 13, 14, 15, 16, 17, ...");
+  EXPECT_EQ(e.problems()[10].message,
+            "15 more rows with a missing timestamp: lines 13, 14, 15, 16, 17, ...");
   EXPECT_EQ(e.problems()[11].field, "stage");
   EXPECT_EQ(e.problems()[21].message, "2 more rows with an unknown stage: lines 38, 39");
 }
@@ -1029,12 +1042,18 @@ TEST(MessyLog, drop_invalid_drops_and_lists_every_class) {
   std::vector<std::string> defects;
   for (const auto& s : log.cleaning) defects.push_back(s.defect + ": " + s.action);
   const std::vector<std::string> expected{
-      "missing timestamp: dropped",        "unparseable timestamp: dropped",
-      "unknown stage: dropped",            "empty customer id: dropped",
-      "wrong number of fields: dropped",   "empty stage: dropped",
-      "duplicate row: dropped",            "timezone offset: converted to UTC",
-      "no time zone: read as UTC",         "out of order: sorted by timestamp",
-      "after an absorbing stage: dropped", "customer with one row: kept (censored in its first stage)"};
+      "missing timestamp: dropped",
+      "unparseable timestamp: dropped",
+      "unknown stage: dropped",
+      "empty customer id: dropped",
+      "wrong number of fields: dropped",
+      "empty stage: dropped",
+      "duplicate row: dropped",
+      "timezone offset: converted to UTC",
+      "no time zone: read as UTC",
+      "out of order: sorted by timestamp",
+      "after an absorbing stage: dropped",
+      "customer with one row: kept (censored in its first stage)"};
   EXPECT_EQ(defects, expected);
   const CleaningStep* missing = step_of(log, "missing timestamp");
   ASSERT_NE(missing, nullptr);
@@ -1062,17 +1081,22 @@ TEST(MessyLog, a_log_with_no_usable_row_is_an_error_even_when_dropping) {
   LogOptions o = messy_options();
   o.drop_invalid = true;
   const InputError e = parse_error("customer_id,timestamp,stage\nc1,,lead\nc2,x,lead\n", o);
-  EXPECT_EQ(e.problems().back().message, "no usable rows: every one of the 2 data rows has a defect listed above");
+  EXPECT_EQ(e.problems().back().message,
+            "no usable rows: every one of the 2 data rows has a defect listed above");
 }
 
 TEST(MessyLog, semicolons_are_detected_or_named) {
-  const EventLog log = parse("\xEF\xBB\xBF" "customer_id;timestamp;stage\nc1;2026-01-01;lead\nc1;2026-01-02;won\n");
+  const EventLog log = parse(
+      "\xEF\xBB\xBF"
+      "customer_id;timestamp;stage\nc1;2026-01-01;lead\nc1;2026-01-02;won\n");
   ASSERT_EQ(log.customers.size(), 1U);
   EXPECT_EQ(log.customers[0].entries.size(), 2U);
   LogOptions o;
   o.separator = ',';  // named: the header is then one column
-  EXPECT_EQ(parse_error("customer_id;timestamp;stage\nc1;2026-01-01;lead\n", o).field(), "customer_id");
-  EXPECT_EQ(parse_timestamp("31/12/2025 14:30", DateOrder::kDayFirst), parse_timestamp("2025-12-31T14:30:00Z"));
+  EXPECT_EQ(parse_error("customer_id;timestamp;stage\nc1;2026-01-01;lead\n", o).field(),
+            "customer_id");
+  EXPECT_EQ(parse_timestamp("31/12/2025 14:30", DateOrder::kDayFirst),
+            parse_timestamp("2025-12-31T14:30:00Z"));
   EXPECT_EQ(parse_timestamp("1.2.2026", DateOrder::kDayFirst), parse_timestamp("2026-02-01"));
   EXPECT_EQ(parse_timestamp("12/31/2025", DateOrder::kMonthFirst), parse_timestamp("2025-12-31"));
   EXPECT_FALSE(parse_timestamp("12/31/2025", DateOrder::kDayFirst).has_value());  // no month 31
@@ -1080,7 +1104,8 @@ TEST(MessyLog, semicolons_are_detected_or_named) {
   EXPECT_FALSE(parse_timestamp("31/12-2025", DateOrder::kDayFirst).has_value());
   LogOptions dmy;
   dmy.date_order = DateOrder::kDayFirst;
-  const EventLog eu = parse("customer_id;timestamp;stage\nc1;05/01/2026 10:00;lead\nc1;2026-01-07;won\n", dmy);
+  const EventLog eu =
+      parse("customer_id;timestamp;stage\nc1;05/01/2026 10:00;lead\nc1;2026-01-07;won\n", dmy);
   EXPECT_EQ(eu.epoch, "2026-01-05");
   const InputError us = parse_error("customer_id,timestamp,stage\nc1,13/01/2026,lead\n");
   EXPECT_TRUE(contains(us.what(), "got '13/01/2026'")) << us.what();
@@ -1105,11 +1130,18 @@ TEST(MessyLog, collect_errors_returns_every_class_every_warning_and_the_errors) 
   // Every class, the ones that stop the fit flagged, each with every line.
   std::vector<std::string> defects;
   for (const auto& s : log.cleaning) defects.push_back(s.defect + (s.error ? " (error)" : ""));
-  const std::vector<std::string> expected{
-      "missing timestamp (error)", "unparseable timestamp (error)", "unknown stage (error)",
-      "empty customer id (error)", "wrong number of fields (error)", "empty stage (error)",
-      "duplicate row (error)",     "timezone offset",               "no time zone",
-      "out of order",              "after an absorbing stage",      "customer with one row"};
+  const std::vector<std::string> expected{"missing timestamp (error)",
+                                          "unparseable timestamp (error)",
+                                          "unknown stage (error)",
+                                          "empty customer id (error)",
+                                          "wrong number of fields (error)",
+                                          "empty stage (error)",
+                                          "duplicate row (error)",
+                                          "timezone offset",
+                                          "no time zone",
+                                          "out of order",
+                                          "after an absorbing stage",
+                                          "customer with one row"};
   EXPECT_EQ(defects, expected);
   EXPECT_EQ(step_of(log, "missing timestamp")->action,
             "error (drop these rows with LogOptions::drop_invalid = true)");
@@ -1129,7 +1161,8 @@ TEST(MessyLog, collect_errors_returns_every_class_every_warning_and_the_errors) 
   // The same picture with the CLI's spelling names the flags.
   o.spelling = OptionSpelling::kCli;
   const EventLog cli = parse(kMessy, o);
-  EXPECT_EQ(step_of(cli, "missing timestamp")->action, "error (drop these rows with --drop-invalid)");
+  EXPECT_EQ(step_of(cli, "missing timestamp")->action,
+            "error (drop these rows with --drop-invalid)");
   EXPECT_TRUE(contains(cli.errors.back().message, "drop them with --drop-duplicates"))
       << cli.errors.back().message;
   // Bad options are still thrown: there is no picture without them.
@@ -1141,7 +1174,8 @@ TEST(MessyLog, collect_errors_returns_every_class_every_warning_and_the_errors) 
   const EventLog empty = parse("customer_id,timestamp,stage\nc1,,lead\nc2,x,lead\n", none);
   EXPECT_TRUE(empty.customers.empty());
   ASSERT_EQ(empty.errors.size(), 3U);
-  EXPECT_TRUE(contains(empty.errors.back().message, "no usable rows")) << empty.errors.back().message;
+  EXPECT_TRUE(contains(empty.errors.back().message, "no usable rows"))
+      << empty.errors.back().message;
   EXPECT_EQ(empty.cleaning.size(), 2U);
 }
 
@@ -1165,7 +1199,8 @@ TEST(EventLog, utc_named_with_z_counts_with_the_other_offsets) {
     std::string out;
     for (const auto& s : log.cleaning) {
       if (s.defect == "timezone offset" || s.defect == "no time zone") {
-        out += s.defect + " " + std::to_string(s.rows) + (s.detail.empty() ? "" : " [" + s.detail + "]") + "; ";
+        out += s.defect + " " + std::to_string(s.rows) +
+               (s.detail.empty() ? "" : " [" + s.detail + "]") + "; ";
       }
     }
     return out;
@@ -1183,8 +1218,8 @@ TEST(EventLog, utc_named_with_z_counts_with_the_other_offsets) {
   // One zone other than UTC throughout: converted, no rows without one.
   EXPECT_EQ(zones("a,2026-01-01T10:00:00-05:00,lead\nb,2026-01-01T10:00:00-0500,lead\n"),
             "timezone offset 2 [-05:00: 2 rows]; ");
-  const EventLog mixed = parse(
-      "customer_id,timestamp,stage\na,2026-01-01T00:00:00Z,lead\nb,2026-01-01 09:00,lead\n");
+  const EventLog mixed =
+      parse("customer_id,timestamp,stage\na,2026-01-01T00:00:00Z,lead\nb,2026-01-01 09:00,lead\n");
   const Problem w = warning_with(mixed, "give no time zone");
   EXPECT_EQ(w.line, 3);
   EXPECT_EQ(w.message,
@@ -1216,7 +1251,8 @@ TEST(EventLog, customers_apart_in_a_file_grouped_by_customer_are_counted) {
   EXPECT_EQ(apart->action, "kept (rows gathered by customer)");
   const Problem w = warning_with(log, "apart from the earlier rows of their customer");
   EXPECT_EQ(w.line, 11);
-  EXPECT_TRUE(contains(w.message, "(3 of 5 customers with several rows have them together)")) << w.message;
+  EXPECT_TRUE(contains(w.message, "(3 of 5 customers with several rows have them together)"))
+      << w.message;
   ASSERT_EQ(log.customers[1].entries.size(), 4U);  // b, gathered
   // A file in time order interleaves customers by nature: nothing to say.
   const EventLog by_time = parse(
@@ -1228,7 +1264,8 @@ TEST(EventLog, customers_apart_in_a_file_grouped_by_customer_are_counted) {
 
 /// A log of `customers` paths lead -> mql -> sql -> won|lost, each row on its own day, plus
 /// `extra` rows appended (customer id, stage).
-std::string funnel_log(int customers, const std::vector<std::pair<std::string, std::string>>& extra = {}) {
+std::string funnel_log(int customers,
+                       const std::vector<std::pair<std::string, std::string>>& extra = {}) {
   std::string csv = "customer_id,timestamp,stage\n";
   for (int c = 0; c < customers; ++c) {
     const std::string id = "c" + std::to_string(c);
@@ -1256,8 +1293,9 @@ TEST(EventLog, a_stage_name_in_a_handful_of_rows_is_flagged_as_possibly_unmapped
   const Problem w = warning_with(log, "Demo Booked");
   EXPECT_EQ(w.line, 1202);
   EXPECT_EQ(w.field, "stage");
-  EXPECT_TRUE(contains(w.message, "stage 'Demo Booked' is in only 1 of 1201 rows (line 1202): possibly "
-                                  "a CRM stage missing from a stage map"))
+  EXPECT_TRUE(contains(w.message,
+                       "stage 'Demo Booked' is in only 1 of 1201 rows (line 1202): possibly "
+                       "a CRM stage missing from a stage map"))
       << w.message;
   EXPECT_TRUE(contains(w.message, "LogOptions::stages")) << w.message;
   const auto count = std::find_if(log.stage_counts.begin(), log.stage_counts.end(),
@@ -1306,7 +1344,7 @@ TEST(EventLog, stages_come_in_funnel_order_along_the_paths) {
   o.absorbing = {"won", "lost"};
   const EventLog absorbing = parse(
       "customer_id,timestamp,stage\n"
-      "x,2026-01-01,lost\n"      // seen first, but a way out: last
+      "x,2026-01-01,lost\n"  // seen first, but a way out: last
       "a,2026-01-02,lead\n"
       "a,2026-01-03,won\n"
       "b,2026-01-02,lead\n"
@@ -1332,7 +1370,8 @@ TEST(EventLog, stages_come_in_funnel_order_along_the_paths) {
 TEST(OptionSpelling, hints_name_the_option_where_the_reader_sets_it) {
   EXPECT_EQ(option_hint("drop_duplicates", OptionSpelling::kCli), "--drop-duplicates");
   EXPECT_EQ(option_hint("drop_duplicates", OptionSpelling::kPython), "drop_duplicates=True");
-  EXPECT_EQ(option_hint("drop_duplicates", OptionSpelling::kCpp), "LogOptions::drop_duplicates = true");
+  EXPECT_EQ(option_hint("drop_duplicates", OptionSpelling::kCpp),
+            "LogOptions::drop_duplicates = true");
   EXPECT_EQ(option_hint("drop_invalid", OptionSpelling::kPython), "on_invalid=\"drop\"");
   EXPECT_EQ(option_hint("date_means=end-of-day", OptionSpelling::kCli), "--date-means end-of-day");
   EXPECT_EQ(option_hint("won", OptionSpelling::kCli), "--won STAGE");
@@ -1368,7 +1407,8 @@ TEST(EventLogErrors, rows_after_censor_at) {
 
 TEST(EventLog, quoted_fields_with_commas_quotes_and_line_breaks) {
   const EventLog log = parse(
-      "\xEF\xBB\xBF" "customer_id,timestamp,stage\r\n"
+      "\xEF\xBB\xBF"
+      "customer_id,timestamp,stage\r\n"
       "\"Smith, J.\",2026-01-01,lead\r\n"
       "\"say \"\"hi\"\"\nthere\",2026-01-01,lead\r\n"
       "\"Smith, J.\",2026-01-02,\"mql\"\r\n");
@@ -1424,8 +1464,10 @@ TEST(EventLog, a_stage_never_left_is_reported_and_becomes_absorbing) {
   const Calibration cal = calibrate_logs(log, co);
   ASSERT_EQ(cal.scenario.stages.size(), 3U);
   EXPECT_TRUE(cal.scenario.stages[1].absorbing);
-  EXPECT_NO_THROW({ const Model m = compile(cal.scenario); (void)m; })
-      << dump(check(cal.scenario));
+  EXPECT_NO_THROW({
+    const Model m = compile(cal.scenario);
+    (void)m;
+  }) << dump(check(cal.scenario));
 }
 
 TEST(Calibrate, won_stage_must_be_named) {
@@ -1438,8 +1480,9 @@ TEST(Calibrate, won_stage_must_be_named) {
     ADD_FAILURE() << "no error";
   } catch (const InputError& e) {
     EXPECT_EQ(e.field(), "won");
-    EXPECT_TRUE(contains(e.what(), "the log has no stage named 'won': name the stage that counts as a "
-                                   "conversion with CalibrateOptions::won"))
+    EXPECT_TRUE(contains(e.what(),
+                         "the log has no stage named 'won': name the stage that counts as a "
+                         "conversion with CalibrateOptions::won"))
         << e.what();
   }
   CalibrateOptions o;
@@ -1467,9 +1510,11 @@ TEST(HistoryTest, DevicesAndFifosAreIoErrorsNamingWhy) {
     ADD_FAILURE() << "no IoError for " << path;
     return "";
   };
-  EXPECT_EQ(message("/dev/zero"), "cannot open /dev/zero for reading: not a regular file (a device)");
+  EXPECT_EQ(message("/dev/zero"),
+            "cannot open /dev/zero for reading: not a regular file (a device)");
   const std::string fifo = (std::filesystem::temp_directory_path() /
-                            ("lcsim_fifo_" + std::to_string(::getpid()) + ".csv")).string();
+                            ("lcsim_fifo_" + std::to_string(::getpid()) + ".csv"))
+                               .string();
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   EXPECT_EQ(message(fifo), "cannot open " + fifo + " for reading: not a regular file (a FIFO)");
   std::filesystem::remove(fifo);

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <utility>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "lcsim/calibrate/dwell_fit.hpp"
@@ -19,8 +19,9 @@ namespace {
 double u01(std::mt19937_64& rng) { return (static_cast<double>(rng() >> 11) + 0.5) * 0x1.0p-53; }
 
 TEST(CoxianDwellFit, closed_form_matches_the_general_phase_type_computation) {
-  for (const auto& [r1, r2] : {std::pair{0.5, 0.02}, std::pair{0.1, 0.1}, std::pair{0.1, 0.1 + 1e-10},
-                               std::pair{0.03, 0.3}, std::pair{2.0, 1.999}}) {
+  for (const auto& [r1, r2] :
+       {std::pair{0.5, 0.02}, std::pair{0.1, 0.1}, std::pair{0.1, 0.1 + 1e-10},
+        std::pair{0.03, 0.3}, std::pair{2.0, 1.999}}) {
     for (const double p1 : {0.0, 0.3, 0.99}) {
       const Coxian c({r1, r2}, {p1, 1.0});
       for (double d = 1e-6; d < 3000.0; d *= 1.7) {
@@ -36,31 +37,37 @@ TEST(CoxianDwellFit, closed_form_matches_the_general_phase_type_computation) {
 }
 
 TEST(CoxianDwellFit, analytic_gradient_matches_the_closed_form_and_its_differences) {
-  for (const auto& [r1, r2] : {std::pair{0.5, 0.02}, std::pair{0.1, 0.1}, std::pair{0.1, 0.1 + 1e-7},
-                               std::pair{0.03, 0.3}, std::pair{2.0, 1.99}, std::pair{0.2, 0.2004}}) {
+  for (const auto& [r1, r2] :
+       {std::pair{0.5, 0.02}, std::pair{0.1, 0.1}, std::pair{0.1, 0.1 + 1e-7}, std::pair{0.03, 0.3},
+        std::pair{2.0, 1.99}, std::pair{0.2, 0.2004}}) {
     for (const double p1 : {0.01, 0.3, 0.99}) {
       for (double d = 1e-4; d < 3000.0; d *= 2.3) {
         std::array<double, 3> gs{};
         std::array<double, 3> gf{};
         const auto [log_s, log_f] = coxian2_log_gradient(r1, r2, p1, d, gs, gf);
         const auto [want_s, want_f] = coxian2_log(r1, r2, p1, d);
-        EXPECT_NEAR(log_s, want_s, 1e-10 * std::max(1.0, std::abs(want_s))) << r1 << " " << r2 << " " << p1 << " " << d;
-        EXPECT_NEAR(log_f, want_f, 1e-9 * std::max(1.0, std::abs(want_f))) << r1 << " " << r2 << " " << p1 << " " << d;
+        EXPECT_NEAR(log_s, want_s, 1e-10 * std::max(1.0, std::abs(want_s)))
+            << r1 << " " << r2 << " " << p1 << " " << d;
+        EXPECT_NEAR(log_f, want_f, 1e-9 * std::max(1.0, std::abs(want_f)))
+            << r1 << " " << r2 << " " << p1 << " " << d;
         // Central differences in (log r1, log r2, logit p1).
         const double h = 1e-5;
         const double l1 = std::log(r1), l2 = std::log(r2), lp = std::log(p1 / (1.0 - p1));
         const auto at = [&](double a, double b, double c) {
           return coxian2_log(std::exp(a), std::exp(b), 1.0 / (1.0 + std::exp(-c)), d);
         };
-        const std::array<std::pair<std::pair<double, double>, std::pair<double, double>>, 3> diffs = {
-            std::pair{at(l1 + h, l2, lp), at(l1 - h, l2, lp)}, std::pair{at(l1, l2 + h, lp), at(l1, l2 - h, lp)},
-            std::pair{at(l1, l2, lp + h), at(l1, l2, lp - h)}};
+        const std::array<std::pair<std::pair<double, double>, std::pair<double, double>>, 3> diffs =
+            {std::pair{at(l1 + h, l2, lp), at(l1 - h, l2, lp)},
+             std::pair{at(l1, l2 + h, lp), at(l1, l2 - h, lp)},
+             std::pair{at(l1, l2, lp + h), at(l1, l2, lp - h)}};
         for (std::size_t k = 0; k < 3; ++k) {
           const double ds = (diffs[k].first.first - diffs[k].second.first) / (2.0 * h);
           const double df = (diffs[k].first.second - diffs[k].second.second) / (2.0 * h);
           const double scale = 1.0 + std::abs(want_s) + std::abs(want_f);
-          EXPECT_NEAR(gs[k], ds, 1e-5 * scale) << "dlogS/dphi" << k << " r " << r1 << " " << r2 << " p " << p1 << " d " << d;
-          EXPECT_NEAR(gf[k], df, 1e-5 * scale) << "dlogf/dphi" << k << " r " << r1 << " " << r2 << " p " << p1 << " d " << d;
+          EXPECT_NEAR(gs[k], ds, 1e-5 * scale)
+              << "dlogS/dphi" << k << " r " << r1 << " " << r2 << " p " << p1 << " d " << d;
+          EXPECT_NEAR(gf[k], df, 1e-5 * scale)
+              << "dlogf/dphi" << k << " r " << r1 << " " << r2 << " p " << p1 << " d " << d;
         }
       }
     }
@@ -155,7 +162,8 @@ TEST(CoxianDwellFit, customers_who_never_leave_are_not_taken_for_a_slow_phase) {
 }
 
 TEST(CoxianDwellFit, too_few_distinct_stays_are_not_fitted) {
-  const DwellFit fit = fit_dwell(DwellFamily::kCoxian, {1.0, 2.0, 2.0, 1.0}, {false, false, false, false});
+  const DwellFit fit =
+      fit_dwell(DwellFamily::kCoxian, {1.0, 2.0, 2.0, 1.0}, {false, false, false, false});
   EXPECT_FALSE(fit.fitted);
   EXPECT_NE(fit.reason.find("three distinct"), std::string::npos) << fit.reason;
 }

@@ -53,7 +53,8 @@ const std::vector<std::string>& texts() {
   static const std::vector<std::string> t = {
       "customer_id,timestamp,stage\nc1,2025-01-01,lead\nc1,2025-01-02,mql\n",
       "customer_id,timestamp,stage\r\nc1,2025-01-01,lead\r\nc2,2025-01-02,mql",
-      "\xEF\xBB\xBF" "a,b\n1,2\n",
+      "\xEF\xBB\xBF"
+      "a,b\n1,2\n",
       "a;b;c\n1;2;3\n\n\r\n4;5;6\r",
       "a,b\n\"x, y\",\"say \"\"hi\"\"\nthere\"\n\"\",\"\"\"\"\n",
       "a,b\n\"multi\nline\nfield\",2\nlast,\"q\"\r\n",
@@ -75,12 +76,12 @@ TEST(CsvStreamTest, every_block_size_splits_as_the_whole_text_reader) {
   for (const std::string& text : texts()) {
     for (const char separator : {'\0', ',', ';'}) {
       const Split want = whole(text, separator);
-      for (const std::size_t block : {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{5},
-                                      std::size_t{16}, std::size_t{17}, std::size_t{31},
-                                      std::size_t{1} << 20}) {
+      for (const std::size_t block :
+           {std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{5}, std::size_t{16},
+            std::size_t{17}, std::size_t{31}, std::size_t{1} << 20}) {
         const Split got = streamed(text, separator, block);
-        SCOPED_TRACE(::testing::Message() << "text '" << text << "' separator " << int(separator)
-                                          << " block " << block);
+        SCOPED_TRACE(::testing::Message()
+                     << "text '" << text << "' separator " << int(separator) << " block " << block);
         EXPECT_EQ(got.error, want.error);
         ASSERT_EQ(got.records.size(), want.records.size());
         for (std::size_t i = 0; i < want.records.size(); ++i) {

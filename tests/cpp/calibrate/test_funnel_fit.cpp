@@ -45,7 +45,9 @@ std::vector<std::pair<std::string, std::vector<std::string>>> transitions() {
   return out;
 }
 
-double uniform01(std::mt19937_64& rng) { return (static_cast<double>(rng() >> 11) + 0.5) * 0x1.0p-53; }
+double uniform01(std::mt19937_64& rng) {
+  return (static_cast<double>(rng() >> 11) + 0.5) * 0x1.0p-53;
+}
 
 /// An independent generator: customers arrive into lead as a Poisson stream from day 0 (an empty
 /// funnel); each stays an exponential time and moves on by the true probabilities. Returns the
@@ -54,7 +56,8 @@ std::string generate_counts(std::uint64_t seed, int periods, double days) {
   std::mt19937_64 rng(seed);
   const double end = periods * days;
   std::map<std::string, std::vector<long>> counts;
-  for (const char* s : {"lead", "mql", "sql", "won"}) counts[s].assign(static_cast<std::size_t>(periods), 0);
+  for (const char* s : {"lead", "mql", "sql", "won"})
+    counts[s].assign(static_cast<std::size_t>(periods), 0);
   const auto count = [&](const std::string& stage, double t) {
     if (t < end && counts.count(stage) > 0) ++counts[stage][static_cast<std::size_t>(t / days)];
   };
@@ -66,7 +69,8 @@ std::string generate_counts(std::uint64_t seed, int periods, double days) {
     double at = t;
     count(stage, at);
     while (true) {
-      const auto it = std::find_if(kTruth.begin(), kTruth.end(), [&](const Stage& s) { return s.name == stage; });
+      const auto it = std::find_if(kTruth.begin(), kTruth.end(),
+                                   [&](const Stage& s) { return s.name == stage; });
       if (it == kTruth.end()) break;  // absorbing
       at += -std::log(uniform01(rng)) * it->mean;
       if (at >= end) break;
@@ -82,7 +86,8 @@ std::string generate_counts(std::uint64_t seed, int periods, double days) {
   std::ostringstream csv;
   csv << "period,stage,entries\n";
   for (int k = 0; k < periods; ++k) {
-    for (const char* s : {"lead", "mql", "sql", "won"}) csv << k << ',' << s << ',' << counts[s][static_cast<std::size_t>(k)] << '\n';
+    for (const char* s : {"lead", "mql", "sql", "won"})
+      csv << k << ',' << s << ',' << counts[s][static_cast<std::size_t>(k)] << '\n';
   }
   return csv.str();
 }
@@ -115,8 +120,8 @@ TEST(FunnelModel, ExpectedEntriesMatchClosedForms) {
   const std::vector<FunnelStageParameters> params = {{"a", {"b"}, 0}};
   const double m = 12.0, r = 3.0, l1 = 30.0, l2 = 31.0;
   const std::vector<double> theta = {std::log(m)};
-  const std::vector<double> e =
-      funnel_expected_entries(stages, params, theta, {r * l1, r * l2}, {l1, l2}, FunnelStart::empty);
+  const std::vector<double> e = funnel_expected_entries(stages, params, theta, {r * l1, r * l2},
+                                                        {l1, l2}, FunnelStart::empty);
   ASSERT_EQ(e.size(), 4u);
   EXPECT_DOUBLE_EQ(e[0], r * l1);  // entries of a: its arrivals
   const double first = r * (l1 - m * (1 - std::exp(-l1 / m)));
@@ -126,14 +131,15 @@ TEST(FunnelModel, ExpectedEntriesMatchClosedForms) {
   // From the steady state, a constant inflow gives r L p per period whatever the means.
   const std::vector<FunnelStageParameters> two = {{"a", {"b", "c"}, 0}};
   const double p = 0.3;
-  const std::vector<double> steady = funnel_expected_entries(
-      {"a", "b", "c"}, two, {std::log(50.0), std::log((1 - p) / p)}, {r * l1, r * l2}, {l1, l2},
-      FunnelStart::steady);
+  const std::vector<double> steady =
+      funnel_expected_entries({"a", "b", "c"}, two, {std::log(50.0), std::log((1 - p) / p)},
+                              {r * l1, r * l2}, {l1, l2}, FunnelStart::steady);
   EXPECT_NEAR(steady[1], r * l1 * p, 1e-9);
   EXPECT_NEAR(steady[2], r * l1 * (1 - p), 1e-9);
   EXPECT_NEAR(steady[4], r * l2 * p, 1e-9);
-  EXPECT_THROW((void)funnel_expected_entries(stages, params, {1.0, 2.0}, {1, 1}, {1, 1}, FunnelStart::empty),
-               std::invalid_argument);
+  EXPECT_THROW(
+      (void)funnel_expected_entries(stages, params, {1.0, 2.0}, {1, 1}, {1, 1}, FunnelStart::empty),
+      std::invalid_argument);
 }
 
 // ---- recovery -------------------------------------------------------------------------------------
@@ -187,7 +193,8 @@ TEST(FunnelFit, TheScenarioCompilesAndCarriesTheEstimates) {
   ASSERT_EQ(sc.stages.size(), 5u);
   EXPECT_EQ(sc.stages[3].name, "lost");  // absorbing targets sorted by name
   EXPECT_TRUE(sc.stages[4].absorbing);
-  EXPECT_DOUBLE_EQ(sc.stages[1].dwell->params.at("mean"), row(fit, "stages.mql.dwell.mean").estimate);
+  EXPECT_DOUBLE_EQ(sc.stages[1].dwell->params.at("mean"),
+                   row(fit, "stages.mql.dwell.mean").estimate);
   double sum = 0.0;
   for (const auto& [t, p] : sc.stages[2].next->probs) sum += p;
   EXPECT_EQ(sum, 1.0);
@@ -223,7 +230,9 @@ TEST(FunnelFit, SteadyInflowDoesNotIdentifyTheMeans) {
   EXPECT_DOUBLE_EQ(fit.period_starts.back(), 243.0);  // Jan..Aug 2025, the last month's 31 days
   for (const char* s : {"lead", "mql", "sql"}) {
     const std::string path = std::string("stages.") + s + ".dwell.mean";
-    EXPECT_NE(std::find(fit.unidentified.begin(), fit.unidentified.end(), path), fit.unidentified.end()) << path;
+    EXPECT_NE(std::find(fit.unidentified.begin(), fit.unidentified.end(), path),
+              fit.unidentified.end())
+        << path;
     EXPECT_GT(row(fit, path).ci_high, 50 * row(fit, path).ci_low);
   }
   const EstimateRow& p = row(fit, "stages.mql.next.sql");
@@ -232,7 +241,8 @@ TEST(FunnelFit, SteadyInflowDoesNotIdentifyTheMeans) {
   EXPECT_EQ(std::find(fit.unidentified.begin(), fit.unidentified.end(), "stages.mql.next.sql"),
             fit.unidentified.end());
   bool warned = false;
-  for (const auto& w : fit.warnings) warned = warned || w.message.find("not identified by the counts") != std::string::npos;
+  for (const auto& w : fit.warnings)
+    warned = warned || w.message.find("not identified by the counts") != std::string::npos;
   EXPECT_TRUE(warned);
 }
 
@@ -274,7 +284,8 @@ TEST(FunnelFit, BadInputNamesFileRowAndColumn) {
        "expected a date (YYYY-MM or YYYY-MM-DD) or an integer, got '2025-13'"},
       {"period,stage,entries\n0,lead,100\n0,mql,40\n2,lead,9\n2,mql,4\n", 0, "period",
        "consecutive integer periods"},
-      {"period,stage,entries\n0,lead,100,7\n", 2, "", "expected 3 fields (as in the header), got 4"},
+      {"period,stage,entries\n0,lead,100,7\n", 2, "",
+       "expected 3 fields (as in the header), got 4"},
       {"period,stage,entries\n0,mql,40\n", 0, "stage", "entry stage 'lead' has no counts"},
       {"period,stage,entries\n0,lead,40\n", 0, "stage", "nothing to fit"},
   };
@@ -287,7 +298,8 @@ TEST(FunnelFit, BadInputNamesFileRowAndColumn) {
     EXPECT_NE(p.message.find(c.message), std::string::npos) << c.text << p.to_string();
   }
   // A typo gets a suggestion.
-  EXPECT_NE(first_problem("period,stage,entries\n0,lead,100\n0,sqll,40\n").message.find("did you mean 'sql'?"),
+  EXPECT_NE(first_problem("period,stage,entries\n0,lead,100\n0,sqll,40\n")
+                .message.find("did you mean 'sql'?"),
             std::string::npos);
 }
 
@@ -306,7 +318,8 @@ TEST(FunnelFit, BadStructureAndOptions) {
   EXPECT_NE(message(cycle).find("transitions: no entry stage"), std::string::npos);
   FunnelFitOptions self;
   self.transitions = {{"lead", {"lead", "mql"}}};
-  EXPECT_NE(message(self).find("transitions.lead: expected distinct targets other than 'lead'"), std::string::npos);
+  EXPECT_NE(message(self).find("transitions.lead: expected distinct targets other than 'lead'"),
+            std::string::npos);
   FunnelFitOptions none;
   EXPECT_NE(message(none).find("transitions: expected at least one stage"), std::string::npos);
   FunnelFitOptions no_won;

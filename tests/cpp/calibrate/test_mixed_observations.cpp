@@ -55,7 +55,8 @@ SnapshotLog cav(bool exact_death) {
 
 PhaseFitOptions cav_options() {
   PhaseFitOptions o;
-  o.transitions = {{"1", "2"}, {"1", "4"}, {"2", "1"}, {"2", "3"}, {"2", "4"}, {"3", "2"}, {"3", "4"}};
+  o.transitions = {{"1", "2"}, {"1", "4"}, {"2", "1"}, {"2", "3"},
+                   {"2", "4"}, {"3", "2"}, {"3", "4"}};
   o.max_phases = 1;
   o.random_starts = 0;
   o.resolution_days = 1.0 / 365.0;  // times are years of 365 days, from dates: gaps in whole days
@@ -83,11 +84,13 @@ TEST(MixedObservationsTest, msm_cav_with_an_exact_death_time_agrees_with_msm) {
     EXPECT_NEAR(row->ci_high, s.high, 2e-3 * s.high) << s.stage;
   }
   // msm's rates: next-probabilities q_ab / -q_aa.
-  const std::map<std::string, double> next = {
-      {"stages.1.next.2", 0.127875852 / 0.170360900}, {"stages.1.next.4", 0.042485049 / 0.170360900},
-      {"stages.2.next.1", 0.225105883 / 0.607968458}, {"stages.2.next.3", 0.342585221 / 0.607968458},
-      {"stages.2.next.4", 0.040277354 / 0.607968458}, {"stages.3.next.2", 0.130621732 / 0.437072575},
-      {"stages.3.next.4", 0.306450843 / 0.437072575}};
+  const std::map<std::string, double> next = {{"stages.1.next.2", 0.127875852 / 0.170360900},
+                                              {"stages.1.next.4", 0.042485049 / 0.170360900},
+                                              {"stages.2.next.1", 0.225105883 / 0.607968458},
+                                              {"stages.2.next.3", 0.342585221 / 0.607968458},
+                                              {"stages.2.next.4", 0.040277354 / 0.607968458},
+                                              {"stages.3.next.2", 0.130621732 / 0.437072575},
+                                              {"stages.3.next.4", 0.306450843 / 0.437072575}};
   for (const auto& [parameter, p] : next) {
     ASSERT_NE(exact.estimate(parameter), nullptr) << parameter;
     EXPECT_NEAR(exact.estimate(parameter)->estimate, p, 2e-4) << parameter;
@@ -161,15 +164,21 @@ TEST(MixedObservationsTest, the_reader_takes_an_entered_column_and_exact_stages)
   };
   // Entered after the snapshot; before the previous snapshot of another stage; an exact stage
   // that is not absorbing.
-  EXPECT_NE(error_of("customer_id,date,stage,entered\nc1,2026-01-31,lead,2026-02-02\nc1,2026-02-28,mql,\n", o)
-                .find("s.csv:2: entered: the customer entered its stage at '2026-02-02', after the row's date"),
-            std::string::npos);
-  EXPECT_NE(error_of("customer_id,date,stage,entered\nc1,2026-01-31,lead,\nc1,2026-02-28,mql,2026-01-15\n", o)
-                .find("before its previous snapshot '2026-01-31' (line 2), which shows 'lead'"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(
+          "customer_id,date,stage,entered\nc1,2026-01-31,lead,2026-02-02\nc1,2026-02-28,mql,\n", o)
+          .find(
+              "s.csv:2: entered: the customer entered its stage at '2026-02-02', after the row's date"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(
+          "customer_id,date,stage,entered\nc1,2026-01-31,lead,\nc1,2026-02-28,mql,2026-01-15\n", o)
+          .find("before its previous snapshot '2026-01-31' (line 2), which shows 'lead'"),
+      std::string::npos);
   SnapshotOptions not_absorbing = o;
   not_absorbing.exact_stages = {"mql"};
-  EXPECT_NE(error_of(csv, not_absorbing).find("exact_stages: expected absorbing stages"), std::string::npos);
+  EXPECT_NE(error_of(csv, not_absorbing).find("exact_stages: expected absorbing stages"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -33,7 +33,8 @@ TEST(PhaseFitTest, analytic_gradient_matches_finite_differences) {
   const PhaseFitOptions options = known();
   const std::vector<int> phases = {2, 3, 1, 1, 1};
   // lead: 2 rates, 1 exit, 1 next; mql: 3 rates, 2 exits, 2 next; sql: 1 rate, 1 next.
-  std::vector<double> theta = {-3.0, -2.5, 0.3, 0.4, -3.5, -2.0, -3.0, -0.5, 1.0, -1.0, 0.2, -3.2, 0.1};
+  std::vector<double> theta = {-3.0, -2.5, 0.3,  0.4, -3.5, -2.0, -3.0,
+                               -0.5, 1.0,  -1.0, 0.2, -3.2, 0.1};
   expect_gradient_matches_differences(log, options, phases, theta);
   EXPECT_THROW((void)phase_type_loglik(log, options, {2, 3, 1}, theta), std::invalid_argument);
   EXPECT_THROW((void)phase_type_loglik(log, options, phases, {1.0}), std::invalid_argument);
@@ -54,8 +55,11 @@ TEST(PhaseFitTest, one_phase_everywhere_is_the_markov_fit) {
   for (const auto& s : {"lead", "mql", "sql"}) {
     const std::string p = std::string("stages.") + s + ".dwell.mean";
     EXPECT_NEAR(fit.estimate(p)->estimate, markov.estimate(p)->estimate,
-                1e-4 * markov.estimate(p)->estimate) << p;
-    EXPECT_NEAR(fit.estimate(p)->ci_low, markov.estimate(p)->ci_low, 2e-3 * markov.estimate(p)->estimate) << p;
+                1e-4 * markov.estimate(p)->estimate)
+        << p;
+    EXPECT_NEAR(fit.estimate(p)->ci_low, markov.estimate(p)->ci_low,
+                2e-3 * markov.estimate(p)->estimate)
+        << p;
   }
   EXPECT_NEAR(fit.estimate("stages.mql.next.sql")->estimate,
               markov.estimate("stages.mql.next.sql")->estimate, 1e-4);
@@ -78,14 +82,17 @@ TEST(PhaseFitTest, recovers_a_semi_markov_truth_that_the_markov_fit_misses) {
   EXPECT_LT(fit.aic, markov.aic);
   EXPECT_NEAR(fit.loglik_markov, markov.loglik, 1e-6 * std::abs(markov.loglik));
   std::size_t created_before = 0;
-  for (const auto& c : log.customers) created_before += c.created < c.observations.front().time ? 1 : 0;
+  for (const auto& c : log.customers)
+    created_before += c.created < c.observations.front().time ? 1 : 0;
   EXPECT_EQ(fit.n_created, created_before);
   for (const auto& w : fit.warnings) ADD_FAILURE() << w.to_string();
   // The fit's own Markov rows are the one-phase model on the same likelihood.
-  for (const std::string p : {"stages.lead.dwell.mean", "stages.mql.next.sql", "occupancy.365.mql"}) {
+  for (const std::string p :
+       {"stages.lead.dwell.mean", "stages.mql.next.sql", "occupancy.365.mql"}) {
     const EstimateRow* own = find_estimate(fit.markov_estimates, p);
     ASSERT_NE(own, nullptr) << p;
-    EXPECT_NEAR(own->estimate, markov.estimate(p)->estimate, 1e-4 * markov.estimate(p)->estimate) << p;
+    EXPECT_NEAR(own->estimate, markov.estimate(p)->estimate, 1e-4 * markov.estimate(p)->estimate)
+        << p;
   }
   std::string which;
   const double phase_worst = worst(misses(fit, truth, occupancy), &which);
@@ -169,10 +176,11 @@ TEST(PhaseFitTest, intervals_cover_the_truth_about_95_percent_of_the_time) {
 TEST(PhaseFitTest, conversion_probability_intervals_cover_through_a_loop) {
   // P(convert) = absorption.won from the entry stage, a function of next-probabilities on a chain
   // with a backward move (b -> a): h_a = 0.6 h_b, h_b = 0.5 + 0.2 h_a, so h_a = 0.3 / 0.88.
-  const std::vector<TrueStage> truth = {{"a", weibull(1.6, 15.0), 15.0, {{1, 0.6}, {3, 0.4}}},
-                                        {"b", exponential(20.0), 20.0, {{2, 0.5}, {0, 0.2}, {3, 0.3}}},
-                                        {"won", {}, 0.0, {}},
-                                        {"lost", {}, 0.0, {}}};
+  const std::vector<TrueStage> truth = {
+      {"a", weibull(1.6, 15.0), 15.0, {{1, 0.6}, {3, 0.4}}},
+      {"b", exponential(20.0), 20.0, {{2, 0.5}, {0, 0.2}, {3, 0.3}}},
+      {"won", {}, 0.0, {}},
+      {"lost", {}, 0.0, {}}};
   const double convert = 0.3 / 0.88;
   ASSERT_NEAR(true_absorption(truth)[2], convert, 1e-12);
   PhaseFitOptions options;
@@ -185,9 +193,11 @@ TEST(PhaseFitTest, conversion_probability_intervals_cover_through_a_loop) {
     const EstimateRow* lost = fit.estimate("absorption.lost");
     ASSERT_NE(lost, nullptr);
     covered += covers(won, convert);
-    if (won != nullptr) EXPECT_NEAR(won->estimate + lost->estimate, 1.0, 1e-9);  // every customer ends somewhere
+    if (won != nullptr)
+      EXPECT_NEAR(won->estimate + lost->estimate, 1.0, 1e-9);  // every customer ends somewhere
   }
-  std::cout << "coverage of 95% intervals for P(convert) over " << seeds << " seeds: " << covered << "\n";
+  std::cout << "coverage of 95% intervals for P(convert) over " << seeds << " seeds: " << covered
+            << "\n";
   EXPECT_GE(covered, 90);
   EXPECT_LE(covered, 99);
 }
@@ -206,7 +216,8 @@ TEST(PhaseFitTest, reads_creation_times_and_refuses_inconsistent_ones) {
   EXPECT_EQ(log.created_column, "created");
   ASSERT_EQ(log.customers.size(), 2U);
   // The snapshot date alone means the end of its day, the creation date the start of its day.
-  EXPECT_DOUBLE_EQ(log.customers[0].observations[0].time - log.customers[0].created, 12.0 + 86399.0 / 86400.0);
+  EXPECT_DOUBLE_EQ(log.customers[0].observations[0].time - log.customers[0].created,
+                   12.0 + 86399.0 / 86400.0);
   EXPECT_TRUE(std::isnan(log.customers[1].created));
 
   const auto error_of = [&](const std::string& text) {

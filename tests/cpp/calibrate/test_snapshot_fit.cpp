@@ -2,12 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <algorithm>
-#include <cstdint>
 #include <limits>
 #include <random>
 #include <sstream>
@@ -41,9 +41,7 @@ std::vector<std::pair<std::string, std::string>> transitions() {
   return out;
 }
 
-double uniform01(std::mt19937_64& rng) {
-  return static_cast<double>(rng() >> 11) * 0x1.0p-53;
-}
+double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
 
 /// Observation design: every `every` days, `count` observations, each jittered by up to +-jitter.
 struct Design {
@@ -105,8 +103,8 @@ SnapshotLog simulate(std::uint64_t seed, const Design& design,
       for (const auto& [time, s] : path) {
         if (time <= when) at = s;
       }
-      sp.observations.push_back(SnapshotObservation{when, kStages[static_cast<std::size_t>(at)],
-                                                    k + 2});
+      sp.observations.push_back(
+          SnapshotObservation{when, kStages[static_cast<std::size_t>(at)], k + 2});
       if (at == 3 || at == 4) break;
     }
     if (sp.observations.size() >= 2) log.customers.push_back(std::move(sp));
@@ -178,13 +176,11 @@ TEST(SnapshotFitTest, derived_quantities_cover_truth_and_are_consistent) {
   const struct {
     const char* parameter;
     double truth;
-  } checks[] = {{"stages.lead.dwell.mean", 1.0 / lead_total},
-                {"stages.mql.dwell.mean", 1.0 / mql_total},
-                {"stages.sql.dwell.mean", 1.0 / 0.080},
-                {"stages.lead.next.mql", 0.030 / lead_total},
-                {"stages.mql.next.sql", 0.040 / mql_total},
-                {"stages.mql.next.lead", 0.010 / mql_total},
-                {"stages.sql.next.won", 0.050 / 0.080}};
+  } checks[] = {
+      {"stages.lead.dwell.mean", 1.0 / lead_total}, {"stages.mql.dwell.mean", 1.0 / mql_total},
+      {"stages.sql.dwell.mean", 1.0 / 0.080},       {"stages.lead.next.mql", 0.030 / lead_total},
+      {"stages.mql.next.sql", 0.040 / mql_total},   {"stages.mql.next.lead", 0.010 / mql_total},
+      {"stages.sql.next.won", 0.050 / 0.080}};
   int inside = 0;
   for (const auto& check : checks) {
     const EstimateRow* row = fit.estimate(check.parameter);
@@ -382,8 +378,9 @@ TEST(SnapshotFitTest, agrees_with_msm_to_the_digits_it_printed) {
   for (const MsmRow& row : kMsm) {
     // 1e-6 absolute: msm's last printed digit (mql -> lost differs in it: 0.017534 here).
     EXPECT_NEAR(fit.rate(row.from, row.to), row.rate, 1.01e-6) << row.from << " -> " << row.to;
-    const auto it = std::find_if(fit.rates.begin(), fit.rates.end(),
-                                 [&](const RateEstimate& r) { return r.from == row.from && r.to == row.to; });
+    const auto it = std::find_if(fit.rates.begin(), fit.rates.end(), [&](const RateEstimate& r) {
+      return r.from == row.from && r.to == row.to;
+    });
     ASSERT_NE(it, fit.rates.end());
     EXPECT_NEAR(it->ci_low, row.low, 1.01e-6) << row.from << " -> " << row.to;
     EXPECT_NEAR(it->ci_high, row.high, 1.01e-6) << row.from << " -> " << row.to;
@@ -420,8 +417,8 @@ TEST(SnapshotFitTest, DISABLED_export_for_msm) {
   std::printf("loglik %.6f (-2 loglik %.4f), %zu pairs, %s\n", fit.loglik, -2.0 * fit.loglik,
               fit.n_transitions, fit.status.c_str());
   for (const auto& r : fit.rates) {
-    std::printf("%-5s -> %-5s %.6f [%.6f, %.6f]\n", r.from.c_str(), r.to.c_str(), r.rate,
-                r.ci_low, r.ci_high);
+    std::printf("%-5s -> %-5s %.6f [%.6f, %.6f]\n", r.from.c_str(), r.to.c_str(), r.rate, r.ci_low,
+                r.ci_high);
   }
   for (const auto& row : fit.estimates) {
     std::printf("%-24s %.6f [%.6f, %.6f]\n", row.parameter.c_str(), row.estimate, row.ci_low,
@@ -456,15 +453,15 @@ SnapshotOptions funnel_options() {
 
 TEST(SnapshotReadTest, reads_sorts_and_reports) {
   const std::string text =
-      "customer_id,date,stage\n"   // 1
-      "a,2026-02-01,mql\n"         // 2 (out of order)
-      "a,2026-01-01,lead\n"        // 3
-      "b,2026-01-01,lead\n"        // 4 (single)
-      "c,2026-01-01,sql\n"         // 5
-      "c,2026-02-01,won\n"         // 6
-      "c,2026-03-01,won\n"         // 7 (absorbing repeated: dropped quietly)
-      "c,2026-04-01,lead\n"        // 8 (after absorbing: ignored)
-      "a,2026-02-01,mql\n";        // 9 (identical repeat: dropped)
+      "customer_id,date,stage\n"  // 1
+      "a,2026-02-01,mql\n"        // 2 (out of order)
+      "a,2026-01-01,lead\n"       // 3
+      "b,2026-01-01,lead\n"       // 4 (single)
+      "c,2026-01-01,sql\n"        // 5
+      "c,2026-02-01,won\n"        // 6
+      "c,2026-03-01,won\n"        // 7 (absorbing repeated: dropped quietly)
+      "c,2026-04-01,lead\n"       // 8 (after absorbing: ignored)
+      "a,2026-02-01,mql\n";       // 9 (identical repeat: dropped)
   const SnapshotLog log = parse(text, funnel_options());
   EXPECT_EQ(log.rows, 8U);
   ASSERT_EQ(log.customers.size(), 2U);
@@ -472,8 +469,7 @@ TEST(SnapshotReadTest, reads_sorts_and_reports) {
   ASSERT_EQ(log.customers[0].observations.size(), 2U);
   EXPECT_EQ(log.customers[0].observations[0].stage, "lead");
   EXPECT_EQ(log.customers[0].observations[0].line, 3);
-  EXPECT_DOUBLE_EQ(log.customers[0].observations[1].time -
-                       log.customers[0].observations[0].time,
+  EXPECT_DOUBLE_EQ(log.customers[0].observations[1].time - log.customers[0].observations[0].time,
                    31.0);
   EXPECT_EQ(log.customers[1].observations.size(), 2U);
   EXPECT_EQ(log.customers_single, 1U);
@@ -571,7 +567,7 @@ TEST(SnapshotReadTest, header_and_empty_input_errors) {
 TEST(SnapshotReadTest, a_date_alone_means_the_end_of_the_day_unless_asked_otherwise) {
   // A month-end export: dates without a time; 'a' was created during the export's last day.
   const std::string text =
-      "customer_id,date,stage,created\n"       // 1
+      "customer_id,date,stage,created\n"         // 1
       "a,2026-01-31,lead,2026-01-31T15:20:00\n"  // 2
       "a,2026-02-28,mql,2026-01-31T15:20:00\n"   // 3
       "b,2026-01-31,lead,2026-01-10\n"           // 4 a creation date alone: the start of that day
@@ -584,7 +580,8 @@ TEST(SnapshotReadTest, a_date_alone_means_the_end_of_the_day_unless_asked_otherw
   EXPECT_DOUBLE_EQ(log.customers[0].observations[0].time, 21.0 + 86399.0 / 86400.0);
   EXPECT_DOUBLE_EQ(log.customers[0].created, 21.0 + (15.0 * 3600.0 + 20.0 * 60.0) / 86400.0);
   EXPECT_DOUBLE_EQ(log.customers[1].created, 0.0);
-  EXPECT_DOUBLE_EQ(log.customers[0].observations[1].time - log.customers[0].observations[0].time, 28.0);
+  EXPECT_DOUBLE_EQ(log.customers[0].observations[1].time - log.customers[0].observations[0].time,
+                   28.0);
   // Read as the start of the day, 'a' is created after the export that lists it; every such
   // customer was created on the export's date, so the message says what the dates probably mean.
   o.date_means = DateMeans::kStartOfDay;
@@ -592,16 +589,18 @@ TEST(SnapshotReadTest, a_date_alone_means_the_end_of_the_day_unless_asked_otherw
   ASSERT_EQ(p.size(), 2U);
   EXPECT_EQ(p[0].line, 2);
   EXPECT_EQ(p[0].field, "created");
-  EXPECT_NE(p[0].message.find("after its first snapshot '2026-01-31' (line 2), which means the start of "
-                              "that day"),
-            std::string::npos)
+  EXPECT_NE(
+      p[0].message.find("after its first snapshot '2026-01-31' (line 2), which means the start of "
+                        "that day"),
+      std::string::npos)
       << p[0].message;
   EXPECT_EQ(p[1].field, "date");
-  EXPECT_EQ(p[1].message,
-            "every one of the 1 customers created after their first snapshot was created on that "
-            "snapshot's date, which is read as the start of the day: the dates probably mean the end of "
-            "the day (as month-end exports do); read them so with SnapshotOptions::date_means = "
-            "DateMeans::kEndOfDay");
+  EXPECT_EQ(
+      p[1].message,
+      "every one of the 1 customers created after their first snapshot was created on that "
+      "snapshot's date, which is read as the start of the day: the dates probably mean the end of "
+      "the day (as month-end exports do); read them so with SnapshotOptions::date_means = "
+      "DateMeans::kEndOfDay");
   o.spelling = OptionSpelling::kCli;
   EXPECT_NE(problems(text, o)[1].message.find("with --date-means end-of-day"), std::string::npos);
   // A creation a day after the export is an error either way, and no date meaning explains it.
@@ -618,9 +617,11 @@ TEST(SnapshotReadTest, a_date_alone_means_the_end_of_the_day_unless_asked_otherw
   o.date_means = DateMeans::kEndOfDay;
   p = problems(later, o);
   ASSERT_EQ(p.size(), 1U);
-  EXPECT_NE(p[0].message.find("which means the end of that day"), std::string::npos) << p[0].message;
+  EXPECT_NE(p[0].message.find("which means the end of that day"), std::string::npos)
+      << p[0].message;
   // A date with a time is that time whatever date_means says.
-  const SnapshotLog timed = parse("customer_id,date,stage\na,2026-01-31T23:59:59Z,lead\na,2026-02-28 12:00,mql\n");
+  const SnapshotLog timed =
+      parse("customer_id,date,stage\na,2026-01-31T23:59:59Z,lead\na,2026-02-28 12:00,mql\n");
   EXPECT_DOUBLE_EQ(timed.customers[0].observations[0].time, 86399.0 / 86400.0);
   EXPECT_EQ(parse_date_means("end-of-day"), DateMeans::kEndOfDay);
   EXPECT_EQ(parse_date_means("start-of-day"), DateMeans::kStartOfDay);
@@ -647,7 +648,8 @@ TEST(SnapshotReadTest, export_column_names_semicolons_and_day_first_dates) {
   EXPECT_DOUBLE_EQ(log.customers[0].observations[0].time, 16.0 + 86399.0 / 86400.0);
   EXPECT_EQ(log.customers[0].observations[1].stage, "mql");
   o.date_order = DateOrder::kIso;  // never guessed
-  const auto p = problems("Account;month_end;Stage;created_at\na;31/01/2026;Lead;\na;28/02/2026;MQL;\n", o);
+  const auto p =
+      problems("Account;month_end;Stage;created_at\na;31/01/2026;Lead;\na;28/02/2026;MQL;\n", o);
   ASSERT_EQ(p.size(), 2U);
   EXPECT_EQ(p[0].field, "month_end");
   EXPECT_NE(p[0].message.find("got '31/01/2026'"), std::string::npos) << p[0].message;
@@ -673,7 +675,8 @@ TEST(SnapshotReadTest, stages_come_in_funnel_order_along_the_paths) {
   // The ways out last; 'lost' (reached from sql) before 'won' (reached after sql).
   EXPECT_EQ(log.stages, (std::vector<std::string>{"lead", "mql", "sql", "lost", "won"}));
   o.stages = {"lead", "mql", "sql", "won", "lost"};
-  EXPECT_EQ(parse("customer_id,date,stage\na,2026-01-01,sql\na,2026-02-01,lead\n", o).stages, o.stages);
+  EXPECT_EQ(parse("customer_id,date,stage\na,2026-01-01,sql\na,2026-02-01,lead\n", o).stages,
+            o.stages);
 }
 
 TEST(SnapshotReadTest, csv_round_trip_fits_like_the_direct_log) {
@@ -709,8 +712,8 @@ TEST(SnapshotFitTest, transition_errors_name_the_problem) {
     EXPECT_NE(e.problems()[2].message.find("to itself"), std::string::npos);
   }
   // Observed sql -> won, but only lead -> mql -> sql -> lost allowed.
-  options.transitions = {{"lead", "mql"}, {"mql", "sql"}, {"sql", "lost"}, {"lead", "lost"},
-                         {"mql", "lost"}, {"mql", "lead"}};
+  options.transitions = {{"lead", "mql"},  {"mql", "sql"},  {"sql", "lost"},
+                         {"lead", "lost"}, {"mql", "lost"}, {"mql", "lead"}};
   try {
     (void)fit_snapshots(log, options);
     FAIL() << "no InputError";

@@ -110,7 +110,8 @@ TEST(SnapshotSegmentsTest, each_segment_recovers_its_own_truth) {
   const Scenario& sc = c.scenario;
   ASSERT_EQ(sc.segments.size(), 2u);
   EXPECT_EQ(sc.segments[0].name, "smb");
-  EXPECT_NEAR(sc.segments[0].share, static_cast<double>(s->customers) / log.customers.size(), 1e-12);
+  EXPECT_NEAR(sc.segments[0].share, static_cast<double>(s->customers) / log.customers.size(),
+              1e-12);
   EXPECT_EQ(sc.segments[0].share + sc.segments[1].share, 1.0);
   ASSERT_EQ(sc.segments[1].stages.size(), 3u);
   const StageOverride& lead = sc.segments[1].stages[0];
@@ -190,7 +191,8 @@ TEST(SnapshotSegmentsTest, the_reader_takes_a_segment_column_and_names_its_probl
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("segment"), std::string::npos) << e.what();
   }
-  std::istringstream empty("customer_id,date,stage,segment\na,2025-01-01,lead,\na,2025-02-01,mql,smb\n");
+  std::istringstream empty(
+      "customer_id,date,stage,segment\na,2025-01-01,lead,\na,2025-02-01,mql,smb\n");
   try {
     (void)parse_snapshots(empty, "s.csv", so);
     ADD_FAILURE() << "an empty segment accepted";

@@ -287,7 +287,8 @@ TEST(SynthTest, customers_already_in_the_entry_stage_at_day_0_are_not_counted_as
   // the first week has far more first appearances in lead than 15 a day explains.
   std::string yaml = kChain;
   const std::string streams = "  streams: [{stage: lead, rate_per_day: 15}]";
-  yaml.replace(yaml.find(streams), streams.size(), "  initial: [{stage: lead, count: 600}]\n" + streams);
+  yaml.replace(yaml.find(streams), streams.size(),
+               "  initial: [{stage: lead, count: 600}]\n" + streams);
   const Model model = test::model_from_yaml(yaml);
   const SynthHistory h = synthesize(model, {});
   TempDir dir;

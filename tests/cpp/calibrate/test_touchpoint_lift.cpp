@@ -15,9 +15,7 @@
 namespace lcsim {
 namespace {
 
-double uniform01(std::mt19937_64& rng) {
-  return static_cast<double>(rng() >> 11) * 0x1.0p-53;
-}
+double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
 
 /// Stays whose exit hazard is h0(t) (Weibull: (t/scale)^shape cumulative; shape 1: exponential)
 /// multiplied by k for `window` days after a contact at a uniform time in [0, contact_max) after
@@ -120,8 +118,8 @@ TEST(TouchpointLiftTest, interval_covers_one_without_an_effect) {
     const Simulated data = simulate(44, sim);
     const TouchpointLift fit = fit_touchpoint_lift(data.stays, data.contacts, webinar_options());
     ASSERT_TRUE(fit.converged) << fit.note;
-    EXPECT_TRUE(covers(fit, 1.0)) << "shape " << shape << ": " << fit.factor << " ["
-                                  << fit.ci_low << ", " << fit.ci_high << "]";
+    EXPECT_TRUE(covers(fit, 1.0)) << "shape " << shape << ": " << fit.factor << " [" << fit.ci_low
+                                  << ", " << fit.ci_high << "]";
   }
 }
 
@@ -165,7 +163,8 @@ TEST(TouchpointLiftTest, partial_likelihood_matches_a_hand_computation) {
                                    {"B", "lead", 0.0, 5.0, true, "mql"},
                                    {"C", "lead", 0.0, 20.0, true, "mql"},
                                    {"D", "lead", 0.0, 15.0, false, ""}};
-  const std::vector<TouchpointContact> contacts = {{"A", 0.0, "webinar", 0}, {"D", 0.0, "webinar", 0}};
+  const std::vector<TouchpointContact> contacts = {{"A", 0.0, "webinar", 0},
+                                                   {"D", 0.0, "webinar", 0}};
   LiftOptions options = webinar_options();
   options.window = 100.0;
   const TouchpointLift fit = fit_touchpoint_lift(stays, contacts, options);
@@ -188,9 +187,9 @@ TEST(TouchpointLiftTest, overlapping_windows_merge_and_foreign_contacts_are_igno
   const std::vector<Stay> stays = {{"a", "lead", 100.0, 120.0, true, "mql"},
                                    {"a", "mql", 120.0, 130.0, true, "sql"},
                                    {"b", "lead", 100.0, 140.0, false, ""}};
-  const std::vector<TouchpointContact> contacts = {{"a", 102.0, "webinar", 2}, {"a", 105.0, "webinar", 3},
-                                         {"a", 90.0, "webinar", 4},  {"a", 125.0, "webinar", 5},
-                                         {"a", 103.0, "email", 6},   {"z", 101.0, "webinar", 7}};
+  const std::vector<TouchpointContact> contacts = {
+      {"a", 102.0, "webinar", 2}, {"a", 105.0, "webinar", 3}, {"a", 90.0, "webinar", 4},
+      {"a", 125.0, "webinar", 5}, {"a", 103.0, "email", 6},   {"z", 101.0, "webinar", 7}};
   TouchpointLift fit = fit_touchpoint_lift(stays, contacts, webinar_options());
   EXPECT_EQ(fit.n_contacts, 5U);
   EXPECT_EQ(fit.n_contacts_in_stays, 2U);
@@ -234,11 +233,11 @@ TouchpointLog contacts(const EventLog& log, const std::string& text,
 TEST(TouchpointLiftTest, from_logs_with_a_target_stage) {
   const EventLog log = events();
   const TouchpointLog tp = contacts(log,
-                                    "customer_id,timestamp,touchpoint\n"   // 1
-                                    "a,2026-01-10,email\n"                 // 2
-                                    "b,2026-01-06,email\n"                 // 3
-                                    "x,2026-01-07,email\n"                 // 4 unknown customer
-                                    "c,2026-02-01T10:00,webinar\n");       // 5 after censor_at
+                                    "customer_id,timestamp,touchpoint\n"  // 1
+                                    "a,2026-01-10,email\n"                // 2
+                                    "b,2026-01-06,email\n"                // 3
+                                    "x,2026-01-07,email\n"                // 4 unknown customer
+                                    "c,2026-02-01T10:00,webinar\n");      // 5 after censor_at
   EXPECT_EQ(tp.rows, 4U);
   EXPECT_EQ(tp.contacts.size(), 4U);
   EXPECT_EQ(tp.touchpoints, (std::vector<std::string>{"email", "webinar"}));
@@ -305,8 +304,9 @@ TEST(TouchpointLiftTest, option_errors_name_the_field) {
   }
   options.window = 7.0;
   options.level = 0.0;
-  EXPECT_THROW((void)fit_touchpoint_lift(std::vector<Stay>{}, std::vector<TouchpointContact>{}, options),
-               InputError);
+  EXPECT_THROW(
+      (void)fit_touchpoint_lift(std::vector<Stay>{}, std::vector<TouchpointContact>{}, options),
+      InputError);
   // No data: not converged, with a note.
   options.level = 0.95;
   const TouchpointLift empty =

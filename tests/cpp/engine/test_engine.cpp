@@ -44,13 +44,14 @@ ReplicationResult arrival_events(const std::string& horizon, const std::string& 
 }
 
 TEST(EngineTest, poisson_arrivals_follow_rate_and_weekly_profile) {
-  const ReplicationResult res =
-      arrival_events("700", "{stage: new, rate_per_day: 20, weekly_profile: [2, 2, 2, 2, 2, 0.5, 0.5]}", 0);
+  const ReplicationResult res = arrival_events(
+      "700", "{stage: new, rate_per_day: 20, weekly_profile: [2, 2, 2, 2, 2, 0.5, 0.5]}", 0);
   // Total: Poisson with mean 20 * 700.
   const double n = res.metrics[kCustomers];
   EXPECT_NEAR(n, 14000.0, 4 * std::sqrt(14000.0));
   std::vector<double> by_day(7, 0.0);
-  for (const Event& e : res.events) by_day[static_cast<std::size_t>(std::fmod(std::floor(e.time), 7.0))] += 1.0;
+  for (const Event& e : res.events)
+    by_day[static_cast<std::size_t>(std::fmod(std::floor(e.time), 7.0))] += 1.0;
   std::vector<double> expected;
   for (double w : {2.0, 2.0, 2.0, 2.0, 2.0, 0.5, 0.5}) expected.push_back(n * w / 11.0);
   EXPECT_GT(test::chi_square_pvalue(by_day, expected), 1e-4);
@@ -63,7 +64,8 @@ TEST(EngineTest, poisson_arrivals_follow_rate_and_weekly_profile) {
 // both must keep exactly the candidates of the plain test uniform() * max_rate < rate at
 // weekday floor(t) % 7 (written out here), for rates that are not round fractions of the peak.
 TEST(EngineTest, arrival_thinning_keeps_the_candidates_of_the_floating_point_test) {
-  const std::string stream = "{stage: new, rate_per_day: 7.3, weekly_profile: [1, 0.3, 0.7, 0.333333333, 0, 1.5, 0.1]}";
+  const std::string stream =
+      "{stage: new, rate_per_day: 7.3, weekly_profile: [1, 0.3, 0.7, 0.333333333, 0, 1.5, 0.1]}";
   for (int rep : {0, 3}) {
     const ReplicationResult res = arrival_events("400", stream, rep);
     const Model model = arrivals_model("400", stream);
@@ -74,11 +76,13 @@ TEST(EngineTest, arrival_thinning_keeps_the_candidates_of_the_floating_point_tes
     for (double t = 0.0;;) {
       t += gap(rng);
       if (t >= 400.0) break;
-      const double rate = p.weekday_rate[static_cast<std::size_t>(static_cast<std::uint64_t>(t) % 7U)];
+      const double rate =
+          p.weekday_rate[static_cast<std::size_t>(static_cast<std::uint64_t>(t) % 7U)];
       if (rate >= p.max_rate || rng.uniform() * p.max_rate < rate) expected.push_back(t);
     }
     ASSERT_EQ(res.events.size(), expected.size()) << "replication " << rep;
-    for (std::size_t i = 0; i < expected.size(); ++i) ASSERT_EQ(res.events[i].time, expected[i]) << i;
+    for (std::size_t i = 0; i < expected.size(); ++i)
+      ASSERT_EQ(res.events[i].time, expected[i]) << i;
   }
 }
 
@@ -86,8 +90,8 @@ TEST(EngineTest, arrival_thinning_keeps_the_candidates_of_the_floating_point_tes
 // cumulative rate is linear there), days of rate 0 get none, and none come at or after a
 // horizon that ends within a day.
 TEST(EngineTest, arrivals_are_uniform_within_days_and_skip_days_of_rate_zero) {
-  const ReplicationResult res =
-      arrival_events("350.5", "{stage: new, rate_per_day: 50, weekly_profile: [1, 1, 3, 1, 1, 0, 0]}", 2);
+  const ReplicationResult res = arrival_events(
+      "350.5", "{stage: new, rate_per_day: 50, weekly_profile: [1, 1, 3, 1, 1, 0, 0]}", 2);
   std::vector<double> by_tenth(10, 0.0);
   std::vector<double> by_day(7, 0.0);
   double last = 0.0;
@@ -151,13 +155,15 @@ money:
   const double days = 365.25 - 100.0;
   EXPECT_NEAR(res.metrics[kRevenue], 10 * (rate * days + 500.0), 1e-6);
   const double d = std::log(1.1) / 365.25;
-  const double disc = 10 * (rate * (std::exp(-d * 100.0) - std::exp(-d * 365.25)) / d + 500.0 * std::exp(-d * 100.0));
+  const double disc = 10 * (rate * (std::exp(-d * 100.0) - std::exp(-d * 365.25)) / d +
+                            500.0 * std::exp(-d * 100.0));
   EXPECT_NEAR(res.metrics[kDiscountedRevenue], disc, 1e-6);
   EXPECT_EQ(res.metrics[kConversions], 10.0);
   EXPECT_DOUBLE_EQ(res.metrics[kTimeToConvertMean], 100.0);
   EXPECT_DOUBLE_EQ(res.metrics[kTimeToConvertMedian], 100.0);
   EXPECT_NEAR(res.metrics[kValuePerConversion], disc / 10.0, 1e-6);
-  EXPECT_TRUE(std::isnan(res.metrics[kCostPerConversion]) || res.metrics[kCostPerConversion] == 0.0);
+  EXPECT_TRUE(std::isnan(res.metrics[kCostPerConversion]) ||
+              res.metrics[kCostPerConversion] == 0.0);
 }
 
 TEST(EngineTest, is_a_pure_function_of_model_seed_and_replication) {
@@ -180,7 +186,8 @@ arrivals:
   const ReplicationResult r3 = engine.simulate(5);
   EXPECT_EQ(r1.occupancy, r2.occupancy);
   EXPECT_EQ(r1.transitions, r2.transitions);
-  EXPECT_EQ(0, std::memcmp(r1.metrics.data(), r2.metrics.data(), r1.metrics.size() * sizeof(double)));
+  EXPECT_EQ(0,
+            std::memcmp(r1.metrics.data(), r2.metrics.data(), r1.metrics.size() * sizeof(double)));
   EXPECT_NE(r1.transitions, r3.transitions);
 }
 
@@ -203,12 +210,14 @@ TEST(EngineTest, results_do_not_depend_on_what_ran_before_on_the_thread) {
   const ReplicationResult again = engine.simulate(2);
   ReplicationResult elsewhere;
   std::thread([&] { elsewhere = engine.simulate(2); }).join();
-  for (const ReplicationResult* r : std::initializer_list<const ReplicationResult*>{&again, &elsewhere}) {
+  for (const ReplicationResult* r :
+       std::initializer_list<const ReplicationResult*>{&again, &elsewhere}) {
     EXPECT_EQ(r->occupancy, first.occupancy);
     EXPECT_EQ(r->transitions, first.transitions);
     EXPECT_EQ(r->reached, first.reached);
     ASSERT_EQ(r->metrics.size(), first.metrics.size());
-    EXPECT_EQ(0, std::memcmp(r->metrics.data(), first.metrics.data(), first.metrics.size() * sizeof(double)));
+    EXPECT_EQ(0, std::memcmp(r->metrics.data(), first.metrics.data(),
+                             first.metrics.size() * sizeof(double)));
   }
 }
 
@@ -265,7 +274,8 @@ touchpoints:
       EXPECT_EQ(quick.transitions, slow.transitions) << model->name;
       EXPECT_EQ(quick.reached, slow.reached) << model->name;
       ASSERT_EQ(quick.metrics.size(), slow.metrics.size());
-      EXPECT_EQ(0, std::memcmp(quick.metrics.data(), slow.metrics.data(), quick.metrics.size() * sizeof(double)))
+      EXPECT_EQ(0, std::memcmp(quick.metrics.data(), slow.metrics.data(),
+                               quick.metrics.size() * sizeof(double)))
           << model->name;
       EXPECT_EQ(outcomes.customer.size(), 5500U) << model->name;
       EXPECT_GT(quick.metrics[kTransitions], 5000.0) << model->name;
@@ -330,18 +340,20 @@ arrivals: {initial: [{stage: lead, count: 50}, {stage: loyal, count: 100}]}
 )");
   const ReplicationResult res = Engine(model).simulate(0);
   EXPECT_EQ(res.metrics[kConversions], 50.0);
-  EXPECT_GT(res.transitions[static_cast<std::size_t>(2 * 4 + 1)], 50);  // loyal -> customer moves happened
+  EXPECT_GT(res.transitions[static_cast<std::size_t>(2 * 4 + 1)],
+            50);  // loyal -> customer moves happened
 }
-
 
 // ---- one replication in parts (Engine::plan, simulate_part, join) ------------------------------
 
 /// funnel-10's stages with `customers` in awareness and `stream` arrivals a day.
 Model funnel10_model(int customers, int stream) {
-  return test::model_from_yaml("name: funnel10\n" + test::kFunnel10Stages + R"(
+  return test::model_from_yaml(
+      "name: funnel10\n" + test::kFunnel10Stages + R"(
 arrivals:
-  initial: [{stage: awareness, count: )" + std::to_string(customers) + "}]\n  streams: [{stage: engaged, rate_per_day: " +
-                               std::to_string(stream) + "}]\n");
+  initial: [{stage: awareness, count: )" +
+      std::to_string(customers) +
+      "}]\n  streams: [{stage: engaged, rate_per_day: " + std::to_string(stream) + "}]\n");
 }
 
 void expect_identical(const ReplicationResult& a, const ReplicationResult& b) {
@@ -371,7 +383,8 @@ TEST(EngineTest, a_replication_in_parts_is_the_whole_replication) {
     const ReplicationPlan plan = engine.plan(3, split);
     EXPECT_EQ(plan.parts(), 7 + 10);  // 20,001 customers in 7 parts, about 29,200 arrivals in 10
     std::vector<ReplicationPart> parts(static_cast<std::size_t>(plan.parts()));
-    for (int p = plan.parts() - 1; p >= 0; --p) parts[static_cast<std::size_t>(p)] = engine.simulate_part(plan, p, split);
+    for (int p = plan.parts() - 1; p >= 0; --p)
+      parts[static_cast<std::size_t>(p)] = engine.simulate_part(plan, p, split);
     expect_identical(engine.join(plan, std::move(parts), split), expected);
     expect_identical(engine.simulate(3, split), expected);
   }

@@ -39,7 +39,8 @@ TEST(MarkovTest, absorption_probabilities_and_times_match_fundamental_matrix) {
     if (absorbing[static_cast<std::size_t>(i)]) continue;
     const StageRule& r = model.rule(0, i);
     mean(i) = r.dwell.mean();
-    for (std::size_t k = 0; k < r.next_stages.size(); ++k) jump(i, r.next_stages[k]) = r.next_probs[k];
+    for (std::size_t k = 0; k < r.next_stages.size(); ++k)
+      jump(i, r.next_stages[k]) = r.next_probs[k];
   }
   const test::AbsorbingChain exact = test::solve_absorbing(jump, mean, absorbing);
 
@@ -52,7 +53,8 @@ TEST(MarkovTest, absorption_probabilities_and_times_match_fundamental_matrix) {
   const auto last = static_cast<std::size_t>((res.num_reports - 1) * s);
   for (int j = 0; j < 2; ++j) {
     const double p = exact.absorption(0, j);
-    const double observed = static_cast<double>(res.occupancy[last + static_cast<std::size_t>(5 + j)]) / n;
+    const double observed =
+        static_cast<double>(res.occupancy[last + static_cast<std::size_t>(5 + j)]) / n;
     const double se = std::sqrt(p * (1 - p) / n);
     EXPECT_NEAR(observed, p, 4 * se) << "absorbing column " << j;
   }
@@ -75,7 +77,8 @@ TEST(MarkovTest, absorption_probabilities_and_times_match_fundamental_matrix) {
   std::vector<double> times;
   times.reserve(200000);
   for (const Event& e : res.events) {
-    if (e.from >= 0 && model.absorbing[static_cast<std::size_t>(e.to)] != 0) times.push_back(e.time);
+    if (e.from >= 0 && model.absorbing[static_cast<std::size_t>(e.to)] != 0)
+      times.push_back(e.time);
   }
   ASSERT_EQ(times.size(), 200000U);
   const test::MeanSe t = test::mean_se(times);
@@ -89,7 +92,8 @@ TEST(MarkovTest, conversion_metrics_match_closed_form) {
   const ReplicationResult res = Engine(model).simulate(3);
   const double n = 200000.0;
   EXPECT_EQ(res.metrics[kCustomers], n);
-  EXPECT_EQ(res.metrics[kConversions], static_cast<double>(res.transitions[static_cast<std::size_t>(3 * 7 + 6)]));
+  EXPECT_EQ(res.metrics[kConversions],
+            static_cast<double>(res.transitions[static_cast<std::size_t>(3 * 7 + 6)]));
   EXPECT_DOUBLE_EQ(res.metrics[kConversionRate], res.metrics[kConversions] / n);
   // Drop-off per stage = moves into lost.
   for (int i = 0; i < 4; ++i) {
@@ -135,7 +139,8 @@ arrivals:
     }
     std::int64_t total = 0;
     for (int j = 0; j < s; ++j) {
-      EXPECT_EQ(res.occupancy[static_cast<std::size_t>(k * s + j)], counts[static_cast<std::size_t>(j)])
+      EXPECT_EQ(res.occupancy[static_cast<std::size_t>(k * s + j)],
+                counts[static_cast<std::size_t>(j)])
           << "t=" << t << " stage " << j;
       total += res.occupancy[static_cast<std::size_t>(k * s + j)];
     }

@@ -6,10 +6,10 @@
 // (SimulationControl::vector_lane_customers) and ran the target forced.
 #include <gtest/gtest.h>
 
+#include <hwy/targets.h>
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <hwy/targets.h>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,7 +45,8 @@ void for_each_lane_target(const F& f) {
 }
 
 /// Expects two replications to be the same bit for bit.
-void expect_same_results(const ReplicationResult& a, const ReplicationResult& b, const std::string& what) {
+void expect_same_results(const ReplicationResult& a, const ReplicationResult& b,
+                         const std::string& what) {
   EXPECT_EQ(a.occupancy, b.occupancy) << what;
   EXPECT_EQ(a.transitions, b.transitions) << what;
   EXPECT_EQ(a.reached, b.reached) << what;
@@ -53,9 +54,11 @@ void expect_same_results(const ReplicationResult& a, const ReplicationResult& b,
   ASSERT_EQ(a.metrics.size(), b.metrics.size()) << what;
   ASSERT_EQ(a.touchpoints.size(), b.touchpoints.size()) << what;
   // Every metric to the bit, the mean time to convert (a sum in customer order) included.
-  EXPECT_EQ(0, std::memcmp(a.metrics.data(), b.metrics.data(), a.metrics.size() * sizeof(double))) << what;
+  EXPECT_EQ(0, std::memcmp(a.metrics.data(), b.metrics.data(), a.metrics.size() * sizeof(double)))
+      << what;
   for (std::size_t i = 0; i < a.touchpoints.size(); ++i) {
-    EXPECT_EQ(0, std::memcmp(&a.touchpoints[i], &b.touchpoints[i], sizeof(TouchpointTally))) << what;
+    EXPECT_EQ(0, std::memcmp(&a.touchpoints[i], &b.touchpoints[i], sizeof(TouchpointTally)))
+        << what;
   }
 }
 
@@ -92,7 +95,8 @@ TEST(PlainLanesTest, the_lanes_run_on_each_target_the_cpu_has) {
   const std::vector<std::int64_t> targets = runnable_lane_targets();
   ASSERT_FALSE(targets.empty());
   std::string names;
-  for (const std::int64_t t : targets) names += std::string(names.empty() ? "" : " ") + hwy::TargetName(t);
+  for (const std::int64_t t : targets)
+    names += std::string(names.empty() ? "" : " ") + hwy::TargetName(t);
   RecordProperty("lane_targets", names);
   EXPECT_STREQ(Engine::vector_lanes_target(), hwy::TargetName(targets.front())) << names;
 #if defined(__x86_64__)
@@ -106,7 +110,8 @@ TEST(PlainLanesTest, the_lanes_run_on_each_target_the_cpu_has) {
   int forced = 0;
   for_each_lane_target([&] { ++forced; });
   EXPECT_EQ(forced, static_cast<int>(targets.size()));
-  EXPECT_STREQ(Engine::vector_lanes_target(), hwy::TargetName(targets.front())) << "restriction lifted";
+  EXPECT_STREQ(Engine::vector_lanes_target(), hwy::TargetName(targets.front()))
+      << "restriction lifted";
 }
 
 // funnel-10 (benches/funnel10) at 20,001 customers (two blocks of the lanes, the last lanes
@@ -138,7 +143,8 @@ touchpoints:
 // on a stay (paid, whose touchpoint has a cost), an absorbing stage with revenue, a next table
 // wider than the lanes' (customers handed back with their touchpoint streams open: from b and x
 // to paid, from won to sink).
-TEST(PlainLanesTest, stages_the_lanes_do_not_take_finish_in_the_scalar_engine_with_the_same_result) {
+TEST(PlainLanesTest,
+     stages_the_lanes_do_not_take_finish_in_the_scalar_engine_with_the_same_result) {
   const Model model = test::model_from_yaml(R"(
 name: handed_back
 horizon: 45
@@ -196,7 +202,8 @@ resources:
     outcome: {next: {customer: 0.4, nurture: 0.3, lost: 0.3}}
 )");
   for (int rep : {0, 2}) {
-    const auto customers = static_cast<std::int64_t>(Engine(model).simulate(rep).metrics[kCustomers]);
+    const auto customers =
+        static_cast<std::int64_t>(Engine(model).simulate(rep).metrics[kCustomers]);
     EXPECT_GT(customers, 30000 + 15000);  // and about 20,000 arrivals
     EXPECT_EQ(expect_same_with_and_without_lanes(model, rep), customers);
   }
@@ -233,7 +240,8 @@ money:
     const ReplicationResult r = Engine(model).simulate(rep);
     ASSERT_GT(r.metrics[kCustomers], 5000 + 16384) << "two blocks of arrivals";
     EXPECT_GT(r.metrics[kRevenue], 0.0);
-    EXPECT_EQ(expect_same_with_and_without_lanes(model, rep), static_cast<std::int64_t>(r.metrics[kCustomers]));
+    EXPECT_EQ(expect_same_with_and_without_lanes(model, rep),
+              static_cast<std::int64_t>(r.metrics[kCustomers]));
   }
 }
 
@@ -320,7 +328,8 @@ touchpoints:
     for (const TouchpointTally& t : r.touchpoints) EXPECT_GT(t.reached, 0.0);
     EXPECT_GT(r.touchpoints[2].moves, 0.0);  // call moves to d
     EXPECT_GT(r.touchpoints[3].moves, 0.0);  // nudge to won
-    EXPECT_EQ(expect_same_with_and_without_lanes(model, rep), static_cast<std::int64_t>(r.metrics[kCustomers]));
+    EXPECT_EQ(expect_same_with_and_without_lanes(model, rep),
+              static_cast<std::int64_t>(r.metrics[kCustomers]));
     // Handed back: only at paid, f and g (each customer once, so at most one per customer there).
     std::int64_t handed_back = 0;
     SimulationControl c;
@@ -329,14 +338,16 @@ touchpoints:
     std::int64_t entered_paid_f_g = 0;
     const int S = r.num_stages;
     for (int from = 0; from < S; ++from) {
-      for (const int to : {5, 6, 7}) entered_paid_f_g += r.transitions[static_cast<std::size_t>(from * S + to)];
+      for (const int to : {5, 6, 7})
+        entered_paid_f_g += r.transitions[static_cast<std::size_t>(from * S + to)];
     }
     EXPECT_GT(handed_back, 100);
     EXPECT_LE(handed_back, entered_paid_f_g);
   }
   // Without the stages the lanes hand back, nobody is handed back.
   std::string no_exits = stages;
-  for (const std::string from : {"paid: 0.1}", "f: 0.05, g: 0.05}"}) no_exits.replace(no_exits.find(from), from.size(), "d: 0.1}");
+  for (const std::string from : {"paid: 0.1}", "f: 0.05, g: 0.05}"})
+    no_exits.replace(no_exits.find(from), from.size(), "d: 0.1}");
   const Model inside = test::model_from_yaml("name: touched_only\n" + no_exits);
   std::int64_t handed_back = 0;
   SimulationControl c;
@@ -344,7 +355,8 @@ touchpoints:
   const ReplicationResult r = Engine(inside).simulate(1, c);
   EXPECT_EQ(handed_back, 0);
   EXPECT_GT(r.touchpoints[1].contacts, 1000.0);
-  EXPECT_EQ(expect_same_with_and_without_lanes(inside, 1), static_cast<std::int64_t>(r.metrics[kCustomers]));
+  EXPECT_EQ(expect_same_with_and_without_lanes(inside, 1),
+            static_cast<std::int64_t>(r.metrics[kCustomers]));
 }
 
 // An arrival stream that passes max_customers stops the run with the scalar engine's error, at
@@ -372,20 +384,23 @@ TEST(PlainLanesTest, arrivals_past_max_customers_stop_the_run_as_without_lanes) 
 TEST(PlainLanesTest, bundled_scenarios_are_the_same_in_lanes_and_scalar) {
   constexpr std::int64_t kNone = -1;
   // file, customers not started in the lanes (kNone: no customer is)
-  const std::pair<const char*, std::int64_t> files[] = {{"scenarios/b2b_saas/baseline.yaml", 150 + 60},
-                                                        {"scenarios/b2b_saas/webinar_for_mqls.yaml", 150 + 60},
-                                                        {"scenarios/sales_team/baseline.yaml", kNone},
-                                                        {"benches/funnel10/funnel10_webinar.yaml", 0},
-                                                        {"benches/funnel10/funnel10_email.yaml", 0}};
+  const std::pair<const char*, std::int64_t> files[] = {
+      {"scenarios/b2b_saas/baseline.yaml", 150 + 60},
+      {"scenarios/b2b_saas/webinar_for_mqls.yaml", 150 + 60},
+      {"scenarios/sales_team/baseline.yaml", kNone},
+      {"benches/funnel10/funnel10_webinar.yaml", 0},
+      {"benches/funnel10/funnel10_email.yaml", 0}};
   for (const auto& [file, outside] : files) {
     Scenario scenario = load_scenario(std::string(LCSIM_SOURCE_DIR) + "/" + file);
-    for (auto& group : scenario.arrivals.initial) group.count = std::min<std::int64_t>(group.count, 20000);
+    for (auto& group : scenario.arrivals.initial)
+      group.count = std::min<std::int64_t>(group.count, 20000);
     const Model model = compile(scenario);
     const auto customers = static_cast<std::int64_t>(Engine(model).simulate(1).metrics[kCustomers]);
-    EXPECT_EQ(expect_same_with_and_without_lanes(model, 1), outside == kNone ? 0 : customers - outside) << file;
+    EXPECT_EQ(expect_same_with_and_without_lanes(model, 1),
+              outside == kNone ? 0 : customers - outside)
+        << file;
   }
 }
-
 
 // Every bundled scenario (scenarios/**/*.yaml, variants included) and funnel-10 with its webinar
 // and its email (benches/funnel10), initial groups capped at 20,000 customers: each SIMD target
@@ -393,8 +408,10 @@ TEST(PlainLanesTest, bundled_scenarios_are_the_same_in_lanes_and_scalar) {
 TEST(PlainLanesTest, every_bundled_scenario_is_the_same_on_every_target_and_scalar) {
   std::vector<std::filesystem::path> files;
   for (const char* dir : {"scenarios", "benches/funnel10"}) {
-    for (const auto& entry : std::filesystem::recursive_directory_iterator(std::filesystem::path(LCSIM_SOURCE_DIR) / dir)) {
-      if (entry.is_regular_file() && entry.path().extension() == ".yaml") files.push_back(entry.path());
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(
+             std::filesystem::path(LCSIM_SOURCE_DIR) / dir)) {
+      if (entry.is_regular_file() && entry.path().extension() == ".yaml")
+        files.push_back(entry.path());
     }
   }
   std::sort(files.begin(), files.end());
@@ -403,7 +420,8 @@ TEST(PlainLanesTest, every_bundled_scenario_is_the_same_on_every_target_and_scal
   for (const auto& file : files) {
     SCOPED_TRACE(file.string());
     Scenario scenario = load_scenario(file.string());
-    for (auto& group : scenario.arrivals.initial) group.count = std::min<std::int64_t>(group.count, 20000);
+    for (auto& group : scenario.arrivals.initial)
+      group.count = std::min<std::int64_t>(group.count, 20000);
     const Model model = compile(scenario);
     const Engine engine(model);
     SimulationControl scalar_only;

@@ -59,10 +59,12 @@ std::vector<double> erlang_a_states(double lambda, double mu, int c, double thet
   return p;
 }
 
-std::string queue_scenario(double lambda, int servers, const std::string& extra, double horizon = 3000) {
+std::string queue_scenario(double lambda, int servers, const std::string& extra,
+                           double horizon = 3000) {
   return R"(
 name: mmc
-horizon: )" + std::to_string(horizon) + R"(
+horizon: )" +
+         std::to_string(horizon) + R"(
 report_every: 100
 seed: 11
 won: done
@@ -71,10 +73,12 @@ stages:
   done: {absorbing: true}
   gaveup: {absorbing: true}
 arrivals:
-  streams: [{stage: waiting, rate_per_day: )" + std::to_string(lambda) + R"(}]
+  streams: [{stage: waiting, rate_per_day: )" +
+         std::to_string(lambda) + R"(}]
 resources:
   team:
-    servers: )" + std::to_string(servers) + R"(
+    servers: )" +
+         std::to_string(servers) + R"(
     serves: [waiting]
     service: {dist: exponential, mean: 1.0}
 )" + extra;
@@ -103,11 +107,11 @@ TEST(ResourceQueueingTest, exponential_patience_reproduces_erlang_a) {
   const double lambda = 10.0;
   const int c = 9;
   const double theta = 1.0 / 0.5;  // mean patience half a day
-  const Model model = test::model_from_yaml(
-      queue_scenario(lambda, c, "    patience: {dist: exponential, mean: 0.5}\n    abandon_to: gaveup\n", 2000));
+  const Model model = test::model_from_yaml(queue_scenario(
+      lambda, c, "    patience: {dist: exponential, mean: 0.5}\n    abandon_to: gaveup\n", 2000));
   const auto p = erlang_a_states(lambda, 1.0, c, theta);
-  double excess = 0.0;   // E[(N - c)+]: the mean queue
-  double p_wait = 0.0;   // P(N >= c)
+  double excess = 0.0;  // E[(N - c)+]: the mean queue
+  double p_wait = 0.0;  // P(N >= c)
   for (std::size_t n = 0; n < p.size(); ++n) {
     if (static_cast<int>(n) >= c) p_wait += p[n];
     excess += std::max(static_cast<double>(n) - c, 0.0) * p[n];
@@ -120,11 +124,13 @@ TEST(ResourceQueueingTest, exponential_patience_reproduces_erlang_a) {
   std::vector<double> queue_mean;
   for (int r = 0; r < reps; ++r) {
     const ReplicationResult res = Engine(model).simulate(r);
-    abandon_share.push_back(metric(model, res, "resource.team.abandoned") / metric(model, res, "resource.team.joined"));
+    abandon_share.push_back(metric(model, res, "resource.team.abandoned") /
+                            metric(model, res, "resource.team.joined"));
     waited.push_back(metric(model, res, "resource.team.waited"));
     queue_mean.push_back(metric(model, res, "resource.team.queue_mean"));
     // Customers who gave up moved to `gaveup`, and only they did.
-    EXPECT_EQ(static_cast<double>(res.transitions[0 * 3 + 2]), metric(model, res, "resource.team.abandoned"));
+    EXPECT_EQ(static_cast<double>(res.transitions[0 * 3 + 2]),
+              metric(model, res, "resource.team.abandoned"));
   }
   const auto ab = test::mean_se(abandon_share);
   const auto pw = test::mean_se(waited);
@@ -136,8 +142,8 @@ TEST(ResourceQueueingTest, exponential_patience_reproduces_erlang_a) {
 }
 
 TEST(ResourceQueueingTest, littles_law_holds_on_the_simulated_queue) {
-  const Model model = test::model_from_yaml(
-      queue_scenario(10.0, 9, "    patience: {dist: gamma, shape: 2, mean: 0.5}\n    abandon_to: gaveup\n"));
+  const Model model = test::model_from_yaml(queue_scenario(
+      10.0, 9, "    patience: {dist: gamma, shape: 2, mean: 0.5}\n    abandon_to: gaveup\n"));
   for (int r = 0; r < 5; ++r) {
     const ReplicationResult res = Engine(model).simulate(r);
     const double lambda = metric(model, res, "resource.team.joined") / model.horizon;
@@ -244,7 +250,8 @@ resources:
     conversions.push_back(res.metrics[kConversions]);
     if (r == 0) {
       EXPECT_EQ(metric(model, res, "resource.rep.wait_mean"), 0.125 * 99.5);
-      EXPECT_NEAR(metric(model, res, "resource.rep.wait_p95"), 0.125 * 189.05, 1e-12);  // linear between order stats
+      EXPECT_NEAR(metric(model, res, "resource.rep.wait_p95"), 0.125 * 189.05,
+                  1e-12);  // linear between order stats
       EXPECT_EQ(metric(model, res, "resource.rep.served"), 200.0);
       EXPECT_EQ(metric(model, res, "resource.rep.utilisation"), 25.0 / 100.0);
       EXPECT_EQ(metric(model, res, "resource.rep.waited"), 199.0 / 200.0);
@@ -290,7 +297,8 @@ resources:
     if (e.from < 0 && std::fmod(e.time, 7.0) >= 5.0) ++weekend_arrivals;
     if (e.from == 0) {
       ++served;
-      EXPECT_LT(std::fmod(e.time, 7.0), 5.0 + 0.05 + 1e-9) << "served on a weekend at day " << e.time;
+      EXPECT_LT(std::fmod(e.time, 7.0), 5.0 + 0.05 + 1e-9)
+          << "served on a weekend at day " << e.time;
     }
   }
   EXPECT_GT(weekend_arrivals, 50);  // weekend customers wait for Monday
@@ -397,11 +405,13 @@ referrals:
   }
   for (std::size_t k = 0; k < model.report_times.size(); ++k) {
     const auto m = test::mean_se(occupancy[k]);
-    EXPECT_NEAR(m.mean, 2000 * std::exp(g * model.report_times[k]), 4 * m.se + 1e-9) << "day " << model.report_times[k];
+    EXPECT_NEAR(m.mean, 2000 * std::exp(g * model.report_times[k]), 4 * m.se + 1e-9)
+        << "day " << model.report_times[k];
   }
   const auto m = test::mean_se(referrals);
   EXPECT_NEAR(m.mean, b * 2000 * std::expm1(g * 100) / g, 4 * m.se);
-  EXPECT_GT(m.mean, 2000 * (std::exp(g * 100) - 1.0) * 1.5);  // referrals beyond net growth: churn happens
+  EXPECT_GT(m.mean,
+            2000 * (std::exp(g * 100) - 1.0) * 1.5);  // referrals beyond net growth: churn happens
 }
 
 TEST(ReferralTest, runaway_growth_stops_with_a_clear_error) {
@@ -517,7 +527,8 @@ TEST(ResourceDeterminismTest, more_reps_keep_every_customers_own_draws) {
       paths[e.customer].emplace_back(e.time, e.to);
       if (e.to == 1) served[e.customer] = true;
     }
-    for (auto it = paths.begin(); it != paths.end();) it = served.count(it->first) != 0U ? paths.erase(it) : std::next(it);
+    for (auto it = paths.begin(); it != paths.end();)
+      it = served.count(it->first) != 0U ? paths.erase(it) : std::next(it);
     return paths;
   };
   const auto pf = untouched(few);
@@ -531,7 +542,8 @@ TEST(ResourceDeterminismTest, more_reps_keep_every_customers_own_draws) {
   // referred customer exists only if its referrer's path allowed it) has the same path.
   std::size_t comparable = 0;
   for (const auto& [customer, path] : pf) {
-    if (pm.count(customer) != 0U && (static_cast<std::uint64_t>(customer) >> 63U) == 0U) ++comparable;
+    if (pm.count(customer) != 0U && (static_cast<std::uint64_t>(customer) >> 63U) == 0U)
+      ++comparable;
   }
   EXPECT_GT(comparable, 1000U);
   EXPECT_GE(same, comparable);

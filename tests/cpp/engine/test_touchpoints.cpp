@@ -15,7 +15,8 @@ namespace {
 
 /// One stage `a` with the given dwell, left for `out`; a touchpoint on entry with factor k for
 /// `window` days. Returns each customer's dwell in a.
-std::vector<double> dwells_with_factor(const std::string& dwell, double k, double window, int n = 20000) {
+std::vector<double> dwells_with_factor(const std::string& dwell, double k, double window,
+                                       int n = 20000) {
   const std::string yaml = R"(
 name: hf
 horizon: 1.0e7
@@ -24,12 +25,14 @@ won: out
 stages:
   a: {dwell: )" + dwell + R"(, next: {out: 1}}
   out: {absorbing: true}
-arrivals: {initial: [{stage: a, count: )" + std::to_string(n) + R"(}]}
+arrivals: {initial: [{stage: a, count: )" +
+                           std::to_string(n) + R"(}]}
 touchpoints:
   boost:
     stages: [a]
     schedule: {after_entry: {days: [0]}}
-    effect: {window: )" + std::to_string(window) + ", hazard_factor: " + std::to_string(k) + R"(}
+    effect: {window: )" + std::to_string(window) +
+                           ", hazard_factor: " + std::to_string(k) + R"(}
 )";
   const Model model = test::model_from_yaml(yaml);
   SimulationControl control;
@@ -74,10 +77,14 @@ TEST(HazardFactorTest, window_ends_and_hazard_returns_to_baseline) {
 
 TEST(HazardFactorTest, lognormal_and_gamma_follow_the_hazard_clock) {
   // With factor k from entry, S_k(d) = S(d)^k for any family.
-  for (const std::string dwell : {"{dist: lognormal, mu: 2, sigma: 0.6}", "{dist: gamma, shape: 2, scale: 4}"}) {
+  for (const std::string dwell :
+       {"{dist: lognormal, mu: 2, sigma: 0.6}", "{dist: gamma, shape: 2, scale: 4}"}) {
     const auto d = dwells_with_factor(dwell, 2.0, 1.0e8, 10000);
-    const Dwell ref = dwell.find("lognormal") != std::string::npos ? Dwell::lognormal(2, 0.6) : Dwell::gamma(2, 4);
-    EXPECT_GT(test::ks_pvalue(d, [&](double x) { return 1.0 - std::exp(-2.0 * ref.cumulative_hazard(x)); }), 1e-3)
+    const Dwell ref = dwell.find("lognormal") != std::string::npos ? Dwell::lognormal(2, 0.6)
+                                                                   : Dwell::gamma(2, 4);
+    EXPECT_GT(test::ks_pvalue(
+                  d, [&](double x) { return 1.0 - std::exp(-2.0 * ref.cumulative_hazard(x)); }),
+              1e-3)
         << dwell;
   }
 }
@@ -85,7 +92,8 @@ TEST(HazardFactorTest, lognormal_and_gamma_follow_the_hazard_clock) {
 TEST(HazardFactorTest, coxian_follows_the_hazard_clock_with_factor_and_window) {
   // Factor 2 for the first 5 days of a 2-phase Coxian: H_k(d) = 2 H(min(d, 5)) + H(d) - H(min(d, 5)).
   const Dwell ref = Dwell::coxian({0.4, 0.08}, {0.35, 1.0});
-  const auto d = dwells_with_factor("{dist: coxian, rates: [0.4, 0.08], exit: [0.35, 1]}", 2.0, 5.0, 20000);
+  const auto d =
+      dwells_with_factor("{dist: coxian, rates: [0.4, 0.08], exit: [0.35, 1]}", 2.0, 5.0, 20000);
   const auto h = [&](double x) {
     const double w = std::min(x, 5.0);
     return 2.0 * ref.cumulative_hazard(w) + ref.cumulative_hazard(x) - ref.cumulative_hazard(w);
@@ -93,9 +101,12 @@ TEST(HazardFactorTest, coxian_follows_the_hazard_clock_with_factor_and_window) {
   EXPECT_GT(test::ks_pvalue(d, [&](double x) { return -std::expm1(-h(x)); }), 1e-3);
   // ... and not the unmodified Coxian, nor the factor for the whole stay: the test can fail.
   EXPECT_LT(test::ks_pvalue(d, [&](double x) { return ref.cdf(x); }), 1e-6);
-  EXPECT_LT(test::ks_pvalue(d, [&](double x) { return -std::expm1(-2.0 * ref.cumulative_hazard(x)); }), 1e-6);
+  EXPECT_LT(
+      test::ks_pvalue(d, [&](double x) { return -std::expm1(-2.0 * ref.cumulative_hazard(x)); }),
+      1e-6);
   // Without a touchpoint the sampled mean is the exact mean.
-  const auto plain = dwells_with_factor("{dist: coxian, rates: [0.4, 0.08], exit: [0.35, 1]}", 1.0, 5.0, 20000);
+  const auto plain =
+      dwells_with_factor("{dist: coxian, rates: [0.4, 0.08], exit: [0.35, 1]}", 1.0, 5.0, 20000);
   const test::MeanSe m = test::mean_se(plain);
   EXPECT_NEAR(m.mean, ref.mean(), 4 * m.se);
 }
@@ -179,7 +190,9 @@ std::map<std::int64_t, std::vector<Event>> paths_of(const ReplicationResult& res
 bool same_path(const std::vector<Event>& a, const std::vector<Event>& b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    if (a[i].time != b[i].time || a[i].from != b[i].from || a[i].to != b[i].to || a[i].cause != b[i].cause) return false;
+    if (a[i].time != b[i].time || a[i].from != b[i].from || a[i].to != b[i].to ||
+        a[i].cause != b[i].cause)
+      return false;
   }
   return true;
 }
@@ -214,7 +227,8 @@ TEST(CommonRandomNumbersTest, customers_a_changed_touchpoint_never_moves_keep_th
   EXPECT_GT(changed, 100U);  // the variant does change something
 }
 
-TEST(CommonRandomNumbersTest, adding_a_touchpoint_for_one_segment_leaves_the_other_segment_unchanged) {
+TEST(CommonRandomNumbersTest,
+     adding_a_touchpoint_for_one_segment_leaves_the_other_segment_unchanged) {
   SimulationControl control;
   control.events = true;
   const std::string extra = R"(
@@ -236,7 +250,8 @@ TEST(CommonRandomNumbersTest, adding_a_touchpoint_for_one_segment_leaves_the_oth
   std::size_t icp_changed = 0;
   for (const auto& [id, path] : bp) {
     const auto key = static_cast<std::uint64_t>(id);
-    const auto segment = base_model.segment_choice.sample(Stream(base_model.seed, 1, key, Purpose::kPath)());
+    const auto segment =
+        base_model.segment_choice.sample(Stream(base_model.seed, 1, key, Purpose::kPath)());
     if (segment == 1) {
       ++rest;
       EXPECT_TRUE(same_path(path, vp.at(id))) << "customer " << id << " of segment rest changed";

@@ -119,14 +119,16 @@ TEST(ScenarioChangesTest, NullRemovesAField) {
   const Scenario t = changed({{"touchpoints.webinar.reach", "null"}});
   EXPECT_DOUBLE_EQ(webinar(t).reach, 1.0);  // back to the default
   // Removing an absent key of an existing mapping does nothing.
-  EXPECT_EQ(apply_changes(kBase, {{"touchpoints.webinar.cost", "~"}}, "s.yaml"), apply_changes(kBase, {}, "s.yaml"));
+  EXPECT_EQ(apply_changes(kBase, {{"touchpoints.webinar.cost", "~"}}, "s.yaml"),
+            apply_changes(kBase, {}, "s.yaml"));
   // A quoted ~ is a string, not a removal.
   const std::string text = apply_changes(kBase, {{"description", "'~'"}}, "s.yaml");
   EXPECT_EQ(parse_scenario(text).description, "~");
 }
 
 TEST(ScenarioChangesTest, ListItemsByIndex) {
-  const Scenario s = changed({{"arrivals.initial[0].count", "250"}, {"arrivals.streams.0.rate_per_day", "9"}});
+  const Scenario s =
+      changed({{"arrivals.initial[0].count", "250"}, {"arrivals.streams.0.rate_per_day", "9"}});
   EXPECT_EQ(s.arrivals.initial.at(0).count, 250);
   EXPECT_DOUBLE_EQ(s.arrivals.streams.at(0).rate_per_day, 9.0);
   const Scenario w = changed({{"arrivals.streams[0].weekly_profile[5]", "1"}});
@@ -142,7 +144,10 @@ TEST(ScenarioChangesTest, UnknownPathListsCloseMatches) {
   const Problem p = failure({{"touchpoint.webinar.reach", "0.3"}});
   EXPECT_EQ(p.file, "s.yaml");
   EXPECT_EQ(p.field, "touchpoint.webinar.reach");
-  EXPECT_EQ(p.message.rfind("unknown path 'touchpoint.webinar.reach'; did you mean 'touchpoints.webinar.reach'", 0), 0U)
+  EXPECT_EQ(
+      p.message.rfind(
+          "unknown path 'touchpoint.webinar.reach'; did you mean 'touchpoints.webinar.reach'", 0),
+      0U)
       << p.message;
   const Problem q = failure({{"stages.leed.next.customer", "0.3"}});
   EXPECT_NE(q.message.find("'stages.lead.next.customer'"), std::string::npos) << q.message;
@@ -151,8 +156,10 @@ TEST(ScenarioChangesTest, UnknownPathListsCloseMatches) {
   EXPECT_EQ(r.message, "unknown path 'zzz.qqq' (no key 'zzz' at the top level)");
   // Descending into a scalar.
   const Problem s = failure({{"touchpoints.webinar.reach.value", "1"}});
-  EXPECT_NE(s.message.find("'touchpoints.webinar.reach' is a value (0.25)"), std::string::npos) << s.message;
-  EXPECT_NE(s.message.find("did you mean 'touchpoints.webinar.reach'"), std::string::npos) << s.message;
+  EXPECT_NE(s.message.find("'touchpoints.webinar.reach' is a value (0.25)"), std::string::npos)
+      << s.message;
+  EXPECT_NE(s.message.find("did you mean 'touchpoints.webinar.reach'"), std::string::npos)
+      << s.message;
   // At most 5 suggestions.
   const Problem t = failure({{"stages.x.dwell.mean", "1"}});
   EXPECT_NE(t.message.find("did you mean"), std::string::npos) << t.message;
@@ -164,8 +171,11 @@ TEST(ScenarioChangesTest, UnknownPathListsCloseMatches) {
 TEST(ScenarioChangesTest, BadIndex) {
   const Problem p = failure({{"arrivals.initial[3].count", "1"}});
   EXPECT_EQ(p.field, "arrivals.initial[3].count");
-  EXPECT_NE(p.message.find("'arrivals.initial' has 1 item (indices 0 to 0), no item 3"), std::string::npos) << p.message;
-  EXPECT_NE(p.message.find("did you mean 'arrivals.initial[0].count'"), std::string::npos) << p.message;
+  EXPECT_NE(p.message.find("'arrivals.initial' has 1 item (indices 0 to 0), no item 3"),
+            std::string::npos)
+      << p.message;
+  EXPECT_NE(p.message.find("did you mean 'arrivals.initial[0].count'"), std::string::npos)
+      << p.message;
   const Problem q = failure({{"arrivals.initial.first.count", "1"}});
   EXPECT_NE(q.message.find("is a list; expected an index"), std::string::npos) << q.message;
   const Problem r = failure({{"stages[0].dwell", "1"}});
@@ -180,7 +190,8 @@ TEST(ScenarioChangesTest, MalformedPaths) {
       (void)apply_changes(kBase, {{path, "1"}}, "s.yaml");
       ADD_FAILURE() << "accepted path '" << path << "'";
     } catch (const InputError& e) {
-      EXPECT_NE(std::string(e.what()).find(path.empty() ? "empty path" : "malformed path"), std::string::npos)
+      EXPECT_NE(std::string(e.what()).find(path.empty() ? "empty path" : "malformed path"),
+                std::string::npos)
           << e.what();
     }
   }
@@ -189,7 +200,8 @@ TEST(ScenarioChangesTest, MalformedPaths) {
 TEST(ScenarioChangesTest, ValueThatIsNotYaml) {
   const Problem p = failure({{"stages.lead.next", "{customer: 0.5, lost"}});
   EXPECT_EQ(p.field, "stages.lead.next");
-  EXPECT_NE(p.message.find("value '{customer: 0.5, lost' is not valid YAML"), std::string::npos) << p.message;
+  EXPECT_NE(p.message.find("value '{customer: 0.5, lost' is not valid YAML"), std::string::npos)
+      << p.message;
   const Problem q = failure({{"horizon", "1\n---\n2"}});
   EXPECT_NE(q.message.find("not one YAML value"), std::string::npos) << q.message;
 }
@@ -272,20 +284,20 @@ TEST(ScenarioChangesTest, YamlValuesAsJson) {
 }
 
 TEST(ScenarioChangesTest, ChangedTextParsesAndCompiles) {
-  const std::string text = apply_changes(kBase,
-                                         {{"touchpoints.webinar.reach", "0.5"},
-                                          {"stages.lead.next", "{customer: 0.25, lead: 0.25, lost: 0.5}"},
-                                          {"segments.icp.share", "0.3"},
-                                          {"segments.other.share", "0.7"},
-                                          {"touchpoints.webinar.effect.window", "14"},
-                                          {"touchpoints.webinar.effect.hazard_factor", "1.5"}},
-                                         "s.yaml");
+  const std::string text =
+      apply_changes(kBase,
+                    {{"touchpoints.webinar.reach", "0.5"},
+                     {"stages.lead.next", "{customer: 0.25, lead: 0.25, lost: 0.5}"},
+                     {"segments.icp.share", "0.3"},
+                     {"segments.other.share", "0.7"},
+                     {"touchpoints.webinar.effect.window", "14"},
+                     {"touchpoints.webinar.effect.hazard_factor", "1.5"}},
+                    "s.yaml");
   const Model model = compile(parse_scenario(text, "s.yaml"));
   EXPECT_EQ(model.name, "t");
   // The changed text is a fixed point.
   EXPECT_EQ(apply_changes(text, {}, "s.yaml"), text);
 }
-
 
 // ---- resources and referrals (lcsim sweep --set resources.sales.servers=4,6) --------------------
 
@@ -360,14 +372,18 @@ TEST(ScenarioChangesTest, UnknownTeamPathListsCloseMatches) {
     ASSERT_EQ(e.problems().size(), 1U);
     const Problem& p = e.problems().front();
     EXPECT_EQ(p.field, "resources.sale.servers");
-    EXPECT_EQ(p.message.rfind("unknown path 'resources.sale.servers'; did you mean 'resources.sales.servers'", 0), 0U)
+    EXPECT_EQ(
+        p.message.rfind(
+            "unknown path 'resources.sale.servers'; did you mean 'resources.sales.servers'", 0),
+        0U)
         << p.message;
   }
   try {
     (void)apply_changes(kTeam, {{"referrals.word_of_mouht.rate_per_day", "1"}}, "team.yaml");
     ADD_FAILURE() << "referrals.word_of_mouht accepted";
   } catch (const InputError& e) {
-    EXPECT_NE(e.problems().front().message.find("'referrals.word_of_mouth.rate_per_day'"), std::string::npos)
+    EXPECT_NE(e.problems().front().message.find("'referrals.word_of_mouth.rate_per_day'"),
+              std::string::npos)
         << e.problems().front().message;
   }
   // A misspelt new key under an existing team is the schema's to catch, with its did-you-mean.

@@ -16,32 +16,33 @@ namespace {
 
 // Line numbers matter below: line 8 is lead's next, line 16 the webinar's reach.
 const std::string kBase =
-    "name: base\n"                                           // 1
-    "horizon: 100\n"                                         // 2
-    "report_every: 10\n"                                     // 3
-    "won: customer\n"                                        // 4
-    "stages:\n"                                              // 5
-    "  lead:\n"                                              // 6
-    "    dwell: {dist: weibull, shape: 1.5, scale: 9}\n"     // 7
-    "    next: {customer: 0.5, lost: 0.5}\n"                 // 8
-    "  customer: {dwell: {mean: 300}, next: {lost: 1}}\n"    // 9
-    "  lost: {absorbing: true}\n"                            // 10
-    "arrivals:\n"                                            // 11
-    "  initial: [{stage: lead, count: 100}]\n"               // 12
-    "touchpoints:\n"                                         // 13
-    "  webinar:\n"                                           // 14
-    "    stages: [lead]\n"                                   // 15
-    "    reach: 0.25\n"                                      // 16
-    "    schedule: {calendar: {every: 7}}\n"                 // 17
+    "name: base\n"                                             // 1
+    "horizon: 100\n"                                           // 2
+    "report_every: 10\n"                                       // 3
+    "won: customer\n"                                          // 4
+    "stages:\n"                                                // 5
+    "  lead:\n"                                                // 6
+    "    dwell: {dist: weibull, shape: 1.5, scale: 9}\n"       // 7
+    "    next: {customer: 0.5, lost: 0.5}\n"                   // 8
+    "  customer: {dwell: {mean: 300}, next: {lost: 1}}\n"      // 9
+    "  lost: {absorbing: true}\n"                              // 10
+    "arrivals:\n"                                              // 11
+    "  initial: [{stage: lead, count: 100}]\n"                 // 12
+    "touchpoints:\n"                                           // 13
+    "  webinar:\n"                                             // 14
+    "    stages: [lead]\n"                                     // 15
+    "    reach: 0.25\n"                                        // 16
+    "    schedule: {calendar: {every: 7}}\n"                   // 17
     "    effect: {move: {to: customer, probability: 0.2}}\n";  // 18
 
 /// Files in a fresh temporary directory, removed with the fixture.
 class ExtendsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("lcsim_extends_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ =
+        std::filesystem::temp_directory_path() /
+        ("lcsim_extends_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+         "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
     base_ = write("baseline.yaml", kBase);
   }
@@ -98,15 +99,16 @@ TEST_F(ExtendsTest, a_variant_by_changes_equals_the_full_file_it_replaces) {
 }
 
 TEST_F(ExtendsTest, ordinary_keys_merge_mappings_and_replace_lists_and_scalars) {
-  const Scenario s = load_scenario(write("v.yaml",
-                                         "extends: baseline.yaml\n"
-                                         "horizon: 200\n"
-                                         "stages:\n"
-                                         "  lead: {dwell: {scale: 12}}\n"  // merged: weibull kept
-                                         "touchpoints:\n"
-                                         "  webinar: {stages: [lead, customer]}\n"
-                                         "  email: {stages: [lead], schedule: {after_entry: {days: [1]}},"
-                                         " reach: 1, effect: {hazard_factor: 2, window: 3}}\n"));
+  const Scenario s =
+      load_scenario(write("v.yaml",
+                          "extends: baseline.yaml\n"
+                          "horizon: 200\n"
+                          "stages:\n"
+                          "  lead: {dwell: {scale: 12}}\n"  // merged: weibull kept
+                          "touchpoints:\n"
+                          "  webinar: {stages: [lead, customer]}\n"
+                          "  email: {stages: [lead], schedule: {after_entry: {days: [1]}},"
+                          " reach: 1, effect: {hazard_factor: 2, window: 3}}\n"));
   EXPECT_EQ(s.horizon, 200.0);
   EXPECT_EQ(s.name, "base");
   ASSERT_EQ(s.stages.size(), 3U);
@@ -121,7 +123,8 @@ TEST_F(ExtendsTest, ordinary_keys_merge_mappings_and_replace_lists_and_scalars) 
 }
 
 TEST_F(ExtendsTest, a_null_removes_a_field_in_either_form) {
-  const Scenario merged = load_scenario(write("a.yaml", "extends: baseline.yaml\ntouchpoints: ~\n"));
+  const Scenario merged =
+      load_scenario(write("a.yaml", "extends: baseline.yaml\ntouchpoints: ~\n"));
   EXPECT_TRUE(merged.touchpoints.empty());
   const Scenario changed =
       load_scenario(write("b.yaml", "extends: baseline.yaml\nchanges: {touchpoints.webinar: ~}\n"));
@@ -129,8 +132,10 @@ TEST_F(ExtendsTest, a_null_removes_a_field_in_either_form) {
 }
 
 TEST_F(ExtendsTest, chains_resolve_nearest_last) {
-  write("mid/wider.yaml", "extends: ../baseline.yaml\nname: wider\nchanges: {touchpoints.webinar.reach: 0.5}\n");
-  const std::string top = write("top.yaml", "extends: mid/wider.yaml\nchanges: {touchpoints.webinar.cost: 3}\n");
+  write("mid/wider.yaml",
+        "extends: ../baseline.yaml\nname: wider\nchanges: {touchpoints.webinar.reach: 0.5}\n");
+  const std::string top =
+      write("top.yaml", "extends: mid/wider.yaml\nchanges: {touchpoints.webinar.cost: 3}\n");
   const Scenario s = load_scenario(top);
   EXPECT_EQ(s.name, "wider");
   ASSERT_EQ(s.touchpoints.size(), 1U);
@@ -148,7 +153,8 @@ TEST_F(ExtendsTest, a_cycle_is_an_error_naming_both_files) {
   EXPECT_EQ(p.file, b);
   EXPECT_EQ(p.line, 2);
   EXPECT_EQ(p.field, "extends");
-  EXPECT_NE(p.message.find("extends cycle: " + a + " extends " + b + " extends " + a), std::string::npos)
+  EXPECT_NE(p.message.find("extends cycle: " + a + " extends " + b + " extends " + a),
+            std::string::npos)
       << p.message;
   const Problem self = error("self.yaml", "extends: self.yaml\n");
   EXPECT_NE(self.message.find("extends cycle"), std::string::npos);
@@ -169,7 +175,8 @@ TEST_F(ExtendsTest, a_missing_base_is_an_error_at_the_extends_line) {
 
 TEST_F(ExtendsTest, a_bad_value_in_the_variant_points_at_the_variant_line) {
   // compile()'s check, through a change...
-  Problem p = error("v.yaml", "extends: baseline.yaml\nchanges:\n  touchpoints.webinar.reach: 1.4\n");
+  Problem p =
+      error("v.yaml", "extends: baseline.yaml\nchanges:\n  touchpoints.webinar.reach: 1.4\n");
   EXPECT_EQ(p.file, (dir_ / "v.yaml").string());
   EXPECT_EQ(p.line, 3);
   EXPECT_EQ(p.field, "touchpoints.webinar.reach");
@@ -200,17 +207,20 @@ TEST_F(ExtendsTest, a_bad_value_inherited_from_the_base_points_at_the_base_line)
   p = error("w.yaml", "extends: baseline.yaml\nchanges:\n  stages.lead.next.lost: 0.7\n");
   EXPECT_EQ(p.file, base_);
   EXPECT_EQ(p.line, 8);
-  EXPECT_NE(p.message.find("(changed in " + (dir_ / "w.yaml").string() + " line 3: stages.lead.next.lost)"),
+  EXPECT_NE(p.message.find("(changed in " + (dir_ / "w.yaml").string() +
+                           " line 3: stages.lead.next.lost)"),
             std::string::npos)
       << p.message;
 }
 
 TEST_F(ExtendsTest, bad_changes_are_errors_at_their_line) {
-  Problem p = error("v.yaml", "extends: baseline.yaml\nchanges:\n  touchpoint.webinar.reach: 0.3\n");
+  Problem p =
+      error("v.yaml", "extends: baseline.yaml\nchanges:\n  touchpoint.webinar.reach: 0.3\n");
   EXPECT_EQ(p.file, (dir_ / "v.yaml").string());
   EXPECT_EQ(p.line, 3);
   EXPECT_EQ(p.field, "changes.touchpoint.webinar.reach");
-  EXPECT_NE(p.message.find("did you mean 'touchpoints.webinar.reach'"), std::string::npos) << p.message;
+  EXPECT_NE(p.message.find("did you mean 'touchpoints.webinar.reach'"), std::string::npos)
+      << p.message;
   p = error("w.yaml", "extends: baseline.yaml\nchanges: [reach]\n");
   EXPECT_EQ(p.line, 2);
   EXPECT_EQ(p.field, "changes");
@@ -221,8 +231,9 @@ TEST_F(ExtendsTest, bad_changes_are_errors_at_their_line) {
   p = error("z.yaml", "name: z\nextnds: baseline.yaml\nchanges: {horizon: 3}\n");
   EXPECT_EQ(p.line, 2);
   EXPECT_EQ(p.field, "extnds");
-  EXPECT_NE(p.message.find("unknown key 'extnds' in a file with 'changes:'; did you mean 'extends'?"),
-            std::string::npos)
+  EXPECT_NE(
+      p.message.find("unknown key 'extnds' in a file with 'changes:'; did you mean 'extends'?"),
+      std::string::npos)
       << p.message;
 }
 

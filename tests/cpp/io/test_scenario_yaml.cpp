@@ -21,21 +21,21 @@ namespace {
 
 // A valid scenario; line numbers are referred to by the tests below.
 const std::string kBase =
-    "name: t\n"                                    //  1
-    "horizon: 100\n"                               //  2
-    "report_every: 10\n"                           //  3
-    "won: customer\n"                              //  4
-    "stages:\n"                                    //  5
-    "  lead:\n"                                    //  6
-    "    dwell: {dist: exponential, mean: 7}\n"    //  7
-    "    next: {customer: 0.5, lost: 0.5}\n"       //  8
-    "  customer:\n"                                //  9
-    "    dwell: {mean: 300}\n"                     // 10
-    "    next: {lost: 1}\n"                        // 11
-    "  lost: {absorbing: true}\n"                  // 12
-    "arrivals:\n"                                  // 13
-    "  initial:\n"                                 // 14
-    "    - {stage: lead, count: 100}\n";           // 15
+    "name: t\n"                                  //  1
+    "horizon: 100\n"                             //  2
+    "report_every: 10\n"                         //  3
+    "won: customer\n"                            //  4
+    "stages:\n"                                  //  5
+    "  lead:\n"                                  //  6
+    "    dwell: {dist: exponential, mean: 7}\n"  //  7
+    "    next: {customer: 0.5, lost: 0.5}\n"     //  8
+    "  customer:\n"                              //  9
+    "    dwell: {mean: 300}\n"                   // 10
+    "    next: {lost: 1}\n"                      // 11
+    "  lost: {absorbing: true}\n"                // 12
+    "arrivals:\n"                                // 13
+    "  initial:\n"                               // 14
+    "    - {stage: lead, count: 100}\n";         // 15
 
 /// kBase with one fragment replaced (the test fails when the fragment is absent).
 std::string edit(const std::string& from, const std::string& to) {
@@ -133,18 +133,18 @@ TEST(ScenarioYamlTest, keeps_written_order_of_stages_next_and_touchpoints) {
 
 TEST(ScenarioYamlTest, records_lines_of_mappings_and_keys) {
   const std::string yaml = kBase +
-                           "touchpoints:\n"                                     // 16
-                           "  call:\n"                                          // 17
-                           "    stages: [lead]\n"                               // 18
-                           "    schedule:\n"                                    // 19
-                           "      after_entry: {days: [1, 3], every: 14}\n"     // 20
-                           "      calendar:\n"                                  // 21
-                           "        every: 7\n"                                 // 22
-                           "    effect:\n"                                      // 23
-                           "      move:\n"                                      // 24
-                           "        to: customer\n"                             // 25
-                           "        probability: 0.2\n"                         // 26
-                           "      window: 3\n";                                 // 27
+                           "touchpoints:\n"                                  // 16
+                           "  call:\n"                                       // 17
+                           "    stages: [lead]\n"                            // 18
+                           "    schedule:\n"                                 // 19
+                           "      after_entry: {days: [1, 3], every: 14}\n"  // 20
+                           "      calendar:\n"                               // 21
+                           "        every: 7\n"                              // 22
+                           "    effect:\n"                                   // 23
+                           "      move:\n"                                   // 24
+                           "        to: customer\n"                          // 25
+                           "        probability: 0.2\n"                      // 26
+                           "      window: 3\n";                              // 27
   const Scenario s = parse_scenario(yaml);
   EXPECT_EQ(s.where.line, 1);
   EXPECT_EQ(s.where.of("won"), 4);
@@ -344,9 +344,12 @@ TEST(ScenarioYamlTest, a_misspelt_top_level_key_lists_and_suggests_changes_and_e
   // one reaches it: the message lists them and suggests them like any other top-level key.
   auto problems = parse_problems(kBase + "chnages: {horizon: 3}\n");
   ASSERT_EQ(problems.size(), 1U);
-  expect_problem(problems, "chnages", 16, "unknown key 'chnages' (expected one of: arrivals, changes, ");
-  EXPECT_NE(problems[0].message.find(", extends, horizon, "), std::string::npos) << problems[0].message;
-  EXPECT_NE(problems[0].message.find("; did you mean 'changes'?"), std::string::npos) << problems[0].message;
+  expect_problem(problems, "chnages", 16,
+                 "unknown key 'chnages' (expected one of: arrivals, changes, ");
+  EXPECT_NE(problems[0].message.find(", extends, horizon, "), std::string::npos)
+      << problems[0].message;
+  EXPECT_NE(problems[0].message.find("; did you mean 'changes'?"), std::string::npos)
+      << problems[0].message;
   problems = parse_problems(kBase + "extnds: base.yaml\n");
   expect_problem(problems, "extnds", 16, "did you mean 'extends'?");
   problems = parse_problems(kBase + "replicatons: 3\n");
@@ -355,12 +358,12 @@ TEST(ScenarioYamlTest, a_misspelt_top_level_key_lists_and_suggests_changes_and_e
 
 TEST(ScenarioYamlTest, reports_unknown_keys_in_nested_mappings) {
   const std::string yaml = kBase +
-                           "touchpoints:\n"                                            // 16
-                           "  webinar:\n"                                              // 17
-                           "    stages: [lead]\n"                                      // 18
-                           "    schedule:\n"                                           // 19
-                           "      calendar: {evry: 7}\n"                               // 20
-                           "    effect: {windw: 3, move: {to: lead, prob: 1}}\n";      // 21
+                           "touchpoints:\n"                                        // 16
+                           "  webinar:\n"                                          // 17
+                           "    stages: [lead]\n"                                  // 18
+                           "    schedule:\n"                                       // 19
+                           "      calendar: {evry: 7}\n"                           // 20
+                           "    effect: {windw: 3, move: {to: lead, prob: 1}}\n";  // 21
   const auto problems = parse_problems(yaml);
   expect_problem(problems, "touchpoints.webinar.schedule.calendar.evry", 20,
                  "did you mean 'every'?");
@@ -369,8 +372,7 @@ TEST(ScenarioYamlTest, reports_unknown_keys_in_nested_mappings) {
 }
 
 TEST(ScenarioYamlTest, reports_unknown_dwell_parameter) {
-  const auto problems =
-      parse_problems(edit("dwell: {mean: 300}", "dwell: {maen: 300}"));
+  const auto problems = parse_problems(edit("dwell: {mean: 300}", "dwell: {maen: 300}"));
   expect_problem(problems, "stages.customer.dwell.maen", 10, "did you mean 'mean'?");
 }
 
@@ -391,9 +393,9 @@ TEST(ScenarioYamlTest, reports_quoted_number_as_wrong_type) {
 }
 
 TEST(ScenarioYamlTest, reports_wrong_type_mapping_and_sequence) {
-  const auto problems = parse_problems(
-      edit("    next: {lost: 1}", "    next: [lost]").append("touchpoints:\n"
-                                                          "  t: {stages: lead, schedule: 3}\n"));
+  const auto problems = parse_problems(edit("    next: {lost: 1}", "    next: [lost]")
+                                           .append("touchpoints:\n"
+                                                   "  t: {stages: lead, schedule: 3}\n"));
   expect_problem(problems, "stages.customer.next", 11, "expected a mapping, got a sequence");
   expect_problem(problems, "touchpoints.t.stages", 17, "expected a sequence, got \"lead\"");
   expect_problem(problems, "touchpoints.t.schedule", 17, "expected a mapping, got \"3\"");
@@ -434,16 +436,16 @@ TEST(ScenarioYamlTest, reports_missing_required_top_level_keys) {
 
 TEST(ScenarioYamlTest, reports_missing_required_nested_keys) {
   const std::string yaml = kBase +
-                           "  streams:\n"                                         // 16
-                           "    - {stage: lead}\n"                                // 17
-                           "segments:\n"                                          // 18
-                           "  icp: {stages: {}}\n"                                // 19
-                           "money:\n"                                             // 20
-                           "  one_off:\n"                                         // 21
-                           "    - {from: lead}\n"                                 // 22
-                           "touchpoints:\n"                                       // 23
-                           "  t:\n"                                               // 24
-                           "    effect: {move: {probability: 1}}\n";              // 25
+                           "  streams:\n"                             // 16
+                           "    - {stage: lead}\n"                    // 17
+                           "segments:\n"                              // 18
+                           "  icp: {stages: {}}\n"                    // 19
+                           "money:\n"                                 // 20
+                           "  one_off:\n"                             // 21
+                           "    - {from: lead}\n"                     // 22
+                           "touchpoints:\n"                           // 23
+                           "  t:\n"                                   // 24
+                           "    effect: {move: {probability: 1}}\n";  // 25
   const auto problems = parse_problems(yaml);
   expect_problem(problems, "arrivals.streams[0].rate_per_day", 17, "missing required key");
   expect_problem(problems, "segments.icp.share", 19, "missing required key 'share'");
@@ -508,7 +510,8 @@ Problem syntax_problem(const std::string& yaml) {
   EXPECT_EQ(problems.size(), 1U) << dump(problems);
   if (problems.empty()) return {};
   EXPECT_EQ(problems[0].file, "s.yaml");
-  EXPECT_NE(problems[0].message.find("YAML syntax error: "), std::string::npos) << problems[0].to_string();
+  EXPECT_NE(problems[0].message.find("YAML syntax error: "), std::string::npos)
+      << problems[0].to_string();
   return problems[0];
 }
 
@@ -524,7 +527,8 @@ TEST(ScenarioYamlHostileTest, stray_comma_is_a_syntax_error_not_a_hang) {
   EXPECT_NE(p.message.find("unexpected ','"), std::string::npos) << p.to_string();
   // Also a value of a change (lcsim sweep --set horizon=..., Scenario.with_changes) and a scenario
   // text given to apply_changes: both read through yaml_tree::load.
-  for (const auto& [text, value] : std::vector<std::pair<std::string, std::string>>{{kBase, ", 5"}, {",\n", "5"}}) {
+  for (const auto& [text, value] :
+       std::vector<std::pair<std::string, std::string>>{{kBase, ", 5"}, {",\n", "5"}}) {
     try {
       (void)apply_changes(text, {{"horizon", value}}, "s.yaml");
       ADD_FAILURE() << "no InputError for '" << text << "' with horizon=" << value;
@@ -551,7 +555,8 @@ TEST(ScenarioYamlHostileTest, alias_bomb_is_refused_before_it_is_expanded) {
     bomb += "]\n";
   }
   const Problem p = syntax_problem(bomb);
-  EXPECT_NE(p.message.find("more than 1000000 nodes with its aliases expanded"), std::string::npos) << p.to_string();
+  EXPECT_NE(p.message.find("more than 1000000 nodes with its aliases expanded"), std::string::npos)
+      << p.to_string();
   EXPECT_GE(p.line, 16);
   // Aliases that stay small are fine (the unknown keys are reported, not expanded for ever).
   const auto small = parse_problems(kBase + "x: &a [1, 2]\ny: *a\n");
@@ -563,11 +568,13 @@ TEST(ScenarioYamlHostileTest, alias_inside_its_own_anchor_is_a_cycle_and_refused
   // out-of-memory: its copy went 500 levels deep, a thousand nodes a level, ten times over).
   for (const std::string cycle : {"d: &c [1, *c]\n", "d: &m {k: [*m]}\n", "d: &o [[[*o]]]\n"}) {
     const Problem p = syntax_problem(kBase + cycle);
-    EXPECT_NE(p.message.find("an alias refers to a node that contains it"), std::string::npos) << p.to_string();
+    EXPECT_NE(p.message.find("an alias refers to a node that contains it"), std::string::npos)
+        << p.to_string();
     EXPECT_EQ(p.line, 16) << cycle;
   }
   // An alias to a finished node of the same name, defined again later, is fine.
-  expect_problem(parse_problems(kBase + "x: &c [1]\ny: [*c, &c [2], *c]\n"), "x", 16, "unknown key");
+  expect_problem(parse_problems(kBase + "x: &c [1]\ny: [*c, &c [2], *c]\n"), "x", 16,
+                 "unknown key");
 }
 
 TEST(ScenarioYamlHostileTest, deep_nesting_is_a_syntax_error_naming_the_depth) {
@@ -610,9 +617,10 @@ TEST(ScenarioYamlHostileTest, bom_and_crlf_read_as_plain_text) {
 TEST(ScenarioYamlHostileTest, nan_and_inf_parameters_are_refused_with_their_field) {
   for (const char* value : {".nan", ".inf", "-.inf", "1e400", "-0"}) {
     try {
-      (void)compile(parse_scenario(edit("dwell: {dist: exponential, mean: 7}",
-                                        std::string("dwell: {dist: exponential, mean: ") + value + "}"),
-                                   "s.yaml"));
+      (void)compile(
+          parse_scenario(edit("dwell: {dist: exponential, mean: 7}",
+                              std::string("dwell: {dist: exponential, mean: ") + value + "}"),
+                         "s.yaml"));
       ADD_FAILURE() << "compile accepted mean " << value;
     } catch (const InputError& e) {
       EXPECT_EQ(e.problems().front().field, "stages.lead.dwell.mean") << e.what();
@@ -696,7 +704,8 @@ TEST_F(ScenarioFileTest, load_scenario_refuses_devices_fifos_and_huge_files) {
       ADD_FAILURE() << "no InputError for a base " << base;
     } catch (const InputError& e) {
       EXPECT_EQ(e.field(), "extends") << e.what();
-      EXPECT_NE(std::string(e.what()).find("cannot read the base scenario"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("cannot read the base scenario"), std::string::npos)
+          << e.what();
     }
   }
 }
@@ -991,65 +1000,64 @@ TEST(ScenarioYamlTest, to_yaml_round_trips_awkward_names) {
   EXPECT_NO_THROW((void)compile(b));
 }
 
-
 // ---- resources and referrals -------------------------------------------------------------------
 
 // kBase (lines 1-15) plus a served sql stage, two teams and referrals.
 const std::string kTeam =
-    "name: t\n"                                                            //  1
-    "horizon: 100\n"                                                       //  2
-    "report_every: 10\n"                                                   //  3
-    "won: customer\n"                                                      //  4
-    "max_customers: 5000\n"                                                //  5
-    "stages:\n"                                                            //  6
-    "  lead:\n"                                                            //  7
-    "    dwell: {dist: exponential, mean: 7}\n"                            //  8
-    "    next: {sql: 0.5, lost: 0.5}\n"                                    //  9
-    "  sql:\n"                                                             // 10
-    "    next: {customer: 0.4, lead: 0.2, lost: 0.4}\n"                    // 11
-    "  customer:\n"                                                        // 12
-    "    dwell: {mean: 300}\n"                                             // 13
-    "    next: {advocate: 0.2, lost: 0.8}\n"                               // 14
-    "  advocate:\n"                                                        // 15
-    "    next: {lost: 1}\n"                                                // 16
-    "  lost: {absorbing: true}\n"                                          // 17
-    "segments:\n"                                                          // 18
-    "  icp: {share: 0.4}\n"                                                // 19
-    "  smb: {share: 0.6}\n"                                                // 20
-    "arrivals:\n"                                                          // 21
-    "  initial:\n"                                                         // 22
-    "    - {stage: lead, count: 100}\n"                                    // 23
-    "resources:\n"                                                         // 24
-    "  sales:\n"                                                           // 25
-    "    servers: 4\n"                                                     // 26
-    "    changes:\n"                                                       // 27
-    "      - {day: 30, servers: 6}\n"                                      // 28
-    "      - day: 60.5\n"                                                  // 29
-    "        servers: 2\n"                                                 // 30
-    "    serves: [sql]\n"                                                  // 31
-    "    handoff: {dist: fixed, days: 0.5}\n"                              // 32
-    "    service: {dist: exponential, mean: 0.25}\n"                       // 33
-    "    discipline: priority\n"                                           // 34
-    "    priority: [icp, smb]\n"                                           // 35
-    "    patience: {dist: gamma, shape: 2, mean: 3}\n"                     // 36
-    "    abandon_to: lead\n"                                               // 37
-    "    outcome:\n"                                                       // 38
-    "      next: {customer: 0.5, lead: 0.2, lost: 0.3}\n"                  // 39
-    "      decay:\n"                                                       // 40
-    "        stage: customer\n"                                            // 41
-    "        half_life: 2\n"                                               // 42
-    "        to: lost\n"                                                   // 43
-    "    cost_per_server_day: 400\n"                                       // 44
-    "  success:\n"                                                         // 45
-    "    weekdays: [1, 1, 1, 1, 2, 0, 0]\n"                                // 46
-    "    serves: [advocate]\n"                                             // 47
-    "    service: {mean: 1}\n"                                             // 48
-    "referrals:\n"                                                         // 49
+    "name: t\n"                                                                         //  1
+    "horizon: 100\n"                                                                    //  2
+    "report_every: 10\n"                                                                //  3
+    "won: customer\n"                                                                   //  4
+    "max_customers: 5000\n"                                                             //  5
+    "stages:\n"                                                                         //  6
+    "  lead:\n"                                                                         //  7
+    "    dwell: {dist: exponential, mean: 7}\n"                                         //  8
+    "    next: {sql: 0.5, lost: 0.5}\n"                                                 //  9
+    "  sql:\n"                                                                          // 10
+    "    next: {customer: 0.4, lead: 0.2, lost: 0.4}\n"                                 // 11
+    "  customer:\n"                                                                     // 12
+    "    dwell: {mean: 300}\n"                                                          // 13
+    "    next: {advocate: 0.2, lost: 0.8}\n"                                            // 14
+    "  advocate:\n"                                                                     // 15
+    "    next: {lost: 1}\n"                                                             // 16
+    "  lost: {absorbing: true}\n"                                                       // 17
+    "segments:\n"                                                                       // 18
+    "  icp: {share: 0.4}\n"                                                             // 19
+    "  smb: {share: 0.6}\n"                                                             // 20
+    "arrivals:\n"                                                                       // 21
+    "  initial:\n"                                                                      // 22
+    "    - {stage: lead, count: 100}\n"                                                 // 23
+    "resources:\n"                                                                      // 24
+    "  sales:\n"                                                                        // 25
+    "    servers: 4\n"                                                                  // 26
+    "    changes:\n"                                                                    // 27
+    "      - {day: 30, servers: 6}\n"                                                   // 28
+    "      - day: 60.5\n"                                                               // 29
+    "        servers: 2\n"                                                              // 30
+    "    serves: [sql]\n"                                                               // 31
+    "    handoff: {dist: fixed, days: 0.5}\n"                                           // 32
+    "    service: {dist: exponential, mean: 0.25}\n"                                    // 33
+    "    discipline: priority\n"                                                        // 34
+    "    priority: [icp, smb]\n"                                                        // 35
+    "    patience: {dist: gamma, shape: 2, mean: 3}\n"                                  // 36
+    "    abandon_to: lead\n"                                                            // 37
+    "    outcome:\n"                                                                    // 38
+    "      next: {customer: 0.5, lead: 0.2, lost: 0.3}\n"                               // 39
+    "      decay:\n"                                                                    // 40
+    "        stage: customer\n"                                                         // 41
+    "        half_life: 2\n"                                                            // 42
+    "        to: lost\n"                                                                // 43
+    "    cost_per_server_day: 400\n"                                                    // 44
+    "  success:\n"                                                                      // 45
+    "    weekdays: [1, 1, 1, 1, 2, 0, 0]\n"                                             // 46
+    "    serves: [advocate]\n"                                                          // 47
+    "    service: {mean: 1}\n"                                                          // 48
+    "referrals:\n"                                                                      // 49
     "  word_of_mouth: {from: advocate, rate_per_day: 0.005, to: lead, segment: icp}\n"  // 50
-    "  buzz:\n"                                                            // 51
-    "    from: customer\n"                                                 // 52
-    "    rate_per_day: 0.001\n"                                            // 53
-    "    to: lead\n";                                                      // 54
+    "  buzz:\n"                                                                         // 51
+    "    from: customer\n"                                                              // 52
+    "    rate_per_day: 0.001\n"                                                         // 53
+    "    to: lead\n";                                                                   // 54
 
 std::string team(const std::string& from, const std::string& to) {
   std::string text = kTeam;
@@ -1186,12 +1194,14 @@ TEST(ScenarioYamlTeamTest, reports_unknown_keys_with_suggestions) {
   const auto top = parse_problems(team("max_customers: 5000", "max_customer: 5000"));
   expect_problem(top, "max_customer", 5, "did you mean 'max_customers'?");
   const auto resource = parse_problems(team("    servers: 4\n", "    sevrers: 4\n"));
-  expect_problem(resource, "resources.sales.sevrers", 26,
-                 "unknown key 'sevrers' (expected one of: abandon_to, changes, cost_per_server_day, "
-                 "discipline, handoff, outcome, patience, priority, servers, serves, service, "
-                 "weekdays); did you mean 'servers'?");
-  expect_problem(parse_problems(team("      - {day: 30, servers: 6}", "      - {days: 30, servers: 6}")),
-                 "resources.sales.changes[0].days", 28, "did you mean 'day'?");
+  expect_problem(
+      resource, "resources.sales.sevrers", 26,
+      "unknown key 'sevrers' (expected one of: abandon_to, changes, cost_per_server_day, "
+      "discipline, handoff, outcome, patience, priority, servers, serves, service, "
+      "weekdays); did you mean 'servers'?");
+  expect_problem(
+      parse_problems(team("      - {day: 30, servers: 6}", "      - {days: 30, servers: 6}")),
+      "resources.sales.changes[0].days", 28, "did you mean 'day'?");
   expect_problem(parse_problems(team("      next: {customer", "      nxt: {customer")),
                  "resources.sales.outcome.nxt", 39, "did you mean 'next'?");
   expect_problem(parse_problems(team("        half_life: 2", "        halflife: 2")),
@@ -1203,23 +1213,26 @@ TEST(ScenarioYamlTeamTest, reports_unknown_keys_with_suggestions) {
 }
 
 TEST(ScenarioYamlTeamTest, reports_missing_required_keys) {
-  const auto resource = parse_problems(team("    serves: [advocate]\n    service: {mean: 1}\n", ""));
+  const auto resource =
+      parse_problems(team("    serves: [advocate]\n    service: {mean: 1}\n", ""));
   expect_problem(resource, "resources.success.serves", 45, "missing required key 'serves'");
   expect_problem(resource, "resources.success.service", 45, "missing required key 'service'");
   const auto change = parse_problems(team("      - {day: 30, servers: 6}", "      - {}"));
   expect_problem(change, "resources.sales.changes[0].day", 28, "missing required key 'day'");
-  expect_problem(change, "resources.sales.changes[0].servers", 28, "missing required key 'servers'");
-  const auto decay = parse_problems(team("        stage: customer\n        half_life: 2\n        to: lost\n",
-                                         "        {}\n"));
+  expect_problem(change, "resources.sales.changes[0].servers", 28,
+                 "missing required key 'servers'");
+  const auto decay = parse_problems(
+      team("        stage: customer\n        half_life: 2\n        to: lost\n", "        {}\n"));
   expect_problem(decay, "resources.sales.outcome.decay.stage", 40, "missing required key 'stage'");
   expect_problem(decay, "resources.sales.outcome.decay.to", 40, "missing required key 'to'");
   const auto decay_keys = parse_problems(team("        half_life: 2\n", ""));
   expect_problem(decay_keys, "resources.sales.outcome.decay.half_life", 40,
                  "missing required key 'half_life'");
-  const auto referral = parse_problems(team("{from: advocate, rate_per_day: 0.005, to: lead, segment: icp}",
-                                            "{segment: icp}"));
+  const auto referral = parse_problems(
+      team("{from: advocate, rate_per_day: 0.005, to: lead, segment: icp}", "{segment: icp}"));
   expect_problem(referral, "referrals.word_of_mouth.from", 50, "missing required key 'from'");
-  expect_problem(referral, "referrals.word_of_mouth.rate_per_day", 50, "missing required key 'rate_per_day'");
+  expect_problem(referral, "referrals.word_of_mouth.rate_per_day", 50,
+                 "missing required key 'rate_per_day'");
   expect_problem(referral, "referrals.word_of_mouth.to", 50, "missing required key 'to'");
 }
 
@@ -1228,12 +1241,13 @@ TEST(ScenarioYamlTeamTest, reports_wrong_types) {
                  "expected an integer, got \"2.5\"");
   expect_problem(parse_problems(team("[1, 1, 1, 1, 2, 0, 0]", "[1, 1, x, 1, 2, 0, 0]")),
                  "resources.success.weekdays[2]", 46, "expected an integer, got \"x\"");
-  expect_problem(parse_problems(team("[1, 1, 1, 1, 2, 0, 0]", "5")), "resources.success.weekdays", 46,
-                 "expected a sequence, got \"5\"");
-  expect_problem(parse_problems(team("    changes:\n      - {day: 30, servers: 6}\n      - day: 60.5\n"
-                                     "        servers: 2\n",
-                                     "    changes: {day: 1}\n")),
-                 "resources.sales.changes", 27, "expected a sequence, got a mapping");
+  expect_problem(parse_problems(team("[1, 1, 1, 1, 2, 0, 0]", "5")), "resources.success.weekdays",
+                 46, "expected a sequence, got \"5\"");
+  expect_problem(
+      parse_problems(team("    changes:\n      - {day: 30, servers: 6}\n      - day: 60.5\n"
+                          "        servers: 2\n",
+                          "    changes: {day: 1}\n")),
+      "resources.sales.changes", 27, "expected a sequence, got a mapping");
   expect_problem(parse_problems(team("serves: [sql]", "serves: sql")), "resources.sales.serves", 31,
                  "expected a sequence, got \"sql\"");
   expect_problem(parse_problems(team("discipline: priority", "discipline: [priority]")),
@@ -1242,8 +1256,8 @@ TEST(ScenarioYamlTeamTest, reports_wrong_types) {
                  "resources.sales.outcome.decay.half_life", 42, "expected a number, got \"two\"");
   expect_problem(parse_problems(team("    outcome:\n", "    outcome: 3\n    unused:\n")),
                  "resources.sales.outcome", 38, "expected a mapping, got \"3\"");
-  expect_problem(parse_problems(team("max_customers: 5000", "max_customers: lots")), "max_customers", 5,
-                 "expected an integer, got \"lots\"");
+  expect_problem(parse_problems(team("max_customers: 5000", "max_customers: lots")),
+                 "max_customers", 5, "expected an integer, got \"lots\"");
   expect_problem(parse_problems(team("resources:\n", "resources: []\nx:\n")), "resources", 24,
                  "expected a mapping, got a sequence");
   expect_problem(parse_problems(team("rate_per_day: 0.005", "rate_per_day: \"0.005\"")),

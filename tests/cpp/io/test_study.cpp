@@ -35,9 +35,8 @@ class TempDir {
   TempDir() {
     static std::atomic<int> counter{0};
     const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-    path_ = fs::temp_directory_path() /
-            ("lcsim-test-study-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
-             std::to_string(now));
+    path_ = fs::temp_directory_path() / ("lcsim-test-study-" + std::to_string(::getpid()) + "-" +
+                                         std::to_string(counter++) + "-" + std::to_string(now));
     fs::create_directories(path_);
   }
   TempDir(const TempDir&) = delete;
@@ -63,7 +62,9 @@ class Numbers {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
   }
-  std::int64_t below(std::int64_t n) { return static_cast<std::int64_t>(next() % static_cast<std::uint64_t>(n)); }
+  std::int64_t below(std::int64_t n) {
+    return static_cast<std::int64_t>(next() % static_cast<std::uint64_t>(n));
+  }
   double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 
  private:
@@ -99,13 +100,16 @@ lcsim::Run make_run(const std::string& name, const RunSpec& spec) {
   for (int s = 0; s < spec.stages; ++s) info.stage_names.push_back("stage" + std::to_string(s));
   info.won = spec.stages > 0 ? info.stage_names.back() : "";
   info.segment_names = {"smb", "enterprise", ""};
-  for (int k = 0; k < spec.touchpoints; ++k) info.touchpoint_names.push_back("tp" + std::to_string(k));
-  for (int q = 0; q < spec.resources; ++q) info.resource_names.push_back(q == 1 ? "sales-Ünï" : "team" + std::to_string(q));
+  for (int k = 0; k < spec.touchpoints; ++k)
+    info.touchpoint_names.push_back("tp" + std::to_string(k));
+  for (int q = 0; q < spec.resources; ++q)
+    info.resource_names.push_back(q == 1 ? "sales-Ünï" : "team" + std::to_string(q));
   info.metric_names = {"customers", "conversions", "conversion_rate", "time_to_convert.mean",
                        "time_to_convert.median"};
   for (const auto& s : info.stage_names) info.metric_names.push_back("dropoff." + s);
   for (const auto& q : info.resource_names) {
-    for (const auto& m : resource_metric_names()) info.metric_names.push_back("resource." + q + "." + m);
+    for (const auto& m : resource_metric_names())
+      info.metric_names.push_back("resource." + q + "." + m);
   }
   info.cause_names = {"exit", "arrival"};
   for (const auto& t : info.touchpoint_names) info.cause_names.push_back("touchpoint:" + t);
@@ -132,7 +136,8 @@ lcsim::Run make_run(const std::string& name, const RunSpec& spec) {
     rep.num_resources = spec.resources;
     for (std::size_t i = 0; i < T * static_cast<std::size_t>(spec.resources); ++i) {
       rep.queue_length.push_back(rng.below(10'000));
-      rep.queue_wait.push_back((i + r) % 4 == 0 ? std::numeric_limits<double>::quiet_NaN() : rng.uniform() * 5);
+      rep.queue_wait.push_back((i + r) % 4 == 0 ? std::numeric_limits<double>::quiet_NaN()
+                                                : rng.uniform() * 5);
     }
     for (std::size_t m = 0; m < info.metric_names.size(); ++m) {
       rep.metrics.push_back((m + r) % 3 == 0 ? std::numeric_limits<double>::quiet_NaN()
@@ -150,7 +155,7 @@ lcsim::Run make_run(const std::string& name, const RunSpec& spec) {
         ev.from = static_cast<std::int16_t>(e % 3 == 0 ? -1 : rng.below(std::max(spec.stages, 1)));
         ev.to = static_cast<std::int16_t>(rng.below(std::max(spec.stages, 1)));
         ev.cause = static_cast<std::int16_t>(e % 3 == 0 ? std::int64_t{kCauseArrival}
-                                                         : rng.below(2 + spec.touchpoints));
+                                                        : rng.below(2 + spec.touchpoints));
         rep.events.push_back(ev);
       }
     }
@@ -186,7 +191,9 @@ bool same(const std::vector<double>& a, const std::vector<double>& b) {
 
 /// Everything in two runs is equal (NaN equals NaN); the message names the first difference.
 ::testing::AssertionResult same_run(const lcsim::Run& a, const lcsim::Run& b) {
-  auto fail = [](const std::string& what) { return ::testing::AssertionFailure() << what << " differs"; };
+  auto fail = [](const std::string& what) {
+    return ::testing::AssertionFailure() << what << " differs";
+  };
   const RunInfo& x = a.info;
   const RunInfo& y = b.info;
   if (x.name != y.name) return fail("info.name ('" + x.name + "' vs '" + y.name + "')");
@@ -338,11 +345,13 @@ TEST(StudyTest, RoundTripWithParameterDraws) {
   spec.reps = 4;
   lcsim::Run run = make_run("psa", spec);
   lcsim::ParameterDraws draws;
-  draws.parameters = {"stages.lead.next.mql", "stages.lead.next.lost", "arrivals.streams[0].rate_per_day"};
+  draws.parameters = {"stages.lead.next.mql", "stages.lead.next.lost",
+                      "arrivals.streams[0].rate_per_day"};
   draws.values = {0.25, 0.75, 3.5, 0.25, 0.75, 3.5, 0.5, 0.5, 4.25, 0.5, 0.5, 4.25};
   draws.inner = 2;
   draws.source = "calibration of events.csv";
-  draws.note = "parameter uncertainty from calibration of events.csv: 2 posterior draws x 2 replication(s)";
+  draws.note =
+      "parameter uncertainty from calibration of events.csv: 2 posterior draws x 2 replication(s)";
   run.parameter_draws = draws;
   Study::append(path, run, "psa");
   const lcsim::Run back = Study::read_run(path, "psa");
@@ -583,7 +592,8 @@ TEST(StudyTest, Format11StudyIsReadWithoutResourcesAndUpgradedOnAppend) {
   Study::append(path, teams, "teams");
   {
     hdf5::File file = hdf5::open_file(path, false);
-    EXPECT_EQ(hdf5::read_ints_attr(file, "format_version"), (std::vector<int>{kStudyFormatMajor, kStudyFormatMinor}));
+    EXPECT_EQ(hdf5::read_ints_attr(file, "format_version"),
+              (std::vector<int>{kStudyFormatMajor, kStudyFormatMinor}));
     hdf5::Group run = hdf5::open_group(hdf5::open_group(file, "runs"), "old");
     EXPECT_FALSE(hdf5::has_attr(run, "resource_names"));  // old runs are left as they were
   }
@@ -767,7 +777,8 @@ TEST(StudyTest, BadNameIsAnInputError) {
   TempDir dir;
   const std::string path = dir.file("study.h5");
   const lcsim::Run run = make_run("base", {});
-  for (const std::string name : {"", ".hidden", "a/b", "a b", "caf\xc3\xa9", "x:y", "..", "tab\t"}) {
+  for (const std::string name :
+       {"", ".hidden", "a/b", "a b", "caf\xc3\xa9", "x:y", "..", "tab\t"}) {
     try {
       Study::append(path, run, name);
       FAIL() << "no exception for '" << name << "'";
@@ -811,8 +822,9 @@ TEST(StudyTest, MissingFileIsAnIoError) {
   EXPECT_NE(list.find("no such"), std::string::npos) << list;
   const std::string read = io_error_message([&] { static_cast<void>(Study::read_run(path, "x")); });
   EXPECT_NE(read.find(path), std::string::npos) << read;
-  EXPECT_NE(io_error_message([&] { static_cast<void>(Study::list_runs(dir.path().string())); })
-                .find("directory"),
+  EXPECT_NE(io_error_message([&] {
+              static_cast<void>(Study::list_runs(dir.path().string()));
+            }).find("directory"),
             std::string::npos);
 }
 
@@ -970,8 +982,10 @@ Comparison make_comparison(std::uint64_t seed = 1) {
   c.precision_metrics = {"conversions", "cost.total"};
   for (int k = 0; k < 2; ++k) {
     VariantComparison v;
-    v.run = make_run("variant-arm-" + std::to_string(k), small_spec(seed + 10 + static_cast<std::uint64_t>(k)));
-    v.changed_touchpoints = k == 0 ? std::vector<std::string>{"tp0", "webinar ✓"} : std::vector<std::string>{};
+    v.run = make_run("variant-arm-" + std::to_string(k),
+                     small_spec(seed + 10 + static_cast<std::uint64_t>(k)));
+    v.changed_touchpoints =
+        k == 0 ? std::vector<std::string>{"tp0", "webinar ✓"} : std::vector<std::string>{};
     v.deltas = {delta_row("customers", 100.0 + k), delta_row("conversions", 12.5),
                 delta_row("time_to_convert.mean", 3.0)};
     v.deltas[1].variance_reduction = kInf;  // paired differences that do not vary
@@ -984,7 +998,8 @@ Comparison make_comparison(std::uint64_t seed = 1) {
                    {"smb", "lead", 250, 10, 19, 9, 0},
                    {"entreprise é", "mql", std::int64_t{1} << 36, 0, 0, 0, 0}};
     }
-    v.verdict = "variant " + std::to_string(k + 1) + ": +5.0 conversions per 1,000 customers (95% CI 1.2 to 8.8)";
+    v.verdict = "variant " + std::to_string(k + 1) +
+                ": +5.0 conversions per 1,000 customers (95% CI 1.2 to 8.8)";
     c.variants.push_back(std::move(v));
   }
   return c;
@@ -1000,7 +1015,9 @@ Comparison stored_comparison(Comparison c, const std::string& name) {
 }
 
 ::testing::AssertionResult same_comparison(const Comparison& a, const Comparison& b) {
-  auto fail = [](const std::string& what) { return ::testing::AssertionFailure() << what << " differs"; };
+  auto fail = [](const std::string& what) {
+    return ::testing::AssertionFailure() << what << " differs";
+  };
   if (a.replications != b.replications) return fail("replications");
   if (!same(a.precision, b.precision)) return fail("precision");
   if (a.precision_met != b.precision_met) return fail("precision_met");
@@ -1018,11 +1035,12 @@ Comparison stored_comparison(Comparison c, const std::string& name) {
     for (std::size_t i = 0; i < v.deltas.size(); ++i) {
       const DeltaRow& p = v.deltas[i];
       const DeltaRow& q = w.deltas[i];
-      if (p.metric != q.metric || !same(p.base_mean, q.base_mean) || !same(p.variant_mean, q.variant_mean) ||
-          !same(p.delta, q.delta) || !same(p.delta_std, q.delta_std) || !same(p.ci_low, q.ci_low) ||
-          !same(p.ci_high, q.ci_high) || !same(p.lift, q.lift) || !same(p.lift_ci_low, q.lift_ci_low) ||
-          !same(p.lift_ci_high, q.lift_ci_high) || !same(p.variance_reduction, q.variance_reduction) ||
-          p.n != q.n) {
+      if (p.metric != q.metric || !same(p.base_mean, q.base_mean) ||
+          !same(p.variant_mean, q.variant_mean) || !same(p.delta, q.delta) ||
+          !same(p.delta_std, q.delta_std) || !same(p.ci_low, q.ci_low) ||
+          !same(p.ci_high, q.ci_high) || !same(p.lift, q.lift) ||
+          !same(p.lift_ci_low, q.lift_ci_low) || !same(p.lift_ci_high, q.lift_ci_high) ||
+          !same(p.variance_reduction, q.variance_reduction) || p.n != q.n) {
         return fail(at + "deltas[" + std::to_string(i) + "]");
       }
     }
@@ -1059,19 +1077,23 @@ Sweep make_sweep(std::uint64_t seed = 30) {
 }
 
 Sweep stored_sweep(Sweep s, const std::string& name) {
-  for (std::size_t i = 0; i < s.points.size(); ++i) s.points[i].run.info.name = name + ".p" + std::to_string(i);
+  for (std::size_t i = 0; i < s.points.size(); ++i)
+    s.points[i].run.info.name = name + ".p" + std::to_string(i);
   return s;
 }
 
 ::testing::AssertionResult same_sweep(const Sweep& a, const Sweep& b) {
-  auto fail = [](const std::string& what) { return ::testing::AssertionFailure() << what << " differs"; };
+  auto fail = [](const std::string& what) {
+    return ::testing::AssertionFailure() << what << " differs";
+  };
   if (a.design != b.design) return fail("design");
   if (a.parameters != b.parameters) return fail("parameters");
   if (a.points.size() != b.points.size()) return fail("number of points");
   for (std::size_t i = 0; i < a.points.size(); ++i) {
     const std::string at = "points[" + std::to_string(i) + "].";
     if (a.points[i].values != b.points[i].values) return fail(at + "values");
-    if (auto r = same_run(a.points[i].run, b.points[i].run); !r) return fail(at + "run: " + r.message());
+    if (auto r = same_run(a.points[i].run, b.points[i].run); !r)
+      return fail(at + "run: " + r.message());
   }
   return ::testing::AssertionSuccess();
 }
@@ -1107,7 +1129,8 @@ TEST(StudyRecordsTest, ComparisonRoundTrip) {
   EXPECT_TRUE(temp_files(dir).empty());
 
   // The runs are ordinary runs too.
-  EXPECT_EQ(Study::list_runs(path), (std::vector<std::string>{"email.base", "email.v1", "email.v2"}));
+  EXPECT_EQ(Study::list_runs(path),
+            (std::vector<std::string>{"email.base", "email.v1", "email.v2"}));
   lcsim::Run v2 = c.variants[1].run;
   v2.info.name = "email.v2";
   EXPECT_TRUE(same_run(Study::read_run(path, "email.v2"), v2));
@@ -1122,7 +1145,8 @@ TEST(StudyRecordsTest, ComparisonWithoutVariants) {
   c.precision_met = true;
   Study::append_comparison(path, c, "alone");
   EXPECT_EQ(Study::list_runs(path), std::vector<std::string>{"alone.base"});
-  EXPECT_TRUE(same_comparison(Study::read_comparison(path, "alone"), stored_comparison(c, "alone")));
+  EXPECT_TRUE(
+      same_comparison(Study::read_comparison(path, "alone"), stored_comparison(c, "alone")));
 }
 
 TEST(StudyRecordsTest, ComparisonLayoutMatchesTheFormatDocument) {
@@ -1140,16 +1164,17 @@ TEST(StudyRecordsTest, ComparisonLayoutMatchesTheFormatDocument) {
   EXPECT_EQ(hdf5::read_int_attr(group, "precision_met"), 0);
   EXPECT_EQ(hdf5::read_strings_attr(group, "precision_metrics"), c.precision_metrics);
   EXPECT_EQ(hdf5::read_string_attr(group, "base_run"), "cmp.base");
-  EXPECT_EQ(hdf5::read_strings_attr(group, "variant_runs"), (std::vector<std::string>{"cmp.v1", "cmp.v2"}));
+  EXPECT_EQ(hdf5::read_strings_attr(group, "variant_runs"),
+            (std::vector<std::string>{"cmp.v1", "cmp.v2"}));
   EXPECT_EQ(hdf5::link_names(group), (std::vector<std::string>{"v1", "v2"}));
   hdf5::Group v1 = hdf5::open_group(group, "v1");
   EXPECT_EQ(hdf5::read_string_attr(v1, "run"), "cmp.v1");
   EXPECT_EQ(hdf5::read_string_attr(v1, "verdict"), c.variants[0].verdict);
   EXPECT_EQ(hdf5::read_strings_attr(v1, "changed_touchpoints"), c.variants[0].changed_touchpoints);
   EXPECT_EQ(compound_members(hdf5::open_dataset(v1, "deltas")),
-            (std::vector<std::string>{"metric", "base_mean", "variant_mean", "delta", "delta_std", "ci_low",
-                                      "ci_high", "lift", "lift_ci_low", "lift_ci_high", "variance_reduction",
-                                      "n"}));
+            (std::vector<std::string>{"metric", "base_mean", "variant_mean", "delta", "delta_std",
+                                      "ci_low", "ci_high", "lift", "lift_ci_low", "lift_ci_high",
+                                      "variance_reduction", "n"}));
   EXPECT_EQ(hdf5::num_rows(hdf5::open_dataset(v1, "deltas")), 3u);
   EXPECT_EQ(compound_members(hdf5::open_dataset(v1, "changes")),
             (std::vector<std::string>{"segment", "reached_in", "customers", "converted_base",
@@ -1227,7 +1252,8 @@ TEST(StudyRecordsTest, DuplicateNamesAreInputErrorsAndLeaveTheFileAlone) {
   const std::string before = read_bytes(path);
 
   std::string message = input_error_message([&] { Study::append_comparison(path, c, "cmp"); });
-  EXPECT_NE(message.find("comparison 'cmp' already exists in " + path), std::string::npos) << message;
+  EXPECT_NE(message.find("comparison 'cmp' already exists in " + path), std::string::npos)
+      << message;
   message = input_error_message([&] { Study::append_sweep(path, s, "sw"); });
   EXPECT_NE(message.find("sweep 'sw' already exists in " + path), std::string::npos) << message;
 
@@ -1244,7 +1270,8 @@ TEST(StudyRecordsTest, RunNameClashIsAnInputErrorAndLeavesTheFileAlone) {
   Study::append(path, make_run("y", spec), "sw.p2");
   const std::string before = read_bytes(path);
 
-  std::string message = input_error_message([&] { Study::append_comparison(path, make_comparison(), "cmp"); });
+  std::string message =
+      input_error_message([&] { Study::append_comparison(path, make_comparison(), "cmp"); });
   EXPECT_NE(message.find("'cmp.v2'"), std::string::npos) << message;
   EXPECT_NE(message.find("already exists"), std::string::npos) << message;
   message = input_error_message([&] { Study::append_sweep(path, make_sweep(), "sw"); });
@@ -1270,16 +1297,21 @@ TEST(StudyRecordsTest, SweepNamesAreCheckedBeforeWritingWithAppendsMessages) {
   TempDir dir;
   const std::string path = dir.file("study.h5");
   EXPECT_NO_THROW(Study::check_sweep_names(path, "sw", 3));  // no study yet
-  EXPECT_NE(input_error_message([&] { Study::check_sweep_names(path, ".hidden", 3); }).find("sweep name"),
-            std::string::npos);
+  EXPECT_NE(
+      input_error_message([&] { Study::check_sweep_names(path, ".hidden", 3); }).find("sweep name"),
+      std::string::npos);
   RunSpec spec;
   spec.events = false;
   Study::append(path, make_run("y", spec), "other.p2");
   Study::append_sweep(path, make_sweep(), "sw");
   const std::string before = read_bytes(path);
-  EXPECT_NE(input_error_message([&] { Study::check_sweep_names(path, "sw", 1); }).find("sweep 'sw' already exists in " + path),
+  EXPECT_NE(input_error_message([&] {
+              Study::check_sweep_names(path, "sw", 1);
+            }).find("sweep 'sw' already exists in " + path),
             std::string::npos);
-  EXPECT_NE(input_error_message([&] { Study::check_sweep_names(path, "other", 3); }).find("needs run 'other.p2'"),
+  EXPECT_NE(input_error_message([&] {
+              Study::check_sweep_names(path, "other", 3);
+            }).find("needs run 'other.p2'"),
             std::string::npos);
   EXPECT_NO_THROW(Study::check_sweep_names(path, "other", 2));  // other.p0, other.p1 are free
   EXPECT_EQ(read_bytes(path), before);
@@ -1291,7 +1323,9 @@ TEST(StudyRecordsTest, BadNamesAreInputErrors) {
   const Comparison c = make_comparison();
   const Sweep s = make_sweep();
   for (const std::string name : {"", ".hidden", "a/b", "a b", "caf\xc3\xa9"}) {
-    EXPECT_NE(input_error_message([&] { Study::append_comparison(path, c, name); }).find("comparison name"),
+    EXPECT_NE(input_error_message([&] {
+                Study::append_comparison(path, c, name);
+              }).find("comparison name"),
               std::string::npos)
         << name;
     EXPECT_NE(input_error_message([&] { Study::append_sweep(path, s, name); }).find("sweep name"),
@@ -1308,14 +1342,17 @@ TEST(StudyRecordsTest, BadSweepParametersAreInputErrors) {
   const std::string before = read_bytes(path);
   Sweep twice = make_sweep();
   twice.parameters[1] = twice.parameters[0];
-  EXPECT_NE(input_error_message([&] { Study::append_sweep(path, twice, "s"); }, "parameters").find("twice"),
+  EXPECT_NE(input_error_message([&] { Study::append_sweep(path, twice, "s"); }, "parameters")
+                .find("twice"),
             std::string::npos);
   Sweep point = make_sweep();
   point.parameters[0] = "point";
-  EXPECT_NE(input_error_message([&] { Study::append_sweep(path, point, "s"); }, "parameters"), "no exception");
+  EXPECT_NE(input_error_message([&] { Study::append_sweep(path, point, "s"); }, "parameters"),
+            "no exception");
   Sweep ragged = make_sweep();
   ragged.points[2].values.pop_back();
-  EXPECT_NE(input_error_message([&] { Study::append_sweep(path, ragged, "s"); }, "points").find("point 2"),
+  EXPECT_NE(input_error_message([&] { Study::append_sweep(path, ragged, "s"); }, "points")
+                .find("point 2"),
             std::string::npos);
   EXPECT_EQ(read_bytes(path), before);
 }
@@ -1336,7 +1373,8 @@ TEST(StudyRecordsTest, UnknownNamesAreInputErrorsNamingTheAvailableOnes) {
   TempDir dir;
   const std::string path = dir.file("study.h5");
   Study::append(path, make_run("a", {}), "a");
-  std::string message = input_error_message([&] { static_cast<void>(Study::read_comparison(path, "c")); });
+  std::string message =
+      input_error_message([&] { static_cast<void>(Study::read_comparison(path, "c")); });
   EXPECT_NE(message.find("no comparison 'c'"), std::string::npos) << message;
   EXPECT_NE(message.find("available comparisons: (none)"), std::string::npos) << message;
   Study::append_comparison(path, make_comparison(), "c1");
@@ -1509,7 +1547,8 @@ TEST(StudyRecordsTest, KilledComparisonWriterLeavesTheStudyIntact) {
 
   EXPECT_EQ(read_bytes(path), before);
   EXPECT_EQ(Study::list_comparisons(path), std::vector<std::string>{"earlier"});
-  EXPECT_TRUE(same_comparison(Study::read_comparison(path, "earlier"), stored_comparison(earlier, "earlier")));
+  EXPECT_TRUE(same_comparison(Study::read_comparison(path, "earlier"),
+                              stored_comparison(earlier, "earlier")));
   EXPECT_TRUE(same_sweep(Study::read_sweep(path, "sw"), stored_sweep(sweep, "sw")));
   EXPECT_TRUE(same_run(Study::read_run(path, "a"), a));
   EXPECT_EQ(Study::list_runs(path).size(), 1u + 3u + 3u);
@@ -1581,13 +1620,13 @@ TEST(StudyTest, ConcurrentThreadsAllLand) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(Study::list_runs(path), (std::vector<std::string>{"t0", "t1", "t2", "t3"}));
-  for (const lcsim::Run& run : runs) EXPECT_TRUE(same_run(Study::read_run(path, run.info.name), run));
-  EXPECT_FALSE(fs::exists(path + ".lock"));  // removed by each holder before it unlocked, yet all landed
+  for (const lcsim::Run& run : runs)
+    EXPECT_TRUE(same_run(Study::read_run(path, run.info.name), run));
+  EXPECT_FALSE(
+      fs::exists(path + ".lock"));  // removed by each holder before it unlocked, yet all landed
 }
 
-
 // ---- optimisations ---------------------------------------------------------------------------------
-
 
 Optimisation make_optimisation() {
   Optimisation o;
@@ -1602,7 +1641,6 @@ Optimisation make_optimisation() {
   o.selection = make_comparison(70);
   return o;
 }
-
 
 TEST(StudyRecordsTest, OptimisationRoundTripAndLayout) {
   TempDir dir;
@@ -1649,21 +1687,28 @@ TEST(StudyRecordsTest, OptimisationNameClashesAndBadTablesAreRefusedWithoutTouch
   Study::append_comparison(path, make_comparison(), "cmp");
   const std::string before = read_bytes(path);
 
-  std::string message = input_error_message([&] { Study::append_optimisation(path, make_optimisation(), "plan"); });
-  EXPECT_NE(message.find("optimisation 'plan' already exists in " + path), std::string::npos) << message;
+  std::string message =
+      input_error_message([&] { Study::append_optimisation(path, make_optimisation(), "plan"); });
+  EXPECT_NE(message.find("optimisation 'plan' already exists in " + path), std::string::npos)
+      << message;
   // Its selection would be the comparison 'cmp', which exists.
-  message = input_error_message([&] { Study::append_optimisation(path, make_optimisation(), "cmp"); });
-  EXPECT_NE(message.find("comparison 'cmp' already exists in " + path), std::string::npos) << message;
-  message = input_error_message([&] { Study::append_optimisation(path, make_optimisation(), "../x"); });
+  message =
+      input_error_message([&] { Study::append_optimisation(path, make_optimisation(), "cmp"); });
+  EXPECT_NE(message.find("comparison 'cmp' already exists in " + path), std::string::npos)
+      << message;
+  message =
+      input_error_message([&] { Study::append_optimisation(path, make_optimisation(), "../x"); });
   EXPECT_NE(message.find("../x"), std::string::npos) << message;
 
   Optimisation twice = make_optimisation();
   twice.columns[1] = "objective";
-  message = input_error_message([&] { Study::append_optimisation(path, twice, "twice"); }, "columns");
+  message =
+      input_error_message([&] { Study::append_optimisation(path, twice, "twice"); }, "columns");
   EXPECT_NE(message.find("columns 'objective' appears twice"), std::string::npos) << message;
   Optimisation named_phase = make_optimisation();
   named_phase.levers[0] = "phase";
-  message = input_error_message([&] { Study::append_optimisation(path, named_phase, "phase"); }, "levers");
+  message = input_error_message([&] { Study::append_optimisation(path, named_phase, "phase"); },
+                                "levers");
   EXPECT_NE(message.find("levers 'phase' appears twice"), std::string::npos) << message;
   Optimisation short_row = make_optimisation();
   short_row.trials[1].numbers.pop_back();

@@ -21,31 +21,30 @@ namespace {
 
 // A valid scenario; line numbers are referred to by the tests below.
 const std::string kBase =
-    "name: t\n"                                    //  1
-    "horizon: 100\n"                               //  2
-    "report_every: 10\n"                           //  3
-    "won: customer\n"                              //  4
-    "stages:\n"                                    //  5
-    "  lead:\n"                                    //  6
-    "    dwell: {dist: exponential, mean: 7}\n"    //  7
-    "    next: {customer: 0.5, lost: 0.5}\n"       //  8
-    "  customer:\n"                                //  9
-    "    dwell: {mean: 300}\n"                     // 10
-    "    next: {lost: 1}\n"                        // 11
-    "  lost: {absorbing: true}\n"                  // 12
-    "arrivals:\n"                                  // 13
-    "  initial:\n"                                 // 14
-    "    - {stage: lead, count: 100}\n";           // 15
+    "name: t\n"                                  //  1
+    "horizon: 100\n"                             //  2
+    "report_every: 10\n"                         //  3
+    "won: customer\n"                            //  4
+    "stages:\n"                                  //  5
+    "  lead:\n"                                  //  6
+    "    dwell: {dist: exponential, mean: 7}\n"  //  7
+    "    next: {customer: 0.5, lost: 0.5}\n"     //  8
+    "  customer:\n"                              //  9
+    "    dwell: {mean: 300}\n"                   // 10
+    "    next: {lost: 1}\n"                      // 11
+    "  lost: {absorbing: true}\n"                // 12
+    "arrivals:\n"                                // 13
+    "  initial:\n"                               // 14
+    "    - {stage: lead, count: 100}\n";         // 15
 
 /// Appended to kBase from line 16: two segments.
 const std::string kSegments =
-    "segments:\n"                                  // 16
-    "  icp: {share: 0.4}\n"                        // 17
-    "  other: {share: 0.6}\n";                     // 18
+    "segments:\n"               // 16
+    "  icp: {share: 0.4}\n"     // 17
+    "  other: {share: 0.6}\n";  // 18
 
 /// kBase with one fragment replaced (the test fails when the fragment is absent).
-std::string edit(const std::string& from, const std::string& to,
-                 const std::string& base = kBase) {
+std::string edit(const std::string& from, const std::string& to, const std::string& base = kBase) {
   std::string text = base;
   const auto at = text.find(from);
   EXPECT_NE(at, std::string::npos) << "fragment not in the scenario: " << from;
@@ -111,28 +110,28 @@ TEST(CompileTest, reports_unknown_won_stage) {
 }
 
 TEST(CompileTest, reports_unknown_touchpoint_stage) {
-  const auto problems = compile_problems(with_touchpoint(
-      "    stages: [lead, prospect]\n"              // 18
-      "    schedule: {calendar: {every: 7}}\n"));   // 19
+  const auto problems =
+      compile_problems(with_touchpoint("    stages: [lead, prospect]\n"             // 18
+                                       "    schedule: {calendar: {every: 7}}\n"));  // 19
   expect_problem(problems, "touchpoints.t.stages[1]", 18, "unknown stage 'prospect'");
 }
 
 TEST(CompileTest, reports_unknown_effect_targets) {
-  const auto problems = compile_problems(with_touchpoint(
-      "    stages: [lead]\n"                                      // 18
-      "    schedule: {calendar: {every: 7}}\n"                    // 19
-      "    effect:\n"                                             // 20
-      "      move: {to: nowhere, probability: 0.5}\n"             // 21
-      "      window: 3\n"                                         // 22
-      "      next: {customer: 0.5, gone: 0.5}\n"));               // 23
+  const auto problems =
+      compile_problems(with_touchpoint("    stages: [lead]\n"                           // 18
+                                       "    schedule: {calendar: {every: 7}}\n"         // 19
+                                       "    effect:\n"                                  // 20
+                                       "      move: {to: nowhere, probability: 0.5}\n"  // 21
+                                       "      window: 3\n"                              // 22
+                                       "      next: {customer: 0.5, gone: 0.5}\n"));    // 23
   expect_problem(problems, "touchpoints.t.effect.move.to", 21, "unknown stage 'nowhere'");
   expect_problem(problems, "touchpoints.t.effect.next.gone", 23, "unknown stage 'gone'");
 }
 
 TEST(CompileTest, reports_unknown_arrival_stages) {
   const std::string yaml = edit("- {stage: lead, count: 100}", "- {stage: led, count: 100}") +
-                           "  streams:\n"                                    // 16
-                           "    - {stage: leads, rate_per_day: 2}\n";        // 17
+                           "  streams:\n"                              // 16
+                           "    - {stage: leads, rate_per_day: 2}\n";  // 17
   const auto problems = compile_problems(yaml);
   expect_problem(problems, "arrivals.initial[0].stage", 15, "unknown stage 'led'");
   expect_problem(problems, "arrivals.streams[0].stage", 17,
@@ -151,23 +150,23 @@ TEST(CompileTest, reports_unknown_one_off_stages) {
 
 TEST(CompileTest, reports_unknown_stage_in_segment_override) {
   const auto problems = compile_problems(kBase +
-                                         "segments:\n"                               // 16
-                                         "  icp:\n"                                  // 17
-                                         "    share: 1\n"                            // 18
-                                         "    stages:\n"                             // 19
-                                         "      sql: {next: {lost: 1}}\n");          // 20
+                                         "segments:\n"                       // 16
+                                         "  icp:\n"                          // 17
+                                         "    share: 1\n"                    // 18
+                                         "    stages:\n"                     // 19
+                                         "      sql: {next: {lost: 1}}\n");  // 20
   expect_problem(problems, "segments.icp.stages.sql", 20, "unknown stage 'sql'");
 }
 
 TEST(CompileTest, reports_unknown_segment_names) {
   const std::string yaml =
       edit("- {stage: lead, count: 100}", "- {stage: lead, count: 100, segment: icq}") +
-      "  streams:\n"                                                             // 16
-      "    - {stage: lead, rate_per_day: 1, segment: smb}\n"                     // 17
-      "segments:\n"                                                              // 18
-      "  icp: {share: 0.4}\n"                                                    // 19
-      "  other: {share: 0.6}\n"                                                  // 20
-      "touchpoints:\n"                                                           // 21
+      "  streams:\n"                                                                  // 16
+      "    - {stage: lead, rate_per_day: 1, segment: smb}\n"                          // 17
+      "segments:\n"                                                                   // 18
+      "  icp: {share: 0.4}\n"                                                         // 19
+      "  other: {share: 0.6}\n"                                                       // 20
+      "touchpoints:\n"                                                                // 21
       "  t: {stages: [lead], segments: [othr], schedule: {calendar: {every: 7}}}\n";  // 22
   const auto problems = compile_problems(yaml);
   expect_problem(problems, "arrivals.initial[0].segment", 15,
@@ -206,8 +205,7 @@ TEST(CompileTest, reports_next_not_summing_to_one_without_renormalising) {
 }
 
 TEST(CompileTest, accepts_next_sum_within_tolerance_only) {
-  EXPECT_NO_THROW(
-      (void)compile_yaml(edit("lost: 0.5}", "lost: 0.5000000005}")));
+  EXPECT_NO_THROW((void)compile_yaml(edit("lost: 0.5}", "lost: 0.5000000005}")));
   const auto problems =
       compile_problems(edit("{customer: 0.5, lost: 0.5}", "{customer: 0.5, lost: 0.500000002}"));
   expect_problem(problems, "stages.lead.next", 8, "got sum 1.000000002");
@@ -219,24 +217,24 @@ TEST(CompileTest, reports_empty_next) {
 }
 
 TEST(CompileTest, reports_effect_next_not_summing_to_one) {
-  const auto problems = compile_problems(with_touchpoint(
-      "    stages: [lead]\n"                                      // 18
-      "    schedule: {calendar: {every: 7}}\n"                    // 19
-      "    effect:\n"                                             // 20
-      "      window: 3\n"                                         // 21
-      "      next: {customer: 0.7, lost: 0.7}\n"));               // 22
+  const auto problems =
+      compile_problems(with_touchpoint("    stages: [lead]\n"                         // 18
+                                       "    schedule: {calendar: {every: 7}}\n"       // 19
+                                       "    effect:\n"                                // 20
+                                       "      window: 3\n"                            // 21
+                                       "      next: {customer: 0.7, lost: 0.7}\n"));  // 22
   expect_problem(problems, "touchpoints.t.effect.next", 22, "got sum 1.4");
 }
 
 TEST(CompileTest, reports_reach_and_move_probability_outside_unit_interval) {
-  const auto problems = compile_problems(with_touchpoint(
-      "    stages: [lead]\n"                                      // 18
-      "    schedule: {calendar: {every: 7}}\n"                    // 19
-      "    reach: 1.25\n"                                         // 20
-      "    effect:\n"                                             // 21
-      "      move:\n"                                             // 22
-      "        to: customer\n"                                    // 23
-      "        probability: -0.1\n"));                            // 24
+  const auto problems =
+      compile_problems(with_touchpoint("    stages: [lead]\n"                    // 18
+                                       "    schedule: {calendar: {every: 7}}\n"  // 19
+                                       "    reach: 1.25\n"                       // 20
+                                       "    effect:\n"                           // 21
+                                       "      move:\n"                           // 22
+                                       "        to: customer\n"                  // 23
+                                       "        probability: -0.1\n"));          // 24
   expect_problem(problems, "touchpoints.t.reach", 20, "got 1.25");
   expect_problem(problems, "touchpoints.t.effect.move.probability", 24, "got -0.1");
 }
@@ -247,15 +245,15 @@ TEST(CompileTest, reports_negative_money_and_rates) {
   const std::string yaml =
       edit("- {stage: lead, count: 100}", "- {stage: lead, count: -5}",
            edit("    next: {lost: 1}\n", "    next: {lost: 1}\n    revenue_per_month: -1\n")) +
-      "  streams:\n"                                                             // 17
-      "    - {stage: lead, rate_per_day: -2}\n"                                  // 18
-      "    - {stage: lead, rate_per_day: .inf}\n"                                // 19
-      "money:\n"                                                                 // 20
-      "  discount_rate: -0.1\n"                                                  // 21
-      "  one_off:\n"                                                             // 22
-      "    - {to: customer, value: .inf}\n"                                      // 23
-      "touchpoints:\n"                                                           // 24
-      "  t: {stages: [lead], schedule: {calendar: {every: 7}}, cost: -3}\n";     // 25
+      "  streams:\n"                                                          // 17
+      "    - {stage: lead, rate_per_day: -2}\n"                               // 18
+      "    - {stage: lead, rate_per_day: .inf}\n"                             // 19
+      "money:\n"                                                              // 20
+      "  discount_rate: -0.1\n"                                               // 21
+      "  one_off:\n"                                                          // 22
+      "    - {to: customer, value: .inf}\n"                                   // 23
+      "touchpoints:\n"                                                        // 24
+      "  t: {stages: [lead], schedule: {calendar: {every: 7}}, cost: -3}\n";  // 25
   const auto problems = compile_problems(yaml);
   expect_problem(problems, "stages.customer.revenue_per_month", 12,
                  "expected a finite number >= 0");
@@ -278,35 +276,35 @@ TEST(CompileTest, reports_infinite_discount_rate) {
 }
 
 TEST(CompileTest, reports_bad_hazard_factor_and_window) {
-  const auto problems = compile_problems(with_touchpoint(
-      "    stages: [lead]\n"                                      // 18
-      "    schedule: {calendar: {every: 7}}\n"                    // 19
-      "    effect:\n"                                             // 20
-      "      window: -1\n"                                        // 21
-      "      hazard_factor: 0\n"));                               // 22
+  const auto problems =
+      compile_problems(with_touchpoint("    stages: [lead]\n"                    // 18
+                                       "    schedule: {calendar: {every: 7}}\n"  // 19
+                                       "    effect:\n"                           // 20
+                                       "      window: -1\n"                      // 21
+                                       "      hazard_factor: 0\n"));             // 22
   expect_problem(problems, "touchpoints.t.effect.window", 21, "got -1");
   expect_problem(problems, "touchpoints.t.effect.hazard_factor", 22,
                  "expected a finite number > 0, got 0");
-  const auto nan = compile_problems(with_touchpoint(
-      "    stages: [lead]\n"
-      "    schedule: {calendar: {every: 7}}\n"
-      "    effect: {window: 2, hazard_factor: .nan}\n"));
+  const auto nan =
+      compile_problems(with_touchpoint("    stages: [lead]\n"
+                                       "    schedule: {calendar: {every: 7}}\n"
+                                       "    effect: {window: 2, hazard_factor: .nan}\n"));
   expect_problem(nan, "touchpoints.t.effect.hazard_factor", 20, "got nan");
 }
 
 TEST(CompileTest, reports_zero_window_with_hazard_factor_or_next) {
-  const auto hazard = compile_problems(with_touchpoint(
-      "    stages: [lead]\n"                                      // 18
-      "    schedule: {calendar: {every: 7}}\n"                    // 19
-      "    effect: {hazard_factor: 2}\n"));                       // 20
+  const auto hazard =
+      compile_problems(with_touchpoint("    stages: [lead]\n"                    // 18
+                                       "    schedule: {calendar: {every: 7}}\n"  // 19
+                                       "    effect: {hazard_factor: 2}\n"));     // 20
   expect_problem(hazard, "touchpoints.t.effect.window", 20,
                  "window must be > 0 when hazard_factor or next is given");
-  const auto next = compile_problems(with_touchpoint(
-      "    stages: [lead]\n"                                      // 18
-      "    schedule: {calendar: {every: 7}}\n"                    // 19
-      "    effect:\n"                                             // 20
-      "      window: 0\n"                                         // 21
-      "      next: {lost: 1}\n"));                                // 22
+  const auto next =
+      compile_problems(with_touchpoint("    stages: [lead]\n"                    // 18
+                                       "    schedule: {calendar: {every: 7}}\n"  // 19
+                                       "    effect:\n"                           // 20
+                                       "      window: 0\n"                       // 21
+                                       "      next: {lost: 1}\n"));              // 22
   expect_problem(next, "touchpoints.t.effect.window", 21, "window must be > 0");
 }
 
@@ -328,18 +326,22 @@ TEST(CompileTest, reports_report_every_too_small_for_horizon) {
 // report times or any replication is allocated (found while hardening, docs/hardening.md).
 TEST(CompileTest, refuses_a_report_every_millionth_of_a_day_before_allocating) {
   // 1e7 reports (within the 1e7 reports) of 3 stages: 3e7 occupancy cells per replication.
-  const auto cells = compile_problems(edit("horizon: 100", "horizon: 10", edit("report_every: 10", "report_every: 1e-6")));
-  expect_problem(cells, "report_every", 3, "10000001 reports of 3 stages need more than 2e7 occupancy cells");
+  const auto cells = compile_problems(
+      edit("horizon: 100", "horizon: 10", edit("report_every: 10", "report_every: 1e-6")));
+  expect_problem(cells, "report_every", 3,
+                 "10000001 reports of 3 stages need more than 2e7 occupancy cells");
   // Over the 1e7 reports.
-  expect_problem(compile_problems(edit("report_every: 10", "report_every: 1e-6")), "report_every", 3,
-                 "reports (at most 1e7)");
+  expect_problem(compile_problems(edit("report_every: 10", "report_every: 1e-6")), "report_every",
+                 3, "reports (at most 1e7)");
   // At the limit of cells it compiles: 6e6 reports of 3 stages.
-  EXPECT_NO_THROW((void)compile(parse_scenario(edit("report_every: 10", "report_every: 1.6666666666666667e-5"), "m.yaml")));
+  EXPECT_NO_THROW((void)compile(
+      parse_scenario(edit("report_every: 10", "report_every: 1.6666666666666667e-5"), "m.yaml")));
 }
 
 TEST(CompileTest, refuses_more_initial_customers_than_max_customers) {
-  expect_problem(compile_problems(edit("count: 100", "count: 1e12")), "arrivals.initial[0].count", 15,
-                 "the initial cohorts hold 1000000000000 customers up to here, more than max_customers (100000000)");
+  expect_problem(
+      compile_problems(edit("count: 100", "count: 1e12")), "arrivals.initial[0].count", 15,
+      "the initial cohorts hold 1000000000000 customers up to here, more than max_customers (100000000)");
   expect_problem(compile_problems(kBase + "max_customers: 99\n"), "arrivals.initial[0].count", 15,
                  "hold 100 customers up to here, more than max_customers (99)");
   // Two cohorts that pass it only together: the second is named.
@@ -350,18 +352,21 @@ TEST(CompileTest, refuses_more_initial_customers_than_max_customers) {
 }
 
 TEST(CompileTest, refuses_max_customers_above_1e10) {
-  expect_problem(compile_problems(kBase + "max_customers: 1e12\n"), "max_customers", 16,
-                 "expected an integer of at most 1e10 (customers per replication), got 1000000000000");
+  expect_problem(
+      compile_problems(kBase + "max_customers: 1e12\n"), "max_customers", 16,
+      "expected an integer of at most 1e10 (customers per replication), got 1000000000000");
   EXPECT_NO_THROW((void)compile(parse_scenario(kBase + "max_customers: 1e10\n", "m.yaml")));
 }
 
 TEST(CompileTest, refuses_streams_of_1e12_customers) {
   const std::string streams = edit("  initial:\n    - {stage: lead, count: 100}\n",
                                    "  streams:\n    - {stage: lead, rate_per_day: 1e10}\n");
-  expect_problem(compile_problems(streams), "arrivals.streams", 13,
-                 "the streams bring 1e+12 customers per replication on average over the horizon of 100 days, "
-                 "more than the 1e10");
-  EXPECT_NO_THROW((void)compile(parse_scenario(edit("rate_per_day: 1e10", "rate_per_day: 1e8", streams), "m.yaml")));
+  expect_problem(
+      compile_problems(streams), "arrivals.streams", 13,
+      "the streams bring 1e+12 customers per replication on average over the horizon of 100 days, "
+      "more than the 1e10");
+  EXPECT_NO_THROW((void)compile(
+      parse_scenario(edit("rate_per_day: 1e10", "rate_per_day: 1e8", streams), "m.yaml")));
 }
 
 TEST(CompileTest, reports_segment_shares) {
@@ -375,23 +380,22 @@ TEST(CompileTest, reports_segment_shares) {
 // ---- stage structure ---------------------------------------------------------------------------
 
 TEST(CompileTest, reports_absorbing_stage_with_outgoing_moves) {
-  const auto problems = compile_problems(edit(
-      "  lost: {absorbing: true}\n",
-      "  lost: {absorbing: true, next: {lead: 1}}\n"                        // 12
-      "  gone:\n"                                                           // 13
-      "    absorbing: true\n"                                               // 14
-      "    dwell: {mean: 3}\n"));                                           // 15
+  const auto problems = compile_problems(edit("  lost: {absorbing: true}\n",
+                                              "  lost: {absorbing: true, next: {lead: 1}}\n"  // 12
+                                              "  gone:\n"                                     // 13
+                                              "    absorbing: true\n"                         // 14
+                                              "    dwell: {mean: 3}\n"));                     // 15
   expect_problem(problems, "stages.lost.next", 12, "absorbing stage cannot have outgoing moves");
   expect_problem(problems, "stages.gone.dwell", 15, "absorbing stage cannot have outgoing moves");
 }
 
 TEST(CompileTest, reports_segment_override_of_absorbing_stage) {
   const auto problems = compile_problems(kBase +
-                                         "segments:\n"                               // 16
-                                         "  icp:\n"                                  // 17
-                                         "    share: 1\n"                            // 18
-                                         "    stages:\n"                             // 19
-                                         "      lost: {next: {lead: 1}}\n");         // 20
+                                         "segments:\n"                        // 16
+                                         "  icp:\n"                           // 17
+                                         "    share: 1\n"                     // 18
+                                         "    stages:\n"                      // 19
+                                         "      lost: {next: {lead: 1}}\n");  // 20
   expect_problem(problems, "segments.icp.stages.lost.next", 20,
                  "absorbing stage cannot have outgoing moves");
 }
@@ -404,16 +408,16 @@ TEST(CompileTest, reports_non_absorbing_stage_without_dwell_or_next) {
 }
 
 TEST(CompileTest, reports_touchpoint_targeting_absorbing_stage) {
-  const auto problems = compile_problems(with_touchpoint(
-      "    stages: [lead, lost]\n"                                // 18
-      "    schedule: {calendar: {every: 7}}\n"));                 // 19
+  const auto problems =
+      compile_problems(with_touchpoint("    stages: [lead, lost]\n"                 // 18
+                                       "    schedule: {calendar: {every: 7}}\n"));  // 19
   expect_problem(problems, "touchpoints.t.stages[1]", 18, "cannot target absorbing stage 'lost'");
 }
 
 TEST(CompileTest, reports_no_arrivals) {
-  const auto problems = compile_problems(
-      edit("- {stage: lead, count: 100}", "- {stage: lead, count: 0}") +
-      "  streams: [{stage: lead, rate_per_day: 0}]\n");
+  const auto problems =
+      compile_problems(edit("- {stage: lead, count: 100}", "- {stage: lead, count: 0}") +
+                       "  streams: [{stage: lead, rate_per_day: 0}]\n");
   ASSERT_EQ(problems.size(), 1U) << dump(problems);
   expect_problem(problems, "arrivals", 13, "no customer arrives");
 }
@@ -421,9 +425,9 @@ TEST(CompileTest, reports_no_arrivals) {
 TEST(CompileTest, reports_weekly_profile_problems) {
   const auto problems = compile_problems(
       kBase +
-      "  streams:\n"                                                                 // 16
-      "    - {stage: lead, rate_per_day: 1, weekly_profile: [1, 1]}\n"               // 17
-      "    - {stage: lead, rate_per_day: 1, weekly_profile: [1, 1, 1, 1, 1, 1, -1]}\n"  // 18
+      "  streams:\n"                                                                     // 16
+      "    - {stage: lead, rate_per_day: 1, weekly_profile: [1, 1]}\n"                   // 17
+      "    - {stage: lead, rate_per_day: 1, weekly_profile: [1, 1, 1, 1, 1, 1, -1]}\n"   // 18
       "    - {stage: lead, rate_per_day: 1, weekly_profile: [0, 0, 0, 0, 0, 0, 0]}\n");  // 19
   expect_problem(problems, "arrivals.streams[0].weekly_profile", 17,
                  "expected 7 weights (Monday first), got 2");
@@ -450,19 +454,19 @@ TEST(CompileTest, reports_dwell_with_wrong_parametrisation) {
 
 TEST(CompileTest, reports_dwell_parameters_out_of_domain) {
   const std::string yaml =
-      "name: t\n"                                                            // 1
-      "horizon: 100\n"                                                       // 2
-      "report_every: 10\n"                                                   // 3
-      "won: a\n"                                                             // 4
-      "stages:\n"                                                            // 5
-      "  a: {dwell: {mean: 0}, next: {b: 1}}\n"                              // 6
-      "  b: {dwell: {dist: weibull, shape: -1, scale: 2}, next: {c: 1}}\n"   // 7
-      "  c: {dwell: {dist: lognormal, mu: -3, sigma: .inf}, next: {d: 1}}\n" // 8
-      "  d: {dwell: {dist: gamma, mean: .nan, sd: 1}, next: {e: 1}}\n"       // 9
-      "  e: {dwell: {dist: fixed, days: -1}, next: {f: 1}}\n"                // 10
-      "  f: {dwell: {dist: exponential, rate: 0}, next: {z: 1}}\n"           // 11
-      "  z: {absorbing: true}\n"                                             // 12
-      "arrivals: {initial: [{stage: a, count: 1}]}\n";                       // 13
+      "name: t\n"                                                             // 1
+      "horizon: 100\n"                                                        // 2
+      "report_every: 10\n"                                                    // 3
+      "won: a\n"                                                              // 4
+      "stages:\n"                                                             // 5
+      "  a: {dwell: {mean: 0}, next: {b: 1}}\n"                               // 6
+      "  b: {dwell: {dist: weibull, shape: -1, scale: 2}, next: {c: 1}}\n"    // 7
+      "  c: {dwell: {dist: lognormal, mu: -3, sigma: .inf}, next: {d: 1}}\n"  // 8
+      "  d: {dwell: {dist: gamma, mean: .nan, sd: 1}, next: {e: 1}}\n"        // 9
+      "  e: {dwell: {dist: fixed, days: -1}, next: {f: 1}}\n"                 // 10
+      "  f: {dwell: {dist: exponential, rate: 0}, next: {z: 1}}\n"            // 11
+      "  z: {absorbing: true}\n"                                              // 12
+      "arrivals: {initial: [{stage: a, count: 1}]}\n";                        // 13
   const auto problems = compile_problems(yaml);
   expect_problem(problems, "stages.a.dwell.mean", 6, "expected a finite number > 0, got 0");
   expect_problem(problems, "stages.b.dwell.shape", 7, "got -1");
@@ -475,9 +479,9 @@ TEST(CompileTest, reports_dwell_parameters_out_of_domain) {
 }
 
 TEST(CompileTest, accepts_zero_fixed_days_and_negative_mu) {
-  const Model m = compile_yaml(
-      edit("{dist: exponential, mean: 7}", "{dist: fixed, days: 0}",
-           edit("dwell: {mean: 300}", "dwell: {dist: lognormal, mu: -2, sigma: 1}")));
+  const Model m =
+      compile_yaml(edit("{dist: exponential, mean: 7}", "{dist: fixed, days: 0}",
+                        edit("dwell: {mean: 300}", "dwell: {dist: lognormal, mu: -2, sigma: 1}")));
   EXPECT_EQ(m.rule(0, 0).dwell.family(), DwellFamily::kFixed);
   EXPECT_EQ(m.rule(0, 0).dwell.a(), 0.0);
   EXPECT_EQ(m.rule(0, 1).dwell.a(), -2.0);
@@ -499,8 +503,8 @@ TEST(CompileTest, reports_unknown_dist_with_suggestion) {
 }
 
 TEST(CompileTest, reports_empirical_values_problems) {
-  const auto one = compile_problems(
-      edit("{dist: exponential, mean: 7}", "{dist: empirical, values: [3]}"));
+  const auto one =
+      compile_problems(edit("{dist: exponential, mean: 7}", "{dist: empirical, values: [3]}"));
   expect_problem(one, "stages.lead.dwell.values", 7, "expected at least 2 values, got 1");
   const auto negative = compile_problems(
       edit("{dist: exponential, mean: 7}", "{dist: empirical, values: [3, -1, .nan]}"));
@@ -527,30 +531,33 @@ TEST(CompileTest, compiles_coxian_dwells_and_reports_their_problems) {
   };
   expect_problem(coxian("{dist: coxian, rates: [], exit: []}"), "stages.lead.dwell.rates", 7,
                  "expected 1 to 4 rates (one per phase), got 0");
-  expect_problem(coxian("{dist: coxian, rates: [1, 1, 1, 1, 1], exit: [0, 0, 0, 0, 1]}"), "stages.lead.dwell.rates", 7,
-                 "got 5");
-  expect_problem(coxian("{dist: coxian, rates: [1, -2], exit: [0.5, 1]}"), "stages.lead.dwell.rates[1]", 7, "got -2");
+  expect_problem(coxian("{dist: coxian, rates: [1, 1, 1, 1, 1], exit: [0, 0, 0, 0, 1]}"),
+                 "stages.lead.dwell.rates", 7, "got 5");
+  expect_problem(coxian("{dist: coxian, rates: [1, -2], exit: [0.5, 1]}"),
+                 "stages.lead.dwell.rates[1]", 7, "got -2");
   expect_problem(coxian("{dist: coxian, rates: [1, 2], exit: [1]}"), "stages.lead.dwell.exit", 7,
                  "expected one exit probability per rate (2), got 1");
-  expect_problem(coxian("{dist: coxian, rates: [1, 2], exit: [1.5, 1]}"), "stages.lead.dwell.exit[0]", 7,
-                 "expected a probability in [0, 1], got 1.5");
-  expect_problem(coxian("{dist: coxian, rates: [1, 2], exit: [0.5, 0.9]}"), "stages.lead.dwell.exit[1]", 7,
+  expect_problem(coxian("{dist: coxian, rates: [1, 2], exit: [1.5, 1]}"),
+                 "stages.lead.dwell.exit[0]", 7, "expected a probability in [0, 1], got 1.5");
+  expect_problem(coxian("{dist: coxian, rates: [1, 2], exit: [0.5, 0.9]}"),
+                 "stages.lead.dwell.exit[1]", 7,
                  "expected 1 (the last phase always ends the dwell), got 0.9");
-  expect_problem(coxian("{dist: coxian, rates: [1, 2], exit: [0.5, 1], mean: 3}"), "stages.lead.dwell", 7,
-                 "coxian needs rates and exit");
-  expect_problem(coxian("{mean: 7, rates: [1]}"), "stages.lead.dwell.rates", 7, "only allowed with dist: coxian");
+  expect_problem(coxian("{dist: coxian, rates: [1, 2], exit: [0.5, 1], mean: 3}"),
+                 "stages.lead.dwell", 7, "coxian needs rates and exit");
+  expect_problem(coxian("{mean: 7, rates: [1]}"), "stages.lead.dwell.rates", 7,
+                 "only allowed with dist: coxian");
 }
 
 TEST(CompileTest, checks_dwell_in_segment_override) {
   const auto problems = compile_problems(kBase +
-                                         "segments:\n"                                 // 16
-                                         "  icp:\n"                                    // 17
-                                         "    share: 1\n"                              // 18
-                                         "    stages:\n"                               // 19
-                                         "      lead:\n"                               // 20
+                                         "segments:\n"                                         // 16
+                                         "  icp:\n"                                            // 17
+                                         "    share: 1\n"                                      // 18
+                                         "    stages:\n"                                       // 19
+                                         "      lead:\n"                                       // 20
                                          "        dwell: {dist: gamma, shape: 0, scale: 1}\n"  // 21
-                                         "        next: {lead: 0.5}\n"                 // 22
-                                         "        revenue_per_month: -4\n");           // 23
+                                         "        next: {lead: 0.5}\n"                         // 22
+                                         "        revenue_per_month: -4\n");                   // 23
   expect_problem(problems, "segments.icp.stages.lead.dwell.shape", 21, "got 0");
   expect_problem(problems, "segments.icp.stages.lead.next", 22, "got sum 0.5");
   expect_problem(problems, "segments.icp.stages.lead.revenue_per_month", 23, "got -4");
@@ -559,21 +566,21 @@ TEST(CompileTest, checks_dwell_in_segment_override) {
 // ---- schedules ---------------------------------------------------------------------------------
 
 TEST(CompileTest, reports_schedule_without_contacts) {
-  const auto problems = compile_problems(with_touchpoint(
-      "    stages: [lead]\n"                                      // 18
-      "    schedule: {}\n"));                                     // 19
+  const auto problems =
+      compile_problems(with_touchpoint("    stages: [lead]\n"   // 18
+                                       "    schedule: {}\n"));  // 19
   expect_problem(problems, "touchpoints.t.schedule", 19,
                  "needs after_entry and/or calendar contacts");
 }
 
 TEST(CompileTest, reports_schedule_every_and_days_out_of_domain) {
-  const auto problems = compile_problems(with_touchpoint(
-      "    stages: [lead]\n"                                      // 18
-      "    schedule:\n"                                           // 19
-      "      after_entry: {days: [1, -2], every: 0}\n"            // 20
-      "      calendar:\n"                                         // 21
-      "        every: -7\n"                                       // 22
-      "        start: -1\n"));                                    // 23
+  const auto problems =
+      compile_problems(with_touchpoint("    stages: [lead]\n"                            // 18
+                                       "    schedule:\n"                                 // 19
+                                       "      after_entry: {days: [1, -2], every: 0}\n"  // 20
+                                       "      calendar:\n"                               // 21
+                                       "        every: -7\n"                             // 22
+                                       "        start: -1\n"));                          // 23
   expect_problem(problems, "touchpoints.t.schedule.after_entry.days[1]", 20, "got -2");
   expect_problem(problems, "touchpoints.t.schedule.after_entry.every", 20,
                  "expected a finite number > 0, got 0");
@@ -582,16 +589,16 @@ TEST(CompileTest, reports_schedule_every_and_days_out_of_domain) {
 }
 
 TEST(CompileTest, reports_schedule_start_without_every) {
-  const auto problems = compile_problems(with_touchpoint(
-      "    stages: [lead]\n"                                      // 18
-      "    schedule: {calendar: {days: [3], start: 4}}\n"));      // 19
+  const auto problems =
+      compile_problems(with_touchpoint("    stages: [lead]\n"                                  // 18
+                                       "    schedule: {calendar: {days: [3], start: 4}}\n"));  // 19
   expect_problem(problems, "touchpoints.t.schedule.calendar.start", 19, "start needs every");
 }
 
 TEST(CompileTest, reports_touchpoint_without_stages) {
-  const auto problems = compile_problems(with_touchpoint(
-      "    stages: []\n"                                          // 18
-      "    schedule: {calendar: {every: 7}}\n"));                 // 19
+  const auto problems =
+      compile_problems(with_touchpoint("    stages: []\n"                           // 18
+                                       "    schedule: {calendar: {every: 7}}\n"));  // 19
   expect_problem(problems, "touchpoints.t.stages", 18, "at least one target stage");
 }
 
@@ -623,10 +630,10 @@ TEST(CompileTest, reports_several_problems_at_once_errors_first) {
 
 TEST(CompileTest, warns_about_unreachable_stage_without_throwing) {
   const std::string yaml = edit("  lost: {absorbing: true}\n",
-                                "  lost: {absorbing: true}\n"                           // 12
-                                "  island:\n"                                           // 13
-                                "    dwell: {mean: 1}\n"                                // 14
-                                "    next: {lost: 1}\n");                               // 15
+                                "  lost: {absorbing: true}\n"  // 12
+                                "  island:\n"                  // 13
+                                "    dwell: {mean: 1}\n"       // 14
+                                "    next: {lost: 1}\n");      // 15
   const Scenario scenario = parse_scenario(yaml, "m.yaml");
   const auto problems = check(scenario);
   ASSERT_EQ(problems.size(), 1U) << dump(problems);
@@ -716,8 +723,8 @@ TEST(CompileTest, compiles_base_scenario_with_dense_ids_and_all_segment) {
 }
 
 TEST(CompileTest, keeps_only_positive_next_entries_in_written_order) {
-  const Model m = compile_yaml(
-      edit("{customer: 0.5, lost: 0.5}", "{lost: 0.25, lead: 0, customer: 0.75}"));
+  const Model m =
+      compile_yaml(edit("{customer: 0.5, lost: 0.5}", "{lost: 0.25, lead: 0, customer: 0.75}"));
   EXPECT_EQ(m.rule(0, 0).next_stages, (std::vector<StageId>{2, 1}));
   EXPECT_EQ(m.rule(0, 0).next_probs, (std::vector<double>{0.25, 0.75}));
   EXPECT_EQ(m.rule(0, 0).next.size(), 2U);
@@ -757,8 +764,8 @@ TEST(CompileTest, applies_segment_override_only_in_its_segment) {
 }
 
 TEST(CompileTest, converts_revenue_per_month_to_per_day) {
-  const Model m = compile_yaml(edit("    next: {lost: 1}\n",
-                                    "    next: {lost: 1}\n    revenue_per_month: 100\n"));
+  const Model m = compile_yaml(
+      edit("    next: {lost: 1}\n", "    next: {lost: 1}\n    revenue_per_month: 100\n"));
   EXPECT_DOUBLE_EQ(m.rule(0, 1).revenue_per_day, 100.0 / kDaysPerMonth);
   EXPECT_EQ(m.rule(0, 0).revenue_per_day, 0.0);
 }
@@ -786,21 +793,21 @@ void expect_close(double actual, double expected) {
 
 TEST(CompileTest, converts_dwell_parametrisations) {
   const Model m = compile_yaml(dwell_chain({
-      "{mean: 5}",                                   // 0
-      "{dist: exponential, rate: 0.25}",             // 1
-      "{dist: exponential, median: 3}",              // 2
-      "{dist: weibull, shape: 2, scale: 10}",        // 3
-      "{dist: weibull, shape: 1.5, mean: 10}",       // 4
-      "{dist: weibull, shape: 0.7, median: 8}",      // 5
-      "{dist: lognormal, sigma: 0.5, mu: 1}",        // 6
-      "{dist: lognormal, sigma: 0.5, median: 20}",   // 7
-      "{dist: lognormal, sigma: 0.8, mean: 20}",     // 8
-      "{dist: lognormal, mean: 20, sd: 5}",          // 9
-      "{dist: gamma, shape: 2, scale: 3}",           // 10
-      "{dist: gamma, shape: 4, mean: 12}",           // 11
-      "{dist: gamma, mean: 12, sd: 6}",              // 12
-      "{dist: fixed, days: 7}",                      // 13
-      "{dist: empirical, values: [3, 1, 2]}",        // 14
+      "{mean: 5}",                                  // 0
+      "{dist: exponential, rate: 0.25}",            // 1
+      "{dist: exponential, median: 3}",             // 2
+      "{dist: weibull, shape: 2, scale: 10}",       // 3
+      "{dist: weibull, shape: 1.5, mean: 10}",      // 4
+      "{dist: weibull, shape: 0.7, median: 8}",     // 5
+      "{dist: lognormal, sigma: 0.5, mu: 1}",       // 6
+      "{dist: lognormal, sigma: 0.5, median: 20}",  // 7
+      "{dist: lognormal, sigma: 0.8, mean: 20}",    // 8
+      "{dist: lognormal, mean: 20, sd: 5}",         // 9
+      "{dist: gamma, shape: 2, scale: 3}",          // 10
+      "{dist: gamma, shape: 4, mean: 12}",          // 11
+      "{dist: gamma, mean: 12, sd: 6}",             // 12
+      "{dist: fixed, days: 7}",                     // 13
+      "{dist: empirical, values: [3, 1, 2]}",       // 14
   }));
   const auto dwell = [&](int s) -> const Dwell& { return m.rule(0, s).dwell; };
   EXPECT_EQ(dwell(0).family(), DwellFamily::kExponential);
@@ -964,8 +971,8 @@ TEST(CompileTest, builds_report_times) {
   EXPECT_EQ(a.report_times, (std::vector<double>{0, 30, 60, 90, 100}));
   const Model b = compile_yaml(edit("report_every: 10", "report_every: 25"));
   EXPECT_EQ(b.report_times, (std::vector<double>{0, 25, 50, 75, 100}));
-  const Model c = compile_yaml(edit("report_every: 10", "report_every: 0.1",
-                                    edit("horizon: 100", "horizon: 0.3")));
+  const Model c = compile_yaml(
+      edit("report_every: 10", "report_every: 0.1", edit("horizon: 100", "horizon: 0.3")));
   ASSERT_EQ(c.report_times.size(), 4U);  // 3 * 0.1 is a hair above 0.3: not a second 0.3
   EXPECT_EQ(c.report_times.back(), 0.3);
   const Model d = compile_yaml(edit("report_every: 10", "report_every: 200"));
@@ -976,17 +983,20 @@ TEST(CompileTest, converted_stages_default_to_won_and_what_it_reaches) {
   // customer -> lost: lost is reachable from won, lead is not.
   const Model m = compile_yaml(kBase);
   EXPECT_EQ(m.converted, (std::vector<std::uint8_t>{0, 1, 1}));
-  const Model given = compile_yaml(edit("won: customer\n", "won: customer\nconverted_stages: [customer]\n"));
+  const Model given =
+      compile_yaml(edit("won: customer\n", "won: customer\nconverted_stages: [customer]\n"));
   EXPECT_EQ(given.converted, (std::vector<std::uint8_t>{0, 1, 0}));
 }
 
 TEST(CompileTest, reports_converted_stages_problems) {
-  const auto unknown = compile_problems(edit("won: customer\n", "won: customer\nconverted_stages: [customer, custmer]\n"));
+  const auto unknown = compile_problems(
+      edit("won: customer\n", "won: customer\nconverted_stages: [customer, custmer]\n"));
   ASSERT_FALSE(unknown.empty());
   EXPECT_EQ(unknown[0].field, "converted_stages[1]");
   EXPECT_EQ(unknown[0].line, 5);
   EXPECT_NE(unknown[0].message.find("unknown stage 'custmer'"), std::string::npos);
-  const auto without_won = compile_problems(edit("won: customer\n", "won: customer\nconverted_stages: [lost]\n"));
+  const auto without_won =
+      compile_problems(edit("won: customer\n", "won: customer\nconverted_stages: [lost]\n"));
   ASSERT_FALSE(without_won.empty());
   EXPECT_EQ(without_won[0].field, "converted_stages");
   EXPECT_NE(without_won[0].message.find("must include the won stage"), std::string::npos);
@@ -1019,53 +1029,52 @@ TEST(CompileTest, compiles_the_sample_scenarios) {
   }
 }
 
-
 // ---- resources and referrals -------------------------------------------------------------------
 
 // A valid scenario with a sales team serving sql and referrals; line numbers are referred to below.
 const std::string kTeam =
-    "name: t\n"                                                                  //  1
-    "horizon: 21\n"                                                              //  2
-    "report_every: 7\n"                                                          //  3
-    "won: customer\n"                                                            //  4
-    "stages:\n"                                                                  //  5
-    "  lead:\n"                                                                  //  6
-    "    dwell: {dist: exponential, mean: 7}\n"                                  //  7
-    "    next: {sql: 0.5, lost: 0.5}\n"                                          //  8
-    "  sql:\n"                                                                   //  9
-    "    next: {customer: 0.4, lead: 0.2, lost: 0.4}\n"                          // 10
-    "  customer:\n"                                                              // 11
-    "    dwell: {mean: 300}\n"                                                   // 12
-    "    next: {advocate: 0.5, lost: 0.5}\n"                                     // 13
-    "  advocate:\n"                                                              // 14
-    "    dwell: {mean: 100}\n"                                                   // 15
-    "    next: {lost: 1}\n"                                                      // 16
-    "  lost: {absorbing: true}\n"                                                // 17
-    "segments:\n"                                                                // 18
-    "  icp: {share: 0.4}\n"                                                      // 19
-    "  smb: {share: 0.6}\n"                                                      // 20
-    "arrivals:\n"                                                                // 21
-    "  initial:\n"                                                               // 22
-    "    - {stage: lead, count: 100}\n"                                          // 23
-    "resources:\n"                                                               // 24
-    "  sales:\n"                                                                 // 25
-    "    servers: 4\n"                                                           // 26
-    "    changes: [{day: 7, servers: 6}, {day: 14, servers: 2}]\n"               // 27
-    "    serves: [sql]\n"                                                        // 28
-    "    handoff: {dist: fixed, days: 0.5}\n"                                    // 29
-    "    service: {dist: exponential, mean: 0.25}\n"                             // 30
-    "    discipline: priority\n"                                                 // 31
-    "    priority: [smb, icp]\n"                                                 // 32
-    "    patience: {dist: exponential, mean: 3}\n"                               // 33
-    "    abandon_to: lead\n"                                                     // 34
-    "    outcome:\n"                                                             // 35
-    "      next: {customer: 0.5, lead: 0.2, lost: 0.3}\n"                        // 36
-    "      decay: {stage: customer, half_life: 2, to: lost}\n"                   // 37
-    "    cost_per_server_day: 400\n"                                             // 38
-    "referrals:\n"                                                               // 39
+    "name: t\n"                                                                         //  1
+    "horizon: 21\n"                                                                     //  2
+    "report_every: 7\n"                                                                 //  3
+    "won: customer\n"                                                                   //  4
+    "stages:\n"                                                                         //  5
+    "  lead:\n"                                                                         //  6
+    "    dwell: {dist: exponential, mean: 7}\n"                                         //  7
+    "    next: {sql: 0.5, lost: 0.5}\n"                                                 //  8
+    "  sql:\n"                                                                          //  9
+    "    next: {customer: 0.4, lead: 0.2, lost: 0.4}\n"                                 // 10
+    "  customer:\n"                                                                     // 11
+    "    dwell: {mean: 300}\n"                                                          // 12
+    "    next: {advocate: 0.5, lost: 0.5}\n"                                            // 13
+    "  advocate:\n"                                                                     // 14
+    "    dwell: {mean: 100}\n"                                                          // 15
+    "    next: {lost: 1}\n"                                                             // 16
+    "  lost: {absorbing: true}\n"                                                       // 17
+    "segments:\n"                                                                       // 18
+    "  icp: {share: 0.4}\n"                                                             // 19
+    "  smb: {share: 0.6}\n"                                                             // 20
+    "arrivals:\n"                                                                       // 21
+    "  initial:\n"                                                                      // 22
+    "    - {stage: lead, count: 100}\n"                                                 // 23
+    "resources:\n"                                                                      // 24
+    "  sales:\n"                                                                        // 25
+    "    servers: 4\n"                                                                  // 26
+    "    changes: [{day: 7, servers: 6}, {day: 14, servers: 2}]\n"                      // 27
+    "    serves: [sql]\n"                                                               // 28
+    "    handoff: {dist: fixed, days: 0.5}\n"                                           // 29
+    "    service: {dist: exponential, mean: 0.25}\n"                                    // 30
+    "    discipline: priority\n"                                                        // 31
+    "    priority: [smb, icp]\n"                                                        // 32
+    "    patience: {dist: exponential, mean: 3}\n"                                      // 33
+    "    abandon_to: lead\n"                                                            // 34
+    "    outcome:\n"                                                                    // 35
+    "      next: {customer: 0.5, lead: 0.2, lost: 0.3}\n"                               // 36
+    "      decay: {stage: customer, half_life: 2, to: lost}\n"                          // 37
+    "    cost_per_server_day: 400\n"                                                    // 38
+    "referrals:\n"                                                                      // 39
     "  word_of_mouth: {from: advocate, rate_per_day: 0.005, to: lead, segment: icp}\n"  // 40
-    "  buzz: {from: customer, rate_per_day: 0.001, to: lead}\n"                  // 41
-    "  more: {from: advocate, rate_per_day: 0.002, to: lead}\n";                 // 42
+    "  buzz: {from: customer, rate_per_day: 0.001, to: lead}\n"                         // 41
+    "  more: {from: advocate, rate_per_day: 0.002, to: lead}\n";                        // 42
 
 /// kTeam with one fragment replaced.
 std::string team(const std::string& from, const std::string& to) { return edit(from, to, kTeam); }
@@ -1158,7 +1167,8 @@ TEST(CompileTeamTest, compiles_a_team_and_referrals) {
 }
 
 TEST(CompileTeamTest, resources_use_the_touchpoints_stream_key_hash) {
-  const Model m = compile_yaml(kTeam + "touchpoints:\n  sales: {stages: [lead], schedule: {calendar: {every: 7}}}\n");
+  const Model m = compile_yaml(
+      kTeam + "touchpoints:\n  sales: {stages: [lead], schedule: {calendar: {every: 7}}}\n");
   EXPECT_EQ(m.touchpoints.at(0).stream_key, m.resources.at(0).stream_key);
 }
 
@@ -1185,7 +1195,8 @@ TEST(CompileTeamTest, served_stage_rule_is_for_analysis) {
   EXPECT_EQ(n.rule(0, 1).next_stages, (std::vector<StageId>{2, 4}));
   EXPECT_EQ(n.rule(1, 1).next_stages, (std::vector<StageId>{2, 0, 4}));
   // A fixed zero-length service and no hand-off: a zero dwell, not an invalid exponential.
-  const std::string instant = team("service: {dist: exponential, mean: 0.25}", "service: {dist: fixed, days: 0}");
+  const std::string instant =
+      team("service: {dist: exponential, mean: 0.25}", "service: {dist: fixed, days: 0}");
   const Model h = compile_yaml(instant);
   EXPECT_EQ(h.rule(0, 1).dwell.family(), DwellFamily::kExponential);
   EXPECT_DOUBLE_EQ(h.rule(0, 1).dwell.mean(), 0.5);
@@ -1195,20 +1206,22 @@ TEST(CompileTeamTest, served_stage_rule_is_for_analysis) {
 }
 
 TEST(CompileTeamTest, staffing_from_servers_and_changes) {
-  const Model none = compile_yaml(team("    changes: [{day: 7, servers: 6}, {day: 14, servers: 2}]\n", ""));
+  const Model none =
+      compile_yaml(team("    changes: [{day: 7, servers: 6}, {day: 14, servers: 2}]\n", ""));
   EXPECT_EQ(none.resources[0].staffing_times, (std::vector<double>{0}));
   EXPECT_EQ(none.resources[0].staffing_levels, (std::vector<int>{4}));
   // A change on day 0 replaces the initial size; a change to the same size is no change point.
-  const Model day0 = compile_yaml(team("{day: 7, servers: 6}, {day: 14, servers: 2}",
-                                       "{day: 0, servers: 5}, {day: 3.5, servers: 5}, {day: 9, servers: 0}"));
+  const Model day0 =
+      compile_yaml(team("{day: 7, servers: 6}, {day: 14, servers: 2}",
+                        "{day: 0, servers: 5}, {day: 3.5, servers: 5}, {day: 9, servers: 0}"));
   EXPECT_EQ(day0.resources[0].staffing_times, (std::vector<double>{0, 9}));
   EXPECT_EQ(day0.resources[0].staffing_levels, (std::vector<int>{5, 0}));
 }
 
 TEST(CompileTeamTest, staffing_from_weekdays_over_the_horizon) {
-  const std::string weekdays = team(
-      "    servers: 4\n    changes: [{day: 7, servers: 6}, {day: 14, servers: 2}]\n",
-      "    weekdays: [4, 4, 4, 4, 4, 0, 0]\n");
+  const std::string weekdays =
+      team("    servers: 4\n    changes: [{day: 7, servers: 6}, {day: 14, servers: 2}]\n",
+           "    weekdays: [4, 4, 4, 4, 4, 0, 0]\n");
   const Model m = compile_yaml(weekdays);  // horizon 21: days 0..20
   EXPECT_EQ(m.resources[0].staffing_times, (std::vector<double>{0, 5, 7, 12, 14, 19}));
   EXPECT_EQ(m.resources[0].staffing_levels, (std::vector<int>{4, 0, 4, 0, 4, 0}));
@@ -1226,8 +1239,8 @@ TEST(CompileTeamTest, fifo_puts_every_segment_in_one_class) {
   const Model m = compile_yaml(team("    discipline: priority\n    priority: [smb, icp]\n", ""));
   EXPECT_EQ(m.resources[0].segment_class, (std::vector<int>{0, 0}));
   EXPECT_EQ(m.resources[0].num_classes, 1);
-  const Model f = compile_yaml(team("    discipline: priority\n    priority: [smb, icp]\n",
-                                    "    discipline: fifo\n"));
+  const Model f = compile_yaml(
+      team("    discipline: priority\n    priority: [smb, icp]\n", "    discipline: fifo\n"));
   EXPECT_EQ(f.resources[0].num_classes, 1);
 }
 
@@ -1264,40 +1277,48 @@ TEST(CompileTeamTest, abandonment_target_counts_as_converted_when_reached_from_w
 // -- staffing errors
 
 TEST(CompileTeamTest, reports_negative_servers) {
-  expect_problem(compile_problems(team("servers: 4", "servers: -1")), "resources.sales.servers",
-                 26, "expected an integer >= 0, got -1");
+  expect_problem(compile_problems(team("servers: 4", "servers: -1")), "resources.sales.servers", 26,
+                 "expected an integer >= 0, got -1");
 }
 
 TEST(CompileTeamTest, reports_weekdays_problems) {
-  expect_problem(compile_problems(team("    servers: 4\n", "    servers: 4\n    weekdays: [1, 1, 1, 1, 1, 1, 1]\n")),
-                 "resources.sales.weekdays", 27, "give servers (with optional changes) or weekdays, not both");
-  const std::string weekdays = team(
-      "    servers: 4\n    changes: [{day: 7, servers: 6}, {day: 14, servers: 2}]\n",
-      "    weekdays: [4, 4, 4, 4, 4, 0]\n");
+  expect_problem(compile_problems(team("    servers: 4\n",
+                                       "    servers: 4\n    weekdays: [1, 1, 1, 1, 1, 1, 1]\n")),
+                 "resources.sales.weekdays", 27,
+                 "give servers (with optional changes) or weekdays, not both");
+  const std::string weekdays =
+      team("    servers: 4\n    changes: [{day: 7, servers: 6}, {day: 14, servers: 2}]\n",
+           "    weekdays: [4, 4, 4, 4, 4, 0]\n");
   expect_problem(compile_problems(weekdays), "resources.sales.weekdays", 26,
                  "expected 7 integers (reps per weekday, Monday first), got 6");
   expect_problem(compile_problems(edit("[4, 4, 4, 4, 4, 0]", "[4, 4, -4, 4, 4, 0, 0]", weekdays)),
                  "resources.sales.weekdays[2]", 26, "expected an integer >= 0, got -4");
-  expect_problem(compile_problems(team("    servers: 4\n", "    weekdays: [1, 1, 1, 1, 1, 1, 1]\n")),
-                 "resources.sales.changes", 27, "changes need servers: they cannot be combined with weekdays");
+  expect_problem(
+      compile_problems(team("    servers: 4\n", "    weekdays: [1, 1, 1, 1, 1, 1, 1]\n")),
+      "resources.sales.changes", 27, "changes need servers: they cannot be combined with weekdays");
   expect_problem(compile_problems(edit("horizon: 21\n", "horizon: 1e8\nreport_every: 1e7\n",
                                        edit("report_every: 7\n", "", weekdays))),
                  "resources.sales.weekdays", 26, "horizon of at most 1e7 days");
 }
 
 TEST(CompileTeamTest, reports_missing_staffing) {
-  expect_problem(compile_problems(team("    servers: 4\n    changes: [{day: 7, servers: 6}, {day: 14, servers: 2}]\n", "")),
-                 "resources.sales.servers", 25, "missing staffing: give servers (reps) or weekdays");
+  expect_problem(
+      compile_problems(
+          team("    servers: 4\n    changes: [{day: 7, servers: 6}, {day: 14, servers: 2}]\n", "")),
+      "resources.sales.servers", 25, "missing staffing: give servers (reps) or weekdays");
 }
 
 TEST(CompileTeamTest, reports_changes_problems) {
   const auto problems = compile_problems(team(
       "[{day: 7, servers: 6}, {day: 14, servers: 2}]",
       "[{day: -1, servers: 6}, {day: 14, servers: -2}, {day: 14, servers: 3}, {day: 10, servers: 1}]"));
-  expect_problem(problems, "resources.sales.changes[0].day", 27, "expected a finite number >= 0, got -1");
-  expect_problem(problems, "resources.sales.changes[1].servers", 27, "expected an integer >= 0, got -2");
-  expect_problem(problems, "resources.sales.changes[2].day", 27,
-                 "change days must be strictly increasing: day 14 is not after day 14 of resources.sales.changes[1]");
+  expect_problem(problems, "resources.sales.changes[0].day", 27,
+                 "expected a finite number >= 0, got -1");
+  expect_problem(problems, "resources.sales.changes[1].servers", 27,
+                 "expected an integer >= 0, got -2");
+  expect_problem(
+      problems, "resources.sales.changes[2].day", 27,
+      "change days must be strictly increasing: day 14 is not after day 14 of resources.sales.changes[1]");
   expect_problem(problems, "resources.sales.changes[3].day", 27, "day 10 is not after day 14");
 }
 
@@ -1310,8 +1331,8 @@ TEST(CompileTeamTest, warns_about_a_team_without_servers) {
 // -- serves
 
 TEST(CompileTeamTest, reports_serves_problems) {
-  expect_problem(compile_problems(team("serves: [sql]", "serves: []")), "resources.sales.serves", 28,
-                 "expected at least one served stage");
+  expect_problem(compile_problems(team("serves: [sql]", "serves: []")), "resources.sales.serves",
+                 28, "expected at least one served stage");
   expect_problem(compile_problems(team("serves: [sql]", "serves: [sql, sq]")),
                  "resources.sales.serves[1]", 28, "unknown stage 'sq'; did you mean 'sql'?");
   expect_problem(compile_problems(team("serves: [sql]", "serves: [sql, lost]")),
@@ -1321,26 +1342,29 @@ TEST(CompileTeamTest, reports_serves_problems) {
 }
 
 TEST(CompileTeamTest, reports_a_stage_served_by_two_teams) {
-  const auto problems = compile_problems(team_with(
-      "  support:\n"                                   // 39
-      "    servers: 1\n"                               // 40
-      "    serves: [advocate, sql]\n"                  // 41
-      "    service: {mean: 1}\n"));                    // 42
-  expect_problem(problems, "resources.support.serves[1]", 41,
-                 "stage sql is already served by resources.sales; a stage can be served by one team only");
+  const auto problems =
+      compile_problems(team_with("  support:\n"                   // 39
+                                 "    servers: 1\n"               // 40
+                                 "    serves: [advocate, sql]\n"  // 41
+                                 "    service: {mean: 1}\n"));    // 42
+  expect_problem(
+      problems, "resources.support.serves[1]", 41,
+      "stage sql is already served by resources.sales; a stage can be served by one team only");
   for (const auto& p : problems) EXPECT_NE(p.field, "resources.support.serves[0]") << p.to_string();
 }
 
 TEST(CompileTeamTest, reports_a_touchpoint_on_a_served_stage) {
   const auto problems = compile_problems(kTeam +
-                                         "touchpoints:\n"                                     // 43
-                                         "  call:\n"                                          // 44
-                                         "    stages: [lead, sql]\n"                          // 45
-                                         "    schedule: {after_entry: {days: [2]}}\n");       // 46
+                                         "touchpoints:\n"                                // 43
+                                         "  call:\n"                                     // 44
+                                         "    stages: [lead, sql]\n"                     // 45
+                                         "    schedule: {after_entry: {days: [2]}}\n");  // 46
   expect_problem(problems, "touchpoints.call.stages[1]", 45,
                  "stage sql is served by resources.sales; touchpoints cannot target it: remove it "
                  "from touchpoints.call.stages");
-  EXPECT_EQ(std::count_if(problems.begin(), problems.end(), [](const Problem& p) { return !p.warning; }), 1)
+  EXPECT_EQ(
+      std::count_if(problems.begin(), problems.end(), [](const Problem& p) { return !p.warning; }),
+      1)
       << dump(problems);
 }
 
@@ -1353,28 +1377,32 @@ TEST(CompileTeamTest, warns_that_a_served_stage_dwell_is_ignored) {
                  "service replace the dwell");
   expect_warning(text, "stages.sql.next", 11, "ignored: resources.sales.outcome.next replaces it");
   EXPECT_NO_THROW((void)compile_yaml(text));
-  expect_warning(team("  icp: {share: 0.4}", "  icp: {share: 0.4, stages: {sql: {dwell: {mean: 3}}}}"),
-                 "segments.icp.stages.sql.dwell", 19, "ignored: stage sql is served by resources.sales");
+  expect_warning(
+      team("  icp: {share: 0.4}", "  icp: {share: 0.4, stages: {sql: {dwell: {mean: 3}}}}"),
+      "segments.icp.stages.sql.dwell", 19, "ignored: stage sql is served by resources.sales");
   // A served stage's dwell is still checked.
   expect_problem(compile_problems(team("  sql:\n", "  sql:\n    dwell: {mean: -10}\n")),
                  "stages.sql.dwell.mean", 10, "expected a finite number > 0");
 }
 
 TEST(CompileTeamTest, served_stage_needs_next_without_outcome) {
-  const std::string bare = team("  sql:\n    next: {customer: 0.4, lead: 0.2, lost: 0.4}\n", "  sql: {}\n");
+  const std::string bare =
+      team("  sql:\n    next: {customer: 0.4, lead: 0.2, lost: 0.4}\n", "  sql: {}\n");
   expect_valid(bare);  // the outcome is given
   EXPECT_TRUE(check(parse_scenario(bare, "m.yaml")).empty());
   // Without outcome.next the decay of `customer` has no row to look in: only the next is reported.
   const std::string neither = edit("      next: {customer: 0.5, lead: 0.2, lost: 0.3}\n", "", bare);
   const auto problems = compile_problems(neither);
-  EXPECT_EQ(std::count_if(problems.begin(), problems.end(), [](const Problem& p) { return !p.warning; }), 1)
+  EXPECT_EQ(
+      std::count_if(problems.begin(), problems.end(), [](const Problem& p) { return !p.warning; }),
+      1)
       << dump(problems);
   expect_problem(problems, "stages.sql.next", 9,
                  "stage sql is served by resources.sales without outcome.next: it needs "
                  "next-probabilities");
   // An unserved stage still needs its dwell.
-  expect_problem(compile_problems(team("    dwell: {mean: 300}\n", "")), "stages.customer.dwell", 11,
-                 "a non-absorbing stage needs a dwell");
+  expect_problem(compile_problems(team("    dwell: {mean: 300}\n", "")), "stages.customer.dwell",
+                 11, "a non-absorbing stage needs a dwell");
 }
 
 // -- service, hand-off, patience
@@ -1383,8 +1411,9 @@ TEST(CompileTeamTest, reports_a_missing_service) {
   Scenario s = parse_scenario(kTeam, "m.yaml");
   s.resources[0].service.reset();
   const auto problems = check(s);
-  const auto it = std::find_if(problems.begin(), problems.end(),
-                               [](const Problem& p) { return p.field == "resources.sales.service"; });
+  const auto it = std::find_if(problems.begin(), problems.end(), [](const Problem& p) {
+    return p.field == "resources.sales.service";
+  });
   ASSERT_NE(it, problems.end()) << dump(problems);
   EXPECT_FALSE(it->warning);
   EXPECT_EQ(it->line, 25);
@@ -1392,17 +1421,21 @@ TEST(CompileTeamTest, reports_a_missing_service) {
 }
 
 TEST(CompileTeamTest, reports_bad_dwell_specs_of_a_team) {
-  expect_problem(compile_problems(team("service: {dist: exponential, mean: 0.25}", "service: {dist: exponential, mean: -1}")),
+  expect_problem(compile_problems(team("service: {dist: exponential, mean: 0.25}",
+                                       "service: {dist: exponential, mean: -1}")),
                  "resources.sales.service.mean", 30, "expected a finite number > 0, got -1");
-  expect_problem(compile_problems(team("handoff: {dist: fixed, days: 0.5}", "handoff: {dist: fixd, days: 0.5}")),
+  expect_problem(compile_problems(
+                     team("handoff: {dist: fixed, days: 0.5}", "handoff: {dist: fixd, days: 0.5}")),
                  "resources.sales.handoff.dist", 29, "unknown dist 'fixd'");
-  expect_problem(compile_problems(team("patience: {dist: exponential, mean: 3}", "patience: {dist: weibull, mean: 3}")),
-                 "resources.sales.patience", 33, "weibull needs shape with one of scale, mean, median");
+  expect_problem(compile_problems(team("patience: {dist: exponential, mean: 3}",
+                                       "patience: {dist: weibull, mean: 3}")),
+                 "resources.sales.patience", 33,
+                 "weibull needs shape with one of scale, mean, median");
 }
 
 TEST(CompileTeamTest, reports_patience_and_abandon_to_problems) {
-  expect_problem(compile_problems(team("    abandon_to: lead\n", "")), "resources.sales.abandon_to", 33,
-                 "abandon_to is required with patience");
+  expect_problem(compile_problems(team("    abandon_to: lead\n", "")), "resources.sales.abandon_to",
+                 33, "abandon_to is required with patience");
   expect_problem(compile_problems(team("    patience: {dist: exponential, mean: 3}\n", "")),
                  "resources.sales.abandon_to", 33, "abandon_to needs patience");
   expect_problem(compile_problems(team("abandon_to: lead", "abandon_to: led")),
@@ -1412,20 +1445,23 @@ TEST(CompileTeamTest, reports_patience_and_abandon_to_problems) {
 // -- discipline and priority
 
 TEST(CompileTeamTest, reports_discipline_and_priority_problems) {
-  expect_problem(compile_problems(team("discipline: priority", "discipline: fif")),
-                 "resources.sales.discipline", 31,
-                 "unknown discipline 'fif' (expected one of: fifo, priority); did you mean 'fifo'?");
+  expect_problem(
+      compile_problems(team("discipline: priority", "discipline: fif")),
+      "resources.sales.discipline", 31,
+      "unknown discipline 'fif' (expected one of: fifo, priority); did you mean 'fifo'?");
   expect_problem(compile_problems(team("discipline: priority", "discipline: fifo")),
                  "resources.sales.priority", 32, "priority is only used with discipline: priority");
-  expect_problem(compile_problems(team("priority: [smb, icp]", "priority: [icp]")),
-                 "resources.sales.priority", 32,
-                 "discipline priority needs every segment exactly once, highest priority first; missing: smb");
-  expect_problem(compile_problems(team("    priority: [smb, icp]\n", "")), "resources.sales.priority", 25,
-                 "missing: icp, smb");
+  expect_problem(
+      compile_problems(team("priority: [smb, icp]", "priority: [icp]")), "resources.sales.priority",
+      32,
+      "discipline priority needs every segment exactly once, highest priority first; missing: smb");
+  expect_problem(compile_problems(team("    priority: [smb, icp]\n", "")),
+                 "resources.sales.priority", 25, "missing: icp, smb");
   expect_problem(compile_problems(team("priority: [smb, icp]", "priority: [smb, icp, smb]")),
                  "resources.sales.priority[2]", 32, "segment 'smb' is listed twice");
   expect_problem(compile_problems(team("priority: [smb, icp]", "priority: [smb, icq, icp]")),
-                 "resources.sales.priority[1]", 32, "unknown segment 'icq' (segments: icp, smb); did you mean 'icp'?");
+                 "resources.sales.priority[1]", 32,
+                 "unknown segment 'icq' (segments: icp, smb); did you mean 'icp'?");
 }
 
 TEST(CompileTeamTest, priority_without_segments_names_the_single_segment_all) {
@@ -1442,24 +1478,33 @@ TEST(CompileTeamTest, priority_without_segments_names_the_single_segment_all) {
 // -- outcome and decay
 
 TEST(CompileTeamTest, reports_outcome_problems) {
-  expect_problem(compile_problems(team("{customer: 0.5, lead: 0.2, lost: 0.3}", "{customer: 0.5, lead: 0.2, lost: 0.2}")),
-                 "resources.sales.outcome.next", 36, "probabilities must sum to 1 (tolerance 1e-9), got sum 0.8999999999999999");
-  expect_problem(compile_problems(team("{customer: 0.5, lead: 0.2, lost: 0.3}", "{custmer: 0.5, lead: 0.2, lost: 0.3}")),
-                 "resources.sales.outcome.next.custmer", 36, "unknown stage 'custmer'; did you mean 'customer'?");
-  expect_problem(compile_problems(team("{customer: 0.5, lead: 0.2, lost: 0.3}", "{customer: 1.5, lead: -0.8, lost: 0.3}")),
-                 "resources.sales.outcome.next.lead", 36, "expected a probability in [0, 1], got -0.8");
+  expect_problem(compile_problems(team("{customer: 0.5, lead: 0.2, lost: 0.3}",
+                                       "{customer: 0.5, lead: 0.2, lost: 0.2}")),
+                 "resources.sales.outcome.next", 36,
+                 "probabilities must sum to 1 (tolerance 1e-9), got sum 0.8999999999999999");
+  expect_problem(compile_problems(team("{customer: 0.5, lead: 0.2, lost: 0.3}",
+                                       "{custmer: 0.5, lead: 0.2, lost: 0.3}")),
+                 "resources.sales.outcome.next.custmer", 36,
+                 "unknown stage 'custmer'; did you mean 'customer'?");
+  expect_problem(compile_problems(team("{customer: 0.5, lead: 0.2, lost: 0.3}",
+                                       "{customer: 1.5, lead: -0.8, lost: 0.3}")),
+                 "resources.sales.outcome.next.lead", 36,
+                 "expected a probability in [0, 1], got -0.8");
 }
 
 TEST(CompileTeamTest, reports_decay_problems) {
   expect_problem(compile_problems(team("half_life: 2", "half_life: 0")),
-                 "resources.sales.outcome.decay.half_life", 37, "expected a finite number > 0, got 0");
-  expect_problem(compile_problems(team("to: lost}", "to: lots}")), "resources.sales.outcome.decay.to", 37,
+                 "resources.sales.outcome.decay.half_life", 37,
+                 "expected a finite number > 0, got 0");
+  expect_problem(compile_problems(team("to: lost}", "to: lots}")),
+                 "resources.sales.outcome.decay.to", 37,
                  "unknown stage 'lots'; did you mean 'lost'?");
-  expect_problem(compile_problems(team("to: lost}", "to: customer}")), "resources.sales.outcome.decay.to", 37,
-                 "decay.to must differ from decay.stage");
-  expect_problem(compile_problems(team("decay: {stage: customer", "decay: {stage: advocate")),
-                 "resources.sales.outcome.decay.stage", 37,
-                 "stage 'advocate' is not a possible outcome: it is not in resources.sales.outcome.next");
+  expect_problem(compile_problems(team("to: lost}", "to: customer}")),
+                 "resources.sales.outcome.decay.to", 37, "decay.to must differ from decay.stage");
+  expect_problem(
+      compile_problems(team("decay: {stage: customer", "decay: {stage: advocate")),
+      "resources.sales.outcome.decay.stage", 37,
+      "stage 'advocate' is not a possible outcome: it is not in resources.sales.outcome.next");
   expect_problem(compile_problems(team("decay: {stage: customer", "decay: {stage: custmer")),
                  "resources.sales.outcome.decay.stage", 37, "unknown stage 'custmer'");
 }
@@ -1467,33 +1512,41 @@ TEST(CompileTeamTest, reports_decay_problems) {
 TEST(CompileTeamTest, decay_stage_must_be_in_every_segments_next_without_outcome) {
   std::string text = team("      next: {customer: 0.5, lead: 0.2, lost: 0.3}\n", "");
   expect_valid(text);
-  text = edit("  smb: {share: 0.6}", "  smb: {share: 0.6, stages: {sql: {next: {lead: 0.5, lost: 0.5}}}}", text);
-  expect_problem(compile_problems(text), "resources.sales.outcome.decay.stage", 36,
-                 "stage 'customer' is not a possible outcome: it is not in segments.smb.stages.sql.next");
-  const auto base_row = compile_problems(
-      edit("    next: {customer: 0.4, lead: 0.2, lost: 0.4}\n", "    next: {lead: 0.6, lost: 0.4}\n",
-           team("      next: {customer: 0.5, lead: 0.2, lost: 0.3}\n", "")));
+  text = edit("  smb: {share: 0.6}",
+              "  smb: {share: 0.6, stages: {sql: {next: {lead: 0.5, lost: 0.5}}}}", text);
+  expect_problem(
+      compile_problems(text), "resources.sales.outcome.decay.stage", 36,
+      "stage 'customer' is not a possible outcome: it is not in segments.smb.stages.sql.next");
+  const auto base_row = compile_problems(edit(
+      "    next: {customer: 0.4, lead: 0.2, lost: 0.4}\n", "    next: {lead: 0.6, lost: 0.4}\n",
+      team("      next: {customer: 0.5, lead: 0.2, lost: 0.3}\n", "")));
   expect_problem(base_row, "resources.sales.outcome.decay.stage", 36,
                  "stage 'customer' is not a possible outcome: it is not in stages.sql.next");
 }
 
 TEST(CompileTeamTest, reports_negative_staffing_cost) {
   expect_problem(compile_problems(team("cost_per_server_day: 400", "cost_per_server_day: -1")),
-                 "resources.sales.cost_per_server_day", 38, "expected a finite number >= 0, got -1");
+                 "resources.sales.cost_per_server_day", 38,
+                 "expected a finite number >= 0, got -1");
   expect_problem(compile_problems(team("cost_per_server_day: 400", "cost_per_server_day: .inf")),
-                 "resources.sales.cost_per_server_day", 38, "expected a finite number >= 0, got inf");
+                 "resources.sales.cost_per_server_day", 38,
+                 "expected a finite number >= 0, got inf");
 }
 
 // -- referrals and max_customers
 
 TEST(CompileTeamTest, reports_referral_problems) {
-  const auto problems = compile_problems(team(
-      "{from: advocate, rate_per_day: 0.005, to: lead, segment: icp}",
-      "{from: advocat, rate_per_day: -0.005, to: leed, segment: icq}"));
-  expect_problem(problems, "referrals.word_of_mouth.from", 40, "unknown stage 'advocat'; did you mean 'advocate'?");
-  expect_problem(problems, "referrals.word_of_mouth.rate_per_day", 40, "expected a finite number >= 0, got -0.005");
-  expect_problem(problems, "referrals.word_of_mouth.to", 40, "unknown stage 'leed'; did you mean 'lead'?");
-  expect_problem(problems, "referrals.word_of_mouth.segment", 40, "unknown segment 'icq'; did you mean 'icp'?");
+  const auto problems =
+      compile_problems(team("{from: advocate, rate_per_day: 0.005, to: lead, segment: icp}",
+                            "{from: advocat, rate_per_day: -0.005, to: leed, segment: icq}"));
+  expect_problem(problems, "referrals.word_of_mouth.from", 40,
+                 "unknown stage 'advocat'; did you mean 'advocate'?");
+  expect_problem(problems, "referrals.word_of_mouth.rate_per_day", 40,
+                 "expected a finite number >= 0, got -0.005");
+  expect_problem(problems, "referrals.word_of_mouth.to", 40,
+                 "unknown stage 'leed'; did you mean 'lead'?");
+  expect_problem(problems, "referrals.word_of_mouth.segment", 40,
+                 "unknown segment 'icq'; did you mean 'icp'?");
   expect_problem(compile_problems(team("rate_per_day: 0.001", "rate_per_day: .nan")),
                  "referrals.buzz.rate_per_day", 41, "expected a finite number >= 0, got nan");
 }
@@ -1517,7 +1570,8 @@ TEST(CompileTeamTest, referrals_and_teams_make_stages_reachable) {
     EXPECT_EQ(p.field, "stages.sql.next") << p.to_string();  // only the ignored-next remark
   }
   // Without the referral, island is unreachable.
-  const auto problems = check(parse_scenario(edit("rate_per_day: 0.005", "rate_per_day: 0", text), "m.yaml"));
+  const auto problems =
+      check(parse_scenario(edit("rate_per_day: 0.005", "rate_per_day: 0", text), "m.yaml"));
   EXPECT_TRUE(std::any_of(problems.begin(), problems.end(), [](const Problem& p) {
     return p.warning && p.field == "stages.island" && p.line == 18;
   })) << dump(problems);

@@ -46,12 +46,14 @@ TEST(CoxianTest, two_phases_in_a_row_are_the_hypoexponential) {
   const Coxian c({r1, r2}, {0.0, 1.0});
   for (double d : kDays) {
     // S(d) = (r2 e^{-r1 d} - r1 e^{-r2 d}) / (r2 - r1); in the far tail log S from the dominant term.
-    const double log_s = -r2 * d + std::log(r1 / (r1 - r2)) + std::log1p(-(r2 / r1) * std::exp(-(r1 - r2) * d));
+    const double log_s =
+        -r2 * d + std::log(r1 / (r1 - r2)) + std::log1p(-(r2 / r1) * std::exp(-(r1 - r2) * d));
     const double f = r1 * r2 / (r1 - r2) * (std::exp(-r2 * d) - std::exp(-r1 * d));
     if (d >= 0.1) {
       EXPECT_LT(relative(-c.at(d).log_survival, -log_s), 1e-12) << d;
     }
-    EXPECT_LT(relative(c.pdf(d), f), d < 1e-4 ? 1e-6 : 1e-11) << d;  // the reference cancels at tiny d
+    EXPECT_LT(relative(c.pdf(d), f), d < 1e-4 ? 1e-6 : 1e-11)
+        << d;  // the reference cancels at tiny d
   }
   EXPECT_NEAR(c.mean(), 1.0 / r1 + 1.0 / r2, 1e-15);
 }
@@ -91,7 +93,8 @@ TEST(CoxianTest, stiff_rates_keep_both_tails_and_their_tables) {
     const double f1 = -std::expm1(-r1 * d);
     const double f2 = -std::expm1(-r2 * d);
     const double cdf = p1 * f1 + (1.0 - p1) * (r1 * f2 - r2 * f1) / (r1 - r2);
-    const double survival = std::exp(-r1 * d) + (1.0 - p1) * r1 / (r1 - r2) * (std::exp(-r2 * d) - std::exp(-r1 * d));
+    const double survival =
+        std::exp(-r1 * d) + (1.0 - p1) * r1 / (r1 - r2) * (std::exp(-r2 * d) - std::exp(-r1 * d));
     const double h = -c.at(d).log_survival;
     if (cdf < 0.5) {
       EXPECT_LT(relative(-std::expm1(-h), cdf), std::max(1e-11, 16.0 * r1 * d * eps)) << d;
@@ -101,14 +104,17 @@ TEST(CoxianTest, stiff_rates_keep_both_tails_and_their_tables) {
   }
   EXPECT_NEAR(c.mean(), 1.0 / r1 + (1.0 - p1) / r2, 1e-6);
   for (double h = 1e-12; h < 30.0; h *= 3.1) {
-    EXPECT_LT(relative(c.cumulative_hazard(c.inverse_cumulative_hazard(h)), h), tail_tolerance) << h;
+    EXPECT_LT(relative(c.cumulative_hazard(c.inverse_cumulative_hazard(h)), h), tail_tolerance)
+        << h;
   }
   Dwell exact = Dwell::coxian({r1, r2}, {p1, 1.0});
   Dwell fast = exact;
   fast.tabulate();
   ASSERT_TRUE(fast.has_tables());
   for (double h = 1e-9; h < 20.0; h *= 1.9) {
-    EXPECT_LT(relative(fast.inverse_cumulative_hazard(h), exact.inverse_cumulative_hazard(h)), tail_tolerance) << h;
+    EXPECT_LT(relative(fast.inverse_cumulative_hazard(h), exact.inverse_cumulative_hazard(h)),
+              tail_tolerance)
+        << h;
   }
 }
 
@@ -150,7 +156,8 @@ TEST(CoxianTest, tables_match_the_exact_hazard_within_1e_9) {
   EXPECT_GT(fast.binade_inverse_range().second, 40.0);
   double worst = 0.0;
   for (double h = 1e-10; h < 50.0; h *= 1.013) {
-    worst = std::max(worst, relative(fast.inverse_cumulative_hazard(h), exact.inverse_cumulative_hazard(h)));
+    worst = std::max(
+        worst, relative(fast.inverse_cumulative_hazard(h), exact.inverse_cumulative_hazard(h)));
   }
   EXPECT_LT(worst, 1e-9);
   worst = 0.0;
@@ -167,10 +174,14 @@ TEST(CoxianTest, sampled_dwells_pass_ks_and_a_wrong_cdf_fails) {
   const auto cdf = [&](double x) { return -std::expm1(c.at(x).log_survival); };
   const std::vector<double> draws = sample(d, 20000);
   EXPECT_GT(test::ks_pvalue(draws, cdf), 1e-3);
-  const double mean = std::accumulate(draws.begin(), draws.end(), 0.0) / static_cast<double>(draws.size());
-  EXPECT_NEAR(mean, c.mean(), 4.0 * 14.0 / std::sqrt(20000.0));  // sd of this dwell is about 14 days
-  const Coxian other({0.5, 0.08, 0.3}, {0.35, 0.5, 1.0});  // a 5-point change of one exit probability
-  EXPECT_LT(test::ks_pvalue(draws, [&](double x) { return -std::expm1(other.at(x).log_survival); }), 1e-6);
+  const double mean =
+      std::accumulate(draws.begin(), draws.end(), 0.0) / static_cast<double>(draws.size());
+  EXPECT_NEAR(mean, c.mean(),
+              4.0 * 14.0 / std::sqrt(20000.0));  // sd of this dwell is about 14 days
+  const Coxian other({0.5, 0.08, 0.3},
+                     {0.35, 0.5, 1.0});  // a 5-point change of one exit probability
+  EXPECT_LT(test::ks_pvalue(draws, [&](double x) { return -std::expm1(other.at(x).log_survival); }),
+            1e-6);
 }
 
 TEST(CoxianTest, bad_parameters_are_rejected) {

@@ -31,25 +31,29 @@ constexpr double kAlpha = 1e-3;  // fixed seeds: a correct sampler passes; a wro
 
 TEST(DwellTest, exponential_passes_ks_against_its_cdf) {
   const Dwell d = Dwell::exponential(7.0);
-  EXPECT_GT(test::ks_pvalue(sample(d, kN), [](double x) { return 1.0 - std::exp(-x / 7.0); }), kAlpha);
+  EXPECT_GT(test::ks_pvalue(sample(d, kN), [](double x) { return 1.0 - std::exp(-x / 7.0); }),
+            kAlpha);
 }
 
 TEST(DwellTest, weibull_passes_ks_against_boost) {
   const Dwell d = Dwell::weibull(1.7, 20.0);
   const boost::math::weibull_distribution<> ref(1.7, 20.0);
-  EXPECT_GT(test::ks_pvalue(sample(d, kN), [&](double x) { return boost::math::cdf(ref, x); }), kAlpha);
+  EXPECT_GT(test::ks_pvalue(sample(d, kN), [&](double x) { return boost::math::cdf(ref, x); }),
+            kAlpha);
 }
 
 TEST(DwellTest, lognormal_passes_ks_against_boost) {
   const Dwell d = Dwell::lognormal(2.0, 0.8);
   const boost::math::lognormal_distribution<> ref(2.0, 0.8);
-  EXPECT_GT(test::ks_pvalue(sample(d, kN), [&](double x) { return boost::math::cdf(ref, x); }), kAlpha);
+  EXPECT_GT(test::ks_pvalue(sample(d, kN), [&](double x) { return boost::math::cdf(ref, x); }),
+            kAlpha);
 }
 
 TEST(DwellTest, gamma_passes_ks_against_boost) {
   const Dwell d = Dwell::gamma(2.5, 4.0);
   const boost::math::gamma_distribution<> ref(2.5, 4.0);
-  EXPECT_GT(test::ks_pvalue(sample(d, kN), [&](double x) { return boost::math::cdf(ref, x); }), kAlpha);
+  EXPECT_GT(test::ks_pvalue(sample(d, kN), [&](double x) { return boost::math::cdf(ref, x); }),
+            kAlpha);
 }
 
 TEST(DwellTest, empirical_passes_ks_against_interpolated_cdf) {
@@ -69,19 +73,20 @@ TEST(DwellTest, empirical_passes_ks_against_interpolated_cdf) {
 TEST(DwellTest, ks_detects_a_wrong_distribution) {
   // The test must be able to fail: exponential samples against a different mean.
   const Dwell d = Dwell::exponential(7.0);
-  EXPECT_LT(test::ks_pvalue(sample(d, kN), [](double x) { return 1.0 - std::exp(-x / 7.5); }), kAlpha);
+  EXPECT_LT(test::ks_pvalue(sample(d, kN), [](double x) { return 1.0 - std::exp(-x / 7.5); }),
+            kAlpha);
 }
 
 // The engine's tables for lognormal and gamma (tabulate): within 1e-9 relative of the Boost
 // quantile (and cdf) over the tabulated range and across it, for shapes that bend the curve most.
 const std::vector<Dwell> kTabulated = {Dwell::lognormal(1.5, 0.8), Dwell::lognormal(-2.0, 2.5),
-                                       Dwell::gamma(2.0, 6.0),      Dwell::gamma(0.3, 40.0),
+                                       Dwell::gamma(2.0, 6.0), Dwell::gamma(0.3, 40.0),
                                        Dwell::gamma(25.0, 0.5)};
 
 TEST(DwellTest, inverse_tables_match_boost_quantiles_within_1e_9) {
   std::vector<Dwell> all = kTabulated;
-  all.insert(all.end(), {Dwell::weibull(1.3, 6.0), Dwell::weibull(0.5, 3.0), Dwell::weibull(4.0, 10.0),
-                         Dwell::weibull(0.15, 1.0)});
+  all.insert(all.end(), {Dwell::weibull(1.3, 6.0), Dwell::weibull(0.5, 3.0),
+                         Dwell::weibull(4.0, 10.0), Dwell::weibull(0.15, 1.0)});
   for (const Dwell& exact : all) {
     Dwell fast = exact;
     fast.tabulate();
@@ -90,7 +95,8 @@ TEST(DwellTest, inverse_tables_match_boost_quantiles_within_1e_9) {
     double worst = 0.0;
     // log-uniform over [1e-11, 100]: both ends of the tables and beyond them
     for (int i = 0; i <= 20000; ++i) {
-      const double h = std::exp(std::log(1e-11) + (std::log(100.0) - std::log(1e-11)) * i / 20000.0);
+      const double h =
+          std::exp(std::log(1e-11) + (std::log(100.0) - std::log(1e-11)) * i / 20000.0);
       const double want = exact.inverse_cumulative_hazard(h);
       const double got = fast.inverse_cumulative_hazard(h);
       ASSERT_TRUE(std::isfinite(got)) << h;
@@ -110,8 +116,9 @@ TEST(DwellTest, inverse_tables_match_boost_quantiles_within_1e_9) {
 // in H^{-1} only up to h = 2 and leaves the rest to the log-log table (tested above).
 TEST(DwellTest, binade_tables_take_the_bulk_of_the_arguments) {
   const std::pair<Dwell, double> inverse[] = {
-      {Dwell::lognormal(1.5, 0.8), 32.0}, {Dwell::gamma(2.0, 6.0), 64.0},  {Dwell::gamma(0.3, 40.0), 64.0},
-      {Dwell::weibull(1.3, 6.0), 64.0},   {Dwell::weibull(0.5, 3.0), 64.0}, {Dwell::lognormal(-2.0, 2.5), 2.0}};
+      {Dwell::lognormal(1.5, 0.8), 32.0}, {Dwell::gamma(2.0, 6.0), 64.0},
+      {Dwell::gamma(0.3, 40.0), 64.0},    {Dwell::weibull(1.3, 6.0), 64.0},
+      {Dwell::weibull(0.5, 3.0), 64.0},   {Dwell::lognormal(-2.0, 2.5), 2.0}};
   for (auto [dwell, up_to] : inverse) {
     EXPECT_EQ(dwell.binade_inverse_range(), (std::pair{0.0, 0.0}));
     dwell.tabulate();
@@ -159,15 +166,18 @@ TEST(DwellTest, tabulated_samplers_pass_ks_against_boost) {
   Dwell ln = Dwell::lognormal(1.5, 0.8);
   ln.tabulate();
   const boost::math::lognormal_distribution<> ln_ref(1.5, 0.8);
-  EXPECT_GT(test::ks_pvalue(sample(ln, kN), [&](double x) { return boost::math::cdf(ln_ref, x); }), kAlpha);
+  EXPECT_GT(test::ks_pvalue(sample(ln, kN), [&](double x) { return boost::math::cdf(ln_ref, x); }),
+            kAlpha);
   Dwell ga = Dwell::gamma(2.0, 6.0);
   ga.tabulate();
   const boost::math::gamma_distribution<> ga_ref(2.0, 6.0);
-  EXPECT_GT(test::ks_pvalue(sample(ga, kN), [&](double x) { return boost::math::cdf(ga_ref, x); }), kAlpha);
+  EXPECT_GT(test::ks_pvalue(sample(ga, kN), [&](double x) { return boost::math::cdf(ga_ref, x); }),
+            kAlpha);
   Dwell wb = Dwell::weibull(1.3, 6.0);
   wb.tabulate();
   const boost::math::weibull_distribution<> wb_ref(1.3, 6.0);
-  EXPECT_GT(test::ks_pvalue(sample(wb, kN), [&](double x) { return boost::math::cdf(wb_ref, x); }), kAlpha);
+  EXPECT_GT(test::ks_pvalue(sample(wb, kN), [&](double x) { return boost::math::cdf(wb_ref, x); }),
+            kAlpha);
 }
 
 TEST(DwellTest, fixed_is_always_its_days) {

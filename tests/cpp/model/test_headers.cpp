@@ -1,5 +1,5 @@
-// Each public header must compile on its own (included first in its own translation unit is
-// checked by the one-file-per-header tests; here all together for the umbrella).
+// The umbrella header: every public header together, and the API it exposes. Each header alone, in
+// its own translation unit, is checked by test_headers (tests/CMakeLists.txt, test_public_headers.cpp).
 #include "lcsim/lcsim.hpp"
 
 #include <gtest/gtest.h>

@@ -28,11 +28,13 @@ TEST(ExponentialTest, exp1_draws_boosts_values_with_the_same_words) {
     for (int i = 0; i < 20; ++i) {
       const std::uint64_t w = Stream(a).operator()();
       const double* x = boost::random::detail::exponential_table<double>::table_x;
-      const double first = static_cast<double>((w & ~(std::uint64_t{1} << 11U)) >> 8U) * 0x1.0p-56 * x[w & 0xffU];
+      const double first =
+          static_cast<double>((w & ~(std::uint64_t{1} << 11U)) >> 8U) * 0x1.0p-56 * x[w & 0xffU];
       rejected_first_tries += first < x[(w & 0xffU) + 1] ? 0 : 1;
       const double ours = exp1(a);
       const double theirs = boost_exp1(b);
-      ASSERT_TRUE(same_bits(ours, theirs)) << customer << " " << i << ": " << ours << " vs " << theirs;
+      ASSERT_TRUE(same_bits(ours, theirs))
+          << customer << " " << i << ": " << ours << " vs " << theirs;
       ASSERT_EQ(a.state(), b.state()) << "the same words used";
       largest = std::max(largest, ours);
       // At another rate: exp1 / rate is Boost's exponential_distribution(rate).

@@ -88,7 +88,8 @@ TEST(CompareTest, common_random_numbers_reduce_variance_by_a_measured_factor) {
   EXPECT_DOUBLE_EQ(conv.lift, conv.delta / conv.base_mean);
   EXPECT_LT(conv.lift_ci_low, conv.lift);
   EXPECT_GT(conv.lift_ci_high, conv.lift);
-  EXPECT_EQ(v.verdict.substr(v.verdict.find(": ") + 2, 1), "+") << "led by customers won: " << v.verdict;
+  EXPECT_EQ(v.verdict.substr(v.verdict.find(": ") + 2, 1), "+")
+      << "led by customers won: " << v.verdict;
   EXPECT_NE(v.verdict.find(" customers won (95% CI +"), std::string::npos) << v.verdict;
   EXPECT_NE(v.verdict.find("cost per extra customer won $"), std::string::npos) << v.verdict;
   EXPECT_NE(v.verdict.find("net value (discounted) "), std::string::npos) << v.verdict;
@@ -112,23 +113,27 @@ TEST(CompareTest, verdict_is_led_by_the_metric_whose_interval_excludes_zero) {
                                             delta_row("revenue", 1140000.0, 1000000.0, 1280000.0),
                                             delta_row("touchpoint_cost", 87017.0, 86000.0, 88000.0),
                                             delta_row("net_value", 856613.0, 700000.0, 1010000.0)};
-  EXPECT_EQ(verdict("loyalty", money_only),
-            "loyalty: no clear change in customers won; revenue +$1,140,000 (95% CI +$1,000,000 to +$1,280,000); "
-            "touchpoint and staff cost +$87,017; net value (discounted) +$856,613 (95% CI +$700,000 to "
-            "+$1,010,000); per replication");
+  EXPECT_EQ(
+      verdict("loyalty", money_only),
+      "loyalty: no clear change in customers won; revenue +$1,140,000 (95% CI +$1,000,000 to +$1,280,000); "
+      "touchpoint and staff cost +$87,017; net value (discounted) +$856,613 (95% CI +$700,000 to "
+      "+$1,010,000); per replication");
   // Only the cost moved: it leads, with its interval, and is not said twice.
   const std::vector<DeltaRow> cost_only = {delta_row("conversions", 0.5, -1.0, 2.0),
                                            delta_row("revenue", 100.0, -50.0, 250.0),
                                            delta_row("touchpoint_cost", -85.0, -90.0, -80.0),
                                            delta_row("net_value", 150.0, -20.0, 320.0)};
-  EXPECT_EQ(verdict("cheaper", cost_only),
-            "cheaper: no clear change in customers won or revenue; touchpoint and staff cost -$85 (95% CI -$90 "
-            "to -$80); net value (discounted) +$150 (95% CI -$20 to +$320); per replication");
+  EXPECT_EQ(
+      verdict("cheaper", cost_only),
+      "cheaper: no clear change in customers won or revenue; touchpoint and staff cost -$85 (95% CI -$90 "
+      "to -$80); net value (discounted) +$150 (95% CI -$20 to +$320); per replication");
   // Nothing moved.
-  const std::vector<DeltaRow> none = {delta_row("conversions", 0.0, 0.0, 0.0), delta_row("net_value", 0.0, 0.0, 0.0)};
-  EXPECT_EQ(verdict("same", none),
-            "same: no clear change in customers won, revenue or cost; net value (discounted) +$0 (95% CI +$0 to "
-            "+$0); per replication");
+  const std::vector<DeltaRow> none = {delta_row("conversions", 0.0, 0.0, 0.0),
+                                      delta_row("net_value", 0.0, 0.0, 0.0)};
+  EXPECT_EQ(
+      verdict("same", none),
+      "same: no clear change in customers won, revenue or cost; net value (discounted) +$0 (95% CI +$0 to "
+      "+$0); per replication");
 }
 
 TEST(CompareTest, customers_never_reached_by_the_changed_touchpoint_never_change_outcome) {
@@ -156,7 +161,8 @@ TEST(CompareTest, customers_never_reached_by_the_changed_touchpoint_never_change
   // Net change in conversions over all replications equals gained - lost.
   double delta_total = 0.0;
   for (std::size_t r = 0; r < c.base.replications.size(); ++r) {
-    delta_total += v.run.replications[r].metrics[kConversions] - c.base.replications[r].metrics[kConversions];
+    delta_total +=
+        v.run.replications[r].metrics[kConversions] - c.base.replications[r].metrics[kConversions];
   }
   EXPECT_EQ(static_cast<double>(gained - lost), delta_total);
 }
@@ -196,7 +202,8 @@ TEST(CompareTest, results_do_not_depend_on_threads) {
   const Comparison b = compare(base, {&webinar}, two);
   ASSERT_EQ(a.variants[0].deltas.size(), b.variants[0].deltas.size());
   for (std::size_t i = 0; i < a.variants[0].deltas.size(); ++i) {
-    EXPECT_EQ(0, std::memcmp(&a.variants[0].deltas[i].delta, &b.variants[0].deltas[i].delta, sizeof(double)));
+    EXPECT_EQ(0, std::memcmp(&a.variants[0].deltas[i].delta, &b.variants[0].deltas[i].delta,
+                             sizeof(double)));
   }
   EXPECT_EQ(a.variants[0].verdict, b.variants[0].verdict);
 }

@@ -56,10 +56,12 @@ bool identical(const lcsim::Run& a, const lcsim::Run& b) {
   for (std::size_t r = 0; r < a.replications.size(); ++r) {
     const auto& x = a.replications[r];
     const auto& y = b.replications[r];
-    if (x.replication != y.replication || x.occupancy != y.occupancy || x.transitions != y.transitions ||
-        x.reached != y.reached || x.metrics.size() != y.metrics.size() ||
+    if (x.replication != y.replication || x.occupancy != y.occupancy ||
+        x.transitions != y.transitions || x.reached != y.reached ||
+        x.metrics.size() != y.metrics.size() ||
         std::memcmp(x.metrics.data(), y.metrics.data(), x.metrics.size() * sizeof(double)) != 0 ||
-        std::memcmp(x.touchpoints.data(), y.touchpoints.data(), x.touchpoints.size() * sizeof(TouchpointTally)) != 0) {
+        std::memcmp(x.touchpoints.data(), y.touchpoints.data(),
+                    x.touchpoints.size() * sizeof(TouchpointTally)) != 0) {
       return false;
     }
   }
@@ -133,7 +135,8 @@ resources:
       EXPECT_TRUE(identical(one, more)) << model.name << " at " << threads << " threads";
       for (std::size_t r = 0; r < 2; ++r) {
         EXPECT_EQ(one.replications[r].queue_length, more.replications[r].queue_length);
-        EXPECT_EQ(0, std::memcmp(one.replications[r].queue_wait.data(), more.replications[r].queue_wait.data(),
+        EXPECT_EQ(0, std::memcmp(one.replications[r].queue_wait.data(),
+                                 more.replications[r].queue_wait.data(),
                                  one.replications[r].queue_wait.size() * sizeof(double)));
       }
     }
@@ -152,7 +155,8 @@ resources:
         if (std::isnan(b.metrics[m])) {
           EXPECT_TRUE(std::isnan(a.metrics[m])) << one.info.metric_names[m];
         } else {
-          EXPECT_NEAR(a.metrics[m], b.metrics[m], 1e-9 * std::abs(b.metrics[m])) << one.info.metric_names[m];
+          EXPECT_NEAR(a.metrics[m], b.metrics[m], 1e-9 * std::abs(b.metrics[m]))
+              << one.info.metric_names[m];
         }
       }
     }
@@ -170,7 +174,8 @@ TEST(RunTest, summary_is_mean_sd_and_student_t_interval) {
   const test::MeanSe ms = test::mean_se(x);
   EXPECT_DOUBLE_EQ(row.mean, ms.mean);
   EXPECT_NEAR(row.std, ms.se * std::sqrt(6.0), 1e-9 * row.std);
-  const double t = boost::math::quantile(boost::math::complement(boost::math::students_t(5.0), 0.025));
+  const double t =
+      boost::math::quantile(boost::math::complement(boost::math::students_t(5.0), 0.025));
   EXPECT_NEAR(row.ci_high - row.mean, t * ms.se, 1e-9 * row.mean);
   EXPECT_NEAR(row.mean - row.ci_low, t * ms.se, 1e-9 * row.mean);
   EXPECT_EQ(row.n, 6);
@@ -206,7 +211,8 @@ TEST(RunTest, options_override_the_scenario) {
   EXPECT_EQ(run.info.name, "custom");
   EXPECT_TRUE(run.has_events);
   EXPECT_FALSE(run.replications[2].events.empty());
-  EXPECT_EQ(run.info.cause_names, (std::vector<std::string>{"exit", "arrival", "touchpoint:email", "touchpoint:demo"}));
+  EXPECT_EQ(run.info.cause_names,
+            (std::vector<std::string>{"exit", "arrival", "touchpoint:email", "touchpoint:demo"}));
   EXPECT_EQ(run.info.won, "won");
   EXPECT_EQ(run.info.report_times.size(), 31U);
 }
@@ -225,7 +231,8 @@ TEST(RunTest, cancel_stops_a_long_run_promptly_and_returns_nothing) {
   const auto start = std::chrono::steady_clock::now();
   EXPECT_THROW((void)simulate(model, options), Cancelled);
   stopper.join();
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));  // not a timing claim: a hang guard
+  EXPECT_LT(std::chrono::steady_clock::now() - start,
+            std::chrono::seconds(5));  // not a timing claim: a hang guard
 }
 
 TEST(RunTest, progress_reports_customers_and_replications) {
@@ -270,7 +277,8 @@ lcsim::Run hand_made_run(int resources) {
     for (int i = 0; i < 4; ++i) rep.transitions.push_back(10 * r + i);
     rep.reached = {50 + r, 20 + r};
     rep.touchpoints.push_back(TouchpointTally{1.0 + r, 2.0, 3.0, 4.5});
-    for (std::size_t m = 0; m < info.metric_names.size(); ++m) rep.metrics.push_back(0.5 * static_cast<double>(m) + r);
+    for (std::size_t m = 0; m < info.metric_names.size(); ++m)
+      rep.metrics.push_back(0.5 * static_cast<double>(m) + r);
     for (std::size_t i = 0; i < 3 * q_count; ++i) {
       rep.queue_length.push_back(static_cast<std::int64_t>(1000 * r + i));
       rep.queue_wait.push_back(i % 3 == 0 ? std::nan("") : 0.25 * static_cast<double>(i) + r);

@@ -10,7 +10,9 @@
 namespace lcsim::test {
 
 /// Compiles a scenario written inline in a test.
-inline Model model_from_yaml(const std::string& yaml) { return compile(parse_scenario(yaml, "<test>")); }
+inline Model model_from_yaml(const std::string& yaml) {
+  return compile(parse_scenario(yaml, "<test>"));
+}
 
 /// An arrival stream of about 5,000 customers into a scenario with max_customers 3000: every
 /// replication stops with the max_customers error, its arrivals partly advanced.

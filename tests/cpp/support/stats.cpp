@@ -44,7 +44,8 @@ AbsorbingChain solve_absorbing(const Eigen::MatrixXd& jump, const Eigen::VectorX
                                const std::vector<bool>& absorbing) {
   std::vector<Eigen::Index> tr;
   std::vector<Eigen::Index> ab;
-  for (Eigen::Index i = 0; i < jump.rows(); ++i) (absorbing[static_cast<std::size_t>(i)] ? ab : tr).push_back(i);
+  for (Eigen::Index i = 0; i < jump.rows(); ++i)
+    (absorbing[static_cast<std::size_t>(i)] ? ab : tr).push_back(i);
   const auto nt = static_cast<Eigen::Index>(tr.size());
   const auto na = static_cast<Eigen::Index>(ab.size());
   Eigen::MatrixXd q(nt, nt);
@@ -52,8 +53,10 @@ AbsorbingChain solve_absorbing(const Eigen::MatrixXd& jump, const Eigen::VectorX
   Eigen::VectorXd m(nt);
   for (Eigen::Index i = 0; i < nt; ++i) {
     m(i) = mean_dwell(tr[static_cast<std::size_t>(i)]);
-    for (Eigen::Index j = 0; j < nt; ++j) q(i, j) = jump(tr[static_cast<std::size_t>(i)], tr[static_cast<std::size_t>(j)]);
-    for (Eigen::Index j = 0; j < na; ++j) r(i, j) = jump(tr[static_cast<std::size_t>(i)], ab[static_cast<std::size_t>(j)]);
+    for (Eigen::Index j = 0; j < nt; ++j)
+      q(i, j) = jump(tr[static_cast<std::size_t>(i)], tr[static_cast<std::size_t>(j)]);
+    for (Eigen::Index j = 0; j < na; ++j)
+      r(i, j) = jump(tr[static_cast<std::size_t>(i)], ab[static_cast<std::size_t>(j)]);
   }
   AbsorbingChain out;
   const Eigen::MatrixXd eye = Eigen::MatrixXd::Identity(nt, nt);

@@ -19,9 +19,9 @@ double chi_square_pvalue(const std::vector<double>& observed, const std::vector<
 
 /// Closed form of an absorbing continuous-time Markov chain with exponential dwells.
 struct AbsorbingChain {
-  Eigen::MatrixXd absorption;    ///< [transient, absorbing]: P(absorbed in j | start in i)
+  Eigen::MatrixXd absorption;      ///< [transient, absorbing]: P(absorbed in j | start in i)
   Eigen::VectorXd time_to_absorb;  ///< expected days until absorption from each transient state
-  Eigen::MatrixXd visits;        ///< fundamental matrix N = (I - Q)^-1: expected visits
+  Eigen::MatrixXd visits;          ///< fundamental matrix N = (I - Q)^-1: expected visits
 };
 
 /// @param jump [n, n] jump-chain probabilities among all states (rows of absorbing states ignored)
