@@ -99,6 +99,13 @@ struct DwellComparison {
                                                              std::array<double, 3>& dlog_s,
                                                              std::array<double, 3>& dlog_f);
 
+/// One stay's term of the coxian fit's pass over the stays: log S(d) with its gradient when
+/// `censored`, else log f(d) with its, the same values bit for bit as that half of
+/// coxian2_log_gradient (the same operations in the same order) without computing the other half,
+/// and with one exp instead of two (the scale factor of the slower phase is e^0 = 1).
+[[nodiscard]] double coxian2_term_gradient(double r1, double r2, double p1, double d, bool censored,
+                                           std::array<double, 3>& gradient);
+
 /// Log-likelihood of stays under a family with parameters (a, b) as in Dwell::a() and Dwell::b():
 /// exponential (mean, -), Weibull (shape, scale), lognormal (mu, sigma), gamma (shape, scale).
 /// Durations below `min_duration` are raised to it. -inf outside the parameter domain.
