@@ -288,13 +288,20 @@ DwellParameter location(std::string name, double value, double se, double z) {
   return DwellParameter{std::move(name), value, se, value - z * se, value + z * se};
 }
 
+/// Distinct durations of ended stays, counted up to 3 (all the fits ask: 2 for a two-parameter
+/// family, 3 for the coxian): one pass that stops at the third, instead of sorting the stays for
+/// every family (6% of a calibration's time went to that sort).
 std::size_t distinct_events(const Stays& s) {
-  std::vector<double> x;
-  for (std::size_t i = 0; i < s.x.size(); ++i) {
-    if (!s.censored[i]) x.push_back(s.x[i]);
+  std::array<double, 3> seen{};
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < s.x.size() && count < seen.size(); ++i) {
+    if (s.censored[i]) continue;
+    if (std::find(seen.begin(), seen.begin() + static_cast<std::ptrdiff_t>(count), s.x[i]) ==
+        seen.begin() + static_cast<std::ptrdiff_t>(count)) {
+      seen[count++] = s.x[i];
+    }
   }
-  std::sort(x.begin(), x.end());
-  return static_cast<std::size_t>(std::unique(x.begin(), x.end()) - x.begin());
+  return count;
 }
 
 // ---- Coxian with two phases -------------------------------------------------------------------
