@@ -133,4 +133,19 @@ struct DwellComparison {
                                             const std::vector<bool>& censored,
                                             const DwellFitOptions& options = {});
 
+/// One set of stays for fit_dwell_all_sets(): durations and flags as for fit_dwell_all().
+struct DwellStays {
+  const std::vector<double>* durations = nullptr;
+  const std::vector<bool>* censored = nullptr;
+};
+
+/// fit_dwell_all() of every set, the (set, family) fits spread over up to `threads` threads (0: all
+/// cores). Each fit is computed by one thread from the set's own prepared stays and written to its
+/// own slot, and the minimum-AIC choice is made afterwards in family order, so the result is the
+/// same, bit for bit, at any thread count.
+/// @throws std::invalid_argument as fit_dwell (for the first bad set in `sets` order)
+[[nodiscard]] std::vector<DwellComparison> fit_dwell_all_sets(const std::vector<DwellStays>& sets,
+                                                              const DwellFitOptions& options = {},
+                                                              int threads = 0);
+
 }  // namespace lcsim
