@@ -53,6 +53,7 @@ void check_options(const EventLog& log, const CalibrateOptions& o) {
     }
   }
   if (o.replications < 1) bad("replications", "an integer >= 1", o.replications);
+  if (o.threads < 0) bad("threads", "an integer >= 0 (0: all cores)", o.threads);
   if (!finite(o.initial_cohort_days) || o.initial_cohort_days < 0.0) {
     bad("initial_cohort_days", "a number >= 0", o.initial_cohort_days);
   }
@@ -87,6 +88,7 @@ class Calibrator {
     out_.window_end = log_.censor_at;
     const std::string won = won_stage();
     collect();
+    fit_dwells();
     fit_stages();
     fit_segments();
     estimate_arrivals();
@@ -215,15 +217,50 @@ class Calibrator {
     return moves;
   }
 
-  StageFit fit(const std::string& stage, const std::string& segment, const StageData& d,
-               bool fit_dwell) const {
+  /// Whether fit_stages() (group 0) or fit_segments() (group 1 + g) fits the dwell of stage s:
+  /// the all-segment fit of every non-absorbing stage with stays; a segment's of a stage that is
+  /// not absorbing (nor made absorbing: nobody leaves it) with at least min_segment_observations
+  /// moves out (fewer: pooled).
+  [[nodiscard]] bool fits_dwell(std::size_t group, std::size_t s) const {
+    const std::string& stage = log_.stages[s];
+    const StageData& d = data_[group][s];
+    if (d.durations.empty() || log_.is_absorbing(stage)) return false;
+    if (group == 0) return true;
+    if (data_[0][s].exits == 0) return false;  // made absorbing by fit_stages()
+    return d.exits >= std::max<std::size_t>(1, o_.min_segment_observations);
+  }
+
+  /// Every dwell fit of fit_stages() and fit_segments() at once, the (stage, segment, family)
+  /// fits on o_.threads threads (fit_dwell_all_sets: the same result at any thread count).
+  void fit_dwells() {
+    std::vector<DwellStays> sets;
+    std::vector<std::pair<std::size_t, std::size_t>> where;
+    for (std::size_t group = 0; group < data_.size(); ++group) {
+      for (std::size_t s = 0; s < log_.stages.size(); ++s) {
+        if (!fits_dwell(group, s)) continue;
+        sets.push_back(DwellStays{&data_[group][s].durations, &data_[group][s].censored});
+        where.emplace_back(group, s);
+      }
+    }
+    std::vector<DwellComparison> fits = fit_dwell_all_sets(sets, o_.dwell, o_.threads);
+    dwells_.assign(data_.size(), std::vector<DwellComparison>(log_.stages.size()));
+    for (std::size_t i = 0; i < where.size(); ++i) {
+      dwells_[where[i].first][where[i].second] = std::move(fits[i]);
+    }
+  }
+
+  StageFit fit(const std::string& stage, const std::string& segment, std::size_t group,
+               std::size_t s, bool fit_dwell) {
+    const StageData& d = data_[group][s];
     StageFit f;
     f.stage = stage;
     f.segment = segment;
     f.durations = d.durations;
     f.censored = d.censored;
     if (fit_dwell && !d.durations.empty()) {
-      f.dwell = fit_dwell_all(d.durations, d.censored, o_.dwell);
+      if (!fits_dwell(group, s))
+        throw InternalError("calibrate: a dwell fit missing from fit_dwells()");
+      f.dwell = std::move(dwells_[group][s]);
     } else {
       f.dwell.reason = fit_dwell ? "no stays" : "pooled with the all-segment fit";
     }
@@ -242,7 +279,7 @@ class Calibrator {
                 "no customer leaves stage '" + stage + "' (" + std::to_string(d.durations.size()) +
                     " stays, all open at censor_at): the scenario makes it absorbing");
       }
-      out_.stages.push_back(fit(stage, "", d, true));
+      out_.stages.push_back(fit(stage, "", 0, s, true));
       add_stage_rows(out_.stages.back(), "stages." + stage);
     }
   }
@@ -257,7 +294,7 @@ class Calibrator {
         const StageData& d = data_[1 + g][s];
         if (d.durations.empty()) continue;  // the segment never enters the stage
         const bool pooled = d.exits < min_moves;
-        out_.stages.push_back(fit(stage, segment, d, !pooled));
+        out_.stages.push_back(fit(stage, segment, 1 + g, s, !pooled));
         out_.stages.back().pooled = pooled;
         const std::string prefix = "segments." + segment + ".stages." + stage;
         if (pooled) {
@@ -550,6 +587,7 @@ class Calibrator {
   Calibration out_;
   std::vector<Problem> warnings_;
   std::vector<std::vector<StageData>> data_;
+  std::vector<std::vector<DwellComparison>> dwells_;  ///< [group][stage], from fit_dwells()
   std::vector<std::string> made_absorbing_;
   std::vector<std::size_t> arrival_segment_;
   std::vector<std::size_t> all_segment_;

@@ -76,6 +76,7 @@ struct CalibrateArgs {
   std::vector<std::string> lift;
   std::string report;
   std::string name = "calibrated";
+  int threads = 0;  ///< --events: threads of the dwell fits (0: all cores)
   bool json = false;
 };
 
@@ -1124,6 +1125,7 @@ void calibrate_command(const CalibrateArgs& a) {
     co.won = a.won;
     co.name = a.name;
     co.spelling = OptionSpelling::kCli;
+    co.threads = a.threads;
     r.calibration = calibrate_logs(*r.log, co);
     r.warnings = r.calibration->warnings;  // the log's, then the calibration's
     r.scenario = r.calibration->scenario;
@@ -1336,6 +1338,10 @@ void add_calibrate(CLI::App& app, int& /*exit_code*/) {
       ->allow_extra_args(false);
   cmd->add_option("--report", a->report, "Write every table and warning as JSON to this file");
   cmd->add_option("--name", a->name, "Name of the calibrated scenario")->capture_default_str();
+  cmd->add_option("--threads,-t", a->threads,
+                  "Threads of a stage-change log's dwell fits (default: all cores; the same "
+                  "result at any count)")
+      ->check(checks::positive_int());
   cmd->add_flag("--json", a->json, "Print the report JSON on stdout instead of tables");
   cmd->callback([a] { calibrate_command(*a); });
 }

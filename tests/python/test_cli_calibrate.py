@@ -156,6 +156,41 @@ def test_round_trip_recovers_next_probabilities_within_their_intervals(
     assert metrics["conversions"]["mean"] > 0
 
 
+def test_threads_give_the_same_report_and_scenario(history, lcsim_cli, tmp_path):
+    """--threads 1 and --threads 2 (the dwell fits on threads): the same numbers, bit for bit."""
+    d, summary = history
+    runs = []
+    for threads in ("1", "2"):
+        out = tmp_path / f"calibrated_{threads}.yaml"
+        res = lcsim_cli(
+            "calibrate",
+            d / "events.csv",
+            "--out",
+            out,
+            "--censor-at",
+            summary["censor_at"],
+            "--absorbing",
+            "won,lost",
+            "--won",
+            "won",
+            "--segment-column",
+            "segment",
+            "--threads",
+            threads,
+            "--json",
+        )
+        assert res.returncode == 0, res.stderr
+        report = json.loads(res.stdout)
+        for key in ("created", "inputs", "scenario"):
+            report.pop(key, None)
+        runs.append((report, out.read_text().split("\n", 1)[1]))  # (the first line has the date)
+    assert runs[0][0] == runs[1][0]
+    assert runs[0][1] == runs[1][1]
+    assert any(row["family"] == "coxian" for row in runs[0][0]["families"])
+    bad = lcsim_cli("calibrate", d / "events.csv", "--threads", "0")
+    assert bad.returncode != 0 and "--threads" in bad.stderr
+
+
 def test_human_tables_mark_the_chosen_family_and_print_warnings_first(history, lcsim_cli, tmp_path):
     d, summary = history
     res = lcsim_cli(
@@ -439,6 +474,7 @@ def test_help_lists_the_options(lcsim_cli):
         "--columns",
         "--dry-run",
         "--stages",
+        "--threads",
     ):
         assert option in cal.stdout, option
     assert "end-of-day" in cal.stdout and "month_end" in cal.stdout

@@ -72,6 +72,9 @@ struct CalibrateOptions {
   double transition_prior = 0.5;
   /// Dwell fitting: families tried, interval level, shortest duration.
   DwellFitOptions dwell;
+  /// Threads for the dwell fits (every stage, segment and family its own fit); 0: all cores.
+  /// The result is the same at any count.
+  int threads = 0;
   // ---- the scenario ----
   std::string name = "calibrated";
   double horizon = 0.0;       ///< days; 0: censor_at (the observed window from the epoch)

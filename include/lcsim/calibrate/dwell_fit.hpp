@@ -100,6 +100,13 @@ struct DwellComparison {
                                                              std::array<double, 3>& dlog_s,
                                                              std::array<double, 3>& dlog_f);
 
+/// One stay's term of the coxian fit's pass over the stays: log S(d) with its gradient when
+/// `censored`, else log f(d) with its, the same values bit for bit as that half of
+/// coxian2_log_gradient (the same operations in the same order) without computing the other half,
+/// and with one exp instead of two (the scale factor of the slower phase is e^0 = 1).
+[[nodiscard]] double coxian2_term_gradient(double r1, double r2, double p1, double d, bool censored,
+                                           std::array<double, 3>& gradient);
+
 /// Log-likelihood of stays under a family with parameters (a, b) as in Dwell::a() and Dwell::b():
 /// exponential (mean, -), Weibull (shape, scale), lognormal (mu, sigma), gamma (shape, scale).
 /// Durations below `min_duration` are raised to it. -inf outside the parameter domain.
@@ -126,5 +133,20 @@ struct DwellComparison {
 [[nodiscard]] DwellComparison fit_dwell_all(const std::vector<double>& durations,
                                             const std::vector<bool>& censored,
                                             const DwellFitOptions& options = {});
+
+/// One set of stays for fit_dwell_all_sets(): durations and flags as for fit_dwell_all().
+struct DwellStays {
+  const std::vector<double>* durations = nullptr;
+  const std::vector<bool>* censored = nullptr;
+};
+
+/// fit_dwell_all() of every set, the (set, family) fits spread over up to `threads` threads (0: all
+/// cores). Each fit is computed by one thread from the set's own prepared stays and written to its
+/// own slot, and the minimum-AIC choice is made afterwards in family order, so the result is the
+/// same, bit for bit, at any thread count.
+/// @throws std::invalid_argument as fit_dwell (for the first bad set in `sets` order)
+[[nodiscard]] std::vector<DwellComparison> fit_dwell_all_sets(const std::vector<DwellStays>& sets,
+                                                              const DwellFitOptions& options = {},
+                                                              int threads = 0);
 
 }  // namespace lcsim

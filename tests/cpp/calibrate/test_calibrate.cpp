@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -498,6 +499,117 @@ TEST(CalibrateSegments, segments_with_enough_moves_get_overrides_and_small_ones_
     const Model m = compile(sc);
     (void)m;
   }) << dump(check(sc));
+}
+
+// ---- threads -----------------------------------------------------------------------------------
+
+/// Every number of two calibrations compared exactly (bit for bit), the first difference named.
+std::string first_difference(const Calibration& a, const Calibration& b) {
+  const auto same = [](double x, double y) { return std::memcmp(&x, &y, sizeof x) == 0; };
+  if (a.families.size() != b.families.size()) return "families: sizes";
+  for (std::size_t i = 0; i < a.families.size(); ++i) {
+    const FamilyRow& x = a.families[i];
+    const FamilyRow& y = b.families[i];
+    const std::string where = x.stage + "/" + x.segment + "/" + x.family;
+    if (x.stage != y.stage || x.segment != y.segment || x.family != y.family ||
+        x.fitted != y.fitted || x.chosen != y.chosen || x.note != y.note ||
+        x.n_events != y.n_events || x.n_censored != y.n_censored ||
+        x.params.size() != y.params.size()) {
+      return where + ": the rows differ";
+    }
+    if (!same(x.loglik, y.loglik) || !same(x.aic, y.aic)) return where + ": loglik or aic";
+    for (std::size_t k = 0; k < x.params.size(); ++k) {
+      if (x.params[k].first != y.params[k].first || !same(x.params[k].second, y.params[k].second)) {
+        return where + ": " + x.params[k].first;
+      }
+    }
+  }
+  if (a.estimates.size() != b.estimates.size()) return "estimates: sizes";
+  for (std::size_t i = 0; i < a.estimates.size(); ++i) {
+    const EstimateRow& x = a.estimates[i];
+    const EstimateRow& y = b.estimates[i];
+    if (x.parameter != y.parameter || x.n != y.n || !same(x.estimate, y.estimate) ||
+        !same(x.ci_low, y.ci_low) || !same(x.ci_high, y.ci_high)) {
+      return "estimate " + x.parameter;
+    }
+  }
+  return "";
+}
+
+TEST(CalibrateThreads, the_dwell_fits_on_1_2_and_5_threads_give_identical_calibrations) {
+  TrueChain c;
+  c.stages = {
+      {"lead", "weibull", 1.5, 5.0, {{"mql", 0.4}, {"lost", 0.6}}},
+      {"mql", "lognormal", 1.0, 0.8, {{"won", 0.5}, {"lost", 0.5}}},
+      {"won", "", 0, 0, {}},
+      {"lost", "", 0, 0, {}},
+  };
+  c.entry = "lead";
+  c.rate = 40.0;
+  c.observe_days = 60.0;
+  c.segments = {{"icp", 0.3}, {"other", 0.7}};
+  c.segment_entry_next = {{{"mql", 0.8}, {"lost", 0.2}}, {{"mql", 0.4}, {"lost", 0.6}}};
+  std::istringstream in(to_csv(simulate(c, 11), true));
+  const EventLog log = parse_event_log(in, "threads.csv", options_for(c));
+  CalibrateOptions options;  // every family, the coxian included
+  options.threads = 1;
+  const Calibration one = calibrate_logs(log, options);
+  ASSERT_GE(one.families.size(), 6U * 5U);  // 2 stages x (all + 2 segments) x 5 families
+  for (const int threads : {2, 5, 0}) {
+    options.threads = threads;
+    EXPECT_EQ(first_difference(calibrate_logs(log, options), one), "") << threads << " threads";
+  }
+  // A number that differs is found (the comparison can fail).
+  Calibration other = one;
+  other.families[3].aic = std::nextafter(other.families[3].aic, 0.0);
+  EXPECT_NE(first_difference(other, one), "");
+
+  // fit_dwell_all_sets is fit_dwell_all of each set, bit for bit.
+  const StageFit* lead = one.stage("lead", "");
+  const StageFit* mql = one.stage("mql", "icp");
+  ASSERT_NE(lead, nullptr);
+  ASSERT_NE(mql, nullptr);
+  const std::vector<DwellComparison> sets = fit_dwell_all_sets(
+      {{&lead->durations, &lead->censored}, {&mql->durations, &mql->censored}}, {}, 2);
+  ASSERT_EQ(sets.size(), 2U);
+  const StageFit* fits[] = {lead, mql};
+  for (std::size_t i = 0; i < 2; ++i) {
+    const DwellComparison want = fit_dwell_all(fits[i]->durations, fits[i]->censored);
+    EXPECT_EQ(sets[i].chosen, want.chosen);
+    ASSERT_EQ(sets[i].fits.size(), want.fits.size());
+    for (std::size_t f = 0; f < want.fits.size(); ++f) {
+      const DwellFit& got = sets[i].fits[f];
+      EXPECT_EQ(got.family, want.fits[f].family);
+      EXPECT_EQ(got.fitted, want.fits[f].fitted);
+      EXPECT_EQ(std::memcmp(&got.loglik, &want.fits[f].loglik, sizeof(double)), 0);
+      ASSERT_EQ(got.params.size(), want.fits[f].params.size());
+      for (std::size_t k = 0; k < got.params.size(); ++k) {
+        EXPECT_EQ(got.params[k].estimate, want.fits[f].params[k].estimate);
+        EXPECT_EQ(got.params[k].se, want.fits[f].params[k].se);
+      }
+    }
+  }
+}
+
+TEST(CalibrateThreads, a_negative_thread_count_is_refused) {
+  TrueChain c;
+  c.stages = {{"lead", "exponential", 5.0, 0.0, {{"won", 0.5}, {"lost", 0.5}}},
+              {"won", "", 0, 0, {}},
+              {"lost", "", 0, 0, {}}};
+  c.entry = "lead";
+  c.rate = 5.0;
+  c.observe_days = 30.0;
+  std::istringstream in(to_csv(simulate(c, 3), true));
+  const EventLog log = parse_event_log(in, "threads.csv", options_for(c));
+  CalibrateOptions options;
+  options.threads = -1;
+  try {
+    (void)calibrate_logs(log, options);
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    ASSERT_EQ(e.problems().size(), 1U) << e.what();
+    EXPECT_EQ(e.problems()[0].field, "threads");
+  }
 }
 
 // ---- coverage ----------------------------------------------------------------------------------

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <random>
 #include <utility>
 #include <vector>
@@ -34,6 +36,44 @@ TEST(CoxianDwellFit, closed_form_matches_the_general_phase_type_computation) {
       }
     }
   }
+}
+
+TEST(CoxianDwellFit, the_fits_one_sided_term_is_bit_for_bit_the_matching_half_of_the_gradient) {
+  // The fit's pass computes only log S (censored) or log f (ended) and their gradients, with one
+  // exp: the estimates stay what coxian2_log_gradient gave, so every bit must agree.
+  const auto bits = [](double x) {
+    std::uint64_t u = 0;
+    std::memcpy(&u, &x, sizeof x);
+    return u;
+  };
+  std::mt19937_64 rng(35);
+  std::size_t checked = 0;
+  for (const auto& [r1, r2] :
+       {std::pair{0.5, 0.02}, std::pair{0.1, 0.1}, std::pair{0.1, 0.1 + 1e-7}, std::pair{0.03, 0.3},
+        std::pair{2.0, 1.99}, std::pair{0.2, 0.2004}, std::pair{7.0, 1e-3}, std::pair{1e-3, 7.0}}) {
+    for (const double p1 : {1e-6, 0.01, 0.3, 0.99}) {
+      for (int k = 0; k < 400; ++k) {
+        const double d = std::exp(-12.0 + 20.0 * u01(rng));  // 6e-6 to 3e3 days
+        std::array<double, 3> gs{};
+        std::array<double, 3> gf{};
+        const auto [log_s, log_f] = coxian2_log_gradient(r1, r2, p1, d, gs, gf);
+        for (const bool censored : {true, false}) {
+          std::array<double, 3> g{};
+          const double v = coxian2_term_gradient(r1, r2, p1, d, censored, g);
+          const double want = censored ? log_s : log_f;
+          const std::array<double, 3>& want_g = censored ? gs : gf;
+          ASSERT_EQ(bits(v), bits(want))
+              << r1 << " " << r2 << " " << p1 << " " << d << " " << censored;
+          for (std::size_t j = 0; j < 3; ++j) {
+            ASSERT_EQ(bits(g[j]), bits(want_g[j]))
+                << j << ": " << r1 << " " << r2 << " " << p1 << " " << d;
+          }
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(checked, 8U * 4U * 400U * 2U);
 }
 
 TEST(CoxianDwellFit, analytic_gradient_matches_the_closed_form_and_its_differences) {
