@@ -62,13 +62,19 @@ measure() {
   # A new build directory gets no tests and no Python module (not needed here); an existing one
   # (BUILD=build, say) keeps its own options, so its tests stay configured; it must be Release.
   local fresh=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DLCSIM_BUILD_TESTS=OFF -DLCSIM_BUILD_PYTHON=OFF)
+  # An existing build directory is configured again with the CMake that made it (tools/setup.sh
+  # uses Debian's /usr/bin/cmake): another CMake first on PATH (pip's, pyenv's) regenerates the
+  # build with other compile commands and recompiles the core and the benches (~250 s on 2 cores).
+  local cmake_bin=cmake
   if [[ -f $BUILD/CMakeCache.txt ]]; then
     fresh=()
+    cmake_bin="$(sed -n 's/^CMAKE_COMMAND:INTERNAL=//p' "$BUILD/CMakeCache.txt")"
+    [[ -x $cmake_bin ]] || cmake_bin=cmake
     grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$BUILD/CMakeCache.txt" ||
       { echo "run.sh: $BUILD is not a Release build; benchmarks need one (BUILD=another directory)" >&2; exit 2; }
   fi
-  cmake -S "$ROOT" -B "$BUILD" "${fresh[@]}" -DLCSIM_BUILD_BENCHES=ON >/dev/null
-  cmake --build "$BUILD" --target lcsim_benches lcsim-cli
+  "$cmake_bin" -S "$ROOT" -B "$BUILD" "${fresh[@]}" -DLCSIM_BUILD_BENCHES=ON >/dev/null
+  "$cmake_bin" --build "$BUILD" --target lcsim_benches lcsim-cli
   mkdir -p "$OUT"
   rm -f "$OUT"/*.json "$OUT"/*.txt "$OUT"/*.yaml
   echo "$QUICK" >"$OUT/quick"; echo "$SIMPY_N" >"$OUT/simpy_n"; echo "$MEM_N" >"$OUT/mem_n"
