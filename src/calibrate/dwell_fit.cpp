@@ -350,6 +350,34 @@ std::pair<double, double> coxian2_log(double r1, double r2, double p1, double d)
   return {log_s, log_f};
 }
 
+namespace {
+
+/// The scaled Coxian's h = (e - a) / (r1 - r2) and its derivatives dh/dr1, dh/dr2, from the scaled
+/// a = e^{-(r1 - m) d} and e = e^{-(r2 - m) d}; a series near r1 = r2. Shared by
+/// coxian2_log_gradient and the fit's one-sided term (the same operations, so the same bits).
+struct ScaledH {
+  double h, h1, h2;
+};
+
+inline ScaledH scaled_h(double r1, double r2, double d, double a, double e) {
+  const double delta = r1 - r2;
+  const double x = delta * d;
+  ScaledH out{0.0, 0.0, 0.0};
+  if (std::abs(x) > 1e-2) {
+    out.h = (e - a) / delta;
+    out.h1 = (d * a - out.h) / delta;
+    out.h2 = (out.h - d * e) / delta;
+  } else {
+    // h = e d G(x), G(x) = (1 - e^{-x}) / x; dh/dr1 = e d^2 G'(x); dh/dr2 = -d h - dh/dr1.
+    out.h = e * d * (1.0 - x / 2.0 + x * x / 6.0 - x * x * x / 24.0 + x * x * x * x / 120.0);
+    out.h1 = e * d * d * (-0.5 + x / 3.0 - x * x / 8.0 + x * x * x / 30.0 - x * x * x * x / 144.0);
+    out.h2 = -d * out.h - out.h1;
+  }
+  return out;
+}
+
+}  // namespace
+
 std::pair<double, double> coxian2_log_gradient(double r1, double r2, double p1, double d,
                                                std::array<double, 3>& dlog_s,
                                                std::array<double, 3>& dlog_f) {
@@ -357,21 +385,7 @@ std::pair<double, double> coxian2_log_gradient(double r1, double r2, double p1, 
   const double m = std::min(r1, r2);
   const double a = std::exp(-(r1 - m) * d);
   const double e = std::exp(-(r2 - m) * d);
-  const double delta = r1 - r2;
-  const double x = delta * d;
-  double h = 0.0;
-  double h1 = 0.0;
-  double h2 = 0.0;
-  if (std::abs(x) > 1e-2) {
-    h = (e - a) / delta;
-    h1 = (d * a - h) / delta;
-    h2 = (h - d * e) / delta;
-  } else {
-    // h = e d G(x), G(x) = (1 - e^{-x}) / x; dh/dr1 = e d^2 G'(x); dh/dr2 = -d h - dh/dr1.
-    h = e * d * (1.0 - x / 2.0 + x * x / 6.0 - x * x * x / 24.0 + x * x * x * x / 120.0);
-    h1 = e * d * d * (-0.5 + x / 3.0 - x * x / 8.0 + x * x * x / 30.0 - x * x * x * x / 144.0);
-    h2 = -d * h - h1;
-  }
+  const auto [h, h1, h2] = scaled_h(r1, r2, d, a, e);
   const double q = 1.0 - p1;
   const double sv = a + q * r1 * h;
   const double fv = p1 * r1 * a + q * r1 * r2 * h;
@@ -404,20 +418,7 @@ inline double term_gradient(double r1, double r2, double p1, double d, bool cens
   const double m = std::min(r1, r2);
   const double a = r1 > m ? std::exp(-(r1 - m) * d) : 1.0;
   const double e = r2 > m ? std::exp(-(r2 - m) * d) : 1.0;
-  const double delta = r1 - r2;
-  const double x = delta * d;
-  double h = 0.0;
-  double h1 = 0.0;
-  double h2 = 0.0;
-  if (std::abs(x) > 1e-2) {
-    h = (e - a) / delta;
-    h1 = (d * a - h) / delta;
-    h2 = (h - d * e) / delta;
-  } else {
-    h = e * d * (1.0 - x / 2.0 + x * x / 6.0 - x * x * x / 24.0 + x * x * x * x / 120.0);
-    h1 = e * d * d * (-0.5 + x / 3.0 - x * x / 8.0 + x * x * x / 30.0 - x * x * x * x / 144.0);
-    h2 = -d * h - h1;
-  }
+  const auto [h, h1, h2] = scaled_h(r1, r2, d, a, e);
   const double q = 1.0 - p1;
   const double dp = p1 * q;
   const double shift = -m * d;
