@@ -59,6 +59,24 @@ def history(lcsim_cli, tmp_path_factory):
     return d, json.loads(res.stdout)
 
 
+def calibrate_history(lcsim_cli, history, *more):
+    """`lcsim calibrate` of the history's event log as `lcsim synth` suggests, plus `more`."""
+    d, summary = history
+    return lcsim_cli(
+        "calibrate",
+        d / "events.csv",
+        "--censor-at",
+        summary["censor_at"],
+        "--absorbing",
+        "won,lost",
+        "--won",
+        "won",
+        "--segment-column",
+        "segment",
+        *more,
+    )
+
+
 def estimates(report):
     return {row["parameter"]: row for row in report["estimates"]}
 
@@ -102,23 +120,7 @@ def test_round_trip_recovers_next_probabilities_within_their_intervals(
     d, summary = history
     out = tmp_path / "calibrated.yaml"
     report_file = tmp_path / "report.json"
-    res = lcsim_cli(
-        "calibrate",
-        d / "events.csv",
-        "--out",
-        out,
-        "--report",
-        report_file,
-        "--censor-at",
-        summary["censor_at"],
-        "--absorbing",
-        "won,lost",
-        "--won",
-        "won",
-        "--segment-column",
-        "segment",
-        "--json",
-    )
+    res = calibrate_history(lcsim_cli, history, "--out", out, "--report", report_file, "--json")
     assert res.returncode == 0, res.stderr
     report = json.loads(res.stdout)
     assert json.loads(report_file.read_text())["estimates"] == report["estimates"]
@@ -162,23 +164,7 @@ def test_threads_give_the_same_report_and_scenario(history, lcsim_cli, tmp_path)
     runs = []
     for threads in ("1", "2"):
         out = tmp_path / f"calibrated_{threads}.yaml"
-        res = lcsim_cli(
-            "calibrate",
-            d / "events.csv",
-            "--out",
-            out,
-            "--censor-at",
-            summary["censor_at"],
-            "--absorbing",
-            "won,lost",
-            "--won",
-            "won",
-            "--segment-column",
-            "segment",
-            "--threads",
-            threads,
-            "--json",
-        )
+        res = calibrate_history(lcsim_cli, history, "--out", out, "--threads", threads, "--json")
         assert res.returncode == 0, res.stderr
         report = json.loads(res.stdout)
         for key in ("created", "inputs", "scenario"):
